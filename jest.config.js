@@ -1,0 +1,25 @@
+// One Jest project per package, so `jest --selectProjects core` runs one package.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const packagesDir = path.join(__dirname, 'packages');
+const packages = fs
+  .readdirSync(packagesDir)
+  .filter((name) => fs.existsSync(path.join(packagesDir, name, 'package.json')));
+
+module.exports = {
+  projects: packages.map((name) => ({
+    displayName: name,
+    rootDir: path.join(packagesDir, name),
+    testEnvironment: 'node',
+    testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
+    transform: {
+      '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.jest.json') }],
+    },
+    // Sibling packages resolve to their TypeScript sources, so tests never need a prior build.
+    moduleNameMapper: {
+      '^@twitter-relaynet/([a-z-]+)$': path.join(packagesDir, '$1', 'src'),
+    },
+  })),
+  testTimeout: 30_000,
+};

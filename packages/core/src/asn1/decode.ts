@@ -1,0 +1,396 @@
+import { Asn1SyntaxError } from '../errors';
+
+/** Tag classes as encoded in the top two bits of the identifier octet. */
+export const enum TagClass {
+  Universal = 0,
+  Application = 1,
+  Context = 2,
+  Private = 3,
+}
+
+export const UniversalTag = {
+  BOOLEAN: 1,
+  INTEGER: 2,
+  BIT_STRING: 3,
+  OCTET_STRING: 4,
+  NULL: 5,
+  OID: 6,
+  UTF8_STRING: 12,
+  SEQUENCE: 16,
+  SET: 17,
+  PRINTABLE_STRING: 19,
+  IA5_STRING: 22,
+  UTC_TIME: 23,
+  GENERALIZED_TIME: 24,
+  VISIBLE_STRING: 26,
+  BMP_STRING: 30,
+} as const;
+
+/** Nesting deeper than this is refused, so hostile input cannot exhaust the stack. */
+export const MAX_ASN1_DEPTH = 32;
+
+/**
+ * One decoded TLV. `content` is a view over the input for definite lengths; for BER indefinite
+ * lengths only `children` is meaningful. `encoded` covers the whole TLV (header included).
+ */
+export class Asn1Element {
+  constructor(
+    public readonly tagClass: TagClass,
+    public readonly constructed: boolean,
+    public readonly tagNumber: number,
+    public readonly content: Buffer,
+    public readonly encoded: Buffer,
+    private readonly childList: readonly Asn1Element[] | null,
+  ) {}
+
+  get children(): readonly Asn1Element[] {
+    if (!this.childList) {
+      throw new Asn1SyntaxError(`Expected a constructed value, got primitive tag ${this.describe()}`);
+    }
+    return this.childList;
+  }
+
+  is(tagClass: TagClass, tagNumber: number): boolean {
+    return this.tagClass === tagClass && this.tagNumber === tagNumber;
+  }
+
+  isUniversal(tagNumber: number): boolean {
+    return this.is(TagClass.Universal, tagNumber);
+  }
+
+  isContext(tagNumber: number): boolean {
+    return this.is(TagClass.Context, tagNumber);
+  }
+
+  describe(): string {
+    const cls = ['UNIVERSAL', 'APPLICATION', 'CONTEXT', 'PRIVATE'][this.tagClass];
+    return `[${cls} ${this.tagNumber}${this.constructed ? ' constructed' : ''}]`;
+  }
+}
+
+interface DecodeOptions {
+  /** Accept BER (indefinite lengths, constructed strings). DER is always accepted. */
+  readonly ber?: boolean;
+}
+
+/** Decode exactly one TLV that spans the whole buffer. */
+export function decodeAsn1(input: Buffer, options: DecodeOptions = {}): Asn1Element {
+  const [element, end] = decodeAt(input, 0, input.length, options.ber ?? false, 0);
+  if (end !== input.length) {
+    throw new Asn1SyntaxError(`Trailing data: ${input.length - end} octet(s) after the ASN.1 value`);
+  }
+  return element;
+}
+
+/** Decode one TLV at the start of the buffer and report where it ended (for framing). */
+export function decodeAsn1Prefix(input: Buffer, options: DecodeOptions = {}): [Asn1Element, number] {
+  return decodeAt(input, 0, input.length, options.ber ?? false, 0);
+}
+
+function decodeAt(
+  buf: Buffer,
+  start: number,
+  limit: number,
+  ber: boolean,
+  depth: number,
+): [Asn1Element, number] {
+  if (depth > MAX_ASN1_DEPTH) {
+    throw new Asn1SyntaxError(`ASN.1 nesting deeper than ${MAX_ASN1_DEPTH} levels`);
+  }
+  let pos = start;
+  if (pos >= limit) {
+    throw new Asn1SyntaxError('Truncated ASN.1 value: missing identifier octet');
+  }
+  const id = buf[pos++];
+  const tagClass = (id >> 6) as TagClass;
+  const constructed = (id & 0x20) !== 0;
+  let tagNumber = id & 0x1f;
+  if (tagNumber === 0x1f) {
+    tagNumber = 0;
+    let octets = 0;
+    for (;;) {
+      if (pos >= limit) throw new Asn1SyntaxError('Truncated ASN.1 value: incomplete long-form tag');
+      const b = buf[pos++];
+      if (octets === 0 && b === 0x80) throw new Asn1SyntaxError('Non-minimal long-form tag');
+      tagNumber = tagNumber * 128 + (b & 0x7f);
+      if (++octets > 4) throw new Asn1SyntaxError('Tag number too large');
+      if ((b & 0x80) === 0) break;
+    }
+  }
+
+  if (pos >= limit) throw new Asn1SyntaxError('Truncated ASN.1 value: missing length octet');
+  const firstLengthOctet = buf[pos++];
+  let length: number;
+  if (firstLengthOctet < 0x80) {
+    length = firstLengthOctet;
+  } else if (firstLengthOctet === 0x80) {
+    if (!ber) throw new Asn1SyntaxError('Indefinite length is not allowed in DER');
+    if (!constructed) throw new Asn1SyntaxError('Indefinite length on a primitive value');
+    return decodeIndefinite(buf, start, pos, limit, tagClass, tagNumber, depth);
+  } else {
+    const lengthOctets = firstLengthOctet & 0x7f;
+    if (lengthOctets > 4) throw new Asn1SyntaxError(`Length field of ${lengthOctets} octets is too long`);
+    if (pos + lengthOctets > limit) throw new Asn1SyntaxError('Truncated ASN.1 value: incomplete length');
+    length = 0;
+    for (let i = 0; i < lengthOctets; i++) {
+      length = length * 256 + buf[pos++];
+    }
+    if (!ber && (length < 0x80 || buf[pos - lengthOctets] === 0)) {
+      throw new Asn1SyntaxError('Non-minimal length encoding is not allowed in DER');
+    }
+  }
+  const end = pos + length;
+  if (end > limit) {
+    throw new Asn1SyntaxError(
+      `Truncated ASN.1 value: ${length} octet(s) declared, ${limit - pos} available`,
+    );
+  }
+  const content = buf.subarray(pos, end);
+  const encoded = buf.subarray(start, end);
+  let children: Asn1Element[] | null = null;
+  if (constructed) {
+    children = [];
+    let childPos = pos;
+    while (childPos < end) {
+      const [child, childEnd] = decodeAt(buf, childPos, end, ber, depth + 1);
+      children.push(child);
+      childPos = childEnd;
+    }
+  }
+  return [new Asn1Element(tagClass, constructed, tagNumber, content, encoded, children), end];
+}
+
+function decodeIndefinite(
+  buf: Buffer,
+  start: number,
+  contentStart: number,
+  limit: number,
+  tagClass: TagClass,
+  tagNumber: number,
+  depth: number,
+): [Asn1Element, number] {
+  const children: Asn1Element[] = [];
+  let pos = contentStart;
+  for (;;) {
+    if (pos + 2 > limit) throw new Asn1SyntaxError('Truncated ASN.1 value: missing end-of-contents');
+    if (buf[pos] === 0 && buf[pos + 1] === 0) {
+      const end = pos + 2;
+      const element = new Asn1Element(
+        tagClass,
+        true,
+        tagNumber,
+        buf.subarray(contentStart, pos),
+        buf.subarray(start, end),
+        children,
+      );
+      return [element, end];
+    }
+    const [child, childEnd] = decodeAt(buf, pos, limit, true, depth + 1);
+    children.push(child);
+    pos = childEnd;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed readers. Each checks the tag it expects and says what it found otherwise.
+
+export function expectTag(
+  element: Asn1Element,
+  tagClass: TagClass,
+  tagNumber: number,
+  what: string,
+): Asn1Element {
+  if (!element.is(tagClass, tagNumber)) {
+    throw new Asn1SyntaxError(`${what}: unexpected tag ${element.describe()}`);
+  }
+  return element;
+}
+
+export function expectSequence(element: Asn1Element, what: string): readonly Asn1Element[] {
+  expectTag(element, TagClass.Universal, UniversalTag.SEQUENCE, what);
+  return element.children;
+}
+
+/** Read an OCTET STRING, joining BER constructed chunks when `ber` decoding produced them. */
+export function readOctetString(element: Asn1Element, what: string, implicitTag?: number): Buffer {
+  if (implicitTag === undefined) {
+    expectTag(element, TagClass.Universal, UniversalTag.OCTET_STRING, what);
+  } else {
+    expectTag(element, TagClass.Context, implicitTag, what);
+  }
+  return readStringContent(element, what);
+}
+
+function readStringContent(element: Asn1Element, what: string): Buffer {
+  if (!element.constructed) return element.content;
+  const chunks: Buffer[] = [];
+  collectChunks(element, chunks, what);
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
+function collectChunks(element: Asn1Element, chunks: Buffer[], what: string): void {
+  for (const child of element.children) {
+    if (!child.isUniversal(UniversalTag.OCTET_STRING)) {
+      throw new Asn1SyntaxError(`${what}: constructed string has a non-OCTET STRING chunk`);
+    }
+    if (child.constructed) collectChunks(child, chunks, what);
+    else chunks.push(child.content);
+  }
+}
+
+export function readInteger(element: Asn1Element, what: string, implicitTag?: number): bigint {
+  const bytes = readIntegerBytes(element, what, implicitTag);
+  let value = 0n;
+  for (const b of bytes) value = (value << 8n) | BigInt(b);
+  if (bytes[0] & 0x80) value -= 1n << BigInt(bytes.length * 8);
+  return value;
+}
+
+/** The two's-complement content octets of an INTEGER (as used for serial numbers). */
+export function readIntegerBytes(element: Asn1Element, what: string, implicitTag?: number): Buffer {
+  if (implicitTag === undefined) {
+    expectTag(element, TagClass.Universal, UniversalTag.INTEGER, what);
+  } else {
+    expectTag(element, TagClass.Context, implicitTag, what);
+  }
+  if (element.constructed) throw new Asn1SyntaxError(`${what}: INTEGER must be primitive`);
+  const bytes = element.content;
+  if (bytes.length === 0) throw new Asn1SyntaxError(`${what}: empty INTEGER`);
+  return bytes;
+}
+
+export function readSmallInteger(
+  element: Asn1Element,
+  what: string,
+  implicitTag?: number,
+): number {
+  const value = readInteger(element, what, implicitTag);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw new Asn1SyntaxError(`${what}: integer out of range`);
+  }
+  return Number(value);
+}
+
+export function readBoolean(element: Asn1Element, what: string): boolean {
+  expectTag(element, TagClass.Universal, UniversalTag.BOOLEAN, what);
+  if (element.content.length !== 1) throw new Asn1SyntaxError(`${what}: BOOLEAN must be one octet`);
+  return element.content[0] !== 0;
+}
+
+export function readOid(element: Asn1Element, what: string): string {
+  expectTag(element, TagClass.Universal, UniversalTag.OID, what);
+  const bytes = element.content;
+  if (bytes.length === 0 || bytes[bytes.length - 1] & 0x80) {
+    throw new Asn1SyntaxError(`${what}: malformed OBJECT IDENTIFIER`);
+  }
+  const arcs: number[] = [];
+  let value = 0;
+  for (const b of bytes) {
+    value = value * 128 + (b & 0x7f);
+    if (value > Number.MAX_SAFE_INTEGER) throw new Asn1SyntaxError(`${what}: OID arc too large`);
+    if ((b & 0x80) === 0) {
+      if (arcs.length === 0) {
+        const first = value < 80 ? Math.floor(value / 40) : 2;
+        arcs.push(first, value - first * 40);
+      } else {
+        arcs.push(value);
+      }
+      value = 0;
+    }
+  }
+  return arcs.join('.');
+}
+
+export function readBitString(element: Asn1Element, what: string): Buffer {
+  expectTag(element, TagClass.Universal, UniversalTag.BIT_STRING, what);
+  if (element.constructed) throw new Asn1SyntaxError(`${what}: constructed BIT STRING is not supported`);
+  const content = element.content;
+  if (content.length === 0 || content[0] > 7) {
+    throw new Asn1SyntaxError(`${what}: malformed BIT STRING`);
+  }
+  return content.subarray(1);
+}
+
+const VISIBLE_STRING_REGEX = /^[\x20-\x7e]*$/;
+
+/** A VisibleString (printable ASCII), under its universal tag or an implicit context tag. */
+export function readVisibleString(element: Asn1Element, what: string, implicitTag?: number): string {
+  if (implicitTag === undefined) {
+    expectTag(element, TagClass.Universal, UniversalTag.VISIBLE_STRING, what);
+  } else {
+    expectTag(element, TagClass.Context, implicitTag, what);
+  }
+  const text = readStringContent(element, what).toString('latin1');
+  if (!VISIBLE_STRING_REGEX.test(text)) {
+    throw new Asn1SyntaxError(`${what}: not a VisibleString (non-printable characters)`);
+  }
+  return text;
+}
+
+/** Any of the string types X.509 names use, decoded as text. */
+export function readDirectoryString(element: Asn1Element, what: string): string {
+  if (element.tagClass !== TagClass.Universal) {
+    throw new Asn1SyntaxError(`${what}: unexpected tag ${element.describe()}`);
+  }
+  switch (element.tagNumber) {
+    case UniversalTag.UTF8_STRING:
+      return element.content.toString('utf8');
+    case UniversalTag.PRINTABLE_STRING:
+    case UniversalTag.IA5_STRING:
+    case UniversalTag.VISIBLE_STRING:
+      return element.content.toString('latin1');
+    case UniversalTag.BMP_STRING:
+      return element.content.swap16().toString('utf16le');
+    default:
+      throw new Asn1SyntaxError(`${what}: unexpected string tag ${element.describe()}`);
+  }
+}
+
+const UTC_TIME_REGEX = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
+const GENERALIZED_TIME_REGEX = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.\d+)?Z$/;
+
+/** UTCTime or GeneralizedTime (as X.509 validity and CMS signing time use them). */
+export function readTime(element: Asn1Element, what: string): Date {
+  const text = element.content.toString('latin1');
+  let match: RegExpMatchArray | null;
+  let year: number;
+  if (element.isUniversal(UniversalTag.UTC_TIME)) {
+    match = text.match(UTC_TIME_REGEX);
+    if (!match) throw new Asn1SyntaxError(`${what}: malformed UTCTime "${text}"`);
+    const yy = Number(match[1]);
+    year = yy < 50 ? 2000 + yy : 1900 + yy;
+  } else if (element.isUniversal(UniversalTag.GENERALIZED_TIME)) {
+    match = text.match(GENERALIZED_TIME_REGEX);
+    if (!match) throw new Asn1SyntaxError(`${what}: malformed GeneralizedTime "${text}"`);
+    year = Number(match[1]);
+  } else {
+    throw new Asn1SyntaxError(`${what}: expected a time, got ${element.describe()}`);
+  }
+  return makeUtcDate(year, match, what, text);
+}
+
+const DATE_TIME_REGEX = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/;
+
+/** The RAMF DATE-TIME form: "YYYYMMDDHHmmss" in UTC, under an implicit context tag. */
+export function readDateTime(element: Asn1Element, what: string, implicitTag: number): Date {
+  const text = readVisibleString(element, what, implicitTag);
+  const match = text.match(DATE_TIME_REGEX);
+  if (!match) throw new Asn1SyntaxError(`${what}: malformed DATE-TIME "${text}"`);
+  return makeUtcDate(Number(match[1]), match, what, text);
+}
+
+function makeUtcDate(year: number, match: RegExpMatchArray, what: string, text: string): Date {
+  const [month, day, hour, minute, second] = [2, 3, 4, 5, 6].map((i) => Number(match[i]));
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  if (
+    date.getUTCFullYear() !== year ||
+    date.getUTCMonth() !== month - 1 ||
+    date.getUTCDate() !== day ||
+    date.getUTCHours() !== hour ||
+    date.getUTCMinutes() !== minute ||
+    date.getUTCSeconds() !== second
+  ) {
+    throw new Asn1SyntaxError(`${what}: invalid date "${text}"`);
+  }
+  return date;
+}

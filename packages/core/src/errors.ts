@@ -1,0 +1,35 @@
+/**
+ * The error tree of the protocol core.
+ *
+ * Callers react differently to each branch: a syntax error means the bytes are garbage (drop and log),
+ * a validation error means a well-formed message is unusable now (expired, too early), an authorization
+ * error means a well-formed message came from someone not allowed to send it, a crypto error means a
+ * signature or decryption failed, and a certificate error means a certificate or path is unacceptable.
+ */
+export class RelaynetError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The input is not well formed (bad DER, wrong format signature, field out of range). */
+export class RelaynetSyntaxError extends RelaynetError {}
+
+/** ASN.1/DER/BER that cannot be decoded. */
+export class Asn1SyntaxError extends RelaynetSyntaxError {}
+
+/** A well-formed message that fails a semantic check (timing, addressing). */
+export class ValidationError extends RelaynetError {}
+
+/** The message has expired or is dated too far in the future. */
+export class TimingError extends ValidationError {}
+
+/** The sender is not allowed to send this message to this recipient. */
+export class AuthorizationError extends RelaynetError {}
+
+/** A signature did not verify, a decryption failed or an algorithm is not allowed. */
+export class CryptoError extends RelaynetError {}
+
+/** A certificate is invalid, outside its validity window, or has no path to a trusted root. */
+export class CertificateError extends RelaynetError {}

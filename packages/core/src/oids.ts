@@ -1,0 +1,50 @@
+/** Object identifiers used across the core. Modules may keep algorithm-specific OIDs next to their code. */
+
+export const X509_OIDS = {
+  COMMON_NAME: '2.5.4.3',
+  BASIC_CONSTRAINTS: '2.5.29.19',
+  SUBJECT_KEY_IDENTIFIER: '2.5.29.14',
+  AUTHORITY_KEY_IDENTIFIER: '2.5.29.35',
+} as const;
+
+export const CMS_OIDS = {
+  DATA: '1.2.840.113549.1.7.1',
+  SIGNED_DATA: '1.2.840.113549.1.7.2',
+  ENVELOPED_DATA: '1.2.840.113549.1.7.3',
+  ATTR_CONTENT_TYPE: '1.2.840.113549.1.9.3',
+  ATTR_MESSAGE_DIGEST: '1.2.840.113549.1.9.4',
+} as const;
+
+export const ALGORITHM_OIDS = {
+  RSA_ENCRYPTION: '1.2.840.113549.1.1.1',
+  RSA_OAEP: '1.2.840.113549.1.1.7',
+  RSA_PSS: '1.2.840.113549.1.1.10',
+  MGF1: '1.2.840.113549.1.1.8',
+  SHA256_WITH_RSA: '1.2.840.113549.1.1.11',
+  SHA256: '2.16.840.1.101.3.4.2.1',
+  SHA384: '2.16.840.1.101.3.4.2.2',
+  SHA512: '2.16.840.1.101.3.4.2.3',
+  AES128_CBC: '2.16.840.1.101.3.4.1.2',
+  AES192_CBC: '2.16.840.1.101.3.4.1.22',
+  AES256_CBC: '2.16.840.1.101.3.4.1.42',
+  AES128_KW: '2.16.840.1.101.3.4.1.5',
+  AES192_KW: '2.16.840.1.101.3.4.1.25',
+  AES256_KW: '2.16.840.1.101.3.4.1.45',
+  EC_PUBLIC_KEY: '1.2.840.10045.2.1',
+  P256: '1.2.840.10045.3.1.7',
+  P384: '1.3.132.0.34',
+  P521: '1.3.132.0.35',
+  DH_SINGLE_PASS_STD_DH_SHA256_KDF: '1.3.132.1.11.1',
+  DH_SINGLE_PASS_STD_DH_SHA384_KDF: '1.3.132.1.11.2',
+  DH_SINGLE_PASS_STD_DH_SHA512_KDF: '1.3.132.1.11.3',
+} as const;
+
+const RELAYCORP = '1.3.6.1.4.1.58708';
+const AWALA = `${RELAYCORP}.0`;
+
+export const AWALA_OIDS = {
+  /** CMS unprotected attribute carrying the originator's session key id (RS-003). */
+  ORIGINATOR_SESSION_KEY_ID: `${AWALA}.1.0`,
+  DETACHED_SIGNATURE_PARCEL_DELIVERY: `${AWALA}.3.0`,
+  DETACHED_SIGNATURE_PARCEL_COLLECTION_HANDSHAKE: `${AWALA}.3.1`,
+} as const;
