@@ -1,0 +1,191 @@
+import type { KeyObject } from 'node:crypto';
+
+import {
+  Asn1Element,
+  decodeAsn1,
+  expectSequence,
+  readDateTime,
+  readOctetString,
+  readSmallInteger,
+  readVisibleString,
+} from '../asn1/decode';
+import {
+  implicitlyTaggedSequence,
+  integer,
+  octetString,
+  ramfDateTime,
+  visibleString,
+} from '../asn1/encode';
+import { signSignedData, verifySignedData, type SignatureOptions } from '../cms/signedData';
+import { CryptoError, RelaynetError, RelaynetSyntaxError } from '../errors';
+import type { Certificate } from '../pki/Certificate';
+import { checkFormatSignature, makeFormatSignature } from './formatSignature';
+import {
+  FORMAT_SIGNATURE_LENGTH,
+  MAX_MESSAGE_ID_LENGTH,
+  MAX_PAYLOAD_LENGTH,
+  MAX_RAMF_MESSAGE_LENGTH,
+  MAX_TTL_SECONDS,
+} from './limits';
+import { type Recipient, validateRecipient } from './Recipient';
+
+/** The fields every RAMF message carries, as they are signed. */
+export interface RamfFields {
+  readonly recipient: Recipient;
+  readonly id: string;
+  readonly creationDate: Date;
+  readonly ttl: number;
+  readonly payload: Buffer;
+}
+
+export interface DeserializedRamf extends RamfFields {
+  readonly senderCertificate: Certificate;
+  readonly senderCaCertificateChain: Certificate[];
+}
+
+/** The signature over a RAMF message did not verify. */
+export class InvalidSignatureError extends CryptoError {}
+
+export function validateRamfFields(fields: RamfFields): void {
+  validateRecipient(fields.recipient);
+  if (fields.id.length > MAX_MESSAGE_ID_LENGTH) {
+    throw new RelaynetSyntaxError(
+      `Message id must not exceed ${MAX_MESSAGE_ID_LENGTH} octets (got ${fields.id.length})`,
+    );
+  }
+  if (!/^[\x20-\x7e]*$/.test(fields.id)) {
+    throw new RelaynetSyntaxError('Message id must be printable ASCII');
+  }
+  if (!Number.isInteger(fields.ttl) || fields.ttl < 0 || fields.ttl > MAX_TTL_SECONDS) {
+    throw new RelaynetSyntaxError(`TTL must be an integer in 0..${MAX_TTL_SECONDS} (got ${fields.ttl})`);
+  }
+  if (fields.payload.length > MAX_PAYLOAD_LENGTH) {
+    throw new RelaynetSyntaxError(
+      `Payload must not exceed ${MAX_PAYLOAD_LENGTH} octets (got ${fields.payload.length})`,
+    );
+  }
+  if (Number.isNaN(fields.creationDate.getTime())) {
+    throw new RelaynetSyntaxError('Creation date is not a valid date');
+  }
+}
+
+export function encodeRamfFields(fields: RamfFields): Buffer {
+  const { recipient } = fields;
+  const recipientField = implicitlyTaggedSequence(
+    visibleString(recipient.id),
+    recipient.internetAddress === undefined ? undefined : visibleString(recipient.internetAddress),
+  );
+  return implicitlyTaggedSequence(
+    recipientField,
+    visibleString(fields.id),
+    ramfDateTime(fields.creationDate),
+    integer(fields.ttl),
+    octetString(fields.payload),
+  );
+}
+
+export async function serializeRamf(
+  type: number,
+  fields: RamfFields,
+  senderPrivateKey: KeyObject,
+  senderCertificate: Certificate,
+  senderCaCertificateChain: readonly Certificate[],
+  signatureOptions?: SignatureOptions,
+): Promise<Buffer> {
+  validateRamfFields(fields);
+  const signedData = await signSignedData(
+    encodeRamfFields(fields),
+    senderPrivateKey,
+    senderCertificate,
+    senderCaCertificateChain,
+    signatureOptions,
+  );
+  const serialization = Buffer.concat([makeFormatSignature(type), signedData]);
+  if (serialization.length > MAX_RAMF_MESSAGE_LENGTH) {
+    throw new RelaynetSyntaxError(
+      `Message would span ${serialization.length} octets, above the limit of ${MAX_RAMF_MESSAGE_LENGTH}`,
+    );
+  }
+  return serialization;
+}
+
+/**
+ * Check the format signature, verify the CMS signature and decode the fields.
+ * Timing and authorization are checked separately (see RamfMessage.validate).
+ */
+export async function deserializeRamf(
+  serialization: Buffer,
+  type: number,
+  maxLength = MAX_RAMF_MESSAGE_LENGTH,
+): Promise<DeserializedRamf> {
+  if (serialization.length > maxLength) {
+    throw new RelaynetSyntaxError(
+      `Message spans ${serialization.length} octets, above the limit of ${maxLength}`,
+    );
+  }
+  checkFormatSignature(serialization, type);
+  const signedData = serialization.subarray(FORMAT_SIGNATURE_LENGTH);
+
+  let verification;
+  try {
+    verification = await verifySignedData(signedData);
+  } catch (error) {
+    if (error instanceof RelaynetSyntaxError) {
+      throw new RelaynetSyntaxError(`Message is not a valid CMS SignedData value: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+    throw new InvalidSignatureError(`Invalid message signature: ${describe(error)}`, { cause: error });
+  }
+  const fields = decodeRamfFields(verification.plaintext);
+  validateRamfFields(fields);
+  return {
+    ...fields,
+    senderCertificate: verification.signerCertificate,
+    senderCaCertificateChain: verification.attachedCertificates.filter(
+      (certificate) => !certificate.isEqual(verification.signerCertificate),
+    ),
+  };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function decodeRamfFields(plaintext: Buffer): RamfFields {
+  try {
+    const root = decodeAsn1(plaintext, { ber: true });
+    const items = expectSequence(root, 'RAMF fields');
+    if (items.length !== 5) {
+      throw new RelaynetSyntaxError(`RAMF fields must be a SEQUENCE of 5 items (got ${items.length})`);
+    }
+    return {
+      recipient: decodeRecipient(items[0]),
+      id: readVisibleString(items[1], 'Message id', 1),
+      creationDate: readDateTime(items[2], 'Creation date', 2),
+      ttl: readSmallInteger(items[3], 'TTL', 3),
+      payload: readOctetString(items[4], 'Payload', 4),
+    };
+  } catch (error) {
+    if (error instanceof RelaynetSyntaxError) throw error;
+    throw new RelaynetSyntaxError('Malformed RAMF fields', { cause: error });
+  }
+}
+
+function decodeRecipient(element: Asn1Element): Recipient {
+  if (!element.isContext(0) || !element.constructed) {
+    throw new RelaynetSyntaxError(`Recipient: expected a constructed [0], got ${element.describe()}`);
+  }
+  const items = element.children;
+  if (items.length < 1 || items.length > 2) {
+    throw new RelaynetSyntaxError(`Recipient must have 1 or 2 fields (got ${items.length})`);
+  }
+  const id = readVisibleString(items[0], 'Recipient id', 0);
+  if (items.length === 1) return { id };
+  return { id, internetAddress: readVisibleString(items[1], 'Recipient Internet address', 1) };
+}
+
+/** Wrap anything that is not already one of ours, so callers only ever see the typed tree. */
+export function asRelaynetError(error: unknown, message: string): RelaynetError {
+  return error instanceof RelaynetError ? error : new RelaynetSyntaxError(message, { cause: error });
+}
