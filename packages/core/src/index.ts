@@ -1,1 +1,59 @@
+// The public surface of the protocol core. Nothing is public unless it is exported here.
+
 export * from './errors';
+
+// PKI: keys, certificates, certification paths
+export * from './pki';
+
+// CMS: signed and enveloped data
+export {
+  signSignedData,
+  verifySignedData,
+  type SignatureOptions,
+  type SignatureVerification,
+  type HashingAlgorithm,
+} from './cms/signedData';
+export {
+  encryptSessionless,
+  decryptSessionless,
+  encryptWithSessionKey,
+  decryptWithSessionKey,
+  inspectEnvelopedData,
+  type EnvelopedDataKind,
+  type SessionEncryptionResult,
+} from './cms/envelopedData';
+export type { AesKeySize } from './cms/algorithms';
+
+// RAMF
+export * from './ramf/limits';
+export {
+  MessageType,
+  MESSAGE_VERSION,
+  describeMessageType,
+  readMessageType,
+} from './ramf/formatSignature';
+export { type Recipient, isValidDomainName } from './ramf/Recipient';
+export {
+  RamfMessage,
+  type RamfMessageOptions,
+  type ValidationOptions,
+  type PrivateKeySource,
+  type UnwrappedPayload,
+} from './ramf/RamfMessage';
+export { InvalidSignatureError } from './ramf/serialization';
+export { encryptPayload, type PayloadRecipient, type EncryptedPayload } from './ramf/payloadEncryption';
+
+// Messages and payloads
+export { Parcel, MAX_PARCEL_LENGTH } from './messages/Parcel';
+export { Cargo } from './messages/Cargo';
+export { CargoCollectionAuthorization } from './messages/CargoCollectionAuthorization';
+export { ParcelCollectionAck } from './messages/ParcelCollectionAck';
+export { ServiceMessage, MAX_SERVICE_MESSAGE_TYPE_LENGTH } from './messages/payloads/ServiceMessage';
+export {
+  CargoMessageSet,
+  MAX_CARGO_ITEM_LENGTH,
+  batchMessages,
+  type BatchItem,
+  type MessageBatch,
+} from './messages/payloads/CargoMessageSet';
+export { CargoCollectionRequest } from './messages/payloads/CargoCollectionRequest';

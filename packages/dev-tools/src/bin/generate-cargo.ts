@@ -1,0 +1,6 @@
+import { makeGenerateCargoCommand } from '../commands/generateCargo';
+import { runTool } from '../io';
+
+runTool('generate-cargo', async () => {
+  await makeGenerateCargoCommand().parseAsync(process.argv);
+});

@@ -1,0 +1,6 @@
+import { makeGenerateParcelCommand } from '../commands/generateParcel';
+import { runTool } from '../io';
+
+runTool('generate-parcel', async () => {
+  await makeGenerateParcelCommand().parseAsync(process.argv);
+});

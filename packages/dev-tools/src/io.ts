@@ -1,0 +1,136 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+
+import {
+  Certificate,
+  derDeserializeEcdhPrivateKey,
+  derDeserializeRsaPrivateKey,
+  pemOrDerToDer,
+} from '@twitter-relaynet/core';
+
+/** A problem with what the user gave us: reported as one line, exit status 1. */
+export class UsageError extends Error {}
+
+function readFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`Cannot read ${what} "${path}"${code ? ` (${code})` : ''}`);
+  }
+}
+
+export function readCertificate(path: string, what = 'certificate'): Certificate {
+  const bytes = readFile(path, what);
+  try {
+    return Certificate.deserialize(pemOrDerToDer(bytes, 'CERTIFICATE'));
+  } catch (error) {
+    throw new UsageError(`${capitalize(what)} "${path}" is not a valid X.509 certificate: ${describe(error)}`);
+  }
+}
+
+export function readPrivateKey(path: string, what = 'private key'): KeyObject {
+  const der = readPkcs8(path, what);
+  try {
+    return derDeserializeRsaPrivateKey(der);
+  } catch (error) {
+    throw new UsageError(`${capitalize(what)} "${path}" is not an RSA PKCS#8 key: ${describe(error)}`);
+  }
+}
+
+/** An RSA (sessionless) or ECDH (session) private key, whichever the file holds. */
+export function readAnyPrivateKey(path: string, what = 'private key'): KeyObject {
+  const der = readPkcs8(path, what);
+  try {
+    return derDeserializeRsaPrivateKey(der);
+  } catch {
+    try {
+      return derDeserializeEcdhPrivateKey(der);
+    } catch (error) {
+      throw new UsageError(
+        `${capitalize(what)} "${path}" is neither an RSA nor an ECDH PKCS#8 key: ${describe(error)}`,
+      );
+    }
+  }
+}
+
+function readPkcs8(path: string, what: string): Buffer {
+  const bytes = readFile(path, what);
+  try {
+    return pemOrDerToDer(bytes, 'PRIVATE KEY');
+  } catch (error) {
+    throw new UsageError(`${capitalize(what)} "${path}" is not PEM or DER: ${describe(error)}`);
+  }
+}
+
+export function readSpki(path: string, what: string): Buffer {
+  const bytes = readFile(path, what);
+  try {
+    return pemOrDerToDer(bytes, 'PUBLIC KEY');
+  } catch (error) {
+    throw new UsageError(`${capitalize(what)} "${path}" is not PEM or DER: ${describe(error)}`);
+  }
+}
+
+export function readBinaryFile(path: string, what: string): Buffer {
+  return readFile(path, what);
+}
+
+export function writeOutputFile(path: string, contents: Buffer | string, mode = 0o644): void {
+  try {
+    writeFileSync(path, contents, { mode });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`Cannot write "${path}"${code ? ` (${code})` : ''}`);
+  }
+}
+
+export async function readStdin(maxLength: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of process.stdin) {
+    length += (chunk as Buffer).length;
+    if (length > maxLength) {
+      throw new UsageError(`Standard input exceeds ${maxLength} octets`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function writeStdout(data: Buffer | string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(data, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+export function parseInteger(value: string, what: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${what} must be a whole number (got "${value}")`);
+  const number = Number(value);
+  if (number < min || number > max) {
+    throw new UsageError(`${what} must be between ${min} and ${max} (got ${number})`);
+  }
+  return number;
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Run a tool's main function: any failure becomes one line on stderr and a non-zero status. */
+export function runTool(name: string, main: () => Promise<number | void>): void {
+  main().then(
+    (status) => {
+      // A command may already have set process.exitCode (e.g. a failed check): keep it.
+      if (typeof status === 'number') process.exitCode = status;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${name}: ${describe(error)}\n`);
+      process.exitCode = error instanceof UsageError ? 2 : 1;
+    },
+  );
+}
