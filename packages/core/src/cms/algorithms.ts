@@ -5,11 +5,11 @@
  * Everything that reads an algorithm identifier from the wire goes through a function here, so an
  * algorithm outside the allow-list is refused with a CryptoError in one place.
  */
+import { importSpki } from '../pki/keys';
 import {
   createCipheriv,
   createDecipheriv,
   createHash,
-  createPublicKey,
   type KeyObject,
 } from 'node:crypto';
 
@@ -501,7 +501,7 @@ export function aesKeyUnwrap(kek: Buffer, wrapped: Buffer): Buffer {
 export function importEcPublicKey(spkiDer: Buffer, what: string): KeyObject {
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+    key = importSpki(spkiDer);
   } catch (err) {
     throw new RelaynetSyntaxError(`${what}: invalid EC public key`, { cause: err });
   }

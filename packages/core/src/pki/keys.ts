@@ -166,13 +166,29 @@ export function derDeserializeEcdhPrivateKey(der: Buffer): KeyObject {
 }
 
 /**
+ * Imported public keys, by their SPKI bytes. Key import dominates the cost of reading a message
+ * (every parcel in a cargo carries the same few certificates), and KeyObjects are immutable, so a
+ * bounded cache is safe and removes that cost. Oldest entries go first when it is full.
+ */
+const SPKI_CACHE_LIMIT = 2048;
+const importedKeyCache = new Map<string, KeyObject>();
+
+/**
  * Import an SPKI DER public key (any type node supports). Plain RSA and named-curve EC keys take a
  * fast path: OpenSSL 3's SPKI decoder costs ~150 µs a key, PKCS#1/JWK imports a few µs.
  *
  * @throws Error (from node:crypto) if the value is not a valid key.
  */
 export function importSpki(der: Buffer): KeyObject {
-  return importPublicFast(der) ?? createPublicKey({ key: der, format: 'der', type: 'spki' });
+  const cacheKey = der.toString('latin1');
+  const cached = importedKeyCache.get(cacheKey);
+  if (cached) return cached;
+  const key = importPublicFast(der) ?? createPublicKey({ key: der, format: 'der', type: 'spki' });
+  if (importedKeyCache.size >= SPKI_CACHE_LIMIT) {
+    importedKeyCache.delete(importedKeyCache.keys().next().value as string);
+  }
+  importedKeyCache.set(cacheKey, key);
+  return key;
 }
 
 function importKey(der: Buffer, kind: 'public' | 'private', what: string): KeyObject {
