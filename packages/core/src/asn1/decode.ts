@@ -240,8 +240,8 @@ function collectChunks(element: Asn1Element, chunks: Buffer[], what: string): vo
 
 export function readInteger(element: Asn1Element, what: string, implicitTag?: number): bigint {
   const bytes = readIntegerBytes(element, what, implicitTag);
-  let value = 0n;
-  for (const b of bytes) value = (value << 8n) | BigInt(b);
+  // One hex parse is linear; shifting a BigInt octet by octet is quadratic (a 256 KiB INTEGER took ~1 min).
+  let value = BigInt(`0x${bytes.toString('hex')}`);
   if (bytes[0] & 0x80) value -= 1n << BigInt(bytes.length * 8);
   return value;
 }
@@ -340,7 +340,11 @@ export function readDirectoryString(element: Asn1Element, what: string): string 
     case UniversalTag.VISIBLE_STRING:
       return element.content.toString('latin1');
     case UniversalTag.BMP_STRING:
-      return element.content.swap16().toString('utf16le');
+      // Copy before swapping: swap16() works in place and would corrupt the caller's buffer.
+      if (element.content.length % 2 !== 0) {
+        throw new Asn1SyntaxError(`${what}: BMPString has an odd number of octets`);
+      }
+      return Buffer.from(element.content).swap16().toString('utf16le');
     default:
       throw new Asn1SyntaxError(`${what}: unexpected string tag ${element.describe()}`);
   }

@@ -85,8 +85,10 @@ export function hashAlgorithmFromOid(dotted: string, what: string): HashingAlgor
   );
 }
 
-export function digest(algorithm: HashingAlgorithm, data: Buffer): Buffer {
-  return createHash(hashInfo(algorithm).nodeName).update(data).digest();
+export function digest(algorithm: HashingAlgorithm, data: Buffer | readonly Buffer[]): Buffer {
+  const hash = createHash(hashInfo(algorithm).nodeName);
+  for (const chunk of Buffer.isBuffer(data) ? [data] : data) hash.update(chunk);
+  return hash.digest();
 }
 
 // ---------------------------------------------------------------------------------------------

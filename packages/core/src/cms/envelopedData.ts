@@ -59,7 +59,7 @@ import {
   type ContentEncryptionAlgorithm,
   type KeyAgreementAlgorithm,
 } from './algorithms';
-import { canonicalDer, chunkedTlv, DER_IDENTIFIER, flatten } from './derWriter';
+import { canonicalDer, chunkedTlv, DER_IDENTIFIER, flatten } from '../asn1/derChunks';
 import { decodeContentInfo } from './signedData';
 
 export type { AesKeySize } from './algorithms';

@@ -39,7 +39,7 @@ import {
   type HashingAlgorithm,
   type RsaPssParameters,
 } from './algorithms';
-import { canonicalDer, chunkedTlv, DER_IDENTIFIER, flatten } from './derWriter';
+import { canonicalDer, chunkedTlv, DER_IDENTIFIER, flatten, type DerChunks } from '../asn1/derChunks';
 
 export type { HashingAlgorithm } from './algorithms';
 
@@ -77,13 +77,31 @@ export async function signSignedData(
   caCertificates: readonly Certificate[] = [],
   options: SignatureOptions = {},
 ): Promise<Buffer> {
+  return flatten(await signSignedDataChunks(plaintext, privateKey, signerCertificate, caCertificates, options));
+}
+
+/**
+ * Like signSignedData, but the plaintext may be given, and the result is returned, as chunks: a
+ * caller that wraps the value further (RAMF prepends its format signature) then copies a large
+ * payload once instead of at every level.
+ */
+export async function signSignedDataChunks(
+  plaintext: Buffer | DerChunks,
+  privateKey: KeyObject,
+  signerCertificate: Certificate,
+  caCertificates: readonly Certificate[] = [],
+  options: SignatureOptions = {},
+): Promise<DerChunks> {
   const hashingAlgorithm = options.hashingAlgorithm ?? 'SHA-256';
   hashInfo(hashingAlgorithm);
   assertRsaKey(privateKey, 'Signer private key', CryptoError, 'private');
 
   const signedAttributes = setOf(
     attribute(CMS_OIDS.ATTR_CONTENT_TYPE, oid(CMS_OIDS.DATA)),
-    attribute(CMS_OIDS.ATTR_MESSAGE_DIGEST, octetString(digest(hashingAlgorithm, plaintext))),
+    attribute(
+      CMS_OIDS.ATTR_MESSAGE_DIGEST,
+      octetString(digest(hashingAlgorithm, Buffer.isBuffer(plaintext) ? plaintext : plaintext.chunks)),
+    ),
   );
   const signature = await rsaPssSign(signedAttributes, privateKey, hashingAlgorithm);
 
@@ -118,12 +136,10 @@ export async function signSignedData(
     certificates,
     setOf(signerInfo),
   );
-  return flatten(
-    chunkedTlv(
-      DER_IDENTIFIER.SEQUENCE,
-      oid(CMS_OIDS.SIGNED_DATA),
-      chunkedTlv(DER_IDENTIFIER.CONTEXT_CONSTRUCTED_0, signedData),
-    ),
+  return chunkedTlv(
+    DER_IDENTIFIER.SEQUENCE,
+    oid(CMS_OIDS.SIGNED_DATA),
+    chunkedTlv(DER_IDENTIFIER.CONTEXT_CONSTRUCTED_0, signedData),
   );
 }
 

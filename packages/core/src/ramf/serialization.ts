@@ -9,14 +9,9 @@ import {
   readSmallInteger,
   readVisibleString,
 } from '../asn1/decode';
-import {
-  implicitlyTaggedSequence,
-  integer,
-  octetString,
-  ramfDateTime,
-  visibleString,
-} from '../asn1/encode';
-import { signSignedData, verifySignedData, type SignatureOptions } from '../cms/signedData';
+import { implicit, implicitlyTaggedSequence, integer, ramfDateTime, visibleString } from '../asn1/encode';
+import { chunkedTlv, DER_IDENTIFIER, flatten, type DerChunks } from '../asn1/derChunks';
+import { signSignedDataChunks, verifySignedData, type SignatureOptions } from '../cms/signedData';
 import { CryptoError, RelaynetError, RelaynetSyntaxError } from '../errors';
 import type { Certificate } from '../pki/Certificate';
 import { checkFormatSignature, makeFormatSignature } from './formatSignature';
@@ -70,17 +65,23 @@ export function validateRamfFields(fields: RamfFields): void {
 }
 
 export function encodeRamfFields(fields: RamfFields): Buffer {
+  return flatten(encodeRamfFieldsChunks(fields));
+}
+
+/** The fields as DER chunks, so the payload (up to 8 MiB) is not copied here. */
+function encodeRamfFieldsChunks(fields: RamfFields): DerChunks {
   const { recipient } = fields;
   const recipientField = implicitlyTaggedSequence(
     visibleString(recipient.id),
     recipient.internetAddress === undefined ? undefined : visibleString(recipient.internetAddress),
   );
-  return implicitlyTaggedSequence(
-    recipientField,
-    visibleString(fields.id),
-    ramfDateTime(fields.creationDate),
-    integer(fields.ttl),
-    octetString(fields.payload),
+  // AUTOMATIC TAGS: [0] recipient, [1] id, [2] date, [3] TTL, [4] payload (primitive).
+  const smallFields = [recipientField, visibleString(fields.id), ramfDateTime(fields.creationDate), integer(fields.ttl)]
+    .map((field, index) => implicit(index, field));
+  return chunkedTlv(
+    DER_IDENTIFIER.SEQUENCE,
+    ...smallFields,
+    chunkedTlv(DER_IDENTIFIER.CONTEXT_PRIMITIVE_0 | 4, fields.payload),
   );
 }
 
@@ -93,14 +94,18 @@ export async function serializeRamf(
   signatureOptions?: SignatureOptions,
 ): Promise<Buffer> {
   validateRamfFields(fields);
-  const signedData = await signSignedData(
-    encodeRamfFields(fields),
+  const signedData = await signSignedDataChunks(
+    encodeRamfFieldsChunks(fields),
     senderPrivateKey,
     senderCertificate,
     senderCaCertificateChain,
     signatureOptions,
   );
-  const serialization = Buffer.concat([makeFormatSignature(type), signedData]);
+  const formatSignature = makeFormatSignature(type);
+  const serialization = Buffer.concat(
+    [formatSignature, ...signedData.chunks],
+    formatSignature.length + signedData.length,
+  );
   if (serialization.length > MAX_RAMF_MESSAGE_LENGTH) {
     throw new RelaynetSyntaxError(
       `Message would span ${serialization.length} octets, above the limit of ${MAX_RAMF_MESSAGE_LENGTH}`,

@@ -1,5 +1,6 @@
 import { decodeAsn1, expectSequence, readOctetString } from '../../asn1/decode';
-import { encodeLength, octetString, sequence } from '../../asn1/encode';
+import { chunkedTlv, DER_IDENTIFIER, flatten } from '../../asn1/derChunks';
+import { encodeLength } from '../../asn1/encode';
 import { RelaynetSyntaxError } from '../../errors';
 import { MAX_SDU_PLAINTEXT_LENGTH } from '../../ramf/limits';
 
@@ -24,7 +25,8 @@ export class CargoMessageSet {
   constructor(public readonly messages: readonly Buffer[]) {}
 
   serialize(): Buffer {
-    return sequence(...this.messages.map((message) => octetString(message)));
+    const items = this.messages.map((message) => chunkedTlv(DER_IDENTIFIER.OCTET_STRING, message));
+    return flatten(chunkedTlv(DER_IDENTIFIER.SEQUENCE, ...items));
   }
 }
 

@@ -1,5 +1,6 @@
 import { decodeAsn1, expectSequence, readOctetString, readVisibleString } from '../../asn1/decode';
-import { implicitlyTaggedSequence, octetString, visibleString } from '../../asn1/encode';
+import { chunkedTlv, DER_IDENTIFIER, flatten } from '../../asn1/derChunks';
+import { implicit, visibleString } from '../../asn1/encode';
 import { RelaynetSyntaxError } from '../../errors';
 
 /** Longest media type accepted, in octets. */
@@ -36,6 +37,13 @@ export class ServiceMessage {
   }
 
   serialize(): Buffer {
-    return implicitlyTaggedSequence(visibleString(this.type), octetString(this.content));
+    // The content may be megabytes: build around it so it is copied once.
+    return flatten(
+      chunkedTlv(
+        DER_IDENTIFIER.SEQUENCE,
+        implicit(0, visibleString(this.type)),
+        chunkedTlv(DER_IDENTIFIER.CONTEXT_PRIMITIVE_0 | 1, this.content),
+      ),
+    );
   }
 }

@@ -1,12 +1,12 @@
 /**
  * A DER writer for values that embed large payloads (signed or encrypted content up to 8 MiB).
  *
- * The helpers in ../asn1/encode.ts build each TLV with Buffer.concat, so nesting a payload N levels
+ * The helpers in ./encode.ts build each TLV with Buffer.concat, so nesting a payload N levels
  * deep copies it N times. Here a value is kept as a list of buffers plus its total length, and the
  * payload is copied exactly once, when the outermost value is flattened.
  */
-import { readOctetString, UniversalTag, type Asn1Element } from '../asn1/decode';
-import { encodeLength, tlv } from '../asn1/encode';
+import { readOctetString, UniversalTag, type Asn1Element } from './decode';
+import { encodeLength, tlv } from './encode';
 
 export interface DerChunks {
   readonly chunks: readonly Buffer[];
