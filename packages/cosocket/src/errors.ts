@@ -1,0 +1,41 @@
+import { QuitReason, quitReasonName } from './constants';
+
+/** Base of every error this package raises. */
+export class CoSocketError extends Error {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The bytes on the wire violate RS-004 framing; carries the Quit reason to send. */
+export class CoSocketProtocolError extends CoSocketError {
+  public constructor(
+    message: string,
+    public readonly quitReason: QuitReason = QuitReason.INVALID_PACKET,
+  ) {
+    super(message);
+  }
+}
+
+/** The peer sent Quit with a non-OK reason (or quit while we still expected something). */
+export class CoSocketQuitError extends CoSocketError {
+  public constructor(
+    public readonly quitReason: number,
+    message = `Peer quit: ${quitReasonName(quitReason)}`,
+  ) {
+    super(message);
+  }
+}
+
+/** The connection closed (or was destroyed) before the operation completed. */
+export class CoSocketConnectionClosedError extends CoSocketError {}
+
+/** The operation was cancelled through its AbortSignal. */
+export class CoSocketAbortedError extends CoSocketError {}
+
+/** The handshake failed (bad signatures, unexpected packet, no signer configured). */
+export class CoSocketHandshakeError extends CoSocketError {}
+
+/** A message exceeds the configured maximum length (or is empty). */
+export class CoSocketMessageSizeError extends CoSocketError {}

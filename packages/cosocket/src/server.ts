@@ -1,0 +1,381 @@
+import { randomUUID } from 'node:crypto';
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+
+import {
+  DEFAULT_SERVER_CONNECTION_TIMEOUT_MS,
+  DEFAULT_SERVER_IDLE_TIMEOUT_MS,
+  DEFAULT_WINDOW,
+  MAX_MESSAGE_LENGTH,
+  PacketTag,
+  QuitReason,
+} from './constants';
+import { CoSocketError, CoSocketProtocolError } from './errors';
+import { type Logger, silentLogger } from './logger';
+import type { Packet } from './packets';
+import { PacketSocket } from './packetSocket';
+
+/** One message the gateway hands the relayer during a collection. */
+export type CollectionItem =
+  | { readonly cargo: Buffer; readonly cca?: undefined; onAck?(): Promise<void> | void }
+  /** A fresh CCA for the relayer to carry to the peer gateway (sent as the CCA Delivery extension packet). */
+  | { readonly cca: Buffer; readonly cargo?: undefined; onAck?(): Promise<void> | void };
+
+export interface CollectionResponse {
+  /** Sent in the Cargo Delivery Completion packet: the gateway whose cargo is now exhausted. */
+  readonly gatewayAddress?: string;
+  readonly items: AsyncIterable<CollectionItem> | Iterable<CollectionItem>;
+}
+
+export interface CoSocketServerOptions {
+  /** Unix socket path (created 0600). Mutually exclusive with `port`. */
+  readonly socketPath?: string;
+  /** TCP (optional): port and host (default 127.0.0.1). */
+  readonly port?: number;
+  readonly host?: string;
+  /**
+   * Store the cargo durably. The Cargo Collection ack is sent only after this resolves (so resolve once it is
+   * fsynced, or once it was permanently refused and logged). A rejection means "not stored, try again later":
+   * no ack is sent and the connection is quit with `internal-error`, so the relayer keeps the cargo.
+   */
+  onCargoDelivered(cargo: Buffer, deliveryId: string): Promise<void>;
+  /**
+   * The relayer asks for cargo (`cca` is null when it sent none, e.g. at the user gateway). Throw a
+   * `CoSocketProtocolError` to refuse the request with its Quit reason.
+   */
+  onCargoCollectionRequest?(cca: Buffer | null, signal: AbortSignal): Promise<CollectionResponse> | CollectionResponse;
+  /** Unacknowledged deliveries accepted from (and sent to) the peer; default 5. */
+  readonly window?: number;
+  readonly maxMessageLength?: number;
+  /** A peer silent this long while we wait on it is quit with `timeout`; default 10 s. */
+  readonly idleTimeoutMs?: number;
+  /** Overall connection lifetime; default 30 min. */
+  readonly connectionTimeoutMs?: number;
+  /**
+   * Optional RS-004 handshake (needed only when the CRC spans computers). When set, the server requires the
+   * relayer's Handshake Challenge first and answers with these signatures over the 32-octet nonce.
+   */
+  readonly handshakeSigner?: (nonce: Buffer) => Promise<readonly Buffer[]>;
+  readonly logger?: Logger;
+}
+
+export interface CoSocketServer {
+  /** The socket path or `host:port` listened on. */
+  readonly address: string | { host: string; port: number };
+  /** Open connections. */
+  readonly connectionCount: number;
+  /** Octets held for deliveries received but not yet acknowledged, across connections. */
+  bufferedBytes(): number;
+  /** Stop accepting, quit every connection (reason OK), and remove the socket file. */
+  close(): Promise<void>;
+}
+
+/** Start a CoSocket server (the gateway side of a CRC). */
+export async function createCoSocketServer(options: CoSocketServerOptions): Promise<CoSocketServer> {
+  if (!options.socketPath === (options.port === undefined)) {
+    throw new CoSocketError('Set exactly one of socketPath or port');
+  }
+  const logger = options.logger ?? silentLogger;
+  const connections = new Set<ServerConnection>();
+  const server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, (socket) => {
+    const connection = new ServerConnection(socket, options, logger);
+    connections.add(connection);
+    void connection.packets.closed.then(() => connections.delete(connection));
+  });
+  server.on('error', (error) => logger.error({ err: error.message }, 'CoSocket server error'));
+
+  let address: CoSocketServer['address'];
+  if (options.socketPath) {
+    await removeStaleSocket(options.socketPath);
+    await listenOwnerOnly(server, options.socketPath);
+    address = options.socketPath;
+  } else {
+    const host = options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = server.address();
+    address = { host, port: typeof bound === 'object' && bound ? bound.port : options.port! };
+  }
+  logger.info({ address }, 'CoSocket server listening');
+
+  return {
+    address,
+    get connectionCount() {
+      return connections.size;
+    },
+    bufferedBytes: () => [...connections].reduce((sum, c) => sum + c.bufferedBytes(), 0),
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const connection of connections) connection.packets.quit(QuitReason.OK, 'Server shutting down');
+      await Promise.all([...connections].map((c) => c.packets.closed));
+      await closed;
+      logger.info({ address }, 'CoSocket server closed');
+    },
+  };
+}
+
+/** Refuse a path that is not a socket; remove a socket nobody listens on; refuse one that is live. */
+async function removeStaleSocket(socketPath: string): Promise<void> {
+  let stats;
+  try {
+    stats = await lstat(socketPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (!stats.isSocket()) {
+    throw new CoSocketError(`Refusing to replace ${socketPath}: it exists and is not a socket`);
+  }
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = createConnection(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (live) throw new CoSocketError(`Another server is listening on ${socketPath}`);
+  await unlink(socketPath);
+}
+
+/** Listen with umask 0177 so the socket is never, even briefly, accessible to others; then chmod 0600. */
+async function listenOwnerOnly(server: Server, socketPath: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    let previousUmask: number | null = null;
+    try {
+      previousUmask = process.umask(0o177);
+    } catch {
+      // process.umask() cannot be changed in worker threads; the chmod below still applies.
+    }
+    try {
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    } finally {
+      if (previousUmask !== null) process.umask(previousUmask);
+    }
+  });
+  await chmod(socketPath, 0o600);
+}
+
+interface PendingDelivery {
+  readonly deliveryId: string;
+  readonly cargo: Buffer;
+}
+
+class ServerConnection {
+  public readonly packets: PacketSocket;
+  private readonly window: number;
+  private readonly connectionId = randomUUID();
+  private handshake: 'required' | 'awaiting-complete' | 'done';
+  /** Deliveries received, not yet acknowledged (the one being stored included). */
+  private readonly incoming: PendingDelivery[] = [];
+  private storing = false;
+  /** Deliveries we sent during a collection, awaiting the relayer's ack. */
+  private readonly outgoing = new Map<string, CollectionItem>();
+  private outgoingWaiter: (() => void) | null = null;
+  private collections: Promise<void> = Promise.resolve();
+  private readonly abort = new AbortController();
+
+  public constructor(
+    socket: Socket,
+    private readonly options: CoSocketServerOptions,
+    private readonly logger: Logger,
+  ) {
+    this.window = options.window ?? DEFAULT_WINDOW;
+    this.handshake = options.handshakeSigner ? 'required' : 'done';
+    this.packets = new PacketSocket(
+      socket,
+      {
+        logger,
+        idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS,
+        connectionTimeoutMs: options.connectionTimeoutMs ?? DEFAULT_SERVER_CONNECTION_TIMEOUT_MS,
+        maxMessageLength: options.maxMessageLength ?? MAX_MESSAGE_LENGTH,
+        logFields: { connectionId: this.connectionId },
+      },
+      (packet) => this.handle(packet),
+    );
+    logger.info({ connectionId: this.connectionId }, 'CoSocket connection accepted');
+    void this.packets.closed.then(() => {
+      this.abort.abort();
+      this.outgoingWaiter?.();
+      logger.info(
+        { connectionId: this.connectionId, reason: this.packets.closeError?.message ?? 'ok' },
+        'CoSocket connection closed',
+      );
+    });
+  }
+
+  public bufferedBytes(): number {
+    return this.packets.decoderBufferedBytes + this.incoming.reduce((sum, d) => sum + d.cargo.length, 0);
+  }
+
+  private handle(packet: Packet): void {
+    if (this.handshake !== 'done') {
+      this.handleHandshake(packet);
+      return;
+    }
+    switch (packet.tag) {
+      case PacketTag.CARGO_DELIVERY:
+        if (this.incoming.length >= this.window) {
+          throw new CoSocketProtocolError(
+            `More than ${this.window} unacknowledged deliveries in flight`,
+            QuitReason.QUOTA_REACHED,
+          );
+        }
+        if (this.incoming.some((d) => d.deliveryId === packet.deliveryId)) {
+          throw new CoSocketProtocolError(`Delivery id ${packet.deliveryId} is already in flight`);
+        }
+        this.incoming.push({ deliveryId: packet.deliveryId, cargo: packet.cargo });
+        void this.storeNext();
+        return;
+      case PacketTag.CARGO_COLLECTION_REQUEST:
+        this.collections = this.collections.then(() => this.collect(packet.cca));
+        return;
+      case PacketTag.CARGO_COLLECTION: {
+        const item = this.outgoing.get(packet.deliveryId);
+        if (!item) throw new CoSocketProtocolError(`Ack for unknown delivery id ${packet.deliveryId}`);
+        this.outgoing.delete(packet.deliveryId);
+        this.outgoingWaiter?.();
+        if (item.onAck) {
+          void this.packets
+            .whileBusy(async () => item.onAck!())
+            .catch((error: Error) =>
+              this.logger.error({ connectionId: this.connectionId, err: error.message }, 'Collection onAck failed'),
+            );
+        }
+        return;
+      }
+      case PacketTag.CARGO_DELIVERY_COMPLETION:
+        this.logger.info(
+          { connectionId: this.connectionId, gatewayAddress: packet.gatewayAddress },
+          'Relayer has no more cargo for this gateway',
+        );
+        return;
+      case PacketTag.HANDSHAKE_CHALLENGE:
+      case PacketTag.HANDSHAKE_COMPLETE:
+        throw new CoSocketProtocolError('Unexpected handshake packet', QuitReason.HANDSHAKE_ERROR);
+      default:
+        throw new CoSocketProtocolError(`Packet 0x${packet.tag.toString(16)} is not valid from a relayer`);
+    }
+  }
+
+  private handleHandshake(packet: Packet): void {
+    if (this.handshake === 'required' && packet.tag === PacketTag.HANDSHAKE_CHALLENGE) {
+      this.handshake = 'awaiting-complete';
+      void this.packets
+        .whileBusy(() => this.options.handshakeSigner!(packet.nonce))
+        .then((signatures) => this.packets.send({ tag: PacketTag.HANDSHAKE_RESPONSE, signatures }))
+        .catch((error: Error) =>
+          this.packets.quit(QuitReason.INTERNAL_ERROR, `Could not sign the handshake nonce: ${error.message}`),
+        );
+      return;
+    }
+    if (this.handshake === 'awaiting-complete' && packet.tag === PacketTag.HANDSHAKE_COMPLETE) {
+      this.handshake = 'done';
+      this.logger.info({ connectionId: this.connectionId }, 'CoSocket handshake complete');
+      return;
+    }
+    throw new CoSocketProtocolError(
+      `Expected ${this.handshake === 'required' ? 'Handshake Challenge' : 'Handshake Complete'}, got packet 0x${packet.tag.toString(16)}`,
+      QuitReason.HANDSHAKE_ERROR,
+    );
+  }
+
+  /** Store queued deliveries one at a time, in arrival order; ack each only after its store resolved. */
+  private async storeNext(): Promise<void> {
+    if (this.storing) return;
+    this.storing = true;
+    try {
+      while (this.incoming.length > 0) {
+        if (this.packets.ending) {
+          // Nobody will receive the ack: leave the cargo with the relayer, which will deliver it again.
+          this.logger.warn(
+            { connectionId: this.connectionId, discarded: this.incoming.length },
+            'Connection ending; unstored deliveries discarded (never acked)',
+          );
+          this.incoming.length = 0;
+          return;
+        }
+        const { deliveryId, cargo } = this.incoming[0];
+        try {
+          await this.packets.whileBusy(() => this.options.onCargoDelivered(cargo, deliveryId));
+        } catch (error) {
+          const err = error instanceof Error ? error : new Error(String(error));
+          this.packets.quit(QuitReason.INTERNAL_ERROR, `Could not store cargo ${deliveryId}: ${err.message}`, err);
+          return;
+        }
+        this.incoming.shift();
+        if (this.packets.ending) {
+          this.logger.warn(
+            { connectionId: this.connectionId, deliveryId },
+            'Cargo stored but the connection closed before the ack could be sent',
+          );
+          return;
+        }
+        await this.packets.send({ tag: PacketTag.CARGO_COLLECTION, deliveryId }).catch(() => undefined);
+      }
+    } finally {
+      this.storing = false;
+    }
+  }
+
+  private async collect(cca: Buffer | null): Promise<void> {
+    if (this.packets.isClosed) return;
+    const handler = this.options.onCargoCollectionRequest;
+    if (!handler) {
+      this.packets.quit(QuitReason.INVALID_PACKET, 'This server does not offer cargo collection');
+      return;
+    }
+    let gatewayAddress = '';
+    try {
+      const response = await this.packets.whileBusy(async () => handler(cca, this.abort.signal));
+      gatewayAddress = response.gatewayAddress ?? '';
+      const iterator = (Symbol.asyncIterator in response.items
+        ? (response.items as AsyncIterable<CollectionItem>)[Symbol.asyncIterator]()
+        : (response.items as Iterable<CollectionItem>)[Symbol.iterator]()) as
+        | AsyncIterator<CollectionItem>
+        | Iterator<CollectionItem>;
+      while (!this.packets.isClosed) {
+        const next = await this.packets.whileBusy(async () => iterator.next());
+        if (next.done) break;
+        while (this.outgoing.size >= this.window && !this.packets.isClosed) {
+          await new Promise<void>((resolve) => (this.outgoingWaiter = resolve));
+          this.outgoingWaiter = null;
+        }
+        if (this.packets.isClosed) {
+          await iterator.return?.();
+          return;
+        }
+        const deliveryId = randomUUID();
+        this.outgoing.set(deliveryId, next.value);
+        const item = next.value;
+        await this.packets.send(
+          item.cca
+            ? { tag: PacketTag.CCA_DELIVERY, deliveryId, cca: item.cca }
+            : { tag: PacketTag.CARGO_DELIVERY, deliveryId, cargo: item.cargo! },
+        );
+      }
+      if (!this.packets.isClosed) {
+        await this.packets.send({ tag: PacketTag.CARGO_DELIVERY_COMPLETION, gatewayAddress });
+      }
+    } catch (error) {
+      if (this.packets.isClosed) return;
+      if (error instanceof CoSocketProtocolError) {
+        this.packets.quit(error.quitReason, `Collection refused: ${error.message}`, error);
+      } else {
+        const err = error instanceof Error ? error : new Error(String(error));
+        this.packets.quit(QuitReason.INTERNAL_ERROR, `Collection failed: ${err.message}`, err);
+      }
+    }
+  }
+}
+
+

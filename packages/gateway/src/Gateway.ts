@@ -1,0 +1,397 @@
+import type { KeyObject } from 'node:crypto';
+
+import {
+  batchMessages,
+  Cargo,
+  type Certificate,
+  encryptPayload,
+  MAX_SDU_PLAINTEXT_LENGTH,
+  MAX_TTL_SECONDS,
+  MessageType,
+  Parcel,
+  ParcelCollectionAck,
+  type Recipient,
+  RelaynetError,
+  readMessageType,
+  describeMessageType,
+  type BatchItem,
+} from '@twitter-relaynet/core';
+
+import { type Clock, systemClock } from './clock';
+import { CargoRefusedError, ParcelRefusedError } from './errors';
+import { type Logger, silentLogger } from './logger';
+import {
+  type GatewayStores,
+  type NewParcelRecord,
+  type ParcelKey,
+  type PendingPca,
+  peerQueue,
+} from './stores/types';
+
+/** Cargo is backdated this much, as the reference implementation does, to absorb clock drift. */
+export const CARGO_BACKDATING_MS = 3 * 60 * 60 * 1000;
+
+/** Ledger namespace of parcels already delivered from a queue (`delivered:<queue>`). */
+const DELIVERED_NAMESPACE = 'delivered:';
+
+export interface GatewayIdentity {
+  readonly privateKey: KeyObject;
+  readonly certificate: Certificate;
+}
+
+export interface GatewayOptions {
+  readonly identity: GatewayIdentity;
+  readonly stores: GatewayStores;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Largest cargo message set (plaintext); defaults to the protocol maximum. */
+  readonly maxCargoSetLength?: number;
+  /** How far in the future a peer's message may be dated (default 2 h). */
+  readonly clockDriftToleranceSeconds?: number;
+}
+
+export interface GatewayCounters {
+  /** Parcels stored (new or replacing a queued copy). */
+  parcelsStored: number;
+  /** Parcels refused (from an endpoint or in cargo). */
+  parcelsRefused: number;
+  /** Parcels that came again after delivery: acknowledged again, not stored. */
+  duplicatesAcknowledged: number;
+  cargoGenerated: number;
+  cargoReceived: number;
+  cargoRefused: number;
+  /** Items in a received cargo that were logged and skipped. */
+  itemsSkipped: number;
+  pcasQueued: number;
+  pcasSent: number;
+  pcasReceived: number;
+  /** Expired parcels purged. */
+  expiredPurged: number;
+}
+
+/** A cargo ready to hand to a relayer. */
+export interface OutgoingCargo {
+  readonly id: string;
+  readonly serialized: Buffer;
+  readonly expiryDate: Date;
+  readonly parcelCount: number;
+  readonly pcaCount: number;
+}
+
+/** What a received cargo held (the cargo may be acknowledged to the relayer once this resolves). */
+export interface CargoReceipt {
+  readonly cargoId: string;
+  readonly peerId: string;
+  readonly parcelsStored: number;
+  readonly duplicatesAcknowledged: number;
+  readonly pcasProcessed: number;
+  readonly itemsSkipped: number;
+}
+
+/** Who a cargo generation is for, and how to sign and encrypt it. */
+export interface CargoDestination {
+  readonly peerId: string;
+  readonly recipient: Recipient;
+  readonly encryptionCertificate: Certificate;
+  readonly signerCertificate: Certificate;
+  readonly signerPrivateKey: KeyObject;
+  readonly signerChain?: readonly Certificate[];
+}
+
+/** How a parcel from cargo was handled. */
+export type ParcelOutcome = 'stored' | 'replaced' | 'already delivered';
+
+export interface ParcelAcceptance {
+  readonly key: ParcelKey;
+  readonly outcome: ParcelOutcome;
+}
+
+/** What both gateways share: durable queues, cargo in and out, PCAs, expiry. */
+export abstract class Gateway {
+  readonly id: string;
+  readonly counters: GatewayCounters = {
+    parcelsStored: 0,
+    parcelsRefused: 0,
+    duplicatesAcknowledged: 0,
+    cargoGenerated: 0,
+    cargoReceived: 0,
+    cargoRefused: 0,
+    itemsSkipped: 0,
+    pcasQueued: 0,
+    pcasSent: 0,
+    pcasReceived: 0,
+    expiredPurged: 0,
+  };
+
+  protected readonly identity: GatewayIdentity;
+  protected readonly stores: GatewayStores;
+  protected readonly clock: Clock;
+  protected readonly logger: Logger;
+  protected readonly maxCargoSetLength: number;
+  protected readonly clockDriftToleranceSeconds: number | undefined;
+
+  protected constructor(options: GatewayOptions) {
+    this.identity = options.identity;
+    this.stores = options.stores;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.maxCargoSetLength = options.maxCargoSetLength ?? MAX_SDU_PLAINTEXT_LENGTH;
+    this.clockDriftToleranceSeconds = options.clockDriftToleranceSeconds;
+    this.id = options.identity.certificate.calculateSubjectId();
+  }
+
+  get certificate(): Certificate {
+    return this.identity.certificate;
+  }
+
+  /** Delete expired parcels, PCAs and ledger entries. Daemons call this periodically. */
+  async purgeExpired(): Promise<{ parcels: number; pcas: number; ledgerEntries: number }> {
+    const now = this.clock.now();
+    const parcels = await this.stores.parcels.purgeExpired(now);
+    const pcas = await this.stores.pcas.purgeExpired(now);
+    const ledgerEntries = await this.stores.ledger.purgeExpired(now);
+    this.counters.expiredPurged += parcels;
+    if (parcels + pcas + ledgerEntries > 0) {
+      this.logger.info(
+        { expiredParcels: parcels, expiredPcas: pcas, expiredLedgerEntries: ledgerEntries },
+        `Purged ${parcels} expired parcel(s)`,
+      );
+    }
+    return { parcels, pcas, ledgerEntries };
+  }
+
+  protected validationOptions() {
+    return { now: this.clock.now(), clockDriftToleranceSeconds: this.clockDriftToleranceSeconds };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Parcels
+
+  protected async storeParcel(parcel: Parcel, serialized: Buffer, queue: string): Promise<ParcelAcceptance> {
+    const record: NewParcelRecord = {
+      queue,
+      senderId: parcel.senderCertificate.calculateSubjectId(),
+      id: parcel.id,
+      recipientId: parcel.recipient.id,
+      recipientInternetAddress: parcel.recipient.internetAddress ?? null,
+      expiryDate: parcel.expiryDate,
+      serialized,
+    };
+    const key = { queue, senderId: record.senderId, id: record.id };
+    if (await this.stores.ledger.has(DELIVERED_NAMESPACE + queue, deliveredId(key))) {
+      this.counters.duplicatesAcknowledged += 1;
+      this.logger.info(
+        { parcelId: parcel.id, senderId: record.senderId, queue },
+        'Parcel was already delivered; not storing it again',
+      );
+      return { key, outcome: 'already delivered' };
+    }
+    const outcome = await this.stores.parcels.put(record);
+    this.counters.parcelsStored += 1;
+    this.logger.info(
+      { parcelId: parcel.id, senderId: record.senderId, recipientId: record.recipientId, queue, outcome },
+      outcome === 'stored' ? 'Parcel stored' : 'Parcel replaced its queued copy',
+    );
+    return { key, outcome };
+  }
+
+  /** Delete a delivered parcel and remember it until it expires, so a resent copy is only acked. */
+  protected async forgetDeliveredParcel(key: ParcelKey, expiryDate: Date): Promise<boolean> {
+    await this.stores.ledger.record(DELIVERED_NAMESPACE + key.queue, deliveredId(key), expiryDate);
+    return this.stores.parcels.delete(key);
+  }
+
+  protected refuseParcel(message: string, fields: object, cause?: unknown): never {
+    this.counters.parcelsRefused += 1;
+    this.logger.warn({ ...fields, reason: message }, 'Parcel refused');
+    throw new ParcelRefusedError(message, cause === undefined ? undefined : { cause });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Cargo out
+
+  /**
+   * Generate, lazily, the cargoes for a peer: pending PCAs first, then the unexpired parcels of
+   * its queue, in as few cargoes as the size limit allows. Parcels stay queued until the peer's
+   * PCA comes back, so every generation carries them again; PCAs are dropped once they went out
+   * (if that cargo is lost, the peer sends the parcel again and gets a new PCA).
+   */
+  protected async *generateCargo(destination: CargoDestination): AsyncGenerator<OutgoingCargo> {
+    const startedAt = this.clock.now();
+    const pcasByMessage = new Map<Buffer, PendingPca>();
+    const { parcels, pcas } = this.stores;
+
+    async function* items(): AsyncGenerator<BatchItem> {
+      for await (const pca of pcas.list(destination.peerId, startedAt)) {
+        const message = new ParcelCollectionAck(pca.senderEndpointId, pca.recipientEndpointId, pca.parcelId).serialize();
+        pcasByMessage.set(message, pca);
+        yield { message, expiryDate: pca.expiryDate };
+      }
+      for await (const parcel of parcels.list(peerQueue(destination.peerId), { now: startedAt })) {
+        yield { message: parcel.serialized, expiryDate: parcel.expiryDate };
+      }
+    }
+
+    for await (const batch of batchMessages(items(), this.maxCargoSetLength)) {
+      const now = this.clock.now();
+      const signerStart = destination.signerCertificate.startDate.getTime();
+      const creationDate = new Date(Math.max(now.getTime() - CARGO_BACKDATING_MS, signerStart));
+      const ttl = Math.min(
+        MAX_TTL_SECONDS,
+        Math.max(1, Math.ceil((batch.expiryDate.getTime() - creationDate.getTime()) / 1000) + 1),
+      );
+      const { envelopedData } = await encryptPayload(batch.messageSet.serialize(), {
+        certificate: destination.encryptionCertificate,
+      });
+      const cargo = new Cargo(destination.recipient, destination.signerCertificate, envelopedData, {
+        creationDate,
+        ttl,
+        senderCaCertificateChain: destination.signerChain ?? [],
+      });
+      const serialized = await cargo.serialize(destination.signerPrivateKey);
+
+      let pcaCount = 0;
+      for (const message of batch.messageSet.messages) {
+        const pca = pcasByMessage.get(message);
+        if (!pca) continue;
+        pcasByMessage.delete(message);
+        await pcas.delete(pca.peerId, pca.senderEndpointId, pca.parcelId);
+        pcaCount += 1;
+      }
+      const parcelCount = batch.messageSet.messages.length - pcaCount;
+      this.counters.cargoGenerated += 1;
+      this.counters.pcasSent += pcaCount;
+      this.logger.info(
+        { cargoId: cargo.id, peerId: destination.peerId, parcelCount, pcaCount, octets: serialized.length },
+        'Cargo generated',
+      );
+      yield { id: cargo.id, serialized, expiryDate: cargo.expiryDate, parcelCount, pcaCount };
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Cargo in
+
+  /**
+   * Check that a cargo is from an authorized peer; resolves to the peer's gateway id.
+   * @throws CargoRefusedError
+   */
+  protected abstract authorizeCargo(cargo: Cargo): Promise<string>;
+
+  /** Route one parcel found in cargo from `peerId`. @throws ParcelRefusedError or RelaynetError */
+  protected abstract acceptParcelFromCargo(parcel: Parcel, serialized: Buffer, peerId: string): Promise<ParcelAcceptance>;
+
+  /**
+   * Take a cargo from a relayer: check it, unwrap it, then handle every item on its own (a bad
+   * item is logged and skipped). Resolves once everything in it is durably stored: only then may
+   * the relayer be told to delete its copy.
+   *
+   * @throws CargoRefusedError if the cargo as a whole is unacceptable.
+   */
+  async receiveCargo(serialized: Buffer): Promise<CargoReceipt> {
+    let cargo: Cargo;
+    try {
+      cargo = await Cargo.deserialize(serialized);
+    } catch (error) {
+      this.refuseCargo(null, `Cargo is malformed: ${errorMessage(error)}`, error);
+    }
+    if (cargo.recipient.id !== this.id) {
+      this.refuseCargo(cargo.id, `Cargo is addressed to ${cargo.recipient.id}, not to this gateway (${this.id})`);
+    }
+    const peerId = await this.authorizeCargo(cargo);
+
+    let messages: readonly Buffer[];
+    try {
+      messages = (await cargo.unwrapPayload(this.identity.privateKey)).payload.messages;
+    } catch (error) {
+      this.refuseCargo(cargo.id, `Cargo payload cannot be decrypted or parsed: ${errorMessage(error)}`, error);
+    }
+
+    let parcelsStored = 0;
+    let duplicates = 0;
+    let pcasProcessed = 0;
+    let itemsSkipped = 0;
+    for (const [index, item] of messages.entries()) {
+      try {
+        const type = readMessageType(item);
+        if (type === MessageType.PARCEL) {
+          const outcome = await this.handleParcelItem(item, peerId, cargo.id);
+          if (outcome === 'already delivered') duplicates += 1;
+          else if (outcome !== null) parcelsStored += 1;
+          else itemsSkipped += 1;
+        } else if (type === MessageType.PARCEL_COLLECTION_ACK) {
+          await this.handlePcaItem(ParcelCollectionAck.deserialize(item), peerId, cargo.id);
+          pcasProcessed += 1;
+        } else {
+          throw new CargoRefusedError(`Unexpected ${describeMessageType(type)} in cargo`);
+        }
+      } catch (error) {
+        itemsSkipped += 1;
+        this.counters.itemsSkipped += 1;
+        this.logger.warn(
+          { cargoId: cargo.id, peerId, item: index, reason: errorMessage(error) },
+          'Cargo item skipped',
+        );
+      }
+    }
+    this.counters.cargoReceived += 1;
+    this.logger.info(
+      { cargoId: cargo.id, peerId, parcelsStored, duplicates, pcasProcessed, itemsSkipped },
+      'Cargo received',
+    );
+    return { cargoId: cargo.id, peerId, parcelsStored, duplicatesAcknowledged: duplicates, pcasProcessed, itemsSkipped };
+  }
+
+  /** Resolves to the outcome, or null if the parcel was refused (and acknowledged as such). */
+  private async handleParcelItem(item: Buffer, peerId: string, cargoId: string): Promise<ParcelOutcome | null> {
+    const parcel = await Parcel.deserialize(item); // a malformed parcel has no id to acknowledge
+    let outcome: ParcelOutcome | null;
+    try {
+      outcome = (await this.acceptParcelFromCargo(parcel, item, peerId)).outcome;
+    } catch (error) {
+      if (!(error instanceof RelaynetError)) throw error;
+      // Permanently refused and logged: acknowledge it so the peer stops sending it.
+      this.counters.itemsSkipped += 1;
+      this.logger.warn(
+        { cargoId, peerId, parcelId: parcel.id, reason: errorMessage(error) },
+        'Parcel in cargo refused',
+      );
+      outcome = null;
+    }
+    await this.stores.pcas.put({
+      peerId,
+      senderEndpointId: parcel.senderCertificate.calculateSubjectId(),
+      recipientEndpointId: parcel.recipient.id,
+      parcelId: parcel.id,
+      expiryDate: parcel.expiryDate,
+    });
+    this.counters.pcasQueued += 1;
+    return outcome;
+  }
+
+  private async handlePcaItem(pca: ParcelCollectionAck, peerId: string, cargoId: string): Promise<void> {
+    const key = { queue: peerQueue(peerId), senderId: pca.senderEndpointId, id: pca.parcelId };
+    const parcel = await this.stores.parcels.get(key);
+    this.counters.pcasReceived += 1;
+    if (!parcel || parcel.recipientId !== pca.recipientEndpointId) {
+      this.logger.info({ cargoId, peerId, parcelId: pca.parcelId }, 'PCA for a parcel no longer queued');
+      return;
+    }
+    await this.stores.parcels.delete(key);
+    this.logger.info({ cargoId, peerId, parcelId: pca.parcelId }, 'Parcel acknowledged by peer; deleted');
+  }
+
+  protected refuseCargo(cargoId: string | null, message: string, cause?: unknown): never {
+    this.counters.cargoRefused += 1;
+    this.logger.warn({ cargoId, reason: message }, 'Cargo refused');
+    throw new CargoRefusedError(message, cause === undefined ? undefined : { cause });
+  }
+}
+
+function deliveredId(key: ParcelKey): string {
+  return `${key.senderId}/${key.id}`;
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,277 @@
+import type { KeyObject } from 'node:crypto';
+
+import {
+  AuthorizationError,
+  Cargo,
+  CargoCollectionAuthorization,
+  type Certificate,
+  CertificateError,
+  issueGatewayCertificate,
+  Parcel,
+  TimingError,
+} from '@twitter-relaynet/core';
+
+import { CARGO_BACKDATING_MS, errorMessage, Gateway, type GatewayOptions, type OutgoingCargo, type ParcelAcceptance } from './Gateway';
+import {
+  CcaReusedError,
+  CcaTimingError,
+  CcaUnauthorizedSenderError,
+  CcaWrongRecipientError,
+  InvalidCdaError,
+  MalformedCcaError,
+} from './errors';
+import { INTERNET_QUEUE, type ParcelKey, type ParcelRecord, peerQueue } from './stores/types';
+
+/** User gateway certificates last 180 days (the RS-002 maximum). */
+export const USER_GATEWAY_CERTIFICATE_VALIDITY_MS = 180 * 24 * 60 * 60 * 1000;
+/** How long a delivery attempt may take before the parcel is due again. */
+export const DEFAULT_DELIVERY_LEASE_MS = 5 * 60 * 1000;
+const CCA_LEDGER_NAMESPACE = 'cca';
+
+/** Delay before the next delivery attempt: 5 s, doubling per attempt, at most 1 hour. */
+export function deliveryBackoffMs(attempts: number): number {
+  return Math.min(5_000 * 2 ** Math.max(0, attempts - 1), 60 * 60 * 1000);
+}
+
+export interface RelayingGatewayOptions extends GatewayOptions {
+  readonly deliveryLeaseMs?: number;
+}
+
+/** A CCA that passed every check: the cargo for its user gateway may be generated. */
+export interface CargoCollection {
+  readonly ccaId: string;
+  readonly userGatewayId: string;
+  /** The cargoes, generated lazily, signed with the CDA and encrypted for the user gateway. */
+  readonly cargoes: AsyncGenerator<OutgoingCargo>;
+}
+
+/**
+ * The relaying (Internet) gateway. Serves several user gateways, whose certificates it issued
+ * and keeps in its stores' `registry`; routes parcels from their cargo to the Internet (PogRPC
+ * delivery queue) and parcels from the Internet to the cargo queue of the right user gateway.
+ */
+export class RelayingGateway extends Gateway {
+  private readonly deliveryLeaseMs: number;
+
+  constructor(options: RelayingGatewayOptions) {
+    super(options);
+    this.deliveryLeaseMs = options.deliveryLeaseMs ?? DEFAULT_DELIVERY_LEASE_MS;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Registration
+
+  /** Issue a user gateway's certificate (180 days, capped by our own) and register it. */
+  async registerUserGateway(userGatewayPublicKey: KeyObject): Promise<Certificate> {
+    const now = this.clock.now().getTime();
+    const own = this.identity.certificate;
+    const certificate = await issueGatewayCertificate({
+      subjectPublicKey: userGatewayPublicKey,
+      issuerPrivateKey: this.identity.privateKey,
+      issuerCertificate: own,
+      // Backdated like cargo, so the user gateway's backdated messages fall inside it.
+      validityStartDate: new Date(Math.max(now - CARGO_BACKDATING_MS, own.startDate.getTime())),
+      validityEndDate: new Date(Math.min(now + USER_GATEWAY_CERTIFICATE_VALIDITY_MS, own.expiryDate.getTime())),
+    });
+    await this.stores.registry.put(certificate);
+    this.logger.info({ userGatewayId: certificate.calculateSubjectId() }, 'User gateway registered');
+    return certificate;
+  }
+
+  async getUserGatewayCertificate(userGatewayId: string): Promise<Certificate | null> {
+    return this.stores.registry.get(userGatewayId);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Cargo collection
+
+  /**
+   * Check a CCA and, if it passes, record it as used and return the cargo generation for its
+   * user gateway. Each refusal is a specific CcaRefusedError subclass.
+   */
+  async collectCargo(ccaSerialized: Buffer): Promise<CargoCollection> {
+    try {
+      return await this.authorizeCollection(ccaSerialized);
+    } catch (error) {
+      this.logger.warn({ reason: errorMessage(error), error: (error as Error).name }, 'CCA refused');
+      throw error;
+    }
+  }
+
+  private async authorizeCollection(ccaSerialized: Buffer): Promise<CargoCollection> {
+    let cca: CargoCollectionAuthorization;
+    try {
+      cca = await CargoCollectionAuthorization.deserialize(ccaSerialized);
+    } catch (error) {
+      throw new MalformedCcaError(`CCA is malformed or its signature is invalid: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+    if (cca.recipient.id !== this.id) {
+      throw new CcaWrongRecipientError(`CCA is addressed to ${cca.recipient.id}, not to this gateway (${this.id})`);
+    }
+    const senderId = cca.senderCertificate.calculateSubjectId();
+    let path: Certificate[] | null;
+    try {
+      path = await cca.validate([this.identity.certificate], this.validationOptions());
+    } catch (error) {
+      if (error instanceof TimingError) {
+        throw new CcaTimingError(`CCA ${cca.id} is not valid now: ${error.message}`, { cause: error });
+      }
+      if (error instanceof AuthorizationError || error instanceof CertificateError) {
+        throw new CcaUnauthorizedSenderError(
+          `CCA sender ${senderId} is not a user gateway registered here: ${error.message}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    const registered = await this.stores.registry.get(senderId);
+    if (!path || path.length !== 2 || !registered) {
+      throw new CcaUnauthorizedSenderError(`CCA sender ${senderId} is not a user gateway registered here`);
+    }
+
+    let cda: Certificate;
+    try {
+      cda = (await cca.unwrapPayload(this.identity.privateKey)).payload.cargoDeliveryAuthorization;
+    } catch (error) {
+      throw new MalformedCcaError(`CCA payload cannot be decrypted or parsed: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+    const now = this.clock.now();
+    if (
+      cda.calculateSubjectId() !== this.id ||
+      cda.isCA ||
+      !(await cda.isIssuedBy(cca.senderCertificate)) ||
+      cda.expiryDate <= now
+    ) {
+      throw new InvalidCdaError(
+        `CCA ${cca.id} carries no valid cargo delivery authorization from ${senderId} for this gateway`,
+      );
+    }
+
+    if (!(await this.stores.ledger.record(CCA_LEDGER_NAMESPACE, `${senderId}/${cca.id}`, cca.expiryDate))) {
+      throw new CcaReusedError(`CCA ${cca.id} from ${senderId} was already used`);
+    }
+    this.logger.info({ ccaId: cca.id, userGatewayId: senderId }, 'CCA accepted');
+    const cargoes = this.generateCargo({
+      peerId: senderId,
+      recipient: { id: senderId },
+      encryptionCertificate: cca.senderCertificate,
+      signerCertificate: cda,
+      signerPrivateKey: this.identity.privateKey,
+    });
+    return { ccaId: cca.id, userGatewayId: senderId, cargoes };
+  }
+
+  protected async authorizeCargo(cargo: Cargo): Promise<string> {
+    const senderId = cargo.senderCertificate.calculateSubjectId();
+    let path: Certificate[] | null = null;
+    try {
+      path = await cargo.validate([this.identity.certificate], this.validationOptions());
+    } catch (error) {
+      this.refuseCargo(cargo.id, `Cargo sender ${senderId} is not authorized: ${errorMessage(error)}`, error);
+    }
+    const registered = await this.stores.registry.get(senderId);
+    if (!path || path.length !== 2 || !registered) {
+      this.refuseCargo(cargo.id, `Cargo sender ${senderId} is not a user gateway registered here`);
+    }
+    return senderId;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Parcels
+
+  protected async acceptParcelFromCargo(parcel: Parcel, serialized: Buffer, peerId: string): Promise<ParcelAcceptance> {
+    if (parcel.recipient.internetAddress === undefined) {
+      return this.routeToUserGateway(parcel, serialized);
+    }
+    // Bound for the Internet: the sender must be an endpoint of the user gateway that sent the cargo.
+    const userGateway = await this.stores.registry.get(peerId);
+    await this.validateParcel(parcel, userGateway ? [userGateway] : [], { parcelId: parcel.id });
+    return this.storeParcel(parcel, serialized, INTERNET_QUEUE);
+  }
+
+  /**
+   * Take a parcel from a public endpoint (PogRPC) for a private endpoint: queue it for the user
+   * gateway on its PDA's certification path. Resolves once durably stored.
+   *
+   * @throws ParcelRefusedError
+   */
+  async receiveParcelFromInternet(serialized: Buffer): Promise<ParcelAcceptance> {
+    let parcel: Parcel;
+    try {
+      parcel = await Parcel.deserialize(serialized);
+    } catch (error) {
+      this.refuseParcel(`Parcel is malformed: ${errorMessage(error)}`, {}, error);
+    }
+    if (parcel.recipient.internetAddress !== undefined) {
+      this.refuseParcel('Parcels from the Internet must be for private endpoints', { parcelId: parcel.id });
+    }
+    return this.routeToUserGateway(parcel, serialized);
+  }
+
+  private async routeToUserGateway(parcel: Parcel, serialized: Buffer): Promise<ParcelAcceptance> {
+    const fields = { parcelId: parcel.id, recipientId: parcel.recipient.id };
+    // PDA → private endpoint certificate → user gateway certificate (issued by us).
+    let userGateway: Certificate | null = null;
+    for (const certificate of [parcel.senderCertificate, ...parcel.senderCaCertificateChain]) {
+      const issuerId = certificate.getIssuerId();
+      userGateway = issuerId ? await this.stores.registry.get(issuerId) : null;
+      if (userGateway) break;
+    }
+    if (!userGateway) {
+      this.refuseParcel('No registered user gateway on the sender certification path', fields);
+    }
+    const path = await this.validateParcel(parcel, [userGateway], fields);
+    if (path.length < 3) {
+      this.refuseParcel('Sender certificate is not a PDA from an endpoint of a user gateway', fields);
+    }
+    return this.storeParcel(parcel, serialized, peerQueue(userGateway.calculateSubjectId()));
+  }
+
+  private async validateParcel(parcel: Parcel, trusted: Certificate[], fields: object): Promise<Certificate[]> {
+    try {
+      return (await parcel.validate(trusted, this.validationOptions()))!;
+    } catch (error) {
+      this.refuseParcel(`Parcel is invalid: ${errorMessage(error)}`, fields, error);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Delivery to the Internet (PogRPC client side)
+
+  /**
+   * The parcel for the Internet that has been due the longest, or null. It is leased: until
+   * `markDelivered`/`markFailed` (or the lease runs out) it is not handed out again.
+   */
+  async nextDeliverable(): Promise<ParcelRecord | null> {
+    const now = this.clock.now();
+    return this.stores.parcels.claimNextDue(INTERNET_QUEUE, now, new Date(now.getTime() + this.deliveryLeaseMs));
+  }
+
+  /** The public endpoint acknowledged the parcel: delete it (and remember it until expiry). */
+  async markDelivered(key: Omit<ParcelKey, 'queue'>): Promise<boolean> {
+    const fullKey = { queue: INTERNET_QUEUE, senderId: key.senderId, id: key.id };
+    const parcel = await this.stores.parcels.get(fullKey);
+    if (!parcel) return false;
+    await this.forgetDeliveredParcel(fullKey, parcel.expiryDate);
+    this.logger.info({ parcelId: key.id, senderId: key.senderId }, 'Parcel delivered');
+    return true;
+  }
+
+  /** Delivery failed: retry at `retryAt`, or after an exponential backoff by default. */
+  async markFailed(key: Omit<ParcelKey, 'queue'>, retryAt?: Date): Promise<boolean> {
+    const fullKey = { queue: INTERNET_QUEUE, senderId: key.senderId, id: key.id };
+    const parcel = await this.stores.parcels.get(fullKey);
+    if (!parcel) return false;
+    const at = retryAt ?? new Date(this.clock.now().getTime() + deliveryBackoffMs(parcel.attempts));
+    await this.stores.parcels.reschedule(fullKey, at);
+    this.logger.warn(
+      { parcelId: key.id, senderId: key.senderId, attempts: parcel.attempts, retryAt: at.toISOString() },
+      'Parcel delivery failed; will retry',
+    );
+    return true;
+  }
+}

@@ -1,0 +1,220 @@
+import type { KeyObject } from 'node:crypto';
+
+import {
+  Cargo,
+  CargoCollectionAuthorization,
+  CargoCollectionRequest,
+  type Certificate,
+  encryptPayload,
+  issueDeliveryAuthorization,
+  issueEndpointCertificate,
+  MAX_TTL_SECONDS,
+  Parcel,
+  type Recipient,
+} from '@twitter-relaynet/core';
+
+import {
+  CARGO_BACKDATING_MS,
+  errorMessage,
+  Gateway,
+  type GatewayOptions,
+  type OutgoingCargo,
+  type ParcelAcceptance,
+} from './Gateway';
+import { LOCAL_QUEUE, type ParcelRecord, peerQueue } from './stores/types';
+
+/** CCAs are backdated this much, as the reference implementation does. */
+export const CCA_BACKDATING_MS = 90 * 60 * 1000;
+/** Default CCA lifetime: how long a courier has to present it. */
+export const DEFAULT_CCA_TTL_SECONDS = 14 * 24 * 60 * 60;
+/** Endpoint certificates last this long (capped by the gateway's own certificate). */
+const ENDPOINT_CERTIFICATE_VALIDITY_MS = 180 * 24 * 60 * 60 * 1000;
+
+export interface RelayingGatewayInfo {
+  /** The relaying gateway's (self-issued) certificate, which issued ours. */
+  readonly certificate: Certificate;
+  /** Its Internet address, when it has one; the PoC topology needs none. */
+  readonly internetAddress?: string;
+}
+
+export interface UserGatewayOptions extends GatewayOptions {
+  readonly relayingGateway: RelayingGatewayInfo;
+  readonly ccaTtlSeconds?: number;
+}
+
+/**
+ * The user (private) gateway: on the computer without Internet. Stores the app's parcels for
+ * cargo to the relaying gateway, and the parcels from cargo for the app's endpoints.
+ *
+ * Its stores' `registry` holds the certificates it issued to its endpoints.
+ */
+export class UserGateway extends Gateway {
+  readonly relayingGateway: RelayingGatewayInfo;
+  readonly relayingGatewayId: string;
+  private readonly ccaTtlSeconds: number;
+
+  constructor(options: UserGatewayOptions) {
+    super(options);
+    this.relayingGateway = options.relayingGateway;
+    this.relayingGatewayId = options.relayingGateway.certificate.calculateSubjectId();
+    this.ccaTtlSeconds = Math.min(options.ccaTtlSeconds ?? DEFAULT_CCA_TTL_SECONDS, MAX_TTL_SECONDS);
+  }
+
+  private get relayingGatewayRecipient(): Recipient {
+    const { internetAddress } = this.relayingGateway;
+    return internetAddress ? { id: this.relayingGatewayId, internetAddress } : { id: this.relayingGatewayId };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Endpoints
+
+  /** Issue a certificate to a local endpoint (private endpoint registration) and remember it. */
+  async registerEndpoint(endpointPublicKey: KeyObject): Promise<Certificate> {
+    const now = this.clock.now().getTime();
+    const own = this.identity.certificate;
+    const certificate = await issueEndpointCertificate({
+      subjectPublicKey: endpointPublicKey,
+      issuerPrivateKey: this.identity.privateKey,
+      issuerCertificate: own,
+      validityStartDate: new Date(Math.max(now - CARGO_BACKDATING_MS, own.startDate.getTime())),
+      validityEndDate: new Date(Math.min(now + ENDPOINT_CERTIFICATE_VALIDITY_MS, own.expiryDate.getTime())),
+    });
+    await this.stores.registry.put(certificate);
+    this.logger.info({ endpointId: certificate.calculateSubjectId() }, 'Endpoint registered');
+    return certificate;
+  }
+
+  async getEndpointCertificate(endpointId: string): Promise<Certificate | null> {
+    return this.stores.registry.get(endpointId);
+  }
+
+  /**
+   * Take a parcel from a local endpoint (PoWebSocket). Resolves once it is durably stored: only
+   * then may the binding acknowledge it.
+   *
+   * - to a public endpoint: the sender must be one of our endpoints; queued for cargo;
+   * - to one of our own endpoints: the sender must hold its PDA; queued for that endpoint;
+   * - to another private endpoint: queued for cargo (the relaying gateway checks its PDA).
+   *
+   * @throws ParcelRefusedError
+   */
+  async receiveParcelFromEndpoint(serialized: Buffer): Promise<ParcelAcceptance> {
+    let parcel: Parcel;
+    try {
+      parcel = await Parcel.deserialize(serialized);
+    } catch (error) {
+      this.refuseParcel(`Parcel is malformed: ${errorMessage(error)}`, {}, error);
+    }
+    const fields = { parcelId: parcel.id, recipientId: parcel.recipient.id };
+    if (parcel.recipient.internetAddress === undefined) {
+      const localEndpoint = await this.stores.registry.get(parcel.recipient.id);
+      if (localEndpoint) {
+        await this.validateParcel(parcel, [localEndpoint], fields);
+        return this.storeParcel(parcel, serialized, LOCAL_QUEUE);
+      }
+      await this.validateParcel(parcel, null, fields);
+    } else {
+      await this.validateParcel(parcel, [this.identity.certificate], fields);
+    }
+    return this.storeParcel(parcel, serialized, peerQueue(this.relayingGatewayId));
+  }
+
+  /** Unexpired parcels for one endpoint, oldest first (never another endpoint's). */
+  listParcelsForEndpoint(endpointId: string): AsyncIterable<ParcelRecord> {
+    return this.stores.parcels.list(LOCAL_QUEUE, { now: this.clock.now(), recipientId: endpointId });
+  }
+
+  /**
+   * The endpoint acknowledged a parcel: delete it. Resolves to false if `endpointId` has no
+   * such parcel (an endpoint cannot delete another's parcels).
+   */
+  async markParcelCollected(endpointId: string, senderId: string, parcelId: string): Promise<boolean> {
+    const key = { queue: LOCAL_QUEUE, senderId, id: parcelId };
+    const parcel = await this.stores.parcels.get(key);
+    if (!parcel || parcel.recipientId !== endpointId) return false;
+    await this.forgetDeliveredParcel(key, parcel.expiryDate);
+    this.logger.info({ parcelId, senderId, endpointId }, 'Parcel collected by endpoint');
+    return true;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Cargo relay
+
+  /**
+   * A fresh CCA for a relayer to present at the relaying gateway: addressed to it, carrying a
+   * new CDA (issued to the relaying gateway's key) encrypted for it, backdated 90 minutes.
+   */
+  async generateCca(): Promise<Buffer> {
+    const now = this.clock.now().getTime();
+    const own = this.identity.certificate;
+    const creationDate = new Date(Math.max(now - CCA_BACKDATING_MS, own.startDate.getTime()));
+    const expiry = Math.min(creationDate.getTime() + this.ccaTtlSeconds * 1000, own.expiryDate.getTime());
+    const cda = await issueDeliveryAuthorization({
+      subjectPublicKey: this.relayingGateway.certificate.publicKey,
+      issuerPrivateKey: this.identity.privateKey,
+      issuerCertificate: own,
+      // The relaying gateway backdates the cargo it signs with the CDA by 3 hours.
+      validityStartDate: new Date(Math.max(now - CARGO_BACKDATING_MS, own.startDate.getTime())),
+      validityEndDate: new Date(expiry),
+    });
+    const { envelopedData } = await encryptPayload(new CargoCollectionRequest(cda).serialize(), {
+      certificate: this.relayingGateway.certificate,
+    });
+    const cca = new CargoCollectionAuthorization(this.relayingGatewayRecipient, own, envelopedData, {
+      creationDate,
+      ttl: Math.max(1, Math.floor((expiry - creationDate.getTime()) / 1000)),
+    });
+    this.logger.info({ ccaId: cca.id }, 'CCA generated');
+    return cca.serialize(this.identity.privateKey);
+  }
+
+  /** Cargo for the relaying gateway (parcels for it and pending PCAs), generated lazily. */
+  generateCargoForRelayingGateway(): AsyncGenerator<OutgoingCargo> {
+    return this.generateCargo({
+      peerId: this.relayingGatewayId,
+      recipient: this.relayingGatewayRecipient,
+      encryptionCertificate: this.relayingGateway.certificate,
+      signerCertificate: this.identity.certificate,
+      signerPrivateKey: this.identity.privateKey,
+    });
+  }
+
+  protected async authorizeCargo(cargo: Cargo): Promise<string> {
+    // The relaying gateway signs with the CDA we issued it: a path to our own certificate.
+    try {
+      await cargo.validate([this.identity.certificate], this.validationOptions());
+    } catch (error) {
+      this.refuseCargo(cargo.id, `Cargo sender is not authorized: ${errorMessage(error)}`, error);
+    }
+    const senderId = cargo.senderCertificate.calculateSubjectId();
+    if (senderId !== this.relayingGatewayId || cargo.senderCertificate.isCA) {
+      this.refuseCargo(
+        cargo.id,
+        `Cargo must be signed with a CDA issued to the relaying gateway ${this.relayingGatewayId} (got ${senderId})`,
+      );
+    }
+    return this.relayingGatewayId;
+  }
+
+  protected async acceptParcelFromCargo(parcel: Parcel, serialized: Buffer): Promise<ParcelAcceptance> {
+    const fields = { parcelId: parcel.id, recipientId: parcel.recipient.id };
+    if (parcel.recipient.internetAddress !== undefined) {
+      this.refuseParcel('Parcel from the relaying gateway is addressed to a public endpoint', fields);
+    }
+    const endpoint = await this.stores.registry.get(parcel.recipient.id);
+    if (!endpoint) {
+      this.refuseParcel(`Parcel is for ${parcel.recipient.id}, which is not an endpoint of this gateway`, fields);
+    }
+    // A private endpoint hears only from holders of a PDA it issued.
+    await this.validateParcel(parcel, [endpoint], fields);
+    return this.storeParcel(parcel, serialized, LOCAL_QUEUE);
+  }
+
+  private async validateParcel(parcel: Parcel, trusted: Certificate[] | null, fields: object): Promise<void> {
+    try {
+      await parcel.validate(trusted, this.validationOptions());
+    } catch (error) {
+      this.refuseParcel(`Parcel is invalid: ${errorMessage(error)}`, fields, error);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import { AuthorizationError, RelaynetError } from '@twitter-relaynet/core';
+
+/** Base of the gateway's own errors. */
+export class GatewayError extends RelaynetError {}
+
+// ---------------------------------------------------------------------------------------------
+// Cargo collection authorizations (RS-000 §CCA): each refusal has its own class.
+
+/** The relaying gateway refuses to release cargo for this CCA. */
+export class CcaRefusedError extends AuthorizationError {}
+
+/** The CCA is malformed, its signature does not verify or its payload cannot be decrypted. */
+export class MalformedCcaError extends CcaRefusedError {}
+
+/** The CCA has expired or is dated too far in the future. */
+export class CcaTimingError extends CcaRefusedError {}
+
+/** The CCA is addressed to another gateway. */
+export class CcaWrongRecipientError extends CcaRefusedError {}
+
+/**
+ * The CCA's sender is not a user gateway registered here (its certificate was not issued by this
+ * relaying gateway, e.g. self-issued, or it is not in the registry).
+ */
+export class CcaUnauthorizedSenderError extends CcaRefusedError {}
+
+/** The CCA was already used: a courier may collect cargo only once per CCA. */
+export class CcaReusedError extends CcaRefusedError {}
+
+/** The CDA inside the CCA is not a delivery authorization for this gateway's key from the sender. */
+export class InvalidCdaError extends CcaRefusedError {}
+
+// ---------------------------------------------------------------------------------------------
+// Cargo and parcels
+
+/** A whole cargo was refused (nothing in it was stored). */
+export class CargoRefusedError extends AuthorizationError {}
+
+/** A parcel was refused (delivered by an endpoint, or found in cargo). */
+export class ParcelRefusedError extends AuthorizationError {}
+
+// ---------------------------------------------------------------------------------------------
+// Registration
+
+export class RegistrationError extends GatewayError {}

@@ -1,0 +1,63 @@
+// The public surface of the gateway library. Nothing is public unless it is exported here.
+
+export { type Clock, systemClock, ManualClock } from './clock';
+export { type Logger, type LogRecord, silentLogger, MemoryLogger, jsonLineLogger } from './logger';
+export * from './errors';
+
+// Storage
+export * from './stores/types';
+export {
+  createMemoryStores,
+  MemoryParcelStore,
+  MemoryIdLedger,
+  MemoryPcaQueue,
+  MemoryCertificateRegistry,
+} from './stores/memory';
+export {
+  openSqliteStores,
+  SqliteGatewayStores,
+  SqliteParcelStore,
+  SqliteIdLedger,
+  SqlitePcaQueue,
+  SqliteCertificateRegistry,
+} from './stores/sqlite';
+
+// Gateways
+export {
+  Gateway,
+  CARGO_BACKDATING_MS,
+  type GatewayIdentity,
+  type GatewayOptions,
+  type GatewayCounters,
+  type OutgoingCargo,
+  type CargoReceipt,
+  type CargoDestination,
+  type ParcelOutcome,
+  type ParcelAcceptance,
+} from './Gateway';
+export {
+  UserGateway,
+  CCA_BACKDATING_MS,
+  DEFAULT_CCA_TTL_SECONDS,
+  type UserGatewayOptions,
+  type RelayingGatewayInfo,
+} from './UserGateway';
+export {
+  RelayingGateway,
+  USER_GATEWAY_CERTIFICATE_VALIDITY_MS,
+  DEFAULT_DELIVERY_LEASE_MS,
+  deliveryBackoffMs,
+  type RelayingGatewayOptions,
+  type CargoCollection,
+} from './RelayingGateway';
+
+// Registration
+export {
+  selfIssueGatewayCertificate,
+  writeRegistrationRequest,
+  answerRegistrationRequests,
+  readRegistrationResponse,
+  writeFileAtomically,
+  RELAYING_GATEWAY_CERTIFICATE_VALIDITY_MS,
+  type RegistrationResponse,
+} from './registration';

@@ -1,0 +1,175 @@
+import type { KeyObject } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import {
+  Certificate,
+  derDeserializeRsaPublicKey,
+  derSerializePublicKey,
+  derToPem,
+  getIdFromIdentityKey,
+  issueGatewayCertificate,
+  pemToDer,
+} from '@twitter-relaynet/core';
+
+import { type Clock, systemClock } from './clock';
+import { RegistrationError } from './errors';
+import { CARGO_BACKDATING_MS } from './Gateway';
+import type { RelayingGateway } from './RelayingGateway';
+
+/**
+ * File-based registration of a user gateway with its relaying gateway, through a directory both
+ * can reach (on one machine: `<data root>/registration/`; between machines: a flashdrive that a
+ * courier carries, see README):
+ *
+ * 1. the user gateway writes `<its id>.request.pem`: its public key (PEM);
+ * 2. the relaying gateway answers every request with `<user gateway id>.response.json`: the
+ *    certificate it issued (180 days) and its own self-issued certificate, and deletes the request;
+ * 3. the user gateway reads the response, checks it, and keeps both certificates.
+ *
+ * Every file is written to a temporary name, fsync'd and renamed, so a reader never sees half a file.
+ */
+
+const REQUEST_SUFFIX = '.request.pem';
+const RESPONSE_SUFFIX = '.response.json';
+/** The relaying gateway's certificate lasts this long when it issues it to itself. */
+export const RELAYING_GATEWAY_CERTIFICATE_VALIDITY_MS = 360 * 24 * 60 * 60 * 1000;
+
+export interface RegistrationResponse {
+  readonly userGatewayCertificate: Certificate;
+  readonly relayingGatewayCertificate: Certificate;
+  readonly relayingGatewayInternetAddress?: string;
+}
+
+interface RegistrationResponseFile {
+  readonly userGatewayCertificate: string;
+  readonly relayingGatewayCertificate: string;
+  readonly relayingGatewayInternetAddress?: string;
+}
+
+/** Self-issue a relaying gateway's certificate (backdated 3 h like everything it signs). */
+export function selfIssueGatewayCertificate(
+  keyPair: { readonly publicKey: KeyObject; readonly privateKey: KeyObject },
+  options: { clock?: Clock; validityMs?: number } = {},
+): Promise<Certificate> {
+  const now = (options.clock ?? systemClock).now().getTime();
+  return issueGatewayCertificate({
+    subjectPublicKey: keyPair.publicKey,
+    issuerPrivateKey: keyPair.privateKey,
+    validityStartDate: new Date(now - CARGO_BACKDATING_MS - 60_000),
+    validityEndDate: new Date(now + (options.validityMs ?? RELAYING_GATEWAY_CERTIFICATE_VALIDITY_MS)),
+  });
+}
+
+/** User gateway, step 1. Resolves to the path of the request file. */
+export async function writeRegistrationRequest(directory: string, userGatewayPublicKey: KeyObject): Promise<string> {
+  const id = getIdFromIdentityKey(userGatewayPublicKey);
+  const path = join(directory, id + REQUEST_SUFFIX);
+  await writeFileAtomically(path, derToPem(derSerializePublicKey(userGatewayPublicKey), 'PUBLIC KEY'));
+  return path;
+}
+
+/**
+ * Relaying gateway, step 2: answer every pending request. Resolves to the ids of the user
+ * gateways registered. A malformed request is left alone and reported through `onError`.
+ */
+export async function answerRegistrationRequests(
+  directory: string,
+  relayingGateway: RelayingGateway,
+  options: { internetAddress?: string; onError?: (file: string, error: unknown) => void } = {},
+): Promise<string[]> {
+  await mkdir(directory, { recursive: true });
+  const registered: string[] = [];
+  for (const file of (await readdir(directory)).filter((name) => name.endsWith(REQUEST_SUFFIX)).sort()) {
+    const requestPath = join(directory, file);
+    try {
+      const publicKey = derDeserializeRsaPublicKey(pemToDer(await readFile(requestPath), 'PUBLIC KEY'));
+      const id = getIdFromIdentityKey(publicKey);
+      if (file !== id + REQUEST_SUFFIX) {
+        throw new RegistrationError(`Request file ${file} does not hold the key of ${id}`);
+      }
+      const certificate = await relayingGateway.registerUserGateway(publicKey);
+      const response: RegistrationResponseFile = {
+        userGatewayCertificate: derToPem(certificate.serialize(), 'CERTIFICATE'),
+        relayingGatewayCertificate: derToPem(relayingGateway.certificate.serialize(), 'CERTIFICATE'),
+        ...(options.internetAddress ? { relayingGatewayInternetAddress: options.internetAddress } : {}),
+      };
+      await writeFileAtomically(join(directory, id + RESPONSE_SUFFIX), JSON.stringify(response, null, 2) + '\n');
+      await unlink(requestPath);
+      registered.push(id);
+    } catch (error) {
+      options.onError?.(requestPath, error);
+    }
+  }
+  return registered;
+}
+
+/**
+ * User gateway, step 3: read and check the response for our key; null if there is none yet.
+ *
+ * @throws RegistrationError if the response does not certify our key or was not issued by the
+ *   relaying gateway certificate it carries.
+ */
+export async function readRegistrationResponse(
+  directory: string,
+  userGatewayPublicKey: KeyObject,
+): Promise<RegistrationResponse | null> {
+  const id = getIdFromIdentityKey(userGatewayPublicKey);
+  let text: string;
+  try {
+    text = await readFile(join(directory, id + RESPONSE_SUFFIX), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  let userGatewayCertificate: Certificate;
+  let relayingGatewayCertificate: Certificate;
+  let parsed: RegistrationResponseFile;
+  try {
+    parsed = JSON.parse(text) as RegistrationResponseFile;
+    userGatewayCertificate = Certificate.deserialize(pemToDer(parsed.userGatewayCertificate, 'CERTIFICATE'));
+    relayingGatewayCertificate = Certificate.deserialize(pemToDer(parsed.relayingGatewayCertificate, 'CERTIFICATE'));
+  } catch (error) {
+    throw new RegistrationError(`Registration response for ${id} is malformed`, { cause: error });
+  }
+  if (userGatewayCertificate.calculateSubjectId() !== id) {
+    throw new RegistrationError(`Registration response certifies ${userGatewayCertificate.calculateSubjectId()}, not ${id}`);
+  }
+  if (!(await userGatewayCertificate.isIssuedBy(relayingGatewayCertificate))) {
+    throw new RegistrationError('Registration response: our certificate was not issued by the relaying gateway');
+  }
+  if (!(await relayingGatewayCertificate.isIssuedBy(relayingGatewayCertificate))) {
+    throw new RegistrationError('Registration response: the relaying gateway certificate is not self-issued');
+  }
+  return {
+    userGatewayCertificate,
+    relayingGatewayCertificate,
+    ...(parsed.relayingGatewayInternetAddress
+      ? { relayingGatewayInternetAddress: parsed.relayingGatewayInternetAddress }
+      : {}),
+  };
+}
+
+/** Write `content` to `path` durably: temporary file, fsync, rename, fsync the directory. */
+export async function writeFileAtomically(path: string, content: string | Buffer, mode = 0o600): Promise<void> {
+  const directory = join(path, '..');
+  await mkdir(directory, { recursive: true });
+  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const fd = openSync(temporary, 'w', mode);
+  try {
+    const data = typeof content === 'string' ? Buffer.from(content) : content;
+    let offset = 0;
+    while (offset < data.length) offset += writeSync(fd, data, offset);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  await rename(temporary, path);
+  const dirFd = openSync(directory, 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}

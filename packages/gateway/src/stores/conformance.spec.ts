@@ -1,0 +1,285 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Certificate, generateRsaKeyPair } from '@twitter-relaynet/core';
+
+import { selfIssueGatewayCertificate } from '../registration';
+import { createMemoryStores } from './memory';
+import { openSqliteStores } from './sqlite';
+import { type GatewayStores, INTERNET_QUEUE, LOCAL_QUEUE, type NewParcelRecord, peerQueue } from './types';
+
+const NOW = new Date('2026-11-28T12:00:00.000Z');
+const HOUR = 3_600_000;
+
+function parcel(overrides: Partial<NewParcelRecord> = {}): NewParcelRecord {
+  return {
+    queue: LOCAL_QUEUE,
+    senderId: '0sender',
+    id: 'p1',
+    recipientId: '0alice',
+    recipientInternetAddress: null,
+    expiryDate: new Date(NOW.getTime() + HOUR),
+    serialized: Buffer.from('parcel-bytes'),
+    ...overrides,
+  };
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+interface StoreHarness {
+  open(): GatewayStores;
+  /** Close and open again (the SQLite file survives; the memory stores do not claim to). */
+  reopen?: (stores: GatewayStores) => Promise<GatewayStores>;
+  cleanup(): void;
+}
+
+const harnesses: Record<string, () => StoreHarness> = {
+  memory: () => ({ open: createMemoryStores, cleanup: () => undefined }),
+  sqlite: () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gateway-store-'));
+    const path = join(dir, 'sub', 'gateway.sqlite');
+    return {
+      open: () => openSqliteStores(path),
+      reopen: async (stores) => {
+        await stores.close();
+        return openSqliteStores(path);
+      },
+      cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    };
+  },
+};
+
+let certificate: Certificate;
+beforeAll(async () => {
+  certificate = await selfIssueGatewayCertificate(await generateRsaKeyPair());
+});
+
+describe.each(Object.keys(harnesses))('%s stores', (name) => {
+  let harness: StoreHarness;
+  let stores: GatewayStores;
+
+  beforeEach(() => {
+    harness = harnesses[name]();
+    stores = harness.open();
+  });
+
+  afterEach(async () => {
+    await stores.close();
+    harness.cleanup();
+  });
+
+  describe('ParcelStore', () => {
+    test('stores and gets a parcel with all its metadata', async () => {
+      await expect(stores.parcels.put(parcel({ recipientInternetAddress: 'x.example.com' }))).resolves.toBe('stored');
+      const record = await stores.parcels.get({ queue: LOCAL_QUEUE, senderId: '0sender', id: 'p1' });
+      expect(record).toMatchObject({
+        queue: LOCAL_QUEUE,
+        senderId: '0sender',
+        id: 'p1',
+        recipientId: '0alice',
+        recipientInternetAddress: 'x.example.com',
+        attempts: 0,
+      });
+      expect(record!.expiryDate).toEqual(new Date(NOW.getTime() + HOUR));
+      expect(record!.serialized).toEqual(Buffer.from('parcel-bytes'));
+      await expect(stores.parcels.get({ queue: INTERNET_QUEUE, senderId: '0sender', id: 'p1' })).resolves.toBeNull();
+    });
+
+    test('the same (sender id, message id) replaces the queued copy; another sender does not', async () => {
+      await stores.parcels.put(parcel({ serialized: Buffer.from('v1') }));
+      await expect(stores.parcels.put(parcel({ serialized: Buffer.from('v2') }))).resolves.toBe('replaced');
+      await expect(stores.parcels.put(parcel({ senderId: '0other', serialized: Buffer.from('v3') }))).resolves.toBe(
+        'stored',
+      );
+      const listed = await collect(stores.parcels.list(LOCAL_QUEUE, { now: NOW }));
+      expect(listed.map((p) => p.serialized.toString()).sort()).toEqual(['v2', 'v3']);
+      expect(await stores.parcels.count(LOCAL_QUEUE)).toBe(2);
+    });
+
+    test('lists a queue in arrival order, lazily across pages, skipping expired parcels', async () => {
+      for (let i = 0; i < 7; i += 1) await stores.parcels.put(parcel({ id: `p${i}` }));
+      await stores.parcels.put(parcel({ id: 'old', expiryDate: new Date(NOW.getTime() - 1) }));
+      await stores.parcels.put(parcel({ id: 'elsewhere', queue: peerQueue('0gw') }));
+      const listed = await collect(stores.parcels.list(LOCAL_QUEUE, { now: NOW, pageSize: 3 }));
+      expect(listed.map((p) => p.id)).toEqual(['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
+    });
+
+    test('a listing survives deletions while it runs', async () => {
+      for (let i = 0; i < 5; i += 1) await stores.parcels.put(parcel({ id: `p${i}` }));
+      const seen: string[] = [];
+      for await (const record of stores.parcels.list(LOCAL_QUEUE, { now: NOW, pageSize: 2 })) {
+        seen.push(record.id);
+        await stores.parcels.delete(record);
+        if (record.id === 'p1') await stores.parcels.delete({ ...record, id: 'p2' });
+      }
+      expect(seen).toEqual(['p0', 'p1', 'p3', 'p4']);
+      expect(await stores.parcels.count()).toBe(0);
+    });
+
+    test('per-recipient isolation', async () => {
+      await stores.parcels.put(parcel({ id: 'a1', recipientId: '0alice' }));
+      await stores.parcels.put(parcel({ id: 'b1', recipientId: '0bob' }));
+      await stores.parcels.put(parcel({ id: 'a2', recipientId: '0alice' }));
+      const forAlice = await collect(stores.parcels.list(LOCAL_QUEUE, { now: NOW, recipientId: '0alice' }));
+      const forBob = await collect(stores.parcels.list(LOCAL_QUEUE, { now: NOW, recipientId: '0bob' }));
+      const forCarol = await collect(stores.parcels.list(LOCAL_QUEUE, { now: NOW, recipientId: '0carol' }));
+      expect(forAlice.map((p) => p.id)).toEqual(['a1', 'a2']);
+      expect(forBob.map((p) => p.id)).toEqual(['b1']);
+      expect(forCarol).toEqual([]);
+    });
+
+    test('delete says whether there was such a parcel', async () => {
+      await stores.parcels.put(parcel());
+      const key = { queue: LOCAL_QUEUE, senderId: '0sender', id: 'p1' };
+      await expect(stores.parcels.delete({ ...key, queue: INTERNET_QUEUE })).resolves.toBe(false);
+      await expect(stores.parcels.delete(key)).resolves.toBe(true);
+      await expect(stores.parcels.delete(key)).resolves.toBe(false);
+      await expect(stores.parcels.get(key)).resolves.toBeNull();
+    });
+
+    test('purges expired parcels and reports how many', async () => {
+      await stores.parcels.put(parcel({ id: 'gone1', expiryDate: new Date(NOW.getTime() - 1000) }));
+      await stores.parcels.put(parcel({ id: 'gone2', queue: INTERNET_QUEUE, expiryDate: NOW }));
+      await stores.parcels.put(parcel({ id: 'kept', expiryDate: new Date(NOW.getTime() + 1000) }));
+      await expect(stores.parcels.purgeExpired(NOW)).resolves.toBe(2);
+      await expect(stores.parcels.purgeExpired(NOW)).resolves.toBe(0);
+      expect(await stores.parcels.count()).toBe(1);
+    });
+
+    test('claims due parcels one at a time, with leases, retries and expiry', async () => {
+      await stores.parcels.put(parcel({ queue: INTERNET_QUEUE, id: 'first' }));
+      await stores.parcels.put(parcel({ queue: INTERNET_QUEUE, id: 'second' }));
+      await stores.parcels.put(parcel({ queue: INTERNET_QUEUE, id: 'dead', expiryDate: NOW }));
+      const lease = new Date(NOW.getTime() + 60_000);
+
+      const a = await stores.parcels.claimNextDue(INTERNET_QUEUE, NOW, lease);
+      const b = await stores.parcels.claimNextDue(INTERNET_QUEUE, NOW, lease);
+      expect([a?.id, b?.id]).toEqual(['first', 'second']);
+      expect(a).toMatchObject({ attempts: 1, nextAttemptDate: lease });
+      await expect(stores.parcels.claimNextDue(INTERNET_QUEUE, NOW, lease)).resolves.toBeNull();
+
+      // "second" failed: retry sooner than the lease; "first" is due again when its lease ends.
+      await stores.parcels.reschedule(b!, new Date(NOW.getTime() + 10_000));
+      const later = new Date(NOW.getTime() + 10_000);
+      const again = await stores.parcels.claimNextDue(INTERNET_QUEUE, later, new Date(later.getTime() + 60_000));
+      expect(again).toMatchObject({ id: 'second', attempts: 2 });
+      const afterLease = new Date(NOW.getTime() + 60_000);
+      await expect(
+        stores.parcels.claimNextDue(INTERNET_QUEUE, afterLease, new Date(afterLease.getTime() + 1)),
+      ).resolves.toMatchObject({ id: 'first', attempts: 2 });
+      await expect(stores.parcels.claimNextDue(LOCAL_QUEUE, NOW, lease)).resolves.toBeNull();
+      await expect(stores.parcels.reschedule({ queue: INTERNET_QUEUE, senderId: 'x', id: 'y' }, NOW)).resolves.toBe(
+        false,
+      );
+    });
+
+    test('large parcels round-trip intact', async () => {
+      const big = Buffer.alloc(3 * 1024 * 1024, 7);
+      big[12345] = 1;
+      await stores.parcels.put(parcel({ serialized: big }));
+      const [record] = await collect(stores.parcels.list(LOCAL_QUEUE, { now: NOW }));
+      expect(record.serialized.equals(big)).toBe(true);
+    });
+  });
+
+  describe('IdLedger', () => {
+    test('records an id once per namespace until it is purged', async () => {
+      const expiry = new Date(NOW.getTime() + HOUR);
+      await expect(stores.ledger.record('cca', 'x', expiry)).resolves.toBe(true);
+      await expect(stores.ledger.record('cca', 'x', expiry)).resolves.toBe(false);
+      await expect(stores.ledger.record('other', 'x', expiry)).resolves.toBe(true);
+      await expect(stores.ledger.has('cca', 'x')).resolves.toBe(true);
+      await expect(stores.ledger.has('cca', 'y')).resolves.toBe(false);
+
+      await stores.ledger.record('cca', 'old', new Date(NOW.getTime() - 1));
+      await expect(stores.ledger.purgeExpired(NOW)).resolves.toBe(1);
+      await expect(stores.ledger.has('cca', 'old')).resolves.toBe(false);
+      await expect(stores.ledger.has('cca', 'x')).resolves.toBe(true);
+    });
+  });
+
+  describe('PcaQueue', () => {
+    const pca = (overrides = {}) => ({
+      peerId: '0peer',
+      senderEndpointId: '0s',
+      recipientEndpointId: '0r',
+      parcelId: 'p1',
+      expiryDate: new Date(NOW.getTime() + HOUR),
+      ...overrides,
+    });
+
+    test('queues per peer, replaces duplicates, deletes, skips and purges expired ones', async () => {
+      await stores.pcas.put(pca());
+      await stores.pcas.put(pca({ recipientEndpointId: '0r2' }));
+      await stores.pcas.put(pca({ parcelId: 'p2' }));
+      await stores.pcas.put(pca({ parcelId: 'p3', peerId: '0another' }));
+      await stores.pcas.put(pca({ parcelId: 'old', expiryDate: new Date(NOW.getTime() - 1) }));
+
+      const listed = await collect(stores.pcas.list('0peer', NOW));
+      expect(listed.map((p) => [p.parcelId, p.recipientEndpointId])).toEqual([
+        ['p1', '0r2'],
+        ['p2', '0r'],
+      ]);
+      expect(await stores.pcas.count('0peer')).toBe(3);
+      await expect(stores.pcas.delete('0peer', '0s', 'p2')).resolves.toBe(true);
+      await expect(stores.pcas.delete('0peer', '0s', 'p2')).resolves.toBe(false);
+      await expect(stores.pcas.purgeExpired(NOW)).resolves.toBe(1);
+      expect(await stores.pcas.count()).toBe(2);
+    });
+  });
+
+  describe('CertificateRegistry', () => {
+    test('puts, gets, lists and deletes by subject id', async () => {
+      const id = certificate.calculateSubjectId();
+      await stores.registry.put(certificate);
+      expect((await stores.registry.get(id))?.isEqual(certificate)).toBe(true);
+      await expect(stores.registry.get('0nobody')).resolves.toBeNull();
+      expect((await stores.registry.list()).map((c) => c.calculateSubjectId())).toEqual([id]);
+      await expect(stores.registry.delete(id)).resolves.toBe(true);
+      await expect(stores.registry.list()).resolves.toEqual([]);
+    });
+  });
+
+  test('durability: everything is there after closing and reopening', async () => {
+    if (!harness.reopen) return; // memory stores are not durable by design
+    await stores.parcels.put(parcel({ id: 'kept', serialized: Buffer.from('durable') }));
+    await stores.ledger.record('cca', 'used', new Date(NOW.getTime() + HOUR));
+    await stores.pcas.put({
+      peerId: '0peer',
+      senderEndpointId: '0s',
+      recipientEndpointId: '0r',
+      parcelId: 'p',
+      expiryDate: new Date(NOW.getTime() + HOUR),
+    });
+    await stores.registry.put(certificate);
+
+    stores = await harness.reopen(stores);
+    const [record] = await collect(stores.parcels.list(LOCAL_QUEUE, { now: NOW }));
+    expect(record.serialized.toString()).toBe('durable');
+    await expect(stores.ledger.record('cca', 'used', new Date(NOW.getTime() + HOUR))).resolves.toBe(false);
+    expect(await stores.pcas.count('0peer')).toBe(1);
+    expect(await stores.registry.get(certificate.calculateSubjectId())).not.toBeNull();
+    // New rows continue after the old ones.
+    await stores.parcels.put(parcel({ id: 'new' }));
+    expect((await collect(stores.parcels.list(LOCAL_QUEUE, { now: NOW }))).map((p) => p.id)).toEqual(['kept', 'new']);
+  });
+});
+
+test('the SQLite database is in WAL mode with synchronous=FULL and private to its owner', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-store-'));
+  try {
+    const path = join(dir, 'gateway.sqlite');
+    const stores = openSqliteStores(path);
+    expect(stores.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(stores.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    await stores.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,397 @@
+import { chmodSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+import Database from 'better-sqlite3';
+import { Certificate } from '@twitter-relaynet/core';
+
+import type {
+  CertificateRegistry,
+  GatewayStores,
+  IdLedger,
+  NewParcelRecord,
+  ParcelKey,
+  ParcelListOptions,
+  ParcelRecord,
+  ParcelStore,
+  PcaQueue,
+  PendingPca,
+  QueueName,
+} from './types';
+
+/**
+ * The durable stores: one SQLite database (better-sqlite3) in WAL mode with synchronous=FULL, so
+ * a transaction is on disk (fsync'd) when the call that made it returns. better-sqlite3 is
+ * synchronous: each method does its work and then resolves.
+ *
+ * Every query a message triggers uses an index, so the cost per message does not grow with the
+ * length of the queues.
+ */
+
+const SCHEMA_VERSION = 1;
+const DEFAULT_PAGE_SIZE = 100;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS parcels (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  queue TEXT NOT NULL,
+  sender_id TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  recipient_id TEXT NOT NULL,
+  recipient_address TEXT,
+  expiry INTEGER NOT NULL,
+  next_attempt INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  serialized BLOB NOT NULL,
+  UNIQUE (queue, sender_id, message_id)
+);
+CREATE INDEX IF NOT EXISTS parcels_by_queue ON parcels (queue, seq);
+CREATE INDEX IF NOT EXISTS parcels_by_recipient ON parcels (queue, recipient_id, seq);
+CREATE INDEX IF NOT EXISTS parcels_by_due_date ON parcels (queue, next_attempt, seq);
+CREATE INDEX IF NOT EXISTS parcels_by_expiry ON parcels (expiry);
+
+CREATE TABLE IF NOT EXISTS ledger (
+  namespace TEXT NOT NULL,
+  id TEXT NOT NULL,
+  expiry INTEGER NOT NULL,
+  PRIMARY KEY (namespace, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ledger_by_expiry ON ledger (expiry);
+
+CREATE TABLE IF NOT EXISTS pcas (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  peer_id TEXT NOT NULL,
+  sender_id TEXT NOT NULL,
+  parcel_id TEXT NOT NULL,
+  recipient_id TEXT NOT NULL,
+  expiry INTEGER NOT NULL,
+  UNIQUE (peer_id, sender_id, parcel_id)
+);
+CREATE INDEX IF NOT EXISTS pcas_by_peer ON pcas (peer_id, seq);
+CREATE INDEX IF NOT EXISTS pcas_by_expiry ON pcas (expiry);
+
+CREATE TABLE IF NOT EXISTS certificates (
+  subject_id TEXT PRIMARY KEY,
+  der BLOB NOT NULL
+) WITHOUT ROWID;
+`;
+
+interface ParcelRow {
+  seq: number;
+  queue: string;
+  sender_id: string;
+  message_id: string;
+  recipient_id: string;
+  recipient_address: string | null;
+  expiry: number;
+  next_attempt: number;
+  attempts: number;
+  serialized?: Buffer;
+}
+
+const PARCEL_METADATA =
+  'seq, queue, sender_id, message_id, recipient_id, recipient_address, expiry, next_attempt, attempts';
+
+function rowToParcel(row: ParcelRow, serialized: Buffer): ParcelRecord {
+  return {
+    queue: row.queue,
+    senderId: row.sender_id,
+    id: row.message_id,
+    recipientId: row.recipient_id,
+    recipientInternetAddress: row.recipient_address,
+    expiryDate: new Date(row.expiry),
+    nextAttemptDate: new Date(row.next_attempt),
+    attempts: row.attempts,
+    serialized,
+  };
+}
+
+/** Open (creating if need be) the database at `path` and return the stores in it. */
+export function openSqliteStores(path: string): SqliteGatewayStores {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`Database ${path} has schema version ${version}; this code knows up to ${SCHEMA_VERSION}`);
+    }
+    db.exec(SCHEMA);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    // Parcels are encrypted end to end, but their metadata is nobody else's business.
+    if (path !== ':memory:') chmodSync(path, 0o600);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return new SqliteGatewayStores(db);
+}
+
+export class SqliteGatewayStores implements GatewayStores {
+  readonly parcels: SqliteParcelStore;
+  readonly ledger: SqliteIdLedger;
+  readonly pcas: SqlitePcaQueue;
+  readonly registry: SqliteCertificateRegistry;
+
+  constructor(readonly db: Database.Database) {
+    this.parcels = new SqliteParcelStore(db);
+    this.ledger = new SqliteIdLedger(db);
+    this.pcas = new SqlitePcaQueue(db);
+    this.registry = new SqliteCertificateRegistry(db);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+export class SqliteParcelStore implements ParcelStore {
+  private readonly deleteStatement;
+  private readonly insertStatement;
+  private readonly getStatement;
+  private readonly blobStatement;
+  private readonly pageStatement;
+  private readonly recipientPageStatement;
+  private readonly dueStatement;
+  private readonly claimStatement;
+  private readonly rescheduleStatement;
+  private readonly purgeStatement;
+  private readonly putTransaction;
+  private readonly claimTransaction;
+
+  constructor(private readonly db: Database.Database) {
+    this.deleteStatement = db.prepare('DELETE FROM parcels WHERE queue = ? AND sender_id = ? AND message_id = ?');
+    this.insertStatement = db.prepare(
+      `INSERT INTO parcels (queue, sender_id, message_id, recipient_id, recipient_address, expiry, serialized)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.getStatement = db.prepare(
+      `SELECT ${PARCEL_METADATA}, serialized FROM parcels WHERE queue = ? AND sender_id = ? AND message_id = ?`,
+    );
+    this.blobStatement = db.prepare('SELECT serialized FROM parcels WHERE seq = ?');
+    this.pageStatement = db.prepare(
+      `SELECT ${PARCEL_METADATA} FROM parcels WHERE queue = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?`,
+    );
+    this.recipientPageStatement = db.prepare(
+      `SELECT ${PARCEL_METADATA} FROM parcels
+       WHERE queue = ? AND recipient_id = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?`,
+    );
+    this.dueStatement = db.prepare(
+      `SELECT ${PARCEL_METADATA}, serialized FROM parcels
+       WHERE queue = ? AND next_attempt <= ? AND expiry > ? ORDER BY next_attempt, seq LIMIT 1`,
+    );
+    this.claimStatement = db.prepare('UPDATE parcels SET next_attempt = ?, attempts = attempts + 1 WHERE seq = ?');
+    this.rescheduleStatement = db.prepare(
+      'UPDATE parcels SET next_attempt = ? WHERE queue = ? AND sender_id = ? AND message_id = ?',
+    );
+    this.purgeStatement = db.prepare('DELETE FROM parcels WHERE expiry <= ?');
+
+    this.putTransaction = db.transaction((parcel: NewParcelRecord): 'stored' | 'replaced' => {
+      const replaced = this.deleteStatement.run(parcel.queue, parcel.senderId, parcel.id).changes > 0;
+      this.insertStatement.run(
+        parcel.queue,
+        parcel.senderId,
+        parcel.id,
+        parcel.recipientId,
+        parcel.recipientInternetAddress,
+        parcel.expiryDate.getTime(),
+        parcel.serialized,
+      );
+      return replaced ? 'replaced' : 'stored';
+    });
+    this.claimTransaction = db.transaction((queue: string, now: number, leaseUntil: number) => {
+      const row = this.dueStatement.get(queue, now, now) as ParcelRow | undefined;
+      if (!row) return null;
+      this.claimStatement.run(leaseUntil, row.seq);
+      return rowToParcel({ ...row, next_attempt: leaseUntil, attempts: row.attempts + 1 }, row.serialized!);
+    });
+  }
+
+  async put(parcel: NewParcelRecord): Promise<'stored' | 'replaced'> {
+    return this.putTransaction.immediate(parcel);
+  }
+
+  async get(key: ParcelKey): Promise<ParcelRecord | null> {
+    const row = this.getStatement.get(key.queue, key.senderId, key.id) as ParcelRow | undefined;
+    return row ? rowToParcel(row, row.serialized!) : null;
+  }
+
+  async delete(key: ParcelKey): Promise<boolean> {
+    return this.deleteStatement.run(key.queue, key.senderId, key.id).changes > 0;
+  }
+
+  async *list(queue: QueueName, options: ParcelListOptions): AsyncIterable<ParcelRecord> {
+    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    let cursor = 0;
+    for (;;) {
+      // Metadata only: a page of 9 MiB parcels would not fit in memory. Blobs come one at a time.
+      const now = options.now.getTime();
+      const rows = (
+        options.recipientId === undefined
+          ? this.pageStatement.all(queue, cursor, now, pageSize)
+          : this.recipientPageStatement.all(queue, options.recipientId, cursor, now, pageSize)
+      ) as ParcelRow[];
+      for (const row of rows) {
+        cursor = row.seq;
+        const blob = this.blobStatement.get(row.seq) as { serialized: Buffer } | undefined;
+        if (blob) yield rowToParcel(row, blob.serialized); // else deleted meanwhile
+      }
+      if (rows.length < pageSize) return;
+    }
+  }
+
+  async claimNextDue(queue: QueueName, now: Date, leaseUntil: Date): Promise<ParcelRecord | null> {
+    return this.claimTransaction.immediate(queue, now.getTime(), leaseUntil.getTime());
+  }
+
+  async reschedule(key: ParcelKey, nextAttemptDate: Date): Promise<boolean> {
+    return this.rescheduleStatement.run(nextAttemptDate.getTime(), key.queue, key.senderId, key.id).changes > 0;
+  }
+
+  async purgeExpired(now: Date): Promise<number> {
+    return this.purgeStatement.run(now.getTime()).changes;
+  }
+
+  async count(queue?: QueueName): Promise<number> {
+    const row = (
+      queue === undefined
+        ? this.db.prepare('SELECT COUNT(*) AS n FROM parcels').get()
+        : this.db.prepare('SELECT COUNT(*) AS n FROM parcels WHERE queue = ?').get(queue)
+    ) as { n: number };
+    return row.n;
+  }
+}
+
+export class SqliteIdLedger implements IdLedger {
+  private readonly insertStatement;
+  private readonly hasStatement;
+  private readonly purgeStatement;
+
+  constructor(db: Database.Database) {
+    this.insertStatement = db.prepare('INSERT OR IGNORE INTO ledger (namespace, id, expiry) VALUES (?, ?, ?)');
+    this.hasStatement = db.prepare('SELECT 1 FROM ledger WHERE namespace = ? AND id = ?');
+    this.purgeStatement = db.prepare('DELETE FROM ledger WHERE expiry <= ?');
+  }
+
+  async record(namespace: string, id: string, expiryDate: Date): Promise<boolean> {
+    return this.insertStatement.run(namespace, id, expiryDate.getTime()).changes > 0;
+  }
+
+  async has(namespace: string, id: string): Promise<boolean> {
+    return this.hasStatement.get(namespace, id) !== undefined;
+  }
+
+  async purgeExpired(now: Date): Promise<number> {
+    return this.purgeStatement.run(now.getTime()).changes;
+  }
+}
+
+interface PcaRow {
+  seq: number;
+  peer_id: string;
+  sender_id: string;
+  parcel_id: string;
+  recipient_id: string;
+  expiry: number;
+}
+
+export class SqlitePcaQueue implements PcaQueue {
+  private readonly upsertStatement;
+  private readonly pageStatement;
+  private readonly deleteStatement;
+  private readonly purgeStatement;
+  private readonly putTransaction;
+
+  constructor(private readonly db: Database.Database) {
+    const deleteOld = db.prepare('DELETE FROM pcas WHERE peer_id = ? AND sender_id = ? AND parcel_id = ?');
+    this.deleteStatement = deleteOld;
+    this.upsertStatement = db.prepare(
+      'INSERT INTO pcas (peer_id, sender_id, parcel_id, recipient_id, expiry) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.pageStatement = db.prepare(
+      'SELECT * FROM pcas WHERE peer_id = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?',
+    );
+    this.purgeStatement = db.prepare('DELETE FROM pcas WHERE expiry <= ?');
+    this.putTransaction = db.transaction((pca: PendingPca) => {
+      deleteOld.run(pca.peerId, pca.senderEndpointId, pca.parcelId);
+      this.upsertStatement.run(
+        pca.peerId,
+        pca.senderEndpointId,
+        pca.parcelId,
+        pca.recipientEndpointId,
+        pca.expiryDate.getTime(),
+      );
+    });
+  }
+
+  async put(pca: PendingPca): Promise<void> {
+    this.putTransaction.immediate(pca);
+  }
+
+  async *list(peerId: string, now: Date): AsyncIterable<PendingPca> {
+    let cursor = 0;
+    for (;;) {
+      const rows = this.pageStatement.all(peerId, cursor, now.getTime(), DEFAULT_PAGE_SIZE) as PcaRow[];
+      for (const row of rows) {
+        cursor = row.seq;
+        yield {
+          peerId: row.peer_id,
+          senderEndpointId: row.sender_id,
+          recipientEndpointId: row.recipient_id,
+          parcelId: row.parcel_id,
+          expiryDate: new Date(row.expiry),
+        };
+      }
+      if (rows.length < DEFAULT_PAGE_SIZE) return;
+    }
+  }
+
+  async delete(peerId: string, senderEndpointId: string, parcelId: string): Promise<boolean> {
+    return this.deleteStatement.run(peerId, senderEndpointId, parcelId).changes > 0;
+  }
+
+  async purgeExpired(now: Date): Promise<number> {
+    return this.purgeStatement.run(now.getTime()).changes;
+  }
+
+  async count(peerId?: string): Promise<number> {
+    const row = (
+      peerId === undefined
+        ? this.db.prepare('SELECT COUNT(*) AS n FROM pcas').get()
+        : this.db.prepare('SELECT COUNT(*) AS n FROM pcas WHERE peer_id = ?').get(peerId)
+    ) as { n: number };
+    return row.n;
+  }
+}
+
+export class SqliteCertificateRegistry implements CertificateRegistry {
+  private readonly putStatement;
+  private readonly getStatement;
+  private readonly deleteStatement;
+  private readonly listStatement;
+
+  constructor(db: Database.Database) {
+    this.putStatement = db.prepare('INSERT OR REPLACE INTO certificates (subject_id, der) VALUES (?, ?)');
+    this.getStatement = db.prepare('SELECT der FROM certificates WHERE subject_id = ?');
+    this.deleteStatement = db.prepare('DELETE FROM certificates WHERE subject_id = ?');
+    this.listStatement = db.prepare('SELECT der FROM certificates ORDER BY subject_id');
+  }
+
+  async put(certificate: Certificate): Promise<void> {
+    this.putStatement.run(certificate.calculateSubjectId(), certificate.serialize());
+  }
+
+  async get(subjectId: string): Promise<Certificate | null> {
+    const row = this.getStatement.get(subjectId) as { der: Buffer } | undefined;
+    return row ? Certificate.deserialize(row.der) : null;
+  }
+
+  async delete(subjectId: string): Promise<boolean> {
+    return this.deleteStatement.run(subjectId).changes > 0;
+  }
+
+  async list(): Promise<Certificate[]> {
+    return (this.listStatement.all() as { der: Buffer }[]).map((row) => Certificate.deserialize(row.der));
+  }
+}

@@ -1,0 +1,127 @@
+import type { Certificate } from '@twitter-relaynet/core';
+
+/**
+ * Storage interfaces of the gateway. Every mutating method resolves only once the change is
+ * durable (for SQLite: committed with WAL and synchronous=FULL), so a caller may acknowledge a
+ * message as soon as `put` resolves. Every implementation must pass `conformance.spec.ts`.
+ */
+
+/**
+ * Which queue a parcel is in. A parcel is in exactly one queue at a gateway:
+ * - `local`: at the user gateway, waiting for collection by a local endpoint (by recipient id);
+ * - `peer:<gateway id>`: waiting to go out in cargo to that gateway;
+ * - `internet`: at the relaying gateway, waiting for delivery to a public endpoint over PogRPC.
+ */
+export type QueueName = string;
+
+export const LOCAL_QUEUE: QueueName = 'local';
+export const INTERNET_QUEUE: QueueName = 'internet';
+export function peerQueue(gatewayId: string): QueueName {
+  return `peer:${gatewayId}`;
+}
+
+/** A parcel's identity in a queue: the same (sender id, message id) replaces the queued copy. */
+export interface ParcelKey {
+  readonly queue: QueueName;
+  readonly senderId: string;
+  readonly id: string;
+}
+
+export interface NewParcelRecord extends ParcelKey {
+  readonly recipientId: string;
+  readonly recipientInternetAddress: string | null;
+  readonly expiryDate: Date;
+  /** The parcel exactly as received (RAMF serialization). */
+  readonly serialized: Buffer;
+}
+
+export interface ParcelRecord extends NewParcelRecord {
+  /** Earliest date of the next delivery attempt (used by delivery queues; epoch otherwise). */
+  readonly nextAttemptDate: Date;
+  /** Delivery attempts so far (claims). */
+  readonly attempts: number;
+}
+
+export interface ParcelListOptions {
+  /** Parcels that expired before this date are skipped. */
+  readonly now: Date;
+  /** Only parcels for this recipient id. */
+  readonly recipientId?: string;
+  /** How many records to read at once (an implementation detail; the listing is lazy). */
+  readonly pageSize?: number;
+}
+
+export interface ParcelStore {
+  /** Store a parcel durably; the same key replaces the queued copy. */
+  put(parcel: NewParcelRecord): Promise<'stored' | 'replaced'>;
+  get(key: ParcelKey): Promise<ParcelRecord | null>;
+  /** Resolves to whether there was such a parcel. */
+  delete(key: ParcelKey): Promise<boolean>;
+  /** Unexpired parcels of a queue, oldest first, read lazily page by page. */
+  list(queue: QueueName, options: ParcelListOptions): AsyncIterable<ParcelRecord>;
+  /**
+   * Claim the unexpired parcel of `queue` that has been due the longest (nextAttemptDate ≤ now):
+   * atomically set its nextAttemptDate to `leaseUntil` and count an attempt, so that a crash
+   * between claim and outcome leads to a retry, and two claims never return the same parcel.
+   */
+  claimNextDue(queue: QueueName, now: Date, leaseUntil: Date): Promise<ParcelRecord | null>;
+  /** Set the next attempt date (after a failed delivery). */
+  reschedule(key: ParcelKey, nextAttemptDate: Date): Promise<boolean>;
+  /** Delete every parcel that expired before `now`; resolves to how many. */
+  purgeExpired(now: Date): Promise<number>;
+  count(queue?: QueueName): Promise<number>;
+}
+
+/**
+ * Ids remembered until they expire: used CCA ids (never accept a CCA twice) and parcels already
+ * delivered (so a parcel that comes again is acknowledged, not delivered twice).
+ */
+export interface IdLedger {
+  /** Remember `id`; resolves to false if it was already there (nothing changes then). */
+  record(namespace: string, id: string, expiryDate: Date): Promise<boolean>;
+  has(namespace: string, id: string): Promise<boolean>;
+  purgeExpired(now: Date): Promise<number>;
+}
+
+/** The ledger of used CCAs is an `IdLedger` (namespace `cca`). */
+export type CcaLedger = IdLedger;
+
+/** A parcel collection acknowledgement waiting to go to a peer gateway in cargo. */
+export interface PendingPca {
+  readonly peerId: string;
+  readonly senderEndpointId: string;
+  readonly recipientEndpointId: string;
+  readonly parcelId: string;
+  /** The acknowledged parcel's expiry: after it, the peer has purged its copy anyway. */
+  readonly expiryDate: Date;
+}
+
+export interface PcaQueue {
+  /** Queue a PCA durably; the same (peer, sender endpoint id, parcel id) replaces it. */
+  put(pca: PendingPca): Promise<void>;
+  /** Unexpired PCAs for a peer, oldest first, read lazily. */
+  list(peerId: string, now: Date): AsyncIterable<PendingPca>;
+  delete(peerId: string, senderEndpointId: string, parcelId: string): Promise<boolean>;
+  purgeExpired(now: Date): Promise<number>;
+  count(peerId?: string): Promise<number>;
+}
+
+/**
+ * Certificates this gateway issued, by subject id: the user gateway's endpoints, or the relaying
+ * gateway's registered user gateways.
+ */
+export interface CertificateRegistry {
+  put(certificate: Certificate): Promise<void>;
+  get(subjectId: string): Promise<Certificate | null>;
+  delete(subjectId: string): Promise<boolean>;
+  list(): Promise<Certificate[]>;
+}
+
+/** Everything a gateway keeps. */
+export interface GatewayStores {
+  readonly parcels: ParcelStore;
+  readonly ledger: IdLedger;
+  readonly pcas: PcaQueue;
+  readonly registry: CertificateRegistry;
+  close(): Promise<void>;
+}

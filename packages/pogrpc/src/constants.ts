@@ -1,0 +1,20 @@
+/** Largest parcel accepted or sent: 9 MiB, the reference implementation's RAMF limit. */
+export const MAX_PARCEL_LENGTH = 9_437_184;
+/** Room for the protobuf framing around a parcel (tags, lengths, the delivery id). */
+export const MESSAGE_OVERHEAD = 1_024;
+/** gRPC max send/receive message length set on both sides. */
+export const MAX_GRPC_MESSAGE_LENGTH = MAX_PARCEL_LENGTH + MESSAGE_OVERHEAD;
+/** Longest delivery id accepted. */
+export const MAX_DELIVERY_ID_LENGTH = 255;
+/** Longest `gateway` metadata value accepted. */
+export const MAX_GATEWAY_ADDRESS_LENGTH = 1_024;
+/** Default number of unacknowledged parcels in flight (RS-000 [HEAD]). */
+export const DEFAULT_WINDOW = 5;
+/** Default client call deadline. */
+export const DEFAULT_CALL_DEADLINE_MS = 60_000;
+/** Default server idle timeout: no complete message (or, before a call, no bytes) for this long. */
+export const DEFAULT_SERVER_IDLE_TIMEOUT_MS = 20_000;
+/** Default server cap on one call's duration. */
+export const DEFAULT_SERVER_CALL_TIMEOUT_MS = 10 * 60_000;
+/** Metadata key carrying the sender gateway's return address. */
+export const GATEWAY_METADATA_KEY = 'gateway';

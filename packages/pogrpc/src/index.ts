@@ -1,0 +1,41 @@
+export {
+  MAX_PARCEL_LENGTH,
+  MESSAGE_OVERHEAD,
+  MAX_GRPC_MESSAGE_LENGTH,
+  MAX_DELIVERY_ID_LENGTH,
+  MAX_GATEWAY_ADDRESS_LENGTH,
+  DEFAULT_WINDOW,
+  DEFAULT_CALL_DEADLINE_MS,
+  DEFAULT_SERVER_IDLE_TIMEOUT_MS,
+  DEFAULT_SERVER_CALL_TIMEOUT_MS,
+  GATEWAY_METADATA_KEY,
+} from './constants';
+export { PogRPCError, PogRPCCallError, PogRPCProtocolError, PogRPCAbortedError, PogRPCInvalidParcelError } from './errors';
+export { type Logger, silentLogger, createStderrJsonLogger } from './logger';
+export { POGRPC_PROTO_PATH, loadPogRPCService, type ParcelDeliveryMessage, type ParcelDeliveryAckMessage } from './proto';
+export {
+  type TlsIdentity,
+  type SelfSignedOptions,
+  DEFAULT_TLS_HOSTNAMES,
+  TLS_KEY_FILE,
+  TLS_CERTIFICATE_FILE,
+  generateSelfSignedCertificate,
+  loadOrCreateServerTlsIdentity,
+  certificateFingerprint,
+} from './tls';
+export {
+  createPogRPCServer,
+  parseAddress,
+  type PogRPCServer,
+  type PogRPCServerOptions,
+  type ServerTls,
+  type ParcelContext,
+} from './server';
+export {
+  PogRPCClient,
+  type PogRPCClientOptions,
+  type ClientTls,
+  type ParcelToDeliver,
+  type ParcelDeliveryReport,
+  type DeliverParcelsOptions,
+} from './client';

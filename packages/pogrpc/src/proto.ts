@@ -1,0 +1,49 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+import { PogRPCError } from './errors';
+
+/**
+ * `proto/pogrpc.proto` at the repository root, resolved from the package root so the same path works from
+ * `src/` (jest, ts) and from `dist/` (after `tsc`): both are one level below packages/pogrpc.
+ */
+export const POGRPC_PROTO_PATH = join(__dirname, '..', '..', '..', 'proto', 'pogrpc.proto');
+
+export interface ParcelDeliveryMessage {
+  id: string;
+  parcel: Buffer;
+}
+
+export interface ParcelDeliveryAckMessage {
+  id: string;
+}
+
+export interface PogRPCServiceDefinition {
+  readonly service: grpc.ServiceDefinition;
+  readonly Client: grpc.ServiceClientConstructor;
+}
+
+let cached: PogRPCServiceDefinition | null = null;
+
+/** Load the `relaynet.pogrpc.PogRPC` service definition (cached). */
+export function loadPogRPCService(protoPath = POGRPC_PROTO_PATH): PogRPCServiceDefinition {
+  if (cached && protoPath === POGRPC_PROTO_PATH) return cached;
+  if (!existsSync(protoPath)) throw new PogRPCError(`PogRPC proto file not found at ${protoPath}`);
+  const definition = protoLoader.loadSync(protoPath, {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true, // an absent `id` or `parcel` decodes as "" / empty buffer, which the server then refuses
+    oneofs: true,
+  });
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    relaynet: { pogrpc: { PogRPC: grpc.ServiceClientConstructor } };
+  };
+  const Client = pkg.relaynet.pogrpc.PogRPC;
+  const result = { service: Client.service, Client };
+  if (protoPath === POGRPC_PROTO_PATH) cached = result;
+  return result;
+}
