@@ -129,6 +129,12 @@ describe('DER encoding', () => {
 });
 
 describe('DER/BER decoding', () => {
+  test('decodes children lazily but reports their errors when read', () => {
+    // A SEQUENCE whose only child is truncated: the outer value is fine until its children are read.
+    const element = decodeAsn1(Buffer.from('30020401', 'hex'));
+    expect(() => element.children).toThrow(/Truncated ASN.1 value/);
+  });
+
   test('rejects trailing data', () => {
     expect(() => decodeAsn1(Buffer.from('050000', 'hex'))).toThrow(/Trailing data: 1 octet/);
   });
@@ -182,7 +188,11 @@ describe('DER/BER decoding', () => {
   test('refuses nesting deeper than the limit instead of overflowing the stack', () => {
     let value = nullValue();
     for (let i = 0; i <= MAX_ASN1_DEPTH + 1; i++) value = sequence(value);
-    expect(() => decodeAsn1(value)).toThrow(/nesting deeper/);
+    // Children are decoded when first read, so walk the tree to reach the bottom.
+    const walk = (element: ReturnType<typeof decodeAsn1>): void => {
+      if (element.constructed) element.children.forEach(walk);
+    };
+    expect(() => walk(decodeAsn1(value))).toThrow(/nesting deeper/);
   });
 
   test('typed readers name the field and the tag they got', () => {

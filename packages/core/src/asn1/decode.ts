@@ -40,10 +40,18 @@ export class Asn1Element {
     public readonly tagNumber: number,
     public readonly content: Buffer,
     public readonly encoded: Buffer,
-    private readonly childList: readonly Asn1Element[] | null,
+    private childList: readonly Asn1Element[] | null | (() => Asn1Element[]),
   ) {}
 
+  /**
+   * Definite-length children are decoded on first access: most consumers read a few fields of a
+   * large structure (and certificates are decoded again by Certificate), so eager decoding of the
+   * whole tree was the main cost of reading a message.
+   */
   get children(): readonly Asn1Element[] {
+    if (typeof this.childList === 'function') {
+      this.childList = this.childList();
+    }
     if (!this.childList) {
       throw new Asn1SyntaxError(`Expected a constructed value, got primitive tag ${this.describe()}`);
     }
@@ -147,17 +155,19 @@ function decodeAt(
   }
   const content = buf.subarray(pos, end);
   const encoded = buf.subarray(start, end);
-  let children: Asn1Element[] | null = null;
-  if (constructed) {
-    children = [];
-    let childPos = pos;
-    while (childPos < end) {
-      const [child, childEnd] = decodeAt(buf, childPos, end, ber, depth + 1);
-      children.push(child);
-      childPos = childEnd;
-    }
-  }
+  const children = constructed ? () => decodeChildren(buf, pos, end, ber, depth) : null;
   return [new Asn1Element(tagClass, constructed, tagNumber, content, encoded, children), end];
+}
+
+function decodeChildren(buf: Buffer, start: number, end: number, ber: boolean, depth: number): Asn1Element[] {
+  const children: Asn1Element[] = [];
+  let childPos = start;
+  while (childPos < end) {
+    const [child, childEnd] = decodeAt(buf, childPos, end, ber, depth + 1);
+    children.push(child);
+    childPos = childEnd;
+  }
+  return children;
 }
 
 function decodeIndefinite(
