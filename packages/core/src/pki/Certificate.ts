@@ -113,6 +113,14 @@ interface ParsedCertificate {
   readonly pathLenConstraint: number | null;
 }
 
+/**
+ * Certificates already parsed, by their DER. Every parcel in a cargo carries the same few
+ * certificates, and a Certificate is immutable (its lazily computed values depend only on its
+ * bytes), so the same instance can be handed out again. Bounded; oldest entries go first.
+ */
+const PARSED_CERTIFICATE_CACHE_LIMIT = 1024;
+const parsedCertificateCache = new Map<string, Certificate>();
+
 export class Certificate {
   /**
    * Parse a DER-encoded X.509 v3 certificate.
@@ -123,6 +131,9 @@ export class Certificate {
     if (!((der as unknown) instanceof Uint8Array)) {
       throw new CertificateError('Certificate must be DER bytes');
     }
+    const cacheKey = Buffer.prototype.toString.call(der, 'latin1');
+    const cached = parsedCertificateCache.get(cacheKey);
+    if (cached) return cached;
     // Own copy: the caller's buffer may be reused, and a view would pin a larger buffer in memory.
     const copy = Buffer.from(der);
     let parsed: ParsedCertificate;
@@ -132,7 +143,12 @@ export class Certificate {
       if (err instanceof CertificateError) throw err;
       throw new CertificateError('Certificate is malformed', { cause: err });
     }
-    return new Certificate(copy, parsed);
+    const certificate = new Certificate(copy, parsed);
+    if (parsedCertificateCache.size >= PARSED_CERTIFICATE_CACHE_LIMIT) {
+      parsedCertificateCache.delete(parsedCertificateCache.keys().next().value as string);
+    }
+    parsedCertificateCache.set(cacheKey, certificate);
+    return certificate;
   }
 
   /** Issue a certificate signed with RSA-PSS by `issuerPrivateKey`. */
@@ -158,7 +174,8 @@ export class Certificate {
 
   /** The DER encoding (the very bytes this certificate was parsed from). Do not mutate. */
   serialize(): Buffer {
-    return this.der;
+    // A copy: instances are shared through the parse cache, so callers must not hold our bytes.
+    return Buffer.from(this.der);
   }
 
   /** The subject's Common Name (the node id for Awala certificates). */
