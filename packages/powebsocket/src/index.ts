@@ -1,0 +1,32 @@
+export { CloseCode, ProtocolError } from './closeCodes';
+export {
+  ConnectionClosedError,
+  DeliveryInterruptedError,
+  HandshakeError,
+  RegistrationRefusedError,
+  UntrustedSocketError,
+} from './errors';
+export { type Logger, silentLogger, stderrLogger } from './logger';
+export { type CloseInfo, type ConnectionOptions, DEFAULTS } from './peer';
+export { MAX_PARCEL_SIZE, MAX_WS_PAYLOAD, MessageTag, type ParcelDeliveryDeauthorization } from './proto';
+export {
+  type EndpointRegistration,
+  GatewayConnection,
+  type OutgoingParcel,
+  type ParcelSourceOptions,
+  PoWebSocketServer,
+  type PoWebSocketServerOptions,
+} from './server';
+export {
+  type CollectOptions,
+  type DeliverOptions,
+  PoWebSocketConnection,
+  type PoWebSocketClientOptions,
+  checkSocketOwnership,
+} from './client';
+export {
+  type EndpointIdentity,
+  makeEndpointCertificateIssuer,
+  makeHandshakeSigner,
+  makeHandshakeVerifier,
+} from './handshakeCrypto';
