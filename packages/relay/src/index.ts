@@ -1,0 +1,29 @@
+export { main, makeCommand, MAX_WAIT_SECONDS, type CliIo } from './cli';
+export { runRelay, type RelayOptions, type RelayDependencies } from './relay';
+export {
+  ExitCode,
+  exitCodeOf,
+  formatOctets,
+  formatSummary,
+  renderBar,
+  PlainReporter,
+  TerminalProgress,
+  type RelayResult,
+  type Reporter,
+  type Tally,
+  type OutputStream,
+} from './output';
+export {
+  checkMessage,
+  readMessageFile,
+  scanFolder,
+  writeDurably,
+  syncDirectory,
+  InvalidMessageError,
+  KIND_EXTENSION,
+  realFileSystem,
+  type MessageKind,
+  type FlashdriveFile,
+  type FolderScan,
+  type WriteFileSystem,
+} from './flashdrive';

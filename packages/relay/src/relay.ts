@@ -1,0 +1,441 @@
+/**
+ * One relay run against one gateway: deliver the cargo in `incoming`, wait, collect (once per CCA carried,
+ * or once without a CCA) into `outgoing`.
+ *
+ * Invariants: a file in `incoming` is deleted only after the gateway acked it (cargo) or after the
+ * collection it authorised completed (CCA); a collected message is acked only after it is durably in
+ * `outgoing` under its final name; invalid files are reported and never sent nor deleted.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, stat, unlink } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import { CoSocketClient, silentLogger, type Logger } from '@twitter-relaynet/cosocket';
+
+import {
+  checkMessage,
+  describeError,
+  type FlashdriveFile,
+  InvalidMessageError,
+  KIND_EXTENSION,
+  readMessageFile,
+  realFileSystem,
+  scanFolder,
+  syncDirectory,
+  type WriteFileSystem,
+  writeDurably,
+} from './flashdrive';
+import { emptyResult, type RelayResult, type Reporter } from './output';
+
+export interface RelayOptions {
+  /** The gateway's CoSocket Unix socket. */
+  readonly cosocket: string;
+  /** Flashdrive folder holding cargo (and CCAs) for this gateway. */
+  readonly incoming: string;
+  /** Flashdrive folder to save what the gateway hands over (created if missing). */
+  readonly outgoing: string;
+  /** Seconds to wait between delivering and collecting (skipped when nothing was delivered). */
+  readonly waitSeconds: number;
+  readonly signal?: AbortSignal;
+  readonly connectTimeoutMs?: number;
+  readonly idleTimeoutMs?: number;
+}
+
+export interface RelayDependencies {
+  readonly reporter: Reporter;
+  /** Structured log lines (--verbose). */
+  readonly logger?: Logger;
+  /** Logger handed to the CoSocket client. */
+  readonly cosocketLogger?: Logger;
+  /** File operations used to write collected messages (tests inject failures here). */
+  readonly fs?: WriteFileSystem;
+}
+
+interface LoadedCca {
+  readonly file: FlashdriveFile;
+  readonly bytes: Buffer;
+  readonly id: string;
+}
+
+export async function runRelay(options: RelayOptions, deps: RelayDependencies): Promise<RelayResult> {
+  return new RelayRun(options, deps).run();
+}
+
+class RelayRun {
+  private readonly result = emptyResult();
+  private readonly reporter: Reporter;
+  private readonly logger: Logger;
+  private readonly fs: WriteFileSystem;
+
+  public constructor(
+    private readonly options: RelayOptions,
+    private readonly deps: RelayDependencies,
+  ) {
+    this.reporter = deps.reporter;
+    this.logger = deps.logger ?? silentLogger;
+    this.fs = deps.fs ?? realFileSystem;
+  }
+
+  public async run(): Promise<RelayResult> {
+    const { incoming } = this.options;
+    let scan;
+    try {
+      const incomingStats = await stat(incoming).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return null;
+        throw error;
+      });
+      if (incomingStats && !incomingStats.isDirectory()) throw new Error('not a folder');
+      scan = await scanFolder(incoming);
+    } catch (error) {
+      this.problem(`relay: cannot read the incoming folder ${incoming}: ${describeError(error)}`, { incoming });
+      this.result.errors++;
+      return this.result;
+    }
+    if (!scan.exists) {
+      this.result.incomingExists = false;
+      this.reporter.line(`relay: incoming folder ${incoming} does not exist: nothing to deliver`);
+      this.logger.info({ incoming }, 'Incoming folder missing: nothing to deliver');
+    }
+    for (const rejected of scan.rejected) {
+      this.fileProblem(rejected.path, rejected.reason, rejected.invalid);
+    }
+
+    const cargoFiles = scan.files.filter((file) => file.kind === 'cargo');
+    const ccaFiles = scan.files.filter((file) => file.kind === 'cca');
+    this.logger.info(
+      { incoming, cargoFiles: cargoFiles.length, ccaFiles: ccaFiles.length, rejected: scan.rejected.length },
+      'Incoming folder scanned',
+    );
+
+    if (cargoFiles.length) {
+      const connected = await this.deliver(cargoFiles);
+      if (!connected) return this.result; // the gateway is unreachable: no point trying to collect
+    }
+    if (this.aborted()) return this.result;
+
+    if (this.result.delivered.count > 0 && this.options.waitSeconds > 0) {
+      this.reporter.waiting(this.options.waitSeconds);
+      this.logger.info({ seconds: this.options.waitSeconds }, 'Waiting before collecting');
+      await delay(this.options.waitSeconds * 1000, undefined, { signal: this.options.signal }).catch(() => undefined);
+      if (this.aborted()) return this.result;
+    }
+
+    const ccas = await this.loadCcas(ccaFiles);
+    await this.collectAll(ccas);
+    return this.result;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Delivery
+
+  /** Deliver every cargo file; false if the gateway could not be reached at all. */
+  private async deliver(files: readonly FlashdriveFile[]): Promise<boolean> {
+    this.reporter.deliveryStarted(
+      files.length,
+      files.reduce((sum, file) => sum + file.size, 0),
+    );
+    const client = await this.connect('deliver cargo');
+    if (!client) {
+      this.result.undelivered += files.length;
+      this.reporter.deliveryFinished();
+      return false;
+    }
+
+    const states = new Map<FlashdriveFile, 'invalid' | 'sent' | 'acked'>();
+    const inFlight = new Map<string, { file: FlashdriveFile; cargoId: string; octets: number }>();
+    const deletions: Array<Promise<void>> = [];
+    const self = this;
+    async function* cargoes() {
+      for (const file of files) {
+        if (self.aborted()) return;
+        let bytes: Buffer;
+        let cargoId: string;
+        try {
+          bytes = await readMessageFile(file.path);
+          ({ id: cargoId } = await checkMessage(bytes, 'cargo'));
+        } catch (error) {
+          states.set(file, 'invalid');
+          self.reporter.deliveryDropped(file.size);
+          if (error instanceof InvalidMessageError) self.fileProblem(file.path, error.message, true);
+          else self.fileProblem(file.path, `could not be read: ${describeError(error)}`, false);
+          continue;
+        }
+        const deliveryId = randomUUID();
+        inFlight.set(deliveryId, { file, cargoId, octets: bytes.length });
+        states.set(file, 'sent');
+        self.logger.info({ file: file.path, cargoId, deliveryId, octets: bytes.length }, 'Delivering cargo');
+        yield { id: deliveryId, cargo: bytes };
+      }
+    }
+
+    const report = await client.deliverCargo(cargoes(), {
+      signal: this.options.signal,
+      onAck: (deliveryId) => {
+        const delivery = inFlight.get(deliveryId);
+        if (!delivery) return;
+        inFlight.delete(deliveryId);
+        states.set(delivery.file, 'acked');
+        this.result.delivered.count++;
+        this.result.delivered.octets += delivery.octets;
+        this.reporter.cargoDelivered(delivery.octets);
+        deletions.push(this.deleteDelivered(delivery.file, delivery.cargoId, deliveryId));
+      },
+    });
+    await Promise.all(deletions);
+    if (deletions.length) {
+      await syncDirectory(this.options.incoming).catch((error: unknown) =>
+        this.logger.warn({ incoming: this.options.incoming, err: describeError(error) }, 'Could not fsync folder'),
+      );
+    }
+    if (client.isClosed) client.destroy();
+    else await client.close();
+    this.reporter.deliveryFinished();
+
+    const why = this.options.signal?.aborted
+      ? 'interrupted'
+      : report.error
+        ? describeError(report.error)
+        : 'the gateway did not acknowledge it';
+    for (const file of files) {
+      const state = states.get(file);
+      if (state === 'acked' || state === 'invalid') continue;
+      this.result.undelivered++;
+      const unacked = [...inFlight].find(([, delivery]) => delivery.file === file);
+      this.logger.warn(
+        { file: file.path, deliveryId: unacked?.[0], cargoId: unacked?.[1].cargoId, err: why },
+        'Cargo not delivered; kept on the flashdrive',
+      );
+      this.reporter.line(`relay: ${this.display(file.path)}: not delivered, kept on the flashdrive: ${why}`);
+    }
+    if (report.error) {
+      this.logger.warn({ err: describeError(report.error) }, 'Delivery stopped early');
+    }
+    return true;
+  }
+
+  private async deleteDelivered(file: FlashdriveFile, cargoId: string, deliveryId: string): Promise<void> {
+    try {
+      await unlinkIfPresent(file.path);
+      this.logger.info({ file: file.path, cargoId, deliveryId }, 'Cargo delivered and deleted');
+    } catch (error) {
+      this.result.errors++;
+      this.logger.error({ file: file.path, cargoId, deliveryId, err: describeError(error) }, 'Could not delete');
+      this.reporter.line(
+        `relay: ${this.display(file.path)}: delivered, but could not be deleted (${describeError(error)}); ` +
+          'delete it by hand',
+      );
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Collection
+
+  private async loadCcas(files: readonly FlashdriveFile[]): Promise<LoadedCca[]> {
+    const ccas: LoadedCca[] = [];
+    for (const file of files) {
+      try {
+        const bytes = await readMessageFile(file.path);
+        const { id } = await checkMessage(bytes, 'cca');
+        ccas.push({ file, bytes, id });
+      } catch (error) {
+        if (error instanceof InvalidMessageError) this.fileProblem(file.path, error.message, true);
+        else this.fileProblem(file.path, `could not be read: ${describeError(error)}`, false);
+      }
+    }
+    return ccas;
+  }
+
+  private async collectAll(ccas: readonly LoadedCca[]): Promise<void> {
+    const { outgoing } = this.options;
+    try {
+      await mkdir(outgoing, { recursive: true });
+      if (!(await stat(outgoing)).isDirectory()) throw new Error('not a folder');
+    } catch (error) {
+      this.result.errors++;
+      this.problem(
+        `relay: cannot use the outgoing folder ${outgoing}: ${describeError(error)}; nothing collected`,
+        { outgoing },
+      );
+      return;
+    }
+    const requests: Array<LoadedCca | null> = ccas.length ? [...ccas] : [null];
+    for (const cca of requests) {
+      if (this.aborted()) return;
+      // Stop at the first collection that could not reach the gateway or save to the flashdrive: the
+      // next ones would fail the same way.
+      if ((await this.collect(cca)) === 'stop') return;
+    }
+  }
+
+  /** One collection; 'stop' if the gateway could not be reached or a message could not be saved. */
+  private async collect(cca: LoadedCca | null): Promise<'continue' | 'stop'> {
+    const label = cca ? `with CCA ${this.display(cca.file.path)}` : 'without a CCA';
+    const client = await this.connect(`collect cargo ${label}`);
+    if (!client) return 'stop';
+    this.reporter.collectionStarted(label);
+    this.logger.info({ cca: cca?.file.path, ccaId: cca?.id }, 'Collecting cargo');
+    let stopped = false;
+    let saveFailed = false;
+    let completed = false;
+    try {
+      for await (const message of client.collectCargo(cca?.bytes ?? null, { signal: this.options.signal })) {
+        const saved = await this.saveCollected(message.kind, message.deliveryId, message.message);
+        if (!saved) {
+          stopped = true;
+          saveFailed = true;
+          break;
+        }
+        try {
+          await message.ack();
+        } catch (error) {
+          // Saved but the gateway never learns it: it will send it again next time (a new file; the
+          // gateway deduplicates).
+          this.result.errors++;
+          this.problem(
+            `relay: ${this.display(saved)}: saved, but the acknowledgement could not be sent ` +
+              `(${describeError(error)}); the gateway may send it again`,
+            { file: saved, deliveryId: message.deliveryId },
+          );
+          stopped = true;
+          break;
+        }
+        this.logger.info({ file: saved, deliveryId: message.deliveryId }, 'Acknowledged');
+      }
+      completed = !stopped;
+    } catch (error) {
+      this.result.errors++;
+      this.problem(
+        `relay: collection ${label} failed: ${describeError(error)}${cca ? '; the CCA is kept' : ''}`,
+        { cca: cca?.file.path, err: describeError(error) },
+      );
+    }
+    if (stopped || client.isClosed) client.destroy();
+    else await client.close();
+    this.reporter.collectionFinished();
+
+    if (completed) {
+      this.logger.info({ cca: cca?.file.path, ccaId: cca?.id }, 'Collection complete');
+      if (cca) await this.deleteUsedCca(cca);
+    }
+    return saveFailed ? 'stop' : 'continue';
+  }
+
+  /** Check and durably save one collected message; its path, or null (problem reported, do not ack). */
+  private async saveCollected(kind: 'cargo' | 'cca', deliveryId: string, bytes: Buffer): Promise<string | null> {
+    let id: string;
+    try {
+      ({ id } = await checkMessage(bytes, kind));
+    } catch (error) {
+      this.result.errors++;
+      this.problem(
+        `relay: the gateway sent an invalid ${kind === 'cca' ? 'CCA' : 'cargo'} (delivery ${deliveryId}): ` +
+          `${describeError(error)}; not saved, not acknowledged; collection stopped`,
+        { deliveryId, err: describeError(error) },
+      );
+      return null;
+    }
+    const name = `${randomUUID()}${KIND_EXTENSION[kind]}`;
+    const path = join(this.options.outgoing, name);
+    try {
+      await writeDurably(this.options.outgoing, name, bytes, this.fs);
+    } catch (error) {
+      this.result.errors++;
+      this.problem(
+        `relay: ${this.display(path)}: could not be saved (${describeError(error)}); not acknowledged, ` +
+          'the gateway keeps it; collection stopped',
+        { file: path, deliveryId, [kind === 'cca' ? 'ccaId' : 'cargoId']: id, err: describeError(error) },
+      );
+      return null;
+    }
+    if (kind === 'cargo') {
+      this.result.collectedCargo.count++;
+      this.result.collectedCargo.octets += bytes.length;
+    } else {
+      this.result.collectedCcas++;
+    }
+    this.reporter.collected(kind, bytes.length);
+    this.logger.info(
+      { file: path, deliveryId, [kind === 'cca' ? 'ccaId' : 'cargoId']: id, octets: bytes.length },
+      kind === 'cca' ? 'CCA collected and saved' : 'Cargo collected and saved',
+    );
+    return path;
+  }
+
+  private async deleteUsedCca(cca: LoadedCca): Promise<void> {
+    try {
+      await unlinkIfPresent(cca.file.path);
+      await syncDirectory(this.options.incoming).catch(() => undefined);
+      this.logger.info({ file: cca.file.path, ccaId: cca.id }, 'Used CCA deleted');
+    } catch (error) {
+      this.result.errors++;
+      this.problem(
+        `relay: ${this.display(cca.file.path)}: CCA used, but could not be deleted (${describeError(error)}); ` +
+          'delete it by hand (a CCA is single-use)',
+        { file: cca.file.path, ccaId: cca.id },
+      );
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private async connect(purpose: string): Promise<CoSocketClient | null> {
+    try {
+      const client = await CoSocketClient.connect(this.options.cosocket, {
+        logger: this.deps.cosocketLogger,
+        signal: this.options.signal,
+        connectTimeoutMs: this.options.connectTimeoutMs,
+        idleTimeoutMs: this.options.idleTimeoutMs,
+      });
+      this.logger.info({ cosocket: this.options.cosocket, purpose }, 'Connected to the gateway');
+      return client;
+    } catch (error) {
+      this.result.errors++;
+      const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      const hint = code === 'ENOENT' || code === 'ECONNREFUSED' ? ' (is the gateway running?)' : '';
+      this.problem(
+        `relay: cannot connect to the gateway at ${this.options.cosocket} to ${purpose}: ${describeError(error)}${hint}`,
+        { cosocket: this.options.cosocket },
+      );
+      return null;
+    }
+  }
+
+  private aborted(): boolean {
+    if (!this.options.signal?.aborted) return false;
+    if (!this.interruptReported) {
+      this.interruptReported = true;
+      this.result.errors++;
+      this.problem('relay: interrupted; what was not acknowledged stays where it was', {});
+    }
+    return true;
+  }
+  private interruptReported = false;
+
+  private fileProblem(path: string, reason: string, invalid: boolean): void {
+    if (invalid) this.result.invalidFiles++;
+    else this.result.errors++;
+    this.logger.warn({ file: path, reason }, invalid ? 'Invalid file left in place' : 'Unreadable file left in place');
+    this.reporter.line(`relay: ${this.display(path)}: left in place: ${reason}`);
+  }
+
+  private problem(text: string, fields: Record<string, unknown>): void {
+    this.logger.error(fields, text.replace(/^relay: /, ''));
+    this.reporter.line(text);
+  }
+
+  /** Paths as the user typed them (relative to the current folder when inside it). */
+  private display(path: string): string {
+    const rel = relative(process.cwd(), path);
+    return rel && !rel.startsWith('..') ? rel : path;
+  }
+}
+
+/** Delete a file; one that is already gone (e.g. the folder vanished) is fine: it is not on the drive. */
+async function unlinkIfPresent(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}

@@ -1,0 +1,547 @@
+/**
+ * bin/relay as a child process, exactly as a courier runs it, against real CoSocket servers started here
+ * (a "user gateway" and a "relaying gateway") and real RAMF cargo and CCAs.
+ *
+ * beforeAll builds the package (`tsc -b packages/relay`, incremental) so the wrapper runs current code.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import {
+  type CollectionItem,
+  CoSocketProtocolError,
+  createCoSocketServer,
+  type CoSocketServer,
+  QuitReason,
+} from '@twitter-relaynet/cosocket';
+
+import { getWorld, makeCargo, makeCca, makeParcelCollectionAck, type World } from './fixtures';
+
+const REPO = resolve(__dirname, '..', '..', '..');
+const RELAY = join(REPO, 'bin', 'relay');
+const UUID_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.(cargo|cca)$/;
+
+let world: World;
+
+beforeAll(async () => {
+  try {
+    execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/relay'], {
+      cwd: REPO,
+      stdio: 'pipe',
+    });
+  } catch (error) {
+    const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
+    throw new Error(`Could not build packages/relay (tsc -b packages/relay):\n${output}`);
+  }
+  world = await getWorld();
+}, 120_000);
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface RunOptions {
+  /** Run as another user (the read-only test, when the tests run as root). */
+  uid?: number;
+  gid?: number;
+  /** Wrap in `sh -c` with this prefix (e.g. a ulimit). */
+  shellPrefix?: string;
+}
+
+function runRelay(args: string[], options: RunOptions = {}): Promise<Result> {
+  return new Promise((resolvePromise, reject) => {
+    const child = options.shellPrefix
+      ? spawn('sh', ['-c', `${options.shellPrefix}; exec "$0" "$@"`, RELAY, ...args], {
+          cwd: tmpdir(),
+          uid: options.uid,
+          gid: options.gid,
+        })
+      : spawn(RELAY, args, { cwd: tmpdir(), uid: options.uid, gid: options.gid });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', reject);
+    child.on('close', (status) =>
+      resolvePromise({ status, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }),
+    );
+  });
+}
+
+let dir: string;
+let incoming: string;
+let outgoing: string;
+let socketPath: string;
+const servers: Array<CoSocketServer | Server> = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'relay-'));
+  incoming = join(dir, 'incoming');
+  outgoing = join(dir, 'outgoing');
+  socketPath = join(dir, 'gw.sock');
+  mkdirSync(incoming);
+});
+
+afterEach(async () => {
+  await Promise.all(
+    servers.splice(0).map((server) =>
+      'bufferedBytes' in server ? server.close() : new Promise<void>((done) => server.close(() => done())),
+    ),
+  );
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function args(...extra: string[]): string[] {
+  return ['--cosocket', socketPath, '--incoming', incoming, '--outgoing', outgoing, '--wait', '0', ...extra];
+}
+
+const summaryOf = (result: Result) => result.stderr.trim().split('\n').pop();
+
+interface Gateway {
+  server: CoSocketServer;
+  /** Cargo stored by onCargoDelivered, in order. */
+  stored: Buffer[];
+  /** What each stored cargo's file looked like at store time (i.e. before the ack): still on the drive? */
+  stillOnDriveWhenStored: boolean[];
+  /** CCAs presented, one per collection request (null = none). */
+  requests: Array<Buffer | null>;
+  /** Items the relay acknowledged. */
+  acked: Buffer[];
+  lastStoreAt: number;
+  firstRequestAt: number;
+}
+
+interface GatewayOptions {
+  /** Items for a collection request; throw a CoSocketProtocolError to refuse it. Default: nothing. */
+  collect?(cca: Buffer | null): CollectionItem[] | AsyncIterable<CollectionItem>;
+  /** Called before storing; throw to refuse (no ack). */
+  beforeStore?(cargo: Buffer, index: number): void;
+}
+
+async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
+  const gateway: Omit<Gateway, 'server'> = {
+    stored: [],
+    stillOnDriveWhenStored: [],
+    requests: [],
+    acked: [],
+    lastStoreAt: 0,
+    firstRequestAt: 0,
+  };
+  const server = await createCoSocketServer({
+    socketPath,
+    async onCargoDelivered(cargo) {
+      options.beforeStore?.(cargo, gateway.stored.length);
+      gateway.stored.push(cargo);
+      gateway.stillOnDriveWhenStored.push(filesIn(incoming).some((name) => contentOf(incoming, name).equals(cargo)));
+      gateway.lastStoreAt = Date.now();
+    },
+    onCargoCollectionRequest(cca) {
+      gateway.requests.push(cca);
+      gateway.firstRequestAt ||= Date.now();
+      const raw = options.collect?.(cca) ?? [];
+      const track = (item: CollectionItem): CollectionItem => ({
+        ...item,
+        onAck: () => void gateway.acked.push((item.cargo ?? item.cca)!),
+      });
+      const items = Symbol.asyncIterator in raw
+        ? (async function* () {
+            for await (const item of raw as AsyncIterable<CollectionItem>) yield track(item);
+          })()
+        : (raw as CollectionItem[]).map(track);
+      return { gatewayAddress: 'test-gateway', items };
+    },
+  });
+  servers.push(server);
+  return Object.assign(gateway, { server });
+}
+
+function filesIn(folder: string): string[] {
+  return existsSync(folder) ? readdirSync(folder).sort() : [];
+}
+
+function contentOf(folder: string, name: string): Buffer {
+  try {
+    return readFileSync(join(folder, name));
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
+function sortBuffers(buffers: readonly Buffer[]): Buffer[] {
+  return [...buffers].sort(Buffer.compare);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('at the user gateway (no CCA carried)', () => {
+  test('delivers every cargo, deleting each file only after its ack; collects cargo and a fresh CCA', async () => {
+    const toUser = await Promise.all([
+      makeCargo(world, 'relaying'),
+      makeCargo(world, 'relaying', { paddingOctets: 300_000 }),
+      makeCargo(world, 'relaying'),
+    ]);
+    // Names do not matter on the way in: the content says what a file is.
+    ['a.cargo', 'b.cargo', 'cargo-without-extension'].forEach((name, i) => writeFileSync(join(incoming, name), toUser[i]));
+    const fromUser = [await makeCargo(world, 'user', { paddingOctets: 200_000 }), await makeCargo(world, 'user')];
+    const freshCca = await makeCca(world);
+    const gateway = await startGateway({
+      collect: () => [{ cargo: fromUser[0] }, { cca: freshCca }, { cargo: fromUser[1] }],
+    });
+
+    const result = await runRelay(args('--wait', '1'));
+
+    expect(result.stdout).toBe('');
+    expect(result.status).toBe(0);
+    // Delivery: every cargo stored intact, each still on the drive while being stored (before its ack),
+    // and all gone afterwards.
+    expect(sortBuffers(gateway.stored)).toEqual(sortBuffers(toUser));
+    expect(gateway.stillOnDriveWhenStored).toEqual([true, true, true]);
+    expect(filesIn(incoming)).toEqual([]);
+    // It waited --wait seconds after delivering, then collected once, without a CCA.
+    expect(gateway.requests).toEqual([null]);
+    expect(gateway.firstRequestAt - gateway.lastStoreAt).toBeGreaterThanOrEqual(900);
+    // Collection: <uuid>.cargo / <uuid>.cca, contents intact, no temp files, everything acked.
+    const saved = filesIn(outgoing);
+    expect(saved).toHaveLength(3);
+    saved.forEach((name) => expect(name).toMatch(UUID_NAME));
+    expect(sortBuffers(saved.filter((n) => n.endsWith('.cargo')).map((n) => contentOf(outgoing, n)))).toEqual(
+      sortBuffers(fromUser),
+    );
+    expect(saved.filter((n) => n.endsWith('.cca')).map((n) => contentOf(outgoing, n))).toEqual([freshCca]);
+    expect(sortBuffers(gateway.acked)).toEqual(sortBuffers([...fromUser, freshCca]));
+    // Not a terminal: no progress bars, just the summary line.
+    expect(result.stderr).not.toContain('\r');
+    const deliveredKb = Math.round(toUser.reduce((sum, c) => sum + c.length, 0) / 1000);
+    const collectedKb = Math.round(fromUser.reduce((sum, c) => sum + c.length, 0) / 1000);
+    expect(result.stderr).toBe(
+      `relay: delivered 3 cargo (${deliveredKb} kB), collected 2 cargo (${collectedKb} kB) and 1 CCA\n`,
+    );
+  });
+
+  test('outgoing is created if missing; nothing to deliver or collect exits 3', async () => {
+    const gateway = await startGateway();
+    const result = await runRelay(args());
+    expect(result.status).toBe(3);
+    expect(result.stderr).toBe('relay: nothing to do (no cargo delivered or collected)\n');
+    expect(gateway.requests).toEqual([null]);
+    expect(existsSync(outgoing)).toBe(true);
+  });
+
+  test('a missing incoming folder means nothing to deliver, and is reported', async () => {
+    rmSync(incoming, { recursive: true });
+    await startGateway();
+    const result = await runRelay(args());
+    expect(result.status).toBe(3);
+    expect(result.stderr).toContain(`relay: incoming folder ${incoming} does not exist: nothing to deliver\n`);
+    expect(summaryOf(result)).toBe('relay: nothing to do (no cargo delivered or collected)');
+  });
+});
+
+describe('at the relaying gateway (CCAs carried)', () => {
+  test('presents each CCA once, saves what it authorises, then deletes the used CCA; --verbose logs ids', async () => {
+    const [ccaA, ccaB] = [await makeCca(world), await makeCca(world)];
+    const fromUser = await makeCargo(world, 'user');
+    writeFileSync(join(incoming, 'one.cca'), ccaA);
+    writeFileSync(join(incoming, 'two.cca'), ccaB);
+    writeFileSync(join(incoming, 'tweets.cargo'), fromUser);
+    const forA = await makeCargo(world, 'relaying');
+    const forB = await makeCargo(world, 'relaying');
+    const gateway = await startGateway({
+      collect(cca) {
+        if (!cca) throw new CoSocketProtocolError('A CCA is required here', QuitReason.INVALID_PACKET);
+        if (cca.equals(ccaA)) return [{ cargo: forA }];
+        if (cca.equals(ccaB)) return [{ cargo: forB }];
+        throw new CoSocketProtocolError('Unknown CCA', QuitReason.INVALID_PACKET);
+      },
+    });
+
+    const result = await runRelay(args('--verbose'));
+
+    expect(result.status).toBe(0);
+    expect(gateway.stored).toEqual([fromUser]);
+    expect(sortBuffers(gateway.requests as Buffer[])).toEqual(sortBuffers([ccaA, ccaB]));
+    expect(filesIn(incoming)).toEqual([]); // cargo delivered, both CCAs used
+    const saved = filesIn(outgoing);
+    expect(sortBuffers(saved.map((n) => contentOf(outgoing, n)))).toEqual(sortBuffers([forA, forB]));
+    expect(sortBuffers(gateway.acked)).toEqual(sortBuffers([forA, forB]));
+    expect(summaryOf(result)).toMatch(/^relay: delivered 1 cargo \(\d+\.\d kB\), collected 2 cargo \(\d+\.\d kB\) and 0 CCAs$/);
+
+    const logs = result.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const delivered = logs.find((l) => l.msg === 'Cargo delivered and deleted');
+    expect(delivered).toMatchObject({ component: 'relay', file: join(incoming, 'tweets.cargo') });
+    expect(delivered?.cargoId).toEqual(expect.any(String));
+    expect(delivered?.deliveryId).toMatch(/^[0-9a-f-]{36}$/);
+    const collected = logs.filter((l) => l.msg === 'Cargo collected and saved');
+    expect(collected).toHaveLength(2);
+    collected.forEach((l) => expect(l).toMatchObject({ deliveryId: expect.any(String), cargoId: expect.any(String) }));
+    expect(logs.filter((l) => l.msg === 'Used CCA deleted')).toHaveLength(2);
+  });
+
+  test('a CCA the gateway refuses is kept, and the run fails', async () => {
+    const cca = await makeCca(world);
+    writeFileSync(join(incoming, 'old.cca'), cca);
+    await startGateway({
+      collect() {
+        throw new CoSocketProtocolError('CCA already used', QuitReason.INVALID_PACKET);
+      },
+    });
+    const result = await runRelay(args());
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/relay: collection with CCA .*old\.cca failed: .*; the CCA is kept\n/);
+    expect(contentOf(incoming, 'old.cca')).toEqual(cca);
+    expect(summaryOf(result)).toBe('relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 CCAs; 1 error');
+  });
+});
+
+describe('files that are not valid cargo or CCAs', () => {
+  test('are reported one by one and left in place; everything else still moves', async () => {
+    const good = await makeCargo(world, 'user');
+    const anotherGood = await makeCargo(world, 'user');
+    const cca = await makeCca(world);
+    const corrupted = Buffer.from(good);
+    corrupted[corrupted.length - 20] ^= 0xff; // inside the signature
+    const bad: Record<string, Buffer> = {
+      'empty.cargo': Buffer.alloc(0),
+      'truncated.cargo': good.subarray(0, Math.floor(good.length / 2)),
+      'corrupted.cargo': corrupted,
+      'notes.txt': Buffer.from('Shopping list: milk, eggs\n'),
+      'tiny.cargo': Buffer.from('Awa'),
+      'parcel-ack.cargo': makeParcelCollectionAck(),
+      'truncated.cca': cca.subarray(0, cca.length - 100),
+    };
+    for (const [name, content] of Object.entries(bad)) writeFileSync(join(incoming, name), content);
+    writeFileSync(join(incoming, 'huge.cargo'), '');
+    truncateSync(join(incoming, 'huge.cargo'), 10 * 1024 * 1024); // sparse: above the 9 MiB RAMF limit
+    writeFileSync(join(incoming, 'good.cargo'), good);
+    writeFileSync(join(incoming, 'zz-good.cargo'), anotherGood);
+    // Ours or the system's: ignored silently, never sent.
+    writeFileSync(join(incoming, '.3f6c.cargo.tmp'), good.subarray(0, 100));
+    mkdirSync(join(incoming, 'System Volume Information'));
+    const collected = await makeCargo(world, 'relaying');
+    const gateway = await startGateway({ collect: () => [{ cargo: collected }] });
+
+    const result = await runRelay(args());
+
+    expect(result.status).toBe(1);
+    expect(sortBuffers(gateway.stored)).toEqual(sortBuffers([good, anotherGood]));
+    expect(gateway.requests).toEqual([null]); // the only CCA was invalid: not presented
+    expect(filesIn(outgoing).map((n) => contentOf(outgoing, n))).toEqual([collected]);
+    for (const [name, content] of Object.entries(bad)) expect(contentOf(incoming, name)).toEqual(content);
+    expect(filesIn(incoming)).toEqual(
+      [...Object.keys(bad), 'huge.cargo', '.3f6c.cargo.tmp', 'System Volume Information'].sort(),
+    );
+    const lines = result.stderr.trim().split('\n');
+    const lineFor = (name: string) => lines.filter((line) => line.includes(`/${name}: left in place: `));
+    expect(lineFor('empty.cargo')).toEqual([expect.stringMatching(/empty file \(0 octets\)$/)]);
+    expect(lineFor('truncated.cargo')).toEqual([expect.stringMatching(/left in place: invalid cargo: /)]);
+    expect(lineFor('corrupted.cargo')).toEqual([expect.stringMatching(/left in place: invalid cargo: .*signature/i)]);
+    expect(lineFor('notes.txt')).toEqual([expect.stringMatching(/not a RAMF message: .*"Awala"/)]);
+    expect(lineFor('tiny.cargo')).toEqual([expect.stringMatching(/not a RAMF message: .*too short/)]);
+    expect(lineFor('parcel-ack.cargo')).toEqual([
+      expect.stringMatching(/a parcel collection acknowledgement, neither cargo nor a CCA$/),
+    ]);
+    expect(lineFor('truncated.cca')).toEqual([expect.stringMatching(/left in place: invalid CCA: /)]);
+    expect(lineFor('huge.cargo')).toEqual([
+      expect.stringMatching(/too large: 10485760 octets, above the RAMF limit of 9437184$/),
+    ]);
+    expect(result.stderr).not.toContain('.tmp');
+    expect(result.stderr).not.toContain('System Volume Information');
+    expect(summaryOf(result)).toMatch(
+      /^relay: delivered 2 cargo \(.*\), collected 1 cargo \(.*\) and 0 CCAs; 8 invalid files left in place$/,
+    );
+  });
+});
+
+describe('failures: nothing is deleted that was not acked, nothing acked that was not saved', () => {
+  test('a gateway that drops the connection mid-delivery: every file stays, non-zero exit', async () => {
+    const cargoes = [await makeCargo(world, 'user'), await makeCargo(world, 'user', { paddingOctets: 100_000 })];
+    cargoes.forEach((cargo, i) => writeFileSync(join(incoming, `${i}.cargo`), cargo));
+    let received = 0;
+    const dropper = createServer((socket) => {
+      socket.on('data', (chunk) => {
+        received += chunk.length;
+        socket.destroy(); // mid-delivery, before any ack
+      });
+    });
+    servers.push(dropper);
+    await new Promise<void>((done) => dropper.listen(socketPath, done));
+
+    const result = await runRelay(args());
+
+    expect(received).toBeGreaterThan(0);
+    expect(result.status).toBe(1);
+    expect(filesIn(incoming).map((n) => contentOf(incoming, n))).toEqual(cargoes);
+    expect(result.stderr).toMatch(/relay: .*0\.cargo: not delivered, kept on the flashdrive: /);
+    expect(result.stderr).toMatch(/relay: .*1\.cargo: not delivered, kept on the flashdrive: /);
+    // It still tried to collect (a separate connection), which this gateway dropped too.
+    expect(result.stderr).toContain('relay: collection without a CCA failed: ');
+    expect(summaryOf(result)).toBe(
+      'relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 CCAs; 2 cargo not delivered (kept), 1 error',
+    );
+  });
+
+  test('a gateway that fails to store one cargo: the acked ones are deleted, the rest kept', async () => {
+    const cargoes = await Promise.all([0, 1, 2].map(() => makeCargo(world, 'user')));
+    cargoes.forEach((cargo, i) => writeFileSync(join(incoming, `${i}.cargo`), cargo));
+    const gateway = await startGateway({
+      beforeStore(_cargo, index) {
+        if (index === 1) throw new Error('disk on fire');
+      },
+    });
+
+    const result = await runRelay(args());
+
+    expect(result.status).toBe(1);
+    expect(gateway.stored).toHaveLength(1);
+    const kept = filesIn(incoming);
+    expect(kept).toHaveLength(2);
+    expect(kept.map((n) => contentOf(incoming, n))).not.toContainEqual(gateway.stored[0]);
+    expect(summaryOf(result)).toMatch(/^relay: delivered 1 cargo \(.*\), .*; 2 cargo not delivered \(kept\)$/);
+  });
+
+  test('no gateway listening: one clear line, files untouched', async () => {
+    const cargo = await makeCargo(world, 'user');
+    writeFileSync(join(incoming, 'x.cargo'), cargo);
+    const result = await runRelay(args());
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(
+      `relay: cannot connect to the gateway at ${socketPath} to deliver cargo: Could not connect: connect ENOENT ${socketPath} (is the gateway running?)\n`,
+    );
+    expect(contentOf(incoming, 'x.cargo')).toEqual(cargo);
+  });
+
+  test('a read-only outgoing folder: clear error, nothing acked, nothing left behind', async () => {
+    const fromUser = [await makeCargo(world, 'user'), await makeCargo(world, 'user')];
+    const freshCca = await makeCca(world);
+    const gateway = await startGateway({ collect: () => [{ cargo: fromUser[0] }, { cca: freshCca }, { cargo: fromUser[1] }] });
+    mkdirSync(outgoing);
+    chmodSync(outgoing, 0o555);
+    // Root ignores permissions: then run the relay as nobody, with access to the socket and the folders.
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    if (asNobody.uid !== undefined) {
+      chmodSync(dir, 0o777);
+      chmodSync(incoming, 0o777);
+      chmodSync(socketPath, 0o666);
+    }
+
+    const result = await runRelay(args(), asNobody);
+
+    expect(result.status).toBe(1);
+    expect(gateway.requests).toEqual([null]);
+    expect(gateway.acked).toEqual([]);
+    expect(filesIn(outgoing)).toEqual([]);
+    expect(result.stderr).toMatch(
+      /relay: .*outgoing\/[0-9a-f-]{36}\.cargo: could not be saved \(permission denied \(EACCES\)\); not acknowledged, the gateway keeps it; collection stopped\n/,
+    );
+    expect(summaryOf(result)).toBe('relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 CCAs; 1 error');
+  });
+
+  test('a file too big for the disk (EFBIG via ulimit -f): not acked, no partial file left', async () => {
+    const big = await makeCargo(world, 'relaying', { paddingOctets: 50_000 });
+    const gateway = await startGateway({ collect: () => [{ cargo: big }] });
+
+    // 8 blocks (4 KiB with dash's 512-octet blocks, 8 KiB with bash's): far less than the cargo.
+    const result = await runRelay(args(), { shellPrefix: 'ulimit -f 8' });
+
+    expect(result.status).toBe(1);
+    expect(gateway.acked).toEqual([]);
+    expect(filesIn(outgoing)).toEqual([]);
+    expect(result.stderr).toMatch(/could not be saved \(file too large \(EFBIG\)\); not acknowledged/);
+  });
+
+  test('an incoming folder that vanishes mid-run: per-file errors, non-zero exit, collection still done', async () => {
+    const cargoes = await Promise.all([0, 1, 2].map(() => makeCargo(world, 'user')));
+    cargoes.forEach((cargo, i) => writeFileSync(join(incoming, `${i}.cargo`), cargo));
+    const collected = await makeCargo(world, 'relaying');
+    const gateway = await startGateway({
+      beforeStore: () => rmSync(incoming, { recursive: true, force: true }), // the flashdrive is yanked
+      collect: () => [{ cargo: collected }],
+    });
+
+    const result = await runRelay(args());
+
+    expect(result.status).toBe(1);
+    expect(gateway.stored.length).toBeGreaterThanOrEqual(1);
+    expect(result.stderr).toMatch(/2\.cargo: left in place: could not be read: no such file or directory \(ENOENT\)/);
+    expect(filesIn(outgoing).map((n) => contentOf(outgoing, n))).toEqual([collected]);
+  });
+
+  test('an outgoing folder that vanishes mid-collection: the unsaved cargo is not acked', async () => {
+    const [first, second] = [await makeCargo(world, 'relaying'), await makeCargo(world, 'relaying')];
+    const gateway = await startGateway({
+      collect: () =>
+        (async function* () {
+          yield { cargo: first };
+          // Wait for the relay to save and ack the first, then pull the drive.
+          while (gateway.acked.length === 0) await new Promise((r) => setTimeout(r, 10));
+          rmSync(outgoing, { recursive: true, force: true });
+          yield { cargo: second };
+        })(),
+    });
+
+    const result = await runRelay(args());
+
+    expect(result.status).toBe(1);
+    expect(gateway.acked).toEqual([first]);
+    expect(result.stderr).toMatch(/\.cargo: could not be saved \(no such file or directory \(ENOENT\)\); not acknowledged/);
+    expect(summaryOf(result)).toMatch(/collected 1 cargo .*; 1 error$/);
+  });
+});
+
+describe('command line', () => {
+  test.each([
+    [['--incoming', 'in', '--outgoing', 'out'], "relay: required option '--cosocket <socket>' not specified (see relay --help)"],
+    [['--cosocket', 's', '--outgoing', 'out'], "relay: required option '--incoming <dir>' not specified (see relay --help)"],
+    [['--cosocket', 's', '--incoming', 'in'], "relay: required option '--outgoing <dir>' not specified (see relay --help)"],
+    [['--cosocket', 's', '--incoming', 'in', '--outgoing', 'out', '--wait', 'soon'], 'relay: --wait must be a number of seconds (got "soon") (see relay --help)'],
+    [['--cosocket', 's', '--incoming', 'in', '--outgoing', 'out', '--wait', '-1'], 'relay: --wait must be a number of seconds (got "-1") (see relay --help)'],
+    [['--cosocket', '', '--incoming', 'in', '--outgoing', 'out'], 'relay: --cosocket must not be empty (see relay --help)'],
+    [['--cosocket', 's', '--incoming', 'same', '--outgoing', './same/'], 'relay: --incoming and --outgoing must be different folders (see relay --help)'],
+    [['--cosocket', 's', '--incoming', 'in', '--outgoing', 'out', '--colour'], "relay: unknown option '--colour' (see relay --help)"],
+  ])('%j → exit 2 with one line', async (argv, message) => {
+    const result = await runRelay(argv);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe(`${message}\n`);
+  });
+
+  test('--help documents the flags and exit codes', async () => {
+    const result = await runRelay(['--help']);
+    expect(result.status).toBe(0);
+    for (const flag of ['--cosocket', '--incoming', '--outgoing', '--wait', '--verbose', '--no-progress']) {
+      expect(result.stdout).toContain(flag);
+    }
+    expect(result.stdout).toMatch(/Exit status:\n\s+0 +done[^]*1 +failure[^]*2 +usage error[^]*3 +nothing to do/);
+  });
+
+  test('--progress draws bars (bytes and counts) even when stderr is not a terminal', async () => {
+    writeFileSync(join(incoming, 'a.cargo'), await makeCargo(world, 'user'));
+    const collected = await makeCargo(world, 'relaying');
+    await startGateway({ collect: () => [{ cargo: collected }] });
+    const result = await runRelay(args('--progress'));
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(/\r\x1b\[2Krelay: delivering \[#{24}\] 1\/1 cargo \d+\.\d kB\/\d+\.\d kB/);
+    expect(result.stderr).toMatch(/\r\x1b\[2Krelay: collecting without a CCA: 1 cargo \(\d+\.\d kB\), 0 CCAs/);
+    expect(summaryOf(result)).toMatch(/relay: delivered 1 cargo \(.*\), collected 1 cargo \(.*\) and 0 CCAs$/);
+  });
+});
