@@ -42,6 +42,7 @@ export {
 } from './ramf/RamfMessage';
 export { InvalidSignatureError } from './ramf/serialization';
 export { encryptPayload, type PayloadRecipient, type EncryptedPayload } from './ramf/payloadEncryption';
+export type { DerChunks } from './asn1/derChunks';
 
 // Messages and payloads
 export { Parcel, MAX_PARCEL_LENGTH } from './messages/Parcel';

@@ -235,10 +235,14 @@ async function measureBigRoundTrip(
     await runChild(['-e', `${peakRss.toString()}; process.stdout.write(JSON.stringify(peakRss()));`], ''),
   ) as ReturnType<typeof peakRss>;
   figures.record('core.bigRoundTrip.idleNode.peakRss.bytes', idle.peakRssBytes, 'B');
-  // What the round trip itself costs: the peak above a bare node process of the same run.
+  // What the large message itself costs: the peak above the same child (same code, same
+  // fixture, same modules loaded) round-tripping a 1 KiB message, measured in this run.
+  log('core.bigRoundTrip.smallMessage: the same child with 1 KiB of content (the baseline)');
+  const small = JSON.parse(await runChild([childPath, 'ours', '1024'], fixtureJson)) as RssChildResult;
+  figures.record('core.bigRoundTrip.smallMessage.peakRss.bytes', small.peakRssBytes, 'B');
   const ourPeak = figures.get('core.bigRoundTrip.peakRss.bytes');
   if (ourPeak) {
-    figures.record('core.bigRoundTrip.peakRssAboveIdle.bytes', Math.max(0, ourPeak.value - idle.peakRssBytes), 'B');
+    figures.record('core.bigRoundTrip.peakRssAboveIdle.bytes', Math.max(0, ourPeak.value - small.peakRssBytes), 'B');
   }
 
   const ratio = (name: string, numerator: string, denominator: string, label: string, target?: Target) =>

@@ -11,7 +11,7 @@ export function makeOurOps(fixture: CoreFixture): CoreOps {
 
   return {
     async serializeParcel(mode: PayloadMode, content: Buffer) {
-      const plaintext = new ServiceMessage(SERVICE_MESSAGE_TYPE, content).serialize();
+      const plaintext = new ServiceMessage(SERVICE_MESSAGE_TYPE, content).serializeChunks();
       const { envelopedData } = await encryptPayload(
         plaintext,
         mode === 'sessionless'

@@ -296,3 +296,11 @@ describe('X9.63 KDF and ECC-CMS-SharedInfo', () => {
     expect(() => readKeyAgreementAlgorithm(parse(wrongWrap), 'test')).toThrow(/AES-KW/);
   });
 });
+
+test('AES-CBC encrypts chunked plaintext exactly as the joined plaintext', () => {
+  const key = Buffer.alloc(32, 1);
+  const iv = Buffer.alloc(16, 2);
+  const plaintext = Buffer.alloc(70_001, 3);
+  const chunks = [plaintext.subarray(0, 12_345), plaintext.subarray(12_345)];
+  expect(Buffer.concat(aesCbcEncrypt(key, iv, chunks)).equals(Buffer.concat(aesCbcEncrypt(key, iv, plaintext)))).toBe(true);
+});

@@ -331,11 +331,16 @@ export function readContentEncryptionAlgorithm(element: Asn1Element, what: strin
  * AES-CBC with PKCS#7 padding. Returns the ciphertext as two pieces (whole blocks, then the padded
  * last block) so that the caller can place them in its output without joining them first.
  */
-export function aesCbcEncrypt(key: Buffer, iv: Buffer, plaintext: Buffer): Buffer[] {
+/** AES-CBC with PKCS#7 padding; the plaintext may come in chunks (it is never joined). */
+export function aesCbcEncrypt(key: Buffer, iv: Buffer, plaintext: Buffer | readonly Buffer[]): Buffer[] {
   const cipher = createCipheriv(`aes-${key.length * 8}-cbc`, key, iv);
-  const body = cipher.update(plaintext);
-  const tail = cipher.final();
-  return body.length ? [body, tail] : [tail];
+  const output: Buffer[] = [];
+  for (const chunk of Buffer.isBuffer(plaintext) ? [plaintext] : plaintext) {
+    const body = cipher.update(chunk);
+    if (body.length) output.push(body);
+  }
+  output.push(cipher.final());
+  return output;
 }
 
 /** AES-CBC decryption; the padding is checked here so the plaintext is a view, not a copy. */

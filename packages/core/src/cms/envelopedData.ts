@@ -105,7 +105,7 @@ const DEFAULT_AES_KEY_SIZE: AesKeySize = 128;
 // Sessionless (KeyTransRecipientInfo, RSA-OAEP)
 
 export async function encryptSessionless(
-  plaintext: Buffer,
+  plaintext: Buffer | readonly Buffer[],
   recipientCertificate: Certificate,
   options: EncryptionOptions = {},
 ): Promise<Buffer> {
@@ -163,7 +163,7 @@ export async function decryptSessionless(envelopedDataDer: Buffer, privateKey: K
 // Channel session (KeyAgreeRecipientInfo, ECDH)
 
 export async function encryptWithSessionKey(
-  plaintext: Buffer,
+  plaintext: Buffer | readonly Buffer[],
   recipientSessionKey: SessionKey,
   options: EncryptionOptions = {},
 ): Promise<SessionEncryptionResult> {
@@ -308,7 +308,7 @@ export function inspectEnvelopedData(envelopedDataDer: Buffer): EnvelopedDataKin
 function serializeEnvelopedData(
   recipientInfo: Buffer,
   contentKey: Buffer,
-  plaintext: Buffer,
+  plaintext: Buffer | readonly Buffer[],
   unprotectedAttributes: Buffer | null,
 ): Buffer {
   const iv = randomBytes(16);

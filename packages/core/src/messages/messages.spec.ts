@@ -102,6 +102,17 @@ describe('Parcel', () => {
     expect(senderSessionKey?.keyId).toHaveLength(8);
   });
 
+  test('a service message given as chunks encrypts to the same plaintext', async () => {
+    const big = new ServiceMessage('application/octet-stream', Buffer.alloc(100_000, 7));
+    const { envelopedData } = await encryptPayload(big.serializeChunks(), {
+      certificate: pki.publicEndpoint.certificate,
+    });
+    const parcel = new Parcel({ id: '0abc' }, pki.privateEndpoint.certificate, envelopedData);
+    const { payload } = await parcel.unwrapPayload(pki.publicEndpoint.keyPair.privateKey);
+    expect(payload.content.equals(big.content)).toBe(true);
+    expect(big.serializeChunks().length).toBe(big.serialize().length);
+  });
+
   test('a payload for another key fails to decrypt with a CryptoError', async () => {
     const parcel = await makeParcelToPublic();
     await expect(parcel.unwrapPayload(pki.privateGateway.keyPair.privateKey)).rejects.toBeInstanceOf(CryptoError);

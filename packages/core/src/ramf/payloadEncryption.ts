@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 
+import type { DerChunks } from '../asn1/derChunks';
 import type { AesKeySize } from '../cms/algorithms';
 import { encryptSessionless, encryptWithSessionKey } from '../cms/envelopedData';
 import { RelaynetSyntaxError } from '../errors';
@@ -23,7 +24,7 @@ export interface EncryptedPayload {
 }
 
 export async function encryptPayload(
-  plaintext: Buffer,
+  plaintext: Buffer | DerChunks,
   recipient: PayloadRecipient,
   options: { aesKeySize?: AesKeySize } = {},
 ): Promise<EncryptedPayload> {
@@ -32,14 +33,16 @@ export async function encryptPayload(
       `Payload plaintext must not exceed ${MAX_SDU_PLAINTEXT_LENGTH} octets (got ${plaintext.length})`,
     );
   }
+  // Chunks (e.g. ServiceMessage.serializeChunks()) are encrypted without being joined first.
+  const input = Buffer.isBuffer(plaintext) ? plaintext : plaintext.chunks;
   if (recipient.sessionKey) {
-    const result = await encryptWithSessionKey(plaintext, recipient.sessionKey, options);
+    const result = await encryptWithSessionKey(input, recipient.sessionKey, options);
     return {
       envelopedData: result.envelopedData,
       dhKeyId: result.dhKeyId,
       dhPrivateKey: result.dhPrivateKey,
     };
   }
-  const envelopedData = await encryptSessionless(plaintext, recipient.certificate, options);
+  const envelopedData = await encryptSessionless(input, recipient.certificate, options);
   return { envelopedData, dhKeyId: null, dhPrivateKey: null };
 }

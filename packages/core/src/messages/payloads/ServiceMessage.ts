@@ -1,5 +1,5 @@
 import { decodeAsn1, expectSequence, readOctetString, readVisibleString } from '../../asn1/decode';
-import { chunkedTlv, DER_IDENTIFIER, flatten } from '../../asn1/derChunks';
+import { chunkedTlv, DER_IDENTIFIER, flatten, type DerChunks } from '../../asn1/derChunks';
 import { implicit, visibleString } from '../../asn1/encode';
 import { RelaynetSyntaxError } from '../../errors';
 
@@ -37,13 +37,18 @@ export class ServiceMessage {
   }
 
   serialize(): Buffer {
-    // The content may be megabytes: build around it so it is copied once.
-    return flatten(
-      chunkedTlv(
-        DER_IDENTIFIER.SEQUENCE,
-        implicit(0, visibleString(this.type)),
-        chunkedTlv(DER_IDENTIFIER.CONTEXT_PRIMITIVE_0 | 1, this.content),
-      ),
+    return flatten(this.serializeChunks());
+  }
+
+  /**
+   * The serialization as chunks around the (possibly multi-megabyte) content, which is not
+   * copied: encryptPayload takes this directly.
+   */
+  serializeChunks(): DerChunks {
+    return chunkedTlv(
+      DER_IDENTIFIER.SEQUENCE,
+      implicit(0, visibleString(this.type)),
+      chunkedTlv(DER_IDENTIFIER.CONTEXT_PRIMITIVE_0 | 1, this.content),
     );
   }
 }
