@@ -58,3 +58,7 @@ export {
   type MessageBatch,
 } from './messages/payloads/CargoMessageSet';
 export { CargoCollectionRequest } from './messages/payloads/CargoCollectionRequest';
+
+// Logging and time, behind small interfaces every package shares
+export { type Logger, type LogRecord, silentLogger, MemoryLogger, jsonLineLogger } from './logging';
+export { type Clock, systemClock, ManualClock } from './clock';

@@ -17,7 +17,7 @@ export function tempSocketPath(): { socketPath: string; cleanup(): void } {
 
 export interface LogEntry {
   level: 'info' | 'warn' | 'error';
-  obj: Record<string, unknown>;
+  obj: object;
   msg: string;
 }
 
