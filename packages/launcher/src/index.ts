@@ -1,0 +1,1 @@
+export { Supervisor, type ProcessSpec, type SupervisorResult, type SupervisorOptions } from './supervisor';

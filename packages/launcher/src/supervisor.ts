@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface ProcessSpec {
+  /** Shown before each of its output lines. */
+  readonly name: string;
+  readonly command: string;
+  readonly args?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface SupervisorResult {
+  /** 0 when every process was stopped on request and exited cleanly. */
+  readonly exitCode: number;
+  /** The process whose exit brought the others down, if any. */
+  readonly firstExit: { readonly name: string; readonly code: number | null; readonly signal: string | null } | null;
+}
+
+export interface SupervisorOptions {
+  readonly write?: (line: string) => void;
+  /** How long to wait after SIGTERM before SIGKILL. */
+  readonly stopTimeoutMs?: number;
+}
+
+/**
+ * Run processes side by side. Each output line is prefixed with its process name. When one exits
+ * on its own, the others are stopped and the result names it; `stop()` (Ctrl-C) stops them all.
+ */
+export class Supervisor {
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly write: (line: string) => void;
+  private readonly stopTimeoutMs: number;
+  private firstExit: SupervisorResult['firstExit'] = null;
+  private stopping = false;
+  private readonly done: Promise<SupervisorResult>;
+  private resolveDone!: (result: SupervisorResult) => void;
+
+  constructor(
+    private readonly specs: readonly ProcessSpec[],
+    options: SupervisorOptions = {},
+  ) {
+    this.write = options.write ?? ((line) => process.stdout.write(line));
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  start(): Promise<SupervisorResult> {
+    const width = Math.max(...this.specs.map((spec) => spec.name.length));
+    for (const spec of this.specs) {
+      const child = spawn(spec.command, [...(spec.args ?? [])], {
+        env: { ...process.env, ...spec.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      this.children.set(spec.name, child);
+      const prefix = `${spec.name.padEnd(width)} | `;
+      for (const stream of [child.stdout!, child.stderr!]) {
+        createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.write(prefix + line + '\n'));
+      }
+      child.on('error', (error) => {
+        this.write(`${prefix}could not start: ${error.message}\n`);
+      });
+      child.on('close', (code, signal) => this.onExit(spec.name, code, signal));
+    }
+    return this.done;
+  }
+
+  /** Stop every process (SIGTERM, then SIGKILL after the timeout). */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const child of this.children.values()) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        setTimeout(() => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        }, this.stopTimeoutMs).unref();
+      }
+    }
+  }
+
+  private onExit(name: string, code: number | null, signal: NodeJS.Signals | null): void {
+    if (!this.stopping && this.firstExit === null) {
+      this.firstExit = { name, code, signal };
+      this.write(`${name} exited (${signal ? `signal ${signal}` : `code ${code}`}): stopping the others\n`);
+      this.stop();
+    }
+    this.children.delete(name);
+    if (this.children.size === 0) {
+      const exitCode = this.firstExit ? 1 : 0;
+      this.resolveDone({ exitCode, firstExit: this.firstExit });
+    }
+  }
+}
