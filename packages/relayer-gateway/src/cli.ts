@@ -1,0 +1,76 @@
+import { Command, CommanderError } from 'commander';
+
+import { jsonLineLogger } from '@twitter-relaynet/core';
+
+import { ConfigError, DEFAULT_POGRPC_ADDRESS, ENV, type Env, resolveConfig, type RelayerGatewayFlags } from './config';
+import { RelayerGatewayDaemon } from './daemon';
+
+export const USAGE_EXIT_CODE = 2;
+
+const HELP_AFTER = `
+Environment variables (a flag wins over its variable):
+  ${ENV.DATA_ROOT}               --data-root (default $XDG_DATA_HOME/twitter-relaynet, else ~/.local/share/twitter-relaynet)
+  ${ENV.DATA_DIR}         --data-dir (default <data root>/relayer-gateway)
+  ${ENV.COSOCKET_SOCKET}  --cosocket-socket (default <data dir>/cosocket.sock)
+  ${ENV.POGRPC_ADDRESS}   --pogrpc-address (default ${DEFAULT_POGRPC_ADDRESS}; port 0 = any free port)
+  ${ENV.REGISTRATION_DIR}        --registration-dir (default <data root>/registration)
+  ${ENV.ADDRESS_BOOK}     --address-book (default <data dir>/address-book.json)
+  ${ENV.ADAPTER_POGRPC}   --adapter-pogrpc (default <data root>/twitter-api-adapter/pogrpc.json)
+  ${ENV.POLL_INTERVAL_MS} --poll-interval (default 1000)
+
+Publishes <data dir>/identity-certificate.pem and <data dir>/pogrpc.json ({"address", "tlsCertificatePem"}).
+Answers registration requests in <registration dir>/requests/ with responses in <registration dir>/responses/.
+Public endpoints are reached through the address book, then the adapter's pogrpc.json, then DNS (host:443).
+Logs: JSON lines on stderr. SIGINT/SIGTERM: clean shutdown.
+`;
+
+export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: string) => void }): Command {
+  return new Command('relayer-gateway')
+    .description(
+      'The relaying gateway: CoSocket for relays, PogRPC server and client for public endpoints, registration of user gateways',
+    )
+    .option('--data-root <dir>', 'the shared data root')
+    .option('--data-dir <dir>', "the relaying gateway's own data directory")
+    .option('--cosocket-socket <path>', 'the CoSocket Unix socket for relays')
+    .option('--pogrpc-address <host:port>', 'where the PogRPC server listens')
+    .option('--registration-dir <dir>', 'the registration folder shared with user gateways')
+    .option('--address-book <path>', 'address book: Internet address → PogRPC address and TLS certificate')
+    .option('--adapter-pogrpc <path>', "the adapter's published PogRPC parameters")
+    .option('--poll-interval <ms>', 'how often to look at the registration folder and the delivery queue')
+    .addHelpText('after', HELP_AFTER)
+    .allowExcessArguments(false)
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined });
+}
+
+/** Parse, start; resolves with the running daemon, or with an exit status (help, usage error). */
+export async function main(
+  argv: readonly string[],
+  env: Env,
+  io: { stdout: (s: string) => void; stderr: (s: string) => void },
+): Promise<RelayerGatewayDaemon | number> {
+  const command = makeCommand(io);
+  let config;
+  try {
+    command.parse([...argv], { from: 'node' });
+    config = resolveConfig(command.opts<RelayerGatewayFlags>(), env);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return 0;
+      io.stderr(`relayer-gateway: ${error.message.replace(/^error: /, '')} (see relayer-gateway --help)\n`);
+      return USAGE_EXIT_CODE;
+    }
+    if (error instanceof ConfigError) {
+      io.stderr(`relayer-gateway: ${error.message} (see relayer-gateway --help)\n`);
+      return USAGE_EXIT_CODE;
+    }
+    throw error;
+  }
+  const daemon = new RelayerGatewayDaemon({
+    config,
+    logger: jsonLineLogger('relayer-gateway'),
+    print: (line) => io.stdout(line + '\n'),
+  });
+  await daemon.start();
+  return daemon;
+}

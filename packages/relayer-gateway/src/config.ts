@@ -1,0 +1,102 @@
+/**
+ * Where the relaying gateway keeps its state and finds its peers (docs/runtime-layout.md).
+ * Precedence: flag, then environment variable, then the default.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ENV = {
+  DATA_ROOT: 'RELAYNET_DATA_ROOT',
+  DATA_DIR: 'RELAYER_GATEWAY_DATA_DIR',
+  COSOCKET_SOCKET: 'RELAYER_GATEWAY_COSOCKET_SOCKET',
+  POGRPC_ADDRESS: 'RELAYER_GATEWAY_POGRPC_ADDRESS',
+  REGISTRATION_DIR: 'RELAYNET_REGISTRATION_DIR',
+  ADDRESS_BOOK: 'RELAYER_GATEWAY_ADDRESS_BOOK',
+  ADAPTER_POGRPC: 'RELAYER_GATEWAY_ADAPTER_POGRPC',
+  POLL_INTERVAL_MS: 'RELAYER_GATEWAY_POLL_INTERVAL_MS',
+} as const;
+
+export const DEFAULT_POGRPC_ADDRESS = '127.0.0.1:21477';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface RelayerGatewayFlags {
+  readonly dataRoot?: string;
+  readonly dataDir?: string;
+  readonly cosocketSocket?: string;
+  readonly pogrpcAddress?: string;
+  readonly registrationDir?: string;
+  readonly addressBook?: string;
+  readonly adapterPogrpc?: string;
+  readonly pollInterval?: string;
+}
+
+export interface RelayerGatewayConfig {
+  readonly dataRoot: string;
+  readonly dataDir: string;
+  readonly cosocketSocket: string;
+  /** host:port of the PogRPC server (port 0: any free port; the real one is published in pogrpc.json). */
+  readonly pogrpcAddress: string;
+  readonly registrationDir: string;
+  readonly addressBook: string;
+  /** The adapter's published PogRPC parameters (the default address book entry). */
+  readonly adapterPogrpc: string;
+  /** Published by us: where public endpoints reach our PogRPC server. */
+  readonly pogrpcPublication: string;
+  /** Published by us: our self-issued certificate. */
+  readonly certificatePublication: string;
+  /** Registration folder and delivery queue polling (ms). */
+  readonly pollIntervalMs: number;
+}
+
+export class ConfigError extends Error {}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value !== undefined && value.trim() !== '' ? value : undefined;
+}
+
+export function defaultDataRoot(env: Env): string {
+  const explicit = nonEmpty(env[ENV.DATA_ROOT]);
+  if (explicit) return resolve(explicit);
+  const xdg = nonEmpty(env.XDG_DATA_HOME);
+  if (xdg) return resolve(xdg, 'twitter-relaynet');
+  return join(nonEmpty(env.HOME) ?? homedir(), '.local', 'share', 'twitter-relaynet');
+}
+
+function parsePositiveInteger(value: string, what: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) <= 0) {
+    throw new ConfigError(`${what} must be a positive integer (got "${value}")`);
+  }
+  return Number(value);
+}
+
+function checkHostPort(value: string): string {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
+  if (!match || Number(match[2]) > 65535) {
+    throw new ConfigError(`--pogrpc-address must be host:port (got "${value}")`);
+  }
+  return value.trim();
+}
+
+export function resolveConfig(flags: RelayerGatewayFlags, env: Env): RelayerGatewayConfig {
+  const flagRoot = nonEmpty(flags.dataRoot);
+  const dataRoot = flagRoot ? resolve(flagRoot) : defaultDataRoot(env);
+  const pick = (flag: string | undefined, variable: string, fallback: string): string => {
+    const value = nonEmpty(flag) ?? nonEmpty(env[variable]);
+    return value ? resolve(value) : fallback;
+  };
+  const dataDir = pick(flags.dataDir, ENV.DATA_DIR, join(dataRoot, 'relayer-gateway'));
+  const poll = nonEmpty(flags.pollInterval) ?? nonEmpty(env[ENV.POLL_INTERVAL_MS]) ?? '1000';
+  return {
+    dataRoot,
+    dataDir,
+    cosocketSocket: pick(flags.cosocketSocket, ENV.COSOCKET_SOCKET, join(dataDir, 'cosocket.sock')),
+    pogrpcAddress: checkHostPort(nonEmpty(flags.pogrpcAddress) ?? nonEmpty(env[ENV.POGRPC_ADDRESS]) ?? DEFAULT_POGRPC_ADDRESS),
+    registrationDir: pick(flags.registrationDir, ENV.REGISTRATION_DIR, join(dataRoot, 'registration')),
+    addressBook: pick(flags.addressBook, ENV.ADDRESS_BOOK, join(dataDir, 'address-book.json')),
+    adapterPogrpc: pick(flags.adapterPogrpc, ENV.ADAPTER_POGRPC, join(dataRoot, 'twitter-api-adapter', 'pogrpc.json')),
+    pogrpcPublication: join(dataDir, 'pogrpc.json'),
+    certificatePublication: join(dataDir, 'identity-certificate.pem'),
+    pollIntervalMs: parsePositiveInteger(poll, '--poll-interval'),
+  };
+}

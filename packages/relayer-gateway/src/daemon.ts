@@ -1,0 +1,357 @@
+/**
+ * The relaying gateway daemon: a RelayingGateway (packages/gateway) behind a CoSocket server for
+ * relays, a PogRPC server for public endpoints sending to private ones, a PogRPC client delivering
+ * the parcels from cargo to public endpoints (durable queue, retries with backoff), and the
+ * file-based registration of user gateways.
+ */
+import { readdir, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { type Certificate, type Logger } from '@twitter-relaynet/core';
+import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
+import {
+  answerRegistrationRequests,
+  CargoRefusedError,
+  CcaRefusedError,
+  INTERNET_QUEUE,
+  openSqliteStores,
+  ParcelRefusedError,
+  type ParcelRecord,
+  RelayingGateway,
+  selfIssueGatewayCertificate,
+  type SqliteGatewayStores,
+  writeFileAtomically,
+} from '@twitter-relaynet/gateway';
+import {
+  certificateFingerprint,
+  createPogRPCServer,
+  loadOrCreateServerTlsIdentity,
+  PogRPCClient,
+  type PogRPCServer,
+} from '@twitter-relaynet/pogrpc';
+
+import { AddressBook, type Route } from './addressBook';
+import type { RelayerGatewayConfig } from './config';
+import { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCertificate } from './files';
+import { Notifier } from './notifier';
+
+export const FILES = {
+  key: 'identity-key.pem',
+  certificate: 'identity-certificate.pem',
+  database: 'gateway.sqlite',
+} as const;
+
+const PURGE_INTERVAL_MS = 60 * 60 * 1000;
+/** Reissue our self-issued certificate when less than this is left. */
+const CERTIFICATE_RENEWAL_MS = 30 * 24 * 60 * 60 * 1000;
+/** Parcels claimed per delivery round. */
+const DELIVERY_BATCH = 20;
+/** A claimed parcel is not handed out again for this long (a crash means a retry at the next start anyway). */
+const DELIVERY_LEASE_MS = 2 * 60 * 1000;
+
+export interface RelayerGatewayDaemonOptions {
+  readonly config: RelayerGatewayConfig;
+  readonly logger: Logger;
+  readonly print?: (line: string) => void;
+}
+
+export class RelayerGatewayDaemon {
+  private stores!: SqliteGatewayStores;
+  private gatewayInstance!: RelayingGateway;
+  private cosocket: CoSocketServer | null = null;
+  private pogrpc: PogRPCServer | null = null;
+  private readonly clients = new Map<string, PogRPCClient>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private registering: Promise<void> | null = null;
+  private delivery: Promise<void> | null = null;
+  private readonly abort = new AbortController();
+  private readonly notifier = new Notifier();
+  private readonly addressBook: AddressBook;
+  private readonly logger: Logger;
+  private readonly config: RelayerGatewayConfig;
+  private publicAddress = '';
+  private stopped = false;
+
+  constructor(private readonly options: RelayerGatewayDaemonOptions) {
+    this.logger = options.logger;
+    this.config = options.config;
+    this.addressBook = new AddressBook({
+      addressBookPath: this.config.addressBook,
+      adapterPogrpcPath: this.config.adapterPogrpc,
+    });
+  }
+
+  get gateway(): RelayingGateway {
+    return this.gatewayInstance;
+  }
+
+  /** host:port of the PogRPC server, once started. */
+  get pogrpcAddress(): string {
+    return this.publicAddress;
+  }
+
+  private path(name: string): string {
+    return join(this.config.dataDir, name);
+  }
+
+  async start(): Promise<void> {
+    const { config } = this;
+    ensurePrivateDirectory(config.dataDir);
+    const { keyPair, created } = await loadOrCreateKeyPair(this.path(FILES.key));
+    if (created) this.logger.info({ file: this.path(FILES.key) }, 'Identity key generated');
+    let certificate: Certificate | null = readCertificate(this.path(FILES.certificate));
+    if (!certificate || certificate.expiryDate.getTime() - Date.now() < CERTIFICATE_RENEWAL_MS) {
+      certificate = await selfIssueGatewayCertificate(keyPair);
+      await writeCertificate(this.path(FILES.certificate), certificate, 0o644);
+      this.logger.info({ expiryDate: certificate.expiryDate.toISOString() }, 'Identity certificate self-issued');
+    }
+    this.stores = openSqliteStores(this.path(FILES.database));
+    this.gatewayInstance = new RelayingGateway({
+      identity: { privateKey: keyPair.privateKey, certificate },
+      stores: this.stores,
+      logger: this.logger,
+      deliveryLeaseMs: DELIVERY_LEASE_MS,
+    });
+    await this.releaseStaleLeases();
+
+    this.cosocket = await createCoSocketServer({
+      socketPath: config.cosocketSocket,
+      logger: this.logger,
+      onCargoDelivered: (cargo, deliveryId) => this.receiveCargo(cargo, deliveryId),
+      onCargoCollectionRequest: (cca) => this.collectCargo(cca),
+    });
+
+    const host = config.pogrpcAddress.replace(/:\d+$/, '');
+    const hostnames = [...new Set(['localhost', '127.0.0.1', host.replace(/^\[|\]$/g, '')])];
+    const tls = await loadOrCreateServerTlsIdentity(config.dataDir, { hostnames });
+    this.pogrpc = await createPogRPCServer({
+      address: config.pogrpcAddress,
+      tls,
+      logger: this.logger,
+      onParcel: (parcel, context) => this.receiveParcelFromInternet(parcel, context.deliveryId),
+    });
+    this.publicAddress = `${host}:${this.pogrpc.port}`;
+    await writeFileAtomically(
+      config.pogrpcPublication,
+      JSON.stringify({ address: this.publicAddress, tlsCertificatePem: this.pogrpc.certificatePem }, null, 2) + '\n',
+      0o644,
+    );
+
+    await this.answerRegistrations();
+    this.timers.push(setInterval(() => void this.answerRegistrations(), config.pollIntervalMs));
+    this.timers.push(setInterval(() => void this.purge(), PURGE_INTERVAL_MS));
+    void this.purge();
+    this.delivery = this.deliveryLoop();
+    this.printBanner();
+  }
+
+  private printBanner(): void {
+    const print = this.options.print ?? ((line: string) => process.stdout.write(line + '\n'));
+    const { config } = this;
+    print(`relayer-gateway: node id ${this.gateway.id}`);
+    print(`relayer-gateway: CoSocket (relays): ${config.cosocketSocket}`);
+    print(
+      `relayer-gateway: PogRPC (public endpoints): ${this.publicAddress} (TLS certificate SHA-256 ` +
+        `${certificateFingerprint(this.pogrpc!.certificatePem!)}; published in ${config.pogrpcPublication})`,
+    );
+    print(`relayer-gateway: certificate published in ${config.certificatePublication}`);
+    print(`relayer-gateway: registration folder: ${config.registrationDir}`);
+    print(`relayer-gateway: data directory: ${config.dataDir}`);
+    print('relayer-gateway: ready');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.abort.abort();
+    this.notifier.notify();
+    await Promise.allSettled([this.cosocket?.close(), this.pogrpc?.close()]);
+    await this.delivery;
+    await this.registering;
+    for (const client of this.clients.values()) client.close();
+    await this.stores?.close();
+    this.logger.info({}, 'Relaying gateway stopped');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Registration
+
+  private answerRegistrations(): Promise<void> {
+    if (this.registering || this.stopped) return this.registering ?? Promise.resolve();
+    this.registering = (async () => {
+      const requests = join(this.config.registrationDir, 'requests');
+      const responses = join(this.config.registrationDir, 'responses');
+      try {
+        const registered = await answerRegistrationRequests(requests, this.gateway, {
+          onError: (file, error) =>
+            this.logger.warn({ file, err: error instanceof Error ? error.message : String(error) }, 'Registration request refused'),
+        });
+        // The library writes the response next to the request; it belongs in responses/.
+        ensurePrivateDirectory(responses);
+        for (const file of await readdir(requests)) {
+          if (file.endsWith('.response.json')) await rename(join(requests, file), join(responses, file));
+        }
+        for (const userGatewayId of registered) {
+          this.logger.info({ userGatewayId, responses }, 'Registration request answered');
+        }
+      } catch (error) {
+        this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'Registration folder error');
+      } finally {
+        this.registering = null;
+      }
+    })();
+    return this.registering;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // CoSocket
+
+  private async receiveCargo(cargo: Buffer, deliveryId: string): Promise<void> {
+    try {
+      const receipt = await this.gateway.receiveCargo(cargo);
+      this.logger.info({ deliveryId, cargoId: receipt.cargoId, peerId: receipt.peerId }, 'Cargo taken');
+      this.notifier.notify();
+    } catch (error) {
+      // Refused as a whole and logged by the gateway: acknowledged ("permanently refused and logged").
+      if (error instanceof CargoRefusedError) return;
+      throw error;
+    }
+  }
+
+  private async collectCargo(cca: Buffer | null) {
+    if (!cca) {
+      this.logger.warn({}, 'Cargo collection without a CCA refused');
+      throw new CoSocketProtocolError('A CCA from the user gateway is required to collect cargo here');
+    }
+    let collection;
+    try {
+      collection = await this.gateway.collectCargo(cca);
+    } catch (error) {
+      if (error instanceof CcaRefusedError) {
+        throw new CoSocketProtocolError(`CCA refused: ${error.message}`);
+      }
+      throw error;
+    }
+    this.logger.info({ ccaId: collection.ccaId, userGatewayId: collection.userGatewayId }, 'CCA accepted');
+    const cargoes = collection.cargoes;
+    return {
+      gatewayAddress: collection.userGatewayId,
+      items: (async function* () {
+        for await (const cargo of cargoes) yield { cargo: cargo.serialized };
+      })(),
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // PogRPC server
+
+  private async receiveParcelFromInternet(parcel: Buffer, deliveryId: string): Promise<void> {
+    try {
+      await this.gateway.receiveParcelFromInternet(parcel);
+    } catch (error) {
+      // Permanently refused and logged by the gateway (e.g. no valid PDA): acknowledged so the sender stops.
+      if (error instanceof ParcelRefusedError) {
+        this.logger.warn({ deliveryId }, 'Parcel from the Internet refused (acknowledged)');
+        return;
+      }
+      throw error;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Delivery to public endpoints (PogRPC client)
+
+  /** Nothing is in flight when we start: what the previous run had claimed is due again now. */
+  private async releaseStaleLeases(): Promise<void> {
+    const now = new Date();
+    for await (const parcel of this.stores.parcels.list(INTERNET_QUEUE, { now })) {
+      if (parcel.nextAttemptDate > now) {
+        await this.stores.parcels.reschedule({ queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id }, now);
+      }
+    }
+  }
+
+  private async deliveryLoop(): Promise<void> {
+    while (!this.stopped) {
+      let delivered = 0;
+      try {
+        delivered = await this.deliverRound();
+      } catch (error) {
+        this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'Delivery round failed');
+      }
+      if (delivered === 0 && !this.stopped) {
+        await this.notifier.wait(this.abort.signal, this.config.pollIntervalMs);
+      }
+    }
+  }
+
+  /** Claim up to DELIVERY_BATCH due parcels, deliver them by route; resolves to how many were claimed. */
+  private async deliverRound(): Promise<number> {
+    const claimed: ParcelRecord[] = [];
+    while (claimed.length < DELIVERY_BATCH) {
+      const parcel = await this.gateway.nextDeliverable();
+      if (!parcel) break;
+      claimed.push(parcel);
+    }
+    const groups = new Map<string, { route: Route; parcels: ParcelRecord[] }>();
+    for (const parcel of claimed) {
+      const address = parcel.recipientInternetAddress ?? '';
+      let route: Route;
+      try {
+        route = this.addressBook.resolve(address);
+      } catch (error) {
+        this.logger.warn({ parcelId: parcel.id, err: String(error) }, 'Cannot resolve the recipient address');
+        await this.gateway.markFailed({ senderId: parcel.senderId, id: parcel.id });
+        continue;
+      }
+      const key = `${route.target}\n${JSON.stringify(route.tls)}`;
+      const group = groups.get(key) ?? { route, parcels: [] };
+      group.parcels.push(parcel);
+      groups.set(key, group);
+    }
+    await Promise.all([...groups.entries()].map(([key, group]) => this.deliverGroup(key, group.route, group.parcels)));
+    return claimed.length;
+  }
+
+  private async deliverGroup(key: string, route: Route, parcels: ParcelRecord[]): Promise<void> {
+    let client = this.clients.get(key);
+    if (!client) {
+      client = new PogRPCClient(route.target, { tls: route.tls, gatewayAddress: this.publicAddress, logger: this.logger });
+      this.clients.set(key, client);
+    }
+    const byDeliveryId = new Map(parcels.map((parcel, index) => [`${index}:${parcel.id}`.slice(0, 255), parcel]));
+    const report = await client.deliverParcels(
+      [...byDeliveryId.entries()].map(([id, parcel]) => ({ id, parcel: parcel.serialized })),
+      { signal: this.abort.signal },
+    );
+    const acked = new Set(report.acked);
+    for (const [id, parcel] of byDeliveryId) {
+      const parcelKey = { senderId: parcel.senderId, id: parcel.id };
+      if (acked.has(id)) {
+        await this.gateway.markDelivered(parcelKey);
+        this.logger.info({ parcelId: parcel.id, target: route.target, route: route.source }, 'Parcel delivered to public endpoint');
+      } else if (!this.stopped) {
+        this.logger.warn(
+          { parcelId: parcel.id, target: route.target, route: route.source, err: report.error?.message },
+          'Parcel not acknowledged by public endpoint',
+        );
+        await this.gateway.markFailed(parcelKey);
+      }
+    }
+    if (report.error) {
+      // Drop the client: the next attempt reconnects (the adapter may have restarted elsewhere).
+      client.close();
+      this.clients.delete(key);
+    }
+  }
+
+  private async purge(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.gateway.purgeExpired();
+    } catch (error) {
+      this.logger.error({ err: String(error) }, 'Purging expired messages failed');
+    }
+  }
+}

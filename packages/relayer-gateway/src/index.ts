@@ -1,0 +1,12 @@
+export { RelayerGatewayDaemon, type RelayerGatewayDaemonOptions, FILES } from './daemon';
+export { AddressBook, type Route } from './addressBook';
+export {
+  resolveConfig,
+  defaultDataRoot,
+  ENV,
+  DEFAULT_POGRPC_ADDRESS,
+  type RelayerGatewayConfig,
+  type RelayerGatewayFlags,
+  ConfigError,
+} from './config';
+export { main } from './cli';

@@ -1,0 +1,301 @@
+/**
+ * Test harness: the real daemons (bin/user-gateway, bin/relayer-gateway) and bin/relay as child
+ * processes in a temporary data root; a PublicEndpoint (the adapter's side) and PrivateEndpoints (the
+ * app's side) in the test process, wired exactly as docs/runtime-layout.md says.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import {
+  deserializeDeliveryAuthorization,
+  type IncomingMessage,
+  PoWebSocketGatewayTransport,
+  PrivateEndpoint,
+  PublicEndpoint,
+  readConnectionParameters,
+  serializeDeliveryAuthorization,
+  silentLogger,
+} from '@twitter-relaynet/endpoint';
+
+export const REPO = resolve(__dirname, '..', '..', '..');
+export const ADAPTER_ADDRESS = 'twitter-api-adapter.relaynet.local';
+
+/** Build the three executables once (incremental); fail with a clear message otherwise. */
+export function buildExecutables(): void {
+  try {
+    execFileSync(
+      process.execPath,
+      [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/user-gateway', 'packages/relayer-gateway', 'packages/relay'],
+      { cwd: REPO, stdio: 'pipe' },
+    );
+  } catch (error) {
+    const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
+    throw new Error(`Could not build the executables (tsc -b packages/user-gateway packages/relayer-gateway packages/relay):\n${output}`);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000, stepMs = 50): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(stepMs);
+  }
+}
+
+export interface LogLine {
+  readonly msg: string;
+  readonly [field: string]: unknown;
+}
+
+/** One daemon child process; restartable. */
+export class Daemon {
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  stdout = '';
+  stderr = '';
+
+  constructor(
+    readonly kind: 'user-gateway' | 'relayer-gateway',
+    private readonly args: readonly string[],
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  async start(): Promise<void> {
+    const before = this.stdout.length;
+    const child = spawn(join(REPO, 'bin', this.kind), [...this.args], { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((r) => child.once('exit', () => r()));
+    void this.exited.then(() => {
+      if (this.child === child) this.child = null;
+    });
+    await waitFor(`${this.kind} to be ready`, () => {
+      if (this.child !== child) throw new Error(`${this.kind} exited at start:\n${this.stderr.slice(-2000)}`);
+      return this.stdout.slice(before).includes(`${this.kind}: ready`);
+    });
+  }
+
+  /** SIGTERM (clean shutdown) or SIGKILL; resolves once the process is gone. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    child.kill(signal);
+    await this.exited;
+  }
+
+  logs(): LogLine[] {
+    return this.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => {
+        try {
+          return JSON.parse(line) as LogLine;
+        } catch {
+          return { msg: '' };
+        }
+      });
+  }
+}
+
+export interface RelayResult {
+  readonly status: number | null;
+  readonly stderr: string;
+  readonly killed: boolean;
+}
+
+/** The courier's runs, between the gateways' sockets and the flashdrive folders. */
+export class Courier {
+  constructor(private readonly root: string) {}
+
+  get toRelayer(): string {
+    return join(this.root, 'flashdrive', 'relayer-gw');
+  }
+
+  get toUser(): string {
+    return join(this.root, 'flashdrive', 'user-gw');
+  }
+
+  /** Run bin/relay; with `killAfterMs`, SIGKILL it then (if still running). */
+  run(at: 'user' | 'relayer', options: { killAfterMs?: number; onSpawn?: () => void } = {}): Promise<RelayResult> {
+    const socket = join(this.root, at === 'user' ? 'user-gateway' : 'relayer-gateway', 'cosocket.sock');
+    const [incoming, outgoing] = at === 'user' ? [this.toUser, this.toRelayer] : [this.toRelayer, this.toUser];
+    return new Promise((done) => {
+      const child = spawn(
+        join(REPO, 'bin', 'relay'),
+        ['--cosocket', socket, '--incoming', incoming, '--outgoing', outgoing, '--wait', '0', '--no-progress'],
+        { cwd: tmpdir(), stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      let killed = false;
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      options.onSpawn?.();
+      const timer =
+        options.killAfterMs === undefined
+          ? null
+          : setTimeout(() => {
+              killed = child.kill('SIGKILL');
+            }, options.killAfterMs);
+      child.once('exit', (status) => {
+        if (timer) clearTimeout(timer);
+        done({ status, stderr, killed });
+      });
+    });
+  }
+
+  files(folder: string): string[] {
+    return existsSync(folder) ? readdirSync(folder).filter((f) => !f.startsWith('.')) : [];
+  }
+}
+
+/** Messages the app's side received (every call of onMessage: dedup is the endpoint's job). */
+export interface Inbox {
+  readonly messages: IncomingMessage[];
+  readonly contents: () => string[];
+}
+
+function makeInbox(): Inbox {
+  const messages: IncomingMessage[] = [];
+  return { messages, contents: () => messages.map((m) => m.content.toString()) };
+}
+
+export class World {
+  readonly root = mkdtempSync(join(tmpdir(), 'ugw-it-'));
+  readonly relayer = new Daemon('relayer-gateway', ['--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '200']);
+  readonly userGateway = new Daemon('user-gateway', ['--data-root', this.root, '--poll-interval', '200']);
+  readonly courier = new Courier(this.root);
+  readonly adapterInbox = makeInbox();
+  /** PDAs the adapter received, by private endpoint id (content of 'pda' messages). */
+  readonly pdas = new Map<string, Buffer>();
+  adapter!: PublicEndpoint;
+  private readonly apps: PrivateEndpoint[] = [];
+
+  path(...parts: string[]): string {
+    return join(this.root, ...parts);
+  }
+
+  /** Relaying gateway, adapter, user gateway; waits for the registration to complete. */
+  async start(): Promise<void> {
+    await this.relayer.start();
+    await this.startAdapter();
+    await this.userGateway.start();
+    await waitFor('the user gateway registration', () => existsSync(this.path('user-gateway', 'identity-certificate.pem')));
+  }
+
+  private relayerRoute() {
+    const published = JSON.parse(readFileSync(this.path('relayer-gateway', 'pogrpc.json'), 'utf8')) as {
+      address: string;
+      tlsCertificatePem: string;
+    };
+    return { target: published.address, tls: { pinnedCertificatePem: published.tlsCertificatePem } };
+  }
+
+  async startAdapter(): Promise<void> {
+    const dir = this.path('twitter-api-adapter');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.adapter = await PublicEndpoint.open({
+      dataDir: join(dir, 'endpoint'),
+      internetAddress: ADAPTER_ADDRESS,
+      logger: silentLogger,
+      backoff: { initialDelayMs: 200, maxDelayMs: 1_000, jitter: 0 },
+      onMessage: async (message) => {
+        if (message.type === 'pda') this.pdas.set(message.sender.id, message.content);
+        else this.adapterInbox.messages.push(message);
+      },
+      // Read at every delivery: the relaying gateway publishes a new port when it restarts.
+      relayingGateway: () => this.relayerRoute(),
+    });
+    const server = await this.adapter.listen({ address: '127.0.0.1:0', tls: { stateDir: dir } });
+    writeFileSync(
+      join(dir, 'pogrpc.json'),
+      JSON.stringify({ internetAddress: ADAPTER_ADDRESS, address: `127.0.0.1:${server.port}`, tlsCertificatePem: server.certificatePem }),
+    );
+    await this.adapter.publishConnectionParameters(join(dir, 'connection-parameters.json'));
+  }
+
+  /** A registered private endpoint (an app) that already sent the adapter its PDA. */
+  async openApp(name: string): Promise<{ app: PrivateEndpoint; inbox: Inbox; send: (text: string) => Promise<void> }> {
+    const app = await PrivateEndpoint.open({
+      dataDir: this.path('apps', name),
+      logger: silentLogger,
+      transport: new PoWebSocketGatewayTransport({ socketPath: this.path('user-gateway', 'powebsocket.sock'), logger: silentLogger }),
+    });
+    this.apps.push(app);
+    await app.register();
+    const peer = await app.addPublicPeer(await readConnectionParameters(this.path('twitter-api-adapter', 'connection-parameters.json')));
+    const authorization = await app.issuePda(peer.identityCertificate, new Date(Date.now() + 7 * 24 * 3_600_000));
+    await app.sendMessage(peer.internetAddress, { type: 'pda', content: serializeDeliveryAuthorization(authorization) });
+    const inbox = makeInbox();
+    return {
+      app,
+      inbox,
+      send: async (text) => {
+        await app.sendMessage(peer.internetAddress, { type: 'text', content: Buffer.from(text) });
+      },
+    };
+  }
+
+  /** The adapter replies to a private endpoint with the PDA it issued (queued in the adapter's outbox). */
+  async reply(appId: string, text: string): Promise<string> {
+    const pda = this.pdas.get(appId);
+    if (!pda) throw new Error(`No PDA from ${appId} yet`);
+    const queued = await this.adapter.sendMessage(
+      { type: 'text', content: Buffer.from(text) },
+      { authorization: deserializeDeliveryAuthorization(pda) },
+    );
+    return queued.parcelId;
+  }
+
+  /** Wait until the relaying gateway stored these parcels (from the adapter) for a user gateway. */
+  async waitUntilQueuedAtRelayer(parcelIds: readonly string[], timeoutMs = 15_000): Promise<void> {
+    await waitFor(
+      'the relaying gateway to queue the replies',
+      () => {
+        const stored = new Set(
+          this.relayer.logs().filter((l) => l.msg === 'Parcel stored' || l.msg === 'Parcel replaced its queued copy').map((l) => l.parcelId),
+        );
+        return parcelIds.every((id) => stored.has(id));
+      },
+      timeoutMs,
+    );
+  }
+
+  /** Collect what the user gateway holds for an app (false if the gateway could not be reached). */
+  async collect(app: PrivateEndpoint, inbox: Inbox): Promise<boolean> {
+    try {
+      await app.collectMessages({ onMessage: async (message) => void inbox.messages.push(message) });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const app of this.apps) await app.close().catch(() => undefined);
+    await this.adapter?.close().catch(() => undefined);
+    await Promise.all([this.userGateway.stop('SIGKILL'), this.relayer.stop('SIGKILL')]);
+    if (!process.env.KEEP_TEST_DATA) rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Every expected text exactly once, nothing else. */
+export function countOf(texts: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of texts) counts.set(t, (counts.get(t) ?? 0) + 1);
+  return counts;
+}

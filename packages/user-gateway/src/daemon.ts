@@ -1,0 +1,377 @@
+/**
+ * The user gateway daemon: a UserGateway (packages/gateway) behind a PoWebSocket server for the
+ * local endpoints and a CoSocket server for the relay, both Unix sockets in its data directory,
+ * plus the file-based registration with the relaying gateway.
+ */
+import { existsSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { type Certificate, derDeserializeRsaPublicKey, type KeyPair, type Logger } from '@twitter-relaynet/core';
+import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
+import {
+  CargoRefusedError,
+  LOCAL_QUEUE,
+  ParcelRefusedError,
+  peerQueue,
+  readRegistrationResponse,
+  selfIssueGatewayCertificate,
+  type SqliteGatewayStores,
+  openSqliteStores,
+  UserGateway,
+  writeRegistrationRequest,
+} from '@twitter-relaynet/gateway';
+import {
+  type OutgoingParcel,
+  PoWebSocketServer,
+  RegistrationRefusedError,
+  makeHandshakeVerifier,
+} from '@twitter-relaynet/powebsocket';
+
+import type { UserGatewayConfig } from './config';
+import { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCertificate } from './files';
+import { Notifier } from './notifier';
+
+/** File names in the data directory. */
+export const FILES = {
+  key: 'identity-key.pem',
+  /** Self-issued, used (to certify endpoints) only until the relaying gateway's certificate arrives. */
+  provisionalCertificate: 'provisional-certificate.pem',
+  /** Our certificate issued by the relaying gateway: its presence means "registered". */
+  certificate: 'identity-certificate.pem',
+  /** The relaying gateway's certificate, pinned on first sight. */
+  relayingGatewayCertificate: 'relaying-gateway-certificate.pem',
+  database: 'gateway.sqlite',
+} as const;
+
+/** How long a keep-alive collection waits for news before looking at the queue again. */
+const KEEP_ALIVE_RECHECK_MS = 5_000;
+const PURGE_INTERVAL_MS = 60 * 60 * 1000;
+
+export interface UserGatewayDaemonOptions {
+  readonly config: UserGatewayConfig;
+  readonly logger: Logger;
+  /** Where the start-up banner goes (stdout). */
+  readonly print?: (line: string) => void;
+}
+
+type RegistrationState =
+  | { readonly registered: true; readonly relayingGatewayCertificate: Certificate }
+  | { readonly registered: false; readonly relayingGatewayCertificate: Certificate | null };
+
+export class UserGatewayDaemon {
+  private keyPair!: KeyPair;
+  private stores!: SqliteGatewayStores;
+  private gatewayInstance!: UserGateway;
+  private registration!: RegistrationState;
+  private powebsocket: PoWebSocketServer | null = null;
+  private cosocket: CoSocketServer | null = null;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private polling: Promise<void> | null = null;
+  private stopped = false;
+  private readonly notifier = new Notifier();
+  private readonly logger: Logger;
+  private readonly config: UserGatewayConfig;
+  private lastPollError = '';
+
+  constructor(private readonly options: UserGatewayDaemonOptions) {
+    this.logger = options.logger;
+    this.config = options.config;
+  }
+
+  get gateway(): UserGateway {
+    return this.gatewayInstance;
+  }
+
+  get isRegistered(): boolean {
+    return this.registration.registered;
+  }
+
+  private path(name: string): string {
+    return join(this.config.dataDir, name);
+  }
+
+  async start(): Promise<void> {
+    const { config } = this;
+    ensurePrivateDirectory(config.dataDir);
+    const { keyPair, created } = await loadOrCreateKeyPair(this.path(FILES.key));
+    this.keyPair = keyPair;
+    if (created) this.logger.info({ file: this.path(FILES.key) }, 'Identity key generated');
+    this.stores = openSqliteStores(this.path(FILES.database));
+
+    const certificate = readCertificate(this.path(FILES.certificate));
+    const pinned = readCertificate(this.path(FILES.relayingGatewayCertificate));
+    if (certificate && pinned) {
+      this.registration = { registered: true, relayingGatewayCertificate: pinned };
+      this.buildGateway(certificate, pinned);
+    } else {
+      this.registration = { registered: false, relayingGatewayCertificate: pinned };
+      await this.pinPublishedRelayingGatewayCertificate();
+      let provisional = readCertificate(this.path(FILES.provisionalCertificate));
+      if (!provisional) {
+        provisional = await selfIssueGatewayCertificate(keyPair);
+        await writeCertificate(this.path(FILES.provisionalCertificate), provisional, 0o600);
+      }
+      this.buildGateway(provisional, this.registration.relayingGatewayCertificate ?? provisional);
+      if (!(await this.completeRegistration())) {
+        const request = await writeRegistrationRequest(join(config.registrationDir, 'requests'), keyPair.publicKey);
+        this.logger.warn(
+          { request, responses: join(config.registrationDir, 'responses') },
+          'Not registered with a relaying gateway yet: endpoints are served and parcels queued, but cargo ' +
+            'cannot be made until the registration response arrives',
+        );
+      }
+    }
+
+    this.powebsocket = await PoWebSocketServer.listen({
+      socketPath: config.powebsocketSocket,
+      logger: this.logger,
+      // Both our certificates (provisional and issued) have the same key and name, so an endpoint
+      // certificate issued under either verifies against the current one.
+      verify: (nonce, signatures) => makeHandshakeVerifier(this.gateway.certificate)(nonce, signatures),
+      issueEndpointCertificate: (publicKey) => this.issueEndpointCertificate(publicKey),
+      onParcelDelivered: (parcel) => this.receiveParcelFromEndpoint(parcel),
+      parcelSource: (endpointIds, signal, { keepAlive }) => this.parcelSource(endpointIds, signal, keepAlive),
+    });
+    this.cosocket = await createCoSocketServer({
+      socketPath: config.cosocketSocket,
+      logger: this.logger,
+      onCargoDelivered: (cargo, deliveryId) => this.receiveCargo(cargo, deliveryId),
+      onCargoCollectionRequest: (cca) => this.collectCargo(cca),
+    });
+
+    if (!this.registration.registered) {
+      this.timers.push(setInterval(() => void this.pollRegistration(), config.pollIntervalMs));
+    }
+    this.timers.push(setInterval(() => void this.purge(), PURGE_INTERVAL_MS));
+    void this.purge();
+    this.printBanner();
+  }
+
+  private printBanner(): void {
+    const print = this.options.print ?? ((line: string) => process.stdout.write(line + '\n'));
+    const { config } = this;
+    print(`user-gateway: node id ${this.gateway.id}`);
+    print(`user-gateway: PoWebSocket (endpoints): ${config.powebsocketSocket}`);
+    print(`user-gateway: CoSocket (relay): ${config.cosocketSocket}`);
+    print(`user-gateway: data directory: ${config.dataDir}`);
+    if (this.registration.registered) {
+      print(`user-gateway: registered with relaying gateway ${this.gateway.relayingGatewayId}`);
+    } else {
+      print(
+        `user-gateway: not registered yet: waiting for the response in ${join(config.registrationDir, 'responses')}` +
+          ' (cargo cannot be made until then)',
+      );
+    }
+    print('user-gateway: ready');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.notifier.notify();
+    await this.polling;
+    await Promise.allSettled([this.powebsocket?.close(), this.cosocket?.close()]);
+    await this.stores?.close();
+    this.logger.info({}, 'User gateway stopped');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Registration
+
+  private buildGateway(certificate: Certificate, relayingGatewayCertificate: Certificate): void {
+    this.gatewayInstance = new UserGateway({
+      identity: { privateKey: this.keyPair.privateKey, certificate },
+      relayingGateway: { certificate: relayingGatewayCertificate },
+      stores: this.stores,
+      logger: this.logger,
+    });
+  }
+
+  /** Pin the certificate the relaying gateway published in the data root, if there is one and none is pinned. */
+  private async pinPublishedRelayingGatewayCertificate(): Promise<void> {
+    if (this.registration.relayingGatewayCertificate) return;
+    let published: Certificate | null;
+    try {
+      published = readCertificate(this.config.relayingGatewayCertificate);
+    } catch (error) {
+      this.logger.warn({ file: this.config.relayingGatewayCertificate, err: String(error) }, 'Unreadable relaying gateway certificate');
+      return;
+    }
+    if (!published) return;
+    await writeCertificate(this.path(FILES.relayingGatewayCertificate), published);
+    this.registration = { registered: false, relayingGatewayCertificate: published };
+    this.logger.info(
+      { relayingGatewayId: published.calculateSubjectId(), file: this.config.relayingGatewayCertificate },
+      'Relaying gateway certificate pinned (published in the data root)',
+    );
+  }
+
+  private pollRegistration(): Promise<void> {
+    if (this.polling || this.stopped || this.registration.registered) return this.polling ?? Promise.resolve();
+    this.polling = (async () => {
+      try {
+        await this.pinPublishedRelayingGatewayCertificate();
+        await this.completeRegistration();
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (message !== this.lastPollError) this.logger.error({ err: message }, 'Registration failed');
+        this.lastPollError = message;
+      } finally {
+        this.polling = null;
+      }
+    })();
+    return this.polling;
+  }
+
+  /** Read the registration response, if there is one; resolves to whether we are registered now. */
+  private async completeRegistration(): Promise<boolean> {
+    const responses = join(this.config.registrationDir, 'responses');
+    const response = await readRegistrationResponse(responses, this.keyPair.publicKey);
+    if (!response) return false;
+    let pinned = this.registration.relayingGatewayCertificate;
+    if (pinned && !pinned.isEqual(response.relayingGatewayCertificate)) {
+      throw new Error(
+        `The registration response is from relaying gateway ${response.relayingGatewayCertificate.calculateSubjectId()}, ` +
+          `not the pinned ${pinned.calculateSubjectId()} (${this.path(FILES.relayingGatewayCertificate)}); ignored`,
+      );
+    }
+    if (!pinned) {
+      pinned = response.relayingGatewayCertificate;
+      await writeCertificate(this.path(FILES.relayingGatewayCertificate), pinned);
+      this.logger.info({ relayingGatewayId: pinned.calculateSubjectId() }, 'Relaying gateway certificate pinned (from the registration response)');
+    }
+    // Parcels queued while the relaying gateway was unknown went to our own id's queue.
+    const placeholderQueue = peerQueue(this.gateway.relayingGatewayId);
+    await writeCertificate(this.path(FILES.certificate), response.userGatewayCertificate);
+    this.registration = { registered: true, relayingGatewayCertificate: pinned };
+    this.buildGateway(response.userGatewayCertificate, pinned);
+    await this.moveQueue(placeholderQueue, peerQueue(this.gateway.relayingGatewayId));
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    this.timers.push(setInterval(() => void this.purge(), PURGE_INTERVAL_MS));
+    const provisional = this.path(FILES.provisionalCertificate);
+    if (existsSync(provisional)) unlinkSync(provisional);
+    this.logger.info(
+      { relayingGatewayId: this.gateway.relayingGatewayId, expiryDate: response.userGatewayCertificate.expiryDate.toISOString() },
+      'Registered with the relaying gateway',
+    );
+    return true;
+  }
+
+  private async moveQueue(from: string, to: string): Promise<void> {
+    if (from === to) return;
+    let moved = 0;
+    for await (const parcel of this.stores.parcels.list(from, { now: new Date() })) {
+      await this.stores.parcels.put({ ...parcel, queue: to });
+      await this.stores.parcels.delete({ queue: from, senderId: parcel.senderId, id: parcel.id });
+      moved += 1;
+    }
+    if (moved) this.logger.info({ moved }, 'Parcels queued before registration moved to the relaying gateway queue');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // PoWebSocket
+
+  private async issueEndpointCertificate(publicKeyDer: Buffer) {
+    let publicKey;
+    try {
+      publicKey = derDeserializeRsaPublicKey(publicKeyDer);
+    } catch (error) {
+      throw new RegistrationRefusedError(`Unacceptable endpoint key: ${(error as Error).message}`);
+    }
+    const gateway = this.gateway;
+    const certificate = await gateway.registerEndpoint(publicKey);
+    return { endpointCertificate: certificate.serialize(), gatewayCertificate: gateway.certificate.serialize() };
+  }
+
+  private async receiveParcelFromEndpoint(parcel: Buffer): Promise<void> {
+    try {
+      const acceptance = await this.gateway.receiveParcelFromEndpoint(parcel);
+      if (acceptance.key.queue === LOCAL_QUEUE) this.notifier.notify();
+    } catch (error) {
+      // Permanently refused and logged (by the gateway): acknowledged so the endpoint stops resending it.
+      if (error instanceof ParcelRefusedError) return;
+      throw error;
+    }
+  }
+
+  private async *parcelSource(
+    endpointIds: readonly string[],
+    signal: AbortSignal,
+    keepAlive: boolean,
+  ): AsyncGenerator<OutgoingParcel> {
+    const sent = new Set<string>();
+    while (!signal.aborted && !this.stopped) {
+      for (const endpointId of endpointIds) {
+        for await (const record of this.gateway.listParcelsForEndpoint(endpointId)) {
+          if (signal.aborted) return;
+          const key = `${record.senderId}\n${record.id}`;
+          if (sent.has(key)) continue;
+          sent.add(key);
+          yield {
+            parcel: record.serialized,
+            ack: async () => {
+              await this.gateway.markParcelCollected(endpointId, record.senderId, record.id);
+            },
+            nack: () => {
+              sent.delete(key);
+            },
+          };
+        }
+      }
+      if (!keepAlive) return;
+      await this.notifier.wait(signal, KEEP_ALIVE_RECHECK_MS);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // CoSocket
+
+  private async receiveCargo(cargo: Buffer, deliveryId: string): Promise<void> {
+    if (!this.registration.registered) {
+      this.logger.warn({ deliveryId }, 'Cargo not taken: not registered with the relaying gateway yet');
+      throw new Error('The user gateway is not registered with its relaying gateway yet');
+    }
+    try {
+      await this.gateway.receiveCargo(cargo);
+      this.notifier.notify();
+    } catch (error) {
+      // Refused as a whole and logged by the gateway: acknowledged, so the relay does not carry it forever.
+      if (error instanceof CargoRefusedError) return;
+      throw error;
+    }
+  }
+
+  private async collectCargo(cca: Buffer | null) {
+    if (cca) {
+      throw new CoSocketProtocolError('The user gateway takes no CCA: collect without one');
+    }
+    if (!this.registration.registered) {
+      this.logger.warn(
+        {},
+        'Collection without cargo: not registered with the relaying gateway yet, so no cargo or CCA can be made',
+      );
+      return { items: [] };
+    }
+    const gateway = this.gateway;
+    return {
+      gatewayAddress: gateway.relayingGatewayId,
+      items: (async function* () {
+        // The CCA first: even if the collection breaks off, the relay can fetch the cargo for us.
+        yield { cca: await gateway.generateCca() };
+        for await (const cargo of gateway.generateCargoForRelayingGateway()) {
+          yield { cargo: cargo.serialized };
+        }
+      })(),
+    };
+  }
+
+  private async purge(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.gateway.purgeExpired();
+    } catch (error) {
+      this.logger.error({ err: String(error) }, 'Purging expired messages failed');
+    }
+  }
+}
