@@ -1,0 +1,414 @@
+/**
+ * twitter-app's logic, independent of the command line: a private endpoint behind the user gateway, the app's
+ * store, the subscription to the home timeline (renewed before it lapses) and the tweets queued for the adapter.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+
+import { MAX_TTL_SECONDS } from '@twitter-relaynet/core';
+import {
+  ConnectionParametersError,
+  PoWebSocketGatewayTransport,
+  PrivateEndpoint,
+  readConnectionParameters,
+  serializeDeliveryAuthorization,
+  silentLogger,
+  systemClock,
+  type Clock,
+  type GatewaySession,
+  type GatewayTransport,
+  type IncomingMessage,
+  type Logger,
+  type PublicPeer,
+} from '@twitter-relaynet/endpoint';
+
+import type { AppPaths, UserCredentials } from './config';
+import { AppError, ConfigurationError, ExitCode, GatewayUnreachableError, IdentityRefusedError } from './errors';
+import * as service from './service';
+import {
+  AppStore,
+  type OutcomeRecord,
+  type OutgoingTweet,
+  type SubscriptionRecord,
+  type SubscriptionStatusRecord,
+  type TimelineTweet,
+} from './store';
+
+/** Tweets are worth posting for a week; after that the parcel expires. */
+export const TWEET_TTL_SECONDS = 7 * 24 * 3600;
+/** The subscription lives as long as the protocol allows: a PDA and a parcel live at most 180 days. */
+export const SUBSCRIPTION_TTL_SECONDS = MAX_TTL_SECONDS;
+/** Renew the subscription when less than this fraction of its PDA's validity remains. */
+export const SUBSCRIPTION_RENEWAL_FRACTION = 1 / 3;
+
+export interface TwitterAppOptions {
+  readonly paths: AppPaths;
+  readonly credentials: UserCredentials;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** For tests: another transport than PoWebSocket over `paths.gatewaySocket`. */
+  readonly transport?: GatewayTransport;
+}
+
+export type SubscriptionAction = 'subscribed' | 'renewed' | 'current';
+
+export interface SubscriptionResult {
+  readonly action: SubscriptionAction;
+  /** Why it was (re)sent, when it was. */
+  readonly reason?: string;
+  readonly record: SubscriptionRecord;
+}
+
+export interface CollectResult {
+  readonly tweets: number;
+  readonly outcomes: number;
+  readonly ignored: number;
+  readonly refused: number;
+}
+
+export interface QueuedTweetResult {
+  readonly tweet: OutgoingTweet;
+  /** False if the gateway could not be reached: the tweet stays queued for the next run. */
+  readonly sent: boolean;
+}
+
+/** Wraps the gateway transport so failures to reach the gateway become one clear error. */
+class CheckedTransport implements GatewayTransport {
+  constructor(
+    private readonly inner: GatewayTransport,
+    private readonly socketPath: string,
+    private readonly checkSocket: boolean,
+  ) {}
+
+  private precheck(): void {
+    if (!this.checkSocket) return;
+    if (!existsSync(this.socketPath)) throw new GatewayUnreachableError(this.socketPath);
+    if (!statSync(this.socketPath).isSocket()) throw new GatewayUnreachableError(this.socketPath, 'not a socket');
+  }
+
+  private wrap(error: unknown): Error {
+    if (error instanceof AppError) return error;
+    const detail = (error as Error)?.message ?? String(error);
+    // 1003: the handshake signature was not accepted, i.e. our certificate is not one this gateway issued.
+    if ((error as Error)?.name === 'HandshakeError' && (error as { closeCode?: number }).closeCode === 1003) {
+      return new IdentityRefusedError(this.socketPath, detail, { cause: error });
+    }
+    if ((error as Error)?.name === 'UntrustedSocketError') {
+      return new AppError(`refusing the user gateway socket ${this.socketPath}: ${detail}`, ExitCode.GATEWAY_UNREACHABLE, {
+        cause: error,
+      });
+    }
+    return new GatewayUnreachableError(this.socketPath, detail, { cause: error });
+  }
+
+  async register(publicKey: Buffer) {
+    this.precheck();
+    try {
+      return await this.inner.register(publicKey);
+    } catch (error) {
+      throw this.wrap(error);
+    }
+  }
+
+  async connect(credentials: Parameters<GatewayTransport['connect']>[0]): Promise<GatewaySession> {
+    this.precheck();
+    let session: GatewaySession;
+    try {
+      session = await this.inner.connect(credentials);
+    } catch (error) {
+      throw this.wrap(error);
+    }
+    return {
+      deliverParcel: async (parcel) => {
+        try {
+          await session.deliverParcel(parcel);
+        } catch (error) {
+          throw new AppError(
+            `the user gateway at ${this.socketPath} did not take a parcel: ${(error as Error).message}`,
+            ExitCode.GATEWAY_UNREACHABLE,
+            { cause: error },
+          );
+        }
+      },
+      collectParcels: (options) => session.collectParcels(options),
+      close: () => session.close(),
+    };
+  }
+}
+
+function credentialsDigest(credentials: UserCredentials): string {
+  return createHash('sha256').update(`${credentials.accessToken}\0${credentials.accessSecret}`).digest('hex');
+}
+
+export class TwitterApp {
+  static async open(options: TwitterAppOptions): Promise<TwitterApp> {
+    const store = AppStore.open(options.paths.dataDir);
+    try {
+      const logger = options.logger ?? silentLogger;
+      const transport = new CheckedTransport(
+        options.transport ?? new PoWebSocketGatewayTransport({ socketPath: options.paths.gatewaySocket, logger }),
+        options.paths.gatewaySocket,
+        !options.transport,
+      );
+      const endpoint = await PrivateEndpoint.open({ dataDir: options.paths.dataDir, transport, logger, clock: options.clock });
+      return new TwitterApp(options, store, endpoint);
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+  }
+
+  private readonly clock: Clock;
+  private adapter: PublicPeer | null = null;
+
+  private constructor(
+    private readonly options: TwitterAppOptions,
+    readonly store: AppStore,
+    readonly endpoint: PrivateEndpoint,
+  ) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  get paths(): AppPaths {
+    return this.options.paths;
+  }
+
+  /**
+   * Register with the user gateway unless already certified (renews 30 days before expiry). When already
+   * registered, check that the gateway still accepts our certificate (it may have been reset with a new
+   * identity) and register again if not. An unreachable gateway is not an error here: the steps that need it
+   * report it (so a tweet can still be queued locally).
+   */
+  async register(): Promise<'registered' | 're-registered' | null> {
+    const before = this.endpoint.certificate;
+    const certificate = await this.endpoint.register();
+    if (before === null || !before.isEqual(certificate)) return 'registered';
+    try {
+      await this.endpoint.deliverParcels([]); // a handshake, nothing else
+    } catch (error) {
+      if (!(error instanceof IdentityRefusedError)) return null;
+      await this.endpoint.register({ force: true });
+      return 're-registered';
+    }
+    return null;
+  }
+
+  /** Read the adapter's published connection parameters and know it as a peer. */
+  async loadAdapter(): Promise<PublicPeer> {
+    if (this.adapter) return this.adapter;
+    const path = this.options.paths.adapterParameters;
+    let parameters;
+    try {
+      parameters = await readConnectionParameters(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new ConfigurationError(
+          `the Twitter API adapter's connection parameters are not at ${path}: start it with npm start ` +
+            '(it publishes them), or pass --adapter-parameters',
+          { cause: error },
+        );
+      }
+      const detail = error instanceof ConnectionParametersError ? error.message : (error as Error).message;
+      throw new ConfigurationError(`cannot use the adapter's connection parameters at ${path}: ${detail}`, { cause: error });
+    }
+    this.adapter = await this.endpoint.addPublicPeer(parameters);
+    return this.adapter;
+  }
+
+  private currentCertificateId(): string {
+    const certificate = this.endpoint.certificate;
+    if (!certificate) throw new AppError('not registered with the user gateway', ExitCode.FAILURE);
+    return createHash('sha256').update(certificate.serialize()).digest('hex');
+  }
+
+  /** Why the subscription must be (re)sent now, or null if the current one is fine. */
+  subscriptionRenewalReason(adapter: PublicPeer): string | null {
+    const current = this.store.getSubscription();
+    if (!current) return 'not subscribed yet';
+    const now = this.clock.now().getTime();
+    if (current.adapterId !== adapter.id) return 'the adapter has a new identity';
+    if (current.endpointCertificateId !== this.currentCertificateId()) return 'the user gateway issued us a new certificate';
+    if (current.credentialsDigest !== credentialsDigest(this.options.credentials)) return 'the X credentials changed';
+    const validity = current.pdaExpiry.getTime() - current.pdaStart.getTime();
+    const remaining = current.pdaExpiry.getTime() - now;
+    if (remaining <= validity * SUBSCRIPTION_RENEWAL_FRACTION) {
+      return remaining <= 0 ? 'the subscription expired' : 'less than a third of the subscription remains';
+    }
+    return null;
+  }
+
+  /**
+   * Subscribe to the home timeline unless a current subscription exists (or `force`): issue the adapter a PDA
+   * for as long as allowed and send it, with the user's credentials, in an UpdateSubscription message.
+   */
+  async ensureSubscription(options: { force?: boolean } = {}): Promise<SubscriptionResult> {
+    const adapter = await this.loadAdapter();
+    const existing = this.store.getSubscription();
+    const reason = options.force ? 'requested' : this.subscriptionRenewalReason(adapter);
+    if (reason === null) return { action: 'current', record: existing! };
+    const now = this.clock.now();
+    const authorization = await this.endpoint.issuePda(
+      adapter.identityCertificate,
+      new Date(now.getTime() + SUBSCRIPTION_TTL_SECONDS * 1000),
+    );
+    const content = service.encodeUpdateSubscription({
+      pda: serializeDeliveryAuthorization(authorization),
+      accessToken: this.options.credentials.accessToken,
+      accessSecret: this.options.credentials.accessSecret,
+      creationDate: now,
+    });
+    const ttlSeconds = Math.max(1, Math.min(SUBSCRIPTION_TTL_SECONDS, Math.floor((authorization.pda.expiryDate.getTime() - now.getTime()) / 1000)));
+    const parcel = await this.endpoint.makeParcel(
+      adapter.id,
+      { type: service.UPDATE_SUBSCRIPTION_TYPE, content },
+      { ttlSeconds },
+    );
+    await this.endpoint.deliverParcels([parcel]);
+    const record: SubscriptionRecord = {
+      adapterId: adapter.id,
+      endpointCertificateId: this.currentCertificateId(),
+      credentialsDigest: credentialsDigest(this.options.credentials),
+      pdaStart: authorization.pda.startDate,
+      pdaExpiry: authorization.pda.expiryDate,
+      parcelId: parcel.parcelId,
+      sentAt: this.clock.now(),
+    };
+    this.store.saveSubscription(record);
+    return { action: existing ? 'renewed' : 'subscribed', reason, record };
+  }
+
+  /**
+   * Turn the text into a Tweet parcel (7-day TTL), store it as queued, then deliver it to the gateway (sent
+   * once acked). If the gateway cannot be reached after the parcel was stored, the tweet stays queued and the
+   * error is rethrown with `queuedTweet` set.
+   */
+  async queueTweet(text: string): Promise<OutgoingTweet> {
+    const adapter = await this.loadAdapter();
+    const id = randomUUID();
+    const createdAt = this.clock.now();
+    const content = service.encodeTweet({
+      id,
+      text,
+      accessToken: this.options.credentials.accessToken,
+      accessSecret: this.options.credentials.accessSecret,
+      creationDate: createdAt,
+    });
+    const parcel = await this.endpoint.makeParcel(adapter.id, { type: service.TWEET_TYPE, content }, { ttlSeconds: TWEET_TTL_SECONDS });
+    this.store.addQueuedTweet({ id, text, createdAt, expiresAt: parcel.expiryDate, parcelId: parcel.parcelId, parcel: parcel.parcel });
+    try {
+      await this.endpoint.deliverParcels([parcel]);
+    } catch (error) {
+      if (error instanceof AppError) {
+        throw new AppError(`${error.message}; the tweet is kept queued and will be sent on the next run`, error.exitCode, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    this.store.markTweetSent(id, this.clock.now());
+    return this.store.getTweet(id)!;
+  }
+
+  /** Deliver tweets still queued from earlier runs (the gateway was down); fail those that expired. */
+  async flushQueuedTweets(): Promise<{ sent: OutgoingTweet[]; expired: OutgoingTweet[] }> {
+    const now = this.clock.now();
+    const expired = this.store.expireQueuedTweets(now);
+    const queued = this.store.listQueuedTweets(now);
+    const sent: OutgoingTweet[] = [];
+    for (const tweet of queued) {
+      await this.endpoint.deliverParcels([
+        { parcelId: tweet.parcelId!, recipientId: '', parcel: tweet.parcel, expiryDate: tweet.expiresAt, encryption: 'session' },
+      ]);
+      this.store.markTweetSent(tweet.id, this.clock.now());
+      sent.push(this.store.getTweet(tweet.id)!);
+    }
+    return { sent, expired };
+  }
+
+  /**
+   * Collect what the gateway holds for us (no keep-alive): each message is stored before its parcel is acked.
+   * Messages of unknown types or that cannot be decoded are logged and dropped (acked), not retried forever.
+   */
+  async collect(onProblem: (problem: string) => void = () => undefined): Promise<CollectResult> {
+    const counts = { tweets: 0, outcomes: 0, ignored: 0 };
+    let handlerError: unknown = null;
+    const onMessage = async (message: IncomingMessage): Promise<void> => {
+      try {
+        this.handleMessage(message, counts, onProblem);
+      } catch (error) {
+        handlerError = error;
+        throw error;
+      }
+    };
+    let report;
+    try {
+      report = await this.endpoint.collectMessages({ onMessage, keepAlive: false });
+    } catch (error) {
+      if (handlerError) throw handlerError;
+      if (error instanceof AppError) throw error;
+      throw new GatewayUnreachableError(this.options.paths.gatewaySocket, (error as Error).message, { cause: error });
+    }
+    return { ...counts, refused: report.refused };
+  }
+
+  private handleMessage(
+    message: IncomingMessage,
+    counts: { tweets: number; outcomes: number; ignored: number },
+    onProblem: (problem: string) => void,
+  ): void {
+    const receivedAt = this.clock.now();
+    let decoded: service.IncomingServiceMessage | null;
+    try {
+      decoded = service.decodeIncoming(message.type, message.content);
+    } catch (error) {
+      counts.ignored += 1;
+      onProblem(`ignored a malformed ${message.type} message (parcel ${message.parcelId}): ${(error as Error).message}`);
+      return;
+    }
+    if (!decoded) {
+      counts.ignored += 1;
+      onProblem(`ignored a message of unknown type ${message.type} (parcel ${message.parcelId})`);
+      return;
+    }
+    if (decoded.kind === 'timeline') {
+      counts.tweets += this.store.addTimelineTweets(decoded.tweets, receivedAt);
+    } else if (decoded.kind === 'subscription-status') {
+      this.store.recordSubscriptionStatus({
+        state: decoded.state,
+        reason: decoded.reason,
+        httpStatus: decoded.httpStatus,
+        date: decoded.date ?? receivedAt,
+        receivedAt,
+      });
+    } else {
+      const tweet =
+        this.store.findTweet(decoded.tweetRef) ?? (decoded.parcelRef ? this.store.findTweet(decoded.parcelRef) : null);
+      if (this.store.recordOutcome({
+        parcelId: message.parcelId,
+        tweetId: tweet?.id ?? decoded.tweetRef,
+        status: decoded.status,
+        xTweetId: decoded.xTweetId ?? null,
+        xUrl: decoded.url ?? null,
+        reason: decoded.reason ?? null,
+        receivedAt,
+      })) {
+        counts.outcomes += 1;
+      }
+    }
+  }
+
+  /** New (unshown) timeline tweets, outcomes and subscription status; mark them shown once printed. */
+  unshown(): { tweets: TimelineTweet[]; outcomes: OutcomeRecord[]; subscriptionStatus: SubscriptionStatusRecord | null } {
+    const status = this.store.getSubscriptionStatus();
+    return {
+      tweets: this.store.listUnshownTimeline(),
+      outcomes: this.store.listUnshownOutcomes(),
+      subscriptionStatus: status && !status.shown ? status : null,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.endpoint.close();
+    this.store.close();
+  }
+}

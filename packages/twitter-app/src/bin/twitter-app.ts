@@ -1,0 +1,24 @@
+import { resolve } from 'node:path';
+
+import { main } from '../cli';
+
+// dist/bin/twitter-app.js → the repository root (for its .env).
+const repositoryRoot = resolve(__dirname, '..', '..', '..', '..');
+
+main(process.argv, {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+  defaultEnvFile: resolve(repositoryRoot, '.env'),
+}).then(
+  (status) => {
+    process.exitCode = status;
+    // Nothing must keep the process alive once the command finished (stdin, sockets).
+    process.stdin.destroy();
+  },
+  (error: unknown) => {
+    process.stderr.write(`twitter-app: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

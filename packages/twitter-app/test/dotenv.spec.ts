@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { DEFAULT_CREDENTIALS } from '@twitter-relaynet/x-api-emulator';
+
+import { ConfigurationError, ExitCode, loadCredentials, parseDotenv, resolvePaths } from '../src';
+
+describe('.env parser', () => {
+  test('reads NAME=value lines, comments, export, quotes and inline comments', () => {
+    const values = parseDotenv(
+      [
+        '# From the Twitter client',
+        '',
+        "TWITTER_ACCESS_TOKEN_KEY='12-abc=def'",
+        'export TWITTER_ACCESS_TOKEN_SECRET="s3cr\\"et\\n"',
+        'X_API_BASE_URL=http://127.0.0.1:8085  # the emulator',
+        'EMPTY=',
+        '  SPACED = value with spaces  ',
+      ].join('\n'),
+    );
+    expect(Object.fromEntries(values)).toEqual({
+      TWITTER_ACCESS_TOKEN_KEY: '12-abc=def',
+      TWITTER_ACCESS_TOKEN_SECRET: 's3cr"et\n',
+      X_API_BASE_URL: 'http://127.0.0.1:8085',
+      EMPTY: '',
+      SPACED: 'value with spaces',
+    });
+  });
+
+  test.each([
+    ['TWITTER_ACCESS_TOKEN_KEY', /\.env line 1: expected NAME=value/],
+    ['1BAD=x', /\.env line 1: "1BAD" is not a valid variable name/],
+    ['OK=1\nTWITTER_ACCESS_TOKEN_SECRET="unterminated', /\.env line 2: TWITTER_ACCESS_TOKEN_SECRET has an unterminated " quote/],
+    ["KEY='a' b", /\.env line 1: KEY has text after its closing quote/],
+  ])('a malformed file is a configuration error naming the line and variable: %j', (source, message) => {
+    let error: unknown;
+    try {
+      parseDotenv(source);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).exitCode).toBe(ExitCode.CONFIGURATION);
+    expect((error as Error).message).toMatch(message);
+  });
+});
+
+describe('credentials and paths', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'twitter-app-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const envFile = join(dir, '.env');
+
+  test('default to the X API emulator seeded user when nothing is configured', () => {
+    expect(loadCredentials({}, join(dir, 'missing.env'))).toEqual({
+      accessToken: DEFAULT_CREDENTIALS.accessToken,
+      accessSecret: DEFAULT_CREDENTIALS.accessSecret,
+      source: 'emulator',
+    });
+  });
+
+  test('come from .env, and the environment wins over it', () => {
+    writeFileSync(envFile, 'TWITTER_ACCESS_TOKEN_KEY=file-key\nTWITTER_ACCESS_TOKEN_SECRET=file-secret\n');
+    expect(loadCredentials({}, envFile)).toEqual({ accessToken: 'file-key', accessSecret: 'file-secret', source: '.env' });
+    expect(
+      loadCredentials({ TWITTER_ACCESS_TOKEN_KEY: 'env-key', TWITTER_ACCESS_TOKEN_SECRET: 'env-secret' }, envFile),
+    ).toEqual({ accessToken: 'env-key', accessSecret: 'env-secret', source: 'environment' });
+  });
+
+  test('only one of key and secret is an error naming the missing one', () => {
+    writeFileSync(envFile, 'TWITTER_ACCESS_TOKEN_KEY=file-key\n');
+    expect(() => loadCredentials({}, envFile)).toThrow(/TWITTER_ACCESS_TOKEN_KEY is set but TWITTER_ACCESS_TOKEN_SECRET is not/);
+  });
+
+  test('paths follow docs/runtime-layout.md: flag, then environment, then the data root', () => {
+    expect(resolvePaths({}, { HOME: '/home/u' }, '/repo/.env')).toEqual({
+      dataRoot: '/home/u/.local/share/twitter-relaynet',
+      dataDir: '/home/u/.local/share/twitter-relaynet/twitter-app',
+      gatewaySocket: '/home/u/.local/share/twitter-relaynet/user-gateway/powebsocket.sock',
+      adapterParameters: '/home/u/.local/share/twitter-relaynet/twitter-api-adapter/connection-parameters.json',
+      envFile: '/repo/.env',
+    });
+    expect(resolvePaths({}, { HOME: '/home/u', XDG_DATA_HOME: '/xdg' }, '/repo/.env').dataRoot).toBe('/xdg/twitter-relaynet');
+    const env = { RELAYNET_DATA_ROOT: '/root-env', TWITTER_APP_DATA_DIR: '/app-env', XDG_DATA_HOME: '/xdg' };
+    expect(resolvePaths({}, env, '/repo/.env')).toMatchObject({
+      dataRoot: '/root-env',
+      dataDir: '/app-env',
+      gatewaySocket: '/root-env/user-gateway/powebsocket.sock',
+    });
+    expect(resolvePaths({ dataRoot: '/flag', dataDir: '/flag-app', gatewaySocket: '/s.sock' }, env, '/repo/.env')).toMatchObject({
+      dataRoot: '/flag',
+      dataDir: '/flag-app',
+      gatewaySocket: '/s.sock',
+      adapterParameters: '/flag/twitter-api-adapter/connection-parameters.json',
+    });
+  });
+});

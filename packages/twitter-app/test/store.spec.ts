@@ -1,0 +1,104 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { AppStore, STORE_FILE_NAME } from '../src';
+
+describe('AppStore (SQLite in the data directory)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'twitter-app-store-'));
+  const dataDir = join(dir, 'app');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const t0 = new Date('2026-01-01T00:00:00Z');
+  const later = (minutes: number) => new Date(t0.getTime() + minutes * 60_000);
+
+  test('tweets move queued → sent → confirmed/failed, survive reopening, and are counted', () => {
+    let store = AppStore.open(dataDir);
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dataDir, STORE_FILE_NAME)).mode & 0o777).toBe(0o600);
+    for (const id of ['a', 'b', 'c', 'd']) {
+      store.addQueuedTweet({ id, text: `tweet ${id}`, createdAt: t0, expiresAt: later(60), parcelId: `p-${id}`, parcel: Buffer.from(id) });
+    }
+    expect(store.listQueuedTweets(t0).map((t) => [t.id, t.parcel.toString()])).toEqual([
+      ['a', 'a'],
+      ['b', 'b'],
+      ['c', 'c'],
+      ['d', 'd'],
+    ]);
+    store.markTweetSent('a', later(1));
+    store.markTweetSent('b', later(1));
+    store.markTweetSent('c', later(1));
+    store.close();
+
+    store = AppStore.open(dataDir);
+    expect(store.countTweets()).toEqual({ queued: 1, sent: 3, confirmed: 0, failed: 0 });
+    const posted = { tweetId: 'a', status: 'posted' as const, xTweetId: '123', xUrl: 'https://x.com/u/status/123', reason: null };
+    expect(store.recordOutcome({ ...posted, parcelId: 'o1', receivedAt: later(2) })).toBe(true);
+    expect(store.recordOutcome({ ...posted, parcelId: 'o1', receivedAt: later(3) })).toBe(false); // same parcel again
+    // The outcome may name the tweet's parcel rather than its id.
+    expect(store.findTweet('p-b')?.id).toBe('b');
+    store.recordOutcome({ parcelId: 'o2', tweetId: 'b', status: 'failed', xTweetId: null, xUrl: null, reason: 'duplicate content', receivedAt: later(2) });
+    // A failure never overrides a confirmation.
+    store.recordOutcome({ parcelId: 'o3', tweetId: 'a', status: 'failed', xTweetId: null, xUrl: null, reason: 'late', receivedAt: later(4) });
+    expect(store.getTweet('a')).toMatchObject({ state: 'confirmed', xTweetId: '123', xUrl: posted.xUrl });
+    expect(store.getTweet('b')).toMatchObject({ state: 'failed', failureReason: 'duplicate content' });
+    // An expired queued tweet fails.
+    expect(store.expireQueuedTweets(later(61)).map((t) => t.id)).toEqual(['d']);
+    expect(store.countTweets()).toEqual({ queued: 0, sent: 1, confirmed: 1, failed: 2 });
+    expect(store.listUnshownOutcomes().map((o) => [o.parcelId, o.text])).toEqual([
+      ['o1', 'tweet a'],
+      ['o2', 'tweet b'],
+      ['o3', 'tweet a'],
+    ]);
+    store.markOutcomesShown(['o1', 'o2', 'o3']);
+    expect(store.listUnshownOutcomes()).toEqual([]);
+    store.close();
+  });
+
+  test('timeline tweets are kept once each, new ones until shown, then as recent ones', () => {
+    const store = AppStore.open(dataDir);
+    const tweet = (id: string, minutes: number) => ({
+      id,
+      authorUsername: `user${id}`,
+      authorName: null,
+      text: `text ${id}`,
+      url: null,
+      createdAt: later(minutes),
+    });
+    // Newest first, as the API lists them: stored oldest first.
+    expect(store.addTimelineTweets([tweet('2', 2), tweet('1', 1)], later(5))).toBe(2);
+    expect(store.addTimelineTweets([tweet('3', 3), tweet('2', 2)], later(6))).toBe(1);
+    expect(store.listUnshownTimeline().map((t) => t.id)).toEqual(['1', '2', '3']);
+    store.markTimelineShown(['1', '2']);
+    expect(store.listUnshownTimeline().map((t) => t.id)).toEqual(['3']);
+    expect(store.listRecentTimeline(1).map((t) => t.id)).toEqual(['2']);
+    expect(store.countTimeline()).toEqual({ total: 3, unshown: 1 });
+    store.close();
+  });
+
+  test("the adapter's latest word on the subscription is kept until a new subscription", () => {
+    const store = AppStore.open(dataDir);
+    const status = (state: 'active' | 'failed', minutes: number) => ({
+      state,
+      reason: state === 'failed' ? 'Unauthorized' : null,
+      httpStatus: state === 'failed' ? 401 : null,
+      date: later(minutes),
+      receivedAt: later(100),
+    });
+    expect(store.recordSubscriptionStatus(status('failed', 10))).toBe(true);
+    expect(store.recordSubscriptionStatus(status('active', 5))).toBe(false); // older: ignored
+    expect(store.getSubscriptionStatus()).toMatchObject({ state: 'failed', httpStatus: 401, shown: false });
+    store.markSubscriptionStatusShown();
+    expect(store.getSubscriptionStatus()?.shown).toBe(true);
+    store.saveSubscription({
+      adapterId: 'a',
+      endpointCertificateId: 'c',
+      credentialsDigest: 'd',
+      pdaStart: t0,
+      pdaExpiry: later(1000),
+      parcelId: 'p',
+      sentAt: later(200),
+    });
+    expect(store.getSubscriptionStatus()).toBeNull();
+    store.close();
+  });
+});
