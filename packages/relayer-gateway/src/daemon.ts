@@ -13,6 +13,8 @@ import {
   answerRegistrationRequests,
   CargoRefusedError,
   CcaRefusedError,
+  CcaReusedError,
+  CcaTimingError,
   INTERNET_QUEUE,
   openSqliteStores,
   ParcelRefusedError,
@@ -228,6 +230,13 @@ export class RelayerGatewayDaemon {
     try {
       collection = await this.gateway.collectCargo(cca);
     } catch (error) {
+      if (error instanceof CcaReusedError || error instanceof CcaTimingError) {
+        // A spent or expired CCA is genuine but worthless: answer "nothing for you" rather than
+        // a protocol error, so the relay can drop it instead of presenting it forever (as it would
+        // after a crash between our acceptance and its deletion of the file).
+        this.logger.warn({ reason: error.message }, 'Spent or expired CCA: nothing to collect');
+        return { items: [] };
+      }
       if (error instanceof CcaRefusedError) {
         throw new CoSocketProtocolError(`CCA refused: ${error.message}`);
       }

@@ -165,15 +165,16 @@ describe('security', () => {
     expect(first.status).toBe(0);
     rmSync(folder, { recursive: true, force: true });
 
-    // The same CCA again: refused, nothing collected, the CCA file kept.
+    // The same CCA again: nothing collected; the spent CCA is answered with "nothing for you", so
+    // the relay drops it instead of carrying it forever.
     copyFileSync(copy, join(world.courier.toRelayer, 'again.cca'));
     const reused = await world.courier.run('relayer');
-    expect(reused.status).toBe(1);
+    expect(reused.status).toBe(3);
     expect(world.courier.files(folder)).toEqual([]);
+    expect(world.courier.files(world.courier.toRelayer)).not.toContain('again.cca');
     await waitFor('the reuse to be logged', () =>
       world.relayer.logs().some((l) => l.msg === 'CCA refused' && l.error === 'CcaReusedError'),
     );
-    rmSync(join(world.courier.toRelayer, 'again.cca'));
 
     // A CCA from a user gateway the relaying gateway never registered.
     const relayingCertificate = Certificate.deserialize(
