@@ -1,0 +1,78 @@
+/**
+ * A small, strict `.env` reader: `NAME=value` lines, `#` comments, blank lines, an optional `export ` prefix,
+ * values unquoted (up to an inline ` #` comment), in single quotes (verbatim) or in double quotes (\n, \t, \r,
+ * \", \\ escapes). Anything else is a ConfigError naming the file, the line and the variable: a malformed file
+ * never yields a silently wrong value. (dotenv's parser skips malformed lines silently, hence this one.)
+ */
+import { readFileSync } from 'node:fs';
+
+import { ConfigError } from './errors';
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function parseDotenv(source: string, fileName = '.env'): Map<string, string> {
+  const values = new Map<string, string>();
+  source
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .forEach((rawLine, index) => {
+      const where = `${fileName} line ${index + 1}`;
+      let line = rawLine.trim();
+      if (line === '' || line.startsWith('#')) return;
+      if (line.startsWith('export ')) line = line.slice('export '.length).trimStart();
+      const equals = line.indexOf('=');
+      if (equals < 0) {
+        const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(line)?.[0];
+        throw new ConfigError(`${where}: expected NAME=value${name ? ` for ${name}` : ''}, got "${truncate(line)}"`, name);
+      }
+      const name = line.slice(0, equals).trim();
+      if (!NAME.test(name)) throw new ConfigError(`${where}: "${truncate(name)}" is not a valid variable name`, name);
+      if (values.has(name)) throw new ConfigError(`${where}: ${name} is set twice`, name);
+      values.set(name, parseValue(line.slice(equals + 1).trim(), name, where));
+    });
+  return values;
+}
+
+function parseValue(raw: string, name: string, where: string): string {
+  const quote = raw[0];
+  if (quote === "'" || quote === '"') {
+    let value = '';
+    let i = 1;
+    for (; i < raw.length; i += 1) {
+      const char = raw[i];
+      if (char === quote) break;
+      if (quote === '"' && char === '\\' && i + 1 < raw.length) {
+        i += 1;
+        const escaped = raw[i];
+        value += escaped === 'n' ? '\n' : escaped === 't' ? '\t' : escaped === 'r' ? '\r' : escaped;
+      } else {
+        value += char;
+      }
+    }
+    if (i >= raw.length) throw new ConfigError(`${where}: ${name} has an unterminated ${quote} quote`, name);
+    const rest = raw.slice(i + 1).trim();
+    if (rest !== '' && !rest.startsWith('#')) throw new ConfigError(`${where}: ${name} has text after its closing quote`, name);
+    return value;
+  }
+  const comment = raw.search(/\s#/);
+  const value = (comment >= 0 ? raw.slice(0, comment) : raw).trim();
+  if (/["']/.test(value)) throw new ConfigError(`${where}: ${name} has a stray quote (quote the whole value)`, name);
+  if (/\s/.test(value)) throw new ConfigError(`${where}: ${name} contains spaces (quote the whole value)`, name);
+  return value;
+}
+
+/** The file's variables; null when it does not exist. */
+export function readDotenv(path: string): Map<string, string> | null {
+  let source: string;
+  try {
+    source = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new ConfigError(`Cannot read ${path}: ${(error as Error).message}`);
+  }
+  return parseDotenv(source, path);
+}
+
+function truncate(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
