@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 import { Command, CommanderError, Option } from 'commander';
 
@@ -14,12 +15,29 @@ export interface CliIo {
   readonly stdout: OutputStream;
   readonly stderr: OutputStream & { readonly isTTY?: boolean };
   readonly signal?: AbortSignal;
+  /** For the data root's default (RELAYNET_DATA_ROOT, XDG_DATA_HOME, HOME); process.env when absent. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The gateways the relay knows the default socket and flashdrive folders of (docs/runtime-layout.md). */
+export const GATEWAYS = {
+  'user-gateway': { incoming: 'user-gw', outgoing: 'relayer-gw' },
+  'relayer-gateway': { incoming: 'relayer-gw', outgoing: 'user-gw' },
+} as const;
+export type GatewayName = keyof typeof GATEWAYS;
+
+function defaultDataRoot(env: NodeJS.ProcessEnv): string {
+  if (env.RELAYNET_DATA_ROOT?.trim()) return resolve(env.RELAYNET_DATA_ROOT.trim());
+  if (env.XDG_DATA_HOME?.trim()) return resolve(env.XDG_DATA_HOME.trim(), 'twitter-relaynet');
+  return join(env.HOME?.trim() || homedir(), '.local', 'share', 'twitter-relaynet');
 }
 
 interface ParsedOptions {
-  cosocket: string;
-  incoming: string;
-  outgoing: string;
+  cosocket?: string;
+  incoming?: string;
+  outgoing?: string;
+  dataRoot?: string;
+  flashdrive?: string;
   wait: string;
   verbose?: boolean;
   progress?: boolean;
@@ -28,6 +46,15 @@ interface ParsedOptions {
 class UsageError extends Error {}
 
 const EXIT_CODES_HELP = `
+Gateways: with GATEWAY (user-gateway or relayer-gateway) the options default to the layout of
+docs/runtime-layout.md under the data root (--data-root, else RELAYNET_DATA_ROOT, else
+$XDG_DATA_HOME/twitter-relaynet or ~/.local/share/twitter-relaynet):
+  relay user-gateway     --cosocket <data root>/user-gateway/cosocket.sock
+                         --incoming <flashdrive>/user-gw --outgoing <flashdrive>/relayer-gw
+  relay relayer-gateway  --cosocket <data root>/relayer-gateway/cosocket.sock
+                         --incoming <flashdrive>/relayer-gw --outgoing <flashdrive>/user-gw
+where <flashdrive> is --flashdrive (default <data root>/flashdrive). An option given explicitly wins.
+
 Exit status:
   ${ExitCode.DONE}  done: cargo or CCAs were delivered or collected, and nothing went wrong
   ${ExitCode.FAILURE}  failure: an invalid or unreadable file (left in place), cargo the gateway did not
@@ -47,9 +74,12 @@ export function makeCommand(io: CliIo): Command {
         '(deleting each file once the gateway acknowledges it), wait, then collect what the gateway has ' +
         'into --outgoing, presenting each CCA found in --incoming (or none, at the user gateway).',
     )
-    .requiredOption('--cosocket <socket>', "the gateway's CoSocket Unix socket")
-    .requiredOption('--incoming <dir>', 'flashdrive folder with the cargo (and CCAs) for this gateway')
-    .requiredOption('--outgoing <dir>', 'flashdrive folder to save collected cargo and CCAs in (created if missing)')
+    .argument('[gateway]', 'user-gateway or relayer-gateway: take the options below from the default layout')
+    .option('--cosocket <socket>', "the gateway's CoSocket Unix socket")
+    .option('--incoming <dir>', 'flashdrive folder with the cargo (and CCAs) for this gateway')
+    .option('--outgoing <dir>', 'flashdrive folder to save collected cargo and CCAs in (created if missing)')
+    .option('--data-root <dir>', 'the shared data root, for the defaults of GATEWAY (env RELAYNET_DATA_ROOT)')
+    .option('--flashdrive <dir>', 'the flashdrive, holding user-gw/ and relayer-gw/, for the defaults of GATEWAY')
     .option('--wait <seconds>', 'seconds to wait between delivering and collecting (only if cargo was delivered)', '5')
     .option('--verbose', 'log JSON lines on stderr, keyed by file, cargo id and delivery id')
     .addOption(new Option('--progress', 'show progress bars even if stderr is not a terminal'))
@@ -83,11 +113,28 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   try {
     command.parse([...argv], { from: 'node' });
     options = command.opts<ParsedOptions>();
+    const gateway = command.args[0] as string | undefined;
+    if (gateway !== undefined) {
+      if (!Object.hasOwn(GATEWAYS, gateway)) {
+        throw new UsageError(`unknown gateway "${gateway}": expected ${Object.keys(GATEWAYS).join(' or ')}`);
+      }
+      const dataRoot = options.dataRoot?.trim() ? resolve(options.dataRoot) : defaultDataRoot(io.env ?? process.env);
+      const flashdrive = options.flashdrive?.trim() ? resolve(options.flashdrive) : join(dataRoot, 'flashdrive');
+      const folders = GATEWAYS[gateway as GatewayName];
+      options.cosocket ??= join(dataRoot, gateway, 'cosocket.sock');
+      options.incoming ??= join(flashdrive, folders.incoming);
+      options.outgoing ??= join(flashdrive, folders.outgoing);
+    } else if (options.dataRoot !== undefined || options.flashdrive !== undefined) {
+      throw new UsageError('--data-root and --flashdrive need GATEWAY (user-gateway or relayer-gateway)');
+    }
     for (const flag of ['cosocket', 'incoming', 'outgoing'] as const) {
+      if (options[flag] === undefined) {
+        throw new UsageError(`--${flag} is required without GATEWAY (user-gateway or relayer-gateway)`);
+      }
       if (!options[flag].trim()) throw new UsageError(`--${flag} must not be empty`);
     }
     waitSeconds = parseWait(options.wait);
-    if (resolve(options.incoming) === resolve(options.outgoing)) {
+    if (resolve(options.incoming!) === resolve(options.outgoing!)) {
       throw new UsageError('--incoming and --outgoing must be different folders');
     }
   } catch (error) {
@@ -108,9 +155,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const reporter = progress ? new TerminalProgress(io.stderr) : new PlainReporter(io.stderr);
   const result = await runRelay(
     {
-      cosocket: options.cosocket,
-      incoming: options.incoming,
-      outgoing: options.outgoing,
+      cosocket: options.cosocket!,
+      incoming: options.incoming!,
+      outgoing: options.outgoing!,
       waitSeconds,
       signal: io.signal,
     },

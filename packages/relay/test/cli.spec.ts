@@ -64,6 +64,7 @@ interface RunOptions {
   gid?: number;
   /** Wrap in `sh -c` with this prefix (e.g. a ulimit). */
   shellPrefix?: string;
+  env?: NodeJS.ProcessEnv;
 }
 
 function runRelay(args: string[], options: RunOptions = {}): Promise<Result> {
@@ -74,7 +75,7 @@ function runRelay(args: string[], options: RunOptions = {}): Promise<Result> {
           uid: options.uid,
           gid: options.gid,
         })
-      : spawn(RELAY, args, { cwd: tmpdir(), uid: options.uid, gid: options.gid });
+      : spawn(RELAY, args, { cwd: tmpdir(), uid: options.uid, gid: options.gid, env: options.env ?? process.env });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -511,9 +512,12 @@ describe('failures: nothing is deleted that was not acked, nothing acked that wa
 
 describe('command line', () => {
   test.each([
-    [['--incoming', 'in', '--outgoing', 'out'], "relay: required option '--cosocket <socket>' not specified (see relay --help)"],
-    [['--cosocket', 's', '--outgoing', 'out'], "relay: required option '--incoming <dir>' not specified (see relay --help)"],
-    [['--cosocket', 's', '--incoming', 'in'], "relay: required option '--outgoing <dir>' not specified (see relay --help)"],
+    [['--incoming', 'in', '--outgoing', 'out'], 'relay: --cosocket is required without GATEWAY (user-gateway or relayer-gateway) (see relay --help)'],
+    [['--cosocket', 's', '--outgoing', 'out'], 'relay: --incoming is required without GATEWAY (user-gateway or relayer-gateway) (see relay --help)'],
+    [['--cosocket', 's', '--incoming', 'in'], 'relay: --outgoing is required without GATEWAY (user-gateway or relayer-gateway) (see relay --help)'],
+    [['internet-gateway'], 'relay: unknown gateway "internet-gateway": expected user-gateway or relayer-gateway (see relay --help)'],
+    [['user-gateway', 'relayer-gateway'], "relay: too many arguments. Expected 1 argument but got 2. (see relay --help)"],
+    [['--data-root', 'r', '--cosocket', 's', '--incoming', 'in', '--outgoing', 'out'], 'relay: --data-root and --flashdrive need GATEWAY (user-gateway or relayer-gateway) (see relay --help)'],
     [['--cosocket', 's', '--incoming', 'in', '--outgoing', 'out', '--wait', 'soon'], 'relay: --wait must be a number of seconds (got "soon") (see relay --help)'],
     [['--cosocket', 's', '--incoming', 'in', '--outgoing', 'out', '--wait', '-1'], 'relay: --wait must be a number of seconds (got "-1") (see relay --help)'],
     [['--cosocket', '', '--incoming', 'in', '--outgoing', 'out'], 'relay: --cosocket must not be empty (see relay --help)'],
@@ -532,6 +536,48 @@ describe('command line', () => {
       expect(result.stdout).toContain(flag);
     }
     expect(result.stdout).toMatch(/Exit status:\n\s+0 +done[^]*1 +failure[^]*2 +usage error[^]*3 +nothing to do/);
+  });
+
+  test('GATEWAY takes the socket and the flashdrive folders from the data root (RELAYNET_DATA_ROOT)', async () => {
+    const root = join(dir, 'root');
+    mkdirSync(join(root, 'user-gateway'), { recursive: true });
+    mkdirSync(join(root, 'flashdrive', 'user-gw'), { recursive: true });
+    socketPath = join(root, 'user-gateway', 'cosocket.sock');
+    const delivered = await makeCargo(world, 'user');
+    writeFileSync(join(root, 'flashdrive', 'user-gw', 'a.cargo'), delivered);
+    const collected = await makeCargo(world, 'relaying');
+    const gateway = await startGateway({ collect: () => [{ cargo: collected }] });
+
+    const result = await runRelay(['user-gateway', '--wait', '0'], { env: { ...process.env, RELAYNET_DATA_ROOT: root } });
+
+    expect(result.status).toBe(0);
+    expect(gateway.stored).toEqual([delivered]);
+    expect(readdirSync(join(root, 'flashdrive', 'user-gw'))).toEqual([]);
+    const saved = readdirSync(join(root, 'flashdrive', 'relayer-gw'));
+    expect(saved).toHaveLength(1);
+    expect(readFileSync(join(root, 'flashdrive', 'relayer-gw', saved[0]))).toEqual(collected);
+  });
+
+  test('--flashdrive and --data-root move the defaults of GATEWAY; an explicit option still wins', async () => {
+    const root = join(dir, 'other-root');
+    const drive = join(dir, 'usb');
+    mkdirSync(join(root, 'relayer-gateway'), { recursive: true });
+    mkdirSync(join(drive, 'relayer-gw'), { recursive: true });
+    socketPath = join(root, 'relayer-gateway', 'cosocket.sock');
+    const delivered = await makeCargo(world, 'user');
+    writeFileSync(join(drive, 'relayer-gw', 'b.cargo'), delivered);
+    const collected = await makeCargo(world, 'relaying');
+    const gateway = await startGateway({ collect: () => [{ cargo: collected }] });
+
+    const result = await runRelay(
+      ['relayer-gateway', '--data-root', root, '--flashdrive', drive, '--outgoing', outgoing, '--wait', '0'],
+      { env: { ...process.env, RELAYNET_DATA_ROOT: join(dir, 'not-this-one') } },
+    );
+
+    expect(result.status).toBe(0);
+    expect(gateway.stored).toEqual([delivered]);
+    expect(readdirSync(outgoing)).toHaveLength(1);
+    expect(existsSync(join(drive, 'user-gw'))).toBe(false);
   });
 
   test('--progress draws bars (bytes and counts) even when stderr is not a terminal', async () => {
