@@ -45,11 +45,20 @@ export class Supervisor {
   }
 
   start(): Promise<SupervisorResult> {
+    // Detached children would outlive a supervisor that exits abruptly (an uncaught error): not ours.
+    process.once('exit', () => {
+      for (const child of this.children.values()) {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+    });
     const width = Math.max(...this.specs.map((spec) => spec.name.length));
     for (const spec of this.specs) {
+      // Each child in its own process group: Ctrl-C reaches only the supervisor, which then stops the children
+      // one signal each, so a daemon never takes a second signal for an impatient one while it shuts down.
       const child = spawn(spec.command, [...(spec.args ?? [])], {
         env: { ...process.env, ...spec.env },
         stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
       });
       this.children.set(spec.name, child);
       const prefix = `${spec.name.padEnd(width)} | `;
