@@ -7,7 +7,7 @@ import { jsonLineLogger, silentLogger, type Logger } from '@twitter-relaynet/end
 import { TwitterApp, type SubscriptionResult } from './app';
 import { ENV, loadCredentials, resolvePaths, type AppPaths } from './config';
 import { AppError, ExitCode } from './errors';
-import { formatDate, formatNewItems, formatStatus, formatTimelineTweet } from './output';
+import { formatDate, formatNewItems, formatOutcome, formatStatus, formatSubscriptionStatus, formatTimelineTweet } from './output';
 import type { OutgoingTweet } from './store';
 import { assertTweetText, checkTweetText, MAX_WEIGHTED_TWEET_LENGTH } from './text';
 
@@ -213,7 +213,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
   program
     .command('timeline')
-    .description('collect what arrived and print the new tweets of your home timeline and the recent ones')
+    .description(
+      'collect what arrived and print the new tweets of your home timeline and the recent ones, and the outcomes of ' +
+        'your tweets that arrived since the last run',
+    )
     .option('--limit <n>', 'how many earlier tweets to show', parseLimit, 10)
     .option('--offline', 'do not contact the user gateway: show what is stored')
     .action(async (options: { limit: number; offline?: boolean }, command: Command) => {
@@ -228,6 +231,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
             exitCode = error.exitCode;
           }
         }
+        // What the adapter said about the user's tweets and the subscription is news too.
+        const { outcomes, subscriptionStatus } = app.unshown();
+        if (subscriptionStatus) print(formatSubscriptionStatus(subscriptionStatus));
+        if (outcomes.length > 0) print(`Outcomes of your tweets (${outcomes.length}):\n${outcomes.map(formatOutcome).join('')}`);
+        if (subscriptionStatus) app.store.markSubscriptionStatusShown();
+        app.store.markOutcomesShown(outcomes.map((outcome) => outcome.parcelId));
         const earlier = app.store.listRecentTimeline(options.limit);
         const fresh = app.store.listUnshownTimeline();
         if (earlier.length > 0) print(`Earlier tweets (${earlier.length}):\n${earlier.map(formatTimelineTweet).join('')}`);

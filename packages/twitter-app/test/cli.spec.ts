@@ -268,7 +268,6 @@ describe('bin/twitter-app', () => {
           { id: '1001', authorUsername: 'alice', text: 'first from alice', createdAt: new Date('2026-11-27T10:01:00Z') },
         ]),
         encodeOutcome({ tweetId: helloId, status: 'posted', xTweetId: '555', url: 'https://x.com/user/status/555' }),
-        encodeOutcome({ tweetId: envTweetId, status: 'failed', reason: 'Unauthorized', httpStatus: 401 }),
         serviceMessages.subscriptionStatus({ state: 'failed', reason: 'Unauthorized', httpStatus: 401, date: new Date() }),
         // Neither the app's nor well-formed: acknowledged and reported, never retried forever.
         { type: 'text/plain', content: Buffer.from('hi') },
@@ -282,7 +281,11 @@ describe('bin/twitter-app', () => {
     expect(timeline.code).toBe(0);
     expect(timeline.stderr).toMatch(/^twitter-app: ignored a message of unknown type text\/plain \(parcel .+\)\ntwitter-app: ignored a malformed application\/vnd\.relaynet\.twitter\.timeline-update-batch\+protobuf message \(parcel .+\): .+\n$/);
     expect(timeline.stdout).toBe(
-      'New tweets (2):\n' +
+      'Your subscription to the home timeline FAILED: Unauthorized (HTTP 401). Check TWITTER_ACCESS_TOKEN_KEY and ' +
+        'TWITTER_ACCESS_TOKEN_SECRET, then run twitter-app subscribe.\n' +
+        'Outcomes of your tweets (1):\n' +
+        '  posted "hello": https://x.com/user/status/555\n' +
+        'New tweets (2):\n' +
         '  @alice · 2026-11-27 10:01 UTC\n    first from alice\n' +
         '  Bob (@bob) · 2026-11-27 10:02 UTC\n    二つ目\n    second line\n',
     );
@@ -291,18 +294,17 @@ describe('bin/twitter-app', () => {
     const again = await run(['timeline', '--limit', '1']);
     expect(again.stdout).toBe('Earlier tweets (1):\n  Bob (@bob) · 2026-11-27 10:02 UTC\n    二つ目\n    second line\nNo new tweets.\n');
 
-    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 0, confirmed: 1, failed: 1 });
+    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 1, confirmed: 1, failed: 0 });
 
     // The default run prints the outcomes that arrived since the last run (the tweets were shown already).
+    gateway.queue(
+      appId,
+      await adapter.makeParcels([encodeOutcome({ tweetId: envTweetId, status: 'failed', reason: 'Unauthorized', httpStatus: 401 })], authorization),
+    );
     const defaultRun = await run([], { input: '\n' });
     expect(defaultRun.code).toBe(0);
-    expect(defaultRun.stdout).toContain(
-      'Your subscription to the home timeline FAILED: Unauthorized (HTTP 401). Check TWITTER_ACCESS_TOKEN_KEY and ' +
-        'TWITTER_ACCESS_TOKEN_SECRET, then run twitter-app subscribe.\n' +
-        'Outcomes of your tweets (2):\n' +
-        '  posted "hello": https://x.com/user/status/555\n' +
-        '  FAILED "with my credentials": Unauthorized (HTTP 401)\n',
-    );
+    expect(defaultRun.stdout).toContain('Outcomes of your tweets (1):\n  FAILED "with my credentials": Unauthorized (HTTP 401)\n');
+    expect(defaultRun.stdout).not.toContain('posted "hello"');
     expect(defaultRun.stdout).not.toContain('New tweets in your home timeline');
     const quiet = await run([], { input: '\n' });
     expect(quiet.stdout).toContain('No new tweets or outcomes since the last run.\n');
