@@ -158,12 +158,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     return ((page.data ?? []) as Array<{ id: string; text: string }>).find((tweet) => tweet.text === text)?.id ?? null;
   };
 
-  /** One courier round: the relaying gateway's side first (deliver, wait, collect), then the user gateway's. */
-  const courierRound = async (quiet: boolean) => {
-    const atRelayer = await run('relay', ['relayer-gateway', '--wait', '2', '--no-progress'], quiet);
-    expectStatus('relay relayer-gateway', atRelayer, [0, 3]);
-    const atUser = await run('relay', ['user-gateway', '--wait', '0', '--no-progress'], quiet);
-    expectStatus('relay user-gateway', atUser, [0, 3]);
+  /** The courier at the user's computer: deliver what was brought back, collect new cargo and a CCA. */
+  const atUserGateway = async () => {
+    expectStatus('relay user-gateway', await run('relay', ['user-gateway', '--wait', '0', '--no-progress'], true), [0, 3]);
+  };
+  /** The courier on the Internet side: deliver the user's cargo, wait for the answers, collect them. */
+  const atRelayingGateway = async () => {
+    expectStatus('relay relayer-gateway', await run('relay', ['relayer-gateway', '--wait', '2', '--no-progress'], true), [0, 3]);
   };
 
   write(`Twitter over Relaynet: a tweet and a timeline update across the sneakernet, in ${dataRoot}\n`);
@@ -233,14 +234,20 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         );
       }
       round += 1;
-      write(`   courier round ${round}\n`);
-      await courierRound(true);
+      write(`   courier trip ${round}: back at the user's computer, bin/relay user-gateway; the user runs bin/twitter-app timeline\n`);
+      await atUserGateway();
       const timeline = await run('twitter-app', ['timeline'], true);
       expectStatus('twitter-app timeline', timeline, [0]);
-      if (!timeline.stdout.startsWith('No new tweets')) detail(timeline.stdout.trim().replace(/^/gm, '  '));
+      // What the user already saw on an earlier trip is not news for the narration.
+      const news = timeline.stdout.replace(/^Earlier tweets \(\d+\):\n(?: .*\n)*/m, '').trim();
+      if (news !== 'No new tweets.') detail(news.replace(/^/gm, '  '));
       sawOutcome ||= timeline.stdout.includes(`posted "${tweetText}"`);
       sawTimeline ||= timeline.stdout.includes(followedText);
-      if (!(sawOutcome && sawTimeline)) await sleep(DEMO_SYNC_INTERVAL_MS);
+      if (!(sawOutcome && sawTimeline)) {
+        await sleep(DEMO_SYNC_INTERVAL_MS);
+        write('   ... and to the Internet side again: bin/relay relayer-gateway\n');
+        await atRelayingGateway();
+      }
     }
 
     say('Nothing is left waiting: the app\'s status.');

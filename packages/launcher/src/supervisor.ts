@@ -92,6 +92,8 @@ export class Supervisor {
       this.firstExit = { name, code, signal };
       this.write(`${name} exited (${signal ? `signal ${signal}` : `code ${code}`}): stopping the others\n`);
       this.stop();
+    } else if (this.stopping) {
+      this.write(`${name} stopped${code === 0 ? '' : ` (${signal ? `signal ${signal}` : `code ${code}`})`}\n`);
     }
     this.children.delete(name);
     if (this.children.size === 0) {

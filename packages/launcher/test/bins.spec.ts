@@ -1,0 +1,35 @@
+/** Every executable works from any directory, and through a symlink (e.g. one in ~/bin). */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { REPO_ROOT } from '../src/layout';
+
+const executables = ['bin', 'bin-dev'].flatMap((folder) =>
+  readdirSync(join(REPO_ROOT, folder)).map((name) => join(REPO_ROOT, folder, name)),
+);
+
+let elsewhere: string;
+beforeAll(() => (elsewhere = mkdtempSync(join(tmpdir(), 'elsewhere-'))));
+afterAll(() => rmSync(elsewhere, { recursive: true, force: true }));
+
+test('there are the five executables and the developer tools', () => {
+  const names = executables.map((path) => path.slice(REPO_ROOT.length + 1)).sort();
+  expect(names).toEqual(
+    expect.arrayContaining(['bin/relay', 'bin/relayer-gateway', 'bin/twitter-api-adapter', 'bin/twitter-app', 'bin/user-gateway']),
+  );
+  expect(names.filter((name) => name.startsWith('bin-dev/')).length).toBeGreaterThanOrEqual(5);
+});
+
+test.each(executables)('%s --help works from another directory and through a symlink', (path) => {
+  const direct = spawnSync(path, ['--help'], { cwd: elsewhere, encoding: 'utf8' });
+  expect(direct.stderr).toBe('');
+  expect(direct.status).toBe(0);
+  expect(direct.stdout).toMatch(/usage/i);
+  const link = join(elsewhere, `link-${path.split('/').pop()}`);
+  symlinkSync(path, link);
+  const linked = spawnSync(link, ['--help'], { cwd: elsewhere, encoding: 'utf8' });
+  expect(linked.status).toBe(0);
+  expect(linked.stdout).toBe(direct.stdout);
+});

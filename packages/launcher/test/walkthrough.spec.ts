@@ -1,0 +1,228 @@
+/**
+ * The README's walk-through, run as written: `npm start` in the background, then the README's commands as child
+ * processes (through a shell, from the repository root, like a user pasting them), against the real daemons, in a
+ * fresh data root. The X API emulator is checked through its API, and its page is read and used as a user would.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { DEFAULT_CREDENTIALS, DEFAULT_USER, createEmulatorClient } from '@twitter-relaynet/x-api-emulator';
+
+import { REPO_ROOT } from '../src/layout';
+import { readWalkthrough } from './readme';
+
+jest.setTimeout(240_000);
+
+interface Result {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const walkthrough = readWalkthrough();
+let dataRoot: string;
+let env: NodeJS.ProcessEnv;
+let emulatorUrl: string;
+let system: ChildProcess | null = null;
+let systemOutput = '';
+let systemExit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+const transcript: string[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function sh(command: string): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', command], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      const result = { status, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+      transcript.push(`$ ${command}\n[exit ${status}]\n${result.stdout}${result.stderr}`);
+      resolve(result);
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function eventually<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 90_000, intervalMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out waiting for ${what}.\nnpm start output (tail):\n${systemOutput.slice(-4000)}\nCommands:\n${transcript.slice(-8).join('\n')}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** Run the README's courier commands; a relay with nothing to do exits 3, which is fine. */
+async function courier(): Promise<void> {
+  for (const command of walkthrough.courier) {
+    const result = await sh(command);
+    if (result.status !== 0 && result.status !== 3) {
+      throw new Error(`"${command}" failed (exit ${result.status}):\n${result.stderr}`);
+    }
+  }
+}
+
+async function timeline(): Promise<string> {
+  let out = '';
+  for (const command of walkthrough.timeline) {
+    const result = await sh(command);
+    expect(result.status).toBe(0);
+    out += result.stdout;
+  }
+  return out;
+}
+
+function emulator() {
+  return createEmulatorClient(emulatorUrl, {
+    appKey: DEFAULT_CREDENTIALS.appKey,
+    appSecret: DEFAULT_CREDENTIALS.appSecret,
+    accessToken: DEFAULT_CREDENTIALS.accessToken,
+    accessSecret: DEFAULT_CREDENTIALS.accessSecret,
+  });
+}
+
+async function emulatorTweets(text: string): Promise<Array<{ id: string; text: string; author_id?: string }>> {
+  const page: any = await emulator().v2.get(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, {
+    max_results: 100,
+    expansions: 'author_id',
+  });
+  return ((page.data ?? []) as Array<{ id: string; text: string; author_id?: string }>).filter((tweet) => tweet.text === text);
+}
+
+/** The text of the tweet in the README's tweet command. */
+function readmeTweetText(): string {
+  const command = walkthrough.tweet.find((line) => /twitter-app tweet /.test(line));
+  const match = command?.match(/tweet "([^"]+)"/);
+  if (!match) throw new Error('The README\'s tweet block has no `bin/twitter-app tweet "..."` command');
+  return match[1];
+}
+
+beforeAll(async () => {
+  dataRoot = mkdtempSync(join(tmpdir(), 'walkthrough-'));
+  const port = await freePort();
+  emulatorUrl = `http://127.0.0.1:${port}`;
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TWITTER_')));
+  env = {
+    ...inherited,
+    RELAYNET_DATA_ROOT: dataRoot,
+    X_API_EMULATOR_PORT: String(port),
+    // The launcher and the adapter use the emulator whatever the repository's .env says.
+    TWITTER_API_BASE_URL: emulatorUrl,
+    TWITTER_APP_ENV_FILE: join(dataRoot, 'none.env'),
+    TWITTER_API_ADAPTER_ENV_FILE: join(dataRoot, 'none.env'),
+    // Free ports instead of the fixed defaults, so that a running `npm start` does not get in the way.
+    RELAYER_GATEWAY_POGRPC_ADDRESS: '127.0.0.1:0',
+    TWITTER_API_ADAPTER_POGRPC_ADDRESS: '127.0.0.1:0',
+    TWITTER_API_ADAPTER_SYNC_INTERVAL_MS: '1000',
+    NO_COLOR: '1',
+  };
+});
+
+afterAll(async () => {
+  if (system && system.exitCode === null && system.pid) {
+    try {
+      process.kill(-system.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(dataRoot, { recursive: true, force: true });
+});
+
+test('the README has the four walk-through blocks, starting with npm start', () => {
+  expect(walkthrough.start).toEqual(['npm start']);
+  expect(walkthrough.tweet.every((line) => line.startsWith('bin/twitter-app'))).toBe(true);
+  expect(walkthrough.courier).toEqual(expect.arrayContaining([expect.stringMatching(/^bin\/relay user-gateway/), expect.stringMatching(/^bin\/relay relayer-gateway/)]));
+});
+
+test('the walk-through: a tweet reaches the X API and its outcome the app; a followed account\'s tweet reaches the app', async () => {
+  // Terminal 1: npm start, in its own process group so that "Ctrl-C" reaches npm and the launcher together.
+  system = spawn('sh', ['-c', `exec ${walkthrough.start[0]}`], { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  system.stdout!.on('data', (chunk: Buffer) => (systemOutput += chunk.toString()));
+  system.stderr!.on('data', (chunk: Buffer) => (systemOutput += chunk.toString()));
+  systemExit = new Promise((resolve) => system!.on('close', (code, signal) => resolve({ code, signal })));
+  await eventually('the adapter to publish its connection parameters', async () =>
+    existsSync(join(dataRoot, 'twitter-api-adapter', 'connection-parameters.json')) ? true : null,
+  );
+  for (const name of ['x-api-emulator', 'relayer-gateway', 'user-gateway', 'twitter-api-adapter']) {
+    expect(systemOutput).toMatch(new RegExp(`^${name} +\\| `, 'm'));
+  }
+
+  // Terminal 2: the tweet (the user gateway may still be starting: exit 3 means "try again").
+  const tweetText = readmeTweetText();
+  for (const command of walkthrough.tweet) {
+    await eventually(`"${command}" to reach the user gateway`, async () => {
+      const result = await sh(command);
+      if (result.status === 3) return null;
+      expect(result.status).toBe(0);
+      return true;
+    });
+  }
+
+  // The courier goes back and forth until the tweet is on the emulator and its outcome in the app.
+  let shown = '';
+  await eventually('the tweet to reach the emulator and its outcome the app', async () => {
+    await courier();
+    shown += await timeline();
+    return shown.includes(`posted "${tweetText}"`) ? true : null;
+  }, 120_000, 0);
+  const posted = await emulatorTweets(tweetText);
+  expect(posted).toHaveLength(1); // posted exactly once
+  expect(posted[0].author_id).toBe(DEFAULT_USER.id);
+  expect(shown).toContain(`x.com/${DEFAULT_USER.username}/status/${posted[0].id}`);
+
+  // The emulator's page shows it, and a followed account posts there with the form.
+  const page = await (await fetch(`${emulatorUrl}/`)).text();
+  expect(page).toContain(tweetText);
+  const followedText = `Printed on paper, carried by hand (${Date.now()})`;
+  const response = await fetch(`${emulatorUrl}/web/tweet`, {
+    method: 'POST',
+    body: new URLSearchParams({ author: 'awala_news', text: followedText }),
+    redirect: 'manual',
+  });
+  expect(response.status).toBe(303);
+  expect(response.headers.get('location')).toMatch(/posted=/);
+
+  await eventually('the followed account\'s tweet to reach the app', async () => {
+    await courier();
+    shown += await timeline();
+    return shown.includes(followedText) ? true : null;
+  }, 120_000, 0);
+  expect(shown).toMatch(new RegExp(`@awala_news\\) · .*\\n +${followedText.replace(/[()]/g, '\\$&')}`));
+
+  // Nothing left queued that should have gone, nothing posted twice.
+  const status = await sh('bin/twitter-app status');
+  expect(status.status).toBe(0);
+  expect(status.stdout).toMatch(/^Tweets: 0 queued, 0 sent, 1 confirmed, 0 failed$/m);
+  expect(status.stdout).toMatch(/Subscription: home timeline until .*; confirmed by the adapter/);
+  expect(await emulatorTweets(tweetText)).toHaveLength(1);
+
+  // Ctrl-C: every process stops cleanly (npm itself then ends by the same signal, as npm does on SIGINT).
+  process.kill(-system.pid!, 'SIGINT');
+  const exit = await systemExit;
+  expect(exit.code === 0 || exit.signal === 'SIGINT').toBe(true);
+  expect(systemOutput).toContain('All stopped.');
+  for (const name of ['x-api-emulator', 'relayer-gateway', 'user-gateway', 'twitter-api-adapter']) {
+    expect(systemOutput).toMatch(new RegExp(`^${name} stopped$`, 'm')); // exit status 0, not killed
+  }
+});
