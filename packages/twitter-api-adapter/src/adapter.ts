@@ -263,7 +263,7 @@ export class TwitterApiAdapter {
     try {
       if (tweet.state === 'posting') {
         // A previous attempt may have posted it: look before posting again.
-        const found = await this.findPostedTweet(user, tweet.text);
+        const found = await this.findPostedTweet(tweet.senderId, user, tweet.text);
         if (found) {
           this.store.markPosted(tweet, found.id, tweetUrlFor(found.id, found.username), this.clock.now());
           this.logger.info({ ...fields, xTweetId: found.id }, 'Found the tweet already posted by an interrupted attempt');
@@ -272,7 +272,7 @@ export class TwitterApiAdapter {
       }
       this.assertNotRateLimited(user, POST_TWEETS);
       this.store.markPosting(tweet);
-      const posted = await this.options.api.postTweet(user, tweet.text);
+      const posted = await this.call(user, POST_TWEETS, () => this.options.api.postTweet(user, tweet.text));
       const username = this.store.getSubscription(tweet.senderId)?.username ?? null;
       this.store.markPosted(tweet, posted.id, tweetUrlFor(posted.id, username), this.clock.now());
       this.logger.info({ ...fields, xTweetId: posted.id }, 'Tweet posted');
@@ -282,26 +282,38 @@ export class TwitterApiAdapter {
         this.store.markFailed(tweet, failure.reason, failure.status, this.clock.now());
         this.logger.warn({ ...fields, httpStatus: failure.status, reason: failure.reason }, 'The X API refused the tweet');
       } else if (failure.kind === 'rateLimited') {
-        // A 429 means X did not post it.
-        const state = tweet.state === 'posting' && !(error instanceof ApiCallError && error.endpoint === POST_TWEETS) ? 'posting' : 'pending';
-        this.store.scheduleRetry(tweet, state, failure.resetAt, failure.reason);
+        // A 429 from POST /2/tweets means X did not post it (and any earlier attempt was looked for first); a
+        // 429 while looking for an earlier attempt leaves the question open ('posting').
+        const fromPost = error instanceof ApiCallError && error.endpoint === POST_TWEETS;
+        const state = tweet.state === 'posting' && !fromPost ? 'posting' : 'pending';
+        this.store.scheduleRetry(tweet, state, failure.resetAt, failure.reason, false);
         this.logger.warn({ ...fields, resetAt: failure.resetAt.toISOString() }, 'Rate limited: the tweet waits for the reset');
       } else {
         // Unknown whether X posted it: 'posting', so the next attempt checks first.
         const retryAt = new Date(this.clock.now().getTime() + this.backoffMs(tweet.attempts + 1));
-        this.store.scheduleRetry(tweet, 'posting', retryAt, failure.reason);
+        this.store.scheduleRetry(tweet, 'posting', retryAt, failure.reason, true);
         this.logger.warn({ ...fields, reason: failure.reason, retryAt: retryAt.toISOString() }, 'X API unreachable: will retry');
       }
     }
   }
 
-  /** The user's own recent tweet with exactly this text, if the home timeline shows one. */
-  private async findPostedTweet(user: UserCredentials, text: string): Promise<{ id: string; username: string } | null> {
-    const me = await this.call(user, USERS_ME, () => this.options.api.me(user));
+  /** The user's own recent tweet with this text, if the home timeline shows one. */
+  private async findPostedTweet(
+    senderId: string,
+    user: UserCredentials,
+    text: string,
+  ): Promise<{ id: string; username: string } | null> {
+    // The subscription usually knows who the user is already: one request fewer (users/me has a low limit).
+    const subscription = this.store.getSubscription(senderId);
+    const me =
+      subscription?.userId && subscription.username && subscription.accessToken === user.accessToken
+        ? { id: subscription.userId, username: subscription.username }
+        : await this.call(user, USERS_ME, () => this.options.api.me(user));
     const page = await this.call(user, HOME_TIMELINE, () =>
       this.options.api.homeTimelinePage(user, me.id, { maxResults: 100 }),
     );
-    const match = page.tweets.find((tweet) => tweet.author_id === me.id && tweet.text === text);
+    const wanted = comparableText(text);
+    const match = page.tweets.find((tweet) => tweet.author_id === me.id && comparableText(tweet.text) === wanted);
     return match ? { id: match.id, username: me.username } : null;
   }
 
@@ -313,7 +325,8 @@ export class TwitterApiAdapter {
       if (this.closed) return;
       const fields = { parcelId: tweet.parcelId, senderId: tweet.senderId, tweetId: tweet.tweetId };
       const subscription = this.store.getSubscription(tweet.senderId);
-      if (!subscription) continue; // kept until the app's UpdateSubscription brings a PDA
+      // Kept until the app's UpdateSubscription brings a (new) PDA; an expired one is not worth a warning per pass.
+      if (!subscription || subscription.pdaExpiry.getTime() <= this.clock.now().getTime()) continue;
       const outcome =
         tweet.state === 'posted'
           ? serviceMessages.tweetOutcome({
@@ -357,6 +370,12 @@ export class TwitterApiAdapter {
     for (const subscription of this.store.listSubscriptions()) {
       if (this.closed) return;
       if (subscription.state !== 'active' || subscription.nextSync.getTime() > now.getTime()) continue;
+      if (subscription.pdaExpiry.getTime() <= now.getTime()) {
+        // Nothing could be sent back: no point reading the timeline until the app subscribes again.
+        this.store.failSubscription(subscription.senderId, 'The PDA expired');
+        this.logger.warn({ senderId: subscription.senderId }, 'The PDA expired: timeline sync suspended until a new subscription');
+        continue;
+      }
       await this.syncTimeline(subscription);
     }
   }
@@ -402,6 +421,9 @@ export class TwitterApiAdapter {
         token = result.nextToken;
         // The first sync sends only the most recent page; later ones everything since since_id.
         if (!token || !subscription.sinceId) break;
+        if (page === MAX_TIMELINE_PAGES - 1) {
+          this.logger.warn({ ...fields, pages: MAX_TIMELINE_PAGES }, 'More new tweets than one sync reads: the oldest are skipped');
+        }
       }
       tweets.reverse(); // oldest first
       for (let start = 0; start < tweets.length; start += BATCH_SIZE) {
@@ -494,6 +516,19 @@ class ApiCallError extends Error {
   ) {
     super((cause as Error)?.message ?? String(cause));
   }
+}
+
+/**
+ * Tweet text as X returns it compared with what was posted: X v2 escapes &, < and > as HTML entities, and keeps
+ * text NFC-normalized and trimmed.
+ */
+export function comparableText(text: string): string {
+  return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .normalize('NFC')
+    .trim();
 }
 
 function describe(error: unknown): string {

@@ -146,7 +146,16 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
   const flagRoot = nonEmpty(flags.dataRoot);
   const dataRoot = flagRoot ? resolve(flagRoot) : defaultDataRoot(env);
   const envFile = resolve(nonEmpty(flags.envFile) ?? nonEmpty(env[ENV.ENV_FILE]) ?? envFileDefault);
-  const dotenv = readDotenv(envFile);
+  let dotenv: Map<string, string> | null;
+  try {
+    dotenv = readDotenv(envFile);
+  } catch (error) {
+    // An unreadable file names no variable of its own: name the one that chose it.
+    if (error instanceof ConfigError && error.variable === undefined) {
+      throw new ConfigError(`${error.message} (${ENV.ENV_FILE}, --env-file)`, ENV.ENV_FILE);
+    }
+    throw error;
+  }
 
   // TWITTER_* variables: environment first, then .env.
   const twitter = (variable: string): { value: string | undefined; where: string } => {

@@ -23,7 +23,8 @@ export function parseDotenv(source: string, fileName = '.env'): Map<string, stri
       const equals = line.indexOf('=');
       if (equals < 0) {
         const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(line)?.[0];
-        throw new ConfigError(`${where}: expected NAME=value${name ? ` for ${name}` : ''}, got "${truncate(line)}"`, name);
+        // The line is not echoed when it names a variable: it may hold a secret.
+        throw new ConfigError(`${where}: expected NAME=value${name ? ` for ${name}` : `, got "${truncate(line)}"`}`, name);
       }
       const name = line.slice(0, equals).trim();
       if (!NAME.test(name)) throw new ConfigError(`${where}: "${truncate(name)}" is not a valid variable name`, name);

@@ -202,16 +202,18 @@ export class AdapterStore {
 
   /** Before calling the API: from here on a crash leaves 'posting', which is checked through the API on recovery. */
   markPosting(tweet: TweetRecord): void {
-    this.db
-      .prepare(`UPDATE tweets SET state = 'posting', attempts = attempts + 1 WHERE sender_id = ? AND tweet_id = ?`)
-      .run(tweet.senderId, tweet.tweetId);
+    this.db.prepare(`UPDATE tweets SET state = 'posting' WHERE sender_id = ? AND tweet_id = ?`).run(tweet.senderId, tweet.tweetId);
   }
 
-  /** Retry later, in `state` ('posting' when the API may have posted it, 'pending' when it certainly did not). */
-  scheduleRetry(tweet: TweetRecord, state: 'pending' | 'posting', nextAttempt: Date, reason: string): void {
+  /**
+   * Retry later, in `state` ('posting' when the API may have posted it, 'pending' when it certainly did not).
+   * `countAttempt`: a failed attempt that makes the next backoff longer (network errors; not rate limits). It is
+   * counted here, not when posting starts, so that failures while looking for an interrupted attempt count too.
+   */
+  scheduleRetry(tweet: TweetRecord, state: 'pending' | 'posting', nextAttempt: Date, reason: string, countAttempt: boolean): void {
     this.db
-      .prepare(`UPDATE tweets SET state = ?, next_attempt = ?, reason = ? WHERE sender_id = ? AND tweet_id = ?`)
-      .run(state, nextAttempt.getTime(), reason, tweet.senderId, tweet.tweetId);
+      .prepare(`UPDATE tweets SET state = ?, next_attempt = ?, reason = ?, attempts = attempts + ? WHERE sender_id = ? AND tweet_id = ?`)
+      .run(state, nextAttempt.getTime(), reason, countAttempt ? 1 : 0, tweet.senderId, tweet.tweetId);
   }
 
   /** Final: posted. The user's credentials are no longer needed and are erased. */

@@ -3,7 +3,7 @@
  * consumer credentials from the adapter's configuration), redirected to the configured base URL unless it is the
  * real X API; and the classification of its errors.
  */
-import { ApiRequestError, ApiResponseError, TwitterApi } from 'twitter-api-v2';
+import { ApiRequestError, ApiResponseError, type ITwitterApiClientPlugin, TwitterApi } from 'twitter-api-v2';
 
 import type { UserCredentials } from '@twitter-relaynet/twitter-service';
 import { emulatorHttpAgent, emulatorPlugin } from '@twitter-relaynet/x-api-emulator';
@@ -43,6 +43,18 @@ export interface XApi {
   homeTimelinePage(user: UserCredentials, userId: string, query: TimelineQuery): Promise<TimelinePage>;
 }
 
+/**
+ * A request whose connection stays silent this long fails (as a network error, retried with backoff): without it a
+ * stalled connection would hold up every later tweet and sync. twitter-api-v2 sets no timeout by default.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+const timeoutPlugin: ITwitterApiClientPlugin = {
+  onBeforeRequestConfig({ params }) {
+    params.timeout ??= REQUEST_TIMEOUT_MS;
+  },
+};
+
 export class TwitterApiV2Client implements XApi {
   constructor(private readonly config: ApiConfig) {}
 
@@ -53,9 +65,9 @@ export class TwitterApiV2Client implements XApi {
       accessToken: user.accessToken,
       accessSecret: user.accessSecret,
     };
-    if (this.config.isRealApi) return new TwitterApi(tokens);
+    if (this.config.isRealApi) return new TwitterApi(tokens, { plugins: [timeoutPlugin] });
     return new TwitterApi(tokens, {
-      plugins: [emulatorPlugin(this.config.baseUrl)],
+      plugins: [timeoutPlugin, emulatorPlugin(this.config.baseUrl)],
       httpAgent: emulatorHttpAgent(this.config.baseUrl),
     });
   }
@@ -99,6 +111,11 @@ export type ApiFailure =
 
 /** Without x-rate-limit-reset, a 429 waits this long. */
 export const DEFAULT_RATE_LIMIT_WAIT_MS = 15 * 60_000;
+/**
+ * A 429 waits at least this long: a reset time already past by our clock (ours ahead of X's) must not turn into a
+ * request at every work pass.
+ */
+export const MIN_RATE_LIMIT_WAIT_MS = 30_000;
 
 export function classifyApiError(error: unknown, now: Date): ApiFailure {
   if (error instanceof ApiResponseError) {
@@ -107,14 +124,17 @@ export function classifyApiError(error: unknown, now: Date): ApiFailure {
     const reason = [data.title, data.detail].filter((part) => typeof part === 'string' && part).join(': ') || error.message;
     if (status === 429) {
       const reset = error.rateLimit?.reset;
-      const resetAt = reset ? new Date(reset * 1000) : new Date(now.getTime() + DEFAULT_RATE_LIMIT_WAIT_MS);
+      const resetMs = reset ? reset * 1000 : now.getTime() + DEFAULT_RATE_LIMIT_WAIT_MS;
+      const resetAt = new Date(Math.max(resetMs, now.getTime() + MIN_RATE_LIMIT_WAIT_MS));
       return { kind: 'rateLimited', status: 429, reason, resetAt };
     }
     if (status >= 400 && status < 500 && status !== 408) return { kind: 'refused', status, reason };
     return { kind: 'transient', status, reason };
   }
   if (error instanceof ApiRequestError) {
-    return { kind: 'transient', status: 0, reason: `Network error: ${error.requestError?.message ?? error.message}` };
+    // twitter-api-v2 1.29 builds the error with `error` but its `requestError` getter reads `requestError`.
+    const cause: Error | undefined = error.requestError ?? (error as unknown as { _options?: { error?: Error } })._options?.error;
+    return { kind: 'transient', status: 0, reason: `Network error: ${cause?.message ?? error.message}` };
   }
   return { kind: 'transient', status: 0, reason: (error as Error)?.message ?? String(error) };
 }

@@ -1,0 +1,111 @@
+import { Command, CommanderError } from 'commander';
+
+import { jsonLineLogger } from '@twitter-relaynet/endpoint';
+
+import {
+  DEFAULT_API_BASE_URL,
+  DEFAULT_INTERNET_ADDRESS,
+  DEFAULT_POGRPC_ADDRESS,
+  DEFAULT_SYNC_INTERVAL_MS,
+  DEFAULT_TIMELINE_PAGE_SIZE,
+  ENV,
+  type AdapterFlags,
+  type Env,
+  loadConfig,
+} from './config';
+import { TwitterApiAdapterDaemon } from './daemon';
+import { ConfigError } from './errors';
+
+/** Exit statuses (documented in --help). */
+export const EXIT = {
+  /** Stopped by SIGINT/SIGTERM after a clean shutdown, or --help. */
+  OK: 0,
+  /** Could not start (e.g. the PogRPC port is taken) or the shutdown failed. */
+  FAILURE: 1,
+  /** Usage or configuration error: bad flag, bad variable, malformed .env (the message names it). */
+  USAGE: 2,
+} as const;
+
+const VARIABLES: ReadonlyArray<readonly [string, string]> = [
+  [ENV.DATA_ROOT, '--data-root (default $XDG_DATA_HOME/twitter-relaynet, else ~/.local/share/twitter-relaynet)'],
+  [ENV.DATA_DIR, '--data-dir (default <data root>/twitter-api-adapter)'],
+  [ENV.POGRPC_ADDRESS, `--pogrpc-address (default ${DEFAULT_POGRPC_ADDRESS}; port 0 = any free port)`],
+  [ENV.INTERNET_ADDRESS, `--internet-address (default ${DEFAULT_INTERNET_ADDRESS})`],
+  [ENV.RELAYING_GATEWAY_POGRPC, '--relaying-gateway-pogrpc (default <data root>/relayer-gateway/pogrpc.json)'],
+  [ENV.SYNC_INTERVAL_MS, `--sync-interval-ms (default ${DEFAULT_SYNC_INTERVAL_MS})`],
+  [ENV.TIMELINE_PAGE_SIZE, `--timeline-page-size (5-100, default ${DEFAULT_TIMELINE_PAGE_SIZE})`],
+  [ENV.ENV_FILE, '--env-file (default: .env at the repository root)'],
+  [ENV.API_BASE_URL, `--api-base-url (default ${DEFAULT_API_BASE_URL}, the emulator; https://api.x.com for X)`],
+  [ENV.CONSUMER_KEY, "your X app's consumer key (required with the real X API; default: the emulator's)"],
+  [ENV.CONSUMER_SECRET, "your X app's consumer secret (idem)"],
+];
+const WIDTH = Math.max(...VARIABLES.map(([name]) => name.length)) + 2;
+
+const HELP_AFTER = `
+Environment variables (a flag wins over its variable, a variable over the .env file; only TWITTER_*
+variables are read from .env):
+${VARIABLES.map(([name, meaning]) => `  ${name.padEnd(WIDTH)}${meaning}`).join('\n')}
+
+Publishes <data dir>/connection-parameters.json (for the app) and <data dir>/pogrpc.json
+({"internetAddress", "address", "tlsCertificatePem"}, for the relaying gateway). Sends parcels to the
+relaying gateway published in <data root>/relayer-gateway/pogrpc.json (read at each delivery attempt).
+Logs: JSON lines on stderr. SIGINT/SIGTERM: clean shutdown.
+
+Exit status:
+  ${EXIT.OK}  stopped by SIGINT or SIGTERM (clean shutdown), or --help
+  ${EXIT.FAILURE}  could not start (e.g. the PogRPC address is in use), or the shutdown failed
+  ${EXIT.USAGE}  usage or configuration error (the message names the flag or variable)
+`;
+
+export interface Io {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+export function makeCommand(io: Io): Command {
+  return new Command('twitter-api-adapter')
+    .description(
+      'The Twitter API adapter: a public Relaynet endpoint (PogRPC over TLS) that posts tweets and reads home timelines through the X API v2',
+    )
+    .option('--data-root <dir>', 'the shared data root')
+    .option('--data-dir <dir>', "the adapter's own data directory")
+    .option('--pogrpc-address <host:port>', 'where the PogRPC server listens')
+    .option('--internet-address <domain>', "the public endpoint's Internet address")
+    .option('--relaying-gateway-pogrpc <path>', "the relaying gateway's published PogRPC parameters")
+    .option('--sync-interval-ms <ms>', 'how often each subscribed home timeline is read')
+    .option('--timeline-page-size <n>', 'tweets per home timeline request (5-100)')
+    .option('--env-file <path>', 'the .env file with the X API settings')
+    .option('--api-base-url <url>', 'the X API: https://api.x.com, or the emulator')
+    .addHelpText('after', HELP_AFTER)
+    .allowExcessArguments(false)
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined });
+}
+
+/** Parse, configure, start: resolves with the running daemon, or with an exit status (help, usage error). */
+export async function main(argv: readonly string[], env: Env, io: Io): Promise<TwitterApiAdapterDaemon | number> {
+  const command = makeCommand(io);
+  let config;
+  try {
+    command.parse([...argv], { from: 'node' });
+    config = loadConfig(command.opts<AdapterFlags>(), env);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return EXIT.OK;
+      io.stderr(`twitter-api-adapter: ${error.message.replace(/^error: /, '')} (see twitter-api-adapter --help)\n`);
+      return EXIT.USAGE;
+    }
+    if (error instanceof ConfigError) {
+      io.stderr(`twitter-api-adapter: ${error.message} (see twitter-api-adapter --help)\n`);
+      return EXIT.USAGE;
+    }
+    throw error;
+  }
+  const daemon = new TwitterApiAdapterDaemon({
+    config,
+    logger: jsonLineLogger('twitter-api-adapter', (line) => io.stderr(line)),
+    print: (line) => io.stdout(line + '\n'),
+  });
+  await daemon.start();
+  return daemon;
+}

@@ -1,0 +1,179 @@
+/**
+ * The adapter daemon: the TwitterApiAdapter behind a PogRPC server (TLS, self-signed certificate generated at
+ * first start and kept in the data directory, key 0600), publishing where its peers find it
+ * (docs/runtime-layout.md):
+ * - `connection-parameters.json`: the public endpoint's identity certificate, session key and Internet address,
+ *   for the app;
+ * - `pogrpc.json`: `{"internetAddress", "address", "tlsCertificatePem"}` of the PogRPC server, for the relaying
+ *   gateway's address book.
+ * Outgoing parcels go to the relaying gateway whose route is read from its published `pogrpc.json` at every
+ * delivery attempt: it may start after us, or restart on another port or with another certificate.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+import { ensurePrivateDirectory, type GatewayRoute, type Logger } from '@twitter-relaynet/endpoint';
+import { certificateFingerprint, loadOrCreateServerTlsIdentity, type PogRPCServer } from '@twitter-relaynet/pogrpc';
+
+import { TwitterApiAdapter } from './adapter';
+import type { AdapterConfig } from './config';
+import { TwitterApiV2Client, type XApi } from './xApi';
+
+/** The connection parameters are published again this often (the endpoint rotates its initial session key weekly). */
+const REPUBLISH_INTERVAL_MS = 60 * 60_000;
+/** Outbox delivery backoff: short enough that a relaying gateway started after us gets the parcels soon. */
+const OUTBOX_BACKOFF = { initialDelayMs: 1000, maxDelayMs: 60_000 } as const;
+
+export interface AdapterDaemonOptions {
+  readonly config: AdapterConfig;
+  readonly logger: Logger;
+  /** Banner lines (stdout by default). */
+  readonly print?: (line: string) => void;
+  /** The X API (default: twitter-api-v2 configured from `config.api`). */
+  readonly api?: XApi;
+}
+
+/** `{"address", "tlsCertificatePem"}` as the relaying gateway publishes it; null while it is absent or unusable. */
+export function readRelayingGatewayRoute(path: string): GatewayRoute | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    throw new Error(`${path} is not valid JSON`);
+  }
+  const { address, tlsCertificatePem } = (document ?? {}) as { address?: unknown; tlsCertificatePem?: unknown };
+  if (typeof address !== 'string' || typeof tlsCertificatePem !== 'string') {
+    throw new Error(`${path} lacks "address" or "tlsCertificatePem"`);
+  }
+  return { target: address, tls: { pinnedCertificatePem: tlsCertificatePem } };
+}
+
+/** The address peers can connect to: a wildcard listening host is published as loopback. */
+function publishedHost(listenHost: string): string {
+  if (listenHost === '0.0.0.0') return '127.0.0.1';
+  if (listenHost === '[::]') return '[::1]';
+  return listenHost;
+}
+
+/** Write a public file atomically (temporary file, fsync, rename). */
+async function writePublicFile(path: string, contents: string): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await fs.open(temporary, 'wx', 0o644);
+  try {
+    await handle.writeFile(contents);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.rename(temporary, path);
+  } catch (error) {
+    await fs.rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+export class TwitterApiAdapterDaemon {
+  private adapterInstance: TwitterApiAdapter | null = null;
+  private server: PogRPCServer | null = null;
+  private republishTimer: NodeJS.Timeout | null = null;
+  private publicAddress = '';
+  private stopped = false;
+
+  constructor(private readonly options: AdapterDaemonOptions) {}
+
+  get adapter(): TwitterApiAdapter {
+    if (!this.adapterInstance) throw new Error('The daemon is not started');
+    return this.adapterInstance;
+  }
+
+  /** host:port of the PogRPC server, once started. */
+  get pogrpcAddress(): string {
+    return this.publicAddress;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.options;
+    ensurePrivateDirectory(config.dataDir);
+    const host = config.pogrpcAddress.replace(/:\d+$/, '');
+    const hostnames = [...new Set(['localhost', '127.0.0.1', host.replace(/^\[|\]$/g, '')])];
+    const tls = await loadOrCreateServerTlsIdentity(config.dataDir, { hostnames });
+    if (tls.created) logger.info({ dataDir: config.dataDir }, 'PogRPC TLS certificate generated (self-signed)');
+
+    this.adapterInstance = await TwitterApiAdapter.open({
+      dataDir: config.dataDir,
+      internetAddress: config.internetAddress,
+      api: this.options.api ?? new TwitterApiV2Client(config.api),
+      relayingGateway: () => readRelayingGatewayRoute(config.relayingGatewayPogrpc),
+      logger,
+      syncIntervalMs: config.syncIntervalMs,
+      timelinePageSize: config.timelinePageSize,
+      outboxBackoff: OUTBOX_BACKOFF,
+    });
+    try {
+      this.server = await this.adapterInstance.endpoint.listen({
+        address: config.pogrpcAddress,
+        tls: { keyPem: tls.keyPem, certificatePem: tls.certificatePem },
+      });
+      this.publicAddress = `${publishedHost(host)}:${this.server.port}`;
+      await this.publish();
+    } catch (error) {
+      await this.adapterInstance.close();
+      throw error;
+    }
+    this.republishTimer = setInterval(() => {
+      this.adapterInstance!.endpoint.publishConnectionParameters(config.connectionParametersPath).catch((error) =>
+        logger.error({ error: (error as Error).message }, 'Could not publish the connection parameters'),
+      );
+    }, REPUBLISH_INTERVAL_MS);
+    this.republishTimer.unref();
+    this.printBanner();
+  }
+
+  private async publish(): Promise<void> {
+    const { config } = this.options;
+    await this.adapter.endpoint.publishConnectionParameters(config.connectionParametersPath);
+    const document = {
+      internetAddress: config.internetAddress,
+      address: this.publicAddress,
+      tlsCertificatePem: this.server!.certificatePem,
+    };
+    await writePublicFile(config.pogrpcPublicationPath, JSON.stringify(document, null, 2) + '\n');
+  }
+
+  private printBanner(): void {
+    const print = this.options.print ?? ((line: string) => process.stdout.write(line + '\n'));
+    const { config } = this.options;
+    const api = config.api;
+    print(`twitter-api-adapter: node id ${this.adapter.id}`);
+    print(`twitter-api-adapter: Internet address ${config.internetAddress}`);
+    print(
+      `twitter-api-adapter: PogRPC (relaying gateways): ${this.publicAddress} (TLS certificate SHA-256 ` +
+        `${certificateFingerprint(this.server!.certificatePem!)}; published in ${config.pogrpcPublicationPath})`,
+    );
+    print(`twitter-api-adapter: connection parameters published in ${config.connectionParametersPath}`);
+    print(`twitter-api-adapter: relaying gateway route read from ${config.relayingGatewayPogrpc}`);
+    print(
+      `twitter-api-adapter: X API ${api.baseUrl} (${api.isRealApi ? 'the real X API' : 'emulator or compatible'}; ` +
+        `consumer credentials from ${api.credentialsSource}); timeline sync every ${config.syncIntervalMs} ms`,
+    );
+    print(`twitter-api-adapter: data directory: ${config.dataDir}`);
+    print('twitter-api-adapter: ready');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.republishTimer) clearInterval(this.republishTimer);
+    await this.adapterInstance?.close();
+    this.options.logger.info({}, 'Twitter API adapter stopped');
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * bin/twitter-api-adapter as a child process (built with tsc -b): against the real X API emulator and a stand-in
+ * relaying gateway (a real PogRPC server over TLS), with a real app-side private endpoint talking to it through
+ * what the adapter publishes.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import {
+  createMemoryStores,
+  getConnectionParametersId,
+  MemoryGatewayTransport,
+  PrivateEndpoint,
+  readConnectionParameters,
+  serializeDeliveryAuthorization,
+} from '@twitter-relaynet/endpoint';
+import { createPogRPCServer, generateSelfSignedCertificate, PogRPCClient, type PogRPCServer } from '@twitter-relaynet/pogrpc';
+import { decodeServiceMessage, serviceMessages, type TwitterServiceMessage } from '@twitter-relaynet/twitter-service';
+import { DEFAULT_USER, startEmulator, type RunningEmulator } from '@twitter-relaynet/x-api-emulator';
+
+const REPO = resolve(__dirname, '..', '..', '..');
+const BIN = join(REPO, 'bin', 'twitter-api-adapter');
+const INTERNET_ADDRESS = 'adapter.bin.relaynet.test';
+/** Consumer credentials only this emulator accepts; the secret must never be printed. */
+const CONSUMER = { appKey: 'bin-test-consumer-key', appSecret: 'bin-test-consumer-SECRET-do-not-print' };
+
+jest.setTimeout(30_000);
+
+function build(): void {
+  try {
+    execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/twitter-api-adapter'], {
+      cwd: REPO,
+      stdio: 'pipe',
+    });
+  } catch (error) {
+    const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
+    throw new Error(`Could not build packages/twitter-api-adapter:\n${output}`);
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+class Child {
+  stdout = '';
+  stderr = '';
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  readonly process: ChildProcess;
+  private readonly exited: Promise<void>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv) {
+    this.process = spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process.stdout!.on('data', (chunk) => (this.stdout += chunk));
+    this.process.stderr!.on('data', (chunk) => (this.stderr += chunk));
+    this.exited = new Promise((resolvePromise) =>
+      this.process.on('close', (code, signal) => {
+        this.exit = { code, signal };
+        resolvePromise();
+      }),
+    );
+  }
+
+  async waitForExit(timeoutMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.exited, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    if (!this.exit) throw new Error(`The adapter did not exit; stderr:\n${this.stderr}`);
+    return this.exit;
+  }
+
+  kill(): void {
+    if (!this.exit) this.process.kill('SIGKILL');
+  }
+}
+
+describe('bin/twitter-api-adapter', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'adapter-bin-'));
+  const root = join(dir, 'root');
+  const adapterDir = join(root, 'twitter-api-adapter');
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: join(dir, 'home'),
+    TWITTER_CONSUMER_KEY: CONSUMER.appKey,
+    TWITTER_CONSUMER_SECRET: CONSUMER.appSecret,
+  };
+  let emulator: RunningEmulator;
+  let gatewayServer: PogRPCServer;
+  const toApp: Buffer[] = [];
+  const children: Child[] = [];
+
+  beforeAll(async () => {
+    build();
+    emulator = await startEmulator({ port: 0, dataDir: join(dir, 'emulator'), credentials: CONSUMER });
+    gatewayServer = await createPogRPCServer({
+      address: '127.0.0.1:0',
+      tls: generateSelfSignedCertificate(),
+      onParcel: async (parcel) => {
+        toApp.push(parcel);
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    children.forEach((child) => child.kill());
+    await gatewayServer?.close();
+    await emulator?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function start(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Child {
+    const child = new Child(args, { ...env, ...extraEnv });
+    children.push(child);
+    return child;
+  }
+
+  test('publishes where the app and the relaying gateway find it, serves PogRPC over TLS, stops cleanly', async () => {
+    const child = start([
+      '--data-root', root,
+      '--pogrpc-address', '127.0.0.1:0',
+      '--internet-address', INTERNET_ADDRESS,
+      '--env-file', join(dir, 'absent.env'),
+      '--api-base-url', emulator.url,
+    ]);
+    await waitFor('the ready line', () => child.stdout.includes('twitter-api-adapter: ready') || child.exit);
+    expect(child.exit).toBeNull();
+
+    // What it printed: node id, PogRPC address, Internet address, X API base URL, data folder.
+    const nodeId = /node id (\S+)/.exec(child.stdout)![1];
+    const pogrpc = JSON.parse(readFileSync(join(adapterDir, 'pogrpc.json'), 'utf8'));
+    expect(pogrpc).toEqual({ internetAddress: INTERNET_ADDRESS, address: expect.stringMatching(/^127\.0\.0\.1:\d+$/), tlsCertificatePem: expect.stringContaining('BEGIN CERTIFICATE') });
+    expect(child.stdout).toContain(pogrpc.address);
+    expect(child.stdout).toContain(INTERNET_ADDRESS);
+    expect(child.stdout).toContain(emulator.url);
+    expect(child.stdout).toContain(adapterDir);
+
+    const parameters = await readConnectionParameters(join(adapterDir, 'connection-parameters.json'));
+    expect(parameters.internetAddress).toBe(INTERNET_ADDRESS);
+    expect(getConnectionParametersId(parameters)).toBe(nodeId);
+    expect(parameters.sessionKey).toBeDefined();
+
+    // State: private folder, TLS key 0600.
+    expect(statSync(adapterDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(adapterDir, 'pogrpc-tls-key.pem')).mode & 0o777).toBe(0o600);
+
+    // The app subscribes: its parcel reaches the adapter over PogRPC, TLS pinned to the published certificate.
+    const app = await PrivateEndpoint.open({ stores: createMemoryStores(), transport: await MemoryGatewayTransport.create() });
+    const client = new PogRPCClient(pogrpc.address, {
+      tls: { pinnedCertificatePem: pogrpc.tlsCertificatePem },
+      gatewayAddress: gatewayServer.address,
+    });
+    try {
+      await app.register();
+      const peer = await app.addPublicPeer(parameters);
+      const authorization = await app.issuePda(peer.identityCertificate, new Date(Date.now() + 86_400_000));
+      const subscription = await app.makeParcel(
+        peer.id,
+        serviceMessages.updateSubscription({
+          deliveryAuthorization: serializeDeliveryAuthorization(authorization),
+          credentials: { accessToken: emulator.credentials.accessToken, accessSecret: emulator.credentials.accessSecret },
+          creationDate: new Date(),
+        }),
+      );
+      const report = await client.deliverParcels([{ id: 'subscription', parcel: subscription.parcel }]);
+      expect(report.error).toBeUndefined();
+      expect(report.acked).toEqual(['subscription']);
+
+      // The relaying gateway publishes its route only now (it started after the adapter): the answers reach it.
+      await mkdir(join(root, 'relayer-gateway'), { recursive: true });
+      writeFileSync(
+        join(root, 'relayer-gateway', 'pogrpc.json'),
+        JSON.stringify({ address: gatewayServer.address, tlsCertificatePem: gatewayServer.certificatePem }),
+      );
+      await waitFor('the subscription status and the timeline at the relaying gateway', () => toApp.length >= 2);
+      const messages: TwitterServiceMessage[] = [];
+      for (const parcel of toApp) {
+        await app.receiveParcel(parcel, async (message) => {
+          messages.push(decodeServiceMessage(message.type, message.content)!);
+        });
+      }
+      expect(messages.map((m) => m.kind).sort()).toEqual(['subscriptionStatus', 'timelineUpdateBatch']);
+      const batch = messages.find((m) => m.kind === 'timelineUpdateBatch')!;
+      const tweets = batch.kind === 'timelineUpdateBatch' ? batch.message.tweets : [];
+      expect(tweets.length).toBeGreaterThan(0);
+      expect(tweets.every((t) => t.authorUsername !== 'unknown' && t.authorUsername !== DEFAULT_USER.username)).toBe(true);
+    } finally {
+      client.close();
+      await app.close();
+    }
+
+    child.process.kill('SIGTERM');
+    expect(await child.waitForExit()).toEqual({ code: 0, signal: null });
+    const output = child.stdout + child.stderr;
+    for (const secret of [CONSUMER.appSecret, emulator.credentials.accessSecret]) expect(output).not.toContain(secret);
+    // Logs are JSON lines on stderr (apart from the shutdown notice).
+    const lines = child.stderr.split('\n').filter((line) => line && !line.startsWith('twitter-api-adapter: SIGTERM'));
+    expect(lines.length).toBeGreaterThan(0);
+    lines.forEach((line) => expect(() => JSON.parse(line)).not.toThrow());
+  });
+
+  test('a malformed .env: exit 2 and one line naming the variable, without its value', async () => {
+    const envFile = join(dir, 'malformed.env');
+    writeFileSync(envFile, '# settings\nTWITTER_CONSUMER_SECRET="half-a-secret\n');
+    const child = start(['--data-root', join(dir, 'other-root'), '--env-file', envFile], { TWITTER_CONSUMER_KEY: '', TWITTER_CONSUMER_SECRET: '' });
+    expect(await child.waitForExit()).toEqual({ code: 2, signal: null });
+    expect(child.stdout).toBe('');
+    expect(child.stderr.trim().split('\n')).toHaveLength(1);
+    expect(child.stderr).toContain('TWITTER_CONSUMER_SECRET');
+    expect(child.stderr).toContain(`${envFile} line 2`);
+    expect(child.stderr).not.toContain('half-a-secret');
+  });
+
+  test('a bad flag value or an unknown flag: exit 2', async () => {
+    const bad = start(['--data-root', join(dir, 'other-root'), '--env-file', join(dir, 'absent.env'), '--sync-interval-ms', 'often']);
+    expect(await bad.waitForExit()).toEqual({ code: 2, signal: null });
+    expect(bad.stderr).toContain('TWITTER_API_ADAPTER_SYNC_INTERVAL_MS');
+    const unknown = start(['--frobnicate']);
+    expect(await unknown.waitForExit()).toEqual({ code: 2, signal: null });
+    expect(unknown.stderr).toContain('--frobnicate');
+  });
+
+  test('its PogRPC address already in use: exit 1, saying why', async () => {
+    const taken = await createPogRPCServer({ address: '127.0.0.1:0', tls: generateSelfSignedCertificate(), onParcel: async () => undefined });
+    try {
+      const child = start([
+        '--data-root', join(dir, 'busy-root'),
+        '--pogrpc-address', taken.address,
+        '--env-file', join(dir, 'absent.env'),
+        '--api-base-url', emulator.url,
+      ]);
+      expect(await child.waitForExit()).toEqual({ code: 1, signal: null });
+      expect(child.stderr).toContain('could not start');
+      expect(child.stdout).not.toContain('ready');
+    } finally {
+      await taken.close();
+    }
+  });
+
+  test('--help documents the exit codes and the variables', async () => {
+    const child = start(['--help']);
+    expect(await child.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(child.stdout).toMatch(/Exit status:\n\s+0 .*\n\s+1 .*\n\s+2 /);
+    for (const variable of ['TWITTER_API_BASE_URL', 'TWITTER_CONSUMER_KEY', 'TWITTER_API_ADAPTER_POGRPC_ADDRESS', 'RELAYNET_DATA_ROOT']) {
+      expect(child.stdout).toContain(variable);
+    }
+  });
+});
