@@ -252,6 +252,13 @@ describe('bin/twitter-app', () => {
       stdout: '',
       stderr: `twitter-app: ${envFile} line 2: TWITTER_ACCESS_TOKEN_SECRET has an unterminated " quote\n`,
     });
+    // The same file through the --env-file flag (which Node 20 would take for its own without the bin's "--").
+    const viaFlag = await run(['--env-file', envFile, 'tweet', 'x']);
+    expect(viaFlag).toMatchObject({
+      code: 4,
+      stdout: '',
+      stderr: `twitter-app: ${envFile} line 2: TWITTER_ACCESS_TOKEN_SECRET has an unterminated " quote\n`,
+    });
     expect(gateway.delivered).toHaveLength(seen);
   });
 

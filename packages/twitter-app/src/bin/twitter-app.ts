@@ -5,7 +5,10 @@ import { main } from '../cli';
 // dist/bin/twitter-app.js → the repository root (for its .env).
 const repositoryRoot = resolve(__dirname, '..', '..', '..', '..');
 
-main(process.argv, {
+// bin/twitter-app puts "--" before the arguments so that Node 20 leaves our --env-file alone (nodejs/node#54232).
+const argv = process.argv[2] === '--' ? [...process.argv.slice(0, 2), ...process.argv.slice(3)] : process.argv;
+
+main(argv, {
   stdout: process.stdout,
   stderr: process.stderr,
   stdin: process.stdin,
