@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { usesRealXApi } from './env';
-import { resolveDataRoot } from './layout';
 
 describe('usesRealXApi', () => {
   const dir = mkdtempSync(join(tmpdir(), 'launcher-env-'));
@@ -29,14 +28,5 @@ describe('usesRealXApi', () => {
   test('the environment wins over .env', () => {
     const path = envFile('TWITTER_API_BASE_URL=https://api.x.com\n');
     expect(usesRealXApi(path, { TWITTER_API_BASE_URL: 'http://localhost:8085' })).toBe(false);
-  });
-});
-
-describe('resolveDataRoot', () => {
-  test('flag, then RELAYNET_DATA_ROOT, then XDG_DATA_HOME, then ~/.local/share', () => {
-    expect(resolveDataRoot('/a', { RELAYNET_DATA_ROOT: '/b' })).toBe('/a');
-    expect(resolveDataRoot(undefined, { RELAYNET_DATA_ROOT: '/b', XDG_DATA_HOME: '/c' })).toBe('/b');
-    expect(resolveDataRoot(undefined, { XDG_DATA_HOME: '/c' })).toBe('/c/twitter-relaynet');
-    expect(resolveDataRoot(undefined, {})).toMatch(/\.local\/share\/twitter-relaynet$/);
   });
 });

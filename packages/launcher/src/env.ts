@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readDotenv } from '@twitter-relaynet/config';
 
 /**
- * Whether the adapter will talk to a real X API rather than the bundled emulator: decided by
- * TWITTER_API_BASE_URL, from the environment or the repository's .env (the adapter validates the
- * file itself; here only this one variable matters).
+ * Whether the adapter will talk to a remote X API rather than the bundled emulator, so that `npm start` need not
+ * start the emulator: decided by TWITTER_API_BASE_URL, from the environment or the repository's .env.
  */
 export function usesRealXApi(envFilePath: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  const baseUrl = env.TWITTER_API_BASE_URL ?? readVariable(envFilePath, 'TWITTER_API_BASE_URL');
+  const baseUrl = env.TWITTER_API_BASE_URL?.trim() || readVariable(envFilePath, 'TWITTER_API_BASE_URL');
   if (!baseUrl) return false;
   try {
     const { hostname } = new URL(baseUrl);
@@ -17,15 +16,9 @@ export function usesRealXApi(envFilePath: string, env: NodeJS.ProcessEnv = proce
 }
 
 function readVariable(path: string, name: string): string | undefined {
-  let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    return readDotenv(path)?.get(name);
   } catch {
-    return undefined;
+    return undefined; // a malformed .env: the adapter stops with an error naming the line and the variable
   }
-  for (const line of text.split(/\r?\n/)) {
-    const match = line.match(/^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/);
-    if (match && match[1] === name) return match[2].trim().replace(/^(['"])(.*)\1$/, '$2');
-  }
-  return undefined;
 }

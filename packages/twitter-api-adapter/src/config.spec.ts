@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { DEFAULT_CREDENTIALS } from '@twitter-relaynet/x-api-emulator';
@@ -10,7 +10,6 @@ import {
   DEFAULT_POGRPC_ADDRESS,
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_TIMELINE_PAGE_SIZE,
-  defaultDataRoot,
   defaultEnvFile,
   ENV,
   loadConfig,
@@ -69,13 +68,6 @@ describe('defaults', () => {
       },
     });
     expect(DEFAULT_SYNC_INTERVAL_MS).toBe(90_000);
-  });
-
-  test('data root: RELAYNET_DATA_ROOT, else XDG_DATA_HOME, else ~/.local/share', () => {
-    expect(defaultDataRoot({ RELAYNET_DATA_ROOT: 'rel', XDG_DATA_HOME: '/xdg' })).toBe(resolve('rel'));
-    expect(defaultDataRoot({ XDG_DATA_HOME: '/xdg' })).toBe('/xdg/twitter-relaynet');
-    expect(defaultDataRoot({ HOME: '/home/u' })).toBe('/home/u/.local/share/twitter-relaynet');
-    expect(defaultDataRoot({})).toBe(join(homedir(), '.local', 'share', 'twitter-relaynet'));
   });
 
   test("the default .env is the repository root's", () => {

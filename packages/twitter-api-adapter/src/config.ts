@@ -3,13 +3,12 @@
  * (only TWITTER_* variables are read from it), then the default. With no configuration at all the adapter talks
  * to the local X API emulator with its seeded consumer credentials (docs/runtime-layout.md for the paths).
  */
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { defaultDataRoot, DotenvError, readDotenv } from '@twitter-relaynet/config';
 import { isValidDomainName } from '@twitter-relaynet/core';
 import { DEFAULT_CREDENTIALS, DEFAULT_HOST, DEFAULT_PORT } from '@twitter-relaynet/x-api-emulator';
 
-import { readDotenv } from './dotenv';
 import { ConfigError } from './errors';
 
 export const ENV = {
@@ -83,13 +82,6 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== '' ? value.trim() : undefined;
 }
 
-export function defaultDataRoot(env: Env): string {
-  const explicit = nonEmpty(env[ENV.DATA_ROOT]);
-  if (explicit) return resolve(explicit);
-  const xdg = nonEmpty(env.XDG_DATA_HOME);
-  if (xdg) return resolve(xdg, 'twitter-relaynet');
-  return join(nonEmpty(env.HOME) ?? homedir(), '.local', 'share', 'twitter-relaynet');
-}
 
 /** The repository's .env: this module is in packages/twitter-api-adapter/{src,dist}/. */
 export function defaultEnvFile(): string {
@@ -150,11 +142,10 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
   try {
     dotenv = readDotenv(envFile);
   } catch (error) {
+    if (!(error instanceof DotenvError)) throw error;
     // An unreadable file names no variable of its own: name the one that chose it.
-    if (error instanceof ConfigError && error.variable === undefined) {
-      throw new ConfigError(`${error.message} (${ENV.ENV_FILE}, --env-file)`, ENV.ENV_FILE);
-    }
-    throw error;
+    if (error.variable === undefined) throw new ConfigError(`${error.message} (${ENV.ENV_FILE}, --env-file)`, ENV.ENV_FILE);
+    throw new ConfigError(error.message, error.variable);
   }
 
   // TWITTER_* variables: environment first, then .env.

@@ -9,7 +9,6 @@ export {
 export { TwitterApiAdapterDaemon, type AdapterDaemonOptions, readRelayingGatewayRoute } from './daemon';
 export {
   loadConfig,
-  defaultDataRoot,
   defaultEnvFile,
   ENV,
   DEFAULT_POGRPC_ADDRESS,
@@ -23,7 +22,6 @@ export {
   type ApiConfig,
   type Env,
 } from './config';
-export { parseDotenv, readDotenv } from './dotenv';
 export { ConfigError } from './errors';
 export { AdapterStore, ADAPTER_DATABASE_FILE, type TweetRecord, type TweetState, type SubscriptionRecord, type SubscriptionState } from './store';
 export {

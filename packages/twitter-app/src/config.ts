@@ -2,12 +2,11 @@
  * Where twitter-app keeps its state and finds its peers (docs/runtime-layout.md), and the user's X credentials.
  * Precedence: flag, then environment variable, then the default.
  */
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { DotenvError, readDotenv, resolveDataRoot } from '@twitter-relaynet/config';
 import { DEFAULT_CREDENTIALS } from '@twitter-relaynet/x-api-emulator';
 
-import { readDotenv } from './dotenv';
 import { ConfigurationError } from './errors';
 
 export const ENV = {
@@ -46,18 +45,9 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== '' ? value : undefined;
 }
 
-export function defaultDataRoot(env: Env): string {
-  const explicit = nonEmpty(env[ENV.DATA_ROOT]);
-  if (explicit) return resolve(explicit);
-  const xdg = nonEmpty(env.XDG_DATA_HOME);
-  if (xdg) return resolve(xdg, 'twitter-relaynet');
-  return join(nonEmpty(env.HOME) ?? homedir(), '.local', 'share', 'twitter-relaynet');
-}
-
 /** `defaultEnvFile`: the repository's .env (the wrapper knows where the repository is). */
 export function resolvePaths(options: PathOptions, env: Env, defaultEnvFile: string): AppPaths {
-  const flagRoot = nonEmpty(options.dataRoot);
-  const dataRoot = flagRoot ? resolve(flagRoot) : defaultDataRoot(env);
+  const dataRoot = resolveDataRoot(options.dataRoot, env);
   const pick = (flag: string | undefined, variable: string, fallback: string): string => {
     const value = nonEmpty(flag) ?? nonEmpty(env[variable]);
     return value ? resolve(value) : fallback;
@@ -93,7 +83,13 @@ export function loadCredentials(env: Env, envFile: string): UserCredentials {
   let secret = fromEnv.secret;
   let source: UserCredentials['source'] = 'environment';
   if (!key || !secret) {
-    const dotenv = readDotenv(envFile);
+    let dotenv: Map<string, string> | null;
+    try {
+      dotenv = readDotenv(envFile);
+    } catch (error) {
+      if (error instanceof DotenvError) throw new ConfigurationError(error.message, { cause: error });
+      throw error;
+    }
     if (dotenv) {
       const fileKey = nonEmpty(dotenv.get(ENV.ACCESS_TOKEN_KEY));
       const fileSecret = nonEmpty(dotenv.get(ENV.ACCESS_TOKEN_SECRET));

@@ -6,8 +6,10 @@
  */
 import { join } from 'node:path';
 
+import { resolveDataRoot } from '@twitter-relaynet/config';
+
 import { usesRealXApi } from '../env';
-import { REPO_ROOT, resolveDataRoot } from '../layout';
+import { REPO_ROOT } from '../layout';
 import { Supervisor } from '../supervisor';
 import { emulatorBaseUrl, emulatorPortFrom, systemProcesses } from '../system';
 
@@ -46,7 +48,7 @@ function parseArgs(argv: readonly string[]): { dataRoot?: string } {
 
 function main(): void {
   const { dataRoot: dataRootFlag } = parseArgs(process.argv.slice(2));
-  const dataRoot = resolveDataRoot(dataRootFlag);
+  const dataRoot = resolveDataRoot(dataRootFlag, process.env);
   let emulatorPort: number;
   try {
     emulatorPort = emulatorPortFrom(process.env);

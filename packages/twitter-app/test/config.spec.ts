@@ -4,47 +4,7 @@ import { join } from 'node:path';
 
 import { DEFAULT_CREDENTIALS } from '@twitter-relaynet/x-api-emulator';
 
-import { ConfigurationError, ExitCode, loadCredentials, parseDotenv, resolvePaths } from '../src';
-
-describe('.env parser', () => {
-  test('reads NAME=value lines, comments, export, quotes and inline comments', () => {
-    const values = parseDotenv(
-      [
-        '# From the Twitter client',
-        '',
-        "TWITTER_ACCESS_TOKEN_KEY='12-abc=def'",
-        'export TWITTER_ACCESS_TOKEN_SECRET="s3cr\\"et\\n"',
-        'X_API_BASE_URL=http://127.0.0.1:8085  # the emulator',
-        'EMPTY=',
-        '  SPACED = value with spaces  ',
-      ].join('\n'),
-    );
-    expect(Object.fromEntries(values)).toEqual({
-      TWITTER_ACCESS_TOKEN_KEY: '12-abc=def',
-      TWITTER_ACCESS_TOKEN_SECRET: 's3cr"et\n',
-      X_API_BASE_URL: 'http://127.0.0.1:8085',
-      EMPTY: '',
-      SPACED: 'value with spaces',
-    });
-  });
-
-  test.each([
-    ['TWITTER_ACCESS_TOKEN_KEY', /\.env line 1: expected NAME=value/],
-    ['1BAD=x', /\.env line 1: "1BAD" is not a valid variable name/],
-    ['OK=1\nTWITTER_ACCESS_TOKEN_SECRET="unterminated', /\.env line 2: TWITTER_ACCESS_TOKEN_SECRET has an unterminated " quote/],
-    ["KEY='a' b", /\.env line 1: KEY has text after its closing quote/],
-  ])('a malformed file is a configuration error naming the line and variable: %j', (source, message) => {
-    let error: unknown;
-    try {
-      parseDotenv(source);
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(ConfigurationError);
-    expect((error as ConfigurationError).exitCode).toBe(ExitCode.CONFIGURATION);
-    expect((error as Error).message).toMatch(message);
-  });
-});
+import { ConfigurationError, ExitCode, loadCredentials, resolvePaths } from '../src';
 
 describe('credentials and paths', () => {
   const dir = mkdtempSync(join(tmpdir(), 'twitter-app-config-'));
@@ -65,6 +25,23 @@ describe('credentials and paths', () => {
     expect(
       loadCredentials({ TWITTER_ACCESS_TOKEN_KEY: 'env-key', TWITTER_ACCESS_TOKEN_SECRET: 'env-secret' }, envFile),
     ).toEqual({ accessToken: 'env-key', accessSecret: 'env-secret', source: 'environment' });
+  });
+
+  test.each([
+    ['OK=1\nTWITTER_ACCESS_TOKEN_SECRET="unterminated', /\.env line 2: TWITTER_ACCESS_TOKEN_SECRET has an unterminated " quote/],
+    ['TWITTER_ACCESS_TOKEN_KEY=value with spaces', /\.env line 1: TWITTER_ACCESS_TOKEN_KEY contains spaces \(quote the whole value\)/],
+    ['TWITTER_ACCESS_TOKEN_KEY', /\.env line 1: expected NAME=value for TWITTER_ACCESS_TOKEN_KEY/],
+  ])('a malformed .env is a configuration error (exit 4) naming the line and variable: %j', (source, message) => {
+    writeFileSync(envFile, source);
+    let error: unknown;
+    try {
+      loadCredentials({}, envFile);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).exitCode).toBe(ExitCode.CONFIGURATION);
+    expect((error as Error).message).toMatch(message);
   });
 
   test('only one of key and secret is an error naming the missing one', () => {

@@ -2,17 +2,16 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { parseDotenv, readDotenv } from './dotenv';
-import { ConfigError } from './errors';
+import { DotenvError, parseDotenv, readDotenv } from './dotenv';
 
-function configError(run: () => unknown): ConfigError {
+function configError(run: () => unknown): DotenvError {
   try {
     run();
   } catch (error) {
-    if (error instanceof ConfigError) return error;
+    if (error instanceof DotenvError) return error;
     throw error;
   }
-  throw new Error('expected a ConfigError');
+  throw new Error('expected a DotenvError');
 }
 
 describe('parseDotenv', () => {
@@ -57,7 +56,7 @@ describe('parseDotenv', () => {
 });
 
 describe('readDotenv', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'adapter-dotenv-'));
+  const dir = mkdtempSync(join(tmpdir(), 'config-dotenv-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('null when the file does not exist', () => {
@@ -70,7 +69,7 @@ describe('readDotenv', () => {
     expect(readDotenv(path)?.get('TWITTER_API_BASE_URL')).toBe('http://127.0.0.1:1');
   });
 
-  test('an unreadable file is a ConfigError naming it', () => {
+  test('an unreadable file is a DotenvError naming it', () => {
     // A directory cannot be read as a file (works as root too, unlike chmod 000).
     const error = configError(() => readDotenv(dir));
     expect(error.message).toContain(dir);

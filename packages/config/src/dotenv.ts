@@ -1,14 +1,26 @@
 /**
- * A small, strict `.env` reader: `NAME=value` lines, `#` comments, blank lines, an optional `export ` prefix,
- * values unquoted (up to an inline ` #` comment), in single quotes (verbatim) or in double quotes (\n, \t, \r,
- * \", \\ escapes). Anything else is a ConfigError naming the file, the line and the variable: a malformed file
- * never yields a silently wrong value. (dotenv's parser skips malformed lines silently, hence this one.)
+ * A small, strict `.env` reader shared by the app and the adapter, so that one file means the same to both:
+ * `NAME=value` lines, `#` comments, blank lines, an optional `export ` prefix; values unquoted (up to an inline
+ * ` #` comment; no spaces, no quotes), in single quotes (verbatim) or in double quotes (\n, \t, \r, \", \\
+ * escapes). Anything else is a DotenvError naming the file, the line and the variable, never a silently wrong
+ * value: the popular `dotenv` package skips malformed lines without a word, hence this one. A line is never
+ * echoed once it names a variable, because it may hold a secret.
  */
 import { readFileSync } from 'node:fs';
 
-import { ConfigError } from './errors';
-
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export class DotenvError extends Error {
+  override readonly name = 'DotenvError';
+  constructor(
+    message: string,
+    /** The variable the problem is about, when the line names one. */
+    readonly variable?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
 
 export function parseDotenv(source: string, fileName = '.env'): Map<string, string> {
   const values = new Map<string, string>();
@@ -23,12 +35,11 @@ export function parseDotenv(source: string, fileName = '.env'): Map<string, stri
       const equals = line.indexOf('=');
       if (equals < 0) {
         const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(line)?.[0];
-        // The line is not echoed when it names a variable: it may hold a secret.
-        throw new ConfigError(`${where}: expected NAME=value${name ? ` for ${name}` : `, got "${truncate(line)}"`}`, name);
+        throw new DotenvError(`${where}: expected NAME=value${name ? ` for ${name}` : `, got "${truncate(line)}"`}`, name);
       }
       const name = line.slice(0, equals).trim();
-      if (!NAME.test(name)) throw new ConfigError(`${where}: "${truncate(name)}" is not a valid variable name`, name);
-      if (values.has(name)) throw new ConfigError(`${where}: ${name} is set twice`, name);
+      if (!NAME.test(name)) throw new DotenvError(`${where}: "${truncate(name)}" is not a valid variable name`, name);
+      if (values.has(name)) throw new DotenvError(`${where}: ${name} is set twice`, name);
       values.set(name, parseValue(line.slice(equals + 1).trim(), name, where));
     });
   return values;
@@ -50,15 +61,15 @@ function parseValue(raw: string, name: string, where: string): string {
         value += char;
       }
     }
-    if (i >= raw.length) throw new ConfigError(`${where}: ${name} has an unterminated ${quote} quote`, name);
+    if (i >= raw.length) throw new DotenvError(`${where}: ${name} has an unterminated ${quote} quote`, name);
     const rest = raw.slice(i + 1).trim();
-    if (rest !== '' && !rest.startsWith('#')) throw new ConfigError(`${where}: ${name} has text after its closing quote`, name);
+    if (rest !== '' && !rest.startsWith('#')) throw new DotenvError(`${where}: ${name} has text after its closing quote`, name);
     return value;
   }
   const comment = raw.search(/\s#/);
   const value = (comment >= 0 ? raw.slice(0, comment) : raw).trim();
-  if (/["']/.test(value)) throw new ConfigError(`${where}: ${name} has a stray quote (quote the whole value)`, name);
-  if (/\s/.test(value)) throw new ConfigError(`${where}: ${name} contains spaces (quote the whole value)`, name);
+  if (/["']/.test(value)) throw new DotenvError(`${where}: ${name} has a stray quote (quote the whole value)`, name);
+  if (/\s/.test(value)) throw new DotenvError(`${where}: ${name} contains spaces (quote the whole value)`, name);
   return value;
 }
 
@@ -69,7 +80,7 @@ export function readDotenv(path: string): Map<string, string> | null {
     source = readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new ConfigError(`Cannot read ${path}: ${(error as Error).message}`);
+    throw new DotenvError(`Cannot read ${path}: ${(error as Error).message}`, undefined, { cause: error });
   }
   return parseDotenv(source, path);
 }
