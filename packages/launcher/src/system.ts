@@ -21,7 +21,7 @@ export interface SystemOptions {
   readonly realApi: boolean;
   /** The emulator's TCP port. */
   readonly emulatorPort?: number;
-  /** Variables for every process, on top of the launcher's own environment. */
+  /** The environment of every process (default: the launcher's own). */
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -30,7 +30,7 @@ export function emulatorBaseUrl(port: number): string {
 }
 
 export function systemProcesses(options: SystemOptions): ProcessSpec[] {
-  const env: NodeJS.ProcessEnv = { ...options.env, RELAYNET_DATA_ROOT: options.dataRoot };
+  const env: NodeJS.ProcessEnv = { ...(options.env ?? process.env), RELAYNET_DATA_ROOT: options.dataRoot };
   const specs: ProcessSpec[] = [];
   const adapterEnv: NodeJS.ProcessEnv = { ...env };
   if (!options.realApi) {
@@ -42,7 +42,10 @@ export function systemProcesses(options: SystemOptions): ProcessSpec[] {
       env,
     });
     adapterEnv.TWITTER_API_BASE_URL = emulatorBaseUrl(port);
-    adapterEnv.TWITTER_API_ADAPTER_SYNC_INTERVAL_MS ??= String(EMULATOR_SYNC_INTERVAL_MS);
+    // Unless the user chose an interval.
+    if (!adapterEnv.TWITTER_API_ADAPTER_SYNC_INTERVAL_MS?.trim()) {
+      adapterEnv.TWITTER_API_ADAPTER_SYNC_INTERVAL_MS = String(EMULATOR_SYNC_INTERVAL_MS);
+    }
   }
   specs.push(
     { name: 'relayer-gateway', command: bin('relayer-gateway'), args: ['--data-root', options.dataRoot], env },
