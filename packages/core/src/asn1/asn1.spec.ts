@@ -14,6 +14,7 @@ import {
   readVisibleString,
   TagClass,
 } from './decode';
+import { allocateWithRoom, chunkedTlv, DER_IDENTIFIER, flatten, joinChunks, MIN_LENGTH_WITH_ROOM } from './derChunks';
 import {
   bitString,
   boolean,
@@ -224,5 +225,53 @@ describe('DER/BER decoding', () => {
     const element = decodeAsn1(encoded);
     expect(element.content.buffer).toBe(encoded.buffer);
     expect(element.content.length).toBe(big.length);
+  });
+});
+
+describe('DER chunks with room around a large value', () => {
+  const LENGTH = MIN_LENGTH_WITH_ROOM + 1000;
+
+  function filledWithRoom(): Buffer {
+    const value = allocateWithRoom(LENGTH, 64, 64);
+    for (let i = 0; i < value.length; i++) value[i] = i & 0xff;
+    return value;
+  }
+
+  test('flatten writes the enclosing octets in the room instead of copying the value', () => {
+    const value = filledWithRoom();
+    const wrapped = joinChunks(
+      Buffer.from('head'),
+      chunkedTlv(DER_IDENTIFIER.OCTET_STRING, value),
+      Buffer.from('tail'),
+    );
+
+    const flattened = flatten(wrapped);
+
+    expect(flattened.buffer).toBe(value.buffer);
+    expect(flattened.equals(Buffer.concat(wrapped.chunks as Buffer[]))).toBe(true);
+    expect(flattened.subarray(flattened.length - 4).toString()).toBe('tail');
+  });
+
+  test('the room is used once: a second message around the same value is a copy, and both stay intact', () => {
+    const value = filledWithRoom();
+    const first = flatten(joinChunks(Buffer.from('first'), value, Buffer.from('1')));
+    const second = flatten(joinChunks(Buffer.from('second'), value, Buffer.from('2')));
+
+    expect(first.buffer).toBe(value.buffer);
+    expect(second.buffer).not.toBe(value.buffer);
+    expect(first.equals(Buffer.concat([Buffer.from('first'), value, Buffer.from('1')]))).toBe(true);
+    expect(second.equals(Buffer.concat([Buffer.from('second'), value, Buffer.from('2')]))).toBe(true);
+  });
+
+  test('enclosing octets that do not fit in the room are copied as usual', () => {
+    const value = filledWithRoom();
+    const tooLong = Buffer.alloc(65, 1);
+
+    const flattened = flatten(joinChunks(tooLong, value));
+
+    expect(flattened.buffer).not.toBe(value.buffer);
+    expect(flattened.equals(Buffer.concat([tooLong, value]))).toBe(true);
+    // Nothing was claimed, so a message that fits still uses the room.
+    expect(flatten(joinChunks(Buffer.from('ok'), value)).buffer).toBe(value.buffer);
   });
 });

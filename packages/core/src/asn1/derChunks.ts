@@ -3,7 +3,8 @@
  *
  * The helpers in ./encode.ts build each TLV with Buffer.concat, so nesting a payload N levels
  * deep copies it N times. Here a value is kept as a list of buffers plus its total length, and the
- * payload is copied exactly once, when the outermost value is flattened.
+ * payload is copied at most once, when the outermost value is flattened (not at all when it was
+ * allocated with room around it: see allocateWithRoom).
  */
 import { readOctetString, UniversalTag, type Asn1Element } from './decode';
 import { encodeLength, tlv } from './encode';
@@ -46,9 +47,83 @@ export const DER_IDENTIFIER = {
   CONTEXT_CONSTRUCTED_0: 0xa0,
 } as const;
 
-/** Join the pieces into one Buffer (the only copy of the payload). */
+/** The parts side by side, without a header (e.g. a format signature before a DER value). */
+export function joinChunks(...parts: readonly Part[]): DerChunks {
+  return partsOf(parts);
+}
+
+/**
+ * Join the pieces into one Buffer (the only copy of the payload).
+ *
+ * When one piece was allocated with room around it (see allocateWithRoom) and the other pieces
+ * fit in that room, they are written there instead and the piece is not copied at all.
+ */
 export function flatten(value: DerChunks): Buffer {
-  return Buffer.concat(value.chunks as Buffer[], value.length);
+  return flattenInRoom(value) ?? Buffer.concat(value.chunks as Buffer[], value.length);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Room around large values
+
+/**
+ * A large EnvelopedData becomes the payload of a RAMF message, which wraps it in a few hundred
+ * octets of headers and a few kilobytes of certificates and signature. Allocating it with that
+ * room on both sides lets the message be written around it, so the payload is materialised once
+ * instead of twice (for an 8 MiB parcel, that is 8 MiB less at peak). The room that stays unused
+ * is never written, so it is not resident.
+ *
+ * Only values at least this long get room: below it a copy costs less than the bookkeeping.
+ */
+export const MIN_LENGTH_WITH_ROOM = 64 * 1024;
+/** Room before the value: the RAMF format signature and every header down to the payload. */
+export const ROOM_BEFORE = 4 * 1024;
+/**
+ * Room after the value: the SignedData certificates and SignerInfo. A RAMF message may span 9 MiB
+ * and its payload 8 MiB, so whatever follows a payload of the largest size fits in 1 MiB.
+ */
+export const ROOM_AFTER = 1024 * 1024;
+
+interface Room {
+  readonly before: number;
+  readonly after: number;
+}
+
+/** Values that have room around them that nobody has claimed yet. */
+const unclaimedRoom = new WeakMap<Buffer, Room>();
+
+/**
+ * A Buffer of `length` octets with room around it for flatten() to use once. The room is part of
+ * the same ArrayBuffer, outside the returned view; the message written there shares the value's
+ * memory. Zero-filled, as the room is reachable through `.buffer` (a fresh allocation of this size
+ * is mapped zero pages, so that costs no resident memory either).
+ */
+export function allocateWithRoom(length: number, before = ROOM_BEFORE, after = ROOM_AFTER): Buffer {
+  const backing = Buffer.alloc(before + length + after);
+  const value = backing.subarray(before, before + length);
+  unclaimedRoom.set(value, { before, after });
+  return value;
+}
+
+function flattenInRoom(value: DerChunks): Buffer | null {
+  const { chunks } = value;
+  let offset = 0;
+  for (let index = 0; index < chunks.length; index++) {
+    const chunk = chunks[index];
+    const room = chunk.length >= MIN_LENGTH_WITH_ROOM ? unclaimedRoom.get(chunk) : undefined;
+    if (room && offset <= room.before && value.length - offset - chunk.length <= room.after) {
+      // Claimed once: a second message around the same value would overwrite this one's octets.
+      unclaimedRoom.delete(chunk);
+      const result = Buffer.from(chunk.buffer, chunk.byteOffset - offset, value.length);
+      let position = 0;
+      for (let other = 0; other < chunks.length; other++) {
+        if (other !== index) chunks[other].copy(result, position);
+        position += chunks[other].length;
+      }
+      return result;
+    }
+    offset += chunk.length;
+  }
+  return null;
 }
 
 /**

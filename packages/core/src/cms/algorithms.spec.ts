@@ -5,8 +5,10 @@ import { explicit, integer, nullValue, octetString, oid, sequence } from '../asn
 import { CryptoError, RelaynetSyntaxError } from '../errors';
 import { ALGORITHM_OIDS } from '../oids';
 import {
+  aesCbcCiphertextLength,
   aesCbcDecrypt,
   aesCbcEncrypt,
+  aesCbcEncryptInto,
   aesKeyUnwrap,
   aesKeyWrap,
   assertAesKeySize,
@@ -303,4 +305,29 @@ test('AES-CBC encrypts chunked plaintext exactly as the joined plaintext', () =>
   const plaintext = Buffer.alloc(70_001, 3);
   const chunks = [plaintext.subarray(0, 12_345), plaintext.subarray(12_345)];
   expect(Buffer.concat(aesCbcEncrypt(key, iv, chunks)).equals(Buffer.concat(aesCbcEncrypt(key, iv, plaintext)))).toBe(true);
+});
+
+test('AES-CBC written into a buffer, in slices, matches the one-shot ciphertext and decrypts back', () => {
+  const key = Buffer.alloc(16, 4);
+  const iv = Buffer.alloc(16, 5);
+  // Several 64 KiB slices, with chunk boundaries that are not block-aligned.
+  const plaintext = Buffer.alloc(300_007);
+  for (let i = 0; i < plaintext.length; i++) plaintext[i] = (i * 7) & 0xff;
+  const chunks = [plaintext.subarray(0, 5), plaintext.subarray(5, 100_003), plaintext.subarray(100_003)];
+  const expected = Buffer.concat(aesCbcEncrypt(key, iv, plaintext));
+  expect(aesCbcCiphertextLength(plaintext.length)).toBe(expected.length);
+
+  const target = Buffer.alloc(expected.length + 10, 0xee);
+  aesCbcEncryptInto(key, iv, chunks, target, 3);
+
+  expect(target.subarray(3, 3 + expected.length).equals(expected)).toBe(true);
+  expect(target.subarray(0, 3).equals(Buffer.alloc(3, 0xee))).toBe(true);
+  expect(target.subarray(3 + expected.length).equals(Buffer.alloc(7, 0xee))).toBe(true);
+  expect(aesCbcDecrypt(key, iv, expected).equals(plaintext)).toBe(true);
+});
+
+test('AES-CBC ciphertext lengths include one to sixteen octets of padding', () => {
+  expect(aesCbcCiphertextLength(0)).toBe(16);
+  expect(aesCbcCiphertextLength(15)).toBe(16);
+  expect(aesCbcCiphertextLength(16)).toBe(32);
 });

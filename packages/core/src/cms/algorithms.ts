@@ -327,10 +327,6 @@ export function readContentEncryptionAlgorithm(element: Asn1Element, what: strin
   return { keySize, iv };
 }
 
-/**
- * AES-CBC with PKCS#7 padding. Returns the ciphertext as two pieces (whole blocks, then the padded
- * last block) so that the caller can place them in its output without joining them first.
- */
 /** AES-CBC with PKCS#7 padding; the plaintext may come in chunks (it is never joined). */
 export function aesCbcEncrypt(key: Buffer, iv: Buffer, plaintext: Buffer | readonly Buffer[]): Buffer[] {
   const cipher = createCipheriv(`aes-${key.length * 8}-cbc`, key, iv);
@@ -341,6 +337,42 @@ export function aesCbcEncrypt(key: Buffer, iv: Buffer, plaintext: Buffer | reado
   }
   output.push(cipher.final());
   return output;
+}
+
+/** The length of the AES-CBC ciphertext (PKCS#7 padding adds 1 to 16 octets) of a plaintext. */
+export function aesCbcCiphertextLength(plaintextLength: number): number {
+  return (Math.floor(plaintextLength / AES_BLOCK_OCTETS) + 1) * AES_BLOCK_OCTETS;
+}
+
+/**
+ * Node's cipher allocates each update's output at the input's length plus a block and then copies
+ * it to its exact length, so one update over 8 MiB briefly holds 16 MiB; slices bound that.
+ */
+const AES_CBC_SLICE_OCTETS = 64 * 1024;
+
+/**
+ * AES-CBC with PKCS#7 padding, written into `target` at `offset` (exactly
+ * aesCbcCiphertextLength(plaintext length) octets), so the caller's output holds the only copy.
+ */
+export function aesCbcEncryptInto(
+  key: Buffer,
+  iv: Buffer,
+  plaintext: readonly Buffer[],
+  target: Buffer,
+  offset: number,
+): void {
+  const cipher = createCipheriv(`aes-${key.length * 8}-cbc`, key, iv);
+  let position = offset;
+  for (const chunk of plaintext) {
+    for (let start = 0; start < chunk.length; start += AES_CBC_SLICE_OCTETS) {
+      position += cipher.update(chunk.subarray(start, start + AES_CBC_SLICE_OCTETS)).copy(target, position);
+    }
+  }
+  position += cipher.final().copy(target, position);
+  const plaintextLength = plaintext.reduce((sum, chunk) => sum + chunk.length, 0);
+  if (position - offset !== aesCbcCiphertextLength(plaintextLength)) {
+    throw new CryptoError('AES-CBC produced an unexpected ciphertext length');
+  }
 }
 
 /** AES-CBC decryption; the padding is checked here so the plaintext is a view, not a copy. */
@@ -354,7 +386,19 @@ export function aesCbcDecrypt(key: Buffer, iv: Buffer, ciphertext: Buffer): Buff
   try {
     const decipher = createDecipheriv(`aes-${key.length * 8}-cbc`, key, iv);
     decipher.setAutoPadding(false);
-    padded = decipher.update(ciphertext);
+    if (ciphertext.length <= AES_CBC_SLICE_OCTETS) {
+      padded = decipher.update(ciphertext);
+    } else {
+      // In slices, into one buffer: for one update, Node would allocate the plaintext twice over (at
+      // the input length plus a block, then copied to the exact length), both resident at once.
+      padded = Buffer.allocUnsafe(ciphertext.length);
+      let position = 0;
+      for (let start = 0; start < ciphertext.length; start += AES_CBC_SLICE_OCTETS) {
+        position += decipher.update(ciphertext.subarray(start, start + AES_CBC_SLICE_OCTETS)).copy(padded, position);
+      }
+      // Without padding, whole blocks in give as many out; anything else would expose unset memory.
+      if (position !== ciphertext.length) throw new Error(`Deciphered ${position} of ${ciphertext.length} octets`);
+    }
     const rest = decipher.final();
     if (rest.length) padded = Buffer.concat([padded, rest]);
   } catch (err) {

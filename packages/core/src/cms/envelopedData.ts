@@ -36,8 +36,9 @@ import { ALGORITHM_OIDS, AWALA_OIDS, CMS_OIDS } from '../oids';
 import type { Certificate } from '../pki/Certificate';
 import { assertRsaKey, type SessionKey } from '../pki/keys';
 import {
+  aesCbcCiphertextLength,
   aesCbcDecrypt,
-  aesCbcEncrypt,
+  aesCbcEncryptInto,
   aesKeyUnwrap,
   aesKeyWrap,
   assertAesKeySize,
@@ -59,7 +60,7 @@ import {
   type ContentEncryptionAlgorithm,
   type KeyAgreementAlgorithm,
 } from './algorithms';
-import { canonicalDer, chunkedTlv, DER_IDENTIFIER, flatten } from '../asn1/derChunks';
+import { allocateWithRoom, canonicalDer, chunkedTlv, DER_IDENTIFIER, MIN_LENGTH_WITH_ROOM } from '../asn1/derChunks';
 import { decodeContentInfo } from './signedData';
 
 export type { AesKeySize } from './algorithms';
@@ -312,22 +313,37 @@ function serializeEnvelopedData(
   unprotectedAttributes: Buffer | null,
 ): Buffer {
   const iv = randomBytes(16);
-  const ciphertext = aesCbcEncrypt(contentKey, iv, plaintext);
+  const plaintextChunks = Buffer.isBuffer(plaintext) ? [plaintext] : plaintext;
+  const plaintextLength = plaintextChunks.reduce((sum, chunk) => sum + chunk.length, 0);
+  // The DER is laid out around a stand-in of the ciphertext's length; the cipher then writes the
+  // ciphertext straight into the output, where the stand-in is.
+  const ciphertextLength = aesCbcCiphertextLength(plaintextLength);
+  const ciphertextMarker = Buffer.alloc(0);
   const encryptedContentInfo = chunkedTlv(
     DER_IDENTIFIER.SEQUENCE,
     oid(CMS_OIDS.DATA),
     encodeAesCbcAlgorithmIdentifier((contentKey.length * 8) as AesKeySize, iv),
-    chunkedTlv(DER_IDENTIFIER.CONTEXT_PRIMITIVE_0, ...ciphertext),
+    chunkedTlv(DER_IDENTIFIER.CONTEXT_PRIMITIVE_0, { chunks: [ciphertextMarker], length: ciphertextLength }),
   );
   const parts = [integer(ENVELOPED_DATA_VERSION), setOf(recipientInfo), encryptedContentInfo];
   if (unprotectedAttributes) parts.push(unprotectedAttributes);
-  return flatten(
-    chunkedTlv(
-      DER_IDENTIFIER.SEQUENCE,
-      oid(CMS_OIDS.ENVELOPED_DATA),
-      chunkedTlv(DER_IDENTIFIER.CONTEXT_CONSTRUCTED_0, chunkedTlv(DER_IDENTIFIER.SEQUENCE, ...parts)),
-    ),
+  const { chunks, length } = chunkedTlv(
+    DER_IDENTIFIER.SEQUENCE,
+    oid(CMS_OIDS.ENVELOPED_DATA),
+    chunkedTlv(DER_IDENTIFIER.CONTEXT_CONSTRUCTED_0, chunkedTlv(DER_IDENTIFIER.SEQUENCE, ...parts)),
   );
+  // A large value is about to become a RAMF payload: leave room for the message around it.
+  const output = length >= MIN_LENGTH_WITH_ROOM ? allocateWithRoom(length) : Buffer.allocUnsafe(length);
+  let position = 0;
+  for (const chunk of chunks) {
+    if (chunk === ciphertextMarker) {
+      aesCbcEncryptInto(contentKey, iv, plaintextChunks, output, position);
+      position += ciphertextLength;
+    } else {
+      position += chunk.copy(output, position);
+    }
+  }
+  return output;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -113,6 +113,28 @@ describe('Parcel', () => {
     expect(big.serializeChunks().length).toBe(big.serialize().length);
   });
 
+  test('a large parcel is written around its payload, and serializing it twice gives two valid parcels', async () => {
+    const content = Buffer.alloc(300_000);
+    for (let i = 0; i < content.length; i += 1000) content[i] = i & 0xff;
+    const plaintext = new ServiceMessage('application/octet-stream', content).serializeChunks();
+    const { envelopedData } = await encryptPayload(plaintext, { sessionKey: sessionKeyPair.sessionKey });
+    const parcel = new Parcel({ id: '0abc' }, pki.privateEndpoint.certificate, envelopedData);
+    const payloadBefore = Buffer.from(envelopedData);
+
+    const first = await parcel.serialize(pki.privateEndpoint.keyPair.privateKey);
+    const second = await parcel.serialize(pki.privateEndpoint.keyPair.privateKey);
+
+    // The first message shares the payload's memory (no copy); the second could not, so it copied.
+    expect(first.buffer).toBe(envelopedData.buffer);
+    expect(second.buffer).not.toBe(envelopedData.buffer);
+    expect(envelopedData.equals(payloadBefore)).toBe(true);
+    for (const serialization of [first, second]) {
+      const received = await Parcel.deserialize(serialization);
+      const { payload } = await received.unwrapPayload(sessionKeyPair.privateKey);
+      expect(payload.content.equals(content)).toBe(true);
+    }
+  });
+
   test('a payload for another key fails to decrypt with a CryptoError', async () => {
     const parcel = await makeParcelToPublic();
     await expect(parcel.unwrapPayload(pki.privateGateway.keyPair.privateKey)).rejects.toBeInstanceOf(CryptoError);

@@ -74,6 +74,10 @@ export abstract class RamfMessage<Payload> {
     return new Date(this.creationDate.getTime() + this.ttl * 1000);
   }
 
+  /**
+   * Sign and serialize the message. The first serialization of a large payload from
+   * encryptPayload is written around the payload, in the same memory, instead of copying it.
+   */
   serialize(senderPrivateKey: KeyObject, signatureOptions?: SignatureOptions): Promise<Buffer> {
     return serializeRamf(
       this.messageType,

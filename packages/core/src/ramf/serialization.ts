@@ -10,7 +10,7 @@ import {
   readVisibleString,
 } from '../asn1/decode';
 import { implicit, implicitlyTaggedSequence, integer, ramfDateTime, visibleString } from '../asn1/encode';
-import { chunkedTlv, DER_IDENTIFIER, flatten, type DerChunks } from '../asn1/derChunks';
+import { chunkedTlv, DER_IDENTIFIER, flatten, joinChunks, type DerChunks } from '../asn1/derChunks';
 import { signSignedDataChunks, verifySignedData, type SignatureOptions } from '../cms/signedData';
 import { CryptoError, RelaynetError, RelaynetSyntaxError } from '../errors';
 import type { Certificate } from '../pki/Certificate';
@@ -101,17 +101,15 @@ export async function serializeRamf(
     senderCaCertificateChain,
     signatureOptions,
   );
-  const formatSignature = makeFormatSignature(type);
-  const serialization = Buffer.concat(
-    [formatSignature, ...signedData.chunks],
-    formatSignature.length + signedData.length,
-  );
+  // The payload is copied here at most once, or not at all when it has room around it (see
+  // allocateWithRoom: encryptPayload leaves room around large EnvelopedData values).
+  const serialization = joinChunks(makeFormatSignature(type), signedData);
   if (serialization.length > MAX_RAMF_MESSAGE_LENGTH) {
     throw new RelaynetSyntaxError(
       `Message would span ${serialization.length} octets, above the limit of ${MAX_RAMF_MESSAGE_LENGTH}`,
     );
   }
-  return serialization;
+  return flatten(serialization);
 }
 
 /**
