@@ -18,3 +18,11 @@ export const DEFAULT_SERVER_IDLE_TIMEOUT_MS = 20_000;
 export const DEFAULT_SERVER_CALL_TIMEOUT_MS = 10 * 60_000;
 /** Metadata key carrying the sender gateway's return address. */
 export const GATEWAY_METADATA_KEY = 'gateway';
+/**
+ * HTTP/2 streams (calls) one connection may have open at once. A peer needs one DeliverParcels call at a time;
+ * without a cap (Node's default is 2^32-1) one connection could make the server buffer a message on each of
+ * thousands of streams.
+ */
+export const MAX_CONCURRENT_STREAMS = 16;
+/** Default cap on simultaneous connections; beyond it new connections are closed at once (and counted in the log). */
+export const DEFAULT_MAX_CONNECTIONS = 256;

@@ -9,6 +9,8 @@ export {
   DEFAULT_SERVER_IDLE_TIMEOUT_MS,
   DEFAULT_SERVER_CALL_TIMEOUT_MS,
   GATEWAY_METADATA_KEY,
+  MAX_CONCURRENT_STREAMS,
+  DEFAULT_MAX_CONNECTIONS,
 } from './constants';
 export { PogRPCError, PogRPCCallError, PogRPCProtocolError, PogRPCAbortedError, PogRPCInvalidParcelError } from './errors';
 export { type Logger, silentLogger, createStderrJsonLogger } from './logger';

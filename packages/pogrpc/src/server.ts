@@ -6,9 +6,11 @@ import * as grpc from '@grpc/grpc-js';
 
 import {
   DEFAULT_SERVER_CALL_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
   DEFAULT_SERVER_IDLE_TIMEOUT_MS,
   DEFAULT_WINDOW,
   GATEWAY_METADATA_KEY,
+  MAX_CONCURRENT_STREAMS,
   MAX_DELIVERY_ID_LENGTH,
   MAX_GATEWAY_ADDRESS_LENGTH,
   MAX_GRPC_MESSAGE_LENGTH,
@@ -54,6 +56,8 @@ export interface PogRPCServerOptions {
   readonly idleTimeoutMs?: number;
   /** Cap on one call's duration; default 10 min. */
   readonly callTimeoutMs?: number;
+  /** Simultaneous connections accepted; more are closed at once. Default 256. */
+  readonly maxConnections?: number;
   readonly logger?: Logger;
 }
 
@@ -84,6 +88,7 @@ export async function createPogRPCServer(options: PogRPCServerOptions): Promise<
     'grpc.keepalive_timeout_ms': idleTimeoutMs,
     // Longer than the silence guard below, so that a peer stalled before its session is up is dropped by the guard.
     'grpc.max_connection_idle_ms': 2 * idleTimeoutMs,
+    'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
   });
   const calls = new Set<DeliveryCall>();
   const { service } = loadPogRPCService();
@@ -154,6 +159,19 @@ export async function createPogRPCServer(options: PogRPCServerOptions): Promise<
     injector.injectConnection(socket);
   });
   netServer.on('error', (error) => logger.error({ err: error.message }, 'PogRPC server error'));
+  // Beyond the cap Node closes new connections itself; they are logged in batches, so that a flood of
+  // connections does not turn into a flood of log lines.
+  netServer.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  let dropped = 0;
+  let dropLogTimer: NodeJS.Timeout | null = null;
+  netServer.on('drop', () => {
+    dropped++;
+    dropLogTimer ??= setTimeout(() => {
+      logger.warn({ dropped, maxConnections: netServer.maxConnections }, 'PogRPC connections refused: too many open');
+      dropped = 0;
+      dropLogTimer = null;
+    }, 1_000).unref();
+  });
 
   const target = parseAddress(options.address);
   let address: string;
@@ -188,6 +206,7 @@ export async function createPogRPCServer(options: PogRPCServerOptions): Promise<
     bufferedBytes: () => [...calls].reduce((sum, call) => sum + call.bufferedBytes(), 0),
     async close() {
       clearInterval(silenceGuard);
+      if (dropLogTimer) clearTimeout(dropLogTimer);
       const netClosed = new Promise<void>((resolve) => netServer.close(() => resolve()));
       for (const call of calls) call.abortForShutdown();
       injector.destroy();

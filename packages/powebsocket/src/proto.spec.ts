@@ -123,3 +123,15 @@ describe('handshake codec (untagged)', () => {
     expect(encodeChallenge('n').equals(Buffer.from(type.encode({ gatewayNonce: 'n' }).finish()))).toBe(true);
   });
 });
+
+describe('regressions found by fuzzing (test/proto.fuzz.spec.ts)', () => {
+  test('absent bytes fields decode as empty buffers instead of throwing a TypeError', () => {
+    const request = decodeOperation(Buffer.from([MessageTag.EndpointCertificateRequest]));
+    expect(request).toEqual({ tag: MessageTag.EndpointCertificateRequest, message: { publicKey: Buffer.alloc(0) } });
+    const response = decodeOperation(Buffer.from([MessageTag.EndpointCertificateResponse]));
+    expect(Buffer.isBuffer((response.message as { certificate: Buffer }).certificate)).toBe(true);
+    const delivery = decodeOperation(Buffer.from([MessageTag.ParcelDelivery, 0x0a, 0x01, 0x61]));
+    expect(delivery).toEqual({ tag: MessageTag.ParcelDelivery, message: { id: 'a', parcel: Buffer.alloc(0) } });
+    expect(decodeResponse(Buffer.alloc(0))).toEqual([]);
+  });
+});

@@ -115,9 +115,13 @@ export class MalformedMessageError extends Error {
   override name = 'MalformedMessageError';
 }
 
-function toBuffer(bytes: Uint8Array | undefined): Buffer {
+function toBuffer(bytes: Uint8Array | readonly number[] | undefined): Buffer {
   if (!bytes) return Buffer.alloc(0);
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (Buffer.isBuffer(bytes)) return bytes;
+  // protobufjs fills an absent `bytes` field with its default, a plain empty array, not a Uint8Array
+  // (found by fuzzing: a bare 0x04 tag threw a TypeError, closing with 1011 instead of 1003).
+  if (!(bytes instanceof Uint8Array)) return Buffer.from(bytes);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function decodeType(name: string, bytes: Uint8Array): protobuf.Message & Record<string, unknown> {

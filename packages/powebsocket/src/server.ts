@@ -305,9 +305,19 @@ export class PoWebSocketServer {
       res.writeHead(426, { 'Content-Type': 'text/plain', Connection: 'close' });
       res.end('PoWebSocket: WebSocket upgrade required\n');
     });
-    // Clients that never complete the HTTP upgrade are dropped (ws clears this timeout on upgrade).
+    // Clients that never complete the HTTP upgrade are dropped: a silent one by the idle timeout (ws clears it on
+    // upgrade), and one that drips its request an octet at a time (which resets an idle timeout forever: found by
+    // test/server.flood.spec.ts) by a deadline counted from the connection.
+    const upgradeDeadlines = new WeakMap<net.Socket, NodeJS.Timeout>();
     httpServer.on('connection', (socket: net.Socket) => {
       socket.setTimeout(handshakeTimeoutMs, () => socket.destroy());
+      const deadline = setTimeout(() => socket.destroy(), handshakeTimeoutMs);
+      deadline.unref();
+      upgradeDeadlines.set(socket, deadline);
+      socket.once('close', () => clearTimeout(deadline));
+    });
+    httpServer.on('upgrade', (_request: http.IncomingMessage, socket: net.Socket) => {
+      clearTimeout(upgradeDeadlines.get(socket));
     });
     const wss = new WebSocketServer({ server: httpServer, maxPayload: MAX_WS_PAYLOAD, perMessageDeflate: false });
     const server = new PoWebSocketServer(options, httpServer, wss, logger);

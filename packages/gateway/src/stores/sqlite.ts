@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -107,7 +107,13 @@ function rowToParcel(row: ParcelRow, serialized: Buffer): ParcelRecord {
 
 /** Open (creating if need be) the database at `path` and return the stores in it. */
 export function openSqliteStores(path: string): SqliteGatewayStores {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // Created owner-only before SQLite opens it: SQLite gives the -wal and -shm files it creates the
+    // database file's mode, and they hold the same data (they used to be 0644, whatever the umask gave).
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
+  }
   const db = new Database(path);
   try {
     db.pragma('journal_mode = WAL');
@@ -120,7 +126,10 @@ export function openSqliteStores(path: string): SqliteGatewayStores {
     db.exec(SCHEMA);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
     // Parcels are encrypted end to end, but their metadata is nobody else's business.
-    if (path !== ':memory:') chmodSync(path, 0o600);
+    if (path !== ':memory:') {
+      // Databases created by earlier versions: tighten what is already there.
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+    }
   } catch (error) {
     db.close();
     throw error;
