@@ -4,6 +4,8 @@ import {
   FigureRegistry,
   formatNumber,
   meetsTarget,
+  parseSizeList,
+  renderMarkdown,
   renderTable,
   selectGroups,
   type BenchGroup,
@@ -142,4 +144,43 @@ describe('group registry', () => {
     expect(() => selectGroups(groups, ['nope'])).toThrow(/Unknown benchmark group\(s\): nope/);
     expect(() => selectGroups([group('a'), group('a')])).toThrow(/Duplicate/);
   });
+});
+
+describe('renderMarkdown', () => {
+  test('one table per group, ratios beside their figure, misses in bold, notes after', () => {
+    const registry = new FigureRegistry();
+    registry.record('a.x', 1500, 'ops/s');
+    registry.record('a.base', 100, 'ops/s');
+    registry.ratio('a.vsBase', 'a.x', 'a.base', { label: 'base', target: { min: 20 } });
+    registry.record('b.y', 2, 'ms');
+    registry.note('something was not measured');
+    const markdown = renderMarkdown(registry);
+    expect(markdown.split('\n')).toEqual([
+      '### a',
+      '',
+      '| figure | value | unit | compared with baselines of the same run |',
+      '| --- | ---: | --- | --- |',
+      '| `a.x` | 1,500 | ops/s | 15.0× base (target ≥20: **MISSED**) |',
+      '| `a.base` | 100 | ops/s |  |',
+      '',
+      '### b',
+      '',
+      '| figure | value | unit | compared with baselines of the same run |',
+      '| --- | ---: | --- | --- |',
+      '| `b.y` | 2.00 | ms |  |',
+      '',
+      '- note: something was not measured',
+      '',
+    ]);
+  });
+});
+
+test('parseSizeList: positive integers, else the fallback; anything else is an error naming the flag', () => {
+  expect(parseSizeList('--x', '1000, 10000,', [1])).toEqual([1000, 10000]);
+  expect(parseSizeList('--x', undefined, [7])).toEqual([7]);
+  for (const bad of ['', '0', '1.5', 'ten', '-3']) expect(() => parseSizeList('--x', bad, [1])).toThrow('--x');
+});
+
+test('describeTarget rounds to three significant digits', () => {
+  expect(describeTarget({ min: 1 / 3 })).toBe('≥0.333');
 });

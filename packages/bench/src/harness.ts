@@ -17,6 +17,33 @@ export interface BenchOptions {
   readonly warmupSeconds: number;
   /** Operations in flight at once, for every implementation and floor alike. */
   readonly concurrency: number;
+  /** Sizes of the end-to-end groups (the issue's sizes by default; small ones for smoke tests). */
+  readonly sizes?: Partial<GroupSizes>;
+}
+
+export interface GroupSizes {
+  /** `pipeline`: tweets (and timeline updates) per run, one run per value. */
+  readonly pipelineN: readonly number[];
+  /** `scale`: parcels queued at the user gateway, one run per value. */
+  readonly scaleSizes: readonly number[];
+  /** `relay`: MiB of cargo carried through bin/relay in each direction. */
+  readonly relayMiB: number;
+}
+
+export const DEFAULT_SIZES: GroupSizes = { pipelineN: [1_000, 10_000], scaleSizes: [1_000, 10_000, 100_000], relayMiB: 1_024 };
+
+/** "1000,10000" → [1000, 10000]: positive integers, at least one; `fallback` when absent. */
+export function parseSizeList(flag: string, text: string | undefined, fallback: readonly number[]): readonly number[] {
+  if (text === undefined) return fallback;
+  const values = text.split(',').map((part) => part.trim()).filter(Boolean).map(Number);
+  if (values.length === 0 || values.some((value) => !Number.isInteger(value) || value < 1)) {
+    throw new Error(`${flag} must be a comma-separated list of positive integers (got "${text}")`);
+  }
+  return values;
+}
+
+export function groupSizes(options: BenchOptions): GroupSizes {
+  return { ...DEFAULT_SIZES, ...options.sizes };
 }
 
 export const DEFAULT_OPTIONS: BenchOptions = { seconds: 1.5, warmupSeconds: 0.3, concurrency: 8 };
@@ -26,6 +53,8 @@ export interface GroupContext {
   readonly figures: FigureRegistry;
   /** Progress messages (to stderr; stdout carries the table). */
   readonly log: (message: string) => void;
+  /** Where a group may write a chart (SVG) of its figures; none when unset. */
+  readonly chartFile?: string;
 }
 
 /** A named set of measurements. Its figures are named `<group name>.…`. */
@@ -94,8 +123,9 @@ export function meetsTarget(value: number, target: Target): boolean {
 
 export function describeTarget(target: Target): string {
   const parts: string[] = [];
-  if (target.min !== undefined) parts.push(`≥${target.min}`);
-  if (target.max !== undefined) parts.push(`≤${target.max}`);
+  // 1/3 reads "≥0.333", not "≥0.3333333333333333".
+  if (target.min !== undefined) parts.push(`≥${Number(target.min.toPrecision(3))}`);
+  if (target.max !== undefined) parts.push(`≤${Number(target.max.toPrecision(3))}`);
   return parts.join(' ');
 }
 
@@ -251,6 +281,28 @@ export function renderTable(registry: FigureRegistry): string {
   const notes = registry.allNotes;
   if (notes.length) out.push('', ...notes.map((note) => `note: ${note}`));
   return `${out.join('\n')}\n`;
+}
+
+/** The same figures as Markdown: one table per group, ratios and targets beside their figure. */
+export function renderMarkdown(registry: FigureRegistry): string {
+  const out: string[] = [];
+  let group: string | undefined;
+  for (const name of registry.measuredNames) {
+    const figureGroup = name.split('.')[0];
+    if (figureGroup !== group) {
+      group = figureGroup;
+      out.push('', `### ${group}`, '', '| figure | value | unit | compared with baselines of the same run |', '| --- | ---: | --- | --- |');
+    }
+    const figure = registry.get(name)!;
+    const ratios = registry
+      .ratiosOf(name)
+      .map((ratio) => formatRatio(ratio).replace('MISSED', '**MISSED**'))
+      .join('; ');
+    out.push(`| \`${name}\` | ${formatNumber(figure.value)} | ${figure.unit} | ${ratios} |`);
+  }
+  const notes = registry.allNotes;
+  if (notes.length) out.push('', ...notes.map((note) => `- note: ${note}`));
+  return `${out.join('\n').trimStart()}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------

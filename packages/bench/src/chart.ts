@@ -1,0 +1,99 @@
+/**
+ * A small SVG line chart (no dependency): series of (x, y) points on a logarithmic x axis (queue
+ * sizes span decades) and a linear y axis from zero, with ticks, labels and a legend.
+ */
+
+export interface ChartSeries {
+  readonly name: string;
+  readonly points: readonly (readonly [x: number, y: number])[];
+}
+
+export interface LineChart {
+  readonly title: string;
+  readonly xLabel: string;
+  readonly yLabel: string;
+  readonly series: readonly ChartSeries[];
+}
+
+const WIDTH = 720;
+const HEIGHT = 420;
+const MARGIN = { top: 48, right: 200, bottom: 56, left: 80 };
+const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
+
+export function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** 1000 → "1k", 100000 → "100k", 1500000 → "1.5M". */
+export function shortNumber(value: number): string {
+  if (value >= 1e6) return `${Number((value / 1e6).toPrecision(3))}M`;
+  if (value >= 1e3) return `${Number((value / 1e3).toPrecision(3))}k`;
+  return String(Number(value.toPrecision(3)));
+}
+
+/** Round numbers for a linear axis from 0 to at least `max`: 0, step, 2·step… */
+export function niceTicks(max: number, count = 5): number[] {
+  if (!(max > 0)) return [0, 1];
+  const rough = max / count;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= rough) ?? 10 * power;
+  const ticks: number[] = [];
+  for (let tick = 0; tick < max + step * 1e-9; tick += step) ticks.push(Number(tick.toPrecision(12)));
+  if (ticks[ticks.length - 1] < max) ticks.push(Number((ticks[ticks.length - 1] + step).toPrecision(12)));
+  return ticks;
+}
+
+export function renderLineChart(chart: LineChart): string {
+  const points = chart.series.flatMap((series) => series.points).filter(([x, y]) => x > 0 && Number.isFinite(y));
+  if (points.length === 0) throw new Error('Nothing to chart');
+  const xs = points.map(([x]) => x);
+  const logMin = Math.floor(Math.log10(Math.min(...xs)));
+  const logMax = Math.max(logMin + 1, Math.ceil(Math.log10(Math.max(...xs))));
+  const yTicks = niceTicks(Math.max(...points.map(([, y]) => y)));
+  const yMax = yTicks[yTicks.length - 1];
+  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const px = (x: number) => MARGIN.left + ((Math.log10(x) - logMin) / (logMax - logMin)) * plotWidth;
+  const py = (y: number) => MARGIN.top + plotHeight - (y / yMax) * plotHeight;
+  const f = (n: number) => n.toFixed(1);
+
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
+    `<text x="${WIDTH / 2 - MARGIN.right / 2}" y="24" text-anchor="middle" font-size="15">${escapeXml(chart.title)}</text>`,
+  ];
+  for (const tick of yTicks) {
+    const y = f(py(tick));
+    out.push(`<line x1="${MARGIN.left}" y1="${y}" x2="${MARGIN.left + plotWidth}" y2="${y}" stroke="#ddd"/>`);
+    out.push(`<text x="${MARGIN.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${shortNumber(tick)}</text>`);
+  }
+  for (let power = logMin; power <= logMax; power++) {
+    const x = f(px(10 ** power));
+    out.push(`<line x1="${x}" y1="${MARGIN.top}" x2="${x}" y2="${MARGIN.top + plotHeight}" stroke="#ddd"/>`);
+    out.push(`<text x="${x}" y="${MARGIN.top + plotHeight + 18}" text-anchor="middle">${shortNumber(10 ** power)}</text>`);
+  }
+  out.push(
+    `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#333"/>`,
+    `<text x="${MARGIN.left + plotWidth / 2}" y="${HEIGHT - 14}" text-anchor="middle">${escapeXml(chart.xLabel)}</text>`,
+    `<text x="18" y="${MARGIN.top + plotHeight / 2}" text-anchor="middle" transform="rotate(-90 18 ${MARGIN.top + plotHeight / 2})">${escapeXml(chart.yLabel)}</text>`,
+  );
+  chart.series.forEach((series, index) => {
+    const colour = COLOURS[index % COLOURS.length];
+    const shown = series.points.filter(([x, y]) => x > 0 && Number.isFinite(y));
+    if (shown.length > 0) {
+      const path = shown.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${f(px(x))},${f(py(y))}`).join(' ');
+      out.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="2"/>`);
+      for (const [x, y] of shown) {
+        out.push(`<circle cx="${f(px(x))}" cy="${f(py(y))}" r="3.5" fill="${colour}"><title>${escapeXml(`${series.name}: ${shortNumber(x)} → ${shortNumber(y)}`)}</title></circle>`);
+      }
+    }
+    const legendY = MARGIN.top + 10 + index * 20;
+    const legendX = MARGIN.left + plotWidth + 16;
+    out.push(
+      `<line x1="${legendX}" y1="${legendY}" x2="${legendX + 20}" y2="${legendY}" stroke="${colour}" stroke-width="2"/>`,
+      `<text x="${legendX + 26}" y="${legendY}" dominant-baseline="middle">${escapeXml(series.name)}</text>`,
+    );
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}

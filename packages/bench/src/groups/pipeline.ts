@@ -1,0 +1,144 @@
+/**
+ * The `pipeline` group: N tweets from app endpoints to the adapter's public endpoint, and N
+ * timeline updates back, through the real daemons, sockets and bin/relay (see ../network.ts).
+ *
+ * Tweets: the apps make and deliver N parcels to the user gateway (PoWebSocket), the courier runs
+ * bin/relay at the user gateway then at the relaying gateway, which delivers to the adapter
+ * (PogRPC); the clock stops when the adapter has decrypted the last one.
+ * Timeline: the adapter queues N parcels (PDA-authorized) that its outbox delivers to the
+ * relaying gateway (PogRPC); the courier runs bin/relay at the user gateway (a fresh CCA), at the
+ * relaying gateway (collection), at the user gateway (delivery); the clock stops when the apps
+ * have collected and decrypted the last one.
+ *
+ * Each way's parcels/s is compared with the raw-crypto floor of the same per-parcel work
+ * (pipelineFloor.ts) measured in the same run, and with the issue's 500 parcels/s.
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+
+import { groupSizes, measureThroughput, type BenchGroup, type GroupContext, type Target } from '../harness';
+import { type App, Network, openAppsWithPdas, sendFromAdapter, sendFromApps, waitFor } from '../network';
+import { floorParcelTrip, makeTripFloorKeys } from './pipelineFloor';
+
+/** Apps sending tweets (each a private endpoint of its own). */
+export const PIPELINE_APPS = 2;
+/** A tweet's content: about as long as a tweet with its JSON around it. */
+export const TWEET_BYTES = 300;
+/** Parcels made (or queued at the adapter) at once: crypto runs in libuv's threadpool meanwhile. */
+const MAKE_CONCURRENCY = 8;
+const TWEET_TYPE = 'application/vnd.twitter-relaynet.bench-tweet';
+const TIMELINE_TYPE = 'application/vnd.twitter-relaynet.bench-timeline';
+/** How long one way may take before the run is declared stuck. */
+const WAY_TIMEOUT_MS = 30 * 60_000;
+
+export const PIPELINE_TARGETS = {
+  /** The issue: ≥ 500 parcels/s each way. */
+  parcelsPerSec: 500,
+  vsTarget: { min: 1 } as Target,
+  /** The issue: ≥ 1/3 of the floor. */
+  vsFloor: { min: 1 / 3 } as Target,
+};
+
+export const pipelineGroup: BenchGroup = {
+  name: 'pipeline',
+  description: 'N tweets app → user gateway → relay → relaying gateway → adapter, N timeline updates back (real daemons), vs the crypto floor',
+  run: runPipeline,
+};
+
+/** 1000 → "1k", 1500 → "1500". */
+export function sizeLabel(n: number): string {
+  return n % 1000 === 0 ? `${n / 1000}k` : String(n);
+}
+
+async function runPipeline({ options, figures, log }: GroupContext): Promise<void> {
+  const sizes = [...groupSizes(options).pipelineN].sort((a, b) => a - b);
+  const plaintext = randomBytes(TWEET_BYTES);
+  log('pipeline: raw-crypto floor of one parcel trip');
+  const keys = await makeTripFloorKeys();
+  const floor = await measureThroughput(() => floorParcelTrip(keys, plaintext), options);
+  figures.record('pipeline.floor.parcelsPerSec', floor.opsPerSec, 'parcels/s');
+  figures.record('pipeline.target.parcelsPerSec', PIPELINE_TARGETS.parcelsPerSec, 'parcels/s');
+
+  const network = new Network();
+  try {
+    log(`pipeline: starting the daemons in ${network.root}`);
+    await network.start();
+    // The PDAs reach the adapter on a first trip, untimed (the apps' "subscription").
+    const apps = await openAppsWithPdas(network, PIPELINE_APPS);
+
+    for (const n of sizes) {
+      const label = sizeLabel(n);
+      log(`pipeline: ${n} tweets`);
+      const tweets = await tweetsWay(network, apps, n);
+      recordWay(figures, `pipeline.tweets.${label}`, n, tweets);
+      log(`pipeline: ${n} timeline updates`);
+      const timeline = await timelineWay(network, apps, n);
+      recordWay(figures, `pipeline.timeline.${label}`, n, timeline);
+    }
+    // The headline figures are those of the largest N.
+    const largest = sizeLabel(sizes[sizes.length - 1]);
+    for (const way of ['tweets', 'timeline'] as const) {
+      const measured = figures.get(`pipeline.${way}.${largest}.parcelsPerSec`);
+      if (!measured) continue;
+      figures.record(`pipeline.${way}.parcelsPerSec`, measured.value, 'parcels/s');
+      figures.ratio(`pipeline.${way}.vsFloor`, `pipeline.${way}.parcelsPerSec`, 'pipeline.floor.parcelsPerSec', {
+        label: 'floor',
+        target: PIPELINE_TARGETS.vsFloor,
+      });
+      figures.ratio(`pipeline.${way}.vsTarget`, `pipeline.${way}.parcelsPerSec`, 'pipeline.target.parcelsPerSec', {
+        label: '500/s target',
+        target: PIPELINE_TARGETS.vsTarget,
+      });
+    }
+  } finally {
+    await network.close();
+  }
+}
+
+/** Wall time of each stage of one way, in order, in milliseconds. */
+type Stages = [stage: string, ms: number][];
+
+function recordWay(figures: GroupContext['figures'], prefix: string, n: number, stages: Stages): void {
+  const totalMs = stages.reduce((sum, [, ms]) => sum + ms, 0);
+  figures.record(`${prefix}.parcelsPerSec`, n / (totalMs / 1000), 'parcels/s');
+  for (const [stage, ms] of stages) figures.record(`${prefix}.stage.${stage}`, ms, 'ms');
+}
+
+async function timed(stages: Stages, stage: string, op: () => Promise<unknown>): Promise<void> {
+  const started = performance.now();
+  await op();
+  stages.push([stage, performance.now() - started]);
+}
+
+async function tweetsWay(network: Network, apps: readonly App[], n: number): Promise<Stages> {
+  const stages: Stages = [];
+  const expected = network.adapterReceived + n;
+  await timed(stages, 'appToUserGateway', () =>
+    sendFromApps(apps, n, { type: TWEET_TYPE, contentBytes: TWEET_BYTES, concurrency: MAKE_CONCURRENCY }),
+  );
+  await timed(stages, 'relayAtUserGateway', () => network.relayOk('user'));
+  await timed(stages, 'relayAtRelayingGateway', () => network.relayOk('relayer'));
+  await timed(stages, 'relayingGatewayToAdapter', () =>
+    waitFor('the adapter to receive every tweet', () => network.adapterReceived >= expected, WAY_TIMEOUT_MS),
+  );
+  return stages;
+}
+
+async function timelineWay(network: Network, apps: readonly App[], n: number): Promise<Stages> {
+  const stages: Stages = [];
+  const receivedBefore = apps.reduce((sum, app) => sum + app.received.length, 0);
+  await timed(stages, 'adapterToRelayingGateway', () =>
+    sendFromAdapter(network, apps, n, { type: TIMELINE_TYPE, contentBytes: TWEET_BYTES, concurrency: MAKE_CONCURRENCY, timeoutMs: WAY_TIMEOUT_MS }),
+  );
+  await timed(stages, 'relayAtUserGatewayCca', () => network.relayOk('user'));
+  await timed(stages, 'relayAtRelayingGateway', () => network.relayOk('relayer'));
+  await timed(stages, 'relayAtUserGateway', () => network.relayOk('user'));
+  await timed(stages, 'userGatewayToApps', async () => {
+    await Promise.all(
+      apps.map((app) => app.endpoint.collectMessages({ onMessage: async (message) => void app.received.push(message) })),
+    );
+    const received = apps.reduce((sum, app) => sum + app.received.length, 0) - receivedBefore;
+    if (received < n) throw new Error(`The apps collected ${received} of ${n} timeline updates`);
+  });
+  return stages;
+}

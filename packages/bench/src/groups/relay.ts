@@ -1,0 +1,190 @@
+/**
+ * The `relay` group: carry `--relay-mib` MiB of cargo (1 GiB by default) through bin/relay in each
+ * direction, with the real daemons, against a plain `cp` of the same bytes on the same disk in the
+ * same run; and the peak RSS of the relay and of each gateway while it runs.
+ *
+ * The parcels are queued first, untimed: the adapter sends its share to the relaying gateway over
+ * PogRPC, then is stopped (so that nothing but the relay and the gateways runs while measured),
+ * and the apps deliver theirs to the user gateway. Then four relay runs, each timed on its own
+ * (the CCA is held back from the flashdrive while the cargo is delivered to the relaying gateway,
+ * so that that run only delivers and the next only collects):
+ *
+ * 1. toInternet.collect: at the user gateway, the cargo for the relaying gateway onto the flashdrive;
+ * 2. toInternet.deliver: at the relaying gateway, that cargo into it;
+ * 3. fromInternet.collect: at the relaying gateway (with the CCA), the cargo for the user gateway;
+ * 4. fromInternet.deliver: at the user gateway, that cargo into it.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+import { groupSizes, type BenchGroup, type GroupContext, type Target } from '../harness';
+import { KIB_PER_MIB } from '../procfs';
+import { type App, Network, openAppsWithPdas, type RelayRun, sendFromAdapter, sendFromApps } from '../network';
+
+/** Content of each parcel: large, so that cargo is made of few parcels (up to ~8 MiB each). */
+export const RELAY_PARCEL_CONTENT_BYTES = 1024 * 1024;
+const RELAY_APPS = 2;
+const PARCEL_TYPE = 'application/vnd.twitter-relaynet.bench-bulk';
+const LOAD_CONCURRENCY = 4;
+const LOAD_TIMEOUT_MS = 60 * 60_000;
+const BYTES_PER_MB = 1e6;
+/** The issue: ≥ 50% of cp's throughput, ≤ 200 MiB of peak RSS for the relay and each gateway. */
+export const RELAY_TARGETS = {
+  vsCp: { min: 0.5 } as Target,
+  rssBudgetMiB: 200,
+  vsRssBudget: { max: 1 } as Target,
+};
+
+export const relayGroup: BenchGroup = {
+  name: 'relay',
+  description: 'Cargo through bin/relay in each direction (1 GiB by default) vs cp of the same bytes; peak RSS of the relay and the gateways',
+  run: runRelay,
+};
+
+interface Leg {
+  readonly name: string;
+  readonly bytes: number;
+  readonly run: RelayRun;
+}
+
+async function runRelay({ options, figures, log }: GroupContext): Promise<void> {
+  const mib = groupSizes(options).relayMiB;
+  const parcels = Math.max(1, Math.round((mib * 1024 * 1024) / RELAY_PARCEL_CONTENT_BYTES));
+  const network = new Network();
+  try {
+    log(`relay: ${parcels} parcels of ${RELAY_PARCEL_CONTENT_BYTES / 1024} KiB each way (daemons in ${network.root})`);
+    await network.start();
+    const apps = await openAppsWithPdas(network, RELAY_APPS);
+    const storedBefore = storedCounts(network, apps);
+    const load = { type: PARCEL_TYPE, contentBytes: RELAY_PARCEL_CONTENT_BYTES, concurrency: LOAD_CONCURRENCY };
+    await sendFromAdapter(network, apps, parcels, { ...load, timeoutMs: LOAD_TIMEOUT_MS });
+    await network.stopAdapter();
+    log('relay: queued at the relaying gateway; queueing at the user gateway');
+    await sendFromApps(apps, parcels, { ...load, batch: 8 });
+
+    const legs: Leg[] = [];
+    const cargoBytes = (folder: string) => network.folderBytes(folder).bytes;
+
+    log('relay: toInternet.collect');
+    const collectUser = await network.relayOk('user');
+    legs.push({ name: 'toInternet.collect', bytes: cargoBytes(network.toRelayer), run: collectUser });
+
+    const cp = copyBaseline(network, network.toRelayer);
+    figures.record('relay.cp.MBps', cp.bytes / BYTES_PER_MB / (cp.copyMs / 1000), 'MB/s');
+    figures.record('relay.cpSync.MBps', cp.bytes / BYTES_PER_MB / (cp.copySyncMs / 1000), 'MB/s');
+
+    // Hold the CCA back so that this run only delivers.
+    const held = network.path('held-ccas');
+    moveCcas(network.toRelayer, held);
+    log('relay: toInternet.deliver');
+    const deliverBytes = cargoBytes(network.toRelayer);
+    const deliverRelayer = await network.relay('relayer');
+    // Without a CCA the relay's collection fails ("collection without a CCA") after the delivery;
+    // what matters here is that every cargo was delivered (acknowledged, so deleted).
+    const left = network.folderBytes(network.toRelayer).files;
+    if (left > 0 || (deliverRelayer.status !== 0 && !/without a CCA/.test(deliverRelayer.stderr))) {
+      throw new Error(`bin/relay did not deliver every cargo (status ${deliverRelayer.status}, ${left} files left):\n${deliverRelayer.stderr}`);
+    }
+    legs.push({ name: 'toInternet.deliver', bytes: deliverBytes, run: deliverRelayer });
+    moveCcas(held, network.toRelayer);
+
+    log('relay: fromInternet.collect');
+    const collectRelayer = await network.relayOk('relayer');
+    legs.push({ name: 'fromInternet.collect', bytes: cargoBytes(network.toUser), run: collectRelayer });
+    log('relay: fromInternet.deliver');
+    const deliverUserBytes = cargoBytes(network.toUser);
+    const deliverUser = await network.relayOk('user');
+    legs.push({ name: 'fromInternet.deliver', bytes: deliverUserBytes, run: deliverUser });
+
+    checkArrived(network, apps, parcels, storedBefore);
+    recordLegs(figures, legs);
+  } finally {
+    await network.close();
+  }
+}
+
+function recordLegs(figures: GroupContext['figures'], legs: readonly Leg[]): void {
+  let bytes = 0;
+  let ms = 0;
+  for (const leg of legs) {
+    figures.record(`relay.${leg.name}.MB`, leg.bytes / BYTES_PER_MB, 'MB');
+    figures.record(`relay.${leg.name}.MBps`, leg.bytes / BYTES_PER_MB / (leg.run.ms / 1000), 'MB/s');
+    bytes += leg.bytes;
+    ms += leg.run.ms;
+  }
+  figures.record('relay.MBps', bytes / BYTES_PER_MB / (ms / 1000), 'MB/s');
+  figures.ratio('relay.vsCp', 'relay.MBps', 'relay.cp.MBps', { label: 'cp', target: RELAY_TARGETS.vsCp });
+  figures.ratio('relay.vsCpSync', 'relay.MBps', 'relay.cpSync.MBps', { label: 'cp + sync' });
+
+  figures.record('relay.rssBudgetMiB', RELAY_TARGETS.rssBudgetMiB, 'MiB');
+  const peak = (values: (number | null | undefined)[], name: string) => {
+    const known = values.filter((value): value is number => typeof value === 'number');
+    if (known.length < values.length) {
+      figures.note(`${name}: not measured (no /proc, or the peak could not be reset)`);
+      return;
+    }
+    figures.record(name, Math.max(...known) / KIB_PER_MIB, 'MiB');
+    figures.ratio(`${name.replace(/\.peakRssMiB$/, '')}.peakRss.vsBudget`, name, 'relay.rssBudgetMiB', {
+      label: '200 MiB budget',
+      target: RELAY_TARGETS.vsRssBudget,
+    });
+  };
+  peak(legs.map((leg) => leg.run.memory?.peakRssKiB), 'relay.peakRssMiB');
+  const at = (gateway: 'user' | 'relayer') =>
+    legs.filter((leg) => (leg.name === 'toInternet.collect' || leg.name === 'fromInternet.deliver') === (gateway === 'user'));
+  peak(at('user').map((leg) => leg.run.gatewayPeakRssKiB), 'relay.userGateway.peakRssMiB');
+  peak(at('relayer').map((leg) => leg.run.gatewayPeakRssKiB), 'relay.relayingGateway.peakRssMiB');
+}
+
+/** `cp` of the same cargo files to another folder on the same disk: plain, then followed by `sync`. */
+function copyBaseline(network: Network, folder: string): { bytes: number; copyMs: number; copySyncMs: number } {
+  const files = readdirSync(folder).filter((name) => name.endsWith('.cargo')).map((name) => join(folder, name));
+  const bytes = network.folderBytes(folder).bytes;
+  const time = (withSync: boolean) => {
+    const target = network.path(`cp-baseline-${withSync ? 'sync' : 'plain'}`);
+    mkdirSync(target);
+    const started = performance.now();
+    run('cp', [...files, target]);
+    if (withSync) run('sync', ['-f', target]);
+    const ms = performance.now() - started;
+    rmSync(target, { recursive: true, force: true });
+    return ms;
+  };
+  // Best of two each, alternating, so that neither gains from coming second (warm caches).
+  const plain = [time(false)];
+  const synced = [time(true)];
+  plain.push(time(false));
+  synced.push(time(true));
+  return { bytes, copyMs: Math.min(...plain), copySyncMs: Math.min(...synced) };
+}
+
+function run(command: string, args: readonly string[]): void {
+  const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (result.status !== 0) throw new Error(`${command} failed (${result.status}): ${result.stderr?.toString() ?? result.error}`);
+}
+
+function moveCcas(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) {
+    if (name.endsWith('.cca')) renameSync(join(from, name), join(to, name));
+  }
+}
+
+function storedCounts(network: Network, apps: readonly App[]): { atRelayer: number; atUser: number } {
+  return {
+    atRelayer: network.relayer.count('Parcel stored', network.adapterId),
+    atUser: apps.reduce((sum, app) => sum + network.userGateway.count('Parcel stored', app.endpoint.id), 0),
+  };
+}
+
+/** Every parcel reached the other gateway's queue (the figures mean nothing otherwise). */
+function checkArrived(network: Network, apps: readonly App[], parcels: number, before: { atRelayer: number; atUser: number }): void {
+  const after = storedCounts(network, apps);
+  const atRelayer = after.atRelayer - before.atRelayer;
+  const atUser = after.atUser - before.atUser;
+  if (atRelayer < parcels || atUser < parcels) {
+    throw new Error(`Parcels carried: ${atRelayer} of ${parcels} to the relaying gateway, ${atUser} of ${parcels} to the user gateway`);
+  }
+}

@@ -1,0 +1,22 @@
+import { parseProcStatus, readProcessMemory } from './procfs';
+
+test('parseProcStatus reads the name, VmRSS and VmHWM in KiB', () => {
+  const status = 'Name:\tnode\nUmask:\t0022\nVmPeak:\t 1000 kB\nVmHWM:\t   81234 kB\nVmRSS:\t   80000 kB\nThreads:\t11\n';
+  expect(parseProcStatus(status)).toEqual({ name: 'node', rssKiB: 80_000, peakRssKiB: 81_234 });
+});
+
+test('parseProcStatus gives null without the memory lines (e.g. a zombie)', () => {
+  expect(parseProcStatus('Name:\tnode\nState:\tZ (zombie)\n')).toBeNull();
+});
+
+const linux = process.platform === 'linux' ? test : test.skip;
+linux('readProcessMemory of this process: a peak at least its current RSS', () => {
+  const memory = readProcessMemory(process.pid)!;
+  expect(memory.name).toBe('node');
+  expect(memory.peakRssKiB).toBeGreaterThanOrEqual(memory.rssKiB);
+  expect(memory.rssKiB * 1024).toBeGreaterThan(process.memoryUsage().heapUsed / 2);
+});
+
+test('readProcessMemory of a process that does not exist is null', () => {
+  expect(readProcessMemory(2 ** 30)).toBeNull();
+});

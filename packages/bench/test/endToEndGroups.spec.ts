@@ -1,0 +1,104 @@
+/**
+ * Smoke test of the end-to-end groups at tiny sizes, against the real daemons and bin/relay: every
+ * figure the issue asks for is there, finite and plausible. No timing is asserted (performance is
+ * what the benchmark reports, not what a test checks).
+ */
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { FigureRegistry, type BenchGroup, type BenchOptions } from '../src/harness';
+import { latencyGroup } from '../src/groups/latency';
+import { pipelineGroup } from '../src/groups/pipeline';
+import { relayGroup } from '../src/groups/relay';
+import { scaleGroup } from '../src/groups/scale';
+import { buildExecutables } from '../src/network';
+
+jest.setTimeout(120_000);
+
+const OPTIONS: BenchOptions = {
+  seconds: 0.2,
+  warmupSeconds: 0,
+  concurrency: 4,
+  sizes: { pipelineN: [12], scaleSizes: [10, 30], relayMiB: 3 },
+};
+
+let dir: string;
+
+beforeAll(() => {
+  buildExecutables();
+  dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function run(group: BenchGroup, chartFile?: string): Promise<FigureRegistry> {
+  const figures = new FigureRegistry();
+  await group.run({ options: OPTIONS, figures, log: () => undefined, chartFile });
+  return figures;
+}
+
+function value(figures: FigureRegistry, name: string): number {
+  const figure = figures.get(name);
+  if (!figure) throw new Error(`Figure ${name} missing (have: ${figures.measuredNames.join(', ')})`);
+  expect(Number.isFinite(figure.value)).toBe(true);
+  return figure.value;
+}
+
+test('relay: MB/s each way and against cp, peak RSS of the relay and both gateways', async () => {
+  const figures = await run(relayGroup);
+  for (const leg of ['toInternet.collect', 'toInternet.deliver', 'fromInternet.collect', 'fromInternet.deliver']) {
+    // 3 parcels of 1 MiB of content: at least 3 MiB of cargo went each way.
+    expect(value(figures, `relay.${leg}.MB`)).toBeGreaterThanOrEqual((3 * 1024 * 1024) / 1e6);
+    expect(value(figures, `relay.${leg}.MBps`)).toBeGreaterThan(0);
+  }
+  expect(value(figures, 'relay.MBps')).toBeGreaterThan(0);
+  expect(value(figures, 'relay.cp.MBps')).toBeGreaterThan(0);
+  expect(value(figures, 'relay.vsCp')).toBeCloseTo(value(figures, 'relay.MBps') / value(figures, 'relay.cp.MBps'));
+  for (const name of ['relay.peakRssMiB', 'relay.userGateway.peakRssMiB', 'relay.relayingGateway.peakRssMiB']) {
+    // A node process, not a shell (a few MiB) nor a runaway.
+    expect(value(figures, name)).toBeGreaterThan(20);
+    expect(value(figures, name)).toBeLessThan(4096);
+  }
+});
+
+test('scale: ms per parcel for each queue size, ratios to the smallest, and the chart', async () => {
+  const chart = join(dir, 'chart.svg');
+  const figures = await run(scaleGroup, chart);
+  for (const label of ['10', '30']) {
+    for (const phase of ['', 'enqueue.', 'collect.', 'deliver.']) expect(value(figures, `scale.${phase}msPerParcel.${label}`)).toBeGreaterThan(0);
+    expect(value(figures, `scale.msPerParcel.${label}`)).toBeCloseTo(
+      value(figures, `scale.collect.msPerParcel.${label}`) + value(figures, `scale.deliver.msPerParcel.${label}`),
+    );
+  }
+  expect(value(figures, 'scale.msPerParcel.30.vs10')).toBeGreaterThan(0);
+  const svg = readFileSync(chart, 'utf8');
+  expect(svg).toMatch(/^<svg /);
+  expect(svg.match(/<circle /g)).toHaveLength(8);
+});
+
+test('pipeline: parcels/s each way with every stage, the floor and the ratios', async () => {
+  const figures = await run(pipelineGroup);
+  expect(value(figures, 'pipeline.floor.parcelsPerSec')).toBeGreaterThan(0);
+  for (const way of ['tweets', 'timeline']) {
+    const perSec = value(figures, `pipeline.${way}.parcelsPerSec`);
+    expect(perSec).toBe(value(figures, `pipeline.${way}.12.parcelsPerSec`));
+    expect(value(figures, `pipeline.${way}.vsFloor`)).toBeCloseTo(perSec / value(figures, 'pipeline.floor.parcelsPerSec'));
+    const stages = figures.measuredNames.filter((name) => name.startsWith(`pipeline.${way}.12.stage.`));
+    expect(stages.length).toBeGreaterThanOrEqual(4);
+    const totalMs = stages.reduce((sum, name) => sum + value(figures, name), 0);
+    expect(perSec).toBeCloseTo(12 / (totalMs / 1000));
+  }
+});
+
+test('latency: one tweet from twitter-app to the X API emulator, by stage', async () => {
+  const figures = await run(latencyGroup);
+  const stages = ['app', 'relayAtUserGateway', 'relayAtRelayingGateway', 'relayingGatewayToAdapter', 'adapterToX'];
+  for (const stage of stages) expect(value(figures, `latency.stage.${stage}`)).toBeGreaterThanOrEqual(0);
+  const sum = stages.reduce((total, stage) => total + value(figures, `latency.stage.${stage}`), 0);
+  expect(value(figures, 'latency.totalMs')).toBeCloseTo(sum);
+  // Two relay runs and a node process at least: not instantaneous.
+  expect(value(figures, 'latency.totalMs')).toBeGreaterThan(value(figures, 'latency.stage.app'));
+});
