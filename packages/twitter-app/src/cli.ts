@@ -6,7 +6,7 @@ import { jsonLineLogger, silentLogger, type Logger } from '@twitter-relaynet/end
 
 import { TwitterApp, type SubscriptionResult } from './app';
 import { ENV, loadCredentials, resolvePaths, type AppPaths } from './config';
-import { AppError, ExitCode } from './errors';
+import { AppError, ConfigurationError, ExitCode } from './errors';
 import { formatDate, formatNewItems, formatOutcome, formatStatus, formatSubscriptionStatus, formatTimelineTweet } from './output';
 import type { OutgoingTweet } from './store';
 import { assertTweetText, checkTweetText, MAX_WEIGHTED_TWEET_LENGTH } from './text';
@@ -116,7 +116,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const withApp = async <T>(command: Command, work: (app: TwitterApp, paths: AppPaths) => Promise<T>): Promise<T> => {
     const { paths, logger } = context(command);
     const credentials = loadCredentials(io.env, paths.envFile);
-    const app = await TwitterApp.open({ paths, credentials, logger });
+    const app = await openApp({ paths, credentials, logger });
     try {
       return await work(app, paths);
     } finally {
@@ -268,7 +268,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .action(async (options: { json?: boolean; limit: number }, command: Command) => {
       const { paths, logger } = context(command);
       // No credentials needed, no gateway contacted.
-      const app = await TwitterApp.open({ paths, credentials: { accessToken: '', accessSecret: '', source: 'emulator' }, logger });
+      const app = await openApp({ paths, credentials: { accessToken: '', accessSecret: '', source: 'emulator' }, logger });
       try {
         const counts = app.store.countTweets();
         const subscription = app.store.getSubscription();
@@ -331,4 +331,22 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return ExitCode.FAILURE;
   }
   return exitCode;
+}
+
+async function openApp(options: Parameters<typeof TwitterApp.open>[0]): Promise<TwitterApp> {
+  try {
+    return await TwitterApp.open(options);
+  } catch (error) {
+    throw unusableDataFolder(error, options.paths.dataDir) ?? error;
+  }
+}
+
+/** Filesystem errors that mean "this folder cannot hold the app's state": a configuration problem (exit 4). */
+const FOLDER_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP', 'EEXIST', 'ENOSPC', 'EISDIR', 'SQLITE_CANTOPEN']);
+
+function unusableDataFolder(error: unknown, dataDir: string): ConfigurationError | null {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (typeof code !== 'string' || !FOLDER_ERRORS.has(code)) return null;
+  const reason = (error as Error).message.replace(/^[A-Z_]+: /, '');
+  return new ConfigurationError(`cannot keep the app's data in ${dataDir} (${code}): ${reason}; choose another folder with --data-dir or --data-root`, { cause: error });
 }
