@@ -58,7 +58,9 @@ where <flashdrive> is --flashdrive (default <data root>/flashdrive). An option g
 Exit status:
   ${ExitCode.DONE}  done: cargo or CCAs were delivered or collected, and nothing went wrong
   ${ExitCode.FAILURE}  failure: an invalid or unreadable file (left in place), cargo the gateway did not
-     acknowledge (kept), a file that could not be saved (not acknowledged), or no gateway
+     acknowledge (kept; the gateway's log says why, e.g. clocks hours apart), a file that could
+     not be saved (full or read-only flashdrive: not acknowledged), a delivered file that could
+     not be deleted (delete it by hand), or no gateway
   ${ExitCode.USAGE}  usage error: bad or missing option
   ${ExitCode.NOTHING_TO_DO}  nothing to do: nothing was delivered or collected, and nothing went wrong
 

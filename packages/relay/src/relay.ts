@@ -11,7 +11,7 @@ import { mkdir, stat, unlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { CoSocketClient, silentLogger, type Logger } from '@twitter-relaynet/cosocket';
+import { CoSocketClient, CoSocketQuitError, QuitReason, silentLogger, type Logger } from '@twitter-relaynet/cosocket';
 
 import {
   checkMessage,
@@ -195,7 +195,7 @@ class RelayRun {
     const why = this.options.signal?.aborted
       ? 'interrupted'
       : report.error
-        ? describeError(report.error)
+        ? describeDeliveryError(report.error)
         : 'the gateway did not acknowledge it';
     for (const file of files) {
       const state = states.get(file);
@@ -429,6 +429,18 @@ class RelayRun {
     const rel = relative(process.cwd(), path);
     return rel && !rel.startsWith('..') ? rel : path;
   }
+}
+
+/**
+ * CoSocket's Quit carries a reason code but no text: when the gateway could not take a cargo (a bad
+ * disk, or a cargo it will not take yet, such as one from a computer whose clock is hours off), the
+ * courier is pointed at the gateway's log, where the reason is, keyed by the cargo's delivery.
+ */
+function describeDeliveryError(error: Error): string {
+  if (error instanceof CoSocketQuitError && error.quitReason === QuitReason.INTERNAL_ERROR) {
+    return 'the gateway could not take it (it quit with internal-error); its log says why';
+  }
+  return describeError(error);
 }
 
 /** Delete a file; one that is already gone (e.g. the folder vanished) is fine: it is not on the drive. */

@@ -418,6 +418,10 @@ describe('failures: nothing is deleted that was not acked, nothing acked that wa
     const kept = filesIn(incoming);
     expect(kept).toHaveLength(2);
     expect(kept.map((n) => contentOf(incoming, n))).not.toContainEqual(gateway.stored[0]);
+    // CoSocket's Quit has no text: the courier is sent to the gateway's log, where the reason is.
+    expect(result.stderr).toMatch(
+      /: not delivered, kept on the flashdrive: the gateway could not take it \(it quit with internal-error\); its log says why\n/,
+    );
     expect(summaryOf(result)).toMatch(/^relay: delivered 1 cargo \(.*\), .*; 2 cargo not delivered \(kept\)$/);
   });
 

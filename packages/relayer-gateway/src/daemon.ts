@@ -4,10 +4,11 @@
  * the parcels from cargo to public endpoints (durable queue, retries with backoff), and the
  * file-based registration of user gateways.
  */
+import type { KeyObject } from 'node:crypto';
 import { readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { type Certificate, type Logger } from '@twitter-relaynet/core';
+import { type Certificate, DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS, type Logger } from '@twitter-relaynet/core';
 import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
 import {
   answerRegistrationRequests,
@@ -33,6 +34,7 @@ import {
 } from '@twitter-relaynet/pogrpc';
 
 import { AddressBook, type Route } from './addressBook';
+import { findFutureDatedParcels, formatHours } from './clockSkew';
 import type { RelayerGatewayConfig } from './config';
 import { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCertificate } from './files';
 import { Notifier } from './notifier';
@@ -60,6 +62,7 @@ export interface RelayerGatewayDaemonOptions {
 export class RelayerGatewayDaemon {
   private stores!: SqliteGatewayStores;
   private gatewayInstance!: RelayingGateway;
+  private privateKey!: KeyObject;
   private cosocket: CoSocketServer | null = null;
   private pogrpc: PogRPCServer | null = null;
   private readonly clients = new Map<string, PogRPCClient>();
@@ -101,6 +104,7 @@ export class RelayerGatewayDaemon {
     ensurePrivateDirectory(config.dataDir);
     const { keyPair, created } = await loadOrCreateKeyPair(this.path(FILES.key));
     if (created) this.logger.info({ file: this.path(FILES.key) }, 'Identity key generated');
+    this.privateKey = keyPair.privateKey;
     let certificate: Certificate | null = readCertificate(this.path(FILES.certificate));
     if (!certificate || certificate.expiryDate.getTime() - Date.now() < CERTIFICATE_RENEWAL_MS) {
       certificate = await selfIssueGatewayCertificate(keyPair);
@@ -210,6 +214,18 @@ export class RelayerGatewayDaemon {
   // CoSocket
 
   private async receiveCargo(cargo: Buffer, deliveryId: string): Promise<void> {
+    const now = new Date();
+    const ahead = await findFutureDatedParcels(cargo, this.privateKey, now);
+    if (ahead) {
+      // Not acknowledged: the relay keeps the file, the user gateway its parcels (see clockSkew.ts).
+      const reason =
+        `${ahead.parcelIds.length} parcel(s) in this cargo are dated ${formatHours(ahead.aheadMs)} ahead of ` +
+        `this gateway's clock (${now.toISOString()}), beyond the clock drift tolerance of ` +
+        `${formatHours(DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS * 1000)}: the clock of the user's computer is ` +
+        'probably ahead; cargo not taken (the relay keeps it; it is taken once the clocks agree)';
+      this.logger.error({ deliveryId, parcelIds: ahead.parcelIds, latestDate: ahead.latest.toISOString() }, `Cargo refused: ${reason}`);
+      throw new CoSocketProtocolError(`Clock skew: ${reason}`);
+    }
     try {
       const receipt = await this.gateway.receiveCargo(cargo);
       this.logger.info({ deliveryId, cargoId: receipt.cargoId, peerId: receipt.peerId }, 'Cargo taken');

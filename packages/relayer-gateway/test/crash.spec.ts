@@ -1,14 +1,25 @@
 /**
  * Crash safety with the real executables: kill -9 the user gateway, the relaying gateway or the relay
- * at a random point during a relay run, restart, carry on; in the end every parcel (both directions)
- * reaches its recipient's app exactly once and none is lost.
+ * at a random point, restart, carry on; in the end every parcel (both directions) reaches its
+ * recipient exactly once and none is lost.
+ *
+ * The random point is a random delay (up to the duration of the previous such run) into one of:
+ * - a relay run at either gateway (every kind: the relay itself, or the gateway it talks to);
+ * - the relaying gateway's deliveries to the public endpoint (PogRPC), right after a relay run left
+ *   it cargo;
+ * - the user gateway's deliveries to the app (PoWebSocket collection), right after a relay run left
+ *   it cargo.
  *
  * CRASH_TRIALS (default 3) trials per process kind; CRASH_SEED makes the random points reproducible.
+ * With FAULTS_REPORT=<file>, the figures are appended to that file as one JSON line (scripts/test-faults.sh).
  */
+import { appendFileSync } from 'node:fs';
+
 import { buildExecutables, countOf, sleep, World } from './world';
 
 const TRIALS = Number(process.env.CRASH_TRIALS ?? 3);
-let seed = Number(process.env.CRASH_SEED ?? Date.now() % 100_000);
+const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 100_000);
+let seed = SEED;
 function random(): number {
   // mulberry32
   seed = (seed + 0x6d2b79f5) | 0;
@@ -18,6 +29,9 @@ function random(): number {
 }
 
 jest.setTimeout(60_000 + TRIALS * 3 * 10_000);
+
+const KINDS = ['user-gateway', 'relayer-gateway', 'relay'] as const;
+type Kind = (typeof KINDS)[number];
 
 let world: World;
 let alice: Awaited<ReturnType<World['openApp']>>;
@@ -33,14 +47,36 @@ afterAll(async () => {
   await world?.close();
 });
 
-test(`kill -9 during relays (${TRIALS} trials per process kind): every parcel arrives exactly once`, async () => {
-  const initialSeed = seed;
+/** Expected texts missing, and extra copies received. */
+function tally(expected: readonly string[], received: readonly string[]): { lost: number; duplicated: number } {
+  const got = countOf(received);
+  let lost = 0;
+  let duplicated = 0;
+  for (const [text] of countOf(expected)) if (!got.has(text)) lost++;
+  for (const [, count] of got) if (count > 1) duplicated += count - 1;
+  return { lost, duplicated };
+}
+
+test(`kill -9 during relays and deliveries (${TRIALS} trials per process kind): every parcel arrives exactly once`, async () => {
   const sent: string[] = [];
   const replies: string[] = [];
   const replyIds: string[] = [];
-  const kinds = ['user-gateway', 'relayer-gateway', 'relay'] as const;
-  const trials = kinds.flatMap((kind) => Array.from({ length: TRIALS }, () => kind));
+  const trials = KINDS.flatMap((kind) => Array.from({ length: TRIALS }, () => kind));
   const events: string[] = [];
+  /** Per kind: trials, and how many kills landed while the targeted operation was still running. */
+  const figures = Object.fromEntries(KINDS.map((k) => [k, { trials: 0, midOperation: 0 }])) as Record<
+    Kind,
+    { trials: number; midOperation: number }
+  >;
+
+  /** How long an uninterrupted relay run took last, per leg (ms). */
+  const runTime = { user: 350, relayer: 350 };
+  const timedRun = async (at: 'user' | 'relayer') => {
+    const started = Date.now();
+    const result = await world.courier.run(at);
+    runTime[at] = Math.max(50, Date.now() - started);
+    return result;
+  };
 
   for (const [index, kind] of trials.entries()) {
     for (let j = 0; j < 2; j++) {
@@ -53,22 +89,47 @@ test(`kill -9 during relays (${TRIALS} trials per process kind): every parcel ar
       replyIds.push(await world.reply(alice.app.id, text));
       replies.push(text);
     }
+    figures[kind].trials++;
     const leg = random() < 0.5 ? 'user' : 'relayer';
-    const delay = Math.floor(random() * 350);
+    const phase = kind === 'relay' || random() < 0.5 ? 'relay' : 'delivery';
+    // A point within the time such a run took last time (so that most kills land mid-run).
+    const delay = Math.floor(random() * (phase === 'relay' ? runTime[leg] : 200));
     if (kind === 'relay') {
       const result = await world.courier.run(leg, { killAfterMs: delay });
+      if (result.killed) figures[kind].midOperation++;
       events.push(`relay@${leg} killed after ${delay} ms: ${result.killed ? 'killed' : `exited ${result.status}`}`);
     } else {
       const daemon = kind === 'user-gateway' ? world.userGateway : world.relayer;
-      const run = world.courier.run(leg);
-      await sleep(delay);
-      await daemon.stop('SIGKILL');
-      const result = await run;
-      events.push(`${kind} killed ${delay} ms into relay@${leg} (relay exited ${result.status})`);
+      if (phase === 'relay') {
+        const run = world.courier.run(leg);
+        await sleep(delay);
+        await daemon.stop('SIGKILL');
+        const result = await run;
+        // The relay failing means the gateway died under it.
+        if (result.status === 1) figures[kind].midOperation++;
+        events.push(`${kind} killed ${delay} ms into relay@${leg} (relay exited ${result.status})`);
+      } else if (kind === 'relayer-gateway') {
+        // It starts delivering to the public endpoint as soon as it has the cargo.
+        await world.courier.run('relayer');
+        const before = world.adapterInbox.messages.length;
+        await sleep(delay);
+        await daemon.stop('SIGKILL');
+        events.push(`relayer-gateway killed ${delay} ms into its deliveries (${world.adapterInbox.messages.length - before} arrived)`);
+        if (world.adapterInbox.messages.length - before < 2) figures[kind].midOperation++;
+      } else {
+        // The app collects while the gateway dies.
+        await world.courier.run('user');
+        const collection = world.collect(alice.app, alice.inbox);
+        await sleep(delay);
+        await daemon.stop('SIGKILL');
+        const completed = await collection;
+        if (!completed) figures[kind].midOperation++;
+        events.push(`user-gateway killed ${delay} ms into the app's collection (${completed ? 'completed' : 'interrupted'})`);
+      }
       await daemon.start();
     }
     // The courier carries on with the other leg, and the app collects what is there.
-    await world.courier.run(leg === 'user' ? 'relayer' : 'user');
+    await timedRun(leg === 'user' ? 'relayer' : 'user');
     await world.collect(alice.app, alice.inbox);
   }
 
@@ -84,7 +145,23 @@ test(`kill -9 during relays (${TRIALS} trials per process kind): every parcel ar
     for (let wait = 0; wait < 20 && world.adapterInbox.messages.length < sent.length; wait++) await sleep(100);
   }
 
-  const context = `seed ${initialSeed}; ${events.join('; ')}`;
+  const toAdapter = tally(sent, world.adapterInbox.contents());
+  const toApp = tally(replies, alice.inbox.contents());
+  if (process.env.FAULTS_REPORT) {
+    appendFileSync(
+      process.env.FAULTS_REPORT,
+      `${JSON.stringify({
+        suite: 'crash',
+        seed: SEED,
+        trialsPerKind: TRIALS,
+        kinds: figures,
+        parcelsToAdapter: { sent: sent.length, ...toAdapter },
+        parcelsToApp: { sent: replies.length, ...toApp },
+      })}\n`,
+    );
+  }
+  const context = `seed ${SEED}; ${events.join('; ')}`;
+  expect({ context, toAdapter, toApp }).toEqual({ context, toAdapter: { lost: 0, duplicated: 0 }, toApp: { lost: 0, duplicated: 0 } });
   expect({ context, adapter: countOf(world.adapterInbox.contents()) }).toEqual({ context, adapter: countOf(sent) });
   expect({ context, app: countOf(alice.inbox.contents()) }).toEqual({ context, app: countOf(replies) });
 });

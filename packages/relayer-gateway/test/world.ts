@@ -65,6 +65,8 @@ export class Daemon {
   constructor(
     readonly kind: 'user-gateway' | 'relayer-gateway',
     private readonly args: readonly string[],
+    /** Read at every start (a restart may move the clock). */
+    private readonly env: () => NodeJS.ProcessEnv = () => process.env,
   ) {}
 
   get pid(): number | undefined {
@@ -77,7 +79,11 @@ export class Daemon {
 
   async start(): Promise<void> {
     const before = this.stdout.length;
-    const child = spawn(join(REPO, 'bin', this.kind), [...this.args], { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(join(REPO, 'bin', this.kind), [...this.args], {
+      cwd: tmpdir(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: this.env(),
+    });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
@@ -121,7 +127,11 @@ export interface RelayResult {
 
 /** The courier's runs, between the gateways' sockets and the flashdrive folders. */
 export class Courier {
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    /** The environment of relay runs at the user gateway (the user's computer). */
+    private readonly userSideEnv: () => NodeJS.ProcessEnv = () => process.env,
+  ) {}
 
   get toRelayer(): string {
     return join(this.root, 'flashdrive', 'relayer-gw');
@@ -139,7 +149,7 @@ export class Courier {
       const child = spawn(
         join(REPO, 'bin', 'relay'),
         ['--cosocket', socket, '--incoming', incoming, '--outgoing', outgoing, '--wait', '0', '--no-progress'],
-        { cwd: tmpdir(), stdio: ['ignore', 'ignore', 'pipe'] },
+        { cwd: tmpdir(), stdio: ['ignore', 'ignore', 'pipe'], env: at === 'user' ? this.userSideEnv() : process.env },
       );
       let stderr = '';
       let killed = false;
@@ -174,16 +184,48 @@ function makeInbox(): Inbox {
   return { messages, contents: () => messages.map((m) => m.content.toString()) };
 }
 
+/** A preload that moves a child process's wall clock by RELAYNET_TEST_CLOCK_SKEW_MS (test only). */
+export const SKEWED_CLOCK_PRELOAD = join(__dirname, 'skewed-clock.cjs');
+
+export interface WorldOptions {
+  /**
+   * How far the user's computer's clock is off (positive: ahead), in ms: the user gateway and relay
+   * runs at it get the skewed-clock preload, the apps a skewed Clock.
+   */
+  readonly userClockSkewMs?: number;
+}
+
+/** The environment of a child process whose wall clock is `skewMs` away from ours. */
+export function skewedEnv(skewMs: number): NodeJS.ProcessEnv {
+  if (skewMs === 0) return process.env;
+  const nodeOptions = [process.env.NODE_OPTIONS, `--require ${JSON.stringify(SKEWED_CLOCK_PRELOAD)}`].filter(Boolean).join(' ');
+  return { ...process.env, NODE_OPTIONS: nodeOptions, RELAYNET_TEST_CLOCK_SKEW_MS: String(skewMs) };
+}
+
 export class World {
   readonly root = mkdtempSync(join(tmpdir(), 'ugw-it-'));
-  readonly relayer = new Daemon('relayer-gateway', ['--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '200']);
-  readonly userGateway = new Daemon('user-gateway', ['--data-root', this.root, '--poll-interval', '200']);
-  readonly courier = new Courier(this.root);
+  /** Clock skews in ms (positive: ahead); a change applies to daemons at their next start, at once to endpoints. */
+  userClockSkewMs: number;
+  internetClockSkewMs = 0;
+  readonly relayer = new Daemon(
+    'relayer-gateway',
+    ['--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '200'],
+    () => skewedEnv(this.internetClockSkewMs),
+  );
+  readonly userGateway: Daemon;
+  readonly courier: Courier;
   readonly adapterInbox = makeInbox();
   /** PDAs the adapter received, by private endpoint id (content of 'pda' messages). */
   readonly pdas = new Map<string, Buffer>();
   adapter!: PublicEndpoint;
   private readonly apps: PrivateEndpoint[] = [];
+
+  constructor(options: WorldOptions = {}) {
+    this.userClockSkewMs = options.userClockSkewMs ?? 0;
+    const userSideEnv = () => skewedEnv(this.userClockSkewMs);
+    this.userGateway = new Daemon('user-gateway', ['--data-root', this.root, '--poll-interval', '200'], userSideEnv);
+    this.courier = new Courier(this.root, userSideEnv);
+  }
 
   path(...parts: string[]): string {
     return join(this.root, ...parts);
@@ -212,6 +254,7 @@ export class World {
       dataDir: join(dir, 'endpoint'),
       internetAddress: ADAPTER_ADDRESS,
       logger: silentLogger,
+      clock: { now: () => new Date(Date.now() + this.internetClockSkewMs) },
       backoff: { initialDelayMs: 200, maxDelayMs: 1_000, jitter: 0 },
       onMessage: async (message) => {
         if (message.type === 'pda') this.pdas.set(message.sender.id, message.content);
@@ -233,12 +276,16 @@ export class World {
     const app = await PrivateEndpoint.open({
       dataDir: this.path('apps', name),
       logger: silentLogger,
+      clock: { now: () => new Date(Date.now() + this.userClockSkewMs) },
       transport: new PoWebSocketGatewayTransport({ socketPath: this.path('user-gateway', 'powebsocket.sock'), logger: silentLogger }),
     });
     this.apps.push(app);
     await app.register();
     const peer = await app.addPublicPeer(await readConnectionParameters(this.path('twitter-api-adapter', 'connection-parameters.json')));
-    const authorization = await app.issuePda(peer.identityCertificate, new Date(Date.now() + 7 * 24 * 3_600_000));
+    const authorization = await app.issuePda(
+      peer.identityCertificate,
+      new Date(Date.now() + this.userClockSkewMs + 7 * 24 * 3_600_000),
+    );
     await app.sendMessage(peer.internetAddress, { type: 'pda', content: serializeDeliveryAuthorization(authorization) });
     const inbox = makeInbox();
     return {

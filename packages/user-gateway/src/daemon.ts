@@ -6,7 +6,13 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { type Certificate, derDeserializeRsaPublicKey, type KeyPair, type Logger } from '@twitter-relaynet/core';
+import {
+  type Certificate,
+  DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS,
+  derDeserializeRsaPublicKey,
+  type KeyPair,
+  type Logger,
+} from '@twitter-relaynet/core';
 import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
 import {
   CargoRefusedError,
@@ -27,6 +33,7 @@ import {
   makeHandshakeVerifier,
 } from '@twitter-relaynet/powebsocket';
 
+import { findFutureDatedParcels, formatHours } from './clockSkew';
 import type { UserGatewayConfig } from './config';
 import { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCertificate } from './files';
 import { Notifier } from './notifier';
@@ -331,6 +338,18 @@ export class UserGatewayDaemon {
     if (!this.registration.registered) {
       this.logger.warn({ deliveryId }, 'Cargo not taken: not registered with the relaying gateway yet');
       throw new Error('The user gateway is not registered with its relaying gateway yet');
+    }
+    const now = new Date();
+    const ahead = await findFutureDatedParcels(cargo, this.keyPair.privateKey, now);
+    if (ahead) {
+      // Not acknowledged: the relay keeps the file, the relaying gateway its parcels (see clockSkew.ts).
+      const reason =
+        `${ahead.parcelIds.length} parcel(s) in this cargo are dated ${formatHours(ahead.aheadMs)} ahead of ` +
+        `this computer's clock (${now.toISOString()}), beyond the clock drift tolerance of ` +
+        `${formatHours(DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS * 1000)}: is this computer's clock right? ` +
+        'Cargo not taken (the relay keeps it; it is taken once the clocks agree)';
+      this.logger.error({ deliveryId, parcelIds: ahead.parcelIds, latestDate: ahead.latest.toISOString() }, `Cargo refused: ${reason}`);
+      throw new CoSocketProtocolError(`Clock skew: ${reason}`);
     }
     try {
       await this.gateway.receiveCargo(cargo);
