@@ -9,6 +9,7 @@ test('RELAYNET_DATA_ROOT, else XDG_DATA_HOME, else ~/.local/share; blank values 
   expect(defaultDataRoot({ HOME: '/home/u' })).toBe('/home/u/.local/share/twitter-relaynet');
   expect(defaultDataRoot({ HOME: '', XDG_DATA_HOME: ' ' })).toBe(join(homedir(), '.local', 'share', 'twitter-relaynet'));
   expect(defaultDataRoot({})).toBe(join(homedir(), '.local', 'share', 'twitter-relaynet'));
+  expect(defaultDataRoot({ HOME: 'relative/home' })).toBe(resolve('relative/home/.local/share/twitter-relaynet'));
 });
 
 test('a --data-root flag wins over the environment, unless blank', () => {

@@ -4,7 +4,7 @@
  * temporary folder by default: the state (keys, queued parcels) must survive a reboot.
  */
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 export const DATA_ROOT_VARIABLE = 'RELAYNET_DATA_ROOT';
 export const DATA_ROOT_FOLDER = 'twitter-relaynet';
@@ -21,7 +21,8 @@ export function defaultDataRoot(env: Env): string {
   if (explicit) return resolve(explicit);
   const xdg = nonEmpty(env.XDG_DATA_HOME);
   if (xdg) return resolve(xdg, DATA_ROOT_FOLDER);
-  return join(nonEmpty(env.HOME) ?? homedir(), '.local', 'share', DATA_ROOT_FOLDER);
+  // resolve(): a relative HOME must not make every path relative to wherever the command runs.
+  return resolve(nonEmpty(env.HOME) ?? homedir(), '.local', 'share', DATA_ROOT_FOLDER);
 }
 
 /** The data root from a `--data-root` flag (if given and not blank), else the default. */

@@ -1,8 +1,8 @@
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { Command, CommanderError, Option } from 'commander';
 
+import { defaultDataRoot } from '@twitter-relaynet/config';
 import { createStderrJsonLogger, silentLogger } from '@twitter-relaynet/cosocket';
 
 import { ExitCode, exitCodeOf, formatSummary, PlainReporter, type OutputStream, TerminalProgress } from './output';
@@ -26,11 +26,6 @@ export const GATEWAYS = {
 } as const;
 export type GatewayName = keyof typeof GATEWAYS;
 
-function defaultDataRoot(env: NodeJS.ProcessEnv): string {
-  if (env.RELAYNET_DATA_ROOT?.trim()) return resolve(env.RELAYNET_DATA_ROOT.trim());
-  if (env.XDG_DATA_HOME?.trim()) return resolve(env.XDG_DATA_HOME.trim(), 'twitter-relaynet');
-  return join(env.HOME?.trim() || homedir(), '.local', 'share', 'twitter-relaynet');
-}
 
 interface ParsedOptions {
   cosocket?: string;

@@ -2,8 +2,9 @@
  * Where the relaying gateway keeps its state and finds its peers (docs/runtime-layout.md).
  * Precedence: flag, then environment variable, then the default.
  */
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+
+import { defaultDataRoot } from '@twitter-relaynet/config';
 
 export const ENV = {
   DATA_ROOT: 'RELAYNET_DATA_ROOT',
@@ -49,23 +50,20 @@ export interface RelayerGatewayConfig {
   readonly pollIntervalMs: number;
 }
 
+export { defaultDataRoot };
+
+/** Longest poll interval (one hour): beyond 2^31-1 ms Node would fire the timer at once, in a busy loop. */
+export const MAX_POLL_INTERVAL_MS = 3_600_000;
+
 export class ConfigError extends Error {}
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== '' ? value : undefined;
 }
 
-export function defaultDataRoot(env: Env): string {
-  const explicit = nonEmpty(env[ENV.DATA_ROOT]);
-  if (explicit) return resolve(explicit);
-  const xdg = nonEmpty(env.XDG_DATA_HOME);
-  if (xdg) return resolve(xdg, 'twitter-relaynet');
-  return join(nonEmpty(env.HOME) ?? homedir(), '.local', 'share', 'twitter-relaynet');
-}
-
-function parsePositiveInteger(value: string, what: string): number {
-  if (!/^\d+$/.test(value.trim()) || Number(value) <= 0) {
-    throw new ConfigError(`${what} must be a positive integer (got "${value}")`);
+function parsePositiveInteger(value: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) <= 0 || Number(value) > max) {
+    throw new ConfigError(`${what} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''} (got "${value}")`);
   }
   return Number(value);
 }
@@ -97,6 +95,6 @@ export function resolveConfig(flags: RelayerGatewayFlags, env: Env): RelayerGate
     adapterPogrpc: pick(flags.adapterPogrpc, ENV.ADAPTER_POGRPC, join(dataRoot, 'twitter-api-adapter', 'pogrpc.json')),
     pogrpcPublication: join(dataDir, 'pogrpc.json'),
     certificatePublication: join(dataDir, 'identity-certificate.pem'),
-    pollIntervalMs: parsePositiveInteger(poll, '--poll-interval'),
+    pollIntervalMs: parsePositiveInteger(poll, '--poll-interval', MAX_POLL_INTERVAL_MS),
   };
 }

@@ -2,8 +2,9 @@
  * Where the user gateway keeps its state and finds its peers (docs/runtime-layout.md).
  * Precedence: flag, then environment variable, then the default.
  */
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+
+import { defaultDataRoot } from '@twitter-relaynet/config';
 
 export const ENV = {
   DATA_ROOT: 'RELAYNET_DATA_ROOT',
@@ -41,23 +42,20 @@ export interface UserGatewayConfig {
   readonly pollIntervalMs: number;
 }
 
+export { defaultDataRoot };
+
+/** Longest poll interval (one hour): beyond 2^31-1 ms Node would fire the timer at once, in a busy loop. */
+export const MAX_POLL_INTERVAL_MS = 3_600_000;
+
 export class ConfigError extends Error {}
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== '' ? value : undefined;
 }
 
-export function defaultDataRoot(env: Env): string {
-  const explicit = nonEmpty(env[ENV.DATA_ROOT]);
-  if (explicit) return resolve(explicit);
-  const xdg = nonEmpty(env.XDG_DATA_HOME);
-  if (xdg) return resolve(xdg, 'twitter-relaynet');
-  return join(nonEmpty(env.HOME) ?? homedir(), '.local', 'share', 'twitter-relaynet');
-}
-
-export function parsePositiveInteger(value: string, what: string): number {
-  if (!/^\d+$/.test(value.trim()) || Number(value) <= 0) {
-    throw new ConfigError(`${what} must be a positive integer (got "${value}")`);
+export function parsePositiveInteger(value: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) <= 0 || Number(value) > max) {
+    throw new ConfigError(`${what} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''} (got "${value}")`);
   }
   return Number(value);
 }
@@ -82,6 +80,6 @@ export function resolveConfig(flags: UserGatewayFlags, env: Env): UserGatewayCon
       ENV.RELAYING_GATEWAY_CERTIFICATE,
       join(dataRoot, 'relayer-gateway', 'identity-certificate.pem'),
     ),
-    pollIntervalMs: parsePositiveInteger(poll, '--poll-interval'),
+    pollIntervalMs: parsePositiveInteger(poll, '--poll-interval', MAX_POLL_INTERVAL_MS),
   };
 }
