@@ -38,6 +38,7 @@ import { findFutureDatedParcels, formatHours } from './clockSkew';
 import type { RelayerGatewayConfig } from './config';
 import { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCertificate } from './files';
 import { Notifier } from './notifier';
+import { RouteBackoff } from './routeBackoff';
 
 export const FILES = {
   key: 'identity-key.pem',
@@ -66,6 +67,7 @@ export class RelayerGatewayDaemon {
   private cosocket: CoSocketServer | null = null;
   private pogrpc: PogRPCServer | null = null;
   private readonly clients = new Map<string, PogRPCClient>();
+  private readonly routeBackoff = new RouteBackoff();
   private readonly timers: NodeJS.Timeout[] = [];
   private registering: Promise<void> | null = null;
   private delivery: Promise<void> | null = null;
@@ -335,7 +337,16 @@ export class RelayerGatewayDaemon {
       group.parcels.push(parcel);
       groups.set(key, group);
     }
-    await Promise.all([...groups.entries()].map(([key, group]) => this.deliverGroup(key, group.route, group.parcels)));
+    await Promise.all(
+      [...groups.entries()].map(async ([key, group]) => {
+        const blockedUntil = this.routeBackoff.blockedUntil(key);
+        if (!blockedUntil) return this.deliverGroup(key, group.route, group.parcels);
+        // The route failed a moment ago: these parcels wait for its next try instead of failing one by one.
+        for (const parcel of group.parcels) {
+          await this.stores.parcels.reschedule({ queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id }, blockedUntil);
+        }
+      }),
+    );
     return claimed.length;
   }
 
@@ -368,6 +379,13 @@ export class RelayerGatewayDaemon {
       // Drop the client: the next attempt reconnects (the adapter may have restarted elsewhere).
       client.close();
       this.clients.delete(key);
+      const retryAt = this.routeBackoff.failed(key);
+      this.logger.warn(
+        { target: route.target, route: route.source, parcels: parcels.length, retryAt: retryAt.toISOString(), err: report.error.message },
+        'Public endpoint unreachable: its parcels wait for the next try',
+      );
+    } else {
+      this.routeBackoff.succeeded(key);
     }
   }
 
