@@ -191,7 +191,15 @@ const CREATE_TWEET_FIELDS = [
 ];
 
 /** Post a tweet as `author`, applying the real API's checks (length, duplicates). Also used by the web page. */
+function textRequired(): ApiResult {
+  return invalidRequest([
+    { parameter: 'text', values: [], message: 'Post text is required when no media, poll or quote is attached' },
+  ]);
+}
+
+/** Every way of tweeting (the API and the web form) goes through here, so both refuse the same texts. */
 export function postTweet(store: Store, author: User, text: string, now: number): ApiResult {
+  if (text.trim() === '') return textRequired();
   if (weightedTweetLength(text) > MAX_WEIGHTED_TWEET_LENGTH) return textTooLong();
   if (store.isDuplicate(author.id, text)) return duplicateContent();
   const tweet = store.createTweet(author.id, text, now);
@@ -226,11 +234,7 @@ function createTweet(request: ApiRequest, store: Store): ApiResult {
     );
   }
   const text = (body as { text?: unknown }).text;
-  if (typeof text !== 'string' || text.trim() === '') {
-    return invalidRequest([
-      { parameter: 'text', values: [], message: 'Post text is required when no media, poll or quote is attached' },
-    ]);
-  }
+  if (typeof text !== 'string') return textRequired();
   return postTweet(store, request.me, text, request.now);
 }
 

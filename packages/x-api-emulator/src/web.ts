@@ -23,6 +23,7 @@ ol.tweets { list-style: none; padding: 0; margin: 0; }
 ol.tweets li { border-top: 1px solid #eff3f4; padding: 10px 0; }
 .who { font-weight: 600; } .handle, time, .id { color: #536471; font-size: 13px; }
 .text { white-space: pre-wrap; margin-top: 4px; overflow-wrap: anywhere; }
+form label { display: block; font-weight: 600; margin: 8px 0 4px; }
 form textarea { width: 100%; box-sizing: border-box; min-height: 80px; font: inherit; }
 .error { background: #fde8ea; color: #a4000f; padding: 8px 12px; border-radius: 8px; }
 .ok { background: #e6f6ec; color: #0b5c2a; padding: 8px 12px; border-radius: 8px; }
@@ -98,6 +99,7 @@ ${notices}
 <form method="post" action="/web/tweet">
 <label for="author">Account</label>
 <select id="author" name="author">${options}</select>
+<label for="text">Tweet text (up to 280 characters)</label>
 <textarea id="text" name="text" required placeholder="What is happening?!"></textarea>
 <button type="submit">Post</button>
 </form>
