@@ -140,12 +140,25 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (system && system.exitCode === null && system.pid) {
-    try {
-      process.kill(-system.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+  // After a failure, stop the system the way a user would (the launcher then stops its children, which live in
+  // their own process groups); only if that hangs, kill npm's group.
+  if (system && system.exitCode === null && system.signalCode === null && system.pid) {
+    const pid = system.pid;
+    const signal = (name: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, name);
+      } catch {
+        // already gone
+      }
+    };
+    signal('SIGINT');
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      systemExit.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 20_000))),
+    ]);
+    clearTimeout(timer);
+    if (!stopped) signal('SIGKILL');
   }
   rmSync(dataRoot, { recursive: true, force: true });
 });
@@ -173,6 +186,10 @@ test('the walk-through: a tweet reaches the X API and its outcome the app; a fol
       : null,
   );
   expect(systemOutput).toMatch(/^twitter-api-adapter +\| .*timeline sync every 1000 ms/m); // the environment reaches the daemons
+  // As the README says: the courier can start once the user gateway has registered with the relaying gateway.
+  await eventually('the user gateway to register with the relaying gateway', async () =>
+    /^user-gateway +\| .*Registered with the relaying gateway/m.test(systemOutput) ? true : null,
+  );
 
   // Terminal 2: the tweet (the user gateway may still be starting: exit 3 means "try again").
   const tweetText = readmeTweetText();

@@ -305,8 +305,15 @@ class RelayRun {
       completed = !stopped;
     } catch (error) {
       this.result.errors++;
+      // A relaying gateway hands out cargo only against a CCA, which the user gateway gives the courier.
+      const refusedWithoutCca = !cca && describeError(error).includes('invalid-packet');
+      const hint = cca
+        ? '; the CCA is kept'
+        : refusedWithoutCca
+          ? ` (${this.options.incoming} holds no CCA: a relaying gateway needs one, which the relay run at the user gateway brings)`
+          : '';
       this.problem(
-        `relay: collection ${label} failed: ${describeError(error)}${cca ? '; the CCA is kept' : ''}`,
+        `relay: collection ${label} failed: ${describeError(error)}${hint}`,
         { cca: cca?.file.path, err: describeError(error) },
       );
     }

@@ -313,6 +313,23 @@ describe('at the relaying gateway (CCAs carried)', () => {
     expect(contentOf(incoming, 'old.cca')).toEqual(cca);
     expect(summaryOf(result)).toBe('relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 CCAs; 1 error');
   });
+
+  test('no CCA on the flashdrive: the refused collection says where a CCA comes from, exit 1', async () => {
+    const gateway = await startGateway({
+      collect(cca) {
+        if (!cca) throw new CoSocketProtocolError('A CCA is required here', QuitReason.INVALID_PACKET);
+        return [];
+      },
+    });
+
+    const result = await runRelay(args());
+
+    expect(result.status).toBe(1);
+    expect(gateway.requests).toEqual([null]);
+    expect(result.stderr).toContain(
+      `relay: collection without a CCA failed: Peer quit: invalid-packet (${incoming} holds no CCA: a relaying gateway needs one, which the relay run at the user gateway brings)`,
+    );
+  });
 });
 
 describe('files that are not valid cargo or CCAs', () => {
