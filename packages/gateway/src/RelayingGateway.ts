@@ -20,7 +20,7 @@ import {
   InvalidCdaError,
   MalformedCcaError,
 } from './errors';
-import { INTERNET_QUEUE, type ParcelKey, type ParcelRecord, peerQueue } from './stores/types';
+import { INTERNET_QUEUE, type ParcelKey, type ParcelRecord, peerQueue, type StoreWrite } from './stores/types';
 
 /** User gateway certificates last 180 days (the RS-002 maximum). */
 export const USER_GATEWAY_CERTIFICATE_VALIDITY_MS = 180 * 24 * 60 * 60 * 1000;
@@ -183,14 +183,19 @@ export class RelayingGateway extends Gateway {
   // -------------------------------------------------------------------------------------------
   // Parcels
 
-  protected async acceptParcelFromCargo(parcel: Parcel, serialized: Buffer, peerId: string): Promise<ParcelAcceptance> {
+  protected async acceptParcelFromCargo(
+    parcel: Parcel,
+    serialized: Buffer,
+    peerId: string,
+    batch: StoreWrite[],
+  ): Promise<ParcelAcceptance> {
     if (parcel.recipient.internetAddress === undefined) {
-      return this.routeToUserGateway(parcel, serialized);
+      return this.routeToUserGateway(parcel, serialized, batch);
     }
     // Bound for the Internet: the sender must be an endpoint of the user gateway that sent the cargo.
     const userGateway = await this.stores.registry.get(peerId);
     await this.validateParcel(parcel, userGateway ? [userGateway] : [], { parcelId: parcel.id });
-    return this.storeParcel(parcel, serialized, INTERNET_QUEUE);
+    return this.storeParcel(parcel, serialized, INTERNET_QUEUE, batch);
   }
 
   /**
@@ -212,7 +217,7 @@ export class RelayingGateway extends Gateway {
     return this.routeToUserGateway(parcel, serialized);
   }
 
-  private async routeToUserGateway(parcel: Parcel, serialized: Buffer): Promise<ParcelAcceptance> {
+  private async routeToUserGateway(parcel: Parcel, serialized: Buffer, batch?: StoreWrite[]): Promise<ParcelAcceptance> {
     const fields = { parcelId: parcel.id, recipientId: parcel.recipient.id };
     // PDA → private endpoint certificate → user gateway certificate (issued by us).
     let userGateway: Certificate | null = null;
@@ -228,7 +233,7 @@ export class RelayingGateway extends Gateway {
     if (path.length < 3) {
       this.refuseParcel('Sender certificate is not a PDA from an endpoint of a user gateway', fields);
     }
-    return this.storeParcel(parcel, serialized, peerQueue(userGateway.calculateSubjectId()));
+    return this.storeParcel(parcel, serialized, peerQueue(userGateway.calculateSubjectId()), batch);
   }
 
   private async validateParcel(parcel: Parcel, trusted: Certificate[], fields: object): Promise<Certificate[]> {

@@ -21,7 +21,7 @@ import {
   type OutgoingCargo,
   type ParcelAcceptance,
 } from './Gateway';
-import { LOCAL_QUEUE, type ParcelRecord, peerQueue } from './stores/types';
+import { LOCAL_QUEUE, type ParcelRecord, peerQueue, type StoreWrite } from './stores/types';
 
 /** CCAs are backdated this much, as the reference implementation does. */
 export const CCA_BACKDATING_MS = 90 * 60 * 1000;
@@ -196,7 +196,12 @@ export class UserGateway extends Gateway {
     return this.relayingGatewayId;
   }
 
-  protected async acceptParcelFromCargo(parcel: Parcel, serialized: Buffer): Promise<ParcelAcceptance> {
+  protected async acceptParcelFromCargo(
+    parcel: Parcel,
+    serialized: Buffer,
+    _peerId: string,
+    batch: StoreWrite[],
+  ): Promise<ParcelAcceptance> {
     const fields = { parcelId: parcel.id, recipientId: parcel.recipient.id };
     if (parcel.recipient.internetAddress !== undefined) {
       this.refuseParcel('Parcel from the relaying gateway is addressed to a public endpoint', fields);
@@ -207,7 +212,7 @@ export class UserGateway extends Gateway {
     }
     // A private endpoint hears only from holders of a PDA it issued.
     await this.validateParcel(parcel, [endpoint], fields);
-    return this.storeParcel(parcel, serialized, LOCAL_QUEUE);
+    return this.storeParcel(parcel, serialized, LOCAL_QUEUE, batch);
   }
 
   private async validateParcel(parcel: Parcel, trusted: Certificate[] | null, fields: object): Promise<void> {

@@ -245,6 +245,29 @@ describe.each(Object.keys(harnesses))('%s stores', (name) => {
     });
   });
 
+  test('writeBatch applies its writes in order and returns their results', async () => {
+    await stores.parcels.put(parcel({ id: 'old' }));
+    const pca = {
+      peerId: '0peer',
+      senderEndpointId: '0sender',
+      recipientEndpointId: '0alice',
+      parcelId: 'p1',
+      expiryDate: new Date(NOW.getTime() + HOUR),
+    };
+    const results = await stores.writeBatch([
+      { kind: 'put parcel', parcel: parcel({ id: 'p1' }) },
+      { kind: 'put parcel', parcel: parcel({ id: 'p1', serialized: Buffer.from('again') }) },
+      { kind: 'put pca', pca },
+      { kind: 'delete parcel', key: { queue: LOCAL_QUEUE, senderId: '0sender', id: 'old' } },
+      { kind: 'delete parcel', key: { queue: LOCAL_QUEUE, senderId: '0sender', id: 'missing' } },
+    ]);
+    expect(results).toEqual(['stored', 'replaced', undefined, true, false]);
+    const listed = await collect(stores.parcels.list(LOCAL_QUEUE, { now: NOW }));
+    expect(listed.map((p) => [p.id, p.serialized.toString()])).toEqual([['p1', 'again']]);
+    expect((await collect(stores.pcas.list('0peer', NOW))).map((p) => p.parcelId)).toEqual(['p1']);
+    await expect(stores.writeBatch([])).resolves.toEqual([]);
+  });
+
   test('durability: everything is there after closing and reopening', async () => {
     if (!harness.reopen) return; // memory stores are not durable by design
     await stores.parcels.put(parcel({ id: 'kept', serialized: Buffer.from('durable') }));
@@ -278,6 +301,41 @@ test('the SQLite database is in WAL mode with synchronous=FULL and private to it
     expect(stores.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(stores.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(statSync(path).mode & 0o777).toBe(0o600);
+    await stores.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a SQLite batch that fails half-way leaves nothing of it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-store-'));
+  try {
+    const stores = openSqliteStores(join(dir, 'gateway.sqlite'));
+    // The second write fails (as a full disk would) after the first was applied.
+    const original = stores.parcels.putNow.bind(stores.parcels);
+    stores.parcels.putNow = (record) => {
+      if (record.id === 'bad') throw new Error('disk full');
+      return original(record);
+    };
+    await expect(
+      stores.writeBatch([
+        { kind: 'put parcel', parcel: parcel({ id: 'first' }) },
+        {
+          kind: 'put pca',
+          pca: {
+            peerId: '0p',
+            senderEndpointId: '0s',
+            recipientEndpointId: '0r',
+            parcelId: 'x',
+            expiryDate: new Date(NOW.getTime() + HOUR),
+          },
+        },
+        { kind: 'put parcel', parcel: parcel({ id: 'bad' }) },
+      ]),
+    ).rejects.toThrow('disk full');
+    expect(await stores.pcas.count()).toBe(0);
+    expect(await stores.parcels.count()).toBe(0);
+    expect(stores.db.inTransaction).toBe(false);
     await stores.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

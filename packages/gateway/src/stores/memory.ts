@@ -12,6 +12,7 @@ import type {
   PcaQueue,
   PendingPca,
   QueueName,
+  StoreWriteResult,
 } from './types';
 
 /**
@@ -218,11 +219,27 @@ export class MemoryCertificateRegistry implements CertificateRegistry {
 }
 
 export function createMemoryStores(): GatewayStores {
+  const parcels = new MemoryParcelStore();
+  const pcas = new MemoryPcaQueue();
   return {
-    parcels: new MemoryParcelStore(),
+    parcels,
     ledger: new MemoryIdLedger(),
-    pcas: new MemoryPcaQueue(),
+    pcas,
     registry: new MemoryCertificateRegistry(),
+    // Each write is synchronous under its promise, so nothing else runs between them; a write of
+    // this store cannot fail half-way, so "all or none" holds as well.
+    writeBatch: async (writes) => {
+      const results: StoreWriteResult[] = [];
+      for (const write of writes) {
+        if (write.kind === 'put parcel') results.push(await parcels.put(write.parcel));
+        else if (write.kind === 'delete parcel') results.push(await parcels.delete(write.key));
+        else {
+          await pcas.put(write.pca);
+          results.push(undefined);
+        }
+      }
+      return results;
+    },
     close: async () => undefined,
   };
 }

@@ -16,6 +16,8 @@ import type {
   PcaQueue,
   PendingPca,
   QueueName,
+  StoreWrite,
+  StoreWriteResult,
 } from './types';
 
 /**
@@ -148,6 +150,21 @@ export class SqliteGatewayStores implements GatewayStores {
     this.ledger = new SqliteIdLedger(db);
     this.pcas = new SqlitePcaQueue(db);
     this.registry = new SqliteCertificateRegistry(db);
+    // The stores' own transactions nest inside this one as savepoints: a single commit at the end.
+    this.batchTransaction = db.transaction((writes: readonly StoreWrite[]): StoreWriteResult[] =>
+      writes.map((write) => {
+        if (write.kind === 'put parcel') return this.parcels.putNow(write.parcel);
+        if (write.kind === 'delete parcel') return this.parcels.deleteNow(write.key);
+        this.pcas.putNow(write.pca);
+        return undefined;
+      }),
+    );
+  }
+
+  private readonly batchTransaction;
+
+  async writeBatch(writes: readonly StoreWrite[]): Promise<StoreWriteResult[]> {
+    return this.batchTransaction.immediate(writes);
   }
 
   async close(): Promise<void> {
@@ -219,6 +236,16 @@ export class SqliteParcelStore implements ParcelStore {
 
   async put(parcel: NewParcelRecord): Promise<'stored' | 'replaced'> {
     return this.putTransaction.immediate(parcel);
+  }
+
+  /** `put` for `writeBatch` (inside its transaction). */
+  putNow(parcel: NewParcelRecord): 'stored' | 'replaced' {
+    return this.putTransaction(parcel);
+  }
+
+  /** `delete` for `writeBatch`. */
+  deleteNow(key: ParcelKey): boolean {
+    return this.deleteStatement.run(key.queue, key.senderId, key.id).changes > 0;
   }
 
   async get(key: ParcelKey): Promise<ParcelRecord | null> {
@@ -336,6 +363,11 @@ export class SqlitePcaQueue implements PcaQueue {
 
   async put(pca: PendingPca): Promise<void> {
     this.putTransaction.immediate(pca);
+  }
+
+  /** `put` for `writeBatch` (inside its transaction). */
+  putNow(pca: PendingPca): void {
+    this.putTransaction(pca);
   }
 
   async *list(peerId: string, now: Date): AsyncIterable<PendingPca> {

@@ -117,11 +117,25 @@ export interface CertificateRegistry {
   list(): Promise<Certificate[]>;
 }
 
+/** One write of a batch (see `GatewayStores.writeBatch`). */
+export type StoreWrite =
+  | { readonly kind: 'put parcel'; readonly parcel: NewParcelRecord }
+  | { readonly kind: 'delete parcel'; readonly key: ParcelKey }
+  | { readonly kind: 'put pca'; readonly pca: PendingPca };
+
+/** Per write, in order: `put`'s outcome, `delete`'s boolean, or undefined for a PCA. */
+export type StoreWriteResult = 'stored' | 'replaced' | boolean | undefined;
+
 /** Everything a gateway keeps. */
 export interface GatewayStores {
   readonly parcels: ParcelStore;
   readonly ledger: IdLedger;
   readonly pcas: PcaQueue;
   readonly registry: CertificateRegistry;
+  /**
+   * Apply the writes in order, all or none, durably when it resolves: one commit (one fsync) for
+   * a whole cargo instead of one per parcel and per PCA.
+   */
+  writeBatch(writes: readonly StoreWrite[]): Promise<StoreWriteResult[]>;
   close(): Promise<void>;
 }
