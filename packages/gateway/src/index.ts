@@ -61,3 +61,6 @@ export {
   RELAYING_GATEWAY_CERTIFICATE_VALIDITY_MS,
   type RegistrationResponse,
 } from './registration';
+
+// Clock skew between the two sides: parcels dated beyond the drift tolerance
+export { findFutureDatedParcels, formatHours, type FutureDatedParcels } from './clockSkew';

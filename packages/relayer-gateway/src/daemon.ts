@@ -12,6 +12,8 @@ import { type Certificate, DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS, type Logger } 
 import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
 import {
   answerRegistrationRequests,
+  findFutureDatedParcels,
+  formatHours,
   CargoRefusedError,
   CcaRefusedError,
   CcaReusedError,
@@ -34,7 +36,6 @@ import {
 } from '@twitter-relaynet/pogrpc';
 
 import { AddressBook, type Route } from './addressBook';
-import { findFutureDatedParcels, formatHours } from './clockSkew';
 import type { RelayerGatewayConfig } from './config';
 import { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCertificate } from './files';
 import { Notifier } from './notifier';
@@ -219,7 +220,7 @@ export class RelayerGatewayDaemon {
     const now = new Date();
     const ahead = await findFutureDatedParcels(cargo, this.privateKey, now);
     if (ahead) {
-      // Not acknowledged: the relay keeps the file, the user gateway its parcels (see clockSkew.ts).
+      // Not acknowledged: the relay keeps the file, the user gateway its parcels (see clockSkew.ts in packages/gateway).
       const reason =
         `${ahead.parcelIds.length} parcel(s) in this cargo are dated ${formatHours(ahead.aheadMs)} ahead of ` +
         `this gateway's clock (${now.toISOString()}), beyond the clock drift tolerance of ` +

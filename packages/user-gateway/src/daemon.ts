@@ -16,6 +16,8 @@ import {
 import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
 import {
   CargoRefusedError,
+  findFutureDatedParcels,
+  formatHours,
   LOCAL_QUEUE,
   ParcelRefusedError,
   peerQueue,
@@ -33,7 +35,6 @@ import {
   makeHandshakeVerifier,
 } from '@twitter-relaynet/powebsocket';
 
-import { findFutureDatedParcels, formatHours } from './clockSkew';
 import type { UserGatewayConfig } from './config';
 import { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCertificate } from './files';
 import { Notifier } from './notifier';
@@ -342,7 +343,7 @@ export class UserGatewayDaemon {
     const now = new Date();
     const ahead = await findFutureDatedParcels(cargo, this.keyPair.privateKey, now);
     if (ahead) {
-      // Not acknowledged: the relay keeps the file, the relaying gateway its parcels (see clockSkew.ts).
+      // Not acknowledged: the relay keeps the file, the relaying gateway its parcels (see clockSkew.ts in packages/gateway).
       const reason =
         `${ahead.parcelIds.length} parcel(s) in this cargo are dated ${formatHours(ahead.aheadMs)} ahead of ` +
         `this computer's clock (${now.toISOString()}), beyond the clock drift tolerance of ` +

@@ -9,8 +9,8 @@
  * relay keeps the file on the flashdrive, the peer keeps the parcels, and nothing is lost once the
  * clocks agree.
  *
- * (The same function lives in packages/user-gateway/src/clockSkew.ts; the proper home is the gateway
- * library's cargo intake, which could skip the PCA of a future-dated parcel instead.)
+ * Both gateway daemons run this check before handing a cargo to the gateway. (A later step could fold it into
+ * the gateway's cargo intake, which decrypts the cargo anyway, and skip the PCA of a future-dated parcel.)
  */
 import type { KeyObject } from 'node:crypto';
 
