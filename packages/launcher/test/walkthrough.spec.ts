@@ -185,6 +185,9 @@ test('the walk-through: a tweet reaches the X API and its outcome the app; a fol
       ? true
       : null,
   );
+  await eventually('the adapter to say it is ready', async () =>
+    /^twitter-api-adapter +\| twitter-api-adapter: ready$/m.test(systemOutput) ? true : null,
+  );
   expect(systemOutput).toMatch(/^twitter-api-adapter +\| .*timeline sync every 1000 ms/m); // the environment reaches the daemons
   // As the README says: the courier can start once the user gateway has registered with the relaying gateway.
   await eventually('the user gateway to register with the relaying gateway', async () =>
