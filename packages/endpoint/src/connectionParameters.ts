@@ -128,12 +128,20 @@ export function parseConnectionParameters(serialization: string | Buffer): Conne
   return { internetAddress, identityCertificate, sessionKey: { keyId, publicKey, creationDate } };
 }
 
-/** Write the parameters atomically (temporary file, fsync, rename), world-readable: they are public. */
+/** Write the parameters atomically, world-readable: they are public. */
 export async function writeConnectionParameters(path: string, parameters: ConnectionParameters): Promise<void> {
+  await writePublicFileAtomically(path, serializeConnectionParameters(parameters));
+}
+
+/**
+ * Write a file others read (0644) so that a reader never sees half of it: a temporary file, fsync, rename, then
+ * fsync of the folder.
+ */
+export async function writePublicFileAtomically(path: string, contents: string | Buffer): Promise<void> {
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(temporary, 'wx', 0o644);
   try {
-    await handle.writeFile(serializeConnectionParameters(parameters));
+    await handle.writeFile(contents);
     await handle.sync();
   } finally {
     await handle.close();

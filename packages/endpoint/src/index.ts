@@ -27,6 +27,7 @@ export {
   serializeConnectionParameters,
   parseConnectionParameters,
   writeConnectionParameters,
+  writePublicFileAtomically,
   readConnectionParameters,
 } from './connectionParameters';
 

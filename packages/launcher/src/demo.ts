@@ -47,7 +47,8 @@ interface CommandResult {
 
 class DemoFailure extends Error {}
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (for the emulator of a demo or a test). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -5,13 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { DEFAULT_CREDENTIALS, DEFAULT_USER, createEmulatorClient } from '@twitter-relaynet/x-api-emulator';
 
 import { chromiumAvailable, launchChromium } from '../../x-api-emulator/test/browser';
+import { freePort } from '../src/demo';
 import { REPO_ROOT } from '../src/layout';
 import { readWalkthrough } from './readme';
 
@@ -31,17 +31,6 @@ let system: ChildProcess | null = null;
 let systemOutput = '';
 let systemExit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 const transcript: string[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function sh(command: string): Promise<Result> {
   return new Promise((resolve, reject) => {

@@ -9,11 +9,9 @@
  * Outgoing parcels go to the relaying gateway whose route is read from its published `pogrpc.json` at every
  * delivery attempt: it may start after us, or restart on another port or with another certificate.
  */
-import { randomBytes } from 'node:crypto';
-import { promises as fs, readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 
-import { ensurePrivateDirectory, type GatewayRoute, type Logger } from '@twitter-relaynet/endpoint';
+import { ensurePrivateDirectory, type GatewayRoute, type Logger, writePublicFileAtomically } from '@twitter-relaynet/endpoint';
 import { certificateFingerprint, loadOrCreateServerTlsIdentity, type PogRPCServer } from '@twitter-relaynet/pogrpc';
 
 import { TwitterApiAdapter } from './adapter';
@@ -61,24 +59,6 @@ function publishedHost(listenHost: string): string {
   if (listenHost === '0.0.0.0') return '127.0.0.1';
   if (listenHost === '[::]') return '[::1]';
   return listenHost;
-}
-
-/** Write a public file atomically (temporary file, fsync, rename). */
-async function writePublicFile(path: string, contents: string): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(temporary, 'wx', 0o644);
-  try {
-    await handle.writeFile(contents);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.rename(temporary, path);
-  } catch (error) {
-    await fs.rm(temporary, { force: true });
-    throw error;
-  }
 }
 
 export class TwitterApiAdapterDaemon {
@@ -146,7 +126,7 @@ export class TwitterApiAdapterDaemon {
       address: this.publicAddress,
       tlsCertificatePem: this.server!.certificatePem,
     };
-    await writePublicFile(config.pogrpcPublicationPath, JSON.stringify(document, null, 2) + '\n');
+    await writePublicFileAtomically(config.pogrpcPublicationPath, JSON.stringify(document, null, 2) + '\n');
   }
 
   private printBanner(): void {
