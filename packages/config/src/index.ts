@@ -1,3 +1,14 @@
 // Configuration shared by every executable (docs/runtime-layout.md): nothing protocol-specific lives here.
 export { DATA_ROOT_VARIABLE, DATA_ROOT_FOLDER, defaultDataRoot, resolveDataRoot } from './dataRoot';
 export { DotenvError, parseDotenv, readDotenv } from './dotenv';
+export {
+  CLOCK_STATUS_FILE,
+  MAX_CLOCK_STATUS_FILE_LENGTH,
+  type ClockRefusal,
+  type ClockStatus,
+  ClockStatusFileError,
+  describeClockStatus,
+  parseClockStatus,
+  readClockStatus,
+  serializeClockStatus,
+} from './clockStatus';

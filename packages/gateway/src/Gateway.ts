@@ -15,9 +15,11 @@ import {
   readMessageType,
   describeMessageType,
   type BatchItem,
+  DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS,
 } from '@twitter-relaynet/core';
 
 import { type Clock, systemClock } from './clock';
+import { findFutureDatedParcels, FutureDatedCargoError } from './clockSkew';
 import { CargoRefusedError, ParcelRefusedError } from './errors';
 import { type Logger, silentLogger } from './logger';
 import {
@@ -87,6 +89,10 @@ export interface CargoReceipt {
   readonly duplicatesAcknowledged: number;
   readonly pcasProcessed: number;
   readonly itemsSkipped: number;
+  /** Parcels for the gateway itself (ParcelOutcome 'consumed'). */
+  readonly parcelsConsumed: number;
+  /** Our queued parcels that the peer's PCAs in this cargo acknowledged (and that were deleted). */
+  readonly acknowledgedParcels: readonly ParcelKey[];
 }
 
 /** Who a cargo generation is for, and how to sign and encrypt it. */
@@ -99,8 +105,11 @@ export interface CargoDestination {
   readonly signerChain?: readonly Certificate[];
 }
 
-/** How a parcel from cargo was handled. */
-export type ParcelOutcome = 'stored' | 'replaced' | 'already delivered';
+/**
+ * How a parcel from cargo was handled. 'consumed': it was for the gateway itself (a notice from its
+ * peer), read and not stored.
+ */
+export type ParcelOutcome = 'stored' | 'replaced' | 'already delivered' | 'consumed';
 
 export interface ParcelAcceptance {
   readonly key: ParcelKey;
@@ -303,7 +312,10 @@ export abstract class Gateway {
    * item is logged and skipped). Resolves once everything in it is durably stored: only then may
    * the relayer be told to delete its copy.
    *
-   * @throws CargoRefusedError if the cargo as a whole is unacceptable.
+   * @throws CargoRefusedError if the cargo as a whole is unacceptable (refused for good: the relayer
+   *   may be told to drop it).
+   * @throws FutureDatedCargoError if parcels in it are dated beyond the clock drift tolerance: nothing
+   *   is stored and the relayer must keep it (see clockSkew.ts).
    */
   async receiveCargo(serialized: Buffer): Promise<CargoReceipt> {
     let cargo: Cargo;
@@ -324,27 +336,48 @@ export abstract class Gateway {
       this.refuseCargo(cargo.id, `Cargo payload cannot be decrypted or parsed: ${errorMessage(error)}`, error);
     }
 
+    // Each item is parsed (and each parcel's signature checked) once, before anything is decided:
+    // a cargo with parcels from a clock that is too far ahead is not taken at all (clockSkew.ts).
+    const items = await Promise.all(messages.map((item) => parseCargoItem(item)));
+    const now = this.clock.now();
+    const toleranceSeconds = this.clockDriftToleranceSeconds ?? DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS;
+    const futureDated = findFutureDatedParcels(
+      items.flatMap((item) => (item.kind === 'parcel' ? [item.parcel] : [])),
+      now,
+      toleranceSeconds,
+    );
+    if (futureDated) {
+      this.counters.cargoRefused += 1;
+      const error = new FutureDatedCargoError({ ...futureDated, cargoId: cargo.id, peerId, now, toleranceSeconds });
+      this.logger.warn(
+        { cargoId: cargo.id, peerId, parcelIds: futureDated.parcelIds, latestDate: futureDated.latest.toISOString() },
+        'Cargo not taken: parcels dated beyond the clock drift tolerance',
+      );
+      throw error;
+    }
+
     let parcelsStored = 0;
     let duplicates = 0;
     let pcasProcessed = 0;
     let itemsSkipped = 0;
+    let consumed = 0;
     // Every write the items call for goes into this batch, committed at once below: one fsync per
     // cargo instead of two per parcel. Nothing is written before; a crash before the commit loses
     // the whole cargo, which the relayer still has (it was not acknowledged) and delivers again.
     const writes: StoreWrite[] = [];
-    for (const [index, item] of messages.entries()) {
+    for (const [index, item] of items.entries()) {
       try {
-        const type = readMessageType(item);
-        if (type === MessageType.PARCEL) {
-          const outcome = await this.handleParcelItem(item, peerId, cargo.id, writes);
+        if (item.kind === 'parcel') {
+          const outcome = await this.handleParcelItem(item.parcel, item.serialized, peerId, cargo.id, writes);
           if (outcome === 'already delivered') duplicates += 1;
+          else if (outcome === 'consumed') consumed += 1;
           else if (outcome !== null) parcelsStored += 1;
           else itemsSkipped += 1;
-        } else if (type === MessageType.PARCEL_COLLECTION_ACK) {
-          await this.handlePcaItem(ParcelCollectionAck.deserialize(item), peerId, cargo.id, writes);
+        } else if (item.kind === 'pca') {
+          await this.handlePcaItem(item.pca, peerId, cargo.id, writes);
           pcasProcessed += 1;
         } else {
-          throw new CargoRefusedError(`Unexpected ${describeMessageType(type)} in cargo`);
+          throw item.error;
         }
       } catch (error) {
         itemsSkipped += 1;
@@ -356,6 +389,7 @@ export abstract class Gateway {
       }
     }
     const results = await this.stores.writeBatch(writes);
+    const acknowledgedParcels: ParcelKey[] = [];
     for (const [index, write] of writes.entries()) {
       if (write.kind === 'put parcel') {
         const { parcel } = write;
@@ -373,6 +407,7 @@ export abstract class Gateway {
           outcome === 'replaced' ? 'Parcel replaced its queued copy' : 'Parcel stored',
         );
       } else if (write.kind === 'delete parcel' && results[index]) {
+        acknowledgedParcels.push(write.key);
         this.logger.info({ cargoId: cargo.id, peerId, parcelId: write.key.id }, 'Parcel acknowledged by peer; deleted');
       } else if (write.kind === 'put pca') {
         this.counters.pcasQueued += 1;
@@ -380,20 +415,29 @@ export abstract class Gateway {
     }
     this.counters.cargoReceived += 1;
     this.logger.info(
-      { cargoId: cargo.id, peerId, parcelsStored, duplicates, pcasProcessed, itemsSkipped },
+      { cargoId: cargo.id, peerId, parcelsStored, duplicates, pcasProcessed, itemsSkipped, consumed },
       'Cargo received',
     );
-    return { cargoId: cargo.id, peerId, parcelsStored, duplicatesAcknowledged: duplicates, pcasProcessed, itemsSkipped };
+    return {
+      cargoId: cargo.id,
+      peerId,
+      parcelsStored,
+      duplicatesAcknowledged: duplicates,
+      pcasProcessed,
+      itemsSkipped,
+      parcelsConsumed: consumed,
+      acknowledgedParcels,
+    };
   }
 
   /** Resolves to the outcome, or null if the parcel was refused (and acknowledged as such). */
   private async handleParcelItem(
+    parcel: Parcel,
     item: Buffer,
     peerId: string,
     cargoId: string,
     batch: StoreWrite[],
   ): Promise<ParcelOutcome | null> {
-    const parcel = await Parcel.deserialize(item); // a malformed parcel has no id to acknowledge
     let outcome: ParcelOutcome | null;
     try {
       outcome = (await this.acceptParcelFromCargo(parcel, item, peerId, batch)).outcome;
@@ -440,6 +484,23 @@ export abstract class Gateway {
     this.counters.cargoRefused += 1;
     this.logger.warn({ cargoId, reason: message }, 'Cargo refused');
     throw new CargoRefusedError(message, cause === undefined ? undefined : { cause });
+  }
+}
+
+type CargoItem =
+  | { readonly kind: 'parcel'; readonly parcel: Parcel; readonly serialized: Buffer }
+  | { readonly kind: 'pca'; readonly pca: ParcelCollectionAck }
+  | { readonly kind: 'bad'; readonly error: unknown };
+
+/** A malformed item is kept as its error: the cargo's other items still count (a bad parcel has no id to acknowledge). */
+async function parseCargoItem(item: Buffer): Promise<CargoItem> {
+  try {
+    const type = readMessageType(item);
+    if (type === MessageType.PARCEL) return { kind: 'parcel', parcel: await Parcel.deserialize(item), serialized: item };
+    if (type === MessageType.PARCEL_COLLECTION_ACK) return { kind: 'pca', pca: ParcelCollectionAck.deserialize(item) };
+    return { kind: 'bad', error: new CargoRefusedError(`Unexpected ${describeMessageType(type)} in cargo`) };
+  } catch (error) {
+    return { kind: 'bad', error };
   }
 }
 

@@ -6,12 +6,31 @@ import {
   CargoCollectionAuthorization,
   type Certificate,
   CertificateError,
+  encryptPayload,
   issueGatewayCertificate,
   Parcel,
+  ServiceMessage,
   TimingError,
 } from '@twitter-relaynet/core';
 
-import { CARGO_BACKDATING_MS, errorMessage, Gateway, type GatewayOptions, type OutgoingCargo, type ParcelAcceptance } from './Gateway';
+import { FutureDatedCargoError, type FutureDatedCargo } from './clockSkew';
+import {
+  CLOCK_SKEW_NOTICE_TTL_SECONDS,
+  CLOCK_SKEW_NOTICE_TYPE,
+  CLOCK_SKEW_REFUSED_PARCEL_ID,
+  CLOCK_SKEW_RESOLVED_PARCEL_ID,
+  type ClockSkewNotice,
+  serializeClockSkewNotice,
+} from './clockSkewNotice';
+import {
+  CARGO_BACKDATING_MS,
+  type CargoReceipt,
+  errorMessage,
+  Gateway,
+  type GatewayOptions,
+  type OutgoingCargo,
+  type ParcelAcceptance,
+} from './Gateway';
 import {
   CcaReusedError,
   CcaTimingError,
@@ -163,6 +182,73 @@ export class RelayingGateway extends Gateway {
       signerPrivateKey: this.identity.privateKey,
     });
     return { ccaId: cca.id, userGatewayId: senderId, cargoes };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Cargo from user gateways, and the user's clock
+
+  /**
+   * Take a cargo from a user gateway (see Gateway.receiveCargo). If its parcels are dated beyond the
+   * clock drift tolerance, the user gateway is sent a clock skew notice before the error is rethrown:
+   * the user's computer is ahead, and only this side can tell. The first cargo taken after that sends
+   * a "resolved" notice.
+   */
+  override async receiveCargo(serialized: Buffer): Promise<CargoReceipt> {
+    let receipt: CargoReceipt;
+    try {
+      receipt = await super.receiveCargo(serialized);
+    } catch (error) {
+      if (error instanceof FutureDatedCargoError) await this.noticeRefusal(error.details);
+      throw error;
+    }
+    await this.noticeResolution(receipt);
+    return receipt;
+  }
+
+  private async noticeRefusal(refusal: FutureDatedCargo): Promise<void> {
+    await this.stores.parcels.delete(this.noticeKey(refusal.peerId, CLOCK_SKEW_RESOLVED_PARCEL_ID));
+    await this.queueNotice(refusal.peerId, CLOCK_SKEW_REFUSED_PARCEL_ID, {
+      status: 'refused',
+      at: refusal.now,
+      aheadMs: Math.max(1, Math.round(refusal.aheadMs)),
+      parcelCount: refusal.parcelIds.length,
+      toleranceSeconds: refusal.toleranceSeconds,
+    });
+  }
+
+  /**
+   * A cargo was taken: if a "refused" notice was queued (or its PCA came in this very cargo), the
+   * clocks agree again: say so.
+   */
+  private async noticeResolution(receipt: CargoReceipt): Promise<void> {
+    const refusedKey = this.noticeKey(receipt.peerId, CLOCK_SKEW_REFUSED_PARCEL_ID);
+    // A read first: this runs for every cargo taken, and must not cost a write when there was no refusal.
+    const stillQueued = (await this.stores.parcels.get(refusedKey)) !== null && (await this.stores.parcels.delete(refusedKey));
+    const acknowledged = receipt.acknowledgedParcels.some(
+      (key) => key.senderId === refusedKey.senderId && key.id === refusedKey.id,
+    );
+    if (!stillQueued && !acknowledged) return;
+    await this.queueNotice(receipt.peerId, CLOCK_SKEW_RESOLVED_PARCEL_ID, { status: 'resolved', at: this.clock.now() });
+  }
+
+  private async queueNotice(userGatewayId: string, parcelId: string, notice: ClockSkewNotice): Promise<void> {
+    const userGateway = await this.stores.registry.get(userGatewayId);
+    if (!userGateway) return; // authorizeCargo checked it: only if unregistered meanwhile
+    const { envelopedData } = await encryptPayload(
+      new ServiceMessage(CLOCK_SKEW_NOTICE_TYPE, serializeClockSkewNotice(notice)).serialize(),
+      { certificate: userGateway },
+    );
+    const parcel = new Parcel({ id: userGatewayId }, this.identity.certificate, envelopedData, {
+      id: parcelId,
+      creationDate: notice.at,
+      ttl: CLOCK_SKEW_NOTICE_TTL_SECONDS,
+    });
+    await this.storeParcel(parcel, await parcel.serialize(this.identity.privateKey), peerQueue(userGatewayId));
+    this.logger.info({ userGatewayId, parcelId, status: notice.status }, 'Clock skew notice queued for the user gateway');
+  }
+
+  private noticeKey(userGatewayId: string, parcelId: string) {
+    return { queue: peerQueue(userGatewayId), senderId: this.id, id: parcelId };
   }
 
   protected async authorizeCargo(cargo: Cargo): Promise<string> {

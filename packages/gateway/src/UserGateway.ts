@@ -21,6 +21,12 @@ import {
   type OutgoingCargo,
   type ParcelAcceptance,
 } from './Gateway';
+import {
+  type ClockSkewNotice,
+  CLOCK_SKEW_NOTICE_TYPE,
+  MalformedClockSkewNoticeError,
+  parseClockSkewNotice,
+} from './clockSkewNotice';
 import { LOCAL_QUEUE, type ParcelRecord, peerQueue, type StoreWrite } from './stores/types';
 
 /** CCAs are backdated this much, as the reference implementation does. */
@@ -40,6 +46,11 @@ export interface RelayingGatewayInfo {
 export interface UserGatewayOptions extends GatewayOptions {
   readonly relayingGateway: RelayingGatewayInfo;
   readonly ccaTtlSeconds?: number;
+  /**
+   * Called with each clock skew notice from the relaying gateway (this computer's clock is ahead), as
+   * its cargo is read: before the cargo is committed, so a cargo delivered twice calls it twice.
+   */
+  readonly onClockSkewNotice?: (notice: ClockSkewNotice) => void;
 }
 
 /**
@@ -52,9 +63,11 @@ export class UserGateway extends Gateway {
   readonly relayingGateway: RelayingGatewayInfo;
   readonly relayingGatewayId: string;
   private readonly ccaTtlSeconds: number;
+  private readonly onClockSkewNotice: (notice: ClockSkewNotice) => void;
 
   constructor(options: UserGatewayOptions) {
     super(options);
+    this.onClockSkewNotice = options.onClockSkewNotice ?? (() => undefined);
     this.relayingGateway = options.relayingGateway;
     this.relayingGatewayId = options.relayingGateway.certificate.calculateSubjectId();
     this.ccaTtlSeconds = Math.min(options.ccaTtlSeconds ?? DEFAULT_CCA_TTL_SECONDS, MAX_TTL_SECONDS);
@@ -206,6 +219,7 @@ export class UserGateway extends Gateway {
     if (parcel.recipient.internetAddress !== undefined) {
       this.refuseParcel('Parcel from the relaying gateway is addressed to a public endpoint', fields);
     }
+    if (parcel.recipient.id === this.id) return this.readNoticeFromRelayingGateway(parcel, fields);
     const endpoint = await this.stores.registry.get(parcel.recipient.id);
     if (!endpoint) {
       this.refuseParcel(`Parcel is for ${parcel.recipient.id}, which is not an endpoint of this gateway`, fields);
@@ -213,6 +227,30 @@ export class UserGateway extends Gateway {
     // A private endpoint hears only from holders of a PDA it issued.
     await this.validateParcel(parcel, [endpoint], fields);
     return this.storeParcel(parcel, serialized, LOCAL_QUEUE, batch);
+  }
+
+  /** A parcel for this gateway itself: only its relaying gateway may send one, and only a notice. */
+  private async readNoticeFromRelayingGateway(parcel: Parcel, fields: object): Promise<ParcelAcceptance> {
+    // Signed with the very certificate of the relaying gateway (not a PDA: this is no endpoint's parcel);
+    // the signature was checked when the parcel was read.
+    const senderId = parcel.senderCertificate.calculateSubjectId();
+    if (!parcel.senderCertificate.isEqual(this.relayingGateway.certificate)) {
+      this.refuseParcel(`Parcel for this gateway from ${senderId}, not from its relaying gateway`, fields);
+    }
+    await this.validateParcel(parcel, null, fields);
+    let notice: ClockSkewNotice;
+    try {
+      const message = (await parcel.unwrapPayload(this.identity.privateKey)).payload;
+      if (message.type !== CLOCK_SKEW_NOTICE_TYPE) {
+        throw new MalformedClockSkewNoticeError(`Unknown message type for this gateway: ${message.type}`);
+      }
+      notice = parseClockSkewNotice(message.content);
+    } catch (error) {
+      this.refuseParcel(`Parcel for this gateway is unreadable: ${errorMessage(error)}`, fields, error);
+    }
+    this.logger.info({ ...fields, ...notice, at: notice.at.toISOString() }, 'Clock skew notice from the relaying gateway');
+    this.onClockSkewNotice(notice);
+    return { key: { queue: LOCAL_QUEUE, senderId, id: parcel.id }, outcome: 'consumed' };
   }
 
   private async validateParcel(parcel: Parcel, trusted: Certificate[] | null, fields: object): Promise<void> {

@@ -1,20 +1,19 @@
 /**
  * Clock skew between the two sides of the sneakernet.
  *
- * A parcel dated further in the future than the drift tolerance is refused by the gateway one item at
- * a time, and the refusal is acknowledged to the peer (a PCA), which then deletes the parcel: it would
- * be lost without anybody on the user's side knowing. Such parcels are not bad, though: their sender's
- * clock is ahead of ours. So, before the gateway sees a cargo, the daemon looks at the dates of the
- * parcels inside and refuses the whole cargo, unacknowledged, with a reason the courier sees: the
- * relay keeps the file on the flashdrive, the peer keeps the parcels, and nothing is lost once the
- * clocks agree.
+ * A parcel dated further in the future than the drift tolerance would fail validation one item at a
+ * time, and a refused item is acknowledged to the peer (a PCA), which then deletes it: it would be lost
+ * without anybody on the user's side knowing. Such parcels are not bad, though: their sender's clock is
+ * ahead of ours. So the gateway's cargo intake looks at the dates of the parcels first and, if any is
+ * beyond the tolerance, refuses the whole cargo with FutureDatedCargoError and stores nothing: the daemon
+ * does not acknowledge it, the relay keeps the file on the flashdrive, the peer keeps its parcels, and
+ * nothing is lost once the clocks agree.
  *
- * Both gateway daemons run this check before handing a cargo to the gateway. (A later step could fold it into
- * the gateway's cargo intake, which decrypts the cargo anyway, and skip the PCA of a future-dated parcel.)
+ * Somebody must also tell the user. When the user's computer is the one behind, its own gateway refuses
+ * and says so there. When it is ahead, the refusal happens on the Internet side, so the relaying gateway
+ * sends the user gateway a ClockSkewNotice (clockSkewNotice.ts) in the cargo the courier collects next.
  */
-import type { KeyObject } from 'node:crypto';
-
-import { Cargo, DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS, MessageType, Parcel, readMessageType } from '@twitter-relaynet/core';
+import { DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS, type Parcel, TimingError } from '@twitter-relaynet/core';
 
 export interface FutureDatedParcels {
   readonly parcelIds: readonly string[];
@@ -24,35 +23,16 @@ export interface FutureDatedParcels {
   readonly aheadMs: number;
 }
 
-/**
- * The parcels in `serialized` (a cargo for us) dated more than `toleranceSeconds` after `now`; null
- * if there are none, or if the cargo cannot be read at all (the gateway then refuses it with its own
- * reason).
- */
-export async function findFutureDatedParcels(
-  serialized: Buffer,
-  privateKey: KeyObject,
+/** The parcels dated more than `toleranceSeconds` after `now`; null if there are none. */
+export function findFutureDatedParcels(
+  parcels: Iterable<Parcel>,
   now: Date,
   toleranceSeconds: number = DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS,
-): Promise<FutureDatedParcels | null> {
-  let messages: readonly Buffer[];
-  try {
-    const cargo = await Cargo.deserialize(serialized);
-    messages = (await cargo.unwrapPayload(privateKey)).payload.messages;
-  } catch {
-    return null;
-  }
+): FutureDatedParcels | null {
   const limit = now.getTime() + toleranceSeconds * 1000;
   const parcelIds: string[] = [];
   let latest = 0;
-  for (const item of messages) {
-    let parcel: Parcel;
-    try {
-      if (readMessageType(item) !== MessageType.PARCEL) continue;
-      parcel = await Parcel.deserialize(item);
-    } catch {
-      continue; // the gateway skips and logs it
-    }
+  for (const parcel of parcels) {
     const date = parcel.creationDate.getTime();
     if (date > limit) {
       parcelIds.push(parcel.id);
@@ -61,6 +41,28 @@ export async function findFutureDatedParcels(
   }
   if (!parcelIds.length) return null;
   return { parcelIds, latest: new Date(latest), aheadMs: latest - now.getTime() };
+}
+
+export interface FutureDatedCargo extends FutureDatedParcels {
+  readonly cargoId: string;
+  readonly peerId: string;
+  /** This gateway's clock when it looked. */
+  readonly now: Date;
+  readonly toleranceSeconds: number;
+}
+
+/**
+ * A cargo holding parcels dated beyond the clock drift tolerance. Not a permanent refusal (nothing in it
+ * is bad): the cargo must not be acknowledged, so that it comes again once the clocks agree.
+ */
+export class FutureDatedCargoError extends TimingError {
+  constructor(readonly details: FutureDatedCargo) {
+    super(
+      `Cargo ${details.cargoId} holds ${details.parcelIds.length} parcel(s) dated ${formatHours(details.aheadMs)} ` +
+        `ahead of this gateway's clock (${details.now.toISOString()}), beyond the clock drift tolerance of ` +
+        `${formatHours(details.toleranceSeconds * 1000)}`,
+    );
+  }
 }
 
 /** "3.0 h" */

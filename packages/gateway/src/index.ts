@@ -62,5 +62,20 @@ export {
   type RegistrationResponse,
 } from './registration';
 
-// Clock skew between the two sides: parcels dated beyond the drift tolerance
-export { findFutureDatedParcels, formatHours, type FutureDatedParcels } from './clockSkew';
+// Clock skew between the two sides: parcels dated beyond the drift tolerance, and the notice telling the user
+export {
+  findFutureDatedParcels,
+  formatHours,
+  FutureDatedCargoError,
+  type FutureDatedCargo,
+  type FutureDatedParcels,
+} from './clockSkew';
+export {
+  type ClockSkewNotice,
+  CLOCK_SKEW_NOTICE_TYPE,
+  CLOCK_SKEW_REFUSED_PARCEL_ID,
+  CLOCK_SKEW_RESOLVED_PARCEL_ID,
+  MalformedClockSkewNoticeError,
+  parseClockSkewNotice,
+  serializeClockSkewNotice,
+} from './clockSkewNotice';

@@ -4,16 +4,15 @@
  * the parcels from cargo to public endpoints (durable queue, retries with backoff), and the
  * file-based registration of user gateways.
  */
-import type { KeyObject } from 'node:crypto';
 import { readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { type Certificate, DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS, type Logger } from '@twitter-relaynet/core';
+import { type Certificate, type Logger } from '@twitter-relaynet/core';
 import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
 import {
   answerRegistrationRequests,
-  findFutureDatedParcels,
   formatHours,
+  FutureDatedCargoError,
   CargoRefusedError,
   CcaRefusedError,
   CcaReusedError,
@@ -64,7 +63,6 @@ export interface RelayerGatewayDaemonOptions {
 export class RelayerGatewayDaemon {
   private stores!: SqliteGatewayStores;
   private gatewayInstance!: RelayingGateway;
-  private privateKey!: KeyObject;
   private cosocket: CoSocketServer | null = null;
   private pogrpc: PogRPCServer | null = null;
   private readonly clients = new Map<string, PogRPCClient>();
@@ -107,7 +105,6 @@ export class RelayerGatewayDaemon {
     ensurePrivateDirectory(config.dataDir);
     const { keyPair, created } = await loadOrCreateKeyPair(this.path(FILES.key));
     if (created) this.logger.info({ file: this.path(FILES.key) }, 'Identity key generated');
-    this.privateKey = keyPair.privateKey;
     let certificate: Certificate | null = readCertificate(this.path(FILES.certificate));
     if (!certificate || certificate.expiryDate.getTime() - Date.now() < CERTIFICATE_RENEWAL_MS) {
       certificate = await selfIssueGatewayCertificate(keyPair);
@@ -217,23 +214,27 @@ export class RelayerGatewayDaemon {
   // CoSocket
 
   private async receiveCargo(cargo: Buffer, deliveryId: string): Promise<void> {
-    const now = new Date();
-    const ahead = await findFutureDatedParcels(cargo, this.privateKey, now);
-    if (ahead) {
-      // Not acknowledged: the relay keeps the file, the user gateway its parcels (see clockSkew.ts in packages/gateway).
-      const reason =
-        `${ahead.parcelIds.length} parcel(s) in this cargo are dated ${formatHours(ahead.aheadMs)} ahead of ` +
-        `this gateway's clock (${now.toISOString()}), beyond the clock drift tolerance of ` +
-        `${formatHours(DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS * 1000)}: the clock of the user's computer is ` +
-        'probably ahead; cargo not taken (the relay keeps it; it is taken once the clocks agree)';
-      this.logger.error({ deliveryId, parcelIds: ahead.parcelIds, latestDate: ahead.latest.toISOString() }, `Cargo refused: ${reason}`);
-      throw new CoSocketProtocolError(`Clock skew: ${reason}`);
-    }
     try {
       const receipt = await this.gateway.receiveCargo(cargo);
       this.logger.info({ deliveryId, cargoId: receipt.cargoId, peerId: receipt.peerId }, 'Cargo taken');
       this.notifier.notify();
     } catch (error) {
+      if (error instanceof FutureDatedCargoError) {
+        // Not acknowledged: the relay keeps the file, the user gateway its parcels; the gateway has queued
+        // a notice for the user gateway (see clockSkew.ts in packages/gateway).
+        const { details } = error;
+        const reason =
+          `${details.parcelIds.length} parcel(s) in this cargo are dated ${formatHours(details.aheadMs)} ahead of ` +
+          `this gateway's clock (${details.now.toISOString()}), beyond the clock drift tolerance of ` +
+          `${formatHours(details.toleranceSeconds * 1000)}: the clock of the user's computer is ` +
+          'probably ahead; cargo not taken (the relay keeps it; it is taken once the clocks agree); the user ' +
+          'gateway is told in the cargo collected next';
+        this.logger.error(
+          { deliveryId, cargoId: details.cargoId, peerId: details.peerId, parcelIds: details.parcelIds, latestDate: details.latest.toISOString() },
+          `Cargo refused: ${reason}`,
+        );
+        throw new CoSocketProtocolError(`Clock skew: ${reason}`);
+      }
       // Refused as a whole and logged by the gateway: acknowledged ("permanently refused and logged").
       if (error instanceof CargoRefusedError) return;
       throw error;

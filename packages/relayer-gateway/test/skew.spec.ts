@@ -10,7 +10,16 @@
  * acknowledged, with a clear line in the gateway's log and a failed relay run for the courier; the relay
  * keeps it on the flashdrive and nothing is lost: once the clocks are within the tolerance it flows,
  * each parcel exactly once.
+ *
+ * The user is told either way: the user gateway publishes clock-status.json beside its PoWebSocket socket
+ * (what twitter-app prints, see packages/config clockStatus.ts). When the user's clock is ahead, the
+ * refusal happens on the Internet side and reaches the user gateway as a notice in the cargo collected
+ * on the same trip; a second notice says when cargo is taken again.
  */
+import { join } from 'node:path';
+
+import { describeClockStatus, readClockStatus } from '@twitter-relaynet/config';
+
 import { buildExecutables, countOf, type LogLine, waitFor, World } from './world';
 
 jest.setTimeout(60_000);
@@ -20,6 +29,9 @@ const HOUR = 3_600_000;
 beforeAll(() => buildExecutables(), 120_000);
 
 const refusals = (logs: readonly LogLine[]) => logs.filter((l) => l.msg.startsWith('Cargo refused: '));
+
+/** What the user gateway published for the app, and what the app prints from it. */
+const clockStatus = (world: World) => readClockStatus(join(world.path('user-gateway'), 'clock-status.json'));
 
 /** Cargo files on the flashdrive (the relay names what it collects <uuid>.cargo). */
 const cargoFiles = (world: World, folder: string) => world.courier.files(folder).filter((f) => f.endsWith('.cargo'));
@@ -45,8 +57,16 @@ test("user's clock 3 h ahead: the user's parcels are refused, kept, and flow onc
     );
     expect(world.relayer.logs().filter((l) => l.msg === 'Parcel in cargo refused')).toEqual([]);
 
+    // The same trip brought back the relaying gateway's notice: the user is told at the next stop.
+    expect(clockStatus(world)).toEqual({});
     // Not acknowledged: the user gateway still has the parcels and sends them again on the next trip.
     expect((await world.courier.run('user')).status).toBe(0);
+    const told = await waitFor('the clock status', () => clockStatus(world).internet);
+    expect(told).toMatchObject({ status: 'refused', parcelCount: 3, toleranceSeconds: 7200 });
+    expect(describeClockStatus(clockStatus(world))).toEqual([
+      expect.stringMatching(/^This computer's clock is at least 3\.0 h ahead: .* the relaying gateway did not take 3 message\(s\) from this computer/),
+    ]);
+    expect(world.userGateway.logs().filter((l) => /^This computer's clock is at least 3\.0 h ahead/.test(l.msg))).toHaveLength(1);
     expect(cargoFiles(world, world.courier.toRelayer)).toHaveLength(2);
     expect((await world.courier.run('relayer')).status).toBe(1);
     expect(world.adapterInbox.messages).toEqual([]);
@@ -67,6 +87,11 @@ test("user's clock 3 h ahead: the user's parcels are refused, kept, and flow onc
     await waitForAdapter(world, 2);
     expect(countOf(world.adapterInbox.contents())).toEqual(countOf(['tweet 1', 'tweet 2']));
     await waitFor("the app's PDA at the adapter", () => world.pdas.has(alice.app.id));
+
+    // That trip also collected the relaying gateway's second notice: at the user's, the warning goes.
+    expect((await world.courier.run('user')).status).toBe(0);
+    await waitFor('the resolved clock status', () => clockStatus(world).internet?.status === 'resolved');
+    expect(describeClockStatus(clockStatus(world))).toEqual([]);
   } finally {
     await world.close();
   }
@@ -100,6 +125,9 @@ test("user's clock 3 h behind: the Internet's parcels are refused at the user's 
     expect(refusal.msg).toMatch(
       /^Cargo refused: 1 parcel\(s\) in this cargo are dated 3\.0 h ahead of this computer's clock .* beyond the clock drift tolerance of 2\.0 h: is this computer's clock right\?/,
     );
+    expect(describeClockStatus(clockStatus(world))).toEqual([
+      expect.stringMatching(/^This computer's clock is at least 3\.0 h behind: .* its gateway did not take 1 message\(s\) from the Internet/),
+    ]);
     await world.collect(alice.app, alice.inbox);
     expect(alice.inbox.messages).toEqual([]);
 
@@ -116,6 +144,7 @@ test("user's clock 3 h behind: the Internet's parcels are refused at the user's 
     expect(cargoFiles(world, world.courier.toUser)).toEqual([]);
     await world.collect(alice.app, alice.inbox);
     expect(alice.inbox.contents()).toEqual(['reply 1']);
+    expect(clockStatus(world)).toEqual({}); // taken: the warning is gone
   } finally {
     await world.close();
   }

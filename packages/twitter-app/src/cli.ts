@@ -1,7 +1,9 @@
 /** The twitter-app command line: the PoC's interactive run plus subcommands for scripts. */
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { CLOCK_STATUS_FILE, describeClockStatus, readClockStatus } from '@twitter-relaynet/config';
 import { jsonLineLogger, silentLogger, type Logger } from '@twitter-relaynet/endpoint';
 
 import { TwitterApp, type SubscriptionResult } from './app';
@@ -40,6 +42,9 @@ Tweets: at most ${MAX_WEIGHTED_TWEET_LENGTH} characters counted as X counts them
 2, links 23); a tweet lives 7 days on its way to X. The user's X credentials come from
 ${ENV.ACCESS_TOKEN_KEY} and ${ENV.ACCESS_TOKEN_SECRET} (environment, else the .env file), else the
 local X API emulator's seeded user.
+
+Clocks: when the user gateway finds that this computer's clock is too far from the Internet side's for
+messages to be taken (more than 2 hours), every command says so on stderr, until they agree again.
 
 Environment: ${ENV.DATA_ROOT} (--data-root; default $XDG_DATA_HOME/twitter-relaynet or
 ~/.local/share/twitter-relaynet), ${ENV.DATA_DIR} (--data-dir; default <data root>/twitter-app),
@@ -156,6 +161,22 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     );
   };
 
+  /**
+   * The user gateway's word on the clocks (packages/config clockStatus.ts): when this computer's clock is
+   * too far off, messages stop flowing and only the gateways can tell.
+   */
+  const clockWarnings = (paths: AppPaths): string[] => {
+    const file = join(dirname(paths.gatewaySocket), CLOCK_STATUS_FILE);
+    try {
+      return describeClockStatus(readClockStatus(file));
+    } catch (error) {
+      return [`the user gateway's clock status cannot be read: ${(error as Error).message}`];
+    }
+  };
+  const reportClock = (paths: AppPaths) => {
+    for (const line of clockWarnings(paths)) warn(`warning: ${line}`);
+  };
+
   /** Register, keep the subscription current and send what is queued. */
   const prepare = async (app: TwitterApp, paths: AppPaths) => {
     await registerAndReport(app, paths);
@@ -167,6 +188,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     await withApp(command, async (app, paths) => {
       await prepare(app, paths);
       await app.collect(warn);
+      reportClock(paths);
       const { tweets, outcomes, subscriptionStatus } = app.unshown();
       print(formatNewItems(tweets, outcomes, subscriptionStatus));
       if (subscriptionStatus) app.store.markSubscriptionStatusShown();
@@ -208,6 +230,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       await withApp(command, async (app, paths) => {
         await prepare(app, paths);
         reportQueued(await app.queueTweet(text));
+        reportClock(paths);
       });
     });
 
@@ -231,6 +254,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
             exitCode = error.exitCode;
           }
         }
+        reportClock(paths);
         // What the adapter said about the user's tweets and the subscription is news too.
         const { outcomes, subscriptionStatus } = app.unshown();
         if (subscriptionStatus) print(formatSubscriptionStatus(subscriptionStatus));
@@ -281,6 +305,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
               subscriptionUntil: subscription?.pdaExpiry.toISOString() ?? null,
               subscriptionState: app.store.getSubscriptionStatus()?.state ?? null,
               timeline: app.store.countTimeline(),
+              clockWarnings: clockWarnings(paths),
             })}\n`,
           );
           return;
@@ -299,6 +324,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         );
         app.store.markOutcomesShown(outcomes.map((outcome) => outcome.parcelId));
         app.store.markSubscriptionStatusShown();
+        reportClock(paths);
       } finally {
         await app.close();
       }

@@ -325,6 +325,44 @@ describe('bin/twitter-app', () => {
     expect(status.stdout).toMatch(/^Tweets: 0 queued, 0 sent, 1 confirmed, 1 failed\n/);
     expect(status.stdout).toMatch(/confirmed +"hello" \(https:\/\/x\.com\/user\/status\/555\)/);
     expect(status.stdout).toMatch(/^Subscription: home timeline until .*; FAILED at the adapter: Unauthorized \(HTTP 401\)$/m);
+    expect(status.stderr).toBe('');
+  });
+
+  test("the user gateway's clock status is printed by every command, and a broken file does not stop them", async () => {
+    const file = join(dirname(socketPath), 'clock-status.json');
+    const ahead =
+      /^twitter-app: warning: This computer's clock is at least 3\.0 h ahead: on 2026-11-28T10:00:00\.000Z \(Internet time\) the relaying gateway did not take 2 message\(s\)/m;
+    try {
+      writeFileSync(
+        file,
+        JSON.stringify({
+          internet: { status: 'refused', at: '2026-11-28T10:00:00.000Z', aheadMs: 3 * 3_600_000, parcelCount: 2, toleranceSeconds: 7200 },
+        }),
+      );
+      const status = await run(['status']);
+      expect(status.code).toBe(0);
+      expect(status.stderr).toMatch(ahead);
+      const json = JSON.parse((await run(['status', '--json'])).stdout) as { clockWarnings: string[] };
+      expect(json.clockWarnings).toEqual([expect.stringMatching(/^This computer's clock is at least 3\.0 h ahead/)]);
+      const timeline = await run(['timeline']);
+      expect(timeline.code).toBe(0);
+      expect(timeline.stderr).toMatch(ahead);
+      const interactive = await run([], { input: '\n' });
+      expect(interactive.code).toBe(0);
+      expect(interactive.stderr).toMatch(ahead);
+
+      writeFileSync(file, JSON.stringify({ internet: { status: 'resolved', at: '2026-11-28T12:00:00.000Z' } }));
+      expect((await run(['status'])).stderr).toBe('');
+
+      writeFileSync(file, '{"internet": 42}');
+      const broken = await run(['status']);
+      expect(broken.code).toBe(0);
+      expect(broken.stderr).toBe(
+        `twitter-app: warning: the user gateway's clock status cannot be read: ${file}: internet must be an object\n`,
+      );
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 
   test('the interactive prompt: too long is refused and asked again, then the typed tweet is queued', async () => {

@@ -4,20 +4,29 @@
  * plus the file-based registration with the relaying gateway.
  */
 import { existsSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 import {
   type Certificate,
-  DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS,
   derDeserializeRsaPublicKey,
   type KeyPair,
   type Logger,
 } from '@twitter-relaynet/core';
 import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
 import {
+  CLOCK_STATUS_FILE,
+  type ClockStatus,
+  describeClockStatus,
+  readClockStatus,
+  serializeClockStatus,
+} from '@twitter-relaynet/config';
+import {
   CargoRefusedError,
-  findFutureDatedParcels,
+  type ClockSkewNotice,
   formatHours,
+  FutureDatedCargoError,
+  writeFileAtomically,
   LOCAL_QUEUE,
   ParcelRefusedError,
   peerQueue,
@@ -80,6 +89,10 @@ export class UserGatewayDaemon {
   private readonly logger: Logger;
   private readonly config: UserGatewayConfig;
   private lastPollError = '';
+  private clockStatus: ClockStatus = {};
+  /** What the file holds (null: unknown, e.g. it was unreadable). */
+  private publishedClockStatus: string | null = null;
+  private clockStatusWrite: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: UserGatewayDaemonOptions) {
     this.logger = options.logger;
@@ -98,6 +111,11 @@ export class UserGatewayDaemon {
     return join(this.config.dataDir, name);
   }
 
+  /** Beside the PoWebSocket socket, where the app looks for it. */
+  private get clockStatusPath(): string {
+    return join(dirname(this.config.powebsocketSocket), CLOCK_STATUS_FILE);
+  }
+
   async start(): Promise<void> {
     const { config } = this;
     ensurePrivateDirectory(config.dataDir);
@@ -105,6 +123,7 @@ export class UserGatewayDaemon {
     this.keyPair = keyPair;
     if (created) this.logger.info({ file: this.path(FILES.key) }, 'Identity key generated');
     this.stores = openSqliteStores(this.path(FILES.database));
+    this.loadClockStatus();
 
     const certificate = readCertificate(this.path(FILES.certificate));
     const pinned = readCertificate(this.path(FILES.relayingGatewayCertificate));
@@ -193,6 +212,7 @@ export class UserGatewayDaemon {
       relayingGateway: { certificate: relayingGatewayCertificate },
       stores: this.stores,
       logger: this.logger,
+      onClockSkewNotice: (notice) => this.onClockSkewNotice(notice),
     });
   }
 
@@ -340,26 +360,83 @@ export class UserGatewayDaemon {
       this.logger.warn({ deliveryId }, 'Cargo not taken: not registered with the relaying gateway yet');
       throw new Error('The user gateway is not registered with its relaying gateway yet');
     }
-    const now = new Date();
-    const ahead = await findFutureDatedParcels(cargo, this.keyPair.privateKey, now);
-    if (ahead) {
-      // Not acknowledged: the relay keeps the file, the relaying gateway its parcels (see clockSkew.ts in packages/gateway).
-      const reason =
-        `${ahead.parcelIds.length} parcel(s) in this cargo are dated ${formatHours(ahead.aheadMs)} ahead of ` +
-        `this computer's clock (${now.toISOString()}), beyond the clock drift tolerance of ` +
-        `${formatHours(DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS * 1000)}: is this computer's clock right? ` +
-        'Cargo not taken (the relay keeps it; it is taken once the clocks agree)';
-      this.logger.error({ deliveryId, parcelIds: ahead.parcelIds, latestDate: ahead.latest.toISOString() }, `Cargo refused: ${reason}`);
-      throw new CoSocketProtocolError(`Clock skew: ${reason}`);
-    }
     try {
       await this.gateway.receiveCargo(cargo);
       this.notifier.notify();
     } catch (error) {
+      if (error instanceof FutureDatedCargoError) {
+        // Not acknowledged: the relay keeps the file, the relaying gateway its parcels (see clockSkew.ts in packages/gateway).
+        const { details } = error;
+        const reason =
+          `${details.parcelIds.length} parcel(s) in this cargo are dated ${formatHours(details.aheadMs)} ahead of ` +
+          `this computer's clock (${details.now.toISOString()}), beyond the clock drift tolerance of ` +
+          `${formatHours(details.toleranceSeconds * 1000)}: is this computer's clock right? ` +
+          'Cargo not taken (the relay keeps it; it is taken once the clocks agree)';
+        this.logger.error(
+          { deliveryId, cargoId: details.cargoId, parcelIds: details.parcelIds, latestDate: details.latest.toISOString() },
+          `Cargo refused: ${reason}`,
+        );
+        await this.updateClockStatus({
+          ...this.clockStatus,
+          local: {
+            at: details.now,
+            aheadMs: Math.max(1, Math.round(details.aheadMs)),
+            parcelCount: details.parcelIds.length,
+            toleranceSeconds: details.toleranceSeconds,
+          },
+        });
+        throw new CoSocketProtocolError(`Clock skew: ${reason}`);
+      }
       // Refused as a whole and logged by the gateway: acknowledged, so the relay does not carry it forever.
       if (error instanceof CargoRefusedError) return;
       throw error;
     }
+    // Taken: the Internet's dates are fine by this clock (again).
+    const { local: _taken, ...rest } = this.clockStatus;
+    await this.updateClockStatus(rest);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Clock status (packages/config/src/clockStatus.ts), published for the app
+
+  private loadClockStatus(): void {
+    try {
+      this.clockStatus = readClockStatus(this.clockStatusPath);
+      this.publishedClockStatus = serializeClockStatus(this.clockStatus);
+    } catch (error) {
+      this.logger.warn({ file: this.clockStatusPath, err: String(error) }, 'Unreadable clock status file: starting afresh');
+      this.clockStatus = {};
+    }
+    for (const line of describeClockStatus(this.clockStatus)) this.logger.warn({ file: this.clockStatusPath }, line);
+  }
+
+  /** A notice from the relaying gateway, read from its cargo: the latest one (by its clock) wins. */
+  private onClockSkewNotice(notice: ClockSkewNotice): void {
+    const current = this.clockStatus.internet;
+    if (current && current.at > notice.at) return;
+    if (notice.status === 'refused') {
+      this.logger.warn({ at: notice.at.toISOString(), aheadMs: notice.aheadMs }, describeClockStatus({ internet: notice })[0]);
+    } else {
+      this.logger.info({ at: notice.at.toISOString() }, 'The relaying gateway takes cargo from this computer again');
+    }
+    void this.updateClockStatus({ ...this.clockStatus, internet: notice });
+  }
+
+  /** Writes are chained, each publishing the latest status unless the file already holds it. */
+  private async updateClockStatus(status: ClockStatus): Promise<void> {
+    this.clockStatus = status;
+    this.clockStatusWrite = this.clockStatusWrite.then(async () => {
+      const latest = serializeClockStatus(this.clockStatus);
+      if (latest === this.publishedClockStatus) return;
+      try {
+        if (!this.clockStatus.internet && !this.clockStatus.local) await rm(this.clockStatusPath, { force: true });
+        else await writeFileAtomically(this.clockStatusPath, latest, 0o644);
+        this.publishedClockStatus = latest;
+      } catch (error) {
+        this.logger.error({ file: this.clockStatusPath, err: String(error) }, 'Could not publish the clock status');
+      }
+    });
+    await this.clockStatusWrite;
   }
 
   private async collectCargo(cca: Buffer | null) {
