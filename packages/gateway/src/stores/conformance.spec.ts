@@ -178,6 +178,53 @@ describe.each(Object.keys(harnesses))('%s stores', (name) => {
       );
     });
 
+    test('claims a round of due parcels at once, in the order claimNextDue would', async () => {
+      const lease = new Date(NOW.getTime() + 60_000);
+      for (const id of ['a', 'b', 'c', 'd']) await stores.parcels.put(parcel({ queue: INTERNET_QUEUE, id }));
+      await stores.parcels.put(parcel({ queue: INTERNET_QUEUE, id: 'dead', expiryDate: NOW }));
+      await stores.parcels.put(parcel({ queue: LOCAL_QUEUE, id: 'elsewhere' }));
+      // "c" failed before and is due since earlier than the others: it goes first.
+      await stores.parcels.reschedule({ queue: INTERNET_QUEUE, senderId: '0sender', id: 'b' }, lease);
+      await stores.parcels.reschedule({ queue: INTERNET_QUEUE, senderId: '0sender', id: 'c' }, new Date(-1));
+
+      const round = await stores.parcels.claimDue(INTERNET_QUEUE, NOW, lease, 2);
+      expect(round.map((p) => p.id)).toEqual(['c', 'a']);
+      expect(round[0]).toMatchObject({ attempts: 1, nextAttemptDate: lease, recipientId: '0alice' });
+      expect(round[0].serialized).toEqual(Buffer.from('parcel-bytes'));
+      // Claimed ones are leased: the rest of the queue comes next, then nothing.
+      expect((await stores.parcels.claimDue(INTERNET_QUEUE, NOW, lease, 10)).map((p) => p.id)).toEqual(['d']);
+      await expect(stores.parcels.claimDue(INTERNET_QUEUE, NOW, lease, 10)).resolves.toEqual([]);
+      await expect(stores.parcels.claimDue(INTERNET_QUEUE, lease, lease, 0)).resolves.toEqual([]);
+      // The lease ends: all four are due again, each attempt counted.
+      const again = await stores.parcels.claimDue(INTERNET_QUEUE, lease, new Date(lease.getTime() + 1), 10);
+      expect(again.map((p) => [p.id, p.attempts])).toEqual([
+        ['a', 2],
+        ['b', 1],
+        ['c', 2],
+        ['d', 2],
+      ]);
+    });
+
+    test('releaseLeases makes every leased or postponed parcel of a queue due now', async () => {
+      const later = new Date(NOW.getTime() + 60_000);
+      for (const id of ['a', 'b', 'c']) await stores.parcels.put(parcel({ queue: INTERNET_QUEUE, id }));
+      await stores.parcels.put(parcel({ queue: LOCAL_QUEUE, id: 'other' }));
+      await stores.parcels.claimDue(INTERNET_QUEUE, NOW, later, 2);
+      await stores.parcels.reschedule({ queue: LOCAL_QUEUE, senderId: '0sender', id: 'other' }, later);
+      await expect(stores.parcels.releaseLeases(INTERNET_QUEUE, NOW)).resolves.toBe(2);
+      await expect(stores.parcels.releaseLeases(INTERNET_QUEUE, NOW)).resolves.toBe(0);
+      const due = await stores.parcels.claimDue(INTERNET_QUEUE, NOW, later, 10);
+      expect(due.map((p) => [p.id, p.attempts])).toEqual([
+        ['c', 1],
+        ['a', 2],
+        ['b', 2],
+      ]);
+      // Another queue is left alone.
+      await expect(stores.parcels.get({ queue: LOCAL_QUEUE, senderId: '0sender', id: 'other' })).resolves.toMatchObject({
+        nextAttemptDate: later,
+      });
+    });
+
     test('large parcels round-trip intact', async () => {
       const big = Buffer.alloc(3 * 1024 * 1024, 7);
       big[12345] = 1;
@@ -266,6 +313,28 @@ describe.each(Object.keys(harnesses))('%s stores', (name) => {
     expect(listed.map((p) => [p.id, p.serialized.toString()])).toEqual([['p1', 'again']]);
     expect((await collect(stores.pcas.list('0peer', NOW))).map((p) => p.parcelId)).toEqual(['p1']);
     await expect(stores.writeBatch([])).resolves.toEqual([]);
+  });
+
+  test('writeBatch reschedules parcels and records ids (the outcome of a delivery round)', async () => {
+    const lease = new Date(NOW.getTime() + 60_000);
+    for (const id of ['ok', 'failed']) await stores.parcels.put(parcel({ queue: INTERNET_QUEUE, id }));
+    await stores.parcels.claimDue(INTERNET_QUEUE, NOW, lease, 2);
+    const expiry = new Date(NOW.getTime() + HOUR);
+    const retryAt = new Date(NOW.getTime() + 5_000);
+    const key = (id: string) => ({ queue: INTERNET_QUEUE, senderId: '0sender', id });
+    const results = await stores.writeBatch([
+      { kind: 'record id', namespace: 'delivered', id: 'ok', expiryDate: expiry },
+      { kind: 'delete parcel', key: key('ok') },
+      { kind: 'record id', namespace: 'delivered', id: 'ok', expiryDate: expiry },
+      { kind: 'reschedule parcel', key: key('failed'), nextAttemptDate: retryAt },
+      { kind: 'reschedule parcel', key: key('missing'), nextAttemptDate: retryAt },
+    ]);
+    expect(results).toEqual([true, true, false, true, false]);
+    await expect(stores.ledger.has('delivered', 'ok')).resolves.toBe(true);
+    await expect(stores.parcels.get(key('ok'))).resolves.toBeNull();
+    await expect(stores.parcels.claimDue(INTERNET_QUEUE, NOW, lease, 10)).resolves.toEqual([]);
+    const [retried] = await stores.parcels.claimDue(INTERNET_QUEUE, retryAt, lease, 10);
+    expect(retried).toMatchObject({ id: 'failed', attempts: 2 });
   });
 
   test('durability: everything is there after closing and reopening', async () => {

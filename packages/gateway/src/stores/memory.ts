@@ -79,18 +79,23 @@ export class MemoryParcelStore implements ParcelStore {
   }
 
   async claimNextDue(queue: QueueName, now: Date, leaseUntil: Date): Promise<ParcelRecord | null> {
+    const [claimed] = await this.claimDue(queue, now, leaseUntil, 1);
+    return claimed ?? null;
+  }
+
+  async claimDue(queue: QueueName, now: Date, leaseUntil: Date, limit: number): Promise<ParcelRecord[]> {
     const records = this.queues.get(queue);
-    if (!records) return null;
-    let best: [string, ParcelRecord] | null = null;
-    for (const entry of records) {
-      const record = entry[1];
-      if (record.expiryDate <= now || record.nextAttemptDate > now) continue;
-      if (!best || record.nextAttemptDate < best[1].nextAttemptDate) best = entry;
-    }
-    if (!best) return null;
-    const claimed = { ...best[1], nextAttemptDate: new Date(leaseUntil), attempts: best[1].attempts + 1 };
-    records.set(best[0], claimed);
-    return copyParcel(claimed);
+    if (!records || limit < 1) return [];
+    // Due the longest first; among equals, arrival order (a stable sort keeps the map's order).
+    const due = [...records]
+      .filter(([, record]) => record.expiryDate > now && record.nextAttemptDate <= now)
+      .sort(([, a], [, b]) => a.nextAttemptDate.getTime() - b.nextAttemptDate.getTime())
+      .slice(0, limit);
+    return due.map(([k, record]) => {
+      const claimed = { ...record, nextAttemptDate: new Date(leaseUntil), attempts: record.attempts + 1 };
+      records.set(k, claimed);
+      return copyParcel(claimed);
+    });
   }
 
   async reschedule(parcelKey: ParcelKey, nextAttemptDate: Date): Promise<boolean> {
@@ -100,6 +105,18 @@ export class MemoryParcelStore implements ParcelStore {
     if (!records || !record) return false;
     records.set(k, { ...record, nextAttemptDate: new Date(nextAttemptDate) });
     return true;
+  }
+
+  async releaseLeases(queue: QueueName, now: Date): Promise<number> {
+    const records = this.queues.get(queue);
+    let released = 0;
+    for (const [k, record] of records ?? []) {
+      if (record.nextAttemptDate > now) {
+        records!.set(k, { ...record, nextAttemptDate: new Date(now) });
+        released += 1;
+      }
+    }
+    return released;
   }
 
   async purgeExpired(now: Date): Promise<number> {
@@ -221,9 +238,10 @@ export class MemoryCertificateRegistry implements CertificateRegistry {
 export function createMemoryStores(): GatewayStores {
   const parcels = new MemoryParcelStore();
   const pcas = new MemoryPcaQueue();
+  const ledger = new MemoryIdLedger();
   return {
     parcels,
-    ledger: new MemoryIdLedger(),
+    ledger,
     pcas,
     registry: new MemoryCertificateRegistry(),
     // Each write is synchronous under its promise, so nothing else runs between them; a write of
@@ -231,11 +249,23 @@ export function createMemoryStores(): GatewayStores {
     writeBatch: async (writes) => {
       const results: StoreWriteResult[] = [];
       for (const write of writes) {
-        if (write.kind === 'put parcel') results.push(await parcels.put(write.parcel));
-        else if (write.kind === 'delete parcel') results.push(await parcels.delete(write.key));
-        else {
-          await pcas.put(write.pca);
-          results.push(undefined);
+        switch (write.kind) {
+          case 'put parcel':
+            results.push(await parcels.put(write.parcel));
+            break;
+          case 'delete parcel':
+            results.push(await parcels.delete(write.key));
+            break;
+          case 'reschedule parcel':
+            results.push(await parcels.reschedule(write.key, write.nextAttemptDate));
+            break;
+          case 'put pca':
+            await pcas.put(write.pca);
+            results.push(undefined);
+            break;
+          case 'record id':
+            results.push(await ledger.record(write.namespace, write.id, write.expiryDate));
+            break;
         }
       }
       return results;

@@ -29,7 +29,12 @@ import type {
  * length of the queues.
  */
 
-const SCHEMA_VERSION = 1;
+/**
+ * 1: the first schema. 2: the serialized parcel moved from `parcels` to `parcel_bodies`, so that
+ * claiming and rescheduling a parcel rewrite a small row instead of the whole parcel (SQLite rewrites
+ * a row's every byte, overflow pages included, on any update of it).
+ */
+const SCHEMA_VERSION = 2;
 const DEFAULT_PAGE_SIZE = 100;
 
 const SCHEMA = `
@@ -43,9 +48,16 @@ CREATE TABLE IF NOT EXISTS parcels (
   expiry INTEGER NOT NULL,
   next_attempt INTEGER NOT NULL DEFAULT 0,
   attempts INTEGER NOT NULL DEFAULT 0,
-  serialized BLOB NOT NULL,
   UNIQUE (queue, sender_id, message_id)
 );
+-- Written once with its parcel, never updated; deleted with it (by the trigger, whatever deletes it).
+CREATE TABLE IF NOT EXISTS parcel_bodies (
+  seq INTEGER PRIMARY KEY,
+  serialized BLOB NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS parcel_bodies_deleted_with_parcels AFTER DELETE ON parcels BEGIN
+  DELETE FROM parcel_bodies WHERE seq = old.seq;
+END;
 CREATE INDEX IF NOT EXISTS parcels_by_queue ON parcels (queue, seq);
 CREATE INDEX IF NOT EXISTS parcels_by_recipient ON parcels (queue, recipient_id, seq);
 CREATE INDEX IF NOT EXISTS parcels_by_due_date ON parcels (queue, next_attempt, seq);
@@ -75,6 +87,20 @@ CREATE TABLE IF NOT EXISTS certificates (
   subject_id TEXT PRIMARY KEY,
   der BLOB NOT NULL
 ) WITHOUT ROWID;
+`;
+
+/**
+ * Schema 1 → 2: move every serialized parcel to `parcel_bodies` (same seq), then drop the column. Run
+ * in the transaction that opens the database, so an interruption leaves schema 1 intact. It copies
+ * the bodies once, so it needs free disk space for them until the freed pages are reused.
+ */
+const MIGRATE_1_TO_2 = `
+CREATE TABLE parcel_bodies (
+  seq INTEGER PRIMARY KEY,
+  serialized BLOB NOT NULL
+);
+INSERT INTO parcel_bodies (seq, serialized) SELECT seq, serialized FROM parcels;
+ALTER TABLE parcels DROP COLUMN serialized;
 `;
 
 interface ParcelRow {
@@ -121,12 +147,15 @@ export function openSqliteStores(path: string): SqliteGatewayStores {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new Error(`Database ${path} has schema version ${version}; this code knows up to ${SCHEMA_VERSION}`);
-    }
-    db.exec(SCHEMA);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.transaction(() => {
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) {
+        throw new Error(`Database ${path} has schema version ${version}; this code knows up to ${SCHEMA_VERSION}`);
+      }
+      if (version === 1) db.exec(MIGRATE_1_TO_2);
+      db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
     // Parcels are encrypted end to end, but their metadata is nobody else's business.
     if (path !== ':memory:') {
       // Databases created by earlier versions: tighten what is already there.
@@ -153,10 +182,19 @@ export class SqliteGatewayStores implements GatewayStores {
     // The stores' own transactions nest inside this one as savepoints: a single commit at the end.
     this.batchTransaction = db.transaction((writes: readonly StoreWrite[]): StoreWriteResult[] =>
       writes.map((write) => {
-        if (write.kind === 'put parcel') return this.parcels.putNow(write.parcel);
-        if (write.kind === 'delete parcel') return this.parcels.deleteNow(write.key);
-        this.pcas.putNow(write.pca);
-        return undefined;
+        switch (write.kind) {
+          case 'put parcel':
+            return this.parcels.putNow(write.parcel);
+          case 'delete parcel':
+            return this.parcels.deleteNow(write.key);
+          case 'reschedule parcel':
+            return this.parcels.rescheduleNow(write.key, write.nextAttemptDate);
+          case 'put pca':
+            this.pcas.putNow(write.pca);
+            return undefined;
+          case 'record id':
+            return this.ledger.recordNow(write.namespace, write.id, write.expiryDate);
+        }
       }),
     );
   }
@@ -175,6 +213,7 @@ export class SqliteGatewayStores implements GatewayStores {
 export class SqliteParcelStore implements ParcelStore {
   private readonly deleteStatement;
   private readonly insertStatement;
+  private readonly insertBodyStatement;
   private readonly getStatement;
   private readonly blobStatement;
   private readonly pageStatement;
@@ -182,6 +221,7 @@ export class SqliteParcelStore implements ParcelStore {
   private readonly dueStatement;
   private readonly claimStatement;
   private readonly rescheduleStatement;
+  private readonly releaseStatement;
   private readonly purgeStatement;
   private readonly putTransaction;
   private readonly claimTransaction;
@@ -189,13 +229,15 @@ export class SqliteParcelStore implements ParcelStore {
   constructor(private readonly db: Database.Database) {
     this.deleteStatement = db.prepare('DELETE FROM parcels WHERE queue = ? AND sender_id = ? AND message_id = ?');
     this.insertStatement = db.prepare(
-      `INSERT INTO parcels (queue, sender_id, message_id, recipient_id, recipient_address, expiry, serialized)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO parcels (queue, sender_id, message_id, recipient_id, recipient_address, expiry)
+       VALUES (?, ?, ?, ?, ?, ?)`,
     );
+    this.insertBodyStatement = db.prepare('INSERT INTO parcel_bodies (seq, serialized) VALUES (?, ?)');
     this.getStatement = db.prepare(
-      `SELECT ${PARCEL_METADATA}, serialized FROM parcels WHERE queue = ? AND sender_id = ? AND message_id = ?`,
+      `SELECT ${PARCEL_METADATA}, (SELECT serialized FROM parcel_bodies WHERE parcel_bodies.seq = parcels.seq) AS serialized
+       FROM parcels WHERE queue = ? AND sender_id = ? AND message_id = ?`,
     );
-    this.blobStatement = db.prepare('SELECT serialized FROM parcels WHERE seq = ?');
+    this.blobStatement = db.prepare('SELECT serialized FROM parcel_bodies WHERE seq = ?');
     this.pageStatement = db.prepare(
       `SELECT ${PARCEL_METADATA} FROM parcels WHERE queue = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?`,
     );
@@ -204,33 +246,37 @@ export class SqliteParcelStore implements ParcelStore {
        WHERE queue = ? AND recipient_id = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?`,
     );
     this.dueStatement = db.prepare(
-      `SELECT ${PARCEL_METADATA}, serialized FROM parcels
-       WHERE queue = ? AND next_attempt <= ? AND expiry > ? ORDER BY next_attempt, seq LIMIT 1`,
+      `SELECT ${PARCEL_METADATA} FROM parcels
+       WHERE queue = ? AND next_attempt <= ? AND expiry > ? ORDER BY next_attempt, seq LIMIT ?`,
     );
     this.claimStatement = db.prepare('UPDATE parcels SET next_attempt = ?, attempts = attempts + 1 WHERE seq = ?');
     this.rescheduleStatement = db.prepare(
       'UPDATE parcels SET next_attempt = ? WHERE queue = ? AND sender_id = ? AND message_id = ?',
     );
+    this.releaseStatement = db.prepare('UPDATE parcels SET next_attempt = ? WHERE queue = ? AND next_attempt > ?');
     this.purgeStatement = db.prepare('DELETE FROM parcels WHERE expiry <= ?');
 
     this.putTransaction = db.transaction((parcel: NewParcelRecord): 'stored' | 'replaced' => {
       const replaced = this.deleteStatement.run(parcel.queue, parcel.senderId, parcel.id).changes > 0;
-      this.insertStatement.run(
+      const { lastInsertRowid } = this.insertStatement.run(
         parcel.queue,
         parcel.senderId,
         parcel.id,
         parcel.recipientId,
         parcel.recipientInternetAddress,
         parcel.expiryDate.getTime(),
-        parcel.serialized,
       );
+      this.insertBodyStatement.run(lastInsertRowid, parcel.serialized);
       return replaced ? 'replaced' : 'stored';
     });
-    this.claimTransaction = db.transaction((queue: string, now: number, leaseUntil: number) => {
-      const row = this.dueStatement.get(queue, now, now) as ParcelRow | undefined;
-      if (!row) return null;
-      this.claimStatement.run(leaseUntil, row.seq);
-      return rowToParcel({ ...row, next_attempt: leaseUntil, attempts: row.attempts + 1 }, row.serialized!);
+    // Only the small `parcels` rows are updated; the bodies are read, never rewritten.
+    this.claimTransaction = db.transaction((queue: string, now: number, leaseUntil: number, limit: number) => {
+      const rows = this.dueStatement.all(queue, now, now, limit) as ParcelRow[];
+      return rows.map((row) => {
+        this.claimStatement.run(leaseUntil, row.seq);
+        const body = this.blobStatement.get(row.seq) as { serialized: Buffer };
+        return rowToParcel({ ...row, next_attempt: leaseUntil, attempts: row.attempts + 1 }, body.serialized);
+      });
     });
   }
 
@@ -278,11 +324,26 @@ export class SqliteParcelStore implements ParcelStore {
   }
 
   async claimNextDue(queue: QueueName, now: Date, leaseUntil: Date): Promise<ParcelRecord | null> {
-    return this.claimTransaction.immediate(queue, now.getTime(), leaseUntil.getTime());
+    const [claimed] = this.claimTransaction.immediate(queue, now.getTime(), leaseUntil.getTime(), 1);
+    return claimed ?? null;
+  }
+
+  async claimDue(queue: QueueName, now: Date, leaseUntil: Date, limit: number): Promise<ParcelRecord[]> {
+    if (limit < 1) return [];
+    return this.claimTransaction.immediate(queue, now.getTime(), leaseUntil.getTime(), limit);
   }
 
   async reschedule(key: ParcelKey, nextAttemptDate: Date): Promise<boolean> {
+    return this.rescheduleNow(key, nextAttemptDate);
+  }
+
+  /** `reschedule` for `writeBatch`. */
+  rescheduleNow(key: ParcelKey, nextAttemptDate: Date): boolean {
     return this.rescheduleStatement.run(nextAttemptDate.getTime(), key.queue, key.senderId, key.id).changes > 0;
+  }
+
+  async releaseLeases(queue: QueueName, now: Date): Promise<number> {
+    return this.releaseStatement.run(now.getTime(), queue, now.getTime()).changes;
   }
 
   async purgeExpired(now: Date): Promise<number> {
@@ -311,6 +372,11 @@ export class SqliteIdLedger implements IdLedger {
   }
 
   async record(namespace: string, id: string, expiryDate: Date): Promise<boolean> {
+    return this.recordNow(namespace, id, expiryDate);
+  }
+
+  /** `record` for `writeBatch`. */
+  recordNow(namespace: string, id: string, expiryDate: Date): boolean {
     return this.insertStatement.run(namespace, id, expiryDate.getTime()).changes > 0;
   }
 

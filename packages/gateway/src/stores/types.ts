@@ -65,8 +65,18 @@ export interface ParcelStore {
    * between claim and outcome leads to a retry, and two claims never return the same parcel.
    */
   claimNextDue(queue: QueueName, now: Date, leaseUntil: Date): Promise<ParcelRecord | null>;
+  /**
+   * `claimNextDue` for up to `limit` parcels at once, in one transaction (one commit for a whole
+   * delivery round): the due parcels in the order `claimNextDue` would hand them out.
+   */
+  claimDue(queue: QueueName, now: Date, leaseUntil: Date, limit: number): Promise<ParcelRecord[]>;
   /** Set the next attempt date (after a failed delivery). */
   reschedule(key: ParcelKey, nextAttemptDate: Date): Promise<boolean>;
+  /**
+   * Make every parcel of `queue` due at `now` whose next attempt is later (leases and backoffs of a
+   * previous run), in one statement; resolves to how many.
+   */
+  releaseLeases(queue: QueueName, now: Date): Promise<number>;
   /** Delete every parcel that expired before `now`; resolves to how many. */
   purgeExpired(now: Date): Promise<number>;
   count(queue?: QueueName): Promise<number>;
@@ -121,9 +131,14 @@ export interface CertificateRegistry {
 export type StoreWrite =
   | { readonly kind: 'put parcel'; readonly parcel: NewParcelRecord }
   | { readonly kind: 'delete parcel'; readonly key: ParcelKey }
-  | { readonly kind: 'put pca'; readonly pca: PendingPca };
+  | { readonly kind: 'reschedule parcel'; readonly key: ParcelKey; readonly nextAttemptDate: Date }
+  | { readonly kind: 'put pca'; readonly pca: PendingPca }
+  | { readonly kind: 'record id'; readonly namespace: string; readonly id: string; readonly expiryDate: Date };
 
-/** Per write, in order: `put`'s outcome, `delete`'s boolean, or undefined for a PCA. */
+/**
+ * Per write, in order: `put`'s outcome, the boolean of `delete`, `reschedule` and `IdLedger.record`,
+ * or undefined for a PCA.
+ */
 export type StoreWriteResult = 'stored' | 'replaced' | boolean | undefined;
 
 /** Everything a gateway keeps. */
@@ -134,7 +149,7 @@ export interface GatewayStores {
   readonly registry: CertificateRegistry;
   /**
    * Apply the writes in order, all or none, durably when it resolves: one commit (one fsync) for
-   * a whole cargo instead of one per parcel and per PCA.
+   * a whole cargo, delivery round or group of parcels instead of one per parcel and per PCA.
    */
   writeBatch(writes: readonly StoreWrite[]): Promise<StoreWriteResult[]>;
   close(): Promise<void>;
