@@ -22,6 +22,7 @@ import { type Clock, systemClock } from './clock';
 import { findFutureDatedParcels, FutureDatedCargoError } from './clockSkew';
 import { CargoRefusedError, ParcelRefusedError } from './errors';
 import { type Logger, silentLogger } from './logger';
+import { GroupCommitter } from './stores/groupCommit';
 import {
   type GatewayStores,
   type NewParcelRecord,
@@ -139,6 +140,11 @@ export abstract class Gateway {
   protected readonly logger: Logger;
   protected readonly maxCargoSetLength: number;
   protected readonly clockDriftToleranceSeconds: number | undefined;
+  /**
+   * Single writes that arrive while a commit is pending (parcels and acknowledgements from many
+   * connections) share one transaction; each resolves once its own is durable.
+   */
+  protected readonly groupCommit: GroupCommitter;
 
   protected constructor(options: GatewayOptions) {
     this.identity = options.identity;
@@ -148,6 +154,7 @@ export abstract class Gateway {
     this.maxCargoSetLength = options.maxCargoSetLength ?? MAX_SDU_PLAINTEXT_LENGTH;
     this.clockDriftToleranceSeconds = options.clockDriftToleranceSeconds;
     this.id = options.identity.certificate.calculateSubjectId();
+    this.groupCommit = new GroupCommitter((writes) => this.stores.writeBatch(writes));
   }
 
   get certificate(): Certificate {
@@ -207,7 +214,9 @@ export abstract class Gateway {
       batch.push({ kind: 'put parcel', parcel: record });
       return { key, outcome: 'stored' };
     }
-    const outcome = await this.stores.parcels.put(record);
+    // Parcels arriving one by one (from endpoints over PoWebSocket, say) are committed in groups.
+    const [result] = await this.groupCommit.write([{ kind: 'put parcel', parcel: record }]);
+    const outcome = result === 'replaced' ? 'replaced' : 'stored';
     this.counters.parcelsStored += 1;
     this.logger.info(
       { parcelId: parcel.id, senderId: record.senderId, recipientId: record.recipientId, queue, outcome },
@@ -218,8 +227,8 @@ export abstract class Gateway {
 
   /** Delete a delivered parcel and remember it until it expires, so a resent copy is only acked. */
   protected async forgetDeliveredParcel(key: ParcelKey, expiryDate: Date): Promise<boolean> {
-    await this.stores.ledger.record(DELIVERED_NAMESPACE + key.queue, deliveredId(key), expiryDate);
-    return this.stores.parcels.delete(key);
+    const [, deleted] = await this.groupCommit.write(deliveredParcelWrites(key, expiryDate));
+    return deleted === true;
   }
 
   protected refuseParcel(message: string, fields: object, cause?: unknown): never {
@@ -506,6 +515,17 @@ async function parseCargoItem(item: Buffer): Promise<CargoItem> {
 
 function deliveredId(key: ParcelKey): string {
   return `${key.senderId}/${key.id}`;
+}
+
+/**
+ * Delete a delivered parcel and remember it in the ledger until it expires (what storeParcel looks up),
+ * so that a copy coming again is acknowledged without being delivered twice: two writes for one commit.
+ */
+export function deliveredParcelWrites(key: ParcelKey, expiryDate: Date): StoreWrite[] {
+  return [
+    { kind: 'record id', namespace: DELIVERED_NAMESPACE + key.queue, id: deliveredId(key), expiryDate },
+    { kind: 'delete parcel', key },
+  ];
 }
 
 export function errorMessage(error: unknown): string {

@@ -25,6 +25,7 @@ import {
 import {
   CARGO_BACKDATING_MS,
   type CargoReceipt,
+  deliveredParcelWrites,
   errorMessage,
   Gateway,
   type GatewayOptions,
@@ -288,6 +289,10 @@ export class RelayingGateway extends Gateway {
    * Take a parcel from a public endpoint (PogRPC) for a private endpoint: queue it for the user
    * gateway on its PDA's certification path. Resolves once durably stored.
    *
+   * Group commit (Gateway.storeParcel): parcels whose checks finish while another's commit is pending,
+   * from any PogRPC call (or endpoint), are stored together in one transaction; each call still
+   * resolves only after the commit that holds its parcel.
+   *
    * @throws ParcelRefusedError
    */
   async receiveParcelFromInternet(serialized: Buffer): Promise<ParcelAcceptance> {
@@ -333,36 +338,87 @@ export class RelayingGateway extends Gateway {
   // -------------------------------------------------------------------------------------------
   // Delivery to the Internet (PogRPC client side)
 
-  /**
-   * The parcel for the Internet that has been due the longest, or null. It is leased: until
-   * `markDelivered`/`markFailed` (or the lease runs out) it is not handed out again.
-   */
+  /** The parcel for the Internet that has been due the longest, or null (see `nextDeliverables`). */
   async nextDeliverable(): Promise<ParcelRecord | null> {
+    const [parcel] = await this.nextDeliverables(1);
+    return parcel ?? null;
+  }
+
+  /**
+   * Up to `limit` parcels for the Internet, due the longest first, claimed in one transaction (one
+   * commit per delivery round). Each is leased: until `markDelivered`/`markFailed` (or the lease runs
+   * out) it is not handed out again.
+   */
+  async nextDeliverables(limit: number): Promise<ParcelRecord[]> {
     const now = this.clock.now();
-    return this.stores.parcels.claimNextDue(INTERNET_QUEUE, now, new Date(now.getTime() + this.deliveryLeaseMs));
+    return this.stores.parcels.claimDue(INTERNET_QUEUE, now, new Date(now.getTime() + this.deliveryLeaseMs), limit);
   }
 
   /** The public endpoint acknowledged the parcel: delete it (and remember it until expiry). */
   async markDelivered(key: Omit<ParcelKey, 'queue'>): Promise<boolean> {
-    const fullKey = { queue: INTERNET_QUEUE, senderId: key.senderId, id: key.id };
-    const parcel = await this.stores.parcels.get(fullKey);
+    const parcel = await this.stores.parcels.get({ queue: INTERNET_QUEUE, senderId: key.senderId, id: key.id });
     if (!parcel) return false;
-    await this.forgetDeliveredParcel(fullKey, parcel.expiryDate);
-    this.logger.info({ parcelId: key.id, senderId: key.senderId }, 'Parcel delivered');
-    return true;
+    const [deleted] = await this.markDeliveredBatch([parcel]);
+    return deleted;
+  }
+
+  /**
+   * Public endpoints acknowledged these parcels (as claimed): delete them, and remember each until it
+   * expires so that a copy coming again is acknowledged without being delivered twice, all in one
+   * commit. Resolves, per parcel, to whether it was still queued.
+   */
+  async markDeliveredBatch(parcels: readonly DeliveredParcel[]): Promise<boolean[]> {
+    const writes = parcels.map((parcel) =>
+      deliveredParcelWrites({ queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id }, parcel.expiryDate),
+    );
+    const results = writes.length === 0 ? [] : await this.groupCommit.write(writes.flat());
+    let offset = 0;
+    return parcels.map((parcel, index) => {
+      // The deletion is the last write of each parcel's.
+      offset += writes[index].length;
+      const deleted = results[offset - 1] === true;
+      if (deleted) this.logger.info({ parcelId: parcel.id, senderId: parcel.senderId }, 'Parcel delivered');
+      return deleted;
+    });
   }
 
   /** Delivery failed: retry at `retryAt`, or after an exponential backoff by default. */
   async markFailed(key: Omit<ParcelKey, 'queue'>, retryAt?: Date): Promise<boolean> {
-    const fullKey = { queue: INTERNET_QUEUE, senderId: key.senderId, id: key.id };
-    const parcel = await this.stores.parcels.get(fullKey);
+    const parcel = await this.stores.parcels.get({ queue: INTERNET_QUEUE, senderId: key.senderId, id: key.id });
     if (!parcel) return false;
-    const at = retryAt ?? new Date(this.clock.now().getTime() + deliveryBackoffMs(parcel.attempts));
-    await this.stores.parcels.reschedule(fullKey, at);
-    this.logger.warn(
-      { parcelId: key.id, senderId: key.senderId, attempts: parcel.attempts, retryAt: at.toISOString() },
-      'Parcel delivery failed; will retry',
+    const [rescheduled] = await this.markFailedBatch([parcel], retryAt);
+    return rescheduled;
+  }
+
+  /**
+   * Deliveries failed: reschedule each parcel (as claimed, with its attempts) at `retryAt`, or after
+   * its exponential backoff by default, in one commit. Resolves, per parcel, to whether it was queued.
+   */
+  async markFailedBatch(parcels: readonly FailedParcel[], retryAt?: Date): Promise<boolean[]> {
+    const now = this.clock.now().getTime();
+    const dates = parcels.map((parcel) => retryAt ?? new Date(now + deliveryBackoffMs(parcel.attempts)));
+    const writes = parcels.map(
+      (parcel, index): StoreWrite => ({
+        kind: 'reschedule parcel',
+        key: { queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id },
+        nextAttemptDate: dates[index],
+      }),
     );
-    return true;
+    const results = writes.length === 0 ? [] : await this.groupCommit.write(writes);
+    return parcels.map((parcel, index) => {
+      const rescheduled = results[index] === true;
+      if (rescheduled) {
+        this.logger.warn(
+          { parcelId: parcel.id, senderId: parcel.senderId, attempts: parcel.attempts, retryAt: dates[index].toISOString() },
+          'Parcel delivery failed; will retry',
+        );
+      }
+      return rescheduled;
+    });
   }
 }
+
+/** A parcel that a public endpoint acknowledged (what `markDeliveredBatch` needs of its record). */
+export type DeliveredParcel = Pick<ParcelRecord, 'senderId' | 'id' | 'expiryDate'>;
+/** A parcel whose delivery failed (what `markFailedBatch` needs of its record). */
+export type FailedParcel = Pick<ParcelRecord, 'senderId' | 'id' | 'attempts'>;

@@ -51,6 +51,13 @@ const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 const CERTIFICATE_RENEWAL_MS = 30 * 24 * 60 * 60 * 1000;
 /** Parcels claimed per delivery round. */
 const DELIVERY_BATCH = 20;
+/** Delivery rounds under way at once: the next round is claimed while the previous one is delivered. */
+const DELIVERY_ROUNDS_IN_FLIGHT = 2;
+/**
+ * ... unless the rounds under way already hold this many octets of parcels: big parcels gain little from
+ * the overlap, and a second round of them would only add to the daemon's peak memory.
+ */
+const DELIVERY_PIPELINE_MAX_BYTES = 8 * 1024 * 1024;
 /** A claimed parcel is not handed out again for this long (a crash means a retry at the next start anyway). */
 const DELIVERY_LEASE_MS = 2 * 60 * 1000;
 
@@ -291,39 +298,54 @@ export class RelayerGatewayDaemon {
   // -------------------------------------------------------------------------------------------
   // Delivery to public endpoints (PogRPC client)
 
-  /** Nothing is in flight when we start: what the previous run had claimed is due again now. */
+  /** Nothing is in flight when we start: what the previous run had claimed is due again now (one statement). */
   private async releaseStaleLeases(): Promise<void> {
-    const now = new Date();
-    for await (const parcel of this.stores.parcels.list(INTERNET_QUEUE, { now })) {
-      if (parcel.nextAttemptDate > now) {
-        await this.stores.parcels.reschedule({ queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id }, now);
-      }
-    }
+    const released = await this.stores.parcels.releaseLeases(INTERNET_QUEUE, new Date());
+    if (released > 0) this.logger.info({ parcels: released }, 'Parcels claimed by the previous run are due again');
   }
 
+  /**
+   * Claim a round of parcels (one commit), start delivering it, and claim the next round meanwhile: up
+   * to DELIVERY_ROUNDS_IN_FLIGHT rounds (and DELIVERY_PIPELINE_MAX_BYTES) at once, so that our commits
+   * overlap the public endpoints' work instead of waiting for it. Each parcel is deleted only once
+   * acknowledged (see deliverGroup).
+   */
   private async deliveryLoop(): Promise<void> {
+    const rounds = new Set<Promise<void>>();
+    let bytesInFlight = 0;
     while (!this.stopped) {
-      let delivered = 0;
+      let claimed: ParcelRecord[] = [];
       try {
-        delivered = await this.deliverRound();
+        claimed = await this.gateway.nextDeliverables(DELIVERY_BATCH);
       } catch (error) {
         this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'Delivery round failed');
       }
-      if (delivered === 0 && !this.stopped) {
+      if (claimed.length > 0) {
+        const bytes = claimed.reduce((sum, parcel) => sum + parcel.serialized.length, 0);
+        bytesInFlight += bytes;
+        const round: Promise<void> = this.deliverRound(claimed)
+          .catch((error) => {
+            this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'Delivery round failed');
+          })
+          .finally(() => {
+            rounds.delete(round);
+            bytesInFlight -= bytes;
+          });
+        rounds.add(round);
+        while (rounds.size >= DELIVERY_ROUNDS_IN_FLIGHT || (rounds.size > 0 && bytesInFlight >= DELIVERY_PIPELINE_MAX_BYTES)) {
+          await Promise.race(rounds);
+        }
+      } else if (!this.stopped) {
         await this.notifier.wait(this.abort.signal, this.config.pollIntervalMs);
       }
     }
+    await Promise.allSettled(rounds);
   }
 
-  /** Claim up to DELIVERY_BATCH due parcels, deliver them by route; resolves to how many were claimed. */
-  private async deliverRound(): Promise<number> {
-    const claimed: ParcelRecord[] = [];
-    while (claimed.length < DELIVERY_BATCH) {
-      const parcel = await this.gateway.nextDeliverable();
-      if (!parcel) break;
-      claimed.push(parcel);
-    }
+  /** Deliver claimed parcels by route; what cannot be delivered now is rescheduled, a commit per kind of outcome. */
+  private async deliverRound(claimed: readonly ParcelRecord[]): Promise<void> {
     const groups = new Map<string, { route: Route; parcels: ParcelRecord[] }>();
+    const unroutable: ParcelRecord[] = [];
     for (const parcel of claimed) {
       const address = parcel.recipientInternetAddress ?? '';
       let route: Route;
@@ -331,7 +353,7 @@ export class RelayerGatewayDaemon {
         route = this.addressBook.resolve(address);
       } catch (error) {
         this.logger.warn({ parcelId: parcel.id, err: String(error) }, 'Cannot resolve the recipient address');
-        await this.gateway.markFailed({ senderId: parcel.senderId, id: parcel.id });
+        unroutable.push(parcel);
         continue;
       }
       const key = `${route.target}\n${JSON.stringify(route.tls)}`;
@@ -339,17 +361,21 @@ export class RelayerGatewayDaemon {
       group.parcels.push(parcel);
       groups.set(key, group);
     }
+    if (unroutable.length > 0) await this.gateway.markFailedBatch(unroutable);
     await Promise.all(
       [...groups.entries()].map(async ([key, group]) => {
         const blockedUntil = this.routeBackoff.blockedUntil(key);
         if (!blockedUntil) return this.deliverGroup(key, group.route, group.parcels);
         // The route failed a moment ago: these parcels wait for its next try instead of failing one by one.
-        for (const parcel of group.parcels) {
-          await this.stores.parcels.reschedule({ queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id }, blockedUntil);
-        }
+        await this.stores.writeBatch(
+          group.parcels.map((parcel) => ({
+            kind: 'reschedule parcel' as const,
+            key: { queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id },
+            nextAttemptDate: blockedUntil,
+          })),
+        );
       }),
     );
-    return claimed.length;
   }
 
   private async deliverGroup(key: string, route: Route, parcels: ParcelRecord[]): Promise<void> {
@@ -364,21 +390,28 @@ export class RelayerGatewayDaemon {
       { signal: this.abort.signal },
     );
     const acked = new Set(report.acked);
+    const delivered: ParcelRecord[] = [];
+    const failed: ParcelRecord[] = [];
     for (const [id, parcel] of byDeliveryId) {
-      const parcelKey = { senderId: parcel.senderId, id: parcel.id };
-      if (acked.has(id)) {
-        await this.gateway.markDelivered(parcelKey);
-        this.logger.info({ parcelId: parcel.id, target: route.target, route: route.source }, 'Parcel delivered to public endpoint');
-      } else if (!this.stopped) {
-        this.logger.warn(
-          { parcelId: parcel.id, target: route.target, route: route.source, err: report.error?.message },
-          'Parcel not acknowledged by public endpoint',
-        );
-        await this.gateway.markFailed(parcelKey);
-      }
+      if (acked.has(id)) delivered.push(parcel);
+      else if (!this.stopped) failed.push(parcel);
     }
+    // One commit for the round's acknowledged parcels (ledger entries and deletions), one for the rest.
+    if (delivered.length > 0) await this.gateway.markDeliveredBatch(delivered);
+    for (const parcel of delivered) {
+      this.logger.info({ parcelId: parcel.id, target: route.target, route: route.source }, 'Parcel delivered to public endpoint');
+    }
+    for (const parcel of failed) {
+      this.logger.warn(
+        { parcelId: parcel.id, target: route.target, route: route.source, err: report.error?.message },
+        'Parcel not acknowledged by public endpoint',
+      );
+    }
+    if (failed.length > 0) await this.gateway.markFailedBatch(failed);
     if (report.error) {
-      // Drop the client: the next attempt reconnects (the adapter may have restarted elsewhere).
+      // Drop the client: the next attempt reconnects (the adapter may have restarted elsewhere). With two rounds
+      // in flight, both see the failure of the same client: only the first one counts it.
+      if (this.clients.get(key) !== client) return;
       client.close();
       this.clients.delete(key);
       const retryAt = this.routeBackoff.failed(key);
