@@ -278,7 +278,8 @@ class DeliveryCall {
   private readonly window: number;
   private readonly gatewayAddress: string | null = null;
   private finished = false;
-  private storing = false;
+  /** Parcels handed to onParcel and not yet stored. */
+  private storing = 0;
   private peerEnded = false;
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly callTimer: NodeJS.Timeout;
@@ -362,46 +363,47 @@ class DeliveryCall {
       this.fail(grpc.status.INVALID_ARGUMENT, `Delivery id ${id} is already in flight`);
       return;
     }
-    this.queue.push({ id, parcel: message.parcel });
+    const entry = { id, parcel: message.parcel };
+    this.queue.push(entry);
     if (this.queue.length >= this.window) this.call.pause(); // backpressure: stop reading until acks go out
-    this.armIdleTimer();
-    void this.storeNext();
+    void this.store(entry);
   }
 
-  private async storeNext(): Promise<void> {
-    if (this.storing) return;
-    this.storing = true;
+  /**
+   * Every parcel of the window is handed to `onParcel` as it arrives, without waiting for the previous
+   * one: a gateway that commits in groups can then store a window's parcels in one transaction. Each ack
+   * goes out as soon as its own parcel is stored, in whatever order that happens (acks carry the id).
+   */
+  private async store(entry: ParcelDeliveryMessage): Promise<void> {
+    this.storing += 1;
     this.disarmIdleTimer();
     try {
-      while (this.queue.length > 0 && !this.finished) {
-        const { id, parcel } = this.queue[0];
-        try {
-          await this.options.onParcel(parcel, {
-            deliveryId: id,
-            gatewayAddress: this.gatewayAddress,
-            signal: this.abort.signal,
-          });
-        } catch (error) {
-          this.fail(grpc.status.UNAVAILABLE, `Could not store parcel ${id}: ${(error as Error).message}`);
-          return;
-        }
-        this.queue.shift();
-        if (this.finished) {
-          this.log('warn', { deliveryId: id }, 'Parcel stored but the call ended before its ack could be sent');
-          return;
-        }
-        this.call.write({ id });
-        if (this.queue.length < this.window && this.call.isPaused()) this.call.resume();
+      try {
+        await this.options.onParcel(entry.parcel, {
+          deliveryId: entry.id,
+          gatewayAddress: this.gatewayAddress,
+          signal: this.abort.signal,
+        });
+      } catch (error) {
+        this.fail(grpc.status.UNAVAILABLE, `Could not store parcel ${entry.id}: ${(error as Error).message}`);
+        return;
       }
+      if (this.finished) {
+        this.log('warn', { deliveryId: entry.id }, 'Parcel stored but the call ended before its ack could be sent');
+        return;
+      }
+      this.queue.splice(this.queue.indexOf(entry), 1);
+      this.call.write({ id: entry.id });
+      if (this.queue.length < this.window && this.call.isPaused()) this.call.resume();
     } finally {
-      this.storing = false;
+      this.storing -= 1;
       this.armIdleTimer();
       this.maybeComplete();
     }
   }
 
   private maybeComplete(): void {
-    if (this.finished || !this.peerEnded || this.storing || this.queue.length > 0) return;
+    if (this.finished || !this.peerEnded || this.storing > 0 || this.queue.length > 0) return;
     this.log('info', { parcels: this.received }, 'DeliverParcels call completed');
     this.finish();
     this.call.end();
@@ -426,7 +428,7 @@ class DeliveryCall {
 
   private armIdleTimer(): void {
     this.disarmIdleTimer();
-    if (this.finished || this.storing) return;
+    if (this.finished || this.storing > 0) return;
     this.idleTimer = setTimeout(
       () => this.fail(grpc.status.DEADLINE_EXCEEDED, `No parcel received for ${this.idleTimeoutMs} ms`),
       this.idleTimeoutMs,

@@ -183,6 +183,23 @@ describe('DeliverParcels', () => {
     expect(status.details).toMatch(/larger than max/);
   });
 
+  it("a window's parcels are stored concurrently, each acked when its own store resolves (in any order)", async () => {
+    const pending = new Map<string, () => void>();
+    const server = await startServer({
+      onParcel: (_parcel, { deliveryId }) => new Promise<void>((resolve) => pending.set(deliveryId, resolve)),
+    });
+    const parcels = ['a', 'b', 'c'].map((id) => ({ id, parcel: Buffer.from(id) }));
+    const delivery = client(server.address).deliverParcels(parcels);
+    // All three are being stored at once: none waited for the previous one.
+    const deadline = Date.now() + 10_000;
+    while (pending.size < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect([...pending.keys()].sort()).toEqual(['a', 'b', 'c']);
+    for (const id of ['c', 'a', 'b']) pending.get(id)!();
+    const report = await delivery;
+    expect(report.unacked).toEqual([]);
+    expect(report.acked).toEqual(['c', 'a', 'b']);
+  });
+
   it('a store that fails is never acked: UNAVAILABLE, and the parcel is reported unacked', async () => {
     const server = await startServer({ onParcel: async () => Promise.reject(new Error('disk full')) });
     const report = await client(server.address).deliverParcels([{ id: 'p', parcel: Buffer.from('x') }]);
