@@ -193,8 +193,9 @@ export class OutboxDispatcher {
     const client = this.getClient(route);
     const report = await client.deliverParcels(entries.map((entry) => ({ id: entry.parcelId, parcel: entry.parcel })));
     const acked = new Set(report.acked);
+    // One commit for the whole call's acks (the gateway has them; a crash before it only resends them).
+    await outbox.deleteMany(report.acked);
     for (const parcelId of report.acked) {
-      await outbox.delete(parcelId);
       logger.info({ parcelId, gateway: route.target }, 'Parcel delivered to the gateway (acknowledged)');
     }
     let failed = 0;

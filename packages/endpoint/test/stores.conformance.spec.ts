@@ -156,5 +156,12 @@ describe.each(implementations)('%s stores', (_name, make) => {
     await outbox.add(entry('p3', { nextAttemptDate: at(1), parcel: Buffer.from('v2') }));
     expect(await outbox.count()).toBe(2);
     expect((await outbox.listDue(at(1), 10))[0].parcel.toString()).toBe('v2');
+
+    // Many at once (ids not there are ignored), durably.
+    for (const id of ['m1', 'm2', 'm3']) await outbox.add(entry(id, { nextAttemptDate: at(0) }));
+    await outbox.deleteMany(['m1', 'm3', 'never-there']);
+    await outbox.deleteMany([]);
+    const reopened = (await restart()).outbox;
+    expect((await reopened.listDue(at(100), 10)).map((e) => e.parcelId).sort()).toEqual(['m2', 'p1', 'p3']);
   });
 });

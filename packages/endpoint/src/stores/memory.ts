@@ -138,6 +138,10 @@ export class MemoryOutbox implements Outbox {
     this.entries.delete(parcelId);
   }
 
+  async deleteMany(parcelIds: readonly string[]): Promise<void> {
+    for (const parcelId of parcelIds) this.entries.delete(parcelId);
+  }
+
   async deleteExpired(now: Date): Promise<OutboxEntry[]> {
     const expired: OutboxEntry[] = [];
     for (const [id, { entry }] of this.entries) {

@@ -344,6 +344,7 @@ function toOutboxEntry(row: OutboxRow): OutboxEntry {
 class SqliteOutbox implements Outbox {
   private readonly statements;
   private readonly deleteExpiredTransaction;
+  private readonly deleteManyTransaction;
 
   constructor(db: Database.Database) {
     this.statements = {
@@ -366,6 +367,9 @@ class SqliteOutbox implements Outbox {
       deleteExpired: db.prepare('DELETE FROM outbox WHERE expiry < ?'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox'),
     };
+    this.deleteManyTransaction = db.transaction((parcelIds: readonly string[]) => {
+      for (const parcelId of parcelIds) this.statements.delete.run(parcelId);
+    });
     this.deleteExpiredTransaction = db.transaction((now: number): OutboxRow[] => {
       const rows = this.statements.expired.all(now);
       this.statements.deleteExpired.run(now);
@@ -400,6 +404,10 @@ class SqliteOutbox implements Outbox {
 
   async delete(parcelId: string): Promise<void> {
     this.statements.delete.run(parcelId);
+  }
+
+  async deleteMany(parcelIds: readonly string[]): Promise<void> {
+    if (parcelIds.length) this.deleteManyTransaction.immediate(parcelIds);
   }
 
   async deleteExpired(now: Date): Promise<OutboxEntry[]> {

@@ -87,6 +87,8 @@ export interface Outbox {
   nextAttemptDate(): Promise<Date | null>;
   reschedule(parcelId: string, nextAttemptDate: Date, attempts: number): Promise<void>;
   delete(parcelId: string): Promise<void>;
+  /** Deletes every entry listed (ids not there are ignored) in one commit: a delivery's acks at once. */
+  deleteMany(parcelIds: readonly string[]): Promise<void>;
   /** Removes and returns the entries that expired before `now`. */
   deleteExpired(now: Date): Promise<OutboxEntry[]>;
   count(): Promise<number>;
