@@ -46,6 +46,13 @@ export interface CoSocketServerOptions {
   onCargoCollectionRequest?(cca: Buffer | null, signal: AbortSignal): Promise<CollectionResponse> | CollectionResponse;
   /** Unacknowledged deliveries accepted from (and sent to) the peer; default 5. */
   readonly window?: number;
+  /**
+   * Stop reading from a connection while the deliveries received and not yet stored (the one being
+   * stored included) hold at least this many octets; reading resumes once stores catch up. The relayer
+   * then waits on the socket (backpressure) instead of the gateway holding up to `window` whole cargoes
+   * in memory. Default: MAX_MESSAGE_LENGTH, i.e. one largest cargo being stored and one waiting.
+   */
+  readonly maxBufferedBytes?: number;
   readonly maxMessageLength?: number;
   /** A peer silent this long while we wait on it is quit with `timeout`; default 10 s. */
   readonly idleTimeoutMs?: number;
@@ -178,8 +185,10 @@ class ServerConnection {
   /** Deliveries received, not yet acknowledged (the one being stored included). */
   private readonly incoming: PendingDelivery[] = [];
   private storing = false;
-  /** Deliveries we sent during a collection, awaiting the relayer's ack. */
-  private readonly outgoing = new Map<string, CollectionItem>();
+  private readonly maxBufferedBytes: number;
+  /** Deliveries we sent during a collection, awaiting the relayer's ack: only their onAck is kept (not
+   * the message, which can be megabytes, and is the socket's business once written). */
+  private readonly outgoing = new Map<string, CollectionItem['onAck']>();
   private outgoingWaiter: (() => void) | null = null;
   private collections: Promise<void> = Promise.resolve();
   private readonly abort = new AbortController();
@@ -190,6 +199,7 @@ class ServerConnection {
     private readonly logger: Logger,
   ) {
     this.window = options.window ?? DEFAULT_WINDOW;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? MAX_MESSAGE_LENGTH;
     this.handshake = options.handshakeSigner ? 'required' : 'done';
     this.packets = new PacketSocket(
       socket,
@@ -214,7 +224,21 @@ class ServerConnection {
   }
 
   public bufferedBytes(): number {
-    return this.packets.decoderBufferedBytes + this.incoming.reduce((sum, d) => sum + d.cargo.length, 0);
+    return this.packets.decoderBufferedBytes + this.incomingBytes();
+  }
+
+  private incomingBytes(): number {
+    return this.incoming.reduce((sum, d) => sum + d.cargo.length, 0);
+  }
+
+  /** Pause or resume reading so that received, unstored deliveries stay under `maxBufferedBytes`. */
+  private applyBackpressure(): void {
+    const socket = this.packets.socket;
+    if (this.incomingBytes() >= this.maxBufferedBytes) {
+      if (!socket.isPaused()) socket.pause();
+    } else if (socket.isPaused()) {
+      socket.resume();
+    }
   }
 
   private handle(packet: Packet): void {
@@ -234,19 +258,22 @@ class ServerConnection {
           throw new CoSocketProtocolError(`Delivery id ${packet.deliveryId} is already in flight`);
         }
         this.incoming.push({ deliveryId: packet.deliveryId, cargo: packet.cargo });
+        this.applyBackpressure();
         void this.storeNext();
         return;
       case PacketTag.CARGO_COLLECTION_REQUEST:
         this.collections = this.collections.then(() => this.collect(packet.cca));
         return;
       case PacketTag.CARGO_COLLECTION: {
-        const item = this.outgoing.get(packet.deliveryId);
-        if (!item) throw new CoSocketProtocolError(`Ack for unknown delivery id ${packet.deliveryId}`);
+        if (!this.outgoing.has(packet.deliveryId)) {
+          throw new CoSocketProtocolError(`Ack for unknown delivery id ${packet.deliveryId}`);
+        }
+        const onAck = this.outgoing.get(packet.deliveryId);
         this.outgoing.delete(packet.deliveryId);
         this.outgoingWaiter?.();
-        if (item.onAck) {
+        if (onAck) {
           void this.packets
-            .whileBusy(async () => item.onAck!())
+            .whileBusy(async () => onAck())
             .catch((error: Error) =>
               this.logger.error({ connectionId: this.connectionId, err: error.message }, 'Collection onAck failed'),
             );
@@ -313,6 +340,7 @@ class ServerConnection {
           return;
         }
         this.incoming.shift();
+        this.applyBackpressure();
         if (this.packets.ending) {
           this.logger.warn(
             { connectionId: this.connectionId, deliveryId },
@@ -355,8 +383,8 @@ class ServerConnection {
           return;
         }
         const deliveryId = randomUUID();
-        this.outgoing.set(deliveryId, next.value);
         const item = next.value;
+        this.outgoing.set(deliveryId, item.onAck?.bind(item));
         await this.packets.send(
           item.cca
             ? { tag: PacketTag.CCA_DELIVERY, deliveryId, cca: item.cca }

@@ -261,6 +261,46 @@ describe('delivery failures', () => {
   });
 });
 
+describe('memory bounds', () => {
+  it('stops reading while received, unstored cargo reaches maxBufferedBytes, and resumes as stores complete', async () => {
+    const size = 1024 * 1024;
+    const stored: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let storesStarted = 0;
+    const server = await startServer({
+      maxBufferedBytes: size,
+      onCargoDelivered: async (_cargo, deliveryId) => {
+        storesStarted++;
+        await gate;
+        stored.push(deliveryId);
+      },
+    });
+    const client = await connect();
+    const cargoes = ['a', 'b', 'c', 'd', 'e'].map((id) => ({ id, cargo: Buffer.alloc(size, id) }));
+
+    const delivering = client.deliverCargo(cargoes);
+    await waitUntil(() => storesStarted === 1);
+    // Give the client time to push everything it can: the server must not read past the bound (one
+    // cargo being stored, reaching the limit, plus at most the packet the last socket chunk started).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(server.bufferedBytes()).toBeLessThanOrEqual(2 * size + 1024);
+    release();
+
+    expect(await delivering).toEqual({ acked: ['a', 'b', 'c', 'd', 'e'], unacked: [] });
+    expect(stored).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(server.bufferedBytes()).toBe(0);
+  });
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('Condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe('a misbehaving gateway (fake server)', () => {
   let fake: Server;
   async function startFake(onConnection: (socket: Socket, packets: PacketDecoder) => void): Promise<void> {

@@ -12,6 +12,7 @@ import {
   readMessageFile,
   scanFolder,
   type WriteFileSystem,
+  stageDurably,
   writeDurably,
 } from './flashdrive';
 
@@ -89,6 +90,28 @@ describe('writeDurably', () => {
   test('never overwrites a temp file someone else is writing', async () => {
     writeFileSync(join(dir, '.x.cargo.tmp'), 'theirs');
     await expect(writeDurably(dir, 'x.cargo', Buffer.from('ours'))).rejects.toMatchObject({ code: 'EEXIST' });
+  });
+});
+
+describe('stageDurably', () => {
+  test('the file is under its temp name only until commit; discard removes it', async () => {
+    const kept = await stageDurably(dir, 'kept.cargo', Buffer.from('kept'));
+    const dropped = await stageDurably(dir, 'dropped.cargo', Buffer.from('dropped'));
+    expect(readdirSync(dir).sort()).toEqual(['.dropped.cargo.tmp', '.kept.cargo.tmp']);
+
+    expect(await kept.commit()).toBe(join(dir, 'kept.cargo'));
+    await dropped.discard();
+
+    expect(readdirSync(dir)).toEqual(['kept.cargo']);
+    expect(readFileSync(join(dir, 'kept.cargo'))).toEqual(Buffer.from('kept'));
+    await expect(kept.commit()).rejects.toThrow(/already committed/);
+    await dropped.discard(); // harmless twice
+  });
+
+  test('a failed commit (rename) leaves nothing behind', async () => {
+    const staged = await stageDurably(dir, 'x.cargo', Buffer.from('x'), faultyFileSystem('rename', 'EROFS'));
+    await expect(staged.commit()).rejects.toMatchObject({ code: 'EROFS' });
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
 

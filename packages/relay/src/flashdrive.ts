@@ -221,6 +221,64 @@ export async function syncDirectory(dir: string, fs: Pick<WriteFileSystem, 'open
   }
 }
 
+/** A file written and fsync'd under its temp name (`.name.tmp`), not yet in place. */
+export interface StagedFile {
+  /** Rename it to its final name and fsync the folder; resolves to the final path. */
+  commit(): Promise<string>;
+  /** Remove the temp file (nothing to do once committed). */
+  discard(): Promise<void>;
+}
+
+/**
+ * The first half of `writeDurably`: `.name.tmp` (exclusive create), write, fsync, close. Several can
+ * run at once (their fsyncs overlap); each `commit` then puts one in place. On failure the temp file is
+ * removed and the error rethrown.
+ */
+export async function stageDurably(
+  dir: string,
+  name: string,
+  data: Buffer,
+  fs: WriteFileSystem = realFileSystem,
+): Promise<StagedFile> {
+  const tempPath = join(dir, `.${name}.tmp`);
+  const finalPath = join(dir, name);
+  let handle: fsPromises.FileHandle | undefined;
+  try {
+    handle = await fs.open(tempPath, 'wx', 0o644);
+    await handle.writeFile(data);
+    await handle.sync();
+    const closing = handle;
+    handle = undefined;
+    await closing.close();
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    await fs.rm(tempPath, { force: true }).catch(() => undefined);
+    throw error;
+  }
+  let state: 'staged' | 'committed' | 'discarded' = 'staged';
+  return {
+    async commit() {
+      if (state !== 'staged') throw new Error(`${finalPath}: already ${state}`);
+      state = 'committed';
+      let renamed = false;
+      try {
+        await fs.rename(tempPath, finalPath);
+        renamed = true;
+        await syncDirectory(dir, fs);
+        return finalPath;
+      } catch (error) {
+        await fs.rm(renamed ? finalPath : tempPath, { force: true }).catch(() => undefined);
+        throw error;
+      }
+    },
+    async discard() {
+      if (state !== 'staged') return;
+      state = 'discarded';
+      await fs.rm(tempPath, { force: true }).catch(() => undefined);
+    },
+  };
+}
+
 /**
  * Write `data` to `dir/name` durably: `.name.tmp` (exclusive create), write, fsync, close, rename, fsync the
  * folder. Resolves only once the file is on disk under its final name. On any failure the temp file (and the
@@ -232,24 +290,5 @@ export async function writeDurably(
   data: Buffer,
   fs: WriteFileSystem = realFileSystem,
 ): Promise<string> {
-  const tempPath = join(dir, `.${name}.tmp`);
-  const finalPath = join(dir, name);
-  let renamed = false;
-  let handle: fsPromises.FileHandle | undefined;
-  try {
-    handle = await fs.open(tempPath, 'wx', 0o644);
-    await handle.writeFile(data);
-    await handle.sync();
-    const closing = handle;
-    handle = undefined;
-    await closing.close();
-    await fs.rename(tempPath, finalPath);
-    renamed = true;
-    await syncDirectory(dir, fs);
-    return finalPath;
-  } catch (error) {
-    await handle?.close().catch(() => undefined);
-    await fs.rm(renamed ? finalPath : tempPath, { force: true }).catch(() => undefined);
-    throw error;
-  }
+  return (await stageDurably(dir, name, data, fs)).commit();
 }

@@ -11,7 +11,14 @@ import { mkdir, stat, unlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { CoSocketClient, CoSocketQuitError, QuitReason, silentLogger, type Logger } from '@twitter-relaynet/cosocket';
+import {
+  type CollectedMessage,
+  CoSocketClient,
+  CoSocketQuitError,
+  QuitReason,
+  silentLogger,
+  type Logger,
+} from '@twitter-relaynet/cosocket';
 
 import {
   checkMessage,
@@ -22,9 +29,10 @@ import {
   readMessageFile,
   realFileSystem,
   scanFolder,
+  stageDurably,
+  type StagedFile,
   syncDirectory,
   type WriteFileSystem,
-  writeDurably,
 } from './flashdrive';
 import { emptyResult, type RelayResult, type Reporter } from './output';
 
@@ -278,45 +286,62 @@ class RelayRun {
     let stopped = false;
     let saveFailed = false;
     let completed = false;
+    // Each message is checked, written and fsync'd as soon as it arrives, while the previous ones are:
+    // the gateway keeps up to a window of messages unacked, so doing it strictly one after the other
+    // would leave it, the CPU and the disk waiting on each other. Files are put in place one at a time
+    // in arrival order, and each ack follows its own durable save.
+    const saving = new Set<Promise<boolean>>();
+    let previous: Promise<boolean> = Promise.resolve(true);
+    // Stops waiting for more messages as soon as one cannot be saved or acked.
+    const stop = new AbortController();
+    const signal = this.options.signal ? AbortSignal.any([this.options.signal, stop.signal]) : stop.signal;
+    const saveAndAck = async (message: CollectedMessage, turn: Promise<boolean>): Promise<boolean> => {
+      const saved = await this.saveCollected(message.kind, message.deliveryId, message.message, turn);
+      if (!saved) {
+        // (When an earlier save failed, this one was skipped: that failure already said so.)
+        if (await turn) saveFailed = true;
+        stopped = true;
+        stop.abort();
+        return false;
+      }
+      try {
+        await message.ack();
+      } catch (error) {
+        // Saved but the gateway never learns it: it will send it again next time (a new file; the
+        // gateway deduplicates).
+        this.result.errors++;
+        this.problem(
+          `relay: ${this.display(saved)}: saved, but the acknowledgement could not be sent ` +
+            `(${describeError(error)}); the gateway may send it again`,
+          { file: saved, deliveryId: message.deliveryId },
+        );
+        stopped = true;
+        stop.abort();
+        return false;
+      }
+      this.logger.info({ file: saved, deliveryId: message.deliveryId }, 'Acknowledged');
+      return true;
+    };
     try {
-      for await (const message of client.collectCargo(cca?.bytes ?? null, { signal: this.options.signal })) {
-        const saved = await this.saveCollected(message.kind, message.deliveryId, message.message);
-        if (!saved) {
-          stopped = true;
-          saveFailed = true;
-          break;
+      try {
+        for await (const message of client.collectCargo(cca?.bytes ?? null, { signal })) {
+          if (stopped) break;
+          const task: Promise<boolean> = saveAndAck(message, previous).finally(() => saving.delete(task));
+          saving.add(task);
+          previous = task;
         }
-        try {
-          await message.ack();
-        } catch (error) {
-          // Saved but the gateway never learns it: it will send it again next time (a new file; the
-          // gateway deduplicates).
-          this.result.errors++;
-          this.problem(
-            `relay: ${this.display(saved)}: saved, but the acknowledgement could not be sent ` +
-              `(${describeError(error)}); the gateway may send it again`,
-            { file: saved, deliveryId: message.deliveryId },
-          );
-          stopped = true;
-          break;
-        }
-        this.logger.info({ file: saved, deliveryId: message.deliveryId }, 'Acknowledged');
+      } finally {
+        // Whatever ended the loop, every save under way finishes (and is acked if it succeeded) before
+        // the connection is closed.
+        await Promise.all(saving);
       }
       completed = !stopped;
     } catch (error) {
-      this.result.errors++;
-      // A relaying gateway hands out cargo only against a CCA, which the user gateway gives the courier.
-      const refusedWithoutCca = !cca && describeError(error).includes('invalid-packet');
-      const hint = cca
-        ? '; the CCA is kept'
-        : refusedWithoutCca
-          ? ` (${this.options.incoming} holds no CCA: a relaying gateway needs one, which the relay run at the user gateway brings)`
-          : '';
-      this.problem(
-        `relay: collection ${label} failed: ${describeError(error)}${hint}`,
-        { cca: cca?.file.path, err: describeError(error) },
-      );
+      // Our own stop (a failed save or ack, already reported) is not a failure of the collection.
+      const ownStop = stopped && stop.signal.aborted && !this.options.signal?.aborted;
+      if (!ownStop) this.reportCollectionFailure(cca, label, error);
     }
+
     if (stopped || client.isClosed) client.destroy();
     else await client.close();
     this.reporter.collectionFinished();
@@ -328,24 +353,68 @@ class RelayRun {
     return saveFailed ? 'stop' : 'continue';
   }
 
-  /** Check and durably save one collected message; its path, or null (problem reported, do not ack). */
-  private async saveCollected(kind: 'cargo' | 'cca', deliveryId: string, bytes: Buffer): Promise<string | null> {
-    let id: string;
-    try {
-      ({ id } = await checkMessage(bytes, kind));
-    } catch (error) {
+  private reportCollectionFailure(cca: LoadedCca | null, label: string, error: unknown): void {
+    this.result.errors++;
+    // A relaying gateway hands out cargo only against a CCA, which the user gateway gives the courier.
+    const refusedWithoutCca = !cca && describeError(error).includes('invalid-packet');
+    const hint = cca
+      ? '; the CCA is kept'
+      : refusedWithoutCca
+        ? ` (${this.options.incoming} holds no CCA: a relaying gateway needs one, which the relay run at the user gateway brings)`
+        : '';
+    this.problem(
+      `relay: collection ${label} failed: ${describeError(error)}${hint}`,
+      { cca: cca?.file.path, err: describeError(error) },
+    );
+  }
+
+  /**
+   * Check and durably save one collected message; its path, or null: do not ack (the problem was
+   * reported, or an earlier message could not be saved). The check (hashing, signature) and the write
+   * under a temp name with its fsync start at once, overlapping the previous messages'; putting the
+   * file in place waits for `turn`, the previous message's save (true if it succeeded), so that files
+   * appear, and problems are reported, in arrival order, and nothing is saved after a failure.
+   */
+  private async saveCollected(
+    kind: 'cargo' | 'cca',
+    deliveryId: string,
+    bytes: Buffer,
+    turn: Promise<boolean>,
+  ): Promise<string | null> {
+    const name = `${randomUUID()}${KIND_EXTENSION[kind]}`;
+    const path = join(this.options.outgoing, name);
+    type Staging = { invalid: unknown } | { id: string; writeError: unknown } | { id: string; staged: StagedFile };
+    const staging = async (): Promise<Staging> => {
+      let id: string;
+      try {
+        ({ id } = await checkMessage(bytes, kind));
+      } catch (error) {
+        return { invalid: error };
+      }
+      try {
+        return { id, staged: await stageDurably(this.options.outgoing, name, bytes, this.fs) };
+      } catch (error) {
+        return { id, writeError: error };
+      }
+    };
+    const [outcome, previousSaved] = await Promise.all([staging(), turn]);
+    if (!previousSaved) {
+      if ('staged' in outcome) await outcome.staged.discard();
+      return null;
+    }
+    if ('invalid' in outcome) {
       this.result.errors++;
       this.problem(
         `relay: the gateway sent an invalid ${kind === 'cca' ? 'CCA' : 'cargo'} (delivery ${deliveryId}): ` +
-          `${describeError(error)}; not saved, not acknowledged; collection stopped`,
-        { deliveryId, err: describeError(error) },
+          `${describeError(outcome.invalid)}; not saved, not acknowledged; collection stopped`,
+        { deliveryId, err: describeError(outcome.invalid) },
       );
       return null;
     }
-    const name = `${randomUUID()}${KIND_EXTENSION[kind]}`;
-    const path = join(this.options.outgoing, name);
+    const { id } = outcome;
     try {
-      await writeDurably(this.options.outgoing, name, bytes, this.fs);
+      if ('writeError' in outcome) throw outcome.writeError;
+      await outcome.staged.commit();
     } catch (error) {
       this.result.errors++;
       this.problem(

@@ -3,7 +3,7 @@
  * operations) and an interruption (the AbortSignal that SIGINT/SIGTERM trigger in bin/relay).
  */
 import * as fsPromises from 'node:fs/promises';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -79,6 +79,57 @@ test('a full disk (ENOSPC while writing): nothing acked, no partial file, collec
       /^relay: .*\.cargo: could not be saved \(no space left on device \(ENOSPC\)\); not acknowledged, the gateway keeps it; collection stopped$/,
     ),
   ]);
+});
+
+test('collected cargo is acked only once its own file is durably saved, even while later ones are checked', async () => {
+  const items = await Promise.all([0, 1, 2, 3].map(() => makeCargo(world, 'relaying')));
+  const savedWhenAcked: boolean[] = [];
+  const syncing: string[] = [];
+  server = await createCoSocketServer({
+    socketPath,
+    onCargoDelivered: async () => undefined,
+    onCargoCollectionRequest: () => ({
+      items: items.map(
+        (cargo): CollectionItem => ({
+          cargo,
+          onAck: () => {
+            // The ack must come after the file is in place under its final name with these bytes.
+            const names = readdirSync(outgoing).filter((name) => !name.startsWith('.'));
+            savedWhenAcked.push(names.some((name) => readFileSync(join(outgoing, name)).equals(cargo)));
+          },
+        }),
+      ),
+    }),
+  });
+  // Slow fsyncs: the next messages arrive (and are checked) while a file is being synced.
+  const slowSync: WriteFileSystem = {
+    ...{ rename: fsPromises.rename, rm: fsPromises.rm },
+    open: (async (path: string, flags?: string | number, mode?: number) => {
+      const handle = await fsPromises.open(path, flags, mode);
+      if (flags !== 'wx') return handle;
+      return Object.assign(Object.create(handle) as fsPromises.FileHandle, {
+        writeFile: (data: Buffer) => handle.writeFile(data),
+        sync: async () => {
+          syncing.push(path);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          await handle.sync();
+        },
+        close: () => handle.close(),
+      });
+    }) as typeof fsPromises.open,
+  };
+
+  const result = await runRelay(
+    { cosocket: socketPath, incoming, outgoing, waitSeconds: 0 },
+    { reporter: reporter(), fs: slowSync },
+  );
+
+  expect(result).toMatchObject({ errors: 0, collectedCargo: { count: 4 } });
+  expect(syncing).toHaveLength(4);
+  expect(savedWhenAcked).toEqual([true, true, true, true]);
+  const saved = readdirSync(outgoing).map((name) => readFileSync(join(outgoing, name)));
+  expect(saved).toHaveLength(4);
+  for (const cargo of items) expect(saved.some((bytes) => bytes.equals(cargo))).toBe(true);
 });
 
 test('an interruption mid-delivery: what was acked is deleted, the rest stays, no collection', async () => {
