@@ -111,6 +111,10 @@ function recordLegs(figures: GroupContext['figures'], legs: readonly Leg[]): voi
   for (const leg of legs) {
     figures.record(`relay.${leg.name}.MB`, leg.bytes / BYTES_PER_MB, 'MB');
     figures.record(`relay.${leg.name}.MBps`, leg.bytes / BYTES_PER_MB / (leg.run.ms / 1000), 'MB/s');
+    // Which leg makes each peak (the totals below keep the maximum only).
+    if (typeof leg.run.gatewayPeakRssKiB === 'number') {
+      figures.record(`relay.${leg.name}.gatewayPeakRssMiB`, leg.run.gatewayPeakRssKiB / KIB_PER_MIB, 'MiB');
+    }
     bytes += leg.bytes;
     ms += leg.run.ms;
   }
