@@ -1,7 +1,9 @@
 /**
  * The durable stores: one SQLite database (better-sqlite3) in the endpoint's data directory, in WAL mode
  * with synchronous=FULL, so a change is on disk (fsync'd) when the call that made it resolves. The
- * directory is 0700 and the database files 0600: they hold the endpoint's private keys.
+ * frequent writes (session keys, dedup entries, the outbox) made in one turn of the event loop share a
+ * commit (writeGroups.ts). The directory is 0700 and the database files 0600: they hold the endpoint's
+ * private keys.
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ import {
   derSerializePublicKey,
 } from '@twitter-relaynet/core';
 
+import { WriteGroups } from './writeGroups';
 import type {
   DedupLedger,
   EndpointStores,
@@ -117,17 +120,21 @@ export class SqliteEndpointStores implements EndpointStores {
   readonly dedup: DedupLedger;
   readonly outbox: Outbox;
 
+  private readonly writes: WriteGroups;
+
   constructor(
     private readonly db: Database.Database,
     readonly path: string,
   ) {
-    this.keys = new SqliteKeyStore(db);
-    this.peerSessionKeys = new SqlitePeerSessionKeyStore(db);
-    this.dedup = new SqliteDedupLedger(db);
-    this.outbox = new SqliteOutbox(db);
+    this.writes = new WriteGroups(db);
+    this.keys = new SqliteKeyStore(db, this.writes);
+    this.peerSessionKeys = new SqlitePeerSessionKeyStore(db, this.writes);
+    this.dedup = new SqliteDedupLedger(db, this.writes);
+    this.outbox = new SqliteOutbox(db, this.writes);
   }
 
   async close(): Promise<void> {
+    this.writes.flush();
     if (this.db.open) this.db.close();
   }
 }
@@ -155,7 +162,10 @@ function toOwnSessionKey(row: OwnSessionKeyRow): OwnSessionKey {
 class SqliteKeyStore implements KeyStore {
   private readonly statements;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly writes: WriteGroups,
+  ) {
     this.statements = {
       getIdentity: db.prepare<[], { private_key: Buffer; certificate: Buffer | null; chain: Buffer }>(
         'SELECT private_key, certificate, chain FROM identity WHERE singleton = 1',
@@ -195,12 +205,9 @@ class SqliteKeyStore implements KeyStore {
   }
 
   async saveSessionKey(key: OwnSessionKey): Promise<void> {
-    this.statements.saveSessionKey.run(
-      key.keyId,
-      derSerializePrivateKey(key.privateKey),
-      key.peerId,
-      key.creationDate.getTime(),
-      key.expiryDate.getTime(),
+    const privateKey = derSerializePrivateKey(key.privateKey);
+    await this.writes.run(() =>
+      this.statements.saveSessionKey.run(key.keyId, privateKey, key.peerId, key.creationDate.getTime(), key.expiryDate.getTime()),
     );
   }
 
@@ -244,9 +251,12 @@ function decodeChain(blob: Buffer): Certificate[] {
 
 class SqlitePeerSessionKeyStore implements PeerSessionKeyStore {
   private readonly statements;
-  private readonly saveIfNewerTransaction;
+  private readonly saveIfNewer_;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly writes: WriteGroups,
+  ) {
     this.statements = {
       get: db.prepare<[string], { key_id: Buffer; public_key: Buffer; creation: number }>(
         'SELECT key_id, public_key, creation FROM peer_session_keys WHERE peer_id = ?',
@@ -256,7 +266,8 @@ class SqlitePeerSessionKeyStore implements PeerSessionKeyStore {
       ),
       delete: db.prepare('DELETE FROM peer_session_keys WHERE peer_id = ?'),
     };
-    this.saveIfNewerTransaction = db.transaction((peerId: string, record: PeerSessionKeyRecord): boolean => {
+    // Run inside a write group's transaction: the read and the write are atomic.
+    this.saveIfNewer_ = (peerId: string, record: PeerSessionKeyRecord): boolean => {
       const current = this.statements.get.get(peerId);
       // Compared at RAMF's one-second resolution; on a tie the later arrival wins.
       const creation = Math.floor(record.creationDate.getTime() / 1000) * 1000;
@@ -269,7 +280,7 @@ class SqlitePeerSessionKeyStore implements PeerSessionKeyStore {
         creation,
       );
       return true;
-    });
+    };
   }
 
   async get(peerId: string): Promise<PeerSessionKeyRecord | null> {
@@ -282,7 +293,7 @@ class SqlitePeerSessionKeyStore implements PeerSessionKeyStore {
   }
 
   async saveIfNewer(peerId: string, record: PeerSessionKeyRecord): Promise<boolean> {
-    return this.saveIfNewerTransaction.immediate(peerId, record);
+    return this.writes.run(() => this.saveIfNewer_(peerId, record));
   }
 
   async delete(peerId: string): Promise<void> {
@@ -293,7 +304,10 @@ class SqlitePeerSessionKeyStore implements PeerSessionKeyStore {
 class SqliteDedupLedger implements DedupLedger {
   private readonly statements;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly writes: WriteGroups,
+  ) {
     this.statements = {
       has: db.prepare<[string, string, number], { one: number }>(
         'SELECT 1 AS one FROM dedup WHERE sender_id = ? AND message_id = ? AND expiry >= ?',
@@ -311,7 +325,7 @@ class SqliteDedupLedger implements DedupLedger {
   }
 
   async record(senderId: string, messageId: string, expiryDate: Date): Promise<void> {
-    this.statements.record.run(senderId, messageId, expiryDate.getTime());
+    await this.writes.run(() => this.statements.record.run(senderId, messageId, expiryDate.getTime()));
   }
 
   async deleteExpired(now: Date): Promise<number> {
@@ -346,7 +360,10 @@ class SqliteOutbox implements Outbox {
   private readonly deleteExpiredTransaction;
   private readonly deleteManyTransaction;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly writes: WriteGroups,
+  ) {
     this.statements = {
       add: db.prepare(
         `INSERT INTO outbox (parcel_id, recipient_id, gateway_address, parcel, expiry, next_attempt, attempts)
@@ -378,7 +395,7 @@ class SqliteOutbox implements Outbox {
   }
 
   async add(entry: OutboxEntry): Promise<void> {
-    this.statements.add.run({
+    const row = {
       parcelId: entry.parcelId,
       recipientId: entry.recipientId,
       gatewayAddress: entry.gatewayAddress,
@@ -386,7 +403,8 @@ class SqliteOutbox implements Outbox {
       expiry: entry.expiryDate.getTime(),
       nextAttempt: entry.nextAttemptDate.getTime(),
       attempts: entry.attempts,
-    });
+    };
+    await this.writes.run(() => this.statements.add.run(row));
   }
 
   async listDue(now: Date, limit: number): Promise<OutboxEntry[]> {
