@@ -280,14 +280,16 @@ export abstract class Gateway {
       });
       const serialized = await cargo.serialize(destination.signerPrivateKey);
 
-      let pcaCount = 0;
+      const sentPcas: StoreWrite[] = [];
       for (const message of batch.messageSet.messages) {
         const pca = pcasByMessage.get(message);
         if (!pca) continue;
         pcasByMessage.delete(message);
-        await pcas.delete(pca.peerId, pca.senderEndpointId, pca.parcelId);
-        pcaCount += 1;
+        sentPcas.push({ kind: 'delete pca', peerId: pca.peerId, senderEndpointId: pca.senderEndpointId, parcelId: pca.parcelId });
       }
+      // One commit for the cargo's PCAs (there can be thousands), not one each.
+      if (sentPcas.length) await this.stores.writeBatch(sentPcas);
+      const pcaCount = sentPcas.length;
       const parcelCount = batch.messageSet.messages.length - pcaCount;
       this.counters.cargoGenerated += 1;
       this.counters.pcasSent += pcaCount;

@@ -313,6 +313,15 @@ describe.each(Object.keys(harnesses))('%s stores', (name) => {
     expect(listed.map((p) => [p.id, p.serialized.toString()])).toEqual([['p1', 'again']]);
     expect((await collect(stores.pcas.list('0peer', NOW))).map((p) => p.parcelId)).toEqual(['p1']);
     await expect(stores.writeBatch([])).resolves.toEqual([]);
+
+    // PCAs that went out in a cargo are deleted together.
+    await stores.pcas.put({ ...pca, parcelId: 'p2' });
+    const deleted = await stores.writeBatch([
+      { kind: 'delete pca', peerId: '0peer', senderEndpointId: '0sender', parcelId: 'p1' },
+      { kind: 'delete pca', peerId: '0peer', senderEndpointId: '0sender', parcelId: 'missing' },
+    ]);
+    expect(deleted).toEqual([true, false]);
+    expect((await collect(stores.pcas.list('0peer', NOW))).map((p) => p.parcelId)).toEqual(['p2']);
   });
 
   test('writeBatch reschedules parcels and records ids (the outcome of a delivery round)', async () => {

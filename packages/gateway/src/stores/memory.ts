@@ -263,6 +263,9 @@ export function createMemoryStores(): GatewayStores {
             await pcas.put(write.pca);
             results.push(undefined);
             break;
+          case 'delete pca':
+            results.push(await pcas.delete(write.peerId, write.senderEndpointId, write.parcelId));
+            break;
           case 'record id':
             results.push(await ledger.record(write.namespace, write.id, write.expiryDate));
             break;

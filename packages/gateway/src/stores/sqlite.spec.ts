@@ -24,6 +24,8 @@ test('the database and its -wal and -shm files are owner-only, whatever the umas
     try {
       expect(modeOf(join(dir, 'data'))).toBe('700');
       expect([modeOf(path), modeOf(`${path}-wal`), modeOf(`${path}-shm`)]).toEqual(['600', '600', '600']);
+      // Large pages for large blobs (a new database only).
+      expect(stores.db.pragma('page_size', { simple: true })).toBe(65536);
     } finally {
       await stores.close();
     }

@@ -144,6 +144,9 @@ export function openSqliteStores(path: string): SqliteGatewayStores {
   }
   const db = new Database(path);
   try {
+    // Parcels and cargo items are up to ~9 MiB: 64 KiB pages write them about twice as fast as the
+    // default 4 KiB (measured: 8 x 1 MiB blobs per commit). Only a new database takes it (before WAL).
+    db.pragma('page_size = 65536');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
@@ -192,6 +195,8 @@ export class SqliteGatewayStores implements GatewayStores {
           case 'put pca':
             this.pcas.putNow(write.pca);
             return undefined;
+          case 'delete pca':
+            return this.pcas.deleteNow(write.peerId, write.senderEndpointId, write.parcelId);
           case 'record id':
             return this.ledger.recordNow(write.namespace, write.id, write.expiryDate);
         }
@@ -455,6 +460,10 @@ export class SqlitePcaQueue implements PcaQueue {
   }
 
   async delete(peerId: string, senderEndpointId: string, parcelId: string): Promise<boolean> {
+    return this.deleteNow(peerId, senderEndpointId, parcelId);
+  }
+
+  deleteNow(peerId: string, senderEndpointId: string, parcelId: string): boolean {
     return this.deleteStatement.run(peerId, senderEndpointId, parcelId).changes > 0;
   }
 

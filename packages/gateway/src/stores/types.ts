@@ -133,10 +133,11 @@ export type StoreWrite =
   | { readonly kind: 'delete parcel'; readonly key: ParcelKey }
   | { readonly kind: 'reschedule parcel'; readonly key: ParcelKey; readonly nextAttemptDate: Date }
   | { readonly kind: 'put pca'; readonly pca: PendingPca }
+  | { readonly kind: 'delete pca'; readonly peerId: string; readonly senderEndpointId: string; readonly parcelId: string }
   | { readonly kind: 'record id'; readonly namespace: string; readonly id: string; readonly expiryDate: Date };
 
 /**
- * Per write, in order: `put`'s outcome, the boolean of `delete`, `reschedule` and `IdLedger.record`,
+ * Per write, in order: `put`'s outcome, the boolean of `delete` (parcel or PCA), `reschedule` and `IdLedger.record`,
  * or undefined for a PCA.
  */
 export type StoreWriteResult = 'stored' | 'replaced' | boolean | undefined;
