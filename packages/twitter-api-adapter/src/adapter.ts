@@ -273,7 +273,7 @@ export class TwitterApiAdapter {
       this.assertNotRateLimited(user, POST_TWEETS);
       this.store.markPosting(tweet);
       const posted = await this.call(user, POST_TWEETS, () => this.options.api.postTweet(user, tweet.text));
-      const username = this.store.getSubscription(tweet.senderId)?.username ?? null;
+      const username = await this.usernameFor(tweet.senderId, user);
       this.store.markPosted(tweet, posted.id, tweetUrlFor(posted.id, username), this.clock.now());
       this.logger.info({ ...fields, xTweetId: posted.id }, 'Tweet posted');
     } catch (error) {
@@ -294,6 +294,25 @@ export class TwitterApiAdapter {
         this.store.scheduleRetry(tweet, 'posting', retryAt, failure.reason, true);
         this.logger.warn({ ...fields, reason: failure.reason, retryAt: retryAt.toISOString() }, 'X API unreachable: will retry');
       }
+    }
+  }
+
+  /**
+   * The user's username, for a posted tweet's URL: the subscription's, else asked of X (a tweet can come
+   * before the first timeline sync learnt it, or without a subscription). Never throws: the tweet is
+   * posted whatever happens here, and x.com/i/status/<id> works too.
+   */
+  private async usernameFor(senderId: string, user: UserCredentials): Promise<string | null> {
+    const subscription = this.store.getSubscription(senderId);
+    const sameUser = subscription?.accessToken === user.accessToken;
+    if (sameUser && subscription?.username) return subscription.username;
+    try {
+      const me = await this.call(user, USERS_ME, () => this.options.api.me(user));
+      if (sameUser && !subscription?.userId) this.store.setSubscriptionUser(senderId, me.id, me.username);
+      return me.username;
+    } catch (error) {
+      this.logger.warn({ senderId, reason: error instanceof Error ? error.message : String(error) }, 'Username unknown: the tweet URL uses x.com/i/status');
+      return null;
     }
   }
 

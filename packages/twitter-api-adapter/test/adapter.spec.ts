@@ -57,6 +57,17 @@ describe('posting', () => {
     expect(world.adapter.store.getTweet(world.app.id, id)).toMatchObject({ state: 'posted', accessToken: '', accessSecret: '' });
   });
 
+  test("a tweet posted before the first timeline sync still gets the user's URL (asked of users/me)", async () => {
+    world = await World.create();
+    await world.subscribe();
+    const { id } = await world.tweet('Before any sync');
+    await world.adapter.runOnce();
+    const [posted] = await postedWithText('Before any sync');
+    const [result] = outcomes(await world.collect());
+    expect(result).toMatchObject({ tweetId: id, status: 'posted', url: `https://x.com/${DEFAULT_USER.username}/status/${posted}` });
+    expect(world.adapter.store.getSubscription(world.app.id)).toMatchObject({ username: DEFAULT_USER.username });
+  });
+
   test('the outcome waits for a subscription (its PDA) when the tweet comes first', async () => {
     world = await World.create();
     const { id } = await world.tweet('Before subscribing');
