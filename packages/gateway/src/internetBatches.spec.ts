@@ -7,7 +7,7 @@ import { deliveryBackoffMs } from './RelayingGateway';
 import type { GroupCommitter } from './stores/groupCommit';
 import { openSqliteStores } from './stores/sqlite';
 import { type GatewayStores, INTERNET_QUEUE, peerQueue, type StoreWrite, type StoreWriteResult } from './stores/types';
-import { collect, makeParcelToAdapter, makeParcelToApp, makeWorld, type World } from './testUtils';
+import { collect, makeParcelToAdapter, makeParcelToApp, makeWorld, type World, waitFor } from './testUtils';
 
 /**
  * The relaying gateway's traffic with the Internet in batches: a delivery round is claimed in one
@@ -40,14 +40,6 @@ function spyOnBatches(world: World): Spy {
     },
   };
   return spy;
-}
-
-async function waitFor(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('Condition not met within 10 s');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 let dir: string;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { GroupCommitter } from './groupCommit';
 import { openSqliteStores, type SqliteGatewayStores } from './sqlite';
 import { LOCAL_QUEUE, type NewParcelRecord, type StoreWrite, type StoreWriteResult } from './types';
+import { waitFor } from '../testUtils';
 
 const HOUR = 3_600_000;
 
@@ -19,14 +20,6 @@ function put(id: string, serialized = `${id} bytes`): StoreWrite {
     serialized: Buffer.from(serialized),
   };
   return { kind: 'put parcel', parcel };
-}
-
-async function waitFor(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('Condition not met within 10 s');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 let dir: string;
