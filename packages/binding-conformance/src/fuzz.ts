@@ -74,7 +74,7 @@ export class FuzzCounter {
 /** Thrown when a parser fails with an error that is not one of its typed errors. */
 export class FuzzUnexpectedError extends Error {}
 
-type ErrorClass = abstract new (...args: never[]) => Error;
+export type ErrorClass = abstract new (...args: never[]) => Error;
 
 /**
  * Run `fn`; succeed on a result or on an error of the `allowed` classes; anything else (a TypeError,

@@ -19,3 +19,4 @@ export {
 } from './fuzz';
 export { argvArbitrary } from './fuzz';
 export { startFlood, garbage, residentSetSize, isAlive, type Flood, type FloodStats, type FloodTarget, type Misbehaviour } from './flood';
+export { describeDaemonCommandLineFuzz, type DaemonCommandLine } from './daemonCliFuzz';
