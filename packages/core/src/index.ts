@@ -62,3 +62,6 @@ export { CargoCollectionRequest } from './messages/payloads/CargoCollectionReque
 // Logging and time, behind small interfaces every package shares
 export { type Logger, type LogRecord, silentLogger, MemoryLogger, jsonLineLogger } from './logging';
 export { type Clock, systemClock, ManualClock } from './clock';
+
+// Transfers: idle means no octets moved, however long the whole transfer takes
+export { ProgressWatchdog, socketProgress, type ProgressWatchdogOptions } from './transferProgress';
