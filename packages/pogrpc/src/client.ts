@@ -1,36 +1,20 @@
-import { randomUUID } from 'node:crypto';
-import { isIP } from 'node:net';
-import type { PeerCertificate } from 'node:tls';
-
 import * as grpc from '@grpc/grpc-js';
 
 import {
   DEFAULT_CALL_DEADLINE_MS,
   DEFAULT_WINDOW,
   GATEWAY_METADATA_KEY,
-  MAX_DELIVERY_ID_LENGTH,
   MAX_GATEWAY_ADDRESS_LENGTH,
   MAX_GRPC_MESSAGE_LENGTH,
   MAX_PARCEL_LENGTH,
 } from './constants';
-import {
-  PogRPCAbortedError,
-  PogRPCCallError,
-  PogRPCError,
-  PogRPCInvalidParcelError,
-  PogRPCProtocolError,
-} from './errors';
+import { PogRPCError } from './errors';
 import { type Logger, silentLogger } from './logger';
+import { deliverOverCall } from './outbound';
 import { loadPogRPCService, type ParcelDeliveryAckMessage, type ParcelDeliveryMessage } from './proto';
-import { certificateFingerprint } from './tls';
+import { clientChannel, type ClientTls } from './transport';
 
-export type ClientTls =
-  /** Trust exactly this (self-signed) server certificate, whatever name it was reached by. */
-  | { readonly pinnedCertificatePem: string }
-  /** Trust certificates issued by this CA (PEM), with the usual host name check. */
-  | { readonly caPem: string }
-  /** Plaintext: for tests only; logged as a warning. */
-  | { readonly insecurePlaintextForTests: true };
+export { type ClientTls } from './transport';
 
 export interface PogRPCClientOptions {
   readonly tls: ClientTls;
@@ -86,15 +70,12 @@ export class PogRPCClient {
       throw new PogRPCError(`gatewayAddress must be 1..${MAX_GATEWAY_ADDRESS_LENGTH} characters`);
     }
     const { Client } = loadPogRPCService();
-    const channelOptions: grpc.ChannelOptions = {
+    const channel = clientChannel(options.tls, target, this.logger, 'PogRPC');
+    this.client = new Client(target, channel.credentials, {
+      ...channel.options,
       'grpc.max_send_message_length': MAX_GRPC_MESSAGE_LENGTH,
       'grpc.max_receive_message_length': 4 * 1024,
-    };
-    if ('pinnedCertificatePem' in options.tls && isIP(hostOf(target))) {
-      // The pin, not the name, authenticates the server; avoid sending an IP address as TLS SNI (RFC 6066).
-      channelOptions['grpc.ssl_target_name_override'] = 'localhost';
-    }
-    this.client = new Client(target, makeCredentials(options.tls, this.logger, target), channelOptions) as never;
+    }) as never;
   }
 
   /**
@@ -111,89 +92,25 @@ export class PogRPCClient {
       deadline: Date.now() + (this.options.deadlineMs ?? DEFAULT_CALL_DEADLINE_MS),
     });
     this.activeCalls.add(call);
-    const inFlight = new Map<string, Buffer>();
-    const unackedPulled: Array<{ id: string; parcel: Buffer }> = [];
-    const acked: string[] = [];
-    let failure: Error | undefined;
-    let status: grpc.StatusObject | null = null;
-    let wake: (() => void) | null = null;
-    const notify = () => wake?.();
-    const fail = (error: Error) => {
-      failure ??= error;
-      notify();
-    };
-    const onAbort = () => {
-      fail(new PogRPCAbortedError('Delivery aborted'));
-      call.cancel();
-    };
-    options.signal?.addEventListener('abort', onAbort);
-    if (options.signal?.aborted) onAbort();
-
-    call.on('data', (ack: ParcelDeliveryAckMessage) => {
-      if (!inFlight.delete(ack.id)) {
-        fail(new PogRPCProtocolError(`Server acknowledged unknown delivery id "${ack.id}"`));
-        call.cancel();
-        return;
-      }
-      acked.push(ack.id);
-      options.onAck?.(ack.id);
-      notify();
-    });
-    call.on('error', () => undefined); // the status event below carries the details
-    call.on('status', (s: grpc.StatusObject) => {
-      status = s;
-      if (s.code !== grpc.status.OK) {
-        fail(new PogRPCCallError(`DeliverParcels failed: ${grpc.status[s.code]}: ${s.details}`, s.code));
-      } else if (inFlight.size > 0) {
-        fail(new PogRPCProtocolError(`Server ended the call with ${inFlight.size} parcel(s) unacknowledged`));
-      }
-      notify();
-    });
-    call.on('drain', notify);
-
-    const waitUntil = async (condition: () => boolean) => {
-      while (!condition() && !failure) {
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
-      }
-    };
-
+    async function* items() {
+      for await (const item of parcels) yield { id: item.id, payload: item.parcel };
+    }
     try {
-      for await (const item of parcels) {
-        const id = item.id ?? randomUUID();
-        const invalid = this.validate(id, item.parcel, inFlight);
-        if (failure || invalid) {
-          if (invalid) fail(invalid);
-          unackedPulled.push({ id, parcel: item.parcel });
-          break;
-        }
-        await waitUntil(() => inFlight.size < this.window);
-        if (failure) {
-          unackedPulled.push({ id, parcel: item.parcel });
-          break;
-        }
-        inFlight.set(id, item.parcel);
-        if (!call.write({ id, parcel: item.parcel })) {
-          await waitUntil(() => !call.writableNeedDrain);
-        }
-      }
-      if (!failure) {
-        call.end(); // half-close: no more parcels
-        await waitUntil(() => status !== null);
-      }
-    } catch (error) {
-      fail(error instanceof Error ? error : new PogRPCError(String(error)));
+      const report = await deliverOverCall(call, items(), {
+        method: 'DeliverParcels',
+        field: 'parcel',
+        window: this.window,
+        maxLength: this.maxParcelLength,
+        logger: this.logger,
+        target: this.target,
+        signal: options.signal,
+        onAck: options.onAck,
+      });
+      const unacked = report.unacked.map(({ id, payload }) => ({ id, parcel: payload }));
+      return report.error ? { acked: report.acked, unacked, error: report.error } : { acked: report.acked, unacked };
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
-      if (status === null) call.cancel();
       this.activeCalls.delete(call);
     }
-    const unacked = [...[...inFlight].map(([id, parcel]) => ({ id, parcel })), ...unackedPulled];
-    if (failure) {
-      this.logger.warn({ err: failure.message, unacked: unacked.length, target: this.target }, 'Parcel delivery stopped early');
-      return { acked, unacked, error: failure };
-    }
-    return { acked, unacked };
   }
 
   /** Cancel every active call and close the channel. */
@@ -202,37 +119,4 @@ export class PogRPCClient {
     this.client.close();
   }
 
-  private validate(id: string, parcel: Buffer, inFlight: Map<string, Buffer>): Error | undefined {
-    const idLength = Buffer.byteLength(id);
-    if (idLength === 0 || idLength > MAX_DELIVERY_ID_LENGTH) {
-      return new PogRPCInvalidParcelError(`Delivery id must be 1..${MAX_DELIVERY_ID_LENGTH} octets`);
-    }
-    if (inFlight.has(id)) return new PogRPCInvalidParcelError(`Delivery id ${id} is already in flight`);
-    if (parcel.length === 0 || parcel.length > this.maxParcelLength) {
-      return new PogRPCInvalidParcelError(`Parcel of ${parcel.length} octets is outside 1..${this.maxParcelLength}`);
-    }
-    return undefined;
-  }
-}
-
-function hostOf(target: string): string {
-  const match = /^(?:dns:(?:\/\/[^/]*\/)?)?(?:\[([^\]]+)\]|([^:]+))(?::\d+)?$/.exec(target);
-  return match ? (match[1] ?? match[2]) : '';
-}
-
-function makeCredentials(tls: ClientTls, logger: Logger, target: string): grpc.ChannelCredentials {
-  if ('insecurePlaintextForTests' in tls) {
-    logger.warn({ target }, 'PogRPC client connecting WITHOUT TLS (plaintext test mode)');
-    return grpc.credentials.createInsecure();
-  }
-  if ('pinnedCertificatePem' in tls) {
-    const pinned = certificateFingerprint(tls.pinnedCertificatePem);
-    return grpc.credentials.createSsl(Buffer.from(tls.pinnedCertificatePem), null, null, {
-      checkServerIdentity: (_hostname: string, certificate: PeerCertificate) =>
-        certificateFingerprint(certificate.raw) === pinned
-          ? undefined
-          : new PogRPCError(`Server certificate does not match the pinned one (sha256 ${pinned})`),
-    });
-  }
-  return grpc.credentials.createSsl(Buffer.from(tls.caPem));
 }

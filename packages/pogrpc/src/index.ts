@@ -41,3 +41,18 @@ export {
   type ParcelDeliveryReport,
   type DeliverParcelsOptions,
 } from './client';
+// The gRPC transport and delivery streams, shared with the CogRPC binding.
+export {
+  grpcServerOptions,
+  listenGrpc,
+  clientChannel,
+  type GrpcListener,
+  type GrpcListenerOptions,
+} from './transport';
+export {
+  InboundDeliveryCall,
+  type InboundDeliveryOptions,
+  type DeliveryMessage,
+  type DeliveryAckMessage,
+} from './inbound';
+export { deliverOverCall, type OutboundItem, type OutboundReport, type OutboundOptions } from './outbound';

@@ -1,33 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import { chmod, lstat, unlink } from 'node:fs/promises';
-import { createConnection, createServer, type Server as NetServer, type Socket } from 'node:net';
-
 import * as grpc from '@grpc/grpc-js';
-import { ProgressWatchdog } from '@twitter-relaynet/core';
 
 import {
-  DEFAULT_SERVER_CALL_TIMEOUT_MS,
-  DEFAULT_MAX_CONNECTIONS,
   DEFAULT_SERVER_IDLE_TIMEOUT_MS,
-  DEFAULT_WINDOW,
   GATEWAY_METADATA_KEY,
-  MAX_CONCURRENT_STREAMS,
-  MAX_DELIVERY_ID_LENGTH,
   MAX_GATEWAY_ADDRESS_LENGTH,
   MAX_GRPC_MESSAGE_LENGTH,
   MAX_PARCEL_LENGTH,
 } from './constants';
-import { PogRPCError } from './errors';
+import { InboundDeliveryCall, type DeliveryAckMessage, type DeliveryMessage } from './inbound';
 import { type Logger, silentLogger } from './logger';
-import { loadOrCreateServerTlsIdentity } from './tls';
-import { loadPogRPCService, type ParcelDeliveryAckMessage, type ParcelDeliveryMessage } from './proto';
+import { grpcServerOptions, listenGrpc, type ServerTls } from './transport';
+import { loadPogRPCService } from './proto';
 
-export type ServerTls =
-  | { readonly keyPem: string; readonly certificatePem: string }
-  /** Load the identity from the node's state directory, generating it on first start (see tls.ts). */
-  | { readonly stateDir: string; readonly hostnames?: readonly string[] }
-  /** Plaintext: for tests only; logged as a warning on start. */
-  | { readonly insecurePlaintextForTests: true };
+export { parseAddress, type ServerTls } from './transport';
 
 export interface ParcelContext {
   readonly deliveryId: string;
@@ -79,23 +64,33 @@ export interface PogRPCServer {
 export async function createPogRPCServer(options: PogRPCServerOptions): Promise<PogRPCServer> {
   const logger = options.logger ?? silentLogger;
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS;
-  const keepaliveMs = Math.max(50, Math.floor(idleTimeoutMs / 2));
   const maxParcelLength = options.maxParcelLength ?? MAX_PARCEL_LENGTH;
-  const grpcServer = new grpc.Server({
-    'grpc.max_receive_message_length': maxParcelLength + (MAX_GRPC_MESSAGE_LENGTH - MAX_PARCEL_LENGTH),
-    'grpc.max_send_message_length': 1024,
-    // Server pings detect dead peers once the HTTP/2 session is up.
-    'grpc.keepalive_time_ms': keepaliveMs,
-    'grpc.keepalive_timeout_ms': idleTimeoutMs,
-    // Longer than the silence guard below, so that a peer stalled before its session is up is dropped by the guard.
-    'grpc.max_connection_idle_ms': 2 * idleTimeoutMs,
-    'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
-  });
-  const calls = new Set<DeliveryCall>();
+  const grpcServer = new grpc.Server(
+    grpcServerOptions(idleTimeoutMs, maxParcelLength + (MAX_GRPC_MESSAGE_LENGTH - MAX_PARCEL_LENGTH), 1024),
+  );
+  const calls = new Set<InboundDeliveryCall<'parcel'>>();
   const { service } = loadPogRPCService();
   grpcServer.addService(service, {
-    DeliverParcels: (call: grpc.ServerDuplexStream<ParcelDeliveryMessage, ParcelDeliveryAckMessage>) => {
-      const delivery = new DeliveryCall(call, options, logger, idleTimeoutMs, maxParcelLength);
+    DeliverParcels: (call: grpc.ServerDuplexStream<DeliveryMessage<'parcel'>, DeliveryAckMessage>) => {
+      let gatewayAddress: string | null;
+      try {
+        gatewayAddress = gatewayMetadata(call.metadata);
+      } catch (error) {
+        logger.warn({ peer: call.getPeer(), code: 'INVALID_ARGUMENT' }, `Ending DeliverParcels: ${(error as Error).message}`);
+        call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: (error as Error).message });
+        return;
+      }
+      const delivery = new InboundDeliveryCall(call, {
+        method: 'DeliverParcels',
+        field: 'parcel',
+        window: options.window,
+        maxLength: maxParcelLength,
+        idleTimeoutMs,
+        callTimeoutMs: options.callTimeoutMs,
+        logger,
+        logFields: { gatewayAddress },
+        store: (parcel, deliveryId, signal) => options.onParcel(parcel, { deliveryId, gatewayAddress, signal }),
+      });
       calls.add(delivery);
       delivery.done.then(() => calls.delete(delivery));
     },
@@ -107,349 +102,46 @@ export async function createPogRPCServer(options: PogRPCServerOptions): Promise<
       });
     },
   });
-
-  const plaintext = 'insecurePlaintextForTests' in options.tls;
-  let credentials: grpc.ServerCredentials;
-  let certificatePem: string | null = null;
-  if (!plaintext) {
-    const identity =
-      'stateDir' in options.tls
-        ? await loadOrCreateServerTlsIdentity(options.tls.stateDir, { hostnames: options.tls.hostnames })
-        : (options.tls as { keyPem: string; certificatePem: string });
-    certificatePem = identity.certificatePem;
-    credentials = grpc.ServerCredentials.createSsl(
-      null,
-      [{ private_key: Buffer.from(identity.keyPem), cert_chain: Buffer.from(identity.certificatePem) }],
-      false,
-    );
-  } else {
-    logger.warn({ address: options.address }, 'PogRPC server running WITHOUT TLS (plaintext test mode)');
-    credentials = grpc.ServerCredentials.createInsecure();
-  }
-  // We accept connections ourselves (TCP or a 0600 Unix socket) and hand them to grpc-js.
-  const injector = grpcServer.createConnectionInjector(credentials);
-
-  const sockets = new Set<Socket>();
-  const checkEveryMs = Math.max(25, Math.floor(idleTimeoutMs / 4));
-  const silenceGuard = setInterval(() => {
-    const now = Date.now();
-    for (const socket of sockets) {
-      const state = socketActivity.get(socket)!;
-      if (socket.bytesRead !== state.bytesRead) {
-        state.bytesRead = socket.bytesRead;
-        state.since = now;
-      } else if (now - state.since >= idleTimeoutMs) {
-        logger.warn(
-          { remote: socket.remoteAddress ?? 'unix', bytesRead: socket.bytesRead },
-          `PogRPC peer sent nothing for ${idleTimeoutMs} ms (stalled handshake or dead peer); connection dropped`,
-        );
-        socket.destroy();
-        sockets.delete(socket);
-      }
-    }
-  }, checkEveryMs);
-  silenceGuard.unref();
-  // A healthy peer always sends something within the idle timeout: its answers to our keepalive pings (sent every
-  // idleTimeoutMs / 2) if nothing else. `bytesRead` counts even when TLS/HTTP/2 consume the socket natively.
-  const socketActivity = new WeakMap<Socket, { bytesRead: number; since: number }>();
-  const netServer = createServer((socket) => {
-    sockets.add(socket);
-    socketActivity.set(socket, { bytesRead: 0, since: Date.now() });
-    socket.once('close', () => sockets.delete(socket));
-    socket.on('error', (error) => logger.warn({ err: error.message }, 'PogRPC connection error'));
-    injector.injectConnection(socket);
+  const listener = await listenGrpc(grpcServer, {
+    address: options.address,
+    tls: options.tls,
+    idleTimeoutMs,
+    maxConnections: options.maxConnections,
+    logger,
+    label: 'PogRPC',
   });
-  netServer.on('error', (error) => logger.error({ err: error.message }, 'PogRPC server error'));
-  // Beyond the cap Node closes new connections itself; they are logged in batches, so that a flood of
-  // connections does not turn into a flood of log lines.
-  netServer.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  let dropped = 0;
-  let dropLogTimer: NodeJS.Timeout | null = null;
-  netServer.on('drop', () => {
-    dropped++;
-    dropLogTimer ??= setTimeout(() => {
-      logger.warn({ dropped, maxConnections: netServer.maxConnections }, 'PogRPC connections refused: too many open');
-      dropped = 0;
-      dropLogTimer = null;
-    }, 1_000).unref();
-  });
-
-  const target = parseAddress(options.address);
-  let address: string;
-  let port: number | undefined;
-  if (target.path) {
-    await removeStaleSocket(target.path);
-    await listen(netServer, () => {
-      const previous = safeUmask(0o177);
-      try {
-        netServer.listen(target.path);
-      } finally {
-        if (previous !== null) process.umask(previous);
-      }
-    });
-    await chmod(target.path, 0o600);
-    address = `unix://${target.path}`;
-  } else {
-    await listen(netServer, () => netServer.listen(target.port, target.host));
-    const bound = netServer.address();
-    port = typeof bound === 'object' && bound ? bound.port : target.port;
-    address = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${port}`;
-  }
-  logger.info({ address, tls: !plaintext }, 'PogRPC server listening');
 
   return {
-    address,
-    certificatePem,
-    port,
+    address: listener.address,
+    certificatePem: listener.certificatePem,
+    port: listener.port,
     get activeCalls() {
       return calls.size;
     },
     bufferedBytes: () => [...calls].reduce((sum, call) => sum + call.bufferedBytes(), 0),
     async close() {
-      clearInterval(silenceGuard);
-      if (dropLogTimer) clearTimeout(dropLogTimer);
-      const netClosed = new Promise<void>((resolve) => netServer.close(() => resolve()));
       for (const call of calls) call.abortForShutdown();
-      injector.destroy();
-      grpcServer.forceShutdown();
-      for (const socket of sockets) socket.destroy();
-      await netClosed;
-      logger.info({ address }, 'PogRPC server closed');
+      await listener.close();
     },
   };
 }
 
-function safeUmask(mask: number): number | null {
-  try {
-    return process.umask(mask);
-  } catch {
-    return null; // worker threads cannot change the umask; the chmod still applies
-  }
-}
-
-function listen(server: NetServer, start: () => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.once('listening', () => {
-      server.off('error', reject);
-      resolve();
-    });
-    start();
-  });
-}
-
-/** Parse `unix:///abs/path`, `unix:/abs/path`, `host:port` or `[v6]:port`. */
-export function parseAddress(address: string): { path: string; host: string; port: number } | { path: null; host: string; port: number } {
-  if (address.startsWith('unix:')) {
-    const path = address.replace(/^unix:(\/\/)?/, '');
-    if (!path.startsWith('/')) throw new PogRPCError(`Unix socket path must be absolute: ${address}`);
-    return { path, host: '', port: 0 };
-  }
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
-  if (!match) throw new PogRPCError(`Invalid address ${address}; expected host:port or unix:///path`);
-  return { path: null, host: match[1] ?? match[2], port: Number(match[3]) };
-}
-
-async function removeStaleSocket(socketPath: string): Promise<void> {
-  let stats;
-  try {
-    stats = await lstat(socketPath);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  if (!stats.isSocket()) throw new PogRPCError(`Refusing to replace ${socketPath}: it exists and is not a socket`);
-  const live = await new Promise<boolean>((resolve) => {
-    const probe = createConnection(socketPath);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-  if (live) throw new PogRPCError(`Another server is listening on ${socketPath}`);
-  await unlink(socketPath);
-}
-
-class DeliveryCall {
-  public readonly done: Promise<void>;
-  private readonly callId = randomUUID();
-  private readonly queue: ParcelDeliveryMessage[] = [];
-  private readonly abort = new AbortController();
-  private readonly window: number;
-  private readonly gatewayAddress: string | null = null;
-  private finished = false;
-  /** Parcels handed to onParcel and not yet stored. */
-  private storing = 0;
-  private peerEnded = false;
-  /** Idle = no octet of this call's stream arrived, not "no whole parcel": see `callProgress`. */
-  private readonly idleWatchdog: ProgressWatchdog;
-  private readonly callTimer: NodeJS.Timeout;
-  private resolveDone!: () => void;
-  private received = 0;
-
-  public constructor(
-    private readonly call: grpc.ServerDuplexStream<ParcelDeliveryMessage, ParcelDeliveryAckMessage>,
-    private readonly options: PogRPCServerOptions,
-    private readonly logger: Logger,
-    private readonly idleTimeoutMs: number,
-    private readonly maxParcelLength: number,
-  ) {
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    this.window = options.window ?? DEFAULT_WINDOW;
-    const progress = callProgress(call);
-    this.idleWatchdog = new ProgressWatchdog({
-      idleMs: idleTimeoutMs,
-      progress: () => progress() + this.received,
-      onIdle: (idleForMs) => this.fail(grpc.status.DEADLINE_EXCEEDED, `Nothing received on the call for ${idleForMs} ms`),
-    });
-    const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_SERVER_CALL_TIMEOUT_MS;
-    this.callTimer = setTimeout(
-      () => this.fail(grpc.status.DEADLINE_EXCEEDED, `Call exceeded the server's limit of ${callTimeoutMs} ms`),
-      callTimeoutMs,
-    );
-    call.on('cancelled', () => {
-      if (this.finished) return;
-      this.log('warn', { unacked: this.queue.length }, 'DeliverParcels cancelled by the client');
-      this.finish();
-    });
-    call.on('error', (error) => {
-      if (!this.finished) this.log('warn', { err: error.message }, 'DeliverParcels stream error');
-    });
-
-    // Repeated headers may arrive joined with ", " (HTTP semantics): each comma-separated part counts as a value.
-    const gateway = call.metadata
-      .get(GATEWAY_METADATA_KEY)
-      .flatMap((value) => value.toString().split(','))
-      .map((value) => value.trim());
-    if (gateway.length > 1) {
-      this.fail(grpc.status.INVALID_ARGUMENT, `At most one "${GATEWAY_METADATA_KEY}" metadata value is allowed; got ${gateway.length}`);
-      return;
-    }
-    if (gateway.length === 1) {
-      const value = gateway[0];
-      if (!value || value.length > MAX_GATEWAY_ADDRESS_LENGTH) {
-        this.fail(grpc.status.INVALID_ARGUMENT, `"${GATEWAY_METADATA_KEY}" metadata must be 1..${MAX_GATEWAY_ADDRESS_LENGTH} characters`);
-        return;
-      }
-      this.gatewayAddress = value;
-    }
-    this.log('info', { gatewayAddress: this.gatewayAddress }, 'DeliverParcels call started');
-    call.on('data', (message: ParcelDeliveryMessage) => this.receive(message));
-    call.on('end', () => {
-      this.peerEnded = true;
-      this.maybeComplete();
-    });
-  }
-
-  public bufferedBytes(): number {
-    return this.queue.reduce((sum, m) => sum + m.parcel.length, 0);
-  }
-
-  public abortForShutdown(): void {
-    this.fail(grpc.status.UNAVAILABLE, 'Server shutting down');
-  }
-
-  private receive(message: ParcelDeliveryMessage): void {
-    if (this.finished) return;
-    this.received++;
-    const id = message.id;
-    if (!id || Buffer.byteLength(id) > MAX_DELIVERY_ID_LENGTH) {
-      this.fail(grpc.status.INVALID_ARGUMENT, `Delivery id must be 1..${MAX_DELIVERY_ID_LENGTH} octets`);
-      return;
-    }
-    if (!message.parcel || message.parcel.length === 0) {
-      this.fail(grpc.status.INVALID_ARGUMENT, `Parcel ${id} is empty`);
-      return;
-    }
-    if (message.parcel.length > this.maxParcelLength) {
-      this.fail(grpc.status.RESOURCE_EXHAUSTED, `Parcel ${id} exceeds ${this.maxParcelLength} octets`);
-      return;
-    }
-    if (this.queue.some((m) => m.id === id)) {
-      this.fail(grpc.status.INVALID_ARGUMENT, `Delivery id ${id} is already in flight`);
-      return;
-    }
-    const entry = { id, parcel: message.parcel };
-    this.queue.push(entry);
-    if (this.queue.length >= this.window) this.call.pause(); // backpressure: stop reading until acks go out
-    void this.store(entry);
-  }
-
-  /**
-   * Every parcel of the window is handed to `onParcel` as it arrives, without waiting for the previous
-   * one: a gateway that commits in groups can then store a window's parcels in one transaction. Each ack
-   * goes out as soon as its own parcel is stored, in whatever order that happens (acks carry the id).
-   */
-  private async store(entry: ParcelDeliveryMessage): Promise<void> {
-    this.storing += 1;
-    this.idleWatchdog.pause();
-    try {
-      try {
-        await this.options.onParcel(entry.parcel, {
-          deliveryId: entry.id,
-          gatewayAddress: this.gatewayAddress,
-          signal: this.abort.signal,
-        });
-      } catch (error) {
-        this.fail(grpc.status.UNAVAILABLE, `Could not store parcel ${entry.id}: ${(error as Error).message}`);
-        return;
-      }
-      if (this.finished) {
-        this.log('warn', { deliveryId: entry.id }, 'Parcel stored but the call ended before its ack could be sent');
-        return;
-      }
-      this.queue.splice(this.queue.indexOf(entry), 1);
-      this.call.write({ id: entry.id });
-      if (this.queue.length < this.window && this.call.isPaused()) this.call.resume();
-    } finally {
-      this.storing -= 1;
-      this.idleWatchdog.resume();
-      this.maybeComplete();
-    }
-  }
-
-  private maybeComplete(): void {
-    if (this.finished || !this.peerEnded || this.storing > 0 || this.queue.length > 0) return;
-    this.log('info', { parcels: this.received }, 'DeliverParcels call completed');
-    this.finish();
-    this.call.end();
-  }
-
-  private fail(code: grpc.status, details: string): void {
-    if (this.finished) return;
-    this.log(code === grpc.status.UNAVAILABLE ? 'error' : 'warn', { code: grpc.status[code] }, `Ending DeliverParcels: ${details}`);
-    this.finish();
-    this.call.emit('error', { code, details });
-  }
-
-  private finish(): void {
-    this.finished = true;
-    this.abort.abort();
-    this.idleWatchdog.stop();
-    clearTimeout(this.callTimer);
-    if (this.queue.length) this.log('warn', { discarded: this.queue.length }, 'Unstored parcels discarded (never acked)');
-    this.queue.length = 0;
-    this.resolveDone();
-  }
-
-  private log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void {
-    this.logger[level]({ callId: this.callId, ...fields }, message);
-  }
-}
-
 /**
- * A count of the octets received on this call's HTTP/2 stream. grpc-js surfaces whole messages only, and an 8 MiB
- * parcel on a slow link arrives over minutes; the stream underneath sees each DATA frame. It is not public API:
- * if a grpc-js upgrade hides it, the count stays 0 and whole parcels (counted by the caller) are the only progress,
- * which a test of the slow link would catch.
+ * The sender gateway's return address. Repeated headers may arrive joined with ", " (HTTP semantics): each
+ * comma-separated part counts as a value.
  */
-function callProgress(call: grpc.ServerDuplexStream<unknown, unknown>): () => number {
-  let layer = (call as unknown as { call?: unknown }).call as { stream?: unknown; nextCall?: unknown } | undefined;
-  for (let depth = 0; layer && !layer.stream && depth < 8; depth++) layer = layer.nextCall as typeof layer;
-  const stream = layer?.stream as { on?: (event: 'data', listener: (chunk: Buffer) => void) => void } | undefined;
-  let octets = 0;
-  // grpc-js paused the stream before adding its own listener, so adding one here does not start the flow.
-  if (typeof stream?.on === 'function') stream.on('data', (chunk: Buffer) => (octets += chunk.length));
-  return () => octets;
+function gatewayMetadata(metadata: grpc.Metadata): string | null {
+  const gateway = metadata
+    .get(GATEWAY_METADATA_KEY)
+    .flatMap((value) => value.toString().split(','))
+    .map((value) => value.trim());
+  if (gateway.length > 1) {
+    throw new Error(`At most one "${GATEWAY_METADATA_KEY}" metadata value is allowed; got ${gateway.length}`);
+  }
+  if (gateway.length === 0) return null;
+  const value = gateway[0];
+  if (!value || value.length > MAX_GATEWAY_ADDRESS_LENGTH) {
+    throw new Error(`"${GATEWAY_METADATA_KEY}" metadata must be 1..${MAX_GATEWAY_ADDRESS_LENGTH} characters`);
+  }
+  return value;
 }

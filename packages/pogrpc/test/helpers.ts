@@ -1,4 +1,7 @@
+import { rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+
+import type { BindingFactory, RunningServer, TestClient } from '@twitter-relaynet/binding-conformance';
 
 import { parseAddress } from '../src';
 
@@ -50,4 +53,86 @@ export function sendRawBytes(address: string, bytes: Buffer, tls: boolean, timeo
       resolve({ reason: classifyRawResponse(received, tls), received });
     });
   });
+}
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+const CLIENT_HELLO_START = Buffer.from([0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00]);
+
+/** The conformance suite's raw inputs for a gRPC server (PogRPC or CogRPC), and how it must answer them. */
+export function grpcRawInputs(
+  tls: boolean,
+): Pick<BindingFactory, 'garbageReason' | 'stalledInput' | 'stallReason' | 'malformedInputs'> {
+  return {
+    garbageReason: tls ? 'closed' : 'goaway:INTERNAL_ERROR',
+    stalledInput: tls ? CLIENT_HELLO_START : PREFACE.subarray(0, 10),
+    stallReason: 'closed',
+    malformedInputs: tls
+      ? [
+          { name: 'plaintext HTTP/2 preface on the TLS port', bytes: PREFACE, expectedReason: 'closed' },
+          { name: 'HTTP/1.1 request on the TLS port', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), expectedReason: 'closed' },
+        ]
+      : [
+          { name: 'TLS ClientHello on the plaintext port', bytes: CLIENT_HELLO_START, expectedReason: 'goaway:INTERNAL_ERROR' },
+          { name: 'HTTP/1.1 request', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), expectedReason: 'goaway:INTERNAL_ERROR' },
+          {
+            name: 'HEADERS frame on stream 0',
+            // A connection error; Node's HTTP/2 layer reports it with GOAWAY INTERNAL_ERROR.
+            bytes: Buffer.concat([PREFACE, Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]), Buffer.from([0, 0, 1, 1, 4, 0, 0, 0, 0, 0x82])]),
+            expectedReason: 'goaway:INTERNAL_ERROR',
+          },
+        ],
+  };
+}
+
+/** What a gRPC client's delivery reports, reduced to what the conformance suite needs. */
+interface IdReport {
+  readonly acked: readonly string[];
+  readonly unacked: ReadonlyArray<{ readonly id: string }>;
+  readonly error?: Error;
+}
+
+/**
+ * The suite's `TestClient` over a gRPC client's delivery method: each message's delivery id is its index in the
+ * input, so that acks map back to indices.
+ */
+export function indexedTestClient(
+  deliver: (
+    items: AsyncIterable<{ id: string; payload: Buffer }>,
+    options: { signal?: AbortSignal; onAck?: (id: string) => void },
+  ) => Promise<IdReport>,
+  close: () => void,
+): TestClient {
+  return {
+    async deliver(messages, options = {}) {
+      async function* items() {
+        let index = 0;
+        for await (const payload of messages) yield { id: String(index++), payload };
+      }
+      const report = await deliver(items(), { signal: options.signal, onAck: (id) => options.onAck?.(Number(id)) });
+      return { acked: report.acked.map(Number), unacked: report.unacked.map((u) => Number(u.id)), error: report.error };
+    },
+    destroy: close,
+    close: async () => close(),
+  };
+}
+
+/** The suite's `RunningServer` over a started gRPC server; `connect` makes a client of the given address. */
+export function grpcRunningServer(
+  server: { readonly address: string; bufferedBytes(): number; close(): Promise<void> },
+  tls: boolean,
+  dir: string,
+  connect: (address: string) => TestClient,
+): RunningServer {
+  const target = parseAddress(server.address);
+  return {
+    endpoint: target.path ? { path: target.path } : { host: target.host, port: target.port },
+    connectClient: async (via) =>
+      connect(!via ? server.address : 'path' in via ? `unix://${via.path}` : `${via.host ?? '127.0.0.1'}:${via.port}`),
+    sendRaw: async (bytes) => ({ reason: (await sendRawBytes(server.address, bytes, tls)).reason }),
+    bufferedBytes: () => server.bufferedBytes(),
+    async close() {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

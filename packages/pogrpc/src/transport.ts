@@ -1,0 +1,264 @@
+/**
+ * The gRPC transport shared by the gRPC bindings (PogRPC, CogRPC): TLS or plaintext credentials, a listener we
+ * own (TCP or a 0600 Unix socket) with a cap on connections and a guard against silent peers, and the client's
+ * channel credentials with certificate pinning.
+ */
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import { createConnection, createServer, isIP, type Server as NetServer, type Socket } from 'node:net';
+import type { PeerCertificate } from 'node:tls';
+
+import * as grpc from '@grpc/grpc-js';
+
+import { DEFAULT_MAX_CONNECTIONS, MAX_CONCURRENT_STREAMS } from './constants';
+import { PogRPCError } from './errors';
+import type { Logger } from './logger';
+import { certificateFingerprint, loadOrCreateServerTlsIdentity } from './tls';
+
+export type ServerTls =
+  | { readonly keyPem: string; readonly certificatePem: string }
+  /** Load the identity from the node's state directory, generating it on first start (see tls.ts). */
+  | { readonly stateDir: string; readonly hostnames?: readonly string[] }
+  /** Plaintext: for tests only; logged as a warning on start. */
+  | { readonly insecurePlaintextForTests: true };
+
+export type ClientTls =
+  /** Trust exactly this (self-signed) server certificate, whatever name it was reached by. */
+  | { readonly pinnedCertificatePem: string }
+  /** Trust certificates issued by this CA (PEM), with the usual host name check. */
+  | { readonly caPem: string }
+  /** Plaintext: for tests only; logged as a warning. */
+  | { readonly insecurePlaintextForTests: true };
+
+export interface GrpcListenerOptions {
+  /** `host:port` (port 0 = any), `[::1]:port`, or `unix:///absolute/path.sock` (created 0600). */
+  readonly address: string;
+  readonly tls: ServerTls;
+  /** A connection that brings no octet for this long is dropped (see `grpcServerOptions` for the pings). */
+  readonly idleTimeoutMs: number;
+  /** Simultaneous connections accepted; more are closed at once. Default 256. */
+  readonly maxConnections?: number;
+  readonly logger: Logger;
+  /** Binding name used in log lines, e.g. `PogRPC`. */
+  readonly label: string;
+}
+
+export interface GrpcListener {
+  /** The address actually listened on (`127.0.0.1:54321` or `unix:///…`). */
+  readonly address: string;
+  /** TCP port (undefined for Unix sockets). */
+  readonly port: number | undefined;
+  /** The server's TLS certificate (PEM), for clients to pin; null in plaintext mode. */
+  readonly certificatePem: string | null;
+  /** Stop accepting, shut the gRPC server down and drop every connection. */
+  close(): Promise<void>;
+}
+
+/** Options for a `grpc.Server` whose listener is `listenGrpc`'s: keepalive pings make a live peer answer. */
+export function grpcServerOptions(idleTimeoutMs: number, maxReceiveLength: number, maxSendLength: number): grpc.ServerOptions {
+  return {
+    'grpc.max_receive_message_length': maxReceiveLength,
+    'grpc.max_send_message_length': maxSendLength,
+    // Server pings detect dead peers once the HTTP/2 session is up.
+    'grpc.keepalive_time_ms': Math.max(50, Math.floor(idleTimeoutMs / 2)),
+    'grpc.keepalive_timeout_ms': idleTimeoutMs,
+    // Longer than the silence guard below, so that a peer stalled before its session is up is dropped by the guard.
+    'grpc.max_connection_idle_ms': 2 * idleTimeoutMs,
+    // A peer needs one call per direction at a time; without a cap (Node's default is 2^32-1) one connection
+    // could make the server buffer a message on each of thousands of streams.
+    'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
+  };
+}
+
+/** Accept connections for `grpcServer` on `options.address`, with TLS unless told otherwise. */
+export async function listenGrpc(grpcServer: grpc.Server, options: GrpcListenerOptions): Promise<GrpcListener> {
+  const { logger, label, idleTimeoutMs } = options;
+  const plaintext = 'insecurePlaintextForTests' in options.tls;
+  let credentials: grpc.ServerCredentials;
+  let certificatePem: string | null = null;
+  if (!plaintext) {
+    const identity =
+      'stateDir' in options.tls
+        ? await loadOrCreateServerTlsIdentity(options.tls.stateDir, { hostnames: options.tls.hostnames })
+        : (options.tls as { keyPem: string; certificatePem: string });
+    certificatePem = identity.certificatePem;
+    credentials = grpc.ServerCredentials.createSsl(
+      null,
+      [{ private_key: Buffer.from(identity.keyPem), cert_chain: Buffer.from(identity.certificatePem) }],
+      false,
+    );
+  } else {
+    logger.warn({ address: options.address }, `${label} server running WITHOUT TLS (plaintext test mode)`);
+    credentials = grpc.ServerCredentials.createInsecure();
+  }
+  // We accept connections ourselves (TCP or a 0600 Unix socket) and hand them to grpc-js.
+  const injector = grpcServer.createConnectionInjector(credentials);
+
+  const sockets = new Set<Socket>();
+  // A healthy peer always sends something within the idle timeout: its answers to our keepalive pings (sent every
+  // idleTimeoutMs / 2) if nothing else. `bytesRead` counts even when TLS/HTTP/2 consume the socket natively.
+  const socketActivity = new WeakMap<Socket, { bytesRead: number; since: number }>();
+  const silenceGuard = setInterval(() => {
+    const now = Date.now();
+    for (const socket of sockets) {
+      const state = socketActivity.get(socket)!;
+      if (socket.bytesRead !== state.bytesRead) {
+        state.bytesRead = socket.bytesRead;
+        state.since = now;
+      } else if (now - state.since >= idleTimeoutMs) {
+        logger.warn(
+          { remote: socket.remoteAddress ?? 'unix', bytesRead: socket.bytesRead },
+          `${label} peer sent nothing for ${idleTimeoutMs} ms (stalled handshake or dead peer); connection dropped`,
+        );
+        socket.destroy();
+        sockets.delete(socket);
+      }
+    }
+  }, Math.max(25, Math.floor(idleTimeoutMs / 4)));
+  silenceGuard.unref();
+  const netServer = createServer((socket) => {
+    sockets.add(socket);
+    socketActivity.set(socket, { bytesRead: 0, since: Date.now() });
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', (error) => logger.warn({ err: error.message }, `${label} connection error`));
+    injector.injectConnection(socket);
+  });
+  netServer.on('error', (error) => logger.error({ err: error.message }, `${label} server error`));
+  // Beyond the cap Node closes new connections itself; they are logged in batches, so that a flood of
+  // connections does not turn into a flood of log lines.
+  netServer.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  let dropped = 0;
+  let dropLogTimer: NodeJS.Timeout | null = null;
+  netServer.on('drop', () => {
+    dropped++;
+    dropLogTimer ??= setTimeout(() => {
+      logger.warn({ dropped, maxConnections: netServer.maxConnections }, `${label} connections refused: too many open`);
+      dropped = 0;
+      dropLogTimer = null;
+    }, 1_000).unref();
+  });
+
+  const target = parseAddress(options.address);
+  let address: string;
+  let port: number | undefined;
+  if (target.path) {
+    await removeStaleSocket(target.path);
+    await listen(netServer, () => {
+      const previous = safeUmask(0o177);
+      try {
+        netServer.listen(target.path);
+      } finally {
+        if (previous !== null) process.umask(previous);
+      }
+    });
+    await chmod(target.path, 0o600);
+    address = `unix://${target.path}`;
+  } else {
+    await listen(netServer, () => netServer.listen(target.port, target.host));
+    const bound = netServer.address();
+    port = typeof bound === 'object' && bound ? bound.port : target.port;
+    address = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${port}`;
+  }
+  logger.info({ address, tls: !plaintext }, `${label} server listening`);
+
+  return {
+    address,
+    port,
+    certificatePem,
+    async close() {
+      clearInterval(silenceGuard);
+      if (dropLogTimer) clearTimeout(dropLogTimer);
+      const netClosed = new Promise<void>((resolve) => netServer.close(() => resolve()));
+      injector.destroy();
+      grpcServer.forceShutdown();
+      for (const socket of sockets) socket.destroy();
+      await netClosed;
+      logger.info({ address }, `${label} server closed`);
+    },
+  };
+}
+
+function safeUmask(mask: number): number | null {
+  try {
+    return process.umask(mask);
+  } catch {
+    return null; // worker threads cannot change the umask; the chmod still applies
+  }
+}
+
+function listen(server: NetServer, start: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      resolve();
+    });
+    start();
+  });
+}
+
+/** Parse `unix:///abs/path`, `unix:/abs/path`, `host:port` or `[v6]:port`. */
+export function parseAddress(address: string): { path: string; host: string; port: number } | { path: null; host: string; port: number } {
+  if (address.startsWith('unix:')) {
+    const path = address.replace(/^unix:(\/\/)?/, '');
+    if (!path.startsWith('/')) throw new PogRPCError(`Unix socket path must be absolute: ${address}`);
+    return { path, host: '', port: 0 };
+  }
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+  if (!match) throw new PogRPCError(`Invalid address ${address}; expected host:port or unix:///path`);
+  return { path: null, host: match[1] ?? match[2], port: Number(match[3]) };
+}
+
+async function removeStaleSocket(socketPath: string): Promise<void> {
+  let stats;
+  try {
+    stats = await lstat(socketPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (!stats.isSocket()) throw new PogRPCError(`Refusing to replace ${socketPath}: it exists and is not a socket`);
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = createConnection(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (live) throw new PogRPCError(`Another server is listening on ${socketPath}`);
+  await unlink(socketPath);
+}
+
+/** Channel credentials and options for a client of `target`. */
+export function clientChannel(
+  tls: ClientTls,
+  target: string,
+  logger: Logger,
+  label: string,
+): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
+  const options: grpc.ChannelOptions = {};
+  if ('insecurePlaintextForTests' in tls) {
+    logger.warn({ target }, `${label} client connecting WITHOUT TLS (plaintext test mode)`);
+    return { credentials: grpc.credentials.createInsecure(), options };
+  }
+  if ('pinnedCertificatePem' in tls) {
+    if (isIP(hostOf(target))) {
+      // The pin, not the name, authenticates the server; avoid sending an IP address as TLS SNI (RFC 6066).
+      options['grpc.ssl_target_name_override'] = 'localhost';
+    }
+    const pinned = certificateFingerprint(tls.pinnedCertificatePem);
+    const credentials = grpc.credentials.createSsl(Buffer.from(tls.pinnedCertificatePem), null, null, {
+      checkServerIdentity: (_hostname: string, certificate: PeerCertificate) =>
+        certificateFingerprint(certificate.raw) === pinned
+          ? undefined
+          : new PogRPCError(`Server certificate does not match the pinned one (sha256 ${pinned})`),
+    });
+    return { credentials, options };
+  }
+  return { credentials: grpc.credentials.createSsl(Buffer.from(tls.caPem)), options };
+}
+
+function hostOf(target: string): string {
+  const match = /^(?:dns:(?:\/\/[^/]*\/)?)?(?:\[([^\]]+)\]|([^:]+))(?::\d+)?$/.exec(target);
+  return match ? (match[1] ?? match[2]) : '';
+}
