@@ -162,11 +162,25 @@ export class CogRPCClient {
       }
       notify();
     });
+    const waitForStatus = async () => {
+      while (status === null) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+      }
+    };
     try {
       while (!failure) {
         const delivery = queue.shift();
         if (delivery) {
-          await options.onCargo(delivery.cargo, delivery.id);
+          try {
+            await options.onCargo(delivery.cargo, delivery.id);
+          } catch (error) {
+            failure = error instanceof Error ? error : new Error(String(error));
+            // Half-close rather than cancel, so that the acks already written reach the server before the call ends.
+            call.end();
+            await waitForStatus();
+            break;
+          }
           collected++;
           call.write({ id: delivery.id });
         } else if (status !== null) {
