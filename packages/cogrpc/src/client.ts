@@ -7,7 +7,10 @@ import {
   PogRPCCallError,
   PogRPCProtocolError,
   silentLogger,
-  type ClientTls,
+  type GrpcBindingClientOptions,
+  type DeliveryCallOptions,
+  type OutboundItem,
+  type OutboundReport,
   type DeliveryAckMessage,
   type DeliveryMessage,
   type Logger,
@@ -16,31 +19,14 @@ import {
 import { DEFAULT_CARGO_WINDOW, DEFAULT_CLIENT_DEADLINE_MS, MAX_CARGO_LENGTH, MAX_CARGO_MESSAGE_LENGTH } from './constants';
 import { loadCogRPCService, type CogRPCDialect } from './proto';
 
-export interface CogRPCClientOptions {
-  readonly tls: ClientTls;
+export interface CogRPCClientOptions extends GrpcBindingClientOptions {
   /** Which method paths and CCA scheme to use; default `awala` (RS-008). `relaynet` for the deployed servers. */
   readonly dialect?: CogRPCDialect;
-  /** Maximum unacknowledged cargo in flight when delivering; default 5. */
-  readonly window?: number;
-  /** Deadline of one call; default 10 min. */
-  readonly deadlineMs?: number;
   readonly maxCargoLength?: number;
-  readonly logger?: Logger;
 }
 
-export interface CargoToDeliver {
-  /** Per-delivery id (≤ 255 octets); a UUID4 is generated when absent. */
-  readonly id?: string;
-  readonly cargo: Buffer;
-}
-
-export interface CargoDeliveryReport {
-  /** Delivery ids the server acknowledged (stored), in ack order: delete your copies of these. */
-  readonly acked: readonly string[];
-  /** Pulled from the input but not acknowledged: keep them and retry later. */
-  readonly unacked: ReadonlyArray<{ readonly id: string; readonly cargo: Buffer }>;
-  readonly error?: Error;
-}
+export type CargoToDeliver = OutboundItem<'cargo'>;
+export type CargoDeliveryReport = OutboundReport<'cargo'>;
 
 export interface CollectCargoOptions {
   /** Store one collected cargo durably; it is acknowledged only after this resolves. A rejection stops the call. */
@@ -92,26 +78,20 @@ export class CogRPCClient {
    */
   public async deliverCargo(
     cargo: AsyncIterable<CargoToDeliver> | Iterable<CargoToDeliver>,
-    options: { readonly signal?: AbortSignal; readonly onAck?: (deliveryId: string) => void } = {},
+    options: DeliveryCallOptions = {},
   ): Promise<CargoDeliveryReport> {
     const call = this.client.DeliverCargo(new grpc.Metadata(), { deadline: this.deadline() });
     this.activeCalls.add(call);
-    async function* items() {
-      for await (const item of cargo) yield { id: item.id, payload: item.cargo };
-    }
     try {
-      const report = await deliverOverCall(call, items(), {
+      return await deliverOverCall(call, cargo, {
         method: 'DeliverCargo',
         field: 'cargo',
         window: this.options.window ?? DEFAULT_CARGO_WINDOW,
         maxLength: this.maxCargoLength,
         logger: this.logger,
         target: this.target,
-        signal: options.signal,
-        onAck: options.onAck,
+        ...options,
       });
-      const unacked = report.unacked.map(({ id, payload }) => ({ id, cargo: payload }));
-      return report.error ? { acked: report.acked, unacked, error: report.error } : { acked: report.acked, unacked };
     } finally {
       this.activeCalls.delete(call);
     }

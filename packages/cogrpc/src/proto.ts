@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { loadGrpcPackage } from '@twitter-relaynet/pogrpc';
 
 import { CogRPCError } from './errors';
 
@@ -29,14 +29,7 @@ export function loadCogRPCService(dialect: CogRPCDialect = 'awala'): CogRPCServi
   const cached = cache.get(dialect);
   if (cached) return cached;
   if (!existsSync(COGRPC_PROTO_PATH)) throw new CogRPCError(`CogRPC proto file not found at ${COGRPC_PROTO_PATH}`);
-  const definition = protoLoader.loadSync(COGRPC_PROTO_PATH, {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true, // an absent `id` or `cargo` decodes as "" / empty buffer, which the receiver then refuses
-    oneofs: true,
-  });
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+  const pkg = loadGrpcPackage(COGRPC_PROTO_PATH) as unknown as {
     awala: { cogrpc: { CargoRelay: grpc.ServiceClientConstructor } };
   };
   let service: grpc.ServiceDefinition = pkg.awala.cogrpc.CargoRelay.service;

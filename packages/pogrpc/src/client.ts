@@ -10,43 +10,21 @@ import {
 } from './constants';
 import { PogRPCError } from './errors';
 import { type Logger, silentLogger } from './logger';
-import { deliverOverCall } from './outbound';
+import { deliverOverCall, type DeliveryCallOptions, type OutboundItem, type OutboundReport } from './outbound';
 import { loadPogRPCService, type ParcelDeliveryAckMessage, type ParcelDeliveryMessage } from './proto';
-import { clientChannel, type ClientTls } from './transport';
+import { clientChannel, type GrpcBindingClientOptions } from './transport';
 
 export { type ClientTls } from './transport';
 
-export interface PogRPCClientOptions {
-  readonly tls: ClientTls;
+export interface PogRPCClientOptions extends GrpcBindingClientOptions {
   /** Our gateway's return address, sent as the `gateway` metadata (relaying gateway → adapter). */
   readonly gatewayAddress?: string;
-  /** Maximum unacknowledged parcels in flight; default 5. */
-  readonly window?: number;
-  /** Deadline of one DeliverParcels call; default 60 s. */
-  readonly deadlineMs?: number;
   readonly maxParcelLength?: number;
-  readonly logger?: Logger;
 }
 
-export interface ParcelToDeliver {
-  /** Per-delivery id (≤ 255 octets); a UUID4 is generated when absent. */
-  readonly id?: string;
-  readonly parcel: Buffer;
-}
-
-export interface ParcelDeliveryReport {
-  /** Delivery ids the server acknowledged (stored), in ack order: delete your copies of these. */
-  readonly acked: readonly string[];
-  /** Pulled from the input but not acknowledged: keep them and retry later. */
-  readonly unacked: ReadonlyArray<{ readonly id: string; readonly parcel: Buffer }>;
-  /** Why delivery stopped early, if it did (a `PogRPCCallError` carries the gRPC status code). */
-  readonly error?: Error;
-}
-
-export interface DeliverParcelsOptions {
-  readonly signal?: AbortSignal;
-  readonly onAck?: (deliveryId: string) => void;
-}
+export type ParcelToDeliver = OutboundItem<'parcel'>;
+export type ParcelDeliveryReport = OutboundReport<'parcel'>;
+export type DeliverParcelsOptions = DeliveryCallOptions;
 
 /** A PogRPC client: delivers parcels to a server over one `DeliverParcels` call at a time. */
 export class PogRPCClient {
@@ -92,22 +70,16 @@ export class PogRPCClient {
       deadline: Date.now() + (this.options.deadlineMs ?? DEFAULT_CALL_DEADLINE_MS),
     });
     this.activeCalls.add(call);
-    async function* items() {
-      for await (const item of parcels) yield { id: item.id, payload: item.parcel };
-    }
     try {
-      const report = await deliverOverCall(call, items(), {
+      return await deliverOverCall(call, parcels, {
         method: 'DeliverParcels',
         field: 'parcel',
         window: this.window,
         maxLength: this.maxParcelLength,
         logger: this.logger,
         target: this.target,
-        signal: options.signal,
-        onAck: options.onAck,
+        ...options,
       });
-      const unacked = report.unacked.map(({ id, payload }) => ({ id, parcel: payload }));
-      return report.error ? { acked: report.acked, unacked, error: report.error } : { acked: report.acked, unacked };
     } finally {
       this.activeCalls.delete(call);
     }

@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
-
 import * as grpc from '@grpc/grpc-js';
 import { ProgressWatchdog } from '@twitter-relaynet/core';
 
-import { DEFAULT_SERVER_CALL_TIMEOUT_MS, DEFAULT_WINDOW, MAX_DELIVERY_ID_LENGTH } from './constants';
-import type { Logger } from './logger';
+import { DEFAULT_WINDOW, MAX_DELIVERY_ID_LENGTH } from './constants';
+import { ServerCall, type ServerCallOptions } from './serverCall';
 
 /** A delivery on the wire: `{id, parcel}` (PogRPC) or `{id, cargo}` (CogRPC). */
 export type DeliveryMessage<Field extends string> = { id: string } & { [K in Field]: Buffer };
@@ -13,19 +11,13 @@ export interface DeliveryAckMessage {
   id: string;
 }
 
-export interface InboundDeliveryOptions<Field extends string> {
-  /** Method name for log lines, e.g. `DeliverParcels`. */
-  readonly method: string;
+export interface InboundDeliveryOptions<Field extends string> extends ServerCallOptions {
   /** Name of the message's payload field, also used in log lines and errors. */
   readonly field: Field;
   /** Unacknowledged messages buffered before the server stops reading (backpressure); default 5. */
   readonly window?: number;
   readonly maxLength: number;
   readonly idleTimeoutMs: number;
-  readonly callTimeoutMs?: number;
-  readonly logger: Logger;
-  /** Extra fields for every log line of the call. */
-  readonly logFields?: Record<string, unknown>;
   /** Store the payload durably; its ack leaves only after this resolves. A rejection ends the call (UNAVAILABLE). */
   store(payload: Buffer, deliveryId: string, signal: AbortSignal): Promise<void>;
 }
@@ -36,46 +28,27 @@ export interface InboundDeliveryOptions<Field extends string> {
  * call ends OK once the peer half-closes with everything stored; a peer that never half-closes is acked all the
  * same, and ends the call itself.
  */
-export class InboundDeliveryCall<Field extends string> {
-  public readonly done: Promise<void>;
-  private readonly callId = randomUUID();
+export class InboundDeliveryCall<Field extends string> extends ServerCall {
   private readonly queue: Array<DeliveryMessage<Field>> = [];
-  private readonly abort = new AbortController();
   private readonly window: number;
-  private finished = false;
   /** Payloads handed to `store` and not yet stored. */
   private storing = 0;
   private peerEnded = false;
   /** Idle = no octet of this call's stream arrived, not "no whole message": see `callProgress`. */
   private readonly idleWatchdog: ProgressWatchdog;
-  private readonly callTimer: NodeJS.Timeout;
-  private resolveDone!: () => void;
   private received = 0;
 
   public constructor(
-    private readonly call: grpc.ServerDuplexStream<DeliveryMessage<Field>, DeliveryAckMessage>,
+    call: grpc.ServerDuplexStream<DeliveryMessage<Field>, DeliveryAckMessage>,
     private readonly options: InboundDeliveryOptions<Field>,
   ) {
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    super(call as grpc.ServerDuplexStream<unknown, unknown>, options);
     this.window = options.window ?? DEFAULT_WINDOW;
     const progress = callProgress(call);
     this.idleWatchdog = new ProgressWatchdog({
       idleMs: options.idleTimeoutMs,
       progress: () => progress() + this.received,
       onIdle: (idleForMs) => this.fail(grpc.status.DEADLINE_EXCEEDED, `Nothing received on the call for ${idleForMs} ms`),
-    });
-    const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_SERVER_CALL_TIMEOUT_MS;
-    this.callTimer = setTimeout(
-      () => this.fail(grpc.status.DEADLINE_EXCEEDED, `Call exceeded the server's limit of ${callTimeoutMs} ms`),
-      callTimeoutMs,
-    );
-    call.on('cancelled', () => {
-      if (this.finished) return;
-      this.log('warn', { unacked: this.queue.length }, `${options.method} cancelled by the client`);
-      this.finish();
-    });
-    call.on('error', (error) => {
-      if (!this.finished) this.log('warn', { err: error.message }, `${options.method} stream error`);
     });
     this.log('info', {}, `${options.method} call started`);
     call.on('data', (message: DeliveryMessage<Field>) => this.receive(message));
@@ -89,8 +62,8 @@ export class InboundDeliveryCall<Field extends string> {
     return this.queue.reduce((sum, m) => sum + m[this.options.field].length, 0);
   }
 
-  public abortForShutdown(): void {
-    this.fail(grpc.status.UNAVAILABLE, 'Server shutting down');
+  protected unacknowledged(): number {
+    return this.queue.length;
   }
 
   private receive(message: DeliveryMessage<Field>): void {
@@ -153,30 +126,13 @@ export class InboundDeliveryCall<Field extends string> {
 
   private maybeComplete(): void {
     if (this.finished || !this.peerEnded || this.storing > 0 || this.queue.length > 0) return;
-    this.log('info', { received: this.received }, `${this.options.method} call completed`);
-    this.finish();
-    this.call.end();
+    this.succeed({ received: this.received });
   }
 
-  private fail(code: grpc.status, details: string): void {
-    if (this.finished) return;
-    this.log(code === grpc.status.UNAVAILABLE ? 'error' : 'warn', { code: grpc.status[code] }, `Ending ${this.options.method}: ${details}`);
-    this.finish();
-    this.call.emit('error', { code, details });
-  }
-
-  private finish(): void {
-    this.finished = true;
-    this.abort.abort();
+  protected override onFinish(): void {
     this.idleWatchdog.stop();
-    clearTimeout(this.callTimer);
     if (this.queue.length) this.log('warn', { discarded: this.queue.length }, `Unstored ${this.options.field}s discarded (never acked)`);
     this.queue.length = 0;
-    this.resolveDone();
-  }
-
-  private log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void {
-    this.options.logger[level]({ callId: this.callId, ...this.options.logFields, ...fields }, message);
   }
 }
 

@@ -14,7 +14,7 @@ export {
 } from './constants';
 export { PogRPCError, PogRPCCallError, PogRPCProtocolError, PogRPCAbortedError, PogRPCInvalidParcelError } from './errors';
 export { type Logger, silentLogger, createStderrJsonLogger } from './logger';
-export { POGRPC_PROTO_PATH, loadPogRPCService, type ParcelDeliveryMessage, type ParcelDeliveryAckMessage } from './proto';
+export { POGRPC_PROTO_PATH, loadPogRPCService, loadGrpcPackage, type ParcelDeliveryMessage, type ParcelDeliveryAckMessage } from './proto';
 export {
   type TlsIdentity,
   type SelfSignedOptions,
@@ -48,6 +48,8 @@ export {
   clientChannel,
   type GrpcListener,
   type GrpcListenerOptions,
+  type GrpcBindingServerOptions,
+  type GrpcBindingClientOptions,
 } from './transport';
 export {
   InboundDeliveryCall,
@@ -55,4 +57,11 @@ export {
   type DeliveryMessage,
   type DeliveryAckMessage,
 } from './inbound';
-export { deliverOverCall, type OutboundItem, type OutboundReport, type OutboundOptions } from './outbound';
+export {
+  ServerCall,
+  ServerCalls,
+  grpcBindingServer,
+  startGrpcBindingServer,
+  type GrpcBindingSettings,
+  type GrpcBindingContext, type ServerCallOptions, type GrpcBindingServer } from './serverCall';
+export { deliverOverCall, type OutboundItem, type OutboundReport, type OutboundOptions, type DeliveryCallOptions } from './outbound';

@@ -7,22 +7,28 @@ import { PogRPCAbortedError, PogRPCCallError, PogRPCError, PogRPCInvalidParcelEr
 import type { DeliveryAckMessage, DeliveryMessage } from './inbound';
 import type { Logger } from './logger';
 
-export interface OutboundItem {
+/** One message to deliver: `{id?, parcel}` or `{id?, cargo}`. */
+export type OutboundItem<Field extends string> = {
   /** Per-delivery id (≤ 255 octets); a UUID4 is generated when absent. */
   readonly id?: string;
-  readonly payload: Buffer;
-}
+} & { readonly [K in Field]: Buffer };
 
-export interface OutboundReport {
+export interface OutboundReport<Field extends string> {
   /** Delivery ids the server acknowledged (stored), in ack order: delete your copies of these. */
   readonly acked: readonly string[];
   /** Pulled from the input but not acknowledged: keep them and retry later. */
-  readonly unacked: ReadonlyArray<{ readonly id: string; readonly payload: Buffer }>;
+  readonly unacked: ReadonlyArray<{ readonly id: string } & { readonly [K in Field]: Buffer }>;
   /** Why delivery stopped early, if it did (a `PogRPCCallError` carries the gRPC status code). */
   readonly error?: Error;
 }
 
-export interface OutboundOptions<Field extends string> {
+/** Per-call options of a client's delivery method. */
+export interface DeliveryCallOptions {
+  readonly signal?: AbortSignal;
+  readonly onAck?: (deliveryId: string) => void;
+}
+
+export interface OutboundOptions<Field extends string> extends DeliveryCallOptions {
   /** Method name for errors and log lines, e.g. `DeliverParcels`. */
   readonly method: string;
   readonly field: Field;
@@ -30,8 +36,6 @@ export interface OutboundOptions<Field extends string> {
   readonly maxLength: number;
   readonly logger: Logger;
   readonly target: string;
-  readonly signal?: AbortSignal;
-  readonly onAck?: (deliveryId: string) => void;
 }
 
 /**
@@ -41,11 +45,12 @@ export interface OutboundOptions<Field extends string> {
  */
 export async function deliverOverCall<Field extends string>(
   call: grpc.ClientDuplexStream<DeliveryMessage<Field>, DeliveryAckMessage>,
-  items: AsyncIterable<OutboundItem> | Iterable<OutboundItem>,
+  items: AsyncIterable<OutboundItem<Field>> | Iterable<OutboundItem<Field>>,
   options: OutboundOptions<Field>,
-): Promise<OutboundReport> {
+): Promise<OutboundReport<Field>> {
   const inFlight = new Map<string, Buffer>();
   const unackedPulled: Array<{ id: string; payload: Buffer }> = [];
+  const field = options.field;
   const acked: string[] = [];
   let failure: Error | undefined;
   let status: grpc.StatusObject | null = null;
@@ -94,19 +99,20 @@ export async function deliverOverCall<Field extends string>(
   try {
     for await (const item of items) {
       const id = item.id ?? randomUUID();
-      const invalid = validate(id, item.payload, inFlight, options);
+      const payload: Buffer = item[field];
+      const invalid = validate(id, payload, inFlight, options);
       if (failure || invalid) {
         if (invalid) fail(invalid);
-        unackedPulled.push({ id, payload: item.payload });
+        unackedPulled.push({ id, payload });
         break;
       }
       await waitUntil(() => inFlight.size < options.window);
       if (failure) {
-        unackedPulled.push({ id, payload: item.payload });
+        unackedPulled.push({ id, payload });
         break;
       }
-      inFlight.set(id, item.payload);
-      if (!call.write({ id, [options.field]: item.payload } as DeliveryMessage<Field>)) {
+      inFlight.set(id, payload);
+      if (!call.write({ id, [field]: payload } as DeliveryMessage<Field>)) {
         await waitUntil(() => !call.writableNeedDrain);
       }
     }
@@ -120,7 +126,9 @@ export async function deliverOverCall<Field extends string>(
     options.signal?.removeEventListener('abort', onAbort);
     if (status === null) call.cancel();
   }
-  const unacked = [...[...inFlight].map(([id, payload]) => ({ id, payload })), ...unackedPulled];
+  const unacked = [...[...inFlight].map(([id, payload]) => ({ id, payload })), ...unackedPulled].map(
+    ({ id, payload }) => ({ id, [field]: payload }) as { readonly id: string } & { readonly [K in Field]: Buffer },
+  );
   if (failure) {
     options.logger.warn({ err: failure.message, unacked: unacked.length, target: options.target }, `${options.method} stopped early`);
     return { acked, unacked, error: failure };

@@ -32,18 +32,17 @@ let cached: PogRPCServiceDefinition | null = null;
 export function loadPogRPCService(protoPath = POGRPC_PROTO_PATH): PogRPCServiceDefinition {
   if (cached && protoPath === POGRPC_PROTO_PATH) return cached;
   if (!existsSync(protoPath)) throw new PogRPCError(`PogRPC proto file not found at ${protoPath}`);
-  const definition = protoLoader.loadSync(protoPath, {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true, // an absent `id` or `parcel` decodes as "" / empty buffer, which the server then refuses
-    oneofs: true,
-  });
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+  const pkg = loadGrpcPackage(protoPath) as unknown as {
     relaynet: { pogrpc: { PogRPC: grpc.ServiceClientConstructor } };
   };
   const Client = pkg.relaynet.pogrpc.PogRPC;
   const result = { service: Client.service, Client };
   if (protoPath === POGRPC_PROTO_PATH) cached = result;
   return result;
+}
+
+/** Load a binding's .proto; absent `id` or payload fields decode as "" / an empty buffer, which receivers refuse. */
+export function loadGrpcPackage(protoPath: string): grpc.GrpcObject {
+  const definition = protoLoader.loadSync(protoPath, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  return grpc.loadPackageDefinition(definition);
 }

@@ -262,3 +262,34 @@ function hostOf(target: string): string {
   const match = /^(?:dns:(?:\/\/[^/]*\/)?)?(?:\[([^\]]+)\]|([^:]+))(?::\d+)?$/.exec(target);
   return match ? (match[1] ?? match[2]) : '';
 }
+
+/** Options every gRPC binding server takes. */
+export interface GrpcBindingServerOptions {
+  /** `host:port` (port 0 = any), `[::1]:port`, or `unix:///absolute/path.sock` (created 0600). */
+  readonly address: string;
+  readonly tls: ServerTls;
+  /** Unacknowledged messages per call (buffered before the server stops reading, or sent); default 5. */
+  readonly window?: number;
+  /**
+   * A delivery call whose stream brings no octet for this long while the server is not busy storing ends with
+   * DEADLINE_EXCEEDED (a message of megabytes on a slow link keeps it alive as long as it moves); a connection
+   * that stays silent this long (e.g. a stalled TLS or HTTP/2 handshake, a dead peer that no longer answers the
+   * server's pings) is dropped. Default 20 s.
+   */
+  readonly idleTimeoutMs?: number;
+  /** Cap on one call's duration; default 10 min. */
+  readonly callTimeoutMs?: number;
+  /** Simultaneous connections accepted; more are closed at once. Default 256. */
+  readonly maxConnections?: number;
+  readonly logger?: Logger;
+}
+
+/** Options every gRPC binding client takes. */
+export interface GrpcBindingClientOptions {
+  readonly tls: ClientTls;
+  /** Maximum unacknowledged messages in flight when delivering; default 5. */
+  readonly window?: number;
+  /** Deadline of one call. */
+  readonly deadlineMs?: number;
+  readonly logger?: Logger;
+}

@@ -1,9 +1,19 @@
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-import type { BindingFactory, RunningServer, TestClient } from '@twitter-relaynet/binding-conformance';
+import type { BindingFactory } from '@twitter-relaynet/binding-conformance';
 
-import { parseAddress } from '../src';
+import {
+  generateSelfSignedCertificate,
+  parseAddress,
+  type ClientTls,
+  type DeliveryCallOptions,
+  type OutboundItem,
+  type OutboundReport,
+  type ServerTls,
+} from '../src';
 
 const H2_ERRORS = [
   'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED',
@@ -59,7 +69,7 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const CLIENT_HELLO_START = Buffer.from([0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00]);
 
 /** The conformance suite's raw inputs for a gRPC server (PogRPC or CogRPC), and how it must answer them. */
-export function grpcRawInputs(
+function grpcRawInputs(
   tls: boolean,
 ): Pick<BindingFactory, 'garbageReason' | 'stalledInput' | 'stallReason' | 'malformedInputs'> {
   return {
@@ -84,55 +94,83 @@ export function grpcRawInputs(
   };
 }
 
-/** What a gRPC client's delivery reports, reduced to what the conformance suite needs. */
-interface IdReport {
-  readonly acked: readonly string[];
-  readonly unacked: ReadonlyArray<{ readonly id: string }>;
-  readonly error?: Error;
-}
-
-/**
- * The suite's `TestClient` over a gRPC client's delivery method: each message's delivery id is its index in the
- * input, so that acks map back to indices.
- */
-export function indexedTestClient(
-  deliver: (
-    items: AsyncIterable<{ id: string; payload: Buffer }>,
-    options: { signal?: AbortSignal; onAck?: (id: string) => void },
-  ) => Promise<IdReport>,
-  close: () => void,
-): TestClient {
-  return {
-    async deliver(messages, options = {}) {
-      async function* items() {
-        let index = 0;
-        for await (const payload of messages) yield { id: String(index++), payload };
-      }
-      const report = await deliver(items(), { signal: options.signal, onAck: (id) => options.onAck?.(Number(id)) });
-      return { acked: report.acked.map(Number), unacked: report.unacked.map((u) => Number(u.id)), error: report.error };
-    },
-    destroy: close,
-    close: async () => close(),
+export interface GrpcFactoryOptions<Field extends string> {
+  readonly name: string;
+  readonly mode: 'tls-tcp' | 'plaintext-unix';
+  readonly field: Field;
+  readonly maxMessageSize: number;
+  readonly frameOverhead: number;
+  startServer(options: {
+    address: string;
+    tls: ServerTls;
+    idleTimeoutMs: number;
+    onMessage: (message: Buffer) => Promise<void>;
+  }): Promise<{ readonly address: string; bufferedBytes(): number; close(): Promise<void> }>;
+  /** A client of `address` and its delivery method. */
+  connect(
+    address: string,
+    tls: ClientTls,
+  ): {
+    deliver(items: AsyncIterable<OutboundItem<Field>>, options: DeliveryCallOptions): Promise<OutboundReport<Field>>;
+    close(): void;
   };
 }
 
-/** The suite's `RunningServer` over a started gRPC server; `connect` makes a client of the given address. */
-export function grpcRunningServer(
-  server: { readonly address: string; bufferedBytes(): number; close(): Promise<void> },
-  tls: boolean,
-  dir: string,
-  connect: (address: string) => TestClient,
-): RunningServer {
-  const target = parseAddress(server.address);
+const identity = generateSelfSignedCertificate();
+
+/**
+ * The conformance suite's factory for a gRPC binding (PogRPC, CogRPC): TLS over TCP or plaintext over a Unix
+ * socket; each message's delivery id is its index in the input, so that acks map back to indices.
+ */
+export function grpcBindingFactory<Field extends string>(options: GrpcFactoryOptions<Field>): BindingFactory {
+  const tls = options.mode === 'tls-tcp';
+  const serverTls: ServerTls = tls ? identity : { insecurePlaintextForTests: true };
+  const clientTls: ClientTls = tls ? { pinnedCertificatePem: identity.certificatePem } : { insecurePlaintextForTests: true };
   return {
-    endpoint: target.path ? { path: target.path } : { host: target.host, port: target.port },
-    connectClient: async (via) =>
-      connect(!via ? server.address : 'path' in via ? `unix://${via.path}` : `${via.host ?? '127.0.0.1'}:${via.port}`),
-    sendRaw: async (bytes) => ({ reason: (await sendRawBytes(server.address, bytes, tls)).reason }),
-    bufferedBytes: () => server.bufferedBytes(),
-    async close() {
-      await server.close();
-      await rm(dir, { recursive: true, force: true });
+    name: `${options.name} (${options.mode})`,
+    maxMessageSize: options.maxMessageSize,
+    window: 5,
+    frameOverhead: options.frameOverhead,
+    ...grpcRawInputs(tls),
+    async start({ onMessage, idleTimeoutMs }) {
+      const dir = await mkdtemp(join(tmpdir(), 'grpc-binding-'));
+      const server = await options.startServer({
+        address: tls ? '127.0.0.1:0' : `unix://${join(dir, 'server.sock')}`,
+        tls: serverTls,
+        idleTimeoutMs,
+        onMessage,
+      });
+      const target = parseAddress(server.address);
+      return {
+        endpoint: target.path ? { path: target.path } : { host: target.host, port: target.port },
+        async connectClient(via) {
+          const client = options.connect(
+            !via ? server.address : 'path' in via ? `unix://${via.path}` : `${via.host ?? '127.0.0.1'}:${via.port}`,
+            clientTls,
+          );
+          return {
+            async deliver(messages, deliverOptions = {}) {
+              async function* items() {
+                let index = 0;
+                for await (const payload of messages) yield { id: String(index++), [options.field]: payload } as OutboundItem<Field>;
+              }
+              const report = await client.deliver(items(), {
+                signal: deliverOptions.signal,
+                onAck: (id) => deliverOptions.onAck?.(Number(id)),
+              });
+              return { acked: report.acked.map(Number), unacked: report.unacked.map((u) => Number(u.id)), error: report.error };
+            },
+            destroy: () => client.close(),
+            close: async () => client.close(),
+          };
+        },
+        sendRaw: async (bytes) => ({ reason: (await sendRawBytes(server.address, bytes, tls)).reason }),
+        bufferedBytes: () => server.bufferedBytes(),
+        async close() {
+          await server.close();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
     },
   };
 }
