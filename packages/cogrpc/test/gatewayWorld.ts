@@ -2,17 +2,11 @@
  * A CogRPC server in front of a real relaying gateway (packages/gateway, memory stores), with a real user gateway
  * to make cargo and CCAs: what a courier meets at the Internet end.
  */
-import {
-  CcaReusedError,
-  CcaTimingError,
-  CcaUnauthorizedSenderError,
-  CcaWrongRecipientError,
-  MalformedCcaError,
-  MemoryLogger,
-} from '@twitter-relaynet/gateway';
+import { MemoryLogger } from '@twitter-relaynet/gateway';
 
 import { makeParcelToAdapter, makeParcelToApp, makeWorld, type World } from '../../gateway/src/testUtils';
-import { CcaRefusedError, createCogRPCServer, type CcaRefusalReason, type CogRPCServer, type ServerTls } from '../src';
+import { toCogRPCRefusal } from '../../relayer-gateway/src/cogrpc';
+import { createCogRPCServer, type CogRPCServer, type ServerTls } from '../src';
 
 export interface GatewayServer {
   readonly world: World;
@@ -21,16 +15,6 @@ export interface GatewayServer {
   readonly logger: MemoryLogger;
   /** Ids of the cargo the relaying gateway stored (in order). */
   readonly storedCargoIds: string[];
-}
-
-/** The gateway's refusal classes, as the reasons the binding maps to gRPC statuses. */
-function refusalReason(error: unknown): CcaRefusalReason | null {
-  if (error instanceof MalformedCcaError) return 'malformed';
-  if (error instanceof CcaTimingError) return 'expired';
-  if (error instanceof CcaWrongRecipientError) return 'invalid';
-  if (error instanceof CcaUnauthorizedSenderError) return 'unknown';
-  if (error instanceof CcaReusedError) return 'reused';
-  return null;
 }
 
 /** `maxCargoSetLength` small enough makes one cargo per parcel, to have more cargo than the window. */
@@ -52,8 +36,7 @@ export async function startGatewayServer(tls: ServerTls, maxCargoSetLength?: num
           for await (const cargo of collection.cargoes) yield { cargo: cargo.serialized, acknowledged: async () => undefined };
         })();
       } catch (error) {
-        const reason = refusalReason(error);
-        throw reason ? new CcaRefusedError(reason, (error as Error).message, { cause: error }) : error;
+        throw toCogRPCRefusal(error);
       }
     },
   });

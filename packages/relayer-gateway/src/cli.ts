@@ -13,12 +13,16 @@ Environment variables (a flag wins over its variable):
   ${ENV.DATA_DIR}         --data-dir (default <data root>/relayer-gateway)
   ${ENV.COSOCKET_SOCKET}  --cosocket-socket (default <data dir>/cosocket.sock)
   ${ENV.POGRPC_ADDRESS}   --pogrpc-address (default ${DEFAULT_POGRPC_ADDRESS}; port 0 = any free port)
+  ${ENV.COGRPC_ADDRESS}   --cogrpc-address (no default: CogRPC for couriers is served only when given)
+  ${ENV.COGRPC_TLS_CERT}  --cogrpc-tls-cert (with --cogrpc-tls-key; default: self-signed, made at first start)
+  ${ENV.COGRPC_TLS_KEY}   --cogrpc-tls-key
   ${ENV.REGISTRATION_DIR}        --registration-dir (default <data root>/registration)
   ${ENV.ADDRESS_BOOK}     --address-book (default <data dir>/address-book.json)
   ${ENV.ADAPTER_POGRPC}   --adapter-pogrpc (default <data root>/twitter-api-adapter/pogrpc.json)
   ${ENV.POLL_INTERVAL_MS} --poll-interval (default 1000)
 
-Publishes <data dir>/identity-certificate.pem and <data dir>/pogrpc.json ({"address", "tlsCertificatePem"}).
+Publishes <data dir>/identity-certificate.pem and <data dir>/pogrpc.json ({"address", "tlsCertificatePem"});
+with --cogrpc-address also <data dir>/cogrpc.json (same fields; tlsCertificatePem null with --cogrpc-plaintext).
 Answers registration requests in <registration dir>/requests/ with responses in <registration dir>/responses/.
 Public endpoints are reached through the address book, then the adapter's pogrpc.json, then DNS (host:443).
 Logs: JSON lines on stderr. SIGINT/SIGTERM: clean shutdown.
@@ -33,6 +37,10 @@ export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: strin
     .option('--data-dir <dir>', "the relaying gateway's own data directory")
     .option('--cosocket-socket <path>', 'the CoSocket Unix socket for relays')
     .option('--pogrpc-address <host:port>', 'where the PogRPC server listens')
+    .option('--cogrpc-address <host:port>', 'where the CogRPC server for couriers listens (RS-008)')
+    .option('--cogrpc-tls-cert <path>', "the CogRPC server's TLS certificate (PEM)")
+    .option('--cogrpc-tls-key <path>', "the CogRPC server's TLS private key (PEM)")
+    .option('--cogrpc-plaintext', 'serve CogRPC without TLS (local couriers only, e.g. the reference initLocalhost client)')
     .option('--registration-dir <dir>', 'the registration folder shared with user gateways')
     .option('--address-book <path>', 'address book: Internet address → PogRPC address and TLS certificate')
     .option('--adapter-pogrpc <path>', "the adapter's published PogRPC parameters")

@@ -11,6 +11,9 @@ export const ENV = {
   DATA_DIR: 'RELAYER_GATEWAY_DATA_DIR',
   COSOCKET_SOCKET: 'RELAYER_GATEWAY_COSOCKET_SOCKET',
   POGRPC_ADDRESS: 'RELAYER_GATEWAY_POGRPC_ADDRESS',
+  COGRPC_ADDRESS: 'RELAYER_GATEWAY_COGRPC_ADDRESS',
+  COGRPC_TLS_CERT: 'RELAYER_GATEWAY_COGRPC_TLS_CERT',
+  COGRPC_TLS_KEY: 'RELAYER_GATEWAY_COGRPC_TLS_KEY',
   REGISTRATION_DIR: 'RELAYNET_REGISTRATION_DIR',
   ADDRESS_BOOK: 'RELAYER_GATEWAY_ADDRESS_BOOK',
   ADAPTER_POGRPC: 'RELAYER_GATEWAY_ADAPTER_POGRPC',
@@ -26,6 +29,10 @@ export interface RelayerGatewayFlags {
   readonly dataDir?: string;
   readonly cosocketSocket?: string;
   readonly pogrpcAddress?: string;
+  readonly cogrpcAddress?: string;
+  readonly cogrpcTlsCert?: string;
+  readonly cogrpcTlsKey?: string;
+  readonly cogrpcPlaintext?: boolean;
   readonly registrationDir?: string;
   readonly addressBook?: string;
   readonly adapterPogrpc?: string;
@@ -38,6 +45,8 @@ export interface RelayerGatewayConfig {
   readonly cosocketSocket: string;
   /** host:port of the PogRPC server (port 0: any free port; the real one is published in pogrpc.json). */
   readonly pogrpcAddress: string;
+  /** CogRPC for couriers (RS-008), served only when an address is given. */
+  readonly cogrpc: CogRPCConfig | null;
   readonly registrationDir: string;
   readonly addressBook: string;
   /** The adapter's published PogRPC parameters (the default address book entry). */
@@ -48,6 +57,15 @@ export interface RelayerGatewayConfig {
   readonly certificatePublication: string;
   /** Registration folder and delivery queue polling (ms). */
   readonly pollIntervalMs: number;
+}
+
+export interface CogRPCConfig {
+  /** host:port (port 0: any free port; the real one is published in cogrpc.json). */
+  readonly address: string;
+  /** Self-signed (made at first start, kept in <data dir>/cogrpc-tls/), given files, or none. */
+  readonly tls: { readonly kind: 'self-signed' } | { readonly kind: 'files'; readonly certPath: string; readonly keyPath: string } | { readonly kind: 'plaintext' };
+  /** Published by us: {"address", "tlsCertificatePem"}. */
+  readonly publication: string;
 }
 
 export { defaultDataRoot };
@@ -68,10 +86,10 @@ function parsePositiveInteger(value: string, what: string, max = Number.MAX_SAFE
   return Number(value);
 }
 
-function checkHostPort(value: string): string {
+function checkHostPort(value: string, flag = '--pogrpc-address'): string {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
   if (!match || Number(match[2]) > 65535) {
-    throw new ConfigError(`--pogrpc-address must be host:port (got "${value}")`);
+    throw new ConfigError(`${flag} must be host:port (got "${value}")`);
   }
   return value.trim();
 }
@@ -90,11 +108,34 @@ export function resolveConfig(flags: RelayerGatewayFlags, env: Env): RelayerGate
     dataDir,
     cosocketSocket: pick(flags.cosocketSocket, ENV.COSOCKET_SOCKET, join(dataDir, 'cosocket.sock')),
     pogrpcAddress: checkHostPort(nonEmpty(flags.pogrpcAddress) ?? nonEmpty(env[ENV.POGRPC_ADDRESS]) ?? DEFAULT_POGRPC_ADDRESS),
+    cogrpc: resolveCogRPC(flags, env, dataDir, pick),
     registrationDir: pick(flags.registrationDir, ENV.REGISTRATION_DIR, join(dataRoot, 'registration')),
     addressBook: pick(flags.addressBook, ENV.ADDRESS_BOOK, join(dataDir, 'address-book.json')),
     adapterPogrpc: pick(flags.adapterPogrpc, ENV.ADAPTER_POGRPC, join(dataRoot, 'twitter-api-adapter', 'pogrpc.json')),
     pogrpcPublication: join(dataDir, 'pogrpc.json'),
     certificatePublication: join(dataDir, 'identity-certificate.pem'),
     pollIntervalMs: parsePositiveInteger(poll, '--poll-interval', MAX_POLL_INTERVAL_MS),
+  };
+}
+
+function resolveCogRPC(
+  flags: RelayerGatewayFlags,
+  env: Env,
+  dataDir: string,
+  pick: (flag: string | undefined, variable: string, fallback: string) => string,
+): CogRPCConfig | null {
+  const address = nonEmpty(flags.cogrpcAddress) ?? nonEmpty(env[ENV.COGRPC_ADDRESS]);
+  const certPath = pick(flags.cogrpcTlsCert, ENV.COGRPC_TLS_CERT, '');
+  const keyPath = pick(flags.cogrpcTlsKey, ENV.COGRPC_TLS_KEY, '');
+  if (!address) {
+    if (certPath || keyPath || flags.cogrpcPlaintext) throw new ConfigError('--cogrpc-tls-cert, --cogrpc-tls-key and --cogrpc-plaintext need --cogrpc-address');
+    return null;
+  }
+  if (Boolean(certPath) !== Boolean(keyPath)) throw new ConfigError('--cogrpc-tls-cert and --cogrpc-tls-key go together');
+  if (certPath && flags.cogrpcPlaintext) throw new ConfigError('--cogrpc-plaintext excludes --cogrpc-tls-cert/--cogrpc-tls-key');
+  return {
+    address: checkHostPort(address, '--cogrpc-address'),
+    tls: flags.cogrpcPlaintext ? { kind: 'plaintext' } : certPath ? { kind: 'files', certPath, keyPath } : { kind: 'self-signed' },
+    publication: join(dataDir, 'cogrpc.json'),
   };
 }

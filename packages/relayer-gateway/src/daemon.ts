@@ -4,9 +4,10 @@
  * the parcels from cargo to public endpoints (durable queue, retries with backoff), and the
  * file-based registration of user gateways.
  */
-import { readdir, rename } from 'node:fs/promises';
+import { readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { createCogRPCServer, type CogRPCServer, type ServerTls } from '@twitter-relaynet/cogrpc';
 import { type Certificate, type Logger } from '@twitter-relaynet/core';
 import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
 import {
@@ -35,7 +36,8 @@ import {
 } from '@twitter-relaynet/pogrpc';
 
 import { AddressBook, type Route } from './addressBook';
-import type { RelayerGatewayConfig } from './config';
+import { toCogRPCRefusal } from './cogrpc';
+import type { CogRPCConfig, RelayerGatewayConfig } from './config';
 import { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCertificate } from './files';
 import { Notifier } from './notifier';
 import { RouteBackoff } from './routeBackoff';
@@ -72,6 +74,8 @@ export class RelayerGatewayDaemon {
   private gatewayInstance!: RelayingGateway;
   private cosocket: CoSocketServer | null = null;
   private pogrpc: PogRPCServer | null = null;
+  private cogrpc: CogRPCServer | null = null;
+  private cogrpcAddress = '';
   private readonly clients = new Map<string, PogRPCClient>();
   private readonly routeBackoff = new RouteBackoff();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -150,6 +154,8 @@ export class RelayerGatewayDaemon {
       0o644,
     );
 
+    if (config.cogrpc) await this.startCogRPC(config.cogrpc, hostnames);
+
     await this.answerRegistrations();
     this.timers.push(setInterval(() => void this.answerRegistrations(), config.pollIntervalMs));
     this.timers.push(setInterval(() => void this.purge(), PURGE_INTERVAL_MS));
@@ -167,6 +173,12 @@ export class RelayerGatewayDaemon {
       `relayer-gateway: PogRPC (public endpoints): ${this.publicAddress} (TLS certificate SHA-256 ` +
         `${certificateFingerprint(this.pogrpc!.certificatePem!)}; published in ${config.pogrpcPublication})`,
     );
+    if (this.cogrpc && config.cogrpc) {
+      const tls = this.cogrpc.certificatePem
+        ? `TLS certificate SHA-256 ${certificateFingerprint(this.cogrpc.certificatePem)}`
+        : 'PLAINTEXT, no TLS';
+      print(`relayer-gateway: CogRPC (couriers): ${this.cogrpcAddress} (${tls}; published in ${config.cogrpc.publication})`);
+    }
     print(`relayer-gateway: certificate published in ${config.certificatePublication}`);
     print(`relayer-gateway: registration folder: ${config.registrationDir}`);
     print(`relayer-gateway: data directory: ${config.dataDir}`);
@@ -179,7 +191,7 @@ export class RelayerGatewayDaemon {
     for (const timer of this.timers) clearInterval(timer);
     this.abort.abort();
     this.notifier.notify();
-    await Promise.allSettled([this.cosocket?.close(), this.pogrpc?.close()]);
+    await Promise.allSettled([this.cosocket?.close(), this.pogrpc?.close(), this.cogrpc?.close()]);
     await this.delivery;
     await this.registering;
     for (const client of this.clients.values()) client.close();
@@ -277,6 +289,48 @@ export class RelayerGatewayDaemon {
         for await (const cargo of cargoes) yield { cargo: cargo.serialized };
       })(),
     };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // CogRPC server (couriers)
+
+  private async startCogRPC(cogrpc: CogRPCConfig, hostnames: readonly string[]): Promise<void> {
+    const host = cogrpc.address.replace(/:\d+$/, '');
+    let tls: ServerTls;
+    if (cogrpc.tls.kind === 'plaintext') {
+      tls = { insecurePlaintextForTests: true };
+    } else if (cogrpc.tls.kind === 'files') {
+      const [certificatePem, keyPem] = await Promise.all([readFile(cogrpc.tls.certPath, 'utf8'), readFile(cogrpc.tls.keyPath, 'utf8')]);
+      tls = { certificatePem, keyPem };
+    } else {
+      const names = [...new Set([...hostnames, host.replace(/^\[|\]$/g, '')])];
+      tls = { stateDir: join(this.config.dataDir, 'cogrpc-tls'), hostnames: names };
+    }
+    this.cogrpc = await createCogRPCServer({
+      address: cogrpc.address,
+      tls,
+      logger: this.logger,
+      storeCargo: (cargo, context) => this.receiveCargo(cargo, context.deliveryId),
+      collectCargo: async (cca) => {
+        let collection;
+        try {
+          collection = await this.gateway.collectCargo(cca);
+        } catch (error) {
+          throw toCogRPCRefusal(error);
+        }
+        this.logger.info({ ccaId: collection.ccaId, userGatewayId: collection.userGatewayId }, 'CCA accepted (CogRPC)');
+        const cargoes = collection.cargoes;
+        return (async function* () {
+          for await (const cargo of cargoes) yield { cargo: cargo.serialized, acknowledged: async () => undefined };
+        })();
+      },
+    });
+    this.cogrpcAddress = `${host}:${this.cogrpc.port}`;
+    await writeFileAtomically(
+      cogrpc.publication,
+      JSON.stringify({ address: this.cogrpcAddress, tlsCertificatePem: this.cogrpc.certificatePem }, null, 2) + '\n',
+      0o644,
+    );
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,0 +1,104 @@
+/**
+ * bin/relayer-gateway's CogRPC server for couriers, driven by the reference client (@relaycorp/cogrpc 1.4.6) with
+ * real cargo and CCAs from a user gateway registered with the daemon's relaying gateway.
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { CogRPCClient as ReferenceClient } from '@relaycorp/cogrpc';
+import { certificateFingerprint } from '@twitter-relaynet/cogrpc';
+import { generateRsaKeyPair, issueEndpointCertificate, Parcel } from '@twitter-relaynet/core';
+import { createMemoryStores, UserGateway } from '@twitter-relaynet/gateway';
+
+import { main } from '../src/cli';
+import type { RelayerGatewayDaemon } from '../src/daemon';
+
+async function collectAll<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+/** A parcel from a new app endpoint of `user` to a public endpoint. */
+async function parcelFromApp(user: UserGateway): Promise<Buffer> {
+  const [appKeys, adapterKeys] = await Promise.all([generateRsaKeyPair(), generateRsaKeyPair()]);
+  const appCertificate = await user.registerEndpoint(appKeys.publicKey);
+  const adapterCertificate = await issueEndpointCertificate({
+    subjectPublicKey: adapterKeys.publicKey,
+    issuerPrivateKey: adapterKeys.privateKey,
+    validityEndDate: new Date(Date.now() + 86_400_000),
+  });
+  const parcel = new Parcel(
+    { id: adapterCertificate.calculateSubjectId(), internetAddress: 'twitter.relaynet.test' },
+    appCertificate,
+    Buffer.from('tweet'),
+    { ttl: 3_600, senderCaCertificateChain: [user.certificate] },
+  );
+  return parcel.serialize(appKeys.privateKey);
+}
+
+describe('relayer-gateway --cogrpc-address', () => {
+  let dataRoot: string;
+  let daemon: RelayerGatewayDaemon;
+  let stdout = '';
+  let user: UserGateway;
+
+  beforeAll(async () => {
+    dataRoot = mkdtempSync(join(tmpdir(), 'relayer-cogrpc-'));
+    const started = await main(
+      ['node', 'relayer-gateway', '--data-root', dataRoot, '--pogrpc-address', '127.0.0.1:0', '--cogrpc-address', '127.0.0.1:0'],
+      {},
+      { stdout: (s) => (stdout += s), stderr: () => undefined },
+    );
+    if (typeof started === 'number') throw new Error(`relayer-gateway exited with ${started}`);
+    daemon = started;
+    const userKeys = await generateRsaKeyPair();
+    user = new UserGateway({
+      identity: { privateKey: userKeys.privateKey, certificate: await daemon.gateway.registerUserGateway(userKeys.publicKey) },
+      relayingGateway: { certificate: daemon.gateway.certificate },
+      stores: createMemoryStores(),
+    });
+  });
+
+  afterAll(async () => {
+    await daemon?.stop();
+    rmSync(dataRoot, { recursive: true, force: true });
+  });
+
+  function publication(): { address: string; tlsCertificatePem: string } {
+    return JSON.parse(readFileSync(join(dataRoot, 'relayer-gateway', 'cogrpc.json'), 'utf8'));
+  }
+
+  test('publishes cogrpc.json, prints the fingerprint, keeps the self-signed key 0600', () => {
+    const { address, tlsCertificatePem } = publication();
+    expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(stdout).toContain(`CogRPC (couriers): ${address} (TLS certificate SHA-256 ${certificateFingerprint(tlsCertificatePem)}`);
+    expect(statSync(join(dataRoot, 'relayer-gateway', 'cogrpc-tls', 'pogrpc-tls-key.pem')).mode & 0o777).toBe(0o600);
+  });
+
+  test('the reference client (initLan) delivers real cargo, then collects with a real CCA', async () => {
+    const reference = await ReferenceClient.initLan(publication().address);
+    try {
+      await user.receiveParcelFromEndpoint(await parcelFromApp(user));
+      const cargo: Buffer[] = [];
+      for await (const item of user.generateCargoForRelayingGateway()) cargo.push(item.serialized);
+      const acked = await collectAll(reference.deliverCargo((async function* () {
+        for (const [index, item] of cargo.entries()) yield { localId: String(index), cargo: item };
+      })()));
+      expect(acked).toEqual(cargo.map((_, index) => String(index)));
+
+      const cca = await user.generateCca();
+      // The acknowledgement of the parcel delivered above comes back in cargo for the user gateway.
+      const collected = await collectAll(reference.collectCargo(cca));
+      expect(collected).toHaveLength(1);
+      expect((await user.receiveCargo(collected[0])).pcasProcessed).toBe(1);
+
+      await expect(collectAll(reference.collectCargo(cca))).rejects.toThrow(); // reused
+      await expect(collectAll(reference.collectCargo(Buffer.from('not a CCA')))).rejects.toThrow();
+      await collectAll(reference.collectCargo(await user.generateCca())); // still serving
+    } finally {
+      reference.close();
+    }
+  });
+});
