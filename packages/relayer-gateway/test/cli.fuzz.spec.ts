@@ -18,7 +18,7 @@ const sink = { stdout: () => undefined, stderr: () => undefined };
 
 describeDaemonCommandLineFuzz({
   name: 'relayer-gateway',
-  flags: ['--data-root', '--data-dir', '--cosocket-socket', '--pogrpc-address', '--registration-dir', '--address-book', '--adapter-pogrpc', '--poll-interval', '--help', '-h'],
+  flags: ['--data-root', '--data-dir', '--cosocket-socket', '--pogrpc-address', '--cogrpc-address', '--cogrpc-tls-cert', '--cogrpc-tls-key', '--cogrpc-plaintext', '--registration-dir', '--address-book', '--adapter-pogrpc', '--poll-interval', '--help', '-h'],
   parse: (argv, environment) => {
     const command = makeCommand(sink);
     command.parse(['node', 'relayer-gateway', ...argv], { from: 'node' });
@@ -31,4 +31,31 @@ describeDaemonCommandLineFuzz({
 /** A poll interval above 2^31-1 ms would make Node fire the timer at once, in a busy loop. */
 test('a poll interval beyond what a timer holds is a usage error', () => {
   expect(() => resolveConfig({ pollInterval: String(MAX_TIMER_MS + 1) }, {})).toThrow(ConfigError);
+});
+
+describe('CogRPC flags', () => {
+  test('CogRPC is off unless an address is given; TLS flags without one are a usage error', () => {
+    expect(resolveConfig({}, {}).cogrpc).toBeNull();
+    expect(() => resolveConfig({ cogrpcTlsCert: '/c.pem', cogrpcTlsKey: '/k.pem' }, {})).toThrow(ConfigError);
+    expect(() => resolveConfig({ cogrpcPlaintext: true }, {})).toThrow(ConfigError);
+  });
+
+  test('self-signed by default, given files, or plaintext; the variable stands in for the flag', () => {
+    const env = { RELAYER_GATEWAY_COGRPC_ADDRESS: '0.0.0.0:21473' };
+    expect(resolveConfig({}, env).cogrpc).toMatchObject({ address: '0.0.0.0:21473', tls: { kind: 'self-signed' } });
+    expect(resolveConfig({ cogrpcTlsCert: '/c.pem', cogrpcTlsKey: '/k.pem' }, env).cogrpc?.tls).toEqual({
+      kind: 'files',
+      certPath: '/c.pem',
+      keyPath: '/k.pem',
+    });
+    expect(resolveConfig({ cogrpcPlaintext: true }, env).cogrpc?.tls).toEqual({ kind: 'plaintext' });
+  });
+
+  test('a half-given key pair, plaintext with files, or a bad address are usage errors', () => {
+    expect(() => resolveConfig({ cogrpcAddress: '127.0.0.1:0', cogrpcTlsCert: '/c.pem' }, {})).toThrow(/go together/);
+    expect(() =>
+      resolveConfig({ cogrpcAddress: '127.0.0.1:0', cogrpcTlsCert: '/c.pem', cogrpcTlsKey: '/k.pem', cogrpcPlaintext: true }, {}),
+    ).toThrow(/excludes/);
+    expect(() => resolveConfig({ cogrpcAddress: 'nowhere' }, {})).toThrow(/--cogrpc-address must be host:port/);
+  });
 });
