@@ -29,6 +29,7 @@ import {
   AppStore,
   type OutcomeRecord,
   type OutgoingTweet,
+  type StatusCounts,
   type SubscriptionRecord,
   type SubscriptionStatusRecord,
   type TimelineTweet,
@@ -70,6 +71,16 @@ export interface QueuedTweetResult {
   readonly tweet: OutgoingTweet;
   /** False if the gateway could not be reached: the tweet stays queued for the next run. */
   readonly sent: boolean;
+}
+
+export interface StatusReport {
+  readonly counts: StatusCounts;
+  readonly endpointId: string;
+  readonly registeredUntil: Date | null;
+  readonly subscription: SubscriptionRecord | null;
+  readonly subscriptionStatus: SubscriptionStatusRecord | null;
+  readonly timeline: { readonly total: number; readonly unshown: number };
+  readonly recent: readonly OutgoingTweet[];
 }
 
 /** Wraps the gateway transport so failures to reach the gateway become one clear error. */
@@ -404,6 +415,26 @@ export class TwitterApp {
       tweets: this.store.listUnshownTimeline(),
       outcomes: this.store.listUnshownOutcomes(),
       subscriptionStatus: status && !status.shown ? status : null,
+    };
+  }
+
+  /** The items were shown to the user: they are not news any more. */
+  markShown(items: { tweets: readonly TimelineTweet[]; outcomes: readonly OutcomeRecord[]; subscriptionStatus: SubscriptionStatusRecord | null }): void {
+    if (items.subscriptionStatus) this.store.markSubscriptionStatusShown();
+    this.store.markTimelineShown(items.tweets.map((tweet) => tweet.id));
+    this.store.markOutcomesShown(items.outcomes.map((outcome) => outcome.parcelId));
+  }
+
+  /** What `status` shows, from the store only (no gateway contacted). */
+  statusReport(recentLimit: number): StatusReport {
+    return {
+      counts: this.store.countTweets(),
+      endpointId: this.endpoint.id,
+      registeredUntil: this.endpoint.certificate?.expiryDate ?? null,
+      subscription: this.store.getSubscription(),
+      subscriptionStatus: this.store.getSubscriptionStatus(),
+      timeline: this.store.countTimeline(),
+      recent: this.store.listTweets(recentLimit),
     };
   }
 

@@ -7,7 +7,7 @@ import { CLOCK_STATUS_FILE, describeClockStatus, readClockStatus } from '@twitte
 import { jsonLineLogger, silentLogger, type Logger } from '@twitter-relaynet/endpoint';
 
 import { TwitterApp, type SubscriptionResult } from './app';
-import { ENV, loadCredentials, resolvePaths, type AppPaths } from './config';
+import { ENV, loadCredentials, resolvePaths, type AppPaths, type UserCredentials } from './config';
 import { AppError, ConfigurationError, ExitCode } from './errors';
 import { formatDate, formatNewItems, formatOutcome, formatStatus, formatSubscriptionStatus, formatTimelineTweet } from './output';
 import type { OutgoingTweet } from './store';
@@ -32,6 +32,8 @@ interface GlobalOptions {
 }
 
 const NAME = 'twitter-app';
+/** `status` and `timeline --offline` read the store only: they need no credentials. */
+const OFFLINE_CREDENTIALS: UserCredentials = { accessToken: '', accessSecret: '', source: 'emulator' };
 
 const GLOBAL_HELP = `
 Without a command: register with the user gateway and subscribe to your home timeline (first run; the
@@ -89,11 +91,163 @@ class LineReader {
   }
 }
 
-export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  let exitCode: number = ExitCode.OK;
-  const print = (text: string) => io.stdout.write(text);
-  const warn = (text: string) => io.stderr.write(`${NAME}: ${text}\n`);
+/** What a command prints through: stdout, and one-line notices on stderr. */
+interface Ui {
+  print(text: string): void;
+  warn(text: string): void;
+}
 
+function reportRegistration(ui: Ui, app: TwitterApp, registration: Awaited<ReturnType<TwitterApp['register']>>): void {
+  const socket = app.paths.gatewaySocket;
+  if (registration === 'registered') {
+    ui.print(`Registered with the user gateway at ${socket} (endpoint ${app.endpoint.id}).\n`);
+  } else if (registration === 're-registered') {
+    ui.print(`Registered again with the user gateway at ${socket}: it no longer accepted our certificate (new gateway identity?).\n`);
+  }
+}
+
+function reportSubscription(ui: Ui, result: SubscriptionResult): void {
+  if (result.action === 'current') return;
+  const until = formatDate(result.record.pdaExpiry);
+  ui.print(
+    result.action === 'subscribed'
+      ? `Subscribed to your home timeline until ${until}: new tweets arrive with the courier.\n`
+      : `Renewed the subscription to your home timeline until ${until} (${result.reason}).\n`,
+  );
+}
+
+function reportFlush(ui: Ui, { sent, expired }: { sent: OutgoingTweet[]; expired: OutgoingTweet[] }): void {
+  if (sent.length > 0) ui.print(`Sent ${sent.length} tweet(s) left queued by an earlier run.\n`);
+  for (const tweet of expired) ui.warn(`a queued tweet expired before the user gateway took it: "${tweet.text}"`);
+}
+
+function reportQueued(ui: Ui, tweet: OutgoingTweet): void {
+  ui.print(
+    `Tweet queued (id ${tweet.id}, parcel ${tweet.parcelId}): it is posted once a courier carries it, ` +
+      `if before ${formatDate(tweet.expiresAt)}. "${NAME} status" follows it.\n`,
+  );
+}
+
+/**
+ * The user gateway's word on the clocks (packages/config clockStatus.ts): when this computer's clock is
+ * too far off, messages stop flowing and only the gateways can tell.
+ */
+function clockWarnings(paths: AppPaths): string[] {
+  const file = join(dirname(paths.gatewaySocket), CLOCK_STATUS_FILE);
+  try {
+    return describeClockStatus(readClockStatus(file));
+  } catch (error) {
+    return [`the user gateway's clock status cannot be read: ${(error as Error).message}`];
+  }
+}
+
+function reportClock(ui: Ui, paths: AppPaths): void {
+  for (const line of clockWarnings(paths)) ui.warn(`warning: ${line}`);
+}
+
+/** Register, keep the subscription current and send what is queued. */
+async function prepare(ui: Ui, app: TwitterApp): Promise<void> {
+  reportRegistration(ui, app, await app.register());
+  reportSubscription(ui, await app.ensureSubscription());
+  reportFlush(ui, await app.flushQueuedTweets());
+}
+
+/** Asks "What's happening?" until a postable text, ENTER alone or the end of input. */
+async function askForTweet(ui: Ui, stdin: CliIo['stdin']): Promise<string | null> {
+  const reader = new LineReader(stdin);
+  try {
+    for (;;) {
+      ui.print("What's happening? Type a tweet and press ENTER (ENTER alone skips): ");
+      const line = await reader.next();
+      // Piped input is not echoed: end the prompt's line ourselves.
+      if (line !== null && !stdin.isTTY) ui.print('\n');
+      if (line === null || line.trim() === '') {
+        ui.print(line === null ? '\nNothing to tweet.\n' : 'Nothing to tweet.\n');
+        return null;
+      }
+      const check = checkTweetText(line);
+      if (check.ok) return line;
+      ui.warn(`${check.reason}; try again, or press ENTER to skip`);
+    }
+  } finally {
+    reader.dispose();
+  }
+}
+
+/** No command: the PoC's run. */
+async function runDefault(ui: Ui, app: TwitterApp, stdin: CliIo['stdin']): Promise<void> {
+  await prepare(ui, app);
+  await app.collect(ui.warn);
+  reportClock(ui, app.paths);
+  const news = app.unshown();
+  ui.print(formatNewItems(news.tweets, news.outcomes, news.subscriptionStatus));
+  app.markShown(news);
+  const text = await askForTweet(ui, stdin);
+  if (text !== null) reportQueued(ui, await app.queueTweet(text));
+}
+
+async function runTweet(ui: Ui, app: TwitterApp, text: string): Promise<void> {
+  await prepare(ui, app);
+  reportQueued(ui, await app.queueTweet(text));
+  reportClock(ui, app.paths);
+}
+
+/** Returns the exit status: the gateway being unreachable still shows what is stored. */
+async function runTimeline(ui: Ui, app: TwitterApp, options: { limit: number; offline?: boolean }): Promise<number> {
+  let exitCode: number = ExitCode.OK;
+  if (!options.offline) {
+    try {
+      reportRegistration(ui, app, await app.register());
+      await app.collect(ui.warn);
+    } catch (error) {
+      if (!(error instanceof AppError) || error.exitCode !== ExitCode.GATEWAY_UNREACHABLE) throw error;
+      ui.warn(`${error.message}; showing what is stored`);
+      exitCode = error.exitCode;
+    }
+  }
+  reportClock(ui, app.paths);
+  // What the adapter said about the user's tweets and the subscription is news too.
+  const { outcomes, subscriptionStatus } = app.unshown();
+  if (subscriptionStatus) ui.print(formatSubscriptionStatus(subscriptionStatus));
+  if (outcomes.length > 0) ui.print(`Outcomes of your tweets (${outcomes.length}):\n${outcomes.map(formatOutcome).join('')}`);
+  app.markShown({ tweets: [], outcomes, subscriptionStatus });
+  const earlier = app.store.listRecentTimeline(options.limit);
+  const fresh = app.store.listUnshownTimeline();
+  if (earlier.length > 0) ui.print(`Earlier tweets (${earlier.length}):\n${earlier.map(formatTimelineTweet).join('')}`);
+  ui.print(fresh.length > 0 ? `New tweets (${fresh.length}):\n${fresh.map(formatTimelineTweet).join('')}` : 'No new tweets.\n');
+  app.markShown({ tweets: fresh, outcomes: [], subscriptionStatus: null });
+  return exitCode;
+}
+
+async function runSubscribe(ui: Ui, app: TwitterApp): Promise<void> {
+  reportRegistration(ui, app, await app.register());
+  reportSubscription(ui, await app.ensureSubscription({ force: true }));
+  reportFlush(ui, await app.flushQueuedTweets());
+}
+
+function runStatus(ui: Ui, app: TwitterApp, options: { json?: boolean; limit: number }): void {
+  const report = app.statusReport(options.limit);
+  if (options.json) {
+    ui.print(
+      `${JSON.stringify({
+        tweets: report.counts,
+        endpointId: report.endpointId,
+        registeredUntil: report.registeredUntil?.toISOString() ?? null,
+        subscriptionUntil: report.subscription?.pdaExpiry.toISOString() ?? null,
+        subscriptionState: report.subscriptionStatus?.state ?? null,
+        timeline: report.timeline,
+        clockWarnings: clockWarnings(app.paths),
+      })}\n`,
+    );
+    return;
+  }
+  ui.print(formatStatus(report));
+  // The outcomes and the adapter's word on the subscription are in the status: not news any more.
+  app.markShown({ tweets: [], outcomes: app.store.listUnshownOutcomes(), subscriptionStatus: report.subscriptionStatus });
+  reportClock(ui, app.paths);
+}
+
+function buildProgram(io: CliIo, ui: Ui, setExitCode: (code: number) => void): Command {
   const program = new Command(NAME)
     .description('Tweet and read your home timeline with no Internet: messages travel through the user gateway and a courier')
     .option('--data-root <dir>', `shared data root (env ${ENV.DATA_ROOT})`)
@@ -108,116 +262,26 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
-      outputError: () => undefined, // reported as one line below
+      outputError: () => undefined, // reported as one line by main
     });
 
-  const context = (command: Command) => {
+  /** Open the app for a command (with the user's credentials unless `offline`), run `work`, close it. */
+  const withApp = async (command: Command, work: (app: TwitterApp) => Promise<unknown>, offline = false): Promise<void> => {
     const options = command.optsWithGlobals<GlobalOptions>();
     const paths = resolvePaths(options, io.env, io.defaultEnvFile);
     const logger: Logger = options.verbose ? jsonLineLogger(NAME, (line) => io.stderr.write(line)) : silentLogger;
-    return { paths, logger };
-  };
-
-  const withApp = async <T>(command: Command, work: (app: TwitterApp, paths: AppPaths) => Promise<T>): Promise<T> => {
-    const { paths, logger } = context(command);
-    const credentials = loadCredentials(io.env, paths.envFile);
+    // Offline commands need no credentials (and contact no gateway).
+    const credentials = offline ? OFFLINE_CREDENTIALS : loadCredentials(io.env, paths.envFile);
     const app = await openApp({ paths, credentials, logger });
     try {
-      return await work(app, paths);
+      await work(app);
     } finally {
       await app.close();
     }
   };
 
-  const registerAndReport = async (app: TwitterApp, paths: AppPaths) => {
-    const registration = await app.register();
-    if (registration === 'registered') {
-      print(`Registered with the user gateway at ${paths.gatewaySocket} (endpoint ${app.endpoint.id}).\n`);
-    } else if (registration === 're-registered') {
-      print(`Registered again with the user gateway at ${paths.gatewaySocket}: it no longer accepted our certificate (new gateway identity?).\n`);
-    }
-  };
-
-  const reportSubscription = (result: SubscriptionResult) => {
-    if (result.action === 'current') return;
-    const until = formatDate(result.record.pdaExpiry);
-    print(
-      result.action === 'subscribed'
-        ? `Subscribed to your home timeline until ${until}: new tweets arrive with the courier.\n`
-        : `Renewed the subscription to your home timeline until ${until} (${result.reason}).\n`,
-    );
-  };
-
-  const flushAndReport = async (app: TwitterApp) => {
-    const { sent, expired } = await app.flushQueuedTweets();
-    if (sent.length > 0) print(`Sent ${sent.length} tweet(s) left queued by an earlier run.\n`);
-    for (const tweet of expired) warn(`a queued tweet expired before the user gateway took it: "${tweet.text}"`);
-  };
-
-  const reportQueued = (tweet: OutgoingTweet) => {
-    print(
-      `Tweet queued (id ${tweet.id}, parcel ${tweet.parcelId}): it is posted once a courier carries it, ` +
-        `if before ${formatDate(tweet.expiresAt)}. "${NAME} status" follows it.\n`,
-    );
-  };
-
-  /**
-   * The user gateway's word on the clocks (packages/config clockStatus.ts): when this computer's clock is
-   * too far off, messages stop flowing and only the gateways can tell.
-   */
-  const clockWarnings = (paths: AppPaths): string[] => {
-    const file = join(dirname(paths.gatewaySocket), CLOCK_STATUS_FILE);
-    try {
-      return describeClockStatus(readClockStatus(file));
-    } catch (error) {
-      return [`the user gateway's clock status cannot be read: ${(error as Error).message}`];
-    }
-  };
-  const reportClock = (paths: AppPaths) => {
-    for (const line of clockWarnings(paths)) warn(`warning: ${line}`);
-  };
-
-  /** Register, keep the subscription current and send what is queued. */
-  const prepare = async (app: TwitterApp, paths: AppPaths) => {
-    await registerAndReport(app, paths);
-    reportSubscription(await app.ensureSubscription());
-    await flushAndReport(app);
-  };
-
   program.action(async (_options, command: Command) => {
-    await withApp(command, async (app, paths) => {
-      await prepare(app, paths);
-      await app.collect(warn);
-      reportClock(paths);
-      const { tweets, outcomes, subscriptionStatus } = app.unshown();
-      print(formatNewItems(tweets, outcomes, subscriptionStatus));
-      if (subscriptionStatus) app.store.markSubscriptionStatusShown();
-      app.store.markTimelineShown(tweets.map((tweet) => tweet.id));
-      app.store.markOutcomesShown(outcomes.map((outcome) => outcome.parcelId));
-
-      const reader = new LineReader(io.stdin);
-      try {
-        for (;;) {
-          print("What's happening? Type a tweet and press ENTER (ENTER alone skips): ");
-          const line = await reader.next();
-          // Piped input is not echoed: end the prompt's line ourselves.
-          if (line !== null && !io.stdin.isTTY) print('\n');
-          if (line === null || line.trim() === '') {
-            print(line === null ? '\nNothing to tweet.\n' : 'Nothing to tweet.\n');
-            break;
-          }
-          const check = checkTweetText(line);
-          if (!check.ok) {
-            warn(`${check.reason}; try again, or press ENTER to skip`);
-            continue;
-          }
-          reportQueued(await app.queueTweet(line));
-          break;
-        }
-      } finally {
-        reader.dispose();
-      }
-    });
+    await withApp(command, (app) => runDefault(ui, app, io.stdin));
   });
 
   program
@@ -227,11 +291,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .allowExcessArguments(false)
     .action(async (text: string, _options, command: Command) => {
       assertTweetText(text);
-      await withApp(command, async (app, paths) => {
-        await prepare(app, paths);
-        reportQueued(await app.queueTweet(text));
-        reportClock(paths);
-      });
+      await withApp(command, (app) => runTweet(ui, app, text));
     });
 
   program
@@ -243,45 +303,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .option('--limit <n>', 'how many earlier tweets to show', parseLimit, 10)
     .option('--offline', 'do not contact the user gateway: show what is stored')
     .action(async (options: { limit: number; offline?: boolean }, command: Command) => {
-      await withApp(command, async (app, paths) => {
-        if (!options.offline) {
-          try {
-            await registerAndReport(app, paths);
-            await app.collect(warn);
-          } catch (error) {
-            if (!(error instanceof AppError) || error.exitCode !== ExitCode.GATEWAY_UNREACHABLE) throw error;
-            warn(`${error.message}; showing what is stored`);
-            exitCode = error.exitCode;
-          }
-        }
-        reportClock(paths);
-        // What the adapter said about the user's tweets and the subscription is news too.
-        const { outcomes, subscriptionStatus } = app.unshown();
-        if (subscriptionStatus) print(formatSubscriptionStatus(subscriptionStatus));
-        if (outcomes.length > 0) print(`Outcomes of your tweets (${outcomes.length}):\n${outcomes.map(formatOutcome).join('')}`);
-        if (subscriptionStatus) app.store.markSubscriptionStatusShown();
-        app.store.markOutcomesShown(outcomes.map((outcome) => outcome.parcelId));
-        const earlier = app.store.listRecentTimeline(options.limit);
-        const fresh = app.store.listUnshownTimeline();
-        if (earlier.length > 0) print(`Earlier tweets (${earlier.length}):\n${earlier.map(formatTimelineTweet).join('')}`);
-        print(
-          fresh.length > 0
-            ? `New tweets (${fresh.length}):\n${fresh.map(formatTimelineTweet).join('')}`
-            : 'No new tweets.\n',
-        );
-        app.store.markTimelineShown(fresh.map((tweet) => tweet.id));
-      });
+      await withApp(command, async (app) => setExitCode(await runTimeline(ui, app, options)));
     });
 
   program
     .command('subscribe')
     .description('(re)subscribe to your home timeline now: a new PDA for the adapter, for as long as allowed')
     .action(async (_options, command: Command) => {
-      await withApp(command, async (app, paths) => {
-        await registerAndReport(app, paths);
-        reportSubscription(await app.ensureSubscription({ force: true }));
-        await flushAndReport(app);
-      });
+      await withApp(command, (app) => runSubscribe(ui, app));
     });
 
   program
@@ -290,44 +319,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .option('--json', 'print the counts as JSON')
     .option('--limit <n>', 'how many recent tweets of yours to list', parseLimit, 10)
     .action(async (options: { json?: boolean; limit: number }, command: Command) => {
-      const { paths, logger } = context(command);
-      // No credentials needed, no gateway contacted.
-      const app = await openApp({ paths, credentials: { accessToken: '', accessSecret: '', source: 'emulator' }, logger });
-      try {
-        const counts = app.store.countTweets();
-        const subscription = app.store.getSubscription();
-        if (options.json) {
-          print(
-            `${JSON.stringify({
-              tweets: counts,
-              endpointId: app.endpoint.id,
-              registeredUntil: app.endpoint.certificate?.expiryDate.toISOString() ?? null,
-              subscriptionUntil: subscription?.pdaExpiry.toISOString() ?? null,
-              subscriptionState: app.store.getSubscriptionStatus()?.state ?? null,
-              timeline: app.store.countTimeline(),
-              clockWarnings: clockWarnings(paths),
-            })}\n`,
-          );
-          return;
-        }
-        const outcomes = app.store.listUnshownOutcomes();
-        print(
-          formatStatus({
-            counts,
-            endpointId: app.endpoint.id,
-            registeredUntil: app.endpoint.certificate?.expiryDate ?? null,
-            subscription,
-            subscriptionStatus: app.store.getSubscriptionStatus(),
-            timeline: app.store.countTimeline(),
-            recent: app.store.listTweets(options.limit),
-          }),
-        );
-        app.store.markOutcomesShown(outcomes.map((outcome) => outcome.parcelId));
-        app.store.markSubscriptionStatusShown();
-        reportClock(paths);
-      } finally {
-        await app.close();
-      }
+      await withApp(command, async (app) => runStatus(ui, app, options), true);
     });
 
   program.addHelpText('after', GLOBAL_HELP);
@@ -338,7 +330,16 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         `not reachable, ${ExitCode.CONFIGURATION} configuration error, ${ExitCode.FAILURE} unexpected (see ${NAME} --help).\n`,
     );
   }
+  return program;
+}
 
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode: number = ExitCode.OK;
+  const ui: Ui = {
+    print: (text) => io.stdout.write(text),
+    warn: (text) => io.stderr.write(`${NAME}: ${text}\n`),
+  };
+  const program = buildProgram(io, ui, (code) => (exitCode = code));
   try {
     await program.parseAsync([...argv], { from: 'node' });
   } catch (error) {
@@ -348,7 +349,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       return ExitCode.USAGE;
     }
     if (error instanceof AppError) {
-      warn(error.message);
+      ui.warn(error.message);
       return error.exitCode;
     }
     io.stderr.write(
