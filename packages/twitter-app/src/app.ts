@@ -67,10 +67,26 @@ export interface CollectResult {
   readonly refused: number;
 }
 
-export interface QueuedTweetResult {
-  readonly tweet: OutgoingTweet;
-  /** False if the gateway could not be reached: the tweet stays queued for the next run. */
-  readonly sent: boolean;
+export interface SendReport {
+  /** Taken by the user gateway in this run, oldest first. */
+  readonly sent: readonly OutgoingTweet[];
+  /** Expired before the user gateway took them (now failed). */
+  readonly expired: readonly OutgoingTweet[];
+  /** How many are still queued in the app. */
+  readonly queued: number;
+  /** Why the others were not sent (the gateway not reachable, the adapter unknown); null if all were. */
+  readonly problem: AppError | null;
+}
+
+/**
+ * The failures that stop a run from reaching the adapter through the gateway but lose nothing: the user gateway
+ * not reachable (or not taking parcels), the adapter's connection parameters missing.
+ */
+export function isReachProblem(error: unknown): error is AppError {
+  return (
+    error instanceof AppError &&
+    (error.exitCode === ExitCode.GATEWAY_UNREACHABLE || error.exitCode === ExitCode.CONFIGURATION)
+  );
 }
 
 export interface StatusReport {
@@ -289,51 +305,59 @@ export class TwitterApp {
   }
 
   /**
-   * Turn the text into a Tweet parcel (7-day TTL), store it as queued, then deliver it to the gateway (sent
-   * once acked). If the gateway cannot be reached after the parcel was stored, the tweet stays queued and the
-   * error is rethrown with `queuedTweet` set.
+   * Save the tweet as queued, before anything else is tried: its text only, so that it is kept even before the app
+   * can make its parcel (not registered yet, the adapter unknown). `sendQueuedTweets` makes the parcel.
    */
-  async queueTweet(text: string): Promise<OutgoingTweet> {
-    const adapter = await this.loadAdapter();
+  saveTweet(text: string): OutgoingTweet {
     const id = randomUUID();
     const createdAt = this.clock.now();
-    const content = service.encodeTweet({
-      id,
-      text,
-      accessToken: this.options.credentials.accessToken,
-      accessSecret: this.options.credentials.accessSecret,
-      creationDate: createdAt,
-    });
-    const parcel = await this.endpoint.makeParcel(adapter.id, { type: service.TWEET_TYPE, content }, { ttlSeconds: TWEET_TTL_SECONDS });
-    this.store.addQueuedTweet({ id, text, createdAt, expiresAt: parcel.expiryDate, parcelId: parcel.parcelId, parcel: parcel.parcel });
-    try {
-      await this.endpoint.deliverParcels([parcel]);
-    } catch (error) {
-      if (error instanceof AppError) {
-        throw new AppError(`${error.message}; the tweet is kept queued and will be sent on the next run`, error.exitCode, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
-    this.store.markTweetSent(id, this.clock.now());
+    this.store.addQueuedTweet({ id, text, createdAt, expiresAt: new Date(createdAt.getTime() + TWEET_TTL_SECONDS * 1000) });
     return this.store.getTweet(id)!;
   }
 
-  /** Deliver tweets still queued from earlier runs (the gateway was down); fail those that expired. */
-  async flushQueuedTweets(): Promise<{ sent: OutgoingTweet[]; expired: OutgoingTweet[] }> {
+  /**
+   * Give the user gateway every queued tweet, oldest first, making the parcel of those saved as text (a Tweet
+   * message dated when it was typed, living what remains of its week). A tweet is `sent` once the gateway
+   * acknowledged its parcel. The first failure to reach the gateway or to know the adapter stops the run and is
+   * returned as `problem`: what was not sent stays queued. Queued tweets that expired are failed.
+   */
+  async sendQueuedTweets(): Promise<SendReport> {
     const now = this.clock.now();
     const expired = this.store.expireQueuedTweets(now);
-    const queued = this.store.listQueuedTweets(now);
     const sent: OutgoingTweet[] = [];
-    for (const tweet of queued) {
-      await this.endpoint.deliverParcels([
-        { parcelId: tweet.parcelId!, recipientId: '', parcel: tweet.parcel, expiryDate: tweet.expiresAt, encryption: 'session' },
-      ]);
+    let problem: AppError | null = null;
+    for (const tweet of this.store.listQueuedTweets(now)) {
+      try {
+        const parcel = tweet.parcel ?? (await this.makeTweetParcel(tweet));
+        await this.endpoint.deliverParcels([
+          { parcelId: tweet.parcelId ?? '', recipientId: '', parcel, expiryDate: tweet.expiresAt, encryption: 'session' },
+        ]);
+      } catch (error) {
+        if (!isReachProblem(error)) throw error;
+        problem = error;
+        break;
+      }
       this.store.markTweetSent(tweet.id, this.clock.now());
       sent.push(this.store.getTweet(tweet.id)!);
     }
-    return { sent, expired };
+    return { sent, expired, queued: this.store.countTweets().queued, problem };
+  }
+
+  private async makeTweetParcel(tweet: OutgoingTweet): Promise<Buffer> {
+    const adapter = await this.loadAdapter();
+    const content = service.encodeTweet({
+      id: tweet.id,
+      text: tweet.text,
+      accessToken: this.options.credentials.accessToken,
+      accessSecret: this.options.credentials.accessSecret,
+      creationDate: tweet.createdAt,
+    });
+    // Rounded up: a tweet sent as soon as it is typed lives its full week.
+    const ttlSeconds = Math.min(TWEET_TTL_SECONDS, Math.ceil((tweet.expiresAt.getTime() - this.clock.now().getTime()) / 1000));
+    const parcel = await this.endpoint.makeParcel(adapter.id, { type: service.TWEET_TYPE, content }, { ttlSeconds });
+    // Kept before delivery: if the gateway does not ack, the same parcel goes next time.
+    this.store.setTweetParcel(tweet.id, { parcelId: parcel.parcelId, parcel: parcel.parcel, expiresAt: parcel.expiryDate });
+    return parcel.parcel;
   }
 
   /**

@@ -6,9 +6,9 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CLOCK_STATUS_FILE, describeClockStatus, readClockStatus } from '@twitter-relaynet/config';
 import { jsonLineLogger, silentLogger, type Logger } from '@twitter-relaynet/endpoint';
 
-import { TwitterApp, type SubscriptionResult } from './app';
+import { isReachProblem, TwitterApp, type SendReport, type SubscriptionResult } from './app';
 import { ENV, loadCredentials, resolvePaths, type AppPaths, type UserCredentials } from './config';
-import { AppError, ConfigurationError, ExitCode } from './errors';
+import { AppError, ConfigurationError, ExitCode, UsageError } from './errors';
 import { formatDate, formatNewItems, formatOutcome, formatStatus, formatSubscriptionStatus, formatTimelineTweet } from './output';
 import type { OutgoingTweet } from './store';
 import { assertTweetText, checkTweetText, MAX_WEIGHTED_TWEET_LENGTH } from './text';
@@ -40,6 +40,9 @@ Without a command: register with the user gateway and subscribe to your home tim
 subscription is renewed when less than a third of it remains), send tweets left queued, print the tweets
 and tweet outcomes that arrived since the last run, then ask what to tweet (ENTER skips).
 
+A tweet is saved in the app before anything else, even when nothing else runs yet; every command that
+reaches the user gateway (tweet, timeline, subscribe, none) gives it every queued tweet, oldest first.
+
 Tweets: at most ${MAX_WEIGHTED_TWEET_LENGTH} characters counted as X counts them (CJK characters and emoji count
 2, links 23); a tweet lives 7 days on its way to X. The user's X credentials come from
 ${ENV.ACCESS_TOKEN_KEY} and ${ENV.ACCESS_TOKEN_SECRET} (environment, else the .env file), else the
@@ -59,13 +62,14 @@ Exit status:
   ${ExitCode.OK}  done
   ${ExitCode.FAILURE}  unexpected failure
   ${ExitCode.USAGE}  usage error, or tweet text that cannot be posted (empty, too long)
-  ${ExitCode.GATEWAY_UNREACHABLE}  the user gateway is not reachable (a tweet made before that stays queued for the next run)
+  ${ExitCode.GATEWAY_UNREACHABLE}  the user gateway is not reachable (tweets stay queued in the app, nothing is lost)
   ${ExitCode.CONFIGURATION}  configuration error: the adapter's connection parameters or the .env file
 `;
 
+/** 0 lists none (the command still does everything else), up to 1000. */
 function parseLimit(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) {
-    throw new InvalidArgumentError('must be a whole number from 1 to 1000');
+  if (!/^\d+$/.test(value) || Number(value) > 1000) {
+    throw new InvalidArgumentError('must be a whole number from 0 to 1000');
   }
   return Number(value);
 }
@@ -116,16 +120,58 @@ function reportSubscription(ui: Ui, result: SubscriptionResult): void {
   );
 }
 
-function reportFlush(ui: Ui, { sent, expired }: { sent: OutgoingTweet[]; expired: OutgoingTweet[] }): void {
-  if (sent.length > 0) ui.print(`Sent ${sent.length} tweet(s) left queued by an earlier run.\n`);
-  for (const tweet of expired) ui.warn(`a queued tweet expired before the user gateway took it: "${tweet.text}"`);
+/**
+ * Say what happened to the queued tweets: those the gateway took, those that expired, and how many are still
+ * queued in the app (kept, so nothing is lost). `saved`: the tweet this run saved, reported on its own.
+ */
+function reportSending(ui: Ui, report: SendReport, saved: OutgoingTweet | null = null): void {
+  for (const tweet of report.expired) ui.warn(`a queued tweet expired before the user gateway took it: "${tweet.text}"`);
+  const earlier = report.sent.filter((tweet) => tweet.id !== saved?.id);
+  if (earlier.length > 0) {
+    ui.print(`Gave the user gateway ${plural(earlier.length, 'tweet')} queued earlier: on ${earlier.length === 1 ? 'its' : 'their'} way, posted once a courier carries ${earlier.length === 1 ? 'it' : 'them'}.\n`);
+  }
+  const sentNow = saved && report.sent.find((tweet) => tweet.id === saved.id);
+  if (sentNow) {
+    ui.print(
+      `Tweet given to the user gateway (id ${sentNow.id}, parcel ${sentNow.parcelId}): on its way, posted once a courier ` +
+        `carries it, if before ${formatDate(sentNow.expiresAt)}. "${NAME} status" follows it.\n`,
+    );
+  } else if (saved) {
+    ui.print(
+      `Tweet saved (id ${saved.id}): ${plural(report.queued, 'tweet')} queued in the app, nothing is lost; the next ${NAME} ` +
+        `command that reaches the user gateway sends ${report.queued === 1 ? 'it' : 'them'} (if before ${formatDate(saved.expiresAt)}).\n`,
+    );
+  } else if (report.queued > 0 && report.problem) {
+    ui.print(
+      `${plural(report.queued, 'tweet')} queued in the app, nothing is lost: the next ${NAME} command that reaches the user ` +
+        `gateway sends ${report.queued === 1 ? 'it' : 'them'}.\n`,
+    );
+  }
 }
 
-function reportQueued(ui: Ui, tweet: OutgoingTweet): void {
-  ui.print(
-    `Tweet queued (id ${tweet.id}, parcel ${tweet.parcelId}): it is posted once a courier carries it, ` +
-      `if before ${formatDate(tweet.expiresAt)}. "${NAME} status" follows it.\n`,
-  );
+/** ": did you mean timeline?" for a near miss (a typo of one or two letters, or a prefix); else the list. */
+function suggestCommand(name: string, program: Command): string {
+  const names = [...program.commands.map((command) => command.name()), 'help'];
+  const near = names.filter((candidate) => candidate.startsWith(name.toLowerCase()) || editDistance(name.toLowerCase(), candidate) <= 2);
+  if (near.length > 0) return `: did you mean ${near.join(' or ')}?`;
+  return `: the commands are ${names.join(', ')} (to tweet a text: ${NAME} tweet "TEXT")`;
+}
+
+/** Levenshtein distance, for command suggestions (short words only). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 /**
@@ -145,11 +191,32 @@ function reportClock(ui: Ui, paths: AppPaths): void {
   for (const line of clockWarnings(paths)) ui.warn(`warning: ${line}`);
 }
 
-/** Register, keep the subscription current and send what is queued. */
-async function prepare(ui: Ui, app: TwitterApp): Promise<void> {
-  reportRegistration(ui, app, await app.register());
-  reportSubscription(ui, await app.ensureSubscription());
-  reportFlush(ui, await app.flushQueuedTweets());
+/**
+ * Reach the user gateway: register (first run), keep the subscription current (`force`: renew it now), give it
+ * every queued tweet. A problem that loses nothing (the gateway not reachable, the adapter unknown) stops it and is
+ * returned in the report; anything else is thrown.
+ */
+async function reachGateway(ui: Ui, app: TwitterApp, options: { forceSubscription?: boolean } = {}): Promise<SendReport> {
+  try {
+    reportRegistration(ui, app, await app.register());
+    reportSubscription(ui, await app.ensureSubscription({ force: options.forceSubscription }));
+  } catch (error) {
+    if (!isReachProblem(error)) throw error;
+    return { sent: [], expired: [], queued: app.store.countTweets().queued, problem: error };
+  }
+  return app.sendQueuedTweets();
+}
+
+/** Collect what the gateway holds, unless it is known to be unreachable. Returns the problem, if any. */
+async function collect(ui: Ui, app: TwitterApp, problem: AppError | null): Promise<AppError | null> {
+  if (problem?.exitCode === ExitCode.GATEWAY_UNREACHABLE) return problem;
+  try {
+    await app.collect(ui.warn);
+  } catch (error) {
+    if (!isReachProblem(error)) throw error;
+    return problem ?? error;
+  }
+  return problem;
 }
 
 /** Asks "What's happening?" until a postable text, ENTER alone or the end of input. */
@@ -174,36 +241,59 @@ async function askForTweet(ui: Ui, stdin: CliIo['stdin']): Promise<string | null
   }
 }
 
-/** No command: the PoC's run. */
-async function runDefault(ui: Ui, app: TwitterApp, stdin: CliIo['stdin']): Promise<void> {
-  await prepare(ui, app);
-  await app.collect(ui.warn);
+/** No command: the PoC's run. Returns the exit status: with the gateway unreachable, it still asks and saves. */
+async function runDefault(ui: Ui, app: TwitterApp, stdin: CliIo['stdin']): Promise<number> {
+  const reached = await reachGateway(ui, app);
+  reportSending(ui, reached);
+  let problem = await collect(ui, app, reached.problem);
+  if (problem) ui.warn(`${problem.message}; showing what is stored`);
   reportClock(ui, app.paths);
   const news = app.unshown();
   ui.print(formatNewItems(news.tweets, news.outcomes, news.subscriptionStatus));
   app.markShown(news);
   const text = await askForTweet(ui, stdin);
-  if (text !== null) reportQueued(ui, await app.queueTweet(text));
+  if (text !== null) {
+    const saved = saveTweet(app, text);
+    if (problem) {
+      reportSending(ui, { ...reached, sent: [], expired: [], queued: app.store.countTweets().queued }, saved);
+    } else {
+      const sending = await app.sendQueuedTweets();
+      reportSending(ui, sending, saved);
+      problem = sending.problem;
+      if (problem) ui.warn(problem.message);
+    }
+  }
+  return problem?.exitCode ?? ExitCode.OK;
 }
 
-async function runTweet(ui: Ui, app: TwitterApp, text: string): Promise<void> {
-  await prepare(ui, app);
-  reportQueued(ui, await app.queueTweet(text));
+/** Save the tweet; a store that cannot take it (a full disk) is said plainly. */
+function saveTweet(app: TwitterApp, text: string): OutgoingTweet {
+  try {
+    return app.saveTweet(text);
+  } catch (error) {
+    const unusable = unusableDataFolder(error, app.paths.dataDir);
+    if (!unusable) throw error;
+    throw new ConfigurationError(`${unusable.message}; the tweet was not saved`, { cause: error });
+  }
+}
+
+/** The tweet is saved first (`saved`), then everything queued is sent. Returns the exit status. */
+async function runTweet(ui: Ui, app: TwitterApp, saved: OutgoingTweet): Promise<number> {
+  const report = await reachGateway(ui, app);
+  reportSending(ui, report, saved);
+  if (report.problem) ui.warn(report.problem.message);
   reportClock(ui, app.paths);
+  return report.problem?.exitCode ?? ExitCode.OK;
 }
 
 /** Returns the exit status: the gateway being unreachable still shows what is stored. */
 async function runTimeline(ui: Ui, app: TwitterApp, options: { limit: number; offline?: boolean }): Promise<number> {
-  let exitCode: number = ExitCode.OK;
+  let problem: AppError | null = null;
   if (!options.offline) {
-    try {
-      reportRegistration(ui, app, await app.register());
-      await app.collect(ui.warn);
-    } catch (error) {
-      if (!(error instanceof AppError) || error.exitCode !== ExitCode.GATEWAY_UNREACHABLE) throw error;
-      ui.warn(`${error.message}; showing what is stored`);
-      exitCode = error.exitCode;
-    }
+    const reached = await reachGateway(ui, app);
+    reportSending(ui, reached);
+    problem = await collect(ui, app, reached.problem);
+    if (problem) ui.warn(`${problem.message}; showing what is stored`);
   }
   reportClock(ui, app.paths);
   // What the adapter said about the user's tweets and the subscription is news too.
@@ -211,18 +301,19 @@ async function runTimeline(ui: Ui, app: TwitterApp, options: { limit: number; of
   if (subscriptionStatus) ui.print(formatSubscriptionStatus(subscriptionStatus));
   if (outcomes.length > 0) ui.print(`Outcomes of your tweets (${outcomes.length}):\n${outcomes.map(formatOutcome).join('')}`);
   app.markShown({ tweets: [], outcomes, subscriptionStatus });
-  const earlier = app.store.listRecentTimeline(options.limit);
+  const earlier = options.limit > 0 ? app.store.listRecentTimeline(options.limit) : [];
   const fresh = app.store.listUnshownTimeline();
   if (earlier.length > 0) ui.print(`Earlier tweets (${earlier.length}):\n${earlier.map(formatTimelineTweet).join('')}`);
   ui.print(fresh.length > 0 ? `New tweets (${fresh.length}):\n${fresh.map(formatTimelineTweet).join('')}` : 'No new tweets.\n');
   app.markShown({ tweets: fresh, outcomes: [], subscriptionStatus: null });
-  return exitCode;
+  return problem?.exitCode ?? ExitCode.OK;
 }
 
-async function runSubscribe(ui: Ui, app: TwitterApp): Promise<void> {
-  reportRegistration(ui, app, await app.register());
-  reportSubscription(ui, await app.ensureSubscription({ force: true }));
-  reportFlush(ui, await app.flushQueuedTweets());
+async function runSubscribe(ui: Ui, app: TwitterApp): Promise<number> {
+  const report = await reachGateway(ui, app, { forceSubscription: true });
+  reportSending(ui, report);
+  if (report.problem) ui.warn(report.problem.message);
+  return report.problem?.exitCode ?? ExitCode.OK;
 }
 
 function runStatus(ui: Ui, app: TwitterApp, options: { json?: boolean; limit: number }): void {
@@ -257,7 +348,6 @@ function buildProgram(io: CliIo, ui: Ui, setExitCode: (code: number) => void): C
     .option('--env-file <file>', `.env file with the X credentials (env ${ENV.ENV_FILE})`)
     .option('--verbose', 'log JSON lines on stderr')
     .configureHelp({ showGlobalOptions: true })
-    .allowExcessArguments(false)
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -266,7 +356,7 @@ function buildProgram(io: CliIo, ui: Ui, setExitCode: (code: number) => void): C
     });
 
   /** Open the app for a command (with the user's credentials unless `offline`), run `work`, close it. */
-  const withApp = async (command: Command, work: (app: TwitterApp) => Promise<unknown>, offline = false): Promise<void> => {
+  const withApp = async (command: Command, work: (app: TwitterApp) => Promise<number | void>, offline = false): Promise<void> => {
     const options = command.optsWithGlobals<GlobalOptions>();
     const paths = resolvePaths(options, io.env, io.defaultEnvFile);
     const logger: Logger = options.verbose ? jsonLineLogger(NAME, (line) => io.stderr.write(line)) : silentLogger;
@@ -274,24 +364,43 @@ function buildProgram(io: CliIo, ui: Ui, setExitCode: (code: number) => void): C
     const credentials = offline ? OFFLINE_CREDENTIALS : loadCredentials(io.env, paths.envFile);
     const app = await openApp({ paths, credentials, logger });
     try {
-      await work(app);
+      setExitCode((await work(app)) ?? ExitCode.OK);
     } finally {
       await app.close();
     }
   };
 
-  program.action(async (_options, command: Command) => {
-    await withApp(command, (app) => runDefault(ui, app, io.stdin));
-  });
+  program
+    .allowExcessArguments(true)
+    .action(async (_options, command: Command) => {
+      if (command.args.length === 0) return withApp(command, (app) => runDefault(ui, app, io.stdin));
+      // An operand that is no command: name it, rather than commander's "too many arguments".
+      const name = command.args[0];
+      throw new UsageError(`unknown command '${name}'${suggestCommand(name, program)} (see ${NAME} --help)`);
+    });
+  program.helpCommand('help [command]', 'show the help of twitter-app or of a command');
 
   program
     .command('tweet')
-    .description('queue a tweet for the Twitter API adapter (validated first: not empty, not too long)')
+    .description('save a tweet (validated first: not empty, not too long), then give it and any queued ones to the user gateway')
     .argument('<text>', 'the tweet (quote it)')
     .allowExcessArguments(false)
     .action(async (text: string, _options, command: Command) => {
       assertTweetText(text);
-      await withApp(command, (app) => runTweet(ui, app, text));
+      let saved = false;
+      try {
+        await withApp(command, (app) => {
+          const tweet = saveTweet(app, text);
+          saved = true;
+          return runTweet(ui, app, tweet);
+        });
+      } catch (error) {
+        // Said plainly, so that nobody counts on a tweet that is not kept.
+        if (!saved && error instanceof AppError && !/the tweet was not saved/.test(error.message)) {
+          throw new AppError(`${error.message}; the tweet was not saved`, error.exitCode, { cause: error });
+        }
+        throw error;
+      }
     });
 
   program
@@ -300,7 +409,7 @@ function buildProgram(io: CliIo, ui: Ui, setExitCode: (code: number) => void): C
       'collect what arrived and print the new tweets of your home timeline and the recent ones, and the outcomes of ' +
         'your tweets that arrived since the last run',
     )
-    .option('--limit <n>', 'how many earlier tweets to show', parseLimit, 10)
+    .option('--limit <n>', 'how many earlier tweets to show (0: only the new ones)', parseLimit, 10)
     .option('--offline', 'do not contact the user gateway: show what is stored')
     .action(async (options: { limit: number; offline?: boolean }, command: Command) => {
       await withApp(command, async (app) => setExitCode(await runTimeline(ui, app, options)));
@@ -315,9 +424,9 @@ function buildProgram(io: CliIo, ui: Ui, setExitCode: (code: number) => void): C
 
   program
     .command('status')
-    .description('count your tweets by state (queued, sent, confirmed, failed) and show the subscription; offline')
+    .description('count your tweets by state (queued in the app, with the user gateway, confirmed, failed) and show the subscription; offline')
     .option('--json', 'print the counts as JSON')
-    .option('--limit <n>', 'how many recent tweets of yours to list', parseLimit, 10)
+    .option('--limit <n>', 'how many recent tweets of yours to list (0: none, only the counts)', parseLimit, 10)
     .action(async (options: { json?: boolean; limit: number }, command: Command) => {
       await withApp(command, async (app) => runStatus(ui, app, options), true);
     });
@@ -369,7 +478,9 @@ async function openApp(options: Parameters<typeof TwitterApp.open>[0]): Promise<
 }
 
 /** Filesystem errors that mean "this folder cannot hold the app's state": a configuration problem (exit 4). */
-const FOLDER_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP', 'EEXIST', 'ENOSPC', 'EISDIR', 'SQLITE_CANTOPEN']);
+const FOLDER_ERRORS = new Set([
+  'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP', 'EEXIST', 'ENOSPC', 'EISDIR', 'SQLITE_CANTOPEN', 'SQLITE_FULL', 'SQLITE_READONLY',
+]);
 
 function unusableDataFolder(error: unknown, dataDir: string): ConfigurationError | null {
   const code = (error as NodeJS.ErrnoException | null)?.code;

@@ -13,7 +13,10 @@ import { ensurePrivateDirectory } from '@twitter-relaynet/endpoint';
 export const STORE_FILE_NAME = 'twitter-app.sqlite';
 const SCHEMA_VERSION = 1;
 
-/** queued (parcel made, not yet acked by the gateway) → sent (gateway acked) → confirmed | failed (outcome). */
+/**
+ * queued (saved in the app; its parcel made when it can be) → sent (the user gateway acknowledged the parcel: on its
+ * way) → confirmed | failed (the adapter's outcome).
+ */
 export type TweetState = 'queued' | 'sent' | 'confirmed' | 'failed';
 export const TWEET_STATES: readonly TweetState[] = ['queued', 'sent', 'confirmed', 'failed'];
 
@@ -254,21 +257,28 @@ export class AppStore {
 
   // ---- outgoing tweets
 
-  /** Record a tweet whose parcel is made but not yet acknowledged by the gateway. */
-  addQueuedTweet(tweet: { id: string; text: string; createdAt: Date; expiresAt: Date; parcelId: string; parcel: Buffer }): void {
+  /** Record a tweet not yet acknowledged by the gateway: its text, and its parcel once made. */
+  addQueuedTweet(tweet: { id: string; text: string; createdAt: Date; expiresAt: Date; parcelId?: string; parcel?: Buffer }): void {
     this.db
       .prepare(
         `INSERT INTO outgoing_tweets (id, text, state, created_at, expires_at, parcel_id, parcel)
          VALUES (?, ?, 'queued', ?, ?, ?, ?)`,
       )
-      .run(tweet.id, tweet.text, tweet.createdAt.getTime(), tweet.expiresAt.getTime(), tweet.parcelId, tweet.parcel);
+      .run(tweet.id, tweet.text, tweet.createdAt.getTime(), tweet.expiresAt.getTime(), tweet.parcelId ?? null, tweet.parcel ?? null);
   }
 
-  /** Queued tweets not yet expired, oldest first, with their parcels. */
-  listQueuedTweets(now: Date): Array<OutgoingTweet & { parcel: Buffer }> {
+  /** The parcel made for a queued tweet saved as text (its expiry is the parcel's). */
+  setTweetParcel(id: string, made: { parcelId: string; parcel: Buffer; expiresAt: Date }): void {
+    this.db
+      .prepare(`UPDATE outgoing_tweets SET parcel_id = ?, parcel = ?, expires_at = ? WHERE id = ? AND state = 'queued'`)
+      .run(made.parcelId, made.parcel, made.expiresAt.getTime(), id);
+  }
+
+  /** Queued tweets not yet expired, oldest first, with their parcels (null: saved as text, no parcel yet). */
+  listQueuedTweets(now: Date): Array<OutgoingTweet & { parcel: Buffer | null }> {
     const rows = this.db
       .prepare(`SELECT * FROM outgoing_tweets WHERE state = 'queued' AND expires_at > ? ORDER BY created_at, rowid`)
-      .all(now.getTime()) as Array<OutgoingRow & { parcel: Buffer }>;
+      .all(now.getTime()) as Array<OutgoingRow & { parcel: Buffer | null }>;
     return rows.map((row) => ({ ...toOutgoing(row), parcel: row.parcel }));
   }
 

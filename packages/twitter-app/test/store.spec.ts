@@ -18,7 +18,7 @@ describe('AppStore (SQLite in the data directory)', () => {
     for (const id of ['a', 'b', 'c', 'd']) {
       store.addQueuedTweet({ id, text: `tweet ${id}`, createdAt: t0, expiresAt: later(60), parcelId: `p-${id}`, parcel: Buffer.from(id) });
     }
-    expect(store.listQueuedTweets(t0).map((t) => [t.id, t.parcel.toString()])).toEqual([
+    expect(store.listQueuedTweets(t0).map((t) => [t.id, t.parcel?.toString()])).toEqual([
       ['a', 'a'],
       ['b', 'b'],
       ['c', 'c'],

@@ -100,30 +100,28 @@ export function describeWithRealUserGateway(): void {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    test('registers, subscribes and queues a tweet; a tweet made while it is stopped is sent after its restart', async () => {
+    test('registers, subscribes and sends a tweet; tweets made while it is stopped are saved, and timeline sends them after its restart', async () => {
       const first = await app([], 'hello through the real gateway\n');
       expect(first).toMatchObject({ code: 0, stderr: '' });
       expect(first.stdout).toMatch(/^Registered with the user gateway at .*\/user-gateway\/powebsocket\.sock/);
       expect(first.stdout).toMatch(/Subscribed to your home timeline until/);
-      expect(first.stdout).toMatch(/Tweet queued \(id /);
+      expect(first.stdout).toMatch(/Tweet given to the user gateway \(id /);
       expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 1, confirmed: 0, failed: 0 });
 
       await stopGateway();
-      const down = await app(['tweet', 'while it is stopped']);
-      expect(down.code).toBe(3);
-      expect(down.stderr).toBe(
-        `twitter-app: user gateway not reachable at ${join(root, 'user-gateway', 'powebsocket.sock')}: start it with npm start; ` +
-          'the tweet is kept queued and will be sent on the next run\n',
-      );
+      for (const [index, text] of ['A while it is stopped', 'B while it is stopped'].entries()) {
+        const down = await app(['tweet', text]);
+        expect(down.code).toBe(3);
+        expect(down.stderr).toBe(`twitter-app: user gateway not reachable at ${join(root, 'user-gateway', 'powebsocket.sock')}: start it with npm start\n`);
+        expect(down.stdout).toMatch(new RegExp(`^Tweet saved \\(id [0-9a-f-]{36}\\): ${index + 1} tweets? queued in the app, nothing is lost`));
+      }
 
       await startGateway();
       const next = await app(['timeline']);
       expect(next).toMatchObject({ code: 0, stderr: '' });
-      const again = await app([], '\n');
-      expect(again.code).toBe(0);
-      expect(again.stdout).not.toMatch(/Registered|Subscribed/); // same gateway identity, current subscription
-      expect(again.stdout).toContain('Sent 1 tweet(s) left queued by an earlier run.\n');
-      expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 2, confirmed: 0, failed: 0 });
+      expect(next.stdout).not.toMatch(/Registered|Subscribed/); // same gateway identity, current subscription
+      expect(next.stdout).toMatch(/^Gave the user gateway 2 tweets queued earlier: /);
+      expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 3, confirmed: 0, failed: 0 });
     });
   });
 }
