@@ -1,4 +1,5 @@
 /** The twitter-app command line: the PoC's interactive run plus subcommands for scripts. */
+import { statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -469,6 +470,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   return exitCode;
 }
 
+function diskFull(path: string): boolean {
+  try {
+    return statfsSync(path).bavail === 0;
+  } catch {
+    return false;
+  }
+}
+
 async function openApp(options: Parameters<typeof TwitterApp.open>[0]): Promise<TwitterApp> {
   try {
     return await TwitterApp.open(options);
@@ -478,13 +487,15 @@ async function openApp(options: Parameters<typeof TwitterApp.open>[0]): Promise<
 }
 
 /** Filesystem errors that mean "this folder cannot hold the app's state": a configuration problem (exit 4). */
-const FOLDER_ERRORS = new Set([
-  'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP', 'EEXIST', 'ENOSPC', 'EISDIR', 'SQLITE_CANTOPEN', 'SQLITE_FULL', 'SQLITE_READONLY',
-]);
+const FOLDER_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP', 'EEXIST', 'ENOSPC', 'EISDIR']);
+/** SQLite's codes for a file it cannot open, write or grow (SQLITE_IOERR_SHMSIZE on a full tmpfs, ...). */
+const SQLITE_FOLDER_ERRORS = /^SQLITE_(CANTOPEN|FULL|READONLY|IOERR)/;
 
 function unusableDataFolder(error: unknown, dataDir: string): ConfigurationError | null {
   const code = (error as NodeJS.ErrnoException | null)?.code;
-  if (typeof code !== 'string' || !FOLDER_ERRORS.has(code)) return null;
-  const reason = (error as Error).message.replace(/^[A-Z_]+: /, '');
+  if (typeof code !== 'string' || !(FOLDER_ERRORS.has(code) || SQLITE_FOLDER_ERRORS.test(code))) return null;
+  // SQLite often says only "disk I/O error" when the disk is full: say which.
+  const full = code !== 'ENOSPC' && diskFull(dataDir) ? ' (no space left on the disk)' : '';
+  const reason = (error as Error).message.replace(/^[A-Z_]+: /, '') + full;
   return new ConfigurationError(`cannot keep the app's data in ${dataDir} (${code}): ${reason}; choose another folder with --data-dir or --data-root`, { cause: error });
 }

@@ -4,7 +4,7 @@
  * Called from cli.spec.ts (one file, so the two never build packages/twitter-app concurrently).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -24,6 +24,35 @@ function buildUserGateway(): string | null {
     return null;
   } catch (error) {
     return `packages/user-gateway does not build: ${String((error as { stdout?: Buffer }).stdout ?? error).slice(0, 500)}`;
+  }
+}
+
+/** Why a tmpfs cannot be mounted here (mount needs root), or null if it can. */
+function mountUnavailable(): string | null {
+  if (process.platform !== 'linux') return 'not Linux';
+  if (process.getuid?.() !== 0) return 'not root (mount needs it)';
+  const probe = mkdtempSync(join(tmpdir(), 'mount-probe-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'pipe' });
+    execFileSync('umount', [probe], { stdio: 'pipe' });
+    return null;
+  } catch (error) {
+    return `mount -t tmpfs failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+
+/** Write to `file` until the file system is full (ENOSPC). */
+function fillUp(file: string): void {
+  const fd = openSync(file, 'w');
+  try {
+    const chunk = Buffer.alloc(4096, 1);
+    for (;;) writeSync(fd, chunk);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -94,9 +123,12 @@ export function describeWithRealUserGateway(): void {
       await startGateway();
     }, 60_000);
 
+    const mounted: string[] = [];
+
     afterAll(async () => {
       await stopGateway();
       await adapter?.close();
+      for (const folder of mounted) execFileSync('umount', [folder]);
       rmSync(dir, { recursive: true, force: true });
     });
 
@@ -123,5 +155,59 @@ export function describeWithRealUserGateway(): void {
       expect(next.stdout).toMatch(/^Gave the user gateway 2 tweets queued earlier: /);
       expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 3, confirmed: 0, failed: 0 });
     });
+
+    const unavailable = mountUnavailable();
+    if (unavailable) console.warn(`userGateway: skipping the full-disk test: ${unavailable}`);
+    (unavailable ? test.skip : test)(
+      "the user gateway's disk full (a real 16 MiB tmpfs): four tweets, each saved and counted; once there is room, timeline sends them all",
+      async () => {
+        // The gateway's folder on its own small file system (a new gateway: the app registers again).
+        await stopGateway();
+        const folder = join(root, 'user-gateway');
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', folder]);
+        mounted.push(folder);
+        await startGateway();
+        expect((await app(['subscribe'])).code).toBe(0);
+        const sentBefore = JSON.parse((await app(['status', '--json'])).stdout).tweets.sent as number;
+        const filler = join(folder, 'filler.bin');
+        fillUp(filler);
+
+        const socket = join(folder, 'powebsocket.sock');
+        for (let count = 1; count <= 4; count++) {
+          const result = await app(['tweet', `full disk ${count}`]);
+          expect({ count, code: result.code }).toEqual({ count, code: 3 });
+          expect(result.stderr).toMatch(new RegExp(`^twitter-app: the user gateway at ${socket} did not take a parcel: .+\\n$`));
+          expect(result.stdout).toMatch(new RegExp(`^Tweet saved \\(id [0-9a-f-]{36}\\): ${count} tweets? queued in the app, nothing is lost; `));
+        }
+        expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toMatchObject({ queued: 4 });
+
+        unlinkSync(filler);
+        const next = await app(['timeline']);
+        expect(next).toMatchObject({ code: 0, stderr: '' });
+        expect(next.stdout).toContain('Gave the user gateway 4 tweets queued earlier: on their way, posted once a courier carries them.\n');
+        expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: sentBefore + 4, confirmed: 0, failed: 0 });
+      },
+      60_000,
+    );
+
+    (unavailable ? test.skip : test)(
+      "the app's own disk full (a real 1 MiB tmpfs): the tweet is refused and said not saved (exit 4)",
+      async () => {
+        const appDir = join(dir, 'app-on-a-full-disk');
+        mkdirSync(appDir);
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', appDir]);
+        mounted.push(appDir);
+        expect((await app(['--data-dir', appDir, 'status'])).code).toBe(0);
+        const filler = join(appDir, 'filler.bin');
+        fillUp(filler);
+        const result = await app(['--data-dir', appDir, 'tweet', 'no room for me']);
+        expect(result).toMatchObject({ code: 4, stdout: '' });
+        expect(result.stderr).toMatch(
+          new RegExp(`^twitter-app: cannot keep the app's data in ${appDir} \\(SQLITE_[A-Z_]+\\): .+ \\(no space left on the disk\\); choose another folder with --data-dir or --data-root; the tweet was not saved\\n$`),
+        );
+        unlinkSync(filler);
+        expect(JSON.parse((await app(['--data-dir', appDir, 'status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 0, confirmed: 0, failed: 0 });
+      },
+    );
   });
 }
