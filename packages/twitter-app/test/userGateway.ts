@@ -8,6 +8,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, unlink
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { tmpfsUnavailable } from '../../relayer-gateway/test/tmpfs';
 import { TestAdapter } from './gateway';
 
 const REPO = resolve(__dirname, '..', '..', '..');
@@ -24,22 +25,6 @@ function buildUserGateway(): string | null {
     return null;
   } catch (error) {
     return `packages/user-gateway does not build: ${String((error as { stdout?: Buffer }).stdout ?? error).slice(0, 500)}`;
-  }
-}
-
-/** Why a tmpfs cannot be mounted here (mount needs root), or null if it can. */
-function mountUnavailable(): string | null {
-  if (process.platform !== 'linux') return 'not Linux';
-  if (process.getuid?.() !== 0) return 'not root (mount needs it)';
-  const probe = mkdtempSync(join(tmpdir(), 'mount-probe-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'pipe' });
-    execFileSync('umount', [probe], { stdio: 'pipe' });
-    return null;
-  } catch (error) {
-    return `mount -t tmpfs failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
   }
 }
 
@@ -156,7 +141,7 @@ export function describeWithRealUserGateway(): void {
       expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 3, confirmed: 0, failed: 0 });
     });
 
-    const unavailable = mountUnavailable();
+    const unavailable = tmpfsUnavailable();
     if (unavailable) console.warn(`userGateway: skipping the full-disk test: ${unavailable}`);
     (unavailable ? test.skip : test)(
       "the user gateway's disk full (a real 16 MiB tmpfs): four tweets, each saved and counted; once there is room, timeline sends them all",
