@@ -215,6 +215,8 @@ export class TwitterApp {
     } catch (error) {
       if (!(error instanceof IdentityRefusedError)) return null;
       await this.endpoint.register({ force: true });
+      // Parcels made under the old certificate would be refused (and dropped) by the new gateway: make them again.
+      this.store.forgetQueuedParcels();
       return 're-registered';
     }
     return null;

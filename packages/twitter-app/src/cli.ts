@@ -33,6 +33,8 @@ interface GlobalOptions {
 }
 
 const NAME = 'twitter-app';
+/** Ends an error that stopped a tweet before it was stored: nobody should count on it. */
+const NOT_SAVED = '; the tweet was not saved';
 /** `status` and `timeline --offline` read the store only: they need no credentials. */
 const OFFLINE_CREDENTIALS: UserCredentials = { accessToken: '', accessSecret: '', source: 'emulator' };
 
@@ -274,7 +276,7 @@ function saveTweet(app: TwitterApp, text: string): OutgoingTweet {
   } catch (error) {
     const unusable = unusableDataFolder(error, app.paths.dataDir);
     if (!unusable) throw error;
-    throw new ConfigurationError(`${unusable.message}; the tweet was not saved`, { cause: error });
+    throw new ConfigurationError(`${unusable.message}${NOT_SAVED}`, { cause: error });
   }
 }
 
@@ -397,8 +399,8 @@ function buildProgram(io: CliIo, ui: Ui, setExitCode: (code: number) => void): C
         });
       } catch (error) {
         // Said plainly, so that nobody counts on a tweet that is not kept.
-        if (!saved && error instanceof AppError && !/the tweet was not saved/.test(error.message)) {
-          throw new AppError(`${error.message}; the tweet was not saved`, error.exitCode, { cause: error });
+        if (!saved && error instanceof AppError && !error.message.endsWith(NOT_SAVED)) {
+          throw new AppError(`${error.message}${NOT_SAVED}`, error.exitCode, { cause: error });
         }
         throw error;
       }

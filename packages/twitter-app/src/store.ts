@@ -274,6 +274,11 @@ export class AppStore {
       .run(made.parcelId, made.parcel, made.expiresAt.getTime(), id);
   }
 
+  /** Queued tweets go back to text only: their parcels are made again (with a new certificate). */
+  forgetQueuedParcels(): void {
+    this.db.prepare(`UPDATE outgoing_tweets SET parcel_id = NULL, parcel = NULL WHERE state = 'queued'`).run();
+  }
+
   /** Queued tweets not yet expired, oldest first, with their parcels (null: saved as text, no parcel yet). */
   listQueuedTweets(now: Date): Array<OutgoingTweet & { parcel: Buffer | null }> {
     const rows = this.db

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
+import { Parcel } from '@twitter-relaynet/core';
 import { deserializeDeliveryAuthorization, type DeliveryAuthorization, type IncomingMessage } from '@twitter-relaynet/endpoint';
 import { DEFAULT_CREDENTIALS } from '@twitter-relaynet/x-api-emulator';
 
@@ -432,8 +433,10 @@ describe('bin/twitter-app', () => {
     expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 7, confirmed: 1, failed: 1 });
   });
 
-  test('a user gateway reset with a new identity: the app registers again and renews its subscription', async () => {
+  test('a user gateway reset with a new identity: the app registers again, renews its subscription, remakes a queued parcel', async () => {
     await gateway.stop();
+    // Queued with a parcel made under the old gateway's certificate, which the new gateway would refuse.
+    expect((await run(['tweet', 'queued across a gateway reset'])).code).toBe(3);
     gateway = await TestUserGateway.create(socketPath);
     seen = 0;
     await gateway.start();
@@ -441,9 +444,13 @@ describe('bin/twitter-app', () => {
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toMatch(/^Registered again with the user gateway at .*: it no longer accepted our certificate/);
     expect(result.stdout).toMatch(/Renewed the subscription to your home timeline until .* \(the user gateway issued us a new certificate\)/);
-    const [subscription] = await newAtAdapter();
+    expect(result.stdout).toContain('Gave the user gateway 1 tweet queued earlier');
+    const tweetParcel = await Parcel.deserialize(gateway.delivered[1]);
+    expect(await tweetParcel.senderCertificate.isIssuedBy(gateway.certificate)).toBe(true);
+    const [subscription, tweet] = await newAtAdapter();
     const renewed = deserializeDeliveryAuthorization(decodeSubscription(subscription.content).pda);
     expect(renewed.chain.map((c) => c.calculateSubjectId())).toEqual([appId, gateway.certificate.calculateSubjectId()]);
+    expect(decodeTweet(tweet.content).text).toBe('queued across a gateway reset');
   });
 });
 
