@@ -307,13 +307,26 @@ export class TwitterApiAdapter {
     const sameUser = subscription?.accessToken === user.accessToken;
     if (sameUser && subscription?.username) return subscription.username;
     try {
-      const me = await this.call(user, USERS_ME, () => this.options.api.me(user));
+      const me = await this.whoIs(user);
       if (sameUser && !subscription?.userId) this.store.setSubscriptionUser(senderId, me.id, me.username);
       return me.username;
     } catch (error) {
       this.logger.warn({ senderId, reason: error instanceof Error ? error.message : String(error) }, 'Username unknown: the tweet URL uses x.com/i/status');
       return null;
     }
+  }
+
+  /**
+   * The X user these credentials belong to: remembered from an earlier answer, else asked of users/me. Asking
+   * once per token matters: users/me allows 75 requests per 15 minutes, and once they were spent (a URL per
+   * posted tweet) an interrupted post could not be looked for, so it waited for the window's reset.
+   */
+  private async whoIs(user: UserCredentials): Promise<{ id: string; username: string }> {
+    const known = this.store.knownUser(user.accessToken);
+    if (known) return known;
+    const me = await this.call(user, USERS_ME, () => this.options.api.me(user));
+    this.store.rememberUser(user.accessToken, me.id, me.username);
+    return { id: me.id, username: me.username };
   }
 
   /** The user's own recent tweet with this text, if the home timeline shows one. */
@@ -327,7 +340,7 @@ export class TwitterApiAdapter {
     const me =
       subscription?.userId && subscription.username && subscription.accessToken === user.accessToken
         ? { id: subscription.userId, username: subscription.username }
-        : await this.call(user, USERS_ME, () => this.options.api.me(user));
+        : await this.whoIs(user);
     const page = await this.call(user, HOME_TIMELINE, () =>
       this.options.api.homeTimelinePage(user, me.id, { maxResults: 100 }),
     );
@@ -406,7 +419,7 @@ export class TwitterApiAdapter {
     try {
       let { userId, username } = subscription;
       if (!userId) {
-        const me = await this.call(user, USERS_ME, () => this.options.api.me(user));
+        const me = await this.whoIs(user);
         userId = me.id;
         username = me.username;
         this.store.setSubscriptionUser(subscription.senderId, me.id, me.username);

@@ -1,8 +1,10 @@
 /**
  * The adapter's durable state (`adapter.sqlite` next to the endpoint's database; WAL, synchronous=FULL, 0600):
  * tweets received (keyed by (sender id, Tweet.id): a repeat never posts twice) with their posting state and
- * outcome, subscriptions (PDA, the user's credentials, since_id), and rate-limit resets per user and endpoint.
+ * outcome, subscriptions (PDA, the user's credentials, since_id), rate-limit resets per user and endpoint, and
+ * which X user each access token belongs to (keyed by a digest of the token, never the token itself).
  */
+import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -91,6 +93,11 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   next_sync INTEGER NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS x_users (
+  token_digest TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  username TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rate_limits (
   access_token TEXT NOT NULL,
   endpoint TEXT NOT NULL,
@@ -98,6 +105,11 @@ CREATE TABLE IF NOT EXISTS rate_limits (
   PRIMARY KEY (access_token, endpoint)
 );
 `;
+
+/** A token's owner never changes, so its digest is a safe key that keeps no secret once the tweet is final. */
+function tokenDigest(accessToken: string): string {
+  return createHash('sha256').update(accessToken).digest('hex');
+}
 
 function date(ms: number | null): Date | null {
   return ms === null ? null : new Date(ms);
@@ -315,6 +327,25 @@ export class AdapterStore {
 
   failSubscription(senderId: string, reason: string): void {
     this.db.prepare(`UPDATE subscriptions SET state = 'failed', reason = ? WHERE sender_id = ?`).run(reason, senderId);
+  }
+
+  // X users ------------------------------------------------------------------------------------------------------
+
+  /**
+   * Who an access token belongs to (GET /2/users/me), remembered so that it is asked once per token: users/me
+   * allows 75 requests per 15 minutes, and the recovery of an interrupted post cannot do without it.
+   */
+  rememberUser(accessToken: string, userId: string, username: string): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO x_users (token_digest, user_id, username) VALUES (?, ?, ?)')
+      .run(tokenDigest(accessToken), userId, username);
+  }
+
+  knownUser(accessToken: string): { id: string; username: string } | null {
+    const row = this.db.prepare('SELECT user_id, username FROM x_users WHERE token_digest = ?').get(tokenDigest(accessToken)) as
+      | { user_id: string; username: string }
+      | undefined;
+    return row ? { id: row.user_id, username: row.username } : null;
   }
 
   // Rate limits ----------------------------------------------------------------------------------------------------

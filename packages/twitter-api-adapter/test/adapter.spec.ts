@@ -219,6 +219,28 @@ describe('exactly once', () => {
     expect(world.adapter.store.getTweet(world.app.id, id)!.state).toBe('posted');
   });
 
+  test('an interrupted post is looked for at once after many posts: users/me is asked once per token, not per tweet', async () => {
+    // Found by the kill -9 campaign (a tweet never posted): every posted tweet spent a users/me request on its URL;
+    // once the window's were spent, the post interrupted by the kill could not be looked for until the reset.
+    world = await World.create({ rateLimits: { 'GET /2/users/me': 2 } });
+    for (let i = 0; i < 3; i += 1) {
+      await world.tweet(`Posted before the crash, number ${i}`);
+      await world.adapter.runOnce();
+    }
+    const { id } = await world.tweet('Interrupted by the crash');
+    world.adapter.store.markPosting(world.adapter.store.getTweet(world.app.id, id)!);
+    await world.restartAdapter();
+
+    await world.adapter.runOnce();
+    const [posted] = await postedWithText('Interrupted by the crash');
+    expect(world.adapter.store.getTweet(world.app.id, id)).toMatchObject({
+      state: 'posted',
+      url: `https://x.com/${DEFAULT_USER.username}/status/${posted}`,
+    });
+    expect(world.requestsTo('GET', /^\/2\/users\/me$/)).toEqual(['200 GET /2/users/me']);
+    expect(world.postRequests()).toHaveLength(4);
+  });
+
   test('a tweet received before a restart is posted after it', async () => {
     world = await World.create();
     await world.subscribe();
