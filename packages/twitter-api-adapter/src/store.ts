@@ -33,6 +33,8 @@ export interface TweetRecord {
   readonly httpStatus: number | null;
   readonly outcomeDate: Date | null;
   readonly outcomeSent: boolean;
+  /** The app was told the tweet waits for the X API (a TweetOutcome WAITING). */
+  readonly waitingSent: boolean;
   readonly received: Date;
 }
 
@@ -53,7 +55,13 @@ export interface SubscriptionRecord {
   readonly sinceId: string | null;
   readonly nextSync: Date;
   readonly attempts: number;
+  /** The state last sent to the app in a SubscriptionStatus (null: none yet for this subscription). */
+  readonly reportedState: ReportedSubscriptionState | null;
+  /** How many SubscriptionStatus messages were sent to this sender (names each one's parcel). */
+  readonly statusSeq: number;
 }
+
+export type ReportedSubscriptionState = 'active' | 'failed' | 'waiting';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tweets (
@@ -73,6 +81,7 @@ CREATE TABLE IF NOT EXISTS tweets (
   http_status INTEGER,
   outcome_date INTEGER,
   outcome_sent INTEGER NOT NULL DEFAULT 0,
+  waiting_sent INTEGER NOT NULL DEFAULT 0,
   received INTEGER NOT NULL,
   PRIMARY KEY (sender_id, tweet_id)
 );
@@ -91,7 +100,9 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   username TEXT,
   since_id TEXT,
   next_sync INTEGER NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0
+  attempts INTEGER NOT NULL DEFAULT 0,
+  reported_state TEXT,
+  status_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS x_users (
   token_digest TEXT PRIMARY KEY,
@@ -109,6 +120,20 @@ CREATE TABLE IF NOT EXISTS rate_limits (
 /** A token's owner never changes, so its digest is a safe key that keeps no secret once the tweet is final. */
 function tokenDigest(accessToken: string): string {
   return createHash('sha256').update(accessToken).digest('hex');
+}
+
+/** Columns added since the first release: a database made before gets them (CREATE TABLE IF NOT EXISTS would not). */
+const ADDED_COLUMNS: ReadonlyArray<readonly [table: string, column: string, definition: string]> = [
+  ['tweets', 'waiting_sent', 'INTEGER NOT NULL DEFAULT 0'],
+  ['subscriptions', 'reported_state', 'TEXT'],
+  ['subscriptions', 'status_seq', 'INTEGER NOT NULL DEFAULT 0'],
+];
+
+function addMissingColumns(db: Database.Database): void {
+  for (const [table, column, definition] of ADDED_COLUMNS) {
+    const columns = db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
+    if (!columns.some((existing) => existing.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+  }
 }
 
 function date(ms: number | null): Date | null {
@@ -133,6 +158,7 @@ function toTweet(row: any): TweetRecord {
     httpStatus: row.http_status,
     outcomeDate: date(row.outcome_date),
     outcomeSent: row.outcome_sent === 1,
+    waitingSent: row.waiting_sent === 1,
     received: new Date(row.received),
   };
 }
@@ -153,6 +179,8 @@ function toSubscription(row: any): SubscriptionRecord {
     sinceId: row.since_id,
     nextSync: new Date(row.next_sync),
     attempts: row.attempts,
+    reportedState: row.reported_state,
+    statusSeq: row.status_seq,
   };
 }
 
@@ -167,6 +195,7 @@ export class AdapterStore {
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
     db.exec(SCHEMA);
+    addMissingColumns(db);
     return new AdapterStore(db);
   }
 
@@ -255,6 +284,18 @@ export class AdapterStore {
       .map(toTweet);
   }
 
+  /** Tweets not posted yet after `attempts` failed attempts whose app has not been told they wait. */
+  unreportedWaitingTweets(attempts: number): TweetRecord[] {
+    return this.db
+      .prepare(`SELECT * FROM tweets WHERE state IN ('pending', 'posting') AND waiting_sent = 0 AND attempts >= ? ORDER BY received, rowid`)
+      .all(attempts)
+      .map(toTweet);
+  }
+
+  markWaitingSent(tweet: TweetRecord): void {
+    this.db.prepare('UPDATE tweets SET waiting_sent = 1 WHERE sender_id = ? AND tweet_id = ?').run(tweet.senderId, tweet.tweetId);
+  }
+
   markOutcomeSent(tweet: TweetRecord): void {
     this.db.prepare('UPDATE tweets SET outcome_sent = 1 WHERE sender_id = ? AND tweet_id = ?').run(tweet.senderId, tweet.tweetId);
   }
@@ -291,9 +332,10 @@ export class AdapterStore {
       this.db
         .prepare(
           `INSERT OR REPLACE INTO subscriptions (sender_id, delivery_authorization, pda_expiry, access_token, access_secret,
-             gateway_address, creation_date, state, reason, user_id, username, since_id, next_sync, attempts)
+             gateway_address, creation_date, state, reason, user_id, username, since_id, next_sync, attempts, reported_state,
+             status_seq)
            VALUES (@senderId, @deliveryAuthorization, @pdaExpiry, @accessToken, @accessSecret, @gatewayAddress, @creationDate,
-             'active', NULL, @userId, @username, @sinceId, @nextSync, 0)`,
+             'active', NULL, @userId, @username, @sinceId, @nextSync, 0, NULL, @statusSeq)`,
         )
         .run({
           ...subscription,
@@ -303,6 +345,7 @@ export class AdapterStore {
           userId: sameUser ? existing!.userId : null,
           username: sameUser ? existing!.username : null,
           sinceId: sameUser ? existing!.sinceId : null,
+          statusSeq: existing?.statusSeq ?? 0,
         });
       return true;
     })();
@@ -323,6 +366,11 @@ export class AdapterStore {
     this.db
       .prepare(`UPDATE subscriptions SET next_sync = ?, reason = ?, attempts = attempts + ? WHERE sender_id = ?`)
       .run(nextSync.getTime(), reason, countAttempt ? 1 : 0, senderId);
+  }
+
+  /** A SubscriptionStatus in `state`, number `seq`, is in the endpoint's outbox. */
+  markStatusReported(senderId: string, state: ReportedSubscriptionState, seq: number): void {
+    this.db.prepare('UPDATE subscriptions SET reported_state = ?, status_seq = ? WHERE sender_id = ?').run(state, seq, senderId);
   }
 
   failSubscription(senderId: string, reason: string): void {
