@@ -541,11 +541,19 @@ export class TwitterApiAdapter {
     status: SubscriptionStatus,
   ): Promise<void> {
     const seq = subscription.statusSeq + 1;
-    await this.endpoint.sendMessage(serviceMessages.subscriptionStatus(status), {
-      authorization,
-      gatewayAddress: subscription.gatewayAddress,
-      parcelId: deterministicParcelId('subscription-status', subscription.senderId, String(seq), status.state),
-    });
+    try {
+      await this.endpoint.sendMessage(serviceMessages.subscriptionStatus(status), {
+        authorization,
+        gatewayAddress: subscription.gatewayAddress,
+        parcelId: deterministicParcelId('subscription-status', subscription.senderId, String(seq), status.state),
+      });
+    } catch (error) {
+      // Thrown from a sync's failure handling, it would stop the pass before the other subscriptions.
+      if (!(error instanceof PeerError)) throw error;
+      this.logger.warn({ senderId: subscription.senderId, error: error.message }, 'Cannot send the subscription status (PDA unusable): waiting for a new subscription');
+      this.store.failSubscription(subscription.senderId, error.message);
+      return;
+    }
     this.store.markStatusReported(subscription.senderId, status.state, seq);
     this.logger.info({ senderId: subscription.senderId, state: status.state, reason: status.reason }, 'Subscription status queued for the app');
   }

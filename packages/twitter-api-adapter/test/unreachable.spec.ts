@@ -13,21 +13,12 @@ import { join, resolve } from 'node:path';
 
 import { createPogRPCServer, generateSelfSignedCertificate, PogRPCClient, type PogRPCServer } from '@twitter-relaynet/pogrpc';
 
+import { waitFor } from '../../relayer-gateway/test/world';
 import { TestUserGateway } from '../../twitter-app/test/gateway';
 
 const REPO = resolve(__dirname, '..', '..', '..');
 
 jest.setTimeout(120_000);
-
-async function waitFor<T>(what: string, probe: () => T | null | undefined | false, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A local port nothing listens on: bound once by us, then closed. */
 async function closedPort(): Promise<number> {
