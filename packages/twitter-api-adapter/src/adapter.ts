@@ -22,9 +22,9 @@ import {
   systemClock,
   type BackoffOptions,
   type Clock,
+  type DeliveryAuthorization,
   type GatewayResolver,
   type GatewayRoute,
-  type DeliveryAuthorization,
   type IncomingMessage,
   type Logger,
 } from '@twitter-relaynet/endpoint';
@@ -364,7 +364,14 @@ export class TwitterApiAdapter {
       if (this.closed) return;
       const outcome: TweetOutcome =
         tweet.state === 'posted'
-          ? { tweetId: tweet.tweetId, parcelId: tweet.parcelId, status: 'posted', xTweetId: tweet.xTweetId!, url: tweet.url!, date: tweet.outcomeDate }
+          ? {
+              tweetId: tweet.tweetId,
+              parcelId: tweet.parcelId,
+              status: 'posted',
+              xTweetId: tweet.xTweetId!,
+              url: tweet.url!,
+              date: tweet.outcomeDate,
+            }
           : {
               tweetId: tweet.tweetId,
               parcelId: tweet.parcelId,
