@@ -140,7 +140,7 @@ test('the X API unreachable: after 3 attempts the app shows the tweet and the su
   expect(timeline.stdout).not.toMatch(/confirmed/);
 
   const status = await run('twitter-app', ['status'], env);
-  expect(status.stdout).toMatch(/^Tweets: 0 queued, 1 sent, 0 confirmed, 0 failed$/m);
+  expect(status.stdout).toMatch(/^Tweets: 0 queued in the app, 1 with the user gateway, 0 confirmed, 0 failed$/m);
   expect(status.stdout).toMatch(/^Subscription: home timeline until .*; waiting for the X API, which the Twitter API adapter could not reach yet/m);
   expect(status.stdout).toMatch(/^ {2}waiting +"Hello while X is out of reach" \(waiting for the X API, .*ECONNREFUSED.*; it keeps trying\)$/m);
   expect(status.stdout).not.toMatch(/confirmed by the adapter/);
