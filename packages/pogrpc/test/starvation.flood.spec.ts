@@ -106,7 +106,6 @@ test(`${CONNECTIONS} silent connections coming back every ${RECONNECT_AFTER_MS} 
       expect(flood.stats().open).toBeGreaterThan(DEFAULT_MAX_CONNECTIONS / 2);
       latencies.push(result.ms);
       attempts.push(result.attempts);
-      process.stdout.write(`delivery ${i} during the flood: ${Math.round(result.ms)} ms, ${result.attempts} attempt(s)\n`);
     }
   } finally {
     await flood.stop();
