@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { garbage, startFlood, type Misbehaviour } from '@twitter-relaynet/binding-conformance';
 
 import { createPogRPCServer, generateSelfSignedCertificate, MAX_CONCURRENT_STREAMS, PogRPCClient, type PogRPCServer } from '../src';
+import { until } from './helpers';
 
 let server: PogRPCServer;
 const stored: string[] = [];
@@ -43,14 +44,6 @@ test(`each connection may open at most ${MAX_CONCURRENT_STREAMS} streams at once
     session.destroy();
   }
 });
-
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const open = (port: number): Promise<Socket> =>
   new Promise((resolve, reject) => {

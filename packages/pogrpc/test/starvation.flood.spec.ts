@@ -14,6 +14,7 @@ import { MemoryLogger } from '@twitter-relaynet/core';
 import { silent, startFlood } from '@twitter-relaynet/binding-conformance';
 
 import { createPogRPCServer, DEFAULT_MAX_CONNECTIONS, generateSelfSignedCertificate, PogRPCClient, type PogRPCServer } from '../src';
+import { until } from './helpers';
 
 const CONNECTIONS = Number(process.env.POGRPC_FLOOD_CONNECTIONS ?? 300);
 const FLOOD_SECONDS = Number(process.env.POGRPC_FLOOD_SECONDS ?? 0);
@@ -46,14 +47,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
 });
-
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * Deliver one parcel as a gateway would: a new client (so a new connection), tried again while it fails,
@@ -95,7 +88,7 @@ test(`${CONNECTIONS} silent connections coming back every ${RECONNECT_AFTER_MS} 
   const floodOpenAtDelivery: number[] = [];
   try {
     // Full: the server has closed more connections than the flood has beyond its cap.
-    await until('the flood to fill the server', () => flood.stats().closedByServer >= CONNECTIONS - DEFAULT_MAX_CONNECTIONS);
+    await until('the flood to fill the server', () => flood.stats().closedByServer >= CONNECTIONS - DEFAULT_MAX_CONNECTIONS, 30_000);
     for (let i = 0; i < 3 || performance.now() - floodStarted < FLOOD_SECONDS * 1_000; i++) {
       const result = await deliverOne(`under-flood-${i}`, patienceMs);
       if (!result) {

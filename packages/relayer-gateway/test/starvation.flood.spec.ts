@@ -13,7 +13,7 @@
  * POGRPC_FLOOD_SECONDS: keep sending round trips until the flood has lasted this long (default 0: one).
  * With FAULTS_REPORT=<file>, the figures are appended as one JSON line.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 
 import { silent, startFlood, type Flood } from '@twitter-relaynet/binding-conformance';
 import { DEFAULT_MAX_CONNECTIONS } from '@twitter-relaynet/pogrpc';
@@ -32,23 +32,12 @@ beforeAll(async () => {
   buildExecutables();
   world = new World();
   await world.start();
-  alice = await world.openApp('alice');
-  await waitFor('the PDA to reach the adapter', async () => {
-    const atUser = await world.courier.run('user');
-    const atRelayer = await world.courier.run('relayer');
-    return atUser.status === 0 && atRelayer.status === 0 && world.pdas.has(alice.app.id);
-  }, 30_000, 500);
+  alice = await world.openAppKnownToAdapter('alice');
 }, 120_000);
 
 afterAll(async () => {
   await world?.close();
 });
-
-function pogrpcPort(node: 'relayer-gateway' | 'twitter-api-adapter'): { host: string; port: number } {
-  const { address } = JSON.parse(readFileSync(world.path(node, 'pogrpc.json'), 'utf8')) as { address: string };
-  const [host, port] = address.split(':');
-  return { host, port: Number(port) };
-}
 
 /** Restart the relaying gateway: afterwards neither side holds a connection to the other. */
 async function restartRelayer(): Promise<void> {
@@ -92,7 +81,7 @@ test(`${CONNECTIONS} silent connections coming back on each PogRPC port: message
   // Generous, and relative to this machine's pace; before the fix nothing crossed for tens of seconds.
   const patienceMs = Math.max(15_000, 20 * Math.max(...baseline.map((b) => b.toAdapter + b.toRelayer)));
 
-  const adapterFlood = startFlood(pogrpcPort('twitter-api-adapter'), CONNECTIONS, [silent], { reconnectAfterMs: 200 });
+  const adapterFlood = startFlood(world.pogrpcTarget('twitter-api-adapter'), CONNECTIONS, [silent], { reconnectAfterMs: 200 });
   const relayerFloods: Flood[] = [];
   const floodStarted = performance.now();
   const underFlood: Array<{ toAdapter: number; toRelayer: number }> = [];
@@ -102,7 +91,7 @@ test(`${CONNECTIONS} silent connections coming back on each PogRPC port: message
     for (let i = 0; i === 0 || performance.now() - floodStarted < FLOOD_SECONDS * 1_000; i++) {
       await relayerFloods.at(-1)?.stop();
       await restartRelayer();
-      relayerFloods.push(startFlood(pogrpcPort('relayer-gateway'), CONNECTIONS, [silent], { reconnectAfterMs: 200 }));
+      relayerFloods.push(startFlood(world.pogrpcTarget('relayer-gateway'), CONNECTIONS, [silent], { reconnectAfterMs: 200 }));
       await untilFull(relayerFloods.at(-1)!);
       underFlood.push(await roundTrip(`under flood ${i}`, patienceMs));
       process.stdout.write(`round trip ${i} during the flood: ${JSON.stringify(underFlood[i])}\n`);

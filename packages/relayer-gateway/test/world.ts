@@ -297,6 +297,24 @@ export class World {
     };
   }
 
+  /** An app as openApp makes it, after courier round trips until the adapter has its PDA. */
+  async openAppKnownToAdapter(name: string): Promise<Awaited<ReturnType<World['openApp']>>> {
+    const opened = await this.openApp(name);
+    await waitFor(`the PDA of ${name} to reach the adapter`, async () => {
+      const atUser = await this.courier.run('user');
+      const atRelayer = await this.courier.run('relayer');
+      return atUser.status === 0 && atRelayer.status === 0 && this.pdas.has(opened.app.id);
+    }, 30_000, 500);
+    return opened;
+  }
+
+  /** Where a node's PogRPC server listens, from the `pogrpc.json` it publishes. */
+  pogrpcTarget(node: 'relayer-gateway' | 'twitter-api-adapter'): { host: string; port: number } {
+    const { address } = JSON.parse(readFileSync(this.path(node, 'pogrpc.json'), 'utf8')) as { address: string };
+    const [host, port] = address.split(':');
+    return { host, port: Number(port) };
+  }
+
   /** The adapter replies to a private endpoint with the PDA it issued (queued in the adapter's outbox). */
   async reply(appId: string, text: string): Promise<string> {
     const pda = this.pdas.get(appId);
