@@ -1,43 +1,70 @@
 /**
- * Starvation of the PogRPC ports by connections that only hold a slot, against the real daemons
- * (bin/user-gateway, bin/relayer-gateway, bin/relay as child processes; the adapter's PublicEndpoint
- * in this process, see world.ts): CONNECTIONS silent TCP connections on each PogRPC port, each coming
- * back 200 ms after it is closed, the flood that once kept the relaying gateway from delivering to the
- * adapter for 75 s. While it goes on, a message crosses both ports over new connections (the
- * relaying gateway is restarted first, so it has no connection to the adapter and listens on a new
- * port): the relaying gateway process delivers it to the adapter's port, and the adapter's reply goes
- * to the relaying gateway's port. Latencies are measured and reported against a baseline taken the
- * same way without the flood.
+ * Starvation of the PogRPC ports by connections that only hold a slot, against the real processes
+ * (bin/user-gateway, bin/relayer-gateway, bin/twitter-api-adapter posting to the X API emulator, and
+ * bin/relay as the courier): CONNECTIONS silent TCP connections on each PogRPC port, each coming back
+ * 200 ms after it is closed, the flood that once kept the relaying gateway from delivering to the
+ * adapter for 75 s (a tweet posted 40 s late). While it goes on, a tweet crosses both ports over new
+ * connections (the relaying gateway is restarted first, so it holds no connection to the adapter and
+ * listens on a new port): the relaying gateway delivers it to the adapter, which posts it and sends
+ * its outcome back to the relaying gateway. Latencies are measured and reported against a baseline
+ * taken the same way without the flood.
  *
  * POGRPC_FLOOD_CONNECTIONS per port (default 300; the long run of `npm run test:faults` uses 500);
- * POGRPC_FLOOD_SECONDS: keep sending round trips until the flood has lasted this long (default 0: one).
+ * POGRPC_FLOOD_SECONDS: keep tweeting until the flood has lasted this long (default 0: one tweet).
  * With FAULTS_REPORT=<file>, the figures are appended as one JSON line.
  */
-import { appendFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { silent, startFlood, type Flood } from '@twitter-relaynet/binding-conformance';
+import { serializeDeliveryAuthorization } from '@twitter-relaynet/endpoint';
 import { DEFAULT_MAX_CONNECTIONS } from '@twitter-relaynet/pogrpc';
+import { serviceMessages, type UserCredentials } from '@twitter-relaynet/twitter-service';
+import { startEmulator, type RunningEmulator } from '@twitter-relaynet/x-api-emulator';
 
-import { buildExecutables, waitFor, World } from './world';
+import { buildExecutables, type LogLine, waitFor, World } from './world';
 
 const CONNECTIONS = Number(process.env.POGRPC_FLOOD_CONNECTIONS ?? 300);
 const FLOOD_SECONDS = Number(process.env.POGRPC_FLOOD_SECONDS ?? 0);
+const CONSUMER = { appKey: 'starvation-test-consumer-key', appSecret: 'starvation-test-consumer-secret' };
 
 jest.setTimeout(180_000 + FLOOD_SECONDS * 2_000);
 
+const emulatorDir = mkdtempSync(join(tmpdir(), 'starvation-emulator-'));
+let emulator: RunningEmulator;
 let world: World;
 let alice: Awaited<ReturnType<World['openApp']>>;
+let user: UserCredentials;
 
 beforeAll(async () => {
-  buildExecutables();
-  world = new World();
+  buildExecutables('packages/twitter-api-adapter');
+  emulator = await startEmulator({ port: 0, dataDir: emulatorDir, credentials: CONSUMER });
+  user = { accessToken: emulator.credentials.accessToken, accessSecret: emulator.credentials.accessSecret };
+  world = new World({ adapterProcess: { apiBaseUrl: emulator.url, consumer: { key: CONSUMER.appKey, secret: CONSUMER.appSecret } } });
   await world.start();
-  alice = await world.openAppKnownToAdapter('alice');
+  alice = await world.openApp('alice', (authorization) =>
+    serviceMessages.updateSubscription({
+      deliveryAuthorization: serializeDeliveryAuthorization(authorization),
+      credentials: user,
+      creationDate: new Date(),
+    }),
+  );
+  await world.courier.run('user');
+  await world.courier.run('relayer');
+  await waitFor('the subscription at the adapter', () => adapterLog('Subscription stored', () => true));
 }, 120_000);
 
 afterAll(async () => {
   await world?.close();
+  await emulator?.close();
+  rmSync(emulatorDir, { recursive: true, force: true });
 });
+
+function adapterLog(msg: string, match: (line: LogLine) => boolean): LogLine | undefined {
+  return world.adapterProcess!.logs().find((line) => line.msg === msg && match(line));
+}
 
 /** Restart the relaying gateway: afterwards neither side holds a connection to the other. */
 async function restartRelayer(): Promise<void> {
@@ -50,33 +77,37 @@ async function untilFull(flood: Flood): Promise<void> {
   await waitFor('the flood to fill the port', () => flood.stats().closedByServer >= CONNECTIONS - DEFAULT_MAX_CONNECTIONS, 30_000);
 }
 
+const logTime = (line: LogLine) => Date.parse(line.time as string);
+
 /**
- * One round trip; resolves to the time each PogRPC crossing took: `toAdapter` from the start of the courier's run at
- * the relaying gateway to the message at the adapter, `toRelayer` from the adapter's reply to its parcel stored
- * at the relaying gateway. Each waits `patienceMs` at most.
+ * One tweet; resolves to the time each PogRPC crossing took (from the processes' log times): `toAdapter` from
+ * the start of the courier's run at the relaying gateway to the tweet recorded by the adapter, `toRelayer`
+ * from its outcome queued by the adapter (after posting it) to that parcel stored at the relaying gateway.
+ * Each waits `patienceMs` at most.
  */
-async function roundTrip(text: string, patienceMs: number): Promise<{ toAdapter: number; toRelayer: number }> {
-  await alice.send(text);
+async function tweet(text: string, patienceMs: number): Promise<{ toAdapter: number; toRelayer: number }> {
+  const tweetId = randomUUID();
+  await alice.app.sendMessage(alice.adapterAddress, serviceMessages.tweet({ id: tweetId, text, credentials: user, creationDate: new Date() }));
   expect((await world.courier.run('user')).status).toBe(0);
-  const handedOver = performance.now();
+  const handedOver = Date.now();
   expect((await world.courier.run('relayer')).status).toBe(0);
-  await waitFor(`"${text}" at the adapter`, () => world.adapterInbox.contents().includes(text), patienceMs);
-  const toAdapter = performance.now() - handedOver;
-  const replied = performance.now();
-  const reply = await world.reply(alice.app.id, `re: ${text}`);
-  await world.waitUntilQueuedAtRelayer([reply], patienceMs);
-  return { toAdapter, toRelayer: performance.now() - replied };
+  const recorded = await waitFor(`"${text}" at the adapter`, () => adapterLog('Tweet recorded; it will be posted', (l) => l.tweetId === tweetId), patienceMs);
+  const outcome = await waitFor(`the outcome of "${text}"`, () => adapterLog('Tweet outcome queued for the app', (l) => l.tweetId === tweetId), 60_000);
+  expect(outcome.status).toBe('posted');
+  await world.waitUntilQueuedAtRelayer([outcome.outcomeParcelId as string], patienceMs);
+  const stored = world.relayer.logs().find((l) => l.msg === 'Parcel stored' && l.parcelId === outcome.outcomeParcelId)!;
+  return { toAdapter: logTime(recorded) - handedOver, toRelayer: logTime(stored) - logTime(outcome) };
 }
 
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const round = (values: readonly number[]) => values.map(Math.round);
+const summary = (values: readonly number[]) => ({ median: Math.round(median(values)), max: Math.round(Math.max(...values)) });
 
-test(`${CONNECTIONS} silent connections coming back on each PogRPC port: messages still cross both during the flood`, async () => {
+test(`${CONNECTIONS} silent connections coming back on each PogRPC port: a tweet still crosses both during the flood`, async () => {
   expect(CONNECTIONS).toBeGreaterThan(DEFAULT_MAX_CONNECTIONS);
   const baseline: Array<{ toAdapter: number; toRelayer: number }> = [];
   for (let i = 0; i < 2; i++) {
     await restartRelayer();
-    baseline.push(await roundTrip(`baseline ${i}`, 30_000));
+    baseline.push(await tweet(`baseline ${i} ${randomUUID()}`, 30_000));
   }
   // Generous, and relative to this machine's pace; before the fix nothing crossed for tens of seconds.
   const patienceMs = Math.max(15_000, 20 * Math.max(...baseline.map((b) => b.toAdapter + b.toRelayer)));
@@ -93,8 +124,8 @@ test(`${CONNECTIONS} silent connections coming back on each PogRPC port: message
       await restartRelayer();
       relayerFloods.push(startFlood(world.pogrpcTarget('relayer-gateway'), CONNECTIONS, [silent], { reconnectAfterMs: 200 }));
       await untilFull(relayerFloods.at(-1)!);
-      underFlood.push(await roundTrip(`under flood ${i}`, patienceMs));
-      process.stdout.write(`round trip ${i} during the flood: ${JSON.stringify(underFlood[i])}\n`);
+      underFlood.push(await tweet(`under flood ${i} ${randomUUID()}`, patienceMs));
+      process.stdout.write(`tweet ${i} during the flood: ${JSON.stringify(underFlood[i])}\n`);
       // Still during the flood: most slots of both servers are held by flood connections.
       for (const flood of [adapterFlood, relayerFloods.at(-1)!]) {
         floodOpen.push(flood.stats().open);
@@ -104,17 +135,17 @@ test(`${CONNECTIONS} silent connections coming back on each PogRPC port: message
   } finally {
     await Promise.all([adapterFlood, ...relayerFloods].map((flood) => flood.stop()));
   }
-  expect(world.relayer.running && world.userGateway.running).toBe(true);
+  expect(world.relayer.running && world.userGateway.running && world.adapterProcess!.running).toBe(true);
 
   const figures = {
     suite: 'pogrpc-flood-daemons',
     connectionsPerPort: CONNECTIONS,
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     floodSeconds: Math.round((performance.now() - floodStarted) / 100) / 10,
-    baselineMs: { toAdapter: round(baseline.map((b) => b.toAdapter)), toRelayer: round(baseline.map((b) => b.toRelayer)) },
-    roundTrips: underFlood.length,
-    toAdapterMs: { median: Math.round(median(underFlood.map((u) => u.toAdapter))), max: Math.round(Math.max(...underFlood.map((u) => u.toAdapter))) },
-    toRelayerMs: { median: Math.round(median(underFlood.map((u) => u.toRelayer))), max: Math.round(Math.max(...underFlood.map((u) => u.toRelayer))) },
+    baselineMs: { toAdapter: baseline.map((b) => Math.round(b.toAdapter)), toRelayer: baseline.map((b) => Math.round(b.toRelayer)) },
+    tweets: underFlood.length,
+    toAdapterMs: summary(underFlood.map((u) => u.toAdapter)),
+    toRelayerMs: summary(underFlood.map((u) => u.toRelayer)),
     floodOpenAtDelivery: { min: Math.min(...floodOpen) },
     adapterFlood: adapterFlood.stats(),
     relayerFloods: relayerFloods.map((flood) => flood.stats()),
