@@ -75,7 +75,7 @@ step skew node node_modules/jest/bin/jest.js packages/relayer-gateway/test/skew.
 
 # 4. PogRPC starvation: silent TCP connections that come back 200 ms after each close, more than the
 #    connection cap, while real deliveries (TLS, gRPC, new connections) go on; library server, then both
-#    PogRPC ports of the real deployment (relaying gateway process, adapter endpoint).
+#    PogRPC ports of the real processes (relaying gateway, adapter posting tweets to the X API emulator).
 step pogrpc-flood env POGRPC_FLOOD_CONNECTIONS="$POGRPC_FLOOD_CONNECTIONS" POGRPC_FLOOD_SECONDS="$POGRPC_FLOOD_SECONDS" \
   node node_modules/jest/bin/jest.js --runInBand packages/pogrpc/test/starvation.flood.spec.ts packages/relayer-gateway/test/starvation.flood.spec.ts
 
@@ -131,7 +131,7 @@ node -e '
     } else if (f.suite === "pogrpc-flood") {
       console.log(`  PogRPC starvation flood (library): ${f.connections} silent connections for ${f.floodSeconds} s, cap ${f.maxConnections}: ${f.deliveries} deliveries, median ${f.latencyMs.median} ms, max ${f.latencyMs.max} ms (baseline ${f.baselineMs.join("/")} ms); ${f.shed.evicted} evicted, ${f.shed.refused} refused`);
     } else if (f.suite === "pogrpc-flood-daemons") {
-      console.log(`  PogRPC starvation flood (daemons): ${f.connectionsPerPort} per port for ${f.floodSeconds} s: ${f.roundTrips} round trips; to the adapter median ${f.toAdapterMs.median} ms, max ${f.toAdapterMs.max} ms (baseline ${f.baselineMs.toAdapter.join("/")}); to the relaying gateway median ${f.toRelayerMs.median} ms, max ${f.toRelayerMs.max} ms (baseline ${f.baselineMs.toRelayer.join("/")})`);
+      console.log(`  PogRPC starvation flood (daemons): ${f.connectionsPerPort} per port for ${f.floodSeconds} s: ${f.tweets} tweets; to the adapter median ${f.toAdapterMs.median} ms, max ${f.toAdapterMs.max} ms (baseline ${f.baselineMs.toAdapter.join("/")}); to the relaying gateway median ${f.toRelayerMs.median} ms, max ${f.toRelayerMs.max} ms (baseline ${f.baselineMs.toRelayer.join("/")})`);
     } else if (f.suite === "fuzz") {
       console.log(`  fuzz: ${f.properties} properties x ${f.runsPerProperty} runs = ${f.cases} cases`);
     } else {
