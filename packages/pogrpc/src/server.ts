@@ -4,7 +4,9 @@ import { createConnection, createServer, type Server as NetServer, type Socket }
 
 import * as grpc from '@grpc/grpc-js';
 
+import { ConnectionAdmission } from './admission';
 import {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_SERVER_CALL_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_SERVER_IDLE_TIMEOUT_MS,
@@ -56,8 +58,13 @@ export interface PogRPCServerOptions {
   readonly idleTimeoutMs?: number;
   /** Cap on one call's duration; default 10 min. */
   readonly callTimeoutMs?: number;
-  /** Simultaneous connections accepted; more are closed at once. Default 256. */
+  /**
+   * Simultaneous connections. At the cap a new connection replaces the quietest one that has not started a call
+   * yet; it is refused only when every slot is held by a call. Default 256.
+   */
   readonly maxConnections?: number;
+  /** Time a TCP connection has, from its accept, to complete the TLS handshake and start a call. Default 10 s. */
+  readonly handshakeTimeoutMs?: number;
   readonly logger?: Logger;
 }
 
@@ -91,9 +98,17 @@ export async function createPogRPCServer(options: PogRPCServerOptions): Promise<
     'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
   });
   const calls = new Set<DeliveryCall>();
+  const target = parseAddress(options.address);
+  const admission = new ConnectionAdmission({
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    logger,
+    trustEveryConnection: target.path !== null,
+  });
   const { service } = loadPogRPCService();
   grpcServer.addService(service, {
     DeliverParcels: (call: grpc.ServerDuplexStream<ParcelDeliveryMessage, ParcelDeliveryAckMessage>) => {
+      admission.callStarted(call.getPeer());
       const delivery = new DeliveryCall(call, options, logger, idleTimeoutMs, maxParcelLength);
       calls.add(delivery);
       delivery.done.then(() => calls.delete(delivery));
@@ -152,6 +167,7 @@ export async function createPogRPCServer(options: PogRPCServerOptions): Promise<
   // idleTimeoutMs / 2) if nothing else. `bytesRead` counts even when TLS/HTTP/2 consume the socket natively.
   const socketActivity = new WeakMap<Socket, { bytesRead: number; since: number }>();
   const netServer = createServer((socket) => {
+    if (!admission.admit(socket)) return;
     sockets.add(socket);
     socketActivity.set(socket, { bytesRead: 0, since: Date.now() });
     socket.once('close', () => sockets.delete(socket));
@@ -159,21 +175,7 @@ export async function createPogRPCServer(options: PogRPCServerOptions): Promise<
     injector.injectConnection(socket);
   });
   netServer.on('error', (error) => logger.error({ err: error.message }, 'PogRPC server error'));
-  // Beyond the cap Node closes new connections itself; they are logged in batches, so that a flood of
-  // connections does not turn into a flood of log lines.
-  netServer.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  let dropped = 0;
-  let dropLogTimer: NodeJS.Timeout | null = null;
-  netServer.on('drop', () => {
-    dropped++;
-    dropLogTimer ??= setTimeout(() => {
-      logger.warn({ dropped, maxConnections: netServer.maxConnections }, 'PogRPC connections refused: too many open');
-      dropped = 0;
-      dropLogTimer = null;
-    }, 1_000).unref();
-  });
 
-  const target = parseAddress(options.address);
   let address: string;
   let port: number | undefined;
   if (target.path) {
@@ -206,7 +208,7 @@ export async function createPogRPCServer(options: PogRPCServerOptions): Promise<
     bufferedBytes: () => [...calls].reduce((sum, call) => sum + call.bufferedBytes(), 0),
     async close() {
       clearInterval(silenceGuard);
-      if (dropLogTimer) clearTimeout(dropLogTimer);
+      admission.close();
       const netClosed = new Promise<void>((resolve) => netServer.close(() => resolve()));
       for (const call of calls) call.abortForShutdown();
       injector.destroy();

@@ -51,3 +51,12 @@ export function sendRawBytes(address: string, bytes: Buffer, tls: boolean, timeo
     });
   });
 }
+
+/** Poll `check` every 50 ms until it holds; throws after `timeoutMs`. */
+export async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
