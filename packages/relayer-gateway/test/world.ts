@@ -22,17 +22,17 @@ import {
 export const REPO = resolve(__dirname, '..', '..', '..');
 export const ADAPTER_ADDRESS = 'twitter-api-adapter.relaynet.local';
 
-/** Build the three executables once (incremental); fail with a clear message otherwise. */
-export function buildExecutables(): void {
+/** Build the three executables (and `extra` packages) once (incremental); fail with a clear message otherwise. */
+export function buildExecutables(...extra: string[]): void {
+  const packages = ['packages/user-gateway', 'packages/relayer-gateway', 'packages/relay', ...extra];
   try {
-    execFileSync(
-      process.execPath,
-      [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/user-gateway', 'packages/relayer-gateway', 'packages/relay'],
-      { cwd: REPO, stdio: 'pipe' },
-    );
+    execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', ...packages], {
+      cwd: REPO,
+      stdio: 'pipe',
+    });
   } catch (error) {
     const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
-    throw new Error(`Could not build the executables (tsc -b packages/user-gateway packages/relayer-gateway packages/relay):\n${output}`);
+    throw new Error(`Could not build the executables (tsc -b ${packages.join(' ')}):\n${output}`);
   }
 }
 

@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 
-import { MAX_TTL_SECONDS } from '@twitter-relaynet/core';
+import { DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS, MAX_TTL_SECONDS } from '@twitter-relaynet/core';
 import {
   ConnectionParametersError,
   PoWebSocketGatewayTransport,
@@ -36,6 +36,12 @@ import {
 
 /** Tweets are worth posting for a week; after that the parcel expires. */
 export const TWEET_TTL_SECONDS = 7 * 24 * 3600;
+/**
+ * A message dated further ahead of this clock than gateways tolerate was made while this clock was ahead
+ * (it has been set back since): no gateway whose clock is right takes it until that date.
+ */
+const MADE_AHEAD_MS = DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS * 1000;
+const madeAhead = (date: Date, now: number) => date.getTime() > now + MADE_AHEAD_MS;
 /** The subscription lives as long as the protocol allows: a PDA and a parcel live at most 180 days. */
 export const SUBSCRIPTION_TTL_SECONDS = MAX_TTL_SECONDS;
 /** Renew the subscription when less than this fraction of its PDA's validity remains. */
@@ -229,6 +235,7 @@ export class TwitterApp {
     if (current.adapterId !== adapter.id) return 'the adapter has a new identity';
     if (current.endpointCertificateId !== this.currentCertificateId()) return 'the user gateway issued us a new certificate';
     if (current.credentialsDigest !== credentialsDigest(this.options.credentials)) return 'the X credentials changed';
+    if (madeAhead(current.sentAt, now)) return "it was made while this computer's clock was ahead";
     const validity = current.pdaExpiry.getTime() - current.pdaStart.getTime();
     const remaining = current.pdaExpiry.getTime() - now;
     if (remaining <= validity * SUBSCRIPTION_RENEWAL_FRACTION) {
@@ -258,10 +265,13 @@ export class TwitterApp {
       creationDate: now,
     });
     const ttlSeconds = Math.max(1, Math.min(SUBSCRIPTION_TTL_SECONDS, Math.floor((authorization.pda.expiryDate.getTime() - now.getTime()) / 1000)));
+    // One made while this clock was ahead is still held back at the user gateway (no gateway whose clock
+    // is right takes it yet): the same parcel id replaces it there, so it never reaches the adapter late.
+    const replacing = existing && madeAhead(existing.sentAt, now.getTime()) ? existing.parcelId : undefined;
     const parcel = await this.endpoint.makeParcel(
       adapter.id,
       { type: service.UPDATE_SUBSCRIPTION_TYPE, content },
-      { ttlSeconds },
+      { ttlSeconds, parcelId: replacing },
     );
     await this.endpoint.deliverParcels([parcel]);
     const record: SubscriptionRecord = {
@@ -277,6 +287,45 @@ export class TwitterApp {
     return { action: existing ? 'renewed' : 'subscribed', reason, record };
   }
 
+  /** Turn a tweet into its parcel (7-day TTL), dated `createdAt`; `parcelId` to make one again. */
+  private async makeTweetParcel(adapter: PublicPeer, tweet: { id: string; text: string; createdAt: Date; parcelId?: string }) {
+    const content = service.encodeTweet({
+      id: tweet.id,
+      text: tweet.text,
+      accessToken: this.options.credentials.accessToken,
+      accessSecret: this.options.credentials.accessSecret,
+      creationDate: tweet.createdAt,
+    });
+    return this.endpoint.makeParcel(
+      adapter.id,
+      { type: service.TWEET_TYPE, content },
+      { ttlSeconds: TWEET_TTL_SECONDS, parcelId: tweet.parcelId },
+    );
+  }
+
+  /**
+   * Tweets made while this computer's clock was ahead, and not answered yet: dated beyond the clock drift
+   * tolerance of this clock as it is now, so no gateway whose clock is right takes them before that date
+   * (the user gateway holds them back). Each is made again, dated now, with the same tweet and parcel ids:
+   * the user gateway replaces its queued copy (same sender and id), and the adapter posts a tweet id once.
+   * Resolves to the tweets delivered again; one the gateway could not take stays queued for the next run.
+   */
+  async redateTweetsMadeAhead(): Promise<OutgoingTweet[]> {
+    const now = this.clock.now();
+    const ahead = this.store.listUnansweredTweetsDatedAfter(new Date(now.getTime() + MADE_AHEAD_MS));
+    if (!ahead.length) return [];
+    const adapter = await this.loadAdapter();
+    const redated: OutgoingTweet[] = [];
+    for (const tweet of ahead) {
+      const parcel = await this.makeTweetParcel(adapter, { ...tweet, createdAt: now, parcelId: tweet.parcelId ?? undefined });
+      if (!this.store.redateTweet(tweet.id, { createdAt: now, expiresAt: parcel.expiryDate, parcel: parcel.parcel })) continue;
+      await this.endpoint.deliverParcels([parcel]);
+      this.store.markTweetSent(tweet.id, this.clock.now());
+      redated.push(this.store.getTweet(tweet.id)!);
+    }
+    return redated;
+  }
+
   /**
    * Turn the text into a Tweet parcel (7-day TTL), store it as queued, then deliver it to the gateway (sent
    * once acked). If the gateway cannot be reached after the parcel was stored, the tweet stays queued and the
@@ -286,14 +335,7 @@ export class TwitterApp {
     const adapter = await this.loadAdapter();
     const id = randomUUID();
     const createdAt = this.clock.now();
-    const content = service.encodeTweet({
-      id,
-      text,
-      accessToken: this.options.credentials.accessToken,
-      accessSecret: this.options.credentials.accessSecret,
-      creationDate: createdAt,
-    });
-    const parcel = await this.endpoint.makeParcel(adapter.id, { type: service.TWEET_TYPE, content }, { ttlSeconds: TWEET_TTL_SECONDS });
+    const parcel = await this.makeTweetParcel(adapter, { id, text, createdAt });
     this.store.addQueuedTweet({ id, text, createdAt, expiresAt: parcel.expiryDate, parcelId: parcel.parcelId, parcel: parcel.parcel });
     try {
       await this.endpoint.deliverParcels([parcel]);

@@ -44,7 +44,8 @@ ${ENV.ACCESS_TOKEN_KEY} and ${ENV.ACCESS_TOKEN_SECRET} (environment, else the .e
 local X API emulator's seeded user.
 
 Clocks: when the user gateway finds that this computer's clock is too far from the Internet side's for
-messages to be taken (more than 2 hours), every command says so on stderr, until they agree again.
+messages to be taken (more than 2 hours), every command says so on stderr, until they agree again. Tweets
+made while this computer's clock was ahead are sent again, dated now, by the first command after it is set right.
 
 Environment: ${ENV.DATA_ROOT} (--data-root; default $XDG_DATA_HOME/twitter-relaynet or
 ~/.local/share/twitter-relaynet), ${ENV.DATA_DIR} (--data-dir; default <data root>/twitter-app),
@@ -149,6 +150,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   };
 
   const flushAndReport = async (app: TwitterApp) => {
+    const redated = await app.redateTweetsMadeAhead();
+    if (redated.length > 0) {
+      print(`Sent ${redated.length} tweet(s) again, dated now: they were made while this computer's clock was ahead.\n`);
+    }
     const { sent, expired } = await app.flushQueuedTweets();
     if (sent.length > 0) print(`Sent ${sent.length} tweet(s) left queued by an earlier run.\n`);
     for (const tweet of expired) warn(`a queued tweet expired before the user gateway took it: "${tweet.text}"`);
@@ -168,7 +173,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const clockWarnings = (paths: AppPaths): string[] => {
     const file = join(dirname(paths.gatewaySocket), CLOCK_STATUS_FILE);
     try {
-      return describeClockStatus(readClockStatus(file));
+      return describeClockStatus(readClockStatus(file), new Date());
     } catch (error) {
       return [`the user gateway's clock status cannot be read: ${(error as Error).message}`];
     }

@@ -285,6 +285,30 @@ export class AppStore {
     return rows.map((row) => toOutgoing({ ...row, state: 'failed' }));
   }
 
+  /** Tweets not answered yet (queued or sent) dated after `date`, oldest first. */
+  listUnansweredTweetsDatedAfter(date: Date): OutgoingTweet[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM outgoing_tweets WHERE state IN ('queued', 'sent') AND created_at > ? ORDER BY created_at, rowid`,
+      )
+      .all(date.getTime()) as OutgoingRow[];
+    return rows.map(toOutgoing);
+  }
+
+  /**
+   * A new parcel for an unanswered tweet (same tweet and parcel ids, a new date): queued again until the
+   * gateway takes it. False if an outcome came meanwhile.
+   */
+  redateTweet(id: string, tweet: { createdAt: Date; expiresAt: Date; parcel: Buffer }): boolean {
+    const result = this.db
+      .prepare(
+        `UPDATE outgoing_tweets SET state = 'queued', created_at = ?, expires_at = ?, parcel = ?, sent_at = NULL
+         WHERE id = ? AND state IN ('queued', 'sent')`,
+      )
+      .run(tweet.createdAt.getTime(), tweet.expiresAt.getTime(), tweet.parcel, id);
+    return result.changes > 0;
+  }
+
   /** The gateway acknowledged the tweet's parcel. Only moves a queued tweet (an outcome may have come first). */
   markTweetSent(id: string, at: Date): void {
     this.db
