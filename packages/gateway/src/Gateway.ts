@@ -67,6 +67,10 @@ export interface GatewayCounters {
   cargoRefused: number;
   /** Items in a received cargo that were logged and skipped. */
   itemsSkipped: number;
+  /** Parcels in a received cargo left out for their date (not acknowledged; see clockSkew.ts). */
+  parcelsLeftOut: number;
+  /** Queued parcels held back from a cargo generation for their date (see clockSkew.ts). */
+  parcelsHeldBack: number;
   pcasQueued: number;
   pcasSent: number;
   pcasReceived: number;
@@ -134,6 +138,8 @@ export abstract class Gateway {
     cargoReceived: 0,
     cargoRefused: 0,
     itemsSkipped: 0,
+    parcelsLeftOut: 0,
+    parcelsHeldBack: 0,
     pcasQueued: 0,
     pcasSent: 0,
     pcasReceived: 0,
@@ -261,7 +267,7 @@ export abstract class Gateway {
     const pcasByMessage = new Map<Buffer, PendingPca>();
     const { parcels, pcas } = this.stores;
     const latestAcceptable = startedAt.getTime() + this.toleranceSeconds * 1000;
-    const logger = this.logger;
+    const { logger, counters } = this;
 
     async function* items(): AsyncGenerator<BatchItem> {
       for await (const pca of pcas.list(destination.peerId, startedAt)) {
@@ -281,6 +287,7 @@ export abstract class Gateway {
         yield { message: parcel.serialized, expiryDate: parcel.expiryDate };
       }
       if (heldBack.length) {
+        counters.parcelsHeldBack += heldBack.length;
         logger.warn(
           { peerId: destination.peerId, heldBack },
           `${heldBack.length} parcel(s) held back from cargo: dated beyond the clock drift tolerance of this ` +
@@ -389,6 +396,7 @@ export abstract class Gateway {
     const futureDated: FutureDatedCargo | null = found && { ...found, cargoId: cargo.id, peerId, now, toleranceSeconds };
     const leftOut = new Set<Parcel>(found?.parcels);
     if (futureDated) {
+      this.counters.parcelsLeftOut += leftOut.size;
       this.logger.warn(
         { cargoId: cargo.id, peerId, parcelIds: futureDated.parcelIds, latestDate: futureDated.latest.toISOString() },
         'Parcels in cargo left out: dated beyond the clock drift tolerance (not acknowledged: the peer sends them again)',
