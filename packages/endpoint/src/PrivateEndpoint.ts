@@ -137,20 +137,13 @@ export class PrivateEndpoint {
 
   /**
    * Register with the gateway (it certifies our identity key) unless we hold a certificate with more than
-   * `renewCertificateBeforeMs` left, or `force`. A certificate not valid yet by our clock is renewed too:
-   * it was issued while this computer's clock was ahead, and parcels signed with it now would be refused.
+   * `renewCertificateBeforeMs` left, or `force`.
    */
   async register(options: { force?: boolean } = {}): Promise<Certificate> {
     this.assertOpen();
     const current = this.identity.certificate;
     const renewBefore = this.options.renewCertificateBeforeMs ?? 30 * DAY_MS;
-    const now = this.clock.now().getTime();
-    if (
-      !options.force &&
-      current &&
-      current.startDate.getTime() <= now &&
-      current.expiryDate.getTime() - now > renewBefore
-    ) {
+    if (!options.force && current && current.expiryDate.getTime() - this.clock.now().getTime() > renewBefore) {
       return current;
     }
     const publicKeyDer = derSerializePublicKey(createPublicKey(this.identity.privateKey));

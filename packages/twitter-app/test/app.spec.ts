@@ -12,6 +12,8 @@ import {
   type IncomingMessage,
 } from '@twitter-relaynet/endpoint';
 
+import { Parcel } from '@twitter-relaynet/core';
+
 import { SUBSCRIPTION_TTL_SECONDS, TwitterApp, type AppPaths, type UserCredentials } from '../src';
 import { decodeSubscription, UPDATE_SUBSCRIPTION_TYPE } from './service';
 
@@ -102,5 +104,31 @@ describe('TwitterApp subscription upkeep', () => {
     const result = await run((app) => app.ensureSubscription(), { ...credentials, accessToken: 'new-token' });
     expect(result).toMatchObject({ action: 'renewed', reason: 'the X credentials changed' });
     expect(await lastSubscription()).toMatchObject({ accessToken: 'new-token' });
+  });
+
+  test('a tweet and the subscription made while the clock was 3 days ahead are made again, dated now, same ids', async () => {
+    const now = clock.now();
+    clock.set(new Date(now.getTime() + 3 * DAY_MS));
+    const ahead = await run(async (app) => ({
+      subscription: await app.ensureSubscription({ force: true }),
+      tweet: await app.queueTweet('made ahead'),
+    }));
+    clock.set(now); // set right
+    const before = gateway.delivered.length;
+    const after = await run(async (app) => ({ renewal: await app.ensureSubscription(), tweets: await app.redateTweetsMadeAhead() }));
+
+    expect(after.renewal).toMatchObject({ action: 'renewed', reason: "it was made while this computer's clock was ahead" });
+    // The same parcel id: it replaces the held-back copy at the user gateway.
+    expect(after.renewal.record.parcelId).toBe(ahead.subscription.record.parcelId);
+    expect(after.tweets).toEqual([
+      expect.objectContaining({ id: ahead.tweet.id, parcelId: ahead.tweet.parcelId, state: 'sent', createdAt: now }),
+    ]);
+    const resent = await Promise.all(gateway.delivered.slice(before).map((parcel) => Parcel.deserialize(parcel)));
+    expect(resent.map((parcel) => parcel.id)).toEqual([ahead.subscription.record.parcelId, ahead.tweet.parcelId]);
+    for (const parcel of resent) expect(Math.abs(parcel.creationDate.getTime() - now.getTime())).toBeLessThan(1000);
+
+    // Once is enough: nothing dated ahead is left.
+    expect(await run((app) => app.redateTweetsMadeAhead())).toEqual([]);
+    expect(gateway.delivered).toHaveLength(before + 2);
   });
 });
