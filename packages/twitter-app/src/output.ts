@@ -63,6 +63,18 @@ export function formatNewItems(
   return out;
 }
 
+/**
+ * How each state reads: `sent` only means the user gateway took the parcel (the courier has not carried it yet), so
+ * it is not called "sent" (the store and `status --json` keep the state's name).
+ */
+const STATE_LABELS: Record<OutgoingTweet['state'], string> = {
+  queued: 'queued',
+  sent: 'on its way',
+  confirmed: 'confirmed',
+  failed: 'failed',
+};
+const LABEL_WIDTH = Math.max(...Object.values(STATE_LABELS).map((label) => label.length));
+
 export function formatOutgoing(tweet: OutgoingTweet): string {
   const detail =
     tweet.state === 'confirmed'
@@ -70,9 +82,9 @@ export function formatOutgoing(tweet: OutgoingTweet): string {
       : tweet.state === 'failed'
         ? tweet.failureReason ?? ''
         : tweet.state === 'sent'
-          ? `given to the user gateway ${formatDate(tweet.sentAt)}, expires ${formatDate(tweet.expiresAt)}`
-          : `waiting for the user gateway, expires ${formatDate(tweet.expiresAt)}`;
-  return `  ${tweet.state.padEnd(9)} ${quote(tweet.text)}${detail ? ` (${detail})` : ''}\n`;
+          ? `with the user gateway since ${formatDate(tweet.sentAt)}, expires ${formatDate(tweet.expiresAt)}`
+          : `saved in the app, waiting for the user gateway, expires ${formatDate(tweet.expiresAt)}`;
+  return `  ${STATE_LABELS[tweet.state].padEnd(LABEL_WIDTH)} ${quote(tweet.text)}${detail ? ` (${detail})` : ''}\n`;
 }
 
 export function formatStatus(input: {
@@ -86,7 +98,7 @@ export function formatStatus(input: {
 }): string {
   const { counts } = input;
   let out =
-    `Tweets: ${counts.queued} queued, ${counts.sent} sent, ${counts.confirmed} confirmed, ${counts.failed} failed\n` +
+    `Tweets: ${counts.queued} queued in the app, ${counts.sent} with the user gateway, ${counts.confirmed} confirmed, ${counts.failed} failed\n` +
     `Endpoint: ${input.endpointId} (${input.registeredUntil ? `registered until ${formatDate(input.registeredUntil)}` : 'not registered yet'})\n` +
     `Subscription: ${
       input.subscription

@@ -13,7 +13,10 @@ import { ensurePrivateDirectory } from '@twitter-relaynet/endpoint';
 export const STORE_FILE_NAME = 'twitter-app.sqlite';
 const SCHEMA_VERSION = 1;
 
-/** queued (parcel made, not yet acked by the gateway) → sent (gateway acked) → confirmed | failed (outcome). */
+/**
+ * queued (saved in the app; its parcel made when it can be) → sent (the user gateway acknowledged the parcel: on its
+ * way) → confirmed | failed (the adapter's outcome).
+ */
 export type TweetState = 'queued' | 'sent' | 'confirmed' | 'failed';
 export const TWEET_STATES: readonly TweetState[] = ['queued', 'sent', 'confirmed', 'failed'];
 
@@ -254,21 +257,33 @@ export class AppStore {
 
   // ---- outgoing tweets
 
-  /** Record a tweet whose parcel is made but not yet acknowledged by the gateway. */
-  addQueuedTweet(tweet: { id: string; text: string; createdAt: Date; expiresAt: Date; parcelId: string; parcel: Buffer }): void {
+  /** Record a tweet not yet acknowledged by the gateway: its text, and its parcel once made. */
+  addQueuedTweet(tweet: { id: string; text: string; createdAt: Date; expiresAt: Date; parcelId?: string; parcel?: Buffer }): void {
     this.db
       .prepare(
         `INSERT INTO outgoing_tweets (id, text, state, created_at, expires_at, parcel_id, parcel)
          VALUES (?, ?, 'queued', ?, ?, ?, ?)`,
       )
-      .run(tweet.id, tweet.text, tweet.createdAt.getTime(), tweet.expiresAt.getTime(), tweet.parcelId, tweet.parcel);
+      .run(tweet.id, tweet.text, tweet.createdAt.getTime(), tweet.expiresAt.getTime(), tweet.parcelId ?? null, tweet.parcel ?? null);
   }
 
-  /** Queued tweets not yet expired, oldest first, with their parcels. */
-  listQueuedTweets(now: Date): Array<OutgoingTweet & { parcel: Buffer }> {
+  /** The parcel made for a queued tweet saved as text (its expiry is the parcel's). */
+  setTweetParcel(id: string, made: { parcelId: string; parcel: Buffer; expiresAt: Date }): void {
+    this.db
+      .prepare(`UPDATE outgoing_tweets SET parcel_id = ?, parcel = ?, expires_at = ? WHERE id = ? AND state = 'queued'`)
+      .run(made.parcelId, made.parcel, made.expiresAt.getTime(), id);
+  }
+
+  /** Queued tweets go back to text only: their parcels are made again (with a new certificate). */
+  forgetQueuedParcels(): void {
+    this.db.prepare(`UPDATE outgoing_tweets SET parcel_id = NULL, parcel = NULL WHERE state = 'queued'`).run();
+  }
+
+  /** Queued tweets not yet expired, oldest first, with their parcels (null: saved as text, no parcel yet). */
+  listQueuedTweets(now: Date): Array<OutgoingTweet & { parcel: Buffer | null }> {
     const rows = this.db
       .prepare(`SELECT * FROM outgoing_tweets WHERE state = 'queued' AND expires_at > ? ORDER BY created_at, rowid`)
-      .all(now.getTime()) as Array<OutgoingRow & { parcel: Buffer }>;
+      .all(now.getTime()) as Array<OutgoingRow & { parcel: Buffer | null }>;
     return rows.map((row) => ({ ...toOutgoing(row), parcel: row.parcel }));
   }
 
@@ -296,16 +311,16 @@ export class AppStore {
   }
 
   /**
-   * A new parcel for an unanswered tweet (same tweet and parcel ids, a new date): queued again until the
-   * gateway takes it. False if an outcome came meanwhile.
+   * A new date for an unanswered tweet: queued again as text, keeping its parcel id (if it had a parcel) so that
+   * the parcel made again replaces the old one. False if an outcome came meanwhile.
    */
-  redateTweet(id: string, tweet: { createdAt: Date; expiresAt: Date; parcel: Buffer }): boolean {
+  redateTweet(id: string, dates: { createdAt: Date; expiresAt: Date }): boolean {
     const result = this.db
       .prepare(
-        `UPDATE outgoing_tweets SET state = 'queued', created_at = ?, expires_at = ?, parcel = ?, sent_at = NULL
+        `UPDATE outgoing_tweets SET state = 'queued', created_at = ?, expires_at = ?, parcel = NULL, sent_at = NULL
          WHERE id = ? AND state IN ('queued', 'sent')`,
       )
-      .run(tweet.createdAt.getTime(), tweet.expiresAt.getTime(), tweet.parcel, id);
+      .run(dates.createdAt.getTime(), dates.expiresAt.getTime(), id);
     return result.changes > 0;
   }
 

@@ -18,7 +18,7 @@ describe('AppStore (SQLite in the data directory)', () => {
     for (const id of ['a', 'b', 'c', 'd']) {
       store.addQueuedTweet({ id, text: `tweet ${id}`, createdAt: t0, expiresAt: later(60), parcelId: `p-${id}`, parcel: Buffer.from(id) });
     }
-    expect(store.listQueuedTweets(t0).map((t) => [t.id, t.parcel.toString()])).toEqual([
+    expect(store.listQueuedTweets(t0).map((t) => [t.id, t.parcel?.toString()])).toEqual([
       ['a', 'a'],
       ['b', 'b'],
       ['c', 'c'],
@@ -51,6 +51,23 @@ describe('AppStore (SQLite in the data directory)', () => {
     ]);
     store.markOutcomesShown(['o1', 'o2', 'o3']);
     expect(store.listUnshownOutcomes()).toEqual([]);
+    store.close();
+  });
+
+  test('a tweet saved as text (no parcel yet) is queued in order; its parcel is added later, once', () => {
+    const store = AppStore.open(join(dir, 'text-first'));
+    store.addQueuedTweet({ id: 'e', text: 'typed before registration', createdAt: t0, expiresAt: later(60) });
+    store.addQueuedTweet({ id: 'f', text: 'with a parcel', createdAt: later(1), expiresAt: later(60), parcelId: 'p-f', parcel: Buffer.from('f') });
+    expect(store.listQueuedTweets(t0).map((t) => [t.id, t.parcelId, t.parcel])).toEqual([
+      ['e', null, null],
+      ['f', 'p-f', Buffer.from('f')],
+    ]);
+    store.setTweetParcel('e', { parcelId: 'p-e', parcel: Buffer.from('e'), expiresAt: later(59) });
+    expect(store.listQueuedTweets(t0)[0]).toMatchObject({ id: 'e', parcelId: 'p-e', parcel: Buffer.from('e'), expiresAt: later(59) });
+    // Only a queued tweet gets a parcel.
+    store.markTweetSent('e', later(2));
+    store.setTweetParcel('e', { parcelId: 'p-e2', parcel: Buffer.from('x'), expiresAt: later(59) });
+    expect(store.getTweet('e')).toMatchObject({ state: 'sent', parcelId: 'p-e' });
     store.close();
   });
 
