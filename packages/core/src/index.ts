@@ -40,7 +40,7 @@ export {
   type PrivateKeySource,
   type UnwrappedPayload,
 } from './ramf/RamfMessage';
-export { InvalidSignatureError } from './ramf/serialization';
+export { InvalidSignatureError, readStoredRamfFields } from './ramf/serialization';
 export { encryptPayload, type PayloadRecipient, type EncryptedPayload } from './ramf/payloadEncryption';
 export type { DerChunks } from './asn1/derChunks';
 

@@ -27,6 +27,7 @@ import {
   MalformedClockSkewNoticeError,
   parseClockSkewNotice,
 } from './clockSkewNotice';
+import { envelopeValidationOptions } from './clockSkew';
 import { LOCAL_QUEUE, type ParcelRecord, peerQueue, type StoreWrite } from './stores/types';
 
 /** CCAs are backdated this much, as the reference implementation does. */
@@ -195,7 +196,7 @@ export class UserGateway extends Gateway {
   protected async authorizeCargo(cargo: Cargo): Promise<string> {
     // The relaying gateway signs with the CDA we issued it: a path to our own certificate.
     try {
-      await cargo.validate([this.identity.certificate], this.validationOptions());
+      await cargo.validate([this.identity.certificate], envelopeValidationOptions(this.clock.now()));
     } catch (error) {
       this.refuseCargo(cargo.id, `Cargo sender is not authorized: ${errorMessage(error)}`, error);
     }

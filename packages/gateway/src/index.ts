@@ -66,7 +66,6 @@ export {
 export {
   findFutureDatedParcels,
   formatHours,
-  FutureDatedCargoError,
   type FutureDatedCargo,
   type FutureDatedParcels,
 } from './clockSkew';

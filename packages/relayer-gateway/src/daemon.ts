@@ -12,7 +12,6 @@ import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from
 import {
   answerRegistrationRequests,
   formatHours,
-  FutureDatedCargoError,
   CargoRefusedError,
   CcaRefusedError,
   CcaReusedError,
@@ -221,30 +220,27 @@ export class RelayerGatewayDaemon {
   // CoSocket
 
   private async receiveCargo(cargo: Buffer, deliveryId: string): Promise<void> {
+    let receipt;
     try {
-      const receipt = await this.gateway.receiveCargo(cargo);
-      this.logger.info({ deliveryId, cargoId: receipt.cargoId, peerId: receipt.peerId }, 'Cargo taken');
-      this.notifier.notify();
+      receipt = await this.gateway.receiveCargo(cargo);
     } catch (error) {
-      if (error instanceof FutureDatedCargoError) {
-        // Not acknowledged: the relay keeps the file, the user gateway its parcels; the gateway has queued
-        // a notice for the user gateway (see clockSkew.ts in packages/gateway).
-        const { details } = error;
-        const reason =
-          `${details.parcelIds.length} parcel(s) in this cargo are dated ${formatHours(details.aheadMs)} ahead of ` +
-          `this gateway's clock (${details.now.toISOString()}), beyond the clock drift tolerance of ` +
-          `${formatHours(details.toleranceSeconds * 1000)}: the clock of the user's computer is ` +
-          'probably ahead; cargo not taken (the relay keeps it; it is taken once the clocks agree); the user ' +
-          'gateway is told in the cargo collected next';
-        this.logger.error(
-          { deliveryId, cargoId: details.cargoId, peerId: details.peerId, parcelIds: details.parcelIds, latestDate: details.latest.toISOString() },
-          `Cargo refused: ${reason}`,
-        );
-        throw new CoSocketProtocolError(`Clock skew: ${reason}`);
-      }
       // Refused as a whole and logged by the gateway: acknowledged ("permanently refused and logged").
       if (error instanceof CargoRefusedError) return;
       throw error;
+    }
+    this.logger.info({ deliveryId, cargoId: receipt.cargoId, peerId: receipt.peerId }, 'Cargo taken');
+    this.notifier.notify();
+    const { futureDated } = receipt;
+    if (futureDated) {
+      // The gateway has queued a notice for the user gateway (see clockSkew.ts in packages/gateway).
+      this.logger.error(
+        { deliveryId, cargoId: futureDated.cargoId, peerId: futureDated.peerId, parcelIds: futureDated.parcelIds, latestDate: futureDated.latest.toISOString() },
+        `Parcels not taken: ${futureDated.parcelIds.length} parcel(s) in this cargo are dated ` +
+          `${formatHours(futureDated.aheadMs)} ahead of this gateway's clock (${futureDated.now.toISOString()}), beyond ` +
+          `the clock drift tolerance of ${formatHours(futureDated.toleranceSeconds * 1000)}: the clock of the ` +
+          "user's computer is probably ahead. The rest of the cargo is taken; the user gateway keeps these (they " +
+          'are not acknowledged) and is told in the cargo collected next',
+      );
     }
   }
 

@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 
-import { MAX_TTL_SECONDS } from '@twitter-relaynet/core';
+import { DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS, MAX_TTL_SECONDS } from '@twitter-relaynet/core';
 import {
   ConnectionParametersError,
   PoWebSocketGatewayTransport,
@@ -37,6 +37,12 @@ import {
 
 /** Tweets are worth posting for a week; after that the parcel expires. */
 export const TWEET_TTL_SECONDS = 7 * 24 * 3600;
+/**
+ * A message dated further ahead of this clock than gateways tolerate was made while this clock was ahead
+ * (it has been set back since): no gateway whose clock is right takes it until that date.
+ */
+const MADE_AHEAD_MS = DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS * 1000;
+const madeAhead = (date: Date, now: number) => date.getTime() > now + MADE_AHEAD_MS;
 /** The subscription lives as long as the protocol allows: a PDA and a parcel live at most 180 days. */
 export const SUBSCRIPTION_TTL_SECONDS = MAX_TTL_SECONDS;
 /** Renew the subscription when less than this fraction of its PDA's validity remains. */
@@ -76,6 +82,8 @@ export interface SendReport {
   readonly queued: number;
   /** Why the others were not sent (the gateway not reachable, the adapter unknown); null if all were. */
   readonly problem: AppError | null;
+  /** Made while this computer's clock was ahead: dated now in this run (sent with the others, or still queued). */
+  readonly redated: readonly OutgoingTweet[];
 }
 
 /**
@@ -258,6 +266,7 @@ export class TwitterApp {
     if (current.adapterId !== adapter.id) return 'the adapter has a new identity';
     if (current.endpointCertificateId !== this.currentCertificateId()) return 'the user gateway issued us a new certificate';
     if (current.credentialsDigest !== credentialsDigest(this.options.credentials)) return 'the X credentials changed';
+    if (madeAhead(current.sentAt, now)) return "it was made while this computer's clock was ahead";
     const validity = current.pdaExpiry.getTime() - current.pdaStart.getTime();
     const remaining = current.pdaExpiry.getTime() - now;
     if (remaining <= validity * SUBSCRIPTION_RENEWAL_FRACTION) {
@@ -287,10 +296,13 @@ export class TwitterApp {
       creationDate: now,
     });
     const ttlSeconds = Math.max(1, Math.min(SUBSCRIPTION_TTL_SECONDS, Math.floor((authorization.pda.expiryDate.getTime() - now.getTime()) / 1000)));
+    // One made while this clock was ahead is still held back at the user gateway (no gateway whose clock
+    // is right takes it yet): the same parcel id replaces it there, so it never reaches the adapter late.
+    const replacing = existing && madeAhead(existing.sentAt, now.getTime()) ? existing.parcelId : undefined;
     const parcel = await this.endpoint.makeParcel(
       adapter.id,
       { type: service.UPDATE_SUBSCRIPTION_TYPE, content },
-      { ttlSeconds },
+      { ttlSeconds, parcelId: replacing },
     );
     await this.endpoint.deliverParcels([parcel]);
     const record: SubscriptionRecord = {
@@ -304,6 +316,19 @@ export class TwitterApp {
     };
     this.store.saveSubscription(record);
     return { action: existing ? 'renewed' : 'subscribed', reason, record };
+  }
+
+  /**
+   * Tweets made while this computer's clock was ahead, and not answered yet: dated beyond the clock drift
+   * tolerance of this clock as it is now, so no gateway whose clock is right takes them before that date
+   * (the user gateway holds back those it has). Each is dated now and goes back to its text, keeping its parcel id
+   * if it had one: `sendQueuedTweets` makes it again, and the user gateway replaces its held-back copy (same sender
+   * and id); the adapter posts a tweet id once. Returns the tweets re-dated.
+   */
+  private redateTweetsMadeAhead(now: Date): OutgoingTweet[] {
+    const ahead = this.store.listUnansweredTweetsDatedAfter(new Date(now.getTime() + MADE_AHEAD_MS));
+    const expiresAt = new Date(now.getTime() + TWEET_TTL_SECONDS * 1000);
+    return ahead.filter((tweet) => this.store.redateTweet(tweet.id, { createdAt: now, expiresAt }));
   }
 
   /**
@@ -321,11 +346,13 @@ export class TwitterApp {
    * Give the user gateway every queued tweet, oldest first, making the parcel of those saved as text (a Tweet
    * message dated when it was typed, living what remains of its week). A tweet is `sent` once the gateway
    * acknowledged its parcel. The first failure to reach the gateway or to know the adapter stops the run and is
-   * returned as `problem`: what was not sent stays queued. Queued tweets that expired are failed.
+   * returned as `problem`: what was not sent stays queued. Queued tweets that expired are failed. Tweets made while
+   * this clock was ahead are dated now first (`redated`): no gateway would take them before their dates.
    */
   async sendQueuedTweets(): Promise<SendReport> {
     const now = this.clock.now();
     const expired = this.store.expireQueuedTweets(now);
+    const redated = this.redateTweetsMadeAhead(now);
     const sent: OutgoingTweet[] = [];
     let problem: AppError | null = null;
     for (const tweet of this.store.listQueuedTweets(now)) {
@@ -342,9 +369,13 @@ export class TwitterApp {
       this.store.markTweetSent(tweet.id, this.clock.now());
       sent.push(this.store.getTweet(tweet.id)!);
     }
-    return { sent, expired, queued: this.store.countTweets().queued, problem };
+    return { sent, expired, queued: this.store.countTweets().queued, problem, redated };
   }
 
+  /**
+   * Make the parcel of a tweet saved as text: dated now, its message dated when the tweet was typed (or re-dated),
+   * with the tweet's parcel id if it had one (a re-dated tweet: the copy replaces the one the gateway holds back).
+   */
   private async makeTweetParcel(tweet: OutgoingTweet): Promise<Buffer> {
     const adapter = await this.loadAdapter();
     const content = service.encodeTweet({
@@ -356,7 +387,11 @@ export class TwitterApp {
     });
     // Rounded up: a tweet sent as soon as it is typed lives its full week.
     const ttlSeconds = Math.min(TWEET_TTL_SECONDS, Math.ceil((tweet.expiresAt.getTime() - this.clock.now().getTime()) / 1000));
-    const parcel = await this.endpoint.makeParcel(adapter.id, { type: service.TWEET_TYPE, content }, { ttlSeconds });
+    const parcel = await this.endpoint.makeParcel(
+      adapter.id,
+      { type: service.TWEET_TYPE, content },
+      { ttlSeconds, parcelId: tweet.parcelId ?? undefined },
+    );
     // Kept before delivery: if the gateway does not ack, the same parcel goes next time.
     this.store.setTweetParcel(tweet.id, { parcelId: parcel.parcelId, parcel: parcel.parcel, expiresAt: parcel.expiryDate });
     return parcel.parcel;

@@ -52,7 +52,9 @@ ${ENV.ACCESS_TOKEN_KEY} and ${ENV.ACCESS_TOKEN_SECRET} (environment, else the .e
 local X API emulator's seeded user.
 
 Clocks: when the user gateway finds that this computer's clock is too far from the Internet side's for
-messages to be taken (more than 2 hours), every command says so on stderr, until they agree again.
+messages to be taken (more than 2 hours), every command says so on stderr, until they agree again. Tweets
+made while this computer's clock was ahead are dated now and given to the user gateway again by the first
+command that reaches it after the clock is set right.
 
 Environment: ${ENV.DATA_ROOT} (--data-root; default $XDG_DATA_HOME/twitter-relaynet or
 ~/.local/share/twitter-relaynet), ${ENV.DATA_DIR} (--data-dir; default <data root>/twitter-app),
@@ -129,9 +131,15 @@ function reportSubscription(ui: Ui, result: SubscriptionResult): void {
  */
 function reportSending(ui: Ui, report: SendReport, saved: OutgoingTweet | null = null): void {
   for (const tweet of report.expired) ui.warn(`a queued tweet expired before the user gateway took it: "${tweet.text}"`);
-  const earlier = report.sent.filter((tweet) => tweet.id !== saved?.id);
+  const redatedIds = new Set(report.redated.map((tweet) => tweet.id));
+  const redated = report.sent.filter((tweet) => redatedIds.has(tweet.id));
+  // Their dates were ahead of every right clock (the user gateway held back those it had): said apart.
+  if (redated.length > 0) {
+    ui.print(`Gave the user gateway ${plural(redated.length, 'tweet')} made while this computer's clock was ahead, dated now: ${onTheirWay(redated.length)}.\n`);
+  }
+  const earlier = report.sent.filter((tweet) => tweet.id !== saved?.id && !redatedIds.has(tweet.id));
   if (earlier.length > 0) {
-    ui.print(`Gave the user gateway ${plural(earlier.length, 'tweet')} queued earlier: on ${earlier.length === 1 ? 'its' : 'their'} way, posted once a courier carries ${earlier.length === 1 ? 'it' : 'them'}.\n`);
+    ui.print(`Gave the user gateway ${plural(earlier.length, 'tweet')} queued earlier: ${onTheirWay(earlier.length)}.\n`);
   }
   const sentNow = saved && report.sent.find((tweet) => tweet.id === saved.id);
   if (sentNow) {
@@ -173,6 +181,10 @@ function editDistance(a: string, b: string): number {
   return previous[b.length];
 }
 
+function onTheirWay(count: number): string {
+  return count === 1 ? 'on its way, posted once a courier carries it' : 'on their way, posted once a courier carries them';
+}
+
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
@@ -184,7 +196,7 @@ function plural(count: number, noun: string): string {
 function clockWarnings(paths: AppPaths): string[] {
   const file = join(dirname(paths.gatewaySocket), CLOCK_STATUS_FILE);
   try {
-    return describeClockStatus(readClockStatus(file));
+    return describeClockStatus(readClockStatus(file), new Date());
   } catch (error) {
     return [`the user gateway's clock status cannot be read: ${(error as Error).message}`];
   }
@@ -205,7 +217,7 @@ async function reachGateway(ui: Ui, app: TwitterApp, options: { forceSubscriptio
     reportSubscription(ui, await app.ensureSubscription({ force: options.forceSubscription }));
   } catch (error) {
     if (!isReachProblem(error)) throw error;
-    return { sent: [], expired: [], queued: app.store.countTweets().queued, problem: error };
+    return { sent: [], expired: [], queued: app.store.countTweets().queued, problem: error, redated: [] };
   }
   return app.sendQueuedTweets();
 }
@@ -258,7 +270,7 @@ async function runDefault(ui: Ui, app: TwitterApp, stdin: CliIo['stdin']): Promi
   if (text !== null) {
     const saved = saveTweet(app, text);
     if (problem) {
-      reportSending(ui, { ...reached, sent: [], expired: [], queued: app.store.countTweets().queued }, saved);
+      reportSending(ui, { ...reached, sent: [], expired: [], redated: [], queued: app.store.countTweets().queued }, saved);
     } else {
       const sending = await app.sendQueuedTweets();
       reportSending(ui, sending, saved);

@@ -328,6 +328,30 @@ export class AppStore {
     return rows.map((row) => toOutgoing({ ...row, state: 'failed' }));
   }
 
+  /** Tweets not answered yet (queued or sent) dated after `date`, oldest first. */
+  listUnansweredTweetsDatedAfter(date: Date): OutgoingTweet[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM outgoing_tweets WHERE state IN ('queued', 'sent') AND created_at > ? ORDER BY created_at, rowid`,
+      )
+      .all(date.getTime()) as OutgoingRow[];
+    return rows.map(toOutgoing);
+  }
+
+  /**
+   * A new date for an unanswered tweet: queued again as text, keeping its parcel id (if it had a parcel) so that
+   * the parcel made again replaces the old one. False if an outcome came meanwhile.
+   */
+  redateTweet(id: string, dates: { createdAt: Date; expiresAt: Date }): boolean {
+    const result = this.db
+      .prepare(
+        `UPDATE outgoing_tweets SET state = 'queued', created_at = ?, expires_at = ?, parcel = NULL, sent_at = NULL
+         WHERE id = ? AND state IN ('queued', 'sent')`,
+      )
+      .run(dates.createdAt.getTime(), dates.expiresAt.getTime(), id);
+    return result.changes > 0;
+  }
+
   /** The gateway acknowledged the tweet's parcel. Only moves a queued tweet (an outcome may have come first). */
   markTweetSent(id: string, at: Date): void {
     this.db

@@ -22,10 +22,10 @@ import {
   serializeClockStatus,
 } from '@twitter-relaynet/config';
 import {
+  type CargoReceipt,
   CargoRefusedError,
   type ClockSkewNotice,
   formatHours,
-  FutureDatedCargoError,
   writeFileAtomically,
   LOCAL_QUEUE,
   ParcelRefusedError,
@@ -93,6 +93,8 @@ export class UserGatewayDaemon {
   /** What the file holds (null: unknown, e.g. it was unreadable). */
   private publishedClockStatus: string | null = null;
   private clockStatusWrite: Promise<void> = Promise.resolve();
+  /** "Refused" clock skew notices read so far (to know whether a cargo held one). */
+  private refusalNoticesRead = 0;
 
   constructor(private readonly options: UserGatewayDaemonOptions) {
     this.logger = options.logger;
@@ -360,40 +362,43 @@ export class UserGatewayDaemon {
       this.logger.warn({ deliveryId }, 'Cargo not taken: not registered with the relaying gateway yet');
       throw new Error('The user gateway is not registered with its relaying gateway yet');
     }
+    const refusalsBefore = this.refusalNoticesRead;
+    let receipt: CargoReceipt;
     try {
-      await this.gateway.receiveCargo(cargo);
+      receipt = await this.gateway.receiveCargo(cargo);
       this.notifier.notify();
     } catch (error) {
-      if (error instanceof FutureDatedCargoError) {
-        // Not acknowledged: the relay keeps the file, the relaying gateway its parcels (see clockSkew.ts in packages/gateway).
-        const { details } = error;
-        const reason =
-          `${details.parcelIds.length} parcel(s) in this cargo are dated ${formatHours(details.aheadMs)} ahead of ` +
-          `this computer's clock (${details.now.toISOString()}), beyond the clock drift tolerance of ` +
-          `${formatHours(details.toleranceSeconds * 1000)}: is this computer's clock right? ` +
-          'Cargo not taken (the relay keeps it; it is taken once the clocks agree)';
-        this.logger.error(
-          { deliveryId, cargoId: details.cargoId, parcelIds: details.parcelIds, latestDate: details.latest.toISOString() },
-          `Cargo refused: ${reason}`,
-        );
-        await this.updateClockStatus({
-          ...this.clockStatus,
-          local: {
-            at: details.now,
-            aheadMs: Math.max(1, Math.round(details.aheadMs)),
-            parcelCount: details.parcelIds.length,
-            toleranceSeconds: details.toleranceSeconds,
-          },
-        });
-        throw new CoSocketProtocolError(`Clock skew: ${reason}`);
-      }
       // Refused as a whole and logged by the gateway: acknowledged, so the relay does not carry it forever.
       if (error instanceof CargoRefusedError) return;
       throw error;
     }
-    // Taken: the Internet's dates are fine by this clock (again).
-    const { local: _taken, ...rest } = this.clockStatus;
-    await this.updateClockStatus(rest);
+    const { futureDated } = receipt;
+    let { local, internet } = this.clockStatus;
+    if (futureDated) {
+      // Not acknowledged: the relaying gateway keeps them and sends them again (see clockSkew.ts in packages/gateway).
+      this.logger.error(
+        { deliveryId, cargoId: futureDated.cargoId, parcelIds: futureDated.parcelIds, latestDate: futureDated.latest.toISOString() },
+        `Parcels not taken: ${futureDated.parcelIds.length} parcel(s) in this cargo are dated ` +
+          `${formatHours(futureDated.aheadMs)} ahead of this computer's clock (${futureDated.now.toISOString()}), beyond ` +
+          `the clock drift tolerance of ${formatHours(futureDated.toleranceSeconds * 1000)}: is this computer's clock ` +
+          'right? The rest of the cargo is taken; these come again with the next courier',
+      );
+      local = {
+        at: futureDated.now,
+        aheadMs: Math.max(1, Math.round(futureDated.aheadMs)),
+        parcelCount: futureDated.parcelIds.length,
+        toleranceSeconds: futureDated.toleranceSeconds,
+      };
+    } else {
+      local = undefined; // the Internet's dates are fine by this clock (again)
+    }
+    if (internet?.status === 'refused' && receipt.acknowledgedParcels.length && this.refusalNoticesRead === refusalsBefore) {
+      // The relaying gateway took parcels of ours and did not complain in the same cargo: its "resolved"
+      // notice may never come (if it was reset after refusing), so its acknowledgements say it instead.
+      this.logger.info({ deliveryId }, 'The relaying gateway takes parcels from this computer again');
+      internet = undefined;
+    }
+    await this.updateClockStatus({ ...(internet && { internet }), ...(local && { local }) });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -415,6 +420,7 @@ export class UserGatewayDaemon {
     const current = this.clockStatus.internet;
     if (current && current.at > notice.at) return;
     if (notice.status === 'refused') {
+      this.refusalNoticesRead += 1;
       this.logger.warn({ at: notice.at.toISOString(), aheadMs: notice.aheadMs }, describeClockStatus({ internet: notice })[0]);
     } else {
       this.logger.info({ at: notice.at.toISOString() }, 'The relaying gateway takes cargo from this computer again');
