@@ -233,7 +233,8 @@ describe('at the user gateway (no CCA carried)', () => {
     const deliveredKb = Math.round(toUser.reduce((sum, c) => sum + c.length, 0) / 1000);
     const collectedKb = Math.round(fromUser.reduce((sum, c) => sum + c.length, 0) / 1000);
     expect(result.stderr).toBe(
-      `relay: delivered 3 cargo (${deliveredKb} kB), collected 2 cargo (${collectedKb} kB) and 1 CCA\n`,
+      "relay: waiting 1 s for the gateway's answers to what was delivered, to take them on this trip (--wait 0 skips this)\n" +
+        `relay: delivered 3 cargo (${deliveredKb} kB), collected 2 cargo (${collectedKb} kB) and 1 pickup authorization into ${outgoing}\n`,
     );
   });
 
@@ -283,7 +284,7 @@ describe('at the relaying gateway (CCAs carried)', () => {
     const saved = filesIn(outgoing);
     expect(sortBuffers(saved.map((n) => contentOf(outgoing, n)))).toEqual(sortBuffers([forA, forB]));
     expect(sortBuffers(gateway.acked)).toEqual(sortBuffers([forA, forB]));
-    expect(summaryOf(result)).toMatch(/^relay: delivered 1 cargo \(\d+\.\d kB\), collected 2 cargo \(\d+\.\d kB\) and 0 CCAs$/);
+    expect(summaryOf(result)).toMatch(/^relay: delivered 1 cargo \(\d+\.\d kB\), collected 2 cargo \(\d+\.\d kB\) and 0 pickup authorizations into \S+outgoing$/);
 
     const logs = result.stderr
       .split('\n')
@@ -309,9 +310,9 @@ describe('at the relaying gateway (CCAs carried)', () => {
     });
     const result = await runRelay(args());
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/relay: collection with CCA .*old\.cca failed: .*; the CCA is kept\n/);
+    expect(result.stderr).toMatch(/relay: collection with the pickup authorization .*old\.cca failed: .*; the pickup authorization is kept\n/);
     expect(contentOf(incoming, 'old.cca')).toEqual(cca);
-    expect(summaryOf(result)).toBe('relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 CCAs; 1 error');
+    expect(summaryOf(result)).toBe('relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 pickup authorizations; 1 error');
   });
 
   test('no CCA on the flashdrive: the refused collection says where a CCA comes from, exit 1', async () => {
@@ -327,7 +328,7 @@ describe('at the relaying gateway (CCAs carried)', () => {
     expect(result.status).toBe(1);
     expect(gateway.requests).toEqual([null]);
     expect(result.stderr).toContain(
-      `relay: collection without a CCA failed: Peer quit: invalid-packet (${incoming} holds no CCA: a relaying gateway needs one, which the relay run at the user gateway brings)`,
+      `relay: collection without a pickup authorization (CCA) failed: Peer quit: invalid-packet (${incoming} holds no pickup authorization (CCA): a relaying gateway needs one, which the relay run at the user gateway brings)`,
     );
   });
 });
@@ -386,7 +387,7 @@ describe('files that are not valid cargo or CCAs', () => {
     expect(result.stderr).not.toContain('.tmp');
     expect(result.stderr).not.toContain('System Volume Information');
     expect(summaryOf(result)).toMatch(
-      /^relay: delivered 2 cargo \(.*\), collected 1 cargo \(.*\) and 0 CCAs; 8 invalid files left in place$/,
+      /^relay: delivered 2 cargo \(.*\), collected 1 cargo \(.*\) and 0 pickup authorizations into \S+outgoing; 8 invalid files left in place$/,
     );
   });
 });
@@ -413,9 +414,9 @@ describe('failures: nothing is deleted that was not acked, nothing acked that wa
     expect(result.stderr).toMatch(/relay: .*0\.cargo: not delivered, kept on the flashdrive: /);
     expect(result.stderr).toMatch(/relay: .*1\.cargo: not delivered, kept on the flashdrive: /);
     // It still tried to collect (a separate connection), which this gateway dropped too.
-    expect(result.stderr).toContain('relay: collection without a CCA failed: ');
+    expect(result.stderr).toContain('relay: collection without a pickup authorization (CCA) failed: ');
     expect(summaryOf(result)).toBe(
-      'relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 CCAs; 2 cargo not delivered (kept), 1 error',
+      'relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 pickup authorizations; 2 cargo not delivered (kept), 1 error',
     );
   });
 
@@ -476,7 +477,7 @@ describe('failures: nothing is deleted that was not acked, nothing acked that wa
     expect(result.stderr).toMatch(
       /relay: .*outgoing\/[0-9a-f-]{36}\.cargo: could not be saved \(permission denied \(EACCES\)\); not acknowledged, the gateway keeps it; collection stopped\n/,
     );
-    expect(summaryOf(result)).toBe('relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 CCAs; 1 error');
+    expect(summaryOf(result)).toBe('relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 pickup authorizations; 1 error');
   });
 
   test('a file too big for the disk (EFBIG via ulimit -f): not acked, no partial file left', async () => {
@@ -608,7 +609,7 @@ describe('command line', () => {
     const result = await runRelay(args('--progress'));
     expect(result.status).toBe(0);
     expect(result.stderr).toMatch(/\r\x1b\[2Krelay: delivering \[#{24}\] 1\/1 cargo \d+\.\d kB\/\d+\.\d kB/);
-    expect(result.stderr).toMatch(/\r\x1b\[2Krelay: collecting without a CCA: 1 cargo \(\d+\.\d kB\), 0 CCAs/);
-    expect(summaryOf(result)).toMatch(/relay: delivered 1 cargo \(.*\), collected 1 cargo \(.*\) and 0 CCAs$/);
+    expect(result.stderr).toMatch(/\r\x1b\[2Krelay: collecting without a pickup authorization \(CCA\): 1 cargo \(\d+\.\d kB\), 0 pickup authorizations/);
+    expect(summaryOf(result)).toMatch(/relay: delivered 1 cargo \(.*\), collected 1 cargo \(.*\) and 0 pickup authorizations into \S+outgoing$/);
   });
 });

@@ -8,7 +8,12 @@ import { readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { type Certificate, type Logger } from '@twitter-relaynet/core';
-import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
+import {
+  CoSocketRefusalError,
+  createCoSocketServer,
+  type CoSocketServer,
+  RefusalDisposition,
+} from '@twitter-relaynet/cosocket';
 import {
   answerRegistrationRequests,
   formatHours,
@@ -240,10 +245,13 @@ export class RelayerGatewayDaemon {
           { deliveryId, cargoId: details.cargoId, peerId: details.peerId, parcelIds: details.parcelIds, latestDate: details.latest.toISOString() },
           `Cargo refused: ${reason}`,
         );
-        throw new CoSocketProtocolError(`Clock skew: ${reason}`);
+        throw new CoSocketRefusalError(`Clock skew: ${reason}`, RefusalDisposition.LATER);
       }
-      // Refused as a whole and logged by the gateway: acknowledged ("permanently refused and logged").
-      if (error instanceof CargoRefusedError) return;
+      // Refused as a whole and logged by the gateway, for good: the relay is told why (or, if it cannot
+      // be told, the cargo is acknowledged so that it is not carried forever).
+      if (error instanceof CargoRefusedError) {
+        throw new CoSocketRefusalError(`Cargo refused: ${error.message}`, RefusalDisposition.FINAL);
+      }
       throw error;
     }
   }
@@ -251,7 +259,10 @@ export class RelayerGatewayDaemon {
   private async collectCargo(cca: Buffer | null) {
     if (!cca) {
       this.logger.warn({}, 'Cargo collection without a CCA refused');
-      throw new CoSocketProtocolError('A CCA from the user gateway is required to collect cargo here');
+      throw new CoSocketRefusalError(
+        'A CCA from the user gateway is required to collect cargo here',
+        RefusalDisposition.LATER,
+      );
     }
     let collection;
     try {
@@ -262,10 +273,10 @@ export class RelayerGatewayDaemon {
         // a protocol error, so the relay can drop it instead of presenting it forever (as it would
         // after a crash between our acceptance and its deletion of the file).
         this.logger.warn({ reason: error.message }, 'Spent or expired CCA: nothing to collect');
-        return { items: [] };
+        return { items: [], refusal: { reason: `CCA refused: ${error.message}`, disposition: RefusalDisposition.FINAL } };
       }
       if (error instanceof CcaRefusedError) {
-        throw new CoSocketProtocolError(`CCA refused: ${error.message}`);
+        throw new CoSocketRefusalError(`CCA refused: ${error.message}`, RefusalDisposition.FINAL);
       }
       throw error;
     }

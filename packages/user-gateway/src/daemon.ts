@@ -13,7 +13,12 @@ import {
   type KeyPair,
   type Logger,
 } from '@twitter-relaynet/core';
-import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
+import {
+  CoSocketRefusalError,
+  createCoSocketServer,
+  type CoSocketServer,
+  RefusalDisposition,
+} from '@twitter-relaynet/cosocket';
 import {
   CLOCK_STATUS_FILE,
   type ClockStatus,
@@ -385,10 +390,13 @@ export class UserGatewayDaemon {
             toleranceSeconds: details.toleranceSeconds,
           },
         });
-        throw new CoSocketProtocolError(`Clock skew: ${reason}`);
+        throw new CoSocketRefusalError(`Clock skew: ${reason}`, RefusalDisposition.LATER);
       }
-      // Refused as a whole and logged by the gateway: acknowledged, so the relay does not carry it forever.
-      if (error instanceof CargoRefusedError) return;
+      // Refused as a whole and logged by the gateway, for good: the relay is told why (or, if it cannot
+      // be told, the cargo is acknowledged so that the relay does not carry it forever).
+      if (error instanceof CargoRefusedError) {
+        throw new CoSocketRefusalError(`Cargo refused: ${error.message}`, RefusalDisposition.FINAL);
+      }
       throw error;
     }
     // Taken: the Internet's dates are fine by this clock (again).
@@ -441,7 +449,7 @@ export class UserGatewayDaemon {
 
   private async collectCargo(cca: Buffer | null) {
     if (cca) {
-      throw new CoSocketProtocolError('The user gateway takes no CCA: collect without one');
+      throw new CoSocketRefusalError('The user gateway takes no CCA: collect without one', RefusalDisposition.LATER);
     }
     if (!this.registration.registered) {
       this.logger.warn(
