@@ -365,7 +365,7 @@ class ServerConnection {
           refusal = error;
           this.logger.warn(
             { connectionId: this.connectionId, deliveryId, reason: refusal.reason, reported: this.refusalReports },
-            'Cargo refused',
+            'Delivery refused',
           );
           if (!this.refusalReports && refusal.disposition === RefusalDisposition.LATER) {
             // What RS-004 offers to say "not now": no ack, so the relayer keeps it.
@@ -456,7 +456,7 @@ class ServerConnection {
   private async sendCollectionRefusal(refusal: { reason: string; disposition: RefusalDisposition }): Promise<void> {
     this.logger.warn(
       { connectionId: this.connectionId, reason: refusal.reason, reported: this.refusalReports },
-      'Collection refused',
+      'Collection request refused',
     );
     if (!this.refusalReports) return;
     await this.packets.send({ tag: PacketTag.REFUSAL, subject: '', disposition: refusal.disposition, reason: refusal.reason });

@@ -49,7 +49,10 @@ test("user's clock 3 h ahead: the user's parcels are refused, kept, and flow onc
     expect(cargoFiles(world, world.courier.toRelayer)).toHaveLength(1);
     const atRelayer = await world.courier.run('relayer');
     expect(atRelayer.status).toBe(1);
-    expect(atRelayer.stderr).toMatch(/\.cargo: not delivered, kept on the flashdrive: the gateway could not take it .*its log says why/);
+    // The courier is told why (the gateway's refusal report), and the cargo stays on the flashdrive.
+    expect(atRelayer.stderr).toMatch(
+      /\.cargo: not taken by the gateway for now, kept on the flashdrive: Clock skew: 3 parcel\(s\) in this cargo are dated 3\.0 h ahead of this gateway's clock/,
+    );
     expect(cargoFiles(world, world.courier.toRelayer)).toHaveLength(1);
     const [refusal] = refusals(world.relayer.logs());
     expect(refusal.msg).toMatch(
@@ -119,7 +122,9 @@ test("user's clock 3 h behind: the Internet's parcels are refused at the user's 
     expect(cargoFiles(world, world.courier.toUser)).toHaveLength(1);
     const atUser = await world.courier.run('user');
     expect(atUser.status).toBe(1);
-    expect(atUser.stderr).toMatch(/\.cargo: not delivered, kept on the flashdrive: the gateway could not take it .*its log says why/);
+    expect(atUser.stderr).toMatch(
+      /\.cargo: not taken by the gateway for now, kept on the flashdrive: Clock skew: 1 parcel\(s\) in this cargo are dated 3\.0 h ahead of this computer's clock/,
+    );
     expect(cargoFiles(world, world.courier.toUser)).toHaveLength(1);
     const [refusal] = refusals(world.userGateway.logs());
     expect(refusal.msg).toMatch(
