@@ -7,7 +7,7 @@ import { defaultDataRoot } from '@twitter-relaynet/config';
 import { createStderrJsonLogger, silentLogger } from '@twitter-relaynet/cosocket';
 
 import { describeError } from './flashdrive';
-import { FlashdriveLockedError, lockFlashdrive } from './lock';
+import { type FlashdriveLock, FlashdriveLockedError, lockFlashdrive } from './lock';
 import { ExitCode, exitCodeOf, formatSummary, PlainReporter, type OutputStream, TerminalProgress } from './output';
 import { runRelay } from './relay';
 
@@ -207,7 +207,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
   const prepared = await prepareFlashdrive(flashdrive, io);
   if (prepared !== null) return prepared;
-  let lock;
+  let lock: FlashdriveLock | null;
   try {
     lock = await lockFlashdrive(flashdrive.folder, {
       onStale: (holder) =>
@@ -217,9 +217,20 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         ),
     });
   } catch (error) {
-    const text = error instanceof FlashdriveLockedError ? error.message : `cannot lock the flashdrive: ${describeError(error)}`;
-    io.stderr.write(`relay: ${text}\n`);
-    return ExitCode.FAILURE;
+    if (error instanceof FlashdriveLockedError) {
+      io.stderr.write(`relay: ${error.message}\n`);
+      return ExitCode.FAILURE;
+    }
+    if (!UNWRITABLE.has((error as NodeJS.ErrnoException).code ?? '')) {
+      io.stderr.write(`relay: cannot lock the flashdrive: ${describeError(error)}\n`);
+      return ExitCode.FAILURE;
+    }
+    // A flashdrive nothing can be written to (full, read-only): no other run could write to it either,
+    // and delivering from it still works, so the run goes on and says what it could not do.
+    io.stderr.write(
+      `relay: cannot lock the flashdrive (${describeError(error)}); going on without the lock: run no other relay on it meanwhile\n`,
+    );
+    lock = null;
   }
 
   try {
@@ -244,9 +255,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     io.stderr.write(`${formatSummary(result, options.outgoing!)}\n`);
     return exitCodeOf(result);
   } finally {
-    await lock.release().catch(() => undefined);
+    await lock?.release().catch(() => undefined);
   }
 }
+
+/** Errors meaning the flashdrive cannot be written to at all. */
+const UNWRITABLE = new Set(['EROFS', 'ENOSPC', 'EDQUOT', 'EACCES', 'EPERM']);
 
 /** Make sure the flashdrive folder is there (creating it only if allowed); an exit status if not. */
 async function prepareFlashdrive(plan: FlashdrivePlan, io: CliIo): Promise<number | null> {

@@ -77,9 +77,13 @@ export async function lockFlashdrive(dir: string, options: LockOptions = {}): Pr
     try {
       await handle.writeFile(content);
       await handle.sync();
-    } finally {
-      await handle.close();
+    } catch (error) {
+      // e.g. a full flashdrive: an empty lock left behind would hold up the next run for STALE_AFTER_MS.
+      await handle.close().catch(() => undefined);
+      await rm(path, { force: true }).catch(() => undefined);
+      throw error;
     }
+    await handle.close();
     const heartbeat = setInterval(() => {
       const now = new Date();
       void utimes(path, now, now).catch(() => undefined); // a yanked flashdrive: nothing to keep alive
