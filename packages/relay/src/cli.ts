@@ -73,7 +73,7 @@ answers (the tweets' outcomes) are ready to collect on the same trip; relay user
 wait. --wait changes it.
 
 Exit status:
-  ${ExitCode.DONE}  done: cargo or CCAs were delivered or collected, and nothing went wrong
+  ${ExitCode.DONE}  done: cargo or pickup authorizations were delivered or collected, and nothing went wrong
   ${ExitCode.FAILURE}  failure: an invalid or unreadable file (left in place), cargo or a pickup
      authorization the gateway refused (the reason is printed; refused for good: moved to the
      folder refused/ beside it; refused for now, e.g. clocks hours apart: kept), cargo the gateway
@@ -83,7 +83,7 @@ Exit status:
   ${ExitCode.USAGE}  usage error: bad or missing option, or a flashdrive folder that does not exist
   ${ExitCode.NOTHING_TO_DO}  nothing to do: nothing was delivered or collected, and nothing went wrong
 
-Files: cargo and CCAs are read from --incoming whatever their names (hidden files, such as the
+Files: cargo and pickup authorizations are read from --incoming whatever their names (hidden files, such as the
 temp files ".<name>.tmp", and subfolders are ignored); collected ones are saved as <uuid>.cargo and
 <uuid>.cca in --outgoing, each one fsync'd and renamed into place before it is acknowledged.
 `;
@@ -98,7 +98,7 @@ export function makeCommand(io: CliIo): Command {
     .argument('[gateway]', 'user-gateway or relayer-gateway: take the options below from the default layout')
     .option('--cosocket <socket>', "the gateway's CoSocket Unix socket")
     .option('--incoming <dir>', 'flashdrive folder with the cargo (and pickup authorizations) for this gateway')
-    .option('--outgoing <dir>', 'flashdrive folder to save collected cargo and pickup authorizations in (created if missing)')
+    .option('--outgoing <dir>', 'flashdrive folder to save collected cargo and pickup authorizations in (created if missing, in an existing folder)')
     .option('--data-root <dir>', 'the shared data root, for the defaults of GATEWAY (env RELAYNET_DATA_ROOT)')
     .option('--flashdrive <dir>', 'the flashdrive (must exist), holding user-gw/ and relayer-gw/, for the defaults of GATEWAY')
     .option('--init', 'create the flashdrive folder if it does not exist (without GATEWAY: the folder holding --outgoing)')

@@ -559,9 +559,12 @@ describe('command line', () => {
   test('--help documents the flags and exit codes', async () => {
     const result = await runRelay(['--help']);
     expect(result.status).toBe(0);
-    for (const flag of ['--cosocket', '--incoming', '--outgoing', '--wait', '--verbose', '--no-progress']) {
+    for (const flag of ['--cosocket', '--incoming', '--outgoing', '--wait', '--init', '--verbose', '--no-progress']) {
       expect(result.stdout).toContain(flag);
     }
+    // The courier's words for a CCA, and why the relay waits.
+    expect(result.stdout).toMatch(/A pickup authorization \(CCA, cargo\s+collection authorization\) is a single-use file/);
+    expect(result.stdout).toMatch(/relay relayer-gateway waits 5 s after delivering/);
     expect(result.stdout).toMatch(/Exit status:\n\s+0 +done[^]*1 +failure[^]*2 +usage error[^]*3 +nothing to do/);
   });
 
