@@ -7,7 +7,7 @@
  * `outgoing` under its final name; invalid files are reported and never sent nor deleted.
  */
 import { randomUUID } from 'node:crypto';
-import { lstat, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, rename, unlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -153,7 +153,6 @@ class RelayRun {
   // Delivery
 
   /** Deliver every cargo file; false if the gateway could not be reached at all. */
-  // (The states: 'refused' = the gateway said why it will not take it, and it was dealt with.)
   private async deliver(files: readonly FlashdriveFile[]): Promise<boolean> {
     this.reporter.deliveryStarted(
       files.length,
@@ -166,6 +165,7 @@ class RelayRun {
       return false;
     }
 
+    // 'refused': the gateway said why it will not take it (cargoRefused dealt with it).
     const states = new Map<FlashdriveFile, 'invalid' | 'sent' | 'acked' | 'refused'>();
     const inFlight = new Map<string, { file: FlashdriveFile; cargoId: string; octets: number }>();
     const deletions: Array<Promise<void>> = [];
