@@ -32,7 +32,6 @@ import {
   RefusalDisposition,
 } from '@twitter-relaynet/cosocket';
 
-import { waitFor } from '../../gateway/src/testUtils';
 import { getWorld, makeCargo, makeCca, makeParcelCollectionAck, type World } from './fixtures';
 
 const REPO = resolve(__dirname, '..', '..', '..');
@@ -814,17 +813,20 @@ describe('one run at a time per flashdrive', () => {
     writeFileSync(join(incoming, 'a.cargo'), await makeCargo(world, 'user'));
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
+    let collecting!: () => void;
+    const firstIsCollecting = new Promise<void>((resolve) => (collecting = resolve));
     const collected = await makeCargo(world, 'relaying');
     const gateway = await startGateway({
       collect: () =>
         (async function* () {
+          collecting();
           await held; // the first run stays in its collection until the second one has tried
           yield { cargo: collected };
         })(),
     });
 
     const first = runRelay(args());
-    await waitFor(() => gateway.requests.length === 1);
+    await firstIsCollecting;
     const second = await runRelay(args());
     release();
 
