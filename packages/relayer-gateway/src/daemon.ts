@@ -8,7 +8,12 @@ import { readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { type Certificate, type Logger } from '@twitter-relaynet/core';
-import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
+import {
+  CoSocketRefusalError,
+  createCoSocketServer,
+  type CoSocketServer,
+  RefusalDisposition,
+} from '@twitter-relaynet/cosocket';
 import {
   answerRegistrationRequests,
   formatHours,
@@ -224,8 +229,11 @@ export class RelayerGatewayDaemon {
     try {
       receipt = await this.gateway.receiveCargo(cargo);
     } catch (error) {
-      // Refused as a whole and logged by the gateway: acknowledged ("permanently refused and logged").
-      if (error instanceof CargoRefusedError) return;
+      // Refused as a whole and logged by the gateway, for good: the relay is told why (or, if it cannot
+      // be told, the cargo is acknowledged so that it is not carried forever).
+      if (error instanceof CargoRefusedError) {
+        throw new CoSocketRefusalError(`Cargo refused: ${error.message}`, RefusalDisposition.FINAL);
+      }
       throw error;
     }
     this.logger.info({ deliveryId, cargoId: receipt.cargoId, peerId: receipt.peerId }, 'Cargo taken');
@@ -247,7 +255,10 @@ export class RelayerGatewayDaemon {
   private async collectCargo(cca: Buffer | null) {
     if (!cca) {
       this.logger.warn({}, 'Cargo collection without a CCA refused');
-      throw new CoSocketProtocolError('A CCA from the user gateway is required to collect cargo here');
+      throw new CoSocketRefusalError(
+        'A CCA from the user gateway is required to collect cargo here',
+        RefusalDisposition.LATER,
+      );
     }
     let collection;
     try {
@@ -258,10 +269,10 @@ export class RelayerGatewayDaemon {
         // a protocol error, so the relay can drop it instead of presenting it forever (as it would
         // after a crash between our acceptance and its deletion of the file).
         this.logger.warn({ reason: error.message }, 'Spent or expired CCA: nothing to collect');
-        return { items: [] };
+        return { items: [], refusal: { reason: `CCA refused: ${error.message}`, disposition: RefusalDisposition.FINAL } };
       }
       if (error instanceof CcaRefusedError) {
-        throw new CoSocketProtocolError(`CCA refused: ${error.message}`);
+        throw new CoSocketRefusalError(`CCA refused: ${error.message}`, RefusalDisposition.FINAL);
       }
       throw error;
     }

@@ -143,6 +143,8 @@ export class Courier {
   run(at: 'user' | 'relayer', options: { killAfterMs?: number; onSpawn?: () => void } = {}): Promise<RelayResult> {
     const socket = join(this.root, at === 'user' ? 'user-gateway' : 'relayer-gateway', 'cosocket.sock');
     const [incoming, outgoing] = at === 'user' ? [this.toUser, this.toRelayer] : [this.toRelayer, this.toUser];
+    // The flashdrive is plugged in: the relay creates its folders in it, never the flashdrive itself.
+    mkdirSync(join(this.root, 'flashdrive'), { recursive: true });
     return new Promise((done) => {
       const child = spawn(
         join(REPO, 'bin', 'relay'),

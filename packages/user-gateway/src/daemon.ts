@@ -13,7 +13,12 @@ import {
   type KeyPair,
   type Logger,
 } from '@twitter-relaynet/core';
-import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
+import {
+  CoSocketRefusalError,
+  createCoSocketServer,
+  type CoSocketServer,
+  RefusalDisposition,
+} from '@twitter-relaynet/cosocket';
 import {
   CLOCK_STATUS_FILE,
   type ClockStatus,
@@ -368,8 +373,11 @@ export class UserGatewayDaemon {
       receipt = await this.gateway.receiveCargo(cargo);
       this.notifier.notify();
     } catch (error) {
-      // Refused as a whole and logged by the gateway: acknowledged, so the relay does not carry it forever.
-      if (error instanceof CargoRefusedError) return;
+      // Refused as a whole and logged by the gateway, for good: the relay is told why (or, if it cannot
+      // be told, the cargo is acknowledged so that it is not carried forever).
+      if (error instanceof CargoRefusedError) {
+        throw new CoSocketRefusalError(`Cargo refused: ${error.message}`, RefusalDisposition.FINAL);
+      }
       throw error;
     }
     const { futureDated } = receipt;
@@ -447,7 +455,7 @@ export class UserGatewayDaemon {
 
   private async collectCargo(cca: Buffer | null) {
     if (cca) {
-      throw new CoSocketProtocolError('The user gateway takes no CCA: collect without one');
+      throw new CoSocketRefusalError('The user gateway takes no CCA: collect without one', RefusalDisposition.LATER);
     }
     if (!this.registration.registered) {
       this.logger.warn(
