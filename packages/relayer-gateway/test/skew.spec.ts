@@ -195,9 +195,12 @@ test("user's clock 3 days ahead, then set right: told while wrong, the early twe
 
     // A courier stop before the app runs again: the user gateway holds the two early parcels back (dated
     // 72 h ahead of its clock), so the relaying gateway finds nothing to leave out any more.
-    // (The cargo it brings back is refused, acknowledged: it is signed with the delivery authorization the
-    // user gateway issued 72 h ahead, not valid yet by its clock; the relaying gateway keeps what it held.)
-    expect((await world.courier.run('user')).status).toBe(0);
+    // The cargo it brings back is refused for good, and the courier is told why: it is signed with the delivery
+    // authorization the user gateway issued 72 h ahead, not valid yet by its clock (the relaying gateway keeps
+    // what it held, and the relay sets the file aside).
+    const refusedAtUser = await world.courier.run('user');
+    expect(refusedAtUser.status).toBe(1);
+    expect(refusedAtUser.stderr).toMatch(/refused by the gateway|Cargo refused/);
     expect(world.userGateway.logs().filter((l) => /^2 parcel\(s\) held back from cargo/.test(l.msg))).toHaveLength(1);
     expect((await runApp(world, ['status'])).stderr).not.toMatch(/clock/);
     await world.courier.run('relayer'); // only a CCA to present
