@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 
 import { Command, CommanderError, Option } from 'commander';
 
-import { defaultDataRoot } from '@twitter-relaynet/config';
+import { defaultDataRoot, describeUserGatewayRegistration } from '@twitter-relaynet/config';
 import { createStderrJsonLogger, silentLogger } from '@twitter-relaynet/cosocket';
 
 import { ExitCode, exitCodeOf, formatSummary, PlainReporter, type OutputStream, TerminalProgress } from './output';
@@ -166,5 +166,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   );
   reporter.finish();
   io.stderr.write(`${formatSummary(result)}\n`);
+  // An unregistered user gateway collects nothing and takes no cargo: say why (the relaying gateway publishes no such file).
+  const registration = describeUserGatewayRegistration(options.cosocket!);
+  if (registration) io.stderr.write(`relay: ${registration}\n`);
   return exitCodeOf(result);
 }

@@ -3,7 +3,12 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { CLOCK_STATUS_FILE, describeClockStatus, readClockStatus } from '@twitter-relaynet/config';
+import {
+  CLOCK_STATUS_FILE,
+  describeClockStatus,
+  describeUserGatewayRegistration,
+  readClockStatus,
+} from '@twitter-relaynet/config';
 import { jsonLineLogger, silentLogger, type Logger } from '@twitter-relaynet/endpoint';
 
 import { TwitterApp, type SubscriptionResult } from './app';
@@ -175,6 +180,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   };
   const reportClock = (paths: AppPaths) => {
     for (const line of clockWarnings(paths)) warn(`warning: ${line}`);
+    // Until the user gateway registers, nothing leaves this computer (packages/config registrationStatus.ts).
+    const registration = describeUserGatewayRegistration(paths.gatewaySocket);
+    if (registration) warn(`warning: ${registration}`);
   };
 
   /** Register, keep the subscription current and send what is queued. */
