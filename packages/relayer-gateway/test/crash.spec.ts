@@ -20,7 +20,7 @@ import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { buildExecutables, countOf, Daemon, sleep, waitFor, World } from './world';
+import { buildExecutables, countOf, sleep, waitFor, World } from './world';
 
 const TRIALS = Number(process.env.CRASH_TRIALS ?? 3);
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 100_000);
@@ -203,12 +203,7 @@ test(`kill -9 at random points of the first registration (${TRIALS} trials per g
         const pinnedFirst = random() < 0.5;
         if (pinnedFirst) {
           figures[kind].pinnedFirst++;
-          const unseen = new Daemon('relayer-gateway', [
-            '--data-root', w.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '200', '--registration-dir', hidden,
-          ]);
-          await unseen.start();
-          await waitFor('the pin', () => w.userGateway.logs().some((l) => l.msg.startsWith('Relaying gateway certificate pinned')));
-          await unseen.stop();
+          await (await w.startRelayerUnseen(hidden)).stop();
         }
 
         const logsBefore = w.userGateway.logs().length;

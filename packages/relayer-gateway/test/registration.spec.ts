@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { buildExecutables, countOf, Daemon, sleep, waitFor, World } from './world';
+import { buildExecutables, countOf, sleep, waitFor, World } from './world';
 
 jest.setTimeout(90_000);
 
@@ -45,12 +45,7 @@ test('parcels queued before the first registration are sent after it, though the
 
   // A relaying gateway whose registration folder the user gateway does not see: it only publishes its
   // certificate, which the user gateway pins; then the user gateway dies.
-  const unseen = new Daemon('relayer-gateway', [
-    '--data-root', world.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '200',
-    '--registration-dir', hiddenRegistrationDir,
-  ]);
-  await unseen.start();
-  await waitFor('the pin', () => world.userGateway.logs().some((l) => l.msg.startsWith('Relaying gateway certificate pinned')));
+  const unseen = await world.startRelayerUnseen(hiddenRegistrationDir);
   await world.userGateway.stop('SIGKILL');
   await unseen.stop();
 
