@@ -236,14 +236,19 @@ export class UserGatewayDaemon {
    */
   private async publishRegistration(): Promise<void> {
     const { userGatewayCertificate, relayingGatewayCertificate } = this.registration;
-    if (relayingGatewayCertificate) await writeCertificate(this.path(FILES.relayingGatewayCertificate), relayingGatewayCertificate);
-    if (userGatewayCertificate) await writeCertificate(this.path(FILES.certificate), userGatewayCertificate);
     const status = serializeRegistrationStatus({
       registered: this.registration.isRegistered,
       registrationDir: this.config.registrationDir,
     });
     const folders = new Set([dirname(this.config.powebsocketSocket), dirname(this.config.cosocketSocket)]);
-    for (const folder of folders) await writeFileAtomically(join(folder, REGISTRATION_STATUS_FILE), status, 0o644);
+    try {
+      if (relayingGatewayCertificate) await writeCertificate(this.path(FILES.relayingGatewayCertificate), relayingGatewayCertificate);
+      if (userGatewayCertificate) await writeCertificate(this.path(FILES.certificate), userGatewayCertificate);
+      for (const folder of folders) await writeFileAtomically(join(folder, REGISTRATION_STATUS_FILE), status, 0o644);
+    } catch (error) {
+      // The registration itself is committed; only what others read of it is stale until the next start.
+      this.logger.error({ err: String(error) }, 'Could not publish the registration');
+    }
   }
 
   /** Pin the certificate the relaying gateway published in the data root, if there is one and none is pinned. */
