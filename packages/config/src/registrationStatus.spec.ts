@@ -39,6 +39,7 @@ test('bad files are refused with the reason and the file name', () => {
 
 test('what the user is told, beside either socket of the user gateway', () => {
   expect(describeUserGatewayRegistration(socket())).toBeNull(); // no file: nothing to say
+  expect(describeUserGatewayRegistration(join(dir, 'missing', 'cosocket.sock'))).toBeNull();
   publish(serializeRegistrationStatus({ registered: true, registrationDir: '/r' }));
   expect(describeUserGatewayRegistration(socket())).toBeNull();
   publish(serializeRegistrationStatus({ registered: false, registrationDir: '/data/registration' }));

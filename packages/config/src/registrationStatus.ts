@@ -60,7 +60,8 @@ export function describeUserGatewayRegistration(socketPath: string): string | nu
   try {
     status = parseRegistrationStatus(readFileSync(file, 'utf8'), file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // No such file, or no such folder (a socket path the user mistyped: the connection says so).
+    if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return null;
     return `the user gateway's registration status cannot be read: ${(error as Error).message}`;
   }
   if (status.registered) return null;
