@@ -3,7 +3,8 @@
 # starvation flood and the fuzz suites, in their long versions, then a summary of the figures. CI runs
 # the short versions of the same tests as part of `npm test`.
 #
-#   npm run test:faults                      long mode: 50 kill -9 trials per process kind, >= 1,000,000 fuzz cases,
+#   npm run test:faults                      long mode: 50 kill -9 trials per process kind (and per gateway during
+#                                            the first registration), >= 1,000,000 fuzz cases,
 #                                            75 s of 500 silent reconnecting connections per PogRPC port
 #   FAULTS_QUICK=1 npm run test:faults       quick mode: the CI sizes (3 trials per kind, 300 runs per fuzz property,
 #                                            300 flood connections and one delivery under flood)
@@ -60,6 +61,7 @@ step build npm run build --silent
 
 # 1. kill -9 of each process kind at random points, each followed by a restart and the rest of the trip.
 #    Each trial leaves a random number of cargo, CCAs and parcels in flight; the figures are in figures.jsonl.
+#    The same file also kills either gateway at random points of the user gateway's first registration.
 step crash env CRASH_TRIALS="$CRASH_TRIALS" CRASH_SEED="$CRASH_SEED" \
   node node_modules/jest/bin/jest.js packages/relayer-gateway/test/crash.spec.ts
 # ... and of the Twitter API adapter while it takes tweets and posts them to the X API (emulator).
@@ -125,6 +127,11 @@ node -e '
       for (const [what, d] of [["app -> adapter", f.parcelsToAdapter], ["adapter -> app", f.parcelsToApp]]) {
         console.log(`  parcels ${what}: ${d.sent} sent, ${d.lost} lost, ${d.duplicated} duplicated`);
       }
+    } else if (f.suite === "registration-crash") {
+      for (const [kind, k] of Object.entries(f.kinds)) {
+        console.log(`  kill -9 ${kind} during the first registration: ${k.trials} trials (${k.pinnedFirst} pinned first; killed before the pin ${k.beforePin}, pinned but not registered ${k.pinnedNotRegistered}, registered ${k.registered})`);
+      }
+      console.log(`  parcels queued before registration: ${f.parcels.sent} sent, ${f.parcels.lost} lost, ${f.parcels.duplicated} duplicated`);
     } else if (f.suite === "adapter-crash") {
       console.log(`  kill -9 twitter-api-adapter: ${f.trials} trials (${f.killedMidDelivery} mid-delivery, ${f.killedMidPost} after X posted a tweet and before the adapter knew)`);
       console.log(`  tweets: ${f.tweets} sent, ${f.lost} lost, ${f.postedTwice} posted twice, ${f.postAttemptedTwice} posting attempted twice`);

@@ -12,3 +12,11 @@ export {
   readClockStatus,
   serializeClockStatus,
 } from './clockStatus';
+export {
+  REGISTRATION_STATUS_FILE,
+  type RegistrationStatus,
+  RegistrationStatusFileError,
+  describeUserGatewayRegistration,
+  parseRegistrationStatus,
+  serializeRegistrationStatus,
+} from './registrationStatus';

@@ -183,8 +183,14 @@ export class UserGateway extends Gateway {
   }
 
   /** Cargo for the relaying gateway (parcels for it and pending PCAs), generated lazily. */
-  generateCargoForRelayingGateway(): AsyncGenerator<OutgoingCargo> {
-    return this.generateCargo({
+  async *generateCargoForRelayingGateway(): AsyncGenerator<OutgoingCargo> {
+    if (this.relayingGatewayId !== this.id) {
+      // A parcel still in the placeholder queue (userGatewayRegistration.ts), e.g. one whose request was
+      // under way while the registration committed, would never go out: move it first.
+      const moved = await this.stores.parcels.moveQueue(peerQueue(this.id), peerQueue(this.relayingGatewayId));
+      if (moved) this.logger.info({ moved }, 'Parcels left in the placeholder queue moved to the relaying gateway queue');
+    }
+    yield* this.generateCargo({
       peerId: this.relayingGatewayId,
       recipient: this.relayingGatewayRecipient,
       encryptionCertificate: this.relayingGateway.certificate,

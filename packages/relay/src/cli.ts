@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 
 import { Command, CommanderError, Option } from 'commander';
 
-import { defaultDataRoot } from '@twitter-relaynet/config';
+import { defaultDataRoot, describeUserGatewayRegistration } from '@twitter-relaynet/config';
 import { createStderrJsonLogger, silentLogger } from '@twitter-relaynet/cosocket';
 
 import { describeError } from './flashdrive';
@@ -253,6 +253,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     );
     reporter.finish();
     io.stderr.write(`${formatSummary(result, options.outgoing!)}\n`);
+    // An unregistered user gateway collects nothing and takes no cargo: say why (the relaying gateway publishes no such file).
+    const registration = describeUserGatewayRegistration(options.cosocket!);
+    if (registration) io.stderr.write(`relay: ${registration}\n`);
     return exitCodeOf(result);
   } finally {
     await lock?.release().catch(() => undefined);

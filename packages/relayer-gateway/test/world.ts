@@ -259,6 +259,19 @@ export class World {
     await waitFor('the user gateway registration', () => existsSync(this.path('user-gateway', 'identity-certificate.pem')));
   }
 
+  /**
+   * Start the relaying gateway with a registration folder the user gateway does not see, so that it only
+   * publishes its certificate; resolves (with that process, still running) once the user gateway pinned it.
+   */
+  async startRelayerUnseen(registrationDir: string): Promise<Daemon> {
+    const unseen = new Daemon('relayer-gateway', [
+      '--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '200', '--registration-dir', registrationDir,
+    ]);
+    await unseen.start();
+    await waitFor('the pin', () => this.userGateway.logs().some((l) => l.msg.startsWith('Relaying gateway certificate pinned')));
+    return unseen;
+  }
+
   private relayerRoute() {
     const published = JSON.parse(readFileSync(this.path('relayer-gateway', 'pogrpc.json'), 'utf8')) as {
       address: string;

@@ -4,7 +4,12 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { CLOCK_STATUS_FILE, describeClockStatus, readClockStatus } from '@twitter-relaynet/config';
+import {
+  CLOCK_STATUS_FILE,
+  describeClockStatus,
+  describeUserGatewayRegistration,
+  readClockStatus,
+} from '@twitter-relaynet/config';
 import { jsonLineLogger, silentLogger, type Logger } from '@twitter-relaynet/endpoint';
 
 import { isReachProblem, TwitterApp, type SendReport, type SubscriptionResult } from './app';
@@ -204,6 +209,9 @@ function clockWarnings(paths: AppPaths): string[] {
 
 function reportClock(ui: Ui, paths: AppPaths): void {
   for (const line of clockWarnings(paths)) ui.warn(`warning: ${line}`);
+  // Until the user gateway registers, nothing leaves this computer (packages/config registrationStatus.ts).
+  const registration = describeUserGatewayRegistration(paths.gatewaySocket);
+  if (registration) ui.warn(`warning: ${registration}`);
 }
 
 /**
