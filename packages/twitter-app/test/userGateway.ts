@@ -135,7 +135,7 @@ export function describeWithRealUserGateway(): void {
       for (const [index, text] of ['A while it is stopped', 'B while it is stopped'].entries()) {
         const down = await app(['tweet', text]);
         expect(down.code).toBe(3);
-        expect(down.stderr).toBe(`twitter-app: user gateway not reachable at ${join(root, 'user-gateway', 'powebsocket.sock')}: start it with npm start\n`);
+        expect(down.stderr).toBe(`twitter-app: user gateway not reachable at ${join(root, 'user-gateway', 'powebsocket.sock')}: start it with npm start\n${notRegistered}`);
         expect(down.stdout).toMatch(new RegExp(`^Tweet saved \\(id [0-9a-f-]{36}\\): ${index + 1} tweets? queued in the app, nothing is lost`));
       }
 
@@ -167,7 +167,8 @@ export function describeWithRealUserGateway(): void {
         for (let count = 1; count <= 4; count++) {
           const result = await app(['tweet', `full disk ${count}`]);
           expect({ count, code: result.code }).toEqual({ count, code: 3 });
-          expect(result.stderr).toMatch(new RegExp(`^twitter-app: the user gateway at ${socket} did not take a parcel: .+\\n$`));
+          expect(result.stderr).toMatch(new RegExp(`^twitter-app: the user gateway at ${socket} did not take a parcel: .+\\n`));
+          expect(result.stderr.endsWith(notRegistered)).toBe(true);
           expect(result.stdout).toMatch(new RegExp(`^Tweet saved \\(id [0-9a-f-]{36}\\): ${count} tweets? queued in the app, nothing is lost; `));
         }
         expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toMatchObject({ queued: 4 });
