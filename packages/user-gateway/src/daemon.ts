@@ -380,7 +380,8 @@ export class UserGatewayDaemon {
   private async receiveCargo(cargo: Buffer, deliveryId: string): Promise<void> {
     if (!this.registration.isRegistered) {
       this.logger.warn({ deliveryId }, 'Cargo not taken: not registered with the relaying gateway yet');
-      throw new Error('The user gateway is not registered with its relaying gateway yet');
+      // For now: the relay keeps the file and brings it again once the registration is through.
+      throw new CoSocketRefusalError('The user gateway is not registered with its relaying gateway yet', RefusalDisposition.LATER);
     }
     const refusalsBefore = this.refusalNoticesRead;
     let receipt: CargoReceipt;
