@@ -12,3 +12,4 @@ export {
   readClockStatus,
   serializeClockStatus,
 } from './clockStatus';
+export { DAEMON_EXIT, DAEMON_HELP_FOOTER } from './daemonHelp';
