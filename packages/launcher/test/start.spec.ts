@@ -2,7 +2,7 @@
  * `npm start` as a child process: usage, what happens when one of its processes dies, how it shows the daemons'
  * logs on a terminal (a real pseudo-terminal, through util-linux's script), and a second start.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 
 import { freePort } from '../src/demo';
 import { REPO_ROOT } from '../src/layout';
+import { onTerminal, Running } from './terminal';
 
 jest.setTimeout(60_000);
 
@@ -77,40 +78,8 @@ test('when one process dies (the relaying gateway cannot have its port) the othe
   }
 });
 
-/** A running `npm start`: its output so far, and a way to wait for a line. */
-class Running {
-  output = '';
-  private readonly waiters: Array<() => void> = [];
-  readonly done: Promise<number | null>;
-
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    for (const stream of [child.stdout, child.stderr]) {
-      stream.on('data', (chunk: Buffer) => {
-        this.output += chunk.toString();
-        for (const waiter of this.waiters) waiter();
-      });
-    }
-    this.done = new Promise((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (status) => resolve(status));
-    });
-  }
-
-  /** Resolves when the output matches; fails if the process ends first. */
-  waitFor(pattern: RegExp): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => pattern.test(this.output) && resolve();
-      this.waiters.push(check);
-      check();
-      void this.done.then(() => reject(new Error(`npm start ended without printing ${pattern}:\n${this.output}`)));
-    });
-  }
-}
-
-/** `npm start` on a pseudo-terminal: stdout and stderr are a terminal, and Ctrl-C is typed into it. */
 function startOnTerminal(args: string[], env: NodeJS.ProcessEnv): Running {
-  const command = ['node', START, ...args].map((word) => `'${word}'`).join(' ');
-  return new Running(spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], { env }));
+  return onTerminal(['node', START, ...args], env);
 }
 
 const HUMAN_REGISTERED = /^\d\d:\d\d:\d\d user-gateway +\| Registered with the relaying gateway\r?$/m;
