@@ -19,7 +19,7 @@ import {
   derDeserializeRsaPrivateKey,
 } from '@twitter-relaynet/core';
 
-import { onTerminal } from '../../launcher/test/terminal';
+import { onTerminal, stopAll } from '../../launcher/test/terminal';
 
 const REPO = resolve(__dirname, '..', '..', '..');
 const BIN_DEV = join(REPO, 'bin-dev');
@@ -300,10 +300,12 @@ describe('bad input gets a one-line reason and a non-zero status', () => {
     expect(result.status).toBe(2);
   });
 
+  afterEach(stopAll);
+
   test('inspect-message says what it waits for when its input is a terminal', async () => {
     const waiting = onTerminal([join(BIN_DEV, 'inspect-message')], process.env);
     await waiting.waitFor(/^inspect-message: reading a message from standard input; pipe or redirect it/m);
-    waiting.child.stdin.write('\x03');
+    waiting.interrupt();
     await waiting.done;
     // Not on a pipe: scripts read stderr too.
     const piped = await run('inspect-message', [], Buffer.from('not a message'));

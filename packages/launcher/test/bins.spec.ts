@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { REPO_ROOT } from '../src/layout';
-import { onTerminal } from './terminal';
+import { onTerminal, stopAll } from './terminal';
 
 const executables = ['bin', 'bin-dev'].flatMap((folder) =>
   readdirSync(join(REPO_ROOT, folder)).map((name) => join(REPO_ROOT, folder, name)),
@@ -14,6 +14,7 @@ const executables = ['bin', 'bin-dev'].flatMap((folder) =>
 let elsewhere: string;
 beforeAll(() => (elsewhere = mkdtempSync(join(tmpdir(), 'elsewhere-'))));
 afterAll(() => rmSync(elsewhere, { recursive: true, force: true }));
+afterEach(stopAll);
 
 test('there are the five executables and the developer tools', () => {
   const names = executables.map((path) => path.slice(REPO_ROOT.length + 1)).sort();
@@ -50,7 +51,7 @@ test('a daemon on a terminal logs human lines: time, name, message', async () =>
     const environment = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'RELAYNET_LOG_FORMAT'));
     const daemon = onTerminal([join(REPO_ROOT, 'bin', 'user-gateway'), '--data-root', dataRoot], environment);
     await daemon.waitFor(/^user-gateway: ready\r?$/m);
-    daemon.child.stdin.write('\x03');
+    daemon.interrupt();
     expect(await daemon.done).toBe(0);
     expect(daemon.output).toMatch(/^\d\d:\d\d:\d\d user-gateway Identity key generated\r?$/m);
     expect(daemon.output).toMatch(/^\d\d:\d\d:\d\d user-gateway WARN Not registered with a relaying gateway yet: .* request=\S+/m);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import { freePort } from '../src/demo';
 import { REPO_ROOT } from '../src/layout';
-import { onTerminal, Running } from './terminal';
+import { onTerminal, Running, stopAll } from './terminal';
 
 jest.setTimeout(60_000);
 
@@ -41,7 +41,10 @@ beforeEach(() => {
     TWITTER_API_ADAPTER_POGRPC_ADDRESS: '127.0.0.1:0',
   };
 });
-afterEach(() => rmSync(dataRoot, { recursive: true, force: true }));
+afterEach(async () => {
+  await stopAll();
+  rmSync(dataRoot, { recursive: true, force: true });
+});
 
 test('--help says what runs and documents the exit status', async () => {
   const result = await start(['--help'], env);
@@ -87,7 +90,7 @@ const HUMAN_REGISTERED = /^\d\d:\d\d:\d\d user-gateway +\| Registered with the r
 test("on a terminal the daemons' logs are human lines (time, process, message), and Ctrl-C stops it all", async () => {
   const running = startOnTerminal([], { ...env, X_API_EMULATOR_PORT: String(await freePort()) });
   await running.waitFor(HUMAN_REGISTERED);
-  running.child.stdin.write('\x03');
+  running.interrupt();
   expect(await running.done).toBe(0);
   expect(running.output).toMatch(/^All stopped\.\r?$/m);
   // Banner lines too: the time, and the process name said once.
@@ -116,7 +119,7 @@ test('a second npm start while one runs says the system is running already, whic
     // The first one did not notice.
     expect(first.output).not.toMatch(/exited/);
   } finally {
-    first.child.kill('SIGINT');
+    first.interrupt();
   }
   expect(await first.done).toBe(0);
 });
