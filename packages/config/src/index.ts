@@ -20,3 +20,4 @@ export {
   parseRegistrationStatus,
   serializeRegistrationStatus,
 } from './registrationStatus';
+export { DAEMON_EXIT, DAEMON_HELP_FOOTER } from './daemonHelp';

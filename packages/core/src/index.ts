@@ -60,5 +60,19 @@ export {
 export { CargoCollectionRequest } from './messages/payloads/CargoCollectionRequest';
 
 // Logging and time, behind small interfaces every package shares
-export { type Logger, type LogRecord, silentLogger, MemoryLogger, jsonLineLogger } from './logging';
+export {
+  type Logger,
+  type LogRecord,
+  type LogFormat,
+  type ParsedLogLine,
+  silentLogger,
+  MemoryLogger,
+  jsonLineLogger,
+  lineLogger,
+  logFormatFor,
+  parseJsonLogLine,
+  humanLogText,
+  humanTime,
+  LOG_FORMAT_VARIABLE,
+} from './logging';
 export { type Clock, systemClock, ManualClock } from './clock';
