@@ -1,5 +1,6 @@
 export * from './types';
 export { describeBindingConformance, makeMessage, seededBytes, SUITE_IDLE_TIMEOUT_MS } from './suite';
+export { describeSlowLink, SLOW_LINK_IDLE_TIMEOUT_MS } from './slowLink';
 export {
   FUZZ_RUNS,
   FUZZ_TEST_TIMEOUT_MS,

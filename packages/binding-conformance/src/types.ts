@@ -1,3 +1,5 @@
+import type { Endpoint } from '@twitter-relaynet/test-support';
+
 /**
  * The contract between the shared conformance suite and one binding under test.
  *
@@ -13,8 +15,8 @@ export interface ServerStartOptions {
   /** Store the message durably. The ack for it MUST NOT leave the server before this resolves. */
   readonly onMessage: MessageHandler;
   /**
-   * Idle timeout the server must apply to a connection that sends nothing (or stalls mid-frame).
-   * The suite passes a short value so that the "stalled peer" test runs quickly.
+   * Idle timeout the server must apply to a connection on which no octet moves (e.g. it stalls mid-frame).
+   * The suite passes a short value to the tests about idle detection only, a long one to the others.
    */
   readonly idleTimeoutMs: number;
 }
@@ -60,8 +62,13 @@ export interface RawConnectionOutcome {
 }
 
 export interface RunningServer {
-  /** Open a new well-behaved client connection to the server. */
-  connectClient(): Promise<TestClient>;
+  /**
+   * Where the server listens, so that a test can put a (throttling) proxy in front of it; required by
+   * `describeSlowLink` (a binding with no socket, like the in-memory reference, has none).
+   */
+  readonly endpoint?: Endpoint;
+  /** Open a new well-behaved client connection to the server, or to `via` (a proxy in front of it). */
+  connectClient(via?: Endpoint): Promise<TestClient>;
   /**
    * Open a raw transport connection (no handshake, no framing), write `bytes` and wait until the server
    * ends the connection. Resolves with how it ended. Must reject (or time out) if the server never closes it.

@@ -76,3 +76,6 @@ export {
   LOG_FORMAT_VARIABLE,
 } from './logging';
 export { type Clock, systemClock, ManualClock } from './clock';
+
+// Transfers: idle means no octets moved, however long the whole transfer takes
+export { ProgressWatchdog, socketProgress, type ProgressWatchdogOptions } from './transferProgress';

@@ -31,7 +31,10 @@ export interface CoSocketClientOptions {
   /** Maximum unacknowledged cargo deliveries in flight, and the most the server may push unacked; default 5. */
   readonly window?: number;
   readonly maxMessageLength?: number;
-  /** Quit with `timeout` if the server says nothing for this long while we wait on it; default 60 s. */
+  /**
+   * Quit with `timeout` if no octet moves either way for this long (a cargo still draining to the server counts
+   * as moving); default 60 s.
+   */
   readonly idleTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
   /**

@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
 
+import { ProgressWatchdog, socketProgress } from '@twitter-relaynet/core';
+
 import { QuitReason, quitReasonName } from './constants';
 import { PacketDecoder } from './decoder';
 import { CoSocketConnectionClosedError, CoSocketError, CoSocketProtocolError, CoSocketQuitError } from './errors';
@@ -21,7 +23,7 @@ export interface PacketSocketOptions {
 
 /**
  * One RS-004 connection: decodes packets, writes packets with backpressure, enforces idle and overall
- * timeouts (the idle timer is suspended while the local side is busy, e.g. storing a cargo) and turns
+ * timeouts and turns
  * every framing violation into a Quit packet with the right reason followed by closing the connection.
  */
 export class PacketSocket {
@@ -30,9 +32,13 @@ export class PacketSocket {
   public closeError: Error | undefined;
   public isClosed = false;
   private readonly decoder: PacketDecoder;
-  private idleTimer: NodeJS.Timeout | null = null;
+  /**
+   * Idle = no octets moved either way, not "no packet": a cargo of megabytes over a slow link takes longer than
+   * the idle timeout and must not be cut (then retried, forever). Suspended while the local side is busy (e.g.
+   * storing a cargo): the peer is waiting on us then.
+   */
+  private readonly idleWatchdog: ProgressWatchdog;
   private lifetimeTimer: NodeJS.Timeout | null = null;
-  private localBusy = 0;
   private quitting = false;
   private readonly drainWaiters = new Set<() => void>();
 
@@ -42,6 +48,11 @@ export class PacketSocket {
     private readonly onPacket: (packet: Packet) => void,
   ) {
     this.decoder = new PacketDecoder({ maxMessageLength: options.maxMessageLength });
+    this.idleWatchdog = new ProgressWatchdog({
+      idleMs: options.idleTimeoutMs,
+      progress: () => socketProgress(socket),
+      onIdle: (idleForMs) => this.quit(QuitReason.TIMEOUT, `Peer idle for ${idleForMs} ms (no octet moved either way)`),
+    });
     this.closed = new Promise((resolve) => {
       socket.once('close', () => {
         this.isClosed = true;
@@ -71,7 +82,6 @@ export class PacketSocket {
       }
       socket.end();
     });
-    this.armIdleTimer();
     if (options.connectionTimeoutMs) {
       this.lifetimeTimer = setTimeout(() => {
         this.quit(QuitReason.TIMEOUT, `Connection exceeded its overall timeout of ${options.connectionTimeoutMs} ms`);
@@ -92,13 +102,11 @@ export class PacketSocket {
 
   /** Run local work (e.g. a store) with the idle timer suspended: the peer is waiting on us, not stalling. */
   public async whileBusy<T>(work: () => Promise<T>): Promise<T> {
-    this.localBusy++;
-    this.disarmIdleTimer();
+    this.idleWatchdog.pause();
     try {
       return await work();
     } finally {
-      this.localBusy--;
-      this.armIdleTimer();
+      this.idleWatchdog.resume();
     }
   }
 
@@ -111,7 +119,6 @@ export class PacketSocket {
     this.socket.cork();
     for (const part of parts) this.socket.write(part);
     this.socket.uncork();
-    this.armIdleTimer();
     while (this.socket.writableNeedDrain && !this.isClosed) {
       await new Promise<void>((resolve) => {
         const wake = () => {
@@ -152,7 +159,6 @@ export class PacketSocket {
 
   private receive(chunk: Buffer): void {
     if (this.quitting) return; // ignore whatever the peer sends after we quit
-    this.armIdleTimer();
     let packets: Packet[];
     try {
       packets = this.decoder.push(chunk);
@@ -192,22 +198,8 @@ export class PacketSocket {
     setTimeout(() => this.socket.destroy(), QUIT_GRACE_MS).unref();
   }
 
-  private armIdleTimer(): void {
-    this.disarmIdleTimer();
-    if (this.localBusy > 0 || this.quitting || this.isClosed || !this.options.idleTimeoutMs) return;
-    this.idleTimer = setTimeout(() => {
-      this.quit(QuitReason.TIMEOUT, `Peer idle for ${this.options.idleTimeoutMs} ms`);
-    }, this.options.idleTimeoutMs);
-    this.idleTimer.unref();
-  }
-
-  private disarmIdleTimer(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
-  }
-
   private clearTimers(): void {
-    this.disarmIdleTimer();
+    this.idleWatchdog.stop();
     if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
     this.lifetimeTimer = null;
   }

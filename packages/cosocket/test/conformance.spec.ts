@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 
-import { type BindingFactory, describeBindingConformance } from '@twitter-relaynet/binding-conformance';
+import { type BindingFactory, describeBindingConformance, describeSlowLink } from '@twitter-relaynet/binding-conformance';
 
 import { CoSocketClient, createCoSocketServer, MAX_FRAME_OVERHEAD, MAX_MESSAGE_LENGTH } from '../src';
 import { makeTempDir, sendRawBytes } from './helpers';
@@ -74,8 +74,13 @@ const factory: BindingFactory = {
       onCargoDelivered: (cargo) => onMessage(cargo),
     });
     return {
-      async connectClient() {
-        const client = await CoSocketClient.connect(socketPath);
+      endpoint: { path: socketPath },
+      async connectClient(via) {
+        // Through a proxy (the slow-link tests) the client gets the same idle timeout as the server: its sending
+        // side must count the octets a large cargo moves too, not wait for a packet back.
+        const client = via
+          ? await CoSocketClient.connect('path' in via ? via.path : socketPath, { idleTimeoutMs })
+          : await CoSocketClient.connect(socketPath);
         return {
           async deliver(messages, options = {}) {
             async function* items() {
@@ -107,3 +112,4 @@ const factory: BindingFactory = {
 };
 
 describeBindingConformance(factory);
+describeSlowLink(factory);

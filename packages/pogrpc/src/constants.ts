@@ -12,7 +12,7 @@ export const MAX_GATEWAY_ADDRESS_LENGTH = 1_024;
 export const DEFAULT_WINDOW = 5;
 /** Default client call deadline. */
 export const DEFAULT_CALL_DEADLINE_MS = 60_000;
-/** Default server idle timeout: no complete message (or, before a call, no bytes) for this long. */
+/** Default server idle timeout: no octet on a call (or, before a call, on the connection) for this long. */
 export const DEFAULT_SERVER_IDLE_TIMEOUT_MS = 20_000;
 /** Default server cap on one call's duration. */
 export const DEFAULT_SERVER_CALL_TIMEOUT_MS = 10 * 60_000;

@@ -2,13 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { type BindingFactory, describeBindingConformance } from '@twitter-relaynet/binding-conformance';
+import { type BindingFactory, describeBindingConformance, describeSlowLink } from '@twitter-relaynet/binding-conformance';
 
 import {
   createPogRPCServer,
   generateSelfSignedCertificate,
   MAX_PARCEL_LENGTH,
   MESSAGE_OVERHEAD,
+  parseAddress,
   PogRPCClient,
   type ClientTls,
   type ServerTls,
@@ -55,9 +56,17 @@ function makeFactory(mode: 'tls-tcp' | 'plaintext-unix'): BindingFactory {
         idleTimeoutMs,
         onParcel: (parcel) => onMessage(parcel),
       });
+      const target = parseAddress(server.address);
       return {
-        async connectClient() {
-          const client = new PogRPCClient(server.address, { tls: clientTls, gatewayAddress: 'rne+grpc://127.0.0.1:21473' });
+        endpoint: target.path ? { path: target.path } : { host: target.host, port: target.port },
+        async connectClient(via) {
+          const address = !via ? server.address : 'path' in via ? `unix://${via.path}` : `${via.host ?? '127.0.0.1'}:${via.port}`;
+          const client = new PogRPCClient(address, {
+            tls: clientTls,
+            gatewayAddress: 'rne+grpc://127.0.0.1:21473',
+            // The client's deadline caps a whole call; the slow-link tests' calls last over 30 s by design.
+            deadlineMs: 10 * 60_000,
+          });
           return {
             async deliver(messages, options = {}) {
               async function* items() {
@@ -91,3 +100,4 @@ function makeFactory(mode: 'tls-tcp' | 'plaintext-unix'): BindingFactory {
 
 describeBindingConformance(makeFactory('tls-tcp'));
 describeBindingConformance(makeFactory('plaintext-unix'));
+describeSlowLink(makeFactory('tls-tcp'));

@@ -216,7 +216,7 @@ describe('DeliverParcels', () => {
     const { status, acks } = await rawDelivery(rawClient(server.address), [parcelDeliveryBytes('a', Buffer.from('x'))], undefined, false);
     expect(acks).toHaveLength(1);
     expect(status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
-    expect(status.details).toBe('No parcel received for 300 ms');
+    expect(status.details).toMatch(/^Nothing received on the call for \d+ ms$/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
   });
 

@@ -409,7 +409,7 @@ export class PoWebSocketConnection extends PeerConnection {
   async deauthorize(pdd: ParcelDeliveryDeauthorization, options: DeliverOptions = {}): Promise<void> {
     await this.acquireSlot(options.signal);
     const id = randomUUID();
-    return this.sendAwaitingAck(id, () => this.sendRaw(encodeParcelDeliveryDeauthorization({ ...pdd, id })));
+    return this.sendAwaitingAck(id, (onSent) => this.sendRaw(encodeParcelDeliveryDeauthorization({ ...pdd, id }), onSent));
   }
 
   /** Closes the connection normally (1000) and resolves once it is closed. */

@@ -4,6 +4,10 @@
  * and the in-order processing of received parcels with the ack sent only after the handler resolves.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+
+import { ProgressWatchdog, socketProgress } from '@twitter-relaynet/core';
 import type WebSocket from 'ws';
 
 import { CloseCode, ProtocolError } from './closeCodes';
@@ -25,11 +29,17 @@ export interface ConnectionOptions {
   readonly window?: number;
   /** The handshake (and any registration before it) must complete within this time (default 10 000). */
   readonly handshakeTimeoutMs?: number;
-  /** Close with 4001 when no frame at all (message, ping or pong) arrives for this long (default 20 000). */
+  /**
+   * Close with 4001 when no octet moves either way (no frame, ping or pong, nor any part of one) for this long
+   * (default 20 000). Counting octets, not whole frames, keeps a parcel of megabytes on a slow link alive.
+   */
   readonly idleTimeoutMs?: number;
   /** Send a WebSocket ping this often (default 5 000). */
   readonly pingIntervalMs?: number;
-  /** Close with 4001 when a message sent is not acknowledged within this time (default 60 000). */
+  /**
+   * Close with 4001 when a message is not acknowledged within this time (default 60 000), counted from when its
+   * last octet left, so that the time a large message takes on a slow link is not held against the peer.
+   */
   readonly ackTimeoutMs?: number;
   /** Close with 4000 once the connection has been open this long (server default 24 h; client: none). */
   readonly maxConnectionMs?: number;
@@ -58,7 +68,8 @@ interface InFlight {
   readonly releaseSlotOnAck: boolean;
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  /** The ack deadline, armed once the message has been sent. */
+  timer: NodeJS.Timeout | undefined;
 }
 
 const MAX_REASON_BYTES = 123;
@@ -81,7 +92,10 @@ export abstract class PeerConnection {
   private resolveClosed!: (info: CloseInfo) => void;
   private closeInfo: CloseInfo | undefined;
   private closeError: Error | undefined;
-  private lastActivity = Date.now();
+  /** Frames received (whole ones; the octets of partial ones are counted on the transport). */
+  private framesReceived = 0;
+  private transport: Socket | undefined;
+  private readonly idleWatchdog: ProgressWatchdog;
   private lastPing = Date.now();
   private readonly timers: NodeJS.Timeout[] = [];
   private handshakeTimer: NodeJS.Timeout | undefined;
@@ -118,6 +132,13 @@ export abstract class PeerConnection {
       this.resolveClosed = resolve;
     });
 
+    this.idleWatchdog = new ProgressWatchdog({
+      idleMs: this.opts.idleTimeoutMs,
+      progress: () => this.framesReceived + (this.transport ? socketProgress(this.transport) : 0),
+      onIdle: (idleForMs) => this.fail(CloseCode.Timeout, `Peer idle for ${idleForMs} ms (no octet moved either way)`),
+    });
+    // The client learns its socket here; the server passes it to attachTransport.
+    ws.once('upgrade', (response: IncomingMessage) => this.attachTransport(response.socket));
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       this.touch();
       if (this.closeInfo) return;
@@ -232,6 +253,7 @@ export abstract class PeerConnection {
     this.handshakeTimer = undefined;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.length = 0;
+    this.idleWatchdog.stop();
     const err = this.closeError ?? new ConnectionClosedError(1006, '');
     for (const [, entry] of this.inFlight) {
       clearTimeout(entry.timer);
@@ -251,16 +273,17 @@ export abstract class PeerConnection {
     return this.closeError ?? new ConnectionClosedError(1006, '');
   }
 
+  /** The socket under the WebSocket, whose octets count as progress for the idle timeout. */
+  attachTransport(socket: Socket): void {
+    this.transport = socket;
+  }
+
   private touch(): void {
-    this.lastActivity = Date.now();
+    this.framesReceived++;
   }
 
   private tick(): void {
     const now = Date.now();
-    if (now - this.lastActivity >= this.opts.idleTimeoutMs) {
-      this.fail(CloseCode.Timeout, `Peer idle for ${now - this.lastActivity} ms (no frame or pong)`);
-      return;
-    }
     if (now - this.lastPing >= this.opts.pingIntervalMs) {
       this.lastPing = now;
       try {
@@ -343,9 +366,9 @@ export abstract class PeerConnection {
     });
   }
 
-  protected sendRaw(data: Buffer): void {
+  protected sendRaw(data: Buffer, onSent?: (err?: Error) => void): void {
     if (this.closeInfo) throw this.closingError;
-    this.ws.send(data, { binary: true });
+    this.ws.send(data, { binary: true }, onSent);
   }
 
   /** Handles a ParcelDeliveryAck. An unknown id closes with 1003. */
@@ -400,22 +423,26 @@ export abstract class PeerConnection {
    * Sends a message that the peer must acknowledge (a slot must already be held) and resolves when the
    * acknowledgement arrives; rejects when the connection closes first.
    */
-  protected sendAwaitingAck(id: string, send: () => void, releaseSlotOnAck = true): Promise<void> {
+  protected sendAwaitingAck(id: string, send: (onSent: (err?: Error) => void) => void, releaseSlotOnAck = true): Promise<void> {
     if (this.closeInfo) {
       this.releaseSlot();
       return Promise.reject(this.closingError);
     }
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.fail(CloseCode.Timeout, `Message ${id} not acknowledged within ${this.opts.ackTimeoutMs} ms`),
-        this.opts.ackTimeoutMs,
-      );
-      this.inFlight.set(id, { releaseSlotOnAck, resolve, reject, timer });
+      const entry: InFlight = { releaseSlotOnAck, resolve, reject, timer: undefined };
+      this.inFlight.set(id, entry);
+      // The ack clock starts once the message is out: on a slow link, sending alone may take longer than it.
+      const onSent = (err?: Error) => {
+        if (err || this.inFlight.get(id) !== entry || this.closeInfo) return;
+        entry.timer = setTimeout(
+          () => this.fail(CloseCode.Timeout, `Message ${id} not acknowledged within ${this.opts.ackTimeoutMs} ms`),
+          this.opts.ackTimeoutMs,
+        );
+      };
       try {
-        send();
+        send(onSent);
       } catch (err) {
         this.inFlight.delete(id);
-        clearTimeout(timer);
         this.releaseSlot();
         reject(err as Error);
       }
@@ -426,10 +453,10 @@ export abstract class PeerConnection {
   protected sendParcel(id: string, parcel: Buffer, releaseSlotOnAck = true): Promise<void> {
     return this.sendAwaitingAck(
       id,
-      () => {
+      (onSent) => {
         if (this.closeInfo) throw this.closingError;
         this.ws.send(encodeParcelDeliveryPrefix(id, parcel.length), { binary: true, fin: false });
-        this.ws.send(parcel, { binary: true, fin: true });
+        this.ws.send(parcel, { binary: true, fin: true }, onSent);
       },
       releaseSlotOnAck,
     );

@@ -321,7 +321,7 @@ export class PoWebSocketServer {
     });
     const wss = new WebSocketServer({ server: httpServer, maxPayload: MAX_WS_PAYLOAD, perMessageDeflate: false });
     const server = new PoWebSocketServer(options, httpServer, wss, logger);
-    wss.on('connection', (ws) => server.accept(ws));
+    wss.on('connection', (ws, request) => server.accept(ws, request.socket));
     wss.on('error', (err) => logger.error({ err: err.message }, 'WebSocket server error'));
 
     await listenOwnerOnly(httpServer, options.socketPath);
@@ -349,7 +349,7 @@ export class PoWebSocketServer {
     return this.connections.size;
   }
 
-  private accept(ws: WebSocket): void {
+  private accept(ws: WebSocket, socket: net.Socket): void {
     if (this.closing) {
       ws.close(CloseCode.GoingAway, 'Server shutting down');
       return;
@@ -362,6 +362,7 @@ export class PoWebSocketServer {
       ws.terminate();
       return;
     }
+    connection.attachTransport(socket);
     this.connections.add(connection);
     this.logger.info({ connectionId: connection.id }, 'Endpoint connected');
     void connection.closed.then(() => this.connections.delete(connection));

@@ -2,6 +2,7 @@ import {
   type BindingFactory,
   type DeliveryReport,
   describeBindingConformance,
+  describeSlowLink,
 } from '@twitter-relaynet/binding-conformance';
 
 import { DeliveryInterruptedError, MAX_PARCEL_SIZE, PoWebSocketConnection, PoWebSocketServer, silentLogger } from '../src';
@@ -51,9 +52,10 @@ const factory: BindingFactory = {
       pingIntervalMs: Math.floor(idleTimeoutMs / 4),
     });
     return {
-      async connectClient() {
+      endpoint: { path: socketPath },
+      async connectClient(via) {
         const connection = await PoWebSocketConnection.connect({
-          socketPath,
+          socketPath: via && 'path' in via ? via.path : socketPath,
           sign: testSigner([{ identity, index: 0 }]),
           logger: silentLogger,
           idleTimeoutMs,
@@ -100,4 +102,5 @@ const factory: BindingFactory = {
 };
 
 describeBindingConformance(factory);
+describeSlowLink(factory);
 

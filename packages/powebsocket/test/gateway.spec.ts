@@ -495,9 +495,10 @@ describe('liveness', () => {
   });
 
   test('a responsive endpoint is not dropped by the idle timeout', async () => {
-    const h = await startGateway({ pingIntervalMs: 20, idleTimeoutMs: 100 });
+    // Three idle periods of pings and pongs; 500 ms rather than 100, so that a busy machine's pauses are not silence.
+    const h = await startGateway({ pingIntervalMs: 100, idleTimeoutMs: 500 });
     const client = await rawWsClient(h.socketPath, { sign: signAlice });
-    await delay(300);
+    await delay(1_500);
     expect(client.ws.readyState).toBe(client.ws.OPEN);
     client.ws.close(1000);
   });

@@ -1,0 +1,8 @@
+// Test-only helpers shared by the packages' tests. Never imported by runtime code.
+export {
+  startThrottlingProxy,
+  type Endpoint,
+  type LinkOptions,
+  type ThrottlingProxy,
+  type ThrottlingProxyOptions,
+} from './throttlingProxy';
