@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The robustness campaign (RELIABILITY.md): kill -9 trials, flashdrive faults, clock skew and the fuzz
-# suites, in their long versions, then a summary of the figures. CI runs the short versions of the same
-# tests as part of `npm test`.
+# The robustness campaign (RELIABILITY.md): kill -9 trials, flashdrive faults, clock skew, the PogRPC
+# starvation flood and the fuzz suites, in their long versions, then a summary of the figures. CI runs
+# the short versions of the same tests as part of `npm test`.
 #
-#   npm run test:faults                      long mode: 50 kill -9 trials per process kind, >= 1,000,000 fuzz cases
-#   FAULTS_QUICK=1 npm run test:faults       quick mode: the CI sizes (3 trials per kind, 300 runs per fuzz property)
+#   npm run test:faults                      long mode: 50 kill -9 trials per process kind (and per gateway during
+#                                            the first registration), >= 1,000,000 fuzz cases,
+#                                            75 s of 500 silent reconnecting connections per PogRPC port
+#   FAULTS_QUICK=1 npm run test:faults       quick mode: the CI sizes (3 trials per kind, 300 runs per fuzz property,
+#                                            300 flood connections and one delivery under flood)
 #
 # Knobs (environment): CRASH_TRIALS (trials per process kind), CRASH_SEED (default: random, printed),
 # FUZZ_TOTAL (fuzz cases to reach; FUZZ_RUNS per property is derived from it), FUZZ_RUNS (overrides
-# FUZZ_TOTAL), FUZZ_SEED (see packages/core/test/fuzzUtils.ts), FAULTS_LOG_DIR (where logs go; default a
-# new temporary folder). Exit status 0 only if every step passed.
+# FUZZ_TOTAL), FUZZ_SEED (see packages/core/test/fuzzUtils.ts), POGRPC_FLOOD_CONNECTIONS and
+# POGRPC_FLOOD_SECONDS (the starvation flood: connections per port, and how long deliveries go on under
+# it), FAULTS_LOG_DIR (where logs go; default a new temporary folder). Exit status 0 only if every step passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,10 +21,14 @@ if [ -n "${FAULTS_QUICK:-}" ]; then
   mode=quick
   : "${CRASH_TRIALS:=3}"
   : "${FUZZ_RUNS:=300}"
+  : "${POGRPC_FLOOD_CONNECTIONS:=300}"
+  : "${POGRPC_FLOOD_SECONDS:=0}"
 else
   mode=long
   : "${CRASH_TRIALS:=50}"
   : "${FUZZ_TOTAL:=1000000}"
+  : "${POGRPC_FLOOD_CONNECTIONS:=500}"
+  : "${POGRPC_FLOOD_SECONDS:=75}"
 fi
 : "${CRASH_SEED:=$((RANDOM * 32768 + RANDOM))}"
 log_dir=${FAULTS_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/test-faults.XXXXXX")}
@@ -53,6 +61,7 @@ step build npm run build --silent
 
 # 1. kill -9 of each process kind at random points, each followed by a restart and the rest of the trip.
 #    Each trial leaves a random number of cargo, CCAs and parcels in flight; the figures are in figures.jsonl.
+#    The same file also kills either gateway at random points of the user gateway's first registration.
 step crash env CRASH_TRIALS="$CRASH_TRIALS" CRASH_SEED="$CRASH_SEED" \
   node node_modules/jest/bin/jest.js packages/relayer-gateway/test/crash.spec.ts
 # ... and of the Twitter API adapter while it takes tweets and posts them to the X API (emulator).
@@ -66,7 +75,13 @@ step flashdrive-relay node node_modules/jest/bin/jest.js --selectProjects relay
 # 3. Clock skew of +-3 h between the user's computer and the Internet side.
 step skew node node_modules/jest/bin/jest.js packages/relayer-gateway/test/skew.spec.ts
 
-# 4. Fuzz suites: every spec whose path contains "fuzz". Count their property tests with one run each,
+# 4. PogRPC starvation: silent TCP connections that come back 200 ms after each close, more than the
+#    connection cap, while real deliveries (TLS, gRPC, new connections) go on; library server, then both
+#    PogRPC ports of the real processes (relaying gateway, adapter posting tweets to the X API emulator).
+step pogrpc-flood env POGRPC_FLOOD_CONNECTIONS="$POGRPC_FLOOD_CONNECTIONS" POGRPC_FLOOD_SECONDS="$POGRPC_FLOOD_SECONDS" \
+  node node_modules/jest/bin/jest.js --runInBand packages/pogrpc/test/starvation.flood.spec.ts packages/relayer-gateway/test/starvation.flood.spec.ts
+
+# 5. Fuzz suites: every spec whose path contains "fuzz". Count their property tests with one run each,
 #    then size FUZZ_RUNS so that properties x runs reaches FUZZ_TOTAL.
 property_count() {
   # Tests that run FUZZ_RUNS cases; sanity checks of the fixtures, regressions and fixed pathological
@@ -97,7 +112,8 @@ node -e '
 ' "$FUZZ_RUNS" "$properties" >>"$report"
 
 echo
-echo "test-faults: $mode mode, $((SECONDS - started_all)) s; CRASH_TRIALS=$CRASH_TRIALS CRASH_SEED=$CRASH_SEED FUZZ_RUNS=$FUZZ_RUNS"
+echo "test-faults: $mode mode, $((SECONDS - started_all)) s; CRASH_TRIALS=$CRASH_TRIALS CRASH_SEED=$CRASH_SEED FUZZ_RUNS=$FUZZ_RUNS" \
+  "POGRPC_FLOOD_CONNECTIONS=$POGRPC_FLOOD_CONNECTIONS POGRPC_FLOOD_SECONDS=$POGRPC_FLOOD_SECONDS"
 printf '  %s\n' "${summary[@]}"
 echo "figures ($report):"
 node -e '
@@ -111,9 +127,18 @@ node -e '
       for (const [what, d] of [["app -> adapter", f.parcelsToAdapter], ["adapter -> app", f.parcelsToApp]]) {
         console.log(`  parcels ${what}: ${d.sent} sent, ${d.lost} lost, ${d.duplicated} duplicated`);
       }
+    } else if (f.suite === "registration-crash") {
+      for (const [kind, k] of Object.entries(f.kinds)) {
+        console.log(`  kill -9 ${kind} during the first registration: ${k.trials} trials (${k.pinnedFirst} pinned first; killed before the pin ${k.beforePin}, pinned but not registered ${k.pinnedNotRegistered}, registered ${k.registered})`);
+      }
+      console.log(`  parcels queued before registration: ${f.parcels.sent} sent, ${f.parcels.lost} lost, ${f.parcels.duplicated} duplicated`);
     } else if (f.suite === "adapter-crash") {
       console.log(`  kill -9 twitter-api-adapter: ${f.trials} trials (${f.killedMidDelivery} mid-delivery, ${f.killedMidPost} after X posted a tweet and before the adapter knew)`);
       console.log(`  tweets: ${f.tweets} sent, ${f.lost} lost, ${f.postedTwice} posted twice, ${f.postAttemptedTwice} posting attempted twice`);
+    } else if (f.suite === "pogrpc-flood") {
+      console.log(`  PogRPC starvation flood (library): ${f.connections} silent connections for ${f.floodSeconds} s, cap ${f.maxConnections}: ${f.deliveries} deliveries, median ${f.latencyMs.median} ms, max ${f.latencyMs.max} ms (baseline ${f.baselineMs.join("/")} ms); ${f.shed.evicted} evicted, ${f.shed.refused} refused`);
+    } else if (f.suite === "pogrpc-flood-daemons") {
+      console.log(`  PogRPC starvation flood (daemons): ${f.connectionsPerPort} per port for ${f.floodSeconds} s: ${f.tweets} tweets; to the adapter median ${f.toAdapterMs.median} ms, max ${f.toAdapterMs.max} ms (baseline ${f.baselineMs.toAdapter.join("/")}); to the relaying gateway median ${f.toRelayerMs.median} ms, max ${f.toRelayerMs.max} ms (baseline ${f.baselineMs.toRelayer.join("/")})`);
     } else if (f.suite === "fuzz") {
       console.log(`  fuzz: ${f.properties} properties x ${f.runsPerProperty} runs = ${f.cases} cases`);
     } else {

@@ -23,6 +23,8 @@ export interface Misbehaviour {
 
 export interface FloodStats {
   readonly opened: number;
+  /** Connections established and not closed yet. */
+  readonly open: number;
   /** Connections the server ended or destroyed while the flood ran. */
   readonly closedByServer: number;
   /** Connections refused or reset before they were established. */
@@ -40,31 +42,52 @@ export const garbage: Misbehaviour = { name: 'garbage', burst: () => randomBytes
 
 const DRIP_INTERVAL_MS = 200;
 
+/** Connects and says nothing: it only holds a slot (the cheapest flood there is). */
+export const silent: Misbehaviour = { name: 'silent', burst: () => Buffer.alloc(0) };
+
+export interface FloodOptions {
+  /**
+   * Open a connection again this long after each close (by the server or refused), as a determined flooder
+   * does; by default a closed connection stays closed.
+   */
+  readonly reconnectAfterMs?: number;
+}
+
 /**
  * Open `count` connections to `target`, cycling through `behaviours`. Connections are opened at
  * once (all concurrent) and kept open until the server closes them or `stop()` is called.
  */
-export function startFlood(target: FloodTarget, count: number, behaviours: readonly Misbehaviour[]): Flood {
+export function startFlood(target: FloodTarget, count: number, behaviours: readonly Misbehaviour[], options: FloodOptions = {}): Flood {
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let opened = 0;
+  let open = 0;
   let closedByServer = 0;
   let failed = 0;
   let stopping = false;
+  const tls = 'tls' in target && target.tls === true;
 
-  for (let i = 0; i < count; i++) {
-    const behaviour = behaviours[i % behaviours.length];
+  const later = (ms: number, action: () => void) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      action();
+    }, ms);
+    timers.add(timer);
+  };
+
+  const connect = (behaviour: Misbehaviour) => {
     const socket: Socket =
       'path' in target
         ? netConnect({ path: target.path })
-        : target.tls
+        : tls
           ? tlsConnect({ host: target.host, port: target.port, rejectUnauthorized: false, ALPNProtocols: ['h2'] })
           : netConnect({ host: target.host, port: target.port });
     sockets.add(socket);
     let established = false;
-    socket.once(target && 'tls' in target && target.tls ? 'secureConnect' : 'connect', () => {
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
       established = true;
       opened++;
+      open++;
       socket.write(behaviour.burst());
       const drip = behaviour.drip?.();
       if (drip) {
@@ -85,16 +108,21 @@ export function startFlood(target: FloodTarget, count: number, behaviours: reado
     socket.on('error', () => undefined);
     socket.once('close', () => {
       sockets.delete(socket);
-      if (!established) failed++;
-      else if (!stopping) closedByServer++;
+      if (established) open--;
+      else failed++;
+      if (stopping) return;
+      if (established) closedByServer++;
+      if (options.reconnectAfterMs !== undefined) later(options.reconnectAfterMs, () => connect(behaviour));
     });
-  }
+  };
+
+  for (let i = 0; i < count; i++) connect(behaviours[i % behaviours.length]);
 
   return {
-    stats: () => ({ opened, closedByServer, failed }),
+    stats: () => ({ opened, open, closedByServer, failed }),
     stop: async () => {
       stopping = true;
-      for (const timer of timers) clearInterval(timer);
+      for (const timer of timers) clearTimeout(timer);
       const closing = [...sockets].map((socket) => new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve()))));
       for (const socket of sockets) socket.destroy();
       await Promise.all(closing);

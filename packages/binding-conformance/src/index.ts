@@ -19,5 +19,16 @@ export {
   type Mutation,
 } from './fuzz';
 export { argvArbitrary } from './fuzz';
-export { startFlood, garbage, residentSetSize, isAlive, type Flood, type FloodStats, type FloodTarget, type Misbehaviour } from './flood';
+export {
+  startFlood,
+  garbage,
+  silent,
+  residentSetSize,
+  isAlive,
+  type Flood,
+  type FloodOptions,
+  type FloodStats,
+  type FloodTarget,
+  type Misbehaviour,
+} from './flood';
 export { describeDaemonCommandLineFuzz, type DaemonCommandLine } from './daemonCliFuzz';

@@ -62,7 +62,7 @@ export type CogRPCServer = GrpcBindingServer;
 export async function createCogRPCServer(options: CogRPCServerOptions): Promise<CogRPCServer> {
   const maxCargoLength = options.maxCargoLength ?? MAX_CARGO_LENGTH;
   const settings = { label: 'CogRPC', maxReceiveLength: maxCargoLength + CARGO_MESSAGE_OVERHEAD, maxSendLength: MAX_CARGO_MESSAGE_LENGTH };
-  return startGrpcBindingServer(options, settings, (grpcServer, { calls, logger, idleTimeoutMs }) => {
+  return startGrpcBindingServer(options, settings, ({ addService, calls, logger, idleTimeoutMs }) => {
     const handlers = {
       DeliverCargo: (call: grpc.ServerDuplexStream<DeliveryMessage<'cargo'>, DeliveryAckMessage>) =>
         calls.add(
@@ -80,7 +80,7 @@ export async function createCogRPCServer(options: CogRPCServerOptions): Promise<
       CollectCargo: (call: grpc.ServerDuplexStream<DeliveryAckMessage, DeliveryMessage<'cargo'>>) =>
         calls.add(new CollectionCall(call, options, logger, maxCargoLength)),
     };
-    for (const dialect of COGRPC_DIALECTS) grpcServer.addService(loadCogRPCService(dialect).service, handlers);
+    for (const dialect of COGRPC_DIALECTS) addService(loadCogRPCService(dialect).service, handlers);
   });
 }
 

@@ -39,6 +39,21 @@ test('what the user is told: one line per problem, none once resolved', () => {
   expect(lines[1]).toMatch(/^This computer's clock is at least 4\.0 h behind: .*\(this computer's time\) its gateway did not take 2 message\(s\) from the Internet/);
 });
 
+test("a refusal from the Internet weighed against this clock: said while it may still be ahead, not once it is right", () => {
+  // At refusal.at (Internet time) messages were dated 72 h ahead: this clock read at least 72 h past it.
+  const status: ClockStatus = { internet: { status: 'refused', ...refusal, aheadMs: 72 * HOUR } };
+  const at = (offsetMs: number) => new Date(refusal.at.getTime() + offsetMs);
+  // Still that far ahead (or the courier took long): the warning.
+  expect(describeClockStatus(status, at(72 * HOUR + 5 * 60_000))).toEqual([expect.stringMatching(/^This computer's clock is at least 72\.0 h ahead: /)]);
+  // Reads before the date it gave those messages: it was set back, maybe not enough.
+  expect(describeClockStatus(status, at(30 * HOUR))).toEqual([
+    expect.stringMatching(/^This computer's clock was at least 72\.0 h ahead on .* and it has been set back since; the next courier trip tells/),
+  ]);
+  // Reads less than the tolerance past the refusal: it cannot be more than that ahead now.
+  expect(describeClockStatus(status, at(HOUR))).toEqual([]);
+  expect(describeClockStatus(status, at(-HOUR))).toEqual([]);
+});
+
 test.each([
   ['not JSON', '{', /not JSON/],
   ['an array', '[]', /the file must be an object/],

@@ -131,17 +131,37 @@ export function readClockStatus(path: string): ClockStatus {
   return parseClockStatus(text, path);
 }
 
-/** What the user should be told: one sentence per problem (none when the clocks agree). */
-export function describeClockStatus(status: ClockStatus): string[] {
+/**
+ * What the user should be told: one sentence per problem (none when the clocks agree).
+ *
+ * With `now` (this computer's clock), a refusal from the Internet side is also weighed against this
+ * clock: the refused messages were dated `aheadMs` after `at` by this clock when it was ahead, so
+ *  - if this clock now reads less than the tolerance after `at`, it is within the tolerance now (it cannot
+ *    be more ahead than it reads past `at`): nothing to say;
+ *  - else, if it reads before the date it gave those messages, it has been set back since: said so, and
+ *    that the next courier trip tells whether it is right now.
+ */
+export function describeClockStatus(status: ClockStatus, now?: Date): string[] {
   const lines: string[] = [];
   const { internet, local } = status;
   if (internet?.status === 'refused') {
-    lines.push(
-      `This computer's clock is at least ${hours(internet.aheadMs)} ahead: on ${internet.at.toISOString()} ` +
-        `(Internet time) the relaying gateway did not take ${internet.parcelCount} message(s) from this computer, ` +
-        `dated ${hours(internet.aheadMs)} ahead of its clock (it takes up to ${hours(internet.toleranceSeconds * 1000)}). ` +
-        'Set this clock right; nothing is lost: they go through on the next courier trip after that.',
-    );
+    const sinceRefusal = now ? now.getTime() - internet.at.getTime() : Number.POSITIVE_INFINITY;
+    if (sinceRefusal < internet.aheadMs) {
+      if (sinceRefusal >= internet.toleranceSeconds * 1000) {
+        lines.push(
+          `This computer's clock was at least ${hours(internet.aheadMs)} ahead on ${internet.at.toISOString()} ` +
+            '(Internet time), when the relaying gateway did not take messages from this computer, and it has been ' +
+            'set back since; the next courier trip tells whether it is right now.',
+        );
+      }
+    } else {
+      lines.push(
+        `This computer's clock is at least ${hours(internet.aheadMs)} ahead: on ${internet.at.toISOString()} ` +
+          `(Internet time) the relaying gateway did not take ${internet.parcelCount} message(s) from this computer, ` +
+          `dated ${hours(internet.aheadMs)} ahead of its clock (it takes up to ${hours(internet.toleranceSeconds * 1000)}). ` +
+          'Set this clock right; nothing is lost: they go through on the next courier trip after that.',
+      );
+    }
   }
   if (local) {
     lines.push(

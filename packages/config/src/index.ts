@@ -12,3 +12,12 @@ export {
   readClockStatus,
   serializeClockStatus,
 } from './clockStatus';
+export {
+  REGISTRATION_STATUS_FILE,
+  type RegistrationStatus,
+  RegistrationStatusFileError,
+  describeUserGatewayRegistration,
+  parseRegistrationStatus,
+  serializeRegistrationStatus,
+} from './registrationStatus';
+export { DAEMON_EXIT, DAEMON_HELP_FOOTER } from './daemonHelp';

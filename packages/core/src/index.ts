@@ -40,7 +40,7 @@ export {
   type PrivateKeySource,
   type UnwrappedPayload,
 } from './ramf/RamfMessage';
-export { InvalidSignatureError } from './ramf/serialization';
+export { InvalidSignatureError, readStoredRamfFields } from './ramf/serialization';
 export { encryptPayload, type PayloadRecipient, type EncryptedPayload } from './ramf/payloadEncryption';
 export type { DerChunks } from './asn1/derChunks';
 
@@ -60,7 +60,21 @@ export {
 export { CargoCollectionRequest } from './messages/payloads/CargoCollectionRequest';
 
 // Logging and time, behind small interfaces every package shares
-export { type Logger, type LogRecord, silentLogger, MemoryLogger, jsonLineLogger } from './logging';
+export {
+  type Logger,
+  type LogRecord,
+  type LogFormat,
+  type ParsedLogLine,
+  silentLogger,
+  MemoryLogger,
+  jsonLineLogger,
+  lineLogger,
+  logFormatFor,
+  parseJsonLogLine,
+  humanLogText,
+  humanTime,
+  LOG_FORMAT_VARIABLE,
+} from './logging';
 export { type Clock, systemClock, ManualClock } from './clock';
 
 // Transfers: idle means no octets moved, however long the whole transfer takes

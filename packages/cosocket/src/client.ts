@@ -9,6 +9,8 @@ import {
   NONCE_LENGTH,
   PacketTag,
   QuitReason,
+  REFUSAL_REPORTS_OPT_IN,
+  type RefusalDisposition,
 } from './constants';
 import {
   CoSocketAbortedError,
@@ -17,6 +19,7 @@ import {
   CoSocketHandshakeError,
   CoSocketMessageSizeError,
   CoSocketProtocolError,
+  CoSocketRefusalError,
 } from './errors';
 import { type Logger, silentLogger } from './logger';
 import type { Packet } from './packets';
@@ -41,6 +44,19 @@ export interface CoSocketClientOptions {
   readonly handshakeVerifier?: (nonce: Buffer, signatures: readonly Buffer[]) => Promise<boolean>;
   readonly logger?: Logger;
   readonly signal?: AbortSignal;
+  /**
+   * Ask the gateway to say why it refuses a cargo or a collection (Refusal packets, an extension; a
+   * gateway without it ignores the request). Default true.
+   */
+  readonly refusalReports?: boolean;
+}
+
+/** A cargo the gateway refused with a reason (Refusal packet). */
+export interface RefusedDelivery {
+  readonly id: string;
+  readonly cargo: Buffer;
+  readonly reason: string;
+  readonly disposition: RefusalDisposition;
 }
 
 export interface CargoToDeliver {
@@ -52,8 +68,10 @@ export interface CargoToDeliver {
 export interface CargoDeliveryReport {
   /** Delivery ids the gateway acknowledged (i.e. stored), in ack order: delete your copies of these. */
   readonly acked: readonly string[];
-  /** Everything pulled from the input but not acknowledged: keep these and retry later. */
+  /** Everything pulled from the input but not acknowledged nor refused: keep these and retry later. */
   readonly unacked: ReadonlyArray<{ readonly id: string; readonly cargo: Buffer }>;
+  /** Deliveries the gateway refused, with its reason (only when it supports refusal reports). */
+  readonly refused: readonly RefusedDelivery[];
   /** Why delivery stopped early, if it did. */
   readonly error?: Error;
 }
@@ -61,6 +79,8 @@ export interface CargoDeliveryReport {
 export interface DeliverCargoOptions {
   readonly signal?: AbortSignal;
   readonly onAck?: (deliveryId: string) => void;
+  /** The gateway refused this delivery (it was not stored); the disposition says whether to try again. */
+  readonly onRefusal?: (refusal: RefusedDelivery) => void;
 }
 
 export interface CollectedMessage {
@@ -85,6 +105,8 @@ export class CoSocketClient {
   /** Our deliveries awaiting the gateway's ack. */
   private readonly awaitingAck = new Set<string>();
   private ackListener: ((deliveryId: string) => void) | null = null;
+  private refusalListener: ((deliveryId: string, reason: string, disposition: RefusalDisposition) => void) | null =
+    null;
   private wakeDelivery: (() => void) | null = null;
   private collection: CollectionState | null = null;
   private handshakeWaiter: ((signatures: readonly Buffer[]) => void) | null = null;
@@ -114,13 +136,14 @@ export class CoSocketClient {
   public static async connect(target: CoSocketTarget, options: CoSocketClientOptions = {}): Promise<CoSocketClient> {
     const socket = await openSocket(target, options.connectTimeoutMs ?? 10_000, options.signal);
     const client = new CoSocketClient(socket, options);
-    if (options.handshakeVerifier) {
-      try {
-        await client.runHandshake(options.handshakeVerifier);
-      } catch (error) {
-        client.packets.destroy();
-        throw error;
+    try {
+      if (options.handshakeVerifier) await client.runHandshake(options.handshakeVerifier);
+      if (options.refusalReports ?? true) {
+        await client.packets.send({ tag: PacketTag.CARGO_DELIVERY_COMPLETION, gatewayAddress: REFUSAL_REPORTS_OPT_IN });
       }
+    } catch (error) {
+      client.packets.destroy();
+      throw error;
     }
     return client;
   }
@@ -142,6 +165,7 @@ export class CoSocketClient {
     const acked: string[] = [];
     const inFlight = new Map<string, Buffer>();
     const unackedPulled: Array<{ id: string; cargo: Buffer }> = [];
+    const refused: RefusedDelivery[] = [];
     let error: Error | undefined;
     const onAbort = () => this.wakeDelivery?.();
     options.signal?.addEventListener('abort', onAbort);
@@ -150,6 +174,15 @@ export class CoSocketClient {
       inFlight.delete(deliveryId);
       acked.push(deliveryId);
       options.onAck?.(deliveryId);
+      this.wakeDelivery?.();
+    };
+    this.refusalListener = (deliveryId, reason, disposition) => {
+      const cargo = inFlight.get(deliveryId);
+      if (!cargo) throw new CoSocketProtocolError(`Refusal for unknown delivery id ${deliveryId}`);
+      inFlight.delete(deliveryId);
+      const refusal = { id: deliveryId, cargo, reason, disposition };
+      refused.push(refusal);
+      options.onRefusal?.(refusal);
       this.wakeDelivery?.();
     };
     const failure = (): Error | undefined => {
@@ -201,18 +234,20 @@ export class CoSocketClient {
       error = iterationError as Error; // the caller's iterable threw
     } finally {
       this.ackListener = null;
+      this.refusalListener = null;
       options.signal?.removeEventListener('abort', onAbort);
       this.busy = false;
     }
     const unacked = [...[...inFlight].map(([id, cargo]) => ({ id, cargo })), ...unackedPulled];
     if (error) this.logger.warn({ err: error.message, unacked: unacked.length }, 'Cargo delivery stopped early');
-    return error ? { acked, unacked, error } : { acked, unacked };
+    return error ? { acked, unacked, refused, error } : { acked, unacked, refused };
   }
 
   /**
    * Send a Cargo Collection Request (with `cca`, or none) and yield every cargo (and CCA) the gateway sends
    * until its Cargo Delivery Completion. Ack each one after storing it; unacked ones stay with the gateway.
-   * Throws if the connection fails before completion.
+   * Throws if the connection fails before completion, and `CoSocketRefusalError` (after the completion)
+   * if the gateway refused the request with a reason.
    */
   public async *collectCargo(cca: Buffer | null = null, options: CollectCargoOptions = {}): AsyncGenerator<CollectedMessage> {
     this.claim();
@@ -242,7 +277,10 @@ export class CoSocketClient {
           };
           continue;
         }
-        if (state.completedWith !== null) return;
+        if (state.completedWith !== null) {
+          if (state.refusal) throw new CoSocketRefusalError(state.refusal.reason, state.refusal.disposition);
+          return;
+        }
         if (this.packets.isClosed || this.packets.closeError) {
           throw this.packets.closeError ?? new CoSocketConnectionClosedError('Connection closed during collection');
         }
@@ -333,6 +371,17 @@ export class CoSocketClient {
         collection.wake();
         return;
       }
+      case PacketTag.REFUSAL:
+        if (packet.subject === '') {
+          if (!this.collection || this.collection.completedWith !== null || this.collection.refusal) {
+            throw new CoSocketProtocolError('Unexpected refusal of a collection request');
+          }
+          this.collection.refusal = { reason: packet.reason, disposition: packet.disposition };
+          return;
+        }
+        if (!this.refusalListener) throw new CoSocketProtocolError(`Unexpected refusal of ${packet.subject}`);
+        this.refusalListener(packet.subject, packet.reason, packet.disposition);
+        return;
       case PacketTag.CARGO_DELIVERY_COMPLETION:
         if (!this.collection) throw new CoSocketProtocolError('Unexpected Cargo Delivery Completion');
         this.collection.completedWith = packet.gatewayAddress;
@@ -348,6 +397,8 @@ class CollectionState {
   public readonly queue: Array<{ kind: 'cargo' | 'cca'; deliveryId: string; message: Buffer }> = [];
   public readonly unacked = new Set<string>();
   public completedWith: string | null = null;
+  /** The gateway's reason for refusing this request (Refusal packet), reported after its Completion. */
+  public refusal: { reason: string; disposition: RefusalDisposition } | null = null;
   private waiter: (() => void) | null = null;
 
   public constructor(public readonly window: number) {}

@@ -11,6 +11,13 @@ export enum PacketTag {
    * Cargo Delivery (varchar delivery id ‖ uint32 length ‖ CCA), acknowledged with a Cargo Collection packet.
    */
   CCA_DELIVERY = 0x10,
+  /**
+   * Extension (not in RS-004), gateway → relayer, only to a relayer that opted in (REFUSAL_REPORTS_OPT_IN):
+   * `varchar subject ‖ uint8 disposition ‖ uint16 length ‖ UTF-8 reason`. The subject is the delivery id
+   * of a Cargo Delivery the gateway will not store (sent instead of its ack), or empty for the pending
+   * Cargo Collection Request (sent before its Completion).
+   */
+  REFUSAL = 0x11,
   HANDSHAKE_CHALLENGE = 0xf0,
   HANDSHAKE_RESPONSE = 0xf1,
   HANDSHAKE_COMPLETE = 0xf2,
@@ -40,6 +47,25 @@ export const QUIT_REASON_NAMES: Readonly<Record<number, string>> = {
 export function quitReasonName(reason: number): string {
   return QUIT_REASON_NAMES[reason] ?? `unknown-0x${reason.toString(16).padStart(4, '0')}`;
 }
+
+/** What a refused cargo or CCA should become on the relayer's side (Refusal packet, extension). */
+export enum RefusalDisposition {
+  /** Refused for good: do not present it again (set it aside). */
+  FINAL = 0x00,
+  /** Not taken now (e.g. the clocks disagree): keep it and present it again later. */
+  LATER = 0x01,
+}
+
+/**
+ * The relayer's opt-in to Refusal packets: a Cargo Delivery Completion (0x04) carrying this in place of
+ * a gateway address, sent first on the connection. To a gateway that does not know the extension it
+ * says "no more cargo for the gateway named x-refusal-reports", which names no gateway: it is ignored,
+ * and that gateway goes on acknowledging or quitting as RS-004 says.
+ */
+export const REFUSAL_REPORTS_OPT_IN = 'x-refusal-reports';
+
+/** Longest reason in a Refusal packet, in octets (longer ones are cut on a character boundary). */
+export const MAX_REFUSAL_REASON_LENGTH = 2048;
 
 /** Largest cargo or CCA accepted: 9 MiB, the reference implementation's RAMF limit. */
 export const MAX_MESSAGE_LENGTH = 9_437_184;

@@ -1,9 +1,11 @@
 import {
   MAX_HANDSHAKE_RESPONSE_LENGTH,
   MAX_MESSAGE_LENGTH,
+  MAX_REFUSAL_REASON_LENGTH,
   MAX_VARCHAR_LENGTH,
   NONCE_LENGTH,
   PacketTag,
+  RefusalDisposition,
 } from './constants';
 import { CoSocketProtocolError } from './errors';
 import type { Packet } from './packets';
@@ -134,6 +136,24 @@ export class PacketDecoder {
         if (!address) return null;
         return { length: address.end, packet: { tag, gatewayAddress: address.value } };
       }
+      case PacketTag.REFUSAL: {
+        const subject = readVarchar(input, 2);
+        if (!subject) return null;
+        if (input.length < subject.end + 3) return null;
+        const disposition = input[subject.end];
+        if (disposition !== RefusalDisposition.FINAL && disposition !== RefusalDisposition.LATER) {
+          throw new CoSocketProtocolError(`Unknown refusal disposition 0x${disposition.toString(16)}`);
+        }
+        const length = input.readUInt16LE(subject.end + 1);
+        if (length > MAX_REFUSAL_REASON_LENGTH) {
+          throw new CoSocketProtocolError(`Refusal reason of ${length} octets exceeds the limit`);
+        }
+        return {
+          length: subject.end + 3,
+          bodyLength: length,
+          finish: (body) => ({ tag, subject: subject.value, disposition, reason: decodeUtf8(body, 'Refusal reason') }),
+        };
+      }
       case PacketTag.QUIT:
         if (input.length < 4) return null;
         return { length: 4, packet: { tag, reason: input.readUInt16LE(2) } };
@@ -153,16 +173,20 @@ export class PacketDecoder {
   }
 }
 
+function decodeUtf8(bytes: Buffer, what: string): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new CoSocketProtocolError(`${what} is not valid UTF-8`);
+  }
+}
+
 function readVarchar(input: Buffer, offset: number): { value: string; end: number } | null {
   if (input.length < offset + 1) return null;
   const length = input[offset];
   const end = offset + 1 + length;
   if (input.length < end) return null;
-  try {
-    return { value: UTF8.decode(input.subarray(offset + 1, end)), end };
-  } catch {
-    throw new CoSocketProtocolError('varchar is not valid UTF-8');
-  }
+  return { value: decodeUtf8(input.subarray(offset + 1, end), 'varchar'), end };
 }
 
 function parseSignatures(body: Buffer): Buffer[] {

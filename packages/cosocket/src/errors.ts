@@ -1,4 +1,4 @@
-import { QuitReason, quitReasonName } from './constants';
+import { QuitReason, quitReasonName, RefusalDisposition } from './constants';
 
 /** Base of every error this package raises. */
 export class CoSocketError extends Error {
@@ -39,3 +39,17 @@ export class CoSocketHandshakeError extends CoSocketError {}
 
 /** A message exceeds the configured maximum length (or is empty). */
 export class CoSocketMessageSizeError extends CoSocketError {}
+
+/**
+ * A cargo or a collection request refused with a reason. Thrown by a server's `onCargoDelivered` or
+ * `onCargoCollectionRequest` to refuse it (the relayer is told why if it opted in to refusal reports),
+ * and by the client when the gateway reported such a refusal.
+ */
+export class CoSocketRefusalError extends CoSocketError {
+  public constructor(
+    public readonly reason: string,
+    public readonly disposition: RefusalDisposition,
+  ) {
+    super(reason);
+  }
+}

@@ -1,6 +1,9 @@
 export {
   PacketTag,
   QuitReason,
+  RefusalDisposition,
+  REFUSAL_REPORTS_OPT_IN,
+  MAX_REFUSAL_REASON_LENGTH,
   quitReasonName,
   MAX_MESSAGE_LENGTH,
   MAX_VARCHAR_LENGTH,
@@ -19,6 +22,7 @@ export {
   CoSocketAbortedError,
   CoSocketHandshakeError,
   CoSocketMessageSizeError,
+  CoSocketRefusalError,
 } from './errors';
 export { type Logger, silentLogger, createStderrJsonLogger } from './logger';
 export { type Packet, encodePacket } from './packets';
@@ -36,6 +40,7 @@ export {
   type CoSocketTarget,
   type CargoToDeliver,
   type CargoDeliveryReport,
+  type RefusedDelivery,
   type DeliverCargoOptions,
   type CollectedMessage,
   type CollectCargoOptions,

@@ -1,9 +1,11 @@
 import {
   MAX_HANDSHAKE_RESPONSE_LENGTH,
+  MAX_REFUSAL_REASON_LENGTH,
   MAX_VARCHAR_LENGTH,
   NONCE_LENGTH,
   PacketTag,
   QuitReason,
+  type RefusalDisposition,
 } from './constants';
 import { CoSocketError } from './errors';
 
@@ -18,6 +20,13 @@ export type Packet =
   | { readonly tag: PacketTag.CCA_DELIVERY; readonly deliveryId: string; readonly cca: Buffer }
   | { readonly tag: PacketTag.CARGO_COLLECTION; readonly deliveryId: string }
   | { readonly tag: PacketTag.CARGO_DELIVERY_COMPLETION; readonly gatewayAddress: string }
+  /** `subject` is a delivery id, or empty for the pending collection request. */
+  | {
+      readonly tag: PacketTag.REFUSAL;
+      readonly subject: string;
+      readonly disposition: RefusalDisposition;
+      readonly reason: string;
+    }
   | { readonly tag: PacketTag.QUIT; readonly reason: number };
 
 function tagBuffer(tag: PacketTag): Buffer {
@@ -69,12 +78,28 @@ export function encodePacket(packet: Packet): Buffer[] {
       return [Buffer.concat([tag, encodeVarchar(packet.deliveryId)])];
     case PacketTag.CARGO_DELIVERY_COMPLETION:
       return [Buffer.concat([tag, encodeVarchar(packet.gatewayAddress)])];
+    case PacketTag.REFUSAL: {
+      const header = Buffer.allocUnsafe(3);
+      const reason = truncateUtf8(packet.reason, MAX_REFUSAL_REASON_LENGTH);
+      header.writeUInt8(packet.disposition, 0);
+      header.writeUInt16LE(reason.length, 1);
+      return [Buffer.concat([tag, encodeVarchar(packet.subject), header]), reason];
+    }
     case PacketTag.QUIT: {
       const reason = Buffer.allocUnsafe(2);
       reason.writeUInt16LE(packet.reason, 0);
       return [tag, reason];
     }
   }
+}
+
+/** The UTF-8 of `text`, cut to at most `limit` octets without splitting a character. */
+function truncateUtf8(text: string, limit: number): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= limit) return bytes;
+  let end = limit;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--; // back to the start of a character
+  return bytes.subarray(0, end);
 }
 
 export function encodeQuit(reason: QuitReason): Buffer {

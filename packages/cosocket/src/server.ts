@@ -9,8 +9,10 @@ import {
   MAX_MESSAGE_LENGTH,
   PacketTag,
   QuitReason,
+  REFUSAL_REPORTS_OPT_IN,
+  RefusalDisposition,
 } from './constants';
-import { CoSocketError, CoSocketProtocolError } from './errors';
+import { CoSocketError, CoSocketProtocolError, CoSocketRefusalError } from './errors';
 import { type Logger, silentLogger } from './logger';
 import type { Packet } from './packets';
 import { PacketSocket } from './packetSocket';
@@ -25,6 +27,12 @@ export interface CollectionResponse {
   /** Sent in the Cargo Delivery Completion packet: the gateway whose cargo is now exhausted. */
   readonly gatewayAddress?: string;
   readonly items: AsyncIterable<CollectionItem> | Iterable<CollectionItem>;
+  /**
+   * Why there is nothing to collect, when the request was refused but must still be answered with a
+   * Completion (e.g. a spent CCA, so that the relayer drops it). A relayer that opted in to refusal
+   * reports gets it in a Refusal packet before the Completion; others get the Completion alone.
+   */
+  readonly refusal?: { readonly reason: string; readonly disposition: RefusalDisposition };
 }
 
 export interface CoSocketServerOptions {
@@ -37,11 +45,17 @@ export interface CoSocketServerOptions {
    * Store the cargo durably. The Cargo Collection ack is sent only after this resolves (so resolve once it is
    * fsynced, or once it was permanently refused and logged). A rejection means "not stored, try again later":
    * no ack is sent and the connection is quit with `internal-error`, so the relayer keeps the cargo.
+   * A `CoSocketRefusalError` refuses it with a reason: a relayer that opted in to refusal reports gets
+   * a Refusal packet instead of the ack, and the connection goes on; to any other relayer a FINAL
+   * refusal is acknowledged (it must not carry the cargo forever) and a LATER one quits with
+   * `internal-error` (it keeps the cargo), as RS-004 allows.
    */
   onCargoDelivered(cargo: Buffer, deliveryId: string): Promise<void>;
   /**
    * The relayer asks for cargo (`cca` is null when it sent none, e.g. at the user gateway). Throw a
-   * `CoSocketProtocolError` to refuse the request with its Quit reason.
+   * `CoSocketProtocolError` to refuse the request with its Quit reason, or a `CoSocketRefusalError` to
+   * refuse it with a reason: a relayer that opted in to refusal reports gets a Refusal packet then the
+   * Completion; any other one a Quit with `invalid-packet`.
    */
   onCargoCollectionRequest?(cca: Buffer | null, signal: AbortSignal): Promise<CollectionResponse> | CollectionResponse;
   /** Unacknowledged deliveries accepted from (and sent to) the peer; default 5. */
@@ -192,6 +206,8 @@ class ServerConnection {
   private outgoingWaiter: (() => void) | null = null;
   private collections: Promise<void> = Promise.resolve();
   private readonly abort = new AbortController();
+  /** The relayer opted in to Refusal packets (REFUSAL_REPORTS_OPT_IN). */
+  private refusalReports = false;
 
   public constructor(
     socket: Socket,
@@ -281,6 +297,11 @@ class ServerConnection {
         return;
       }
       case PacketTag.CARGO_DELIVERY_COMPLETION:
+        if (packet.gatewayAddress === REFUSAL_REPORTS_OPT_IN) {
+          this.refusalReports = true;
+          this.logger.info({ connectionId: this.connectionId }, 'Relayer takes refusal reports');
+          return;
+        }
         this.logger.info(
           { connectionId: this.connectionId, gatewayAddress: packet.gatewayAddress },
           'Relayer has no more cargo for this gateway',
@@ -332,23 +353,42 @@ class ServerConnection {
           return;
         }
         const { deliveryId, cargo } = this.incoming[0];
+        let refusal: CoSocketRefusalError | null = null;
         try {
           await this.packets.whileBusy(() => this.options.onCargoDelivered(cargo, deliveryId));
         } catch (error) {
-          const err = error instanceof Error ? error : new Error(String(error));
-          this.packets.quit(QuitReason.INTERNAL_ERROR, `Could not store cargo ${deliveryId}: ${err.message}`, err);
-          return;
+          if (!(error instanceof CoSocketRefusalError)) {
+            const err = error instanceof Error ? error : new Error(String(error));
+            this.packets.quit(QuitReason.INTERNAL_ERROR, `Could not store cargo ${deliveryId}: ${err.message}`, err);
+            return;
+          }
+          refusal = error;
+          this.logger.warn(
+            { connectionId: this.connectionId, deliveryId, reason: refusal.reason, reported: this.refusalReports },
+            'Delivery refused',
+          );
+          if (!this.refusalReports && refusal.disposition === RefusalDisposition.LATER) {
+            // What RS-004 offers to say "not now": no ack, so the relayer keeps it.
+            this.packets.quit(QuitReason.INTERNAL_ERROR, `Could not store cargo ${deliveryId}: ${refusal.reason}`, refusal);
+            return;
+          }
         }
         this.incoming.shift();
         this.applyBackpressure();
         if (this.packets.ending) {
           this.logger.warn(
             { connectionId: this.connectionId, deliveryId },
-            'Cargo stored but the connection closed before the ack could be sent',
+            refusal ? 'Cargo refused but the connection closed before saying so' : 'Cargo stored but the connection closed before the ack could be sent',
           );
           return;
         }
-        await this.packets.send({ tag: PacketTag.CARGO_COLLECTION, deliveryId }).catch(() => undefined);
+        await this.packets
+          .send(
+            refusal && this.refusalReports
+              ? { tag: PacketTag.REFUSAL, subject: deliveryId, disposition: refusal.disposition, reason: refusal.reason }
+              : { tag: PacketTag.CARGO_COLLECTION, deliveryId },
+          )
+          .catch(() => undefined);
       }
     } finally {
       this.storing = false;
@@ -392,17 +432,34 @@ class ServerConnection {
         );
       }
       if (!this.packets.isClosed) {
+        if (response.refusal) await this.sendCollectionRefusal(response.refusal);
         await this.packets.send({ tag: PacketTag.CARGO_DELIVERY_COMPLETION, gatewayAddress });
       }
     } catch (error) {
       if (this.packets.isClosed) return;
-      if (error instanceof CoSocketProtocolError) {
+      if (error instanceof CoSocketRefusalError && this.refusalReports) {
+        await this.sendCollectionRefusal(error)
+          .then(() => this.packets.send({ tag: PacketTag.CARGO_DELIVERY_COMPLETION, gatewayAddress }))
+          .catch(() => undefined);
+      } else if (error instanceof CoSocketRefusalError) {
+        this.packets.quit(QuitReason.INVALID_PACKET, `Collection refused: ${error.reason}`, error);
+      } else if (error instanceof CoSocketProtocolError) {
         this.packets.quit(error.quitReason, `Collection refused: ${error.message}`, error);
       } else {
         const err = error instanceof Error ? error : new Error(String(error));
         this.packets.quit(QuitReason.INTERNAL_ERROR, `Collection failed: ${err.message}`, err);
       }
     }
+  }
+
+  /** Tell a relayer that opted in why its collection request was refused (then the caller completes it). */
+  private async sendCollectionRefusal(refusal: { reason: string; disposition: RefusalDisposition }): Promise<void> {
+    this.logger.warn(
+      { connectionId: this.connectionId, reason: refusal.reason, reported: this.refusalReports },
+      'Collection request refused',
+    );
+    if (!this.refusalReports) return;
+    await this.packets.send({ tag: PacketTag.REFUSAL, subject: '', disposition: refusal.disposition, reason: refusal.reason });
   }
 }
 

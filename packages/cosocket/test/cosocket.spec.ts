@@ -184,7 +184,7 @@ describe('cargo collection', () => {
     const report = await client.deliverCargo([{ id: 'a', cargo: Buffer.from('outbound') }]);
     const collected = await collectAll(client.collectCargo(Buffer.from('cca')));
 
-    expect(report).toEqual({ acked: ['a'], unacked: [] });
+    expect(report).toEqual({ acked: ['a'], unacked: [], refused: [] });
     expect(stored).toEqual(['outbound']);
     expect(collected.map((m) => m.message.toString())).toEqual(['reply']);
   });
@@ -287,7 +287,7 @@ describe('memory bounds', () => {
     expect(server.bufferedBytes()).toBeLessThanOrEqual(2 * size + 1024);
     release();
 
-    expect(await delivering).toEqual({ acked: ['a', 'b', 'c', 'd', 'e'], unacked: [] });
+    expect(await delivering).toEqual({ acked: ['a', 'b', 'c', 'd', 'e'], unacked: [], refused: [] });
     expect(stored).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect(server.bufferedBytes()).toBe(0);
   });

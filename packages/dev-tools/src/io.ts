@@ -1,6 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 
+import { type Command, CommanderError } from 'commander';
+
 import {
   Certificate,
   derDeserializeEcdhPrivateKey,
@@ -8,7 +10,7 @@ import {
   pemOrDerToDer,
 } from '@twitter-relaynet/core';
 
-/** A problem with what the user gave us: reported as one line, exit status 1. */
+/** A problem with what the user gave us: reported as one line, exit status USAGE_EXIT_CODE. */
 export class UsageError extends Error {}
 
 function readFile(path: string, what: string): Buffer {
@@ -121,16 +123,27 @@ function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-/** Run a tool's main function: any failure becomes one line on stderr and a non-zero status. */
-export function runTool(name: string, main: () => Promise<number | void>): void {
-  main().then(
-    (status) => {
-      // A command may already have set process.exitCode (e.g. a failed check): keep it.
-      if (typeof status === 'number') process.exitCode = status;
-    },
+/** The exit status of a usage error, as for every executable of the project. */
+export const USAGE_EXIT_CODE = 2;
+
+/**
+ * Run a tool's command line: any failure becomes one line on stderr that starts with the tool's name, exit status
+ * USAGE_EXIT_CODE for a usage error (commander's or ours) and 1 for anything else.
+ */
+export function runTool(name: string, command: Command): void {
+  command.exitOverride().configureOutput({ outputError: () => undefined });
+  command.parseAsync(process.argv).then(
+    () => undefined, // a command sets process.exitCode itself when a check fails
     (error: unknown) => {
+      if (error instanceof CommanderError) {
+        // --help and --version end here too, with status 0 and their text already printed.
+        if (error.exitCode === 0) return;
+        process.stderr.write(`${name}: ${error.message.replace(/^error: /, '')} (see ${name} --help)\n`);
+        process.exitCode = USAGE_EXIT_CODE;
+        return;
+      }
       process.stderr.write(`${name}: ${describe(error)}\n`);
-      process.exitCode = error instanceof UsageError ? 2 : 1;
+      process.exitCode = error instanceof UsageError ? USAGE_EXIT_CODE : 1;
     },
   );
 }

@@ -19,6 +19,8 @@ import {
   derDeserializeRsaPrivateKey,
 } from '@twitter-relaynet/core';
 
+import { onTerminal, stopAll } from '../../launcher/test/terminal';
+
 const REPO = resolve(__dirname, '..', '..', '..');
 const BIN_DEV = join(REPO, 'bin-dev');
 
@@ -286,9 +288,27 @@ describe('bad input gets a one-line reason and a non-zero status', () => {
     expect(result.stderr).toContain('--issuer-key does not belong to --issuer-cert');
   });
 
-  test('an unknown option', async () => {
-    const result = await run('inspect-message', ['--bogus']);
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain("unknown option '--bogus'");
+  test.each([
+    [['inspect-message', '--bogus'], "inspect-message: unknown option '--bogus' (see inspect-message --help)\n"],
+    [['generate-cargo'], "generate-cargo: required option '--recipient-cert <file>' not specified (see generate-cargo --help)\n"],
+    [['generate-private-node-cert', '--cert-out'], "generate-private-node-cert: option '--cert-out <file>' argument missing (see generate-private-node-cert --help)\n"],
+    [['generate-parcel', '--recipient-cert'], "generate-parcel: option '--recipient-cert <file>' argument missing (see generate-parcel --help)\n"],
+  ])('a command-line error is a usage error (status 2) that names the tool: %p', async (argv, message) => {
+    const [tool, ...args] = argv;
+    const result = await run(tool, args);
+    expect(result.stderr).toBe(message);
+    expect(result.status).toBe(2);
+  });
+
+  afterEach(stopAll);
+
+  test('inspect-message says what it waits for when its input is a terminal', async () => {
+    const waiting = onTerminal([join(BIN_DEV, 'inspect-message')], process.env);
+    await waiting.waitFor(/^inspect-message: reading a message from standard input; pipe or redirect it/m);
+    waiting.interrupt();
+    await waiting.done;
+    // Not on a pipe: scripts read stderr too.
+    const piped = await run('inspect-message', [], Buffer.from('not a message'));
+    expect(piped.stderr).toBe('');
   });
 });

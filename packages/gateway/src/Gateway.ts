@@ -16,10 +16,11 @@ import {
   describeMessageType,
   type BatchItem,
   DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS,
+  readStoredRamfFields,
 } from '@twitter-relaynet/core';
 
 import { type Clock, systemClock } from './clock';
-import { findFutureDatedParcels, FutureDatedCargoError } from './clockSkew';
+import { findFutureDatedParcels, type FutureDatedCargo } from './clockSkew';
 import { CargoRefusedError, ParcelRefusedError } from './errors';
 import { type Logger, silentLogger } from './logger';
 import { GroupCommitter } from './stores/groupCommit';
@@ -66,6 +67,10 @@ export interface GatewayCounters {
   cargoRefused: number;
   /** Items in a received cargo that were logged and skipped. */
   itemsSkipped: number;
+  /** Parcels in a received cargo left out for their date (not acknowledged; see clockSkew.ts). */
+  parcelsLeftOut: number;
+  /** Queued parcels held back from a cargo generation for their date (see clockSkew.ts). */
+  parcelsHeldBack: number;
   pcasQueued: number;
   pcasSent: number;
   pcasReceived: number;
@@ -94,6 +99,11 @@ export interface CargoReceipt {
   readonly parcelsConsumed: number;
   /** Our queued parcels that the peer's PCAs in this cargo acknowledged (and that were deleted). */
   readonly acknowledgedParcels: readonly ParcelKey[];
+  /**
+   * Parcels left out because they are dated beyond the clock drift tolerance (not stored, not
+   * acknowledged: the peer sends them again; see clockSkew.ts), or null.
+   */
+  readonly futureDated: FutureDatedCargo | null;
 }
 
 /** Who a cargo generation is for, and how to sign and encrypt it. */
@@ -128,6 +138,8 @@ export abstract class Gateway {
     cargoReceived: 0,
     cargoRefused: 0,
     itemsSkipped: 0,
+    parcelsLeftOut: 0,
+    parcelsHeldBack: 0,
     pcasQueued: 0,
     pcasSent: 0,
     pcasReceived: 0,
@@ -179,6 +191,10 @@ export abstract class Gateway {
 
   protected validationOptions() {
     return { now: this.clock.now(), clockDriftToleranceSeconds: this.clockDriftToleranceSeconds };
+  }
+
+  protected get toleranceSeconds(): number {
+    return this.clockDriftToleranceSeconds ?? DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -250,6 +266,8 @@ export abstract class Gateway {
     const startedAt = this.clock.now();
     const pcasByMessage = new Map<Buffer, PendingPca>();
     const { parcels, pcas } = this.stores;
+    const latestAcceptable = startedAt.getTime() + this.toleranceSeconds * 1000;
+    const { logger, counters } = this;
 
     async function* items(): AsyncGenerator<BatchItem> {
       for await (const pca of pcas.list(destination.peerId, startedAt)) {
@@ -257,8 +275,25 @@ export abstract class Gateway {
         pcasByMessage.set(message, pca);
         yield { message, expiryDate: pca.expiryDate };
       }
+      const heldBack: { parcelId: string; creationDate: string }[] = [];
       for await (const parcel of parcels.list(peerQueue(destination.peerId), { now: startedAt })) {
+        // Dated beyond the tolerance of this very clock: made while it was ahead. A peer whose clock is
+        // right would leave it out (clockSkew.ts), so it stays here until its date is acceptable.
+        const creationDate = storedCreationDate(parcel.serialized);
+        if (creationDate && creationDate.getTime() > latestAcceptable) {
+          heldBack.push({ parcelId: parcel.id, creationDate: creationDate.toISOString() });
+          continue;
+        }
         yield { message: parcel.serialized, expiryDate: parcel.expiryDate };
+      }
+      if (heldBack.length) {
+        counters.parcelsHeldBack += heldBack.length;
+        logger.warn(
+          { peerId: destination.peerId, heldBack },
+          `${heldBack.length} parcel(s) held back from cargo: dated beyond the clock drift tolerance of this ` +
+            "gateway's clock (made while it was ahead?); they go once their date is acceptable, or when their " +
+            'sender replaces them',
+        );
       }
     }
 
@@ -323,10 +358,11 @@ export abstract class Gateway {
    * item is logged and skipped). Resolves once everything in it is durably stored: only then may
    * the relayer be told to delete its copy.
    *
+   * Parcels dated beyond the clock drift tolerance are left out, unacknowledged (`futureDated` in the
+   * receipt; see clockSkew.ts): the rest is taken and the cargo may be acknowledged all the same.
+   *
    * @throws CargoRefusedError if the cargo as a whole is unacceptable (refused for good: the relayer
    *   may be told to drop it).
-   * @throws FutureDatedCargoError if parcels in it are dated beyond the clock drift tolerance: nothing
-   *   is stored and the relayer must keep it (see clockSkew.ts).
    */
   async receiveCargo(serialized: Buffer): Promise<CargoReceipt> {
     let cargo: Cargo;
@@ -347,24 +383,24 @@ export abstract class Gateway {
       this.refuseCargo(cargo.id, `Cargo payload cannot be decrypted or parsed: ${errorMessage(error)}`, error);
     }
 
-    // Each item is parsed (and each parcel's signature checked) once, before anything is decided:
-    // a cargo with parcels from a clock that is too far ahead is not taken at all (clockSkew.ts).
+    // Each item is parsed (and each parcel's signature checked) once, before anything is decided: parcels
+    // from a clock too far ahead are left out without a PCA, and the peer sends them again (clockSkew.ts).
     const items = await Promise.all(messages.map((item) => parseCargoItem(item)));
     const now = this.clock.now();
-    const toleranceSeconds = this.clockDriftToleranceSeconds ?? DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS;
-    const futureDated = findFutureDatedParcels(
+    const toleranceSeconds = this.toleranceSeconds;
+    const found = findFutureDatedParcels(
       items.flatMap((item) => (item.kind === 'parcel' ? [item.parcel] : [])),
       now,
       toleranceSeconds,
     );
+    const futureDated: FutureDatedCargo | null = found && { ...found, cargoId: cargo.id, peerId, now, toleranceSeconds };
+    const leftOut = new Set<Parcel>(found?.parcels);
     if (futureDated) {
-      this.counters.cargoRefused += 1;
-      const error = new FutureDatedCargoError({ ...futureDated, cargoId: cargo.id, peerId, now, toleranceSeconds });
+      this.counters.parcelsLeftOut += leftOut.size;
       this.logger.warn(
         { cargoId: cargo.id, peerId, parcelIds: futureDated.parcelIds, latestDate: futureDated.latest.toISOString() },
-        'Cargo not taken: parcels dated beyond the clock drift tolerance',
+        'Parcels in cargo left out: dated beyond the clock drift tolerance (not acknowledged: the peer sends them again)',
       );
-      throw error;
     }
 
     let parcelsStored = 0;
@@ -377,6 +413,7 @@ export abstract class Gateway {
     // the whole cargo, which the relayer still has (it was not acknowledged) and delivers again.
     const writes: StoreWrite[] = [];
     for (const [index, item] of items.entries()) {
+      if (item.kind === 'parcel' && leftOut.has(item.parcel)) continue;
       try {
         if (item.kind === 'parcel') {
           const outcome = await this.handleParcelItem(item.parcel, item.serialized, peerId, cargo.id, writes);
@@ -426,7 +463,7 @@ export abstract class Gateway {
     }
     this.counters.cargoReceived += 1;
     this.logger.info(
-      { cargoId: cargo.id, peerId, parcelsStored, duplicates, pcasProcessed, itemsSkipped, consumed },
+      { cargoId: cargo.id, peerId, parcelsStored, duplicates, pcasProcessed, itemsSkipped, consumed, leftOut: leftOut.size },
       'Cargo received',
     );
     return {
@@ -438,6 +475,7 @@ export abstract class Gateway {
       itemsSkipped,
       parcelsConsumed: consumed,
       acknowledgedParcels,
+      futureDated,
     };
   }
 
@@ -512,6 +550,15 @@ async function parseCargoItem(item: Buffer): Promise<CargoItem> {
     return { kind: 'bad', error: new CargoRefusedError(`Unexpected ${describeMessageType(type)} in cargo`) };
   } catch (error) {
     return { kind: 'bad', error };
+  }
+}
+
+/** The creation date of a parcel this gateway stored (checked then), or null if it cannot be read. */
+function storedCreationDate(serialized: Buffer): Date | null {
+  try {
+    return readStoredRamfFields(serialized).creationDate;
+  } catch {
+    return null;
   }
 }
 

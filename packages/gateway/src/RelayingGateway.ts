@@ -13,7 +13,7 @@ import {
   TimingError,
 } from '@twitter-relaynet/core';
 
-import { FutureDatedCargoError, type FutureDatedCargo } from './clockSkew';
+import { envelopeValidationOptions, type FutureDatedCargo } from './clockSkew';
 import {
   CLOCK_SKEW_NOTICE_TTL_SECONDS,
   CLOCK_SKEW_NOTICE_TYPE,
@@ -133,7 +133,9 @@ export class RelayingGateway extends Gateway {
     const senderId = cca.senderCertificate.calculateSubjectId();
     let path: Certificate[] | null;
     try {
-      path = await cca.validate([this.identity.certificate], this.validationOptions());
+      // A CCA dated ahead of this clock is honoured (clockSkew.ts): it is how the word that the user's
+      // clock is ahead gets back to the user; a spent or expired one is not.
+      path = await cca.validate([this.identity.certificate], envelopeValidationOptions(this.clock.now()));
     } catch (error) {
       if (error instanceof TimingError) {
         throw new CcaTimingError(`CCA ${cca.id} is not valid now: ${error.message}`, { cause: error });
@@ -189,20 +191,15 @@ export class RelayingGateway extends Gateway {
   // Cargo from user gateways, and the user's clock
 
   /**
-   * Take a cargo from a user gateway (see Gateway.receiveCargo). If its parcels are dated beyond the
-   * clock drift tolerance, the user gateway is sent a clock skew notice before the error is rethrown:
-   * the user's computer is ahead, and only this side can tell. The first cargo taken after that sends
+   * Take a cargo from a user gateway (see Gateway.receiveCargo). If parcels in it were left out for
+   * being dated beyond the clock drift tolerance, the user gateway is sent a clock skew notice: the
+   * user's computer is ahead, and only this side can tell. The first cargo taken whole after that sends
    * a "resolved" notice.
    */
   override async receiveCargo(serialized: Buffer): Promise<CargoReceipt> {
-    let receipt: CargoReceipt;
-    try {
-      receipt = await super.receiveCargo(serialized);
-    } catch (error) {
-      if (error instanceof FutureDatedCargoError) await this.noticeRefusal(error.details);
-      throw error;
-    }
-    await this.noticeResolution(receipt);
+    const receipt = await super.receiveCargo(serialized);
+    if (receipt.futureDated) await this.noticeRefusal(receipt.futureDated);
+    else await this.noticeResolution(receipt);
     return receipt;
   }
 
@@ -218,7 +215,7 @@ export class RelayingGateway extends Gateway {
   }
 
   /**
-   * A cargo was taken: if a "refused" notice was queued (or its PCA came in this very cargo), the
+   * A cargo was taken whole: if a "refused" notice was queued (or its PCA came in this very cargo), the
    * clocks agree again: say so.
    */
   private async noticeResolution(receipt: CargoReceipt): Promise<void> {
@@ -256,7 +253,7 @@ export class RelayingGateway extends Gateway {
     const senderId = cargo.senderCertificate.calculateSubjectId();
     let path: Certificate[] | null = null;
     try {
-      path = await cargo.validate([this.identity.certificate], this.validationOptions());
+      path = await cargo.validate([this.identity.certificate], envelopeValidationOptions(this.clock.now()));
     } catch (error) {
       this.refuseCargo(cargo.id, `Cargo sender ${senderId} is not authorized: ${errorMessage(error)}`, error);
     }

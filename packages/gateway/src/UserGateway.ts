@@ -27,6 +27,7 @@ import {
   MalformedClockSkewNoticeError,
   parseClockSkewNotice,
 } from './clockSkewNotice';
+import { envelopeValidationOptions } from './clockSkew';
 import { LOCAL_QUEUE, type ParcelRecord, peerQueue, type StoreWrite } from './stores/types';
 
 /** CCAs are backdated this much, as the reference implementation does. */
@@ -182,8 +183,14 @@ export class UserGateway extends Gateway {
   }
 
   /** Cargo for the relaying gateway (parcels for it and pending PCAs), generated lazily. */
-  generateCargoForRelayingGateway(): AsyncGenerator<OutgoingCargo> {
-    return this.generateCargo({
+  async *generateCargoForRelayingGateway(): AsyncGenerator<OutgoingCargo> {
+    if (this.relayingGatewayId !== this.id) {
+      // A parcel still in the placeholder queue (userGatewayRegistration.ts), e.g. one whose request was
+      // under way while the registration committed, would never go out: move it first.
+      const moved = await this.stores.parcels.moveQueue(peerQueue(this.id), peerQueue(this.relayingGatewayId));
+      if (moved) this.logger.info({ moved }, 'Parcels left in the placeholder queue moved to the relaying gateway queue');
+    }
+    yield* this.generateCargo({
       peerId: this.relayingGatewayId,
       recipient: this.relayingGatewayRecipient,
       encryptionCertificate: this.relayingGateway.certificate,
@@ -195,7 +202,7 @@ export class UserGateway extends Gateway {
   protected async authorizeCargo(cargo: Cargo): Promise<string> {
     // The relaying gateway signs with the CDA we issued it: a path to our own certificate.
     try {
-      await cargo.validate([this.identity.certificate], this.validationOptions());
+      await cargo.validate([this.identity.certificate], envelopeValidationOptions(this.clock.now()));
     } catch (error) {
       this.refuseCargo(cargo.id, `Cargo sender is not authorized: ${errorMessage(error)}`, error);
     }

@@ -39,6 +39,7 @@ function spyStores(inner: GatewayStores): SpyStores {
       },
     }),
     ledger: inner.ledger,
+    registration: inner.registration,
     pcas: Object.assign(Object.create(inner.pcas), {
       put: (...args: Parameters<GatewayStores['pcas']['put']>) => {
         spy.singleWrites += 1;

@@ -1,6 +1,6 @@
-import { encryptPayload, issueGatewayCertificate, Parcel, ServiceMessage } from '@twitter-relaynet/core';
+import { Cargo, encryptPayload, issueGatewayCertificate, Parcel, ServiceMessage } from '@twitter-relaynet/core';
 
-import { findFutureDatedParcels, FutureDatedCargoError } from './clockSkew';
+import { findFutureDatedParcels } from './clockSkew';
 import {
   CLOCK_SKEW_NOTICE_TYPE,
   CLOCK_SKEW_REFUSED_PARCEL_ID,
@@ -31,6 +31,7 @@ describe('findFutureDatedParcels', () => {
     const parcels = [await dated(-3 * HOUR), await dated(HOUR), ahead3h];
 
     expect(findFutureDatedParcels(parcels, now)).toEqual({
+      parcels: [ahead3h],
       parcelIds: [ahead3h.id],
       latest: ahead3h.creationDate,
       aheadMs: ahead3h.creationDate.getTime() - now.getTime(),
@@ -38,6 +39,52 @@ describe('findFutureDatedParcels', () => {
     // The tolerance is a parameter (default 2 h).
     expect(findFutureDatedParcels(parcels, now, 1800)?.parcelIds).toHaveLength(2);
     expect(findFutureDatedParcels(parcels.slice(0, 2), now)).toBeNull();
+  });
+});
+
+/** The world's user gateway, with a listener for clock skew notices. */
+function userGatewayHearing(world: World, notices: ClockSkewNotice[]): UserGateway {
+  return new UserGateway({
+    identity: { privateKey: world.userNode.keyPair.privateKey, certificate: world.userNode.certificate },
+    relayingGateway: { certificate: world.relayingNode.certificate },
+    stores: world.userStores,
+    clock: world.clock,
+    onClockSkewNotice: (notice) => notices.push(notice),
+  });
+}
+
+describe('a queued parcel dated beyond the tolerance of the sending gateway\'s own clock', () => {
+  test('is held back from cargo until its date is acceptable, and goes once replaced by a re-dated copy', async () => {
+    const world = await makeWorld();
+    const userNow = world.clock.now();
+    // Made while the user's clock was 3 days ahead; the clock has been set right since.
+    world.clock.set(new Date(userNow.getTime() + 72 * HOUR));
+    const early = await makeParcelToAdapter(world);
+    await world.user.receiveParcelFromEndpoint(early);
+    world.clock.set(userNow);
+    const now = await makeParcelToAdapter(world);
+    await world.user.receiveParcelFromEndpoint(now);
+
+    const contents = async () => {
+      const cargoes = await cargoIds(world.user.generateCargoForRelayingGateway());
+      const ids: string[] = [];
+      for (const cargo of cargoes) {
+        for (const item of (await (await Cargo.deserialize(cargo)).unwrapPayload(world.relayingNode.keyPair.privateKey)).payload.messages) {
+          ids.push((await Parcel.deserialize(item)).id);
+        }
+      }
+      return ids;
+    };
+    const earlyId = (await Parcel.deserialize(early)).id;
+    const nowId = (await Parcel.deserialize(now)).id;
+    expect(await contents()).toEqual([nowId]);
+    expect(world.userLogger.find('warn', /^1 parcel\(s\) held back from cargo/)).toHaveLength(1);
+    expect(world.user.counters.parcelsHeldBack).toBe(1);
+    expect(await queuedAtUser(world)).toEqual(expect.arrayContaining([earlyId, nowId]));
+
+    // Its sender replaces it with a copy dated now (same id): it goes.
+    await world.user.receiveParcelFromEndpoint(await makeParcelToAdapter(world, { id: earlyId }));
+    expect((await contents()).sort()).toEqual([earlyId, nowId].sort());
   });
 });
 
@@ -76,15 +123,17 @@ describe('clock skew notice content', () => {
 
 /**
  * The user's clock 3 h ahead: the app's parcels are dated 3 h after the relaying gateway's clock. Both
- * gateways share one ManualClock, so the user gateway takes the parcel first and the clock is then set
- * back, as if the cargo were read on the Internet side.
+ * gateways share one ManualClock, so the user gateway takes the parcels first and the clock is then set
+ * back, as if the cargo were read on the Internet side. `valid` parcels are dated 2 h before the user's
+ * clock: right by the Internet's.
  */
-async function cargoFromTheFuture(world: World, parcels = 2): Promise<Buffer[]> {
+async function cargoFromTheFuture(world: World, parcels = 2, valid = 0): Promise<Buffer[]> {
   const userNow = world.clock.now();
-  for (let index = 0; index < parcels; index += 1) {
+  for (let index = 0; index < parcels + valid; index += 1) {
     // 1 h ahead of the user gateway's own clock (accepted there), 3 h ahead of the Internet's once set back.
+    const offset = index < parcels ? HOUR : -2 * HOUR;
     await world.user.receiveParcelFromEndpoint(
-      await makeParcelToAdapter(world, { creationDate: new Date(userNow.getTime() + HOUR) }),
+      await makeParcelToAdapter(world, { creationDate: new Date(userNow.getTime() + offset) }),
     );
   }
   const cargoes = await cargoIds(world.user.generateCargoForRelayingGateway());
@@ -97,40 +146,66 @@ async function collectWithCca(world: World): Promise<Buffer[]> {
   return cargoIds(collection.cargoes);
 }
 
+const queuedAtUser = async (world: World) =>
+  (await collect(world.userStores.parcels.list(peerQueue(world.relaying.id), { now: world.clock.now() }))).map((p) => p.id);
+
 describe('a cargo with parcels dated beyond the tolerance', () => {
-  test('is not taken: nothing stored, no PCA, FutureDatedCargoError with the figures', async () => {
+  test('is taken without them: the valid parcels are stored and acknowledged, the others stay with the sender', async () => {
     const world = await makeWorld();
-    const [cargo] = await cargoFromTheFuture(world);
+    const [cargo] = await cargoFromTheFuture(world, 2, 1);
+    const [valid] = (await queuedAtUser(world)).slice(2);
 
-    const error = await world.relaying.receiveCargo(cargo).catch((e: unknown) => e);
+    const receipt = await world.relaying.receiveCargo(cargo);
 
-    expect(error).toBeInstanceOf(FutureDatedCargoError);
-    const { details } = error as FutureDatedCargoError;
-    expect(details.parcelIds).toHaveLength(2);
-    expect(details.peerId).toBe(world.user.id);
-    expect(details.aheadMs).toBeGreaterThanOrEqual(3 * HOUR - 1000);
-    expect(details.toleranceSeconds).toBe(7200);
-    expect((error as Error).message).toMatch(/holds 2 parcel\(s\) dated 3\.0 h ahead .* tolerance of 2\.0 h/);
-    expect(await collect(world.relayingStores.parcels.list(INTERNET_QUEUE, { now: world.clock.now() }))).toEqual([]);
-    expect(await collect(world.relayingStores.pcas.list(world.user.id, world.clock.now()))).toEqual([]);
-    expect(world.relaying.counters.cargoRefused).toBe(1);
+    expect(receipt).toMatchObject({ parcelsStored: 1, itemsSkipped: 0 });
+    const { futureDated } = receipt;
+    expect(futureDated?.parcelIds).toHaveLength(2);
+    expect(futureDated?.peerId).toBe(world.user.id);
+    expect(futureDated?.aheadMs).toBeGreaterThanOrEqual(3 * HOUR - 1000);
+    expect(futureDated?.toleranceSeconds).toBe(7200);
+    expect((await collect(world.relayingStores.parcels.list(INTERNET_QUEUE, { now: world.clock.now() }))).map((p) => p.id)).toEqual([valid]);
+    const pcas = await collect(world.relayingStores.pcas.list(world.user.id, world.clock.now()));
+    expect(pcas.map((pca) => pca.parcelId)).toEqual([valid]);
+    expect(world.relaying.counters).toMatchObject({ cargoRefused: 0, cargoReceived: 1, parcelsLeftOut: 2 });
+
+    // The PCA goes back: the user gateway deletes the valid parcel only, and sends the others again.
+    for (const back of await collectWithCca(world)) await world.user.receiveCargo(back);
+    expect(await queuedAtUser(world)).toEqual(futureDated?.parcelIds);
+  });
+
+  test('a cargo and a CCA from a clock 3 days ahead: its parcels are left out, and the word gets back at once', async () => {
+    const world = await makeWorld();
+    const internetNow = world.clock.now();
+    world.clock.set(new Date(internetNow.getTime() + 72 * HOUR));
+    await world.user.receiveParcelFromEndpoint(await makeParcelToAdapter(world));
+    const [cargo] = await cargoIds(world.user.generateCargoForRelayingGateway());
+    const cca = await world.user.generateCca();
+    world.clock.set(internetNow);
+
+    // The cargo is dated 69 h ahead (backdated 3 h): taken all the same, its parcel left out.
+    const receipt = await world.relaying.receiveCargo(cargo);
+    expect(receipt.parcelsStored).toBe(0);
+    expect(receipt.futureDated?.parcelIds).toHaveLength(1);
+    const collected = await cargoIds((await world.relaying.collectCargo(cca)).cargoes);
+    expect(collected).toHaveLength(1);
+
+    world.clock.set(new Date(internetNow.getTime() + 72 * HOUR));
+    const notices: ClockSkewNotice[] = [];
+    await userGatewayHearing(world, notices).receiveCargo(collected[0]);
+    expect(notices).toEqual([
+      { status: 'refused', at: internetNow, aheadMs: expect.any(Number), parcelCount: 1, toleranceSeconds: 7200 },
+    ]);
   });
 
   test('the user gateway is told through the next cargo it collects, and told again once a cargo of its is taken', async () => {
     const notices: ClockSkewNotice[] = [];
     const world = await makeWorld();
-    const user = new UserGateway({
-      identity: { privateKey: world.userNode.keyPair.privateKey, certificate: world.userNode.certificate },
-      relayingGateway: { certificate: world.relayingNode.certificate },
-      stores: world.userStores,
-      clock: world.clock,
-      onClockSkewNotice: (notice) => notices.push(notice),
-    });
+    const user = userGatewayHearing(world, notices);
     const queued = async () =>
       (await collect(world.relayingStores.parcels.list(peerQueue(world.user.id), { now: world.clock.now() }))).map((p) => p.id);
     const refusals = await cargoFromTheFuture(world);
     const internetNow = world.clock.now();
-    await expect(world.relaying.receiveCargo(refusals[0])).rejects.toThrow(FutureDatedCargoError);
+    expect((await world.relaying.receiveCargo(refusals[0])).futureDated).not.toBeNull();
 
     // The courier collects (same trip): the notice rides back, signed by the relaying gateway.
     const collected = await collectWithCca(world);
@@ -145,7 +220,7 @@ describe('a cargo with parcels dated beyond the tolerance', () => {
     expect(first.aheadMs).toBeLessThanOrEqual(3 * HOUR + 1000);
 
     // A second refusal replaces the queued notice (one per user gateway), it does not pile up.
-    await expect(world.relaying.receiveCargo(refusals[0])).rejects.toThrow(FutureDatedCargoError);
+    expect((await world.relaying.receiveCargo(refusals[0])).futureDated).not.toBeNull();
     expect(await queued()).toEqual([CLOCK_SKEW_REFUSED_PARCEL_ID]);
 
     // Time passes on the Internet side: within the tolerance now. The user's cargo (its parcels and the

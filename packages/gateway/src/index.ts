@@ -12,6 +12,7 @@ export {
   MemoryIdLedger,
   MemoryPcaQueue,
   MemoryCertificateRegistry,
+  MemoryRegistrationStore,
 } from './stores/memory';
 export {
   openSqliteStores,
@@ -20,6 +21,7 @@ export {
   SqliteIdLedger,
   SqlitePcaQueue,
   SqliteCertificateRegistry,
+  SqliteRegistrationStore,
 } from './stores/sqlite';
 
 // Gateways
@@ -62,11 +64,12 @@ export {
   type RegistrationResponse,
 } from './registration';
 
+export { UserGatewayRegistration } from './userGatewayRegistration';
+
 // Clock skew between the two sides: parcels dated beyond the drift tolerance, and the notice telling the user
 export {
   findFutureDatedParcels,
   formatHours,
-  FutureDatedCargoError,
   type FutureDatedCargo,
   type FutureDatedParcels,
 } from './clockSkew';

@@ -8,9 +8,13 @@ import { RegistrationError } from './errors';
 import {
   answerRegistrationRequests,
   readRegistrationResponse,
+  selfIssueGatewayCertificate,
   writeRegistrationRequest,
 } from './registration';
+import { createMemoryStores } from './stores/memory';
+import { peerQueue } from './stores/types';
 import { makeWorld } from './testUtils';
+import { UserGatewayRegistration } from './userGatewayRegistration';
 
 let dir: string;
 beforeEach(() => {
@@ -77,4 +81,85 @@ test('a malformed or misnamed request is reported and left alone', async () => {
     answerRegistrationRequests(dir, world.relaying, { onError: (file) => errors.push(file) }),
   ).resolves.toEqual([]);
   expect(errors.sort()).toEqual([join(dir, '0bad.request.pem'), misnamed].sort());
+});
+
+describe('UserGatewayRegistration: the user gateway keeps its registration in its stores', () => {
+  const parcelFor = (queue: string, id: string) => ({
+    queue,
+    senderId: '0app',
+    id,
+    recipientId: '0adapter',
+    recipientInternetAddress: 'adapter.test',
+    expiryDate: new Date(Date.now() + 3_600_000),
+    serialized: Buffer.from(id),
+  });
+
+  test('pinning and registering each move the placeholder queue in the same commit; a start moves leftovers', async () => {
+    const world = await makeWorld();
+    const [userKeys] = world.spareKeys;
+    const userId = getIdFromIdentityKey(userKeys.publicKey);
+    const stores = createMemoryStores();
+    const relayingQueue = peerQueue(world.relayingNode.certificate.calculateSubjectId());
+    await stores.parcels.put(parcelFor(peerQueue(userId), 'before the pin'));
+
+    const registration = await UserGatewayRegistration.open({ stores, userGatewayId: userId });
+    expect(registration.record).toBeNull();
+    await expect(registration.pin(world.relayingNode.certificate)).resolves.toBe(true);
+    await expect(registration.pin(world.userNode.certificate)).resolves.toBe(false); // pinned once only
+    expect(await stores.parcels.count(relayingQueue)).toBe(1);
+
+    // A parcel stored in the placeholder meanwhile (its request was under way): moved by the registration.
+    await stores.parcels.put(parcelFor(peerQueue(userId), 'after the pin'));
+    await writeRegistrationRequest(dir, userKeys.publicKey);
+    await answerRegistrationRequests(dir, world.relaying);
+    await registration.complete((await readRegistrationResponse(dir, userKeys.publicKey))!);
+    expect(registration.isRegistered).toBe(true);
+    expect(await stores.parcels.count(relayingQueue)).toBe(2);
+
+    // And at the next start, whatever a crash (or an earlier version) left there.
+    await stores.parcels.put(parcelFor(peerQueue(userId), 'left over'));
+    const reopened = await UserGatewayRegistration.open({ stores, userGatewayId: userId });
+    expect(reopened.isRegistered).toBe(true);
+    expect(reopened.userGatewayCertificate!.calculateSubjectId()).toBe(userId);
+    expect(await stores.parcels.count(relayingQueue)).toBe(3);
+    expect(await stores.parcels.count(peerQueue(userId))).toBe(0);
+  });
+
+  test('a response from another relaying gateway than the pinned one is refused, and nothing changes', async () => {
+    const world = await makeWorld();
+    const [userKeys, otherKeys] = world.spareKeys;
+    const userId = getIdFromIdentityKey(userKeys.publicKey);
+    const stores = createMemoryStores();
+    const registration = await UserGatewayRegistration.open({ stores, userGatewayId: userId });
+    await registration.pin(await selfIssueGatewayCertificate(otherKeys));
+    await writeRegistrationRequest(dir, userKeys.publicKey);
+    await answerRegistrationRequests(dir, world.relaying);
+    const response = (await readRegistrationResponse(dir, userKeys.publicKey))!;
+    await expect(registration.complete(response)).rejects.toThrow(/not the pinned/);
+    expect(registration.isRegistered).toBe(false);
+    expect((await stores.registration.get())!.userGatewayCertificate).toBeNull();
+  });
+
+  test('the registration of an earlier version (files) is imported once, with the queue move', async () => {
+    const world = await makeWorld();
+    const [userKeys] = world.spareKeys;
+    const userId = getIdFromIdentityKey(userKeys.publicKey);
+    const stores = createMemoryStores();
+    await stores.parcels.put(parcelFor(peerQueue(userId), 'stranded'));
+    const legacy = { relayingGatewayCertificate: world.relayingNode.certificate, userGatewayCertificate: null };
+    const registration = await UserGatewayRegistration.open({ stores, userGatewayId: userId, legacy });
+    expect(registration.relayingGatewayCertificate!.isEqual(world.relayingNode.certificate)).toBe(true);
+    expect(await stores.parcels.count(peerQueue(world.relayingNode.certificate.calculateSubjectId()))).toBe(1);
+  });
+
+  test('a parcel left in the placeholder queue after the registration goes out with the next cargo', async () => {
+    const world = await makeWorld();
+    const relayingQueue = peerQueue(world.user.relayingGatewayId);
+    await world.userStores.parcels.put({ ...parcelFor(peerQueue(world.user.id), 'late'), expiryDate: new Date(world.clock.now().getTime() + 3_600_000) });
+    const cargoes = [];
+    for await (const cargo of world.user.generateCargoForRelayingGateway()) cargoes.push(cargo);
+    expect(cargoes.map((c) => c.parcelCount)).toEqual([1]);
+    expect(await world.userStores.parcels.count(peerQueue(world.user.id))).toBe(0);
+    expect(await world.userStores.parcels.count(relayingQueue)).toBe(1);
+  });
 });

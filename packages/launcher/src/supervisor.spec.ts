@@ -64,7 +64,8 @@ test('a process that ignores SIGTERM is killed after the timeout', async () => {
   const lines: string[] = [];
   const supervisor = new Supervisor(
     [{ name: 'stubborn', ...node("process.on('SIGTERM', () => console.log('ignoring')); console.log('up'); setInterval(() => {}, 1000);") }],
-    { write: (line) => lines.push(line), stopTimeoutMs: 200 },
+    // Long enough for a busy machine to schedule the child and let it print that it ignores SIGTERM.
+    { write: (line) => lines.push(line), stopTimeoutMs: 2_000 },
   );
   const done = supervisor.start();
   await waitForLines(lines, '| up\n', 1);

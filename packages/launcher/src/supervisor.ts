@@ -1,6 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
+import type { LogFormat } from '@twitter-relaynet/core';
+
+import { renderChildLine } from './render';
+
 export interface ProcessSpec {
   /** Shown before each of its output lines. */
   readonly name: string;
@@ -20,16 +24,19 @@ export interface SupervisorOptions {
   readonly write?: (line: string) => void;
   /** How long to wait after SIGTERM before SIGKILL. */
   readonly stopTimeoutMs?: number;
+  /** How the children's lines are shown: as they are ('json', the default) or as human lines. */
+  readonly logFormat?: LogFormat;
 }
 
 /**
- * Run processes side by side. Each output line is prefixed with its process name. When one exits
+ * Run processes side by side. Each output line is prefixed with its process name (see render.ts). When one exits
  * on its own, the others are stopped and the result names it; `stop()` (Ctrl-C) stops them all.
  */
 export class Supervisor {
   private readonly children = new Map<string, ChildProcess>();
   private readonly write: (line: string) => void;
   private readonly stopTimeoutMs: number;
+  private readonly logFormat: LogFormat;
   private firstExit: SupervisorResult['firstExit'] = null;
   private stopping = false;
   private readonly done: Promise<SupervisorResult>;
@@ -41,6 +48,7 @@ export class Supervisor {
   ) {
     this.write = options.write ?? ((line) => process.stdout.write(line));
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    this.logFormat = options.logFormat ?? 'json';
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
@@ -61,13 +69,11 @@ export class Supervisor {
         detached: true,
       });
       this.children.set(spec.name, child);
-      const prefix = `${spec.name.padEnd(width)} | `;
+      const show = (line: string) => this.write(renderChildLine(spec.name, width, line, this.logFormat) + '\n');
       for (const stream of [child.stdout!, child.stderr!]) {
-        createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.write(prefix + line + '\n'));
+        createInterface({ input: stream, crlfDelay: Infinity }).on('line', show);
       }
-      child.on('error', (error) => {
-        this.write(`${prefix}could not start: ${error.message}\n`);
-      });
+      child.on('error', (error) => show(`could not start: ${error.message}`));
       child.on('close', (code, signal) => this.onExit(spec.name, code, signal));
     }
     return this.done;

@@ -4,6 +4,8 @@
  */
 import { join } from 'node:path';
 
+import { LOG_FORMAT_VARIABLE } from '@twitter-relaynet/core';
+
 import { bin, EMULATOR_BIN } from './layout';
 import type { ProcessSpec } from './supervisor';
 
@@ -30,7 +32,12 @@ export function emulatorBaseUrl(port: number): string {
 }
 
 export function systemProcesses(options: SystemOptions): ProcessSpec[] {
-  const env: NodeJS.ProcessEnv = { ...(options.env ?? process.env), RELAYNET_DATA_ROOT: options.dataRoot };
+  // JSON logs whatever the user's RELAYNET_LOG_FORMAT says: the launcher shows them as human lines itself.
+  const env: NodeJS.ProcessEnv = {
+    ...(options.env ?? process.env),
+    RELAYNET_DATA_ROOT: options.dataRoot,
+    [LOG_FORMAT_VARIABLE]: 'json',
+  };
   const specs: ProcessSpec[] = [];
   const adapterEnv: NodeJS.ProcessEnv = { ...env };
   if (!options.realApi) {

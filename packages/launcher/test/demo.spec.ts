@@ -22,7 +22,7 @@ test('npm run demo carries a tweet to the emulator and a followed account\'s twe
   expect(result.output).toMatch(/The emulator has it: tweet \d+ by @relaynet_user/);
   expect(result.output).toMatch(/posted "Hello from the sneakernet! \(demo [\d:]+ UTC\)": https:\/\/x\.com\/relaynet_user\/status\/\d+/);
   expect(result.output).toMatch(/@awala_news\) · .*\n +News for the offline world/);
-  expect(result.output).toMatch(/Tweets: 0 queued, 0 sent, 1 confirmed, 0 failed/);
+  expect(result.output).toMatch(/Tweets: 0 queued in the app, 0 with the user gateway, 1 confirmed, 0 failed/);
   // The temporary data root is removed after a successful demo.
   const root = /in (\/\S+twitter-relaynet-demo-\S+)\n/.exec(result.output)?.[1];
   expect(root).toBeDefined();

@@ -1,11 +1,16 @@
-/** `npm start` as a child process: usage, and what happens when one of its processes dies. */
+/**
+ * `npm start` as a child process: usage, what happens when one of its processes dies, how it shows the daemons'
+ * logs on a terminal (a real pseudo-terminal, through util-linux's script), and a second start.
+ */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { freePort } from '../src/demo';
 import { REPO_ROOT } from '../src/layout';
+import { onTerminal, Running, stopAll } from './terminal';
 
 jest.setTimeout(60_000);
 
@@ -36,7 +41,10 @@ beforeEach(() => {
     TWITTER_API_ADAPTER_POGRPC_ADDRESS: '127.0.0.1:0',
   };
 });
-afterEach(() => rmSync(dataRoot, { recursive: true, force: true }));
+afterEach(async () => {
+  await stopAll();
+  rmSync(dataRoot, { recursive: true, force: true });
+});
 
 test('--help says what runs and documents the exit status', async () => {
   const result = await start(['--help'], env);
@@ -49,23 +57,69 @@ test.each([
   [['--colour'], {}, 'start: unknown or incomplete argument "--colour" (see npm start -- --help)\n'],
   [['--data-root'], {}, 'start: unknown or incomplete argument "--data-root" (see npm start -- --help)\n'],
   [[], { X_API_EMULATOR_PORT: 'eighty' }, 'start: X_API_EMULATOR_PORT must be a TCP port between 1 and 65535 (got "eighty")\n'],
+  [['--log-format', 'pretty'], {}, 'start: --log-format must be human or json (got "pretty")\n'],
+  [['--log-format'], {}, 'start: --log-format must be human or json (got "")\n'],
 ])('%j %j → usage error, exit 2', async (args, extraEnv, message) => {
   const result = await start(args, { ...env, ...extraEnv });
   expect(result.status).toBe(2);
   expect(result.err).toBe(message);
 });
 
-test('when one process dies (the emulator cannot have its port) the others are stopped and the exit status says which', async () => {
+test('when one process dies (the relaying gateway cannot have its port) the others are stopped and the exit status says which', async () => {
   const blocker: Server = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const { port } = blocker.address() as { port: number };
   try {
-    const result = await start([], { ...env, X_API_EMULATOR_PORT: String(port) });
+    // The emulator's port is one that npm start checks before starting anything (a second start); this one is not.
+    const result = await start([], { ...env, X_API_EMULATOR_PORT: String(await freePort()), RELAYER_GATEWAY_POGRPC_ADDRESS: `127.0.0.1:${port}` });
     expect(result.status).toBe(1);
-    expect(result.err).toMatch(/^start: x-api-emulator exited \(code \d+\), so everything was stopped$/m);
-    expect(result.out).toMatch(/^x-api-emulator exited \(code \d+\): stopping the others$/m);
+    expect(result.err).toMatch(/^start: relayer-gateway exited \(code \d+\), so everything was stopped$/m);
+    expect(result.out).toMatch(/^relayer-gateway exited \(code \d+\): stopping the others$/m);
     expect(result.out).toMatch(new RegExp(`Data root: ${dataRoot}`));
   } finally {
     blocker.close();
   }
+});
+
+function startOnTerminal(args: string[], env: NodeJS.ProcessEnv): Running {
+  return onTerminal(['node', START, ...args], env);
+}
+
+const HUMAN_REGISTERED = /^\d\d:\d\d:\d\d user-gateway +\| Registered with the relaying gateway\r?$/m;
+
+test("on a terminal the daemons' logs are human lines (time, process, message), and Ctrl-C stops it all", async () => {
+  const running = startOnTerminal([], { ...env, X_API_EMULATOR_PORT: String(await freePort()) });
+  await running.waitFor(HUMAN_REGISTERED);
+  running.interrupt();
+  expect(await running.done).toBe(0);
+  expect(running.output).toMatch(/^All stopped\.\r?$/m);
+  // Banner lines too: the time, and the process name said once.
+  expect(running.output).toMatch(/^\d\d:\d\d:\d\d user-gateway +\| ready\r?$/m);
+  expect(running.output).not.toMatch(/"level":/);
+});
+
+test('a second npm start while one runs says the system is running already, which port and process, and starts nothing', async () => {
+  const port = await freePort();
+  const startEnv = { ...env, X_API_EMULATOR_PORT: String(port) };
+  // Through a pipe, with the terminal's format asked for by the flag.
+  const first = new Running(spawn(process.execPath, [START, '--log-format', 'human'], { env: startEnv }));
+  try {
+    await first.waitFor(HUMAN_REGISTERED);
+    expect(first.output).not.toMatch(/"level":/);
+
+    const second = await start([], startEnv);
+    expect(second.status).toBe(3);
+    expect(second.out).toBe('');
+    expect(second.err).toMatch(/^start: the system seems to be running already \(another npm start\?\), so nothing was started:$/m);
+    expect(second.err).toMatch(
+      new RegExp(`^  port 127\\.0\\.0\\.1:${port} \\(the X API emulator\\) is in use by process \\d+: .*x-api-emulator\\.js --port ${port}`, 'm'),
+    );
+    expect(second.err).toContain(`${join(dataRoot, 'user-gateway', 'powebsocket.sock')} (the user gateway) is in use by process`);
+    expect(second.err).toMatch(/Ctrl-C in its terminal, or kill \d+/);
+    // The first one did not notice.
+    expect(first.output).not.toMatch(/exited/);
+  } finally {
+    first.interrupt();
+  }
+  expect(await first.done).toBe(0);
 });

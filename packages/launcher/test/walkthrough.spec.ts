@@ -159,6 +159,14 @@ test('the README has the four walk-through blocks, starting with npm start', () 
 });
 
 test('the walk-through: a tweet reaches the X API and its outcome the app; a followed account\'s tweet reaches the app', async () => {
+  // Before anything runs (a fresh data root, never registered): the tweet is kept, and the user is told so.
+  const earlyText = `Typed before anything ran (${Date.now()})`;
+  const early = await sh(`bin/twitter-app tweet "${earlyText}"`);
+  expect(early.status).toBe(3);
+  expect(early.stdout).toMatch(/^Tweet saved \(id [0-9a-f-]{36}\): 1 tweet queued in the app, nothing is lost; the next twitter-app command that reaches the user gateway sends it/);
+  expect(early.stderr).toMatch(/^twitter-app: user gateway not reachable at .*: start it with npm start\n$/);
+  expect((await sh('bin/twitter-app status')).stdout).toMatch(/^Tweets: 1 queued in the app, 0 with the user gateway, 0 confirmed, 0 failed$/m);
+
   // Terminal 1: npm start, in its own process group so that "Ctrl-C" reaches npm and the launcher together.
   system = spawn('sh', ['-c', `exec ${walkthrough.start[0]}`], { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   system.stdout!.on('data', (chunk: Buffer) => (systemOutput += chunk.toString()));
@@ -183,6 +191,16 @@ test('the walk-through: a tweet reaches the X API and its outcome the app; a fol
     /^user-gateway +\| .*Registered with the relaying gateway/m.test(systemOutput) ? true : null,
   );
 
+  // The README's timeline command registers the app and sends the tweet kept since before npm start (exit 3 while the
+  // user gateway is still starting means "try again").
+  await eventually('the timeline command to send the tweet typed before npm start', async () => {
+    const result = await sh(walkthrough.timeline[0]);
+    if (result.status === 3) return null;
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('Gave the user gateway 1 tweet queued earlier: on its way, posted once a courier carries it.\n');
+    return true;
+  });
+
   // Terminal 2: the tweet (the user gateway may still be starting: exit 3 means "try again").
   const tweetText = readmeTweetText();
   for (const command of walkthrough.tweet) {
@@ -199,8 +217,9 @@ test('the walk-through: a tweet reaches the X API and its outcome the app; a fol
   await eventually('the tweet to reach the emulator and its outcome the app', async () => {
     await courier();
     shown += await timeline();
-    return shown.includes(`posted "${tweetText}"`) ? true : null;
+    return shown.includes(`posted "${tweetText}"`) && shown.includes(`posted "${earlyText}"`) ? true : null;
   }, 120_000, 0);
+  expect(await emulatorTweets(earlyText)).toHaveLength(1);
   const posted = await emulatorTweets(tweetText);
   expect(posted).toHaveLength(1); // posted exactly once
   expect(posted[0].author_id).toBe(DEFAULT_USER.id);
@@ -243,9 +262,10 @@ test('the walk-through: a tweet reaches the X API and its outcome the app; a fol
   // Nothing left queued that should have gone, nothing posted twice.
   const status = await sh('bin/twitter-app status');
   expect(status.status).toBe(0);
-  expect(status.stdout).toMatch(/^Tweets: 0 queued, 0 sent, 1 confirmed, 0 failed$/m);
+  expect(status.stdout).toMatch(/^Tweets: 0 queued in the app, 0 with the user gateway, 2 confirmed, 0 failed$/m);
   expect(status.stdout).toMatch(/Subscription: home timeline until .*; confirmed by the adapter/);
   expect(await emulatorTweets(tweetText)).toHaveLength(1);
+  expect(await emulatorTweets(earlyText)).toHaveLength(1);
 
   // Ctrl-C: every process stops cleanly (npm itself then ends by the same signal, as npm does on SIGINT).
   process.kill(-system.pid!, 'SIGINT');

@@ -24,5 +24,13 @@ export const GATEWAY_METADATA_KEY = 'gateway';
  * thousands of streams.
  */
 export const MAX_CONCURRENT_STREAMS = 16;
-/** Default cap on simultaneous connections; beyond it new connections are closed at once (and counted in the log). */
+/**
+ * Default cap on simultaneous connections. At the cap a new connection takes the slot of the quietest connection
+ * that has not started a call yet, and is refused only when every slot is held by a call (see admission.ts).
+ */
 export const DEFAULT_MAX_CONNECTIONS = 256;
+/**
+ * Default time a connection has, from its accept, to complete its TLS handshake and start a call. A real peer
+ * needs milliseconds; a connection that only holds a slot is closed.
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;

@@ -10,6 +10,7 @@ export {
   DEFAULT_SERVER_CALL_TIMEOUT_MS,
   GATEWAY_METADATA_KEY,
   MAX_CONCURRENT_STREAMS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
 } from './constants';
 export { PogRPCError, PogRPCCallError, PogRPCProtocolError, PogRPCAbortedError, PogRPCInvalidParcelError } from './errors';

@@ -31,8 +31,8 @@ export type PogRPCServer = GrpcBindingServer;
 export async function createPogRPCServer(options: PogRPCServerOptions): Promise<PogRPCServer> {
   const maxParcelLength = options.maxParcelLength ?? MAX_PARCEL_LENGTH;
   const settings = { label: 'PogRPC', maxReceiveLength: maxParcelLength + MESSAGE_OVERHEAD, maxSendLength: 1024 };
-  return startGrpcBindingServer(options, settings, (grpcServer, { calls, logger, idleTimeoutMs }) =>
-    grpcServer.addService(loadPogRPCService().service, {
+  return startGrpcBindingServer(options, settings, ({ addService, calls, logger, idleTimeoutMs }) =>
+    addService(loadPogRPCService().service, {
       DeliverParcels: (call: grpc.ServerDuplexStream<DeliveryMessage<'parcel'>, DeliveryAckMessage>) => {
         let gatewayAddress: string | null;
         try {

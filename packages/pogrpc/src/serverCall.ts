@@ -4,7 +4,13 @@ import * as grpc from '@grpc/grpc-js';
 
 import { DEFAULT_SERVER_CALL_TIMEOUT_MS, DEFAULT_SERVER_IDLE_TIMEOUT_MS } from './constants';
 import { type Logger, silentLogger } from './logger';
-import { grpcServerOptions, listenGrpc, type GrpcBindingServerOptions, type GrpcListener } from './transport';
+import {
+  connectionAdmission,
+  grpcServerOptions,
+  listenGrpc,
+  type GrpcBindingServerOptions,
+  type GrpcListener,
+} from './transport';
 
 export interface ServerCallOptions {
   /** Method name for log lines, e.g. `DeliverParcels`. */
@@ -152,6 +158,11 @@ export interface GrpcBindingSettings {
 
 /** What a binding's services get to build their calls with. */
 export interface GrpcBindingContext {
+  /**
+   * Register a service. Every call its handlers get, even one they refuse, marks its connection as one that
+   * started a call (so it keeps its slot: see admission.ts).
+   */
+  addService(service: grpc.ServiceDefinition, handlers: grpc.UntypedServiceImplementation): void;
   readonly calls: ServerCalls;
   readonly logger: Logger;
   readonly idleTimeoutMs: number;
@@ -161,18 +172,29 @@ export interface GrpcBindingContext {
 export async function startGrpcBindingServer(
   options: GrpcBindingServerOptions,
   settings: GrpcBindingSettings,
-  addServices: (grpcServer: grpc.Server, context: GrpcBindingContext) => void,
+  addServices: (context: GrpcBindingContext) => void,
 ): Promise<GrpcBindingServer> {
   const logger = options.logger ?? silentLogger;
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS;
   const grpcServer = new grpc.Server(grpcServerOptions(idleTimeoutMs, settings.maxReceiveLength, settings.maxSendLength));
+  const admission = connectionAdmission(options, logger, settings.label);
   const calls = new ServerCalls();
-  addServices(grpcServer, { calls, logger, idleTimeoutMs });
+  const addService: GrpcBindingContext['addService'] = (service, handlers) => {
+    const admitted: grpc.UntypedServiceImplementation = {};
+    for (const [name, handler] of Object.entries(handlers)) {
+      admitted[name] = (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+        admission.callStarted(call.getPeer());
+        (handler as (call: grpc.ServerDuplexStream<unknown, unknown>) => void)(call);
+      };
+    }
+    grpcServer.addService(service, admitted);
+  };
+  addServices({ addService, calls, logger, idleTimeoutMs });
   const listener = await listenGrpc(grpcServer, {
     address: options.address,
     tls: options.tls,
     idleTimeoutMs,
-    maxConnections: options.maxConnections,
+    admission,
     logger,
     label: settings.label,
   });

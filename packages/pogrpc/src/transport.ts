@@ -1,6 +1,6 @@
 /**
  * The gRPC transport shared by the gRPC bindings (PogRPC, CogRPC): TLS or plaintext credentials, a listener we
- * own (TCP or a 0600 Unix socket) with a cap on connections and a guard against silent peers, and the client's
+ * own (TCP or a 0600 Unix socket) with connection admission (admission.ts) and a guard against silent peers, and the client's
  * channel credentials with certificate pinning.
  */
 import { chmod, lstat, unlink } from 'node:fs/promises';
@@ -9,7 +9,8 @@ import type { PeerCertificate } from 'node:tls';
 
 import * as grpc from '@grpc/grpc-js';
 
-import { DEFAULT_MAX_CONNECTIONS, MAX_CONCURRENT_STREAMS } from './constants';
+import { ConnectionAdmission } from './admission';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, MAX_CONCURRENT_STREAMS } from './constants';
 import { PogRPCError } from './errors';
 import type { Logger } from './logger';
 import { certificateFingerprint, loadOrCreateServerTlsIdentity } from './tls';
@@ -35,8 +36,8 @@ export interface GrpcListenerOptions {
   readonly tls: ServerTls;
   /** A connection that brings no octet for this long is dropped (see `grpcServerOptions` for the pings). */
   readonly idleTimeoutMs: number;
-  /** Simultaneous connections accepted; more are closed at once. Default 256. */
-  readonly maxConnections?: number;
+  /** Decides which connections are kept; made by the caller, which reports calls started (`callStarted`). */
+  readonly admission: ConnectionAdmission;
   readonly logger: Logger;
   /** Binding name used in log lines, e.g. `PogRPC`. */
   readonly label: string;
@@ -115,7 +116,9 @@ export async function listenGrpc(grpcServer: grpc.Server, options: GrpcListenerO
     }
   }, Math.max(25, Math.floor(idleTimeoutMs / 4)));
   silenceGuard.unref();
+  const { admission } = options;
   const netServer = createServer((socket) => {
+    if (!admission.admit(socket)) return;
     sockets.add(socket);
     socketActivity.set(socket, { bytesRead: 0, since: Date.now() });
     socket.once('close', () => sockets.delete(socket));
@@ -123,19 +126,6 @@ export async function listenGrpc(grpcServer: grpc.Server, options: GrpcListenerO
     injector.injectConnection(socket);
   });
   netServer.on('error', (error) => logger.error({ err: error.message }, `${label} server error`));
-  // Beyond the cap Node closes new connections itself; they are logged in batches, so that a flood of
-  // connections does not turn into a flood of log lines.
-  netServer.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  let dropped = 0;
-  let dropLogTimer: NodeJS.Timeout | null = null;
-  netServer.on('drop', () => {
-    dropped++;
-    dropLogTimer ??= setTimeout(() => {
-      logger.warn({ dropped, maxConnections: netServer.maxConnections }, `${label} connections refused: too many open`);
-      dropped = 0;
-      dropLogTimer = null;
-    }, 1_000).unref();
-  });
 
   const target = parseAddress(options.address);
   let address: string;
@@ -166,7 +156,7 @@ export async function listenGrpc(grpcServer: grpc.Server, options: GrpcListenerO
     certificatePem,
     async close() {
       clearInterval(silenceGuard);
-      if (dropLogTimer) clearTimeout(dropLogTimer);
+      admission.close();
       const netClosed = new Promise<void>((resolve) => netServer.close(() => resolve()));
       injector.destroy();
       grpcServer.forceShutdown();
@@ -279,9 +269,25 @@ export interface GrpcBindingServerOptions {
   readonly idleTimeoutMs?: number;
   /** Cap on one call's duration; default 10 min. */
   readonly callTimeoutMs?: number;
-  /** Simultaneous connections accepted; more are closed at once. Default 256. */
+  /**
+   * Simultaneous connections. At the cap a new connection replaces the quietest one that has not started a call
+   * yet; it is refused only when every slot is held by a call. Default 256.
+   */
   readonly maxConnections?: number;
+  /** Time a TCP connection has, from its accept, to complete the TLS handshake and start a call. Default 10 s. */
+  readonly handshakeTimeoutMs?: number;
   readonly logger?: Logger;
+}
+
+/** The admission of a binding server's connections, from its options (Unix-socket connections are trusted). */
+export function connectionAdmission(options: GrpcBindingServerOptions, logger: Logger, label: string): ConnectionAdmission {
+  return new ConnectionAdmission({
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    logger,
+    label,
+    trustEveryConnection: parseAddress(options.address).path !== null,
+  });
 }
 
 /** Options every gRPC binding client takes. */

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import * as http2 from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,4 +174,38 @@ export function grpcBindingFactory<Field extends string>(options: GrpcFactoryOpt
       };
     },
   };
+}
+
+/** Poll `check` every 50 ms until it holds; throws after `timeoutMs`. */
+export async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A TCP connection to `port` on localhost, once connected. */
+export const openConnection = (port: number): Promise<Socket> =>
+  new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => resolve(socket));
+    socket.on('error', reject);
+  });
+
+/** Octets the server sent on `socket` before it closed it. */
+export const closedByServer = (socket: Socket): Promise<number> =>
+  new Promise((resolve) => {
+    let octets = 0;
+    socket.on('data', (chunk: Buffer) => (octets += chunk.length));
+    socket.on('error', () => undefined);
+    socket.once('close', () => resolve(octets));
+  });
+
+/** A plaintext HTTP/2 connection with a gRPC call to `path` started and left open: a peer holding its slot with a call. */
+export function startOpenCall(port: number, path: string): http2.ClientHttp2Session {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => undefined);
+  const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+  stream.on('error', () => undefined);
+  return session;
 }

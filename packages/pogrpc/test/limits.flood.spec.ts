@@ -1,17 +1,19 @@
 /**
  * The PogRPC server's caps against connection and stream floods: the concurrent streams it
- * advertises per connection, and the connections it accepts at once (the next ones are closed, and
- * a good client is served again as soon as the flood goes away); and a TLS server under a flood of
- * bad connections, which keeps serving a good client and closes every bad connection itself.
+ * advertises per connection; the connections it holds at once (at the cap a newcomer replaces the
+ * quietest connection without a call; only calls are never displaced); the time a connection has to
+ * start a call; and a TLS server under a flood of bad connections, which keeps serving a good client
+ * and closes every bad connection itself. The flood of silent connections that come back is in
+ * starvation.flood.spec.ts.
  */
 import * as http2 from 'node:http2';
-import { connect, type Socket } from 'node:net';
 
 import { randomBytes } from 'node:crypto';
 
 import { garbage, startFlood, type Misbehaviour } from '@twitter-relaynet/binding-conformance';
 
 import { createPogRPCServer, generateSelfSignedCertificate, MAX_CONCURRENT_STREAMS, PogRPCClient, type PogRPCServer } from '../src';
+import { closedByServer, openConnection, startOpenCall, until } from './helpers';
 
 let server: PogRPCServer;
 const stored: string[] = [];
@@ -42,25 +44,30 @@ test(`each connection may open at most ${MAX_CONCURRENT_STREAMS} streams at once
   }
 });
 
-test('connections beyond the cap are closed at once; a good client is served once the flood is gone', async () => {
-  const open = (): Promise<Socket> =>
-    new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: server.port! }, () => resolve(socket));
-      socket.on('error', reject);
-    });
-  const flood = [await open(), await open(), await open()];
+const open = openConnection;
+const startCall = (port: number) => startOpenCall(port, '/relaynet.pogrpc.PogRPC/DeliverParcels');
+
+test('at the cap, a new connection takes the slot of the quietest one that has not started a call', async () => {
+  const silent = [await open(server.port!), await open(server.port!), await open(server.port!)];
+  const firstClosed = closedByServer(silent[0]);
+  const newcomer = await open(server.port!);
   try {
-    const extra = await open();
-    // Closed by the server without a byte (an HTTP/2 server would otherwise send its SETTINGS first).
-    const received = await new Promise<number>((resolve) => {
-      let octets = 0;
-      extra.on('data', (chunk: Buffer) => (octets += chunk.length));
-      extra.on('error', () => undefined);
-      extra.once('close', () => resolve(octets));
-    });
-    expect(received).toBe(0);
+    await firstClosed;
+    expect(silent[1].destroyed || silent[2].destroyed).toBe(false);
+    // The newcomer is served: the plaintext HTTP/2 server greets it with its SETTINGS.
+    await new Promise<void>((resolve) => newcomer.once('data', () => resolve()));
   } finally {
-    for (const socket of flood) socket.destroy();
+    for (const socket of [...silent, newcomer]) socket.destroy();
+  }
+});
+
+test('when every slot is held by a call, a new connection is closed at once without a byte; a good client is served once they are gone', async () => {
+  const calls = [startCall(server.port!), startCall(server.port!), startCall(server.port!)];
+  try {
+    await until('the three calls to start', () => server.activeCalls === 3);
+    expect(await closedByServer(await open(server.port!))).toBe(0);
+  } finally {
+    for (const session of calls) session.destroy();
   }
   const client = new PogRPCClient(server.address, { tls: { insecurePlaintextForTests: true } });
   try {
@@ -74,6 +81,31 @@ test('connections beyond the cap are closed at once; a good client is served onc
     expect(stored).toContain(acked[0]);
   } finally {
     client.close();
+  }
+});
+
+test('a connection that does not start a call within the handshake timeout is closed, even if it keeps sending octets', async () => {
+  const handshakeTimeoutMs = 300;
+  const strict = await createPogRPCServer({
+    address: '127.0.0.1:0',
+    tls: { insecurePlaintextForTests: true },
+    handshakeTimeoutMs,
+    onParcel: async () => undefined,
+  });
+  const dripper = await open(strict.port!);
+  // The first octets of the HTTP/2 preface, one every 50 ms: never silent long enough for the idle check.
+  const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  let sent = 0;
+  const drip = setInterval(() => sent < preface.length && dripper.write(preface.subarray(sent, ++sent)), 50);
+  try {
+    const started = Date.now();
+    await closedByServer(dripper);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(handshakeTimeoutMs - 50);
+    expect(sent).toBeLessThan(preface.length);
+  } finally {
+    clearInterval(drip);
+    dripper.destroy();
+    await strict.close();
   }
 });
 
@@ -107,14 +139,6 @@ describe('a TLS server under a flood of bad connections', () => {
     { name: 'h2 oversized frame', burst: () => Buffer.concat([h2Preface, Buffer.from([0xff, 0xff, 0xff, 0x00, 0x00, 0, 0, 0, 1])]) },
     { name: 'h2 half preface', burst: () => h2Preface.subarray(0, 12) },
   ];
-
-  async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 
   test(`${CONNECTIONS} bad connections: a good client is served, and every bad connection is closed by the server`, async () => {
     const floods = [

@@ -1,10 +1,13 @@
-import { join, resolve } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 
 import { Command, CommanderError, Option } from 'commander';
 
-import { defaultDataRoot } from '@twitter-relaynet/config';
+import { defaultDataRoot, describeUserGatewayRegistration } from '@twitter-relaynet/config';
 import { createStderrJsonLogger, silentLogger } from '@twitter-relaynet/cosocket';
 
+import { describeError } from './flashdrive';
+import { type FlashdriveLock, FlashdriveLockedError, lockFlashdrive } from './lock';
 import { ExitCode, exitCodeOf, formatSummary, PlainReporter, type OutputStream, TerminalProgress } from './output';
 import { runRelay } from './relay';
 
@@ -21,9 +24,15 @@ export interface CliIo {
 
 /** The gateways the relay knows the default socket and flashdrive folders of (docs/runtime-layout.md). */
 export const GATEWAYS = {
-  'user-gateway': { incoming: 'user-gw', outgoing: 'relayer-gw' },
-  'relayer-gateway': { incoming: 'relayer-gw', outgoing: 'user-gw' },
+  // No wait at the user's computer: nothing there answers the cargo within seconds (the app collects
+  // its parcels whenever it next runs, and the gateway's acknowledgements are ready at once).
+  'user-gateway': { incoming: 'user-gw', outgoing: 'relayer-gw', waitSeconds: '0' },
+  // At the relaying gateway the adapter posts the tweets and answers within seconds: waiting lets the
+  // courier take the answers home on this trip (RS-000's "deliver, wait a few seconds, collect").
+  'relayer-gateway': { incoming: 'relayer-gw', outgoing: 'user-gw', waitSeconds: '5' },
 } as const;
+/** --wait without GATEWAY. */
+const DEFAULT_WAIT_SECONDS = '5';
 export type GatewayName = keyof typeof GATEWAYS;
 
 
@@ -33,7 +42,8 @@ interface ParsedOptions {
   outgoing?: string;
   dataRoot?: string;
   flashdrive?: string;
-  wait: string;
+  init?: boolean;
+  wait?: string;
   verbose?: boolean;
   progress?: boolean;
 }
@@ -49,17 +59,31 @@ $XDG_DATA_HOME/twitter-relaynet or ~/.local/share/twitter-relaynet):
   relay relayer-gateway  --cosocket <data root>/relayer-gateway/cosocket.sock
                          --incoming <flashdrive>/relayer-gw --outgoing <flashdrive>/user-gw
 where <flashdrive> is --flashdrive (default <data root>/flashdrive). An option given explicitly wins.
+The flashdrive folder must exist (a mistyped mount point is an error), except the default one, made
+when missing; --init creates it. Without GATEWAY the same holds for the folder holding --outgoing.
+Symbolic links are refused, for the folders as for the files. One run at a time per flashdrive: a
+run holds <flashdrive>/.relay.lock (a run that was killed leaves it; the next one takes it over).
+
+Words: cargo is the gateways' encrypted mail, one file per batch. A pickup authorization (CCA, cargo
+collection authorization) is a single-use file the user gateway hands the courier; at the relaying
+gateway it lets the courier collect the cargo waiting for that user.
+
+Waiting: relay relayer-gateway waits 5 s after delivering (if it delivered anything), so that the
+answers (the tweets' outcomes) are ready to collect on the same trip; relay user-gateway does not
+wait. --wait changes it.
 
 Exit status:
-  ${ExitCode.DONE}  done: cargo or CCAs were delivered or collected, and nothing went wrong
-  ${ExitCode.FAILURE}  failure: an invalid or unreadable file (left in place), cargo the gateway did not
-     acknowledge (kept; the gateway's log says why, e.g. clocks hours apart), a file that could
-     not be saved (full or read-only flashdrive: not acknowledged), a delivered file that could
-     not be deleted (delete it by hand), or no gateway
-  ${ExitCode.USAGE}  usage error: bad or missing option
+  ${ExitCode.DONE}  done: cargo or pickup authorizations were delivered or collected, and nothing went wrong
+  ${ExitCode.FAILURE}  failure: an invalid or unreadable file (left in place), cargo or a pickup
+     authorization the gateway refused (the reason is printed; refused for good: moved to the
+     folder refused/ beside it; refused for now: kept), cargo the gateway
+     did not acknowledge (kept), a file that could not be saved (full or read-only flashdrive: not
+     acknowledged), a delivered file that could not be deleted (delete it by hand), no gateway,
+     or another run using the flashdrive
+  ${ExitCode.USAGE}  usage error: bad or missing option, or a flashdrive folder that does not exist
   ${ExitCode.NOTHING_TO_DO}  nothing to do: nothing was delivered or collected, and nothing went wrong
 
-Files: cargo and CCAs are read from --incoming whatever their names (hidden files, such as the
+Files: cargo and pickup authorizations are read from --incoming whatever their names (hidden files, such as the
 temp files ".<name>.tmp", and subfolders are ignored); collected ones are saved as <uuid>.cargo and
 <uuid>.cca in --outgoing, each one fsync'd and renamed into place before it is acknowledged.
 `;
@@ -69,15 +93,19 @@ export function makeCommand(io: CliIo): Command {
     .description(
       'Carry cargo between a gateway and a flashdrive: deliver the cargo in --incoming to the gateway ' +
         '(deleting each file once the gateway acknowledges it), wait, then collect what the gateway has ' +
-        'into --outgoing, presenting each CCA found in --incoming (or none, at the user gateway).',
+        'into --outgoing, presenting each pickup authorization (CCA) found in --incoming (or none, at the user gateway).',
     )
     .argument('[gateway]', 'user-gateway or relayer-gateway: take the options below from the default layout')
     .option('--cosocket <socket>', "the gateway's CoSocket Unix socket")
-    .option('--incoming <dir>', 'flashdrive folder with the cargo (and CCAs) for this gateway')
-    .option('--outgoing <dir>', 'flashdrive folder to save collected cargo and CCAs in (created if missing)')
+    .option('--incoming <dir>', 'flashdrive folder with the cargo (and pickup authorizations) for this gateway')
+    .option('--outgoing <dir>', 'flashdrive folder to save collected cargo and pickup authorizations in (created if missing, in an existing folder)')
     .option('--data-root <dir>', 'the shared data root, for the defaults of GATEWAY (env RELAYNET_DATA_ROOT)')
-    .option('--flashdrive <dir>', 'the flashdrive, holding user-gw/ and relayer-gw/, for the defaults of GATEWAY')
-    .option('--wait <seconds>', 'seconds to wait between delivering and collecting (only if cargo was delivered)', '5')
+    .option('--flashdrive <dir>', 'the flashdrive (must exist), holding user-gw/ and relayer-gw/, for the defaults of GATEWAY')
+    .option('--init', 'create the flashdrive folder if it does not exist (without GATEWAY: the folder holding --outgoing)')
+    .option(
+      '--wait <seconds>',
+      'seconds to wait between delivering and collecting, only if cargo was delivered (default: 5; 0 at the user gateway)',
+    )
     .option('--verbose', 'log JSON lines on stderr, keyed by file, cargo id and delivery id')
     .addOption(new Option('--progress', 'show progress bars even if stderr is not a terminal'))
     .addOption(new Option('--no-progress', 'never show progress bars (default: only on a terminal)'))
@@ -102,25 +130,50 @@ function parseWait(value: string): number {
   return seconds;
 }
 
+/** Where the flashdrive is, and what may be created there. */
+interface FlashdrivePlan {
+  readonly folder: string;
+  /** Create it if missing: --init, or the default folder in an existing data root. */
+  readonly create: boolean;
+  /** Why it may not be missing, when it must exist. */
+  readonly missingHint: string;
+}
+
 /** Run the CLI; resolves with the exit status. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const command = makeCommand(io);
   let options: ParsedOptions;
   let waitSeconds: number;
+  let flashdrive: FlashdrivePlan;
   try {
     command.parse([...argv], { from: 'node' });
     options = command.opts<ParsedOptions>();
     const gateway = command.args[0] as string | undefined;
+    const init = options.init === true;
     if (gateway !== undefined) {
       if (!Object.hasOwn(GATEWAYS, gateway)) {
         throw new UsageError(`unknown gateway "${gateway}": expected ${Object.keys(GATEWAYS).join(' or ')}`);
       }
       const dataRoot = options.dataRoot?.trim() ? resolve(options.dataRoot) : defaultDataRoot(io.env ?? process.env);
-      const flashdrive = options.flashdrive?.trim() ? resolve(options.flashdrive) : join(dataRoot, 'flashdrive');
       const folders = GATEWAYS[gateway as GatewayName];
+      if (options.flashdrive?.trim()) {
+        flashdrive = {
+          folder: resolve(options.flashdrive),
+          create: init,
+          missingHint: 'is the flashdrive mounted there? is the path right? (--init creates the folder)',
+        };
+      } else {
+        // The default flashdrive lives in the data root, which the gateways made: it is ours to create.
+        flashdrive = {
+          folder: join(dataRoot, 'flashdrive'),
+          create: init || (await isFolder(dataRoot)),
+          missingHint: `neither does the data root ${dataRoot}: have the gateways run (npm start)? is --data-root (or RELAYNET_DATA_ROOT) right?`,
+        };
+      }
       options.cosocket ??= join(dataRoot, gateway, 'cosocket.sock');
-      options.incoming ??= join(flashdrive, folders.incoming);
-      options.outgoing ??= join(flashdrive, folders.outgoing);
+      options.incoming ??= join(flashdrive.folder, folders.incoming);
+      options.outgoing ??= join(flashdrive.folder, folders.outgoing);
+      options.wait ??= folders.waitSeconds;
     } else if (options.dataRoot !== undefined || options.flashdrive !== undefined) {
       throw new UsageError('--data-root and --flashdrive need GATEWAY (user-gateway or relayer-gateway)');
     }
@@ -130,10 +183,15 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       }
       if (!options[flag].trim()) throw new UsageError(`--${flag} must not be empty`);
     }
-    waitSeconds = parseWait(options.wait);
+    waitSeconds = parseWait(options.wait ?? DEFAULT_WAIT_SECONDS);
     if (resolve(options.incoming!) === resolve(options.outgoing!)) {
       throw new UsageError('--incoming and --outgoing must be different folders');
     }
+    flashdrive ??= {
+      folder: dirname(resolve(options.outgoing!)),
+      create: init,
+      missingHint: 'it should be the flashdrive: is it mounted there? is the path right? (--init creates it)',
+    };
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0; // --help
@@ -147,24 +205,94 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     throw error;
   }
 
-  const verbose = options.verbose === true;
-  const progress = options.progress ?? (io.stderr.isTTY === true && !verbose);
-  const reporter = progress ? new TerminalProgress(io.stderr) : new PlainReporter(io.stderr);
-  const result = await runRelay(
-    {
-      cosocket: options.cosocket!,
-      incoming: options.incoming!,
-      outgoing: options.outgoing!,
-      waitSeconds,
-      signal: io.signal,
-    },
-    {
-      reporter,
-      logger: verbose ? createStderrJsonLogger('relay') : silentLogger,
-      cosocketLogger: verbose ? createStderrJsonLogger('cosocket') : silentLogger,
-    },
+  const prepared = await prepareFlashdrive(flashdrive, io);
+  if (prepared !== null) return prepared;
+  let lock: FlashdriveLock | null;
+  try {
+    lock = await lockFlashdrive(flashdrive.folder, {
+      onStale: (holder) =>
+        io.stderr.write(
+          `relay: took over the flashdrive lock left by a run that ended without releasing it` +
+            `${holder ? ` (pid ${holder.pid} on ${holder.hostname}, since ${holder.since})` : ''}\n`,
+        ),
+    });
+  } catch (error) {
+    if (error instanceof FlashdriveLockedError) {
+      io.stderr.write(`relay: ${error.message}\n`);
+      return ExitCode.FAILURE;
+    }
+    if (!UNWRITABLE.has((error as NodeJS.ErrnoException).code ?? '')) {
+      io.stderr.write(`relay: cannot lock the flashdrive: ${describeError(error)}\n`);
+      return ExitCode.FAILURE;
+    }
+    // A flashdrive nothing can be written to (full, read-only): no other run could write to it either,
+    // and delivering from it still works, so the run goes on and says what it could not do.
+    io.stderr.write(
+      `relay: cannot lock the flashdrive (${describeError(error)}); going on without the lock: run no other relay on it meanwhile\n`,
+    );
+    lock = null;
+  }
+
+  try {
+    const verbose = options.verbose === true;
+    const progress = options.progress ?? (io.stderr.isTTY === true && !verbose);
+    const reporter = progress ? new TerminalProgress(io.stderr) : new PlainReporter(io.stderr);
+    const result = await runRelay(
+      {
+        cosocket: options.cosocket!,
+        incoming: options.incoming!,
+        outgoing: options.outgoing!,
+        waitSeconds,
+        signal: io.signal,
+      },
+      {
+        reporter,
+        logger: verbose ? createStderrJsonLogger('relay') : silentLogger,
+        cosocketLogger: verbose ? createStderrJsonLogger('cosocket') : silentLogger,
+      },
+    );
+    reporter.finish();
+    io.stderr.write(`${formatSummary(result, options.outgoing!)}\n`);
+    // An unregistered user gateway collects nothing and takes no cargo: say why (the relaying gateway publishes no such file).
+    const registration = describeUserGatewayRegistration(options.cosocket!);
+    if (registration) io.stderr.write(`relay: ${registration}\n`);
+    return exitCodeOf(result);
+  } finally {
+    await lock?.release().catch(() => undefined);
+  }
+}
+
+/** Errors meaning the flashdrive cannot be written to at all. */
+const UNWRITABLE = new Set(['EROFS', 'ENOSPC', 'EDQUOT', 'EACCES', 'EPERM']);
+
+/** Make sure the flashdrive folder is there (creating it only if allowed); an exit status if not. */
+async function prepareFlashdrive(plan: FlashdrivePlan, io: CliIo): Promise<number | null> {
+  if (await isFolder(plan.folder)) return null;
+  const exists = await stat(plan.folder).then(
+    () => true,
+    () => false,
   );
-  reporter.finish();
-  io.stderr.write(`${formatSummary(result)}\n`);
-  return exitCodeOf(result);
+  if (exists) {
+    io.stderr.write(`relay: the flashdrive ${plan.folder} is not a folder\n`);
+    return ExitCode.USAGE;
+  }
+  if (!plan.create) {
+    io.stderr.write(`relay: the flashdrive folder ${plan.folder} does not exist: ${plan.missingHint}\n`);
+    return ExitCode.USAGE;
+  }
+  try {
+    await mkdir(plan.folder, { recursive: true, mode: 0o755 });
+  } catch (error) {
+    io.stderr.write(`relay: cannot create the flashdrive folder ${plan.folder}: ${describeError(error)}\n`);
+    return ExitCode.FAILURE;
+  }
+  io.stderr.write(`relay: created the flashdrive folder ${plan.folder}\n`);
+  return null;
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  return stat(path).then(
+    (stats) => stats.isDirectory(),
+    () => false,
+  );
 }

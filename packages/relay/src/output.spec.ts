@@ -29,7 +29,7 @@ describe('summary and exit status', () => {
     result.delivered = { count: 3, octets: 1_200_000 };
     result.collectedCargo = { count: 2, octets: 800_000 };
     result.collectedCcas = 1;
-    expect(formatSummary(result)).toBe('relay: delivered 3 cargo (1.2 MB), collected 2 cargo (800 kB) and 1 CCA');
+    expect(formatSummary(result)).toBe('relay: delivered 3 cargo (1.2 MB), collected 2 cargo (800 kB) and 1 pickup authorization');
     expect(exitCodeOf(result)).toBe(ExitCode.DONE);
   });
 
@@ -56,7 +56,7 @@ describe('summary and exit status', () => {
     result.invalidFiles = 1;
     result.errors = 2;
     expect(formatSummary(result)).toBe(
-      'relay: delivered 1 cargo (10 B), collected 0 cargo (0 B) and 0 CCAs; 1 cargo not delivered (kept), ' +
+      'relay: delivered 1 cargo (10 B), collected 0 cargo (0 B) and 0 pickup authorizations; 1 cargo not delivered (kept), ' +
         '1 invalid file left in place, 2 errors',
     );
   });
@@ -98,10 +98,10 @@ describe('progress', () => {
         '\r\x1b[2Krelay: x.cargo: left in place: empty file (0 octets)\n' +
         '\r\x1b[2Krelay: delivering [########----------------] 1/3 cargo 1.0 kB/3.0 kB' +
         '\r\x1b[2Krelay: delivering [########################] 2/2 cargo 2.0 kB/2.0 kB\n' +
-        '\r\x1b[2Krelay: collecting without a CCA: 0 cargo (0 B), 0 CCAs' +
-        '\r\x1b[2Krelay: collecting without a CCA: 1 cargo (1.5 kB), 0 CCAs' +
-        '\r\x1b[2Krelay: collecting without a CCA: 1 cargo (1.5 kB), 1 CCA' +
-        '\r\x1b[2Krelay: collecting without a CCA: 1 cargo (1.5 kB), 1 CCA\n',
+        '\r\x1b[2Krelay: collecting without a CCA: 0 cargo (0 B), 0 pickup authorizations' +
+        '\r\x1b[2Krelay: collecting without a CCA: 1 cargo (1.5 kB), 0 pickup authorizations' +
+        '\r\x1b[2Krelay: collecting without a CCA: 1 cargo (1.5 kB), 1 pickup authorization' +
+        '\r\x1b[2Krelay: collecting without a CCA: 1 cargo (1.5 kB), 1 pickup authorization\n',
     );
   });
 

@@ -43,6 +43,8 @@ export interface RelayResult {
   collectedCcas: number;
   /** Cargo files still on the flashdrive because the gateway never acked them. */
   undelivered: number;
+  /** Cargo and pickup authorizations the gateway refused, saying why (kept, or moved aside if for good). */
+  refused: number;
   /** Files that are not valid cargo or CCAs (left in place). */
   invalidFiles: number;
   /** Every other problem: unreadable files, connection failures, failed writes or deletions. */
@@ -56,13 +58,14 @@ export function emptyResult(): RelayResult {
     collectedCargo: { count: 0, octets: 0 },
     collectedCcas: 0,
     undelivered: 0,
+    refused: 0,
     invalidFiles: 0,
     errors: 0,
   };
 }
 
 export function exitCodeOf(result: RelayResult): ExitCode {
-  if (result.undelivered || result.invalidFiles || result.errors) return ExitCode.FAILURE;
+  if (result.undelivered || result.refused || result.invalidFiles || result.errors) return ExitCode.FAILURE;
   if (result.delivered.count + result.collectedCargo.count + result.collectedCcas === 0) {
     return ExitCode.NOTHING_TO_DO;
   }
@@ -72,16 +75,21 @@ export function exitCodeOf(result: RelayResult): ExitCode {
 const plural = (count: number, singular: string, pluralForm = `${singular}s`) =>
   `${count} ${count === 1 ? singular : pluralForm}`;
 
-/** e.g. `relay: delivered 3 cargo (1.2 MB), collected 2 cargo (800 kB) and 1 CCA`. */
-export function formatSummary(result: RelayResult): string {
+/**
+ * e.g. `relay: delivered 3 cargo (1.2 MB), collected 2 cargo (800 kB) and 1 pickup authorization into
+ * /media/usb/relayer-gw` (where it went is said when something was saved there).
+ */
+export function formatSummary(result: RelayResult, outgoing?: string): string {
   const problems: string[] = [];
+  if (result.refused) problems.push(`${plural(result.refused, 'file')} refused by the gateway`);
   if (result.undelivered) problems.push(`${result.undelivered} cargo not delivered (kept)`);
   if (result.invalidFiles) problems.push(`${plural(result.invalidFiles, 'invalid file')} left in place`);
   if (result.errors) problems.push(plural(result.errors, 'error'));
   const moved =
     `delivered ${result.delivered.count} cargo (${formatOctets(result.delivered.octets)}), ` +
     `collected ${result.collectedCargo.count} cargo (${formatOctets(result.collectedCargo.octets)}) ` +
-    `and ${plural(result.collectedCcas, 'CCA')}`;
+    `and ${plural(result.collectedCcas, 'pickup authorization')}` +
+    (outgoing && result.collectedCargo.count + result.collectedCcas > 0 ? ` into ${outgoing}` : '');
   if (problems.length) return `relay: ${moved}; ${problems.join(', ')}`;
   if (exitCodeOf(result) === ExitCode.NOTHING_TO_DO) return `relay: nothing to do (no cargo delivered or collected)`;
   return `relay: ${moved}`;
@@ -119,11 +127,18 @@ export class PlainReporter implements Reporter {
   public deliveryDropped(): void {}
   public cargoDelivered(): void {}
   public deliveryFinished(): void {}
-  public waiting(): void {}
+  public waiting(seconds: number): void {
+    this.line(describeWait(seconds));
+  }
   public collectionStarted(): void {}
   public collected(): void {}
   public collectionFinished(): void {}
   public finish(): void {}
+}
+
+/** The pause between delivering and collecting, said so that a courier does not think the relay hangs. */
+export function describeWait(seconds: number): string {
+  return `relay: waiting ${seconds} s for the gateway's answers to what was delivered, to take them on this trip (--wait 0 skips this)`;
 }
 
 const CLEAR_LINE = '\r\x1b[2K';
@@ -185,7 +200,7 @@ export class TerminalProgress implements Reporter {
   }
 
   public waiting(seconds: number): void {
-    this.live = () => `relay: waiting ${seconds} s for the gateway to process the cargo`;
+    this.live = () => describeWait(seconds);
     this.render(true);
   }
 
@@ -195,7 +210,7 @@ export class TerminalProgress implements Reporter {
       const c = this.collection;
       return (
         `relay: collecting ${c.label}: ${c.cargo} cargo (${formatOctets(c.octets)}), ` +
-        `${plural(c.ccas, 'CCA')}`
+        `${plural(c.ccas, 'pickup authorization')}`
       );
     };
     this.render(true);

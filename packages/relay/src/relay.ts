@@ -7,7 +7,7 @@
  * `outgoing` under its final name; invalid files are reported and never sent nor deleted.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, rename, unlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -15,7 +15,10 @@ import {
   type CollectedMessage,
   CoSocketClient,
   CoSocketQuitError,
+  CoSocketRefusalError,
   QuitReason,
+  type RefusedDelivery,
+  RefusalDisposition,
   silentLogger,
   type Logger,
 } from '@twitter-relaynet/cosocket';
@@ -36,12 +39,15 @@ import {
 } from './flashdrive';
 import { emptyResult, type RelayResult, type Reporter } from './output';
 
+/** Where refused files are set aside, inside the folder they were in (subfolders are never scanned). */
+export const REFUSED_FOLDER = 'refused';
+
 export interface RelayOptions {
   /** The gateway's CoSocket Unix socket. */
   readonly cosocket: string;
   /** Flashdrive folder holding cargo (and CCAs) for this gateway. */
   readonly incoming: string;
-  /** Flashdrive folder to save what the gateway hands over (created if missing). */
+  /** Flashdrive folder to save what the gateway hands over (created if missing, inside an existing folder). */
   readonly outgoing: string;
   /** Seconds to wait between delivering and collecting (skipped when nothing was delivered). */
   readonly waitSeconds: number;
@@ -89,15 +95,24 @@ class RelayRun {
     const { incoming } = this.options;
     let scan;
     try {
-      const incomingStats = await stat(incoming).catch((error: NodeJS.ErrnoException) => {
+      const incomingStats = await lstat(incoming).catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') return null;
         throw error;
       });
+      if (incomingStats?.isSymbolicLink()) throw new Error(SYMLINK_REFUSED);
       if (incomingStats && !incomingStats.isDirectory()) throw new Error('not a folder');
       scan = await scanFolder(incoming);
     } catch (error) {
       this.problem(`relay: cannot read the incoming folder ${incoming}: ${describeError(error)}`, { incoming });
       this.result.errors++;
+      return this.result;
+    }
+    // Refused before anything is delivered: the run would only half happen.
+    if ((await lstat(this.options.outgoing).catch(() => null))?.isSymbolicLink()) {
+      this.result.errors++;
+      this.problem(`relay: cannot use the outgoing folder ${this.options.outgoing}: ${SYMLINK_REFUSED}`, {
+        outgoing: this.options.outgoing,
+      });
       return this.result;
     }
     if (!scan.exists) {
@@ -150,7 +165,8 @@ class RelayRun {
       return false;
     }
 
-    const states = new Map<FlashdriveFile, 'invalid' | 'sent' | 'acked'>();
+    // 'refused': the gateway said why it will not take it (cargoRefused dealt with it).
+    const states = new Map<FlashdriveFile, 'invalid' | 'sent' | 'acked' | 'refused'>();
     const inFlight = new Map<string, { file: FlashdriveFile; cargoId: string; octets: number }>();
     const deletions: Array<Promise<void>> = [];
     const self = this;
@@ -189,6 +205,14 @@ class RelayRun {
         this.reporter.cargoDelivered(delivery.octets);
         deletions.push(this.deleteDelivered(delivery.file, delivery.cargoId, deliveryId));
       },
+      onRefusal: (refusal) => {
+        const delivery = inFlight.get(refusal.id);
+        if (!delivery) return;
+        inFlight.delete(refusal.id);
+        states.set(delivery.file, 'refused');
+        this.reporter.deliveryDropped(delivery.file.size);
+        deletions.push(this.cargoRefused(delivery.file, delivery.cargoId, refusal));
+      },
     });
     await Promise.all(deletions);
     if (deletions.length) {
@@ -207,7 +231,7 @@ class RelayRun {
         : 'the gateway did not acknowledge it';
     for (const file of files) {
       const state = states.get(file);
-      if (state === 'acked' || state === 'invalid') continue;
+      if (state === 'acked' || state === 'invalid' || state === 'refused') continue;
       this.result.undelivered++;
       const unacked = [...inFlight].find(([, delivery]) => delivery.file === file);
       this.logger.warn(
@@ -236,6 +260,48 @@ class RelayRun {
     }
   }
 
+  /** The gateway refused a cargo, saying why: for good, it is set aside; for now, it stays. */
+  private async cargoRefused(file: FlashdriveFile, cargoId: string, refusal: RefusedDelivery): Promise<void> {
+    this.logger.warn(
+      { file: file.path, cargoId, deliveryId: refusal.id, reason: refusal.reason, disposition: refusal.disposition },
+      'Cargo refused by the gateway',
+    );
+    if (refusal.disposition === RefusalDisposition.LATER) {
+      this.result.undelivered++;
+      this.reporter.line(
+        `relay: ${this.display(file.path)}: not taken by the gateway for now, kept on the flashdrive: ${refusal.reason}`,
+      );
+      return;
+    }
+    this.result.refused++;
+    this.reporter.line(`relay: ${this.display(file.path)}: refused by the gateway: ${refusal.reason}`);
+    await this.setAside(file);
+  }
+
+  /** Move a file refused for good into `refused/` beside it, so that it is not presented again. */
+  private async setAside(file: FlashdriveFile): Promise<void> {
+    const folder = join(this.options.incoming, REFUSED_FOLDER);
+    try {
+      await mkdir(folder).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+      if (!(await lstat(folder)).isDirectory()) throw new Error(`${folder} is not a folder`);
+      let target = join(folder, file.name);
+      if (await lstat(target).then(() => true, () => false)) target = join(folder, `${randomUUID()}-${file.name}`);
+      await rename(file.path, target);
+      await syncDirectory(folder);
+      await syncDirectory(this.options.incoming);
+      this.reporter.line(`relay: ${this.display(file.path)}: moved to ${this.display(target)} (it will not be presented again)`);
+    } catch (error) {
+      this.result.errors++;
+      this.problem(
+        `relay: ${this.display(file.path)}: could not be moved to ${folder} (${describeError(error)}); ` +
+          'it stays, and will be refused again',
+        { file: file.path },
+      );
+    }
+  }
+
   // -------------------------------------------------------------------------------------------
   // Collection
 
@@ -257,8 +323,14 @@ class RelayRun {
   private async collectAll(ccas: readonly LoadedCca[]): Promise<void> {
     const { outgoing } = this.options;
     try {
-      await mkdir(outgoing, { recursive: true });
-      if (!(await stat(outgoing)).isDirectory()) throw new Error('not a folder');
+      // Only the folder itself: the folder holding it is the flashdrive, which must be there.
+      await mkdir(outgoing).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') throw new Error('the folder holding it does not exist (is the flashdrive there?)');
+        if (error.code !== 'EEXIST') throw error;
+      });
+      const stats = await lstat(outgoing);
+      if (stats.isSymbolicLink()) throw new Error(SYMLINK_REFUSED);
+      if (!stats.isDirectory()) throw new Error('not a folder');
     } catch (error) {
       this.result.errors++;
       this.problem(
@@ -278,7 +350,9 @@ class RelayRun {
 
   /** One collection; 'stop' if the gateway could not be reached or a message could not be saved. */
   private async collect(cca: LoadedCca | null): Promise<'continue' | 'stop'> {
-    const label = cca ? `with CCA ${this.display(cca.file.path)}` : 'without a CCA';
+    const label = cca
+      ? `with the pickup authorization ${this.display(cca.file.path)}`
+      : 'without a pickup authorization (CCA)';
     const client = await this.connect(`collect cargo ${label}`);
     if (!client) return 'stop';
     this.reporter.collectionStarted(label);
@@ -339,7 +413,8 @@ class RelayRun {
     } catch (error) {
       // Our own stop (a failed save or ack, already reported) is not a failure of the collection.
       const ownStop = stopped && stop.signal.aborted && !this.options.signal?.aborted;
-      if (!ownStop) this.reportCollectionFailure(cca, label, error);
+      if (error instanceof CoSocketRefusalError) await this.collectionRefused(cca, error);
+      else if (!ownStop) this.reportCollectionFailure(cca, label, error);
     }
 
     if (stopped || client.isClosed) client.destroy();
@@ -353,14 +428,36 @@ class RelayRun {
     return saveFailed ? 'stop' : 'continue';
   }
 
+  /** The gateway refused the collection, saying why. */
+  private async collectionRefused(cca: LoadedCca | null, refusal: CoSocketRefusalError): Promise<void> {
+    this.logger.warn({ cca: cca?.file.path, ccaId: cca?.id, reason: refusal.reason }, 'Collection refused by the gateway');
+    if (!cca) {
+      this.result.refused++;
+      this.reporter.line(
+        `relay: the gateway hands over no cargo without a pickup authorization (CCA): ${refusal.reason} ` +
+          `(${this.options.incoming} holds none: the relay run at the user gateway brings one)`,
+      );
+      return;
+    }
+    const what = `${this.display(cca.file.path)} (pickup authorization)`;
+    if (refusal.disposition === RefusalDisposition.LATER) {
+      this.result.errors++;
+      this.reporter.line(`relay: ${what}: not accepted by the gateway for now, kept: ${refusal.reason}`);
+      return;
+    }
+    this.result.refused++;
+    this.reporter.line(`relay: ${what}: refused by the gateway: ${refusal.reason}`);
+    await this.setAside(cca.file);
+  }
+
   private reportCollectionFailure(cca: LoadedCca | null, label: string, error: unknown): void {
     this.result.errors++;
     // A relaying gateway hands out cargo only against a CCA, which the user gateway gives the courier.
     const refusedWithoutCca = !cca && describeError(error).includes('invalid-packet');
     const hint = cca
-      ? '; the CCA is kept'
+      ? '; the pickup authorization is kept'
       : refusedWithoutCca
-        ? ` (${this.options.incoming} holds no CCA: a relaying gateway needs one, which the relay run at the user gateway brings)`
+        ? ` (${this.options.incoming} holds no pickup authorization (CCA): a relaying gateway needs one, which the relay run at the user gateway brings)`
         : '';
     this.problem(
       `relay: collection ${label} failed: ${describeError(error)}${hint}`,
@@ -405,7 +502,7 @@ class RelayRun {
     if ('invalid' in outcome) {
       this.result.errors++;
       this.problem(
-        `relay: the gateway sent an invalid ${kind === 'cca' ? 'CCA' : 'cargo'} (delivery ${deliveryId}): ` +
+        `relay: the gateway sent an invalid ${kind === 'cca' ? 'pickup authorization (CCA)' : 'cargo'} (delivery ${deliveryId}): ` +
           `${describeError(outcome.invalid)}; not saved, not acknowledged; collection stopped`,
         { deliveryId, err: describeError(outcome.invalid) },
       );
@@ -446,8 +543,8 @@ class RelayRun {
     } catch (error) {
       this.result.errors++;
       this.problem(
-        `relay: ${this.display(cca.file.path)}: CCA used, but could not be deleted (${describeError(error)}); ` +
-          'delete it by hand (a CCA is single-use)',
+        `relay: ${this.display(cca.file.path)}: pickup authorization used, but could not be deleted ` +
+          `(${describeError(error)}); delete it by hand (it is single-use)`,
         { file: cca.file.path, ccaId: cca.id },
       );
     }
@@ -507,10 +604,13 @@ class RelayRun {
   }
 }
 
+const SYMLINK_REFUSED =
+  'it is a symbolic link, refused: the flashdrive is not trusted to point the relay at other folders';
+
 /**
- * CoSocket's Quit carries a reason code but no text: when the gateway could not take a cargo (a bad
- * disk, or a cargo it will not take yet, such as one from a computer whose clock is hours off), the
- * courier is pointed at the gateway's log, where the reason is, keyed by the cargo's delivery.
+ * CoSocket's Quit carries a reason code but no text: when a gateway that does not report refusals (the
+ * extension) could not take a cargo, the courier is pointed at the gateway's log, where the reason is,
+ * keyed by the cargo's delivery.
  */
 function describeDeliveryError(error: Error): string {
   if (error instanceof CoSocketQuitError && error.quitReason === QuitReason.INTERNAL_ERROR) {

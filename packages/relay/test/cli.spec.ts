@@ -13,19 +13,23 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import {
   type CollectionItem,
   CoSocketProtocolError,
+  CoSocketRefusalError,
   createCoSocketServer,
   type CoSocketServer,
   QuitReason,
+  RefusalDisposition,
 } from '@twitter-relaynet/cosocket';
 
 import { getWorld, makeCargo, makeCca, makeParcelCollectionAck, type World } from './fixtures';
@@ -233,7 +237,8 @@ describe('at the user gateway (no CCA carried)', () => {
     const deliveredKb = Math.round(toUser.reduce((sum, c) => sum + c.length, 0) / 1000);
     const collectedKb = Math.round(fromUser.reduce((sum, c) => sum + c.length, 0) / 1000);
     expect(result.stderr).toBe(
-      `relay: delivered 3 cargo (${deliveredKb} kB), collected 2 cargo (${collectedKb} kB) and 1 CCA\n`,
+      "relay: waiting 1 s for the gateway's answers to what was delivered, to take them on this trip (--wait 0 skips this)\n" +
+        `relay: delivered 3 cargo (${deliveredKb} kB), collected 2 cargo (${collectedKb} kB) and 1 pickup authorization into ${outgoing}\n`,
     );
   });
 
@@ -283,7 +288,7 @@ describe('at the relaying gateway (CCAs carried)', () => {
     const saved = filesIn(outgoing);
     expect(sortBuffers(saved.map((n) => contentOf(outgoing, n)))).toEqual(sortBuffers([forA, forB]));
     expect(sortBuffers(gateway.acked)).toEqual(sortBuffers([forA, forB]));
-    expect(summaryOf(result)).toMatch(/^relay: delivered 1 cargo \(\d+\.\d kB\), collected 2 cargo \(\d+\.\d kB\) and 0 CCAs$/);
+    expect(summaryOf(result)).toMatch(/^relay: delivered 1 cargo \(\d+\.\d kB\), collected 2 cargo \(\d+\.\d kB\) and 0 pickup authorizations into \S+outgoing$/);
 
     const logs = result.stderr
       .split('\n')
@@ -309,9 +314,9 @@ describe('at the relaying gateway (CCAs carried)', () => {
     });
     const result = await runRelay(args());
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/relay: collection with CCA .*old\.cca failed: .*; the CCA is kept\n/);
+    expect(result.stderr).toMatch(/relay: collection with the pickup authorization .*old\.cca failed: .*; the pickup authorization is kept\n/);
     expect(contentOf(incoming, 'old.cca')).toEqual(cca);
-    expect(summaryOf(result)).toBe('relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 CCAs; 1 error');
+    expect(summaryOf(result)).toBe('relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 pickup authorizations; 1 error');
   });
 
   test('no CCA on the flashdrive: the refused collection says where a CCA comes from, exit 1', async () => {
@@ -327,7 +332,7 @@ describe('at the relaying gateway (CCAs carried)', () => {
     expect(result.status).toBe(1);
     expect(gateway.requests).toEqual([null]);
     expect(result.stderr).toContain(
-      `relay: collection without a CCA failed: Peer quit: invalid-packet (${incoming} holds no CCA: a relaying gateway needs one, which the relay run at the user gateway brings)`,
+      `relay: collection without a pickup authorization (CCA) failed: Peer quit: invalid-packet (${incoming} holds no pickup authorization (CCA): a relaying gateway needs one, which the relay run at the user gateway brings)`,
     );
   });
 });
@@ -386,7 +391,7 @@ describe('files that are not valid cargo or CCAs', () => {
     expect(result.stderr).not.toContain('.tmp');
     expect(result.stderr).not.toContain('System Volume Information');
     expect(summaryOf(result)).toMatch(
-      /^relay: delivered 2 cargo \(.*\), collected 1 cargo \(.*\) and 0 CCAs; 8 invalid files left in place$/,
+      /^relay: delivered 2 cargo \(.*\), collected 1 cargo \(.*\) and 0 pickup authorizations into \S+outgoing; 8 invalid files left in place$/,
     );
   });
 });
@@ -413,9 +418,9 @@ describe('failures: nothing is deleted that was not acked, nothing acked that wa
     expect(result.stderr).toMatch(/relay: .*0\.cargo: not delivered, kept on the flashdrive: /);
     expect(result.stderr).toMatch(/relay: .*1\.cargo: not delivered, kept on the flashdrive: /);
     // It still tried to collect (a separate connection), which this gateway dropped too.
-    expect(result.stderr).toContain('relay: collection without a CCA failed: ');
+    expect(result.stderr).toContain('relay: collection without a pickup authorization (CCA) failed: ');
     expect(summaryOf(result)).toBe(
-      'relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 CCAs; 2 cargo not delivered (kept), 1 error',
+      'relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 pickup authorizations; 2 cargo not delivered (kept), 1 error',
     );
   });
 
@@ -476,7 +481,7 @@ describe('failures: nothing is deleted that was not acked, nothing acked that wa
     expect(result.stderr).toMatch(
       /relay: .*outgoing\/[0-9a-f-]{36}\.cargo: could not be saved \(permission denied \(EACCES\)\); not acknowledged, the gateway keeps it; collection stopped\n/,
     );
-    expect(summaryOf(result)).toBe('relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 CCAs; 1 error');
+    expect(summaryOf(result)).toBe('relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 pickup authorizations; 1 error');
   });
 
   test('a file too big for the disk (EFBIG via ulimit -f): not acked, no partial file left', async () => {
@@ -553,9 +558,12 @@ describe('command line', () => {
   test('--help documents the flags and exit codes', async () => {
     const result = await runRelay(['--help']);
     expect(result.status).toBe(0);
-    for (const flag of ['--cosocket', '--incoming', '--outgoing', '--wait', '--verbose', '--no-progress']) {
+    for (const flag of ['--cosocket', '--incoming', '--outgoing', '--wait', '--init', '--verbose', '--no-progress']) {
       expect(result.stdout).toContain(flag);
     }
+    // The courier's words for a CCA, and why the relay waits.
+    expect(result.stdout).toMatch(/A pickup authorization \(CCA, cargo\s+collection authorization\) is a single-use file/);
+    expect(result.stdout).toMatch(/relay relayer-gateway waits 5 s after delivering/);
     expect(result.stdout).toMatch(/Exit status:\n\s+0 +done[^]*1 +failure[^]*2 +usage error[^]*3 +nothing to do/);
   });
 
@@ -608,7 +616,258 @@ describe('command line', () => {
     const result = await runRelay(args('--progress'));
     expect(result.status).toBe(0);
     expect(result.stderr).toMatch(/\r\x1b\[2Krelay: delivering \[#{24}\] 1\/1 cargo \d+\.\d kB\/\d+\.\d kB/);
-    expect(result.stderr).toMatch(/\r\x1b\[2Krelay: collecting without a CCA: 1 cargo \(\d+\.\d kB\), 0 CCAs/);
-    expect(summaryOf(result)).toMatch(/relay: delivered 1 cargo \(.*\), collected 1 cargo \(.*\) and 0 CCAs$/);
+    expect(result.stderr).toMatch(/\r\x1b\[2Krelay: collecting without a pickup authorization \(CCA\): 1 cargo \(\d+\.\d kB\), 0 pickup authorizations/);
+    expect(summaryOf(result)).toMatch(/relay: delivered 1 cargo \(.*\), collected 1 cargo \(.*\) and 0 pickup authorizations into \S+outgoing$/);
+  });
+});
+
+describe('refusals the gateway explains (refusal reports)', () => {
+  test('cargo refused for good is moved to refused/ with the reason printed; cargo refused for now stays; exit 1', async () => {
+    const [good, foreign, early] = await Promise.all([makeCargo(world, 'user'), makeCargo(world, 'user'), makeCargo(world, 'user')]);
+    writeFileSync(join(incoming, 'a-good.cargo'), good);
+    writeFileSync(join(incoming, 'b-foreign.cargo'), foreign);
+    writeFileSync(join(incoming, 'c-early.cargo'), early);
+    const gateway = await startGateway({
+      beforeStore(cargo) {
+        if (cargo.equals(foreign)) throw new CoSocketRefusalError('Cargo is addressed to 0abc, not to this gateway', RefusalDisposition.FINAL);
+        if (cargo.equals(early)) throw new CoSocketRefusalError('Clock skew: dated 3.0 h ahead', RefusalDisposition.LATER);
+      },
+    });
+
+    const result = await runRelay(args());
+
+    expect(result.status).toBe(1);
+    expect(gateway.stored).toEqual([good]);
+    expect(result.stderr).toContain('b-foreign.cargo: refused by the gateway: Cargo is addressed to 0abc, not to this gateway\n');
+    expect(result.stderr).toMatch(/b-foreign\.cargo: moved to \S+refused\/b-foreign\.cargo \(it will not be presented again\)\n/);
+    expect(result.stderr).toContain('c-early.cargo: not taken by the gateway for now, kept on the flashdrive: Clock skew: dated 3.0 h ahead\n');
+    expect(filesIn(incoming)).toEqual(['c-early.cargo', 'refused']);
+    expect(contentOf(join(incoming, 'refused'), 'b-foreign.cargo')).toEqual(foreign);
+    expect(summaryOf(result)).toMatch(/^relay: delivered 1 cargo .*; 1 file refused by the gateway, 1 cargo not delivered \(kept\)$/);
+
+    // The next run does not present the refused file again.
+    const again = await runRelay(args());
+    expect(gateway.stored.filter((cargo) => cargo.equals(foreign))).toHaveLength(0);
+    expect(again.stderr).not.toContain('b-foreign');
+  });
+
+  test('a pickup authorization refused for good is moved aside with the reason; one refused for now is kept', async () => {
+    const [bad, early] = [await makeCca(world), await makeCca(world)];
+    writeFileSync(join(incoming, 'bad.cca'), bad);
+    writeFileSync(join(incoming, 'early.cca'), early);
+    await startGateway({
+      collect(cca) {
+        if (cca?.equals(bad)) throw new CoSocketRefusalError('CCA refused: not from a user gateway registered here', RefusalDisposition.FINAL);
+        throw new CoSocketRefusalError('CCA refused: not valid yet', RefusalDisposition.LATER);
+      },
+    });
+
+    const result = await runRelay(args());
+
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/bad\.cca \(pickup authorization\): refused by the gateway: CCA refused: not from a user gateway registered here\n/);
+    expect(result.stderr).toMatch(/early\.cca \(pickup authorization\): not accepted by the gateway for now, kept: CCA refused: not valid yet\n/);
+    expect(filesIn(incoming)).toEqual(['early.cca', 'refused']);
+    expect(contentOf(join(incoming, 'refused'), 'bad.cca')).toEqual(bad);
+  });
+
+  test('a spent pickup authorization (nothing to collect, and why) is moved aside', async () => {
+    const spent = await makeCca(world);
+    writeFileSync(join(incoming, 'spent.cca'), spent);
+    const server = await createCoSocketServer({
+      socketPath,
+      onCargoDelivered: async () => undefined,
+      onCargoCollectionRequest: () => ({ items: [], refusal: { reason: 'CCA refused: CCA 1 was already used', disposition: RefusalDisposition.FINAL } }),
+    });
+    servers.push(server);
+
+    const result = await runRelay(args());
+
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('spent.cca (pickup authorization): refused by the gateway: CCA refused: CCA 1 was already used\n');
+    expect(filesIn(join(incoming, 'refused'))).toEqual(['spent.cca']);
+  });
+});
+
+describe('flashdrive folders', () => {
+  test('a symlinked incoming folder is refused before anything is read or sent', async () => {
+    const elsewhere = join(dir, 'gateway-data');
+    mkdirSync(elsewhere);
+    writeFileSync(join(elsewhere, 'identity-key.pem'), '-----BEGIN PRIVATE KEY-----\n');
+    writeFileSync(join(elsewhere, 'stolen.cargo'), await makeCargo(world, 'user'));
+    rmSync(incoming, { recursive: true });
+    symlinkSync(elsewhere, incoming);
+    const gateway = await startGateway({ collect: () => [] });
+
+    const result = await runRelay(args());
+
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`relay: cannot read the incoming folder ${incoming}: it is a symbolic link, refused`);
+    expect(result.stderr).not.toContain('identity-key.pem');
+    expect(gateway.stored).toEqual([]);
+    expect(readdirSync(elsewhere).sort()).toEqual(['identity-key.pem', 'stolen.cargo']);
+  });
+
+  test('a symlinked outgoing folder is refused before anything is delivered, and nothing is written through it', async () => {
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, outgoing);
+    writeFileSync(join(incoming, 'a.cargo'), await makeCargo(world, 'user'));
+    const gateway = await startGateway({ collect: () => [{ cargo: Buffer.from('x') }] });
+
+    const result = await runRelay(args());
+
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`relay: cannot use the outgoing folder ${outgoing}: it is a symbolic link, refused`);
+    expect(gateway.stored).toEqual([]);
+    expect(gateway.requests).toEqual([]);
+    expect(readdirSync(elsewhere)).toEqual([]);
+    expect(filesIn(incoming)).toEqual(['a.cargo']);
+  });
+
+  test('GATEWAY with flashdrive/user-gw symlinked elsewhere: refused, nothing written there', async () => {
+    const root = join(dir, 'root');
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(join(root, 'relayer-gateway'), { recursive: true });
+    mkdirSync(join(root, 'flashdrive', 'relayer-gw'), { recursive: true });
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, join(root, 'flashdrive', 'user-gw'));
+    socketPath = join(root, 'relayer-gateway', 'cosocket.sock');
+    writeFileSync(join(root, 'flashdrive', 'relayer-gw', 'a.cca'), await makeCca(world));
+    await startGateway({ collect: () => [{ cargo: Buffer.from('x') }] });
+
+    const result = await runRelay(['relayer-gateway', '--data-root', root, '--wait', '0']);
+
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('it is a symbolic link, refused');
+    expect(readdirSync(elsewhere)).toEqual([]);
+  });
+
+  test('a --flashdrive that does not exist is an error (exit 2), nothing is created; --init creates it', async () => {
+    const root = join(dir, 'root');
+    mkdirSync(join(root, 'user-gateway'), { recursive: true });
+    socketPath = join(root, 'user-gateway', 'cosocket.sock');
+    const collected = await makeCargo(world, 'relaying');
+    await startGateway({ collect: () => [{ cargo: collected }] });
+    const typo = join(dir, 'media', 'usbb');
+
+    const result = await runRelay(['user-gateway', '--data-root', root, '--flashdrive', typo]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe(
+      `relay: the flashdrive folder ${typo} does not exist: is the flashdrive mounted there? is the path right? (--init creates the folder)\n`,
+    );
+    expect(existsSync(join(dir, 'media'))).toBe(false);
+
+    const initialised = await runRelay(['user-gateway', '--data-root', root, '--flashdrive', typo, '--init']);
+    expect(initialised.status).toBe(0);
+    expect(initialised.stderr).toContain(`relay: created the flashdrive folder ${typo}\n`);
+    expect(summaryOf(initialised)).toMatch(new RegExp(`and 1 pickup authorization|and 0 pickup authorizations into ${typo}/relayer-gw$`));
+    expect(readdirSync(join(typo, 'relayer-gw'))).toHaveLength(1);
+  });
+
+  test('without GATEWAY, the folder holding --outgoing must exist (--init creates it)', async () => {
+    await startGateway({ collect: () => [{ cargo: Buffer.from('not checked: never reached') }] });
+    const typoOutgoing = join(dir, 'usbb', 'to-internet');
+    const result = await runRelay(['--cosocket', socketPath, '--incoming', incoming, '--outgoing', typoOutgoing, '--wait', '0']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(`relay: the flashdrive folder ${join(dir, 'usbb')} does not exist`);
+    expect(existsSync(join(dir, 'usbb'))).toBe(false);
+  });
+
+  test('the default flashdrive folder is made in an existing data root; a missing data root is an error', async () => {
+    const root = join(dir, 'root');
+    mkdirSync(join(root, 'user-gateway'), { recursive: true });
+    socketPath = join(root, 'user-gateway', 'cosocket.sock');
+    await startGateway({ collect: () => [] });
+
+    const made = await runRelay(['user-gateway'], { env: { ...process.env, RELAYNET_DATA_ROOT: root } });
+    expect(made.status).toBe(3);
+    expect(made.stderr).toContain(`relay: created the flashdrive folder ${join(root, 'flashdrive')}\n`);
+
+    const missing = join(dir, 'no-root');
+    const refused = await runRelay(['user-gateway'], { env: { ...process.env, RELAYNET_DATA_ROOT: missing } });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(`neither does the data root ${missing}`);
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  test('at the user gateway the relay does not wait after delivering', async () => {
+    const root = join(dir, 'root');
+    mkdirSync(join(root, 'user-gateway'), { recursive: true });
+    mkdirSync(join(root, 'flashdrive', 'user-gw'), { recursive: true });
+    socketPath = join(root, 'user-gateway', 'cosocket.sock');
+    writeFileSync(join(root, 'flashdrive', 'user-gw', 'a.cargo'), await makeCargo(world, 'relaying'));
+    await startGateway({ collect: () => [] });
+
+    const result = await runRelay(['user-gateway', '--data-root', root]);
+
+    expect(result.status).toBe(0);
+    expect(result.stderr).not.toContain('waiting');
+  });
+});
+
+describe('one run at a time per flashdrive', () => {
+  const lockFile = () => join(dir, '.relay.lock');
+
+  test('a second run while one is under way is refused with a clear message, and the first one completes', async () => {
+    writeFileSync(join(incoming, 'a.cargo'), await makeCargo(world, 'user'));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let collecting!: () => void;
+    const firstIsCollecting = new Promise<void>((resolve) => (collecting = resolve));
+    const collected = await makeCargo(world, 'relaying');
+    const gateway = await startGateway({
+      collect: () =>
+        (async function* () {
+          collecting();
+          await held; // the first run stays in its collection until the second one has tried
+          yield { cargo: collected };
+        })(),
+    });
+
+    const first = runRelay(args());
+    await firstIsCollecting;
+    const second = await runRelay(args());
+    release();
+
+    expect(second.status).toBe(1);
+    expect(second.stderr).toMatch(
+      new RegExp(`^relay: a relay run \\(pid \\d+ on this computer, since \\S+\\) is using this flashdrive; wait for it to finish .*If no relay is running, delete ${lockFile()}\\n$`),
+    );
+    expect((await first).status).toBe(0);
+    expect(gateway.stored).toHaveLength(1);
+    expect(gateway.requests).toHaveLength(1);
+    expect(existsSync(lockFile())).toBe(false); // released
+  });
+
+  test('a lock left by a killed run (its process is gone) is taken over', async () => {
+    const dead = spawn(process.execPath, ['-e', '']);
+    const pid = dead.pid!;
+    await new Promise((resolve) => dead.once('exit', resolve));
+    writeFileSync(lockFile(), JSON.stringify({ pid, hostname: hostname(), since: '2026-01-01T00:00:00.000Z', token: 'x' }));
+    await startGateway({ collect: () => [{ cargo: Buffer.from('never mind') }] });
+    writeFileSync(join(incoming, 'a.cargo'), await makeCargo(world, 'user'));
+
+    const result = await runRelay(args());
+
+    expect(result.stderr).toContain(`relay: took over the flashdrive lock left by a run that ended without releasing it (pid ${pid} on ${hostname()}`);
+    expect(filesIn(incoming)).toEqual([]); // delivered
+    expect(existsSync(lockFile())).toBe(false);
+  });
+
+  test("another computer's lock counts while its holder refreshes it, and is taken over once it stopped", async () => {
+    const lock = JSON.stringify({ pid: 1, hostname: 'couriers-laptop', since: '2026-01-01T00:00:00.000Z', token: 'x' });
+    writeFileSync(lockFile(), lock);
+    await startGateway({ collect: () => [] });
+
+    const refused = await runRelay(args());
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('a relay run (pid 1 on couriers-laptop, since 2026-01-01T00:00:00.000Z) is using this flashdrive');
+
+    const longAgo = new Date(Date.now() - 10 * 60_000);
+    utimesSync(lockFile(), longAgo, longAgo);
+    const taken = await runRelay(args());
+    expect(taken.status).toBe(3);
+    expect(taken.stderr).toContain('took over the flashdrive lock');
   });
 });

@@ -1,11 +1,12 @@
 import { Command, CommanderError } from 'commander';
 
-import { jsonLineLogger } from '@twitter-relaynet/core';
+import { DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
+import { lineLogger } from '@twitter-relaynet/core';
 
 import { ConfigError, DEFAULT_POGRPC_ADDRESS, ENV, type Env, resolveConfig, type RelayerGatewayFlags } from './config';
 import { RelayerGatewayDaemon } from './daemon';
 
-export const USAGE_EXIT_CODE = 2;
+export const USAGE_EXIT_CODE = DAEMON_EXIT.USAGE;
 
 const HELP_AFTER = `
 Environment variables (a flag wins over its variable):
@@ -25,8 +26,7 @@ Publishes <data dir>/identity-certificate.pem and <data dir>/pogrpc.json ({"addr
 with --cogrpc-address also <data dir>/cogrpc.json (same fields; tlsCertificatePem null with --cogrpc-plaintext).
 Answers registration requests in <registration dir>/requests/ with responses in <registration dir>/responses/.
 Public endpoints are reached through the address book, then the adapter's pogrpc.json, then DNS (host:443).
-Logs: JSON lines on stderr. SIGINT/SIGTERM: clean shutdown.
-`;
+${DAEMON_HELP_FOOTER}`;
 
 export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: string) => void }): Command {
   return new Command('relayer-gateway')
@@ -76,7 +76,7 @@ export async function main(
   }
   const daemon = new RelayerGatewayDaemon({
     config,
-    logger: jsonLineLogger('relayer-gateway'),
+    logger: lineLogger('relayer-gateway'),
     print: (line) => io.stdout(line + '\n'),
   });
   await daemon.start();

@@ -9,11 +9,15 @@ import { join } from 'node:path';
 
 import { createCogRPCServer, type CogRPCServer, type ServerTls } from '@twitter-relaynet/cogrpc';
 import { type Certificate, type Logger } from '@twitter-relaynet/core';
-import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
+import {
+  CoSocketRefusalError,
+  createCoSocketServer,
+  type CoSocketServer,
+  RefusalDisposition,
+} from '@twitter-relaynet/cosocket';
 import {
   answerRegistrationRequests,
   formatHours,
-  FutureDatedCargoError,
   CargoRefusedError,
   CcaRefusedError,
   CcaReusedError,
@@ -233,37 +237,40 @@ export class RelayerGatewayDaemon {
   // CoSocket
 
   private async receiveCargo(cargo: Buffer, deliveryId: string): Promise<void> {
+    let receipt;
     try {
-      const receipt = await this.gateway.receiveCargo(cargo);
-      this.logger.info({ deliveryId, cargoId: receipt.cargoId, peerId: receipt.peerId }, 'Cargo taken');
-      this.notifier.notify();
+      receipt = await this.gateway.receiveCargo(cargo);
     } catch (error) {
-      if (error instanceof FutureDatedCargoError) {
-        // Not acknowledged: the relay keeps the file, the user gateway its parcels; the gateway has queued
-        // a notice for the user gateway (see clockSkew.ts in packages/gateway).
-        const { details } = error;
-        const reason =
-          `${details.parcelIds.length} parcel(s) in this cargo are dated ${formatHours(details.aheadMs)} ahead of ` +
-          `this gateway's clock (${details.now.toISOString()}), beyond the clock drift tolerance of ` +
-          `${formatHours(details.toleranceSeconds * 1000)}: the clock of the user's computer is ` +
-          'probably ahead; cargo not taken (the relay keeps it; it is taken once the clocks agree); the user ' +
-          'gateway is told in the cargo collected next';
-        this.logger.error(
-          { deliveryId, cargoId: details.cargoId, peerId: details.peerId, parcelIds: details.parcelIds, latestDate: details.latest.toISOString() },
-          `Cargo refused: ${reason}`,
-        );
-        throw new CoSocketProtocolError(`Clock skew: ${reason}`);
+      // Refused as a whole and logged by the gateway, for good: the relay is told why (or, if it cannot
+      // be told, the cargo is acknowledged so that it is not carried forever).
+      if (error instanceof CargoRefusedError) {
+        throw new CoSocketRefusalError(`Cargo refused: ${error.message}`, RefusalDisposition.FINAL);
       }
-      // Refused as a whole and logged by the gateway: acknowledged ("permanently refused and logged").
-      if (error instanceof CargoRefusedError) return;
       throw error;
+    }
+    this.logger.info({ deliveryId, cargoId: receipt.cargoId, peerId: receipt.peerId }, 'Cargo taken');
+    this.notifier.notify();
+    const { futureDated } = receipt;
+    if (futureDated) {
+      // The gateway has queued a notice for the user gateway (see clockSkew.ts in packages/gateway).
+      this.logger.error(
+        { deliveryId, cargoId: futureDated.cargoId, peerId: futureDated.peerId, parcelIds: futureDated.parcelIds, latestDate: futureDated.latest.toISOString() },
+        `Parcels not taken: ${futureDated.parcelIds.length} parcel(s) in this cargo are dated ` +
+          `${formatHours(futureDated.aheadMs)} ahead of this gateway's clock (${futureDated.now.toISOString()}), beyond ` +
+          `the clock drift tolerance of ${formatHours(futureDated.toleranceSeconds * 1000)}: the clock of the ` +
+          "user's computer is probably ahead. The rest of the cargo is taken; the user gateway keeps these (they " +
+          'are not acknowledged) and is told in the cargo collected next',
+      );
     }
   }
 
   private async collectCargo(cca: Buffer | null) {
     if (!cca) {
       this.logger.warn({}, 'Cargo collection without a CCA refused');
-      throw new CoSocketProtocolError('A CCA from the user gateway is required to collect cargo here');
+      throw new CoSocketRefusalError(
+        'A CCA from the user gateway is required to collect cargo here',
+        RefusalDisposition.LATER,
+      );
     }
     let collection;
     try {
@@ -274,10 +281,10 @@ export class RelayerGatewayDaemon {
         // a protocol error, so the relay can drop it instead of presenting it forever (as it would
         // after a crash between our acceptance and its deletion of the file).
         this.logger.warn({ reason: error.message }, 'Spent or expired CCA: nothing to collect');
-        return { items: [] };
+        return { items: [], refusal: { reason: `CCA refused: ${error.message}`, disposition: RefusalDisposition.FINAL } };
       }
       if (error instanceof CcaRefusedError) {
-        throw new CoSocketProtocolError(`CCA refused: ${error.message}`);
+        throw new CoSocketRefusalError(`CCA refused: ${error.message}`, RefusalDisposition.FINAL);
       }
       throw error;
     }

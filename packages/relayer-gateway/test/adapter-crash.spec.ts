@@ -7,14 +7,15 @@
  * the adapter knew); this test plays the relaying gateway over real PogRPC (TLS).
  *
  * CRASH_TRIALS (default 3) trials; CRASH_SEED makes the kill points reproducible. With
- * FAULTS_REPORT=<file>, the figures are appended to that file as one JSON line.
+ * FAULTS_REPORT=<file>, the figures are appended to that file as one JSON line, and the adapter's log (all its
+ * runs) is written beside it as adapter-crash-adapter.log.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import {
   createMemoryStores,
@@ -260,6 +261,8 @@ test(`kill -9 of the adapter while it takes and posts tweets (${TRIALS} trials):
   const postedTwice = texts.filter((text) => (proxy.posts.get(text)?.posted ?? 0) > 1);
   const attemptedTwice = texts.filter((text) => (proxy.posts.get(text)?.attempts ?? 0) > 1);
   if (process.env.FAULTS_REPORT) {
+    // The adapter's own log, for the next finding: a lost tweet's story is in its warnings.
+    writeFileSync(join(dirname(process.env.FAULTS_REPORT), 'adapter-crash-adapter.log'), adapter.stderr);
     appendFileSync(
       process.env.FAULTS_REPORT,
       `${JSON.stringify({

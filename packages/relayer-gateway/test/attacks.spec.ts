@@ -19,7 +19,8 @@ import {
   Parcel,
   pemToDer,
 } from '@twitter-relaynet/core';
-import { CoSocketClient } from '@twitter-relaynet/cosocket';
+import { CoSocketClient, RefusalDisposition } from '@twitter-relaynet/cosocket';
+import { selfIssueGatewayCertificate } from '@twitter-relaynet/gateway';
 import { PogRPCClient } from '@twitter-relaynet/pogrpc';
 import { makeHandshakeSigner, PoWebSocketConnection, silentLogger } from '@twitter-relaynet/powebsocket';
 import WebSocket from 'ws';
@@ -167,16 +168,26 @@ test('tampered cargo is refused; replayed cargo brings its parcels to the adapte
   process.stdout.write(`attacks: tampered cargo ${keptByRelay ? 'refused by the relay' : 'refused by the gateway'}\n`);
 
   // A courier whose relay does not check (sending straight to the gateway's CoSocket server): the
-  // gateway itself refuses the tampered cargo, acknowledging it as "permanently refused and logged".
+  // gateway itself refuses the tampered cargo, saying why to a relay that takes refusal reports, and
+  // acknowledging it as "permanently refused and logged" to one that does not.
   const refusedByGateway = world.relayer.logs().filter((l) => l.msg === 'Cargo refused').length;
-  const direct = await CoSocketClient.connect(world.path('relayer-gateway', 'cosocket.sock'));
-  try {
-    const tampered = readFileSync(original);
-    tampered[Math.floor(tampered.length * 0.6)] ^= 0xff;
-    const report = await direct.deliverCargo([{ id: 'tampered', cargo: tampered }]);
-    expect(report.acked).toEqual(['tampered']);
-  } finally {
-    await direct.close();
+  const tampered = readFileSync(original);
+  tampered[Math.floor(tampered.length * 0.6)] ^= 0xff;
+  for (const refusalReports of [true, false]) {
+    const direct = await CoSocketClient.connect(world.path('relayer-gateway', 'cosocket.sock'), { refusalReports });
+    try {
+      const report = await direct.deliverCargo([{ id: 'tampered', cargo: tampered }]);
+      if (refusalReports) {
+        expect(report.acked).toEqual([]);
+        expect(report.refused).toEqual([
+          expect.objectContaining({ id: 'tampered', disposition: RefusalDisposition.FINAL, reason: expect.stringMatching(/^Cargo refused: /) }),
+        ]);
+      } else {
+        expect(report.acked).toEqual(['tampered']);
+      }
+    } finally {
+      await direct.close();
+    }
   }
   await waitFor('the gateway to refuse the tampered cargo', () =>
     world.relayer.logs().filter((l) => l.msg === 'Cargo refused').length > refusedByGateway,
@@ -237,6 +248,29 @@ test('a parcel tampered with on its way in is refused; the genuine one replaces 
     const logs = world.userGateway.logs().filter((l) => l.parcelId === parcel.id);
     return logs.some((l) => l.msg === 'Parcel stored') && logs.some((l) => l.msg === 'Parcel replaced its queued copy');
   });
+});
+
+test('cargo for another user gateway: the courier is told why, and the file is set aside, not deleted', async () => {
+  // e.g. a flashdrive shared by two users: cargo from a relaying gateway for someone else's gateway.
+  const stranger = await generateRsaKeyPair();
+  const strangerCertificate = await selfIssueGatewayCertificate(stranger);
+  const otherUserGateway = `0${'ab'.repeat(32)}`;
+  const { envelopedData } = await encryptPayload(new CargoMessageSet([]).serialize(), { certificate: strangerCertificate });
+  const cargo = new Cargo({ id: otherUserGateway }, strangerCertificate, envelopedData);
+  emptyFlashdrive();
+  mkdirSync(world.courier.toUser, { recursive: true });
+  writeFileSync(join(world.courier.toUser, 'stray.cargo'), await cargo.serialize(stranger.privateKey));
+
+  const run = await world.courier.run('user');
+
+  expect(run.status).toBe(1);
+  expect(run.stderr).toContain(
+    `stray.cargo: refused by the gateway: Cargo refused: Cargo is addressed to ${otherUserGateway}, not to this gateway`,
+  );
+  expect(run.stderr).toMatch(/\n[^\n]*; 1 file refused by the gateway\n$/);
+  expect(world.courier.files(world.courier.toUser)).toEqual(['refused']);
+  expect(world.courier.files(join(world.courier.toUser, 'refused'))).toEqual(['stray.cargo']);
+  expect(world.userGateway.logs().some((l) => l.msg === 'Cargo refused' && l.cargoId === cargo.id)).toBe(true);
 });
 
 test('a relay pretending to be a gateway (cargo signed by an endpoint certificate of the user gateway) is refused', async () => {

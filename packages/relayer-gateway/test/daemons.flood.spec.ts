@@ -9,7 +9,6 @@
  * FLOOD_CONNECTIONS=<n> per server (default 60).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 
 import { isAlive, residentSetSize, startFlood, garbage, type Flood, type Misbehaviour } from '@twitter-relaynet/binding-conformance';
 
@@ -79,26 +78,14 @@ afterAll(async () => {
   await world?.close();
 });
 
-function tcpTarget(file: string): { host: string; port: number } {
-  const { address } = JSON.parse(readFileSync(file, 'utf8')) as { address: string };
-  const [host, port] = address.split(':');
-  return { host, port: Number(port) };
-}
-
 test(`${CONNECTIONS} bad connections per server: the good round trip gets through, no daemon dies, memory stays bounded`, async () => {
-  const alice = await world.openApp('alice');
-  await waitFor('the PDA to reach the adapter', async () => {
-    // The PDA travels like any message: one courier round trip.
-    const atUser = await world.courier.run('user');
-    const atRelayer = await world.courier.run('relayer');
-    return atUser.status === 0 && atRelayer.status === 0 && world.pdas.has(alice.app.id);
-  }, 30_000, 500);
+  const alice = await world.openAppKnownToAdapter('alice');
 
   const pids = { user: world.userGateway.pid!, relayer: world.relayer.pid! };
   const before = { user: residentSetSize(pids.user), relayer: residentSetSize(pids.relayer) };
 
-  const relayerPogrpc = tcpTarget(world.path('relayer-gateway', 'pogrpc.json'));
-  const adapterPogrpc = tcpTarget(world.path('twitter-api-adapter', 'pogrpc.json'));
+  const relayerPogrpc = world.pogrpcTarget('relayer-gateway');
+  const adapterPogrpc = world.pogrpcTarget('twitter-api-adapter');
   const floods: Record<string, Flood> = {
     'user-gateway PoWebSocket': startFlood({ path: world.path('user-gateway', 'powebsocket.sock') }, CONNECTIONS, powebsocket),
     'user-gateway CoSocket': startFlood({ path: world.path('user-gateway', 'cosocket.sock') }, CONNECTIONS, cosocket),

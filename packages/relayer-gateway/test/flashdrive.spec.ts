@@ -8,29 +8,15 @@
  * (and folders that vanish mid-run) against a scripted gateway, without mounts.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { tmpfsUnavailable } from './tmpfs';
 import { buildExecutables, countOf, waitFor, World } from './world';
 
 jest.setTimeout(60_000);
 
-/** Why tmpfs mounts cannot be used here, or null if they can. */
-const mountUnavailable: string | null = (() => {
-  if (process.platform !== 'linux') return 'not Linux';
-  if (process.getuid?.() !== 0) return 'not root (mount needs it)';
-  const probe = mkdtempSync(join(tmpdir(), 'mount-probe-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'pipe' });
-    execFileSync('umount', [probe], { stdio: 'pipe' });
-    return null;
-  } catch (error) {
-    return `mount -t tmpfs failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
-  } finally {
-    rmdirSync(probe);
-  }
-})();
+const mountUnavailable = tmpfsUnavailable();
 const withMounts = mountUnavailable ? test.skip : test;
 if (mountUnavailable) {
   console.warn(`flashdrive.spec: skipping the full and read-only flashdrive tests: ${mountUnavailable}`);

@@ -165,13 +165,15 @@ describe('security', () => {
     expect(first.status).toBe(0);
     rmSync(folder, { recursive: true, force: true });
 
-    // The same CCA again: nothing collected; the spent CCA is answered with "nothing for you", so
-    // the relay drops it instead of carrying it forever.
+    // The same CCA again: nothing collected; the courier is told why, and the spent CCA is set aside
+    // so that the relay does not carry it forever.
     copyFileSync(copy, join(world.courier.toRelayer, 'again.cca'));
     const reused = await world.courier.run('relayer');
-    expect(reused.status).toBe(3);
+    expect(reused.status).toBe(1);
+    expect(reused.stderr).toMatch(/again\.cca \(pickup authorization\): refused by the gateway: CCA refused: CCA \S+ from \S+ was already used\n/);
     expect(world.courier.files(folder)).toEqual([]);
     expect(world.courier.files(world.courier.toRelayer)).not.toContain('again.cca');
+    expect(world.courier.files(join(world.courier.toRelayer, 'refused'))).toEqual(['again.cca']);
     await waitFor('the reuse to be logged', () =>
       world.relayer.logs().some((l) => l.msg === 'CCA refused' && l.error === 'CcaReusedError'),
     );
@@ -185,11 +187,13 @@ describe('security', () => {
     writeFileSync(join(world.courier.toRelayer, 'rogue.cca'), await rogue.generateCca());
     const invalid = await world.courier.run('relayer');
     expect(invalid.status).toBe(1);
+    expect(invalid.stderr).toMatch(/rogue\.cca \(pickup authorization\): refused by the gateway: CCA refused: CCA sender \S+ is not a user gateway registered here/);
     expect(world.courier.files(folder)).toEqual([]);
     await waitFor('the refusal to be logged', () =>
       world.relayer.logs().some((l) => l.msg === 'CCA refused' && l.error === 'CcaUnauthorizedSenderError'),
     );
-    rmSync(join(world.courier.toRelayer, 'rogue.cca'));
+    expect(world.courier.files(join(world.courier.toRelayer, 'refused'))).toEqual(['again.cca', 'rogue.cca']);
+    rmSync(join(world.courier.toRelayer, 'refused'), { recursive: true });
   });
 
   test('cargo from an unregistered gateway is refused', async () => {
@@ -210,7 +214,10 @@ describe('security', () => {
       writeFileSync(join(world.courier.toRelayer, 'rogue.cargo'), cargo.serialized);
     }
     const run = await world.courier.run('relayer');
-    expect(run.stderr).toMatch(/delivered 1 cargo/);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/rogue\.cargo: refused by the gateway: Cargo refused: Cargo sender \S+ is not /);
+    expect(world.courier.files(join(world.courier.toRelayer, 'refused'))).toEqual(['rogue.cargo']);
+    rmSync(join(world.courier.toRelayer, 'refused'), { recursive: true });
     await waitFor('the refusal', () => world.relayer.logs().some((l) => l.msg === 'Cargo refused' && l.cargoId === cargoId));
     expect(world.relayer.logs().some((l) => l.parcelId === parcel.id && l.msg !== 'Parcel refused')).toBe(false);
   });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import {
+  type DeliveryAuthorization,
   deserializeDeliveryAuthorization,
   type IncomingMessage,
   PoWebSocketGatewayTransport,
@@ -22,17 +23,14 @@ import {
 export const REPO = resolve(__dirname, '..', '..', '..');
 export const ADAPTER_ADDRESS = 'twitter-api-adapter.relaynet.local';
 
-/** Build the three executables once (incremental); fail with a clear message otherwise. */
-export function buildExecutables(): void {
+/** Build the three executables (and `also`) once (incremental); fail with a clear message otherwise. */
+export function buildExecutables(...also: string[]): void {
+  const packages = ['packages/user-gateway', 'packages/relayer-gateway', 'packages/relay', ...also];
   try {
-    execFileSync(
-      process.execPath,
-      [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/user-gateway', 'packages/relayer-gateway', 'packages/relay'],
-      { cwd: REPO, stdio: 'pipe' },
-    );
+    execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', ...packages], { cwd: REPO, stdio: 'pipe' });
   } catch (error) {
     const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
-    throw new Error(`Could not build the executables (tsc -b packages/user-gateway packages/relayer-gateway packages/relay):\n${output}`);
+    throw new Error(`Could not build the executables (tsc -b ${packages.join(' ')}):\n${output}`);
   }
 }
 
@@ -63,7 +61,7 @@ export class Daemon {
   stderr = '';
 
   constructor(
-    readonly kind: 'user-gateway' | 'relayer-gateway',
+    readonly kind: 'user-gateway' | 'relayer-gateway' | 'twitter-api-adapter',
     private readonly args: readonly string[],
     /** Read at every start (a restart may move the clock). */
     private readonly env: () => NodeJS.ProcessEnv = () => process.env,
@@ -145,6 +143,8 @@ export class Courier {
   run(at: 'user' | 'relayer', options: { killAfterMs?: number; onSpawn?: () => void } = {}): Promise<RelayResult> {
     const socket = join(this.root, at === 'user' ? 'user-gateway' : 'relayer-gateway', 'cosocket.sock');
     const [incoming, outgoing] = at === 'user' ? [this.toUser, this.toRelayer] : [this.toRelayer, this.toUser];
+    // The flashdrive is plugged in: the relay creates its folders in it, never the flashdrive itself.
+    mkdirSync(join(this.root, 'flashdrive'), { recursive: true });
     return new Promise((done) => {
       const child = spawn(
         join(REPO, 'bin', 'relay'),
@@ -193,6 +193,11 @@ export interface WorldOptions {
    * runs at it get the skewed-clock preload, the apps a skewed Clock.
    */
   readonly userClockSkewMs?: number;
+  /**
+   * Run bin/twitter-api-adapter (a child process, posting to this X API) instead of the adapter's endpoint in
+   * this process; `adapter`, `adapterInbox`, `pdas` and `reply` are then unused.
+   */
+  readonly adapterProcess?: { readonly apiBaseUrl: string; readonly consumer: { readonly key: string; readonly secret: string } };
 }
 
 /** The environment of a child process whose wall clock is `skewMs` away from ours. */
@@ -218,6 +223,7 @@ export class World {
   /** PDAs the adapter received, by private endpoint id (content of 'pda' messages). */
   readonly pdas = new Map<string, Buffer>();
   adapter!: PublicEndpoint;
+  readonly adapterProcess: Daemon | null = null;
   private readonly apps: PrivateEndpoint[] = [];
 
   constructor(options: WorldOptions = {}) {
@@ -225,6 +231,19 @@ export class World {
     const userSideEnv = () => skewedEnv(this.userClockSkewMs);
     this.userGateway = new Daemon('user-gateway', ['--data-root', this.root, '--poll-interval', '200'], userSideEnv);
     this.courier = new Courier(this.root, userSideEnv);
+    if (options.adapterProcess) {
+      const { apiBaseUrl, consumer } = options.adapterProcess;
+      this.adapterProcess = new Daemon(
+        'twitter-api-adapter',
+        ['--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--env-file', this.path('absent.env'), '--api-base-url', apiBaseUrl],
+        () => ({
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: this.path('home'),
+          TWITTER_CONSUMER_KEY: consumer.key,
+          TWITTER_CONSUMER_SECRET: consumer.secret,
+        }),
+      );
+    }
   }
 
   path(...parts: string[]): string {
@@ -234,9 +253,23 @@ export class World {
   /** Relaying gateway, adapter, user gateway; waits for the registration to complete. */
   async start(): Promise<void> {
     await this.relayer.start();
-    await this.startAdapter();
+    if (this.adapterProcess) await this.adapterProcess.start();
+    else await this.startAdapter();
     await this.userGateway.start();
     await waitFor('the user gateway registration', () => existsSync(this.path('user-gateway', 'identity-certificate.pem')));
+  }
+
+  /**
+   * Start the relaying gateway with a registration folder the user gateway does not see, so that it only
+   * publishes its certificate; resolves (with that process, still running) once the user gateway pinned it.
+   */
+  async startRelayerUnseen(registrationDir: string): Promise<Daemon> {
+    const unseen = new Daemon('relayer-gateway', [
+      '--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '200', '--registration-dir', registrationDir,
+    ]);
+    await unseen.start();
+    await waitFor('the pin', () => this.userGateway.logs().some((l) => l.msg.startsWith('Relaying gateway certificate pinned')));
+    return unseen;
   }
 
   private relayerRoute() {
@@ -271,8 +304,17 @@ export class World {
     await this.adapter.publishConnectionParameters(join(dir, 'connection-parameters.json'));
   }
 
-  /** A registered private endpoint (an app) that already sent the adapter its PDA. */
-  async openApp(name: string): Promise<{ app: PrivateEndpoint; inbox: Inbox; send: (text: string) => Promise<void> }> {
+  /**
+   * A registered private endpoint (an app) that already sent the adapter its PDA, in a 'pda' message or in the
+   * message `introduce` makes of it (the real adapter takes it in an UpdateSubscription).
+   */
+  async openApp(
+    name: string,
+    introduce: (authorization: DeliveryAuthorization) => { type: string; content: Buffer } = (authorization) => ({
+      type: 'pda',
+      content: serializeDeliveryAuthorization(authorization),
+    }),
+  ): Promise<{ app: PrivateEndpoint; inbox: Inbox; send: (text: string) => Promise<void>; adapterAddress: string }> {
     const app = await PrivateEndpoint.open({
       dataDir: this.path('apps', name),
       logger: silentLogger,
@@ -286,15 +328,34 @@ export class World {
       peer.identityCertificate,
       new Date(Date.now() + this.userClockSkewMs + 7 * 24 * 3_600_000),
     );
-    await app.sendMessage(peer.internetAddress, { type: 'pda', content: serializeDeliveryAuthorization(authorization) });
+    await app.sendMessage(peer.internetAddress, introduce(authorization));
     const inbox = makeInbox();
     return {
       app,
       inbox,
+      adapterAddress: peer.internetAddress,
       send: async (text) => {
         await app.sendMessage(peer.internetAddress, { type: 'text', content: Buffer.from(text) });
       },
     };
+  }
+
+  /** An app as openApp makes it, after courier round trips until the adapter has its PDA. */
+  async openAppKnownToAdapter(name: string): Promise<Awaited<ReturnType<World['openApp']>>> {
+    const opened = await this.openApp(name);
+    await waitFor(`the PDA of ${name} to reach the adapter`, async () => {
+      const atUser = await this.courier.run('user');
+      const atRelayer = await this.courier.run('relayer');
+      return atUser.status === 0 && atRelayer.status === 0 && this.pdas.has(opened.app.id);
+    }, 30_000, 500);
+    return opened;
+  }
+
+  /** Where a node's PogRPC server listens, from the `pogrpc.json` it publishes. */
+  pogrpcTarget(node: 'relayer-gateway' | 'twitter-api-adapter'): { host: string; port: number } {
+    const { address } = JSON.parse(readFileSync(this.path(node, 'pogrpc.json'), 'utf8')) as { address: string };
+    const [host, port] = address.split(':');
+    return { host, port: Number(port) };
   }
 
   /** The adapter replies to a private endpoint with the PDA it issued (queued in the adapter's outbox). */
@@ -335,7 +396,7 @@ export class World {
   async close(): Promise<void> {
     for (const app of this.apps) await app.close().catch(() => undefined);
     await this.adapter?.close().catch(() => undefined);
-    await Promise.all([this.userGateway.stop('SIGKILL'), this.relayer.stop('SIGKILL')]);
+    await Promise.all([this.userGateway.stop('SIGKILL'), this.relayer.stop('SIGKILL'), this.adapterProcess?.stop('SIGKILL')]);
     if (!process.env.KEEP_TEST_DATA) rmSync(this.root, { recursive: true, force: true });
   }
 }

@@ -22,6 +22,7 @@ import {
   systemClock,
   type BackoffOptions,
   type Clock,
+  type DeliveryAuthorization,
   type GatewayResolver,
   type GatewayRoute,
   type IncomingMessage,
@@ -34,7 +35,9 @@ import {
   serviceMessages,
   TWEET_TYPE,
   UPDATE_SUBSCRIPTION_TYPE,
+  type SubscriptionStatus,
   type TimelineTweet,
+  type TweetOutcome,
   type UserCredentials,
 } from '@twitter-relaynet/twitter-service';
 
@@ -70,6 +73,11 @@ export interface TwitterApiAdapterOptions {
 
 /** Timeline pages read per sync at most (X serves the 800 most recent tweets). */
 const MAX_TIMELINE_PAGES = 10;
+/**
+ * After this many failed attempts to reach the X API (15 s with the default backoff) the app is told that its
+ * tweet, or its subscription, waits for the X API; the adapter keeps trying.
+ */
+const WAITING_REPORT_ATTEMPTS = 3;
 /** Tweets per TimelineUpdateBatch parcel. */
 const BATCH_SIZE = 100;
 
@@ -240,12 +248,8 @@ export class TwitterApiAdapter {
       this.logger.info(fields, 'Older subscription ignored (a newer one is stored)');
       return;
     }
+    // Confirmed (ACTIVE) only once the timeline has been read: before that, nobody knows whether X can be reached.
     this.logger.info(fields, 'Subscription stored');
-    await this.endpoint.sendMessage(serviceMessages.subscriptionStatus({ state: 'active', date: now }), {
-      authorization,
-      gatewayAddress: message.gatewayAddress,
-      parcelId: deterministicParcelId('subscription-status', message.sender.id, message.parcelId),
-    });
   }
 
   // Posting --------------------------------------------------------------------------------------------------------
@@ -307,13 +311,26 @@ export class TwitterApiAdapter {
     const sameUser = subscription?.accessToken === user.accessToken;
     if (sameUser && subscription?.username) return subscription.username;
     try {
-      const me = await this.call(user, USERS_ME, () => this.options.api.me(user));
+      const me = await this.whoIs(user);
       if (sameUser && !subscription?.userId) this.store.setSubscriptionUser(senderId, me.id, me.username);
       return me.username;
     } catch (error) {
       this.logger.warn({ senderId, reason: error instanceof Error ? error.message : String(error) }, 'Username unknown: the tweet URL uses x.com/i/status');
       return null;
     }
+  }
+
+  /**
+   * The X user these credentials belong to: remembered from an earlier answer, else asked of users/me. Asking
+   * once per token matters: users/me allows 75 requests per 15 minutes, and once they were spent (a URL per
+   * posted tweet) an interrupted post could not be looked for, so it waited for the window's reset.
+   */
+  private async whoIs(user: UserCredentials): Promise<{ id: string; username: string }> {
+    const known = this.store.knownUser(user.accessToken);
+    if (known) return known;
+    const me = await this.call(user, USERS_ME, () => this.options.api.me(user));
+    this.store.rememberUser(user.accessToken, me.id, me.username);
+    return { id: me.id, username: me.username };
   }
 
   /** The user's own recent tweet with this text, if the home timeline shows one. */
@@ -327,7 +344,7 @@ export class TwitterApiAdapter {
     const me =
       subscription?.userId && subscription.username && subscription.accessToken === user.accessToken
         ? { id: subscription.userId, username: subscription.username }
-        : await this.call(user, USERS_ME, () => this.options.api.me(user));
+        : await this.whoIs(user);
     const page = await this.call(user, HOME_TIMELINE, () =>
       this.options.api.homeTimelinePage(user, me.id, { maxResults: 100 }),
     );
@@ -338,47 +355,71 @@ export class TwitterApiAdapter {
 
   // Outcomes -------------------------------------------------------------------------------------------------------
 
-  /** Queue the outcomes of final tweets to their apps (those without a subscription wait for one). */
+  /**
+   * Queue the outcomes of final tweets to their apps, and a WAITING outcome for each tweet the X API could not
+   * be reached for after a few attempts (those without a subscription wait for one).
+   */
   async sendPendingOutcomes(): Promise<void> {
     for (const tweet of this.store.unsentOutcomes()) {
       if (this.closed) return;
-      const fields = { parcelId: tweet.parcelId, senderId: tweet.senderId, tweetId: tweet.tweetId };
-      const subscription = this.store.getSubscription(tweet.senderId);
-      // Kept until the app's UpdateSubscription brings a (new) PDA; an expired one is not worth a warning per pass.
-      if (!subscription || subscription.pdaExpiry.getTime() <= this.clock.now().getTime()) continue;
-      const outcome =
+      const outcome: TweetOutcome =
         tweet.state === 'posted'
-          ? serviceMessages.tweetOutcome({
+          ? {
               tweetId: tweet.tweetId,
               parcelId: tweet.parcelId,
               status: 'posted',
               xTweetId: tweet.xTweetId!,
               url: tweet.url!,
               date: tweet.outcomeDate,
-            })
-          : serviceMessages.tweetOutcome({
+            }
+          : {
               tweetId: tweet.tweetId,
               parcelId: tweet.parcelId,
               status: 'failed',
               reason: tweet.reason ?? 'Unknown error',
               httpStatus: tweet.httpStatus ?? 0,
               date: tweet.outcomeDate,
-            });
-      try {
-        const queued = await this.endpoint.sendMessage(outcome, {
-          authorization: deserializeDeliveryAuthorization(subscription.deliveryAuthorization),
-          gatewayAddress: subscription.gatewayAddress ?? tweet.gatewayAddress,
-          parcelId: deterministicParcelId('outcome', tweet.senderId, tweet.tweetId),
-        });
+            };
+      if (await this.sendOutcome(tweet, outcome, deterministicParcelId('outcome', tweet.senderId, tweet.tweetId))) {
         this.store.markOutcomeSent(tweet);
-        this.logger.info({ ...fields, outcomeParcelId: queued.parcelId, status: tweet.state }, 'Tweet outcome queued for the app');
-      } catch (error) {
-        if (error instanceof PeerError) {
-          this.logger.warn({ ...fields, error: error.message }, 'Cannot send the outcome yet (PDA unusable): waiting for a new subscription');
-          continue;
-        }
-        throw error;
       }
+    }
+    for (const tweet of this.store.unreportedWaitingTweets(WAITING_REPORT_ATTEMPTS)) {
+      if (this.closed) return;
+      const outcome: TweetOutcome = {
+        tweetId: tweet.tweetId,
+        parcelId: tweet.parcelId,
+        status: 'waiting',
+        reason: tweet.reason ?? 'The X API could not be reached',
+        httpStatus: 0,
+        date: this.clock.now(),
+      };
+      if (await this.sendOutcome(tweet, outcome, deterministicParcelId('outcome-waiting', tweet.senderId, tweet.tweetId))) {
+        this.store.markWaitingSent(tweet);
+      }
+    }
+  }
+
+  /** Queue a TweetOutcome for the tweet's app; false when it has to wait for a (new) subscription. */
+  private async sendOutcome(tweet: TweetRecord, outcome: TweetOutcome, parcelId: string): Promise<boolean> {
+    const fields = { parcelId: tweet.parcelId, senderId: tweet.senderId, tweetId: tweet.tweetId };
+    const subscription = this.store.getSubscription(tweet.senderId);
+    // Kept until the app's UpdateSubscription brings a (new) PDA; an expired one is not worth a warning per pass.
+    if (!subscription || subscription.pdaExpiry.getTime() <= this.clock.now().getTime()) return false;
+    try {
+      const queued = await this.endpoint.sendMessage(serviceMessages.tweetOutcome(outcome), {
+        authorization: deserializeDeliveryAuthorization(subscription.deliveryAuthorization),
+        gatewayAddress: subscription.gatewayAddress ?? tweet.gatewayAddress,
+        parcelId,
+      });
+      this.logger.info({ ...fields, outcomeParcelId: queued.parcelId, status: outcome.status }, 'Tweet outcome queued for the app');
+      return true;
+    } catch (error) {
+      if (error instanceof PeerError) {
+        this.logger.warn({ ...fields, error: error.message }, 'Cannot send the outcome yet (PDA unusable): waiting for a new subscription');
+        return false;
+      }
+      throw error;
     }
   }
 
@@ -406,7 +447,7 @@ export class TwitterApiAdapter {
     try {
       let { userId, username } = subscription;
       if (!userId) {
-        const me = await this.call(user, USERS_ME, () => this.options.api.me(user));
+        const me = await this.whoIs(user);
         userId = me.id;
         username = me.username;
         this.store.setSubscriptionUser(subscription.senderId, me.id, me.username);
@@ -445,6 +486,9 @@ export class TwitterApiAdapter {
         }
       }
       tweets.reverse(); // oldest first
+      if (subscription.reportedState !== 'active') {
+        await this.reportSubscription(subscription, authorization, { state: 'active', date: this.clock.now() });
+      }
       for (let start = 0; start < tweets.length; start += BATCH_SIZE) {
         const chunk = tweets.slice(start, start + BATCH_SIZE);
         const queued = await this.endpoint.sendMessage(serviceMessages.timelineUpdateBatch({ tweets: chunk }), {
@@ -467,12 +511,14 @@ export class TwitterApiAdapter {
       }
       const failure = this.toFailure(error, user, HOME_TIMELINE);
       if (failure.kind === 'refused') {
+        await this.reportSubscription(subscription, authorization, {
+          state: 'failed',
+          reason: failure.reason,
+          httpStatus: failure.status,
+          date: this.clock.now(),
+        });
         this.store.failSubscription(subscription.senderId, failure.reason);
         this.logger.warn({ ...fields, httpStatus: failure.status, reason: failure.reason }, 'The X API refused the timeline: subscription suspended');
-        await this.endpoint.sendMessage(
-          serviceMessages.subscriptionStatus({ state: 'failed', reason: failure.reason, httpStatus: failure.status, date: this.clock.now() }),
-          { authorization, gatewayAddress: subscription.gatewayAddress },
-        );
       } else if (failure.kind === 'rateLimited') {
         this.store.postponeSync(subscription.senderId, failure.resetAt, failure.reason, false);
         this.logger.warn({ ...fields, resetAt: failure.resetAt.toISOString() }, 'Rate limited: the timeline sync waits for the reset');
@@ -480,8 +526,43 @@ export class TwitterApiAdapter {
         const retryAt = new Date(this.clock.now().getTime() + this.backoffMs(subscription.attempts + 1));
         this.store.postponeSync(subscription.senderId, retryAt, failure.reason, true);
         this.logger.warn({ ...fields, reason: failure.reason, retryAt: retryAt.toISOString() }, 'X API unreachable: timeline sync will retry');
+        if (subscription.attempts + 1 >= WAITING_REPORT_ATTEMPTS && subscription.reportedState !== 'waiting') {
+          await this.reportSubscription(subscription, authorization, {
+            state: 'waiting',
+            reason: failure.reason,
+            httpStatus: failure.status,
+            date: this.clock.now(),
+          });
+        }
       }
     }
+  }
+
+  /**
+   * Queue a SubscriptionStatus for the app and remember it was sent. Its parcel id is derived from the sender, a
+   * count and the state: a copy queued again after a crash is dropped by the app as a repeat.
+   */
+  private async reportSubscription(
+    subscription: SubscriptionRecord,
+    authorization: DeliveryAuthorization,
+    status: SubscriptionStatus,
+  ): Promise<void> {
+    const seq = subscription.statusSeq + 1;
+    try {
+      await this.endpoint.sendMessage(serviceMessages.subscriptionStatus(status), {
+        authorization,
+        gatewayAddress: subscription.gatewayAddress,
+        parcelId: deterministicParcelId('subscription-status', subscription.senderId, String(seq), status.state),
+      });
+    } catch (error) {
+      // Thrown from a sync's failure handling, it would stop the pass before the other subscriptions.
+      if (!(error instanceof PeerError)) throw error;
+      this.logger.warn({ senderId: subscription.senderId, error: error.message }, 'Cannot send the subscription status (PDA unusable): waiting for a new subscription');
+      this.store.failSubscription(subscription.senderId, error.message);
+      return;
+    }
+    this.store.markStatusReported(subscription.senderId, status.state, seq);
+    this.logger.info({ senderId: subscription.senderId, state: status.state, reason: status.reason }, 'Subscription status queued for the app');
   }
 
   // API calls ------------------------------------------------------------------------------------------------------

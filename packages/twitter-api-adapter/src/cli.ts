@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 
-import { jsonLineLogger } from '@twitter-relaynet/endpoint';
+import { DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
+import { lineLogger } from '@twitter-relaynet/core';
 
 import {
   DEFAULT_API_BASE_URL,
@@ -16,15 +17,8 @@ import {
 import { TwitterApiAdapterDaemon } from './daemon';
 import { ConfigError } from './errors';
 
-/** Exit statuses (documented in --help). */
-export const EXIT = {
-  /** Stopped by SIGINT/SIGTERM after a clean shutdown, or --help. */
-  OK: 0,
-  /** Could not start (e.g. the PogRPC port is taken) or the shutdown failed. */
-  FAILURE: 1,
-  /** Usage or configuration error: bad flag, bad variable, malformed .env (the message names it). */
-  USAGE: 2,
-} as const;
+/** Exit statuses (documented in --help): the daemons' own. */
+export const EXIT = DAEMON_EXIT;
 
 const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   [ENV.DATA_ROOT, '--data-root (default $XDG_DATA_HOME/twitter-relaynet, else ~/.local/share/twitter-relaynet)'],
@@ -49,13 +43,7 @@ ${VARIABLES.map(([name, meaning]) => `  ${name.padEnd(WIDTH)}${meaning}`).join('
 Publishes <data dir>/connection-parameters.json (for the app) and <data dir>/pogrpc.json
 ({"internetAddress", "address", "tlsCertificatePem"}, for the relaying gateway). Sends parcels to the
 relaying gateway published in <data root>/relayer-gateway/pogrpc.json (read at each delivery attempt).
-Logs: JSON lines on stderr. SIGINT/SIGTERM: clean shutdown.
-
-Exit status:
-  ${EXIT.OK}  stopped by SIGINT or SIGTERM (clean shutdown), or --help
-  ${EXIT.FAILURE}  could not start (e.g. the PogRPC address is in use), or the shutdown failed
-  ${EXIT.USAGE}  usage or configuration error (the message names the flag or variable)
-`;
+${DAEMON_HELP_FOOTER}`;
 
 export interface Io {
   readonly stdout: (text: string) => void;
@@ -103,7 +91,7 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<T
   }
   const daemon = new TwitterApiAdapterDaemon({
     config,
-    logger: jsonLineLogger('twitter-api-adapter', (line) => io.stderr(line)),
+    logger: lineLogger('twitter-api-adapter', { write: (line) => io.stderr(line) }),
     print: (line) => io.stdout(line + '\n'),
   });
   await daemon.start();

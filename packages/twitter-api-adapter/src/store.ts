@@ -1,8 +1,10 @@
 /**
  * The adapter's durable state (`adapter.sqlite` next to the endpoint's database; WAL, synchronous=FULL, 0600):
  * tweets received (keyed by (sender id, Tweet.id): a repeat never posts twice) with their posting state and
- * outcome, subscriptions (PDA, the user's credentials, since_id), and rate-limit resets per user and endpoint.
+ * outcome, subscriptions (PDA, the user's credentials, since_id), rate-limit resets per user and endpoint, and
+ * which X user each access token belongs to (keyed by a digest of the token, never the token itself).
  */
+import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -31,6 +33,8 @@ export interface TweetRecord {
   readonly httpStatus: number | null;
   readonly outcomeDate: Date | null;
   readonly outcomeSent: boolean;
+  /** The app was told the tweet waits for the X API (a TweetOutcome WAITING). */
+  readonly waitingSent: boolean;
   readonly received: Date;
 }
 
@@ -51,7 +55,13 @@ export interface SubscriptionRecord {
   readonly sinceId: string | null;
   readonly nextSync: Date;
   readonly attempts: number;
+  /** The state last sent to the app in a SubscriptionStatus (null: none yet for this subscription). */
+  readonly reportedState: ReportedSubscriptionState | null;
+  /** How many SubscriptionStatus messages were sent to this sender (names each one's parcel). */
+  readonly statusSeq: number;
 }
+
+export type ReportedSubscriptionState = 'active' | 'failed' | 'waiting';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tweets (
@@ -71,6 +81,7 @@ CREATE TABLE IF NOT EXISTS tweets (
   http_status INTEGER,
   outcome_date INTEGER,
   outcome_sent INTEGER NOT NULL DEFAULT 0,
+  waiting_sent INTEGER NOT NULL DEFAULT 0,
   received INTEGER NOT NULL,
   PRIMARY KEY (sender_id, tweet_id)
 );
@@ -89,7 +100,14 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   username TEXT,
   since_id TEXT,
   next_sync INTEGER NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0
+  attempts INTEGER NOT NULL DEFAULT 0,
+  reported_state TEXT,
+  status_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS x_users (
+  token_digest TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  username TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rate_limits (
   access_token TEXT NOT NULL,
@@ -98,6 +116,25 @@ CREATE TABLE IF NOT EXISTS rate_limits (
   PRIMARY KEY (access_token, endpoint)
 );
 `;
+
+/** A token's owner never changes, so its digest is a safe key that keeps no secret once the tweet is final. */
+function tokenDigest(accessToken: string): string {
+  return createHash('sha256').update(accessToken).digest('hex');
+}
+
+/** Columns added since the first release: a database made before gets them (CREATE TABLE IF NOT EXISTS would not). */
+const ADDED_COLUMNS: ReadonlyArray<readonly [table: string, column: string, definition: string]> = [
+  ['tweets', 'waiting_sent', 'INTEGER NOT NULL DEFAULT 0'],
+  ['subscriptions', 'reported_state', 'TEXT'],
+  ['subscriptions', 'status_seq', 'INTEGER NOT NULL DEFAULT 0'],
+];
+
+function addMissingColumns(db: Database.Database): void {
+  for (const [table, column, definition] of ADDED_COLUMNS) {
+    const columns = db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
+    if (!columns.some((existing) => existing.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+  }
+}
 
 function date(ms: number | null): Date | null {
   return ms === null ? null : new Date(ms);
@@ -121,6 +158,7 @@ function toTweet(row: any): TweetRecord {
     httpStatus: row.http_status,
     outcomeDate: date(row.outcome_date),
     outcomeSent: row.outcome_sent === 1,
+    waitingSent: row.waiting_sent === 1,
     received: new Date(row.received),
   };
 }
@@ -141,6 +179,8 @@ function toSubscription(row: any): SubscriptionRecord {
     sinceId: row.since_id,
     nextSync: new Date(row.next_sync),
     attempts: row.attempts,
+    reportedState: row.reported_state,
+    statusSeq: row.status_seq,
   };
 }
 
@@ -155,6 +195,7 @@ export class AdapterStore {
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
     db.exec(SCHEMA);
+    addMissingColumns(db);
     return new AdapterStore(db);
   }
 
@@ -243,6 +284,18 @@ export class AdapterStore {
       .map(toTweet);
   }
 
+  /** Tweets not posted yet after `attempts` failed attempts whose app has not been told they wait. */
+  unreportedWaitingTweets(attempts: number): TweetRecord[] {
+    return this.db
+      .prepare(`SELECT * FROM tweets WHERE state IN ('pending', 'posting') AND waiting_sent = 0 AND attempts >= ? ORDER BY received, rowid`)
+      .all(attempts)
+      .map(toTweet);
+  }
+
+  markWaitingSent(tweet: TweetRecord): void {
+    this.db.prepare('UPDATE tweets SET waiting_sent = 1 WHERE sender_id = ? AND tweet_id = ?').run(tweet.senderId, tweet.tweetId);
+  }
+
   markOutcomeSent(tweet: TweetRecord): void {
     this.db.prepare('UPDATE tweets SET outcome_sent = 1 WHERE sender_id = ? AND tweet_id = ?').run(tweet.senderId, tweet.tweetId);
   }
@@ -279,9 +332,10 @@ export class AdapterStore {
       this.db
         .prepare(
           `INSERT OR REPLACE INTO subscriptions (sender_id, delivery_authorization, pda_expiry, access_token, access_secret,
-             gateway_address, creation_date, state, reason, user_id, username, since_id, next_sync, attempts)
+             gateway_address, creation_date, state, reason, user_id, username, since_id, next_sync, attempts, reported_state,
+             status_seq)
            VALUES (@senderId, @deliveryAuthorization, @pdaExpiry, @accessToken, @accessSecret, @gatewayAddress, @creationDate,
-             'active', NULL, @userId, @username, @sinceId, @nextSync, 0)`,
+             'active', NULL, @userId, @username, @sinceId, @nextSync, 0, NULL, @statusSeq)`,
         )
         .run({
           ...subscription,
@@ -291,6 +345,7 @@ export class AdapterStore {
           userId: sameUser ? existing!.userId : null,
           username: sameUser ? existing!.username : null,
           sinceId: sameUser ? existing!.sinceId : null,
+          statusSeq: existing?.statusSeq ?? 0,
         });
       return true;
     })();
@@ -313,8 +368,32 @@ export class AdapterStore {
       .run(nextSync.getTime(), reason, countAttempt ? 1 : 0, senderId);
   }
 
+  /** A SubscriptionStatus in `state`, number `seq`, is in the endpoint's outbox. */
+  markStatusReported(senderId: string, state: ReportedSubscriptionState, seq: number): void {
+    this.db.prepare('UPDATE subscriptions SET reported_state = ?, status_seq = ? WHERE sender_id = ?').run(state, seq, senderId);
+  }
+
   failSubscription(senderId: string, reason: string): void {
     this.db.prepare(`UPDATE subscriptions SET state = 'failed', reason = ? WHERE sender_id = ?`).run(reason, senderId);
+  }
+
+  // X users ------------------------------------------------------------------------------------------------------
+
+  /**
+   * Who an access token belongs to (GET /2/users/me), remembered so that it is asked once per token: users/me
+   * allows 75 requests per 15 minutes, and the recovery of an interrupted post cannot do without it.
+   */
+  rememberUser(accessToken: string, userId: string, username: string): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO x_users (token_digest, user_id, username) VALUES (?, ?, ?)')
+      .run(tokenDigest(accessToken), userId, username);
+  }
+
+  knownUser(accessToken: string): { id: string; username: string } | null {
+    const row = this.db.prepare('SELECT user_id, username FROM x_users WHERE token_digest = ?').get(tokenDigest(accessToken)) as
+      | { user_id: string; username: string }
+      | undefined;
+    return row ? { id: row.user_id, username: row.username } : null;
   }
 
   // Rate limits ----------------------------------------------------------------------------------------------------

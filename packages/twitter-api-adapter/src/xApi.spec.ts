@@ -25,6 +25,14 @@ describe('classifyApiError', () => {
     });
   });
 
+  test('a detail that repeats the title is said once (X answers 401 with "Unauthorized" twice)', () => {
+    expect(classifyApiError(response(401, { title: 'Unauthorized', detail: 'Unauthorized' }), NOW)).toEqual({
+      kind: 'refused',
+      status: 401,
+      reason: 'Unauthorized',
+    });
+  });
+
   test.each([500, 502, 503, 408])('%i: transient', (status) => {
     expect(classifyApiError(response(status, {}), NOW)).toMatchObject({ kind: 'transient', status });
   });

@@ -121,7 +121,9 @@ export function classifyApiError(error: unknown, now: Date): ApiFailure {
   if (error instanceof ApiResponseError) {
     const status = error.code;
     const data: any = error.data ?? {};
-    const reason = [data.title, data.detail].filter((part) => typeof part === 'string' && part).join(': ') || error.message;
+    // X's problem details often repeat the title as the detail ("Unauthorized", "Unauthorized"): say it once.
+    const parts = [data.title, data.detail].filter((part): part is string => typeof part === 'string' && part !== '');
+    const reason = [...new Set(parts)].join(': ') || error.message;
     if (status === 429) {
       const reset = error.rateLimit?.reset;
       const resetMs = reset ? reset * 1000 : now.getTime() + DEFAULT_RATE_LIMIT_WAIT_MS;

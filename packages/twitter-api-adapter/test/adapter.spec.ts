@@ -2,6 +2,9 @@
  * The adapter against the real X API emulator over HTTP (twitter-api-v2), with a real app-side private endpoint
  * decrypting what it sends back. Deterministic: no timers (workIntervalMs 0, runOnce()), one ManualClock.
  */
+import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
 import { createEmulatorClient, DEFAULT_USER, DUPLICATE_CONTENT_DETAIL } from '@twitter-relaynet/x-api-emulator';
 
 import { otherApp, otherPublicEndpoint, RETRY, World } from './world';
@@ -219,6 +222,28 @@ describe('exactly once', () => {
     expect(world.adapter.store.getTweet(world.app.id, id)!.state).toBe('posted');
   });
 
+  test('an interrupted post is looked for at once after many posts: users/me is asked once per token, not per tweet', async () => {
+    // Found by the kill -9 campaign (a tweet never posted): every posted tweet spent a users/me request on its URL;
+    // once the window's were spent, the post interrupted by the kill could not be looked for until the reset.
+    world = await World.create({ rateLimits: { 'GET /2/users/me': 2 } });
+    for (let i = 0; i < 3; i += 1) {
+      await world.tweet(`Posted before the crash, number ${i}`);
+      await world.adapter.runOnce();
+    }
+    const { id } = await world.tweet('Interrupted by the crash');
+    world.adapter.store.markPosting(world.adapter.store.getTweet(world.app.id, id)!);
+    await world.restartAdapter();
+
+    await world.adapter.runOnce();
+    const [posted] = await postedWithText('Interrupted by the crash');
+    expect(world.adapter.store.getTweet(world.app.id, id)).toMatchObject({
+      state: 'posted',
+      url: `https://x.com/${DEFAULT_USER.username}/status/${posted}`,
+    });
+    expect(world.requestsTo('GET', /^\/2\/users\/me$/)).toEqual(['200 GET /2/users/me']);
+    expect(world.postRequests()).toHaveLength(4);
+  });
+
   test('a tweet received before a restart is posted after it', async () => {
     world = await World.create();
     await world.subscribe();
@@ -289,9 +314,65 @@ describe('timeline', () => {
     await world.subscribe({ credentials: { accessToken: 'revoked', accessSecret: 'nope' } });
     await world.adapter.runOnce();
     const messages = await world.collect();
-    expect(messages.map((m) => m.kind)).toEqual(['subscriptionStatus', 'subscriptionStatus']);
-    expect(messages[1]).toMatchObject({ message: { state: 'failed', httpStatus: 401 } });
+    // Never confirmed (ACTIVE) first: the adapter says so only once it has read the timeline.
+    expect(messages).toEqual([
+      expect.objectContaining({ kind: 'subscriptionStatus', message: expect.objectContaining({ state: 'failed', httpStatus: 401, reason: 'Unauthorized' }) }),
+    ]);
     expect(world.adapter.store.getSubscription(world.app.id)!.state).toBe('failed');
+  });
+});
+
+describe('the X API unreachable', () => {
+  function states(messages: Awaited<ReturnType<World['collect']>>) {
+    return messages.map((m) =>
+      m.kind === 'tweetOutcome' ? `outcome ${m.message.status}` : m.kind === 'subscriptionStatus' ? `subscription ${m.message.state}` : m.kind,
+    );
+  }
+
+  test('after 3 failed attempts the app is told that its tweet and its subscription wait, and why; once X is back: posted, confirmed', async () => {
+    world = await World.create();
+    await world.emulator.close();
+    await world.subscribe();
+    const { id } = await world.tweet('While X is out of reach');
+
+    await world.adapter.runOnce(); // attempt 1
+    world.clock.advance(RETRY.initialDelayMs);
+    await world.adapter.runOnce(); // attempt 2
+    expect(await world.collect()).toEqual([]); // in particular, the subscription is not confirmed
+    world.clock.advance(2 * RETRY.initialDelayMs);
+    await world.adapter.runOnce(); // attempt 3
+    const told = await world.collect();
+    expect(states(told)).toEqual(['outcome waiting', 'subscription waiting']);
+    for (const message of told) {
+      expect(message.message).toMatchObject({ reason: expect.stringMatching(/^Network error: .*ECONNREFUSED/), httpStatus: 0 });
+    }
+    expect(told[0].message).toMatchObject({ tweetId: id });
+
+    // Told once; the adapter keeps trying.
+    world.clock.advance(4 * RETRY.initialDelayMs);
+    await world.adapter.runOnce();
+    expect(await world.collect()).toEqual([]);
+    expect(world.adapter.store.getTweet(world.app.id, id)).toMatchObject({ state: 'posting', attempts: 4 });
+
+    await world.startEmulator(); // same port, same database
+    world.clock.advance(RETRY.maxDelayMs);
+    await world.adapter.runOnce();
+    expect(states(await world.collect())).toEqual(['outcome posted', 'subscription active', 'timelineUpdateBatch']);
+    expect(await postedWithText('While X is out of reach')).toHaveLength(1);
+  });
+
+  test('a database made before these columns existed gets them, and keeps its tweets', async () => {
+    world = await World.create();
+    const { id } = await world.tweet('Kept across the upgrade');
+    await world.adapter.close();
+    const db = new Database(join(world.dir, 'adapter', 'adapter.sqlite'));
+    db.exec('ALTER TABLE tweets DROP COLUMN waiting_sent; ALTER TABLE subscriptions DROP COLUMN reported_state; ALTER TABLE subscriptions DROP COLUMN status_seq');
+    db.close();
+    await world.openAdapter();
+    expect(world.adapter.store.getTweet(world.app.id, id)).toMatchObject({ state: 'pending', waitingSent: false });
+    await world.subscribe();
+    await world.adapter.runOnce();
+    expect(states(await world.collect())).toEqual(['outcome posted', 'subscription active', 'timelineUpdateBatch']);
   });
 });
 

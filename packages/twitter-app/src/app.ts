@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 
-import { MAX_TTL_SECONDS } from '@twitter-relaynet/core';
+import { DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS, MAX_TTL_SECONDS } from '@twitter-relaynet/core';
 import {
   ConnectionParametersError,
   PoWebSocketGatewayTransport,
@@ -29,6 +29,7 @@ import {
   AppStore,
   type OutcomeRecord,
   type OutgoingTweet,
+  type StatusCounts,
   type SubscriptionRecord,
   type SubscriptionStatusRecord,
   type TimelineTweet,
@@ -36,6 +37,12 @@ import {
 
 /** Tweets are worth posting for a week; after that the parcel expires. */
 export const TWEET_TTL_SECONDS = 7 * 24 * 3600;
+/**
+ * A message dated further ahead of this clock than gateways tolerate was made while this clock was ahead
+ * (it has been set back since): no gateway whose clock is right takes it until that date.
+ */
+const MADE_AHEAD_MS = DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS * 1000;
+const madeAhead = (date: Date, now: number) => date.getTime() > now + MADE_AHEAD_MS;
 /** The subscription lives as long as the protocol allows: a PDA and a parcel live at most 180 days. */
 export const SUBSCRIPTION_TTL_SECONDS = MAX_TTL_SECONDS;
 /** Renew the subscription when less than this fraction of its PDA's validity remains. */
@@ -66,10 +73,38 @@ export interface CollectResult {
   readonly refused: number;
 }
 
-export interface QueuedTweetResult {
-  readonly tweet: OutgoingTweet;
-  /** False if the gateway could not be reached: the tweet stays queued for the next run. */
-  readonly sent: boolean;
+export interface SendReport {
+  /** Taken by the user gateway in this run, oldest first. */
+  readonly sent: readonly OutgoingTweet[];
+  /** Expired before the user gateway took them (now failed). */
+  readonly expired: readonly OutgoingTweet[];
+  /** How many are still queued in the app. */
+  readonly queued: number;
+  /** Why the others were not sent (the gateway not reachable, the adapter unknown); null if all were. */
+  readonly problem: AppError | null;
+  /** Made while this computer's clock was ahead: dated now in this run (sent with the others, or still queued). */
+  readonly redated: readonly OutgoingTweet[];
+}
+
+/**
+ * The failures that stop a run from reaching the adapter through the gateway but lose nothing: the user gateway
+ * not reachable (or not taking parcels), the adapter's connection parameters missing.
+ */
+export function isReachProblem(error: unknown): error is AppError {
+  return (
+    error instanceof AppError &&
+    (error.exitCode === ExitCode.GATEWAY_UNREACHABLE || error.exitCode === ExitCode.CONFIGURATION)
+  );
+}
+
+export interface StatusReport {
+  readonly counts: StatusCounts;
+  readonly endpointId: string;
+  readonly registeredUntil: Date | null;
+  readonly subscription: SubscriptionRecord | null;
+  readonly subscriptionStatus: SubscriptionStatusRecord | null;
+  readonly timeline: { readonly total: number; readonly unshown: number };
+  readonly recent: readonly OutgoingTweet[];
 }
 
 /** Wraps the gateway transport so failures to reach the gateway become one clear error. */
@@ -188,6 +223,8 @@ export class TwitterApp {
     } catch (error) {
       if (!(error instanceof IdentityRefusedError)) return null;
       await this.endpoint.register({ force: true });
+      // Parcels made under the old certificate would be refused (and dropped) by the new gateway: make them again.
+      this.store.forgetQueuedParcels();
       return 're-registered';
     }
     return null;
@@ -229,6 +266,7 @@ export class TwitterApp {
     if (current.adapterId !== adapter.id) return 'the adapter has a new identity';
     if (current.endpointCertificateId !== this.currentCertificateId()) return 'the user gateway issued us a new certificate';
     if (current.credentialsDigest !== credentialsDigest(this.options.credentials)) return 'the X credentials changed';
+    if (madeAhead(current.sentAt, now)) return "it was made while this computer's clock was ahead";
     const validity = current.pdaExpiry.getTime() - current.pdaStart.getTime();
     const remaining = current.pdaExpiry.getTime() - now;
     if (remaining <= validity * SUBSCRIPTION_RENEWAL_FRACTION) {
@@ -258,10 +296,13 @@ export class TwitterApp {
       creationDate: now,
     });
     const ttlSeconds = Math.max(1, Math.min(SUBSCRIPTION_TTL_SECONDS, Math.floor((authorization.pda.expiryDate.getTime() - now.getTime()) / 1000)));
+    // One made while this clock was ahead is still held back at the user gateway (no gateway whose clock
+    // is right takes it yet): the same parcel id replaces it there, so it never reaches the adapter late.
+    const replacing = existing && madeAhead(existing.sentAt, now.getTime()) ? existing.parcelId : undefined;
     const parcel = await this.endpoint.makeParcel(
       adapter.id,
       { type: service.UPDATE_SUBSCRIPTION_TYPE, content },
-      { ttlSeconds },
+      { ttlSeconds, parcelId: replacing },
     );
     await this.endpoint.deliverParcels([parcel]);
     const record: SubscriptionRecord = {
@@ -278,51 +319,82 @@ export class TwitterApp {
   }
 
   /**
-   * Turn the text into a Tweet parcel (7-day TTL), store it as queued, then deliver it to the gateway (sent
-   * once acked). If the gateway cannot be reached after the parcel was stored, the tweet stays queued and the
-   * error is rethrown with `queuedTweet` set.
+   * Tweets made while this computer's clock was ahead, and not answered yet: dated beyond the clock drift
+   * tolerance of this clock as it is now, so no gateway whose clock is right takes them before that date
+   * (the user gateway holds back those it has). Each is dated now and goes back to its text, keeping its parcel id
+   * if it had one: `sendQueuedTweets` makes it again, and the user gateway replaces its held-back copy (same sender
+   * and id); the adapter posts a tweet id once. Returns the tweets re-dated.
    */
-  async queueTweet(text: string): Promise<OutgoingTweet> {
-    const adapter = await this.loadAdapter();
+  private redateTweetsMadeAhead(now: Date): OutgoingTweet[] {
+    const ahead = this.store.listUnansweredTweetsDatedAfter(new Date(now.getTime() + MADE_AHEAD_MS));
+    const expiresAt = new Date(now.getTime() + TWEET_TTL_SECONDS * 1000);
+    return ahead.filter((tweet) => this.store.redateTweet(tweet.id, { createdAt: now, expiresAt }));
+  }
+
+  /**
+   * Save the tweet as queued, before anything else is tried: its text only, so that it is kept even before the app
+   * can make its parcel (not registered yet, the adapter unknown). `sendQueuedTweets` makes the parcel.
+   */
+  saveTweet(text: string): OutgoingTweet {
     const id = randomUUID();
     const createdAt = this.clock.now();
-    const content = service.encodeTweet({
-      id,
-      text,
-      accessToken: this.options.credentials.accessToken,
-      accessSecret: this.options.credentials.accessSecret,
-      creationDate: createdAt,
-    });
-    const parcel = await this.endpoint.makeParcel(adapter.id, { type: service.TWEET_TYPE, content }, { ttlSeconds: TWEET_TTL_SECONDS });
-    this.store.addQueuedTweet({ id, text, createdAt, expiresAt: parcel.expiryDate, parcelId: parcel.parcelId, parcel: parcel.parcel });
-    try {
-      await this.endpoint.deliverParcels([parcel]);
-    } catch (error) {
-      if (error instanceof AppError) {
-        throw new AppError(`${error.message}; the tweet is kept queued and will be sent on the next run`, error.exitCode, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
-    this.store.markTweetSent(id, this.clock.now());
+    this.store.addQueuedTweet({ id, text, createdAt, expiresAt: new Date(createdAt.getTime() + TWEET_TTL_SECONDS * 1000) });
     return this.store.getTweet(id)!;
   }
 
-  /** Deliver tweets still queued from earlier runs (the gateway was down); fail those that expired. */
-  async flushQueuedTweets(): Promise<{ sent: OutgoingTweet[]; expired: OutgoingTweet[] }> {
+  /**
+   * Give the user gateway every queued tweet, oldest first, making the parcel of those saved as text (a Tweet
+   * message dated when it was typed, living what remains of its week). A tweet is `sent` once the gateway
+   * acknowledged its parcel. The first failure to reach the gateway or to know the adapter stops the run and is
+   * returned as `problem`: what was not sent stays queued. Queued tweets that expired are failed. Tweets made while
+   * this clock was ahead are dated now first (`redated`): no gateway would take them before their dates.
+   */
+  async sendQueuedTweets(): Promise<SendReport> {
     const now = this.clock.now();
     const expired = this.store.expireQueuedTweets(now);
-    const queued = this.store.listQueuedTweets(now);
+    const redated = this.redateTweetsMadeAhead(now);
     const sent: OutgoingTweet[] = [];
-    for (const tweet of queued) {
-      await this.endpoint.deliverParcels([
-        { parcelId: tweet.parcelId!, recipientId: '', parcel: tweet.parcel, expiryDate: tweet.expiresAt, encryption: 'session' },
-      ]);
+    let problem: AppError | null = null;
+    for (const tweet of this.store.listQueuedTweets(now)) {
+      try {
+        const parcel = tweet.parcel ?? (await this.makeTweetParcel(tweet));
+        await this.endpoint.deliverParcels([
+          { parcelId: tweet.parcelId ?? '', recipientId: '', parcel, expiryDate: tweet.expiresAt, encryption: 'session' },
+        ]);
+      } catch (error) {
+        if (!isReachProblem(error)) throw error;
+        problem = error;
+        break;
+      }
       this.store.markTweetSent(tweet.id, this.clock.now());
       sent.push(this.store.getTweet(tweet.id)!);
     }
-    return { sent, expired };
+    return { sent, expired, queued: this.store.countTweets().queued, problem, redated };
+  }
+
+  /**
+   * Make the parcel of a tweet saved as text: dated now, its message dated when the tweet was typed (or re-dated),
+   * with the tweet's parcel id if it had one (a re-dated tweet: the copy replaces the one the gateway holds back).
+   */
+  private async makeTweetParcel(tweet: OutgoingTweet): Promise<Buffer> {
+    const adapter = await this.loadAdapter();
+    const content = service.encodeTweet({
+      id: tweet.id,
+      text: tweet.text,
+      accessToken: this.options.credentials.accessToken,
+      accessSecret: this.options.credentials.accessSecret,
+      creationDate: tweet.createdAt,
+    });
+    // Rounded up: a tweet sent as soon as it is typed lives its full week.
+    const ttlSeconds = Math.min(TWEET_TTL_SECONDS, Math.ceil((tweet.expiresAt.getTime() - this.clock.now().getTime()) / 1000));
+    const parcel = await this.endpoint.makeParcel(
+      adapter.id,
+      { type: service.TWEET_TYPE, content },
+      { ttlSeconds, parcelId: tweet.parcelId ?? undefined },
+    );
+    // Kept before delivery: if the gateway does not ack, the same parcel goes next time.
+    this.store.setTweetParcel(tweet.id, { parcelId: parcel.parcelId, parcel: parcel.parcel, expiresAt: parcel.expiryDate });
+    return parcel.parcel;
   }
 
   /**
@@ -404,6 +476,26 @@ export class TwitterApp {
       tweets: this.store.listUnshownTimeline(),
       outcomes: this.store.listUnshownOutcomes(),
       subscriptionStatus: status && !status.shown ? status : null,
+    };
+  }
+
+  /** The items were shown to the user: they are not news any more. */
+  markShown(items: { tweets: readonly TimelineTweet[]; outcomes: readonly OutcomeRecord[]; subscriptionStatus: SubscriptionStatusRecord | null }): void {
+    if (items.subscriptionStatus) this.store.markSubscriptionStatusShown();
+    this.store.markTimelineShown(items.tweets.map((tweet) => tweet.id));
+    this.store.markOutcomesShown(items.outcomes.map((outcome) => outcome.parcelId));
+  }
+
+  /** What `status` shows, from the store only (no gateway contacted). */
+  statusReport(recentLimit: number): StatusReport {
+    return {
+      counts: this.store.countTweets(),
+      endpointId: this.endpoint.id,
+      registeredUntil: this.endpoint.certificate?.expiryDate ?? null,
+      subscription: this.store.getSubscription(),
+      subscriptionStatus: this.store.getSubscriptionStatus(),
+      timeline: this.store.countTimeline(),
+      recent: this.store.listTweets(recentLimit),
     };
   }
 

@@ -35,11 +35,18 @@ export function formatOutcome(outcome: OutcomeRecord): string {
   if (outcome.status === 'posted') {
     return `  posted ${quote(outcome.text)}${outcome.xUrl ? `: ${outcome.xUrl}` : outcome.xTweetId ? ` (id ${outcome.xTweetId})` : ''}\n`;
   }
+  if (outcome.status === 'waiting') return `  waiting ${quote(outcome.text)}: ${waitingForX(outcome.reason)}\n`;
   return `  FAILED ${quote(outcome.text)}: ${outcome.reason ?? 'no reason given'}\n`;
+}
+
+/** The adapter's word that it holds something but could not reach the X API yet. */
+function waitingForX(reason: string | null): string {
+  return `waiting for the X API, which the Twitter API adapter could not reach yet (${reason ?? 'no reason given'}); it keeps trying`;
 }
 
 export function formatSubscriptionStatus(status: SubscriptionStatusRecord): string {
   if (status.state === 'active') return `The Twitter API adapter confirmed your subscription to the home timeline.\n`;
+  if (status.state === 'waiting') return `Your subscription to the home timeline is ${waitingForX(status.reason)}.\n`;
   return (
     `Your subscription to the home timeline FAILED: ${status.reason ?? 'no reason given'}` +
     `${status.httpStatus ? ` (HTTP ${status.httpStatus})` : ''}. Check TWITTER_ACCESS_TOKEN_KEY and ` +
@@ -63,16 +70,29 @@ export function formatNewItems(
   return out;
 }
 
+/**
+ * How each state reads: `sent` only means the user gateway took the parcel (the courier has not carried it yet), so
+ * it is not called "sent" (the store and `status --json` keep the state's name).
+ */
+const STATE_LABELS: Record<OutgoingTweet['state'], string> = {
+  queued: 'queued',
+  sent: 'on its way',
+  confirmed: 'confirmed',
+  failed: 'failed',
+};
+const LABEL_WIDTH = Math.max(...Object.values(STATE_LABELS).map((label) => label.length));
+
 export function formatOutgoing(tweet: OutgoingTweet): string {
+  if (tweet.waitingReason !== null) return `  ${'waiting'.padEnd(9)} ${quote(tweet.text)} (${waitingForX(tweet.waitingReason)})\n`;
   const detail =
     tweet.state === 'confirmed'
       ? tweet.xUrl ?? (tweet.xTweetId ? `id ${tweet.xTweetId}` : '')
       : tweet.state === 'failed'
         ? tweet.failureReason ?? ''
         : tweet.state === 'sent'
-          ? `given to the user gateway ${formatDate(tweet.sentAt)}, expires ${formatDate(tweet.expiresAt)}`
-          : `waiting for the user gateway, expires ${formatDate(tweet.expiresAt)}`;
-  return `  ${tweet.state.padEnd(9)} ${quote(tweet.text)}${detail ? ` (${detail})` : ''}\n`;
+          ? `with the user gateway since ${formatDate(tweet.sentAt)}, expires ${formatDate(tweet.expiresAt)}`
+          : `saved in the app, waiting for the user gateway, expires ${formatDate(tweet.expiresAt)}`;
+  return `  ${STATE_LABELS[tweet.state].padEnd(LABEL_WIDTH)} ${quote(tweet.text)}${detail ? ` (${detail})` : ''}\n`;
 }
 
 export function formatStatus(input: {
@@ -86,7 +106,7 @@ export function formatStatus(input: {
 }): string {
   const { counts } = input;
   let out =
-    `Tweets: ${counts.queued} queued, ${counts.sent} sent, ${counts.confirmed} confirmed, ${counts.failed} failed\n` +
+    `Tweets: ${counts.queued} queued in the app, ${counts.sent} with the user gateway, ${counts.confirmed} confirmed, ${counts.failed} failed\n` +
     `Endpoint: ${input.endpointId} (${input.registeredUntil ? `registered until ${formatDate(input.registeredUntil)}` : 'not registered yet'})\n` +
     `Subscription: ${
       input.subscription
@@ -96,7 +116,9 @@ export function formatStatus(input: {
       input.subscriptionStatus
         ? input.subscriptionStatus.state === 'active'
           ? `; confirmed by the adapter ${formatDate(input.subscriptionStatus.date)}`
-          : `; FAILED at the adapter: ${input.subscriptionStatus.reason ?? 'no reason given'}${input.subscriptionStatus.httpStatus ? ` (HTTP ${input.subscriptionStatus.httpStatus})` : ''}`
+          : input.subscriptionStatus.state === 'waiting'
+            ? `; ${waitingForX(input.subscriptionStatus.reason)} (${formatDate(input.subscriptionStatus.date)})`
+            : `; FAILED at the adapter: ${input.subscriptionStatus.reason ?? 'no reason given'}${input.subscriptionStatus.httpStatus ? ` (HTTP ${input.subscriptionStatus.httpStatus})` : ''}`
         : ''
     }\n` +
     `Timeline: ${input.timeline.total} tweets received, ${input.timeline.unshown} not shown yet\n`;

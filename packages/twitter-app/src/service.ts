@@ -49,14 +49,15 @@ export type IncomingServiceMessage =
       readonly tweetRef: string;
       /** The id of the parcel that carried it, if the adapter said. */
       readonly parcelRef: string | null;
-      readonly status: 'posted' | 'failed';
+      /** waiting: not final; the adapter could not reach the X API yet and keeps trying. */
+      readonly status: 'posted' | 'failed' | 'waiting';
       readonly xTweetId?: string;
       readonly url?: string;
       readonly reason?: string;
     }
   | {
       readonly kind: 'subscription-status';
-      readonly state: 'active' | 'failed';
+      readonly state: 'active' | 'failed' | 'waiting';
       readonly reason: string | null;
       readonly httpStatus: number | null;
       readonly date: Date | null;
@@ -102,7 +103,7 @@ export function decodeIncoming(type: string, content: Buffer): IncomingServiceMe
     case 'tweetOutcome': {
       const outcome = decoded.message;
       const reason =
-        outcome.status === 'failed'
+        outcome.status !== 'posted'
           ? `${outcome.reason ?? 'unknown error'}${outcome.httpStatus ? ` (HTTP ${outcome.httpStatus})` : ''}`
           : undefined;
       return {

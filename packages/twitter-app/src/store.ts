@@ -13,7 +13,10 @@ import { ensurePrivateDirectory } from '@twitter-relaynet/endpoint';
 export const STORE_FILE_NAME = 'twitter-app.sqlite';
 const SCHEMA_VERSION = 1;
 
-/** queued (parcel made, not yet acked by the gateway) → sent (gateway acked) → confirmed | failed (outcome). */
+/**
+ * queued (saved in the app; its parcel made when it can be) → sent (the user gateway acknowledged the parcel: on its
+ * way) → confirmed | failed (the adapter's outcome).
+ */
 export type TweetState = 'queued' | 'sent' | 'confirmed' | 'failed';
 export const TWEET_STATES: readonly TweetState[] = ['queued', 'sent', 'confirmed', 'failed'];
 
@@ -51,7 +54,7 @@ CREATE TABLE IF NOT EXISTS outcomes (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   parcel_id TEXT NOT NULL UNIQUE,
   tweet_id TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('posted', 'failed')),
+  status TEXT NOT NULL CHECK (status IN ('posted', 'failed', 'waiting')),
   x_tweet_id TEXT,
   x_url TEXT,
   reason TEXT,
@@ -72,7 +75,7 @@ CREATE TABLE IF NOT EXISTS subscription (
 
 CREATE TABLE IF NOT EXISTS subscription_status (
   singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-  state TEXT NOT NULL CHECK (state IN ('active', 'failed')),
+  state TEXT NOT NULL CHECK (state IN ('active', 'failed', 'waiting')),
   reason TEXT,
   http_status INTEGER,
   date INTEGER NOT NULL,
@@ -80,6 +83,25 @@ CREATE TABLE IF NOT EXISTS subscription_status (
   shown INTEGER NOT NULL DEFAULT 0
 );
 `;
+
+/**
+ * Tables whose CHECK gained the adapter's 'waiting' state: SQLite cannot alter a CHECK, so a store made before
+ * gets each rebuilt from SCHEMA, its rows copied as they are.
+ */
+const WIDENED_TABLES = ['outcomes', 'subscription_status'] as const;
+
+function widenChecks(db: Database.Database): void {
+  for (const table of WIDENED_TABLES) {
+    const { sql } = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).get(table) as { sql: string };
+    if (sql.includes("'waiting'")) continue;
+    const create = SCHEMA.slice(SCHEMA.indexOf(`CREATE TABLE IF NOT EXISTS ${table} (`)).split(';')[0];
+    db.transaction(() => {
+      db.exec(`ALTER TABLE ${table} RENAME TO ${table}_before_waiting`);
+      db.exec(create);
+      db.exec(`INSERT INTO ${table} SELECT * FROM ${table}_before_waiting; DROP TABLE ${table}_before_waiting`);
+    })();
+  }
+}
 
 export interface OutgoingTweet {
   readonly id: string;
@@ -93,6 +115,8 @@ export interface OutgoingTweet {
   readonly xTweetId: string | null;
   readonly xUrl: string | null;
   readonly failureReason: string | null;
+  /** Not final yet: why the adapter's last word was that the tweet waits for the X API (null otherwise). */
+  readonly waitingReason: string | null;
 }
 
 export interface TimelineTweet {
@@ -105,9 +129,12 @@ export interface TimelineTweet {
   readonly receivedAt: Date;
 }
 
-/** What the adapter last said about the subscription (ACTIVE, or FAILED when X refused the credentials). */
+/**
+ * What the adapter last said about the subscription: ACTIVE (it read the timeline), FAILED (X refused the
+ * credentials) or WAITING (it could not reach the X API yet, and keeps trying).
+ */
 export interface SubscriptionStatusRecord {
-  readonly state: 'active' | 'failed';
+  readonly state: 'active' | 'failed' | 'waiting';
   readonly reason: string | null;
   readonly httpStatus: number | null;
   /** When the adapter said it. */
@@ -119,7 +146,8 @@ export interface OutcomeRecord {
   readonly parcelId: string;
   /** The id of our tweet (OutgoingTweet.id) it is about. */
   readonly tweetId: string;
-  readonly status: 'posted' | 'failed';
+  /** waiting: not final, the tweet is still 'sent' (the adapter could not reach the X API yet). */
+  readonly status: 'posted' | 'failed' | 'waiting';
   readonly xTweetId: string | null;
   readonly xUrl: string | null;
   readonly reason: string | null;
@@ -154,6 +182,7 @@ interface OutgoingRow {
   x_tweet_id: string | null;
   x_url: string | null;
   failure_reason: string | null;
+  waiting_reason?: string | null;
 }
 
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
@@ -171,6 +200,7 @@ function toOutgoing(row: OutgoingRow): OutgoingTweet {
     xTweetId: row.x_tweet_id,
     xUrl: row.x_url,
     failureReason: row.failure_reason,
+    waitingReason: row.waiting_reason ?? null,
   };
 }
 
@@ -199,7 +229,7 @@ function toTimeline(row: TimelineRow): TimelineTweet {
 interface OutcomeRow {
   parcel_id: string;
   tweet_id: string;
-  status: 'posted' | 'failed';
+  status: 'posted' | 'failed' | 'waiting';
   x_tweet_id: string | null;
   x_url: string | null;
   reason: string | null;
@@ -236,6 +266,7 @@ export class AppStore {
         throw new Error(`${path} has schema version ${version}; this twitter-app knows up to ${SCHEMA_VERSION}`);
       }
       db.exec(SCHEMA);
+      widenChecks(db);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
       for (const suffix of ['-wal', '-shm']) {
         if (existsSync(path + suffix)) chmodSync(path + suffix, 0o600);
@@ -254,21 +285,33 @@ export class AppStore {
 
   // ---- outgoing tweets
 
-  /** Record a tweet whose parcel is made but not yet acknowledged by the gateway. */
-  addQueuedTweet(tweet: { id: string; text: string; createdAt: Date; expiresAt: Date; parcelId: string; parcel: Buffer }): void {
+  /** Record a tweet not yet acknowledged by the gateway: its text, and its parcel once made. */
+  addQueuedTweet(tweet: { id: string; text: string; createdAt: Date; expiresAt: Date; parcelId?: string; parcel?: Buffer }): void {
     this.db
       .prepare(
         `INSERT INTO outgoing_tweets (id, text, state, created_at, expires_at, parcel_id, parcel)
          VALUES (?, ?, 'queued', ?, ?, ?, ?)`,
       )
-      .run(tweet.id, tweet.text, tweet.createdAt.getTime(), tweet.expiresAt.getTime(), tweet.parcelId, tweet.parcel);
+      .run(tweet.id, tweet.text, tweet.createdAt.getTime(), tweet.expiresAt.getTime(), tweet.parcelId ?? null, tweet.parcel ?? null);
   }
 
-  /** Queued tweets not yet expired, oldest first, with their parcels. */
-  listQueuedTweets(now: Date): Array<OutgoingTweet & { parcel: Buffer }> {
+  /** The parcel made for a queued tweet saved as text (its expiry is the parcel's). */
+  setTweetParcel(id: string, made: { parcelId: string; parcel: Buffer; expiresAt: Date }): void {
+    this.db
+      .prepare(`UPDATE outgoing_tweets SET parcel_id = ?, parcel = ?, expires_at = ? WHERE id = ? AND state = 'queued'`)
+      .run(made.parcelId, made.parcel, made.expiresAt.getTime(), id);
+  }
+
+  /** Queued tweets go back to text only: their parcels are made again (with a new certificate). */
+  forgetQueuedParcels(): void {
+    this.db.prepare(`UPDATE outgoing_tweets SET parcel_id = NULL, parcel = NULL WHERE state = 'queued'`).run();
+  }
+
+  /** Queued tweets not yet expired, oldest first, with their parcels (null: saved as text, no parcel yet). */
+  listQueuedTweets(now: Date): Array<OutgoingTweet & { parcel: Buffer | null }> {
     const rows = this.db
       .prepare(`SELECT * FROM outgoing_tweets WHERE state = 'queued' AND expires_at > ? ORDER BY created_at, rowid`)
-      .all(now.getTime()) as Array<OutgoingRow & { parcel: Buffer }>;
+      .all(now.getTime()) as Array<OutgoingRow & { parcel: Buffer | null }>;
     return rows.map((row) => ({ ...toOutgoing(row), parcel: row.parcel }));
   }
 
@@ -283,6 +326,30 @@ export class AppStore {
     );
     this.db.transaction(() => rows.forEach((row) => update.run(now.getTime(), row.id)))();
     return rows.map((row) => toOutgoing({ ...row, state: 'failed' }));
+  }
+
+  /** Tweets not answered yet (queued or sent) dated after `date`, oldest first. */
+  listUnansweredTweetsDatedAfter(date: Date): OutgoingTweet[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM outgoing_tweets WHERE state IN ('queued', 'sent') AND created_at > ? ORDER BY created_at, rowid`,
+      )
+      .all(date.getTime()) as OutgoingRow[];
+    return rows.map(toOutgoing);
+  }
+
+  /**
+   * A new date for an unanswered tweet: queued again as text, keeping its parcel id (if it had a parcel) so that
+   * the parcel made again replaces the old one. False if an outcome came meanwhile.
+   */
+  redateTweet(id: string, dates: { createdAt: Date; expiresAt: Date }): boolean {
+    const result = this.db
+      .prepare(
+        `UPDATE outgoing_tweets SET state = 'queued', created_at = ?, expires_at = ?, parcel = NULL, sent_at = NULL
+         WHERE id = ? AND state IN ('queued', 'sent')`,
+      )
+      .run(dates.createdAt.getTime(), dates.expiresAt.getTime(), id);
+    return result.changes > 0;
   }
 
   /** The gateway acknowledged the tweet's parcel. Only moves a queued tweet (an outcome may have come first). */
@@ -307,7 +374,12 @@ export class AppStore {
 
   listTweets(limit = 50): OutgoingTweet[] {
     const rows = this.db
-      .prepare(`SELECT * FROM outgoing_tweets ORDER BY created_at DESC, rowid DESC LIMIT ?`)
+      .prepare(
+        `SELECT t.*, CASE WHEN t.state IN ('queued', 'sent') THEN
+             (SELECT o.reason FROM outcomes o WHERE o.tweet_id = t.id AND o.status = 'waiting' ORDER BY o.seq DESC LIMIT 1)
+           END AS waiting_reason
+         FROM outgoing_tweets t ORDER BY t.created_at DESC, t.rowid DESC LIMIT ?`,
+      )
       .all(limit) as OutgoingRow[];
     return rows.map(toOutgoing);
   }
@@ -326,10 +398,23 @@ export class AppStore {
 
   /**
    * Record the outcome of one of our tweets (idempotent by parcel id) and move the tweet to confirmed/failed.
-   * Returns false if this outcome parcel was already recorded.
+   * Returns false if this outcome parcel was already recorded. A waiting one moves nothing, and is no news once
+   * the tweet is final (it was overtaken on the way).
    */
   recordOutcome(outcome: Omit<OutcomeRecord, 'text'>): boolean {
     return this.db.transaction(() => {
+      if (outcome.status === 'waiting') {
+        const tweet = this.getTweet(outcome.tweetId);
+        const final = tweet?.state === 'confirmed' || tweet?.state === 'failed';
+        return (
+          this.db
+            .prepare(
+              `INSERT OR IGNORE INTO outcomes (parcel_id, tweet_id, status, reason, received_at, shown)
+               VALUES (?, ?, 'waiting', ?, ?, ?)`,
+            )
+            .run(outcome.parcelId, outcome.tweetId, outcome.reason, outcome.receivedAt.getTime(), final ? 1 : 0).changes > 0
+        );
+      }
       const inserted = this.db
         .prepare(
           `INSERT OR IGNORE INTO outcomes (parcel_id, tweet_id, status, x_tweet_id, x_url, reason, received_at)
@@ -499,7 +584,7 @@ export class AppStore {
 
   getSubscriptionStatus(): (SubscriptionStatusRecord & { shown: boolean }) | null {
     const row = this.db.prepare(`SELECT * FROM subscription_status WHERE singleton = 1`).get() as
-      | { state: 'active' | 'failed'; reason: string | null; http_status: number | null; date: number; received_at: number; shown: number }
+      | { state: SubscriptionStatusRecord['state']; reason: string | null; http_status: number | null; date: number; received_at: number; shown: number }
       | undefined;
     if (!row) return null;
     return {

@@ -12,8 +12,10 @@ import {
   type IncomingMessage,
 } from '@twitter-relaynet/endpoint';
 
+import { Parcel } from '@twitter-relaynet/core';
+
 import { SUBSCRIPTION_TTL_SECONDS, TwitterApp, type AppPaths, type UserCredentials } from '../src';
-import { decodeSubscription, UPDATE_SUBSCRIPTION_TYPE } from './service';
+import { decodeSubscription, decodeTweet, UPDATE_SUBSCRIPTION_TYPE } from './service';
 
 const DAY_MS = 86_400_000;
 
@@ -102,5 +104,55 @@ describe('TwitterApp subscription upkeep', () => {
     const result = await run((app) => app.ensureSubscription(), { ...credentials, accessToken: 'new-token' });
     expect(result).toMatchObject({ action: 'renewed', reason: 'the X credentials changed' });
     expect(await lastSubscription()).toMatchObject({ accessToken: 'new-token' });
+  });
+
+  test('tweets and the subscription made while the clock was 3 days ahead are made again, dated now, same ids', async () => {
+    const now = clock.now();
+    clock.set(new Date(now.getTime() + 3 * DAY_MS));
+    const ahead = await run(async (app) => {
+      const subscription = await app.ensureSubscription({ force: true });
+      // Saved as text, then given its parcel (dated ahead) and to the gateway, which holds it back.
+      const given = app.saveTweet('given ahead');
+      expect((await app.sendQueuedTweets()).sent.map((tweet) => tweet.id)).toEqual([given.id]);
+      // Saved as text only: its parcel is made after the clock is set right.
+      const saved = app.saveTweet('saved ahead');
+      return { subscription, given: app.store.getTweet(given.id)!, saved };
+    });
+    expect(ahead.given).toMatchObject({ state: 'sent', parcelId: expect.any(String) });
+    expect(ahead.saved.parcelId).toBeNull();
+    clock.set(now); // set right
+    const before = gateway.delivered.length;
+    const after = await run(async (app) => ({ renewal: await app.ensureSubscription(), report: await app.sendQueuedTweets() }));
+
+    expect(after.renewal).toMatchObject({ action: 'renewed', reason: "it was made while this computer's clock was ahead" });
+    // The same parcel ids: they replace the held-back copies at the user gateway.
+    expect(after.renewal.record.parcelId).toBe(ahead.subscription.record.parcelId);
+    expect(after.report.redated.map((tweet) => tweet.id)).toEqual([ahead.given.id, ahead.saved.id]);
+    expect(after.report.sent).toEqual([
+      expect.objectContaining({ id: ahead.given.id, parcelId: ahead.given.parcelId, state: 'sent', createdAt: now }),
+      expect.objectContaining({ id: ahead.saved.id, parcelId: expect.any(String), state: 'sent', createdAt: now }),
+    ]);
+    expect(after.report).toMatchObject({ queued: 0, problem: null });
+    const resent = gateway.delivered.slice(before);
+    const parcels = await Promise.all(resent.map((parcel) => Parcel.deserialize(parcel)));
+    expect(parcels.map((parcel) => parcel.id)).toEqual([
+      ahead.subscription.record.parcelId,
+      ahead.given.parcelId,
+      after.report.sent[1].parcelId,
+    ]);
+    for (const parcel of parcels) expect(Math.abs(parcel.creationDate.getTime() - now.getTime())).toBeLessThan(1000);
+    // The tweets themselves are dated now too, for the adapter.
+    const received0 = received.length;
+    for (const parcel of resent.slice(1)) {
+      expect(await adapter.receiveParcel(parcel, { gatewayAddress: null })).toMatchObject({ status: 'accepted' });
+    }
+    expect(received.slice(received0).map((message) => decodeTweet(message.content))).toEqual([
+      expect.objectContaining({ id: ahead.given.id, text: 'given ahead', creationDate: now }),
+      expect.objectContaining({ id: ahead.saved.id, text: 'saved ahead', creationDate: now }),
+    ]);
+
+    // Once is enough: nothing dated ahead is left, nothing queued.
+    expect(await run((app) => app.sendQueuedTweets())).toMatchObject({ redated: [], sent: [] });
+    expect(gateway.delivered).toHaveLength(before + 3);
   });
 });

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
+import { Parcel } from '@twitter-relaynet/core';
 import { deserializeDeliveryAuthorization, type DeliveryAuthorization, type IncomingMessage } from '@twitter-relaynet/endpoint';
 import { DEFAULT_CREDENTIALS } from '@twitter-relaynet/x-api-emulator';
 
@@ -120,7 +121,9 @@ describe('bin/twitter-app', () => {
 
   test('bad usage and unpostable text: exit 2 with one clear line, before contacting anything', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['bogus'], /^twitter-app: too many arguments.*\(see twitter-app --help\)\n$/],
+      [['bogus'], /^twitter-app: unknown command 'bogus': the commands are tweet, timeline, subscribe, status, help \(to tweet a text: twitter-app tweet "TEXT"\) \(see twitter-app --help\)\n$/],
+      [['timelin'], /^twitter-app: unknown command 'timelin': did you mean timeline\? \(see twitter-app --help\)\n$/],
+      [['timeline', '--limit', '1001'], /^twitter-app: option '--limit <n>' argument '1001' is invalid\. must be a whole number from 0 to 1000/],
       [['tweet'], /^twitter-app: missing required argument 'text' \(see twitter-app --help\)\n$/],
       [['tweet', ''], /^twitter-app: the tweet is empty\n$/],
       [['tweet', '  \n '], /^twitter-app: the tweet is empty\n$/],
@@ -136,12 +139,29 @@ describe('bin/twitter-app', () => {
     });
   });
 
-  test('user gateway not running: exit 3 with one clear line (no socket, or a stale socket)', async () => {
-    const expected = `twitter-app: user gateway not reachable at ${socketPath}: start it with npm start\n`;
-    for (const args of [['tweet', 'hello'], [], ['subscribe']]) {
-      const result = await run(args, { input: '\n' });
-      expect({ args, code: result.code, stderr: result.stderr }).toEqual({ args, code: 3, stderr: expected });
-    }
+  test('help: the help, like --help', async () => {
+    const [help, helpTweet] = await Promise.all([run(['help']), run(['help', 'tweet'])]);
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(/^Usage: twitter-app \[options\] \[command\]\n/);
+    expect(helpTweet.stdout).toMatch(/^Usage: twitter-app tweet \[options\] <text>/);
+  });
+
+  test('nothing running yet (no socket, then a stale one): each tweet is saved and counted, exit 3 with one clear line', async () => {
+    const unreachable = `twitter-app: user gateway not reachable at ${socketPath}: start it with npm start\n`;
+    const first = await run(['tweet', 'typed before anything ran']);
+    expect(first).toMatchObject({ code: 3, stderr: unreachable });
+    expect(first.stdout).toMatch(
+      /^Tweet saved \(id [0-9a-f-]{36}\): 1 tweet queued in the app, nothing is lost; the next twitter-app command that reaches the user gateway sends it \(if before .+ UTC\)\.\n$/,
+    );
+    // The interactive run still asks, and keeps what is typed.
+    const interactive = await run([], { input: 'typed at the prompt\n' });
+    expect(interactive.code).toBe(3);
+    expect(interactive.stderr).toBe(unreachable.replace('\n', '; showing what is stored\n'));
+    expect(interactive.stdout).toMatch(/^1 tweet queued in the app, nothing is lost: the next twitter-app command that reaches the user gateway sends it\.\n/);
+    expect(interactive.stdout).toMatch(/\nTweet saved \(id [0-9a-f-]{36}\): 2 tweets queued in the app, nothing is lost; .* sends them/);
+    const subscribe = await run(['subscribe']);
+    expect(subscribe).toMatchObject({ code: 3, stderr: unreachable });
+    expect(subscribe.stdout).toMatch(/^2 tweets queued in the app, nothing is lost/);
     // A socket left behind by a gateway that died (nobody listening).
     const stale = join(dir, 'stale.sock');
     const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`]);
@@ -149,17 +169,19 @@ describe('bin/twitter-app', () => {
     holder.kill('SIGKILL');
     await new Promise((exited) => holder.once('exit', exited));
     expect(statSync(stale).isSocket()).toBe(true);
-    const result = await run(['tweet', 'hello', '--gateway-socket', stale]);
+    const result = await run(['tweet', 'typed while a stale socket was there', '--gateway-socket', stale]);
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(new RegExp(`^twitter-app: user gateway not reachable at ${stale}: start it with npm start \\(.+\\)\\n$`));
-    // Nothing was queued.
-    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 0, confirmed: 0, failed: 0 });
+    expect(result.stdout).toMatch(/: 3 tweets queued in the app, nothing is lost/);
+    // Nothing was lost.
+    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({ queued: 3, sent: 0, confirmed: 0, failed: 0 });
+    expect((await run(['status'])).stdout).toMatch(/^Tweets: 3 queued in the app, 0 with the user gateway, 0 confirmed, 0 failed\n/);
   });
 
-  test('gateway up but no adapter connection parameters: registers, then exit 4 naming the file', async () => {
+  test('gateway up but no adapter connection parameters: registers, keeps the tweet, then exit 4 naming the file', async () => {
     await gateway.start();
-    const result = await run(['tweet', 'hello']);
-    expect(result.stdout).toMatch(/^Registered with the user gateway at .*powebsocket\.sock \(endpoint 0[0-9a-f]{64}\)\.\n$/);
+    const result = await run(['tweet', 'typed before the adapter was known']);
+    expect(result.stdout).toMatch(/^Registered with the user gateway at .*powebsocket\.sock \(endpoint 0[0-9a-f]{64}\)\.\nTweet saved \(id [0-9a-f-]{36}\): 4 tweets queued in the app, nothing is lost/);
     appId = /endpoint (0[0-9a-f]{64})/.exec(result.stdout)![1];
     expect(result.code).toBe(4);
     expect(result.stderr).toBe(
@@ -172,17 +194,25 @@ describe('bin/twitter-app', () => {
     expect(statSync(join(root, 'twitter-app', 'twitter-app.sqlite')).mode & 0o777).toBe(0o600);
   });
 
-  test('first run: subscribes to the home timeline with a PDA for the adapter and the credentials, then ENTER skips', async () => {
+  test('first run: subscribes to the home timeline with a PDA for the adapter, sends the tweets kept so far, then ENTER skips', async () => {
     mkdirSync(dirname(parametersPath), { recursive: true });
     await adapter.endpoint.publishConnectionParameters(parametersPath);
     const result = await run([], { input: '\n' });
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toMatch(/^Subscribed to your home timeline until \d{4}-\d\d-\d\d \d\d:\d\d UTC: new tweets arrive with the courier\.\n/m);
+    expect(result.stdout).toContain('Gave the user gateway 4 tweets queued earlier: on their way, posted once a courier carries them.\n');
     expect(result.stdout).toContain('No new tweets or outcomes since the last run.\n');
     expect(result.stdout).toContain("What's happening? Type a tweet and press ENTER (ENTER alone skips): \nNothing to tweet.\n");
 
     const messages = await newAtAdapter();
-    expect(messages.map((m) => m.type)).toEqual([UPDATE_SUBSCRIPTION_TYPE]);
+    expect(messages.map((m) => m.type)).toEqual([UPDATE_SUBSCRIPTION_TYPE, TWEET_TYPE, TWEET_TYPE, TWEET_TYPE, TWEET_TYPE]);
+    // Oldest first, each once.
+    expect(messages.slice(1).map((m) => decodeTweet(m.content).text)).toEqual([
+      'typed before anything ran',
+      'typed at the prompt',
+      'typed while a stale socket was there',
+      'typed before the adapter was known',
+    ]);
     expect(messages[0].sender.id).toBe(appId);
     const subscription = decodeSubscription(messages[0].content);
     expect(subscription).toMatchObject({ accessToken: DEFAULT_CREDENTIALS.accessToken, accessSecret: DEFAULT_CREDENTIALS.accessSecret });
@@ -203,10 +233,10 @@ describe('bin/twitter-app', () => {
 
   let helloId: string;
 
-  test('tweet TEXT queues a Tweet parcel for the adapter; status counts it as sent', async () => {
+  test('tweet TEXT gives a Tweet parcel for the adapter to the gateway; status counts it as with the user gateway', async () => {
     const result = await run(['tweet', 'hello']);
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    helloId = /Tweet queued \(id ([0-9a-f-]{36}), parcel /.exec(result.stdout)![1];
+    helloId = /^Tweet given to the user gateway \(id ([0-9a-f-]{36}), parcel \S+\): on its way, posted once a courier carries it, if before .+ UTC\. "twitter-app status" follows it\.\n$/.exec(result.stdout)![1];
     const messages = await newAtAdapter();
     expect(messages.map((m) => m.type)).toEqual([TWEET_TYPE]);
     expect(decodeTweet(messages[0].content)).toMatchObject({
@@ -221,7 +251,8 @@ describe('bin/twitter-app', () => {
 
     const status = await run(['status', '--json']);
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ tweets: { queued: 0, sent: 1, confirmed: 0, failed: 0 }, endpointId: appId });
+    expect(JSON.parse(status.stdout)).toMatchObject({ tweets: { queued: 0, sent: 5, confirmed: 0, failed: 0 }, endpointId: appId });
+    expect((await run(['status', '--limit', '1'])).stdout).toMatch(/^Tweets: 0 queued in the app, 5 with the user gateway, 0 confirmed, 0 failed\n[^]*\n  on its way +"hello" \(with the user gateway since /);
   });
 
   let envTweetId: string;
@@ -232,7 +263,7 @@ describe('bin/twitter-app', () => {
     const result = await run(['tweet', 'with my credentials'], { env: { TWITTER_APP_ENV_FILE: envFile } });
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toMatch(/Renewed the subscription to your home timeline until .* \(the X credentials changed\)/);
-    envTweetId = /Tweet queued \(id ([0-9a-f-]{36})/.exec(result.stdout)![1];
+    envTweetId = /Tweet given to the user gateway \(id ([0-9a-f-]{36})/.exec(result.stdout)![1];
     const [subscription, tweet] = await newAtAdapter();
     expect([subscription.type, tweet.type]).toEqual([UPDATE_SUBSCRIPTION_TYPE, TWEET_TYPE]);
     expect(decodeSubscription(subscription.content)).toMatchObject({ accessToken: 'file-key', accessSecret: 'file-secret' });
@@ -250,14 +281,14 @@ describe('bin/twitter-app', () => {
     expect(malformed).toMatchObject({
       code: 4,
       stdout: '',
-      stderr: `twitter-app: ${envFile} line 2: TWITTER_ACCESS_TOKEN_SECRET has an unterminated " quote\n`,
+      stderr: `twitter-app: ${envFile} line 2: TWITTER_ACCESS_TOKEN_SECRET has an unterminated " quote; the tweet was not saved\n`,
     });
     // The same file through the --env-file flag (which Node 20 would take for its own without the bin's "--").
     const viaFlag = await run(['--env-file', envFile, 'tweet', 'x']);
     expect(viaFlag).toMatchObject({
       code: 4,
       stdout: '',
-      stderr: `twitter-app: ${envFile} line 2: TWITTER_ACCESS_TOKEN_SECRET has an unterminated " quote\n`,
+      stderr: `twitter-app: ${envFile} line 2: TWITTER_ACCESS_TOKEN_SECRET has an unterminated " quote; the tweet was not saved\n`,
     });
     expect(gateway.delivered).toHaveLength(seen);
   });
@@ -301,7 +332,7 @@ describe('bin/twitter-app', () => {
     const again = await run(['timeline', '--limit', '1']);
     expect(again.stdout).toBe('Earlier tweets (1):\n  Bob (@bob) · 2026-11-27 10:02 UTC\n    二つ目\n    second line\nNo new tweets.\n');
 
-    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 1, confirmed: 1, failed: 0 });
+    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 5, confirmed: 1, failed: 0 });
 
     // The default run prints the outcomes that arrived since the last run (the tweets were shown already).
     gateway.queue(
@@ -322,7 +353,7 @@ describe('bin/twitter-app', () => {
     expect(JSON.parse((await run(['status', '--json'])).stdout).timeline).toEqual({ total: 2, unshown: 0 });
 
     const status = await run(['status']);
-    expect(status.stdout).toMatch(/^Tweets: 0 queued, 0 sent, 1 confirmed, 1 failed\n/);
+    expect(status.stdout).toMatch(/^Tweets: 0 queued in the app, 4 with the user gateway, 1 confirmed, 1 failed\n/);
     expect(status.stdout).toMatch(/confirmed +"hello" \(https:\/\/x\.com\/user\/status\/555\)/);
     expect(status.stdout).toMatch(/^Subscription: home timeline until .*; FAILED at the adapter: Unauthorized \(HTTP 401\)$/m);
     expect(status.stderr).toBe('');
@@ -373,35 +404,39 @@ describe('bin/twitter-app', () => {
         'and emoji count 2, links 23); try again, or press ENTER to skip\n',
     );
     expect(result.stdout.match(/What's happening\?/g)).toHaveLength(2);
-    expect(result.stdout).toMatch(/Tweet queued \(id [0-9a-f-]{36}, parcel .*\)/);
+    expect(result.stdout).toMatch(/Tweet given to the user gateway \(id [0-9a-f-]{36}, parcel .*\)/);
     const messages = await newAtAdapter();
     expect(messages.map((m) => decodeTweet(m.content).text)).toEqual(['from the prompt']);
   });
 
-  test('gateway down after registration: the tweet stays queued (exit 3), is sent on the next run', async () => {
+  test('gateway down after registration: every new tweet is saved and counted (exit 3); timeline then sends them all, oldest first', async () => {
     await gateway.stop();
-    const result = await run(['tweet', 'while the gateway is down']);
-    expect(result.code).toBe(3);
-    expect(result.stderr).toBe(
-      `twitter-app: user gateway not reachable at ${socketPath}: start it with npm start; ` +
-        'the tweet is kept queued and will be sent on the next run\n',
-    );
-    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toMatchObject({ queued: 1 });
-    // timeline still shows what is stored.
+    const unreachable = `twitter-app: user gateway not reachable at ${socketPath}: start it with npm start\n`;
+    const first = await run(['tweet', 'A while the gateway is down']);
+    expect(first).toMatchObject({ code: 3, stderr: unreachable });
+    expect(first.stdout).toMatch(/^Tweet saved \(id [0-9a-f-]{36}\): 1 tweet queued in the app, nothing is lost; /);
+    // The queued one does not stop the next from being saved.
+    const second = await run(['tweet', 'B while the gateway is down']);
+    expect(second).toMatchObject({ code: 3, stderr: unreachable });
+    expect(second.stdout).toMatch(/^Tweet saved \(id [0-9a-f-]{36}\): 2 tweets queued in the app, nothing is lost; .* sends them /);
+    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toMatchObject({ queued: 2 });
+    // timeline still shows what is stored, and says what is queued.
     const timeline = await run(['timeline']);
     expect(timeline.code).toBe(3);
-    expect(timeline.stdout).toMatch(/^Earlier tweets \(2\):/);
+    expect(timeline.stdout).toMatch(/^2 tweets queued in the app, nothing is lost: .*\nEarlier tweets \(2\):/);
 
     await gateway.start();
-    const next = await run([], { input: '\n' });
+    const next = await run(['timeline', '--limit', '0']);
     expect(next).toMatchObject({ code: 0, stderr: '' });
-    expect(next.stdout).toContain('Sent 1 tweet(s) left queued by an earlier run.\n');
-    expect((await newAtAdapter()).map((m) => decodeTweet(m.content).text)).toEqual(['while the gateway is down']);
-    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 2, confirmed: 1, failed: 1 });
+    expect(next.stdout).toBe('Gave the user gateway 2 tweets queued earlier: on their way, posted once a courier carries them.\nNo new tweets.\n');
+    expect((await newAtAdapter()).map((m) => decodeTweet(m.content).text)).toEqual(['A while the gateway is down', 'B while the gateway is down']);
+    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 7, confirmed: 1, failed: 1 });
   });
 
-  test('a user gateway reset with a new identity: the app registers again and renews its subscription', async () => {
+  test('a user gateway reset with a new identity: the app registers again, renews its subscription, remakes a queued parcel', async () => {
     await gateway.stop();
+    // Queued with a parcel made under the old gateway's certificate, which the new gateway would refuse.
+    expect((await run(['tweet', 'queued across a gateway reset'])).code).toBe(3);
     gateway = await TestUserGateway.create(socketPath);
     seen = 0;
     await gateway.start();
@@ -409,9 +444,13 @@ describe('bin/twitter-app', () => {
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toMatch(/^Registered again with the user gateway at .*: it no longer accepted our certificate/);
     expect(result.stdout).toMatch(/Renewed the subscription to your home timeline until .* \(the user gateway issued us a new certificate\)/);
-    const [subscription] = await newAtAdapter();
+    expect(result.stdout).toContain('Gave the user gateway 1 tweet queued earlier');
+    const tweetParcel = await Parcel.deserialize(gateway.delivered[1]);
+    expect(await tweetParcel.senderCertificate.isIssuedBy(gateway.certificate)).toBe(true);
+    const [subscription, tweet] = await newAtAdapter();
     const renewed = deserializeDeliveryAuthorization(decodeSubscription(subscription.content).pda);
     expect(renewed.chain.map((c) => c.calculateSubjectId())).toEqual([appId, gateway.certificate.calculateSubjectId()]);
+    expect(decodeTweet(tweet.content).text).toBe('queued across a gateway reset');
   });
 });
 

@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
 
 import { AppStore, STORE_FILE_NAME } from '../src';
 
@@ -18,7 +20,7 @@ describe('AppStore (SQLite in the data directory)', () => {
     for (const id of ['a', 'b', 'c', 'd']) {
       store.addQueuedTweet({ id, text: `tweet ${id}`, createdAt: t0, expiresAt: later(60), parcelId: `p-${id}`, parcel: Buffer.from(id) });
     }
-    expect(store.listQueuedTweets(t0).map((t) => [t.id, t.parcel.toString()])).toEqual([
+    expect(store.listQueuedTweets(t0).map((t) => [t.id, t.parcel?.toString()])).toEqual([
       ['a', 'a'],
       ['b', 'b'],
       ['c', 'c'],
@@ -51,6 +53,23 @@ describe('AppStore (SQLite in the data directory)', () => {
     ]);
     store.markOutcomesShown(['o1', 'o2', 'o3']);
     expect(store.listUnshownOutcomes()).toEqual([]);
+    store.close();
+  });
+
+  test('a tweet saved as text (no parcel yet) is queued in order; its parcel is added later, once', () => {
+    const store = AppStore.open(join(dir, 'text-first'));
+    store.addQueuedTweet({ id: 'e', text: 'typed before registration', createdAt: t0, expiresAt: later(60) });
+    store.addQueuedTweet({ id: 'f', text: 'with a parcel', createdAt: later(1), expiresAt: later(60), parcelId: 'p-f', parcel: Buffer.from('f') });
+    expect(store.listQueuedTweets(t0).map((t) => [t.id, t.parcelId, t.parcel])).toEqual([
+      ['e', null, null],
+      ['f', 'p-f', Buffer.from('f')],
+    ]);
+    store.setTweetParcel('e', { parcelId: 'p-e', parcel: Buffer.from('e'), expiresAt: later(59) });
+    expect(store.listQueuedTweets(t0)[0]).toMatchObject({ id: 'e', parcelId: 'p-e', parcel: Buffer.from('e'), expiresAt: later(59) });
+    // Only a queued tweet gets a parcel.
+    store.markTweetSent('e', later(2));
+    store.setTweetParcel('e', { parcelId: 'p-e2', parcel: Buffer.from('x'), expiresAt: later(59) });
+    expect(store.getTweet('e')).toMatchObject({ state: 'sent', parcelId: 'p-e' });
     store.close();
   });
 
@@ -100,5 +119,56 @@ describe('AppStore (SQLite in the data directory)', () => {
     });
     expect(store.getSubscriptionStatus()).toBeNull();
     store.close();
+  });
+
+  test('the adapter waiting for the X API: the tweet stays sent but says why it waits, until its outcome', () => {
+    const store = AppStore.open(join(dir, 'waiting'));
+    store.addQueuedTweet({ id: 'w', text: 'tweet w', createdAt: t0, expiresAt: later(60), parcelId: 'p-w', parcel: Buffer.from('w') });
+    store.markTweetSent('w', later(1));
+    const reason = 'Network error: getaddrinfo ENOTFOUND api.x.com';
+    const waiting = { tweetId: 'w', status: 'waiting' as const, xTweetId: null, xUrl: null, reason };
+    expect(store.recordOutcome({ ...waiting, parcelId: 'ow', receivedAt: later(2) })).toBe(true);
+    expect(store.countTweets()).toMatchObject({ sent: 1 });
+    expect(store.listTweets()).toEqual([expect.objectContaining({ id: 'w', state: 'sent', waitingReason: reason })]);
+    expect(store.listUnshownOutcomes()).toEqual([expect.objectContaining({ parcelId: 'ow', status: 'waiting', reason, text: 'tweet w' })]);
+    store.markOutcomesShown(['ow']);
+
+    store.recordOutcome({ parcelId: 'op', tweetId: 'w', status: 'posted', xTweetId: '9', xUrl: null, reason: null, receivedAt: later(3) });
+    expect(store.listTweets()).toEqual([expect.objectContaining({ state: 'confirmed', waitingReason: null })]);
+    // A waiting word overtaken by the outcome on the way is no news.
+    expect(store.recordOutcome({ ...waiting, parcelId: 'ow2', receivedAt: later(4) })).toBe(true);
+    expect(store.listUnshownOutcomes().map((o) => o.parcelId)).toEqual(['op']);
+
+    const status = { state: 'waiting' as const, reason, httpStatus: null, date: later(5), receivedAt: later(5) };
+    expect(store.recordSubscriptionStatus(status)).toBe(true);
+    expect(store.getSubscriptionStatus()).toMatchObject({ state: 'waiting', reason });
+    store.close();
+  });
+
+  test("a store made before the 'waiting' state keeps its rows and takes the new state", () => {
+    const oldDir = join(dir, 'before-waiting');
+    mkdirSync(oldDir, { mode: 0o700 });
+    // The two tables as the first release made them.
+    const db = new Database(join(oldDir, STORE_FILE_NAME));
+    db.exec(`
+      CREATE TABLE outcomes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, parcel_id TEXT NOT NULL UNIQUE, tweet_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('posted', 'failed')), x_tweet_id TEXT, x_url TEXT, reason TEXT,
+        received_at INTEGER NOT NULL, shown INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE subscription_status (
+        singleton INTEGER PRIMARY KEY CHECK (singleton = 1), state TEXT NOT NULL CHECK (state IN ('active', 'failed')),
+        reason TEXT, http_status INTEGER, date INTEGER NOT NULL, received_at INTEGER NOT NULL, shown INTEGER NOT NULL DEFAULT 0);
+      INSERT INTO outcomes (parcel_id, tweet_id, status, reason, received_at) VALUES ('o1', 't', 'failed', 'gone', ${t0.getTime()});
+      INSERT INTO subscription_status (singleton, state, date, received_at) VALUES (1, 'active', ${t0.getTime()}, ${t0.getTime()});
+    `);
+    expect(() => db.prepare(`UPDATE subscription_status SET state = 'waiting'`).run()).toThrow(/CHECK constraint/);
+    db.close();
+
+    const reopened = AppStore.open(oldDir);
+    expect(reopened.listUnshownOutcomes()).toEqual([expect.objectContaining({ parcelId: 'o1', status: 'failed', reason: 'gone' })]);
+    expect(reopened.getSubscriptionStatus()).toMatchObject({ state: 'active' });
+    expect(reopened.recordSubscriptionStatus({ state: 'waiting', reason: 'x', httpStatus: null, date: later(1), receivedAt: later(1) })).toBe(true);
+    expect(reopened.recordOutcome({ parcelId: 'o2', tweetId: 't', status: 'waiting', xTweetId: null, xUrl: null, reason: 'x', receivedAt: later(1) })).toBe(true);
+    reopened.close();
   });
 });

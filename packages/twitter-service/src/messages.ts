@@ -53,7 +53,8 @@ export interface TimelineUpdateBatch {
   readonly tweets: readonly TimelineTweet[];
 }
 
-export type TweetOutcomeStatus = 'posted' | 'failed';
+/** waiting: not final (the X API could not be reached yet; the adapter keeps trying). */
+export type TweetOutcomeStatus = 'posted' | 'failed' | 'waiting';
 
 export interface TweetOutcome {
   /** Tweet.id of the tweet this is about. */
@@ -64,14 +65,15 @@ export interface TweetOutcome {
   /** posted: the X tweet id and URL. */
   readonly xTweetId?: string;
   readonly url?: string;
-  /** failed: the API's reason, and its HTTP status (0 when no HTTP answer). */
+  /** failed, waiting: the API's reason (the last one, while waiting), and its HTTP status (0 when no HTTP answer). */
   readonly reason?: string;
   readonly httpStatus?: number;
   /** When the adapter learned the outcome. */
   readonly date: Date | null;
 }
 
-export type SubscriptionState = 'active' | 'failed';
+/** waiting: the X API could not be reached yet (the adapter keeps trying). */
+export type SubscriptionState = 'active' | 'failed' | 'waiting';
 
 export interface SubscriptionStatus {
   readonly state: SubscriptionState;
@@ -206,7 +208,7 @@ export function decodeTimelineUpdateBatch(bytes: Uint8Array): TimelineUpdateBatc
 
 // TweetOutcome ---------------------------------------------------------------------------------------------------
 
-const OUTCOME_STATUS = { posted: 1, failed: 2 } as const;
+const OUTCOME_STATUS = { posted: 1, failed: 2, waiting: 3 } as const;
 
 export function encodeTweetOutcome(outcome: TweetOutcome): Buffer {
   return encode('TweetOutcome', {
@@ -236,15 +238,16 @@ export function decodeTweetOutcome(bytes: Uint8Array): TweetOutcome {
       url: wire.url || undefined,
     };
   }
-  if (wire.status === OUTCOME_STATUS.failed) {
-    return { ...base, status: 'failed', reason: wire.reason || 'Unknown error', httpStatus: wire.httpStatus };
+  if (wire.status === OUTCOME_STATUS.failed || wire.status === OUTCOME_STATUS.waiting) {
+    const status = wire.status === OUTCOME_STATUS.failed ? 'failed' : 'waiting';
+    return { ...base, status, reason: wire.reason || 'Unknown error', httpStatus: wire.httpStatus };
   }
-  throw new MalformedServiceMessageError(`TweetOutcome.status is not POSTED or FAILED (${wire.status})`);
+  throw new MalformedServiceMessageError(`TweetOutcome.status is not POSTED, FAILED or WAITING (${wire.status})`);
 }
 
 // SubscriptionStatus ---------------------------------------------------------------------------------------------
 
-const SUBSCRIPTION_STATE = { active: 1, failed: 2 } as const;
+const SUBSCRIPTION_STATE = { active: 1, failed: 2, waiting: 3 } as const;
 
 export function encodeSubscriptionStatus(status: SubscriptionStatus): Buffer {
   return encode('SubscriptionStatus', {
@@ -259,10 +262,11 @@ export function decodeSubscriptionStatus(bytes: Uint8Array): SubscriptionStatus 
   const wire = decode('SubscriptionStatus', bytes);
   const date = dateFromWire(wire.date, 'date', 'SubscriptionStatus');
   if (wire.state === SUBSCRIPTION_STATE.active) return { state: 'active', date, ...(wire.reason ? { reason: wire.reason } : {}) };
-  if (wire.state === SUBSCRIPTION_STATE.failed) {
-    return { state: 'failed', reason: wire.reason || 'Unknown error', httpStatus: wire.httpStatus, date };
+  if (wire.state === SUBSCRIPTION_STATE.failed || wire.state === SUBSCRIPTION_STATE.waiting) {
+    const state = wire.state === SUBSCRIPTION_STATE.failed ? 'failed' : 'waiting';
+    return { state, reason: wire.reason || 'Unknown error', httpStatus: wire.httpStatus, date };
   }
-  throw new MalformedServiceMessageError(`SubscriptionStatus.state is not ACTIVE or FAILED (${wire.state})`);
+  throw new MalformedServiceMessageError(`SubscriptionStatus.state is not ACTIVE, FAILED or WAITING (${wire.state})`);
 }
 
 // By media type --------------------------------------------------------------------------------------------------

@@ -47,13 +47,13 @@ const valid: fc.Arbitrary<{ type: string; content: Buffer }> = fc.oneof(
   fc
     .oneof(
       fc.record({ tweetId: nonEmpty, parcelId: fc.option(nonEmpty, { nil: null }), status: fc.constant('posted' as const), xTweetId: nonEmpty, date }),
-      fc.record({ tweetId: nonEmpty, parcelId: fc.option(nonEmpty, { nil: null }), status: fc.constant('failed' as const), reason: nonEmpty, httpStatus: fc.nat(599), date }),
+      fc.record({ tweetId: nonEmpty, parcelId: fc.option(nonEmpty, { nil: null }), status: fc.constantFrom('failed' as const, 'waiting' as const), reason: nonEmpty, httpStatus: fc.nat(599), date }),
     )
     .map((outcome) => serviceMessages.tweetOutcome(outcome)),
   fc
     .oneof(
       fc.record({ state: fc.constant('active' as const), date }),
-      fc.record({ state: fc.constant('failed' as const), reason: nonEmpty, httpStatus: fc.nat(599), date }),
+      fc.record({ state: fc.constantFrom('failed' as const, 'waiting' as const), reason: nonEmpty, httpStatus: fc.nat(599), date }),
     )
     .map((status) => serviceMessages.subscriptionStatus(status)),
 );
@@ -76,11 +76,11 @@ function checkShape(decoded: TwitterServiceMessage): void {
       }
       break;
     case 'tweetOutcome':
-      expect(['posted', 'failed']).toContain(decoded.message.status);
+      expect(['posted', 'failed', 'waiting']).toContain(decoded.message.status);
       expect(isDate(decoded.message.date)).toBe(true);
       break;
     case 'subscriptionStatus':
-      expect(['active', 'failed']).toContain(decoded.message.state);
+      expect(['active', 'failed', 'waiting']).toContain(decoded.message.state);
       break;
   }
 }

@@ -66,10 +66,20 @@ describe('round trips', () => {
     expect(decodeTweetOutcome(encodeTweetOutcome(failed))).toEqual(failed);
   });
 
+  test('TweetOutcome waiting (not final): on the wire as WAITING = 3, with the last failure', () => {
+    const waiting = { tweetId: 't3', parcelId: 'p3', status: 'waiting' as const, reason: 'Network error: getaddrinfo ENOTFOUND api.x.com', httpStatus: 0, date };
+    const bytes = encodeTweetOutcome(waiting);
+    expect(decodeTweetOutcome(bytes)).toEqual(waiting);
+    const Outcome = protobuf.parse(fs.readFileSync(findProtoFile(), 'utf8')).root.lookupType('relaynet.twitter.TweetOutcome');
+    expect(Outcome.toObject(Outcome.decode(bytes), { enums: String })).toMatchObject({ status: 'WAITING' });
+  });
+
   test('SubscriptionStatus', () => {
     expect(decodeSubscriptionStatus(encodeSubscriptionStatus({ state: 'active', date }))).toEqual({ state: 'active', date });
     const failed = { state: 'failed' as const, reason: 'Unauthorized', httpStatus: 401, date };
     expect(decodeSubscriptionStatus(encodeSubscriptionStatus(failed))).toEqual(failed);
+    const waiting = { state: 'waiting' as const, reason: 'Network error: connect ECONNREFUSED 127.0.0.1:9', httpStatus: 0, date };
+    expect(decodeSubscriptionStatus(encodeSubscriptionStatus(waiting))).toEqual(waiting);
   });
 
   test('decodeServiceMessage dispatches on the media type', () => {

@@ -1,11 +1,12 @@
 import { Command, CommanderError } from 'commander';
 
-import { jsonLineLogger } from '@twitter-relaynet/core';
+import { DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
+import { lineLogger } from '@twitter-relaynet/core';
 
 import { ConfigError, ENV, type Env, resolveConfig, type UserGatewayFlags } from './config';
 import { UserGatewayDaemon } from './daemon';
 
-export const USAGE_EXIT_CODE = 2;
+export const USAGE_EXIT_CODE = DAEMON_EXIT.USAGE;
 
 const HELP_AFTER = `
 Environment variables (a flag wins over its variable):
@@ -19,8 +20,7 @@ Environment variables (a flag wins over its variable):
 
 On first start it generates its key and writes a registration request to <registration dir>/requests/;
 it completes the registration when the relaying gateway's response appears in <registration dir>/responses/.
-Logs: JSON lines on stderr. SIGINT/SIGTERM: clean shutdown.
-`;
+${DAEMON_HELP_FOOTER}`;
 
 export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: string) => void }): Command {
   return new Command('user-gateway')
@@ -65,7 +65,7 @@ export async function main(
   }
   const daemon = new UserGatewayDaemon({
     config,
-    logger: jsonLineLogger('user-gateway'),
+    logger: lineLogger('user-gateway'),
     print: (line) => io.stdout(line + '\n'),
   });
   await daemon.start();

@@ -10,31 +10,40 @@ import { dirname, join } from 'node:path';
 import {
   type Certificate,
   derDeserializeRsaPublicKey,
+  getIdFromIdentityKey,
   type KeyPair,
   type Logger,
 } from '@twitter-relaynet/core';
-import { CoSocketProtocolError, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
+import {
+  CoSocketRefusalError,
+  createCoSocketServer,
+  type CoSocketServer,
+  RefusalDisposition,
+} from '@twitter-relaynet/cosocket';
 import {
   CLOCK_STATUS_FILE,
   type ClockStatus,
   describeClockStatus,
   readClockStatus,
+  REGISTRATION_STATUS_FILE,
   serializeClockStatus,
+  serializeRegistrationStatus,
 } from '@twitter-relaynet/config';
 import {
+  type CargoReceipt,
   CargoRefusedError,
   type ClockSkewNotice,
   formatHours,
-  FutureDatedCargoError,
   writeFileAtomically,
   LOCAL_QUEUE,
   ParcelRefusedError,
-  peerQueue,
   readRegistrationResponse,
+  type RegistrationRecord,
   selfIssueGatewayCertificate,
   type SqliteGatewayStores,
   openSqliteStores,
   UserGateway,
+  UserGatewayRegistration,
   writeRegistrationRequest,
 } from '@twitter-relaynet/gateway';
 import {
@@ -53,9 +62,11 @@ export const FILES = {
   key: 'identity-key.pem',
   /** Self-issued, used (to certify endpoints) only until the relaying gateway's certificate arrives. */
   provisionalCertificate: 'provisional-certificate.pem',
-  /** Our certificate issued by the relaying gateway: its presence means "registered". */
+  /**
+   * Copies of the registration, for people and tools to read: the database holds the registration
+   * (UserGatewayRegistration). Read only to import the registration of an earlier version.
+   */
   certificate: 'identity-certificate.pem',
-  /** The relaying gateway's certificate, pinned on first sight. */
   relayingGatewayCertificate: 'relaying-gateway-certificate.pem',
   database: 'gateway.sqlite',
 } as const;
@@ -71,15 +82,11 @@ export interface UserGatewayDaemonOptions {
   readonly print?: (line: string) => void;
 }
 
-type RegistrationState =
-  | { readonly registered: true; readonly relayingGatewayCertificate: Certificate }
-  | { readonly registered: false; readonly relayingGatewayCertificate: Certificate | null };
-
 export class UserGatewayDaemon {
   private keyPair!: KeyPair;
   private stores!: SqliteGatewayStores;
   private gatewayInstance!: UserGateway;
-  private registration!: RegistrationState;
+  private registration!: UserGatewayRegistration;
   private powebsocket: PoWebSocketServer | null = null;
   private cosocket: CoSocketServer | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -93,6 +100,8 @@ export class UserGatewayDaemon {
   /** What the file holds (null: unknown, e.g. it was unreadable). */
   private publishedClockStatus: string | null = null;
   private clockStatusWrite: Promise<void> = Promise.resolve();
+  /** "Refused" clock skew notices read so far (to know whether a cargo held one). */
+  private refusalNoticesRead = 0;
 
   constructor(private readonly options: UserGatewayDaemonOptions) {
     this.logger = options.logger;
@@ -104,7 +113,7 @@ export class UserGatewayDaemon {
   }
 
   get isRegistered(): boolean {
-    return this.registration.registered;
+    return this.registration.isRegistered;
   }
 
   private path(name: string): string {
@@ -125,13 +134,17 @@ export class UserGatewayDaemon {
     this.stores = openSqliteStores(this.path(FILES.database));
     this.loadClockStatus();
 
-    const certificate = readCertificate(this.path(FILES.certificate));
-    const pinned = readCertificate(this.path(FILES.relayingGatewayCertificate));
-    if (certificate && pinned) {
-      this.registration = { registered: true, relayingGatewayCertificate: pinned };
-      this.buildGateway(certificate, pinned);
+    this.registration = await UserGatewayRegistration.open({
+      stores: this.stores,
+      userGatewayId: getIdFromIdentityKey(keyPair.publicKey),
+      logger: this.logger,
+      legacy: this.readLegacyRegistration(),
+    });
+    await this.publishRegistration();
+    const { userGatewayCertificate, relayingGatewayCertificate } = this.registration;
+    if (userGatewayCertificate && relayingGatewayCertificate) {
+      this.buildGateway(userGatewayCertificate, relayingGatewayCertificate);
     } else {
-      this.registration = { registered: false, relayingGatewayCertificate: pinned };
       await this.pinPublishedRelayingGatewayCertificate();
       let provisional = readCertificate(this.path(FILES.provisionalCertificate));
       if (!provisional) {
@@ -166,7 +179,7 @@ export class UserGatewayDaemon {
       onCargoCollectionRequest: (cca) => this.collectCargo(cca),
     });
 
-    if (!this.registration.registered) {
+    if (!this.registration.isRegistered) {
       this.timers.push(setInterval(() => void this.pollRegistration(), config.pollIntervalMs));
     }
     this.timers.push(setInterval(() => void this.purge(), PURGE_INTERVAL_MS));
@@ -181,7 +194,7 @@ export class UserGatewayDaemon {
     print(`user-gateway: PoWebSocket (endpoints): ${config.powebsocketSocket}`);
     print(`user-gateway: CoSocket (relay): ${config.cosocketSocket}`);
     print(`user-gateway: data directory: ${config.dataDir}`);
-    if (this.registration.registered) {
+    if (this.registration.isRegistered) {
       print(`user-gateway: registered with relaying gateway ${this.gateway.relayingGatewayId}`);
     } else {
       print(
@@ -216,6 +229,35 @@ export class UserGatewayDaemon {
     });
   }
 
+  /** The registration an earlier version kept in files only (both: registered; the pin alone: pinned). */
+  private readLegacyRegistration(): RegistrationRecord | null {
+    const relayingGatewayCertificate = readCertificate(this.path(FILES.relayingGatewayCertificate));
+    if (!relayingGatewayCertificate) return null;
+    return { relayingGatewayCertificate, userGatewayCertificate: readCertificate(this.path(FILES.certificate)) };
+  }
+
+  /**
+   * After each registration step is committed: the certificates' copies, and the status beside both
+   * sockets (packages/config registrationStatus.ts) for the app and the relay. A crash before this is
+   * made good at the next start.
+   */
+  private async publishRegistration(): Promise<void> {
+    const { userGatewayCertificate, relayingGatewayCertificate } = this.registration;
+    const status = serializeRegistrationStatus({
+      registered: this.registration.isRegistered,
+      registrationDir: this.config.registrationDir,
+    });
+    const folders = new Set([dirname(this.config.powebsocketSocket), dirname(this.config.cosocketSocket)]);
+    try {
+      if (relayingGatewayCertificate) await writeCertificate(this.path(FILES.relayingGatewayCertificate), relayingGatewayCertificate);
+      if (userGatewayCertificate) await writeCertificate(this.path(FILES.certificate), userGatewayCertificate);
+      for (const folder of folders) await writeFileAtomically(join(folder, REGISTRATION_STATUS_FILE), status, 0o644);
+    } catch (error) {
+      // The registration itself is committed; only what others read of it is stale until the next start.
+      this.logger.error({ err: String(error) }, 'Could not publish the registration');
+    }
+  }
+
   /** Pin the certificate the relaying gateway published in the data root, if there is one and none is pinned. */
   private async pinPublishedRelayingGatewayCertificate(): Promise<void> {
     if (this.registration.relayingGatewayCertificate) return;
@@ -226,9 +268,8 @@ export class UserGatewayDaemon {
       this.logger.warn({ file: this.config.relayingGatewayCertificate, err: String(error) }, 'Unreadable relaying gateway certificate');
       return;
     }
-    if (!published) return;
-    await writeCertificate(this.path(FILES.relayingGatewayCertificate), published);
-    this.registration = { registered: false, relayingGatewayCertificate: published };
+    if (!published || !(await this.registration.pin(published))) return;
+    await this.publishRegistration();
     this.logger.info(
       { relayingGatewayId: published.calculateSubjectId(), file: this.config.relayingGatewayCertificate },
       'Relaying gateway certificate pinned (published in the data root)',
@@ -236,7 +277,7 @@ export class UserGatewayDaemon {
   }
 
   private pollRegistration(): Promise<void> {
-    if (this.polling || this.stopped || this.registration.registered) return this.polling ?? Promise.resolve();
+    if (this.polling || this.stopped || this.registration.isRegistered) return this.polling ?? Promise.resolve();
     this.polling = (async () => {
       try {
         await this.pinPublishedRelayingGatewayCertificate();
@@ -257,24 +298,16 @@ export class UserGatewayDaemon {
     const responses = join(this.config.registrationDir, 'responses');
     const response = await readRegistrationResponse(responses, this.keyPair.publicKey);
     if (!response) return false;
-    let pinned = this.registration.relayingGatewayCertificate;
-    if (pinned && !pinned.isEqual(response.relayingGatewayCertificate)) {
-      throw new Error(
-        `The registration response is from relaying gateway ${response.relayingGatewayCertificate.calculateSubjectId()}, ` +
-          `not the pinned ${pinned.calculateSubjectId()} (${this.path(FILES.relayingGatewayCertificate)}); ignored`,
+    const wasPinned = this.registration.relayingGatewayCertificate !== null;
+    await this.registration.complete(response);
+    if (!wasPinned) {
+      this.logger.info(
+        { relayingGatewayId: response.relayingGatewayCertificate.calculateSubjectId() },
+        'Relaying gateway certificate pinned (from the registration response)',
       );
     }
-    if (!pinned) {
-      pinned = response.relayingGatewayCertificate;
-      await writeCertificate(this.path(FILES.relayingGatewayCertificate), pinned);
-      this.logger.info({ relayingGatewayId: pinned.calculateSubjectId() }, 'Relaying gateway certificate pinned (from the registration response)');
-    }
-    // Parcels queued while the relaying gateway was unknown went to our own id's queue.
-    const placeholderQueue = peerQueue(this.gateway.relayingGatewayId);
-    await writeCertificate(this.path(FILES.certificate), response.userGatewayCertificate);
-    this.registration = { registered: true, relayingGatewayCertificate: pinned };
-    this.buildGateway(response.userGatewayCertificate, pinned);
-    await this.moveQueue(placeholderQueue, peerQueue(this.gateway.relayingGatewayId));
+    this.buildGateway(response.userGatewayCertificate, response.relayingGatewayCertificate);
+    await this.publishRegistration();
     for (const timer of this.timers.splice(0)) clearInterval(timer);
     this.timers.push(setInterval(() => void this.purge(), PURGE_INTERVAL_MS));
     const provisional = this.path(FILES.provisionalCertificate);
@@ -284,17 +317,6 @@ export class UserGatewayDaemon {
       'Registered with the relaying gateway',
     );
     return true;
-  }
-
-  private async moveQueue(from: string, to: string): Promise<void> {
-    if (from === to) return;
-    let moved = 0;
-    for await (const parcel of this.stores.parcels.list(from, { now: new Date() })) {
-      await this.stores.parcels.put({ ...parcel, queue: to });
-      await this.stores.parcels.delete({ queue: from, senderId: parcel.senderId, id: parcel.id });
-      moved += 1;
-    }
-    if (moved) this.logger.info({ moved }, 'Parcels queued before registration moved to the relaying gateway queue');
   }
 
   // -------------------------------------------------------------------------------------------
@@ -356,44 +378,51 @@ export class UserGatewayDaemon {
   // CoSocket
 
   private async receiveCargo(cargo: Buffer, deliveryId: string): Promise<void> {
-    if (!this.registration.registered) {
+    if (!this.registration.isRegistered) {
       this.logger.warn({ deliveryId }, 'Cargo not taken: not registered with the relaying gateway yet');
-      throw new Error('The user gateway is not registered with its relaying gateway yet');
+      // For now: the relay keeps the file and brings it again once the registration is through.
+      throw new CoSocketRefusalError('The user gateway is not registered with its relaying gateway yet', RefusalDisposition.LATER);
     }
+    const refusalsBefore = this.refusalNoticesRead;
+    let receipt: CargoReceipt;
     try {
-      await this.gateway.receiveCargo(cargo);
+      receipt = await this.gateway.receiveCargo(cargo);
       this.notifier.notify();
     } catch (error) {
-      if (error instanceof FutureDatedCargoError) {
-        // Not acknowledged: the relay keeps the file, the relaying gateway its parcels (see clockSkew.ts in packages/gateway).
-        const { details } = error;
-        const reason =
-          `${details.parcelIds.length} parcel(s) in this cargo are dated ${formatHours(details.aheadMs)} ahead of ` +
-          `this computer's clock (${details.now.toISOString()}), beyond the clock drift tolerance of ` +
-          `${formatHours(details.toleranceSeconds * 1000)}: is this computer's clock right? ` +
-          'Cargo not taken (the relay keeps it; it is taken once the clocks agree)';
-        this.logger.error(
-          { deliveryId, cargoId: details.cargoId, parcelIds: details.parcelIds, latestDate: details.latest.toISOString() },
-          `Cargo refused: ${reason}`,
-        );
-        await this.updateClockStatus({
-          ...this.clockStatus,
-          local: {
-            at: details.now,
-            aheadMs: Math.max(1, Math.round(details.aheadMs)),
-            parcelCount: details.parcelIds.length,
-            toleranceSeconds: details.toleranceSeconds,
-          },
-        });
-        throw new CoSocketProtocolError(`Clock skew: ${reason}`);
+      // Refused as a whole and logged by the gateway, for good: the relay is told why (or, if it cannot
+      // be told, the cargo is acknowledged so that it is not carried forever).
+      if (error instanceof CargoRefusedError) {
+        throw new CoSocketRefusalError(`Cargo refused: ${error.message}`, RefusalDisposition.FINAL);
       }
-      // Refused as a whole and logged by the gateway: acknowledged, so the relay does not carry it forever.
-      if (error instanceof CargoRefusedError) return;
       throw error;
     }
-    // Taken: the Internet's dates are fine by this clock (again).
-    const { local: _taken, ...rest } = this.clockStatus;
-    await this.updateClockStatus(rest);
+    const { futureDated } = receipt;
+    let { local, internet } = this.clockStatus;
+    if (futureDated) {
+      // Not acknowledged: the relaying gateway keeps them and sends them again (see clockSkew.ts in packages/gateway).
+      this.logger.error(
+        { deliveryId, cargoId: futureDated.cargoId, parcelIds: futureDated.parcelIds, latestDate: futureDated.latest.toISOString() },
+        `Parcels not taken: ${futureDated.parcelIds.length} parcel(s) in this cargo are dated ` +
+          `${formatHours(futureDated.aheadMs)} ahead of this computer's clock (${futureDated.now.toISOString()}), beyond ` +
+          `the clock drift tolerance of ${formatHours(futureDated.toleranceSeconds * 1000)}: is this computer's clock ` +
+          'right? The rest of the cargo is taken; these come again with the next courier',
+      );
+      local = {
+        at: futureDated.now,
+        aheadMs: Math.max(1, Math.round(futureDated.aheadMs)),
+        parcelCount: futureDated.parcelIds.length,
+        toleranceSeconds: futureDated.toleranceSeconds,
+      };
+    } else {
+      local = undefined; // the Internet's dates are fine by this clock (again)
+    }
+    if (internet?.status === 'refused' && receipt.acknowledgedParcels.length && this.refusalNoticesRead === refusalsBefore) {
+      // The relaying gateway took parcels of ours and did not complain in the same cargo: its "resolved"
+      // notice may never come (if it was reset after refusing), so its acknowledgements say it instead.
+      this.logger.info({ deliveryId }, 'The relaying gateway takes parcels from this computer again');
+      internet = undefined;
+    }
+    await this.updateClockStatus({ ...(internet && { internet }), ...(local && { local }) });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -415,6 +444,7 @@ export class UserGatewayDaemon {
     const current = this.clockStatus.internet;
     if (current && current.at > notice.at) return;
     if (notice.status === 'refused') {
+      this.refusalNoticesRead += 1;
       this.logger.warn({ at: notice.at.toISOString(), aheadMs: notice.aheadMs }, describeClockStatus({ internet: notice })[0]);
     } else {
       this.logger.info({ at: notice.at.toISOString() }, 'The relaying gateway takes cargo from this computer again');
@@ -441,9 +471,9 @@ export class UserGatewayDaemon {
 
   private async collectCargo(cca: Buffer | null) {
     if (cca) {
-      throw new CoSocketProtocolError('The user gateway takes no CCA: collect without one');
+      throw new CoSocketRefusalError('The user gateway takes no CCA: collect without one', RefusalDisposition.LATER);
     }
-    if (!this.registration.registered) {
+    if (!this.registration.isRegistered) {
       this.logger.warn(
         {},
         'Collection without cargo: not registered with the relaying gateway yet, so no cargo or CCA can be made',

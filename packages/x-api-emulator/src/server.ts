@@ -1,5 +1,5 @@
 /** The emulator's HTTP server (node:http): the X API v2 subset under /2/, and the web page at /. */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +12,9 @@ import { type EndpointName, RateLimiter } from './rateLimits';
 import { DEFAULT_USER, type SeedAccount } from './seed';
 import { Store, type Tweet, type User } from './store';
 import { renderHomePage } from './web';
+
+/** The web form's last chosen account. */
+const AUTHOR_COOKIE = 'emulator-author';
 
 /** The port the executable listens on unless told otherwise. */
 export const DEFAULT_PORT = 8085;
@@ -107,15 +110,32 @@ function isFormEncoded(req: IncomingMessage): boolean {
   return (req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded');
 }
 
+/**
+ * Like every process's folder, the emulator's is the owner's alone (0700, its files 0600), even when an older
+ * version made it 0755 with 0644 files. SQLite gives the -wal and -shm files the database file's mode, so that
+ * file is made 0600 before SQLite opens it.
+ */
+function preparePrivateDatabase(dataDir: string): string {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+  const path = join(dataDir, DATABASE_FILE_NAME);
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      chmodSync(file, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  return path;
+}
+
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const clock = options.clock ?? Date.now;
   const log = options.log ?? (() => undefined);
   const credentials: Required<EmulatorCredentials> = { ...DEFAULT_CREDENTIALS, ...options.credentials };
   let databasePath = options.database;
-  if (databasePath === undefined && options.dataDir !== undefined) {
-    mkdirSync(options.dataDir, { recursive: true });
-    databasePath = join(options.dataDir, DATABASE_FILE_NAME);
-  }
+  if (databasePath === undefined && options.dataDir !== undefined) databasePath = preparePrivateDatabase(options.dataDir);
   const store = new Store(databasePath ?? ':memory:', options.user ?? DEFAULT_USER, clock);
   const user = store.me()!;
   const rateLimiter = new RateLimiter(options.rateLimits ?? {}, clock);
@@ -182,18 +202,37 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     sendApi(res, result, rateHeaders);
   }
 
+  function authorCookie(req: IncomingMessage): string | undefined {
+    for (const pair of (req.headers.cookie ?? '').split(';')) {
+      const eq = pair.indexOf('=');
+      if (eq !== -1 && pair.slice(0, eq).trim() === AUTHOR_COOKIE) {
+        try {
+          return decodeURIComponent(pair.slice(eq + 1).trim());
+        } catch {
+          return undefined; // not ours to fix: the form falls back to its first account
+        }
+      }
+    }
+    return undefined;
+  }
+
   async function handleWeb(req: IncomingMessage, res: ServerResponse, path: string, rawQuery: string): Promise<void> {
     if (req.method === 'GET' && path === '/') {
       const query = new Map(parseFormEncoded(rawQuery));
-      const html = renderHomePage(store, { error: query.get('error'), posted: query.get('posted') });
+      const html = renderHomePage(store, {
+        error: query.get('error'),
+        posted: query.get('posted'),
+        author: authorCookie(req),
+        text: query.has('error') ? query.get('text') : undefined,
+      });
       return send(res, 200, 'text/html; charset=utf-8', html);
     }
     if (req.method === 'POST' && path === '/web/tweet') {
       const body = await readBody(req);
       const form = new Map(parseFormEncoded(body?.toString('utf8') ?? ''));
       let location: string;
+      const username = form.get('author') ?? '';
       try {
-        const username = form.get('author') ?? '';
         if (store.userByUsername(username)?.id === user.id) {
           throw new EmulatorTweetError('Post as yourself through the API; this form posts as other accounts', 400);
         }
@@ -201,9 +240,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         location = `/?posted=${tweet.id}`;
       } catch (error) {
         if (!(error instanceof EmulatorTweetError)) throw error;
-        location = `/?error=${encodeURIComponent(error.message)}`;
+        // The page shows the text again, to be corrected rather than typed anew.
+        location = `/?error=${encodeURIComponent(error.message)}&text=${encodeURIComponent(form.get('text') ?? '')}`;
       }
-      res.writeHead(303, { location, 'content-length': 0 });
+      // The account chosen stays chosen for the next tweet (a cookie: the walk-through's URLs stay as they are).
+      res.writeHead(303, {
+        location,
+        'content-length': 0,
+        'set-cookie': `${AUTHOR_COOKIE}=${encodeURIComponent(username)}; Path=/; SameSite=Strict; HttpOnly`,
+      });
       res.end();
       return;
     }

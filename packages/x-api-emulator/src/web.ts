@@ -49,6 +49,10 @@ function renderTweets(tweets: readonly Tweet[], users: ReadonlyMap<string, User>
 export interface PageMessages {
   readonly error?: string;
   readonly posted?: string;
+  /** The account the form had last (preselected when it is one of the choices). */
+  readonly author?: string;
+  /** The text of a tweet that was refused, shown again in the form. */
+  readonly text?: string;
 }
 
 export function renderHomePage(store: Store, messages: PageMessages = {}): string {
@@ -62,7 +66,8 @@ export function renderHomePage(store: Store, messages: PageMessages = {}): strin
   const options = others
     .map((u) => {
       const label = `${u.name} (@${u.username})${followedIds.has(u.id) ? '' : ' (not followed)'}`;
-      return `<option value="${escapeHtml(u.username)}">${escapeHtml(label)}</option>`;
+      const selected = u.username === messages.author ? ' selected' : '';
+      return `<option value="${escapeHtml(u.username)}"${selected}>${escapeHtml(label)}</option>`;
     })
     .join('');
   const notices =
@@ -100,7 +105,7 @@ ${notices}
 <label for="author">Account</label>
 <select id="author" name="author">${options}</select>
 <label for="text">Tweet text (up to 280 characters)</label>
-<textarea id="text" name="text" required placeholder="What is happening?!"></textarea>
+<textarea id="text" name="text" required placeholder="What is happening?!">${escapeHtml(messages.text ?? '')}</textarea>
 <button type="submit">Post</button>
 </form>
 </section>

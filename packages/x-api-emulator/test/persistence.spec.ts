@@ -1,8 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { createEmulatorClient, DEFAULT_CREDENTIALS, startEmulator } from '../src';
+import { DATABASE_FILE_NAME } from '../src/server';
+
+const BIN = join(__dirname, '..', 'dist', 'bin', 'x-api-emulator.js');
+const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
 
 describe('persistence', () => {
   let dataDir: string;
@@ -42,5 +47,35 @@ describe('persistence', () => {
     } finally {
       await second.close();
     }
+  });
+
+  test('the emulator process keeps its folder 0700 and its SQLite files 0600, WAL and SHM included, fixing older modes', async () => {
+    const folder = join(dataDir, 'x-api-emulator');
+    // As an older version left them.
+    mkdirSync(folder, { mode: 0o755 });
+    chmodSync(folder, 0o755);
+    writeFileSync(join(folder, `${DATABASE_FILE_NAME}-shm`), '', { mode: 0o644 });
+    chmodSync(join(folder, `${DATABASE_FILE_NAME}-shm`), 0o644);
+    const child = spawn(process.execPath, [BIN, '--port', '0', '--data-dir', folder, '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          const match = /listening on (http:\/\/\S+)/.exec(out);
+          if (match) resolve(match[1]);
+        });
+        child.on('close', () => reject(new Error(`the emulator exited: ${out}`)));
+      });
+      // A write, so that SQLite has its -wal and -shm files open.
+      await createEmulatorClient(url, DEFAULT_CREDENTIALS).v2.tweet('Written while the files are checked');
+      expect(readdirSync(folder).sort()).toEqual([DATABASE_FILE_NAME, `${DATABASE_FILE_NAME}-shm`, `${DATABASE_FILE_NAME}-wal`]);
+      expect(mode(folder)).toBe('700');
+      for (const name of readdirSync(folder)) expect([name, mode(join(folder, name))]).toEqual([name, '600']);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
   });
 });

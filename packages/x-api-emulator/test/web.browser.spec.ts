@@ -90,6 +90,27 @@ describeWithChromium('the web page in headless Chromium', () => {
     expect(timeline.includes.author(timeline.tweets[0])?.username).toBe('courier_cat');
   });
 
+  test('the form keeps the account chosen for the next tweet, and a refused tweet keeps its text', async () => {
+    await page.goto(`${url()}/`);
+    const first = await page.locator('#author').inputValue();
+    const other = first === 'offline_chef' ? 'awala_news' : 'offline_chef';
+    await page.selectOption('#author', other);
+    await page.fill('#text', 'First of two as the same account');
+    await Promise.all([page.waitForURL(/\?posted=\d+$/), page.click('#compose button[type="submit"]')]);
+    expect(await page.locator('#author').inputValue()).toBe(other);
+    expect(await page.locator('#text').inputValue()).toBe('');
+    // Still chosen on a page opened afresh.
+    await page.goto(`${url()}/`);
+    expect(await page.locator('#author').inputValue()).toBe(other);
+
+    const tooLong = 'Too long for X, and typed by hand. '.repeat(9); // 315 characters
+    await page.fill('#text', tooLong);
+    await Promise.all([page.waitForURL(/\?error=/), page.click('#compose button[type="submit"]')]);
+    expect(await page.locator('[role="alert"]').textContent()).toMatch(/too long/i);
+    expect(await page.locator('#author').inputValue()).toBe(other);
+    expect(await page.locator('#text').inputValue()).toBe(tooLong);
+  });
+
   /** Submits the form with values the browser itself would refuse (required, the select's options) set anyway. */
   async function submitRaw(author: string, text: string): Promise<void> {
     await page.goto(`${url()}/`);

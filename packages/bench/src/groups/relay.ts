@@ -81,10 +81,10 @@ async function runRelay({ options, figures, log }: GroupContext): Promise<void> 
     log('relay: toInternet.deliver');
     const deliverBytes = cargoBytes(network.toRelayer);
     const deliverRelayer = await network.relay('relayer');
-    // Without a CCA the relay's collection fails ("collection without a CCA") after the delivery;
+    // Without a CCA the relay's collection is refused ("without a pickup authorization") after the delivery;
     // what matters here is that every cargo was delivered (acknowledged, so deleted).
     const left = network.folderBytes(network.toRelayer).files;
-    if (left > 0 || (deliverRelayer.status !== 0 && !/without a CCA/.test(deliverRelayer.stderr))) {
+    if (left > 0 || (deliverRelayer.status !== 0 && !/without a pickup authorization/.test(deliverRelayer.stderr))) {
       throw new Error(`bin/relay did not deliver every cargo (status ${deliverRelayer.status}, ${left} files left):\n${deliverRelayer.stderr}`);
     }
     legs.push({ name: 'toInternet.deliver', bytes: deliverBytes, run: deliverRelayer });

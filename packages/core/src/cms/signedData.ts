@@ -305,6 +305,24 @@ export function decodeContentInfo(der: Buffer, expectedType: string, what: strin
   return wrapper.children[0];
 }
 
+/**
+ * The encapsulated plaintext of a SignedData value, its signature NOT verified: only for a value this
+ * program verified when it first took it (a message it stored after checking it), where verifying again
+ * would cost a signature check for a field or two.
+ */
+export function readSignedDataPlaintextUnverified(der: Buffer): Buffer | null {
+  try {
+    const items = expectSequence(decodeContentInfo(der, CMS_OIDS.SIGNED_DATA, 'SignedData'), 'SignedData');
+    if (items.length < 4) {
+      throw new RelaynetSyntaxError(`SignedData must have at least 4 items, got ${items.length}`);
+    }
+    return parseEncapsulatedContentInfo(items[2]).plaintext;
+  } catch (error) {
+    if (error instanceof RelaynetError) throw error;
+    throw new RelaynetSyntaxError(`SignedData is malformed: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 function parseSignedData(der: Buffer): ParsedSignedData {
   try {
     return parseSignedDataUnchecked(der);

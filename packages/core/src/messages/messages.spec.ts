@@ -9,7 +9,7 @@ import {
 } from '../errors';
 import { encryptPayload } from '../ramf/payloadEncryption';
 import { FORMAT_SIGNATURE_LENGTH, MAX_PAYLOAD_LENGTH, MAX_TTL_SECONDS } from '../ramf/limits';
-import { InvalidSignatureError } from '../ramf/serialization';
+import { InvalidSignatureError, readStoredRamfFields } from '../ramf/serialization';
 import { getPkiFixture, type PkiFixture } from '../testUtils/pki';
 import { Cargo } from './Cargo';
 import { CargoCollectionAuthorization } from './CargoCollectionAuthorization';
@@ -73,6 +73,20 @@ describe('Parcel', () => {
     expect(parsed.senderCaCertificateChain.map((c) => c.calculateSubjectId())).toEqual([
       pki.privateGateway.certificate.calculateSubjectId(),
     ]);
+  });
+
+  test('readStoredRamfFields reads the fields of a stored parcel without its key, and refuses what is not one', async () => {
+    const parcel = await makeParcelToPublic({ id: 'stored', creationDate: new Date('2026-12-10T01:02:03Z'), ttl: 60 });
+    const serialized = await parcel.serialize(pki.privateEndpoint.keyPair.privateKey);
+    expect(readStoredRamfFields(serialized)).toMatchObject({
+      id: 'stored',
+      creationDate: new Date('2026-12-10T01:02:03Z'),
+      ttl: 60,
+      recipient: parcel.recipient,
+    });
+    for (const bad of [Buffer.alloc(3), serialized.subarray(0, 200), Buffer.concat([serialized.subarray(0, 10), Buffer.from([0x30, 0x00])])]) {
+      expect(() => readStoredRamfFields(bad)).toThrow(RelaynetSyntaxError);
+    }
   });
 
   test('creation dates lose their milliseconds and default ids are unique', async () => {

@@ -11,7 +11,12 @@ import {
 } from '../asn1/decode';
 import { implicit, implicitlyTaggedSequence, integer, ramfDateTime, visibleString } from '../asn1/encode';
 import { chunkedTlv, DER_IDENTIFIER, flatten, joinChunks, type DerChunks } from '../asn1/derChunks';
-import { signSignedDataChunks, verifySignedData, type SignatureOptions } from '../cms/signedData';
+import {
+  readSignedDataPlaintextUnverified,
+  signSignedDataChunks,
+  verifySignedData,
+  type SignatureOptions,
+} from '../cms/signedData';
 import { CryptoError, RelaynetError, RelaynetSyntaxError } from '../errors';
 import type { Certificate } from '../pki/Certificate';
 import { checkFormatSignature, makeFormatSignature } from './formatSignature';
@@ -149,6 +154,19 @@ export async function deserializeRamf(
       (certificate) => !certificate.isEqual(verification.signerCertificate),
     ),
   };
+}
+
+/**
+ * The fields of a RAMF message this program already verified and stored (the signature is not checked
+ * again; see readSignedDataPlaintextUnverified). For a gateway looking at the dates of queued parcels.
+ */
+export function readStoredRamfFields(serialization: Buffer): RamfFields {
+  if (serialization.length < FORMAT_SIGNATURE_LENGTH) {
+    throw new RelaynetSyntaxError('Message is shorter than its format signature');
+  }
+  const plaintext = readSignedDataPlaintextUnverified(serialization.subarray(FORMAT_SIGNATURE_LENGTH));
+  if (!plaintext) throw new RelaynetSyntaxError('Message SignedData has no encapsulated content');
+  return decodeRamfFields(plaintext);
 }
 
 function describe(error: unknown): string {

@@ -1,6 +1,4 @@
 import { makeGenerateCargoCommand } from '../commands/generateCargo';
 import { runTool } from '../io';
 
-runTool('generate-cargo', async () => {
-  await makeGenerateCargoCommand().parseAsync(process.argv);
-});
+runTool('generate-cargo', makeGenerateCargoCommand());

@@ -1,6 +1,4 @@
 import { makeGenerateParcelCommand } from '../commands/generateParcel';
 import { runTool } from '../io';
 
-runTool('generate-parcel', async () => {
-  await makeGenerateParcelCommand().parseAsync(process.argv);
-});
+runTool('generate-parcel', makeGenerateParcelCommand());

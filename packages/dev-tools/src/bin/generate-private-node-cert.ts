@@ -1,6 +1,4 @@
 import { makeNodeCertCommand } from '../commands/generateNodeCert';
 import { runTool } from '../io';
 
-runTool('generate-private-node-cert', async () => {
-  await makeNodeCertCommand('private').parseAsync(process.argv);
-});
+runTool('generate-private-node-cert', makeNodeCertCommand('private'));

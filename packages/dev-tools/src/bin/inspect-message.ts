@@ -1,6 +1,4 @@
 import { makeInspectMessageCommand } from '../commands/inspectMessage';
 import { runTool } from '../io';
 
-runTool('inspect-message', async () => {
-  await makeInspectMessageCommand().parseAsync(process.argv);
-});
+runTool('inspect-message', makeInspectMessageCommand());

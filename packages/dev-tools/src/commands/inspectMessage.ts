@@ -40,6 +40,13 @@ export function makeInspectMessageCommand(): Command {
     .action(async (options: Options) => {
       const trusted = options.trustedCert.map((path) => readCertificate(path, 'trusted certificate'));
       const recipientKey = options.recipientKey ? readAnyPrivateKey(options.recipientKey, 'recipient key') : undefined;
+      if (process.stdin.isTTY) {
+        // Binary input is never typed: someone waiting here most likely forgot the redirection.
+        process.stderr.write(
+          'inspect-message: reading a message from standard input; pipe or redirect it, e.g. ' +
+            'inspect-message < some.cargo (Ctrl-D ends the input, Ctrl-C gives up)\n',
+        );
+      }
       const input = await readStdin(MAX_RAMF_MESSAGE_LENGTH + 1);
       const { report, ok } = await inspect(input, trusted, recipientKey);
       await writeStdout(options.json ? JSON.stringify(report, null, 2) + '\n' : formatText(report));

@@ -280,6 +280,49 @@ describe.each(Object.keys(harnesses))('%s stores', (name) => {
     });
   });
 
+  describe('moving a queue, and the registration', () => {
+    const placeholder = peerQueue('0me');
+    const relaying = peerQueue('0relaying');
+
+    test('moveQueue moves every parcel in arrival order; a key already in the target keeps that copy', async () => {
+      await stores.parcels.put(parcel({ queue: placeholder, id: 'a', serialized: Buffer.from('a') }));
+      await stores.parcels.put(parcel({ queue: relaying, id: 'b', serialized: Buffer.from('b (later)') }));
+      await stores.parcels.put(parcel({ queue: placeholder, id: 'b', serialized: Buffer.from('b (earlier)') }));
+      await stores.parcels.put(parcel({ queue: placeholder, id: 'c', serialized: Buffer.from('c') }));
+      await expect(stores.parcels.moveQueue(placeholder, relaying)).resolves.toBe(2);
+      const listed = await collect(stores.parcels.list(relaying, { now: NOW }));
+      expect(listed.map((p) => [p.queue, p.id, p.serialized.toString()]).sort()).toEqual([
+        [relaying, 'a', 'a'],
+        [relaying, 'b', 'b (later)'],
+        [relaying, 'c', 'c'],
+      ]);
+      expect(listed.map((p) => p.id).filter((id) => id !== 'b')).toEqual(['a', 'c']);
+      expect(await stores.parcels.count(placeholder)).toBe(0);
+      await expect(stores.parcels.moveQueue(placeholder, relaying)).resolves.toBe(0);
+      await expect(stores.parcels.moveQueue(relaying, relaying)).resolves.toBe(0);
+      expect(await stores.parcels.count(relaying)).toBe(3);
+    });
+
+    test('the registration is saved with its queue move, and replaced by the next save', async () => {
+      await expect(stores.registration.get()).resolves.toBeNull();
+      await stores.parcels.put(parcel({ queue: placeholder, id: 'early' }));
+      await expect(
+        stores.registration.save({ relayingGatewayCertificate: certificate, userGatewayCertificate: null }, { from: placeholder, to: relaying }),
+      ).resolves.toBe(1);
+      const pinned = await stores.registration.get();
+      expect(pinned!.relayingGatewayCertificate.isEqual(certificate)).toBe(true);
+      expect(pinned!.userGatewayCertificate).toBeNull();
+      expect((await collect(stores.parcels.list(relaying, { now: NOW }))).map((p) => p.id)).toEqual(['early']);
+
+      await expect(stores.registration.save({ relayingGatewayCertificate: certificate, userGatewayCertificate: certificate })).resolves.toBe(0);
+      expect((await stores.registration.get())!.userGatewayCertificate!.isEqual(certificate)).toBe(true);
+      if (harness.reopen) {
+        stores = await harness.reopen(stores);
+        expect((await stores.registration.get())!.userGatewayCertificate!.isEqual(certificate)).toBe(true);
+      }
+    });
+  });
+
   describe('CertificateRegistry', () => {
     test('puts, gets, lists and deletes by subject id', async () => {
       const id = certificate.calculateSubjectId();
@@ -414,6 +457,28 @@ test('a SQLite batch that fails half-way leaves nothing of it', async () => {
     expect(await stores.pcas.count()).toBe(0);
     expect(await stores.parcels.count()).toBe(0);
     expect(stores.db.inTransaction).toBe(false);
+    await stores.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a SQLite registration whose queue move fails saves nothing, and moves nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-store-'));
+  try {
+    const stores = openSqliteStores(join(dir, 'gateway.sqlite'));
+    await stores.parcels.put(parcel({ queue: peerQueue('0me'), id: 'early' }));
+    stores.parcels.moveQueueNow = () => {
+      throw new Error('disk full');
+    };
+    await expect(
+      stores.registration.save(
+        { relayingGatewayCertificate: certificate, userGatewayCertificate: certificate },
+        { from: peerQueue('0me'), to: peerQueue('0relaying') },
+      ),
+    ).rejects.toThrow('disk full');
+    await expect(stores.registration.get()).resolves.toBeNull();
+    expect(await stores.parcels.count(peerQueue('0me'))).toBe(1);
     await stores.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -12,6 +12,8 @@ import type {
   PcaQueue,
   PendingPca,
   QueueName,
+  RegistrationRecord,
+  RegistrationStore,
   StoreWriteResult,
 } from './types';
 
@@ -117,6 +119,28 @@ export class MemoryParcelStore implements ParcelStore {
       }
     }
     return released;
+  }
+
+  moveQueueNow(from: QueueName, to: QueueName): number {
+    const moving = this.queues.get(from);
+    if (from === to || !moving) return 0;
+    this.queues.delete(from);
+    const staying = this.queues.get(to) ?? new Map<string, ParcelRecord>();
+    // What was queued in `from` came first: it goes ahead, as it would by arrival order.
+    const merged = new Map<string, ParcelRecord>();
+    let moved = 0;
+    for (const [k, record] of moving) {
+      if (staying.has(k)) continue;
+      merged.set(k, { ...record, queue: to });
+      moved += 1;
+    }
+    for (const [k, record] of staying) merged.set(k, record);
+    this.queues.set(to, merged);
+    return moved;
+  }
+
+  async moveQueue(from: QueueName, to: QueueName): Promise<number> {
+    return this.moveQueueNow(from, to);
   }
 
   async purgeExpired(now: Date): Promise<number> {
@@ -235,6 +259,28 @@ export class MemoryCertificateRegistry implements CertificateRegistry {
   }
 }
 
+export class MemoryRegistrationStore implements RegistrationStore {
+  private record: { relaying: Buffer; user: Buffer | null } | null = null;
+
+  constructor(private readonly parcels: MemoryParcelStore) {}
+
+  async get(): Promise<RegistrationRecord | null> {
+    if (!this.record) return null;
+    return {
+      relayingGatewayCertificate: Certificate.deserialize(this.record.relaying),
+      userGatewayCertificate: this.record.user ? Certificate.deserialize(this.record.user) : null,
+    };
+  }
+
+  async save(record: RegistrationRecord, move?: { readonly from: QueueName; readonly to: QueueName }): Promise<number> {
+    this.record = {
+      relaying: record.relayingGatewayCertificate.serialize(),
+      user: record.userGatewayCertificate?.serialize() ?? null,
+    };
+    return move ? this.parcels.moveQueueNow(move.from, move.to) : 0;
+  }
+}
+
 export function createMemoryStores(): GatewayStores {
   const parcels = new MemoryParcelStore();
   const pcas = new MemoryPcaQueue();
@@ -244,6 +290,7 @@ export function createMemoryStores(): GatewayStores {
     ledger,
     pcas,
     registry: new MemoryCertificateRegistry(),
+    registration: new MemoryRegistrationStore(parcels),
     // Each write is synchronous under its promise, so nothing else runs between them; a write of
     // this store cannot fail half-way, so "all or none" holds as well.
     writeBatch: async (writes) => {

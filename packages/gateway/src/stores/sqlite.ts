@@ -16,6 +16,8 @@ import type {
   PcaQueue,
   PendingPca,
   QueueName,
+  RegistrationRecord,
+  RegistrationStore,
   StoreWrite,
   StoreWriteResult,
 } from './types';
@@ -32,9 +34,11 @@ import type {
 /**
  * 1: the first schema. 2: the serialized parcel moved from `parcels` to `parcel_bodies`, so that
  * claiming and rescheduling a parcel rewrite a small row instead of the whole parcel (SQLite rewrites
- * a row's every byte, overflow pages included, on any update of it).
+ * a row's every byte, overflow pages included, on any update of it). 3: `registration` (a user
+ * gateway's, kept with its queues so that registering and moving its queue are one commit); the table
+ * is new, so SCHEMA creates it.
  */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 const DEFAULT_PAGE_SIZE = 100;
 
 const SCHEMA = `
@@ -87,6 +91,12 @@ CREATE TABLE IF NOT EXISTS certificates (
   subject_id TEXT PRIMARY KEY,
   der BLOB NOT NULL
 ) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS registration (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  relaying_gateway_der BLOB NOT NULL,
+  user_gateway_der BLOB
+);
 `;
 
 /**
@@ -176,12 +186,14 @@ export class SqliteGatewayStores implements GatewayStores {
   readonly ledger: SqliteIdLedger;
   readonly pcas: SqlitePcaQueue;
   readonly registry: SqliteCertificateRegistry;
+  readonly registration: SqliteRegistrationStore;
 
   constructor(readonly db: Database.Database) {
     this.parcels = new SqliteParcelStore(db);
     this.ledger = new SqliteIdLedger(db);
     this.pcas = new SqlitePcaQueue(db);
     this.registry = new SqliteCertificateRegistry(db);
+    this.registration = new SqliteRegistrationStore(db, this.parcels);
     // The stores' own transactions nest inside this one as savepoints: a single commit at the end.
     this.batchTransaction = db.transaction((writes: readonly StoreWrite[]): StoreWriteResult[] =>
       writes.map((write) => {
@@ -230,6 +242,7 @@ export class SqliteParcelStore implements ParcelStore {
   private readonly purgeStatement;
   private readonly putTransaction;
   private readonly claimTransaction;
+  private readonly moveTransaction;
 
   constructor(private readonly db: Database.Database) {
     this.deleteStatement = db.prepare('DELETE FROM parcels WHERE queue = ? AND sender_id = ? AND message_id = ?');
@@ -260,6 +273,18 @@ export class SqliteParcelStore implements ParcelStore {
     );
     this.releaseStatement = db.prepare('UPDATE parcels SET next_attempt = ? WHERE queue = ? AND next_attempt > ?');
     this.purgeStatement = db.prepare('DELETE FROM parcels WHERE expiry <= ?');
+    // Moved rows keep their seq, so their bodies stay where they are and arrival order holds.
+    const dropShadowed = db.prepare(
+      `DELETE FROM parcels WHERE queue = ? AND EXISTS
+         (SELECT 1 FROM parcels AS kept WHERE kept.queue = ? AND kept.sender_id = parcels.sender_id
+            AND kept.message_id = parcels.message_id)`,
+    );
+    const move = db.prepare('UPDATE parcels SET queue = ? WHERE queue = ?');
+    this.moveTransaction = db.transaction((from: string, to: string): number => {
+      if (from === to) return 0;
+      dropShadowed.run(from, to);
+      return move.run(to, from).changes;
+    });
 
     this.putTransaction = db.transaction((parcel: NewParcelRecord): 'stored' | 'replaced' => {
       const replaced = this.deleteStatement.run(parcel.queue, parcel.senderId, parcel.id).changes > 0;
@@ -349,6 +374,15 @@ export class SqliteParcelStore implements ParcelStore {
 
   async releaseLeases(queue: QueueName, now: Date): Promise<number> {
     return this.releaseStatement.run(now.getTime(), queue, now.getTime()).changes;
+  }
+
+  async moveQueue(from: QueueName, to: QueueName): Promise<number> {
+    return this.moveTransaction.immediate(from, to);
+  }
+
+  /** `moveQueue` inside another transaction (the registration's). */
+  moveQueueNow(from: QueueName, to: QueueName): number {
+    return this.moveTransaction(from, to);
   }
 
   async purgeExpired(now: Date): Promise<number> {
@@ -509,5 +543,36 @@ export class SqliteCertificateRegistry implements CertificateRegistry {
 
   async list(): Promise<Certificate[]> {
     return (this.listStatement.all() as { der: Buffer }[]).map((row) => Certificate.deserialize(row.der));
+  }
+}
+
+export class SqliteRegistrationStore implements RegistrationStore {
+  private readonly getStatement;
+  private readonly saveTransaction;
+
+  constructor(db: Database.Database, parcels: SqliteParcelStore) {
+    this.getStatement = db.prepare('SELECT relaying_gateway_der, user_gateway_der FROM registration WHERE singleton = 1');
+    const put = db.prepare(
+      'INSERT OR REPLACE INTO registration (singleton, relaying_gateway_der, user_gateway_der) VALUES (1, ?, ?)',
+    );
+    this.saveTransaction = db.transaction(
+      (record: RegistrationRecord, move: { readonly from: QueueName; readonly to: QueueName } | undefined): number => {
+        put.run(record.relayingGatewayCertificate.serialize(), record.userGatewayCertificate?.serialize() ?? null);
+        return move ? parcels.moveQueueNow(move.from, move.to) : 0;
+      },
+    );
+  }
+
+  async get(): Promise<RegistrationRecord | null> {
+    const row = this.getStatement.get() as { relaying_gateway_der: Buffer; user_gateway_der: Buffer | null } | undefined;
+    if (!row) return null;
+    return {
+      relayingGatewayCertificate: Certificate.deserialize(row.relaying_gateway_der),
+      userGatewayCertificate: row.user_gateway_der ? Certificate.deserialize(row.user_gateway_der) : null,
+    };
+  }
+
+  async save(record: RegistrationRecord, move?: { readonly from: QueueName; readonly to: QueueName }): Promise<number> {
+    return this.saveTransaction.immediate(record, move);
   }
 }

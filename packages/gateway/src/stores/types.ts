@@ -77,6 +77,11 @@ export interface ParcelStore {
    * previous run), in one statement; resolves to how many.
    */
   releaseLeases(queue: QueueName, now: Date): Promise<number>;
+  /**
+   * Move every parcel of `from` into `to`, the moved ones in their order (a parcel whose key `to`
+   * already holds is dropped: the copy in `to` arrived later); resolves to how many moved.
+   */
+  moveQueue(from: QueueName, to: QueueName): Promise<number>;
   /** Delete every parcel that expired before `now`; resolves to how many. */
   purgeExpired(now: Date): Promise<number>;
   count(queue?: QueueName): Promise<number>;
@@ -127,6 +132,26 @@ export interface CertificateRegistry {
   list(): Promise<Certificate[]>;
 }
 
+/**
+ * A user gateway's registration with its relaying gateway: the relaying gateway's certificate, pinned
+ * on first sight, and, once registered, ours as it issued it.
+ */
+export interface RegistrationRecord {
+  readonly relayingGatewayCertificate: Certificate;
+  /** Null until the registration completes. */
+  readonly userGatewayCertificate: Certificate | null;
+}
+
+/** Where a user gateway keeps its registration (one per gateway). */
+export interface RegistrationStore {
+  get(): Promise<RegistrationRecord | null>;
+  /**
+   * Replace the record and, in the same transaction, move the parcels of `move.from` into `move.to`
+   * (`ParcelStore.moveQueue`): either both happen or neither. Resolves to how many parcels moved.
+   */
+  save(record: RegistrationRecord, move?: { readonly from: QueueName; readonly to: QueueName }): Promise<number>;
+}
+
 /** One write of a batch (see `GatewayStores.writeBatch`). */
 export type StoreWrite =
   | { readonly kind: 'put parcel'; readonly parcel: NewParcelRecord }
@@ -148,6 +173,7 @@ export interface GatewayStores {
   readonly ledger: IdLedger;
   readonly pcas: PcaQueue;
   readonly registry: CertificateRegistry;
+  readonly registration: RegistrationStore;
   /**
    * Apply the writes in order, all or none, durably when it resolves: one commit (one fsync) for
    * a whole cargo, delivery round or group of parcels instead of one per parcel and per PCA.

@@ -7,28 +7,39 @@
 import { join } from 'node:path';
 
 import { resolveDataRoot } from '@twitter-relaynet/config';
+import { type LogFormat, logFormatFor } from '@twitter-relaynet/core';
 
 import { usesRealXApi } from '../env';
 import { REPO_ROOT } from '../layout';
+import { describeTaken, findTaken, type Probe } from '../running';
 import { Supervisor } from '../supervisor';
 import { emulatorBaseUrl, emulatorPortFrom, systemProcesses } from '../system';
 
-const USAGE = `Usage: npm start [-- --data-root DIR]
+const USAGE = `Usage: npm start [-- --data-root DIR] [-- --log-format human|json]
 
 Runs user-gateway, relayer-gateway, twitter-api-adapter and, unless TWITTER_API_BASE_URL points at
 the real X API (environment or .env), the local X API emulator. Each output line is prefixed with
 the name of its process. Ctrl-C stops them all.
+
+  --log-format human   show the daemons' logs as lines to read: time, process, message, parcel and
+                       cargo ids (the default on a terminal)
+  --log-format json    show them as they are, one JSON object per line (the default for files and
+                       pipes); RELAYNET_LOG_FORMAT=human|json chooses too, the flag wins
 
 Environment: RELAYNET_DATA_ROOT (--data-root; default $XDG_DATA_HOME/twitter-relaynet, else
 ~/.local/share/twitter-relaynet), X_API_EMULATOR_PORT (default 8085), and every daemon's own
 variables (see bin/<daemon> --help).
 
 Exit status: 0 when stopped with Ctrl-C (SIGINT) or SIGTERM; 1 when a process exited by itself
-(its name is printed and the others are stopped); 2 on a usage error.
+(its name is printed and the others are stopped); 2 on a usage error; 3 when the system seems to
+be running already (the emulator's port or the user gateway's socket is in use: nothing is started).
 `;
 
-function parseArgs(argv: readonly string[]): { dataRoot?: string } {
-  const result: { dataRoot?: string } = {};
+/** The system seems to be running already (exit status documented in USAGE). */
+const EXIT_RUNNING = 3;
+
+function parseArgs(argv: readonly string[]): { dataRoot?: string; logFormat?: LogFormat } {
+  const result: { dataRoot?: string; logFormat?: LogFormat } = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') {
@@ -38,6 +49,13 @@ function parseArgs(argv: readonly string[]): { dataRoot?: string } {
       result.dataRoot = argv[++i];
     } else if (arg.startsWith('--data-root=') && arg.length > '--data-root='.length) {
       result.dataRoot = arg.slice('--data-root='.length);
+    } else if (arg === '--log-format' || arg.startsWith('--log-format=')) {
+      const value = arg === '--log-format' ? argv[++i] : arg.slice('--log-format='.length);
+      if (value !== 'human' && value !== 'json') {
+        process.stderr.write(`start: --log-format must be human or json (got "${value ?? ''}")\n`);
+        process.exit(2);
+      }
+      result.logFormat = value;
     } else {
       process.stderr.write(`start: unknown or incomplete argument "${arg}" (see npm start -- --help)\n`);
       process.exit(2);
@@ -46,8 +64,19 @@ function parseArgs(argv: readonly string[]): { dataRoot?: string } {
   return result;
 }
 
-function main(): void {
-  const { dataRoot: dataRootFlag } = parseArgs(process.argv.slice(2));
+/**
+ * What a running system has: the emulator's port, and the user gateway's socket in this data root (a probe of
+ * the relaying gateway's CoSocket socket would show in its log as a connection that ended without a Quit).
+ */
+function probes(dataRoot: string, emulatorPort: number | null): Probe[] {
+  return [
+    ...(emulatorPort === null ? [] : [{ kind: 'tcp', host: '127.0.0.1', port: emulatorPort, owner: 'the X API emulator' } as const]),
+    { kind: 'unix', path: join(dataRoot, 'user-gateway', 'powebsocket.sock'), owner: 'the user gateway' },
+  ];
+}
+
+async function main(): Promise<void> {
+  const { dataRoot: dataRootFlag, logFormat: logFormatFlag } = parseArgs(process.argv.slice(2));
   const dataRoot = resolveDataRoot(dataRootFlag, process.env);
   let emulatorPort: number;
   try {
@@ -58,13 +87,18 @@ function main(): void {
   }
   const realApi = usesRealXApi(join(REPO_ROOT, '.env'));
   const specs = systemProcesses({ dataRoot, realApi, emulatorPort });
+  const taken = await findTaken(probes(dataRoot, realApi ? null : emulatorPort));
+  if (taken.length > 0) {
+    process.stderr.write(describeTaken(taken));
+    process.exit(EXIT_RUNNING);
+  }
 
   process.stdout.write(
     `Data root: ${dataRoot}\n` +
       (realApi ? 'X API: the real one (TWITTER_API_BASE_URL)\n' : `X API: the local emulator, ${emulatorBaseUrl(emulatorPort)}/ (open it in a browser)\n`) +
       `Starting ${specs.map((spec) => spec.name).join(', ')}. Ctrl-C stops them all.\n`,
   );
-  const supervisor = new Supervisor(specs);
+  const supervisor = new Supervisor(specs, { logFormat: logFormatFlag ?? logFormatFor(process.stdout) });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => supervisor.stop());
   }
@@ -79,4 +113,4 @@ function main(): void {
   });
 }
 
-main();
+void main();
