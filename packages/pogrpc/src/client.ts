@@ -3,9 +3,12 @@ import { isIP } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 
 import * as grpc from '@grpc/grpc-js';
+import { ProgressWatchdog } from '@twitter-relaynet/core';
+
+import { callProgress } from './callProgress';
 
 import {
-  DEFAULT_CALL_DEADLINE_MS,
+  DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
   DEFAULT_WINDOW,
   GATEWAY_METADATA_KEY,
   MAX_DELIVERY_ID_LENGTH,
@@ -38,7 +41,13 @@ export interface PogRPCClientOptions {
   readonly gatewayAddress?: string;
   /** Maximum unacknowledged parcels in flight; default 5. */
   readonly window?: number;
-  /** Deadline of one DeliverParcels call; default 60 s. */
+  /**
+   * A DeliverParcels call on which no octet moved, in either direction, for this long is cancelled (its unacked
+   * parcels reported for a retry). Progress, not whole parcels or acks: 9 MiB parcels on a slow link keep the call
+   * alive as long as they move. Default 20 s.
+   */
+  readonly idleTimeoutMs?: number;
+  /** Optional cap on a whole DeliverParcels call, however it progresses; none by default. */
   readonly deadlineMs?: number;
   readonly maxParcelLength?: number;
   readonly logger?: Logger;
@@ -107,9 +116,8 @@ export class PogRPCClient {
   ): Promise<ParcelDeliveryReport> {
     const metadata = new grpc.Metadata();
     if (this.options.gatewayAddress) metadata.set(GATEWAY_METADATA_KEY, this.options.gatewayAddress);
-    const call = this.client.DeliverParcels(metadata, {
-      deadline: Date.now() + (this.options.deadlineMs ?? DEFAULT_CALL_DEADLINE_MS),
-    });
+    const deadlineMs = this.options.deadlineMs;
+    const call = this.client.DeliverParcels(metadata, deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs });
     this.activeCalls.add(call);
     const inFlight = new Map<string, Buffer>();
     const unackedPulled: Array<{ id: string; parcel: Buffer }> = [];
@@ -128,6 +136,14 @@ export class PogRPCClient {
     };
     options.signal?.addEventListener('abort', onAbort);
     if (options.signal?.aborted) onAbort();
+    const idleWatchdog = new ProgressWatchdog({
+      idleMs: this.options.idleTimeoutMs ?? DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
+      progress: callProgress(call, 'both'),
+      onIdle: (idleForMs) => {
+        fail(new PogRPCCallError(`DeliverParcels idle: no octet moved on the call for ${idleForMs} ms`, grpc.status.DEADLINE_EXCEEDED));
+        call.cancel();
+      },
+    });
 
     call.on('data', (ack: ParcelDeliveryAckMessage) => {
       if (!inFlight.delete(ack.id)) {
@@ -184,6 +200,7 @@ export class PogRPCClient {
     } catch (error) {
       fail(error instanceof Error ? error : new PogRPCError(String(error)));
     } finally {
+      idleWatchdog.stop();
       options.signal?.removeEventListener('abort', onAbort);
       if (status === null) call.cancel();
       this.activeCalls.delete(call);

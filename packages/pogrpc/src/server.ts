@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ProgressWatchdog } from '@twitter-relaynet/core';
 
 import { ConnectionAdmission } from './admission';
+import { callProgress } from './callProgress';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_SERVER_CALL_TIMEOUT_MS,
@@ -438,20 +439,4 @@ class DeliveryCall {
   private log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void {
     this.logger[level]({ callId: this.callId, ...fields }, message);
   }
-}
-
-/**
- * A count of the octets received on this call's HTTP/2 stream. grpc-js surfaces whole messages only, and an 8 MiB
- * parcel on a slow link arrives over minutes; the stream underneath sees each DATA frame. It is not public API:
- * if a grpc-js upgrade hides it, the count stays 0 and whole parcels (counted by the caller) are the only progress,
- * which a test of the slow link would catch.
- */
-function callProgress(call: grpc.ServerDuplexStream<unknown, unknown>): () => number {
-  let layer = (call as unknown as { call?: unknown }).call as { stream?: unknown; nextCall?: unknown } | undefined;
-  for (let depth = 0; layer && !layer.stream && depth < 8; depth++) layer = layer.nextCall as typeof layer;
-  const stream = layer?.stream as { on?: (event: 'data', listener: (chunk: Buffer) => void) => void } | undefined;
-  let octets = 0;
-  // grpc-js paused the stream before adding its own listener, so adding one here does not start the flow.
-  if (typeof stream?.on === 'function') stream.on('data', (chunk: Buffer) => (octets += chunk.length));
-  return () => octets;
 }
