@@ -1,19 +1,19 @@
 import type { Http2Session, Http2Stream } from 'node:http2';
 
-/** A PING ACK frame: 9 octets of frame header and 8 of payload. */
-const PING_ACK_OCTETS = 17;
-const pingsAnswered = new WeakMap<Http2Session, { count: number }>();
-
 /**
  * Octets moved on one gRPC call, sampled by a ProgressWatchdog. `received` counts the DATA octets of the call's
- * own HTTP/2 stream, not whole messages. `both` adds what this side handed to the connection's socket: the
- * session sends DATA only within the peer's flow-control window and one socket write at a time, so that count
- * stops when the peer stops reading (a whole message, by contrast, may take minutes on a slow link). Our answers
- * to the peer's keepalive pings are left out: a server that pings but no longer takes our parcels is idle.
+ * own HTTP/2 stream, not whole messages (an 8 MiB parcel on a slow link arrives over minutes; the stream sees each
+ * DATA frame). `both` adds, while the call has data waiting to be sent, what this side handed to the connection's
+ * socket: HTTP/2 flow control lets DATA out only as the peer reads it, and the session has one socket write in
+ * flight at a time, so that count stops when the peer stops taking our data. With nothing waiting to be sent,
+ * that count is ignored: it then holds only our answers to the peer's keepalive pings, and a server that pings
+ * but never acks is idle. (grpc-js removes every session listener, Node's own included, so the pings themselves
+ * cannot be counted.)
  *
  * grpc-js keeps the HTTP/2 stream in internal objects (server: `call.call.stream`; client: under the resolving,
- * retrying and load-balancing calls, once a connection is picked), so it is looked for at each sample; where it
- * cannot be found the count stays 0, which reads as "no progress".
+ * retrying and load-balancing calls, once a connection is picked), so it is looked for at each sample. Where it
+ * cannot be found the count stays 0, which reads as "no progress": if a grpc-js upgrade hides it, the slow-link
+ * tests fail.
  */
 export function callProgress(call: object, direction: 'received' | 'both' = 'received'): () => number {
   const counted = new WeakSet<Http2Stream>();
@@ -21,6 +21,7 @@ export function callProgress(call: object, direction: 'received' | 'both' = 'rec
   let sent = 0;
   let session: Http2Session | undefined;
   let sessionSent = 0;
+  let wasSending = false;
   return () => {
     const stream = findStream(call);
     if (stream && !counted.has(stream)) {
@@ -32,24 +33,22 @@ export function callProgress(call: object, direction: 'received' | 'both' = 'rec
     const current = stream?.session;
     if (current && current !== session && !current.destroyed) {
       session = current;
-      if (!pingsAnswered.has(current)) {
-        const pings = { count: 0 };
-        pingsAnswered.set(current, pings);
-        current.on('ping', () => pings.count++);
-      }
       sessionSent = sentOn(current);
     }
+    const sending = (stream?.bufferSize ?? 0) > 0;
     if (session && !session.destroyed) {
       const now = sentOn(session);
-      sent += now - sessionSent;
+      // The sample that sees the last octets leave no longer sees them waiting: the previous one did.
+      if (sending || wasSending) sent += now - sessionSent;
       sessionSent = now;
     }
+    wasSending = sending;
     return received + sent;
   };
 }
 
 function sentOn(session: Http2Session): number {
-  return (session.socket?.bytesWritten ?? 0) - PING_ACK_OCTETS * (pingsAnswered.get(session)?.count ?? 0);
+  return session.socket?.bytesWritten ?? 0;
 }
 
 /** The HTTP/2 stream a grpc-js call runs on: `stream` on the server side, `http2Stream` on the client side. */
@@ -61,7 +60,9 @@ function findStream(call: object): Http2Stream | undefined {
     const stream = layer.http2Stream ?? (layer === call ? undefined : layer.stream);
     if (stream && typeof (stream as Http2Stream).on === 'function') return stream as Http2Stream;
     // Client: the latest attempt of a retrying call is the live one.
-    const attempts = Array.isArray(layer.underlyingCalls) ? [...(layer.underlyingCalls as Array<{ call?: unknown }>)].reverse().map((a) => a.call) : [];
+    const attempts = Array.isArray(layer.underlyingCalls)
+      ? [...(layer.underlyingCalls as Array<{ call?: unknown }>)].reverse().map((attempt) => attempt.call)
+      : [];
     queue.push(layer.call, layer.nextCall, layer.child, ...attempts);
   }
   return undefined;

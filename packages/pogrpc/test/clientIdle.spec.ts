@@ -19,14 +19,13 @@ describe('PogRPC client: progress, not a fixed deadline, keeps a call alive (TLS
   let client: PogRPCClient | null = null;
   let stored: Buffer[];
 
-  async function start(link: { bytesPerSecond: number; latencyMs: number }, clientOptions: { deadlineMs?: number } = {}) {
+  async function start(
+    link: { bytesPerSecond: number; latencyMs: number },
+    clientOptions: { deadlineMs?: number } = {},
+    onParcel: (parcel: Buffer) => Promise<void> = async (parcel) => void stored.push(parcel),
+  ) {
     stored = [];
-    server = await createPogRPCServer({
-      address: '127.0.0.1:0',
-      tls: identity,
-      idleTimeoutMs: IDLE_MS,
-      onParcel: async (parcel) => void stored.push(parcel),
-    });
+    server = await createPogRPCServer({ address: '127.0.0.1:0', tls: identity, idleTimeoutMs: IDLE_MS, onParcel });
     proxy = await startThrottlingProxy({ target: { host: '127.0.0.1', port: server.port! }, ...link });
     client = new PogRPCClient(proxy.address, {
       tls: { pinnedCertificatePem: identity.certificatePem },
@@ -97,5 +96,22 @@ describe('PogRPC client: progress, not a fixed deadline, keeps a call alive (TLS
     expect(retried.error).toBeUndefined();
     expect(retried.acked).toEqual(['stalled']);
     expect(stored).toEqual([parcel]);
+  }, 60_000);
+
+  it('a server that takes a parcel and never acks it is dropped after about the idle period, though it keeps pinging', async () => {
+    let storing = 0;
+    // Never resolves: the server pauses its own idle rule while storing and goes on pinging every IDLE_MS / 2.
+    const { client: sender } = await start({ bytesPerSecond: 1024 * 1024, latencyMs: 0 }, {}, () => {
+      storing++;
+      return new Promise<void>(() => undefined);
+    });
+    const started = performance.now();
+
+    const report = await sender.deliverParcels([{ id: 'unacked', parcel: Buffer.alloc(64 * 1024, 5) }]);
+
+    expect(storing).toBe(1);
+    expect(report.error?.message).toMatch(/idle: no octet moved on the call/);
+    expect(report.unacked.map((u) => u.id)).toEqual(['unacked']);
+    expect(performance.now() - started).toBeLessThan(IDLE_MS * 4);
   }, 60_000);
 });
