@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   clientChannel,
+  DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
   deliverOverCall,
   MAX_DELIVERY_ID_LENGTH,
   PogRPCAbortedError,
@@ -88,6 +89,7 @@ export class CogRPCClient {
         field: 'cargo',
         window: this.options.window ?? DEFAULT_CARGO_WINDOW,
         maxLength: this.maxCargoLength,
+        idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
         logger: this.logger,
         target: this.target,
         ...options,

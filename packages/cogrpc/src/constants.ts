@@ -9,8 +9,9 @@ export const MAX_CARGO_MESSAGE_LENGTH = MAX_GRPC_MESSAGE_LENGTH;
 /** Unacknowledged cargo in flight on a call, each way (RS-000 [HEAD]). */
 export const DEFAULT_CARGO_WINDOW = DEFAULT_WINDOW;
 /**
- * Default client deadline of one call. The reference client gives a whole call 3 s; ours allows a large cargo
- * on a slow link, and the server's idle detection ends calls on which nothing moves.
+ * Default client cap on one call. The reference client gives a whole call 3 s; ours allows a large cargo on a
+ * slow link: a DeliverCargo call on which nothing moves ends sooner, by the shared client idle rule (20 s), and
+ * the server's idle detection ends collections on which nothing moves.
  */
 export const DEFAULT_CLIENT_DEADLINE_MS = 10 * 60_000;
 /** Longest Authorization metadata value accepted (grpc-js refuses headers above 8 KiB anyway). */

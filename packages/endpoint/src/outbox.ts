@@ -42,7 +42,7 @@ export interface OutboxDispatcherOptions {
   readonly backoff?: BackoffOptions;
   /** Parcels per delivery call (default 100). */
   readonly batchSize?: number;
-  /** PogRPC call deadline (default 60 s). */
+  /** Optional cap on a whole PogRPC call (none by default: a call ends when no octet moves for 20 s). */
   readonly deadlineMs?: number;
 }
 

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 
 import {
-  DEFAULT_CALL_DEADLINE_MS,
+  DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
   DEFAULT_WINDOW,
   GATEWAY_METADATA_KEY,
   MAX_GATEWAY_ADDRESS_LENGTH,
@@ -66,9 +66,8 @@ export class PogRPCClient {
   ): Promise<ParcelDeliveryReport> {
     const metadata = new grpc.Metadata();
     if (this.options.gatewayAddress) metadata.set(GATEWAY_METADATA_KEY, this.options.gatewayAddress);
-    const call = this.client.DeliverParcels(metadata, {
-      deadline: Date.now() + (this.options.deadlineMs ?? DEFAULT_CALL_DEADLINE_MS),
-    });
+    const deadlineMs = this.options.deadlineMs;
+    const call = this.client.DeliverParcels(metadata, deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs });
     this.activeCalls.add(call);
     try {
       return await deliverOverCall(call, parcels, {
@@ -76,6 +75,7 @@ export class PogRPCClient {
         field: 'parcel',
         window: this.window,
         maxLength: this.maxParcelLength,
+        idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
         logger: this.logger,
         target: this.target,
         ...options,

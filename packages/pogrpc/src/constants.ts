@@ -10,8 +10,8 @@ export const MAX_DELIVERY_ID_LENGTH = 255;
 export const MAX_GATEWAY_ADDRESS_LENGTH = 1_024;
 /** Default number of unacknowledged parcels in flight (RS-000 [HEAD]). */
 export const DEFAULT_WINDOW = 5;
-/** Default client call deadline. */
-export const DEFAULT_CALL_DEADLINE_MS = 60_000;
+/** Default client idle timeout: a call on which no octet moved, either way, for this long is cancelled. */
+export const DEFAULT_CLIENT_IDLE_TIMEOUT_MS = 20_000;
 /** Default server idle timeout: no octet on a call (or, before a call, on the connection) for this long. */
 export const DEFAULT_SERVER_IDLE_TIMEOUT_MS = 20_000;
 /** Default server cap on one call's duration. */

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ProgressWatchdog } from '@twitter-relaynet/core';
 
+import { callProgress } from './callProgress';
 import { DEFAULT_WINDOW, MAX_DELIVERY_ID_LENGTH } from './constants';
 import { ServerCall, type ServerCallOptions } from './serverCall';
 
@@ -138,20 +139,4 @@ export class InboundDeliveryCall<Field extends string> extends ServerCall {
 
 function capitalise(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1);
-}
-
-/**
- * A count of the octets received on this call's HTTP/2 stream. grpc-js surfaces whole messages only, and an 8 MiB
- * message on a slow link arrives over minutes; the stream underneath sees each DATA frame. It is not public API:
- * if a grpc-js upgrade hides it, the count stays 0 and whole messages (counted by the caller) are the only
- * progress, which a test of the slow link would catch.
- */
-function callProgress(call: grpc.ServerDuplexStream<unknown, unknown>): () => number {
-  let layer = (call as unknown as { call?: unknown }).call as { stream?: unknown; nextCall?: unknown } | undefined;
-  for (let depth = 0; layer && !layer.stream && depth < 8; depth++) layer = layer.nextCall as typeof layer;
-  const stream = layer?.stream as { on?: (event: 'data', listener: (chunk: Buffer) => void) => void } | undefined;
-  let octets = 0;
-  // grpc-js paused the stream before adding its own listener, so adding one here does not start the flow.
-  if (typeof stream?.on === 'function') stream.on('data', (chunk: Buffer) => (octets += chunk.length));
-  return () => octets;
 }

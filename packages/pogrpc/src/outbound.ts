@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 
 import * as grpc from '@grpc/grpc-js';
+import { ProgressWatchdog } from '@twitter-relaynet/core';
 
+import { callProgress } from './callProgress';
 import { MAX_DELIVERY_ID_LENGTH } from './constants';
 import { PogRPCAbortedError, PogRPCCallError, PogRPCError, PogRPCInvalidParcelError, PogRPCProtocolError } from './errors';
 import type { DeliveryAckMessage, DeliveryMessage } from './inbound';
@@ -34,6 +36,11 @@ export interface OutboundOptions<Field extends string> extends DeliveryCallOptio
   readonly field: Field;
   readonly window: number;
   readonly maxLength: number;
+  /**
+   * The call is cancelled (its unacked items reported for a retry) when no octet moved on it, either way, for
+   * this long. Progress, not whole messages or acks: 9 MiB messages on a slow link keep it alive as they move.
+   */
+  readonly idleTimeoutMs: number;
   readonly logger: Logger;
   readonly target: string;
 }
@@ -66,6 +73,14 @@ export async function deliverOverCall<Field extends string>(
   };
   options.signal?.addEventListener('abort', onAbort);
   if (options.signal?.aborted) onAbort();
+  const idleWatchdog = new ProgressWatchdog({
+    idleMs: options.idleTimeoutMs,
+    progress: callProgress(call, 'both'),
+    onIdle: (idleForMs) => {
+      fail(new PogRPCCallError(`${options.method} idle: no octet moved on the call for ${idleForMs} ms`, grpc.status.DEADLINE_EXCEEDED));
+      call.cancel();
+    },
+  });
 
   call.on('data', (ack: DeliveryAckMessage) => {
     if (!inFlight.delete(ack.id)) {
@@ -123,6 +138,7 @@ export async function deliverOverCall<Field extends string>(
   } catch (error) {
     fail(error instanceof Error ? error : new PogRPCError(String(error)));
   } finally {
+    idleWatchdog.stop();
     options.signal?.removeEventListener('abort', onAbort);
     if (status === null) call.cancel();
   }

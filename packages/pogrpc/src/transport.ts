@@ -295,7 +295,12 @@ export interface GrpcBindingClientOptions {
   readonly tls: ClientTls;
   /** Maximum unacknowledged messages in flight when delivering; default 5. */
   readonly window?: number;
-  /** Deadline of one call. */
+  /**
+   * A delivery call on which no octet moved, in either direction, for this long is cancelled (its unacked
+   * messages reported for a retry). Default 20 s.
+   */
+  readonly idleTimeoutMs?: number;
+  /** Optional cap on a whole call, however it progresses. */
   readonly deadlineMs?: number;
   readonly logger?: Logger;
 }
