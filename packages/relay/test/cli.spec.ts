@@ -5,6 +5,7 @@
  * beforeAll builds the package (`tsc -b packages/relay`, incremental) so the wrapper runs current code.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -693,7 +694,9 @@ describe('flashdrive folders', () => {
   test('a symlinked incoming folder is refused before anything is read or sent', async () => {
     const elsewhere = join(dir, 'gateway-data');
     mkdirSync(elsewhere);
-    writeFileSync(join(elsewhere, 'identity-key.pem'), '-----BEGIN PRIVATE KEY-----\n');
+    // A key made now, as a gateway's folder would hold one (no key is kept in the repository).
+    const { privateKey } = generateKeyPairSync('ed25519');
+    writeFileSync(join(elsewhere, 'identity-key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
     writeFileSync(join(elsewhere, 'stolen.cargo'), await makeCargo(world, 'user'));
     rmSync(incoming, { recursive: true });
     symlinkSync(elsewhere, incoming);
