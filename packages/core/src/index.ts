@@ -79,3 +79,4 @@ export { type Clock, systemClock, ManualClock } from './clock';
 
 // Transfers: idle means no octets moved, however long the whole transfer takes
 export { ProgressWatchdog, socketProgress, type ProgressWatchdogOptions } from './transferProgress';
+export { removeStaleSocket, type StaleSocketProblem } from './unixSocket';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { chmod, lstat, unlink } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { chmod } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 
+import { removeStaleSocket } from '@twitter-relaynet/core';
 import {
   DEFAULT_SERVER_CONNECTION_TIMEOUT_MS,
   DEFAULT_SERVER_IDLE_TIMEOUT_MS,
@@ -107,7 +108,11 @@ export async function createCoSocketServer(options: CoSocketServerOptions): Prom
 
   let address: CoSocketServer['address'];
   if (options.socketPath) {
-    await removeStaleSocket(options.socketPath);
+    await removeStaleSocket(options.socketPath, (problem) =>
+      problem === 'in use'
+        ? new CoSocketError(`Another server is listening on ${options.socketPath}`)
+        : new CoSocketError(`Refusing to replace ${options.socketPath}: it exists and is not a socket`),
+    );
     await listenOwnerOnly(server, options.socketPath);
     address = options.socketPath;
   } else {
@@ -140,29 +145,6 @@ export async function createCoSocketServer(options: CoSocketServerOptions): Prom
   };
 }
 
-/** Refuse a path that is not a socket; remove a socket nobody listens on; refuse one that is live. */
-async function removeStaleSocket(socketPath: string): Promise<void> {
-  let stats;
-  try {
-    stats = await lstat(socketPath);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  if (!stats.isSocket()) {
-    throw new CoSocketError(`Refusing to replace ${socketPath}: it exists and is not a socket`);
-  }
-  const live = await new Promise<boolean>((resolve) => {
-    const probe = createConnection(socketPath);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-  if (live) throw new CoSocketError(`Another server is listening on ${socketPath}`);
-  await unlink(socketPath);
-}
 
 /** Listen with umask 0177 so the socket is never, even briefly, accessible to others; then chmod 0600. */
 async function listenOwnerOnly(server: Server, socketPath: string): Promise<void> {

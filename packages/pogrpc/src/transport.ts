@@ -3,11 +3,12 @@
  * own (TCP or a 0600 Unix socket) with connection admission (admission.ts) and a guard against silent peers, and the client's
  * channel credentials with certificate pinning.
  */
-import { chmod, lstat, unlink } from 'node:fs/promises';
-import { createConnection, createServer, isIP, type Server as NetServer, type Socket } from 'node:net';
+import { chmod } from 'node:fs/promises';
+import { createServer, isIP, type Server as NetServer, type Socket } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 
 import * as grpc from '@grpc/grpc-js';
+import { removeStaleSocket } from '@twitter-relaynet/core';
 
 import { ConnectionAdmission } from './admission';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, MAX_CONCURRENT_STREAMS } from './constants';
@@ -131,7 +132,11 @@ export async function listenGrpc(grpcServer: grpc.Server, options: GrpcListenerO
   let address: string;
   let port: number | undefined;
   if (target.path) {
-    await removeStaleSocket(target.path);
+    await removeStaleSocket(target.path, (problem) =>
+      problem === 'in use'
+        ? new PogRPCError(`Another server is listening on ${target.path}`)
+        : new PogRPCError(`Refusing to replace ${target.path}: it exists and is not a socket`),
+    );
     await listen(netServer, () => {
       const previous = safeUmask(0o177);
       try {
@@ -198,26 +203,6 @@ export function parseAddress(address: string): { path: string; host: string; por
   return { path: null, host: match[1] ?? match[2], port: Number(match[3]) };
 }
 
-async function removeStaleSocket(socketPath: string): Promise<void> {
-  let stats;
-  try {
-    stats = await lstat(socketPath);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  if (!stats.isSocket()) throw new PogRPCError(`Refusing to replace ${socketPath}: it exists and is not a socket`);
-  const live = await new Promise<boolean>((resolve) => {
-    const probe = createConnection(socketPath);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-  if (live) throw new PogRPCError(`Another server is listening on ${socketPath}`);
-  await unlink(socketPath);
-}
 
 /** Channel credentials and options for a client of `target`. */
 export function clientChannel(

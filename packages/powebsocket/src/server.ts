@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 
 import WebSocket, { WebSocketServer } from 'ws';
+import { removeStaleSocket } from '@twitter-relaynet/core';
 
 import { CloseCode, ProtocolError } from './closeCodes';
 import { RegistrationRefusedError } from './errors';
@@ -299,7 +300,11 @@ export class PoWebSocketServer {
   static async listen(options: PoWebSocketServerOptions): Promise<PoWebSocketServer> {
     const logger = options.logger ?? stderrLogger;
     const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
-    await removeStaleSocket(options.socketPath);
+    await removeStaleSocket(options.socketPath, (problem) =>
+      problem === 'in use'
+        ? new Error(`${options.socketPath} is in use by another server`)
+        : new Error(`${options.socketPath} exists and is not a socket`),
+    );
 
     const httpServer = http.createServer((_req, res) => {
       res.writeHead(426, { 'Content-Type': 'text/plain', Connection: 'close' });
@@ -407,27 +412,4 @@ async function listenOwnerOnly(server: http.Server, socketPath: string): Promise
   await fs.promises.chmod(socketPath, 0o600);
 }
 
-/** Removes `socketPath` if it is a socket nobody listens on; refuses to touch anything else. */
-async function removeStaleSocket(socketPath: string): Promise<void> {
-  let stat: fs.Stats;
-  try {
-    stat = await fs.promises.lstat(socketPath);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  if (!stat.isSocket()) {
-    throw new Error(`${socketPath} exists and is not a socket`);
-  }
-  const inUse = await new Promise<boolean>((resolve) => {
-    const probe = net.connect(socketPath);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-  if (inUse) throw new Error(`${socketPath} is in use by another server`);
-  await fs.promises.unlink(socketPath);
-}
 
