@@ -53,8 +53,12 @@ export class Running {
  * written to `child.stdin` is typed into it (\x03 is Ctrl-C).
  */
 export function onTerminal(argv: readonly string[], env: NodeJS.ProcessEnv): Running {
-  const command = argv.map((word) => `'${word}'`).join(' ');
-  return new Running(spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], { env }), true);
+  // script runs the command with $SHELL -c. Under CI SHELL is unset, so that is dash, which forks rather than execs
+  // the command: Ctrl-C then killed the waiting shell (exit 130) while the command was still shutting down cleanly.
+  // `exec` leaves the command alone on the terminal whatever the shell; SHELL is fixed so the test is the same anywhere.
+  const command = `exec ${argv.map((word) => `'${word}'`).join(' ')}`;
+  const child = spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], { env: { ...env, SHELL: '/bin/sh' } });
+  return new Running(child, true);
 }
 
 /** For afterEach: a test that failed while waiting leaves nothing running (the daemons of an npm start included). */
