@@ -30,7 +30,7 @@ beforeAll(async () => {
   const pki = await getPkiFixture();
   signerKey = pki.privateEndpoint.keyPair.privateKey;
   signerCertificate = pki.privateEndpoint.certificate;
-  pkijsSignerCertificate = pkijs.Certificate.fromBER(signerCertificate.serialize());
+  pkijsSignerCertificate = pkijs.Certificate.fromBER(toArrayBuffer(signerCertificate.serialize()));
 });
 
 function toArrayBuffer(bytes: Buffer): ArrayBuffer {
