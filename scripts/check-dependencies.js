@@ -16,7 +16,8 @@ const path = require('node:path');
 const { builtinModules } = require('node:module');
 const ts = require('typescript');
 
-const ROOT = path.resolve(__dirname, '..');
+// The workspace to check: this repository, or the folder given as the first argument (the script's tests).
+const ROOT = path.resolve(process.argv[2] ?? path.join(__dirname, '..'));
 const PACKAGES = path.join(ROOT, 'packages');
 const BUILTINS = new Set(builtinModules);
 // Test helpers that tests of one package take from another's folder, waiting for a shared test-support home (issue
