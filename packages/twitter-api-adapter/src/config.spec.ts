@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { DEFAULT_CREDENTIALS } from '@twitter-relaynet/x-api-emulator';
+import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 
 import {
   DEFAULT_API_BASE_URL,
@@ -62,8 +62,8 @@ describe('defaults', () => {
       api: {
         baseUrl: DEFAULT_API_BASE_URL,
         isRealApi: false,
-        consumerKey: DEFAULT_CREDENTIALS.appKey,
-        consumerSecret: DEFAULT_CREDENTIALS.appSecret,
+        consumerKey: X_API_EMULATOR_CREDENTIALS.appKey,
+        consumerSecret: X_API_EMULATOR_CREDENTIALS.appSecret,
         credentialsSource: 'emulator defaults',
       },
     });

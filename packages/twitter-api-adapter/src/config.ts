@@ -5,9 +5,15 @@
  */
 import { join, resolve } from 'node:path';
 
-import { defaultDataRoot, DotenvError, readDotenv } from '@twitter-relaynet/config';
+import {
+  defaultDataRoot,
+  DotenvError,
+  readDotenv,
+  X_API_EMULATOR_CREDENTIALS,
+  X_API_EMULATOR_HOST,
+  X_API_EMULATOR_PORT,
+} from '@twitter-relaynet/config';
 import { isValidDomainName } from '@twitter-relaynet/core';
-import { DEFAULT_CREDENTIALS, DEFAULT_HOST, DEFAULT_PORT } from '@twitter-relaynet/x-api-emulator';
 
 import { ConfigError } from './errors';
 
@@ -31,7 +37,7 @@ export const DEFAULT_POGRPC_ADDRESS = '127.0.0.1:21478';
 export const DEFAULT_INTERNET_ADDRESS = 'twitter-api-adapter.relaynet.local';
 export const DEFAULT_SYNC_INTERVAL_MS = 90_000;
 export const DEFAULT_TIMELINE_PAGE_SIZE = 100;
-export const DEFAULT_API_BASE_URL = `http://${DEFAULT_HOST}:${DEFAULT_PORT}`;
+export const DEFAULT_API_BASE_URL = `http://${X_API_EMULATOR_HOST}:${X_API_EMULATOR_PORT}`;
 /** Hosts of the real X API: reached directly by twitter-api-v2 (no plugin). */
 export const REAL_API_HOSTS: readonly string[] = ['api.x.com', 'api.twitter.com'];
 
@@ -231,8 +237,8 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
       : {
           baseUrl,
           isRealApi,
-          consumerKey: DEFAULT_CREDENTIALS.appKey,
-          consumerSecret: DEFAULT_CREDENTIALS.appSecret,
+          consumerKey: X_API_EMULATOR_CREDENTIALS.appKey,
+          consumerSecret: X_API_EMULATOR_CREDENTIALS.appSecret,
           credentialsSource: 'emulator defaults',
         };
 

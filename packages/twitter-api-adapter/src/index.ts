@@ -38,4 +38,5 @@ export {
   type TimelineQuery,
   type ApiFailure,
 } from './xApi';
+export { redirectHttpAgent, redirectPlugin } from './redirect';
 export { main, makeCommand, EXIT } from './cli';
