@@ -21,3 +21,4 @@ export {
   serializeRegistrationStatus,
 } from './registrationStatus';
 export { DAEMON_EXIT, DAEMON_HELP_FOOTER } from './daemonHelp';
+export { readCertificateFile } from './certificateFile';
