@@ -18,7 +18,7 @@ const sink = { stdout: () => undefined, stderr: () => undefined };
 
 describeDaemonCommandLineFuzz({
   name: 'relayer-gateway',
-  flags: ['--data-root', '--data-dir', '--cosocket-socket', '--pogrpc-address', '--cogrpc-address', '--cogrpc-tls-cert', '--cogrpc-tls-key', '--cogrpc-plaintext', '--registration-dir', '--address-book', '--adapter-pogrpc', '--poll-interval', '--help', '-h'],
+  flags: ['--data-root', '--data-dir', '--cosocket-socket', '--pogrpc-address', '--cogrpc-address', '--cogrpc-tls-cert', '--cogrpc-tls-key', '--cogrpc-plaintext', '--registration-dir', '--address-book', '--public-endpoint', '--public-endpoint-certificate', '--poll-interval', '--help', '-h'],
   parse: (argv, environment) => {
     const command = makeCommand(sink);
     command.parse(['node', 'relayer-gateway', ...argv], { from: 'node' });
