@@ -8,20 +8,25 @@ import { RelayerGatewayDaemon } from './daemon';
 
 export const USAGE_EXIT_CODE = DAEMON_EXIT.USAGE;
 
+const VARIABLES: ReadonlyArray<readonly [string, string]> = [
+  [ENV.DATA_ROOT, '--data-root (default $XDG_DATA_HOME/twitter-relaynet, else ~/.local/share/twitter-relaynet)'],
+  [ENV.DATA_DIR, '--data-dir (default <data root>/relayer-gateway)'],
+  [ENV.COSOCKET_SOCKET, '--cosocket-socket (default <data dir>/cosocket.sock)'],
+  [ENV.POGRPC_ADDRESS, `--pogrpc-address (default ${DEFAULT_POGRPC_ADDRESS}; port 0 = any free port)`],
+  [ENV.COGRPC_ADDRESS, '--cogrpc-address (no default: CogRPC for couriers is served only when given)'],
+  [ENV.COGRPC_TLS_CERT, '--cogrpc-tls-cert (with --cogrpc-tls-key; default: self-signed, made at first start)'],
+  [ENV.COGRPC_TLS_KEY, '--cogrpc-tls-key'],
+  [ENV.REGISTRATION_DIR, '--registration-dir (default <data root>/registration)'],
+  [ENV.ADDRESS_BOOK, '--address-book (default <data dir>/address-book.json)'],
+  [ENV.PUBLIC_ENDPOINTS, '--public-endpoint, comma-separated: ADDRESS=HOST:PORT,...'],
+  [ENV.PUBLIC_ENDPOINT_CERTIFICATES, '--public-endpoint-certificate, comma-separated: ADDRESS=FILE,...'],
+  [ENV.POLL_INTERVAL_MS, '--poll-interval (default 1000)'],
+];
+const WIDTH = Math.max(...VARIABLES.map(([name]) => name.length)) + 2;
+
 const HELP_AFTER = `
 Environment variables (a flag wins over its variable):
-  ${ENV.DATA_ROOT}               --data-root (default $XDG_DATA_HOME/twitter-relaynet, else ~/.local/share/twitter-relaynet)
-  ${ENV.DATA_DIR}         --data-dir (default <data root>/relayer-gateway)
-  ${ENV.COSOCKET_SOCKET}  --cosocket-socket (default <data dir>/cosocket.sock)
-  ${ENV.POGRPC_ADDRESS}   --pogrpc-address (default ${DEFAULT_POGRPC_ADDRESS}; port 0 = any free port)
-  ${ENV.COGRPC_ADDRESS}   --cogrpc-address (no default: CogRPC for couriers is served only when given)
-  ${ENV.COGRPC_TLS_CERT}  --cogrpc-tls-cert (with --cogrpc-tls-key; default: self-signed, made at first start)
-  ${ENV.COGRPC_TLS_KEY}   --cogrpc-tls-key
-  ${ENV.REGISTRATION_DIR}        --registration-dir (default <data root>/registration)
-  ${ENV.ADDRESS_BOOK}     --address-book (default <data dir>/address-book.json)
-  ${ENV.PUBLIC_ENDPOINTS}  --public-endpoint, comma-separated (ADDRESS=HOST:PORT,...)
-  ${ENV.PUBLIC_ENDPOINT_CERTIFICATES}  --public-endpoint-certificate, comma-separated (ADDRESS=FILE,...)
-  ${ENV.POLL_INTERVAL_MS} --poll-interval (default 1000)
+${VARIABLES.map(([name, meaning]) => `  ${name.padEnd(WIDTH)}${meaning}`).join('\n')}
 
 Publishes <data dir>/identity-certificate.pem and <data dir>/pogrpc.json ({"address", "tlsCertificatePem"});
 with --cogrpc-address also <data dir>/cogrpc.json (same fields; tlsCertificatePem null with --cogrpc-plaintext).
