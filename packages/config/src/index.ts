@@ -27,3 +27,4 @@ export {
   X_API_EMULATOR_PORT,
   type XApiEmulatorCredentials,
 } from './xApiEmulator';
+export { readCertificateFile } from './certificateFile';

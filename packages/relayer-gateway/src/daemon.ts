@@ -98,7 +98,7 @@ export class RelayerGatewayDaemon {
     this.config = options.config;
     this.addressBook = new AddressBook({
       addressBookPath: this.config.addressBook,
-      adapterPogrpcPath: this.config.adapterPogrpc,
+      publicEndpoints: this.config.publicEndpoints,
     });
   }
 
@@ -183,6 +183,11 @@ export class RelayerGatewayDaemon {
         : 'PLAINTEXT, no TLS';
       print(`relayer-gateway: CogRPC (couriers): ${this.cogrpcAddress} (${tls}; published in ${config.cogrpc.publication})`);
     }
+    for (const [internetAddress, route] of config.publicEndpoints) {
+      const tls = route.tlsCertificatePem ? `TLS certificate SHA-256 ${certificateFingerprint(route.tlsCertificatePem)}` : "TLS checked against the system's CAs";
+      print(`relayer-gateway: public endpoint ${internetAddress} at ${route.address} (${tls})`);
+    }
+    print(`relayer-gateway: address book (other public endpoints, read at every delivery): ${config.addressBook}`);
     print(`relayer-gateway: certificate published in ${config.certificatePublication}`);
     print(`relayer-gateway: registration folder: ${config.registrationDir}`);
     print(`relayer-gateway: data directory: ${config.dataDir}`);
@@ -476,10 +481,16 @@ export class RelayerGatewayDaemon {
       client.close();
       this.clients.delete(key);
       const retryAt = this.routeBackoff.failed(key);
-      this.logger.warn(
-        { target: route.target, route: route.source, parcels: parcels.length, retryAt: retryAt.toISOString(), err: report.error.message },
-        'Public endpoint unreachable: its parcels wait for the next try',
-      );
+      const fields = { target: route.target, route: route.source, parcels: parcels.length, retryAt: retryAt.toISOString(), err: report.error.message };
+      if ('pinnedCertificatePem' in route.tls && /certificate/i.test(report.error.message)) {
+        // A TLS failure says "self-signed certificate" or the like: name the configuration that is wrong.
+        this.logger.error(
+          { ...fields, internetAddress: parcels[0]?.recipientInternetAddress, expectedSha256: certificateFingerprint(route.tls.pinnedCertificatePem) },
+          `Public endpoint refused: its TLS certificate is not the one configured for it (${route.source}); its parcels stay queued`,
+        );
+      } else {
+        this.logger.warn(fields, 'Public endpoint unreachable: its parcels wait for the next try');
+      }
     } else {
       this.routeBackoff.succeeded(key);
     }

@@ -6,7 +6,7 @@ export {
   deterministicParcelId,
   tweetUrlFor,
 } from './adapter';
-export { TwitterApiAdapterDaemon, type AdapterDaemonOptions, readRelayingGatewayRoute } from './daemon';
+export { TwitterApiAdapterDaemon, type AdapterDaemonOptions } from './daemon';
 export {
   loadConfig,
   defaultEnvFile,

@@ -13,7 +13,15 @@ import { usesRealXApi } from '../env';
 import { REPO_ROOT } from '../layout';
 import { describeTaken, findTaken, type Probe } from '../running';
 import { Supervisor } from '../supervisor';
-import { emulatorBaseUrl, emulatorPortFrom, systemProcesses } from '../system';
+import {
+  certificateSha256,
+  cogrpcAddressFrom,
+  DEFAULT_COGRPC_ADDRESS,
+  emulatorBaseUrl,
+  emulatorPortFrom,
+  type RelayerGatewayServers,
+  systemProcesses,
+} from '../system';
 
 const USAGE = `Usage: npm start [-- --data-root DIR] [-- --log-format human|json]
 
@@ -26,13 +34,20 @@ the name of its process. Ctrl-C stops them all.
   --log-format json    show them as they are, one JSON object per line (the default for files and
                        pipes); RELAYNET_LOG_FORMAT=human|json chooses too, the flag wins
 
+The relaying gateway serves CogRPC for couriers on ${DEFAULT_COGRPC_ADDRESS} (TLS, self-signed; its address and
+certificate fingerprint are printed once it is up). The daemons are wired together by npm start: it gives the
+adapter the relaying gateway's PogRPC address and certificate (--relaying-gateway), and the relaying gateway an
+address book with the adapter's (<data root>/launcher/).
+
 Environment: RELAYNET_DATA_ROOT (--data-root; default $XDG_DATA_HOME/twitter-relaynet, else
-~/.local/share/twitter-relaynet), X_API_EMULATOR_PORT (default 8085), and every daemon's own
-variables (see bin/<daemon> --help).
+~/.local/share/twitter-relaynet), X_API_EMULATOR_PORT (default 8085), RELAYER_GATEWAY_COGRPC_ADDRESS
+(default ${DEFAULT_COGRPC_ADDRESS}; set it empty for no CogRPC), and every daemon's own variables (see
+bin/<daemon> --help).
 
 Exit status: 0 when stopped with Ctrl-C (SIGINT) or SIGTERM; 1 when a process exited by itself
 (its name is printed and the others are stopped); 2 on a usage error; 3 when the system seems to
-be running already (the emulator's port or the user gateway's socket is in use: nothing is started).
+be running already (the emulator's or the CogRPC port, or the user gateway's socket is in use: nothing
+is started).
 `;
 
 /** The system seems to be running already (exit status documented in USAGE). */
@@ -68,11 +83,22 @@ function parseArgs(argv: readonly string[]): { dataRoot?: string; logFormat?: Lo
  * What a running system has: the emulator's port, and the user gateway's socket in this data root (a probe of
  * the relaying gateway's CoSocket socket would show in its log as a connection that ended without a Quit).
  */
-function probes(dataRoot: string, emulatorPort: number | null): Probe[] {
+function probes(dataRoot: string, emulatorPort: number | null, cogrpcAddress: string | null): Probe[] {
+  const cogrpc = cogrpcAddress === null ? null : /^\[?([^\]]*)\]?:(\d+)$/.exec(cogrpcAddress);
   return [
     ...(emulatorPort === null ? [] : [{ kind: 'tcp', host: '127.0.0.1', port: emulatorPort, owner: 'the X API emulator' } as const]),
+    // Port 0 (any free port) cannot be taken; a malformed address is the relaying gateway's to report.
+    ...(cogrpc && Number(cogrpc[2]) > 0
+      ? [{ kind: 'tcp', host: cogrpc[1], port: Number(cogrpc[2]), owner: "the relaying gateway's CogRPC server" } as const]
+      : []),
     { kind: 'unix', path: join(dataRoot, 'user-gateway', 'powebsocket.sock'), owner: 'the user gateway' },
   ];
+}
+
+function describeServers({ cogrpc }: RelayerGatewayServers): string {
+  if (!cogrpc) return 'CogRPC for couriers: off (RELAYER_GATEWAY_COGRPC_ADDRESS is empty)\n';
+  const tls = cogrpc.tlsCertificatePem ? `TLS certificate SHA-256 ${certificateSha256(cogrpc.tlsCertificatePem)}` : 'plaintext, no TLS';
+  return `CogRPC for couriers: ${cogrpc.address} (${tls})\n`;
 }
 
 async function main(): Promise<void> {
@@ -86,8 +112,13 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const realApi = usesRealXApi(join(REPO_ROOT, '.env'));
-  const specs = systemProcesses({ dataRoot, realApi, emulatorPort });
-  const taken = await findTaken(probes(dataRoot, realApi ? null : emulatorPort));
+  const specs = systemProcesses({
+    dataRoot,
+    realApi,
+    emulatorPort,
+    onRelayerGateway: (servers) => process.stdout.write(describeServers(servers)),
+  });
+  const taken = await findTaken(probes(dataRoot, realApi ? null : emulatorPort, cogrpcAddressFrom(process.env)));
   if (taken.length > 0) {
     process.stderr.write(describeTaken(taken));
     process.exit(EXIT_RUNNING);
@@ -104,8 +135,9 @@ async function main(): Promise<void> {
   }
   void supervisor.start().then((result) => {
     if (result.firstExit) {
-      const { name, code, signal } = result.firstExit;
-      process.stderr.write(`start: ${name} exited (${signal ? `signal ${signal}` : `code ${code}`}), so everything was stopped\n`);
+      const { name, code, signal, error } = result.firstExit;
+      const what = error ? `could not be started: ${error}` : `exited (${signal ? `signal ${signal}` : `code ${code}`})`;
+      process.stderr.write(`start: ${name} ${what}, so everything was stopped\n`);
     } else {
       process.stdout.write('All stopped.\n');
     }
