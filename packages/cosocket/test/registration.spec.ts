@@ -2,13 +2,9 @@
  * The registration exchange extension (packets 0x12 and 0x13): a relayer presents a body, the gateway
  * answers, refuses it for good with a reason, or (not knowing the extension) quits with invalid-packet.
  */
-import { join } from 'node:path';
-
 import {
-  CoSocketClient,
   CoSocketQuitError,
   CoSocketRefusalError,
-  createCoSocketServer,
   encodePacket,
   MAX_REGISTRATION_BODY_LENGTH,
   PacketDecoder,
@@ -16,34 +12,10 @@ import {
   QuitReason,
   RefusalDisposition,
   RegistrationStatus,
-  type CoSocketServerOptions,
 } from '../src';
-import { makeTempDir } from './helpers';
+import { socketFixture } from './helpers';
 
-let temp: Awaited<ReturnType<typeof makeTempDir>>;
-let socketPath: string;
-const closers: Array<() => Promise<void>> = [];
-
-beforeEach(async () => {
-  temp = await makeTempDir();
-  socketPath = join(temp.dir, 'gw.sock');
-});
-
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
-  await temp.cleanup();
-});
-
-async function startServer(options: Partial<CoSocketServerOptions>): Promise<void> {
-  const server = await createCoSocketServer({ socketPath, onCargoDelivered: async () => undefined, ...options });
-  closers.push(() => server.close());
-}
-
-async function connect(): Promise<CoSocketClient> {
-  const client = await CoSocketClient.connect(socketPath);
-  closers.push(() => client.close());
-  return client;
-}
+const { startServer, connect, closeAll } = socketFixture();
 
 test('answers, refusals and further exchanges on the same connection', async () => {
   await startServer({
@@ -65,7 +37,7 @@ test('a gateway without the extension quits with invalid-packet; one that fails 
   expect(error).toBeInstanceOf(CoSocketQuitError);
   expect((error as CoSocketQuitError).quitReason).toBe(QuitReason.INVALID_PACKET);
 
-  await closers.splice(0).reverse().reduce((p, close) => p.then(close), Promise.resolve());
+  await closeAll();
   await startServer({ onRegistrationExchange: async () => Promise.reject(new Error('disk full')) });
   const second = await connect();
   const failure = await second.exchangeRegistration(Buffer.from('request')).catch((e: unknown) => e);

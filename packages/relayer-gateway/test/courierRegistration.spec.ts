@@ -19,18 +19,11 @@ import {
   silentLogger,
 } from '@twitter-relaynet/endpoint';
 
-import { buildExecutables, countOf, Daemon, REPO, sleep, waitFor, World } from './world';
+import { buildExecutables, countOf, Daemon, REPO, seededRandom, sleep, waitFor, World } from './world';
 
 const TRIALS = Number(process.env.COURIER_CRASH_TRIALS ?? 1);
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 100_000);
-let seed = SEED;
-function random(): number {
-  // mulberry32
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const random = seededRandom(SEED);
 
 jest.setTimeout(60_000 + TRIALS * 3 * 30_000);
 
