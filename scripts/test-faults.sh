@@ -140,7 +140,9 @@ node -e '
       }
       console.log(`  parcels queued before registration: ${f.parcels.sent} sent, ${f.parcels.lost} lost, ${f.parcels.duplicated} duplicated`);
     } else if (f.suite === "courier-registration-crash") {
-      console.log(`  kill -9 user-gateway, relayer-gateway, relay during a registration through the courier: ${f.trialsPerKind} trials each`);
+      for (const [kind, k] of Object.entries(f.kinds)) {
+        console.log(`  kill -9 ${kind} during a registration through the courier: ${k.trials} trials (${k.midRun} while the relay run was under way)`);
+      }
       console.log(`  parcels queued before it: ${f.parcels.sent} sent, ${f.parcels.lost} lost, ${f.parcels.duplicated} duplicated`);
     } else if (f.suite === "adapter-crash") {
       console.log(`  kill -9 twitter-api-adapter: ${f.trials} trials (${f.killedMidDelivery} mid-delivery, ${f.killedMidPost} after X posted a tweet and before the adapter knew)`);

@@ -224,6 +224,8 @@ test(`kill -9 at random points of the courier registration (${TRIALS} trials per
   let sent = 0;
   let lost = 0;
   let duplicated = 0;
+  /** Per kind: trials, and kills that landed while the relay run was still under way. */
+  const figures = Object.fromEntries(kinds.map((k) => [k, { trials: 0, midRun: 0 }])) as Record<(typeof kinds)[number], { trials: number; midRun: number }>;
   /** How long a relay run took last (ms): the kill lands within it. */
   let runTime = 400;
   for (const [index, kind] of trials.entries()) {
@@ -246,12 +248,16 @@ test(`kill -9 at random points of the courier registration (${TRIALS} trials per
           runTime = Math.max(100, Date.now() - started);
           continue;
         }
+        figures[kind].trials++;
         if (kind === 'relay') {
-          await sides.relay(at, { killAfterMs: delay });
+          const killed = await sides.relay(at, { killAfterMs: delay });
+          if (killed.status === null) figures[kind].midRun++;
         } else {
           const victim = kind === 'user-gateway' ? sides.userGateway : sides.internet.relayer;
-          const running = sides.relay(at);
+          let finished = false;
+          const running = sides.relay(at).finally(() => (finished = true));
           await sleep(delay);
+          if (!finished) figures[kind].midRun++;
           await victim.stop('SIGKILL');
           await running;
           await victim.start();
@@ -277,7 +283,7 @@ test(`kill -9 at random points of the courier registration (${TRIALS} trials per
   if (process.env.FAULTS_REPORT) {
     appendFileSync(
       process.env.FAULTS_REPORT,
-      `${JSON.stringify({ suite: 'courier-registration-crash', seed: SEED, trialsPerKind: TRIALS, parcels: { sent, lost, duplicated } })}\n`,
+      `${JSON.stringify({ suite: 'courier-registration-crash', seed: SEED, trialsPerKind: TRIALS, kinds: figures, parcels: { sent, lost, duplicated } })}\n`,
     );
   }
   const context = `seed ${SEED}; ${events.join('; ')}`;
