@@ -19,6 +19,8 @@ import {
   silentLogger,
 } from '@twitter-relaynet/endpoint';
 
+import { PlainReporter, registrationExchangeOf, runRegistrationLeg } from '@twitter-relaynet/relay';
+
 import { buildExecutables, countOf, Daemon, REPO, seededRandom, sleep, waitFor, World } from './world';
 
 const TRIALS = Number(process.env.COURIER_CRASH_TRIALS ?? 1);
@@ -215,6 +217,46 @@ describe('two data roots, one flashdrive', () => {
       client.close();
     }
   });
+});
+
+test('the registration leg over CogRPC, as the CogRPC path of bin/relay runs it: answered, and a tampered request set aside', async () => {
+  const sides = new TwoSides();
+  try {
+    await sides.start(true);
+    await sides.relay('user-gateway');
+    const requests = join(sides.flashdrive, 'relayer-gw', 'registration');
+    const [name] = sides.files('relayer-gw', 'registration');
+    const tampered = readFileSync(join(requests, name));
+    tampered[Math.floor(tampered.length / 2)] ^= 0x01;
+    writeFileSync(join(requests, 'tampered.request'), tampered);
+
+    const { address } = JSON.parse(readFileSync(sides.internet.path('relayer-gateway', 'cogrpc.json'), 'utf8')) as { address: string };
+    const client = new CourierRegistrationClient(address, { tls: { insecurePlaintextForTests: true } });
+    let output = '';
+    try {
+      const result = await runRegistrationLeg(
+        {
+          side: 'relayer-gateway',
+          incoming: join(sides.flashdrive, 'relayer-gw'),
+          outgoing: join(sides.flashdrive, 'user-gw'),
+          exchange: registrationExchangeOf(client),
+        },
+        { reporter: new PlainReporter({ write: (text: string) => (output += text) }) },
+      );
+      expect(result).toEqual({ requestsTaken: 0, responsesSaved: 1, responsesHandedIn: 0, refused: 1, errors: 0 });
+    } finally {
+      client.close();
+    }
+    expect(output).toContain('tampered.request: refused by the gateway: Registration request refused: unreadable or its signature does not verify');
+    expect(sides.files('relayer-gw', 'registration')).toEqual(['refused']);
+    expect(sides.files('user-gw', 'registration')).toEqual([name.replace(/\.request$/, '.response')]);
+
+    const handIn = await sides.relay('user-gateway');
+    expect(handIn.status).toBe(0);
+    expect(sides.registered()).toBe(true);
+  } finally {
+    await sides.close();
+  }
 });
 
 test(`kill -9 at random points of the courier registration (${TRIALS} trials per process kind): the tweet queued before it arrives once`, async () => {
