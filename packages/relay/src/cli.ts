@@ -4,12 +4,21 @@ import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 
 import { defaultDataRoot, describeUserGatewayRegistration } from '@twitter-relaynet/config';
-import { createStderrJsonLogger, silentLogger } from '@twitter-relaynet/cosocket';
+import { createStderrJsonLogger, type Logger, silentLogger } from '@twitter-relaynet/cosocket';
 
 import { describeError } from './flashdrive';
 import { type FlashdriveLock, FlashdriveLockedError, lockFlashdrive } from './lock';
-import { ExitCode, exitCodeOf, formatSummary, PlainReporter, type OutputStream, TerminalProgress } from './output';
+import {
+  ExitCode,
+  exitCodeOf,
+  formatSummary,
+  PlainReporter,
+  type OutputStream,
+  type Reporter,
+  TerminalProgress,
+} from './output';
 import { runRelay } from './relay';
+import { coSocketRegistrationExchange, exitCodeWithRegistration, runRegistrationLeg } from './registration';
 
 /** Longest --wait accepted: one day. */
 export const MAX_WAIT_SECONDS = 86_400;
@@ -145,10 +154,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   let options: ParsedOptions;
   let waitSeconds: number;
   let flashdrive: FlashdrivePlan;
+  let gateway: GatewayName | undefined;
   try {
     command.parse([...argv], { from: 'node' });
     options = command.opts<ParsedOptions>();
-    const gateway = command.args[0] as string | undefined;
+    gateway = command.args[0] as GatewayName | undefined;
     const init = options.init === true;
     if (gateway !== undefined) {
       if (!Object.hasOwn(GATEWAYS, gateway)) {
@@ -237,6 +247,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const verbose = options.verbose === true;
     const progress = options.progress ?? (io.stderr.isTTY === true && !verbose);
     const reporter = progress ? new TerminalProgress(io.stderr) : new PlainReporter(io.stderr);
+    const logger = verbose ? createStderrJsonLogger('relay') : silentLogger;
+    // Before the cargo: a response handed in registers the user gateway, which then has cargo for this trip.
+    const registration = gateway ? await runCoSocketRegistrationLeg(gateway, options, { reporter, logger, signal: io.signal }) : null;
     const result = await runRelay(
       {
         cosocket: options.cosocket!,
@@ -247,18 +260,35 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       },
       {
         reporter,
-        logger: verbose ? createStderrJsonLogger('relay') : silentLogger,
+        logger,
         cosocketLogger: verbose ? createStderrJsonLogger('cosocket') : silentLogger,
       },
     );
     reporter.finish();
     io.stderr.write(`${formatSummary(result, options.outgoing!)}\n`);
     // An unregistered user gateway collects nothing and takes no cargo: say why (the relaying gateway publishes no such file).
-    const registration = describeUserGatewayRegistration(options.cosocket!);
-    if (registration) io.stderr.write(`relay: ${registration}\n`);
-    return exitCodeOf(result);
+    const registrationStatus = describeUserGatewayRegistration(options.cosocket!);
+    if (registrationStatus) io.stderr.write(`relay: ${registrationStatus}\n`);
+    return registration ? exitCodeWithRegistration(exitCodeOf(result), registration) : exitCodeOf(result);
   } finally {
     await lock?.release().catch(() => undefined);
+  }
+}
+
+/** The registration leg (registration.ts) over the gateway's CoSocket socket. */
+async function runCoSocketRegistrationLeg(
+  gateway: GatewayName,
+  options: ParsedOptions,
+  deps: { reporter: Reporter; logger: Logger; signal?: AbortSignal },
+) {
+  const connection = coSocketRegistrationExchange(options.cosocket!, { signal: deps.signal });
+  try {
+    return await runRegistrationLeg(
+      { side: gateway, incoming: options.incoming!, outgoing: options.outgoing!, exchange: connection.exchange, signal: deps.signal },
+      deps,
+    );
+  } finally {
+    await connection.close().catch(() => undefined);
   }
 }
 

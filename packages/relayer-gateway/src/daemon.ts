@@ -7,7 +7,12 @@
 import { readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { createCogRPCServer, type CogRPCServer, type ServerTls } from '@twitter-relaynet/cogrpc';
+import {
+  createCogRPCServer,
+  type CogRPCServer,
+  GatewayRegistrationRefusedError,
+  type ServerTls,
+} from '@twitter-relaynet/cogrpc';
 import { type Certificate, type Logger } from '@twitter-relaynet/core';
 import {
   CoSocketRefusalError,
@@ -22,10 +27,12 @@ import {
   CcaRefusedError,
   CcaReusedError,
   CcaTimingError,
+  CourierRegistrar,
   INTERNET_QUEUE,
   openSqliteStores,
   ParcelRefusedError,
   type ParcelRecord,
+  RegistrationRequestRefusedError,
   RelayingGateway,
   selfIssueGatewayCertificate,
   type SqliteGatewayStores,
@@ -50,6 +57,8 @@ export const FILES = {
   key: 'identity-key.pem',
   certificate: 'identity-certificate.pem',
   database: 'gateway.sqlite',
+  /** The answers to courier registration requests, by request digest (packages/gateway courierRegistration.ts). */
+  courierRegistrations: 'courier-registrations',
 } as const;
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
@@ -76,6 +85,7 @@ export interface RelayerGatewayDaemonOptions {
 export class RelayerGatewayDaemon {
   private stores!: SqliteGatewayStores;
   private gatewayInstance!: RelayingGateway;
+  private registrar!: CourierRegistrar;
   private cosocket: CoSocketServer | null = null;
   private pogrpc: PogRPCServer | null = null;
   private cogrpc: CogRPCServer | null = null;
@@ -134,12 +144,25 @@ export class RelayerGatewayDaemon {
       deliveryLeaseMs: DELIVERY_LEASE_MS,
     });
     await this.releaseStaleLeases();
+    this.registrar = new CourierRegistrar({
+      gateway: this.gatewayInstance,
+      directory: this.path(FILES.courierRegistrations),
+      logger: this.logger,
+    });
 
     this.cosocket = await createCoSocketServer({
       socketPath: config.cosocketSocket,
       logger: this.logger,
       onCargoDelivered: (cargo, deliveryId) => this.receiveCargo(cargo, deliveryId),
       onCargoCollectionRequest: (cca) => this.collectCargo(cca),
+      onRegistrationExchange: async (request) => {
+        try {
+          return await this.answerCourierRegistration(request, 'CoSocket');
+        } catch (error) {
+          if (error instanceof RegistrationRequestRefusedError) throw new CoSocketRefusalError(error.message, RefusalDisposition.FINAL);
+          throw error;
+        }
+      },
     });
 
     const host = config.pogrpcAddress.replace(/:\d+$/, '');
@@ -236,6 +259,15 @@ export class RelayerGatewayDaemon {
       }
     })();
     return this.registering;
+  }
+
+  /** A user gateway's registration request brought by a courier (CoSocket or CogRPC): the registrar's answer. */
+  private async answerCourierRegistration(request: Buffer, binding: string): Promise<Buffer> {
+    const answer = await this.registrar.answer(request);
+    if (!answer.replayed) {
+      this.logger.info({ userGatewayId: answer.userGatewayId, binding }, 'Registration request answered (courier)');
+    }
+    return answer.response;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -335,6 +367,14 @@ export class RelayerGatewayDaemon {
         return (async function* () {
           for await (const cargo of cargoes) yield { cargo: cargo.serialized, acknowledged: async () => undefined };
         })();
+      },
+      registerGateway: async (request) => {
+        try {
+          return await this.answerCourierRegistration(request, 'CogRPC');
+        } catch (error) {
+          if (error instanceof RegistrationRequestRefusedError) throw new GatewayRegistrationRefusedError(error.message);
+          throw error;
+        }
       },
     });
     this.cogrpcAddress = `${host}:${this.cogrpc.port}`;
@@ -500,6 +540,7 @@ export class RelayerGatewayDaemon {
     if (this.stopped) return;
     try {
       await this.gateway.purgeExpired();
+      await this.registrar.purge();
     } catch (error) {
       this.logger.error({ err: String(error) }, 'Purging expired messages failed');
     }
