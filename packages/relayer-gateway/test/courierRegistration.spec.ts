@@ -46,7 +46,7 @@ class TwoSides {
 
   async start(cogrpc = false): Promise<void> {
     if (cogrpc) {
-      (this.internet.relayer as unknown as { args: string[] }).args.push('--cogrpc-address', '127.0.0.1:0', '--cogrpc-plaintext');
+      this.internet.relayerFlags = ['--cogrpc-address', '127.0.0.1:0', '--cogrpc-plaintext'];
     }
     await this.internet.relayer.start();
     await this.internet.startAdapter();
