@@ -99,3 +99,12 @@ describe('the wiring, from what each daemon published to the next one\'s configu
     await expect(waiting).rejects.toThrow(/abort/i);
   });
 });
+
+test('--side: the user computer runs the user gateway alone; the Internet server everything else', () => {
+  const names = (side: 'all' | 'user' | 'internet', realApi = false) =>
+    systemProcesses({ dataRoot: '/data', side, realApi, env: {} }).map((spec) => spec.name);
+  expect(names('user')).toEqual(['user-gateway']);
+  expect(names('internet')).toEqual(['x-api-emulator', 'relayer-gateway', 'twitter-api-adapter']);
+  expect(names('internet', true)).toEqual(['relayer-gateway', 'twitter-api-adapter']);
+  expect(names('all')).toEqual(['x-api-emulator', 'relayer-gateway', 'twitter-api-adapter', 'user-gateway']);
+});

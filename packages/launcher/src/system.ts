@@ -35,8 +35,18 @@ export const DEFAULT_EMULATOR_PORT = 8085;
  */
 export const EMULATOR_SYNC_INTERVAL_MS = 10_000;
 
+/**
+ * Which computer this is: `all` of them in one (the default), the user's (the user gateway alone) or the Internet
+ * server (the relaying gateway, the adapter and the emulator). The two sides share only the courier's flashdrive
+ * and the network, so a side's processes are wired to nothing of the other's.
+ */
+export type Side = 'all' | 'user' | 'internet';
+export const SIDES: readonly Side[] = ['all', 'user', 'internet'];
+
 export interface SystemOptions {
   readonly dataRoot: string;
+  /** Default `all`. */
+  readonly side?: Side;
   /** The adapter talks to the real X API (configured in .env or the environment): no emulator. */
   readonly realApi: boolean;
   /** The emulator's TCP port. */
@@ -194,7 +204,9 @@ export function systemProcesses(options: SystemOptions): ProcessSpec[] {
     },
     { name: 'user-gateway', command: bin('user-gateway'), args: ['--data-root', options.dataRoot], env },
   );
-  return specs;
+  const side = options.side ?? 'all';
+  if (side === 'all') return specs;
+  return specs.filter((spec) => (spec.name === 'user-gateway') === (side === 'user'));
 }
 
 /** X_API_EMULATOR_PORT, checked. */

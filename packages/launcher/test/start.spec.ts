@@ -61,6 +61,7 @@ test.each([
   [[], { X_API_EMULATOR_PORT: 'eighty' }, 'start: X_API_EMULATOR_PORT must be a TCP port between 1 and 65535 (got "eighty")\n'],
   [['--log-format', 'pretty'], {}, 'start: --log-format must be human or json (got "pretty")\n'],
   [['--log-format'], {}, 'start: --log-format must be human or json (got "")\n'],
+  [['--side', 'moon'], {}, 'start: --side must be all, user, internet (got "moon")\n'],
 ])('%j %j → usage error, exit 2', async (args, extraEnv, message) => {
   const result = await start(args, { ...env, ...extraEnv });
   expect(result.status).toBe(2);
