@@ -3,7 +3,6 @@
  * processes (through a shell, from the repository root, like a user pasting them), against the real daemons, in a
  * fresh data root. The X API emulator is checked through its API, and its page is read and used as a user would.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,52 +13,20 @@ import { chromiumAvailable, launchChromium } from '../../x-api-emulator/test/bro
 import { freePort } from '../src/demo';
 import { REPO_ROOT } from '../src/layout';
 import { readWalkthrough } from './readme';
+import { Background, eventually as eventuallyFor, Shell } from './shell';
 
 jest.setTimeout(240_000);
 
-interface Result {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 const walkthrough = readWalkthrough();
 let dataRoot: string;
-let env: NodeJS.ProcessEnv;
 let emulatorUrl: string;
-let system: ChildProcess | null = null;
-let systemOutput = '';
-let systemExit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-const transcript: string[] = [];
+let system: Background | null = null;
+const shell = new Shell({});
+const sh = (command: string) => shell.run(command);
 
-function sh(command: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', command], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', reject);
-    child.on('close', (status) => {
-      const result = { status, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-      transcript.push(`$ ${command}\n[exit ${status}]\n${result.stdout}${result.stderr}`);
-      resolve(result);
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 90_000, intervalMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out waiting for ${what}.\nnpm start output (tail):\n${systemOutput.slice(-4000)}\nCommands:\n${transcript.slice(-8).join('\n')}`);
-    }
-    await sleep(intervalMs);
-  }
+function eventually<T>(what: string, probe: () => Promise<T | null>, timeoutMs?: number, intervalMs?: number): Promise<T> {
+  const context = () => `npm start output (tail):\n${(system?.output ?? '').slice(-4000)}\nCommands:\n${shell.transcript.slice(-8).join('\n')}`;
+  return eventuallyFor(what, probe, context, timeoutMs, intervalMs);
 }
 
 /** Run the README's courier commands; a relay with nothing to do exits 3, which is fine. */
@@ -112,7 +79,7 @@ beforeAll(async () => {
   const port = await freePort();
   emulatorUrl = `http://127.0.0.1:${port}`;
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TWITTER_')));
-  env = {
+  shell.env = {
     ...inherited,
     RELAYNET_DATA_ROOT: dataRoot,
     X_API_EMULATOR_PORT: String(port),
@@ -130,26 +97,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // After a failure, stop the system the way a user would (the launcher then stops its children, which live in
-  // their own process groups); only if that hangs, kill npm's group.
-  if (system && system.exitCode === null && system.signalCode === null && system.pid) {
-    const pid = system.pid;
-    const signal = (name: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, name);
-      } catch {
-        // already gone
-      }
-    };
-    signal('SIGINT');
-    let timer: NodeJS.Timeout | undefined;
-    const stopped = await Promise.race([
-      systemExit.then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 20_000))),
-    ]);
-    clearTimeout(timer);
-    if (!stopped) signal('SIGKILL');
-  }
+  // After a failure, stop the system the way a user would (the launcher then stops its children).
+  await system?.stop();
   rmSync(dataRoot, { recursive: true, force: true });
 });
 
@@ -169,27 +118,24 @@ test('the walk-through: a tweet reaches the X API and its outcome the app; a fol
   expect((await sh('bin/twitter-app status')).stdout).toMatch(/^Tweets: 1 queued in the app, 0 with the user gateway, 0 confirmed, 0 failed$/m);
 
   // Terminal 1: npm start, in its own process group so that "Ctrl-C" reaches npm and the launcher together.
-  system = spawn('sh', ['-c', `exec ${walkthrough.start[0]}`], { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  system.stdout!.on('data', (chunk: Buffer) => (systemOutput += chunk.toString()));
-  system.stderr!.on('data', (chunk: Buffer) => (systemOutput += chunk.toString()));
-  systemExit = new Promise((resolve) => system!.on('close', (code, signal) => resolve({ code, signal })));
+  system = new Background(walkthrough.start[0], shell.env);
   await eventually('the adapter to publish its connection parameters', async () =>
     existsSync(join(dataRoot, 'twitter-api-adapter', 'connection-parameters.json')) ? true : null,
   );
   await eventually('every process of npm start to print its first lines', async () =>
     ['x-api-emulator', 'relayer-gateway', 'user-gateway', 'twitter-api-adapter'].every((name) =>
-      new RegExp(`^${name} +\\| `, 'm').test(systemOutput),
+      new RegExp(`^${name} +\\| `, 'm').test(system!.output),
     )
       ? true
       : null,
   );
   await eventually('the adapter to say it is ready', async () =>
-    /^twitter-api-adapter +\| twitter-api-adapter: ready$/m.test(systemOutput) ? true : null,
+    /^twitter-api-adapter +\| twitter-api-adapter: ready$/m.test(system!.output) ? true : null,
   );
-  expect(systemOutput).toMatch(/^twitter-api-adapter +\| .*timeline sync every 1000 ms/m); // the environment reaches the daemons
+  expect(system!.output).toMatch(/^twitter-api-adapter +\| .*timeline sync every 1000 ms/m); // the environment reaches the daemons
   // As the README says: the courier can start once the user gateway has registered with the relaying gateway.
   await eventually('the user gateway to register with the relaying gateway', async () =>
-    /^user-gateway +\| .*Registered with the relaying gateway/m.test(systemOutput) ? true : null,
+    /^user-gateway +\| .*Registered with the relaying gateway/m.test(system!.output) ? true : null,
   );
 
   // The README's timeline command registers the app and sends the tweet kept since before npm start (exit 3 while the
@@ -269,11 +215,11 @@ test('the walk-through: a tweet reaches the X API and its outcome the app; a fol
   expect(await emulatorTweets(earlyText)).toHaveLength(1);
 
   // Ctrl-C: every process stops cleanly (npm itself then ends by the same signal, as npm does on SIGINT).
-  process.kill(-system.pid!, 'SIGINT');
-  const exit = await systemExit;
+  system.interrupt();
+  const exit = await system.exit;
   expect(exit.code === 0 || exit.signal === 'SIGINT').toBe(true);
-  expect(systemOutput).toContain('All stopped.');
+  expect(system!.output).toContain('All stopped.');
   for (const name of ['x-api-emulator', 'relayer-gateway', 'user-gateway', 'twitter-api-adapter']) {
-    expect(systemOutput).toMatch(new RegExp(`^${name} stopped$`, 'm')); // exit status 0, not killed
+    expect(system!.output).toMatch(new RegExp(`^${name} stopped$`, 'm')); // exit status 0, not killed
   }
 });
