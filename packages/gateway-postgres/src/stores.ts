@@ -64,6 +64,9 @@ export async function openPostgresStores(options: PostgresStoresOptions): Promis
   // An idle connection that the server closes (restart, network cut) is an error event on the pool:
   // without a listener it would crash the process. The next query opens a new connection.
   pool.on('error', (error) => logger.warn({ err: error.message }, 'PostgreSQL connection lost (idle)'));
+  // Likewise for a connection checked out between two queries (a transaction's, or a sweep lock's holder):
+  // the loss reaches the caller through its next query.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     const applied = await migrate(pool);
     if (applied.length > 0) logger.info({ versions: applied }, 'Database schema migrated');
