@@ -9,6 +9,7 @@ export {
   PostgresCertificateRegistry,
   PostgresRegistrationStore,
   PARCELS_CHANNEL,
+  IdentityMismatchError,
   type PostgresStoresOptions,
 } from './stores';
 export { migrate, MIGRATIONS, SCHEMA_VERSION, SchemaVersionError } from './migrations';

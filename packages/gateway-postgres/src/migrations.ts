@@ -56,6 +56,13 @@ CREATE TABLE certificates (
   der BYTEA NOT NULL
 );
 
+-- The relaying gateway's id (public: derived from its key), recorded by the first instance: an instance
+-- started with another identity key is refused instead of serving the same queues under another name.
+CREATE TABLE gateway_identity (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  gateway_id TEXT NOT NULL
+);
+
 CREATE TABLE registration (
   singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
   relaying_gateway_der BYTEA NOT NULL,

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { NOW, parcel } from '../../gateway/src/stores/conformanceSuite';
 import { makeWorld } from '../../gateway/src/testUtils';
 import { MIGRATIONS, SchemaVersionError, SCHEMA_VERSION } from './migrations';
-import { openPostgresStores, type PostgresGatewayStores } from './stores';
+import { IdentityMismatchError, openPostgresStores, type PostgresGatewayStores } from './stores';
 import { openEmptyStores, useTestDatabase } from './testDatabase';
 
 /** Several instances over one database: each `PostgresGatewayStores` here has its own pool, as a process would. */
@@ -48,6 +48,14 @@ describeWithPostgres('several instances over one PostgreSQL database', () => {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
     }
+  });
+
+  test('every instance must have the identity of the first one', async () => {
+    const [a, b] = await openInstances(2);
+    await a.bindIdentity('0first');
+    await expect(b.bindIdentity('0first')).resolves.toBeUndefined();
+    await expect(b.bindIdentity('0another')).rejects.toThrow(IdentityMismatchError);
+    await expect(b.bindIdentity('0another')).rejects.toThrow('belongs to the relaying gateway 0first');
   });
 
   test('concurrent claims by three instances never hand out a parcel twice', async () => {

@@ -36,6 +36,10 @@ import { migrate } from './migrations';
  */
 
 export const PARCELS_CHANNEL = 'gateway_parcels';
+
+export class IdentityMismatchError extends Error {
+  override name = 'IdentityMismatchError';
+}
 const DEFAULT_PAGE_SIZE = 100;
 /** Bodies up to this size come with their page; larger ones one at a time (a page of 9 MiB parcels would not fit in memory). */
 const INLINE_BODY_MAX = 64 * 1024;
@@ -219,6 +223,24 @@ export class PostgresGatewayStores implements GatewayStores {
     this.listener ??= new ParcelsListener(this.options, this.logger);
     await this.listener.add(listener);
     return () => this.listener?.remove(listener);
+  }
+
+  /**
+   * Record `gatewayId` as the one every instance over this database must have (the first caller's), or
+   * check that it is: an instance that made its own identity key instead of mounting the shared one would
+   * otherwise issue certificates, sign cargo and decrypt under another identity. @throws IdentityMismatchError
+   */
+  async bindIdentity(gatewayId: string): Promise<void> {
+    await this.pool.query('INSERT INTO gateway_identity (singleton, gateway_id) VALUES (1, $1) ON CONFLICT DO NOTHING', [
+      gatewayId,
+    ]);
+    const { rows } = await this.pool.query<{ gateway_id: string }>('SELECT gateway_id FROM gateway_identity');
+    if (rows[0].gateway_id !== gatewayId) {
+      throw new IdentityMismatchError(
+        `This database belongs to the relaying gateway ${rows[0].gateway_id}, but this instance's identity key is ` +
+          `that of ${gatewayId}: give every instance the same identity-key.pem and identity-certificate.pem`,
+      );
+    }
   }
 
   /** Whether the database answers now (for readiness). */
