@@ -21,6 +21,7 @@ Environment variables (a flag wins over its variable):
   ${ENV.ADDRESS_BOOK}     --address-book (default <data dir>/address-book.json)
   ${ENV.ADAPTER_POGRPC}   --adapter-pogrpc (default <data root>/twitter-api-adapter/pogrpc.json)
   ${ENV.POLL_INTERVAL_MS} --poll-interval (default 1000)
+  ${ENV.DATABASE_URL}                     --database-url (default: none, SQLite in <data dir>/gateway.sqlite)
 
 Publishes <data dir>/identity-certificate.pem and <data dir>/pogrpc.json ({"address", "tlsCertificatePem"});
 with --cogrpc-address also <data dir>/cogrpc.json (same fields; tlsCertificatePem null with --cogrpc-plaintext).
@@ -45,6 +46,10 @@ export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: strin
     .option('--address-book <path>', 'address book: Internet address → PogRPC address and TLS certificate')
     .option('--adapter-pogrpc <path>', "the adapter's published PogRPC parameters")
     .option('--poll-interval <ms>', 'how often to look at the registration folder and the delivery queue')
+    .option(
+      '--database-url <postgres://…>',
+      'keep the queues in this PostgreSQL database, shared by every instance given it (default: SQLite in the data directory)',
+    )
     .addHelpText('after', HELP_AFTER)
     .allowExcessArguments(false)
     .exitOverride()

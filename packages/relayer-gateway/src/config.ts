@@ -18,6 +18,7 @@ export const ENV = {
   ADDRESS_BOOK: 'RELAYER_GATEWAY_ADDRESS_BOOK',
   ADAPTER_POGRPC: 'RELAYER_GATEWAY_ADAPTER_POGRPC',
   POLL_INTERVAL_MS: 'RELAYER_GATEWAY_POLL_INTERVAL_MS',
+  DATABASE_URL: 'DATABASE_URL',
 } as const;
 
 export const DEFAULT_POGRPC_ADDRESS = '127.0.0.1:21477';
@@ -37,6 +38,7 @@ export interface RelayerGatewayFlags {
   readonly addressBook?: string;
   readonly adapterPogrpc?: string;
   readonly pollInterval?: string;
+  readonly databaseUrl?: string;
 }
 
 export interface RelayerGatewayConfig {
@@ -57,6 +59,11 @@ export interface RelayerGatewayConfig {
   readonly certificatePublication: string;
   /** Registration folder and delivery queue polling (ms). */
   readonly pollIntervalMs: number;
+  /**
+   * postgres://… : the stores are in this PostgreSQL database, shared with any other instance given it;
+   * null: SQLite in the data directory (one instance).
+   */
+  readonly databaseUrl: string | null;
 }
 
 export interface CogRPCConfig {
@@ -115,7 +122,28 @@ export function resolveConfig(flags: RelayerGatewayFlags, env: Env): RelayerGate
     pogrpcPublication: join(dataDir, 'pogrpc.json'),
     certificatePublication: join(dataDir, 'identity-certificate.pem'),
     pollIntervalMs: parsePositiveInteger(poll, '--poll-interval', MAX_POLL_INTERVAL_MS),
+    databaseUrl: checkDatabaseUrl(nonEmpty(flags.databaseUrl) ?? nonEmpty(env[ENV.DATABASE_URL])),
   };
+}
+
+function checkDatabaseUrl(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new ConfigError('--database-url must be a postgres://user@host:port/database URL (got an unparsable value)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`--database-url must be a postgres:// or postgresql:// URL (got ${url.protocol}//…)`);
+  }
+  return value.trim();
+}
+
+/** A database URL fit for logs: no password. */
+export function describeDatabaseUrl(value: string): string {
+  const url = new URL(value);
+  return `${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname}`;
 }
 
 function resolveCogRPC(

@@ -28,9 +28,11 @@ import {
   type ParcelRecord,
   RelayingGateway,
   selfIssueGatewayCertificate,
-  type SqliteGatewayStores,
+  type GatewayStores,
   writeFileAtomically,
 } from '@twitter-relaynet/gateway';
+// Types only (erased): the package, and `pg` with it, is loaded by start() only when a database URL is given.
+import type { PostgresGatewayStores } from '@twitter-relaynet/gateway-postgres';
 import {
   certificateFingerprint,
   createPogRPCServer,
@@ -41,7 +43,7 @@ import {
 
 import { AddressBook, type Route } from './addressBook';
 import { toCogRPCRefusal } from './cogrpc';
-import type { CogRPCConfig, RelayerGatewayConfig } from './config';
+import { type CogRPCConfig, describeDatabaseUrl, type RelayerGatewayConfig } from './config';
 import { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCertificate } from './files';
 import { Notifier } from './notifier';
 import { RouteBackoff } from './routeBackoff';
@@ -74,7 +76,9 @@ export interface RelayerGatewayDaemonOptions {
 }
 
 export class RelayerGatewayDaemon {
-  private stores!: SqliteGatewayStores;
+  private stores!: GatewayStores;
+  /** The same stores when they are in PostgreSQL (shared with other instances), else null. */
+  private postgres: PostgresGatewayStores | null = null;
   private gatewayInstance!: RelayingGateway;
   private cosocket: CoSocketServer | null = null;
   private pogrpc: PogRPCServer | null = null;
@@ -126,14 +130,28 @@ export class RelayerGatewayDaemon {
       await writeCertificate(this.path(FILES.certificate), certificate, 0o644);
       this.logger.info({ expiryDate: certificate.expiryDate.toISOString() }, 'Identity certificate self-issued');
     }
-    this.stores = openSqliteStores(this.path(FILES.database));
+    this.stores = await this.openStores();
+    try {
+      await this.postgres?.bindIdentity(certificate.calculateSubjectId());
+    } catch (error) {
+      await this.stores.close();
+      throw error;
+    }
     this.gatewayInstance = new RelayingGateway({
       identity: { privateKey: keyPair.privateKey, certificate },
       stores: this.stores,
       logger: this.logger,
       deliveryLeaseMs: DELIVERY_LEASE_MS,
     });
-    await this.releaseStaleLeases();
+    if (this.postgres) {
+      // Other instances may be delivering: their leases stand (a dead one's end by themselves). Parcels that
+      // any instance queues for the Internet wake this one's delivery loop; the poll interval is the rescan.
+      await this.postgres.onParcelsQueued((queue) => {
+        if (queue === INTERNET_QUEUE || queue === '') this.notifier.notify();
+      });
+    } else {
+      await this.releaseStaleLeases();
+    }
 
     this.cosocket = await createCoSocketServer({
       socketPath: config.cosocketSocket,
@@ -168,6 +186,15 @@ export class RelayerGatewayDaemon {
     this.printBanner();
   }
 
+  private async openStores(): Promise<GatewayStores> {
+    const { databaseUrl } = this.config;
+    if (!databaseUrl) return openSqliteStores(this.path(FILES.database));
+    const { openPostgresStores } = await import('@twitter-relaynet/gateway-postgres');
+    this.postgres = await openPostgresStores({ connectionString: databaseUrl, logger: this.logger });
+    this.logger.info({ database: describeDatabaseUrl(databaseUrl) }, 'Stores in PostgreSQL (shared by every instance given it)');
+    return this.postgres;
+  }
+
   private printBanner(): void {
     const print = this.options.print ?? ((line: string) => process.stdout.write(line + '\n'));
     const { config } = this;
@@ -186,6 +213,11 @@ export class RelayerGatewayDaemon {
     print(`relayer-gateway: certificate published in ${config.certificatePublication}`);
     print(`relayer-gateway: registration folder: ${config.registrationDir}`);
     print(`relayer-gateway: data directory: ${config.dataDir}`);
+    print(
+      `relayer-gateway: stores: ${
+        config.databaseUrl ? `PostgreSQL ${describeDatabaseUrl(config.databaseUrl)}` : `SQLite ${this.path(FILES.database)}`
+      }`,
+    );
     print('relayer-gateway: ready');
   }
 
@@ -488,7 +520,9 @@ export class RelayerGatewayDaemon {
   private async purge(): Promise<void> {
     if (this.stopped) return;
     try {
-      await this.gateway.purgeExpired();
+      // One instance at a time sweeps a shared database; the others skip this round.
+      if (this.postgres) await this.postgres.exclusively('purge', async () => void (await this.gateway.purgeExpired()));
+      else await this.gateway.purgeExpired();
     } catch (error) {
       this.logger.error({ err: String(error) }, 'Purging expired messages failed');
     }
