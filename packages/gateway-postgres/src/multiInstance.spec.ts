@@ -114,6 +114,35 @@ describeWithPostgres('several instances over one PostgreSQL database', () => {
     await expect(b.parcels.get(key)).resolves.toBeNull();
   });
 
+  test('a copy of a parcel that another instance is marking delivered at that moment is never left queued', async () => {
+    const [a, b] = await openInstances(2);
+    const expiryDate = new Date(NOW.getTime() + 3_600_000);
+    const ids = Array.from({ length: 40 }, (_, i) => `race${i}`);
+    for (const id of ids) await a.parcels.put(parcel({ queue: INTERNET_QUEUE, id }));
+    await a.parcels.claimDue(INTERNET_QUEUE, NOW, expiryDate, ids.length);
+    const delivered = (id: string) => ({ namespace: `delivered:${INTERNET_QUEUE}`, id: `0sender/${id}` });
+    // A marks each delivered while B stores the copy that came again (its ledger look-up found nothing yet).
+    const outcomes = await Promise.all(
+      ids.map(async (id) => {
+        const [, copy] = await Promise.all([
+          a.writeBatch([
+            { kind: 'record id', ...delivered(id), expiryDate },
+            { kind: 'delete parcel', key: { queue: INTERNET_QUEUE, senderId: '0sender', id } },
+          ]),
+          b.writeBatch([{ kind: 'put parcel', parcel: parcel({ queue: INTERNET_QUEUE, id }), unlessRecorded: delivered(id) }]),
+        ]);
+        return copy[0];
+      }),
+    );
+    expect(outcomes.every((outcome) => outcome === 'replaced' || outcome === 'already recorded')).toBe(true);
+    expect(await a.parcels.count(INTERNET_QUEUE)).toBe(0);
+    // The copy's put comes after the delivery's commit (the look-up before it came earlier): stored nothing.
+    await expect(
+      b.writeBatch([{ kind: 'put parcel', parcel: parcel({ queue: INTERNET_QUEUE, id: 'race0' }), unlessRecorded: delivered('race0') }]),
+    ).resolves.toEqual(['already recorded']);
+    expect(await a.parcels.count(INTERNET_QUEUE)).toBe(0);
+  });
+
   test('the same CCA presented to three instances at once is accepted by exactly one, 100 times out of 100', async () => {
     const [a, b, c] = await openInstances(3);
     const world = await makeWorld({ relayingStores: a });

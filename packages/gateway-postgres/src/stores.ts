@@ -3,6 +3,7 @@ import type {
   CertificateRegistry,
   GatewayStores,
   IdLedger,
+  LedgerKey,
   NewParcelRecord,
   ParcelKey,
   ParcelListOptions,
@@ -158,10 +159,12 @@ export class PostgresGatewayStores implements GatewayStores {
       const queued = new Set<string>();
       for (const write of writes) {
         switch (write.kind) {
-          case 'put parcel':
-            results.push(await putParcel(client, write.parcel));
-            queued.add(write.parcel.queue);
+          case 'put parcel': {
+            const outcome = await putParcel(client, write.parcel, write.unlessRecorded);
+            results.push(outcome);
+            if (outcome !== 'already recorded') queued.add(write.parcel.queue);
             break;
+          }
           case 'delete parcel':
             results.push(await deleteParcel(client, write.key));
             break;
@@ -345,7 +348,11 @@ class ParcelsListener {
 // ---------------------------------------------------------------------------------------------
 // Single writes, shared by the stores' methods and writeBatch
 
-async function putParcel(client: Queryable, parcel: NewParcelRecord): Promise<'stored' | 'replaced'> {
+async function putParcel(
+  client: Queryable,
+  parcel: NewParcelRecord,
+  unlessRecorded?: LedgerKey,
+): Promise<'stored' | 'replaced' | 'already recorded'> {
   // In place, keeping the row's lease and attempts: a copy that arrives while the parcel is being delivered
   // must neither become due at once (another instance would deliver it twice) nor escape the deletion that
   // follows the delivery. It takes a new seq: a replacement goes to the end of its queue.
@@ -366,6 +373,16 @@ async function putParcel(client: Queryable, parcel: NewParcelRecord): Promise<'s
       parcel.serialized,
     ],
   );
+  // The guard is read after the upsert, in a statement of its own (a new snapshot): a delivery committed
+  // meanwhile is seen here; one committed later must first delete this very row, which it then does.
+  if (unlessRecorded) {
+    const guarded = await client.query(
+      `DELETE FROM parcels WHERE queue = $1 AND sender_id = $2 AND message_id = $3
+         AND EXISTS (SELECT 1 FROM ledger WHERE namespace = $4 AND id = $5)`,
+      [parcel.queue, parcel.senderId, parcel.id, unlessRecorded.namespace, unlessRecorded.id],
+    );
+    if ((guarded.rowCount ?? 0) > 0) return 'already recorded';
+  }
   return rows[0].inserted ? 'stored' : 'replaced';
 }
 
@@ -442,7 +459,7 @@ export class PostgresParcelStore implements ParcelStore {
 
   async put(parcel: NewParcelRecord): Promise<'stored' | 'replaced'> {
     return inTransaction(this.pool, async (client) => {
-      const outcome = await putParcel(client, parcel);
+      const outcome = (await putParcel(client, parcel)) as 'stored' | 'replaced';
       await notifyQueued(client, [parcel.queue]);
       return outcome;
     });

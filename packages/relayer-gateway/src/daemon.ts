@@ -33,6 +33,8 @@ import {
 } from '@twitter-relaynet/gateway';
 // Types only (erased): the package, and `pg` with it, is loaded by start() only when a database URL is given.
 import type { PostgresGatewayStores } from '@twitter-relaynet/gateway-postgres';
+
+type PostgresModule = typeof import('@twitter-relaynet/gateway-postgres');
 import {
   certificateFingerprint,
   createPogRPCServer,
@@ -189,7 +191,8 @@ export class RelayerGatewayDaemon {
   private async openStores(): Promise<GatewayStores> {
     const { databaseUrl } = this.config;
     if (!databaseUrl) return openSqliteStores(this.path(FILES.database));
-    const { openPostgresStores } = await import('@twitter-relaynet/gateway-postgres');
+    // Typed through the type-only import: the type checker may resolve this dynamic import to the built copy.
+    const { openPostgresStores } = (await import('@twitter-relaynet/gateway-postgres')) as unknown as PostgresModule;
     this.postgres = await openPostgresStores({ connectionString: databaseUrl, logger: this.logger });
     this.logger.info({ database: describeDatabaseUrl(databaseUrl) }, 'Stores in PostgreSQL (shared by every instance given it)');
     return this.postgres;

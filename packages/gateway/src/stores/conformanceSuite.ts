@@ -351,6 +351,28 @@ export function describeStoreConformance(name: string, makeHarness: () => StoreH
       expect((await collect(stores.pcas.list('0peer', NOW))).map((p) => p.parcelId)).toEqual(['p2']);
     });
 
+    test('a put guarded by a ledger id stores nothing once that id is recorded, before or in the same batch', async () => {
+      const expiryDate = new Date(NOW.getTime() + HOUR);
+      const key = { queue: INTERNET_QUEUE, senderId: '0sender', id: 'p1' };
+      const delivered = { namespace: `delivered:${INTERNET_QUEUE}`, id: '0sender/p1' };
+      const guarded = (id: string) => ({
+        kind: 'put parcel' as const,
+        parcel: parcel({ queue: INTERNET_QUEUE, id }),
+        unlessRecorded: { ...delivered, id: `0sender/${id}` },
+      });
+      await expect(stores.writeBatch([guarded('p1')])).resolves.toEqual(['stored']);
+      await stores.writeBatch([
+        { kind: 'record id', ...delivered, expiryDate },
+        { kind: 'delete parcel', key },
+      ]);
+      await expect(stores.writeBatch([guarded('p1'), guarded('p2')])).resolves.toEqual(['already recorded', 'stored']);
+      await expect(stores.parcels.get(key)).resolves.toBeNull();
+      await expect(
+        stores.writeBatch([{ kind: 'record id', ...delivered, id: '0sender/p3', expiryDate }, guarded('p3')]),
+      ).resolves.toEqual([true, 'already recorded']);
+      expect((await collect(stores.parcels.list(INTERNET_QUEUE, { now: NOW }))).map((p) => p.id)).toEqual(['p2']);
+    });
+
     test('writeBatch reschedules parcels and records ids (the outcome of a delivery round)', async () => {
       const lease = new Date(NOW.getTime() + 60_000);
       for (const id of ['ok', 'failed']) await stores.parcels.put(parcel({ queue: INTERNET_QUEUE, id }));
