@@ -68,10 +68,12 @@ export async function openPostgresStores(options: PostgresStoresOptions): Promis
   const logger = options.logger ?? silentLogger;
   // An idle connection that the server closes (restart, network cut) is an error event on the pool:
   // without a listener it would crash the process. The next query opens a new connection.
-  pool.on('error', (error) => logger.warn({ err: error.message }, 'PostgreSQL connection lost (idle)'));
+  const health = new ConnectionHealth(logger);
+  pool.on('error', (error) => health.failed(error));
   // Likewise for a connection checked out between two queries (a transaction's, or a sweep lock's holder):
   // the loss reaches the caller through its next query.
   pool.on('connect', (client) => client.on('error', () => undefined));
+  watchHealth(pool, health);
   try {
     const applied = await migrate(pool);
     if (applied.length > 0) logger.info({ versions: applied }, 'Database schema migrated');
@@ -80,6 +82,71 @@ export async function openPostgresStores(options: PostgresStoresOptions): Promis
     throw error;
   }
   return new PostgresGatewayStores(pool, options, logger);
+}
+
+/**
+ * Whether the server answers, as the last query found: an outage is logged once when it starts and once when it
+ * ends, however many calls fail meanwhile (each of them still rejects, so nothing is acknowledged).
+ */
+export class ConnectionHealth {
+  private down = false;
+
+  constructor(private readonly logger: Logger) {}
+
+  get reachable(): boolean {
+    return !this.down;
+  }
+
+  succeeded(): void {
+    if (!this.down) return;
+    this.down = false;
+    this.logger.info({}, 'PostgreSQL answers again');
+  }
+
+  failed(error: unknown): void {
+    if (!isConnectionError(error) || this.down) return;
+    this.down = true;
+    this.logger.error(
+      { err: error instanceof Error ? error.message : String(error) },
+      'PostgreSQL unreachable: nothing is acknowledged until it answers again (retrying by itself)',
+    );
+  }
+
+  async observe<T>(operation: Promise<T>): Promise<T> {
+    try {
+      const result = await operation;
+      this.succeeded();
+      return result;
+    } catch (error) {
+      this.failed(error);
+      throw error;
+    }
+  }
+}
+
+/** A failure to reach the server (refused, cut, timed out, shut down), as opposed to an error in a statement. */
+function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error instanceof pg.DatabaseError) return /^(08|57P)/.test(error.code ?? '');
+  return true;
+}
+
+const healthOfPool = new WeakMap<pg.Pool, ConnectionHealth>();
+
+/** Every query and connection of `pool` reports to `health` (the pool's methods wrapped once, at open). */
+function watchHealth(pool: pg.Pool, health: ConnectionHealth): void {
+  healthOfPool.set(pool, health);
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as unknown as { query: unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    return result instanceof Promise ? health.observe(result) : result;
+  };
+  // pg's own pool.query calls connect with a callback: only the promise form (ours) is observed here.
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as unknown as { connect: unknown }).connect = (...args: unknown[]) => {
+    const result = connect(...args);
+    return result instanceof Promise ? health.observe(result) : result;
+  };
 }
 
 /** Run `fn` in a transaction on one connection of `pool`; a connection that failed is not reused. */
@@ -93,6 +160,7 @@ async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Pr
     return result;
   } catch (error) {
     failed = error;
+    healthOfPool.get(pool)?.failed(error);
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
@@ -246,7 +314,12 @@ export class PostgresGatewayStores implements GatewayStores {
     }
   }
 
-  /** Whether the database answers now (for readiness). */
+  /** False from a failure to reach the server until a query succeeds again. */
+  get reachable(): boolean {
+    return healthOfPool.get(this.pool)?.reachable ?? true;
+  }
+
+  /** Ask the server now (what ends an outage when nothing else queries). */
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
   }

@@ -198,6 +198,15 @@ export class RelayerGatewayDaemon {
     return this.postgres;
   }
 
+  /**
+   * Log a failure of a periodic task, unless the database is unreachable: the stores said so once already, and
+   * will say when it answers again (the tasks go on retrying meanwhile).
+   */
+  private logFailure(message: string, error: unknown): void {
+    if (this.postgres && !this.postgres.reachable) return;
+    this.logger.error({ err: error instanceof Error ? error.message : String(error) }, message);
+  }
+
   private printBanner(): void {
     const print = this.options.print ?? ((line: string) => process.stdout.write(line + '\n'));
     const { config } = this;
@@ -260,7 +269,7 @@ export class RelayerGatewayDaemon {
           this.logger.info({ userGatewayId, responses }, 'Registration request answered');
         }
       } catch (error) {
-        this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'Registration folder error');
+        this.logFailure('Registration folder error', error);
       } finally {
         this.registering = null;
       }
@@ -414,14 +423,14 @@ export class RelayerGatewayDaemon {
       try {
         claimed = await this.gateway.nextDeliverables(DELIVERY_BATCH);
       } catch (error) {
-        this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'Delivery round failed');
+        this.logFailure('Delivery round failed', error);
       }
       if (claimed.length > 0) {
         const bytes = claimed.reduce((sum, parcel) => sum + parcel.serialized.length, 0);
         bytesInFlight += bytes;
         const round: Promise<void> = this.deliverRound(claimed)
           .catch((error) => {
-            this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'Delivery round failed');
+            this.logFailure('Delivery round failed', error);
           })
           .finally(() => {
             rounds.delete(round);
@@ -527,7 +536,7 @@ export class RelayerGatewayDaemon {
       if (this.postgres) await this.postgres.exclusively('purge', async () => void (await this.gateway.purgeExpired()));
       else await this.gateway.purgeExpired();
     } catch (error) {
-      this.logger.error({ err: String(error) }, 'Purging expired messages failed');
+      this.logFailure('Purging expired messages failed', error);
     }
   }
 }
