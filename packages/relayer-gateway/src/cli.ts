@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
 import { lineLogger } from '@twitter-relaynet/core';
 
-import { ConfigError, DEFAULT_POGRPC_ADDRESS, ENV, type Env, resolveConfig, type RelayerGatewayFlags } from './config';
+import { ConfigError, DEFAULT_DELIVERY_LEASE_MS, DEFAULT_POGRPC_ADDRESS, ENV, type Env, resolveConfig, type RelayerGatewayFlags } from './config';
 import { RelayerGatewayDaemon } from './daemon';
 
 export const USAGE_EXIT_CODE = DAEMON_EXIT.USAGE;
@@ -22,6 +22,7 @@ Environment variables (a flag wins over its variable):
   ${ENV.ADAPTER_POGRPC}   --adapter-pogrpc (default <data root>/twitter-api-adapter/pogrpc.json)
   ${ENV.POLL_INTERVAL_MS} --poll-interval (default 1000)
   ${ENV.DATABASE_URL}                     --database-url (default: none, SQLite in <data dir>/gateway.sqlite)
+  ${ENV.DELIVERY_LEASE_MS} --delivery-lease (default ${DEFAULT_DELIVERY_LEASE_MS})
 
 Publishes <data dir>/identity-certificate.pem and <data dir>/pogrpc.json ({"address", "tlsCertificatePem"});
 with --cogrpc-address also <data dir>/cogrpc.json (same fields; tlsCertificatePem null with --cogrpc-plaintext).
@@ -49,6 +50,10 @@ export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: strin
     .option(
       '--database-url <postgres://…>',
       'keep the queues in this PostgreSQL database, shared by every instance given it (default: SQLite in the data directory)',
+    )
+    .option(
+      '--delivery-lease <ms>',
+      'how long a parcel claimed for delivery waits before it is handed out again (after a crash: before another instance delivers it)',
     )
     .addHelpText('after', HELP_AFTER)
     .allowExcessArguments(false)

@@ -19,9 +19,11 @@ export const ENV = {
   ADAPTER_POGRPC: 'RELAYER_GATEWAY_ADAPTER_POGRPC',
   POLL_INTERVAL_MS: 'RELAYER_GATEWAY_POLL_INTERVAL_MS',
   DATABASE_URL: 'DATABASE_URL',
+  DELIVERY_LEASE_MS: 'RELAYER_GATEWAY_DELIVERY_LEASE_MS',
 } as const;
 
 export const DEFAULT_POGRPC_ADDRESS = '127.0.0.1:21477';
+export const DEFAULT_DELIVERY_LEASE_MS = 2 * 60 * 1000;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -39,6 +41,7 @@ export interface RelayerGatewayFlags {
   readonly adapterPogrpc?: string;
   readonly pollInterval?: string;
   readonly databaseUrl?: string;
+  readonly deliveryLease?: string;
 }
 
 export interface RelayerGatewayConfig {
@@ -64,6 +67,11 @@ export interface RelayerGatewayConfig {
    * null: SQLite in the data directory (one instance).
    */
   readonly databaseUrl: string | null;
+  /**
+   * How long a parcel claimed for delivery is not handed out again (ms): after a crash, the time until another
+   * instance (or this one, restarted on PostgreSQL) delivers it.
+   */
+  readonly deliveryLeaseMs: number;
 }
 
 export interface CogRPCConfig {
@@ -123,6 +131,11 @@ export function resolveConfig(flags: RelayerGatewayFlags, env: Env): RelayerGate
     certificatePublication: join(dataDir, 'identity-certificate.pem'),
     pollIntervalMs: parsePositiveInteger(poll, '--poll-interval', MAX_POLL_INTERVAL_MS),
     databaseUrl: checkDatabaseUrl(nonEmpty(flags.databaseUrl) ?? nonEmpty(env[ENV.DATABASE_URL])),
+    deliveryLeaseMs: parsePositiveInteger(
+      nonEmpty(flags.deliveryLease) ?? nonEmpty(env[ENV.DELIVERY_LEASE_MS]) ?? String(DEFAULT_DELIVERY_LEASE_MS),
+      '--delivery-lease',
+      MAX_POLL_INTERVAL_MS,
+    ),
   };
 }
 

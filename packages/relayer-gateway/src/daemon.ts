@@ -68,8 +68,6 @@ const DELIVERY_ROUNDS_IN_FLIGHT = 2;
  * the overlap, and a second round of them would only add to the daemon's peak memory.
  */
 const DELIVERY_PIPELINE_MAX_BYTES = 8 * 1024 * 1024;
-/** A claimed parcel is not handed out again for this long (a crash means a retry at the next start anyway). */
-const DELIVERY_LEASE_MS = 2 * 60 * 1000;
 
 export interface RelayerGatewayDaemonOptions {
   readonly config: RelayerGatewayConfig;
@@ -143,7 +141,8 @@ export class RelayerGatewayDaemon {
       identity: { privateKey: keyPair.privateKey, certificate },
       stores: this.stores,
       logger: this.logger,
-      deliveryLeaseMs: DELIVERY_LEASE_MS,
+      // On SQLite a crash means a retry at the next start anyway; on PostgreSQL, when another instance takes over.
+      deliveryLeaseMs: config.deliveryLeaseMs,
     });
     if (this.postgres) {
       // Other instances may be delivering: their leases stand (a dead one's end by themselves). Parcels that

@@ -4,22 +4,25 @@
  * moment is served by exactly one; one whose database becomes unreachable acknowledges nothing, says so once,
  * and recovers by itself.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { CogRPCClient as ReferenceClient } from '@relaycorp/cogrpc';
-import { generateRsaKeyPair } from '@twitter-relaynet/core';
+import { generateRsaKeyPair, Parcel } from '@twitter-relaynet/core';
+import { createPogRPCServer, type PogRPCServer } from '@twitter-relaynet/pogrpc';
 import { createMemoryStores, RelayingGateway, UserGateway } from '@twitter-relaynet/gateway';
 import { openPostgresStores } from '@twitter-relaynet/gateway-postgres';
 import { describeWithPostgres, startThrottlingProxy, type ThrottlingProxy } from '@twitter-relaynet/test-support';
 
 import { useTestDatabase } from '../../gateway-postgres/src/testDatabase';
 import { loadOrCreateKeyPair, readCertificate } from '../src/files';
-import { parcelFromApp } from './userGateway';
+import { parcelFromApp, parcelsFromApp, PUBLIC_ADDRESS } from './userGateway';
 import { buildExecutables, Daemon, waitFor } from './world';
 
 const ROUNDS = 100;
+/** Short, so that a killed instance's parcels are taken over within the test. */
+const LEASE_MS = 3_000;
 
 jest.setTimeout(120_000);
 
@@ -36,6 +39,7 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
   const clients: ReferenceClient[] = [];
   let user: UserGateway;
   let proxy: ThrottlingProxy | null = null;
+  let sink: PogRPCServer | null = null;
 
   const dataDir = (index: number) => join(root, `i${index}`, 'relayer-gateway');
   const daemon = (index: number, databaseUrl = database.current().url) =>
@@ -46,6 +50,8 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
       '--cogrpc-plaintext',
       '--poll-interval', '200',
       '--database-url', databaseUrl,
+      '--address-book', join(root, 'address-book.json'),
+      '--delivery-lease', String(LEASE_MS),
     ]);
   const copyIdentity = (index: number) => {
     mkdirSync(dataDir(index), { recursive: true, mode: 0o700 });
@@ -90,6 +96,7 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
   afterAll(async () => {
     for (const client of clients) client.close();
     await proxy?.close();
+    await sink?.close();
     await Promise.all(instances.map((instance) => instance.stop()));
     if (root) rmSync(root, { recursive: true, force: true });
   });
@@ -155,6 +162,76 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
       expect(Number(rows[0].n)).toBe(1);
     } finally {
       await stores.close();
+    }
+  });
+
+  test('kill -9 of an instance mid-delivery: its parcels are delivered by the others, none lost', async () => {
+    const COUNT = 40;
+    // The public endpoint holds the first delivery until the instance that made it is dead.
+    const received: { id: string; from: string | null }[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let firstArrived!: (from: string | null) => void;
+    const first = new Promise<string | null>((resolve) => {
+      firstArrived = resolve;
+    });
+    sink = await createPogRPCServer({
+      address: '127.0.0.1:0',
+      tls: { stateDir: join(root, 'sink'), hostnames: ['127.0.0.1'] },
+      onParcel: async (serialized, context) => {
+        const parcel = await Parcel.deserialize(serialized);
+        received.push({ id: parcel.id, from: context.gatewayAddress });
+        firstArrived(context.gatewayAddress);
+        await released;
+      },
+    });
+    const certificatePath = join(root, 'sink-cert.pem');
+    writeFileSync(certificatePath, sink.certificatePem!);
+    writeFileSync(
+      join(root, 'address-book.json'),
+      JSON.stringify({ [PUBLIC_ADDRESS]: { address: `127.0.0.1:${sink.port}`, tlsCertificatePath: certificatePath } }),
+    );
+
+    const parcels = await parcelsFromApp(user, COUNT, 'kill-');
+    for (const parcel of parcels) await user.receiveParcelFromEndpoint(parcel);
+    const cargoes = await drain(user.generateCargoForRelayingGateway());
+    const acked = await drain(clients[0].deliverCargo((async function* () {
+      for (const [index, cargo] of cargoes.entries()) yield { localId: String(index), cargo: cargo.serialized };
+    })()));
+    expect(acked).toHaveLength(cargoes.length);
+
+    const pogrpcAddress = (index: number) =>
+      (JSON.parse(readFileSync(join(dataDir(index), 'pogrpc.json'), 'utf8')) as { address: string }).address;
+    const from = await first;
+    const victim = instances.map((_, index) => index).find((index) => pogrpcAddress(index) === from)!;
+    expect(victim).toBeDefined();
+    await instances[victim].stop('SIGKILL');
+    release();
+
+    const ours = () => new Set(received.filter((item) => item.id.startsWith('kill-')).map((item) => item.id));
+    await waitFor('every parcel at the public endpoint', () => ours().size === COUNT, 60_000, 100);
+    // Taken over by the survivors once the victim's lease ended, and acknowledged by them: nothing left queued.
+    const stores = await openPostgresStores({ connectionString: database.current().url, maxConnections: 1 });
+    try {
+      await waitFor('the queue to be empty', async () => (await stores.parcels.count('internet')) === 0, 30_000, 100);
+    } finally {
+      await stores.close();
+    }
+    // A parcel came twice only if the victim had it on the wire when it died (its acknowledgement never arrived).
+    const victimAddress = pogrpcAddress(victim);
+    const seen = new Map<string, number>();
+    for (const item of received) seen.set(item.id, (seen.get(item.id) ?? 0) + 1);
+    const twice = [...seen].filter(([id, count]) => id.startsWith('kill-') && count > 1).map(([id]) => id);
+    // At least the parcel held at the endpoint: its lease ran out with the victim, and a survivor delivered it.
+    expect(twice.length).toBeGreaterThanOrEqual(1);
+    for (const id of twice) {
+      expect(received.find((item) => item.id === id)!.from).toBe(victimAddress);
+      expect(seen.get(id)).toBe(2);
+    }
+    for (const id of twice) {
+      expect(received.filter((item) => item.id === id).map((item) => item.from === victimAddress)).toEqual([true, false]);
     }
   });
 });
