@@ -55,6 +55,8 @@ export interface PostgresStoresOptions {
   readonly logger?: Logger;
   /** Time allowed to establish a connection (default 10 s). */
   readonly connectionTimeoutMs?: number;
+  /** Called when the server stops answering (false) and when it answers again (true). */
+  readonly onReachabilityChange?: (reachable: boolean) => void;
 }
 
 /** Connect, bring the schema up to date (safe when several instances start at once) and return the stores. */
@@ -68,7 +70,7 @@ export async function openPostgresStores(options: PostgresStoresOptions): Promis
   const logger = options.logger ?? silentLogger;
   // An idle connection that the server closes (restart, network cut) is an error event on the pool:
   // without a listener it would crash the process. The next query opens a new connection.
-  const health = new ConnectionHealth(logger);
+  const health = new ConnectionHealth(logger, options.onReachabilityChange);
   pool.on('error', (error) => health.failed(error));
   // Likewise for a connection checked out between two queries (a transaction's, or a sweep lock's holder):
   // the loss reaches the caller through its next query.
@@ -91,7 +93,10 @@ export async function openPostgresStores(options: PostgresStoresOptions): Promis
 export class ConnectionHealth {
   private down = false;
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly onChange: (reachable: boolean) => void = () => undefined,
+  ) {}
 
   get reachable(): boolean {
     return !this.down;
@@ -101,6 +106,7 @@ export class ConnectionHealth {
     if (!this.down) return;
     this.down = false;
     this.logger.info({}, 'PostgreSQL answers again');
+    this.onChange(true);
   }
 
   failed(error: unknown): void {
@@ -110,6 +116,7 @@ export class ConnectionHealth {
       { err: error instanceof Error ? error.message : String(error) },
       'PostgreSQL unreachable: nothing is acknowledged until it answers again (retrying by itself)',
     );
+    this.onChange(false);
   }
 
   async observe<T>(operation: Promise<T>): Promise<T> {

@@ -54,6 +54,7 @@ export const FILES = {
   key: 'identity-key.pem',
   certificate: 'identity-certificate.pem',
   database: 'gateway.sqlite',
+  health: 'health.json',
 } as const;
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
@@ -184,6 +185,7 @@ export class RelayerGatewayDaemon {
     this.timers.push(setInterval(() => void this.purge(), PURGE_INTERVAL_MS));
     void this.purge();
     this.delivery = this.deliveryLoop();
+    await this.publishHealth(this.postgres && !this.postgres.reachable ? 'PostgreSQL unreachable' : null);
     this.printBanner();
   }
 
@@ -192,9 +194,27 @@ export class RelayerGatewayDaemon {
     if (!databaseUrl) return openSqliteStores(this.path(FILES.database));
     // Typed through the type-only import: the type checker may resolve this dynamic import to the built copy.
     const { openPostgresStores } = (await import('@twitter-relaynet/gateway-postgres')) as unknown as PostgresModule;
-    this.postgres = await openPostgresStores({ connectionString: databaseUrl, logger: this.logger });
+    this.postgres = await openPostgresStores({
+      connectionString: databaseUrl,
+      logger: this.logger,
+      onReachabilityChange: (reachable) =>
+        void this.publishHealth(reachable ? null : 'PostgreSQL unreachable: nothing is acknowledged until it answers again'),
+    });
     this.logger.info({ database: describeDatabaseUrl(databaseUrl) }, 'Stores in PostgreSQL (shared by every instance given it)');
     return this.postgres;
+  }
+
+  /**
+   * Readiness for supervisors and load balancers: `<data dir>/health.json`, `{"ready", "reason", "since", "pid"}`,
+   * rewritten (atomically) at start and whenever the database stops or starts answering.
+   */
+  private async publishHealth(notReadyReason: string | null): Promise<void> {
+    const health = { ready: notReadyReason === null, reason: notReadyReason, since: new Date().toISOString(), pid: process.pid };
+    try {
+      await writeFileAtomically(this.path(FILES.health), JSON.stringify(health) + '\n', 0o644);
+    } catch (error) {
+      this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Could not write health.json');
+    }
   }
 
   /**

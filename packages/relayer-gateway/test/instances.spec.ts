@@ -125,6 +125,7 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
     const instance = daemon(3, viaProxy.toString());
     instances.push(instance);
     await instance.start();
+    expect(JSON.parse(readFileSync(join(dataDir(3), 'health.json'), 'utf8'))).toMatchObject({ ready: true, reason: null, pid: instance.pid });
     const client = await cogrpcClient(3);
     clients.push(client);
     await user.receiveParcelFromEndpoint(await parcelFromApp(user));
@@ -146,6 +147,9 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
     expect(logged('PostgreSQL unreachable')).toBe(1);
     expect(logged('Delivery round failed')).toBe(0);
     expect(logged('PostgreSQL answers again')).toBe(0);
+    const health = () => JSON.parse(readFileSync(join(dataDir(3), 'health.json'), 'utf8')) as { ready: boolean; reason: string | null };
+    await waitFor('health.json to say not ready', () => !health().ready);
+    expect(health().reason).toMatch(/^PostgreSQL unreachable/);
 
     // It comes back on the same address: the same instance, never restarted, takes the cargo.
     proxy = await startThrottlingProxy({ target, listen: { host: '127.0.0.1', port: Number(viaProxy.port) } });
@@ -153,6 +157,7 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
     expect(logged('PostgreSQL answers again')).toBe(1);
     expect(logged('PostgreSQL unreachable')).toBe(1);
     expect(instance.running).toBe(true);
+    await waitFor('health.json to say ready', () => health().ready);
     // Acknowledged once stored: the cargo's parcel is in the shared queue (or already delivered by an instance).
     const stores = await openPostgresStores({ connectionString: database.current().url, maxConnections: 1 });
     try {
