@@ -8,6 +8,9 @@ import { MIGRATIONS, SchemaVersionError, SCHEMA_VERSION } from './migrations';
 import { IdentityMismatchError, openPostgresStores, type PostgresGatewayStores } from './stores';
 import { openEmptyStores, useTestDatabase } from './testDatabase';
 
+// Safety net for a loaded machine (the CCA test makes 100 rounds of RSA work); nothing here waits for time to pass.
+jest.setTimeout(120_000);
+
 /** Several instances over one database: each `PostgresGatewayStores` here has its own pool, as a process would. */
 describeWithPostgres('several instances over one PostgreSQL database', () => {
   const database = useTestDatabase('instances');
@@ -204,16 +207,22 @@ describeWithPostgres('several instances over one PostgreSQL database', () => {
       held();
       await unfinished;
     });
-    await stuck;
-    await expect(a.exclusively('purge', async () => undefined)).resolves.toBe(false);
-    await a.pool.query(
-      "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
-    );
-    await expect(a.exclusively('purge', async () => void runs.push('a again'))).resolves.toBe(true);
-    expect(runs).toContain('a again');
-    finish();
-    // The dead holder learns it when it lets go; its broken connection is not reused.
-    await dying.catch(() => undefined);
+    try {
+      await stuck;
+      await expect(a.exclusively('purge', async () => undefined)).resolves.toBe(false);
+      await a.pool.query(
+        // With a timeout, the call returns once the backend is gone (and its locks with it).
+        `SELECT pg_terminate_backend(pid, 20000) FROM pg_locks
+         WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      );
+      await expect(a.exclusively('purge', async () => void runs.push('a again'))).resolves.toBe(true);
+      expect(runs).toContain('a again');
+    } finally {
+      finish();
+      // The dead holder learns it when it lets go; its broken connection is not reused.
+      await dying.catch(() => undefined);
+    }
     await expect(c.exclusively('purge', async () => void runs.push('c again'))).resolves.toBe(true);
   });
 
@@ -249,7 +258,8 @@ describeWithPostgres('several instances over one PostgreSQL database', () => {
     // The listening connection is cut: the listener is told to rescan (''), and hears again once reconnected.
     heardNow = next('');
     await a.pool.query(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'relayer-gateway listener'",
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE application_name = 'relayer-gateway listener' AND datname = current_database()`,
     );
     await heardNow;
     expect(heard[2]).toBe('');

@@ -15,6 +15,9 @@ import { buildExecutables, Daemon } from './world';
 
 const PRELOAD = join(__dirname, 'loaded-modules.cjs');
 
+// Safety net: several daemon starts on a loaded machine.
+jest.setTimeout(120_000);
+
 test('the database URL comes from --database-url, else DATABASE_URL; none means SQLite; anything but postgres:// is refused', () => {
   expect(resolveConfig({}, {}).databaseUrl).toBeNull();
   expect(resolveConfig({}, { DATABASE_URL: ' ' }).databaseUrl).toBeNull();
