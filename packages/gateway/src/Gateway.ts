@@ -217,21 +217,19 @@ export abstract class Gateway {
       serialized,
     };
     const key = { queue, senderId: record.senderId, id: record.id };
-    if (await this.stores.ledger.has(DELIVERED_NAMESPACE + queue, deliveredId(key))) {
-      this.counters.duplicatesAcknowledged += 1;
-      this.logger.info(
-        { parcelId: parcel.id, senderId: record.senderId, queue },
-        'Parcel was already delivered; not storing it again',
-      );
-      return { key, outcome: 'already delivered' };
-    }
+    // Checked here to spare a write, and again by the put's own transaction (another instance over the same
+    // database may record the delivery in between).
+    const delivered = deliveredLedgerKey(key);
+    if (await this.stores.ledger.has(delivered.namespace, delivered.id)) return this.alreadyDelivered(key);
+    const write: StoreWrite = { kind: 'put parcel', parcel: record, unlessRecorded: delivered };
     if (batch) {
       // Within a cargo: written with the rest of the cargo in one commit (see receiveCargo).
-      batch.push({ kind: 'put parcel', parcel: record });
+      batch.push(write);
       return { key, outcome: 'stored' };
     }
     // Parcels arriving one by one (from endpoints over PoWebSocket, say) are committed in groups.
-    const [result] = await this.groupCommit.write([{ kind: 'put parcel', parcel: record }]);
+    const [result] = await this.groupCommit.write([write]);
+    if (result === 'already recorded') return this.alreadyDelivered(key);
     const outcome = result === 'replaced' ? 'replaced' : 'stored';
     this.counters.parcelsStored += 1;
     this.logger.info(
@@ -239,6 +237,15 @@ export abstract class Gateway {
       outcome === 'stored' ? 'Parcel stored' : 'Parcel replaced its queued copy',
     );
     return { key, outcome };
+  }
+
+  private alreadyDelivered(key: ParcelKey): ParcelAcceptance {
+    this.counters.duplicatesAcknowledged += 1;
+    this.logger.info(
+      { parcelId: key.id, senderId: key.senderId, queue: key.queue },
+      'Parcel was already delivered; not storing it again',
+    );
+    return { key, outcome: 'already delivered' };
   }
 
   /** Delete a delivered parcel and remember it until it expires, so a resent copy is only acked. */
@@ -439,7 +446,12 @@ export abstract class Gateway {
     const results = await this.stores.writeBatch(writes);
     const acknowledgedParcels: ParcelKey[] = [];
     for (const [index, write] of writes.entries()) {
-      if (write.kind === 'put parcel') {
+      if (write.kind === 'put parcel' && results[index] === 'already recorded') {
+        // Delivered (by another instance) while this cargo was being taken: acknowledged, not stored again.
+        parcelsStored -= 1;
+        duplicates += 1;
+        this.alreadyDelivered({ queue: write.parcel.queue, senderId: write.parcel.senderId, id: write.parcel.id });
+      } else if (write.kind === 'put parcel') {
         const { parcel } = write;
         const outcome = results[index];
         this.counters.parcelsStored += 1;
@@ -562,8 +574,9 @@ function storedCreationDate(serialized: Buffer): Date | null {
   }
 }
 
-function deliveredId(key: ParcelKey): string {
-  return `${key.senderId}/${key.id}`;
+/** Where the ledger remembers a parcel delivered from its queue until it expires. */
+function deliveredLedgerKey(key: ParcelKey): { namespace: string; id: string } {
+  return { namespace: DELIVERED_NAMESPACE + key.queue, id: `${key.senderId}/${key.id}` };
 }
 
 /**
@@ -572,7 +585,7 @@ function deliveredId(key: ParcelKey): string {
  */
 export function deliveredParcelWrites(key: ParcelKey, expiryDate: Date): StoreWrite[] {
   return [
-    { kind: 'record id', namespace: DELIVERED_NAMESPACE + key.queue, id: deliveredId(key), expiryDate },
+    { kind: 'record id', ...deliveredLedgerKey(key), expiryDate },
     { kind: 'delete parcel', key },
   ];
 }

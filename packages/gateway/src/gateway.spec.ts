@@ -44,6 +44,44 @@ async function ids(iterable: AsyncIterable<{ id: string }>): Promise<string[]> {
   return (await collect(iterable)).map((item) => item.id);
 }
 
+describe('a parcel delivered by another instance while its copy is being stored', () => {
+  /** Stores whose commits are preceded by another writer's: it records the delivery of each guarded parcel. */
+  function deliveredMeanwhile(world: World): void {
+    const stores = world.relayingStores;
+    const writeBatch = stores.writeBatch.bind(stores);
+    stores.writeBatch = async (writes) => {
+      for (const write of writes) {
+        if (write.kind === 'put parcel' && write.unlessRecorded) {
+          await stores.ledger.record(write.unlessRecorded.namespace, write.unlessRecorded.id, write.parcel.expiryDate);
+        }
+      }
+      return writeBatch(writes);
+    };
+  }
+
+  test('in cargo: acknowledged as already delivered, not queued again', async () => {
+    const world = await makeWorld();
+    await world.user.receiveParcelFromEndpoint(await makeParcelToAdapter(world, { id: 'tweet' }));
+    deliveredMeanwhile(world);
+    const [cargo] = await collect(world.user.generateCargoForRelayingGateway());
+    await expect(world.relaying.receiveCargo(cargo.serialized)).resolves.toMatchObject({
+      parcelsStored: 0,
+      duplicatesAcknowledged: 1,
+    });
+    expect(world.relaying.counters).toMatchObject({ parcelsStored: 0, duplicatesAcknowledged: 1, pcasQueued: 1 });
+    await expect(world.relaying.nextDeliverable()).resolves.toBeNull();
+  });
+
+  test('from the Internet: acknowledged as already delivered, not queued again', async () => {
+    const world = await makeWorld();
+    deliveredMeanwhile(world);
+    await expect(world.relaying.receiveParcelFromInternet(await makeParcelToApp(world, { id: 'reply' }))).resolves.toMatchObject({
+      outcome: 'already delivered',
+    });
+    expect(await world.relayingStores.parcels.count()).toBe(0);
+  });
+});
+
 describe('cargo round trip', () => {
   test('user gateway → relaying gateway → user gateway, with PCAs deleting the parcels', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gateway-'));

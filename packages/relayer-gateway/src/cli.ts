@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
 import { lineLogger } from '@twitter-relaynet/core';
 
-import { ConfigError, DEFAULT_POGRPC_ADDRESS, ENV, type Env, resolveConfig, type RelayerGatewayFlags } from './config';
+import { ConfigError, DEFAULT_DELIVERY_LEASE_MS, DEFAULT_POGRPC_ADDRESS, ENV, type Env, resolveConfig, type RelayerGatewayFlags } from './config';
 import { RelayerGatewayDaemon } from './daemon';
 
 export const USAGE_EXIT_CODE = DAEMON_EXIT.USAGE;
@@ -21,6 +21,8 @@ const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   [ENV.PUBLIC_ENDPOINTS, '--public-endpoint, comma-separated: ADDRESS=HOST:PORT,...'],
   [ENV.PUBLIC_ENDPOINT_CERTIFICATES, '--public-endpoint-certificate, comma-separated: ADDRESS=FILE,...'],
   [ENV.POLL_INTERVAL_MS, '--poll-interval (default 1000)'],
+  [ENV.DATABASE_URL, '--database-url (default: none, SQLite in <data dir>/gateway.sqlite)'],
+  [ENV.DELIVERY_LEASE_MS, `--delivery-lease (default ${DEFAULT_DELIVERY_LEASE_MS})`],
 ];
 const WIDTH = Math.max(...VARIABLES.map(([name]) => name.length)) + 2;
 
@@ -61,6 +63,14 @@ export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: strin
     .option('--public-endpoint <address=host:port>', 'where a public endpoint serves PogRPC (repeatable)', collect)
     .option('--public-endpoint-certificate <address=file>', "a public endpoint's TLS certificate to pin (PEM; repeatable)", collect)
     .option('--poll-interval <ms>', 'how often to look at the registration folder and the delivery queue')
+    .option(
+      '--database-url <postgres://…>',
+      'keep the queues in this PostgreSQL database, shared by every instance given it (default: SQLite in the data directory)',
+    )
+    .option(
+      '--delivery-lease <ms>',
+      'how long a parcel claimed for delivery waits before it is handed out again (after a crash: before another instance delivers it)',
+    )
     .addHelpText('after', HELP_AFTER)
     .allowExcessArguments(false)
     .exitOverride()

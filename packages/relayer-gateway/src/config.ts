@@ -22,9 +22,12 @@ export const ENV = {
   PUBLIC_ENDPOINTS: 'RELAYER_GATEWAY_PUBLIC_ENDPOINTS',
   PUBLIC_ENDPOINT_CERTIFICATES: 'RELAYER_GATEWAY_PUBLIC_ENDPOINT_CERTIFICATES',
   POLL_INTERVAL_MS: 'RELAYER_GATEWAY_POLL_INTERVAL_MS',
+  DATABASE_URL: 'DATABASE_URL',
+  DELIVERY_LEASE_MS: 'RELAYER_GATEWAY_DELIVERY_LEASE_MS',
 } as const;
 
 export const DEFAULT_POGRPC_ADDRESS = '127.0.0.1:21477';
+export const DEFAULT_DELIVERY_LEASE_MS = 2 * 60 * 1000;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -44,6 +47,8 @@ export interface RelayerGatewayFlags {
   /** `ADDRESS=FILE` (PEM), repeatable. */
   readonly publicEndpointCertificate?: readonly string[];
   readonly pollInterval?: string;
+  readonly databaseUrl?: string;
+  readonly deliveryLease?: string;
 }
 
 export interface RelayerGatewayConfig {
@@ -64,6 +69,16 @@ export interface RelayerGatewayConfig {
   readonly certificatePublication: string;
   /** Registration folder and delivery queue polling (ms). */
   readonly pollIntervalMs: number;
+  /**
+   * postgres://… : the stores are in this PostgreSQL database, shared with any other instance given it;
+   * null: SQLite in the data directory (one instance).
+   */
+  readonly databaseUrl: string | null;
+  /**
+   * How long a parcel claimed for delivery is not handed out again (ms): after a crash, the time until another
+   * instance (or this one, restarted on PostgreSQL) delivers it.
+   */
+  readonly deliveryLeaseMs: number;
 }
 
 export interface PublicEndpointRoute {
@@ -136,7 +151,33 @@ export function resolveConfig(flags: RelayerGatewayFlags, env: Env): RelayerGate
     pogrpcPublication: join(dataDir, 'pogrpc.json'),
     certificatePublication: join(dataDir, 'identity-certificate.pem'),
     pollIntervalMs: parsePositiveInteger(poll, '--poll-interval', MAX_POLL_INTERVAL_MS),
+    databaseUrl: checkDatabaseUrl(nonEmpty(flags.databaseUrl) ?? nonEmpty(env[ENV.DATABASE_URL])),
+    deliveryLeaseMs: parsePositiveInteger(
+      nonEmpty(flags.deliveryLease) ?? nonEmpty(env[ENV.DELIVERY_LEASE_MS]) ?? String(DEFAULT_DELIVERY_LEASE_MS),
+      '--delivery-lease',
+      MAX_POLL_INTERVAL_MS,
+    ),
   };
+}
+
+function checkDatabaseUrl(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new ConfigError('--database-url must be a postgres://user@host:port/database URL (got an unparsable value)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`--database-url must be a postgres:// or postgresql:// URL (got ${url.protocol}//…)`);
+  }
+  return value.trim();
+}
+
+/** A database URL fit for logs: no password. */
+export function describeDatabaseUrl(value: string): string {
+  const url = new URL(value);
+  return `${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname}`;
 }
 
 function resolveCogRPC(

@@ -35,9 +35,13 @@ import {
   RegistrationRequestRefusedError,
   RelayingGateway,
   selfIssueGatewayCertificate,
-  type SqliteGatewayStores,
+  type GatewayStores,
   writeFileAtomically,
 } from '@twitter-relaynet/gateway';
+// Types only (erased): the package, and `pg` with it, is loaded by start() only when a database URL is given.
+import type { PostgresGatewayStores } from '@twitter-relaynet/gateway-postgres';
+
+type PostgresModule = typeof import('@twitter-relaynet/gateway-postgres');
 import {
   certificateFingerprint,
   createPogRPCServer,
@@ -48,7 +52,7 @@ import {
 
 import { AddressBook, type Route } from './addressBook';
 import { toCogRPCRefusal } from './cogrpc';
-import type { CogRPCConfig, RelayerGatewayConfig } from './config';
+import { type CogRPCConfig, describeDatabaseUrl, type RelayerGatewayConfig } from './config';
 import { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCertificate } from './files';
 import { Notifier } from './notifier';
 import { RouteBackoff } from './routeBackoff';
@@ -59,6 +63,7 @@ export const FILES = {
   database: 'gateway.sqlite',
   /** The answers to courier registration requests, by request digest (packages/gateway courierRegistration.ts). */
   courierRegistrations: 'courier-registrations',
+  health: 'health.json',
 } as const;
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
@@ -73,8 +78,6 @@ const DELIVERY_ROUNDS_IN_FLIGHT = 2;
  * the overlap, and a second round of them would only add to the daemon's peak memory.
  */
 const DELIVERY_PIPELINE_MAX_BYTES = 8 * 1024 * 1024;
-/** A claimed parcel is not handed out again for this long (a crash means a retry at the next start anyway). */
-const DELIVERY_LEASE_MS = 2 * 60 * 1000;
 
 export interface RelayerGatewayDaemonOptions {
   readonly config: RelayerGatewayConfig;
@@ -83,7 +86,9 @@ export interface RelayerGatewayDaemonOptions {
 }
 
 export class RelayerGatewayDaemon {
-  private stores!: SqliteGatewayStores;
+  private stores!: GatewayStores;
+  /** The same stores when they are in PostgreSQL (shared with other instances), else null. */
+  private postgres: PostgresGatewayStores | null = null;
   private gatewayInstance!: RelayingGateway;
   private registrar!: CourierRegistrar;
   private cosocket: CoSocketServer | null = null;
@@ -136,12 +141,19 @@ export class RelayerGatewayDaemon {
       await writeCertificate(this.path(FILES.certificate), certificate, 0o644);
       this.logger.info({ expiryDate: certificate.expiryDate.toISOString() }, 'Identity certificate self-issued');
     }
-    this.stores = openSqliteStores(this.path(FILES.database));
+    this.stores = await this.openStores();
+    try {
+      await this.postgres?.bindIdentity(certificate.calculateSubjectId());
+    } catch (error) {
+      await this.stores.close();
+      throw error;
+    }
     this.gatewayInstance = new RelayingGateway({
       identity: { privateKey: keyPair.privateKey, certificate },
       stores: this.stores,
       logger: this.logger,
-      deliveryLeaseMs: DELIVERY_LEASE_MS,
+      // On SQLite a crash means a retry at the next start anyway; on PostgreSQL, when another instance takes over.
+      deliveryLeaseMs: config.deliveryLeaseMs,
     });
     await this.releaseStaleLeases();
     this.registrar = new CourierRegistrar({
@@ -149,6 +161,15 @@ export class RelayerGatewayDaemon {
       directory: this.path(FILES.courierRegistrations),
       logger: this.logger,
     });
+    if (this.postgres) {
+      // Other instances may be delivering: their leases stand (a dead one's end by themselves). Parcels that
+      // any instance queues for the Internet wake this one's delivery loop; the poll interval is the rescan.
+      await this.postgres.onParcelsQueued((queue) => {
+        if (queue === INTERNET_QUEUE || queue === '') this.notifier.notify();
+      });
+    } else {
+      await this.releaseStaleLeases();
+    }
 
     this.cosocket = await createCoSocketServer({
       socketPath: config.cosocketSocket,
@@ -188,7 +209,45 @@ export class RelayerGatewayDaemon {
     this.timers.push(setInterval(() => void this.purge(), PURGE_INTERVAL_MS));
     void this.purge();
     this.delivery = this.deliveryLoop();
+    await this.publishHealth(this.postgres && !this.postgres.reachable ? 'PostgreSQL unreachable' : null);
     this.printBanner();
+  }
+
+  private async openStores(): Promise<GatewayStores> {
+    const { databaseUrl } = this.config;
+    if (!databaseUrl) return openSqliteStores(this.path(FILES.database));
+    // Typed through the type-only import: the type checker may resolve this dynamic import to the built copy.
+    const { openPostgresStores } = (await import('@twitter-relaynet/gateway-postgres')) as unknown as PostgresModule;
+    this.postgres = await openPostgresStores({
+      connectionString: databaseUrl,
+      logger: this.logger,
+      onReachabilityChange: (reachable) =>
+        void this.publishHealth(reachable ? null : 'PostgreSQL unreachable: nothing is acknowledged until it answers again'),
+    });
+    this.logger.info({ database: describeDatabaseUrl(databaseUrl) }, 'Stores in PostgreSQL (shared by every instance given it)');
+    return this.postgres;
+  }
+
+  /**
+   * Readiness for supervisors and load balancers: `<data dir>/health.json`, `{"ready", "reason", "since", "pid"}`,
+   * rewritten (atomically) at start and whenever the database stops or starts answering.
+   */
+  private async publishHealth(notReadyReason: string | null): Promise<void> {
+    const health = { ready: notReadyReason === null, reason: notReadyReason, since: new Date().toISOString(), pid: process.pid };
+    try {
+      await writeFileAtomically(this.path(FILES.health), JSON.stringify(health) + '\n', 0o644);
+    } catch (error) {
+      this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Could not write health.json');
+    }
+  }
+
+  /**
+   * Log a failure of a periodic task, unless the database is unreachable: the stores said so once already, and
+   * will say when it answers again (the tasks go on retrying meanwhile).
+   */
+  private logFailure(message: string, error: unknown): void {
+    if (this.postgres && !this.postgres.reachable) return;
+    this.logger.error({ err: error instanceof Error ? error.message : String(error) }, message);
   }
 
   private printBanner(): void {
@@ -214,6 +273,11 @@ export class RelayerGatewayDaemon {
     print(`relayer-gateway: certificate published in ${config.certificatePublication}`);
     print(`relayer-gateway: registration folder: ${config.registrationDir}`);
     print(`relayer-gateway: data directory: ${config.dataDir}`);
+    print(
+      `relayer-gateway: stores: ${
+        config.databaseUrl ? `PostgreSQL ${describeDatabaseUrl(config.databaseUrl)}` : `SQLite ${this.path(FILES.database)}`
+      }`,
+    );
     print('relayer-gateway: ready');
   }
 
@@ -253,7 +317,7 @@ export class RelayerGatewayDaemon {
           this.logger.info({ userGatewayId, responses }, 'Registration request answered');
         }
       } catch (error) {
-        this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'Registration folder error');
+        this.logFailure('Registration folder error', error);
       } finally {
         this.registering = null;
       }
@@ -424,14 +488,14 @@ export class RelayerGatewayDaemon {
       try {
         claimed = await this.gateway.nextDeliverables(DELIVERY_BATCH);
       } catch (error) {
-        this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'Delivery round failed');
+        this.logFailure('Delivery round failed', error);
       }
       if (claimed.length > 0) {
         const bytes = claimed.reduce((sum, parcel) => sum + parcel.serialized.length, 0);
         bytesInFlight += bytes;
         const round: Promise<void> = this.deliverRound(claimed)
           .catch((error) => {
-            this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'Delivery round failed');
+            this.logFailure('Delivery round failed', error);
           })
           .finally(() => {
             rounds.delete(round);
@@ -539,10 +603,12 @@ export class RelayerGatewayDaemon {
   private async purge(): Promise<void> {
     if (this.stopped) return;
     try {
-      await this.gateway.purgeExpired();
+      // One instance at a time sweeps a shared database; the others skip this round.
+      if (this.postgres) await this.postgres.exclusively('purge', async () => void (await this.gateway.purgeExpired()));
+      else await this.gateway.purgeExpired();
       await this.registrar.purge();
     } catch (error) {
-      this.logger.error({ err: String(error) }, 'Purging expired messages failed');
+      this.logFailure('Purging expired messages failed', error);
     }
   }
 }

@@ -8,34 +8,17 @@ import { join } from 'node:path';
 
 import { CogRPCClient as ReferenceClient } from '@relaycorp/cogrpc';
 import { certificateFingerprint, generateSelfSignedCertificate } from '@twitter-relaynet/cogrpc';
-import { generateRsaKeyPair, issueEndpointCertificate, Parcel } from '@twitter-relaynet/core';
+import { generateRsaKeyPair } from '@twitter-relaynet/core';
 import { createMemoryStores, UserGateway } from '@twitter-relaynet/gateway';
 
 import { main } from '../src/cli';
 import type { RelayerGatewayDaemon } from '../src/daemon';
+import { parcelFromApp } from './userGateway';
 
 async function collectAll<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];
   for await (const item of iterable) items.push(item);
   return items;
-}
-
-/** A parcel from a new app endpoint of `user` to a public endpoint. */
-async function parcelFromApp(user: UserGateway): Promise<Buffer> {
-  const [appKeys, adapterKeys] = await Promise.all([generateRsaKeyPair(), generateRsaKeyPair()]);
-  const appCertificate = await user.registerEndpoint(appKeys.publicKey);
-  const adapterCertificate = await issueEndpointCertificate({
-    subjectPublicKey: adapterKeys.publicKey,
-    issuerPrivateKey: adapterKeys.privateKey,
-    validityEndDate: new Date(Date.now() + 86_400_000),
-  });
-  const parcel = new Parcel(
-    { id: adapterCertificate.calculateSubjectId(), internetAddress: 'twitter.relaynet.test' },
-    appCertificate,
-    Buffer.from('tweet'),
-    { ttl: 3_600, senderCaCertificateChain: [user.certificate] },
-  );
-  return parcel.serialize(appKeys.privateKey);
 }
 
 async function startDaemon(extraArgs: readonly string[]): Promise<{ dataRoot: string; daemon: RelayerGatewayDaemon; stdout: string }> {

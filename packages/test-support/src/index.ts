@@ -6,3 +6,13 @@ export {
   type ThrottlingProxy,
   type ThrottlingProxyOptions,
 } from './throttlingProxy';
+export {
+  createTestDatabase,
+  DEFAULT_TEST_DATABASE_URL,
+  describeWithPostgres,
+  postgresReachable,
+  testDatabaseServerUrl,
+  type PgModule,
+  type TestDatabase,
+  useTestDatabase,
+} from './postgres';

@@ -298,7 +298,11 @@ export function createMemoryStores(): GatewayStores {
       for (const write of writes) {
         switch (write.kind) {
           case 'put parcel':
-            results.push(await parcels.put(write.parcel));
+            if (write.unlessRecorded && (await ledger.has(write.unlessRecorded.namespace, write.unlessRecorded.id))) {
+              results.push('already recorded');
+            } else {
+              results.push(await parcels.put(write.parcel));
+            }
             break;
           case 'delete parcel':
             results.push(await parcels.delete(write.key));

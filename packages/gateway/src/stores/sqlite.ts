@@ -199,6 +199,10 @@ export class SqliteGatewayStores implements GatewayStores {
       writes.map((write) => {
         switch (write.kind) {
           case 'put parcel':
+            // Transactions are serial here: no other writer can record the id between this check and the put.
+            if (write.unlessRecorded && this.ledger.hasNow(write.unlessRecorded.namespace, write.unlessRecorded.id)) {
+              return 'already recorded';
+            }
             return this.parcels.putNow(write.parcel);
           case 'delete parcel':
             return this.parcels.deleteNow(write.key);
@@ -420,6 +424,11 @@ export class SqliteIdLedger implements IdLedger {
   }
 
   async has(namespace: string, id: string): Promise<boolean> {
+    return this.hasNow(namespace, id);
+  }
+
+  /** `has` for `writeBatch`. */
+  hasNow(namespace: string, id: string): boolean {
     return this.hasStatement.get(namespace, id) !== undefined;
   }
 

@@ -152,9 +152,23 @@ export interface RegistrationStore {
   save(record: RegistrationRecord, move?: { readonly from: QueueName; readonly to: QueueName }): Promise<number>;
 }
 
+/** An id in an `IdLedger` namespace. */
+export interface LedgerKey {
+  readonly namespace: string;
+  readonly id: string;
+}
+
 /** One write of a batch (see `GatewayStores.writeBatch`). */
 export type StoreWrite =
-  | { readonly kind: 'put parcel'; readonly parcel: NewParcelRecord }
+  | {
+      readonly kind: 'put parcel';
+      readonly parcel: NewParcelRecord;
+      /**
+       * Store nothing if the ledger holds this id (checked in the put's own transaction): a parcel already
+       * delivered, whose record another writer (say, another instance) may commit while this put is under way.
+       */
+      readonly unlessRecorded?: LedgerKey;
+    }
   | { readonly kind: 'delete parcel'; readonly key: ParcelKey }
   | { readonly kind: 'reschedule parcel'; readonly key: ParcelKey; readonly nextAttemptDate: Date }
   | { readonly kind: 'put pca'; readonly pca: PendingPca }
@@ -162,10 +176,10 @@ export type StoreWrite =
   | { readonly kind: 'record id'; readonly namespace: string; readonly id: string; readonly expiryDate: Date };
 
 /**
- * Per write, in order: `put`'s outcome, the boolean of `delete` (parcel or PCA), `reschedule` and `IdLedger.record`,
+ * Per write, in order: `put`'s outcome ('already recorded' if its `unlessRecorded` id was in the ledger), the boolean of `delete` (parcel or PCA), `reschedule` and `IdLedger.record`,
  * or undefined for a PCA.
  */
-export type StoreWriteResult = 'stored' | 'replaced' | boolean | undefined;
+export type StoreWriteResult = 'stored' | 'replaced' | 'already recorded' | boolean | undefined;
 
 /** Everything a gateway keeps. */
 export interface GatewayStores {
