@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { PlainReporter } from './output';
-import { type RegistrationExchange, RegistrationRefusedError, runRegistrationLeg } from './registration';
+import { exitCodeWithRegistration, type RegistrationExchange, RegistrationRefusedError, runRegistrationLeg } from './registration';
+import { ExitCode } from './output';
 
 let drive: string;
 let output: string;
@@ -71,4 +72,11 @@ test('a symlinked registration folder is refused, nothing in it read or presente
   expect(result.errors).toBe(1);
   expect(presented).toEqual([]);
   expect(output).toContain('is a symbolic link, refused');
+});
+
+test('a run that only took the registration request onto the flashdrive did something (exit 0, not "nothing to do")', () => {
+  const leg = { requestsTaken: 1, responsesSaved: 0, responsesHandedIn: 0, refused: 0, errors: 0 };
+  expect(exitCodeWithRegistration(ExitCode.NOTHING_TO_DO, leg)).toBe(ExitCode.DONE);
+  expect(exitCodeWithRegistration(ExitCode.NOTHING_TO_DO, { ...leg, requestsTaken: 0 })).toBe(ExitCode.NOTHING_TO_DO);
+  expect(exitCodeWithRegistration(ExitCode.DONE, { ...leg, errors: 1 })).toBe(ExitCode.FAILURE);
 });

@@ -302,6 +302,7 @@ export function registrationExchangeOf(
  */
 export function exitCodeWithRegistration(code: ExitCode, leg: RegistrationLegResult): ExitCode {
   if (leg.errors || leg.refused) return ExitCode.FAILURE;
-  if (code === ExitCode.NOTHING_TO_DO && leg.responsesSaved + leg.responsesHandedIn > 0) return ExitCode.DONE;
+  // A request taken onto the flashdrive is work for the courier: the trip has something to carry.
+  if (code === ExitCode.NOTHING_TO_DO && leg.requestsTaken + leg.responsesSaved + leg.responsesHandedIn > 0) return ExitCode.DONE;
   return code;
 }
