@@ -3,7 +3,6 @@ import {
   MAX_MESSAGE_LENGTH,
   MAX_REFUSAL_REASON_LENGTH,
   MAX_REGISTRATION_BODY_LENGTH,
-  MAX_VARCHAR_LENGTH,
   NONCE_LENGTH,
   PacketTag,
   RefusalDisposition,
@@ -19,9 +18,6 @@ type Header =
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Longest possible header: tag + varchar + uint32. */
-const MAX_HEADER_LENGTH = 2 + 1 + MAX_VARCHAR_LENGTH + 4;
-
 export interface DecoderOptions {
   /** Largest cargo or CCA body accepted. */
   readonly maxMessageLength?: number;
@@ -34,7 +30,7 @@ export interface DecoderOptions {
  */
 export class PacketDecoder {
   private readonly maxMessageLength: number;
-  /** Leftover header octets (< MAX_HEADER_LENGTH). */
+  /** Leftover header octets (fewer than the longest header: tag + varchar + uint32). */
   private pending: Buffer = Buffer.alloc(0);
   private body: { buffer: Buffer; filled: number; finish: (body: Buffer) => Packet } | null = null;
 

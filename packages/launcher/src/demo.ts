@@ -157,7 +157,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     accessSecret: DEFAULT_CREDENTIALS.accessSecret,
   });
   const emulatorHas = async (text: string): Promise<string | null> => {
-    const page: any = await emulator.v2.get(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, { max_results: 100 });
+    const page = await emulator.v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, { max_results: 100 });
     return ((page.data ?? []) as Array<{ id: string; text: string }>).find((tweet) => tweet.text === text)?.id ?? null;
   };
 

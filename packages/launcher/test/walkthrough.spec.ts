@@ -11,7 +11,6 @@ import { DEFAULT_CREDENTIALS, DEFAULT_USER, createEmulatorClient } from '@twitte
 
 import { chromiumAvailable, launchChromium } from '../../x-api-emulator/test/browser';
 import { freePort } from '../src/demo';
-import { REPO_ROOT } from '../src/layout';
 import { readWalkthrough } from './readme';
 import { Background, eventually as eventuallyFor, Shell } from './shell';
 
@@ -59,7 +58,7 @@ function emulator() {
 }
 
 async function emulatorTweets(text: string): Promise<Array<{ id: string; text: string; author_id?: string }>> {
-  const page: any = await emulator().v2.get(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, {
+  const page = await emulator().v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, {
     max_results: 100,
     expansions: 'author_id',
   });

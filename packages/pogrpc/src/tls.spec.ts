@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ describe('generateSelfSignedCertificate', () => {
     expect(certificate.checkIP('::1')).toBe('::1');
     expect(certificate.checkIP('10.0.0.1')).toBeUndefined();
     expect(certificate.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
-    expect(certificate.checkPrivateKey(require('node:crypto').createPrivateKey(identity.keyPem))).toBe(true);
+    expect(certificate.checkPrivateKey(createPrivateKey(identity.keyPem))).toBe(true);
   });
 
   it('is valid from a few minutes ago for the requested number of days', () => {

@@ -133,7 +133,7 @@ test('a wrong certificate is refused with a clear log line and the parcels stay 
   expect(outcome.status).toBe('posted');
   await world.waitUntilQueuedAtRelayer([outcome.outcomeParcelId as string], 30_000);
   const client = createEmulatorClient(emulator.url, emulator.credentials);
-  const page: any = await client.v2.get(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, { max_results: 100 });
+  const page = await client.v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, { max_results: 100 });
   expect((page.data as Array<{ text: string }>).filter((tweet) => tweet.text === text)).toHaveLength(1);
 });
 

@@ -2,8 +2,8 @@
  * The whole network with the real executables: bin/relayer-gateway and bin/user-gateway as child
  * processes, bin/relay as the courier, endpoints in the test process (see world.ts).
  */
-import { readdirSync } from 'node:fs';
-import { readFileSync, rmSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Certificate, generateRsaKeyPair, Parcel, pemToDer, derSerializePublicKey } from '@twitter-relaynet/core';
@@ -60,7 +60,6 @@ describe('the daemons', () => {
   });
 
   test.each(['user-gateway', 'relayer-gateway'])('%s: --help, and a bad flag is a one-line error with status 2', (kind) => {
-    const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
     const help = spawnSync(join(REPO, 'bin', kind), ['--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('--data-root');

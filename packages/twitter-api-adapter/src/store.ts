@@ -4,6 +4,7 @@
  * outcome, subscriptions (PDA, the user's credentials, since_id), rate-limit resets per user and endpoint, and
  * which X user each access token belongs to (keyed by a digest of the token, never the token itself).
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- SQLite rows are untyped; toTweet and toSubscription are where they get their types */
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- twitter-api-v2's error classes are built here from partial request/response fakes */
 import { ApiRequestError, ApiResponseError } from 'twitter-api-v2';
 
 import { comparableText } from './adapter';

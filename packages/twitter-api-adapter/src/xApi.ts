@@ -3,6 +3,7 @@
  * consumer credentials from the adapter's configuration), redirected to the configured base URL unless it is the
  * real X API; and the classification of its errors.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- the X API's JSON (twitter-api-v2's v2.get and its errors' data) is untyped; the readers check what they take */
 import { ApiRequestError, ApiResponseError, type ITwitterApiClientPlugin, TwitterApi } from 'twitter-api-v2';
 
 import type { UserCredentials } from '@twitter-relaynet/twitter-service';

@@ -27,11 +27,11 @@ function timelineTweets(messages: Awaited<ReturnType<World['collect']>>) {
 /** The user's own tweets with this text, as the emulator holds them. */
 async function postedWithText(text: string): Promise<string[]> {
   const client = createEmulatorClient(world.emulator.url, world.emulator.credentials);
-  const page: any = await client.v2.get(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, {
+  const page = await client.v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, {
     max_results: 100,
     'tweet.fields': 'author_id',
   });
-  return (page.data ?? []).filter((t: any) => t.text === text && t.author_id === DEFAULT_USER.id).map((t: any) => t.id);
+  return (page.data ?? []).filter((t) => t.text === text && t.author_id === DEFAULT_USER.id).map((t) => t.id);
 }
 
 describe('posting', () => {

@@ -252,7 +252,7 @@ describe('bin/twitter-app', () => {
     const status = await run(['status', '--json']);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ tweets: { queued: 0, sent: 5, confirmed: 0, failed: 0 }, endpointId: appId });
-    expect((await run(['status', '--limit', '1'])).stdout).toMatch(/^Tweets: 0 queued in the app, 5 with the user gateway, 0 confirmed, 0 failed\n[^]*\n  on its way +"hello" \(with the user gateway since /);
+    expect((await run(['status', '--limit', '1'])).stdout).toMatch(/^Tweets: 0 queued in the app, 5 with the user gateway, 0 confirmed, 0 failed\n[^]*\n {2}on its way +"hello" \(with the user gateway since /);
   });
 
   let envTweetId: string;

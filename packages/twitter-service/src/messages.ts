@@ -2,6 +2,7 @@
  * TypeScript view of the service messages in proto/twitter.proto, with encoders and strict decoders.
  * Decoders throw MalformedServiceMessageError for bytes that are not the message or lack a required field.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- protobufjs's toObject gives untyped objects; each reader below checks the fields it takes */
 import type * as protobuf from 'protobufjs';
 
 import {

@@ -29,7 +29,6 @@ export function describeWithChromium(name: string, body: () => void): void {
   if (chromiumAvailable() || process.env.CI) {
     describe(name, body);
   } else {
-    // eslint-disable-next-line no-console
     console.warn(`Skipping "${name}": no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH)`);
     describe.skip(name, body);
   }

@@ -44,10 +44,13 @@ async function main(): Promise<void> {
     throw new Error('usage: coreRssChild.js <ours|relaynet-core> <content length>');
   }
   const fixture = fixtureFromJson(JSON.parse(await readStdin()) as CoreFixtureJson);
+  // require, not import: the child loads one implementation only, so that its RSS is that implementation's.
+  /* eslint-disable @typescript-eslint/no-require-imports */
   const ops: CoreOps =
     impl === 'ours'
       ? (require('./coreOurs') as typeof OursModule).makeOurOps(fixture)
       : await (require('./coreReference') as typeof ReferenceModule).makeReferenceOps(fixture);
+  /* eslint-enable @typescript-eslint/no-require-imports */
 
   const start = performance.now();
   // The sender holds its content until the parcel is serialized; then only its digest is kept.
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
 /** Shared with the idle-process measurement (as source text): keep it self-contained. */
 export function peakRss(): { peakRssBytes: number; peakRssSource: 'VmHWM' | 'maxRSS' } {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- self-contained: this function is also run as source text
     const status = require('node:fs').readFileSync('/proc/self/status', 'utf8') as string;
     const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
     if (match) return { peakRssBytes: Number(match[1]) * 1024, peakRssSource: 'VmHWM' };
