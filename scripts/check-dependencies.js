@@ -42,6 +42,10 @@ const ROOT_TOOL_USES = {
   jest: 'jest in the test scripts',
   'ts-jest': 'the transform in jest.config.js',
   lerna: 'lerna run in the per-package scripts',
+  eslint: 'npm run lint',
+  '@eslint/js': 'eslint.config.mjs',
+  'typescript-eslint': 'eslint.config.mjs',
+  prettier: 'npm run format:check',
   '@types/node': 'the "types" of tsconfig.json',
   '@types/jest': 'the "types" of tsconfig.json',
 };
