@@ -24,6 +24,7 @@ export {
   type CargoToDeliver,
   type CargoDeliveryReport,
   type CollectCargoOptions,
+  type CollectedCargo,
   type CargoCollectionReport,
 } from './client';
 // The transport pieces a CogRPC user needs, from the shared gRPC layer.
