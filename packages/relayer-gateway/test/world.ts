@@ -198,6 +198,8 @@ export interface WorldOptions {
    * this process; `adapter`, `adapterInbox`, `pdas` and `reply` are then unused.
    */
   readonly adapterProcess?: { readonly apiBaseUrl: string; readonly consumer: { readonly key: string; readonly secret: string } };
+  /** More arguments for bin/relayer-gateway (e.g. `--cogrpc-address 127.0.0.1:0`). */
+  readonly relayerArgs?: readonly string[];
 }
 
 /** The environment of a child process whose wall clock is `skewMs` away from ours. */
@@ -212,11 +214,7 @@ export class World {
   /** Clock skews in ms (positive: ahead); a change applies to daemons at their next start, at once to endpoints. */
   userClockSkewMs: number;
   internetClockSkewMs = 0;
-  readonly relayer = new Daemon(
-    'relayer-gateway',
-    ['--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '200'],
-    () => skewedEnv(this.internetClockSkewMs),
-  );
+  readonly relayer: Daemon;
   readonly userGateway: Daemon;
   readonly courier: Courier;
   readonly adapterInbox = makeInbox();
@@ -228,6 +226,11 @@ export class World {
 
   constructor(options: WorldOptions = {}) {
     this.userClockSkewMs = options.userClockSkewMs ?? 0;
+    this.relayer = new Daemon(
+      'relayer-gateway',
+      ['--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '200', ...(options.relayerArgs ?? [])],
+      () => skewedEnv(this.internetClockSkewMs),
+    );
     const userSideEnv = () => skewedEnv(this.userClockSkewMs);
     this.userGateway = new Daemon('user-gateway', ['--data-root', this.root, '--poll-interval', '200'], userSideEnv);
     this.courier = new Courier(this.root, userSideEnv);
