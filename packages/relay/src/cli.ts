@@ -6,14 +6,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { defaultDataRoot, describeUserGatewayRegistration } from '@twitter-relaynet/config';
 import { createStderrJsonLogger, silentLogger } from '@twitter-relaynet/cosocket';
 
-import {
-  CogRPCConnector,
-  GatewayCertificateError,
-  type GatewayTrust,
-  loadPinnedCertificate,
-  parseFingerprint,
-  parseGatewayAddress,
-} from './cogrpcGateway';
+// Types only: the CogRPC side (gRPC, protobuf: about 0.3 s to load) is loaded only by runs that use it.
+import type { GatewayTrust } from './cogrpcGateway';
+type CogRPCModule = typeof import('./cogrpcGateway');
 import { describeError } from './flashdrive';
 import { CoSocketConnector, type GatewayConnector } from './gateway';
 import { type FlashdriveLock, FlashdriveLockedError, lockFlashdrive } from './lock';
@@ -238,17 +233,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     throw error;
   }
 
-  if (connector instanceof CogRPCConnector) {
-    // A server that is not the one trusted is refused before the flashdrive is touched (not even locked). One
-    // that cannot be reached is the run's to report, as for CoSocket.
-    try {
-      await connector.verifyServer(io.signal);
-    } catch (error) {
-      if (error instanceof GatewayCertificateError) {
-        io.stderr.write(`relay: ${error.message}; nothing was delivered or collected\n`);
-        return ExitCode.FAILURE;
-      }
-    }
+  // A server that is not the one trusted is refused before the flashdrive is touched (not even locked).
+  const distrust = await connector.distrust?.(io.signal);
+  if (distrust) {
+    io.stderr.write(`relay: ${distrust}; nothing was delivered or collected\n`);
+    return ExitCode.FAILURE;
   }
   const prepared = await prepareFlashdrive(flashdrive, io);
   if (prepared !== null) return prepared;
@@ -328,6 +317,8 @@ async function makeConnector(
   if (plaintext && trustFlags.length) {
     throw new UsageError('--gateway-plaintext has no certificate to check: drop --gateway-certificate/--gateway-fingerprint');
   }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand (see the import above)
+  const { CogRPCConnector, loadPinnedCertificate, parseFingerprint, parseGatewayAddress } = require('./cogrpcGateway') as CogRPCModule;
   let server;
   let trust: GatewayTrust;
   try {

@@ -136,6 +136,15 @@ export class CogRPCConnector implements GatewayConnector {
     return (this.verified = { pinnedCertificatePem: pem });
   }
 
+  public async distrust(signal?: AbortSignal): Promise<string | null> {
+    try {
+      await this.verifyServer(signal);
+      return null;
+    } catch (error) {
+      return error instanceof GatewayCertificateError ? error.message : null;
+    }
+  }
+
   public async connect(signal?: AbortSignal): Promise<GatewayConnection> {
     const tls = await this.verifyServer(signal);
     const client = new CogRPCClient(this.server.target, { tls, logger: this.options.logger, idleTimeoutMs: this.options.idleTimeoutMs });

@@ -60,6 +60,11 @@ export interface GatewayConnector {
   connectionHint(error: unknown): string;
   /** Why a delivery stopped, for the user. */
   describeDeliveryError(error: Error): string;
+  /**
+   * Why this is not the server to talk to (e.g. its TLS certificate is not the trusted one), checked before the
+   * flashdrive is touched; null if nothing says so (a server that cannot be reached is the run's to report).
+   */
+  distrust?(signal?: AbortSignal): Promise<string | null>;
 }
 
 /** The gateway on this computer, through its CoSocket Unix socket. */
