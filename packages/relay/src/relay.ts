@@ -187,7 +187,7 @@ class RelayRun {
       }
     }
 
-    const report = await client.deliverCargo(cargoes(), {
+    const report = await client.deliverCargo(oneAhead(cargoes()), {
       signal: this.options.signal,
       onAck: (deliveryId) => {
         const delivery = inFlight.get(deliveryId);
@@ -592,6 +592,29 @@ class RelayRun {
 
 const SYMLINK_REFUSED =
   'it is a symbolic link, refused: the flashdrive is not trusted to point the relay at other folders';
+
+/**
+ * The items of `source`, the next one prepared while the consumer handles this one: reading and checking the
+ * next cargo file then overlaps sending this one (a client that waits for a message to leave before pulling
+ * the next, as the gRPC ones do, would otherwise leave the link idle while it is read, and the CPU while it is
+ * sent). At most one item more is held in memory.
+ */
+async function* oneAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  let next = iterator.next();
+  try {
+    for (;;) {
+      const result = await next;
+      if (result.done) return;
+      next = iterator.next();
+      next.catch(() => undefined); // awaited at the next turn, or dropped if the consumer stops
+      yield result.value;
+    }
+  } finally {
+    await next.catch(() => undefined);
+    await iterator.return?.();
+  }
+}
 
 /** Delete a file; one that is already gone (e.g. the folder vanished) is fine: it is not on the drive. */
 async function unlinkIfPresent(path: string): Promise<void> {
