@@ -37,3 +37,14 @@ test.each([
   expect(stderr).toContain(`relay: ${message}`);
   expect(status).toBe(2);
 });
+
+test('--help documents --gateway, its trust flags and the exit status of a distrusted server', async () => {
+  let stdout = '';
+  const io = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: () => true } };
+  expect(await main(['node', 'relay', '--help'], io)).toBe(0);
+  for (const flag of ['--gateway <address>', '--gateway-certificate <file>', '--gateway-fingerprint <sha256>', '--gateway-plaintext']) {
+    expect(stdout).toContain(flag);
+  }
+  expect(stdout).toContain('A server presenting another certificate is refused (exit 1) before anything on the flashdrive changes');
+  expect(stdout).toMatch(/1 {2}failure:[^]*a gateway whose TLS certificate is not the one expected/);
+});
