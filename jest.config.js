@@ -7,6 +7,14 @@ const packages = fs
   .readdirSync(packagesDir)
   .filter((name) => fs.existsSync(path.join(packagesDir, name, 'package.json')));
 
+// The repository's own scripts, in plain JavaScript.
+const scriptsProject = {
+  displayName: 'scripts',
+  rootDir: path.join(__dirname, 'scripts'),
+  testEnvironment: 'node',
+  testMatch: ['<rootDir>/*.spec.js'],
+};
+
 module.exports = {
   projects: packages.map((name) => ({
     displayName: name,
@@ -20,6 +28,6 @@ module.exports = {
     moduleNameMapper: {
       '^@twitter-relaynet/([a-z-]+)$': path.join(packagesDir, '$1', 'src'),
     },
-  })),
+  })).concat(scriptsProject),
   testTimeout: 30_000,
 };

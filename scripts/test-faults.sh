@@ -20,12 +20,14 @@ cd "$(dirname "$0")/.."
 if [ -n "${FAULTS_QUICK:-}" ]; then
   mode=quick
   : "${CRASH_TRIALS:=3}"
+  : "${COURIER_CRASH_TRIALS:=3}"
   : "${FUZZ_RUNS:=300}"
   : "${POGRPC_FLOOD_CONNECTIONS:=300}"
   : "${POGRPC_FLOOD_SECONDS:=0}"
 else
   mode=long
   : "${CRASH_TRIALS:=50}"
+  : "${COURIER_CRASH_TRIALS:=20}"
   : "${FUZZ_TOTAL:=1000000}"
   : "${POGRPC_FLOOD_CONNECTIONS:=500}"
   : "${POGRPC_FLOOD_SECONDS:=75}"
@@ -67,6 +69,11 @@ step crash env CRASH_TRIALS="$CRASH_TRIALS" CRASH_SEED="$CRASH_SEED" \
 # ... and of the Twitter API adapter while it takes tweets and posts them to the X API (emulator).
 step adapter-crash env CRASH_TRIALS="$CRASH_TRIALS" CRASH_SEED="$CRASH_SEED" \
   node node_modules/jest/bin/jest.js packages/relayer-gateway/test/adapter-crash.spec.ts
+
+# ... and of either gateway or the relay at random points of a registration through the courier alone (two
+#    data roots, COURIER_CRASH_TRIALS per process kind, about 9 s each).
+step courier-registration-crash env COURIER_CRASH_TRIALS="$COURIER_CRASH_TRIALS" CRASH_SEED="$CRASH_SEED" \
+  node node_modules/jest/bin/jest.js packages/relayer-gateway/test/courierRegistration.spec.ts -t "kill -9"
 
 # 2. Flashdrive faults (real gateways; real tmpfs mounts when root) and the relay's own fault tests.
 step flashdrive node node_modules/jest/bin/jest.js packages/relayer-gateway/test/flashdrive.spec.ts
@@ -132,6 +139,11 @@ node -e '
         console.log(`  kill -9 ${kind} during the first registration: ${k.trials} trials (${k.pinnedFirst} pinned first; killed before the pin ${k.beforePin}, pinned but not registered ${k.pinnedNotRegistered}, registered ${k.registered})`);
       }
       console.log(`  parcels queued before registration: ${f.parcels.sent} sent, ${f.parcels.lost} lost, ${f.parcels.duplicated} duplicated`);
+    } else if (f.suite === "courier-registration-crash") {
+      for (const [kind, k] of Object.entries(f.kinds)) {
+        console.log(`  kill -9 ${kind} during a registration through the courier: ${k.trials} trials (${k.midRun} while the relay run was under way)`);
+      }
+      console.log(`  parcels queued before it: ${f.parcels.sent} sent, ${f.parcels.lost} lost, ${f.parcels.duplicated} duplicated`);
     } else if (f.suite === "adapter-crash") {
       console.log(`  kill -9 twitter-api-adapter: ${f.trials} trials (${f.killedMidDelivery} mid-delivery, ${f.killedMidPost} after X posted a tweet and before the adapter knew)`);
       console.log(`  tweets: ${f.tweets} sent, ${f.lost} lost, ${f.postedTwice} posted twice, ${f.postAttemptedTwice} posting attempted twice`);

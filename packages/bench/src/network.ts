@@ -2,7 +2,7 @@
  * The network as users run it, for the end-to-end groups: the real daemons (bin/user-gateway,
  * bin/relayer-gateway) as child processes in a temporary data root, bin/relay as the courier, the
  * adapter's side as a PublicEndpoint listening on PogRPC in this process (published where the
- * relaying gateway's default address book reads it: twitter-api-adapter/pogrpc.json), and apps as
+ * relaying gateway's address book is written from it: twitter-api-adapter/pogrpc.json), and apps as
  * PrivateEndpoints talking PoWebSocket to the user gateway's socket. Paths follow
  * docs/runtime-layout.md.
  */
@@ -259,9 +259,11 @@ export class Network {
     }
     const env = this.profileEnv();
     const cogrpc = options.cogrpc ? ['--cogrpc-address', '127.0.0.1:0'] : [];
-    this.relayer = new Daemon('relayer-gateway', ['--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '100', ...cogrpc], {
-      env,
-    });
+    this.relayer = new Daemon(
+      'relayer-gateway',
+      ['--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '100', '--address-book', this.path('address-book.json'), ...cogrpc],
+      { env },
+    );
     this.userGateway = new Daemon('user-gateway', ['--data-root', this.root, '--poll-interval', '100'], { env });
     // The relay's peak RSS is read by the relay itself as it exits (through NODE_OPTIONS, so that
     // bin/relay runs unchanged): polling would miss the peak of a short run.
@@ -309,15 +311,43 @@ export class Network {
     await this.startAdapter();
   }
 
+  /** The relaying gateway's PogRPC address and certificate, as it published them (for the test's own adapter). */
+  relayerRoute(): { address: string; tlsCertificatePem: string } {
+    return JSON.parse(readFileSync(this.path('relayer-gateway', 'pogrpc.json'), 'utf8')) as { address: string; tlsCertificatePem: string };
+  }
+
+  /**
+   * What an adapter process is configured with (`--relaying-gateway`, `--relaying-gateway-certificate`): the daemons
+   * never read each other's folders.
+   */
+  relayerFlags(): string[] {
+    const { address, tlsCertificatePem } = this.relayerRoute();
+    const certificateFile = this.path('relayer-gateway-pogrpc.pem');
+    writeFileSync(certificateFile, tlsCertificatePem);
+    return ['--relaying-gateway', address, '--relaying-gateway-certificate', certificateFile];
+  }
+
+  /** Give the relaying gateway the adapter's route, from what the adapter published (its address book is read at every delivery). */
+  addAdapterToAddressBook(): void {
+    const published = JSON.parse(readFileSync(this.path('twitter-api-adapter', 'pogrpc.json'), 'utf8')) as {
+      internetAddress: string;
+      address: string;
+      tlsCertificatePem: string;
+    };
+    const certificateFile = this.path('twitter-api-adapter-pogrpc.pem');
+    writeFileSync(certificateFile, published.tlsCertificatePem);
+    writeFileSync(
+      this.path('address-book.json'),
+      JSON.stringify({ [published.internetAddress]: { address: published.address, tlsCertificatePath: certificateFile } }),
+    );
+  }
+
   private async startAdapter(): Promise<void> {
     const dir = this.path('twitter-api-adapter');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const route = () => {
-      const published = JSON.parse(readFileSync(this.path('relayer-gateway', 'pogrpc.json'), 'utf8')) as {
-        address: string;
-        tlsCertificatePem: string;
-      };
-      return { target: published.address, tls: { pinnedCertificatePem: published.tlsCertificatePem } };
+      const { address, tlsCertificatePem } = this.relayerRoute();
+      return { target: address, tls: { pinnedCertificatePem: tlsCertificatePem } };
     };
     this.adapter = await PublicEndpoint.open({
       dataDir: join(dir, 'endpoint'),
@@ -338,6 +368,7 @@ export class Network {
       join(dir, 'pogrpc.json'),
       JSON.stringify({ internetAddress: ADAPTER_ADDRESS, address: `127.0.0.1:${server.port}`, tlsCertificatePem: server.certificatePem }),
     );
+    this.addAdapterToAddressBook();
     await this.adapter.publishConnectionParameters(join(dir, 'connection-parameters.json'));
   }
 

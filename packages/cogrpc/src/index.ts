@@ -27,6 +27,12 @@ export {
   type CollectedCargo,
   type CargoCollectionReport,
 } from './client';
+export {
+  CourierRegistrationClient,
+  GatewayRegistrationRefusedError,
+  MAX_REGISTRATION_MESSAGE_LENGTH,
+  loadCourierRegistrationService,
+} from './registration';
 // The transport pieces a CogRPC user needs, from the shared gRPC layer.
 export {
   type ServerTls,

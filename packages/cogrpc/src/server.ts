@@ -21,6 +21,7 @@ import {
 } from './constants';
 import { CcaRefusedError } from './errors';
 import { COGRPC_DIALECTS, loadCogRPCService } from './proto';
+import { loadCourierRegistrationService, registerGatewayHandler } from './registration';
 
 export interface CargoContext {
   readonly deliveryId: string;
@@ -54,6 +55,11 @@ export interface CogRPCServerOptions extends GrpcBindingServerOptions {
    */
   collectCargo(cca: Buffer, context: CollectionContext): Promise<AsyncIterable<CollectableCargo> | Iterable<CollectableCargo>>;
   readonly maxCargoLength?: number;
+  /**
+   * Answer a courier registration request (the `CourierRegistration` service, offered only when this is set).
+   * Throw `GatewayRegistrationRefusedError` to refuse it for good; any other error answers UNAVAILABLE.
+   */
+  registerGateway?(request: Buffer, context: { readonly peer: string }): Promise<Buffer>;
 }
 
 export type CogRPCServer = GrpcBindingServer;
@@ -81,6 +87,10 @@ export async function createCogRPCServer(options: CogRPCServerOptions): Promise<
         calls.add(new CollectionCall(call, options, logger, maxCargoLength)),
     };
     for (const dialect of COGRPC_DIALECTS) addService(loadCogRPCService(dialect).service, handlers);
+    if (options.registerGateway) {
+      const register = options.registerGateway.bind(options);
+      addService(loadCourierRegistrationService().service, { RegisterGateway: registerGatewayHandler(register, logger) });
+    }
   });
 }
 

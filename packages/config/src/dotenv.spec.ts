@@ -15,6 +15,10 @@ function configError(run: () => unknown): DotenvError {
 }
 
 describe('parseDotenv', () => {
+  test('an unquoted value that is only an inline comment is empty (as dotenv reads it)', () => {
+    expect(parseDotenv('A= # the comment\nB=\t#\n')).toEqual(new Map([['A', ''], ['B', '']]));
+  });
+
   test('reads NAME=value lines, comments, blank lines, export, quotes, escapes and inline comments', () => {
     const values = parseDotenv(
       [

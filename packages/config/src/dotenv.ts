@@ -40,12 +40,13 @@ export function parseDotenv(source: string, fileName = '.env'): Map<string, stri
       const name = line.slice(0, equals).trim();
       if (!NAME.test(name)) throw new DotenvError(`${where}: "${truncate(name)}" is not a valid variable name`, name);
       if (values.has(name)) throw new DotenvError(`${where}: ${name} is set twice`, name);
-      values.set(name, parseValue(line.slice(equals + 1).trim(), name, where));
+      values.set(name, parseValue(line.slice(equals + 1), name, where));
     });
   return values;
 }
 
-function parseValue(raw: string, name: string, where: string): string {
+function parseValue(afterEquals: string, name: string, where: string): string {
+  const raw = afterEquals.trim();
   const quote = raw[0];
   if (quote === "'" || quote === '"') {
     let value = '';
@@ -66,8 +67,9 @@ function parseValue(raw: string, name: string, where: string): string {
     if (rest !== '' && !rest.startsWith('#')) throw new DotenvError(`${where}: ${name} has text after its closing quote`, name);
     return value;
   }
-  const comment = raw.search(/\s#/);
-  const value = (comment >= 0 ? raw.slice(0, comment) : raw).trim();
+  // Searched before trimming, so that `NAME= # comment` is an empty value, not "#".
+  const comment = afterEquals.search(/\s#/);
+  const value = (comment >= 0 ? afterEquals.slice(0, comment) : afterEquals).trim();
   if (/["']/.test(value)) throw new DotenvError(`${where}: ${name} has a stray quote (quote the whole value)`, name);
   if (/\s/.test(value)) throw new DotenvError(`${where}: ${name} contains spaces (quote the whole value)`, name);
   return value;

@@ -21,3 +21,10 @@ export {
   serializeRegistrationStatus,
 } from './registrationStatus';
 export { DAEMON_EXIT, DAEMON_HELP_FOOTER } from './daemonHelp';
+export {
+  X_API_EMULATOR_CREDENTIALS,
+  X_API_EMULATOR_HOST,
+  X_API_EMULATOR_PORT,
+  type XApiEmulatorCredentials,
+} from './xApiEmulator';
+export { readCertificateFile } from './certificateFile';

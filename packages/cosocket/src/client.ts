@@ -10,7 +10,8 @@ import {
   PacketTag,
   QuitReason,
   REFUSAL_REPORTS_OPT_IN,
-  type RefusalDisposition,
+  RefusalDisposition,
+  RegistrationStatus,
 } from './constants';
 import {
   CoSocketAbortedError,
@@ -110,6 +111,7 @@ export class CoSocketClient {
   private wakeDelivery: (() => void) | null = null;
   private collection: CollectionState | null = null;
   private handshakeWaiter: ((signatures: readonly Buffer[]) => void) | null = null;
+  private registrationWaiter: ((result: { status: RegistrationStatus; body: Buffer } | null) => void) | null = null;
   private busy = false;
 
   private constructor(socket: Socket, options: CoSocketClientOptions) {
@@ -129,6 +131,7 @@ export class CoSocketClient {
       this.wakeDelivery?.();
       this.collection?.wake();
       this.handshakeWaiter?.([]);
+      this.registrationWaiter?.(null);
     });
   }
 
@@ -293,6 +296,31 @@ export class CoSocketClient {
     }
   }
 
+  /**
+   * A Registration Exchange (extension): send `body`, resolve to the gateway's answer. Throws
+   * `CoSocketRefusalError` (FINAL) if the gateway refused it with a reason, and a connection error if it
+   * could not answer (e.g. it does not know the extension: it quits with invalid-packet).
+   */
+  public async exchangeRegistration(body: Buffer): Promise<Buffer> {
+    this.claim();
+    try {
+      const answer = new Promise<{ status: RegistrationStatus; body: Buffer } | null>((resolve) => (this.registrationWaiter = resolve));
+      if (this.packets.isClosed) this.registrationWaiter?.(null);
+      else await this.packets.send({ tag: PacketTag.REGISTRATION_EXCHANGE, body });
+      const result = await answer;
+      if (!result) {
+        throw this.packets.closeError ?? new CoSocketConnectionClosedError('Connection closed before the registration answer');
+      }
+      if (result.status === RegistrationStatus.REFUSED) {
+        throw new CoSocketRefusalError(result.body.toString('utf8'), RefusalDisposition.FINAL);
+      }
+      return result.body;
+    } finally {
+      this.registrationWaiter = null;
+      this.busy = false;
+    }
+  }
+
   /** Say goodbye (Quit OK) and wait for the connection to close. */
   public async close(): Promise<void> {
     if (!this.packets.isClosed) this.packets.quit(QuitReason.OK, 'Client done');
@@ -382,6 +410,13 @@ export class CoSocketClient {
         if (!this.refusalListener) throw new CoSocketProtocolError(`Unexpected refusal of ${packet.subject}`);
         this.refusalListener(packet.subject, packet.reason, packet.disposition);
         return;
+      case PacketTag.REGISTRATION_RESULT: {
+        const waiter = this.registrationWaiter;
+        if (!waiter) throw new CoSocketProtocolError('Unexpected Registration Result');
+        this.registrationWaiter = null;
+        waiter({ status: packet.status, body: packet.body });
+        return;
+      }
       case PacketTag.CARGO_DELIVERY_COMPLETION:
         if (!this.collection) throw new CoSocketProtocolError('Unexpected Cargo Delivery Completion');
         this.collection.completedWith = packet.gatewayAddress;

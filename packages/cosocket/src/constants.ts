@@ -18,6 +18,17 @@ export enum PacketTag {
    * Cargo Collection Request (sent before its Completion).
    */
   REFUSAL = 0x11,
+  /**
+   * Extension (not in RS-004), relayer → gateway: `uint32 length ‖ body`, a gateway registration exchange
+   * (packages/gateway courierRegistration.ts says what the bodies are). A relayer sends it on a connection
+   * of its own: a gateway without the extension quits with invalid-packet, which costs that connection only.
+   */
+  REGISTRATION_EXCHANGE = 0x12,
+  /**
+   * Extension, gateway → relayer, the answer to a Registration Exchange: `uint8 status ‖ uint32 length ‖ body`;
+   * status 0: the body is the answer; 1: refused for good, the body is the reason (UTF-8).
+   */
+  REGISTRATION_RESULT = 0x13,
   HANDSHAKE_CHALLENGE = 0xf0,
   HANDSHAKE_RESPONSE = 0xf1,
   HANDSHAKE_COMPLETE = 0xf2,
@@ -63,6 +74,15 @@ export enum RefusalDisposition {
  * and that gateway goes on acknowledging or quitting as RS-004 says.
  */
 export const REFUSAL_REPORTS_OPT_IN = 'x-refusal-reports';
+
+/** Registration Result status (extension). */
+export enum RegistrationStatus {
+  ANSWERED = 0x00,
+  REFUSED = 0x01,
+}
+
+/** Largest registration exchange body either way: requests and responses are a few KiB of certificates. */
+export const MAX_REGISTRATION_BODY_LENGTH = 65_536;
 
 /** Longest reason in a Refusal packet, in octets (longer ones are cut on a character boundary). */
 export const MAX_REFUSAL_REASON_LENGTH = 2048;

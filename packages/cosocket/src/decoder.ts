@@ -2,10 +2,12 @@ import {
   MAX_HANDSHAKE_RESPONSE_LENGTH,
   MAX_MESSAGE_LENGTH,
   MAX_REFUSAL_REASON_LENGTH,
+  MAX_REGISTRATION_BODY_LENGTH,
   MAX_VARCHAR_LENGTH,
   NONCE_LENGTH,
   PacketTag,
   RefusalDisposition,
+  RegistrationStatus,
 } from './constants';
 import { CoSocketProtocolError } from './errors';
 import type { Packet } from './packets';
@@ -154,6 +156,20 @@ export class PacketDecoder {
           finish: (body) => ({ tag, subject: subject.value, disposition, reason: decodeUtf8(body, 'Refusal reason') }),
         };
       }
+      case PacketTag.REGISTRATION_EXCHANGE: {
+        if (input.length < 6) return null;
+        const length = checkRegistrationLength(input.readUInt32LE(2));
+        return { length: 6, bodyLength: length, finish: (body) => ({ tag, body }) };
+      }
+      case PacketTag.REGISTRATION_RESULT: {
+        if (input.length < 7) return null;
+        const status = input[2];
+        if (status !== RegistrationStatus.ANSWERED && status !== RegistrationStatus.REFUSED) {
+          throw new CoSocketProtocolError(`Unknown registration status 0x${status.toString(16)}`);
+        }
+        const length = checkRegistrationLength(input.readUInt32LE(3));
+        return { length: 7, bodyLength: length, finish: (body) => ({ tag, status, body }) };
+      }
       case PacketTag.QUIT:
         if (input.length < 4) return null;
         return { length: 4, packet: { tag, reason: input.readUInt16LE(2) } };
@@ -171,6 +187,13 @@ export class PacketDecoder {
     }
     return length;
   }
+}
+
+function checkRegistrationLength(length: number): number {
+  if (length > MAX_REGISTRATION_BODY_LENGTH) {
+    throw new CoSocketProtocolError(`Registration body of ${length} octets exceeds the limit of ${MAX_REGISTRATION_BODY_LENGTH}`);
+  }
+  return length;
 }
 
 function decodeUtf8(bytes: Buffer, what: string): string {

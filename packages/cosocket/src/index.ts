@@ -4,6 +4,8 @@ export {
   RefusalDisposition,
   REFUSAL_REPORTS_OPT_IN,
   MAX_REFUSAL_REASON_LENGTH,
+  MAX_REGISTRATION_BODY_LENGTH,
+  RegistrationStatus,
   quitReasonName,
   MAX_MESSAGE_LENGTH,
   MAX_VARCHAR_LENGTH,

@@ -1,11 +1,13 @@
 import {
   MAX_HANDSHAKE_RESPONSE_LENGTH,
   MAX_REFUSAL_REASON_LENGTH,
+  MAX_REGISTRATION_BODY_LENGTH,
   MAX_VARCHAR_LENGTH,
   NONCE_LENGTH,
   PacketTag,
   QuitReason,
   type RefusalDisposition,
+  type RegistrationStatus,
 } from './constants';
 import { CoSocketError } from './errors';
 
@@ -27,6 +29,8 @@ export type Packet =
       readonly disposition: RefusalDisposition;
       readonly reason: string;
     }
+  | { readonly tag: PacketTag.REGISTRATION_EXCHANGE; readonly body: Buffer }
+  | { readonly tag: PacketTag.REGISTRATION_RESULT; readonly status: RegistrationStatus; readonly body: Buffer }
   | { readonly tag: PacketTag.QUIT; readonly reason: number };
 
 function tagBuffer(tag: PacketTag): Buffer {
@@ -85,11 +89,23 @@ export function encodePacket(packet: Packet): Buffer[] {
       header.writeUInt16LE(reason.length, 1);
       return [Buffer.concat([tag, encodeVarchar(packet.subject), header]), reason];
     }
+    case PacketTag.REGISTRATION_EXCHANGE:
+      checkRegistrationBody(packet.body);
+      return [tag, uint32(packet.body.length), packet.body];
+    case PacketTag.REGISTRATION_RESULT:
+      checkRegistrationBody(packet.body);
+      return [tag, Buffer.from([packet.status]), uint32(packet.body.length), packet.body];
     case PacketTag.QUIT: {
       const reason = Buffer.allocUnsafe(2);
       reason.writeUInt16LE(packet.reason, 0);
       return [tag, reason];
     }
+  }
+}
+
+function checkRegistrationBody(body: Buffer): void {
+  if (body.length > MAX_REGISTRATION_BODY_LENGTH) {
+    throw new CoSocketError(`Registration body of ${body.length} octets exceeds ${MAX_REGISTRATION_BODY_LENGTH}`);
   }
 }
 

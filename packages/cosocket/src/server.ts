@@ -12,6 +12,7 @@ import {
   QuitReason,
   REFUSAL_REPORTS_OPT_IN,
   RefusalDisposition,
+  RegistrationStatus,
 } from './constants';
 import { CoSocketError, CoSocketProtocolError, CoSocketRefusalError } from './errors';
 import { type Logger, silentLogger } from './logger';
@@ -59,6 +60,12 @@ export interface CoSocketServerOptions {
    * Completion; any other one a Quit with `invalid-packet`.
    */
   onCargoCollectionRequest?(cca: Buffer | null, signal: AbortSignal): Promise<CollectionResponse> | CollectionResponse;
+  /**
+   * A Registration Exchange (extension): resolve to the answer's body. Throw a `CoSocketRefusalError` to
+   * refuse it for good (the relayer gets the reason); any other error quits with `internal-error` (the
+   * relayer keeps what it presented and tries again). Absent: the packet is refused as invalid.
+   */
+  onRegistrationExchange?(body: Buffer): Promise<Buffer>;
   /** Unacknowledged deliveries accepted from (and sent to) the peer; default 5. */
   readonly window?: number;
   /**
@@ -278,6 +285,9 @@ class ServerConnection {
         }
         return;
       }
+      case PacketTag.REGISTRATION_EXCHANGE:
+        this.collections = this.collections.then(() => this.exchangeRegistration(packet.body));
+        return;
       case PacketTag.CARGO_DELIVERY_COMPLETION:
         if (packet.gatewayAddress === REFUSAL_REPORTS_OPT_IN) {
           this.refusalReports = true;
@@ -432,6 +442,30 @@ class ServerConnection {
         this.packets.quit(QuitReason.INTERNAL_ERROR, `Collection failed: ${err.message}`, err);
       }
     }
+  }
+
+  /** Answer a Registration Exchange, in turn with collections (one thing at a time from a relayer). */
+  private async exchangeRegistration(body: Buffer): Promise<void> {
+    if (this.packets.isClosed) return;
+    const handler = this.options.onRegistrationExchange;
+    if (!handler) {
+      this.packets.quit(QuitReason.INVALID_PACKET, 'This server does not offer registration exchanges');
+      return;
+    }
+    let result: { status: RegistrationStatus; body: Buffer };
+    try {
+      result = { status: RegistrationStatus.ANSWERED, body: await this.packets.whileBusy(() => handler(body)) };
+    } catch (error) {
+      if (!(error instanceof CoSocketRefusalError)) {
+        const err = error instanceof Error ? error : new Error(String(error));
+        this.packets.quit(QuitReason.INTERNAL_ERROR, `Registration exchange failed: ${err.message}`, err);
+        return;
+      }
+      this.logger.warn({ connectionId: this.connectionId, reason: error.reason }, 'Registration exchange refused');
+      result = { status: RegistrationStatus.REFUSED, body: Buffer.from(error.reason, 'utf8') };
+    }
+    if (this.packets.isClosed) return;
+    await this.packets.send({ tag: PacketTag.REGISTRATION_RESULT, ...result }).catch(() => undefined);
   }
 
   /** Tell a relayer that opted in why its collection request was refused (then the caller completes it). */

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { quitReasonName } from '../src';
+import { CoSocketClient, type CoSocketServerOptions, createCoSocketServer, quitReasonName } from '../src';
 
 export async function makeTempDir(): Promise<{ dir: string; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'cosocket-'));
@@ -37,4 +37,43 @@ export function sendRawBytes(socketPath: string, bytes: Buffer | Buffer[], timeo
       });
     });
   });
+}
+
+/**
+ * A Unix socket path in a fresh temporary folder for each test, and servers and clients on it that are
+ * closed after the test (in reverse order).
+ */
+export function socketFixture(): {
+  readonly socketPath: () => string;
+  startServer(options: Partial<CoSocketServerOptions>): Promise<void>;
+  connect(): Promise<CoSocketClient>;
+  closeAll(): Promise<void>;
+} {
+  let temp: Awaited<ReturnType<typeof makeTempDir>>;
+  let path = '';
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+  };
+  beforeEach(async () => {
+    temp = await makeTempDir();
+    path = join(temp.dir, 'gw.sock');
+  });
+  afterEach(async () => {
+    await closeAll();
+    await temp.cleanup();
+  });
+  return {
+    socketPath: () => path,
+    async startServer(options) {
+      const server = await createCoSocketServer({ socketPath: path, onCargoDelivered: async () => undefined, ...options });
+      closers.push(() => server.close());
+    },
+    async connect() {
+      const client = await CoSocketClient.connect(path);
+      closers.push(() => client.close());
+      return client;
+    },
+    closeAll,
+  };
 }

@@ -10,6 +10,7 @@ import {
   issueGatewayCertificate,
   Parcel,
   ServiceMessage,
+  signSignedData,
   TimingError,
 } from '@twitter-relaynet/core';
 
@@ -96,6 +97,11 @@ export class RelayingGateway extends Gateway {
     await this.stores.registry.put(certificate);
     this.logger.info({ userGatewayId: certificate.calculateSubjectId() }, 'User gateway registered');
     return certificate;
+  }
+
+  /** A CMS SignedData of `plaintext` by this gateway, its certificate attached (courier registration responses). */
+  signWithIdentity(plaintext: Buffer): Promise<Buffer> {
+    return signSignedData(plaintext, this.identity.privateKey, this.identity.certificate);
   }
 
   async getUserGatewayCertificate(userGatewayId: string): Promise<Certificate | null> {

@@ -43,3 +43,24 @@ export class ParcelRefusedError extends AuthorizationError {}
 // Registration
 
 export class RegistrationError extends GatewayError {}
+
+/** A registration request carried by a courier was refused; the subclass says why. */
+export class RegistrationRequestRefusedError extends RegistrationError {}
+
+/** The request cannot be read, or its signature does not verify with the key it registers (tampered). */
+export class MalformedRegistrationRequestError extends RegistrationRequestRefusedError {}
+
+/** The request is older than a relaying gateway remembers its answers, or dated too far ahead. */
+export class RegistrationRequestTimingError extends RegistrationRequestRefusedError {}
+
+/** A registration response carried by a courier was refused by the user gateway; the subclass says why. */
+export class RegistrationResponseRefusedError extends RegistrationError {}
+
+/** The response cannot be read, its signature does not verify, or its certificates do not fit together. */
+export class MalformedRegistrationResponseError extends RegistrationResponseRefusedError {}
+
+/**
+ * The response is genuine but does not answer this gateway's pending request: replayed from an earlier
+ * request, meant for another user gateway, or from another relaying gateway than the pinned one.
+ */
+export class UnrelatedRegistrationResponseError extends RegistrationResponseRefusedError {}

@@ -65,6 +65,18 @@ export {
 } from './registration';
 
 export { UserGatewayRegistration } from './userGatewayRegistration';
+export {
+  CourierRegistrar,
+  type CourierRegistrationAnswer,
+  type CourierRegistrationRequest,
+  createCourierRegistrationRequest,
+  parseCourierRegistrationRequest,
+  verifyCourierRegistrationResponse,
+  registrationRequestDigest,
+  REGISTRATION_REQUEST_MAX_AGE_MS,
+  REGISTRATION_REQUEST_RENEWAL_MS,
+  REGISTRATION_REQUEST_MAX_FUTURE_MS,
+} from './courierRegistration';
 
 // Clock skew between the two sides: parcels dated beyond the drift tolerance, and the notice telling the user
 export {

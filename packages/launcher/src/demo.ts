@@ -76,6 +76,7 @@ function demoEnvironment(dataRoot: string): NodeJS.ProcessEnv {
     TWITTER_APP_ENV_FILE: noDotenv,
     TWITTER_API_ADAPTER_ENV_FILE: noDotenv,
     RELAYER_GATEWAY_POGRPC_ADDRESS: '127.0.0.1:0',
+    RELAYER_GATEWAY_COGRPC_ADDRESS: '127.0.0.1:0',
     TWITTER_API_ADAPTER_POGRPC_ADDRESS: '127.0.0.1:0',
     TWITTER_API_ADAPTER_SYNC_INTERVAL_MS: String(DEMO_SYNC_INTERVAL_MS),
   };
@@ -141,7 +142,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const assertRunning = () => {
     const result = crashed as SupervisorResult | null;
     if (result?.firstExit) {
-      throw new DemoFailure(`${result.firstExit.name} stopped unexpectedly (exit ${result.firstExit.code ?? result.firstExit.signal})`);
+      const { name, code, signal, error } = result.firstExit;
+      throw new DemoFailure(error ? `${name} could not be started: ${error}` : `${name} stopped unexpectedly (exit ${code ?? signal})`);
     }
   };
 

@@ -122,6 +122,6 @@ export function describeTaken(taken: readonly Taken[]): string {
     `${lines.join('\n')}\n` +
     `Use the one that runs, or stop it first (Ctrl-C in its terminal${pids.length ? `, or kill ${pids.join(' ')}` : ''}); ` +
     'to run a second system beside it, give it another --data-root, X_API_EMULATOR_PORT,\n' +
-    'RELAYER_GATEWAY_POGRPC_ADDRESS and TWITTER_API_ADAPTER_POGRPC_ADDRESS.\n'
+    'RELAYER_GATEWAY_POGRPC_ADDRESS, RELAYER_GATEWAY_COGRPC_ADDRESS and TWITTER_API_ADAPTER_POGRPC_ADDRESS.\n'
   );
 }

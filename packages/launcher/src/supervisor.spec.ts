@@ -73,3 +73,40 @@ test('a process that ignores SIGTERM is killed after the timeout', async () => {
   await expect(done).resolves.toEqual({ exitCode: 0, firstExit: null });
   expect(lines).toContain('stubborn | ignoring\n');
 });
+
+test('a process starts only once the one before it is ready, with the arguments its prepare gave', async () => {
+  const lines: string[] = [];
+  let releaseFirst!: () => void;
+  const firstReady = new Promise<void>((resolve) => (releaseFirst = resolve));
+  const supervisor = new Supervisor(
+    [
+      { name: 'first', ...node(LONG_RUNNING), ready: () => firstReady },
+      { name: 'second', command: process.execPath, args: ['-e', `console.log('args', process.argv.slice(1).join(' ')); ${LONG_RUNNING}`, '--'], prepare: async () => ['--given', 'x'] },
+    ],
+    { write: (line) => lines.push(line) },
+  );
+  const done = supervisor.start();
+  await waitForLines(lines, '| up\n', 1);
+  expect(lines.some((line) => line.startsWith('second'))).toBe(false);
+  releaseFirst();
+  await waitForLines(lines, '| up\n', 2);
+  expect(lines).toContain('second | args --given x\n');
+  expect(lines.findIndex((line) => line.startsWith('second'))).toBeGreaterThan(lines.indexOf('first  | up\n'));
+  supervisor.stop();
+  await expect(done).resolves.toEqual({ exitCode: 0, firstExit: null });
+});
+
+test('a process that does not become ready: the others are stopped, the later ones never started, and the result says why', async () => {
+  const lines: string[] = [];
+  const supervisor = new Supervisor(
+    [
+      { name: 'first', ...node(LONG_RUNNING), ready: async () => Promise.reject(new Error('nothing published')) },
+      { name: 'second', ...node(LONG_RUNNING) },
+    ],
+    { write: (line) => lines.push(line) },
+  );
+  const result = await supervisor.start();
+  expect(result).toEqual({ exitCode: 1, firstExit: { name: 'first', code: null, signal: null, error: 'nothing published' } });
+  expect(lines).toContain('first: nothing published: stopping the others\n');
+  expect(lines.some((line) => line.startsWith('second'))).toBe(false);
+});

@@ -3,7 +3,8 @@
  * logs on a terminal (a real pseudo-terminal, through util-linux's script), and a second start.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,7 @@ beforeEach(() => {
     RELAYNET_DATA_ROOT: dataRoot,
     TWITTER_API_ADAPTER_ENV_FILE: join(dataRoot, 'none.env'),
     RELAYER_GATEWAY_POGRPC_ADDRESS: '127.0.0.1:0',
+    RELAYER_GATEWAY_COGRPC_ADDRESS: '127.0.0.1:0',
     TWITTER_API_ADAPTER_POGRPC_ADDRESS: '127.0.0.1:0',
   };
 });
@@ -59,6 +61,7 @@ test.each([
   [[], { X_API_EMULATOR_PORT: 'eighty' }, 'start: X_API_EMULATOR_PORT must be a TCP port between 1 and 65535 (got "eighty")\n'],
   [['--log-format', 'pretty'], {}, 'start: --log-format must be human or json (got "pretty")\n'],
   [['--log-format'], {}, 'start: --log-format must be human or json (got "")\n'],
+  [['--side', 'moon'], {}, 'start: --side must be all, user, internet (got "moon")\n'],
 ])('%j %j → usage error, exit 2', async (args, extraEnv, message) => {
   const result = await start(args, { ...env, ...extraEnv });
   expect(result.status).toBe(2);
@@ -96,6 +99,45 @@ test("on a terminal the daemons' logs are human lines (time, process, message), 
   // Banner lines too: the time, and the process name said once.
   expect(running.output).toMatch(/^\d\d:\d\d:\d\d user-gateway +\| ready\r?$/m);
   expect(running.output).not.toMatch(/"level":/);
+});
+
+test('npm start wires the daemons by configuration: the adapter gets the relaying gateway\'s address and certificate, the relaying gateway an address book with the adapter\'s; CogRPC is on and its address and fingerprint are printed', async () => {
+  const running = new Running(spawn(process.execPath, [START, '--log-format', 'human'], { env: { ...env, X_API_EMULATOR_PORT: String(await freePort()) } }));
+  try {
+    await running.waitFor(HUMAN_REGISTERED);
+    const relayer = JSON.parse(readFileSync(join(dataRoot, 'relayer-gateway', 'pogrpc.json'), 'utf8'));
+    const cogrpc = JSON.parse(readFileSync(join(dataRoot, 'relayer-gateway', 'cogrpc.json'), 'utf8'));
+    const adapter = JSON.parse(readFileSync(join(dataRoot, 'twitter-api-adapter', 'pogrpc.json'), 'utf8'));
+    const sha256 = (pem: string) => createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
+    expect(running.output).toMatch(new RegExp(`^CogRPC for couriers: ${cogrpc.address} \\(TLS certificate SHA-256 ${sha256(cogrpc.tlsCertificatePem)}\\)$`, 'm'));
+    expect(cogrpc.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    const launcher = join(dataRoot, 'launcher');
+    expect(running.output).toContain(
+      `relaying gateway (replies): ${relayer.address} (TLS certificate SHA-256 ${sha256(relayer.tlsCertificatePem)} from ${join(launcher, 'relayer-gateway-pogrpc.pem')})`,
+    );
+    expect(JSON.parse(readFileSync(join(launcher, 'address-book.json'), 'utf8'))).toEqual({
+      'twitter-api-adapter.relaynet.local': { address: adapter.address, tlsCertificatePath: join(launcher, 'twitter-api-adapter-pogrpc.pem') },
+    });
+    expect(readFileSync(join(launcher, 'twitter-api-adapter-pogrpc.pem'), 'utf8')).toBe(adapter.tlsCertificatePem);
+  } finally {
+    running.interrupt();
+  }
+  expect(await running.done).toBe(0);
+});
+
+test("a CogRPC port in use (another system's, say): npm start says so and starts nothing", async () => {
+  const blocker: Server = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const { port } = blocker.address() as { port: number };
+  try {
+    const result = await start([], { ...env, X_API_EMULATOR_PORT: String(await freePort()), RELAYER_GATEWAY_COGRPC_ADDRESS: `127.0.0.1:${port}` });
+    expect(result.status).toBe(3);
+    expect(result.out).toBe('');
+    expect(result.err).toMatch(new RegExp(`^  port 127\\.0\\.0\\.1:${port} \\(the relaying gateway's CogRPC server\\) is in use`, 'm'));
+    expect(result.err).toContain('RELAYER_GATEWAY_COGRPC_ADDRESS');
+  } finally {
+    blocker.close();
+  }
 });
 
 test('a second npm start while one runs says the system is running already, which port and process, and starts nothing', async () => {

@@ -122,6 +122,7 @@ beforeAll(async () => {
     TWITTER_API_ADAPTER_ENV_FILE: join(dataRoot, 'none.env'),
     // Free ports instead of the fixed defaults, so that a running `npm start` does not get in the way.
     RELAYER_GATEWAY_POGRPC_ADDRESS: '127.0.0.1:0',
+    RELAYER_GATEWAY_COGRPC_ADDRESS: '127.0.0.1:0',
     TWITTER_API_ADAPTER_POGRPC_ADDRESS: '127.0.0.1:0',
     TWITTER_API_ADAPTER_SYNC_INTERVAL_MS: '1000',
     NO_COLOR: '1',

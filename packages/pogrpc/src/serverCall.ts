@@ -182,9 +182,10 @@ export async function startGrpcBindingServer(
   const addService: GrpcBindingContext['addService'] = (service, handlers) => {
     const admitted: grpc.UntypedServiceImplementation = {};
     for (const [name, handler] of Object.entries(handlers)) {
-      admitted[name] = (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+      // `rest`: a unary handler's callback.
+      admitted[name] = (call: grpc.ServerDuplexStream<unknown, unknown>, ...rest: unknown[]) => {
         admission.callStarted(call.getPeer());
-        (handler as (call: grpc.ServerDuplexStream<unknown, unknown>) => void)(call);
+        (handler as (call: grpc.ServerDuplexStream<unknown, unknown>, ...rest: unknown[]) => void)(call, ...rest);
       };
     }
     grpcServer.addService(service, admitted);

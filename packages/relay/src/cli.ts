@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 
 import { defaultDataRoot, describeUserGatewayRegistration } from '@twitter-relaynet/config';
-import { createStderrJsonLogger, silentLogger } from '@twitter-relaynet/cosocket';
+import { createStderrJsonLogger, type Logger, silentLogger } from '@twitter-relaynet/cosocket';
 
 // Types only: the CogRPC side (gRPC, protobuf: about 0.3 s to load) is loaded only by runs that use it.
 import type { GatewayTrust } from './cogrpcGateway';
@@ -12,8 +12,17 @@ type CogRPCModule = typeof import('./cogrpcGateway');
 import { describeError } from './flashdrive';
 import { CoSocketConnector, type GatewayConnector } from './gateway';
 import { type FlashdriveLock, FlashdriveLockedError, lockFlashdrive } from './lock';
-import { ExitCode, exitCodeOf, formatSummary, PlainReporter, type OutputStream, TerminalProgress } from './output';
+import {
+  ExitCode,
+  exitCodeOf,
+  formatSummary,
+  PlainReporter,
+  type OutputStream,
+  type Reporter,
+  TerminalProgress,
+} from './output';
 import { runRelay } from './relay';
+import { coSocketRegistrationExchange, exitCodeWithRegistration, runRegistrationLeg } from './registration';
 
 /** Longest --wait accepted: one day. */
 export const MAX_WAIT_SECONDS = 86_400;
@@ -168,10 +177,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   let waitSeconds: number;
   let flashdrive: FlashdrivePlan;
   let connector: GatewayConnector;
+  let gateway: GatewayName | undefined;
   try {
     command.parse([...argv], { from: 'node' });
     options = command.opts<ParsedOptions>();
-    const gateway = command.args[0] as string | undefined;
+    gateway = command.args[0] as GatewayName | undefined;
     const init = options.init === true;
     if (gateway !== undefined) {
       if (!Object.hasOwn(GATEWAYS, gateway)) {
@@ -271,6 +281,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const verbose = options.verbose === true;
     const progress = options.progress ?? (io.stderr.isTTY === true && !verbose);
     const reporter = progress ? new TerminalProgress(io.stderr) : new PlainReporter(io.stderr);
+    const logger = verbose ? createStderrJsonLogger('relay') : silentLogger;
+    // Before the cargo: a response handed in registers the user gateway, which then has cargo for this trip.
+    // (Over CoSocket only, for now: registration over CogRPC is not carried yet.)
+    const registration =
+      gateway && options.cosocket !== undefined
+        ? await runCoSocketRegistrationLeg(gateway, options, { reporter, logger, signal: io.signal })
+        : null;
     const result = await runRelay(
       {
         gateway: connector,
@@ -281,15 +298,15 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       },
       {
         reporter,
-        logger: verboseLogger(options, 'relay'),
+        logger,
       },
     );
     reporter.finish();
     io.stderr.write(`${formatSummary(result, options.outgoing!)}\n`);
     // An unregistered user gateway collects nothing and takes no cargo: say why (the relaying gateway publishes no such file).
-    const registration = options.cosocket === undefined ? null : describeUserGatewayRegistration(options.cosocket);
-    if (registration) io.stderr.write(`relay: ${registration}\n`);
-    return exitCodeOf(result);
+    const registrationStatus = options.cosocket === undefined ? null : describeUserGatewayRegistration(options.cosocket);
+    if (registrationStatus) io.stderr.write(`relay: ${registrationStatus}\n`);
+    return registration ? exitCodeWithRegistration(exitCodeOf(result), registration) : exitCodeOf(result);
   } finally {
     await lock?.release().catch(() => undefined);
   }
@@ -341,6 +358,23 @@ async function makeConnector(
     }
   }
   return new CogRPCConnector(server, trust, { logger: cogrpcLogger });
+}
+
+/** The registration leg (registration.ts) over the gateway's CoSocket socket. */
+async function runCoSocketRegistrationLeg(
+  gateway: GatewayName,
+  options: ParsedOptions,
+  deps: { reporter: Reporter; logger: Logger; signal?: AbortSignal },
+) {
+  const connection = coSocketRegistrationExchange(options.cosocket!, { signal: deps.signal });
+  try {
+    return await runRegistrationLeg(
+      { side: gateway, incoming: options.incoming!, outgoing: options.outgoing!, exchange: connection.exchange, signal: deps.signal },
+      deps,
+    );
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
 }
 
 /** Errors meaning the flashdrive cannot be written to at all. */

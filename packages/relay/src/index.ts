@@ -41,3 +41,15 @@ export {
   type FolderScan,
   type WriteFileSystem,
 } from './flashdrive';
+export {
+  runRegistrationLeg,
+  coSocketRegistrationExchange,
+  registrationExchangeOf,
+  exitCodeWithRegistration,
+  RegistrationRefusedError,
+  RegistrationUnsupportedError,
+  REGISTRATION_FOLDER,
+  type RegistrationExchange,
+  type RegistrationLegOptions,
+  type RegistrationLegResult,
+} from './registration';

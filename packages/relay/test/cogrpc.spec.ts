@@ -18,6 +18,13 @@ interface Run {
   readonly stderr: string;
 }
 
+/** A world whose relaying gateway also serves CogRPC on port 0 (`extra`: more of its flags). */
+function cogrpcWorld(...extra: string[]): World {
+  const world = new World();
+  world.relayerFlags = ['--cogrpc-address', '127.0.0.1:0', ...extra];
+  return world;
+}
+
 /** `bin/relay relayer-gateway` on `world`'s flashdrive with these options. */
 function relayAtRelayer(world: World, ...options: string[]): Promise<Run> {
   return new Promise((done, fail) => {
@@ -56,7 +63,7 @@ const messageFiles = (world: World, folder: string) => world.courier.files(folde
 beforeAll(() => buildExecutables('packages/cogrpc'), 120_000);
 
 describe('over TLS', () => {
-  const world = new World({ relayerArgs: ['--cogrpc-address', '127.0.0.1:0'] });
+  const world = cogrpcWorld();
   let app: Awaited<ReturnType<World['openApp']>>;
   let certificateFile: string;
   let gateway: string;
@@ -86,7 +93,7 @@ describe('over TLS', () => {
     const parcelId = await world.reply(app.app.id, 'hello over CogRPC');
     await world.waitUntilQueuedAtRelayer([parcelId]);
     expect((await world.courier.run('user')).status).toBe(0); // a fresh CCA
-    const back = await relayAtRelayer(world, "--gateway", `https://${gateway}`, '--gateway-certificate', certificateFile);
+    const back = await relayAtRelayer(world, '--gateway', `https://${gateway}`, '--gateway-certificate', certificateFile);
     expect(back.stderr).toMatch(/collected [1-9]\d* cargo/);
     expect(back.status).toBe(0);
     expect(messageFiles(world, world.courier.toUser).filter((name) => name.endsWith('.cargo'))).toHaveLength(1);
@@ -170,7 +177,7 @@ function otherCertificateFile(world: World): string {
 }
 
 test('--gateway-plaintext: a relaying gateway serving CogRPC without TLS takes the cargo and hands out the reply', async () => {
-  const world = new World({ relayerArgs: ['--cogrpc-address', '127.0.0.1:0', '--cogrpc-plaintext'] });
+  const world = cogrpcWorld('--cogrpc-plaintext');
   try {
     await world.start();
     const { address, tlsCertificatePem } = published(world);

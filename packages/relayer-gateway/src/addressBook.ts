@@ -1,60 +1,82 @@
 /**
- * Resolves a public endpoint's Internet address to a PogRPC route:
- * 1. the address book (`address-book.json`: `{"<internet address>": {"address": "host:port",
- *    "tlsCertificatePath": "/abs/cert.pem"}}`; without a certificate path the system CAs are used);
- * 2. the adapter's published parameters (`twitter-api-adapter/pogrpc.json`:
- *    `{"internetAddress", "address", "tlsCertificatePem"}`), its certificate pinned;
- * 3. DNS: `<internet address>:443`, checked against the system CAs.
- * The files are read at every resolution, so edits and adapter restarts (new port) apply at once.
+ * Resolves a public endpoint's Internet address to a PogRPC route, from configuration only (never from another
+ * process's folder):
+ * 1. `--public-endpoint ADDRESS=HOST:PORT` (with `--public-endpoint-certificate ADDRESS=FILE` to pin its TLS
+ *    certificate), fixed for the daemon's life;
+ * 2. the address book (`address-book.json`: `{"<internet address>": {"address": "host:port",
+ *    "tlsCertificatePath": "/abs/cert.pem"}}`), read at every resolution so that edits apply at once;
+ * 3. DNS: `<internet address>:443`.
+ * Without a certificate to pin, the system CAs are used.
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 
 import type { ClientTls } from '@twitter-relaynet/pogrpc';
 
+import type { PublicEndpointRoute } from './config';
+
 export interface Route {
   readonly target: string;
   readonly tls: ClientTls;
-  readonly source: 'address book' | 'adapter' | 'dns';
+  readonly source: 'configuration' | 'address book' | 'dns';
 }
 
-function readJson(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  return JSON.parse(text);
+interface BookEntry {
+  readonly address: string;
+  readonly tlsCertificatePath?: string;
 }
 
 const systemCas = (): ClientTls => ({ caPem: rootCertificates.join('\n') });
 
+/** The address book's entries (none when the file does not exist); throws with the file's name when malformed. */
+export function readAddressBook(path: string): ReadonlyMap<string, BookEntry> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw new Error(`Cannot read the address book ${path}: ${(error as Error).message}`);
+  }
+  let book: unknown;
+  try {
+    book = JSON.parse(text);
+  } catch {
+    throw new Error(`The address book ${path} is not valid JSON`);
+  }
+  if (!book || typeof book !== 'object' || Array.isArray(book)) {
+    throw new Error(`The address book ${path} must be an object: {"<internet address>": {"address": "host:port", ...}}`);
+  }
+  const entries = new Map<string, BookEntry>();
+  for (const [name, entry] of Object.entries(book as Record<string, unknown>)) {
+    const { address, tlsCertificatePath } = (entry ?? {}) as { address?: unknown; tlsCertificatePath?: unknown };
+    if (typeof address !== 'string' || (tlsCertificatePath !== undefined && typeof tlsCertificatePath !== 'string')) {
+      throw new Error(`The address book ${path}: the entry of ${name} needs "address" (host:port) and at most "tlsCertificatePath"`);
+    }
+    entries.set(name.toLowerCase(), { address, tlsCertificatePath });
+  }
+  return entries;
+}
+
 export class AddressBook {
-  constructor(private readonly options: { readonly addressBookPath: string; readonly adapterPogrpcPath: string }) {}
+  constructor(
+    private readonly options: {
+      readonly addressBookPath: string;
+      readonly publicEndpoints: ReadonlyMap<string, PublicEndpointRoute>;
+    },
+  ) {}
 
   resolve(internetAddress: string): Route {
-    const book = readJson(this.options.addressBookPath) as
-      | Record<string, { address?: string; tlsCertificatePath?: string }>
-      | undefined;
-    const entry = book && typeof book === 'object' ? book[internetAddress] : undefined;
-    if (entry && typeof entry.address === 'string') {
+    const configured = this.options.publicEndpoints.get(internetAddress.toLowerCase());
+    if (configured) {
+      const tls = configured.tlsCertificatePem ? { pinnedCertificatePem: configured.tlsCertificatePem } : systemCas();
+      return { target: configured.address, tls, source: 'configuration' };
+    }
+    const entry = readAddressBook(this.options.addressBookPath).get(internetAddress.toLowerCase());
+    if (entry) {
       const tls: ClientTls = entry.tlsCertificatePath
         ? { pinnedCertificatePem: readFileSync(entry.tlsCertificatePath, 'utf8') }
         : systemCas();
       return { target: entry.address, tls, source: 'address book' };
-    }
-    const adapter = readJson(this.options.adapterPogrpcPath) as
-      | { internetAddress?: string; address?: string; tlsCertificatePem?: string }
-      | undefined;
-    if (
-      adapter &&
-      adapter.internetAddress === internetAddress &&
-      typeof adapter.address === 'string' &&
-      typeof adapter.tlsCertificatePem === 'string'
-    ) {
-      return { target: adapter.address, tls: { pinnedCertificatePem: adapter.tlsCertificatePem }, source: 'adapter' };
     }
     return { target: `${internetAddress}:443`, tls: systemCas(), source: 'dns' };
   }

@@ -8,25 +8,40 @@ import { RelayerGatewayDaemon } from './daemon';
 
 export const USAGE_EXIT_CODE = DAEMON_EXIT.USAGE;
 
+const VARIABLES: ReadonlyArray<readonly [string, string]> = [
+  [ENV.DATA_ROOT, '--data-root (default $XDG_DATA_HOME/twitter-relaynet, else ~/.local/share/twitter-relaynet)'],
+  [ENV.DATA_DIR, '--data-dir (default <data root>/relayer-gateway)'],
+  [ENV.COSOCKET_SOCKET, '--cosocket-socket (default <data dir>/cosocket.sock)'],
+  [ENV.POGRPC_ADDRESS, `--pogrpc-address (default ${DEFAULT_POGRPC_ADDRESS}; port 0 = any free port)`],
+  [ENV.COGRPC_ADDRESS, '--cogrpc-address (no default: CogRPC for couriers is served only when given)'],
+  [ENV.COGRPC_TLS_CERT, '--cogrpc-tls-cert (with --cogrpc-tls-key; default: self-signed, made at first start)'],
+  [ENV.COGRPC_TLS_KEY, '--cogrpc-tls-key'],
+  [ENV.REGISTRATION_DIR, '--registration-dir (default <data root>/registration)'],
+  [ENV.ADDRESS_BOOK, '--address-book (default <data dir>/address-book.json)'],
+  [ENV.PUBLIC_ENDPOINTS, '--public-endpoint, comma-separated: ADDRESS=HOST:PORT,...'],
+  [ENV.PUBLIC_ENDPOINT_CERTIFICATES, '--public-endpoint-certificate, comma-separated: ADDRESS=FILE,...'],
+  [ENV.POLL_INTERVAL_MS, '--poll-interval (default 1000)'],
+];
+const WIDTH = Math.max(...VARIABLES.map(([name]) => name.length)) + 2;
+
 const HELP_AFTER = `
 Environment variables (a flag wins over its variable):
-  ${ENV.DATA_ROOT}               --data-root (default $XDG_DATA_HOME/twitter-relaynet, else ~/.local/share/twitter-relaynet)
-  ${ENV.DATA_DIR}         --data-dir (default <data root>/relayer-gateway)
-  ${ENV.COSOCKET_SOCKET}  --cosocket-socket (default <data dir>/cosocket.sock)
-  ${ENV.POGRPC_ADDRESS}   --pogrpc-address (default ${DEFAULT_POGRPC_ADDRESS}; port 0 = any free port)
-  ${ENV.COGRPC_ADDRESS}   --cogrpc-address (no default: CogRPC for couriers is served only when given)
-  ${ENV.COGRPC_TLS_CERT}  --cogrpc-tls-cert (with --cogrpc-tls-key; default: self-signed, made at first start)
-  ${ENV.COGRPC_TLS_KEY}   --cogrpc-tls-key
-  ${ENV.REGISTRATION_DIR}        --registration-dir (default <data root>/registration)
-  ${ENV.ADDRESS_BOOK}     --address-book (default <data dir>/address-book.json)
-  ${ENV.ADAPTER_POGRPC}   --adapter-pogrpc (default <data root>/twitter-api-adapter/pogrpc.json)
-  ${ENV.POLL_INTERVAL_MS} --poll-interval (default 1000)
+${VARIABLES.map(([name, meaning]) => `  ${name.padEnd(WIDTH)}${meaning}`).join('\n')}
 
 Publishes <data dir>/identity-certificate.pem and <data dir>/pogrpc.json ({"address", "tlsCertificatePem"});
 with --cogrpc-address also <data dir>/cogrpc.json (same fields; tlsCertificatePem null with --cogrpc-plaintext).
 Answers registration requests in <registration dir>/requests/ with responses in <registration dir>/responses/.
-Public endpoints are reached through the address book, then the adapter's pogrpc.json, then DNS (host:443).
+A public endpoint (such as the Twitter API adapter, twitter-api-adapter.relaynet.local) is reached at the
+address given by --public-endpoint, else by the address book ({"<internet address>": {"address": "host:port",
+"tlsCertificatePath": "/abs/cert.pem"}}, read at every delivery), else by DNS (host:443). Its TLS certificate
+is pinned when given (--public-endpoint-certificate, tlsCertificatePath), else checked against the system CAs.
+Example: --public-endpoint twitter-api-adapter.relaynet.local=192.0.2.7:21478
+         --public-endpoint-certificate twitter-api-adapter.relaynet.local=adapter-pogrpc.pem
 ${DAEMON_HELP_FOOTER}`;
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
 
 export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: string) => void }): Command {
   return new Command('relayer-gateway')
@@ -43,7 +58,8 @@ export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: strin
     .option('--cogrpc-plaintext', 'serve CogRPC without TLS (local couriers only, e.g. the reference initLocalhost client)')
     .option('--registration-dir <dir>', 'the registration folder shared with user gateways')
     .option('--address-book <path>', 'address book: Internet address → PogRPC address and TLS certificate')
-    .option('--adapter-pogrpc <path>', "the adapter's published PogRPC parameters")
+    .option('--public-endpoint <address=host:port>', 'where a public endpoint serves PogRPC (repeatable)', collect)
+    .option('--public-endpoint-certificate <address=file>', "a public endpoint's TLS certificate to pin (PEM; repeatable)", collect)
     .option('--poll-interval <ms>', 'how often to look at the registration folder and the delivery queue')
     .addHelpText('after', HELP_AFTER)
     .allowExcessArguments(false)

@@ -4,7 +4,10 @@
  */
 import { join, resolve } from 'node:path';
 
-import { defaultDataRoot } from '@twitter-relaynet/config';
+import { defaultDataRoot, readCertificateFile } from '@twitter-relaynet/config';
+import { isValidDomainName } from '@twitter-relaynet/core';
+
+import { readAddressBook } from './addressBook';
 
 export const ENV = {
   DATA_ROOT: 'RELAYNET_DATA_ROOT',
@@ -16,7 +19,8 @@ export const ENV = {
   COGRPC_TLS_KEY: 'RELAYER_GATEWAY_COGRPC_TLS_KEY',
   REGISTRATION_DIR: 'RELAYNET_REGISTRATION_DIR',
   ADDRESS_BOOK: 'RELAYER_GATEWAY_ADDRESS_BOOK',
-  ADAPTER_POGRPC: 'RELAYER_GATEWAY_ADAPTER_POGRPC',
+  PUBLIC_ENDPOINTS: 'RELAYER_GATEWAY_PUBLIC_ENDPOINTS',
+  PUBLIC_ENDPOINT_CERTIFICATES: 'RELAYER_GATEWAY_PUBLIC_ENDPOINT_CERTIFICATES',
   POLL_INTERVAL_MS: 'RELAYER_GATEWAY_POLL_INTERVAL_MS',
 } as const;
 
@@ -35,7 +39,10 @@ export interface RelayerGatewayFlags {
   readonly cogrpcPlaintext?: boolean;
   readonly registrationDir?: string;
   readonly addressBook?: string;
-  readonly adapterPogrpc?: string;
+  /** `ADDRESS=HOST:PORT`, repeatable. */
+  readonly publicEndpoint?: readonly string[];
+  /** `ADDRESS=FILE` (PEM), repeatable. */
+  readonly publicEndpointCertificate?: readonly string[];
   readonly pollInterval?: string;
 }
 
@@ -49,14 +56,21 @@ export interface RelayerGatewayConfig {
   readonly cogrpc: CogRPCConfig | null;
   readonly registrationDir: string;
   readonly addressBook: string;
-  /** The adapter's published PogRPC parameters (the default address book entry). */
-  readonly adapterPogrpc: string;
+  /** Public endpoints given by flag or variable, by Internet address: they win over the address book. */
+  readonly publicEndpoints: ReadonlyMap<string, PublicEndpointRoute>;
   /** Published by us: where public endpoints reach our PogRPC server. */
   readonly pogrpcPublication: string;
   /** Published by us: our self-issued certificate. */
   readonly certificatePublication: string;
   /** Registration folder and delivery queue polling (ms). */
   readonly pollIntervalMs: number;
+}
+
+export interface PublicEndpointRoute {
+  /** host:port of its PogRPC server. */
+  readonly address: string;
+  /** The TLS certificate to pin (PEM), or null: the system's CAs. */
+  readonly tlsCertificatePem: string | null;
 }
 
 export interface CogRPCConfig {
@@ -103,6 +117,13 @@ export function resolveConfig(flags: RelayerGatewayFlags, env: Env): RelayerGate
   };
   const dataDir = pick(flags.dataDir, ENV.DATA_DIR, join(dataRoot, 'relayer-gateway'));
   const poll = nonEmpty(flags.pollInterval) ?? nonEmpty(env[ENV.POLL_INTERVAL_MS]) ?? '1000';
+  const addressBook = pick(flags.addressBook, ENV.ADDRESS_BOOK, join(dataDir, 'address-book.json'));
+  try {
+    // Read again at every delivery; a book that is wrong at start is a usage error rather than failed deliveries.
+    readAddressBook(addressBook);
+  } catch (error) {
+    throw new ConfigError(`--address-book: ${(error as Error).message}`);
+  }
   return {
     dataRoot,
     dataDir,
@@ -110,8 +131,8 @@ export function resolveConfig(flags: RelayerGatewayFlags, env: Env): RelayerGate
     pogrpcAddress: checkHostPort(nonEmpty(flags.pogrpcAddress) ?? nonEmpty(env[ENV.POGRPC_ADDRESS]) ?? DEFAULT_POGRPC_ADDRESS),
     cogrpc: resolveCogRPC(flags, env, dataDir, pick),
     registrationDir: pick(flags.registrationDir, ENV.REGISTRATION_DIR, join(dataRoot, 'registration')),
-    addressBook: pick(flags.addressBook, ENV.ADDRESS_BOOK, join(dataDir, 'address-book.json')),
-    adapterPogrpc: pick(flags.adapterPogrpc, ENV.ADAPTER_POGRPC, join(dataRoot, 'twitter-api-adapter', 'pogrpc.json')),
+    addressBook,
+    publicEndpoints: resolvePublicEndpoints(flags, env),
     pogrpcPublication: join(dataDir, 'pogrpc.json'),
     certificatePublication: join(dataDir, 'identity-certificate.pem'),
     pollIntervalMs: parsePositiveInteger(poll, '--poll-interval', MAX_POLL_INTERVAL_MS),
@@ -138,4 +159,43 @@ function resolveCogRPC(
     tls: flags.cogrpcPlaintext ? { kind: 'plaintext' } : certPath ? { kind: 'files', certPath, keyPath } : { kind: 'self-signed' },
     publication: join(dataDir, 'cogrpc.json'),
   };
+}
+
+/** Flag values if any were given, else the variable's comma-separated list. */
+function listOf(values: readonly string[] | undefined, variable: string, env: Env): string[] {
+  if (values && values.length > 0) return [...values];
+  return (env[variable] ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+}
+
+function splitPair(value: string, flag: string, right: string): [string, string] {
+  const at = value.indexOf('=');
+  if (at <= 0 || at === value.length - 1) throw new ConfigError(`${flag} must be INTERNET-ADDRESS=${right} (got "${value}")`);
+  const address = value.slice(0, at).trim().toLowerCase();
+  if (!isValidDomainName(address)) throw new ConfigError(`${flag}: "${value.slice(0, at)}" is not an Internet address (a domain name)`);
+  return [address, value.slice(at + 1).trim()];
+}
+
+function resolvePublicEndpoints(flags: RelayerGatewayFlags, env: Env): ReadonlyMap<string, PublicEndpointRoute> {
+  const addresses = new Map<string, string>();
+  for (const item of listOf(flags.publicEndpoint, ENV.PUBLIC_ENDPOINTS, env)) {
+    const [address, target] = splitPair(item, '--public-endpoint', 'HOST:PORT');
+    if (addresses.has(address)) throw new ConfigError(`--public-endpoint: ${address} is given twice`);
+    addresses.set(address, checkHostPort(target, '--public-endpoint'));
+  }
+  const certificates = new Map<string, string>();
+  for (const item of listOf(flags.publicEndpointCertificate, ENV.PUBLIC_ENDPOINT_CERTIFICATES, env)) {
+    const [address, path] = splitPair(item, '--public-endpoint-certificate', 'FILE');
+    if (!addresses.has(address)) {
+      throw new ConfigError(`--public-endpoint-certificate: ${address} has no --public-endpoint ${address}=HOST:PORT`);
+    }
+    if (certificates.has(address)) throw new ConfigError(`--public-endpoint-certificate: ${address} is given twice`);
+    try {
+      certificates.set(address, readCertificateFile(resolve(path)));
+    } catch (error) {
+      throw new ConfigError(`--public-endpoint-certificate ${address}: ${(error as Error).message}`);
+    }
+  }
+  return new Map(
+    [...addresses].map(([address, target]) => [address, { address: target, tlsCertificatePem: certificates.get(address) ?? null }]),
+  );
 }

@@ -7,7 +7,12 @@
 import { readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { createCogRPCServer, type CogRPCServer, type ServerTls } from '@twitter-relaynet/cogrpc';
+import {
+  createCogRPCServer,
+  type CogRPCServer,
+  GatewayRegistrationRefusedError,
+  type ServerTls,
+} from '@twitter-relaynet/cogrpc';
 import { type Certificate, type Logger } from '@twitter-relaynet/core';
 import {
   CoSocketRefusalError,
@@ -22,10 +27,12 @@ import {
   CcaRefusedError,
   CcaReusedError,
   CcaTimingError,
+  CourierRegistrar,
   INTERNET_QUEUE,
   openSqliteStores,
   ParcelRefusedError,
   type ParcelRecord,
+  RegistrationRequestRefusedError,
   RelayingGateway,
   selfIssueGatewayCertificate,
   type SqliteGatewayStores,
@@ -50,6 +57,8 @@ export const FILES = {
   key: 'identity-key.pem',
   certificate: 'identity-certificate.pem',
   database: 'gateway.sqlite',
+  /** The answers to courier registration requests, by request digest (packages/gateway courierRegistration.ts). */
+  courierRegistrations: 'courier-registrations',
 } as const;
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
@@ -76,6 +85,7 @@ export interface RelayerGatewayDaemonOptions {
 export class RelayerGatewayDaemon {
   private stores!: SqliteGatewayStores;
   private gatewayInstance!: RelayingGateway;
+  private registrar!: CourierRegistrar;
   private cosocket: CoSocketServer | null = null;
   private pogrpc: PogRPCServer | null = null;
   private cogrpc: CogRPCServer | null = null;
@@ -98,7 +108,7 @@ export class RelayerGatewayDaemon {
     this.config = options.config;
     this.addressBook = new AddressBook({
       addressBookPath: this.config.addressBook,
-      adapterPogrpcPath: this.config.adapterPogrpc,
+      publicEndpoints: this.config.publicEndpoints,
     });
   }
 
@@ -134,12 +144,25 @@ export class RelayerGatewayDaemon {
       deliveryLeaseMs: DELIVERY_LEASE_MS,
     });
     await this.releaseStaleLeases();
+    this.registrar = new CourierRegistrar({
+      gateway: this.gatewayInstance,
+      directory: this.path(FILES.courierRegistrations),
+      logger: this.logger,
+    });
 
     this.cosocket = await createCoSocketServer({
       socketPath: config.cosocketSocket,
       logger: this.logger,
       onCargoDelivered: (cargo, deliveryId) => this.receiveCargo(cargo, deliveryId),
       onCargoCollectionRequest: (cca) => this.collectCargo(cca),
+      onRegistrationExchange: async (request) => {
+        try {
+          return await this.answerCourierRegistration(request, 'CoSocket');
+        } catch (error) {
+          if (error instanceof RegistrationRequestRefusedError) throw new CoSocketRefusalError(error.message, RefusalDisposition.FINAL);
+          throw error;
+        }
+      },
     });
 
     const host = config.pogrpcAddress.replace(/:\d+$/, '');
@@ -183,6 +206,11 @@ export class RelayerGatewayDaemon {
         : 'PLAINTEXT, no TLS';
       print(`relayer-gateway: CogRPC (couriers): ${this.cogrpcAddress} (${tls}; published in ${config.cogrpc.publication})`);
     }
+    for (const [internetAddress, route] of config.publicEndpoints) {
+      const tls = route.tlsCertificatePem ? `TLS certificate SHA-256 ${certificateFingerprint(route.tlsCertificatePem)}` : "TLS checked against the system's CAs";
+      print(`relayer-gateway: public endpoint ${internetAddress} at ${route.address} (${tls})`);
+    }
+    print(`relayer-gateway: address book (other public endpoints, read at every delivery): ${config.addressBook}`);
     print(`relayer-gateway: certificate published in ${config.certificatePublication}`);
     print(`relayer-gateway: registration folder: ${config.registrationDir}`);
     print(`relayer-gateway: data directory: ${config.dataDir}`);
@@ -231,6 +259,15 @@ export class RelayerGatewayDaemon {
       }
     })();
     return this.registering;
+  }
+
+  /** A user gateway's registration request brought by a courier (CoSocket or CogRPC): the registrar's answer. */
+  private async answerCourierRegistration(request: Buffer, binding: string): Promise<Buffer> {
+    const answer = await this.registrar.answer(request);
+    if (!answer.replayed) {
+      this.logger.info({ userGatewayId: answer.userGatewayId, binding }, 'Registration request answered (courier)');
+    }
+    return answer.response;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -330,6 +367,14 @@ export class RelayerGatewayDaemon {
         return (async function* () {
           for await (const cargo of cargoes) yield { cargo: cargo.serialized, acknowledged: async () => undefined };
         })();
+      },
+      registerGateway: async (request) => {
+        try {
+          return await this.answerCourierRegistration(request, 'CogRPC');
+        } catch (error) {
+          if (error instanceof RegistrationRequestRefusedError) throw new GatewayRegistrationRefusedError(error.message);
+          throw error;
+        }
       },
     });
     this.cogrpcAddress = `${host}:${this.cogrpc.port}`;
@@ -476,10 +521,16 @@ export class RelayerGatewayDaemon {
       client.close();
       this.clients.delete(key);
       const retryAt = this.routeBackoff.failed(key);
-      this.logger.warn(
-        { target: route.target, route: route.source, parcels: parcels.length, retryAt: retryAt.toISOString(), err: report.error.message },
-        'Public endpoint unreachable: its parcels wait for the next try',
-      );
+      const fields = { target: route.target, route: route.source, parcels: parcels.length, retryAt: retryAt.toISOString(), err: report.error.message };
+      if ('pinnedCertificatePem' in route.tls && /certificate/i.test(report.error.message)) {
+        // A TLS failure says "self-signed certificate" or the like: name the configuration that is wrong.
+        this.logger.error(
+          { ...fields, internetAddress: parcels[0]?.recipientInternetAddress, expectedSha256: certificateFingerprint(route.tls.pinnedCertificatePem) },
+          `Public endpoint refused: its TLS certificate is not the one configured for it (${route.source}); its parcels stay queued`,
+        );
+      } else {
+        this.logger.warn(fields, 'Public endpoint unreachable: its parcels wait for the next try');
+      }
     } else {
       this.routeBackoff.succeeded(key);
     }
@@ -489,6 +540,7 @@ export class RelayerGatewayDaemon {
     if (this.stopped) return;
     try {
       await this.gateway.purgeExpired();
+      await this.registrar.purge();
     } catch (error) {
       this.logger.error({ err: String(error) }, 'Purging expired messages failed');
     }

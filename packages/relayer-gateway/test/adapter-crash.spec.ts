@@ -12,7 +12,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -153,13 +153,12 @@ beforeAll(async () => {
   proxy = await startCountingProxy(emulator.url);
   // The relaying gateway's side: outcomes for the app arrive here (and are not needed by this test).
   gateway = await createPogRPCServer({ address: '127.0.0.1:0', tls: generateSelfSignedCertificate(), onParcel: async () => undefined });
-  mkdirSync(join(root, 'relayer-gateway'), { recursive: true });
-  writeFileSync(
-    join(root, 'relayer-gateway', 'pogrpc.json'),
-    JSON.stringify({ address: gateway.address, tlsCertificatePem: gateway.certificatePem }),
-  );
+  writeFileSync(join(dir, 'relaying-gateway.pem'), gateway.certificatePem!);
   adapter = new Adapter(
-    ['--data-root', root, '--pogrpc-address', '127.0.0.1:0', '--env-file', join(dir, 'absent.env'), '--api-base-url', proxy.url],
+    [
+      '--data-root', root, '--pogrpc-address', '127.0.0.1:0', '--env-file', join(dir, 'absent.env'), '--api-base-url', proxy.url,
+      '--relaying-gateway', gateway.address, '--relaying-gateway-certificate', join(dir, 'relaying-gateway.pem'),
+    ],
     {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: join(dir, 'home'),

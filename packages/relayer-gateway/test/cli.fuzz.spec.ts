@@ -4,9 +4,14 @@
  *
  * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see binding-conformance/src/fuzz.ts).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { CommanderError } from 'commander';
 
 import { describeDaemonCommandLineFuzz } from '@twitter-relaynet/binding-conformance';
+import { generateSelfSignedCertificate } from '@twitter-relaynet/pogrpc';
 
 import { makeCommand } from '../src/cli';
 import { ConfigError, resolveConfig, type RelayerGatewayFlags } from '../src/config';
@@ -18,7 +23,7 @@ const sink = { stdout: () => undefined, stderr: () => undefined };
 
 describeDaemonCommandLineFuzz({
   name: 'relayer-gateway',
-  flags: ['--data-root', '--data-dir', '--cosocket-socket', '--pogrpc-address', '--cogrpc-address', '--cogrpc-tls-cert', '--cogrpc-tls-key', '--cogrpc-plaintext', '--registration-dir', '--address-book', '--adapter-pogrpc', '--poll-interval', '--help', '-h'],
+  flags: ['--data-root', '--data-dir', '--cosocket-socket', '--pogrpc-address', '--cogrpc-address', '--cogrpc-tls-cert', '--cogrpc-tls-key', '--cogrpc-plaintext', '--registration-dir', '--address-book', '--public-endpoint', '--public-endpoint-certificate', '--poll-interval', '--help', '-h'],
   parse: (argv, environment) => {
     const command = makeCommand(sink);
     command.parse(['node', 'relayer-gateway', ...argv], { from: 'node' });
@@ -57,5 +62,28 @@ describe('CogRPC flags', () => {
       resolveConfig({ cogrpcAddress: '127.0.0.1:0', cogrpcTlsCert: '/c.pem', cogrpcTlsKey: '/k.pem', cogrpcPlaintext: true }, {}),
     ).toThrow(/excludes/);
     expect(() => resolveConfig({ cogrpcAddress: 'nowhere' }, {})).toThrow(/--cogrpc-address must be host:port/);
+  });
+});
+
+describe('public endpoints', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'relayer-public-endpoints-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('from the variables (comma-separated), or from the flags, which then win; certificates read at start', () => {
+    const pem = generateSelfSignedCertificate().certificatePem;
+    writeFileSync(join(dir, 'a.pem'), pem);
+    const env = {
+      RELAYER_GATEWAY_PUBLIC_ENDPOINTS: 'A.example=10.0.0.1:1, b.example=10.0.0.2:2',
+      RELAYER_GATEWAY_PUBLIC_ENDPOINT_CERTIFICATES: `a.example=${join(dir, 'a.pem')}`,
+    };
+    expect([...resolveConfig({}, env).publicEndpoints]).toEqual([
+      ['a.example', { address: '10.0.0.1:1', tlsCertificatePem: pem }],
+      ['b.example', { address: '10.0.0.2:2', tlsCertificatePem: null }],
+    ]);
+    expect([...resolveConfig({ publicEndpoint: ['c.example=10.0.0.3:3'] }, { RELAYER_GATEWAY_PUBLIC_ENDPOINTS: env.RELAYER_GATEWAY_PUBLIC_ENDPOINTS }).publicEndpoints]).toEqual([
+      ['c.example', { address: '10.0.0.3:3', tlsCertificatePem: null }],
+    ]);
+    expect(() => resolveConfig({ publicEndpoint: ['a.example=10.0.0.1:1', 'A.EXAMPLE=10.0.0.1:2'] }, {})).toThrow(/a\.example is given twice/);
+    expect(resolveConfig({}, {}).publicEndpoints.size).toBe(0);
   });
 });

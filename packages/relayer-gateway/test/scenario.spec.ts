@@ -86,7 +86,7 @@ describe('parcels cross the sneakernet', () => {
     await waitFor(
       'the relaying gateway to log six deliveries to the adapter',
       () =>
-        world.relayer.logs().filter((l) => l.msg === 'Parcel delivered to public endpoint' && l.route === 'adapter')
+        world.relayer.logs().filter((l) => l.msg === 'Parcel delivered to public endpoint' && l.route === 'address book')
           .length >= 6,
     );
 

@@ -62,7 +62,8 @@ export class Daemon {
 
   constructor(
     readonly kind: 'user-gateway' | 'relayer-gateway' | 'twitter-api-adapter',
-    private readonly args: readonly string[],
+    /** Read at every start (a restart may take other flags). */
+    private readonly args: readonly string[] | (() => readonly string[]),
     /** Read at every start (a restart may move the clock). */
     private readonly env: () => NodeJS.ProcessEnv = () => process.env,
   ) {}
@@ -77,7 +78,8 @@ export class Daemon {
 
   async start(): Promise<void> {
     const before = this.stdout.length;
-    const child = spawn(join(REPO, 'bin', this.kind), [...this.args], {
+    const args = typeof this.args === 'function' ? this.args() : this.args;
+    const child = spawn(join(REPO, 'bin', this.kind), [...args], {
       cwd: tmpdir(),
       stdio: ['ignore', 'pipe', 'pipe'],
       env: this.env(),
@@ -197,9 +199,17 @@ export interface WorldOptions {
    * Run bin/twitter-api-adapter (a child process, posting to this X API) instead of the adapter's endpoint in
    * this process; `adapter`, `adapterInbox`, `pdas` and `reply` are then unused.
    */
-  readonly adapterProcess?: { readonly apiBaseUrl: string; readonly consumer: { readonly key: string; readonly secret: string } };
-  /** More arguments for bin/relayer-gateway (e.g. `--cogrpc-address 127.0.0.1:0`). */
-  readonly relayerArgs?: readonly string[];
+  readonly adapterProcess?: {
+    readonly apiBaseUrl: string;
+    readonly consumer: { readonly key: string; readonly secret: string };
+    /** Its own data root (default: the world's): the Internet side on two computers. */
+    readonly dataRoot?: string;
+    /**
+     * How the relaying gateway learns the adapter's address and certificate: the world's address book, written
+     * once the adapter is up (the default), or `relayerFlags` the test sets before restarting the relaying gateway.
+     */
+    readonly route?: 'address book' | 'flags';
+  };
 }
 
 /** The environment of a child process whose wall clock is `skewMs` away from ours. */
@@ -214,7 +224,22 @@ export class World {
   /** Clock skews in ms (positive: ahead); a change applies to daemons at their next start, at once to endpoints. */
   userClockSkewMs: number;
   internetClockSkewMs = 0;
-  readonly relayer: Daemon;
+  /**
+   * The configuration of the public endpoints, as an operator gives it (the daemons never read each other's
+   * folders): the relaying gateway's address book, and more flags for its next start.
+   */
+  readonly addressBook = join(this.root, 'address-book.json');
+  relayerFlags: readonly string[] = [];
+  /** Its PogRPC port at the next start (0: any free one); kept once an adapter process was given it. */
+  private relayerPort = 0;
+  readonly relayer = new Daemon(
+    'relayer-gateway',
+    () => [
+      '--data-root', this.root, '--pogrpc-address', `127.0.0.1:${this.relayerPort}`, '--poll-interval', '200',
+      '--address-book', this.addressBook, ...this.relayerFlags,
+    ],
+    () => skewedEnv(this.internetClockSkewMs),
+  );
   readonly userGateway: Daemon;
   readonly courier: Courier;
   readonly adapterInbox = makeInbox();
@@ -222,23 +247,28 @@ export class World {
   readonly pdas = new Map<string, Buffer>();
   adapter!: PublicEndpoint;
   readonly adapterProcess: Daemon | null = null;
+  /** The adapter process's data root, and how the relaying gateway learns its route. */
+  readonly adapterRoot: string = this.root;
+  private readonly adapterRoute: 'address book' | 'flags' = 'address book';
+  /** The relaying gateway's PogRPC certificate, as the operator hands it to the adapter. */
+  readonly relayerCertificate = join(this.root, 'relayer-gateway-pogrpc.pem');
   private readonly apps: PrivateEndpoint[] = [];
 
   constructor(options: WorldOptions = {}) {
     this.userClockSkewMs = options.userClockSkewMs ?? 0;
-    this.relayer = new Daemon(
-      'relayer-gateway',
-      ['--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '200', ...(options.relayerArgs ?? [])],
-      () => skewedEnv(this.internetClockSkewMs),
-    );
     const userSideEnv = () => skewedEnv(this.userClockSkewMs);
     this.userGateway = new Daemon('user-gateway', ['--data-root', this.root, '--poll-interval', '200'], userSideEnv);
     this.courier = new Courier(this.root, userSideEnv);
     if (options.adapterProcess) {
       const { apiBaseUrl, consumer } = options.adapterProcess;
+      this.adapterRoot = options.adapterProcess.dataRoot ?? this.root;
+      this.adapterRoute = options.adapterProcess.route ?? 'address book';
       this.adapterProcess = new Daemon(
         'twitter-api-adapter',
-        ['--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--env-file', this.path('absent.env'), '--api-base-url', apiBaseUrl],
+        () => [
+          '--data-root', this.adapterRoot, '--pogrpc-address', '127.0.0.1:0', '--env-file', this.path('absent.env'), '--api-base-url', apiBaseUrl,
+          '--relaying-gateway', this.relayerRoute().target, '--relaying-gateway-certificate', this.relayerCertificate,
+        ],
         () => ({
           PATH: process.env.PATH ?? '/usr/bin:/bin',
           HOME: this.path('home'),
@@ -256,7 +286,7 @@ export class World {
   /** Relaying gateway, adapter, user gateway; waits for the registration to complete. */
   async start(): Promise<void> {
     await this.relayer.start();
-    if (this.adapterProcess) await this.adapterProcess.start();
+    if (this.adapterProcess) await this.startAdapterProcess();
     else await this.startAdapter();
     await this.userGateway.start();
     await waitFor('the user gateway registration', () => existsSync(this.path('user-gateway', 'identity-certificate.pem')));
@@ -283,6 +313,31 @@ export class World {
     return { target: published.address, tls: { pinnedCertificatePem: published.tlsCertificatePem } };
   }
 
+  /**
+   * The adapter process, given the relaying gateway's address and certificate; the relaying gateway keeps its port
+   * from now on (the adapter knows only that one). With the address book route, the adapter's is added to it.
+   */
+  async startAdapterProcess(): Promise<void> {
+    const route = this.relayerRoute();
+    this.relayerPort = Number(route.target.split(':').pop());
+    writeFileSync(this.relayerCertificate, route.tls.pinnedCertificatePem);
+    await this.adapterProcess!.start();
+    if (this.adapterRoute === 'address book') {
+      const published = this.adapterPublication();
+      writeFileSync(this.path('twitter-api-adapter-pogrpc.pem'), published.tlsCertificatePem);
+      this.writeAddressBook(published.internetAddress, published.address, this.path('twitter-api-adapter-pogrpc.pem'));
+    }
+  }
+
+  /** What the adapter process published (read by the test, as an operator would). */
+  adapterPublication(): { internetAddress: string; address: string; tlsCertificatePem: string } {
+    return JSON.parse(readFileSync(join(this.adapterRoot, 'twitter-api-adapter', 'pogrpc.json'), 'utf8'));
+  }
+
+  writeAddressBook(internetAddress: string, address: string, tlsCertificatePath: string): void {
+    writeFileSync(this.addressBook, JSON.stringify({ [internetAddress]: { address, tlsCertificatePath } }));
+  }
+
   async startAdapter(): Promise<void> {
     const dir = this.path('twitter-api-adapter');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -304,6 +359,9 @@ export class World {
       join(dir, 'pogrpc.json'),
       JSON.stringify({ internetAddress: ADAPTER_ADDRESS, address: `127.0.0.1:${server.port}`, tlsCertificatePem: server.certificatePem }),
     );
+    // The relaying gateway reads its address book at every delivery: a restarted adapter's new port applies at once.
+    writeFileSync(this.path('twitter-api-adapter-pogrpc.pem'), server.certificatePem!);
+    this.writeAddressBook(ADAPTER_ADDRESS, `127.0.0.1:${server.port}`, this.path('twitter-api-adapter-pogrpc.pem'));
     await this.adapter.publishConnectionParameters(join(dir, 'connection-parameters.json'));
   }
 
@@ -326,7 +384,7 @@ export class World {
     });
     this.apps.push(app);
     await app.register();
-    const peer = await app.addPublicPeer(await readConnectionParameters(this.path('twitter-api-adapter', 'connection-parameters.json')));
+    const peer = await app.addPublicPeer(await readConnectionParameters(join(this.adapterRoot, 'twitter-api-adapter', 'connection-parameters.json')));
     const authorization = await app.issuePda(
       peer.identityCertificate,
       new Date(Date.now() + this.userClockSkewMs + 7 * 24 * 3_600_000),
@@ -356,7 +414,8 @@ export class World {
 
   /** Where a node's PogRPC server listens, from the `pogrpc.json` it publishes. */
   pogrpcTarget(node: 'relayer-gateway' | 'twitter-api-adapter'): { host: string; port: number } {
-    const { address } = JSON.parse(readFileSync(this.path(node, 'pogrpc.json'), 'utf8')) as { address: string };
+    const root = node === 'twitter-api-adapter' ? this.adapterRoot : this.root;
+    const { address } = JSON.parse(readFileSync(join(root, node, 'pogrpc.json'), 'utf8')) as { address: string };
     const [host, port] = address.split(':');
     return { host, port: Number(port) };
   }
@@ -409,4 +468,15 @@ export function countOf(texts: readonly string[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const t of texts) counts.set(t, (counts.get(t) ?? 0) + 1);
   return counts;
+}
+
+/** A reproducible random number generator (mulberry32) for crash trials: the same seed, the same kill points. */
+export function seededRandom(initialSeed: number): () => number {
+  let seed = initialSeed;
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

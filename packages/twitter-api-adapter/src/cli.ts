@@ -25,7 +25,8 @@ const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   [ENV.DATA_DIR, '--data-dir (default <data root>/twitter-api-adapter)'],
   [ENV.POGRPC_ADDRESS, `--pogrpc-address (default ${DEFAULT_POGRPC_ADDRESS}; port 0 = any free port)`],
   [ENV.INTERNET_ADDRESS, `--internet-address (default ${DEFAULT_INTERNET_ADDRESS})`],
-  [ENV.RELAYING_GATEWAY_POGRPC, '--relaying-gateway-pogrpc (default <data root>/relayer-gateway/pogrpc.json)'],
+  [ENV.RELAYING_GATEWAY, "--relaying-gateway (required: host:port of the relaying gateway's PogRPC server)"],
+  [ENV.RELAYING_GATEWAY_CERTIFICATE, "--relaying-gateway-certificate (its TLS certificate, PEM; default: the system's CAs)"],
   [ENV.SYNC_INTERVAL_MS, `--sync-interval-ms (default ${DEFAULT_SYNC_INTERVAL_MS})`],
   [ENV.TIMELINE_PAGE_SIZE, `--timeline-page-size (5-100, default ${DEFAULT_TIMELINE_PAGE_SIZE})`],
   [ENV.ENV_FILE, '--env-file (default: .env at the repository root)'],
@@ -41,8 +42,10 @@ variables are read from .env):
 ${VARIABLES.map(([name, meaning]) => `  ${name.padEnd(WIDTH)}${meaning}`).join('\n')}
 
 Publishes <data dir>/connection-parameters.json (for the app) and <data dir>/pogrpc.json
-({"internetAddress", "address", "tlsCertificatePem"}, for the relaying gateway). Sends parcels to the
-relaying gateway published in <data root>/relayer-gateway/pogrpc.json (read at each delivery attempt).
+({"internetAddress", "address", "tlsCertificatePem"}: what the relaying gateway is to be configured with).
+Sends replies to the relaying gateway given by --relaying-gateway, e.g.
+  --relaying-gateway 192.0.2.5:21477 --relaying-gateway-certificate relayer-gateway-pogrpc.pem
+(the certificate the relaying gateway prints the fingerprint of, from its pogrpc-tls-cert.pem).
 ${DAEMON_HELP_FOOTER}`;
 
 export interface Io {
@@ -59,7 +62,8 @@ export function makeCommand(io: Io): Command {
     .option('--data-dir <dir>', "the adapter's own data directory")
     .option('--pogrpc-address <host:port>', 'where the PogRPC server listens')
     .option('--internet-address <domain>', "the public endpoint's Internet address")
-    .option('--relaying-gateway-pogrpc <path>', "the relaying gateway's published PogRPC parameters")
+    .option('--relaying-gateway <host:port>', "the relaying gateway's PogRPC server, where replies go")
+    .option('--relaying-gateway-certificate <file>', "the relaying gateway's TLS certificate to pin (PEM)")
     .option('--sync-interval-ms <ms>', 'how often each subscribed home timeline is read')
     .option('--timeline-page-size <n>', 'tweets per home timeline request (5-100)')
     .option('--env-file <path>', 'the .env file with the X API settings')

@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { DEFAULT_CREDENTIALS } from '@twitter-relaynet/x-api-emulator';
+import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
+import { generateSelfSignedCertificate } from '@twitter-relaynet/pogrpc';
 
 import {
   DEFAULT_API_BASE_URL,
@@ -28,9 +29,19 @@ function envFile(name: string, lines: string[]): string {
   return path;
 }
 
-/** loadConfig without the repository's own .env. */
+const GATEWAY = '127.0.0.1:21477';
+
+/** loadConfig without the repository's own .env, and with the one required setting, the relaying gateway. */
 function load(flags: AdapterFlags, env: Env = {}): ReturnType<typeof loadConfig> {
-  return loadConfig(flags, { HOME: dir, ...env }, missingEnvFile);
+  return loadConfig({ relayingGateway: GATEWAY, ...flags }, { HOME: dir, ...env }, missingEnvFile);
+}
+
+/** A self-signed certificate (PEM) in a file. */
+function certificateFile(name: string): { path: string; pem: string } {
+  const { certificatePem } = generateSelfSignedCertificate();
+  const path = join(dir, name);
+  writeFileSync(path, certificatePem);
+  return { path, pem: certificatePem };
 }
 
 function configError(run: () => unknown): ConfigError {
@@ -44,7 +55,7 @@ function configError(run: () => unknown): ConfigError {
 }
 
 describe('defaults', () => {
-  test('with nothing configured: the emulator with its seeded consumer credentials, documented paths and ports', () => {
+  test('with nothing but the relaying gateway configured: the emulator with its seeded consumer credentials, documented paths and ports', () => {
     const config = load({});
     const root = join(dir, '.local', 'share', 'twitter-relaynet');
     expect(config).toMatchObject({
@@ -52,7 +63,8 @@ describe('defaults', () => {
       dataDir: join(root, 'twitter-api-adapter'),
       pogrpcAddress: DEFAULT_POGRPC_ADDRESS,
       internetAddress: DEFAULT_INTERNET_ADDRESS,
-      relayingGatewayPogrpc: join(root, 'relayer-gateway', 'pogrpc.json'),
+      relayingGateway: { target: GATEWAY, tls: { caPem: expect.stringContaining('BEGIN CERTIFICATE') } },
+      relayingGatewayCertificate: null,
       syncIntervalMs: DEFAULT_SYNC_INTERVAL_MS,
       timelinePageSize: DEFAULT_TIMELINE_PAGE_SIZE,
       envFile: missingEnvFile,
@@ -62,8 +74,8 @@ describe('defaults', () => {
       api: {
         baseUrl: DEFAULT_API_BASE_URL,
         isRealApi: false,
-        consumerKey: DEFAULT_CREDENTIALS.appKey,
-        consumerSecret: DEFAULT_CREDENTIALS.appSecret,
+        consumerKey: X_API_EMULATOR_CREDENTIALS.appKey,
+        consumerSecret: X_API_EMULATOR_CREDENTIALS.appSecret,
         credentialsSource: 'emulator defaults',
       },
     });
@@ -122,15 +134,47 @@ describe('precedence: flag > environment > .env > default', () => {
     expect(load({ envFile: other }, { TWITTER_API_ADAPTER_ENV_FILE: file }).syncIntervalMs).toBe(4000);
   });
 
-  test('--data-root wins over RELAYNET_DATA_ROOT; --data-dir and --relaying-gateway-pogrpc override their defaults', () => {
-    const config = load(
-      { dataRoot: join(dir, 'flag-root'), relayingGatewayPogrpc: 'gw.json' },
-      { RELAYNET_DATA_ROOT: join(dir, 'env-root') },
-    );
+  test('--data-root wins over RELAYNET_DATA_ROOT; --data-dir overrides its default', () => {
+    const config = load({ dataRoot: join(dir, 'flag-root') }, { RELAYNET_DATA_ROOT: join(dir, 'env-root') });
     expect(config.dataRoot).toBe(join(dir, 'flag-root'));
     expect(config.dataDir).toBe(join(dir, 'flag-root', 'twitter-api-adapter'));
-    expect(config.relayingGatewayPogrpc).toBe(resolve('gw.json'));
     expect(load({ dataDir: join(dir, 'own') }).connectionParametersPath).toBe(join(dir, 'own', 'connection-parameters.json'));
+  });
+});
+
+describe('the relaying gateway: configuration only, never its folder', () => {
+  test('--relaying-gateway and --relaying-gateway-certificate: the certificate is read at start and pinned', () => {
+    const { path, pem } = certificateFile('gateway.pem');
+    const config = loadConfig({ relayingGateway: '192.0.2.5:21477', relayingGatewayCertificate: path }, { HOME: dir }, missingEnvFile);
+    expect(config.relayingGateway).toEqual({ target: '192.0.2.5:21477', tls: { pinnedCertificatePem: pem } });
+    expect(config.relayingGatewayCertificate).toBe(path);
+  });
+
+  test('from the environment or .env, flags first', () => {
+    const { path, pem } = certificateFile('gateway-env.pem');
+    const file = envFile('gateway.env', ['TWITTER_API_ADAPTER_RELAYING_GATEWAY=10.0.0.1:1', `TWITTER_API_ADAPTER_RELAYING_GATEWAY_CERTIFICATE=${path}`]);
+    const fromFile = loadConfig({ envFile: file }, { HOME: dir }, missingEnvFile);
+    expect(fromFile.relayingGateway).toEqual({ target: '10.0.0.1:1', tls: { pinnedCertificatePem: pem } });
+    const fromEnv = loadConfig({ envFile: file }, { HOME: dir, TWITTER_API_ADAPTER_RELAYING_GATEWAY: '10.0.0.2:2' }, missingEnvFile);
+    expect(fromEnv.relayingGateway.target).toBe('10.0.0.2:2');
+    expect(loadConfig({ envFile: file, relayingGateway: '10.0.0.3:3' }, { HOME: dir }, missingEnvFile).relayingGateway.target).toBe('10.0.0.3:3');
+  });
+
+  test("without it: an error naming the variable and the flag, even when the relaying gateway's folder is there", () => {
+    const root = join(dir, 'shared-root');
+    mkdirSync(join(root, 'relayer-gateway'), { recursive: true });
+    writeFileSync(join(root, 'relayer-gateway', 'pogrpc.json'), JSON.stringify({ address: '127.0.0.1:1', tlsCertificatePem: certificateFile('x.pem').pem }));
+    const error = configError(() => loadConfig({ dataRoot: root }, { HOME: dir }, missingEnvFile));
+    expect(error.variable).toBe(ENV.RELAYING_GATEWAY);
+    expect(error.message).toMatch(/^TWITTER_API_ADAPTER_RELAYING_GATEWAY \(--relaying-gateway\) is required/);
+  });
+
+  test.each<[string, AdapterFlags, RegExp]>([
+    ['not host:port', { relayingGateway: 'gateway.example' }, /TWITTER_API_ADAPTER_RELAYING_GATEWAY \(--relaying-gateway\) must be host:port/],
+    ['a missing certificate file', { relayingGatewayCertificate: join(dir, 'none.pem') }, /TWITTER_API_ADAPTER_RELAYING_GATEWAY_CERTIFICATE \(--relaying-gateway-certificate\): cannot read .*none\.pem \(ENOENT\)/],
+    ['a file that is no certificate', { relayingGatewayCertificate: missingEnvFile.replace('missing.env', 'precedence.env') }, /is not a PEM certificate/],
+  ])('%s: a clear error', (_what, flags, message) => {
+    expect(configError(() => load(flags)).message).toMatch(message);
   });
 
   test('an empty variable in the environment counts as unset', () => {
@@ -213,7 +257,7 @@ describe('.env.example', () => {
   const example = resolve(__dirname, '..', '..', '..', '.env.example');
 
   test('copied as it is, it changes nothing: every setting is commented out', () => {
-    const withExample = loadConfig({}, { HOME: dir }, example);
+    const withExample = loadConfig({ relayingGateway: GATEWAY }, { HOME: dir }, example);
     const without = load({});
     expect({ ...withExample, envFile: undefined, envFileFound: undefined }).toEqual({ ...without, envFile: undefined, envFileFound: undefined });
     expect(withExample.envFileFound).toBe(true);

@@ -4,10 +4,19 @@
  * to the local X API emulator with its seeded consumer credentials (docs/runtime-layout.md for the paths).
  */
 import { join, resolve } from 'node:path';
+import { rootCertificates } from 'node:tls';
 
-import { defaultDataRoot, DotenvError, readDotenv } from '@twitter-relaynet/config';
+import {
+  defaultDataRoot,
+  DotenvError,
+  readCertificateFile,
+  readDotenv,
+  X_API_EMULATOR_CREDENTIALS,
+  X_API_EMULATOR_HOST,
+  X_API_EMULATOR_PORT,
+} from '@twitter-relaynet/config';
 import { isValidDomainName } from '@twitter-relaynet/core';
-import { DEFAULT_CREDENTIALS, DEFAULT_HOST, DEFAULT_PORT } from '@twitter-relaynet/x-api-emulator';
+import type { GatewayRoute } from '@twitter-relaynet/endpoint';
 
 import { ConfigError } from './errors';
 
@@ -16,7 +25,8 @@ export const ENV = {
   DATA_DIR: 'TWITTER_API_ADAPTER_DATA_DIR',
   POGRPC_ADDRESS: 'TWITTER_API_ADAPTER_POGRPC_ADDRESS',
   INTERNET_ADDRESS: 'TWITTER_API_ADAPTER_INTERNET_ADDRESS',
-  RELAYING_GATEWAY_POGRPC: 'TWITTER_API_ADAPTER_RELAYING_GATEWAY_POGRPC',
+  RELAYING_GATEWAY: 'TWITTER_API_ADAPTER_RELAYING_GATEWAY',
+  RELAYING_GATEWAY_CERTIFICATE: 'TWITTER_API_ADAPTER_RELAYING_GATEWAY_CERTIFICATE',
   SYNC_INTERVAL_MS: 'TWITTER_API_ADAPTER_SYNC_INTERVAL_MS',
   TIMELINE_PAGE_SIZE: 'TWITTER_API_ADAPTER_TIMELINE_PAGE_SIZE',
   ENV_FILE: 'TWITTER_API_ADAPTER_ENV_FILE',
@@ -31,7 +41,7 @@ export const DEFAULT_POGRPC_ADDRESS = '127.0.0.1:21478';
 export const DEFAULT_INTERNET_ADDRESS = 'twitter-api-adapter.relaynet.local';
 export const DEFAULT_SYNC_INTERVAL_MS = 90_000;
 export const DEFAULT_TIMELINE_PAGE_SIZE = 100;
-export const DEFAULT_API_BASE_URL = `http://${DEFAULT_HOST}:${DEFAULT_PORT}`;
+export const DEFAULT_API_BASE_URL = `http://${X_API_EMULATOR_HOST}:${X_API_EMULATOR_PORT}`;
 /** Hosts of the real X API: reached directly by twitter-api-v2 (no plugin). */
 export const REAL_API_HOSTS: readonly string[] = ['api.x.com', 'api.twitter.com'];
 
@@ -42,7 +52,8 @@ export interface AdapterFlags {
   readonly dataDir?: string;
   readonly pogrpcAddress?: string;
   readonly internetAddress?: string;
-  readonly relayingGatewayPogrpc?: string;
+  readonly relayingGateway?: string;
+  readonly relayingGatewayCertificate?: string;
   readonly syncIntervalMs?: string;
   readonly timelinePageSize?: string;
   readonly envFile?: string;
@@ -65,8 +76,10 @@ export interface AdapterConfig {
   readonly dataDir: string;
   readonly pogrpcAddress: string;
   readonly internetAddress: string;
-  /** The relaying gateway's published `{"address", "tlsCertificatePem"}`. */
-  readonly relayingGatewayPogrpc: string;
+  /** Where replies go: the relaying gateway's PogRPC server, its certificate pinned (else the system CAs). */
+  readonly relayingGateway: GatewayRoute;
+  /** The certificate file pinned, if any (for the banner). */
+  readonly relayingGatewayCertificate: string | null;
   readonly syncIntervalMs: number;
   readonly timelinePageSize: number;
   /** The .env file consulted (it may not exist). */
@@ -177,8 +190,31 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
     throw new ConfigError(`${ENV.INTERNET_ADDRESS} (--internet-address) must be a domain name (got "${internetAddress}")`, ENV.INTERNET_ADDRESS);
   }
 
-  const gatewayValue = pick(flags.relayingGatewayPogrpc, ENV.RELAYING_GATEWAY_POGRPC).value;
-  const relayingGatewayPogrpc = gatewayValue ? resolve(gatewayValue) : join(dataRoot, 'relayer-gateway', 'pogrpc.json');
+  const gatewayValue = pick(flags.relayingGateway, ENV.RELAYING_GATEWAY).value;
+  if (!gatewayValue) {
+    throw new ConfigError(
+      `${ENV.RELAYING_GATEWAY} (--relaying-gateway) is required: host:port of the relaying gateway's PogRPC server, where ` +
+        `replies go (e.g. 127.0.0.1:21477, with ${ENV.RELAYING_GATEWAY_CERTIFICATE} for its self-signed TLS certificate)`,
+      ENV.RELAYING_GATEWAY,
+    );
+  }
+  const gatewayTarget = checkHostPort(gatewayValue, ENV.RELAYING_GATEWAY, '--relaying-gateway');
+  const certificateValue = pick(flags.relayingGatewayCertificate, ENV.RELAYING_GATEWAY_CERTIFICATE).value;
+  const relayingGatewayCertificate = certificateValue ? resolve(certificateValue) : null;
+  let relayingGateway: GatewayRoute;
+  try {
+    relayingGateway = {
+      target: gatewayTarget,
+      tls: relayingGatewayCertificate
+        ? { pinnedCertificatePem: readCertificateFile(relayingGatewayCertificate) }
+        : { caPem: rootCertificates.join('\n') },
+    };
+  } catch (error) {
+    throw new ConfigError(
+      `${ENV.RELAYING_GATEWAY_CERTIFICATE} (--relaying-gateway-certificate): ${(error as Error).message}`,
+      ENV.RELAYING_GATEWAY_CERTIFICATE,
+    );
+  }
 
   const interval = pick(flags.syncIntervalMs, ENV.SYNC_INTERVAL_MS).value;
   const syncIntervalMs = interval ? parsePositiveInteger(interval, ENV.SYNC_INTERVAL_MS, '--sync-interval-ms') : DEFAULT_SYNC_INTERVAL_MS;
@@ -231,8 +267,8 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
       : {
           baseUrl,
           isRealApi,
-          consumerKey: DEFAULT_CREDENTIALS.appKey,
-          consumerSecret: DEFAULT_CREDENTIALS.appSecret,
+          consumerKey: X_API_EMULATOR_CREDENTIALS.appKey,
+          consumerSecret: X_API_EMULATOR_CREDENTIALS.appSecret,
           credentialsSource: 'emulator defaults',
         };
 
@@ -241,7 +277,8 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
     dataDir,
     pogrpcAddress,
     internetAddress,
-    relayingGatewayPogrpc,
+    relayingGateway,
+    relayingGatewayCertificate,
     syncIntervalMs,
     timelinePageSize,
     envFile,

@@ -4,14 +4,12 @@
  * (docs/runtime-layout.md):
  * - `connection-parameters.json`: the public endpoint's identity certificate, session key and Internet address,
  *   for the app;
- * - `pogrpc.json`: `{"internetAddress", "address", "tlsCertificatePem"}` of the PogRPC server, for the relaying
- *   gateway's address book.
- * Outgoing parcels go to the relaying gateway whose route is read from its published `pogrpc.json` at every
- * delivery attempt: it may start after us, or restart on another port or with another certificate.
+ * - `pogrpc.json`: `{"internetAddress", "address", "tlsCertificatePem"}` of the PogRPC server, for whoever
+ *   configures the relaying gateway (npm start does, on one machine).
+ * Outgoing parcels go to the relaying gateway configured by flag or variable (its address and TLS certificate);
+ * the adapter never reads another process's folder. The outbox retries while that gateway is not up.
  */
-import { readFileSync } from 'node:fs';
-
-import { ensurePrivateDirectory, type GatewayRoute, type Logger, writePublicFileAtomically } from '@twitter-relaynet/endpoint';
+import { ensurePrivateDirectory, type Logger, writePublicFileAtomically } from '@twitter-relaynet/endpoint';
 import { certificateFingerprint, loadOrCreateServerTlsIdentity, type PogRPCServer } from '@twitter-relaynet/pogrpc';
 
 import { TwitterApiAdapter } from './adapter';
@@ -30,28 +28,6 @@ export interface AdapterDaemonOptions {
   readonly print?: (line: string) => void;
   /** The X API (default: twitter-api-v2 configured from `config.api`). */
   readonly api?: XApi;
-}
-
-/** `{"address", "tlsCertificatePem"}` as the relaying gateway publishes it; null while it is absent or unusable. */
-export function readRelayingGatewayRoute(path: string): GatewayRoute | null {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch {
-    throw new Error(`${path} is not valid JSON`);
-  }
-  const { address, tlsCertificatePem } = (document ?? {}) as { address?: unknown; tlsCertificatePem?: unknown };
-  if (typeof address !== 'string' || typeof tlsCertificatePem !== 'string') {
-    throw new Error(`${path} lacks "address" or "tlsCertificatePem"`);
-  }
-  return { target: address, tls: { pinnedCertificatePem: tlsCertificatePem } };
 }
 
 /** The address peers can connect to: a wildcard listening host is published as loopback. */
@@ -92,7 +68,7 @@ export class TwitterApiAdapterDaemon {
       dataDir: config.dataDir,
       internetAddress: config.internetAddress,
       api: this.options.api ?? new TwitterApiV2Client(config.api),
-      relayingGateway: () => readRelayingGatewayRoute(config.relayingGatewayPogrpc),
+      relayingGateway: config.relayingGateway,
       logger,
       syncIntervalMs: config.syncIntervalMs,
       timelinePageSize: config.timelinePageSize,
@@ -140,7 +116,13 @@ export class TwitterApiAdapterDaemon {
         `${certificateFingerprint(this.server!.certificatePem!)}; published in ${config.pogrpcPublicationPath})`,
     );
     print(`twitter-api-adapter: connection parameters published in ${config.connectionParametersPath}`);
-    print(`twitter-api-adapter: relaying gateway route read from ${config.relayingGatewayPogrpc}`);
+    print(
+      `twitter-api-adapter: relaying gateway (replies): ${config.relayingGateway.target} (` +
+        ('pinnedCertificatePem' in config.relayingGateway.tls
+          ? `TLS certificate SHA-256 ${certificateFingerprint(config.relayingGateway.tls.pinnedCertificatePem)} from ${config.relayingGatewayCertificate}`
+          : "TLS checked against the system's CAs") +
+        ')',
+    );
     print(
       `twitter-api-adapter: X API ${api.baseUrl} (${api.isRealApi ? 'the real X API' : 'emulator or compatible'}; ` +
         `consumer credentials from ${api.credentialsSource}); timeline sync every ${config.syncIntervalMs} ms`,

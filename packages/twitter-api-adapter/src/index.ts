@@ -6,7 +6,7 @@ export {
   deterministicParcelId,
   tweetUrlFor,
 } from './adapter';
-export { TwitterApiAdapterDaemon, type AdapterDaemonOptions, readRelayingGatewayRoute } from './daemon';
+export { TwitterApiAdapterDaemon, type AdapterDaemonOptions } from './daemon';
 export {
   loadConfig,
   defaultEnvFile,
@@ -38,4 +38,5 @@ export {
   type TimelineQuery,
   type ApiFailure,
 } from './xApi';
+export { redirectHttpAgent, redirectPlugin } from './redirect';
 export { main, makeCommand, EXIT } from './cli';

@@ -6,9 +6,8 @@
 import { ApiRequestError, ApiResponseError, type ITwitterApiClientPlugin, TwitterApi } from 'twitter-api-v2';
 
 import type { UserCredentials } from '@twitter-relaynet/twitter-service';
-import { emulatorHttpAgent, emulatorPlugin } from '@twitter-relaynet/x-api-emulator';
-
 import type { ApiConfig } from './config';
+import { redirectHttpAgent, redirectPlugin } from './redirect';
 
 export type XEndpoint = 'POST /2/tweets' | 'GET /2/users/me' | 'GET /2/users/:id/timelines/reverse_chronological';
 
@@ -67,8 +66,8 @@ export class TwitterApiV2Client implements XApi {
     };
     if (this.config.isRealApi) return new TwitterApi(tokens, { plugins: [timeoutPlugin] });
     return new TwitterApi(tokens, {
-      plugins: [timeoutPlugin, emulatorPlugin(this.config.baseUrl)],
-      httpAgent: emulatorHttpAgent(this.config.baseUrl),
+      plugins: [timeoutPlugin, redirectPlugin(this.config.baseUrl)],
+      httpAgent: redirectHttpAgent(this.config.baseUrl),
     });
   }
 

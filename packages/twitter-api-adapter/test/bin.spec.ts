@@ -1,7 +1,7 @@
 /**
  * bin/twitter-api-adapter as a child process (built with tsc -b): against the real X API emulator and a stand-in
- * relaying gateway (a real PogRPC server over TLS), with a real app-side private endpoint talking to it through
- * what the adapter publishes.
+ * relaying gateway (a real PogRPC server over TLS) given by flag, with a real app-side private endpoint talking to
+ * it through what the adapter publishes.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,13 @@ import {
   readConnectionParameters,
   serializeDeliveryAuthorization,
 } from '@twitter-relaynet/endpoint';
-import { createPogRPCServer, generateSelfSignedCertificate, PogRPCClient, type PogRPCServer } from '@twitter-relaynet/pogrpc';
+import {
+  certificateFingerprint,
+  createPogRPCServer,
+  generateSelfSignedCertificate,
+  PogRPCClient,
+  type PogRPCServer,
+} from '@twitter-relaynet/pogrpc';
 import { decodeServiceMessage, serviceMessages, type TwitterServiceMessage } from '@twitter-relaynet/twitter-service';
 import { DEFAULT_USER, startEmulator, type RunningEmulator } from '@twitter-relaynet/x-api-emulator';
 
@@ -97,6 +103,8 @@ describe('bin/twitter-api-adapter', () => {
   let gatewayServer: PogRPCServer;
   const toApp: Buffer[] = [];
   const children: Child[] = [];
+  const gatewayCertificate = join(dir, 'relaying-gateway.pem');
+  const gatewayFlags = () => ['--relaying-gateway', gatewayServer.address, '--relaying-gateway-certificate', gatewayCertificate];
 
   beforeAll(async () => {
     build();
@@ -108,6 +116,7 @@ describe('bin/twitter-api-adapter', () => {
         toApp.push(parcel);
       },
     });
+    writeFileSync(gatewayCertificate, gatewayServer.certificatePem!);
   }, 60_000);
 
   afterAll(async () => {
@@ -123,13 +132,14 @@ describe('bin/twitter-api-adapter', () => {
     return child;
   }
 
-  test('publishes where the app and the relaying gateway find it, serves PogRPC over TLS, stops cleanly', async () => {
+  test('publishes where the app and the relaying gateway find it, serves PogRPC over TLS, replies to the relaying gateway given by flag, stops cleanly', async () => {
     const child = start([
       '--data-root', root,
       '--pogrpc-address', '127.0.0.1:0',
       '--internet-address', INTERNET_ADDRESS,
       '--env-file', join(dir, 'absent.env'),
       '--api-base-url', emulator.url,
+      ...gatewayFlags(),
     ]);
     await waitFor('the ready line', () => child.stdout.includes('twitter-api-adapter: ready') || child.exit);
     expect(child.exit).toBeNull();
@@ -142,6 +152,9 @@ describe('bin/twitter-api-adapter', () => {
     expect(child.stdout).toContain(INTERNET_ADDRESS);
     expect(child.stdout).toContain(emulator.url);
     expect(child.stdout).toContain(adapterDir);
+    expect(child.stdout).toContain(
+      `relaying gateway (replies): ${gatewayServer.address} (TLS certificate SHA-256 ${certificateFingerprint(gatewayServer.certificatePem!)} from ${gatewayCertificate})`,
+    );
 
     const parameters = await readConnectionParameters(join(adapterDir, 'connection-parameters.json'));
     expect(parameters.internetAddress).toBe(INTERNET_ADDRESS);
@@ -174,12 +187,7 @@ describe('bin/twitter-api-adapter', () => {
       expect(report.error).toBeUndefined();
       expect(report.acked).toEqual(['subscription']);
 
-      // The relaying gateway publishes its route only now (it started after the adapter): the answers reach it.
-      await mkdir(join(root, 'relayer-gateway'), { recursive: true });
-      writeFileSync(
-        join(root, 'relayer-gateway', 'pogrpc.json'),
-        JSON.stringify({ address: gatewayServer.address, tlsCertificatePem: gatewayServer.certificatePem }),
-      );
+      // The answers reach the relaying gateway it was given, its certificate pinned.
       await waitFor('the subscription status and the timeline at the relaying gateway', () => toApp.length >= 2);
       const messages: TwitterServiceMessage[] = [];
       for (const parcel of toApp) {
@@ -210,7 +218,7 @@ describe('bin/twitter-api-adapter', () => {
   test('a malformed .env: exit 2 and one line naming the variable, without its value', async () => {
     const envFile = join(dir, 'malformed.env');
     writeFileSync(envFile, '# settings\nTWITTER_CONSUMER_SECRET="half-a-secret\n');
-    const child = start(['--data-root', join(dir, 'other-root'), '--env-file', envFile], { TWITTER_CONSUMER_KEY: '', TWITTER_CONSUMER_SECRET: '' });
+    const child = start(['--data-root', join(dir, 'other-root'), '--env-file', envFile, ...gatewayFlags()], { TWITTER_CONSUMER_KEY: '', TWITTER_CONSUMER_SECRET: '' });
     expect(await child.waitForExit()).toEqual({ code: 2, signal: null });
     expect(child.stdout).toBe('');
     expect(child.stderr.trim().split('\n')).toHaveLength(1);
@@ -220,12 +228,30 @@ describe('bin/twitter-api-adapter', () => {
   });
 
   test('a bad flag value or an unknown flag: exit 2', async () => {
-    const bad = start(['--data-root', join(dir, 'other-root'), '--env-file', join(dir, 'absent.env'), '--sync-interval-ms', 'often']);
+    const bad = start(['--data-root', join(dir, 'other-root'), '--env-file', join(dir, 'absent.env'), '--sync-interval-ms', 'often', ...gatewayFlags()]);
     expect(await bad.waitForExit()).toEqual({ code: 2, signal: null });
     expect(bad.stderr).toContain('TWITTER_API_ADAPTER_SYNC_INTERVAL_MS');
     const unknown = start(['--frobnicate']);
     expect(await unknown.waitForExit()).toEqual({ code: 2, signal: null });
     expect(unknown.stderr).toContain('--frobnicate');
+  });
+
+  test("no relaying gateway configured, or a certificate that cannot be read: exit 2 and one line saying which; its folder is never read", async () => {
+    // What the relaying gateway publishes in a shared data root is no configuration of the adapter.
+    const shared = join(dir, 'shared-root');
+    await mkdir(join(shared, 'relayer-gateway'), { recursive: true });
+    writeFileSync(
+      join(shared, 'relayer-gateway', 'pogrpc.json'),
+      JSON.stringify({ address: gatewayServer.address, tlsCertificatePem: gatewayServer.certificatePem }),
+    );
+    const base = ['--data-root', shared, '--env-file', join(dir, 'absent.env'), '--api-base-url', emulator.url];
+    const missing = start(base);
+    expect(await missing.waitForExit()).toEqual({ code: 2, signal: null });
+    expect(missing.stderr).toMatch(/^twitter-api-adapter: TWITTER_API_ADAPTER_RELAYING_GATEWAY \(--relaying-gateway\) is required: .*\n$/);
+    const unreadable = start([...base, '--relaying-gateway', gatewayServer.address, '--relaying-gateway-certificate', join(dir, 'none.pem')]);
+    expect(await unreadable.waitForExit()).toEqual({ code: 2, signal: null });
+    expect(unreadable.stderr).toContain(`--relaying-gateway-certificate): cannot read ${join(dir, 'none.pem')} (ENOENT)`);
+    expect(missing.stdout + unreadable.stdout).toBe('');
   });
 
   test('its PogRPC address already in use: exit 1, saying why', async () => {
@@ -236,6 +262,7 @@ describe('bin/twitter-api-adapter', () => {
         '--pogrpc-address', taken.address,
         '--env-file', join(dir, 'absent.env'),
         '--api-base-url', emulator.url,
+        ...gatewayFlags(),
       ]);
       expect(await child.waitForExit()).toEqual({ code: 1, signal: null });
       expect(child.stderr).toContain('could not start');
@@ -249,7 +276,14 @@ describe('bin/twitter-api-adapter', () => {
     const child = start(['--help']);
     expect(await child.waitForExit()).toEqual({ code: 0, signal: null });
     expect(child.stdout).toMatch(/Exit status:\n\s+0 .*\n\s+1 .*\n\s+2 /);
-    for (const variable of ['TWITTER_API_BASE_URL', 'TWITTER_CONSUMER_KEY', 'TWITTER_API_ADAPTER_POGRPC_ADDRESS', 'RELAYNET_DATA_ROOT']) {
+    for (const variable of [
+      'TWITTER_API_BASE_URL',
+      'TWITTER_CONSUMER_KEY',
+      'TWITTER_API_ADAPTER_POGRPC_ADDRESS',
+      'TWITTER_API_ADAPTER_RELAYING_GATEWAY',
+      'TWITTER_API_ADAPTER_RELAYING_GATEWAY_CERTIFICATE',
+      'RELAYNET_DATA_ROOT',
+    ]) {
       expect(child.stdout).toContain(variable);
     }
   });

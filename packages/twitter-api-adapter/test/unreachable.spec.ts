@@ -6,7 +6,7 @@
  * and why; the app says so, and never that the subscription was confirmed.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -76,11 +76,7 @@ beforeAll(async () => {
     tls: generateSelfSignedCertificate(),
     onParcel: async (parcel) => void fromAdapter.push(Buffer.from(parcel)),
   });
-  mkdirSync(join(root, 'relayer-gateway'), { recursive: true });
-  writeFileSync(
-    join(root, 'relayer-gateway', 'pogrpc.json'),
-    JSON.stringify({ address: relayingGateway.address, tlsCertificatePem: relayingGateway.certificatePem }),
-  );
+  writeFileSync(join(dir, 'relaying-gateway.pem'), relayingGateway.certificatePem!);
 }, 120_000);
 
 afterAll(async () => {
@@ -94,7 +90,10 @@ test('the X API unreachable: after 3 attempts the app shows the tweet and the su
   const apiBaseUrl = `http://127.0.0.1:${await closedPort()}`;
   adapter = spawn(
     join(REPO, 'bin', 'twitter-api-adapter'),
-    ['--data-root', root, '--pogrpc-address', '127.0.0.1:0', '--api-base-url', apiBaseUrl],
+    [
+      '--data-root', root, '--pogrpc-address', '127.0.0.1:0', '--api-base-url', apiBaseUrl,
+      '--relaying-gateway', relayingGateway.address, '--relaying-gateway-certificate', join(dir, 'relaying-gateway.pem'),
+    ],
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let adapterStdout = '';

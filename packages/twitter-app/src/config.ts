@@ -4,8 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 
-import { DotenvError, readDotenv, resolveDataRoot } from '@twitter-relaynet/config';
-import { DEFAULT_CREDENTIALS } from '@twitter-relaynet/x-api-emulator';
+import { DotenvError, readDotenv, resolveDataRoot, X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 
 import { ConfigurationError } from './errors';
 
@@ -99,7 +98,7 @@ export function loadCredentials(env: Env, envFile: string): UserCredentials {
     }
   }
   if (!key && !secret) {
-    return { accessToken: DEFAULT_CREDENTIALS.accessToken, accessSecret: DEFAULT_CREDENTIALS.accessSecret, source: 'emulator' };
+    return { accessToken: X_API_EMULATOR_CREDENTIALS.accessToken, accessSecret: X_API_EMULATOR_CREDENTIALS.accessSecret, source: 'emulator' };
   }
   if (!key) throw new ConfigurationError(`${ENV.ACCESS_TOKEN_SECRET} is set but ${ENV.ACCESS_TOKEN_KEY} is not (environment or ${envFile})`);
   if (!secret) throw new ConfigurationError(`${ENV.ACCESS_TOKEN_KEY} is set but ${ENV.ACCESS_TOKEN_SECRET} is not (environment or ${envFile})`);

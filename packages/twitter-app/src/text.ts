@@ -1,5 +1,5 @@
-/** Tweet text validation, counted as the X API counts (weighted length; the emulator's implementation). */
-import { MAX_WEIGHTED_TWEET_LENGTH, weightedTweetLength } from '@twitter-relaynet/x-api-emulator';
+/** Tweet text validation, counted as the X API counts (the Tweet message's weighted length). */
+import { MAX_WEIGHTED_TWEET_LENGTH, weightedTweetLength } from '@twitter-relaynet/twitter-service';
 
 import { UsageError } from './errors';
 

@@ -9,9 +9,9 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
+import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 import { Parcel } from '@twitter-relaynet/core';
 import { deserializeDeliveryAuthorization, type DeliveryAuthorization, type IncomingMessage } from '@twitter-relaynet/endpoint';
-import { DEFAULT_CREDENTIALS } from '@twitter-relaynet/x-api-emulator';
 
 import { TestAdapter, TestUserGateway } from './gateway';
 import { describeWithRealUserGateway } from './userGateway';
@@ -215,7 +215,7 @@ describe('bin/twitter-app', () => {
     ]);
     expect(messages[0].sender.id).toBe(appId);
     const subscription = decodeSubscription(messages[0].content);
-    expect(subscription).toMatchObject({ accessToken: DEFAULT_CREDENTIALS.accessToken, accessSecret: DEFAULT_CREDENTIALS.accessSecret });
+    expect(subscription).toMatchObject({ accessToken: X_API_EMULATOR_CREDENTIALS.accessToken, accessSecret: X_API_EMULATOR_CREDENTIALS.accessSecret });
     authorization = deserializeDeliveryAuthorization(subscription.pda);
     expect(authorization.pda.calculateSubjectId()).toBe(adapter.endpoint.id);
     expect(await authorization.pda.isIssuedBy(authorization.chain[0])).toBe(true);
@@ -242,8 +242,8 @@ describe('bin/twitter-app', () => {
     expect(decodeTweet(messages[0].content)).toMatchObject({
       id: helloId,
       text: 'hello',
-      accessToken: DEFAULT_CREDENTIALS.accessToken,
-      accessSecret: DEFAULT_CREDENTIALS.accessSecret,
+      accessToken: X_API_EMULATOR_CREDENTIALS.accessToken,
+      accessSecret: X_API_EMULATOR_CREDENTIALS.accessSecret,
     });
     expect(Math.abs(decodeTweet(messages[0].content).creationDate!.getTime() - Date.now())).toBeLessThan(60_000);
     // A week to live.

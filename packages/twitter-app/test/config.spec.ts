@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { DEFAULT_CREDENTIALS } from '@twitter-relaynet/x-api-emulator';
+import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 
 import { ConfigurationError, ExitCode, loadCredentials, resolvePaths } from '../src';
 
@@ -13,8 +13,8 @@ describe('credentials and paths', () => {
 
   test('default to the X API emulator seeded user when nothing is configured', () => {
     expect(loadCredentials({}, join(dir, 'missing.env'))).toEqual({
-      accessToken: DEFAULT_CREDENTIALS.accessToken,
-      accessSecret: DEFAULT_CREDENTIALS.accessSecret,
+      accessToken: X_API_EMULATOR_CREDENTIALS.accessToken,
+      accessSecret: X_API_EMULATOR_CREDENTIALS.accessSecret,
       source: 'emulator',
     });
   });

@@ -3,3 +3,4 @@
 export * from './mediaTypes';
 export * from './messages';
 export { findProtoFile, loadTwitterProto, PROTO_FILE, PROTO_PACKAGE } from './proto';
+export { MAX_WEIGHTED_TWEET_LENGTH, weightedTweetLength } from './tweetText';

@@ -26,6 +26,7 @@ export interface UserCredentials {
 export interface Tweet {
   /** Client-generated id (a UUID): names the tweet in its TweetOutcome. */
   readonly id: string;
+  /** At most MAX_WEIGHTED_TWEET_LENGTH as weightedTweetLength counts it (X refuses longer text). */
   readonly text: string;
   readonly credentials: UserCredentials;
   readonly creationDate: Date | null;

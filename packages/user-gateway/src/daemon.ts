@@ -4,7 +4,7 @@
  * plus the file-based registration with the relaying gateway.
  */
 import { existsSync, unlinkSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import {
@@ -33,6 +33,12 @@ import {
   type CargoReceipt,
   CargoRefusedError,
   type ClockSkewNotice,
+  createCourierRegistrationRequest,
+  parseCourierRegistrationRequest,
+  REGISTRATION_REQUEST_RENEWAL_MS,
+  RegistrationResponseRefusedError,
+  type RegistrationResponse,
+  verifyCourierRegistrationResponse,
   formatHours,
   writeFileAtomically,
   LOCAL_QUEUE,
@@ -68,6 +74,11 @@ export const FILES = {
    */
   certificate: 'identity-certificate.pem',
   relayingGatewayCertificate: 'relaying-gateway-certificate.pem',
+  /**
+   * The registration request a courier carries (packages/gateway courierRegistration.ts): made once and
+   * handed out until registered, kept after, to recognise a response that arrives late.
+   */
+  courierRegistrationRequest: 'courier-registration-request.der',
   database: 'gateway.sqlite',
 } as const;
 
@@ -91,6 +102,9 @@ export class UserGatewayDaemon {
   private cosocket: CoSocketServer | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
   private polling: Promise<void> | null = null;
+  /** Registration steps (shared folder, courier) one at a time: each reads what the previous one committed. */
+  private registrationStep: Promise<unknown> = Promise.resolve();
+  private provisionalCertificate: Certificate | null = null;
   private stopped = false;
   private readonly notifier = new Notifier();
   private readonly logger: Logger;
@@ -151,6 +165,7 @@ export class UserGatewayDaemon {
         provisional = await selfIssueGatewayCertificate(keyPair);
         await writeCertificate(this.path(FILES.provisionalCertificate), provisional, 0o600);
       }
+      this.provisionalCertificate = provisional;
       this.buildGateway(provisional, this.registration.relayingGatewayCertificate ?? provisional);
       if (!(await this.completeRegistration())) {
         const request = await writeRegistrationRequest(join(config.registrationDir, 'requests'), keyPair.publicKey);
@@ -177,6 +192,7 @@ export class UserGatewayDaemon {
       logger: this.logger,
       onCargoDelivered: (cargo, deliveryId) => this.receiveCargo(cargo, deliveryId),
       onCargoCollectionRequest: (cca) => this.collectCargo(cca),
+      onRegistrationExchange: (body) => this.courierRegistrationExchange(body),
     });
 
     if (!this.registration.isRegistered) {
@@ -199,7 +215,7 @@ export class UserGatewayDaemon {
     } else {
       print(
         `user-gateway: not registered yet: waiting for the response in ${join(config.registrationDir, 'responses')}` +
-          ' (cargo cannot be made until then)',
+          ' or from a courier (bin/relay user-gateway) (cargo cannot be made until then)',
       );
     }
     print('user-gateway: ready');
@@ -276,12 +292,22 @@ export class UserGatewayDaemon {
     );
   }
 
+  /** Run a registration step after the previous one. */
+  private inRegistrationStep<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.registrationStep.then(step);
+    this.registrationStep = next.catch(() => undefined);
+    return next;
+  }
+
   private pollRegistration(): Promise<void> {
     if (this.polling || this.stopped || this.registration.isRegistered) return this.polling ?? Promise.resolve();
     this.polling = (async () => {
       try {
-        await this.pinPublishedRelayingGatewayCertificate();
-        await this.completeRegistration();
+        await this.inRegistrationStep(async () => {
+          if (this.registration.isRegistered) return;
+          await this.pinPublishedRelayingGatewayCertificate();
+          await this.completeRegistration();
+        });
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         if (message !== this.lastPollError) this.logger.error({ err: message }, 'Registration failed');
@@ -293,11 +319,17 @@ export class UserGatewayDaemon {
     return this.polling;
   }
 
-  /** Read the registration response, if there is one; resolves to whether we are registered now. */
+  /** Read the registration response in the shared folder, if there is one; resolves to whether we are registered now. */
   private async completeRegistration(): Promise<boolean> {
     const responses = join(this.config.registrationDir, 'responses');
     const response = await readRegistrationResponse(responses, this.keyPair.publicKey);
     if (!response) return false;
+    await this.applyRegistrationResponse(response);
+    return true;
+  }
+
+  /** Commit the registration (with the queue move, one transaction), then rebuild the gateway on it. */
+  private async applyRegistrationResponse(response: RegistrationResponse, via = 'the registration folder'): Promise<void> {
     const wasPinned = this.registration.relayingGatewayCertificate !== null;
     await this.registration.complete(response);
     if (!wasPinned) {
@@ -313,10 +345,68 @@ export class UserGatewayDaemon {
     const provisional = this.path(FILES.provisionalCertificate);
     if (existsSync(provisional)) unlinkSync(provisional);
     this.logger.info(
-      { relayingGatewayId: this.gateway.relayingGatewayId, expiryDate: response.userGatewayCertificate.expiryDate.toISOString() },
+      { relayingGatewayId: this.gateway.relayingGatewayId, expiryDate: response.userGatewayCertificate.expiryDate.toISOString(), via },
       'Registered with the relaying gateway',
     );
-    return true;
+  }
+
+  /**
+   * The relay's Registration Exchange (CoSocket extension): an empty body asks for the request a courier
+   * should carry (empty answer: registered, nothing to carry); any other body is the relaying gateway's
+   * response, answered with an empty body once the registration is committed (or was already), or refused
+   * for good if it is not the genuine answer to our pending request.
+   */
+  private courierRegistrationExchange(body: Buffer): Promise<Buffer> {
+    return this.inRegistrationStep(async () => {
+      if (body.length === 0) {
+        if (this.registration.isRegistered) return Buffer.alloc(0);
+        return this.pendingCourierRequest();
+      }
+      const pendingRequest = await readFile(this.path(FILES.courierRegistrationRequest)).catch(() => null);
+      if (!pendingRequest) {
+        this.logger.warn({}, 'Courier registration response refused: this gateway has no pending request');
+        throw new CoSocketRefusalError('This user gateway has no pending registration request', RefusalDisposition.FINAL);
+      }
+      let response: RegistrationResponse;
+      try {
+        response = await verifyCourierRegistrationResponse(body, {
+          pendingRequest,
+          userGatewayId: this.registration.userGatewayId,
+          pinned: this.registration.relayingGatewayCertificate,
+        });
+      } catch (error) {
+        if (!(error instanceof RegistrationResponseRefusedError)) throw error;
+        this.logger.warn({ err: error.message, refusal: error.name }, 'Courier registration response refused');
+        throw new CoSocketRefusalError(error.message, RefusalDisposition.FINAL);
+      }
+      if (this.registration.isRegistered) {
+        // A second trip with the same answer (e.g. the relay was killed before deleting its copy): nothing to do.
+        this.logger.info({}, 'Courier registration response taken: already registered');
+        return Buffer.alloc(0);
+      }
+      await this.applyRegistrationResponse(response, 'a courier');
+      return Buffer.alloc(0);
+    });
+  }
+
+  /** Our pending request, made now if there is none (or it is too old to be answered soon). */
+  private async pendingCourierRequest(): Promise<Buffer> {
+    const path = this.path(FILES.courierRegistrationRequest);
+    const existing = await readFile(path).catch(() => null);
+    if (existing) {
+      try {
+        const request = await parseCourierRegistrationRequest(existing);
+        const fresh = Date.now() - request.creationDate.getTime() < REGISTRATION_REQUEST_RENEWAL_MS;
+        if (fresh && request.userGatewayId === this.registration.userGatewayId) return existing;
+      } catch (error) {
+        this.logger.warn({ file: path, err: String(error) }, 'Unreadable courier registration request: making a new one');
+      }
+    }
+    const certificate = this.provisionalCertificate ?? (await selfIssueGatewayCertificate(this.keyPair));
+    const request = await createCourierRegistrationRequest({ keyPair: this.keyPair, certificate });
+    await writeFileAtomically(path, request, 0o600);
+    this.logger.info({ file: path }, 'Courier registration request made');
+    return request;
   }
 
   // -------------------------------------------------------------------------------------------

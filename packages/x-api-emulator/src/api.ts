@@ -1,4 +1,6 @@
 /** The X API v2 endpoints: routing, parameter validation and response bodies. */
+import { MAX_WEIGHTED_TWEET_LENGTH, weightedTweetLength } from '@twitter-relaynet/twitter-service';
+
 import { type ParamList } from './oauth1';
 import {
   type ApiProblem,
@@ -12,7 +14,6 @@ import {
 } from './problems';
 import type { EndpointName } from './rateLimits';
 import type { Store, Tweet, User } from './store';
-import { MAX_WEIGHTED_TWEET_LENGTH, weightedTweetLength } from './tweetText';
 
 export interface ApiRoute {
   readonly endpoint: EndpointName;

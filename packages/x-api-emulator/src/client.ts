@@ -1,42 +1,13 @@
-/**
- * Point `twitter-api-v2` at the emulator (or any http(s) base URL) without changing how it is used.
- *
- * The library has the X API host built in and always calls `https.request`. A plugin's `onBeforeRequestConfig` hook
- * rewrites the request URL before the library builds and signs the request (so the OAuth 1.0a signature covers the
- * emulator's URL), and an `http.Agent` makes `https.request` speak plain HTTP. `setPrefix` alone is not enough:
- * some calls, such as `homeTimeline()`'s look-up of `users/me`, use the built-in host.
- */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+/** A twitter-api-v2 client for the emulator, for tests and the demo: the adapter's redirection, as the adapter uses it. */
+import { TwitterApi, type TwitterApiTokens } from 'twitter-api-v2';
 
-import { type ITwitterApiClientPlugin, TwitterApi, type TwitterApiTokens } from 'twitter-api-v2';
-
-/** A plugin that sends every request to `baseUrl` (scheme, host, port and optional path prefix), keeping the path. */
-export function emulatorPlugin(baseUrl: string): ITwitterApiClientPlugin {
-  const base = new URL(baseUrl);
-  const prefix = base.pathname.replace(/\/+$/, '');
-  return {
-    onBeforeRequestConfig({ params }) {
-      const original = new URL(params.url.startsWith('http') ? params.url : `https://${params.url}`);
-      params.url = `${base.protocol}//${base.host}${prefix}${original.pathname}${original.search}`;
-    },
-    onBeforeStreamRequestConfig({ params }) {
-      const original = new URL(params.url.startsWith('http') ? params.url : `https://${params.url}`);
-      params.url = `${base.protocol}//${base.host}${prefix}${original.pathname}${original.search}`;
-    },
-  };
-}
-
-/** The agent that `twitter-api-v2` must be given for `baseUrl`: plain HTTP for http:// URLs. */
-export function emulatorHttpAgent(baseUrl: string): HttpAgent {
-  return new URL(baseUrl).protocol === 'http:' ? new HttpAgent() : new HttpsAgent();
-}
+import { redirectHttpAgent, redirectPlugin } from '@twitter-relaynet/twitter-api-adapter';
 
 /**
  * A `TwitterApi` client whose every request goes to `baseUrl`, e.g. `createEmulatorClient(emulator.url, creds)`.
  * `credentials` are OAuth 1.0a user tokens, or a string: an OAuth 2.0 (user-context) bearer token.
  */
 export function createEmulatorClient(baseUrl: string, credentials: TwitterApiTokens | string): TwitterApi {
-  const settings = { plugins: [emulatorPlugin(baseUrl)], httpAgent: emulatorHttpAgent(baseUrl) };
+  const settings = { plugins: [redirectPlugin(baseUrl)], httpAgent: redirectHttpAgent(baseUrl) };
   return typeof credentials === 'string' ? new TwitterApi(credentials, settings) : new TwitterApi(credentials, settings);
 }

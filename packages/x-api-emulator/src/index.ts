@@ -1,4 +1,4 @@
-export { createEmulatorClient, emulatorHttpAgent, emulatorPlugin } from './client';
+export { createEmulatorClient } from './client';
 export type { EmulatorCredentials } from './auth';
 export {
   DATABASE_FILE_NAME,
@@ -14,4 +14,3 @@ export { DEFAULT_RATE_LIMITS, type EndpointName, RATE_LIMIT_WINDOW_MS } from './
 export { DEFAULT_USER, SEED_ACCOUNTS, type SeedAccount } from './seed';
 export type { Tweet, User } from './store';
 export { DUPLICATE_CONTENT_DETAIL, TEXT_TOO_LONG_MESSAGE } from './problems';
-export { MAX_WEIGHTED_TWEET_LENGTH, weightedTweetLength } from './tweetText';

@@ -4,6 +4,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
+import { X_API_EMULATOR_CREDENTIALS, X_API_EMULATOR_HOST, X_API_EMULATOR_PORT } from '@twitter-relaynet/config';
+
 import { type ApiResult, handleApiRequest, matchRoute, postTweet } from './api';
 import { Authenticator, type EmulatorCredentials } from './auth';
 import { parseFormEncoded } from './oauth1';
@@ -17,20 +19,14 @@ import { renderHomePage } from './web';
 const AUTHOR_COOKIE = 'emulator-author';
 
 /** The port the executable listens on unless told otherwise. */
-export const DEFAULT_PORT = 8085;
-export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = X_API_EMULATOR_PORT;
+export const DEFAULT_HOST = X_API_EMULATOR_HOST;
 /** The SQLite file name inside `dataDir`. */
 export const DATABASE_FILE_NAME = 'x-api-emulator.sqlite';
 const MAX_BODY_BYTES = 1024 * 1024;
 
-/** Credentials of the seeded user, accepted unless others are configured. Not secret: they only work here. */
-export const DEFAULT_CREDENTIALS: Required<EmulatorCredentials> = {
-  appKey: 'x-api-emulator-consumer-key',
-  appSecret: 'x-api-emulator-consumer-secret',
-  accessToken: `${DEFAULT_USER.id}-x-api-emulator-access-token`,
-  accessSecret: 'x-api-emulator-access-token-secret',
-  oauth2AccessToken: 'x-api-emulator-oauth2-user-access-token',
-};
+/** Credentials of the seeded user, accepted unless others are configured: the ones the app and adapter default to. */
+export const DEFAULT_CREDENTIALS: Required<EmulatorCredentials> = X_API_EMULATOR_CREDENTIALS;
 
 export interface EmulatorOptions {
   /** TCP port; 0 picks a free one. Default DEFAULT_PORT (8085). */

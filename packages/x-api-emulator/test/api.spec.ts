@@ -1,10 +1,10 @@
 import { ApiResponseError, TwitterApi, type TweetV2HomeTimelineParams } from 'twitter-api-v2';
 
+import { redirectHttpAgent, redirectPlugin } from '@twitter-relaynet/twitter-api-adapter';
+
 import {
   createEmulatorClient,
   DEFAULT_CREDENTIALS,
-  emulatorHttpAgent,
-  emulatorPlugin,
   DEFAULT_USER,
   DUPLICATE_CONTENT_DETAIL,
   type RunningEmulator,
@@ -57,6 +57,10 @@ describe('X API emulator through twitter-api-v2', () => {
   test('me returns the seeded user', async () => {
     const me = await client.v2.me();
     expect(me).toEqual({ data: { id: DEFAULT_USER.id, name: DEFAULT_USER.name, username: DEFAULT_USER.username } });
+  });
+
+  test("the default access token (from the shared configuration) starts with the seeded user's id, as X's do", () => {
+    expect(DEFAULT_CREDENTIALS.accessToken.startsWith(`${DEFAULT_USER.id}-`)).toBe(true);
   });
 
   test('every authenticated response carries the rate-limit headers', async () => {
@@ -153,14 +157,14 @@ describe('X API emulator through twitter-api-v2', () => {
       // Sign for one query, send another: a plugin hook that runs after signing changes the URL.
       const tamper = new TwitterApi(DEFAULT_CREDENTIALS, {
         plugins: [
-          emulatorPlugin(emulator.url),
+          redirectPlugin(emulator.url),
           {
             onBeforeRequest({ computedParams }) {
               computedParams.url.searchParams.set('max_results', '6');
             },
           },
         ],
-        httpAgent: emulatorHttpAgent(emulator.url),
+        httpAgent: redirectHttpAgent(emulator.url),
       });
       const error = await apiError(
         tamper.v2.get('users/:id/timelines/reverse_chronological', { max_results: 5 }, { params: { id: DEFAULT_USER.id } }),

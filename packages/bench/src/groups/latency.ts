@@ -74,8 +74,9 @@ async function runLatency({ figures, log }: GroupContext): Promise<void> {
     log(`latency: daemons in ${network.root}, emulator at ${url}`);
     await network.start({
       startAdapter: async () => {
-        adapter.setArgs(['--api-base-url', url]);
+        adapter.setArgs(['--api-base-url', url, ...network.relayerFlags()]);
         await adapter.start();
+        network.addAdapterToAddressBook();
       },
     });
     // Register and subscribe; the subscription reaches the adapter on an untimed trip.
