@@ -209,6 +209,8 @@ export interface NetworkOptions {
    * would; written as each process exits). Default: $BENCH_CPU_PROFILE_DIR, else none.
    */
   readonly profileDir?: string;
+  /** The relaying gateway also serves CogRPC over TLS (port 0), for `relay(..., { over: 'cogrpc' })`. */
+  readonly cogrpc?: boolean;
 }
 
 /**
@@ -256,9 +258,10 @@ export class Network {
       writeFileSync(this.profilePreload, PROFILE_PRELOAD);
     }
     const env = this.profileEnv();
+    const cogrpc = options.cogrpc ? ['--cogrpc-address', '127.0.0.1:0'] : [];
     this.relayer = new Daemon(
       'relayer-gateway',
-      ['--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '100', '--address-book', this.path('address-book.json')],
+      ['--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '100', '--address-book', this.path('address-book.json'), ...cogrpc],
       { env },
     );
     this.userGateway = new Daemon('user-gateway', ['--data-root', this.root, '--poll-interval', '100'], { env });
@@ -301,6 +304,11 @@ export class Network {
     await (options.startAdapter ? options.startAdapter() : this.startAdapter());
     await this.userGateway.start();
     await waitFor('the user gateway registration', () => existsSync(this.path('user-gateway', 'identity-certificate.pem')));
+  }
+
+  /** Open the adapter's endpoint again after `stopAdapter` (what the relaying gateway queued for it then flows). */
+  async reopenAdapter(): Promise<void> {
+    await this.startAdapter();
   }
 
   /** The relaying gateway's PogRPC address and certificate, as it published them (for the test's own adapter). */
@@ -397,16 +405,16 @@ export class Network {
    * what it has for the other side. Measures its wall time and peak RSS, and the gateway's peak RSS
    * during the run.
    */
-  async relay(at: 'user' | 'relayer'): Promise<RelayRun> {
+  async relay(at: 'user' | 'relayer', options: { over?: 'cosocket' | 'cogrpc' } = {}): Promise<RelayRun> {
     const gateway = at === 'user' ? this.userGateway : this.relayer;
-    const socket = this.path(gateway.kind, 'cosocket.sock');
     const [incoming, outgoing] = at === 'user' ? [this.toUser, this.toRelayer] : [this.toRelayer, this.toUser];
+    const to = options.over === 'cogrpc' ? this.cogrpcArgs(at) : ['--cosocket', this.path(gateway.kind, 'cosocket.sock')];
     mkdirSync(incoming, { recursive: true });
     const rssFile = this.path(`relay-rss-${process.hrtime.bigint()}`);
     const reset = gateway.resetPeakRss();
     const started = performance.now();
     const result = await new Promise<{ status: number | null; stderr: string }>((done, fail) => {
-      const child = spawn(join(REPO, 'bin', 'relay'), ['--cosocket', socket, '--incoming', incoming, '--outgoing', outgoing, '--wait', '0', '--no-progress'], {
+      const child = spawn(join(REPO, 'bin', 'relay'), [...to, '--incoming', incoming, '--outgoing', outgoing, '--wait', '0', '--no-progress'], {
         cwd: tmpdir(),
         stdio: ['ignore', 'ignore', 'pipe'],
         env: { ...process.env, ...this.profileEnv(this.rssPreload), BENCH_RSS_FILE: rssFile },
@@ -426,9 +434,18 @@ export class Network {
     return { ...result, ms, memory, gatewayPeakRssKiB: reset && gatewayMemory ? gatewayMemory.peakRssKiB : null };
   }
 
+  /** bin/relay's options to reach the relaying gateway over CogRPC, pinning the certificate it published. */
+  private cogrpcArgs(at: 'user' | 'relayer'): string[] {
+    if (at !== 'relayer') throw new Error('Only the relaying gateway serves CogRPC');
+    const published = JSON.parse(readFileSync(this.path('relayer-gateway', 'cogrpc.json'), 'utf8')) as { address: string; tlsCertificatePem: string };
+    const certificate = this.path('relayer-cogrpc-cert.pem');
+    writeFileSync(certificate, published.tlsCertificatePem);
+    return ['--gateway', published.address, '--gateway-certificate', certificate];
+  }
+
   /** Run the relay and fail with its output unless it succeeded (0) or had nothing to do (3). */
-  async relayOk(at: 'user' | 'relayer'): Promise<RelayRun> {
-    const run = await this.relay(at);
+  async relayOk(at: 'user' | 'relayer', options: { over?: 'cosocket' | 'cogrpc' } = {}): Promise<RelayRun> {
+    const run = await this.relay(at, options);
     if (run.status !== 0 && run.status !== 3) {
       // The last lines say what went wrong (the relay writes one line per file that failed, then a summary).
       const tail = run.stderr.trimEnd().split('\n').slice(-3).join('\n');

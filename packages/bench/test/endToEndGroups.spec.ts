@@ -47,7 +47,7 @@ function value(figures: FigureRegistry, name: string): number {
   return figure.value;
 }
 
-test('relay: MB/s each way and against cp, peak RSS of the relay and both gateways', async () => {
+test('relay: MB/s each way (CoSocket, then CogRPC at the relaying gateway) and against cp, peak RSS of the relay and both gateways', async () => {
   const figures = await run(relayGroup);
   for (const leg of ['toInternet.collect', 'toInternet.deliver', 'fromInternet.collect', 'fromInternet.deliver']) {
     // 3 parcels of 1 MiB of content: at least 3 MiB of cargo went each way.
@@ -57,6 +57,9 @@ test('relay: MB/s each way and against cp, peak RSS of the relay and both gatewa
   expect(value(figures, 'relay.MBps')).toBeGreaterThan(0);
   expect(value(figures, 'relay.cp.MBps')).toBeGreaterThan(0);
   expect(value(figures, 'relay.vsCp')).toBeCloseTo(value(figures, 'relay.MBps') / value(figures, 'relay.cp.MBps'));
+  // The same trip with the relaying gateway over CogRPC (TLS).
+  for (const leg of ['toInternet.deliver', 'fromInternet.collect']) expect(value(figures, `relay.cogrpc.${leg}.MBps`)).toBeGreaterThan(0);
+  expect(value(figures, 'relay.cogrpc.vsCoSocket')).toBeCloseTo(value(figures, 'relay.cogrpc.MBps') / value(figures, 'relay.MBps'));
   for (const name of ['relay.peakRssMiB', 'relay.userGateway.peakRssMiB', 'relay.relayingGateway.peakRssMiB']) {
     // A node process, not a shell (a few MiB) nor a runaway.
     expect(value(figures, name)).toBeGreaterThan(20);

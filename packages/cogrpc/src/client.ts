@@ -1,5 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
+import { ProgressWatchdog } from '@twitter-relaynet/core';
 import {
+  callProgress,
   clientChannel,
   DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
   deliverOverCall,
@@ -33,6 +35,14 @@ export interface CollectCargoOptions {
   /** Store one collected cargo durably; it is acknowledged only after this resolves. A rejection stops the call. */
   onCargo(cargo: Buffer, deliveryId: string): Promise<void>;
   readonly signal?: AbortSignal;
+}
+
+/** One cargo received by `collectCargoMessages`. */
+export interface CollectedCargo {
+  readonly deliveryId: string;
+  readonly cargo: Buffer;
+  /** Acknowledge it once it is durably stored; rejects if the call has already ended. */
+  ack(): Promise<void>;
 }
 
 export interface CargoCollectionReport {
@@ -104,12 +114,48 @@ export class CogRPCClient {
    * through `onCargo`, then acknowledged; the server ends the call when it has nothing more. Never rejects.
    */
   public async collectCargo(cca: Buffer, options: CollectCargoOptions): Promise<CargoCollectionReport> {
+    let collected = 0;
+    let failure: Error | undefined;
+    try {
+      for await (const item of this.collectCargoMessages(cca, { signal: options.signal })) {
+        try {
+          await options.onCargo(item.cargo, item.deliveryId);
+        } catch (error) {
+          // Leaving the loop half-closes the call: the acks already written reach the server first.
+          failure = toError(error);
+          break;
+        }
+        await item.ack();
+        collected++;
+      }
+    } catch (error) {
+      failure ??= toError(error);
+    }
+    if (failure) {
+      this.logger.warn({ err: failure.message, collected, target: this.target }, 'Cargo collection stopped early');
+      return { collected, error: failure };
+    }
+    return { collected };
+  }
+
+  /**
+   * The cargo the server hands out for `cca`, as it arrives: acknowledge each with `ack()` once it is stored
+   * (in any order; the server keeps at most its window unacknowledged). Ends when the server ends the call;
+   * throws why the call failed (a `PogRPCCallError` with the gRPC status, e.g. UNAUTHENTICATED for a refused
+   * CCA). Leaving the loop early half-closes the call, so the acks already given still reach the server.
+   *
+   * A call on which no octet arrives for `idleTimeoutMs` while every cargo received is acknowledged (the server,
+   * not this side, is the one holding things up) fails with DEADLINE_EXCEEDED, however long the call lasts.
+   */
+  public async *collectCargoMessages(
+    cca: Buffer,
+    options: { readonly signal?: AbortSignal } = {},
+  ): AsyncGenerator<CollectedCargo> {
     const metadata = new grpc.Metadata();
     const scheme = this.dialect === 'awala' ? 'Awala-CCA' : 'Relaynet-CCA';
     metadata.set('authorization', `${scheme} ${cca.toString('base64')}`);
     const call = this.client.CollectCargo(metadata, { deadline: this.deadline() });
     this.activeCalls.add(call);
-    let collected = 0;
     let failure: Error | undefined;
     const seen = new Set<string>();
     const queue: Array<DeliveryMessage<'cargo'>> = [];
@@ -121,6 +167,21 @@ export class CogRPCClient {
       call.cancel();
       notify();
     };
+    const idleMs = this.options.idleTimeoutMs ?? DEFAULT_CLIENT_IDLE_TIMEOUT_MS;
+    const watchdog = new ProgressWatchdog({
+      idleMs,
+      progress: callProgress(call, 'both'),
+      onIdle: (idleForMs) =>
+        fail(
+          new PogRPCCallError(
+            `CollectCargo idle: no octet came from the server for ${idleForMs} ms (idle limit ${idleMs} ms)`,
+            grpc.status.DEADLINE_EXCEEDED,
+          ),
+        ),
+    });
+    // While this side holds cargo it has not acknowledged, the server may be waiting on us: not its silence.
+    let unacked = 0;
+    let halfClosed = false;
     const onAbort = () => fail(new PogRPCAbortedError('Collection aborted'));
     options.signal?.addEventListener('abort', onAbort);
     if (options.signal?.aborted) onAbort();
@@ -144,27 +205,27 @@ export class CogRPCClient {
       }
       notify();
     });
-    const waitForStatus = async () => {
-      while (status === null) {
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
-      }
+    const ack = (deliveryId: string) => {
+      let done = false;
+      return async () => {
+        if (done) return;
+        if (status !== null || failure || halfClosed) {
+          throw new PogRPCCallError(
+            `CollectCargo ended before cargo ${deliveryId} could be acknowledged`,
+            (status as grpc.StatusObject | null)?.code ?? grpc.status.CANCELLED,
+          );
+        }
+        done = true;
+        call.write({ id: deliveryId });
+        if (--unacked === 0) watchdog.resume();
+      };
     };
     try {
       while (!failure) {
         const delivery = queue.shift();
         if (delivery) {
-          try {
-            await options.onCargo(delivery.cargo, delivery.id);
-          } catch (error) {
-            failure = error instanceof Error ? error : new Error(String(error));
-            // Half-close rather than cancel, so that the acks already written reach the server before the call ends.
-            call.end();
-            await waitForStatus();
-            break;
-          }
-          collected++;
-          call.write({ id: delivery.id });
+          if (unacked++ === 0) watchdog.pause();
+          yield { deliveryId: delivery.id, cargo: delivery.cargo, ack: ack(delivery.id) };
         } else if (status !== null) {
           break;
         } else {
@@ -172,19 +233,25 @@ export class CogRPCClient {
           wake = null;
         }
       }
-    } catch (error) {
-      fail(error instanceof Error ? error : new Error(String(error)));
+      if (failure) throw failure;
     } finally {
+      if (status === null && !failure) {
+        // Left early: half-close rather than cancel, and wait for the server to end the call, so that the acks
+        // already written reach it. What is still unacknowledged stays with the server; nothing more is stored.
+        halfClosed = true;
+        call.end();
+        if (unacked > 0) watchdog.resume();
+        unacked = 0;
+        while (status === null && !failure) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = null;
+        }
+      }
+      watchdog.stop();
       options.signal?.removeEventListener('abort', onAbort);
       if (status === null) call.cancel();
-      else call.end();
       this.activeCalls.delete(call);
     }
-    if (failure) {
-      this.logger.warn({ err: failure.message, collected, target: this.target }, 'Cargo collection stopped early');
-      return { collected, error: failure };
-    }
-    return { collected };
   }
 
   /** Cancel every active call and close the channel. */
@@ -196,4 +263,8 @@ export class CogRPCClient {
   private deadline(): number {
     return Date.now() + (this.options.deadlineMs ?? DEFAULT_CLIENT_DEADLINE_MS);
   }
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }

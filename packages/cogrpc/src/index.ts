@@ -24,6 +24,7 @@ export {
   type CargoToDeliver,
   type CargoDeliveryReport,
   type CollectCargoOptions,
+  type CollectedCargo,
   type CargoCollectionReport,
 } from './client';
 export {

@@ -52,6 +52,7 @@ export {
   type GrpcBindingServerOptions,
   type GrpcBindingClientOptions,
 } from './transport';
+export { callProgress } from './callProgress';
 export {
   InboundDeliveryCall,
   type InboundDeliveryOptions,

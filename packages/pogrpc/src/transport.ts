@@ -28,6 +28,8 @@ export type ClientTls =
   | { readonly pinnedCertificatePem: string }
   /** Trust certificates issued by this CA (PEM), with the usual host name check. */
   | { readonly caPem: string }
+  /** Trust the certificate authorities this system (Node.js) trusts, with the usual host name check. */
+  | { readonly systemCas: true }
   /** Plaintext: for tests only; logged as a warning. */
   | { readonly insecurePlaintextForTests: true };
 
@@ -230,6 +232,7 @@ export function clientChannel(
     });
     return { credentials, options };
   }
+  if ('systemCas' in tls) return { credentials: grpc.credentials.createSsl(), options };
   return { credentials: grpc.credentials.createSsl(Buffer.from(tls.caPem)), options };
 }
 

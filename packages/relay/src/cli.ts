@@ -6,7 +6,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { defaultDataRoot, describeUserGatewayRegistration } from '@twitter-relaynet/config';
 import { createStderrJsonLogger, type Logger, silentLogger } from '@twitter-relaynet/cosocket';
 
+// Types only: the CogRPC side (gRPC, protobuf: about 0.3 s to load) is loaded only by runs that use it.
+import type { GatewayTrust } from './cogrpcGateway';
+type CogRPCModule = typeof import('./cogrpcGateway');
 import { describeError } from './flashdrive';
+import { CoSocketConnector, type GatewayConnector } from './gateway';
 import { type FlashdriveLock, FlashdriveLockedError, lockFlashdrive } from './lock';
 import {
   ExitCode,
@@ -47,6 +51,10 @@ export type GatewayName = keyof typeof GATEWAYS;
 
 interface ParsedOptions {
   cosocket?: string;
+  gateway?: string;
+  gatewayCertificate?: string;
+  gatewayFingerprint?: string;
+  gatewayPlaintext?: boolean;
   incoming?: string;
   outgoing?: string;
   dataRoot?: string;
@@ -68,6 +76,15 @@ $XDG_DATA_HOME/twitter-relaynet or ~/.local/share/twitter-relaynet):
   relay relayer-gateway  --cosocket <data root>/relayer-gateway/cosocket.sock
                          --incoming <flashdrive>/relayer-gw --outgoing <flashdrive>/user-gw
 where <flashdrive> is --flashdrive (default <data root>/flashdrive). An option given explicitly wins.
+
+Across the network: --gateway HOST:PORT (or https://HOST[:PORT]) reaches the relaying gateway over
+CogRPC (gRPC over TLS) instead of its CoSocket socket, e.g. on the courier's computer:
+  relay relayer-gateway --gateway gateway.example:21473 --gateway-fingerprint <SHA-256>
+The server is trusted by --gateway-certificate FILE (its self-signed certificate, as relayer-gateway
+publishes it in <its data root>/relayer-gateway/cogrpc.json), else --gateway-fingerprint (the SHA-256
+of its certificate, which relayer-gateway prints at start), else the system's certificate authorities.
+A server presenting another certificate is refused (exit 1) before anything on the flashdrive changes;
+both fingerprints are printed. --gateway-plaintext (or an http:// URL with it) goes without TLS.
 The flashdrive folder must exist (a mistyped mount point is an error), except the default one, made
 when missing; --init creates it. Without GATEWAY the same holds for the folder holding --outgoing.
 Symbolic links are refused, for the folders as for the files. One run at a time per flashdrive: a
@@ -88,6 +105,7 @@ Exit status:
      folder refused/ beside it; refused for now: kept), cargo the gateway
      did not acknowledge (kept), a file that could not be saved (full or read-only flashdrive: not
      acknowledged), a delivered file that could not be deleted (delete it by hand), no gateway,
+     a gateway whose TLS certificate is not the one expected (nothing on the flashdrive changes),
      or another run using the flashdrive
   ${ExitCode.USAGE}  usage error: bad or missing option, or a flashdrive folder that does not exist
   ${ExitCode.NOTHING_TO_DO}  nothing to do: nothing was delivered or collected, and nothing went wrong
@@ -106,6 +124,10 @@ export function makeCommand(io: CliIo): Command {
     )
     .argument('[gateway]', 'user-gateway or relayer-gateway: take the options below from the default layout')
     .option('--cosocket <socket>', "the gateway's CoSocket Unix socket")
+    .option('--gateway <address>', 'the relaying gateway over CogRPC: HOST:PORT or https://HOST[:PORT] (instead of --cosocket)')
+    .option('--gateway-certificate <file>', "with --gateway: trust only this certificate (PEM), the server's self-signed one")
+    .option('--gateway-fingerprint <sha256>', "with --gateway: trust only the certificate with this SHA-256 (hex, colons optional)")
+    .option('--gateway-plaintext', 'with --gateway: no TLS (HOST:PORT or http://HOST:PORT); only on a network you trust')
     .option('--incoming <dir>', 'flashdrive folder with the cargo (and pickup authorizations) for this gateway')
     .option('--outgoing <dir>', 'flashdrive folder to save collected cargo and pickup authorizations in (created if missing, in an existing folder)')
     .option('--data-root <dir>', 'the shared data root, for the defaults of GATEWAY (env RELAYNET_DATA_ROOT)')
@@ -154,6 +176,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   let options: ParsedOptions;
   let waitSeconds: number;
   let flashdrive: FlashdrivePlan;
+  let connector: GatewayConnector;
   let gateway: GatewayName | undefined;
   try {
     command.parse([...argv], { from: 'node' });
@@ -180,19 +203,24 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
           missingHint: `neither does the data root ${dataRoot}: have the gateways run (npm start)? is --data-root (or RELAYNET_DATA_ROOT) right?`,
         };
       }
-      options.cosocket ??= join(dataRoot, gateway, 'cosocket.sock');
+      if (options.gateway === undefined) options.cosocket ??= join(dataRoot, gateway, 'cosocket.sock');
+      else if (gateway !== 'relayer-gateway') throw new UsageError('--gateway (CogRPC) reaches a relaying gateway: use it with relayer-gateway');
       options.incoming ??= join(flashdrive.folder, folders.incoming);
       options.outgoing ??= join(flashdrive.folder, folders.outgoing);
       options.wait ??= folders.waitSeconds;
     } else if (options.dataRoot !== undefined || options.flashdrive !== undefined) {
       throw new UsageError('--data-root and --flashdrive need GATEWAY (user-gateway or relayer-gateway)');
     }
-    for (const flag of ['cosocket', 'incoming', 'outgoing'] as const) {
+    if (options.gateway !== undefined && options.cosocket !== undefined) {
+      throw new UsageError('--gateway (CogRPC) and --cosocket are two ways to the gateway: give one');
+    }
+    for (const flag of [options.gateway === undefined ? 'cosocket' : 'gateway', 'incoming', 'outgoing'] as const) {
       if (options[flag] === undefined) {
         throw new UsageError(`--${flag} is required without GATEWAY (user-gateway or relayer-gateway)`);
       }
       if (!options[flag].trim()) throw new UsageError(`--${flag} must not be empty`);
     }
+    connector = await makeConnector(options, verboseLogger(options, 'cogrpc'), verboseLogger(options, 'cosocket'));
     waitSeconds = parseWait(options.wait ?? DEFAULT_WAIT_SECONDS);
     if (resolve(options.incoming!) === resolve(options.outgoing!)) {
       throw new UsageError('--incoming and --outgoing must be different folders');
@@ -215,6 +243,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     throw error;
   }
 
+  // A server that is not the one trusted is refused before the flashdrive is touched (not even locked).
+  const distrust = await connector.distrust?.(io.signal);
+  if (distrust) {
+    io.stderr.write(`relay: ${distrust}; nothing was delivered or collected\n`);
+    return ExitCode.FAILURE;
+  }
   const prepared = await prepareFlashdrive(flashdrive, io);
   if (prepared !== null) return prepared;
   let lock: FlashdriveLock | null;
@@ -249,10 +283,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const reporter = progress ? new TerminalProgress(io.stderr) : new PlainReporter(io.stderr);
     const logger = verbose ? createStderrJsonLogger('relay') : silentLogger;
     // Before the cargo: a response handed in registers the user gateway, which then has cargo for this trip.
-    const registration = gateway ? await runCoSocketRegistrationLeg(gateway, options, { reporter, logger, signal: io.signal }) : null;
+    // (Over CoSocket only, for now: registration over CogRPC is not carried yet.)
+    const registration =
+      gateway && options.cosocket !== undefined
+        ? await runCoSocketRegistrationLeg(gateway, options, { reporter, logger, signal: io.signal })
+        : null;
     const result = await runRelay(
       {
-        cosocket: options.cosocket!,
+        gateway: connector,
         incoming: options.incoming!,
         outgoing: options.outgoing!,
         waitSeconds,
@@ -261,18 +299,65 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       {
         reporter,
         logger,
-        cosocketLogger: verbose ? createStderrJsonLogger('cosocket') : silentLogger,
       },
     );
     reporter.finish();
     io.stderr.write(`${formatSummary(result, options.outgoing!)}\n`);
     // An unregistered user gateway collects nothing and takes no cargo: say why (the relaying gateway publishes no such file).
-    const registrationStatus = describeUserGatewayRegistration(options.cosocket!);
+    const registrationStatus = options.cosocket === undefined ? null : describeUserGatewayRegistration(options.cosocket);
     if (registrationStatus) io.stderr.write(`relay: ${registrationStatus}\n`);
     return registration ? exitCodeWithRegistration(exitCodeOf(result), registration) : exitCodeOf(result);
   } finally {
     await lock?.release().catch(() => undefined);
   }
+}
+
+function verboseLogger(options: ParsedOptions, name: string) {
+  return options.verbose === true ? createStderrJsonLogger(name) : silentLogger;
+}
+
+/** The gateway the options name: its CoSocket socket, or its CogRPC server and how to trust it. */
+async function makeConnector(
+  options: ParsedOptions,
+  cogrpcLogger: ReturnType<typeof verboseLogger>,
+  cosocketLogger: ReturnType<typeof verboseLogger>,
+): Promise<GatewayConnector> {
+  const trustFlags = [options.gatewayCertificate, options.gatewayFingerprint].filter((flag) => flag !== undefined);
+  if (options.gateway === undefined) {
+    if (trustFlags.length || options.gatewayPlaintext) {
+      throw new UsageError('--gateway-certificate, --gateway-fingerprint and --gateway-plaintext go with --gateway');
+    }
+    return new CoSocketConnector(options.cosocket!, { logger: cosocketLogger });
+  }
+  if (trustFlags.length > 1) throw new UsageError('give --gateway-certificate or --gateway-fingerprint, not both');
+  const plaintext = options.gatewayPlaintext === true;
+  if (plaintext && trustFlags.length) {
+    throw new UsageError('--gateway-plaintext has no certificate to check: drop --gateway-certificate/--gateway-fingerprint');
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand (see the import above)
+  const { CogRPCConnector, loadPinnedCertificate, parseFingerprint, parseGatewayAddress } = require('./cogrpcGateway') as CogRPCModule;
+  let server;
+  let trust: GatewayTrust;
+  try {
+    server = parseGatewayAddress(options.gateway, plaintext);
+    if (plaintext) trust = { kind: 'plaintext' };
+    else if (options.gatewayFingerprint !== undefined) trust = { kind: 'fingerprint', sha256: parseFingerprint(options.gatewayFingerprint) };
+    else trust = { kind: 'system' };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (options.gatewayCertificate !== undefined) {
+    try {
+      trust = await loadPinnedCertificate(options.gatewayCertificate);
+    } catch (error) {
+      throw new UsageError(
+        (error as NodeJS.ErrnoException).code
+          ? `cannot read --gateway-certificate ${options.gatewayCertificate}: ${describeError(error)}`
+          : (error as Error).message,
+      );
+    }
+  }
+  return new CogRPCConnector(server, trust, { logger: cogrpcLogger });
 }
 
 /** The registration leg (registration.ts) over the gateway's CoSocket socket. */

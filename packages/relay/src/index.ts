@@ -1,6 +1,20 @@
 export { main, makeCommand, MAX_WAIT_SECONDS, type CliIo } from './cli';
 export { runRelay, type RelayOptions, type RelayDependencies } from './relay';
 export {
+  CoSocketConnector,
+  CollectionRefusedError,
+  type GatewayConnection,
+  type GatewayConnector,
+  type DeliveryCallbacks,
+} from './gateway';
+export {
+  CogRPCConnector,
+  GatewayCertificateError,
+  parseGatewayAddress,
+  parseFingerprint,
+  type GatewayTrust,
+} from './cogrpcGateway';
+export {
   ExitCode,
   exitCodeOf,
   formatOctets,

@@ -11,17 +11,7 @@ import { lstat, mkdir, rename, unlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import {
-  type CollectedMessage,
-  CoSocketClient,
-  CoSocketQuitError,
-  CoSocketRefusalError,
-  QuitReason,
-  type RefusedDelivery,
-  RefusalDisposition,
-  silentLogger,
-  type Logger,
-} from '@twitter-relaynet/cosocket';
+import { silentLogger, type Logger } from '@twitter-relaynet/cosocket';
 
 import {
   checkMessage,
@@ -37,14 +27,22 @@ import {
   syncDirectory,
   type WriteFileSystem,
 } from './flashdrive';
+import {
+  type CollectedMessage,
+  CollectionRefusedError,
+  type GatewayConnection,
+  type GatewayConnector,
+  type RefusedDelivery,
+  RefusalDisposition,
+} from './gateway';
 import { emptyResult, type RelayResult, type Reporter } from './output';
 
 /** Where refused files are set aside, inside the folder they were in (subfolders are never scanned). */
 export const REFUSED_FOLDER = 'refused';
 
 export interface RelayOptions {
-  /** The gateway's CoSocket Unix socket. */
-  readonly cosocket: string;
+  /** The gateway: its CoSocket Unix socket, or its CogRPC server. */
+  readonly gateway: GatewayConnector;
   /** Flashdrive folder holding cargo (and CCAs) for this gateway. */
   readonly incoming: string;
   /** Flashdrive folder to save what the gateway hands over (created if missing, inside an existing folder). */
@@ -52,16 +50,12 @@ export interface RelayOptions {
   /** Seconds to wait between delivering and collecting (skipped when nothing was delivered). */
   readonly waitSeconds: number;
   readonly signal?: AbortSignal;
-  readonly connectTimeoutMs?: number;
-  readonly idleTimeoutMs?: number;
 }
 
 export interface RelayDependencies {
   readonly reporter: Reporter;
   /** Structured log lines (--verbose). */
   readonly logger?: Logger;
-  /** Logger handed to the CoSocket client. */
-  readonly cosocketLogger?: Logger;
   /** File operations used to write collected messages (tests inject failures here). */
   readonly fs?: WriteFileSystem;
 }
@@ -193,7 +187,7 @@ class RelayRun {
       }
     }
 
-    const report = await client.deliverCargo(cargoes(), {
+    const report = await client.deliverCargo(oneAhead(cargoes()), {
       signal: this.options.signal,
       onAck: (deliveryId) => {
         const delivery = inFlight.get(deliveryId);
@@ -220,14 +214,13 @@ class RelayRun {
         this.logger.warn({ incoming: this.options.incoming, err: describeError(error) }, 'Could not fsync folder'),
       );
     }
-    if (client.isClosed) client.destroy();
-    else await client.close();
+    await client.close(true);
     this.reporter.deliveryFinished();
 
     const why = this.options.signal?.aborted
       ? 'interrupted'
       : report.error
-        ? describeDeliveryError(report.error)
+        ? this.options.gateway.describeDeliveryError(report.error)
         : 'the gateway did not acknowledge it';
     for (const file of files) {
       const state = states.get(file);
@@ -398,7 +391,7 @@ class RelayRun {
     };
     try {
       try {
-        for await (const message of client.collectCargo(cca?.bytes ?? null, { signal })) {
+        for await (const message of client.collect(cca?.bytes ?? null, { signal })) {
           if (stopped) break;
           const task: Promise<boolean> = saveAndAck(message, previous).finally(() => saving.delete(task));
           saving.add(task);
@@ -413,12 +406,11 @@ class RelayRun {
     } catch (error) {
       // Our own stop (a failed save or ack, already reported) is not a failure of the collection.
       const ownStop = stopped && stop.signal.aborted && !this.options.signal?.aborted;
-      if (error instanceof CoSocketRefusalError) await this.collectionRefused(cca, error);
+      if (error instanceof CollectionRefusedError) await this.collectionRefused(cca, error);
       else if (!ownStop) this.reportCollectionFailure(cca, label, error);
     }
 
-    if (stopped || client.isClosed) client.destroy();
-    else await client.close();
+    await client.close(!stopped);
     this.reporter.collectionFinished();
 
     if (completed) {
@@ -429,7 +421,7 @@ class RelayRun {
   }
 
   /** The gateway refused the collection, saying why. */
-  private async collectionRefused(cca: LoadedCca | null, refusal: CoSocketRefusalError): Promise<void> {
+  private async collectionRefused(cca: LoadedCca | null, refusal: CollectionRefusedError): Promise<void> {
     this.logger.warn({ cca: cca?.file.path, ccaId: cca?.id, reason: refusal.reason }, 'Collection refused by the gateway');
     if (!cca) {
       this.result.refused++;
@@ -552,23 +544,17 @@ class RelayRun {
 
   // -------------------------------------------------------------------------------------------
 
-  private async connect(purpose: string): Promise<CoSocketClient | null> {
+  private async connect(purpose: string): Promise<GatewayConnection | null> {
+    const { gateway } = this.options;
     try {
-      const client = await CoSocketClient.connect(this.options.cosocket, {
-        logger: this.deps.cosocketLogger,
-        signal: this.options.signal,
-        connectTimeoutMs: this.options.connectTimeoutMs,
-        idleTimeoutMs: this.options.idleTimeoutMs,
-      });
-      this.logger.info({ cosocket: this.options.cosocket, purpose }, 'Connected to the gateway');
+      const client = await gateway.connect(this.options.signal);
+      this.logger.info({ gateway: gateway.address, purpose }, 'Connected to the gateway');
       return client;
     } catch (error) {
       this.result.errors++;
-      const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
-      const hint = code === 'ENOENT' || code === 'ECONNREFUSED' ? ' (is the gateway running?)' : '';
       this.problem(
-        `relay: cannot connect to the gateway at ${this.options.cosocket} to ${purpose}: ${describeError(error)}${hint}`,
-        { cosocket: this.options.cosocket },
+        `relay: cannot connect to the gateway at ${gateway.address} to ${purpose}: ${describeError(error)}${gateway.connectionHint(error)}`,
+        { gateway: gateway.address },
       );
       return null;
     }
@@ -608,15 +594,26 @@ const SYMLINK_REFUSED =
   'it is a symbolic link, refused: the flashdrive is not trusted to point the relay at other folders';
 
 /**
- * CoSocket's Quit carries a reason code but no text: when a gateway that does not report refusals (the
- * extension) could not take a cargo, the courier is pointed at the gateway's log, where the reason is,
- * keyed by the cargo's delivery.
+ * The items of `source`, the next one prepared while the consumer handles this one: reading and checking the
+ * next cargo file then overlaps sending this one (a client that waits for a message to leave before pulling
+ * the next, as the gRPC ones do, would otherwise leave the link idle while it is read, and the CPU while it is
+ * sent). At most one item more is held in memory.
  */
-function describeDeliveryError(error: Error): string {
-  if (error instanceof CoSocketQuitError && error.quitReason === QuitReason.INTERNAL_ERROR) {
-    return 'the gateway could not take it (it quit with internal-error); its log says why';
+async function* oneAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  let next = iterator.next();
+  try {
+    for (;;) {
+      const result = await next;
+      if (result.done) return;
+      next = iterator.next();
+      next.catch(() => undefined); // awaited at the next turn, or dropped if the consumer stops
+      yield result.value;
+    }
+  } finally {
+    await next.catch(() => undefined);
+    await iterator.return?.();
   }
-  return describeError(error);
 }
 
 /** Delete a file; one that is already gone (e.g. the folder vanished) is fine: it is not on the drive. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import { type CollectionItem, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
 
-import { PlainReporter, runRelay, type WriteFileSystem } from '../src';
+import { CoSocketConnector, PlainReporter, runRelay, type WriteFileSystem } from '../src';
 import { getWorld, makeCargo, makeCca, type World } from './fixtures';
 
 let world: World;
@@ -66,7 +66,7 @@ test('a full disk (ENOSPC while writing): nothing acked, no partial file, collec
   };
 
   const result = await runRelay(
-    { cosocket: socketPath, incoming, outgoing, waitSeconds: 0 },
+    { gateway: new CoSocketConnector(socketPath), incoming, outgoing, waitSeconds: 0 },
     { reporter: reporter(), fs: fullDisk },
   );
 
@@ -120,7 +120,7 @@ test('collected cargo is acked only once its own file is durably saved, even whi
   };
 
   const result = await runRelay(
-    { cosocket: socketPath, incoming, outgoing, waitSeconds: 0 },
+    { gateway: new CoSocketConnector(socketPath), incoming, outgoing, waitSeconds: 0 },
     { reporter: reporter(), fs: slowSync },
   );
 
@@ -151,7 +151,7 @@ test('an interruption mid-delivery: what was acked is deleted, the rest stays, n
   });
 
   const result = await runRelay(
-    { cosocket: socketPath, incoming, outgoing, waitSeconds: 0, signal: controller.signal },
+    { gateway: new CoSocketConnector(socketPath), incoming, outgoing, waitSeconds: 0, signal: controller.signal },
     { reporter: reporter() },
   );
 

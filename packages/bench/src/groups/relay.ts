@@ -13,6 +13,9 @@
  * 2. toInternet.deliver: at the relaying gateway, that cargo into it;
  * 3. fromInternet.collect: at the relaying gateway (with the CCA), the cargo for the user gateway;
  * 4. fromInternet.deliver: at the user gateway, that cargo into it.
+ *
+ * Then the same trip again with as many parcels, the runs at the relaying gateway (2 and 3) going over CogRPC
+ * (TLS, the certificate pinned) instead of CoSocket: `relay.cogrpc.MBps` beside `relay.MBps`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -21,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 
 import { groupSizes, type BenchGroup, type GroupContext, type Target } from '../harness';
 import { KIB_PER_MIB } from '../procfs';
-import { type App, Network, openAppsWithPdas, type RelayRun, sendFromAdapter, sendFromApps } from '../network';
+import { type App, Network, openAppsWithPdas, type RelayRun, sendFromAdapter, sendFromApps, waitFor } from '../network';
 
 /** Content of each parcel: large, so that cargo is made of few parcels (up to ~8 MiB each). */
 export const RELAY_PARCEL_CONTENT_BYTES = 1024 * 1024;
@@ -35,11 +38,14 @@ export const RELAY_TARGETS = {
   vsCp: { min: 0.5 } as Target,
   rssBudgetMiB: 200,
   vsRssBudget: { max: 1 } as Target,
+  /** Issue 15: the relaying gateway over CogRPC (TLS) at ≥ 0.8× the rate over CoSocket. */
+  cogrpcVsCoSocket: { min: 0.8 } as Target,
 };
 
 export const relayGroup: BenchGroup = {
   name: 'relay',
-  description: 'Cargo through bin/relay in each direction (1 GiB by default) vs cp of the same bytes; peak RSS of the relay and the gateways',
+  description:
+    'Cargo through bin/relay in each direction (1 GiB by default) vs cp of the same bytes, then again over CogRPC (TLS) at the relaying gateway; peak RSS of the relay and the gateways',
   run: runRelay,
 };
 
@@ -52,62 +58,99 @@ interface Leg {
 async function runRelay({ options, figures, log }: GroupContext): Promise<void> {
   const mib = groupSizes(options).relayMiB;
   const parcels = Math.max(1, Math.round((mib * 1024 * 1024) / RELAY_PARCEL_CONTENT_BYTES));
-  const network = new Network();
+  const network = new Network({ cogrpc: true });
   try {
     log(`relay: ${parcels} parcels of ${RELAY_PARCEL_CONTENT_BYTES / 1024} KiB each way (daemons in ${network.root})`);
     await network.start();
     const apps = await openAppsWithPdas(network, RELAY_APPS);
-    const storedBefore = storedCounts(network, apps);
-    const load = { type: PARCEL_TYPE, contentBytes: RELAY_PARCEL_CONTENT_BYTES, concurrency: LOAD_CONCURRENCY };
-    await sendFromAdapter(network, apps, parcels, { ...load, timeoutMs: LOAD_TIMEOUT_MS });
-    await network.stopAdapter();
-    log('relay: queued at the relaying gateway; queueing at the user gateway');
-    await sendFromApps(apps, parcels, { ...load, batch: 8 });
+    const cosocket = await trip(network, apps, parcels, 'cosocket', log, (toRelayer) => {
+      const cp = copyBaseline(network, toRelayer);
+      figures.record('relay.cp.MBps', cp.bytes / BYTES_PER_MB / (cp.copyMs / 1000), 'MB/s');
+      figures.record('relay.cpSync.MBps', cp.bytes / BYTES_PER_MB / (cp.copySyncMs / 1000), 'MB/s');
+    });
+    recordLegs(figures, cosocket);
 
-    const legs: Leg[] = [];
-    const cargoBytes = (folder: string) => network.folderBytes(folder).bytes;
-
-    log('relay: toInternet.collect');
-    const collectUser = await network.relayOk('user');
-    legs.push({ name: 'toInternet.collect', bytes: cargoBytes(network.toRelayer), run: collectUser });
-
-    const cp = copyBaseline(network, network.toRelayer);
-    figures.record('relay.cp.MBps', cp.bytes / BYTES_PER_MB / (cp.copyMs / 1000), 'MB/s');
-    figures.record('relay.cpSync.MBps', cp.bytes / BYTES_PER_MB / (cp.copySyncMs / 1000), 'MB/s');
-
-    // Hold the CCA back so that this run only delivers.
-    const held = network.path('held-ccas');
-    moveCcas(network.toRelayer, held);
-    log('relay: toInternet.deliver');
-    const deliverBytes = cargoBytes(network.toRelayer);
-    const deliverRelayer = await network.relay('relayer');
-    // Without a CCA the relay's collection is refused ("without a pickup authorization") after the delivery;
-    // what matters here is that every cargo was delivered (acknowledged, so deleted).
-    const left = network.folderBytes(network.toRelayer).files;
-    if (left > 0 || (deliverRelayer.status !== 0 && !/without a pickup authorization/.test(deliverRelayer.stderr))) {
-      throw new Error(`bin/relay did not deliver every cargo (status ${deliverRelayer.status}, ${left} files left):\n${deliverRelayer.stderr}`);
-    }
-    legs.push({ name: 'toInternet.deliver', bytes: deliverBytes, run: deliverRelayer });
-    moveCcas(held, network.toRelayer);
-
-    log('relay: fromInternet.collect');
-    const collectRelayer = await network.relayOk('relayer');
-    legs.push({ name: 'fromInternet.collect', bytes: cargoBytes(network.toUser), run: collectRelayer });
-    log('relay: fromInternet.deliver');
-    const deliverUserBytes = cargoBytes(network.toUser);
-    const deliverUser = await network.relayOk('user');
-    legs.push({ name: 'fromInternet.deliver', bytes: deliverUserBytes, run: deliverUser });
-
-    checkArrived(network, apps, parcels, storedBefore);
-    recordLegs(figures, legs);
+    // The same trip again, as much cargo each way, reaching the relaying gateway over CogRPC (TLS) instead.
+    log('relay: the adapter takes what the first trip brought it');
+    await network.reopenAdapter();
+    await waitFor('the adapter to receive the first trip\'s parcels', () => network.adapterReceived >= parcels, LOAD_TIMEOUT_MS);
+    const cogrpc = await trip(network, apps, parcels, 'cogrpc', log);
+    recordCogRPCLegs(figures, cogrpc);
   } finally {
     await network.close();
   }
 }
 
+/**
+ * Queue `parcels` each way (untimed), then the four timed relay runs; the runs at the relaying gateway go `over`
+ * CoSocket or CogRPC. `afterUserCollect` runs once the cargo for the relaying gateway is on the flashdrive.
+ */
+async function trip(
+  network: Network,
+  apps: readonly App[],
+  parcels: number,
+  over: 'cosocket' | 'cogrpc',
+  log: GroupContext['log'],
+  afterUserCollect?: (toRelayer: string) => void,
+): Promise<Leg[]> {
+  const storedBefore = storedCounts(network, apps);
+  const load = { type: PARCEL_TYPE, contentBytes: RELAY_PARCEL_CONTENT_BYTES, concurrency: LOAD_CONCURRENCY };
+  await sendFromAdapter(network, apps, parcels, { ...load, timeoutMs: LOAD_TIMEOUT_MS });
+  await network.stopAdapter();
+  log(`relay (${over}): queued at the relaying gateway; queueing at the user gateway`);
+  await sendFromApps(apps, parcels, { ...load, batch: 8 });
+
+  const legs: Leg[] = [];
+  const cargoBytes = (folder: string) => network.folderBytes(folder).bytes;
+
+  log(`relay (${over}): toInternet.collect`);
+  const collectUser = await network.relayOk('user');
+  legs.push({ name: 'toInternet.collect', bytes: cargoBytes(network.toRelayer), run: collectUser });
+  afterUserCollect?.(network.toRelayer);
+
+  // Hold the CCA back so that this run only delivers.
+  const held = network.path('held-ccas');
+  moveCcas(network.toRelayer, held);
+  log(`relay (${over}): toInternet.deliver`);
+  const deliverBytes = cargoBytes(network.toRelayer);
+  const deliverRelayer = await network.relay('relayer', { over });
+  // Without a CCA the relay's collection is refused ("without a pickup authorization") after the delivery;
+  // what matters here is that every cargo was delivered (acknowledged, so deleted).
+  const left = network.folderBytes(network.toRelayer).files;
+  if (left > 0 || (deliverRelayer.status !== 0 && !/without a pickup authorization/.test(deliverRelayer.stderr))) {
+    throw new Error(`bin/relay did not deliver every cargo (status ${deliverRelayer.status}, ${left} files left):\n${deliverRelayer.stderr}`);
+  }
+  legs.push({ name: 'toInternet.deliver', bytes: deliverBytes, run: deliverRelayer });
+  moveCcas(held, network.toRelayer);
+
+  log(`relay (${over}): fromInternet.collect`);
+  const collectRelayer = await network.relayOk('relayer', { over });
+  legs.push({ name: 'fromInternet.collect', bytes: cargoBytes(network.toUser), run: collectRelayer });
+  log(`relay (${over}): fromInternet.deliver`);
+  const deliverUserBytes = cargoBytes(network.toUser);
+  const deliverUser = await network.relayOk('user');
+  legs.push({ name: 'fromInternet.deliver', bytes: deliverUserBytes, run: deliverUser });
+
+  checkArrived(network, apps, parcels, storedBefore);
+  return legs;
+}
+
+/** The CogRPC trip's figures: each leg's rate, the whole trip's (`relay.cogrpc.MBps`) and its ratio to CoSocket's. */
+function recordCogRPCLegs(figures: GroupContext['figures'], legs: readonly Leg[]): void {
+  for (const leg of legs) {
+    figures.record(`relay.cogrpc.${leg.name}.MBps`, leg.bytes / BYTES_PER_MB / (leg.run.ms / 1000), 'MB/s');
+  }
+  figures.record('relay.cogrpc.MBps', totalRate(legs), 'MB/s');
+  figures.ratio('relay.cogrpc.vsCoSocket', 'relay.cogrpc.MBps', 'relay.MBps', { label: 'CoSocket', target: RELAY_TARGETS.cogrpcVsCoSocket });
+}
+
+function totalRate(legs: readonly Leg[]): number {
+  const bytes = legs.reduce((sum, leg) => sum + leg.bytes, 0);
+  const ms = legs.reduce((sum, leg) => sum + leg.run.ms, 0);
+  return bytes / BYTES_PER_MB / (ms / 1000);
+}
+
 function recordLegs(figures: GroupContext['figures'], legs: readonly Leg[]): void {
-  let bytes = 0;
-  let ms = 0;
   for (const leg of legs) {
     figures.record(`relay.${leg.name}.MB`, leg.bytes / BYTES_PER_MB, 'MB');
     figures.record(`relay.${leg.name}.MBps`, leg.bytes / BYTES_PER_MB / (leg.run.ms / 1000), 'MB/s');
@@ -115,10 +158,8 @@ function recordLegs(figures: GroupContext['figures'], legs: readonly Leg[]): voi
     if (typeof leg.run.gatewayPeakRssKiB === 'number') {
       figures.record(`relay.${leg.name}.gatewayPeakRssMiB`, leg.run.gatewayPeakRssKiB / KIB_PER_MIB, 'MiB');
     }
-    bytes += leg.bytes;
-    ms += leg.run.ms;
   }
-  figures.record('relay.MBps', bytes / BYTES_PER_MB / (ms / 1000), 'MB/s');
+  figures.record('relay.MBps', totalRate(legs), 'MB/s');
   figures.ratio('relay.vsCp', 'relay.MBps', 'relay.cp.MBps', { label: 'cp', target: RELAY_TARGETS.vsCp });
   figures.ratio('relay.vsCpSync', 'relay.MBps', 'relay.cpSync.MBps', { label: 'cp + sync' });
 
