@@ -22,7 +22,7 @@ import {
   TerminalProgress,
 } from './output';
 import { runRelay } from './relay';
-import { coSocketRegistrationExchange, exitCodeWithRegistration, runRegistrationLeg } from './registration';
+import { exitCodeWithRegistration, runRegistrationLeg } from './registration';
 
 /** Longest --wait accepted: one day. */
 export const MAX_WAIT_SECONDS = 86_400;
@@ -283,14 +283,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const reporter = progress ? new TerminalProgress(io.stderr) : new PlainReporter(io.stderr);
     const logger = verbose ? createStderrJsonLogger('relay') : silentLogger;
     // Before the cargo: a response handed in registers the user gateway, which then has cargo for this trip.
-    // (Over CoSocket only, for now: registration over CogRPC is not carried yet.)
-    const registration =
-      gateway && options.cosocket !== undefined
-        ? await runCoSocketRegistrationLeg(gateway, options, { reporter, logger, signal: io.signal })
-        : null;
+    const registration = gateway
+      ? await runRegistrationLegWith(connector, gateway, options, { reporter, logger, signal: io.signal })
+      : null;
     const result = await runRelay(
       {
         gateway: connector,
+        ccaRequired: gateway === 'relayer-gateway' || options.gateway !== undefined,
         incoming: options.incoming!,
         outgoing: options.outgoing!,
         waitSeconds,
@@ -360,13 +359,14 @@ async function makeConnector(
   return new CogRPCConnector(server, trust, { logger: cogrpcLogger });
 }
 
-/** The registration leg (registration.ts) over the gateway's CoSocket socket. */
-async function runCoSocketRegistrationLeg(
+/** The registration leg (registration.ts), over the same binding as the cargo. */
+async function runRegistrationLegWith(
+  connector: GatewayConnector,
   gateway: GatewayName,
   options: ParsedOptions,
   deps: { reporter: Reporter; logger: Logger; signal?: AbortSignal },
 ) {
-  const connection = coSocketRegistrationExchange(options.cosocket!, { signal: deps.signal });
+  const connection = await connector.registration(deps.signal);
   try {
     return await runRegistrationLeg(
       { side: gateway, incoming: options.incoming!, outgoing: options.outgoing!, exchange: connection.exchange, signal: deps.signal },

@@ -18,11 +18,13 @@ import {
   type ClientTls,
   CogRPCClient,
   type CollectedCargo,
+  CourierRegistrationClient,
   GrpcCallError,
   type Logger,
 } from '@twitter-relaynet/cogrpc';
 
 import { describeError } from './flashdrive';
+import { type RegistrationExchange, registrationExchangeOf } from './registration';
 import {
   type CollectedMessage,
   CollectionRefusedError,
@@ -153,6 +155,19 @@ export class CogRPCConnector implements GatewayConnector {
       collect: (cca, options) => collected(cca ? client.collectCargoMessages(cca, options) : null),
       // A collection that ends has had every ack it needed reach the server; a delivery waits for the server's end.
       close: async () => client.close(),
+    };
+  }
+
+  /** CourierRegistration, the service beside CargoRelay on the same server (same trust). */
+  public async registration(signal?: AbortSignal): Promise<{ exchange: RegistrationExchange; close(): Promise<void> }> {
+    // Connected at the first exchange, as over CoSocket: a server that cannot be reached is the leg's to report.
+    let client: CourierRegistrationClient | null = null;
+    return {
+      exchange: async (body) => {
+        client ??= new CourierRegistrationClient(this.server.target, { tls: await this.verifyServer(signal), logger: this.options.logger });
+        return registrationExchangeOf(client, signal)(body);
+      },
+      close: async () => client?.close(),
     };
   }
 

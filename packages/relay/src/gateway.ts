@@ -16,6 +16,7 @@ import {
 } from '@twitter-relaynet/cosocket';
 
 import { describeError } from './flashdrive';
+import { coSocketRegistrationExchange, type RegistrationExchange } from './registration';
 
 export { type CollectedMessage, type RefusedDelivery, RefusalDisposition };
 
@@ -65,6 +66,8 @@ export interface GatewayConnector {
    * flashdrive is touched; null if nothing says so (a server that cannot be reached is the run's to report).
    */
   distrust?(signal?: AbortSignal): Promise<string | null>;
+  /** The registration exchange with this gateway (registration.ts): present a request or response, get the answer. */
+  registration(signal?: AbortSignal): Promise<{ readonly exchange: RegistrationExchange; close(): Promise<void> }>;
 }
 
 /** The gateway on this computer, through its CoSocket Unix socket. */
@@ -84,6 +87,10 @@ export class CoSocketConnector implements GatewayConnector {
         else client.destroy();
       },
     };
+  }
+
+  public async registration(signal?: AbortSignal): Promise<{ exchange: RegistrationExchange; close(): Promise<void> }> {
+    return coSocketRegistrationExchange(this.address, { signal, logger: this.options.logger, connectTimeoutMs: this.options.connectTimeoutMs });
   }
 
   public connectionHint(error: unknown): string {

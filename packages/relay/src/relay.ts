@@ -49,6 +49,11 @@ export interface RelayOptions {
   readonly outgoing: string;
   /** Seconds to wait between delivering and collecting (skipped when nothing was delivered). */
   readonly waitSeconds: number;
+  /**
+   * The gateway hands out cargo only against a pickup authorization (a relaying gateway): with none on the
+   * flashdrive there is nothing to collect, and asking would only be refused.
+   */
+  readonly ccaRequired?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -329,6 +334,13 @@ class RelayRun {
       this.problem(
         `relay: cannot use the outgoing folder ${outgoing}: ${describeError(error)}; nothing collected`,
         { outgoing },
+      );
+      return;
+    }
+    if (!ccas.length && this.options.ccaRequired) {
+      this.reporter.line(
+        'relay: no pickup authorization (CCA) on the flashdrive, so nothing to collect here ' +
+          '(the relay run at the user gateway brings them, once the user gateway is registered)',
       );
       return;
     }
