@@ -29,6 +29,7 @@ beforeAll(async () => {
     // A collection that never hands anything out nor ends: the server sends no octet on the call.
     collectCargo: async (_cca, { signal }) => {
       collections++;
+      // eslint-disable-next-line require-yield -- it never yields: that is the point
       return (async function* () {
         await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
       })();

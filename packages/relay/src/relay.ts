@@ -168,6 +168,8 @@ class RelayRun {
     const states = new Map<FlashdriveFile, 'invalid' | 'sent' | 'acked' | 'refused'>();
     const inFlight = new Map<string, { file: FlashdriveFile; cargoId: string; octets: number }>();
     const deletions: Array<Promise<void>> = [];
+    // An async generator cannot be an arrow function, so it reaches the run through `self`.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     async function* cargoes() {
       for (const file of files) {

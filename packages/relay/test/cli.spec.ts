@@ -596,6 +596,7 @@ describe('command line', () => {
     socketPath = join(root, 'relayer-gateway', 'cosocket.sock');
     const delivered = await makeCargo(world, 'user');
     writeFileSync(join(drive, 'relayer-gw', 'b.cargo'), delivered);
+    writeFileSync(join(drive, 'relayer-gw', 'c.cca'), await makeCca(world));
     const collected = await makeCargo(world, 'relaying');
     const gateway = await startGateway({ collect: () => [{ cargo: collected }] });
 
@@ -610,13 +611,32 @@ describe('command line', () => {
     expect(existsSync(join(drive, 'user-gw'))).toBe(false);
   });
 
+  test('at a relaying gateway with no pickup authorization on the flashdrive there is nothing to collect: not asked, not a refusal', async () => {
+    const root = join(dir, 'no-cca-root');
+    const drive = join(dir, 'no-cca-usb');
+    mkdirSync(join(root, 'relayer-gateway'), { recursive: true });
+    mkdirSync(join(drive, 'relayer-gw'), { recursive: true });
+    socketPath = join(root, 'relayer-gateway', 'cosocket.sock');
+    const gateway = await startGateway();
+
+    const result = await runRelay(['relayer-gateway', '--data-root', root, '--flashdrive', drive, '--wait', '0']);
+
+    expect(result.status).toBe(3); // nothing to do, not a failure
+    expect(result.stderr).toMatch(/no pickup authorization \(CCA\) on the flashdrive, so nothing to collect here/);
+    expect(result.stderr).not.toMatch(/refused/);
+    expect(gateway.requests).toHaveLength(0);
+  });
+
   test('--progress draws bars (bytes and counts) even when stderr is not a terminal', async () => {
     writeFileSync(join(incoming, 'a.cargo'), await makeCargo(world, 'user'));
     const collected = await makeCargo(world, 'relaying');
     await startGateway({ collect: () => [{ cargo: collected }] });
     const result = await runRelay(args('--progress'));
     expect(result.status).toBe(0);
+    // The terminal's erase-line sequence (ESC [2K) is what the test is about.
+    // eslint-disable-next-line no-control-regex
     expect(result.stderr).toMatch(/\r\x1b\[2Krelay: delivering \[#{24}\] 1\/1 cargo \d+\.\d kB\/\d+\.\d kB/);
+    // eslint-disable-next-line no-control-regex
     expect(result.stderr).toMatch(/\r\x1b\[2Krelay: collecting without a pickup authorization \(CCA\): 1 cargo \(\d+\.\d kB\), 0 pickup authorizations/);
     expect(summaryOf(result)).toMatch(/relay: delivered 1 cargo \(.*\), collected 1 cargo \(.*\) and 0 pickup authorizations into \S+outgoing$/);
   });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { type CollectionItem, createCoSocketServer, type CoSocketServer } from '@twitter-relaynet/cosocket';
 
 import { CoSocketConnector, PlainReporter, runRelay, type WriteFileSystem } from '../src';
-import { getWorld, makeCargo, makeCca, type World } from './fixtures';
+import { getWorld, makeCargo, type World } from './fixtures';
 
 let world: World;
 let dir: string;
