@@ -28,14 +28,25 @@ export interface GroupSizes {
   readonly scaleSizes: readonly number[];
   /** `relay`: MiB of cargo carried through bin/relay in each direction. */
   readonly relayMiB: number;
+  /** `scaleout`: parcels each way per configuration. */
+  readonly scaleoutParcels: number;
 }
 
-export const DEFAULT_SIZES: GroupSizes = { pipelineN: [1_000, 10_000], scaleSizes: [1_000, 10_000, 100_000], relayMiB: 1_024 };
+export const DEFAULT_SIZES: GroupSizes = {
+  pipelineN: [1_000, 10_000],
+  scaleSizes: [1_000, 10_000, 100_000],
+  relayMiB: 1_024,
+  scaleoutParcels: 2_000,
+};
 
 /** "1000,10000" → [1000, 10000]: positive integers, at least one; `fallback` when absent. */
 export function parseSizeList(flag: string, text: string | undefined, fallback: readonly number[]): readonly number[] {
   if (text === undefined) return fallback;
-  const values = text.split(',').map((part) => part.trim()).filter(Boolean).map(Number);
+  const values = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map(Number);
   if (values.length === 0 || values.some((value) => !Number.isInteger(value) || value < 1)) {
     throw new Error(`${flag} must be a comma-separated list of positive integers (got "${text}")`);
   }
@@ -268,9 +279,7 @@ export function renderTable(registry: FigureRegistry): string {
     rows.push([name, formatNumber(figure.value), figure.unit, ratios]);
   }
   const tableRows = rows.filter((row): row is string[] => Array.isArray(row));
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...tableRows.map((row) => row[column].length)),
-  );
+  const widths = header.map((title, column) => Math.max(title.length, ...tableRows.map((row) => row[column].length)));
   const line = (cells: readonly string[]) =>
     cells
       .map((cell, column) => (column === 1 ? cell.padStart(widths[column]) : cell.padEnd(widths[column])))
@@ -291,7 +300,13 @@ export function renderMarkdown(registry: FigureRegistry): string {
     const figureGroup = name.split('.')[0];
     if (figureGroup !== group) {
       group = figureGroup;
-      out.push('', `### ${group}`, '', '| figure | value | unit | compared with baselines of the same run |', '| --- | ---: | --- | --- |');
+      out.push(
+        '',
+        `### ${group}`,
+        '',
+        '| figure | value | unit | compared with baselines of the same run |',
+        '| --- | ---: | --- | --- |',
+      );
     }
     const figure = registry.get(name)!;
     const ratios = registry

@@ -5,7 +5,7 @@
  * bin/* are sh scripts that `exec node`, so the pid of a spawned bin/* is node's own once the
  * script has run: read it after the child printed something, not right after spawn.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 export interface ProcessMemory {
   /** Resident set size now, in KiB. */
@@ -54,3 +54,45 @@ export function resetPeakRss(pid: number): boolean {
 }
 
 export const KIB_PER_MIB = 1024;
+
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ: 100 on every Linux port node runs on). */
+const TICKS_PER_SECOND = 100;
+
+/** User + system CPU time of /proc/PID/stat's text, in ms; null when unparsable. */
+export function parseProcStatCpuMs(stat: string): number | null {
+  // The command name (field 2) may hold spaces and parentheses: the fields that follow start after the last ")".
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const user = Number(fields[11]);
+  const system = Number(fields[12]);
+  if (!Number.isInteger(user) || !Number.isInteger(system)) return null;
+  return ((user + system) * 1000) / TICKS_PER_SECOND;
+}
+
+/** CPU time `pid` used so far (user + system), in ms; null when /proc cannot tell. */
+export function readProcessCpuMs(pid: number): number | null {
+  try {
+    return parseProcStatCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time used so far by the processes whose command name is `name` (e.g. postgres), in ms; null without /proc. */
+export function readCpuMsOfProcessesNamed(name: string): number | null {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return null;
+  }
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name) total += parseProcStatCpuMs(stat) ?? 0;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return total;
+}

@@ -12,7 +12,9 @@ import { latencyGroup } from '../src/groups/latency';
 import { pipelineGroup } from '../src/groups/pipeline';
 import { relayGroup } from '../src/groups/relay';
 import { scaleGroup } from '../src/groups/scale';
+import { scaleoutGroup } from '../src/groups/scaleout';
 import { buildExecutables } from '../src/network';
+import { describeWithPostgres } from '@twitter-relaynet/test-support';
 
 jest.setTimeout(120_000);
 
@@ -20,7 +22,7 @@ const OPTIONS: BenchOptions = {
   seconds: 0.2,
   warmupSeconds: 0,
   concurrency: 4,
-  sizes: { pipelineN: [12], scaleSizes: [10, 30], relayMiB: 3 },
+  sizes: { pipelineN: [12], scaleSizes: [10, 30], relayMiB: 3, scaleoutParcels: 24 },
 };
 
 let dir: string;
@@ -71,7 +73,8 @@ test('scale: ms per parcel for each queue size, ratios to the smallest, and the 
   const chart = join(dir, 'chart.svg');
   const figures = await run(scaleGroup, chart);
   for (const label of ['10', '30']) {
-    for (const phase of ['', 'enqueue.', 'collect.', 'deliver.']) expect(value(figures, `scale.${phase}msPerParcel.${label}`)).toBeGreaterThan(0);
+    for (const phase of ['', 'enqueue.', 'collect.', 'deliver.'])
+      expect(value(figures, `scale.${phase}msPerParcel.${label}`)).toBeGreaterThan(0);
     expect(value(figures, `scale.msPerParcel.${label}`)).toBeCloseTo(
       value(figures, `scale.collect.msPerParcel.${label}`) + value(figures, `scale.deliver.msPerParcel.${label}`),
     );
@@ -88,7 +91,9 @@ test('pipeline: parcels/s each way with every stage, the floor and the ratios', 
   for (const way of ['tweets', 'timeline']) {
     const perSec = value(figures, `pipeline.${way}.parcelsPerSec`);
     expect(perSec).toBe(value(figures, `pipeline.${way}.12.parcelsPerSec`));
-    expect(value(figures, `pipeline.${way}.vsFloor`)).toBeCloseTo(perSec / value(figures, 'pipeline.floor.parcelsPerSec'));
+    expect(value(figures, `pipeline.${way}.vsFloor`)).toBeCloseTo(
+      perSec / value(figures, 'pipeline.floor.parcelsPerSec'),
+    );
     const stages = figures.measuredNames.filter((name) => name.startsWith(`pipeline.${way}.12.stage.`));
     expect(stages.length).toBeGreaterThanOrEqual(4);
     const totalMs = stages.reduce((sum, name) => sum + value(figures, name), 0);
@@ -104,4 +109,25 @@ test('latency: one tweet from twitter-app to the X API emulator, by stage', asyn
   expect(value(figures, 'latency.totalMs')).toBeCloseTo(sum);
   // Two relay runs and a node process at least: not instantaneous.
   expect(value(figures, 'latency.totalMs')).toBeGreaterThan(value(figures, 'latency.stage.app'));
+});
+
+describeWithPostgres('scaleout', () => {
+  test('parcels/s with 1 instance on SQLite, 1 and 3 on PostgreSQL, the ratios, peak RSS, connections and CPU', async () => {
+    const figures = await run(scaleoutGroup);
+    expect(figures.allNotes).toEqual([]);
+    for (const config of ['sqlite1', 'pg1', 'pg3'])
+      expect(value(figures, `scaleout.${config}.parcelsPerSec`)).toBeGreaterThan(0);
+    expect(value(figures, 'scaleout.pg3.vsPg1')).toBeCloseTo(
+      value(figures, 'scaleout.pg3.parcelsPerSec') / value(figures, 'scaleout.pg1.parcelsPerSec'),
+    );
+    expect(value(figures, 'scaleout.pg1.vsSqlite1')).toBeGreaterThan(0);
+    for (const name of ['sqlite1.i0', 'pg1.i0', 'pg3.i0', 'pg3.i1', 'pg3.i2']) {
+      expect(value(figures, `scaleout.${name}.peakRssMiB`)).toBeGreaterThan(20);
+    }
+    expect(figures.get('scaleout.pg3.i3.peakRssMiB')).toBeUndefined();
+    // Each instance holds at least one connection (its pool, its LISTEN): three hold more than one.
+    expect(value(figures, 'scaleout.pg3.dbConnections')).toBeGreaterThan(value(figures, 'scaleout.pg1.dbConnections'));
+    expect(figures.get('scaleout.sqlite1.dbConnections')).toBeUndefined();
+    expect(value(figures, 'scaleout.pg1.cpuSeconds.postgres')).toBeGreaterThan(0);
+  });
 });

@@ -24,7 +24,7 @@ import {
 import { GROUPS } from '../groups';
 
 const USAGE = `usage: bench [--only GROUP[,GROUP...]] [--json FILE] [--markdown FILE] [--chart FILE] [--seconds N] [--warmup N] [--concurrency N]
-             [--pipeline-n N[,N...]] [--scale-sizes N[,N...]] [--relay-mib N] [--list]
+             [--pipeline-n N[,N...]] [--scale-sizes N[,N...]] [--relay-mib N] [--scaleout-parcels N] [--list]
 
   --only GROUP       run only these groups (repeatable or comma-separated)
   --json FILE        also write the figures as JSON
@@ -36,6 +36,7 @@ const USAGE = `usage: bench [--only GROUP[,GROUP...]] [--json FILE] [--markdown 
   --pipeline-n LIST  pipeline: tweets (and timeline updates) per run (default ${DEFAULT_SIZES.pipelineN.join(',')})
   --scale-sizes LIST scale: parcels queued at the user gateway (default ${DEFAULT_SIZES.scaleSizes.join(',')})
   --relay-mib N      relay: MiB of cargo carried in each direction (default ${DEFAULT_SIZES.relayMiB})
+  --scaleout-parcels N scaleout: parcels each way per configuration (default ${DEFAULT_SIZES.scaleoutParcels})
   --list             list the groups and exit`;
 
 function positiveNumber(flag: string, text: string | undefined, fallback: number, integer = false): number {
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
       'pipeline-n': { type: 'string' },
       'scale-sizes': { type: 'string' },
       'relay-mib': { type: 'string' },
+      'scaleout-parcels': { type: 'string' },
       list: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -82,12 +84,21 @@ async function main(): Promise<void> {
       pipelineN: parseSizeList('--pipeline-n', values['pipeline-n'], DEFAULT_SIZES.pipelineN),
       scaleSizes: parseSizeList('--scale-sizes', values['scale-sizes'], DEFAULT_SIZES.scaleSizes),
       relayMiB: positiveNumber('--relay-mib', values['relay-mib'], DEFAULT_SIZES.relayMiB, true),
+      scaleoutParcels: positiveNumber(
+        '--scaleout-parcels',
+        values['scaleout-parcels'],
+        DEFAULT_SIZES.scaleoutParcels,
+        true,
+      ),
     },
   };
   // `npm run` moves to the package root; a relative path is the caller's (INIT_CWD).
   const callerPath = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
   const chartFile = values.chart === undefined ? undefined : callerPath(values.chart);
-  const only = values.only?.flatMap((value) => value.split(',')).map((name) => name.trim()).filter(Boolean);
+  const only = values.only
+    ?.flatMap((value) => value.split(','))
+    .map((name) => name.trim())
+    .filter(Boolean);
   const groups = selectGroups(GROUPS, only);
 
   const figures = new FigureRegistry();

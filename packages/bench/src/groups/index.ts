@@ -8,5 +8,13 @@ import { latencyGroup } from './latency';
 import { pipelineGroup } from './pipeline';
 import { relayGroup } from './relay';
 import { scaleGroup } from './scale';
+import { scaleoutGroup } from './scaleout';
 
-export const GROUPS: readonly BenchGroup[] = [coreGroup, relayGroup, scaleGroup, pipelineGroup, latencyGroup];
+export const GROUPS: readonly BenchGroup[] = [
+  coreGroup,
+  relayGroup,
+  scaleGroup,
+  pipelineGroup,
+  latencyGroup,
+  scaleoutGroup,
+];
