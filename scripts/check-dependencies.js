@@ -32,6 +32,7 @@ const KNOWN_RELATIVE_REACHES = new Set([
   'gateway-postgres/src/multiInstance.spec.ts -> gateway/src/stores/conformanceSuite',
   'gateway-postgres/src/multiInstance.spec.ts -> gateway/src/testUtils',
   'launcher/test/walkthrough.spec.ts -> x-api-emulator/test/browser',
+  'relay/test/cogrpc.spec.ts -> relayer-gateway/test/world',
   'twitter-api-adapter/test/unreachable.spec.ts -> relayer-gateway/test/world',
   'twitter-api-adapter/test/unreachable.spec.ts -> twitter-app/test/gateway',
   'twitter-app/test/userGateway.ts -> relayer-gateway/test/tmpfs',
