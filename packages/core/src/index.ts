@@ -75,4 +75,5 @@ export { type Clock, systemClock, ManualClock } from './clock';
 // Transfers: idle means no octets moved, however long the whole transfer takes
 export { ProgressWatchdog, socketProgress, type ProgressWatchdogOptions } from './transferProgress';
 export { writeFileAtomically } from './files';
+export { backoffDelay, type BackoffOptions } from './backoff';
 export { removeStaleSocket, type StaleSocketProblem } from './unixSocket';

@@ -62,9 +62,7 @@ export {
   type OutboxDispatcherOptions,
   type GatewayRoute,
   type GatewayResolver,
-  type BackoffOptions,
   type FlushReport,
-  computeBackoffDelay,
 } from './outbox';
 
 // Channel sessions (RS-003)

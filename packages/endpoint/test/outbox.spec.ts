@@ -2,7 +2,6 @@
 import { createPogRPCServer, type PogRPCServer } from '@twitter-relaynet/pogrpc';
 
 import {
-  computeBackoffDelay,
   createMemoryStores,
   ManualClock,
   MemoryLogger,
@@ -23,7 +22,10 @@ interface FakeGateway {
 }
 
 async function startFakeGateway(failures = 0): Promise<FakeGateway> {
-  const gateway = { received: [] as Buffer[], failures, attempts: 0 } as unknown as FakeGateway & { server: PogRPCServer; route: GatewayRoute };
+  const gateway = { received: [] as Buffer[], failures, attempts: 0 } as unknown as FakeGateway & {
+    server: PogRPCServer;
+    route: GatewayRoute;
+  };
   const server = await createPogRPCServer({
     address: '127.0.0.1:0',
     tls: { insecurePlaintextForTests: true },
@@ -106,7 +108,9 @@ describe('Outbox', () => {
       backoff: fastBackoff,
     });
     try {
-      const queued = await adapter.sendMessage(text('text/plain', 'persist'), { authorization: await authorize(adapter) });
+      const queued = await adapter.sendMessage(text('text/plain', 'persist'), {
+        authorization: await authorize(adapter),
+      });
       await waitFor(() => gateway.received.length === 1);
       expect(gateway.attempts).toBe(3);
       const retries = logger.find('warn', /will retry/);
@@ -200,17 +204,15 @@ describe('Outbox', () => {
       onMessage: async () => undefined,
     });
     try {
-      const forOther = await pair.privateEndpoint.issuePda(pair.publicEndpoint.certificate, new Date(Date.now() + 86_400_000));
-      await expect(adapter.sendMessage(text('text/plain', 'x'), { authorization: forOther })).rejects.toBeInstanceOf(PeerError);
+      const forOther = await pair.privateEndpoint.issuePda(
+        pair.publicEndpoint.certificate,
+        new Date(Date.now() + 86_400_000),
+      );
+      await expect(adapter.sendMessage(text('text/plain', 'x'), { authorization: forOther })).rejects.toBeInstanceOf(
+        PeerError,
+      );
     } finally {
       await adapter.close();
     }
-  });
-
-  test('backoff grows exponentially up to the cap, with bounded jitter', () => {
-    const options = { initialDelayMs: 1_000, maxDelayMs: 5_000, jitter: 0 };
-    expect([1, 2, 3, 4, 5].map((n) => computeBackoffDelay(n, options))).toEqual([1_000, 2_000, 4_000, 5_000, 5_000]);
-    const jittered = computeBackoffDelay(1, { initialDelayMs: 1_000, jitter: 0.2 }, () => 1);
-    expect(jittered).toBe(1_200);
   });
 });
