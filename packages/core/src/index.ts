@@ -76,4 +76,11 @@ export { type Clock, systemClock, ManualClock } from './clock';
 export { ProgressWatchdog, socketProgress, type ProgressWatchdogOptions } from './transferProgress';
 export { writeFileAtomically } from './files';
 export { backoffDelay, type BackoffOptions } from './backoff';
+export {
+  openSqliteDatabase,
+  SchemaVersionError,
+  SQLITE_BUSY_TIMEOUT_MS,
+  type SqliteConnection,
+  type SqliteOpenOptions,
+} from './sqlite';
 export { removeStaleSocket, type StaleSocketProblem } from './unixSocket';
