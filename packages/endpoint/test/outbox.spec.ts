@@ -1,5 +1,6 @@
 /** The public endpoint's outbox, delivering to a fake relaying gateway's real PogRPC server. */
 import { createPogRPCServer, type PogRPCServer } from '@twitter-relaynet/pogrpc';
+import { waitFor } from '@twitter-relaynet/test-support';
 
 import {
   createMemoryStores,
@@ -10,7 +11,7 @@ import {
   type GatewayRoute,
   type IncomingMessage,
 } from '../src';
-import { ADAPTER_ADDRESS, makePair, tempDir, text, waitFor } from './helpers';
+import { ADAPTER_ADDRESS, makePair, tempDir, text } from './helpers';
 
 interface FakeGateway {
   readonly server: PogRPCServer;
@@ -79,8 +80,8 @@ describe('Outbox', () => {
         authorization: await authorize(adapter),
       });
       expect(queued.recipientId).toBe(pair.privateEndpoint.id);
-      await waitFor(() => gateway.received.length === 1);
-      await waitFor(async () => (await adapter.stores.outbox.count()) === 0);
+      await waitFor('the parcel at the gateway', () => gateway.received.length === 1, 10_000, 20);
+      await waitFor('an empty outbox', async () => (await adapter.stores.outbox.count()) === 0, 10_000, 20);
       expect(logger.find('info', /delivered to the gateway/)[0].fields.parcelId).toBe(queued.parcelId);
 
       const messages: IncomingMessage[] = [];
@@ -111,14 +112,14 @@ describe('Outbox', () => {
       const queued = await adapter.sendMessage(text('text/plain', 'persist'), {
         authorization: await authorize(adapter),
       });
-      await waitFor(() => gateway.received.length === 1);
+      await waitFor('the parcel at the gateway', () => gateway.received.length === 1, 10_000, 20);
       expect(gateway.attempts).toBe(3);
       const retries = logger.find('warn', /will retry/);
       expect(retries.map((r) => [r.fields.parcelId, r.fields.attempts, r.fields.retryInMs])).toEqual([
         [queued.parcelId, 1, 50],
         [queued.parcelId, 2, 100],
       ]);
-      await waitFor(async () => (await adapter.stores.outbox.count()) === 0);
+      await waitFor('an empty outbox', async () => (await adapter.stores.outbox.count()) === 0, 10_000, 20);
     } finally {
       await adapter.close();
       await gateway.server.close();
@@ -137,7 +138,7 @@ describe('Outbox', () => {
     });
     const authorization = await authorize(first);
     const queued = await first.sendMessage(text('text/plain', 'after restart'), { authorization });
-    await waitFor(() => down.attempts >= 1);
+    await waitFor('an attempt', () => down.attempts >= 1, 10_000, 20);
     await first.close();
     await down.server.close();
 
@@ -184,7 +185,7 @@ describe('Outbox', () => {
         authorization: await authorize(adapter),
         ttlSeconds: 60,
       });
-      await waitFor(() => gateway.attempts >= 1);
+      await waitFor('an attempt', () => gateway.attempts >= 1, 10_000, 20);
       clock.advance(61_000 + 1_000);
       const report = await adapter.flushOutbox();
       expect(report.expired).toBe(1);
