@@ -26,12 +26,7 @@ export type { AesKeySize } from './cms/algorithms';
 
 // RAMF
 export * from './ramf/limits';
-export {
-  MessageType,
-  MESSAGE_VERSION,
-  describeMessageType,
-  readMessageType,
-} from './ramf/formatSignature';
+export { MessageType, MESSAGE_VERSION, describeMessageType, readMessageType } from './ramf/formatSignature';
 export { type Recipient, isValidDomainName } from './ramf/Recipient';
 export {
   RamfMessage,
@@ -79,4 +74,14 @@ export { type Clock, systemClock, ManualClock } from './clock';
 
 // Transfers: idle means no octets moved, however long the whole transfer takes
 export { ProgressWatchdog, socketProgress, type ProgressWatchdogOptions } from './transferProgress';
+export { writeFileAtomically } from './files';
+export { findProtoFolder } from './protoFiles';
+export { backoffDelay, type BackoffOptions } from './backoff';
+export {
+  openSqliteDatabase,
+  SchemaVersionError,
+  SQLITE_BUSY_TIMEOUT_MS,
+  type SqliteConnection,
+  type SqliteOpenOptions,
+} from './sqlite';
 export { removeStaleSocket, type StaleSocketProblem } from './unixSocket';

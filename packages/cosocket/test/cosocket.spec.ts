@@ -3,6 +3,8 @@ import { lstat, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 
+import { waitFor } from '@twitter-relaynet/test-support';
+
 import {
   type CollectedMessage,
   type CollectionItem,
@@ -37,9 +39,12 @@ afterEach(async () => {
   await temp.cleanup();
 });
 
-function recordingLogger(): Logger & { lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> } {
+function recordingLogger(): Logger & {
+  lines: Array<{ level: string; message: string; fields: Record<string, unknown> }>;
+} {
   const lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
-  const at = (level: string) => (fields: Record<string, unknown>, message: string) => lines.push({ level, message, fields });
+  const at = (level: string) => (fields: Record<string, unknown>, message: string) =>
+    lines.push({ level, message, fields });
   return { lines, info: at('info'), warn: at('warn'), error: at('error') };
 }
 
@@ -149,7 +154,9 @@ describe('cargo collection', () => {
       rest.push(next.value);
       await next.value.ack();
     }
-    expect([...held, ...rest].map((m) => m.message.toString())).toEqual(Array.from({ length: 12 }, (_, i) => `cargo-${i}`));
+    expect([...held, ...rest].map((m) => m.message.toString())).toEqual(
+      Array.from({ length: 12 }, (_, i) => `cargo-${i}`),
+    );
   });
 
   it('a server without a collection handler quits with invalid-packet', async () => {
@@ -230,7 +237,9 @@ describe('delivery failures', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     await startServer({ onCargoDelivered: () => gate });
-    const packet = Buffer.concat(encodePacket({ tag: PacketTag.CARGO_DELIVERY, deliveryId: 'same', cargo: Buffer.from('x') }));
+    const packet = Buffer.concat(
+      encodePacket({ tag: PacketTag.CARGO_DELIVERY, deliveryId: 'same', cargo: Buffer.from('x') }),
+    );
     const outcome = await sendRawBytes(socketPath, Buffer.concat([packet, packet]));
     release();
     expect(outcome.reason).toBe('quit:invalid-packet');
@@ -280,7 +289,7 @@ describe('memory bounds', () => {
     const cargoes = ['a', 'b', 'c', 'd', 'e'].map((id) => ({ id, cargo: Buffer.alloc(size, id) }));
 
     const delivering = client.deliverCargo(cargoes);
-    await waitUntil(() => storesStarted === 1);
+    await waitFor('the first store to start', () => storesStarted === 1, 10_000, 10);
     // Give the client time to push everything it can: the server must not read past the bound (one
     // cargo being stored, reaching the limit, plus at most the packet the last socket chunk started).
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -292,14 +301,6 @@ describe('memory bounds', () => {
     expect(server.bufferedBytes()).toBe(0);
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('Condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('a misbehaving gateway (fake server)', () => {
   let fake: Server;
@@ -328,7 +329,8 @@ describe('a misbehaving gateway (fake server)', () => {
       socket.on('data', (chunk) => {
         for (const packet of decoder.push(chunk)) {
           fromClient.push(packet.tag);
-          if (packet.tag === PacketTag.CARGO_DELIVERY) send(socket, { tag: PacketTag.CARGO_COLLECTION, deliveryId: 'bogus' });
+          if (packet.tag === PacketTag.CARGO_DELIVERY)
+            send(socket, { tag: PacketTag.CARGO_COLLECTION, deliveryId: 'bogus' });
         }
       });
     });
@@ -353,11 +355,15 @@ describe('a misbehaving gateway (fake server)', () => {
       });
     });
     const client = await connect({ window: 2 });
-    await expect(collectAll(client.collectCargo(), false)).rejects.toMatchObject({ quitReason: QuitReason.QUOTA_REACHED });
+    await expect(collectAll(client.collectCargo(), false)).rejects.toMatchObject({
+      quitReason: QuitReason.QUOTA_REACHED,
+    });
   });
 
   it('cargo pushed without a collection request is an invalid packet', async () => {
-    await startFake((socket) => send(socket, { tag: PacketTag.CARGO_DELIVERY, deliveryId: 'd', cargo: Buffer.from('c') }));
+    await startFake((socket) =>
+      send(socket, { tag: PacketTag.CARGO_DELIVERY, deliveryId: 'd', cargo: Buffer.from('c') }),
+    );
     const client = await connect();
     await new Promise((resolve) => setTimeout(resolve, 20));
     const report = await client.deliverCargo([{ id: 'a', cargo: Buffer.from('c') }]);
@@ -388,7 +394,9 @@ describe('handshake (optional; pluggable signing and verification)', () => {
   it('the client quits with handshake-error when the signatures do not verify', async () => {
     const logger = recordingLogger();
     await startServer({ logger, handshakeSigner: async () => [Buffer.from('forged')] });
-    await expect(CoSocketClient.connect(socketPath, { handshakeVerifier: verifier })).rejects.toThrow(CoSocketHandshakeError);
+    await expect(CoSocketClient.connect(socketPath, { handshakeVerifier: verifier })).rejects.toThrow(
+      CoSocketHandshakeError,
+    );
   });
 
   it('a server requiring the handshake quits with handshake-error on any other first packet', async () => {
@@ -402,7 +410,9 @@ describe('handshake (optional; pluggable signing and verification)', () => {
 
   it('a client expecting a handshake from a server without a signer fails cleanly', async () => {
     await startServer();
-    await expect(CoSocketClient.connect(socketPath, { handshakeVerifier: verifier })).rejects.toThrow(CoSocketHandshakeError);
+    await expect(CoSocketClient.connect(socketPath, { handshakeVerifier: verifier })).rejects.toThrow(
+      CoSocketHandshakeError,
+    );
   });
 });
 
@@ -444,7 +454,10 @@ describe('socket file', () => {
 describe('TCP (optional)', () => {
   it('works over TCP on loopback', async () => {
     const stored: string[] = [];
-    const server = await createCoSocketServer({ port: 0, onCargoDelivered: async (c) => void stored.push(c.toString()) });
+    const server = await createCoSocketServer({
+      port: 0,
+      onCargoDelivered: async (c) => void stored.push(c.toString()),
+    });
     servers.push(server);
     const { port } = server.address as { port: number };
     const client = await CoSocketClient.connect({ port });

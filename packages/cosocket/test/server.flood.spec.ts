@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
 import { garbage, startFlood, type Misbehaviour } from '@twitter-relaynet/binding-conformance';
+import { waitFor } from '@twitter-relaynet/test-support';
 
 import { CoSocketClient, createCoSocketServer, type CoSocketServer } from '../src';
 import { makeTempDir } from './helpers';
@@ -22,10 +23,20 @@ function uint32le(value: number): Buffer {
 
 const behaviours: readonly Misbehaviour[] = [
   garbage,
-  { name: 'oversized length', burst: () => Buffer.concat([Buffer.from([0x01, 0x00, 0x01, 0x61]), uint32le(0xffffffff)]) },
-  { name: 'half frame', burst: () => Buffer.concat([Buffer.from([0x01, 0x00, 0x01, 0x61]), uint32le(1_000_000), randomBytes(64 * 1024)]) },
+  {
+    name: 'oversized length',
+    burst: () => Buffer.concat([Buffer.from([0x01, 0x00, 0x01, 0x61]), uint32le(0xffffffff)]),
+  },
+  {
+    name: 'half frame',
+    burst: () => Buffer.concat([Buffer.from([0x01, 0x00, 0x01, 0x61]), uint32le(1_000_000), randomBytes(64 * 1024)]),
+  },
   // One octet every 200 ms of a 1000-octet body: slower than any real relayer, but never silent for the idle timeout.
-  { name: 'slowloris', burst: () => Buffer.concat([Buffer.from([0x01, 0x00, 0x01, 0x61]), uint32le(1000)]), drip: () => randomBytes(1000) },
+  {
+    name: 'slowloris',
+    burst: () => Buffer.concat([Buffer.from([0x01, 0x00, 0x01, 0x61]), uint32le(1000)]),
+    drip: () => randomBytes(1000),
+  },
 ];
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -48,18 +59,10 @@ afterAll(async () => {
   await temp?.cleanup();
 });
 
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 test(`${CONNECTIONS} bad connections: a good relayer is served, and every bad connection is closed by the server`, async () => {
   const flood = startFlood({ path: server.address as string }, CONNECTIONS, behaviours);
   try {
-    await until('the flood to be connected', () => flood.stats().opened === CONNECTIONS);
+    await waitFor('the flood to be connected', () => flood.stats().opened === CONNECTIONS);
     const client = await CoSocketClient.connect(server.address as string);
     try {
       const report = await client.deliverCargo([{ id: 'good', cargo: Buffer.from('good cargo') }]);
@@ -69,8 +72,8 @@ test(`${CONNECTIONS} bad connections: a good relayer is served, and every bad co
     }
     expect(stored).toEqual(['good cargo']);
     // Garbage and oversized prefixes at once, half frames at the idle timeout, drips at the connection timeout.
-    await until('the server to close every bad connection', () => flood.stats().closedByServer === CONNECTIONS);
-    await until('the server to forget them', () => server.connectionCount === 0);
+    await waitFor('the server to close every bad connection', () => flood.stats().closedByServer === CONNECTIONS);
+    await waitFor('the server to forget them', () => server.connectionCount === 0);
     expect(server.bufferedBytes()).toBe(0);
   } finally {
     await flood.stop();

@@ -4,20 +4,17 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 
-import { Parcel, ServiceMessage, type Certificate } from '@twitter-relaynet/core';
+import { type BackoffOptions, Parcel, ServiceMessage, type Certificate } from '@twitter-relaynet/core';
 import { createPogRPCServer, type PogRPCServer, type ServerTls } from '@twitter-relaynet/pogrpc';
 
 import { systemClock, type Clock } from './clock';
-import {
-  writeConnectionParameters,
-  type ConnectionParameters,
-} from './connectionParameters';
+import { writeConnectionParameters, type ConnectionParameters } from './connectionParameters';
 import { EndpointStateError, InvalidParcelError, PeerError } from './errors';
 import { loadOrCreateSelfIssuedIdentity } from './identity';
 import { DEFAULT_INITIAL_SESSION_KEY_ROTATION_MS, DEFAULT_PARCEL_TTL_SECONDS } from './constants';
 import { silentLogger, type Logger } from './logger';
 import type { MessageHandler, OutgoingMessage, ReceiptOutcome } from './messages';
-import { OutboxDispatcher, type BackoffOptions, type GatewayResolver, type GatewayRoute } from './outbox';
+import { OutboxDispatcher, type GatewayResolver, type GatewayRoute } from './outbox';
 import { checkDeliveryAuthorization, type DeliveryAuthorization } from './pda';
 import { ParcelReceiver } from './receiver';
 import { DEFAULT_SESSION_KEY_LIFETIME_MS, SessionManager } from './sessions';
@@ -173,7 +170,10 @@ export class PublicEndpoint {
     const serviceMessage = new ServiceMessage(message.type, message.content);
     const encryption = await this.sessions.encrypt(serviceMessage.serialize(), recipientId, recipientCertificate);
     const pdaRemainingSeconds = Math.floor((authorization.pda.expiryDate.getTime() - now.getTime()) / 1000);
-    const ttl = Math.min(options.ttlSeconds ?? this.options.parcelTtlSeconds ?? DEFAULT_PARCEL_TTL_SECONDS, pdaRemainingSeconds);
+    const ttl = Math.min(
+      options.ttlSeconds ?? this.options.parcelTtlSeconds ?? DEFAULT_PARCEL_TTL_SECONDS,
+      pdaRemainingSeconds,
+    );
     if (ttl <= 0) throw new PeerError('The PDA expires too soon to send anything');
     const parcel = new Parcel({ id: recipientId }, authorization.pda, encryption.envelopedData, {
       id: options.parcelId,

@@ -20,9 +20,7 @@
  * }
  * ```
  */
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 
 import {
   Certificate,
@@ -30,6 +28,7 @@ import {
   derSerializePublicKey,
   isValidDomainName,
   type SessionKey,
+  writeFileAtomically,
 } from '@twitter-relaynet/core';
 
 import { ConnectionParametersError } from './errors';
@@ -87,7 +86,9 @@ export function parseConnectionParameters(serialization: string | Buffer): Conne
     throw new ConnectionParametersError(`Unknown connection parameters format ${JSON.stringify(document.format)}`);
   }
   if (document.version !== CONNECTION_PARAMETERS_VERSION) {
-    throw new ConnectionParametersError(`Unsupported connection parameters version ${JSON.stringify(document.version)}`);
+    throw new ConnectionParametersError(
+      `Unsupported connection parameters version ${JSON.stringify(document.version)}`,
+    );
   }
   const internetAddress = document.internetAddress;
   if (typeof internetAddress !== 'string' || !isValidDomainName(internetAddress)) {
@@ -130,36 +131,7 @@ export function parseConnectionParameters(serialization: string | Buffer): Conne
 
 /** Write the parameters atomically, world-readable: they are public. */
 export async function writeConnectionParameters(path: string, parameters: ConnectionParameters): Promise<void> {
-  await writePublicFileAtomically(path, serializeConnectionParameters(parameters));
-}
-
-/**
- * Write a file others read (0644) so that a reader never sees half of it: a temporary file, fsync, rename, then
- * fsync of the folder.
- */
-export async function writePublicFileAtomically(path: string, contents: string | Buffer): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(temporary, 'wx', 0o644);
-  try {
-    await handle.writeFile(contents);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.rename(temporary, path);
-  } catch (error) {
-    await fs.rm(temporary, { force: true });
-    throw error;
-  }
-  const directory = await fs.open(dirname(path), 'r');
-  try {
-    await directory.sync();
-  } catch {
-    // Some filesystems cannot fsync directories; the rename is still atomic.
-  } finally {
-    await directory.close();
-  }
+  await writeFileAtomically(path, serializeConnectionParameters(parameters), 0o644);
 }
 
 export async function readConnectionParameters(path: string): Promise<ConnectionParameters> {

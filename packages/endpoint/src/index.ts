@@ -1,6 +1,13 @@
 // The public surface of the endpoint library. Nothing is public unless it is exported here.
 
-export { PrivateEndpoint, type PrivateEndpointOptions, type PublicPeer, type OutgoingParcel, type CollectOptions, type CollectionReport } from './PrivateEndpoint';
+export {
+  PrivateEndpoint,
+  type PrivateEndpointOptions,
+  type PublicPeer,
+  type OutgoingParcel,
+  type CollectOptions,
+  type CollectionReport,
+} from './PrivateEndpoint';
 export {
   PublicEndpoint,
   type PublicEndpointOptions,
@@ -27,7 +34,6 @@ export {
   serializeConnectionParameters,
   parseConnectionParameters,
   writeConnectionParameters,
-  writePublicFileAtomically,
   readConnectionParameters,
 } from './connectionParameters';
 
@@ -56,9 +62,7 @@ export {
   type OutboxDispatcherOptions,
   type GatewayRoute,
   type GatewayResolver,
-  type BackoffOptions,
   type FlushReport,
-  computeBackoffDelay,
 } from './outbox';
 
 // Channel sessions (RS-003)
@@ -94,13 +98,7 @@ export { openSqliteStores, SqliteEndpointStores, DATABASE_FILE_NAME, ensurePriva
 // Infrastructure
 export { type Clock, systemClock, ManualClock } from './clock';
 export { type Logger, silentLogger, MemoryLogger, jsonLineLogger, type LogRecord } from './logger';
-export {
-  EndpointError,
-  InvalidParcelError,
-  EndpointStateError,
-  PeerError,
-  ConnectionParametersError,
-} from './errors';
+export { EndpointError, InvalidParcelError, EndpointStateError, PeerError, ConnectionParametersError } from './errors';
 
 // Test double for the user gateway (for tests of code built on this library)
 export { MemoryGatewayTransport } from './testing';

@@ -3,6 +3,7 @@
  * acknowledges a parcel (then deletes it) or the parcel expires (then drops it with a log line). The outbox
  * is durable, so what is pending survives restarts; `start()` sends it.
  */
+import { backoffDelay, type BackoffOptions } from '@twitter-relaynet/core';
 import { PogRPCClient, type ClientTls } from '@twitter-relaynet/pogrpc';
 
 import type { Clock } from './clock';
@@ -23,22 +24,12 @@ export interface GatewayRoute {
  */
 export type GatewayResolver = (gatewayAddress: string | null) => GatewayRoute | null;
 
-export interface BackoffOptions {
-  /** Delay after the first failure (default 1 s). */
-  readonly initialDelayMs?: number;
-  /** Cap (default 5 min). */
-  readonly maxDelayMs?: number;
-  /** Growth per failure (default 2). */
-  readonly factor?: number;
-  /** ± fraction of random jitter (default 0.2; 0 in tests). */
-  readonly jitter?: number;
-}
-
 export interface OutboxDispatcherOptions {
   readonly outbox: Outbox;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly resolve: GatewayResolver;
+  /** Outbox retries (core's backoff, with ±20 % jitter unless set: many parcels fail at once when a gateway is down). */
   readonly backoff?: BackoffOptions;
   /** Parcels per delivery call (default 100). */
   readonly batchSize?: number;
@@ -50,15 +41,6 @@ export interface FlushReport {
   readonly delivered: number;
   readonly failed: number;
   readonly expired: number;
-}
-
-export function computeBackoffDelay(attempts: number, options: BackoffOptions = {}, random = Math.random): number {
-  const initial = options.initialDelayMs ?? 1_000;
-  const max = options.maxDelayMs ?? 300_000;
-  const factor = options.factor ?? 2;
-  const jitter = options.jitter ?? 0.2;
-  const base = Math.min(max, initial * factor ** Math.max(0, attempts - 1));
-  return Math.max(0, Math.round(base * (1 + jitter * (2 * random() - 1))));
 }
 
 export class OutboxDispatcher {
@@ -215,7 +197,7 @@ export class OutboxDispatcher {
 
   private async retryLater(entry: OutboxEntry, reason: string, gateway?: string): Promise<void> {
     const attempts = entry.attempts + 1;
-    const delay = computeBackoffDelay(attempts, this.options.backoff);
+    const delay = backoffDelay(attempts, { jitter: 0.2, ...this.options.backoff });
     const next = new Date(this.options.clock.now().getTime() + delay);
     await this.options.outbox.reschedule(entry.parcelId, next, attempts);
     this.options.logger.warn(

@@ -21,14 +21,6 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('Timed out waiting for a condition');
-    await delay(20);
-  }
-}
-
 /**
  * A registered private endpoint (in memory, behind the in-memory gateway double) and a public endpoint
  * (in memory) that knows nothing yet; handy to make parcels both ways.

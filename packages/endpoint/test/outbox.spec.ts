@@ -1,8 +1,8 @@
 /** The public endpoint's outbox, delivering to a fake relaying gateway's real PogRPC server. */
 import { createPogRPCServer, type PogRPCServer } from '@twitter-relaynet/pogrpc';
+import { waitFor } from '@twitter-relaynet/test-support';
 
 import {
-  computeBackoffDelay,
   createMemoryStores,
   ManualClock,
   MemoryLogger,
@@ -11,7 +11,7 @@ import {
   type GatewayRoute,
   type IncomingMessage,
 } from '../src';
-import { ADAPTER_ADDRESS, makePair, tempDir, text, waitFor } from './helpers';
+import { ADAPTER_ADDRESS, makePair, tempDir, text } from './helpers';
 
 interface FakeGateway {
   readonly server: PogRPCServer;
@@ -23,7 +23,10 @@ interface FakeGateway {
 }
 
 async function startFakeGateway(failures = 0): Promise<FakeGateway> {
-  const gateway = { received: [] as Buffer[], failures, attempts: 0 } as unknown as FakeGateway & { server: PogRPCServer; route: GatewayRoute };
+  const gateway = { received: [] as Buffer[], failures, attempts: 0 } as unknown as FakeGateway & {
+    server: PogRPCServer;
+    route: GatewayRoute;
+  };
   const server = await createPogRPCServer({
     address: '127.0.0.1:0',
     tls: { insecurePlaintextForTests: true },
@@ -77,8 +80,8 @@ describe('Outbox', () => {
         authorization: await authorize(adapter),
       });
       expect(queued.recipientId).toBe(pair.privateEndpoint.id);
-      await waitFor(() => gateway.received.length === 1);
-      await waitFor(async () => (await adapter.stores.outbox.count()) === 0);
+      await waitFor('the parcel at the gateway', () => gateway.received.length === 1, 10_000, 20);
+      await waitFor('an empty outbox', async () => (await adapter.stores.outbox.count()) === 0, 10_000, 20);
       expect(logger.find('info', /delivered to the gateway/)[0].fields.parcelId).toBe(queued.parcelId);
 
       const messages: IncomingMessage[] = [];
@@ -106,15 +109,17 @@ describe('Outbox', () => {
       backoff: fastBackoff,
     });
     try {
-      const queued = await adapter.sendMessage(text('text/plain', 'persist'), { authorization: await authorize(adapter) });
-      await waitFor(() => gateway.received.length === 1);
+      const queued = await adapter.sendMessage(text('text/plain', 'persist'), {
+        authorization: await authorize(adapter),
+      });
+      await waitFor('the parcel at the gateway', () => gateway.received.length === 1, 10_000, 20);
       expect(gateway.attempts).toBe(3);
       const retries = logger.find('warn', /will retry/);
       expect(retries.map((r) => [r.fields.parcelId, r.fields.attempts, r.fields.retryInMs])).toEqual([
         [queued.parcelId, 1, 50],
         [queued.parcelId, 2, 100],
       ]);
-      await waitFor(async () => (await adapter.stores.outbox.count()) === 0);
+      await waitFor('an empty outbox', async () => (await adapter.stores.outbox.count()) === 0, 10_000, 20);
     } finally {
       await adapter.close();
       await gateway.server.close();
@@ -133,7 +138,7 @@ describe('Outbox', () => {
     });
     const authorization = await authorize(first);
     const queued = await first.sendMessage(text('text/plain', 'after restart'), { authorization });
-    await waitFor(() => down.attempts >= 1);
+    await waitFor('an attempt', () => down.attempts >= 1, 10_000, 20);
     await first.close();
     await down.server.close();
 
@@ -180,7 +185,7 @@ describe('Outbox', () => {
         authorization: await authorize(adapter),
         ttlSeconds: 60,
       });
-      await waitFor(() => gateway.attempts >= 1);
+      await waitFor('an attempt', () => gateway.attempts >= 1, 10_000, 20);
       clock.advance(61_000 + 1_000);
       const report = await adapter.flushOutbox();
       expect(report.expired).toBe(1);
@@ -200,17 +205,15 @@ describe('Outbox', () => {
       onMessage: async () => undefined,
     });
     try {
-      const forOther = await pair.privateEndpoint.issuePda(pair.publicEndpoint.certificate, new Date(Date.now() + 86_400_000));
-      await expect(adapter.sendMessage(text('text/plain', 'x'), { authorization: forOther })).rejects.toBeInstanceOf(PeerError);
+      const forOther = await pair.privateEndpoint.issuePda(
+        pair.publicEndpoint.certificate,
+        new Date(Date.now() + 86_400_000),
+      );
+      await expect(adapter.sendMessage(text('text/plain', 'x'), { authorization: forOther })).rejects.toBeInstanceOf(
+        PeerError,
+      );
     } finally {
       await adapter.close();
     }
-  });
-
-  test('backoff grows exponentially up to the cap, with bounded jitter', () => {
-    const options = { initialDelayMs: 1_000, maxDelayMs: 5_000, jitter: 0 };
-    expect([1, 2, 3, 4, 5].map((n) => computeBackoffDelay(n, options))).toEqual([1_000, 2_000, 4_000, 5_000, 5_000]);
-    const jittered = computeBackoffDelay(1, { initialDelayMs: 1_000, jitter: 0.2 }, () => 1);
-    expect(jittered).toBe(1_200);
   });
 });

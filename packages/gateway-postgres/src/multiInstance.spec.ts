@@ -1,5 +1,5 @@
 import { CcaReusedError, INTERNET_QUEUE, RelayingGateway } from '@twitter-relaynet/gateway';
-import { describeWithPostgres, useTestDatabase } from '@twitter-relaynet/test-support';
+import { describeWithPostgres, useTestDatabase, waitFor } from '@twitter-relaynet/test-support';
 import pg from 'pg';
 
 import { NOW, parcel } from '../../gateway/src/stores/conformanceSuite';
@@ -40,7 +40,9 @@ describeWithPostgres('several instances over one PostgreSQL database', () => {
       instances = await Promise.all(
         [1, 2, 3, 4].map(() => openPostgresStores({ connectionString: url.toString(), maxConnections: 2 })),
       );
-      const { rows } = await instances[0].pool.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      const { rows } = await instances[0].pool.query<{ version: number }>(
+        'SELECT version FROM schema_migrations ORDER BY version',
+      );
       expect(rows.map((row) => row.version)).toEqual(MIGRATIONS.map((migration) => migration.version));
       // A database migrated by newer code is not touched by older code.
       await instances[0].pool.query('INSERT INTO schema_migrations (version) VALUES ($1)', [SCHEMA_VERSION + 1]);
@@ -64,7 +66,9 @@ describeWithPostgres('several instances over one PostgreSQL database', () => {
   test('concurrent claims by three instances never hand out a parcel twice', async () => {
     const [a, b, c] = await openInstances(3);
     const ids = Array.from({ length: 90 }, (_, i) => `p${i}`);
-    await a.writeBatch(ids.map((id) => ({ kind: 'put parcel' as const, parcel: parcel({ queue: INTERNET_QUEUE, id }) })));
+    await a.writeBatch(
+      ids.map((id) => ({ kind: 'put parcel' as const, parcel: parcel({ queue: INTERNET_QUEUE, id }) })),
+    );
     const lease = new Date(NOW.getTime() + 60_000);
     const claimedBy = await Promise.all(
       [a, b, c].map(async (stores) => {
@@ -91,7 +95,9 @@ describeWithPostgres('several instances over one PostgreSQL database', () => {
     await a.close();
     const longLease = new Date(NOW.getTime() + 3_600_000);
     expect((await b.parcels.claimDue(INTERNET_QUEUE, NOW, longLease, 10)).map((record) => record.id)).toEqual(['z']);
-    await expect(b.parcels.claimDue(INTERNET_QUEUE, new Date(leaseEnd.getTime() - 1), leaseEnd, 10)).resolves.toEqual([]);
+    await expect(b.parcels.claimDue(INTERNET_QUEUE, new Date(leaseEnd.getTime() - 1), leaseEnd, 10)).resolves.toEqual(
+      [],
+    );
     const takenOver = await b.parcels.claimDue(INTERNET_QUEUE, leaseEnd, new Date(leaseEnd.getTime() + 120_000), 10);
     expect(takenOver.map((record) => [record.id, record.attempts])).toEqual([
       ['x', 2],
@@ -132,7 +138,9 @@ describeWithPostgres('several instances over one PostgreSQL database', () => {
             { kind: 'record id', ...delivered(id), expiryDate },
             { kind: 'delete parcel', key: { queue: INTERNET_QUEUE, senderId: '0sender', id } },
           ]),
-          b.writeBatch([{ kind: 'put parcel', parcel: parcel({ queue: INTERNET_QUEUE, id }), unlessRecorded: delivered(id) }]),
+          b.writeBatch([
+            { kind: 'put parcel', parcel: parcel({ queue: INTERNET_QUEUE, id }), unlessRecorded: delivered(id) },
+          ]),
         ]);
         return copy[0];
       }),
@@ -141,7 +149,13 @@ describeWithPostgres('several instances over one PostgreSQL database', () => {
     expect(await a.parcels.count(INTERNET_QUEUE)).toBe(0);
     // The copy's put comes after the delivery's commit (the look-up before it came earlier): stored nothing.
     await expect(
-      b.writeBatch([{ kind: 'put parcel', parcel: parcel({ queue: INTERNET_QUEUE, id: 'race0' }), unlessRecorded: delivered('race0') }]),
+      b.writeBatch([
+        {
+          kind: 'put parcel',
+          parcel: parcel({ queue: INTERNET_QUEUE, id: 'race0' }),
+          unlessRecorded: delivered('race0'),
+        },
+      ]),
     ).resolves.toEqual(['already recorded']);
     expect(await a.parcels.count(INTERNET_QUEUE)).toBe(0);
   });
@@ -263,13 +277,18 @@ describeWithPostgres('several instances over one PostgreSQL database', () => {
     );
     await heardNow;
     expect(heard[2]).toBe('');
-    const reconnected = await waitUntil(async () => {
-      const { rows } = await a.pool.query(
-        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'relayer-gateway listener' AND datname = current_database()",
-      );
-      return rows.length > 0;
-    });
-    expect(reconnected).toBe(true);
+    // What is awaited happens in another connection: poll the database.
+    await waitFor(
+      'the listener to reconnect',
+      async () => {
+        const { rows } = await a.pool.query(
+          "SELECT 1 FROM pg_stat_activity WHERE application_name = 'relayer-gateway listener' AND datname = current_database()",
+        );
+        return rows.length > 0;
+      },
+      20_000,
+      20,
+    );
     const count = heard.length;
     heardNow = next(INTERNET_QUEUE);
     await a.parcels.put(parcel({ queue: INTERNET_QUEUE, id: 'four' }));
@@ -277,13 +296,3 @@ describeWithPostgres('several instances over one PostgreSQL database', () => {
     expect(heard.slice(count).filter((queue) => queue !== '')).toEqual([INTERNET_QUEUE]);
   });
 });
-
-/** Polls a database condition (a safety cap of 20 s): what a test waits for happens in another connection. */
-async function waitUntil(condition: () => Promise<boolean>): Promise<boolean> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return false;
-}

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 
 import {
   AuthorizationError,
+  backoffDelay,
   Cargo,
   CargoCollectionAuthorization,
   type Certificate,
@@ -51,7 +52,7 @@ const CCA_LEDGER_NAMESPACE = 'cca';
 
 /** Delay before the next delivery attempt: 5 s, doubling per attempt, at most 1 hour. */
 export function deliveryBackoffMs(attempts: number): number {
-  return Math.min(5_000 * 2 ** Math.max(0, attempts - 1), 60 * 60 * 1000);
+  return backoffDelay(attempts, { initialDelayMs: 5_000, maxDelayMs: 60 * 60 * 1000 });
 }
 
 export interface RelayingGatewayOptions extends GatewayOptions {
@@ -227,7 +228,8 @@ export class RelayingGateway extends Gateway {
   private async noticeResolution(receipt: CargoReceipt): Promise<void> {
     const refusedKey = this.noticeKey(receipt.peerId, CLOCK_SKEW_REFUSED_PARCEL_ID);
     // A read first: this runs for every cargo taken, and must not cost a write when there was no refusal.
-    const stillQueued = (await this.stores.parcels.get(refusedKey)) !== null && (await this.stores.parcels.delete(refusedKey));
+    const stillQueued =
+      (await this.stores.parcels.get(refusedKey)) !== null && (await this.stores.parcels.delete(refusedKey));
     const acknowledged = receipt.acknowledgedParcels.some(
       (key) => key.senderId === refusedKey.senderId && key.id === refusedKey.id,
     );
@@ -248,7 +250,10 @@ export class RelayingGateway extends Gateway {
       ttl: CLOCK_SKEW_NOTICE_TTL_SECONDS,
     });
     await this.storeParcel(parcel, await parcel.serialize(this.identity.privateKey), peerQueue(userGatewayId));
-    this.logger.info({ userGatewayId, parcelId, status: notice.status }, 'Clock skew notice queued for the user gateway');
+    this.logger.info(
+      { userGatewayId, parcelId, status: notice.status },
+      'Clock skew notice queued for the user gateway',
+    );
   }
 
   private noticeKey(userGatewayId: string, parcelId: string) {
@@ -311,7 +316,11 @@ export class RelayingGateway extends Gateway {
     return this.routeToUserGateway(parcel, serialized);
   }
 
-  private async routeToUserGateway(parcel: Parcel, serialized: Buffer, batch?: StoreWrite[]): Promise<ParcelAcceptance> {
+  private async routeToUserGateway(
+    parcel: Parcel,
+    serialized: Buffer,
+    batch?: StoreWrite[],
+  ): Promise<ParcelAcceptance> {
     const fields = { parcelId: parcel.id, recipientId: parcel.recipient.id };
     // PDA → private endpoint certificate → user gateway certificate (issued by us).
     let userGateway: Certificate | null = null;
@@ -400,19 +409,22 @@ export class RelayingGateway extends Gateway {
   async markFailedBatch(parcels: readonly FailedParcel[], retryAt?: Date): Promise<boolean[]> {
     const now = this.clock.now().getTime();
     const dates = parcels.map((parcel) => retryAt ?? new Date(now + deliveryBackoffMs(parcel.attempts)));
-    const writes = parcels.map(
-      (parcel, index): StoreWrite => ({
-        kind: 'reschedule parcel',
-        key: { queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id },
-        nextAttemptDate: dates[index],
-      }),
-    );
+    const writes = parcels.map((parcel, index): StoreWrite => ({
+      kind: 'reschedule parcel',
+      key: { queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id },
+      nextAttemptDate: dates[index],
+    }));
     const results = writes.length === 0 ? [] : await this.groupCommit.write(writes);
     return parcels.map((parcel, index) => {
       const rescheduled = results[index] === true;
       if (rescheduled) {
         this.logger.warn(
-          { parcelId: parcel.id, senderId: parcel.senderId, attempts: parcel.attempts, retryAt: dates[index].toISOString() },
+          {
+            parcelId: parcel.id,
+            senderId: parcel.senderId,
+            attempts: parcel.attempts,
+            retryAt: dates[index].toISOString(),
+          },
           'Parcel delivery failed; will retry',
         );
       }

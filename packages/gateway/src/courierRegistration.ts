@@ -26,6 +26,7 @@ import {
   type KeyPair,
   signSignedData,
   verifySignedData,
+  writeFileAtomically,
 } from '@twitter-relaynet/core';
 
 import { type Clock, systemClock } from './clock';
@@ -36,7 +37,7 @@ import {
   UnrelatedRegistrationResponseError,
 } from './errors';
 import { type Logger, silentLogger } from './logger';
-import { type RegistrationResponse, writeFileAtomically } from './registration';
+import type { RegistrationResponse } from './registration';
 import type { RelayingGateway } from './RelayingGateway';
 
 const REQUEST_TYPE = 'courier-registration-request';
@@ -112,13 +113,19 @@ export async function parseCourierRegistrationRequest(serialized: Buffer): Promi
       { cause: error },
     );
   }
-  if (plaintext?.type !== REQUEST_TYPE || typeof plaintext.publicKey !== 'string' || typeof plaintext.nonce !== 'string') {
+  if (
+    plaintext?.type !== REQUEST_TYPE ||
+    typeof plaintext.publicKey !== 'string' ||
+    typeof plaintext.nonce !== 'string'
+  ) {
     throw new MalformedRegistrationRequestError('Registration request refused: not a courier registration request');
   }
   const publicKey = Buffer.from(plaintext.publicKey, 'base64');
   const signerKey = derSerializePublicKey(verification.signerCertificate.publicKey);
   if (!publicKey.equals(signerKey)) {
-    throw new MalformedRegistrationRequestError('Registration request refused: it is not signed by the key it registers');
+    throw new MalformedRegistrationRequestError(
+      'Registration request refused: it is not signed by the key it registers',
+    );
   }
   const nonce = Buffer.from(plaintext.nonce, 'base64');
   const creationDate = new Date(plaintext.creationDate);
@@ -161,7 +168,9 @@ export async function verifyCourierRegistrationResponse(
   }
   const relayingGatewayCertificate = verification.signerCertificate;
   if (!(await relayingGatewayCertificate.isIssuedBy(relayingGatewayCertificate))) {
-    throw new MalformedRegistrationResponseError('Registration response refused: the relaying gateway certificate is not self-issued');
+    throw new MalformedRegistrationResponseError(
+      'Registration response refused: the relaying gateway certificate is not self-issued',
+    );
   }
   if (options.pinned && !options.pinned.isEqual(relayingGatewayCertificate)) {
     throw new UnrelatedRegistrationResponseError(
@@ -172,7 +181,7 @@ export async function verifyCourierRegistrationResponse(
   const expected = registrationRequestDigest(options.pendingRequest);
   if (!Buffer.from(String(plaintext.requestDigest), 'base64').equals(expected)) {
     throw new UnrelatedRegistrationResponseError(
-      'Registration response refused: it does not answer this gateway\'s pending request (replayed, or meant for another gateway)',
+      "Registration response refused: it does not answer this gateway's pending request (replayed, or meant for another gateway)",
     );
   }
   if (userGatewayCertificate.calculateSubjectId() !== options.userGatewayId) {
@@ -181,12 +190,16 @@ export async function verifyCourierRegistrationResponse(
     );
   }
   if (!(await userGatewayCertificate.isIssuedBy(relayingGatewayCertificate))) {
-    throw new MalformedRegistrationResponseError('Registration response refused: our certificate was not issued by its signer');
+    throw new MalformedRegistrationResponseError(
+      'Registration response refused: our certificate was not issued by its signer',
+    );
   }
   return {
     userGatewayCertificate,
     relayingGatewayCertificate,
-    ...(plaintext.relayingGatewayInternetAddress ? { relayingGatewayInternetAddress: plaintext.relayingGatewayInternetAddress } : {}),
+    ...(plaintext.relayingGatewayInternetAddress
+      ? { relayingGatewayInternetAddress: plaintext.relayingGatewayInternetAddress }
+      : {}),
   };
 }
 
@@ -235,7 +248,10 @@ export class CourierRegistrar {
       request = await parseCourierRegistrationRequest(serialized);
       this.checkTiming(request);
     } catch (error) {
-      this.logger.warn({ err: (error as Error).message, refusal: (error as Error).name }, 'Courier registration request refused');
+      this.logger.warn(
+        { err: (error as Error).message, refusal: (error as Error).name },
+        'Courier registration request refused',
+      );
       throw error;
     }
     const path = join(this.options.directory, `${request.digest.toString('hex')}.response`);

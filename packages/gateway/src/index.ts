@@ -59,7 +59,6 @@ export {
   writeRegistrationRequest,
   answerRegistrationRequests,
   readRegistrationResponse,
-  writeFileAtomically,
   RELAYING_GATEWAY_CERTIFICATE_VALIDITY_MS,
   type RegistrationResponse,
 } from './registration';
@@ -79,12 +78,7 @@ export {
 } from './courierRegistration';
 
 // Clock skew between the two sides: parcels dated beyond the drift tolerance, and the notice telling the user
-export {
-  findFutureDatedParcels,
-  formatHours,
-  type FutureDatedCargo,
-  type FutureDatedParcels,
-} from './clockSkew';
+export { findFutureDatedParcels, formatHours, type FutureDatedCargo, type FutureDatedParcels } from './clockSkew';
 export {
   type ClockSkewNotice,
   CLOCK_SKEW_NOTICE_TYPE,

@@ -7,7 +7,9 @@ import { deliveryBackoffMs } from './RelayingGateway';
 import type { GroupCommitter } from './stores/groupCommit';
 import { openSqliteStores } from './stores/sqlite';
 import { type GatewayStores, INTERNET_QUEUE, peerQueue, type StoreWrite, type StoreWriteResult } from './stores/types';
-import { collect, makeParcelToAdapter, makeParcelToApp, makeWorld, type World, waitFor } from './testUtils';
+import { waitFor } from '@twitter-relaynet/test-support';
+
+import { collect, makeParcelToAdapter, makeParcelToApp, makeWorld, type World } from './testUtils';
 
 /**
  * The relaying gateway's traffic with the Internet in batches: a delivery round is claimed in one
@@ -117,11 +119,11 @@ test('parcels from the Internet that arrive during a commit are stored together 
 
   // The first commit is held; the others arrive meanwhile (with a refusal among them).
   const first = receive(parcels[0], 't1');
-  await waitFor(() => spy.batches.length === 1);
+  await waitFor('the first batch', () => spy.batches.length === 1, 10_000, 5);
   const others = [receive(parcels[1], 't2'), receive(parcels[2], 't3'), receive(parcels[3], 't4')];
   const refused = world.relaying.receiveParcelFromInternet(await makeParcelToAdapter(world, { id: 'wrong-way' }));
   await expect(refused).rejects.toThrow(ParcelRefusedError);
-  await waitFor(() => spy.batches.flat().length + intake.pending.length === 4);
+  await waitFor('all four parcels', () => spy.batches.flat().length + intake.pending.length === 4, 10_000, 5);
   expect(acknowledged).toEqual([]);
   expect(await world.relayingStores.parcels.count()).toBe(0);
 

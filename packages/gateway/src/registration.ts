@@ -1,6 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import {
@@ -11,6 +10,7 @@ import {
   getIdFromIdentityKey,
   issueGatewayCertificate,
   pemToDer,
+  writeFileAtomically,
 } from '@twitter-relaynet/core';
 
 import { type Clock, systemClock } from './clock';
@@ -134,7 +134,9 @@ export async function readRegistrationResponse(
     throw new RegistrationError(`Registration response for ${id} is malformed`, { cause: error });
   }
   if (userGatewayCertificate.calculateSubjectId() !== id) {
-    throw new RegistrationError(`Registration response certifies ${userGatewayCertificate.calculateSubjectId()}, not ${id}`);
+    throw new RegistrationError(
+      `Registration response certifies ${userGatewayCertificate.calculateSubjectId()}, not ${id}`,
+    );
   }
   if (!(await userGatewayCertificate.isIssuedBy(relayingGatewayCertificate))) {
     throw new RegistrationError('Registration response: our certificate was not issued by the relaying gateway');
@@ -149,27 +151,4 @@ export async function readRegistrationResponse(
       ? { relayingGatewayInternetAddress: parsed.relayingGatewayInternetAddress }
       : {}),
   };
-}
-
-/** Write `content` to `path` durably: temporary file, fsync, rename, fsync the directory. */
-export async function writeFileAtomically(path: string, content: string | Buffer, mode = 0o600): Promise<void> {
-  const directory = join(path, '..');
-  await mkdir(directory, { recursive: true });
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
-  const fd = openSync(temporary, 'w', mode);
-  try {
-    const data = typeof content === 'string' ? Buffer.from(content) : content;
-    let offset = 0;
-    while (offset < data.length) offset += writeSync(fd, data, offset);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  await rename(temporary, path);
-  const dirFd = openSync(directory, 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
 }

@@ -128,7 +128,12 @@ export function makeParcelToAdapter(world: World, options: TestParcelOptions = {
     { id: world.adapter.certificate.calculateSubjectId(), internetAddress: ADAPTER_ADDRESS },
     world.app.certificate,
     options.payload ?? Buffer.from('tweet'),
-    { creationDate: world.clock.now(), ttl: 86_400, senderCaCertificateChain: [world.userNode.certificate], ...options },
+    {
+      creationDate: world.clock.now(),
+      ttl: 86_400,
+      senderCaCertificateChain: [world.userNode.certificate],
+      ...options,
+    },
   );
   return parcel.serialize(world.app.keyPair.privateKey);
 }
@@ -157,13 +162,4 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];
   for await (const item of iterable) items.push(item);
   return items;
-}
-
-/** Resolves once `condition()` holds (checked every 5 ms); rejects after 10 s. */
-export async function waitFor(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('Condition not met within 10 s');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }

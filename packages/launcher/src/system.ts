@@ -13,8 +13,7 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { LOG_FORMAT_VARIABLE } from '@twitter-relaynet/core';
-import { writePublicFileAtomically } from '@twitter-relaynet/endpoint';
+import { LOG_FORMAT_VARIABLE, writeFileAtomically } from '@twitter-relaynet/core';
 
 import { bin, EMULATOR_BIN } from './layout';
 import type { ProcessSpec } from './supervisor';
@@ -108,7 +107,8 @@ async function published(path: string, before: string | null, signal: AbortSigna
   for (;;) {
     const version = fileVersion(path);
     if (version !== null && version !== before) return readPublication(path);
-    if (Date.now() > deadline) throw new Error(`nothing was published in ${path} within ${PUBLICATION_TIMEOUT_MS / 1000} s`);
+    if (Date.now() > deadline)
+      throw new Error(`nothing was published in ${path} within ${PUBLICATION_TIMEOUT_MS / 1000} s`);
     await sleep(50, undefined, { signal });
   }
 }
@@ -118,7 +118,8 @@ function userAddressBook(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const path = env.RELAYER_GATEWAY_ADDRESS_BOOK?.trim();
   if (!path) return {};
   const book = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-  if (!book || typeof book !== 'object' || Array.isArray(book)) throw new Error(`${path} (RELAYER_GATEWAY_ADDRESS_BOOK) is not an address book`);
+  if (!book || typeof book !== 'object' || Array.isArray(book))
+    throw new Error(`${path} (RELAYER_GATEWAY_ADDRESS_BOOK) is not an address book`);
   return book as Record<string, unknown>;
 }
 
@@ -171,7 +172,7 @@ export function systemProcesses(options: SystemOptions): ProcessSpec[] {
       prepare: async () => {
         mkdirSync(launcherDir, { recursive: true, mode: 0o700 });
         // Its address book exists from the start (empty but for the user's entries): the adapter is added later.
-        await writePublicFileAtomically(addressBook, JSON.stringify(userAddressBook(env), null, 2) + '\n');
+        await writeFileAtomically(addressBook, JSON.stringify(userAddressBook(env), null, 2) + '\n', 0o644);
         before = { pogrpc: fileVersion(relayerFiles.pogrpc), cogrpc: fileVersion(relayerFiles.cogrpc), adapter: null };
         return [];
       },
@@ -190,16 +191,20 @@ export function systemProcesses(options: SystemOptions): ProcessSpec[] {
       prepare: async () => {
         const { pogrpc } = relayer!;
         if (!pogrpc.tlsCertificatePem) throw new Error(`${relayerFiles.pogrpc} has no TLS certificate`);
-        await writePublicFileAtomically(relayerCertificate, pogrpc.tlsCertificatePem);
+        await writeFileAtomically(relayerCertificate, pogrpc.tlsCertificatePem, 0o644);
         before.adapter = fileVersion(adapterFile);
         return ['--relaying-gateway', pogrpc.address, '--relaying-gateway-certificate', relayerCertificate];
       },
       ready: async (signal) => {
         const adapter = await published(adapterFile, before.adapter, signal);
-        if (!adapter.internetAddress || !adapter.tlsCertificatePem) throw new Error(`${adapterFile} lacks "internetAddress" or "tlsCertificatePem"`);
-        await writePublicFileAtomically(adapterCertificate, adapter.tlsCertificatePem);
-        const book = { ...userAddressBook(env), [adapter.internetAddress]: { address: adapter.address, tlsCertificatePath: adapterCertificate } };
-        await writePublicFileAtomically(addressBook, JSON.stringify(book, null, 2) + '\n');
+        if (!adapter.internetAddress || !adapter.tlsCertificatePem)
+          throw new Error(`${adapterFile} lacks "internetAddress" or "tlsCertificatePem"`);
+        await writeFileAtomically(adapterCertificate, adapter.tlsCertificatePem, 0o644);
+        const book = {
+          ...userAddressBook(env),
+          [adapter.internetAddress]: { address: adapter.address, tlsCertificatePath: adapterCertificate },
+        };
+        await writeFileAtomically(addressBook, JSON.stringify(book, null, 2) + '\n', 0o644);
       },
     },
     { name: 'user-gateway', command: bin('user-gateway'), args: ['--data-root', options.dataRoot], env },

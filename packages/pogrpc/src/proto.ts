@@ -3,14 +3,12 @@ import { join } from 'node:path';
 
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { findProtoFolder } from '@twitter-relaynet/core';
 
 import { PogRPCError } from './errors';
 
-/**
- * `proto/pogrpc.proto` at the repository root, resolved from the package root so the same path works from
- * `src/` (jest, ts) and from `dist/` (after `tsc`): both are one level below packages/pogrpc.
- */
-export const POGRPC_PROTO_PATH = join(__dirname, '..', '..', '..', 'proto', 'pogrpc.proto');
+/** `proto/pogrpc.proto` in the repository's `proto/` folder, found as every package finds its `.proto` files. */
+export const POGRPC_PROTO_PATH = join(findProtoFolder(['pogrpc.proto'], __dirname), 'pogrpc.proto');
 
 export interface ParcelDeliveryMessage {
   id: string;
@@ -43,6 +41,12 @@ export function loadPogRPCService(protoPath = POGRPC_PROTO_PATH): PogRPCServiceD
 
 /** Load a binding's .proto; absent `id` or payload fields decode as "" / an empty buffer, which receivers refuse. */
 export function loadGrpcPackage(protoPath: string): grpc.GrpcObject {
-  const definition = protoLoader.loadSync(protoPath, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const definition = protoLoader.loadSync(protoPath, {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
   return grpc.loadPackageDefinition(definition);
 }

@@ -4,9 +4,11 @@
  * carries a minimal DER writer (just what a certificate needs).
  */
 import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
+
+import { writeFileAtomically } from '@twitter-relaynet/core';
 
 import { PogRPCError } from './errors';
 
@@ -133,7 +135,10 @@ export function generateSelfSignedCertificate(options: SelfSignedOptions = {}): 
 }
 
 function toPem(der: Buffer): string {
-  const base64 = der.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd();
+  const base64 = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trimEnd();
   return `-----BEGIN CERTIFICATE-----\n${base64}\n-----END CERTIFICATE-----\n`;
 }
 
@@ -167,8 +172,8 @@ export async function loadOrCreateServerTlsIdentity(
   }
   const identity = generateSelfSignedCertificate(options);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  await writeAtomically(keyPath, identity.keyPem, 0o600);
-  await writeAtomically(certificatePath, identity.certificatePem, 0o644);
+  await writeFileAtomically(keyPath, identity.keyPem, 0o600);
+  await writeFileAtomically(certificatePath, identity.certificatePem, 0o644);
   return { ...identity, created: true };
 }
 
@@ -178,10 +183,4 @@ function isUsable(certificatePem: string, options: SelfSignedOptions): boolean {
   if (new Date(certificate.validTo).getTime() - now.getTime() < 30 * 86_400_000) return false;
   const hostnames = options.hostnames?.length ? options.hostnames : DEFAULT_TLS_HOSTNAMES;
   return hostnames.every((h) => (isIP(h) ? certificate.checkIP(h) : certificate.checkHost(h)) !== undefined);
-}
-
-async function writeAtomically(path: string, contents: string, mode: number): Promise<void> {
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, contents, { mode, flush: true });
-  await rename(temporary, path);
 }

@@ -17,9 +17,20 @@ import {
 } from '../src';
 
 const H2_ERRORS = [
-  'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED',
-  'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM',
-  'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED',
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
 ];
 
 /** Describe how the server ended a raw connection from what it sent back. */
@@ -32,7 +43,7 @@ export function classifyRawResponse(received: Buffer, tls: boolean): string {
     return 'closed';
   }
   // HTTP/2 frames: length(3) type(1) flags(1) stream(4); GOAWAY = 0x7 with lastStreamId(4) errorCode(4).
-  for (let offset = 0; offset + 9 <= received.length; ) {
+  for (let offset = 0; offset + 9 <= received.length;) {
     const length = received.readUIntBE(offset, 3);
     const type = received[offset + 3];
     if (type === 0x7 && offset + 9 + 8 <= received.length) {
@@ -45,7 +56,12 @@ export function classifyRawResponse(received: Buffer, tls: boolean): string {
 }
 
 /** Open a raw connection to `address`, write `bytes`, and resolve with how the server ended it. */
-export function sendRawBytes(address: string, bytes: Buffer, tls: boolean, timeoutMs = 5_000): Promise<{ reason: string; received: Buffer }> {
+export function sendRawBytes(
+  address: string,
+  bytes: Buffer,
+  tls: boolean,
+  timeoutMs = 5_000,
+): Promise<{ reason: string; received: Buffer }> {
   const target = parseAddress(address);
   return new Promise((resolve, reject) => {
     const socket: Socket = target.path ? connect(target.path) : connect(target.port, target.host);
@@ -80,15 +96,31 @@ function grpcRawInputs(
     malformedInputs: tls
       ? [
           { name: 'plaintext HTTP/2 preface on the TLS port', bytes: PREFACE, expectedReason: 'closed' },
-          { name: 'HTTP/1.1 request on the TLS port', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), expectedReason: 'closed' },
+          {
+            name: 'HTTP/1.1 request on the TLS port',
+            bytes: Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+            expectedReason: 'closed',
+          },
         ]
       : [
-          { name: 'TLS ClientHello on the plaintext port', bytes: CLIENT_HELLO_START, expectedReason: 'goaway:INTERNAL_ERROR' },
-          { name: 'HTTP/1.1 request', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), expectedReason: 'goaway:INTERNAL_ERROR' },
+          {
+            name: 'TLS ClientHello on the plaintext port',
+            bytes: CLIENT_HELLO_START,
+            expectedReason: 'goaway:INTERNAL_ERROR',
+          },
+          {
+            name: 'HTTP/1.1 request',
+            bytes: Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+            expectedReason: 'goaway:INTERNAL_ERROR',
+          },
           {
             name: 'HEADERS frame on stream 0',
             // A connection error; Node's HTTP/2 layer reports it with GOAWAY INTERNAL_ERROR.
-            bytes: Buffer.concat([PREFACE, Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]), Buffer.from([0, 0, 1, 1, 4, 0, 0, 0, 0, 0x82])]),
+            bytes: Buffer.concat([
+              PREFACE,
+              Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+              Buffer.from([0, 0, 1, 1, 4, 0, 0, 0, 0, 0x82]),
+            ]),
             expectedReason: 'goaway:INTERNAL_ERROR',
           },
         ],
@@ -126,7 +158,9 @@ const identity = generateSelfSignedCertificate();
 export function grpcBindingFactory<Field extends string>(options: GrpcFactoryOptions<Field>): BindingFactory {
   const tls = options.mode === 'tls-tcp';
   const serverTls: ServerTls = tls ? identity : { insecurePlaintextForTests: true };
-  const clientTls: ClientTls = tls ? { pinnedCertificatePem: identity.certificatePem } : { insecurePlaintextForTests: true };
+  const clientTls: ClientTls = tls
+    ? { pinnedCertificatePem: identity.certificatePem }
+    : { insecurePlaintextForTests: true };
   return {
     name: `${options.name} (${options.mode})`,
     maxMessageSize: options.maxMessageSize,
@@ -153,13 +187,18 @@ export function grpcBindingFactory<Field extends string>(options: GrpcFactoryOpt
             async deliver(messages, deliverOptions = {}) {
               async function* items() {
                 let index = 0;
-                for await (const payload of messages) yield { id: String(index++), [options.field]: payload } as OutboundItem<Field>;
+                for await (const payload of messages)
+                  yield { id: String(index++), [options.field]: payload } as OutboundItem<Field>;
               }
               const report = await client.deliver(items(), {
                 signal: deliverOptions.signal,
                 onAck: (id) => deliverOptions.onAck?.(Number(id)),
               });
-              return { acked: report.acked.map(Number), unacked: report.unacked.map((u) => Number(u.id)), error: report.error };
+              return {
+                acked: report.acked.map(Number),
+                unacked: report.unacked.map((u) => Number(u.id)),
+                error: report.error,
+              };
             },
             destroy: () => client.close(),
             close: async () => client.close(),
@@ -176,14 +215,8 @@ export function grpcBindingFactory<Field extends string>(options: GrpcFactoryOpt
   };
 }
 
-/** Poll `check` every 50 ms until it holds; throws after `timeoutMs`. */
-export async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** test-support's `waitFor`, under the name the binding tests (PogRPC's and CogRPC's) call it by. */
+export { waitFor as until } from '@twitter-relaynet/test-support';
 
 /** A TCP connection to `port` on localhost, once connected. */
 export const openConnection = (port: number): Promise<Socket> =>
@@ -205,7 +238,12 @@ export const closedByServer = (socket: Socket): Promise<number> =>
 export function startOpenCall(port: number, path: string): http2.ClientHttp2Session {
   const session = http2.connect(`http://127.0.0.1:${port}`);
   session.on('error', () => undefined);
-  const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': path,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
   stream.on('error', () => undefined);
   return session;
 }

@@ -2,9 +2,10 @@
  * Wire codec: the tag octet, the protobuf messages (loaded at run time from the repository's `proto/`
  * directory with protobufjs) and a copy-free encoder for ParcelDelivery.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
+
+import { findProtoFolder } from '@twitter-relaynet/core';
 
 /** Largest parcel one message may carry: 9 MiB. */
 export const MAX_PARCEL_SIZE = 9 * 1024 * 1024; // 9 437 184 octets
@@ -29,23 +30,9 @@ export enum MessageTag {
 
 const PROTO_FILES = ['powebsocket.proto', 'powebsocket-handshake.proto'];
 
-/**
- * Finds `proto/<file>` walking up from this module's directory, so the same code works from
- * `packages/powebsocket/src` (jest) and from `packages/powebsocket/dist` (after tsc).
- */
+/** The `proto/` folder holding PoWebSocket's files (core's lookup, from this module's folder by default). */
 export function findProtoDirectory(startDir: string = __dirname): string {
-  let dir = startDir;
-  for (;;) {
-    const candidate = path.join(dir, 'proto');
-    if (PROTO_FILES.every((file) => fs.existsSync(path.join(candidate, file)))) {
-      return candidate;
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) {
-      throw new Error(`Cannot find proto/${PROTO_FILES[0]} in ${startDir} or any parent directory`);
-    }
-    dir = parent;
-  }
+  return findProtoFolder(PROTO_FILES, startDir);
 }
 
 let cachedRoot: protobuf.Root | undefined;

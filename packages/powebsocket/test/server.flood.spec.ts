@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { garbage, startFlood, type Misbehaviour } from '@twitter-relaynet/binding-conformance';
+import { waitFor } from '@twitter-relaynet/test-support';
 
 import { PoWebSocketConnection, PoWebSocketServer } from '../src';
 import { capturingLogger, tempSocketPath, TestIdentity, testSigner, testVerifier } from './helpers';
@@ -21,9 +22,15 @@ const upgrade = Buffer.from(
 const behaviours: readonly Misbehaviour[] = [
   garbage,
   // 2^40 octets announced (64-bit length), masked like every client frame.
-  { name: 'oversized frame', burst: () => Buffer.concat([upgrade, Buffer.from([0x82, 0xff, 0, 0, 0x01, 0, 0, 0, 0, 0]), randomBytes(4)]) },
+  {
+    name: 'oversized frame',
+    burst: () => Buffer.concat([upgrade, Buffer.from([0x82, 0xff, 0, 0, 0x01, 0, 0, 0, 0, 0]), randomBytes(4)]),
+  },
   // 1 MiB announced, 100 octets sent, then silence: the handshake never completes.
-  { name: 'half frame', burst: () => Buffer.concat([upgrade, Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0]), randomBytes(104)]) },
+  {
+    name: 'half frame',
+    burst: () => Buffer.concat([upgrade, Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0]), randomBytes(104)]),
+  },
   { name: 'slowloris upgrade', burst: () => upgrade.subarray(0, 10), drip: () => upgrade.subarray(10) },
 ];
 
@@ -50,18 +57,10 @@ afterAll(async () => {
   cleanup?.();
 });
 
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 test(`${CONNECTIONS} bad connections: a good endpoint is served, and every bad connection is closed by the server`, async () => {
   const flood = startFlood({ path: server.socketPath }, CONNECTIONS, behaviours);
   try {
-    await until('the flood to be connected', () => flood.stats().opened === CONNECTIONS);
+    await waitFor('the flood to be connected', () => flood.stats().opened === CONNECTIONS);
     const connection = await PoWebSocketConnection.connect({
       socketPath: server.socketPath,
       sign: testSigner([{ identity: alice, index: 0 }]),
@@ -73,8 +72,8 @@ test(`${CONNECTIONS} bad connections: a good endpoint is served, and every bad c
       await connection.close();
     }
     expect(stored.map(String)).toEqual(['a good parcel']);
-    await until('the server to close every bad connection', () => flood.stats().closedByServer === CONNECTIONS);
-    await until('the server to forget them', () => server.connectionCount === 0);
+    await waitFor('the server to close every bad connection', () => flood.stats().closedByServer === CONNECTIONS);
+    await waitFor('the server to forget them', () => server.connectionCount === 0);
   } finally {
     await flood.stop();
   }

@@ -13,7 +13,7 @@ import {
   GatewayRegistrationRefusedError,
   type ServerTls,
 } from '@twitter-relaynet/cogrpc';
-import { type Certificate, type Logger } from '@twitter-relaynet/core';
+import { type Certificate, type Logger, writeFileAtomically } from '@twitter-relaynet/core';
 import {
   CoSocketRefusalError,
   createCoSocketServer,
@@ -36,7 +36,6 @@ import {
   RelayingGateway,
   selfIssueGatewayCertificate,
   type GatewayStores,
-  writeFileAtomically,
 } from '@twitter-relaynet/gateway';
 // Types only (erased): the package, and `pg` with it, is loaded by start() only when a database URL is given.
 import type { PostgresGatewayStores } from '@twitter-relaynet/gateway-postgres';
@@ -180,7 +179,8 @@ export class RelayerGatewayDaemon {
         try {
           return await this.answerCourierRegistration(request, 'CoSocket');
         } catch (error) {
-          if (error instanceof RegistrationRequestRefusedError) throw new CoSocketRefusalError(error.message, RefusalDisposition.FINAL);
+          if (error instanceof RegistrationRequestRefusedError)
+            throw new CoSocketRefusalError(error.message, RefusalDisposition.FINAL);
           throw error;
         }
       },
@@ -222,9 +222,14 @@ export class RelayerGatewayDaemon {
       connectionString: databaseUrl,
       logger: this.logger,
       onReachabilityChange: (reachable) =>
-        void this.publishHealth(reachable ? null : 'PostgreSQL unreachable: nothing is acknowledged until it answers again'),
+        void this.publishHealth(
+          reachable ? null : 'PostgreSQL unreachable: nothing is acknowledged until it answers again',
+        ),
     });
-    this.logger.info({ database: describeDatabaseUrl(databaseUrl) }, 'Stores in PostgreSQL (shared by every instance given it)');
+    this.logger.info(
+      { database: describeDatabaseUrl(databaseUrl) },
+      'Stores in PostgreSQL (shared by every instance given it)',
+    );
     return this.postgres;
   }
 
@@ -233,7 +238,12 @@ export class RelayerGatewayDaemon {
    * rewritten (atomically) at start and whenever the database stops or starts answering.
    */
   private async publishHealth(notReadyReason: string | null): Promise<void> {
-    const health = { ready: notReadyReason === null, reason: notReadyReason, since: new Date().toISOString(), pid: process.pid };
+    const health = {
+      ready: notReadyReason === null,
+      reason: notReadyReason,
+      since: new Date().toISOString(),
+      pid: process.pid,
+    };
     try {
       await writeFileAtomically(this.path(FILES.health), JSON.stringify(health) + '\n', 0o644);
     } catch (error) {
@@ -263,10 +273,14 @@ export class RelayerGatewayDaemon {
       const tls = this.cogrpc.certificatePem
         ? `TLS certificate SHA-256 ${certificateFingerprint(this.cogrpc.certificatePem)}`
         : 'PLAINTEXT, no TLS';
-      print(`relayer-gateway: CogRPC (couriers): ${this.cogrpcAddress} (${tls}; published in ${config.cogrpc.publication})`);
+      print(
+        `relayer-gateway: CogRPC (couriers): ${this.cogrpcAddress} (${tls}; published in ${config.cogrpc.publication})`,
+      );
     }
     for (const [internetAddress, route] of config.publicEndpoints) {
-      const tls = route.tlsCertificatePem ? `TLS certificate SHA-256 ${certificateFingerprint(route.tlsCertificatePem)}` : "TLS checked against the system's CAs";
+      const tls = route.tlsCertificatePem
+        ? `TLS certificate SHA-256 ${certificateFingerprint(route.tlsCertificatePem)}`
+        : "TLS checked against the system's CAs";
       print(`relayer-gateway: public endpoint ${internetAddress} at ${route.address} (${tls})`);
     }
     print(`relayer-gateway: address book (other public endpoints, read at every delivery): ${config.addressBook}`);
@@ -275,7 +289,9 @@ export class RelayerGatewayDaemon {
     print(`relayer-gateway: data directory: ${config.dataDir}`);
     print(
       `relayer-gateway: stores: ${
-        config.databaseUrl ? `PostgreSQL ${describeDatabaseUrl(config.databaseUrl)}` : `SQLite ${this.path(FILES.database)}`
+        config.databaseUrl
+          ? `PostgreSQL ${describeDatabaseUrl(config.databaseUrl)}`
+          : `SQLite ${this.path(FILES.database)}`
       }`,
     );
     print('relayer-gateway: ready');
@@ -306,7 +322,10 @@ export class RelayerGatewayDaemon {
       try {
         const registered = await answerRegistrationRequests(requests, this.gateway, {
           onError: (file, error) =>
-            this.logger.warn({ file, err: error instanceof Error ? error.message : String(error) }, 'Registration request refused'),
+            this.logger.warn(
+              { file, err: error instanceof Error ? error.message : String(error) },
+              'Registration request refused',
+            ),
         });
         // The library writes the response next to the request; it belongs in responses/.
         ensurePrivateDirectory(responses);
@@ -355,7 +374,13 @@ export class RelayerGatewayDaemon {
     if (futureDated) {
       // The gateway has queued a notice for the user gateway (see clockSkew.ts in packages/gateway).
       this.logger.error(
-        { deliveryId, cargoId: futureDated.cargoId, peerId: futureDated.peerId, parcelIds: futureDated.parcelIds, latestDate: futureDated.latest.toISOString() },
+        {
+          deliveryId,
+          cargoId: futureDated.cargoId,
+          peerId: futureDated.peerId,
+          parcelIds: futureDated.parcelIds,
+          latestDate: futureDated.latest.toISOString(),
+        },
         `Parcels not taken: ${futureDated.parcelIds.length} parcel(s) in this cargo are dated ` +
           `${formatHours(futureDated.aheadMs)} ahead of this gateway's clock (${futureDated.now.toISOString()}), beyond ` +
           `the clock drift tolerance of ${formatHours(futureDated.toleranceSeconds * 1000)}: the clock of the ` +
@@ -382,7 +407,10 @@ export class RelayerGatewayDaemon {
         // a protocol error, so the relay can drop it instead of presenting it forever (as it would
         // after a crash between our acceptance and its deletion of the file).
         this.logger.warn({ reason: error.message }, 'Spent or expired CCA: nothing to collect');
-        return { items: [], refusal: { reason: `CCA refused: ${error.message}`, disposition: RefusalDisposition.FINAL } };
+        return {
+          items: [],
+          refusal: { reason: `CCA refused: ${error.message}`, disposition: RefusalDisposition.FINAL },
+        };
       }
       if (error instanceof CcaRefusedError) {
         throw new CoSocketRefusalError(`CCA refused: ${error.message}`, RefusalDisposition.FINAL);
@@ -408,7 +436,10 @@ export class RelayerGatewayDaemon {
     if (cogrpc.tls.kind === 'plaintext') {
       tls = { insecurePlaintextForTests: true };
     } else if (cogrpc.tls.kind === 'files') {
-      const [certificatePem, keyPem] = await Promise.all([readFile(cogrpc.tls.certPath, 'utf8'), readFile(cogrpc.tls.keyPath, 'utf8')]);
+      const [certificatePem, keyPem] = await Promise.all([
+        readFile(cogrpc.tls.certPath, 'utf8'),
+        readFile(cogrpc.tls.keyPath, 'utf8'),
+      ]);
       tls = { certificatePem, keyPem };
     } else {
       const names = [...new Set([...hostnames, host.replace(/^\[|\]$/g, '')])];
@@ -436,7 +467,8 @@ export class RelayerGatewayDaemon {
         try {
           return await this.answerCourierRegistration(request, 'CogRPC');
         } catch (error) {
-          if (error instanceof RegistrationRequestRefusedError) throw new GatewayRegistrationRefusedError(error.message);
+          if (error instanceof RegistrationRequestRefusedError)
+            throw new GatewayRegistrationRefusedError(error.message);
           throw error;
         }
       },
@@ -502,7 +534,10 @@ export class RelayerGatewayDaemon {
             bytesInFlight -= bytes;
           });
         rounds.add(round);
-        while (rounds.size >= DELIVERY_ROUNDS_IN_FLIGHT || (rounds.size > 0 && bytesInFlight >= DELIVERY_PIPELINE_MAX_BYTES)) {
+        while (
+          rounds.size >= DELIVERY_ROUNDS_IN_FLIGHT ||
+          (rounds.size > 0 && bytesInFlight >= DELIVERY_PIPELINE_MAX_BYTES)
+        ) {
           await Promise.race(rounds);
         }
       } else if (!this.stopped) {
@@ -551,7 +586,11 @@ export class RelayerGatewayDaemon {
   private async deliverGroup(key: string, route: Route, parcels: ParcelRecord[]): Promise<void> {
     let client = this.clients.get(key);
     if (!client) {
-      client = new PogRPCClient(route.target, { tls: route.tls, gatewayAddress: this.publicAddress, logger: this.logger });
+      client = new PogRPCClient(route.target, {
+        tls: route.tls,
+        gatewayAddress: this.publicAddress,
+        logger: this.logger,
+      });
       this.clients.set(key, client);
     }
     const byDeliveryId = new Map(parcels.map((parcel, index) => [`${index}:${parcel.id}`.slice(0, 255), parcel]));
@@ -569,7 +608,10 @@ export class RelayerGatewayDaemon {
     // One commit for the round's acknowledged parcels (ledger entries and deletions), one for the rest.
     if (delivered.length > 0) await this.gateway.markDeliveredBatch(delivered);
     for (const parcel of delivered) {
-      this.logger.info({ parcelId: parcel.id, target: route.target, route: route.source }, 'Parcel delivered to public endpoint');
+      this.logger.info(
+        { parcelId: parcel.id, target: route.target, route: route.source },
+        'Parcel delivered to public endpoint',
+      );
     }
     for (const parcel of failed) {
       this.logger.warn(
@@ -585,11 +627,21 @@ export class RelayerGatewayDaemon {
       client.close();
       this.clients.delete(key);
       const retryAt = this.routeBackoff.failed(key);
-      const fields = { target: route.target, route: route.source, parcels: parcels.length, retryAt: retryAt.toISOString(), err: report.error.message };
+      const fields = {
+        target: route.target,
+        route: route.source,
+        parcels: parcels.length,
+        retryAt: retryAt.toISOString(),
+        err: report.error.message,
+      };
       if ('pinnedCertificatePem' in route.tls && /certificate/i.test(report.error.message)) {
         // A TLS failure says "self-signed certificate" or the like: name the configuration that is wrong.
         this.logger.error(
-          { ...fields, internetAddress: parcels[0]?.recipientInternetAddress, expectedSha256: certificateFingerprint(route.tls.pinnedCertificatePem) },
+          {
+            ...fields,
+            internetAddress: parcels[0]?.recipientInternetAddress,
+            expectedSha256: certificateFingerprint(route.tls.pinnedCertificatePem),
+          },
           `Public endpoint refused: its TLS certificate is not the one configured for it (${route.source}); its parcels stay queued`,
         );
       } else {

@@ -1,3 +1,5 @@
+import { backoffDelay } from '@twitter-relaynet/core';
+
 /**
  * When a public endpoint cannot be reached, nothing is gained by trying again for every parcel that comes in:
  * each attempt costs a TLS handshake and a rewrite of the parcel's row, and while the gateway is busy retrying, a
@@ -21,7 +23,7 @@ export class RouteBackoff {
   /** The route failed: it may be tried again at the returned date. */
   failed(route: string): Date {
     const failures = (this.routes.get(route)?.failures ?? 0) + 1;
-    const delay = Math.min(ROUTE_RETRY_MAX_MS, ROUTE_RETRY_INITIAL_MS * 2 ** Math.min(failures - 1, 30));
+    const delay = backoffDelay(failures, { initialDelayMs: ROUTE_RETRY_INITIAL_MS, maxDelayMs: ROUTE_RETRY_MAX_MS });
     const until = this.now() + delay;
     this.routes.set(route, { failures, until });
     return new Date(until);

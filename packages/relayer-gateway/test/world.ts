@@ -19,6 +19,7 @@ import {
   serializeDeliveryAuthorization,
   silentLogger,
 } from '@twitter-relaynet/endpoint';
+import { waitFor } from '@twitter-relaynet/test-support';
 
 export const REPO = resolve(__dirname, '..', '..', '..');
 export const ADAPTER_ADDRESS = 'twitter-api-adapter.relaynet.local';
@@ -27,7 +28,10 @@ export const ADAPTER_ADDRESS = 'twitter-api-adapter.relaynet.local';
 export function buildExecutables(...also: string[]): void {
   const packages = ['packages/user-gateway', 'packages/relayer-gateway', 'packages/relay', ...also];
   try {
-    execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', ...packages], { cwd: REPO, stdio: 'pipe' });
+    execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', ...packages], {
+      cwd: REPO,
+      stdio: 'pipe',
+    });
   } catch (error) {
     const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
     throw new Error(`Could not build the executables (tsc -b ${packages.join(' ')}):\n${output}`);
@@ -38,15 +42,8 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000, stepMs = 50): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(stepMs);
-  }
-}
+// The system tests import it from here with the rest of their harness.
+export { waitFor };
 
 export interface LogLine {
   readonly msg: string;
@@ -215,7 +212,9 @@ export interface WorldOptions {
 /** The environment of a child process whose wall clock is `skewMs` away from ours. */
 export function skewedEnv(skewMs: number): NodeJS.ProcessEnv {
   if (skewMs === 0) return process.env;
-  const nodeOptions = [process.env.NODE_OPTIONS, `--require ${JSON.stringify(SKEWED_CLOCK_PRELOAD)}`].filter(Boolean).join(' ');
+  const nodeOptions = [process.env.NODE_OPTIONS, `--require ${JSON.stringify(SKEWED_CLOCK_PRELOAD)}`]
+    .filter(Boolean)
+    .join(' ');
   return { ...process.env, NODE_OPTIONS: nodeOptions, RELAYNET_TEST_CLOCK_SKEW_MS: String(skewMs) };
 }
 
@@ -235,8 +234,15 @@ export class World {
   readonly relayer = new Daemon(
     'relayer-gateway',
     () => [
-      '--data-root', this.root, '--pogrpc-address', `127.0.0.1:${this.relayerPort}`, '--poll-interval', '200',
-      '--address-book', this.addressBook, ...this.relayerFlags,
+      '--data-root',
+      this.root,
+      '--pogrpc-address',
+      `127.0.0.1:${this.relayerPort}`,
+      '--poll-interval',
+      '200',
+      '--address-book',
+      this.addressBook,
+      ...this.relayerFlags,
     ],
     () => skewedEnv(this.internetClockSkewMs),
   );
@@ -266,8 +272,18 @@ export class World {
       this.adapterProcess = new Daemon(
         'twitter-api-adapter',
         () => [
-          '--data-root', this.adapterRoot, '--pogrpc-address', '127.0.0.1:0', '--env-file', this.path('absent.env'), '--api-base-url', apiBaseUrl,
-          '--relaying-gateway', this.relayerRoute().target, '--relaying-gateway-certificate', this.relayerCertificate,
+          '--data-root',
+          this.adapterRoot,
+          '--pogrpc-address',
+          '127.0.0.1:0',
+          '--env-file',
+          this.path('absent.env'),
+          '--api-base-url',
+          apiBaseUrl,
+          '--relaying-gateway',
+          this.relayerRoute().target,
+          '--relaying-gateway-certificate',
+          this.relayerCertificate,
         ],
         () => ({
           PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -289,7 +305,9 @@ export class World {
     if (this.adapterProcess) await this.startAdapterProcess();
     else await this.startAdapter();
     await this.userGateway.start();
-    await waitFor('the user gateway registration', () => existsSync(this.path('user-gateway', 'identity-certificate.pem')));
+    await waitFor('the user gateway registration', () =>
+      existsSync(this.path('user-gateway', 'identity-certificate.pem')),
+    );
   }
 
   /**
@@ -298,10 +316,19 @@ export class World {
    */
   async startRelayerUnseen(registrationDir: string): Promise<Daemon> {
     const unseen = new Daemon('relayer-gateway', [
-      '--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '200', '--registration-dir', registrationDir,
+      '--data-root',
+      this.root,
+      '--pogrpc-address',
+      '127.0.0.1:0',
+      '--poll-interval',
+      '200',
+      '--registration-dir',
+      registrationDir,
     ]);
     await unseen.start();
-    await waitFor('the pin', () => this.userGateway.logs().some((l) => l.msg.startsWith('Relaying gateway certificate pinned')));
+    await waitFor('the pin', () =>
+      this.userGateway.logs().some((l) => l.msg.startsWith('Relaying gateway certificate pinned')),
+    );
     return unseen;
   }
 
@@ -357,7 +384,11 @@ export class World {
     const server = await this.adapter.listen({ address: '127.0.0.1:0', tls: { stateDir: dir } });
     writeFileSync(
       join(dir, 'pogrpc.json'),
-      JSON.stringify({ internetAddress: ADAPTER_ADDRESS, address: `127.0.0.1:${server.port}`, tlsCertificatePem: server.certificatePem }),
+      JSON.stringify({
+        internetAddress: ADAPTER_ADDRESS,
+        address: `127.0.0.1:${server.port}`,
+        tlsCertificatePem: server.certificatePem,
+      }),
     );
     // The relaying gateway reads its address book at every delivery: a restarted adapter's new port applies at once.
     writeFileSync(this.path('twitter-api-adapter-pogrpc.pem'), server.certificatePem!);
@@ -380,11 +411,16 @@ export class World {
       dataDir: this.path('apps', name),
       logger: silentLogger,
       clock: { now: () => new Date(Date.now() + this.userClockSkewMs) },
-      transport: new PoWebSocketGatewayTransport({ socketPath: this.path('user-gateway', 'powebsocket.sock'), logger: silentLogger }),
+      transport: new PoWebSocketGatewayTransport({
+        socketPath: this.path('user-gateway', 'powebsocket.sock'),
+        logger: silentLogger,
+      }),
     });
     this.apps.push(app);
     await app.register();
-    const peer = await app.addPublicPeer(await readConnectionParameters(join(this.adapterRoot, 'twitter-api-adapter', 'connection-parameters.json')));
+    const peer = await app.addPublicPeer(
+      await readConnectionParameters(join(this.adapterRoot, 'twitter-api-adapter', 'connection-parameters.json')),
+    );
     const authorization = await app.issuePda(
       peer.identityCertificate,
       new Date(Date.now() + this.userClockSkewMs + 7 * 24 * 3_600_000),
@@ -404,11 +440,16 @@ export class World {
   /** An app as openApp makes it, after courier round trips until the adapter has its PDA. */
   async openAppKnownToAdapter(name: string): Promise<Awaited<ReturnType<World['openApp']>>> {
     const opened = await this.openApp(name);
-    await waitFor(`the PDA of ${name} to reach the adapter`, async () => {
-      const atUser = await this.courier.run('user');
-      const atRelayer = await this.courier.run('relayer');
-      return atUser.status === 0 && atRelayer.status === 0 && this.pdas.has(opened.app.id);
-    }, 30_000, 500);
+    await waitFor(
+      `the PDA of ${name} to reach the adapter`,
+      async () => {
+        const atUser = await this.courier.run('user');
+        const atRelayer = await this.courier.run('relayer');
+        return atUser.status === 0 && atRelayer.status === 0 && this.pdas.has(opened.app.id);
+      },
+      30_000,
+      500,
+    );
     return opened;
   }
 
@@ -437,7 +478,10 @@ export class World {
       'the relaying gateway to queue the replies',
       () => {
         const stored = new Set(
-          this.relayer.logs().filter((l) => l.msg === 'Parcel stored' || l.msg === 'Parcel replaced its queued copy').map((l) => l.parcelId),
+          this.relayer
+            .logs()
+            .filter((l) => l.msg === 'Parcel stored' || l.msg === 'Parcel replaced its queued copy')
+            .map((l) => l.parcelId),
         );
         return parcelIds.every((id) => stored.has(id));
       },
@@ -458,7 +502,11 @@ export class World {
   async close(): Promise<void> {
     for (const app of this.apps) await app.close().catch(() => undefined);
     await this.adapter?.close().catch(() => undefined);
-    await Promise.all([this.userGateway.stop('SIGKILL'), this.relayer.stop('SIGKILL'), this.adapterProcess?.stop('SIGKILL')]);
+    await Promise.all([
+      this.userGateway.stop('SIGKILL'),
+      this.relayer.stop('SIGKILL'),
+      this.adapterProcess?.stop('SIGKILL'),
+    ]);
     if (!process.env.KEEP_TEST_DATA) rmSync(this.root, { recursive: true, force: true });
   }
 }

@@ -16,3 +16,4 @@ export {
   type TestDatabase,
   useTestDatabase,
 } from './postgres';
+export { waitFor } from './waitFor';

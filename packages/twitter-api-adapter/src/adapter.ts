@@ -20,7 +20,6 @@ import {
   PublicEndpoint,
   silentLogger,
   systemClock,
-  type BackoffOptions,
   type Clock,
   type DeliveryAuthorization,
   type GatewayResolver,
@@ -41,6 +40,7 @@ import {
   type UserCredentials,
 } from '@twitter-relaynet/twitter-service';
 
+import { backoffDelay, type BackoffOptions } from '@twitter-relaynet/core';
 import { AdapterStore, type SubscriptionRecord, type TweetRecord } from './store';
 import { classifyApiError, type ApiFailure, type XApi, type XEndpoint } from './xApi';
 
@@ -243,7 +243,11 @@ export class TwitterApiAdapter {
       creationDate: subscription.creationDate ?? message.creationDate,
       nextSync: now,
     });
-    const fields = { parcelId: message.parcelId, senderId: message.sender.id, pdaExpiry: authorization.pda.expiryDate.toISOString() };
+    const fields = {
+      parcelId: message.parcelId,
+      senderId: message.sender.id,
+      pdaExpiry: authorization.pda.expiryDate.toISOString(),
+    };
     if (!stored) {
       this.logger.info(fields, 'Older subscription ignored (a newer one is stored)');
       return;
@@ -262,7 +266,12 @@ export class TwitterApiAdapter {
   }
 
   private async processTweet(tweet: TweetRecord): Promise<void> {
-    const fields = { parcelId: tweet.parcelId, senderId: tweet.senderId, tweetId: tweet.tweetId, attempt: tweet.attempts + 1 };
+    const fields = {
+      parcelId: tweet.parcelId,
+      senderId: tweet.senderId,
+      tweetId: tweet.tweetId,
+      attempt: tweet.attempts + 1,
+    };
     const user = { accessToken: tweet.accessToken, accessSecret: tweet.accessSecret };
     try {
       if (tweet.state === 'posting') {
@@ -270,7 +279,10 @@ export class TwitterApiAdapter {
         const found = await this.findPostedTweet(tweet.senderId, user, tweet.text);
         if (found) {
           this.store.markPosted(tweet, found.id, tweetUrlFor(found.id, found.username), this.clock.now());
-          this.logger.info({ ...fields, xTweetId: found.id }, 'Found the tweet already posted by an interrupted attempt');
+          this.logger.info(
+            { ...fields, xTweetId: found.id },
+            'Found the tweet already posted by an interrupted attempt',
+          );
           return;
         }
       }
@@ -284,19 +296,28 @@ export class TwitterApiAdapter {
       const failure = this.toFailure(error, user, POST_TWEETS);
       if (failure.kind === 'refused') {
         this.store.markFailed(tweet, failure.reason, failure.status, this.clock.now());
-        this.logger.warn({ ...fields, httpStatus: failure.status, reason: failure.reason }, 'The X API refused the tweet');
+        this.logger.warn(
+          { ...fields, httpStatus: failure.status, reason: failure.reason },
+          'The X API refused the tweet',
+        );
       } else if (failure.kind === 'rateLimited') {
         // A 429 from POST /2/tweets means X did not post it (and any earlier attempt was looked for first); a
         // 429 while looking for an earlier attempt leaves the question open ('posting').
         const fromPost = error instanceof ApiCallError && error.endpoint === POST_TWEETS;
         const state = tweet.state === 'posting' && !fromPost ? 'posting' : 'pending';
         this.store.scheduleRetry(tweet, state, failure.resetAt, failure.reason, false);
-        this.logger.warn({ ...fields, resetAt: failure.resetAt.toISOString() }, 'Rate limited: the tweet waits for the reset');
+        this.logger.warn(
+          { ...fields, resetAt: failure.resetAt.toISOString() },
+          'Rate limited: the tweet waits for the reset',
+        );
       } else {
         // Unknown whether X posted it: 'posting', so the next attempt checks first.
         const retryAt = new Date(this.clock.now().getTime() + this.backoffMs(tweet.attempts + 1));
         this.store.scheduleRetry(tweet, 'posting', retryAt, failure.reason, true);
-        this.logger.warn({ ...fields, reason: failure.reason, retryAt: retryAt.toISOString() }, 'X API unreachable: will retry');
+        this.logger.warn(
+          { ...fields, reason: failure.reason, retryAt: retryAt.toISOString() },
+          'X API unreachable: will retry',
+        );
       }
     }
   }
@@ -315,7 +336,10 @@ export class TwitterApiAdapter {
       if (sameUser && !subscription?.userId) this.store.setSubscriptionUser(senderId, me.id, me.username);
       return me.username;
     } catch (error) {
-      this.logger.warn({ senderId, reason: error instanceof Error ? error.message : String(error) }, 'Username unknown: the tweet URL uses x.com/i/status');
+      this.logger.warn(
+        { senderId, reason: error instanceof Error ? error.message : String(error) },
+        'Username unknown: the tweet URL uses x.com/i/status',
+      );
       return null;
     }
   }
@@ -394,7 +418,9 @@ export class TwitterApiAdapter {
         httpStatus: 0,
         date: this.clock.now(),
       };
-      if (await this.sendOutcome(tweet, outcome, deterministicParcelId('outcome-waiting', tweet.senderId, tweet.tweetId))) {
+      if (
+        await this.sendOutcome(tweet, outcome, deterministicParcelId('outcome-waiting', tweet.senderId, tweet.tweetId))
+      ) {
         this.store.markWaitingSent(tweet);
       }
     }
@@ -412,11 +438,17 @@ export class TwitterApiAdapter {
         gatewayAddress: subscription.gatewayAddress ?? tweet.gatewayAddress,
         parcelId,
       });
-      this.logger.info({ ...fields, outcomeParcelId: queued.parcelId, status: outcome.status }, 'Tweet outcome queued for the app');
+      this.logger.info(
+        { ...fields, outcomeParcelId: queued.parcelId, status: outcome.status },
+        'Tweet outcome queued for the app',
+      );
       return true;
     } catch (error) {
       if (error instanceof PeerError) {
-        this.logger.warn({ ...fields, error: error.message }, 'Cannot send the outcome yet (PDA unusable): waiting for a new subscription');
+        this.logger.warn(
+          { ...fields, error: error.message },
+          'Cannot send the outcome yet (PDA unusable): waiting for a new subscription',
+        );
         return false;
       }
       throw error;
@@ -433,7 +465,10 @@ export class TwitterApiAdapter {
       if (subscription.pdaExpiry.getTime() <= now.getTime()) {
         // Nothing could be sent back: no point reading the timeline until the app subscribes again.
         this.store.failSubscription(subscription.senderId, 'The PDA expired');
-        this.logger.warn({ senderId: subscription.senderId }, 'The PDA expired: timeline sync suspended until a new subscription');
+        this.logger.warn(
+          { senderId: subscription.senderId },
+          'The PDA expired: timeline sync suspended until a new subscription',
+        );
         continue;
       }
       await this.syncTimeline(subscription);
@@ -482,7 +517,10 @@ export class TwitterApiAdapter {
         // The first sync sends only the most recent page; later ones everything since since_id.
         if (!token || !subscription.sinceId) break;
         if (page === MAX_TIMELINE_PAGES - 1) {
-          this.logger.warn({ ...fields, pages: MAX_TIMELINE_PAGES }, 'More new tweets than one sync reads: the oldest are skipped');
+          this.logger.warn(
+            { ...fields, pages: MAX_TIMELINE_PAGES },
+            'More new tweets than one sync reads: the oldest are skipped',
+          );
         }
       }
       tweets.reverse(); // oldest first
@@ -505,7 +543,10 @@ export class TwitterApiAdapter {
       this.store.completeSync(subscription.senderId, tweets.length > 0 ? newestId : null, next);
     } catch (error) {
       if (error instanceof PeerError) {
-        this.logger.warn({ ...fields, error: error.message }, 'Cannot send timeline updates (PDA unusable): waiting for a new subscription');
+        this.logger.warn(
+          { ...fields, error: error.message },
+          'Cannot send timeline updates (PDA unusable): waiting for a new subscription',
+        );
         this.store.failSubscription(subscription.senderId, error.message);
         return;
       }
@@ -518,14 +559,23 @@ export class TwitterApiAdapter {
           date: this.clock.now(),
         });
         this.store.failSubscription(subscription.senderId, failure.reason);
-        this.logger.warn({ ...fields, httpStatus: failure.status, reason: failure.reason }, 'The X API refused the timeline: subscription suspended');
+        this.logger.warn(
+          { ...fields, httpStatus: failure.status, reason: failure.reason },
+          'The X API refused the timeline: subscription suspended',
+        );
       } else if (failure.kind === 'rateLimited') {
         this.store.postponeSync(subscription.senderId, failure.resetAt, failure.reason, false);
-        this.logger.warn({ ...fields, resetAt: failure.resetAt.toISOString() }, 'Rate limited: the timeline sync waits for the reset');
+        this.logger.warn(
+          { ...fields, resetAt: failure.resetAt.toISOString() },
+          'Rate limited: the timeline sync waits for the reset',
+        );
       } else {
         const retryAt = new Date(this.clock.now().getTime() + this.backoffMs(subscription.attempts + 1));
         this.store.postponeSync(subscription.senderId, retryAt, failure.reason, true);
-        this.logger.warn({ ...fields, reason: failure.reason, retryAt: retryAt.toISOString() }, 'X API unreachable: timeline sync will retry');
+        this.logger.warn(
+          { ...fields, reason: failure.reason, retryAt: retryAt.toISOString() },
+          'X API unreachable: timeline sync will retry',
+        );
         if (subscription.attempts + 1 >= WAITING_REPORT_ATTEMPTS && subscription.reportedState !== 'waiting') {
           await this.reportSubscription(subscription, authorization, {
             state: 'waiting',
@@ -557,12 +607,18 @@ export class TwitterApiAdapter {
     } catch (error) {
       // Thrown from a sync's failure handling, it would stop the pass before the other subscriptions.
       if (!(error instanceof PeerError)) throw error;
-      this.logger.warn({ senderId: subscription.senderId, error: error.message }, 'Cannot send the subscription status (PDA unusable): waiting for a new subscription');
+      this.logger.warn(
+        { senderId: subscription.senderId, error: error.message },
+        'Cannot send the subscription status (PDA unusable): waiting for a new subscription',
+      );
       this.store.failSubscription(subscription.senderId, error.message);
       return;
     }
     this.store.markStatusReported(subscription.senderId, status.state, seq);
-    this.logger.info({ senderId: subscription.senderId, state: status.state, reason: status.reason }, 'Subscription status queued for the app');
+    this.logger.info(
+      { senderId: subscription.senderId, state: status.state, reason: status.reason },
+      'Subscription status queued for the app',
+    );
   }
 
   // API calls ------------------------------------------------------------------------------------------------------
@@ -594,9 +650,10 @@ export class TwitterApiAdapter {
   }
 
   private backoffMs(attempt: number): number {
-    const initial = this.options.retry?.initialDelayMs ?? 5000;
-    const max = this.options.retry?.maxDelayMs ?? 15 * 60_000;
-    return Math.min(max, initial * 2 ** Math.max(0, attempt - 1));
+    return backoffDelay(attempt, {
+      initialDelayMs: this.options.retry?.initialDelayMs ?? 5000,
+      maxDelayMs: this.options.retry?.maxDelayMs ?? 15 * 60_000,
+    });
   }
 
   async close(): Promise<void> {
@@ -623,12 +680,7 @@ class ApiCallError extends Error {
  * text NFC-normalized and trimmed.
  */
 export function comparableText(text: string): string {
-  return text
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .normalize('NFC')
-    .trim();
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&').normalize('NFC').trim();
 }
 
 function describe(error: unknown): string {

@@ -9,7 +9,8 @@
  * Outgoing parcels go to the relaying gateway configured by flag or variable (its address and TLS certificate);
  * the adapter never reads another process's folder. The outbox retries while that gateway is not up.
  */
-import { ensurePrivateDirectory, type Logger, writePublicFileAtomically } from '@twitter-relaynet/endpoint';
+import { writeFileAtomically } from '@twitter-relaynet/core';
+import { ensurePrivateDirectory, type Logger } from '@twitter-relaynet/endpoint';
 import { certificateFingerprint, loadOrCreateServerTlsIdentity, type PogRPCServer } from '@twitter-relaynet/pogrpc';
 
 import { TwitterApiAdapter } from './adapter';
@@ -102,7 +103,7 @@ export class TwitterApiAdapterDaemon {
       address: this.publicAddress,
       tlsCertificatePem: this.server!.certificatePem,
     };
-    await writePublicFileAtomically(config.pogrpcPublicationPath, JSON.stringify(document, null, 2) + '\n');
+    await writeFileAtomically(config.pogrpcPublicationPath, JSON.stringify(document, null, 2) + '\n', 0o644);
   }
 
   private printBanner(): void {

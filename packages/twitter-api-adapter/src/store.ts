@@ -6,14 +6,15 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- SQLite rows are untyped; toTweet and toSubscription are where they get their types */
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
 
+import { openSqliteDatabase } from '@twitter-relaynet/core';
 import { ensurePrivateDirectory } from '@twitter-relaynet/endpoint';
 
 export const ADAPTER_DATABASE_FILE = 'adapter.sqlite';
+const SCHEMA_VERSION = 1;
 
 export type TweetState = 'pending' | 'posting' | 'posted' | 'failed';
 
@@ -133,7 +134,8 @@ const ADDED_COLUMNS: ReadonlyArray<readonly [table: string, column: string, defi
 function addMissingColumns(db: Database.Database): void {
   for (const [table, column, definition] of ADDED_COLUMNS) {
     const columns = db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
-    if (!columns.some((existing) => existing.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+    if (!columns.some((existing) => existing.name === column))
+      db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
   }
 }
 
@@ -189,14 +191,15 @@ export class AdapterStore {
   static open(dataDir: string): AdapterStore {
     ensurePrivateDirectory(dataDir);
     const path = join(dataDir, ADAPTER_DATABASE_FILE);
-    closeSync(openSync(path, 'a', 0o600));
-    chmodSync(path, 0o600);
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
-    db.exec(SCHEMA);
-    addMissingColumns(db);
+    const db = openSqliteDatabase(path, {
+      connect: (file) => new Database(file),
+      // Version 1 is the first with a number: databases from before it are at 0 and gain their missing columns.
+      schemaVersion: SCHEMA_VERSION,
+      migrate(connection) {
+        connection.exec(SCHEMA);
+        addMissingColumns(connection);
+      },
+    });
     return new AdapterStore(db);
   }
 
@@ -237,14 +240,18 @@ export class AdapterStore {
   /** Tweets to post (or to recover, state 'posting') whose next attempt is due. */
   dueTweets(now: Date): TweetRecord[] {
     return this.db
-      .prepare(`SELECT * FROM tweets WHERE state IN ('pending', 'posting') AND next_attempt <= ? ORDER BY received, rowid`)
+      .prepare(
+        `SELECT * FROM tweets WHERE state IN ('pending', 'posting') AND next_attempt <= ? ORDER BY received, rowid`,
+      )
       .all(now.getTime())
       .map(toTweet);
   }
 
   /** Before calling the API: from here on a crash leaves 'posting', which is checked through the API on recovery. */
   markPosting(tweet: TweetRecord): void {
-    this.db.prepare(`UPDATE tweets SET state = 'posting' WHERE sender_id = ? AND tweet_id = ?`).run(tweet.senderId, tweet.tweetId);
+    this.db
+      .prepare(`UPDATE tweets SET state = 'posting' WHERE sender_id = ? AND tweet_id = ?`)
+      .run(tweet.senderId, tweet.tweetId);
   }
 
   /**
@@ -252,9 +259,17 @@ export class AdapterStore {
    * `countAttempt`: a failed attempt that makes the next backoff longer (network errors; not rate limits). It is
    * counted here, not when posting starts, so that failures while looking for an interrupted attempt count too.
    */
-  scheduleRetry(tweet: TweetRecord, state: 'pending' | 'posting', nextAttempt: Date, reason: string, countAttempt: boolean): void {
+  scheduleRetry(
+    tweet: TweetRecord,
+    state: 'pending' | 'posting',
+    nextAttempt: Date,
+    reason: string,
+    countAttempt: boolean,
+  ): void {
     this.db
-      .prepare(`UPDATE tweets SET state = ?, next_attempt = ?, reason = ?, attempts = attempts + ? WHERE sender_id = ? AND tweet_id = ?`)
+      .prepare(
+        `UPDATE tweets SET state = ?, next_attempt = ?, reason = ?, attempts = attempts + ? WHERE sender_id = ? AND tweet_id = ?`,
+      )
       .run(state, nextAttempt.getTime(), reason, countAttempt ? 1 : 0, tweet.senderId, tweet.tweetId);
   }
 
@@ -280,7 +295,9 @@ export class AdapterStore {
   /** Final tweets whose outcome has not been handed to the endpoint's outbox yet. */
   unsentOutcomes(): TweetRecord[] {
     return this.db
-      .prepare(`SELECT * FROM tweets WHERE state IN ('posted', 'failed') AND outcome_sent = 0 ORDER BY outcome_date, rowid`)
+      .prepare(
+        `SELECT * FROM tweets WHERE state IN ('posted', 'failed') AND outcome_sent = 0 ORDER BY outcome_date, rowid`,
+      )
       .all()
       .map(toTweet);
   }
@@ -288,17 +305,23 @@ export class AdapterStore {
   /** Tweets not posted yet after `attempts` failed attempts whose app has not been told they wait. */
   unreportedWaitingTweets(attempts: number): TweetRecord[] {
     return this.db
-      .prepare(`SELECT * FROM tweets WHERE state IN ('pending', 'posting') AND waiting_sent = 0 AND attempts >= ? ORDER BY received, rowid`)
+      .prepare(
+        `SELECT * FROM tweets WHERE state IN ('pending', 'posting') AND waiting_sent = 0 AND attempts >= ? ORDER BY received, rowid`,
+      )
       .all(attempts)
       .map(toTweet);
   }
 
   markWaitingSent(tweet: TweetRecord): void {
-    this.db.prepare('UPDATE tweets SET waiting_sent = 1 WHERE sender_id = ? AND tweet_id = ?').run(tweet.senderId, tweet.tweetId);
+    this.db
+      .prepare('UPDATE tweets SET waiting_sent = 1 WHERE sender_id = ? AND tweet_id = ?')
+      .run(tweet.senderId, tweet.tweetId);
   }
 
   markOutcomeSent(tweet: TweetRecord): void {
-    this.db.prepare('UPDATE tweets SET outcome_sent = 1 WHERE sender_id = ? AND tweet_id = ?').run(tweet.senderId, tweet.tweetId);
+    this.db
+      .prepare('UPDATE tweets SET outcome_sent = 1 WHERE sender_id = ? AND tweet_id = ?')
+      .run(tweet.senderId, tweet.tweetId);
   }
 
   // Subscriptions --------------------------------------------------------------------------------------------------
@@ -353,13 +376,17 @@ export class AdapterStore {
   }
 
   setSubscriptionUser(senderId: string, userId: string, username: string): void {
-    this.db.prepare('UPDATE subscriptions SET user_id = ?, username = ? WHERE sender_id = ?').run(userId, username, senderId);
+    this.db
+      .prepare('UPDATE subscriptions SET user_id = ?, username = ? WHERE sender_id = ?')
+      .run(userId, username, senderId);
   }
 
   /** After a successful sync (the batches are in the endpoint's outbox): advance since_id. */
   completeSync(senderId: string, sinceId: string | null, nextSync: Date): void {
     this.db
-      .prepare('UPDATE subscriptions SET since_id = COALESCE(?, since_id), next_sync = ?, attempts = 0, reason = NULL WHERE sender_id = ?')
+      .prepare(
+        'UPDATE subscriptions SET since_id = COALESCE(?, since_id), next_sync = ?, attempts = 0, reason = NULL WHERE sender_id = ?',
+      )
       .run(sinceId, nextSync.getTime(), senderId);
   }
 
@@ -371,7 +398,9 @@ export class AdapterStore {
 
   /** A SubscriptionStatus in `state`, number `seq`, is in the endpoint's outbox. */
   markStatusReported(senderId: string, state: ReportedSubscriptionState, seq: number): void {
-    this.db.prepare('UPDATE subscriptions SET reported_state = ?, status_seq = ? WHERE sender_id = ?').run(state, seq, senderId);
+    this.db
+      .prepare('UPDATE subscriptions SET reported_state = ?, status_seq = ? WHERE sender_id = ?')
+      .run(state, seq, senderId);
   }
 
   failSubscription(senderId: string, reason: string): void {
@@ -391,9 +420,9 @@ export class AdapterStore {
   }
 
   knownUser(accessToken: string): { id: string; username: string } | null {
-    const row = this.db.prepare('SELECT user_id, username FROM x_users WHERE token_digest = ?').get(tokenDigest(accessToken)) as
-      | { user_id: string; username: string }
-      | undefined;
+    const row = this.db
+      .prepare('SELECT user_id, username FROM x_users WHERE token_digest = ?')
+      .get(tokenDigest(accessToken)) as { user_id: string; username: string } | undefined;
     return row ? { id: row.user_id, username: row.username } : null;
   }
 

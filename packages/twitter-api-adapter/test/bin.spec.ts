@@ -25,6 +25,7 @@ import {
   type PogRPCServer,
 } from '@twitter-relaynet/pogrpc';
 import { decodeServiceMessage, serviceMessages, type TwitterServiceMessage } from '@twitter-relaynet/twitter-service';
+import { waitFor } from '@twitter-relaynet/test-support';
 import { DEFAULT_USER, startEmulator, type RunningEmulator } from '@twitter-relaynet/x-api-emulator';
 
 const REPO = resolve(__dirname, '..', '..', '..');
@@ -37,23 +38,17 @@ jest.setTimeout(30_000);
 
 function build(): void {
   try {
-    execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/twitter-api-adapter'], {
-      cwd: REPO,
-      stdio: 'pipe',
-    });
+    execFileSync(
+      process.execPath,
+      [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/twitter-api-adapter'],
+      {
+        cwd: REPO,
+        stdio: 'pipe',
+      },
+    );
   } catch (error) {
     const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
     throw new Error(`Could not build packages/twitter-api-adapter:\n${output}`);
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -104,7 +99,12 @@ describe('bin/twitter-api-adapter', () => {
   const toApp: Buffer[] = [];
   const children: Child[] = [];
   const gatewayCertificate = join(dir, 'relaying-gateway.pem');
-  const gatewayFlags = () => ['--relaying-gateway', gatewayServer.address, '--relaying-gateway-certificate', gatewayCertificate];
+  const gatewayFlags = () => [
+    '--relaying-gateway',
+    gatewayServer.address,
+    '--relaying-gateway-certificate',
+    gatewayCertificate,
+  ];
 
   beforeAll(async () => {
     build();
@@ -134,20 +134,29 @@ describe('bin/twitter-api-adapter', () => {
 
   test('publishes where the app and the relaying gateway find it, serves PogRPC over TLS, replies to the relaying gateway given by flag, stops cleanly', async () => {
     const child = start([
-      '--data-root', root,
-      '--pogrpc-address', '127.0.0.1:0',
-      '--internet-address', INTERNET_ADDRESS,
-      '--env-file', join(dir, 'absent.env'),
-      '--api-base-url', emulator.url,
+      '--data-root',
+      root,
+      '--pogrpc-address',
+      '127.0.0.1:0',
+      '--internet-address',
+      INTERNET_ADDRESS,
+      '--env-file',
+      join(dir, 'absent.env'),
+      '--api-base-url',
+      emulator.url,
       ...gatewayFlags(),
     ]);
-    await waitFor('the ready line', () => child.stdout.includes('twitter-api-adapter: ready') || child.exit);
+    await waitFor('the ready line', () => child.stdout.includes('twitter-api-adapter: ready') || child.exit, 20_000);
     expect(child.exit).toBeNull();
 
     // What it printed: node id, PogRPC address, Internet address, X API base URL, data folder.
     const nodeId = /node id (\S+)/.exec(child.stdout)![1];
     const pogrpc = JSON.parse(readFileSync(join(adapterDir, 'pogrpc.json'), 'utf8'));
-    expect(pogrpc).toEqual({ internetAddress: INTERNET_ADDRESS, address: expect.stringMatching(/^127\.0\.0\.1:\d+$/), tlsCertificatePem: expect.stringContaining('BEGIN CERTIFICATE') });
+    expect(pogrpc).toEqual({
+      internetAddress: INTERNET_ADDRESS,
+      address: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+      tlsCertificatePem: expect.stringContaining('BEGIN CERTIFICATE'),
+    });
     expect(child.stdout).toContain(pogrpc.address);
     expect(child.stdout).toContain(INTERNET_ADDRESS);
     expect(child.stdout).toContain(emulator.url);
@@ -166,7 +175,10 @@ describe('bin/twitter-api-adapter', () => {
     expect(statSync(join(adapterDir, 'pogrpc-tls-key.pem')).mode & 0o777).toBe(0o600);
 
     // The app subscribes: its parcel reaches the adapter over PogRPC, TLS pinned to the published certificate.
-    const app = await PrivateEndpoint.open({ stores: createMemoryStores(), transport: await MemoryGatewayTransport.create() });
+    const app = await PrivateEndpoint.open({
+      stores: createMemoryStores(),
+      transport: await MemoryGatewayTransport.create(),
+    });
     const client = new PogRPCClient(pogrpc.address, {
       tls: { pinnedCertificatePem: pogrpc.tlsCertificatePem },
       gatewayAddress: gatewayServer.address,
@@ -179,7 +191,10 @@ describe('bin/twitter-api-adapter', () => {
         peer.id,
         serviceMessages.updateSubscription({
           deliveryAuthorization: serializeDeliveryAuthorization(authorization),
-          credentials: { accessToken: emulator.credentials.accessToken, accessSecret: emulator.credentials.accessSecret },
+          credentials: {
+            accessToken: emulator.credentials.accessToken,
+            accessSecret: emulator.credentials.accessSecret,
+          },
           creationDate: new Date(),
         }),
       );
@@ -188,7 +203,11 @@ describe('bin/twitter-api-adapter', () => {
       expect(report.acked).toEqual(['subscription']);
 
       // The answers reach the relaying gateway it was given, its certificate pinned.
-      await waitFor('the subscription status and the timeline at the relaying gateway', () => toApp.length >= 2);
+      await waitFor(
+        'the subscription status and the timeline at the relaying gateway',
+        () => toApp.length >= 2,
+        20_000,
+      );
       const messages: TwitterServiceMessage[] = [];
       for (const parcel of toApp) {
         await app.receiveParcel(parcel, async (message) => {
@@ -199,7 +218,9 @@ describe('bin/twitter-api-adapter', () => {
       const batch = messages.find((m) => m.kind === 'timelineUpdateBatch')!;
       const tweets = batch.kind === 'timelineUpdateBatch' ? batch.message.tweets : [];
       expect(tweets.length).toBeGreaterThan(0);
-      expect(tweets.every((t) => t.authorUsername !== 'unknown' && t.authorUsername !== DEFAULT_USER.username)).toBe(true);
+      expect(tweets.every((t) => t.authorUsername !== 'unknown' && t.authorUsername !== DEFAULT_USER.username)).toBe(
+        true,
+      );
     } finally {
       client.close();
       await app.close();
@@ -218,7 +239,10 @@ describe('bin/twitter-api-adapter', () => {
   test('a malformed .env: exit 2 and one line naming the variable, without its value', async () => {
     const envFile = join(dir, 'malformed.env');
     writeFileSync(envFile, '# settings\nTWITTER_CONSUMER_SECRET="half-a-secret\n');
-    const child = start(['--data-root', join(dir, 'other-root'), '--env-file', envFile, ...gatewayFlags()], { TWITTER_CONSUMER_KEY: '', TWITTER_CONSUMER_SECRET: '' });
+    const child = start(['--data-root', join(dir, 'other-root'), '--env-file', envFile, ...gatewayFlags()], {
+      TWITTER_CONSUMER_KEY: '',
+      TWITTER_CONSUMER_SECRET: '',
+    });
     expect(await child.waitForExit()).toEqual({ code: 2, signal: null });
     expect(child.stdout).toBe('');
     expect(child.stderr.trim().split('\n')).toHaveLength(1);
@@ -228,7 +252,15 @@ describe('bin/twitter-api-adapter', () => {
   });
 
   test('a bad flag value or an unknown flag: exit 2', async () => {
-    const bad = start(['--data-root', join(dir, 'other-root'), '--env-file', join(dir, 'absent.env'), '--sync-interval-ms', 'often', ...gatewayFlags()]);
+    const bad = start([
+      '--data-root',
+      join(dir, 'other-root'),
+      '--env-file',
+      join(dir, 'absent.env'),
+      '--sync-interval-ms',
+      'often',
+      ...gatewayFlags(),
+    ]);
     expect(await bad.waitForExit()).toEqual({ code: 2, signal: null });
     expect(bad.stderr).toContain('TWITTER_API_ADAPTER_SYNC_INTERVAL_MS');
     const unknown = start(['--frobnicate']);
@@ -236,7 +268,7 @@ describe('bin/twitter-api-adapter', () => {
     expect(unknown.stderr).toContain('--frobnicate');
   });
 
-  test("no relaying gateway configured, or a certificate that cannot be read: exit 2 and one line saying which; its folder is never read", async () => {
+  test('no relaying gateway configured, or a certificate that cannot be read: exit 2 and one line saying which; its folder is never read', async () => {
     // What the relaying gateway publishes in a shared data root is no configuration of the adapter.
     const shared = join(dir, 'shared-root');
     await mkdir(join(shared, 'relayer-gateway'), { recursive: true });
@@ -247,21 +279,39 @@ describe('bin/twitter-api-adapter', () => {
     const base = ['--data-root', shared, '--env-file', join(dir, 'absent.env'), '--api-base-url', emulator.url];
     const missing = start(base);
     expect(await missing.waitForExit()).toEqual({ code: 2, signal: null });
-    expect(missing.stderr).toMatch(/^twitter-api-adapter: TWITTER_API_ADAPTER_RELAYING_GATEWAY \(--relaying-gateway\) is required: .*\n$/);
-    const unreadable = start([...base, '--relaying-gateway', gatewayServer.address, '--relaying-gateway-certificate', join(dir, 'none.pem')]);
+    expect(missing.stderr).toMatch(
+      /^twitter-api-adapter: TWITTER_API_ADAPTER_RELAYING_GATEWAY \(--relaying-gateway\) is required: .*\n$/,
+    );
+    const unreadable = start([
+      ...base,
+      '--relaying-gateway',
+      gatewayServer.address,
+      '--relaying-gateway-certificate',
+      join(dir, 'none.pem'),
+    ]);
     expect(await unreadable.waitForExit()).toEqual({ code: 2, signal: null });
-    expect(unreadable.stderr).toContain(`--relaying-gateway-certificate): cannot read ${join(dir, 'none.pem')} (ENOENT)`);
+    expect(unreadable.stderr).toContain(
+      `--relaying-gateway-certificate): cannot read ${join(dir, 'none.pem')} (ENOENT)`,
+    );
     expect(missing.stdout + unreadable.stdout).toBe('');
   });
 
   test('its PogRPC address already in use: exit 1, saying why', async () => {
-    const taken = await createPogRPCServer({ address: '127.0.0.1:0', tls: generateSelfSignedCertificate(), onParcel: async () => undefined });
+    const taken = await createPogRPCServer({
+      address: '127.0.0.1:0',
+      tls: generateSelfSignedCertificate(),
+      onParcel: async () => undefined,
+    });
     try {
       const child = start([
-        '--data-root', join(dir, 'busy-root'),
-        '--pogrpc-address', taken.address,
-        '--env-file', join(dir, 'absent.env'),
-        '--api-base-url', emulator.url,
+        '--data-root',
+        join(dir, 'busy-root'),
+        '--pogrpc-address',
+        taken.address,
+        '--env-file',
+        join(dir, 'absent.env'),
+        '--api-base-url',
+        emulator.url,
         ...gatewayFlags(),
       ]);
       expect(await child.waitForExit()).toEqual({ code: 1, signal: null });

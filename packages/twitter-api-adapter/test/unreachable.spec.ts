@@ -11,9 +11,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { createPogRPCServer, generateSelfSignedCertificate, PogRPCClient, type PogRPCServer } from '@twitter-relaynet/pogrpc';
+import {
+  createPogRPCServer,
+  generateSelfSignedCertificate,
+  PogRPCClient,
+  type PogRPCServer,
+} from '@twitter-relaynet/pogrpc';
 
-import { waitFor } from '../../relayer-gateway/test/world';
+import { waitFor } from '@twitter-relaynet/test-support';
 import { TestUserGateway } from '../../twitter-app/test/gateway';
 
 const REPO = resolve(__dirname, '..', '..', '..');
@@ -29,7 +34,11 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, reject) => {
     const child = spawn(join(REPO, 'bin', command), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -63,7 +72,12 @@ beforeAll(async () => {
   try {
     execFileSync(
       process.execPath,
-      [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/twitter-api-adapter', 'packages/twitter-app'],
+      [
+        join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-b',
+        'packages/twitter-api-adapter',
+        'packages/twitter-app',
+      ],
       { cwd: REPO, stdio: 'pipe' },
     );
   } catch (error) {
@@ -91,8 +105,16 @@ test('the X API unreachable: after 3 attempts the app shows the tweet and the su
   adapter = spawn(
     join(REPO, 'bin', 'twitter-api-adapter'),
     [
-      '--data-root', root, '--pogrpc-address', '127.0.0.1:0', '--api-base-url', apiBaseUrl,
-      '--relaying-gateway', relayingGateway.address, '--relaying-gateway-certificate', join(dir, 'relaying-gateway.pem'),
+      '--data-root',
+      root,
+      '--pogrpc-address',
+      '127.0.0.1:0',
+      '--api-base-url',
+      apiBaseUrl,
+      '--relaying-gateway',
+      relayingGateway.address,
+      '--relaying-gateway-certificate',
+      join(dir, 'relaying-gateway.pem'),
     ],
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -140,8 +162,14 @@ test('the X API unreachable: after 3 attempts the app shows the tweet and the su
 
   const status = await run('twitter-app', ['status'], env);
   expect(status.stdout).toMatch(/^Tweets: 0 queued in the app, 1 with the user gateway, 0 confirmed, 0 failed$/m);
-  expect(status.stdout).toMatch(/^Subscription: home timeline until .*; waiting for the X API, which the Twitter API adapter could not reach yet/m);
-  expect(status.stdout).toMatch(/^ {2}waiting +"Hello while X is out of reach" \(waiting for the X API, .*ECONNREFUSED.*; it keeps trying\)$/m);
+  expect(status.stdout).toMatch(
+    /^Subscription: home timeline until .*; waiting for the X API, which the Twitter API adapter could not reach yet/m,
+  );
+  expect(status.stdout).toMatch(
+    /^ {2}waiting +"Hello while X is out of reach" \(waiting for the X API, .*ECONNREFUSED.*; it keeps trying\)$/m,
+  );
   expect(status.stdout).not.toMatch(/confirmed by the adapter/);
-  expect(JSON.parse((await run('twitter-app', ['status', '--json'], env)).stdout)).toMatchObject({ subscriptionState: 'waiting' });
+  expect(JSON.parse((await run('twitter-app', ['status', '--json'], env)).stdout)).toMatchObject({
+    subscriptionState: 'waiting',
+  });
 });

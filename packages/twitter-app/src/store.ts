@@ -4,10 +4,10 @@
  * and the current subscription. Every write is on disk when the call returns, so a parcel is acknowledged to the
  * gateway only after what it carried is stored.
  */
-import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
+import { openSqliteDatabase } from '@twitter-relaynet/core';
 import { ensurePrivateDirectory } from '@twitter-relaynet/endpoint';
 
 export const STORE_FILE_NAME = 'twitter-app.sqlite';
@@ -92,7 +92,9 @@ const WIDENED_TABLES = ['outcomes', 'subscription_status'] as const;
 
 function widenChecks(db: Database.Database): void {
   for (const table of WIDENED_TABLES) {
-    const { sql } = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).get(table) as { sql: string };
+    const { sql } = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).get(table) as {
+      sql: string;
+    };
     if (sql.includes("'waiting'")) continue;
     const create = SCHEMA.slice(SCHEMA.indexOf(`CREATE TABLE IF NOT EXISTS ${table} (`)).split(';')[0];
     db.transaction(() => {
@@ -254,27 +256,14 @@ export class AppStore {
   static open(dataDir: string): AppStore {
     ensurePrivateDirectory(dataDir);
     const path = join(dataDir, STORE_FILE_NAME);
-    closeSync(openSync(path, 'a', 0o600));
-    chmodSync(path, 0o600);
-    const db = new Database(path);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) {
-        throw new Error(`${path} has schema version ${version}; this twitter-app knows up to ${SCHEMA_VERSION}`);
-      }
-      db.exec(SCHEMA);
-      widenChecks(db);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      for (const suffix of ['-wal', '-shm']) {
-        if (existsSync(path + suffix)) chmodSync(path + suffix, 0o600);
-      }
-    } catch (error) {
-      db.close();
-      throw error;
-    }
+    const db = openSqliteDatabase(path, {
+      connect: (file) => new Database(file),
+      schemaVersion: SCHEMA_VERSION,
+      migrate(connection) {
+        connection.exec(SCHEMA);
+        widenChecks(connection);
+      },
+    });
     return new AppStore(db, path);
   }
 
@@ -286,13 +275,27 @@ export class AppStore {
   // ---- outgoing tweets
 
   /** Record a tweet not yet acknowledged by the gateway: its text, and its parcel once made. */
-  addQueuedTweet(tweet: { id: string; text: string; createdAt: Date; expiresAt: Date; parcelId?: string; parcel?: Buffer }): void {
+  addQueuedTweet(tweet: {
+    id: string;
+    text: string;
+    createdAt: Date;
+    expiresAt: Date;
+    parcelId?: string;
+    parcel?: Buffer;
+  }): void {
     this.db
       .prepare(
         `INSERT INTO outgoing_tweets (id, text, state, created_at, expires_at, parcel_id, parcel)
          VALUES (?, ?, 'queued', ?, ?, ?, ?)`,
       )
-      .run(tweet.id, tweet.text, tweet.createdAt.getTime(), tweet.expiresAt.getTime(), tweet.parcelId ?? null, tweet.parcel ?? null);
+      .run(
+        tweet.id,
+        tweet.text,
+        tweet.createdAt.getTime(),
+        tweet.expiresAt.getTime(),
+        tweet.parcelId ?? null,
+        tweet.parcel ?? null,
+      );
   }
 
   /** The parcel made for a queued tweet saved as text (its expiry is the parcel's). */
@@ -355,7 +358,9 @@ export class AppStore {
   /** The gateway acknowledged the tweet's parcel. Only moves a queued tweet (an outcome may have come first). */
   markTweetSent(id: string, at: Date): void {
     this.db
-      .prepare(`UPDATE outgoing_tweets SET state = 'sent', parcel = NULL, sent_at = ? WHERE id = ? AND state = 'queued'`)
+      .prepare(
+        `UPDATE outgoing_tweets SET state = 'sent', parcel = NULL, sent_at = ? WHERE id = ? AND state = 'queued'`,
+      )
       .run(at.getTime(), id);
   }
 
@@ -367,8 +372,7 @@ export class AppStore {
   /** Our tweet by its id or by the id of the parcel that carried it. */
   findTweet(ref: string): OutgoingTweet | null {
     const row = this.db.prepare(`SELECT * FROM outgoing_tweets WHERE id = ? OR parcel_id = ? LIMIT 1`).get(ref, ref) as
-      | OutgoingRow
-      | undefined;
+      OutgoingRow | undefined;
     return row ? toOutgoing(row) : null;
   }
 
@@ -412,7 +416,8 @@ export class AppStore {
               `INSERT OR IGNORE INTO outcomes (parcel_id, tweet_id, status, reason, received_at, shown)
                VALUES (?, ?, 'waiting', ?, ?, ?)`,
             )
-            .run(outcome.parcelId, outcome.tweetId, outcome.reason, outcome.receivedAt.getTime(), final ? 1 : 0).changes > 0
+            .run(outcome.parcelId, outcome.tweetId, outcome.reason, outcome.receivedAt.getTime(), final ? 1 : 0)
+            .changes > 0
         );
       }
       const inserted = this.db
@@ -584,7 +589,14 @@ export class AppStore {
 
   getSubscriptionStatus(): (SubscriptionStatusRecord & { shown: boolean }) | null {
     const row = this.db.prepare(`SELECT * FROM subscription_status WHERE singleton = 1`).get() as
-      | { state: SubscriptionStatusRecord['state']; reason: string | null; http_status: number | null; date: number; received_at: number; shown: number }
+      | {
+          state: SubscriptionStatusRecord['state'];
+          reason: string | null;
+          http_status: number | null;
+          date: number;
+          received_at: number;
+          shown: number;
+        }
       | undefined;
     if (!row) return null;
     return {

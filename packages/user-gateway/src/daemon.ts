@@ -13,6 +13,7 @@ import {
   getIdFromIdentityKey,
   type KeyPair,
   type Logger,
+  writeFileAtomically,
 } from '@twitter-relaynet/core';
 import {
   CoSocketRefusalError,
@@ -40,7 +41,6 @@ import {
   type RegistrationResponse,
   verifyCourierRegistrationResponse,
   formatHours,
-  writeFileAtomically,
   LOCAL_QUEUE,
   ParcelRefusedError,
   readRegistrationResponse,
@@ -265,7 +265,8 @@ export class UserGatewayDaemon {
     });
     const folders = new Set([dirname(this.config.powebsocketSocket), dirname(this.config.cosocketSocket)]);
     try {
-      if (relayingGatewayCertificate) await writeCertificate(this.path(FILES.relayingGatewayCertificate), relayingGatewayCertificate);
+      if (relayingGatewayCertificate)
+        await writeCertificate(this.path(FILES.relayingGatewayCertificate), relayingGatewayCertificate);
       if (userGatewayCertificate) await writeCertificate(this.path(FILES.certificate), userGatewayCertificate);
       for (const folder of folders) await writeFileAtomically(join(folder, REGISTRATION_STATUS_FILE), status, 0o644);
     } catch (error) {
@@ -281,7 +282,10 @@ export class UserGatewayDaemon {
     try {
       published = readCertificate(this.config.relayingGatewayCertificate);
     } catch (error) {
-      this.logger.warn({ file: this.config.relayingGatewayCertificate, err: String(error) }, 'Unreadable relaying gateway certificate');
+      this.logger.warn(
+        { file: this.config.relayingGatewayCertificate, err: String(error) },
+        'Unreadable relaying gateway certificate',
+      );
       return;
     }
     if (!published || !(await this.registration.pin(published))) return;
@@ -329,7 +333,10 @@ export class UserGatewayDaemon {
   }
 
   /** Commit the registration (with the queue move, one transaction), then rebuild the gateway on it. */
-  private async applyRegistrationResponse(response: RegistrationResponse, via = 'the registration folder'): Promise<void> {
+  private async applyRegistrationResponse(
+    response: RegistrationResponse,
+    via = 'the registration folder',
+  ): Promise<void> {
     const wasPinned = this.registration.relayingGatewayCertificate !== null;
     await this.registration.complete(response);
     if (!wasPinned) {
@@ -345,7 +352,11 @@ export class UserGatewayDaemon {
     const provisional = this.path(FILES.provisionalCertificate);
     if (existsSync(provisional)) unlinkSync(provisional);
     this.logger.info(
-      { relayingGatewayId: this.gateway.relayingGatewayId, expiryDate: response.userGatewayCertificate.expiryDate.toISOString(), via },
+      {
+        relayingGatewayId: this.gateway.relayingGatewayId,
+        expiryDate: response.userGatewayCertificate.expiryDate.toISOString(),
+        via,
+      },
       'Registered with the relaying gateway',
     );
   }
@@ -365,7 +376,10 @@ export class UserGatewayDaemon {
       const pendingRequest = await readFile(this.path(FILES.courierRegistrationRequest)).catch(() => null);
       if (!pendingRequest) {
         this.logger.warn({}, 'Courier registration response refused: this gateway has no pending request');
-        throw new CoSocketRefusalError('This user gateway has no pending registration request', RefusalDisposition.FINAL);
+        throw new CoSocketRefusalError(
+          'This user gateway has no pending registration request',
+          RefusalDisposition.FINAL,
+        );
       }
       let response: RegistrationResponse;
       try {
@@ -399,7 +413,10 @@ export class UserGatewayDaemon {
         const fresh = Date.now() - request.creationDate.getTime() < REGISTRATION_REQUEST_RENEWAL_MS;
         if (fresh && request.userGatewayId === this.registration.userGatewayId) return existing;
       } catch (error) {
-        this.logger.warn({ file: path, err: String(error) }, 'Unreadable courier registration request: making a new one');
+        this.logger.warn(
+          { file: path, err: String(error) },
+          'Unreadable courier registration request: making a new one',
+        );
       }
     }
     const certificate = this.provisionalCertificate ?? (await selfIssueGatewayCertificate(this.keyPair));
@@ -471,7 +488,10 @@ export class UserGatewayDaemon {
     if (!this.registration.isRegistered) {
       this.logger.warn({ deliveryId }, 'Cargo not taken: not registered with the relaying gateway yet');
       // For now: the relay keeps the file and brings it again once the registration is through.
-      throw new CoSocketRefusalError('The user gateway is not registered with its relaying gateway yet', RefusalDisposition.LATER);
+      throw new CoSocketRefusalError(
+        'The user gateway is not registered with its relaying gateway yet',
+        RefusalDisposition.LATER,
+      );
     }
     const refusalsBefore = this.refusalNoticesRead;
     let receipt: CargoReceipt;
@@ -491,7 +511,12 @@ export class UserGatewayDaemon {
     if (futureDated) {
       // Not acknowledged: the relaying gateway keeps them and sends them again (see clockSkew.ts in packages/gateway).
       this.logger.error(
-        { deliveryId, cargoId: futureDated.cargoId, parcelIds: futureDated.parcelIds, latestDate: futureDated.latest.toISOString() },
+        {
+          deliveryId,
+          cargoId: futureDated.cargoId,
+          parcelIds: futureDated.parcelIds,
+          latestDate: futureDated.latest.toISOString(),
+        },
         `Parcels not taken: ${futureDated.parcelIds.length} parcel(s) in this cargo are dated ` +
           `${formatHours(futureDated.aheadMs)} ahead of this computer's clock (${futureDated.now.toISOString()}), beyond ` +
           `the clock drift tolerance of ${formatHours(futureDated.toleranceSeconds * 1000)}: is this computer's clock ` +
@@ -506,7 +531,11 @@ export class UserGatewayDaemon {
     } else {
       local = undefined; // the Internet's dates are fine by this clock (again)
     }
-    if (internet?.status === 'refused' && receipt.acknowledgedParcels.length && this.refusalNoticesRead === refusalsBefore) {
+    if (
+      internet?.status === 'refused' &&
+      receipt.acknowledgedParcels.length &&
+      this.refusalNoticesRead === refusalsBefore
+    ) {
       // The relaying gateway took parcels of ours and did not complain in the same cargo: its "resolved"
       // notice may never come (if it was reset after refusing), so its acknowledgements say it instead.
       this.logger.info({ deliveryId }, 'The relaying gateway takes parcels from this computer again');
@@ -523,7 +552,10 @@ export class UserGatewayDaemon {
       this.clockStatus = readClockStatus(this.clockStatusPath);
       this.publishedClockStatus = serializeClockStatus(this.clockStatus);
     } catch (error) {
-      this.logger.warn({ file: this.clockStatusPath, err: String(error) }, 'Unreadable clock status file: starting afresh');
+      this.logger.warn(
+        { file: this.clockStatusPath, err: String(error) },
+        'Unreadable clock status file: starting afresh',
+      );
       this.clockStatus = {};
     }
     for (const line of describeClockStatus(this.clockStatus)) this.logger.warn({ file: this.clockStatusPath }, line);
@@ -535,7 +567,10 @@ export class UserGatewayDaemon {
     if (current && current.at > notice.at) return;
     if (notice.status === 'refused') {
       this.refusalNoticesRead += 1;
-      this.logger.warn({ at: notice.at.toISOString(), aheadMs: notice.aheadMs }, describeClockStatus({ internet: notice })[0]);
+      this.logger.warn(
+        { at: notice.at.toISOString(), aheadMs: notice.aheadMs },
+        describeClockStatus({ internet: notice })[0],
+      );
     } else {
       this.logger.info({ at: notice.at.toISOString() }, 'The relaying gateway takes cargo from this computer again');
     }

@@ -9,8 +9,8 @@ import {
   generateRsaKeyPair,
   type KeyPair,
   pemToDer,
+  writeFileAtomically,
 } from '@twitter-relaynet/core';
-import { writeFileAtomically } from '@twitter-relaynet/gateway';
 import { createPublicKey } from 'node:crypto';
 
 /** Create `dir` (and parents) if needed and make it 0700. */

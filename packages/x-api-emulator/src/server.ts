@@ -1,5 +1,5 @@
 /** The emulator's HTTP server (node:http): the X API v2 subset under /2/, and the web page at /. */
-import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -107,23 +107,13 @@ function isFormEncoded(req: IncomingMessage): boolean {
 }
 
 /**
- * Like every process's folder, the emulator's is the owner's alone (0700, its files 0600), even when an older
- * version made it 0755 with 0644 files. SQLite gives the -wal and -shm files the database file's mode, so that
- * file is made 0600 before SQLite opens it.
+ * Like every process's folder, the emulator's is the owner's alone (0700), even when an older version made it
+ * 0755; the store opens its files owner-only (core's SQLite opener).
  */
 function preparePrivateDatabase(dataDir: string): string {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
-  const path = join(dataDir, DATABASE_FILE_NAME);
-  closeSync(openSync(path, 'a', 0o600));
-  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
-    try {
-      chmodSync(file, 0o600);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-  }
-  return path;
+  return join(dataDir, DATABASE_FILE_NAME);
 }
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
@@ -131,7 +121,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const log = options.log ?? (() => undefined);
   const credentials: Required<EmulatorCredentials> = { ...DEFAULT_CREDENTIALS, ...options.credentials };
   let databasePath = options.database;
-  if (databasePath === undefined && options.dataDir !== undefined) databasePath = preparePrivateDatabase(options.dataDir);
+  if (databasePath === undefined && options.dataDir !== undefined)
+    databasePath = preparePrivateDatabase(options.dataDir);
   const store = new Store(databasePath ?? ':memory:', options.user ?? DEFAULT_USER, clock);
   const user = store.me()!;
   const rateLimiter = new RateLimiter(options.rateLimits ?? {}, clock);

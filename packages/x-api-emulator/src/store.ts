@@ -1,5 +1,6 @@
 /** The emulator's state in SQLite: accounts, who follows whom, and tweets. */
 import Database from 'better-sqlite3';
+import { openSqliteDatabase } from '@twitter-relaynet/core';
 
 import { SEED_ACCOUNTS, type SeedAccount } from './seed';
 import { SnowflakeGenerator } from './snowflake';
@@ -32,6 +33,7 @@ interface TweetRow {
   created_at: bigint;
 }
 
+const SCHEMA_VERSION = 1;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
   id INTEGER PRIMARY KEY,
@@ -81,10 +83,12 @@ export class Store {
 
   /** Open (creating if need be) the database at `path` (a file, or ":memory:"), seeding it on first use. */
   constructor(path: string, user: SeedAccount, now: () => number) {
-    this.db = new Database(path);
+    this.db = openSqliteDatabase(path, {
+      connect: (file) => new Database(file),
+      schemaVersion: SCHEMA_VERSION,
+      migrate: (db) => db.exec(SCHEMA),
+    });
     this.db.defaultSafeIntegers(true);
-    if (path !== ':memory:') this.db.pragma('journal_mode = WAL');
-    this.db.exec(SCHEMA);
     const maxId = (this.db.prepare('SELECT MAX(id) AS id FROM tweets').get() as { id: bigint | null }).id;
     this.ids = new SnowflakeGenerator(maxId ?? 0n);
     if (this.me() === undefined) this.seed(user, now());
@@ -114,7 +118,8 @@ export class Store {
       const rounds = Math.max(...seeded.map((a) => a.tweets.length));
       for (let round = 0; round < rounds; round++) {
         for (const account of seeded) {
-          if (round < account.tweets.length) ordered.push({ authorId: BigInt(account.id), text: account.tweets[round] });
+          if (round < account.tweets.length)
+            ordered.push({ authorId: BigInt(account.id), text: account.tweets[round] });
         }
       }
       ordered.forEach((tweet, index) => {
@@ -127,12 +132,9 @@ export class Store {
   private insertTweet(authorId: bigint, text: string, createdAtMs: number): Tweet {
     const id = this.ids.next(createdAtMs);
     const createdAt = BigInt(Math.floor(createdAtMs));
-    this.db.prepare('INSERT INTO tweets (id, author_id, text, created_at) VALUES (?, ?, ?, ?)').run(
-      id,
-      authorId,
-      text,
-      createdAt,
-    );
+    this.db
+      .prepare('INSERT INTO tweets (id, author_id, text, created_at) VALUES (?, ?, ?, ?)')
+      .run(id, authorId, text, createdAt);
     return toTweet({ id, author_id: authorId, text, created_at: createdAt });
   }
 

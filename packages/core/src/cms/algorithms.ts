@@ -6,12 +6,7 @@
  * algorithm outside the allow-list is refused with a CryptoError in one place.
  */
 import { importSpki } from '../pki/keys';
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  type KeyObject,
-} from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, type KeyObject } from 'node:crypto';
 
 import {
   Asn1Element,
@@ -30,6 +25,7 @@ import { ALGORITHM_OIDS } from '../oids';
 // Hashes
 
 export type HashingAlgorithm = 'SHA-256' | 'SHA-384' | 'SHA-512';
+export const HASHING_ALGORITHMS: readonly HashingAlgorithm[] = ['SHA-256', 'SHA-384', 'SHA-512'];
 
 interface HashInfo {
   readonly oid: string;
@@ -80,9 +76,7 @@ export function hashAlgorithmFromOid(dotted: string, what: string): HashingAlgor
   for (const [name, info] of Object.entries(HASHES)) {
     if (info.oid === dotted) return name as HashingAlgorithm;
   }
-  throw new CryptoError(
-    `${what}: hashing algorithm ${describeOid(dotted)} is not allowed (RS-018: SHA-256/384/512)`,
-  );
+  throw new CryptoError(`${what}: hashing algorithm ${describeOid(dotted)} is not allowed (RS-018: SHA-256/384/512)`);
 }
 
 export function digest(algorithm: HashingAlgorithm, data: Buffer | readonly Buffer[]): Buffer {
@@ -516,7 +510,12 @@ export function eccCmsSharedInfo(
 }
 
 /** ANSI X9.63 KDF: Hash(Z ‖ counter ‖ SharedInfo) for counter = 1, 2, …, truncated. */
-export function x963Kdf(hash: HashingAlgorithm, sharedSecret: Buffer, lengthOctets: number, sharedInfo: Buffer): Buffer {
+export function x963Kdf(
+  hash: HashingAlgorithm,
+  sharedSecret: Buffer,
+  lengthOctets: number,
+  sharedInfo: Buffer,
+): Buffer {
   const { nodeName, lengthOctets: hashOctets } = hashInfo(hash);
   const rounds = Math.ceil(lengthOctets / hashOctets);
   const blocks: Buffer[] = [];
@@ -559,4 +558,3 @@ export function importEcPublicKey(spkiDer: Buffer, what: string): KeyObject {
   ecdhCurveOfKey(key, what);
   return key;
 }
-

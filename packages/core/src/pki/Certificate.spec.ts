@@ -138,7 +138,11 @@ describe('deserialize', () => {
   test('a name without a common name is reported when the common name is read', () => {
     const name = sequence();
     const cert = Certificate.deserialize(
-      craftCertificate({ subjectPublicKey: keys[0].publicKey, issuerPrivateKey: keys[0].privateKey, subjectName: name }),
+      craftCertificate({
+        subjectPublicKey: keys[0].publicKey,
+        issuerPrivateKey: keys[0].privateKey,
+        subjectName: name,
+      }),
     );
     expect(() => cert.commonName).toThrow(new CertificateError('Distinguished Name does not contain a Common Name'));
   });
@@ -203,7 +207,11 @@ describe('deserialize', () => {
       [1, 'v2'],
       [3, 'v4'],
     ])('version %p is refused', (version, label) => {
-      const der = craftCertificate({ subjectPublicKey: keys[0].publicKey, issuerPrivateKey: keys[0].privateKey, version });
+      const der = craftCertificate({
+        subjectPublicKey: keys[0].publicKey,
+        issuerPrivateKey: keys[0].privateKey,
+        version,
+      });
       expect(() => Certificate.deserialize(der)).toThrow(
         new CertificateError(`Only X.509 v3 certificates are supported (got ${label})`),
       );
@@ -215,12 +223,18 @@ describe('deserialize', () => {
         issuerPrivateKey: keys[0].privateKey,
         outerSignatureAlgorithm: pssAlgorithmIdentifier(ALGORITHM_OIDS.SHA384, 48),
       });
-      expect(() => Certificate.deserialize(der)).toThrow('TBSCertificate signature algorithm differs from the outer one');
+      expect(() => Certificate.deserialize(der)).toThrow(
+        'TBSCertificate signature algorithm differs from the outer one',
+      );
     });
 
     test('a malformed basicConstraints value is refused', () => {
       const bad = sequence(oid('2.5.29.19'), Buffer.from([0x04, 0x02, 0x30, 0x05]));
-      const der = craftCertificate({ subjectPublicKey: keys[0].publicKey, issuerPrivateKey: keys[0].privateKey, extensions: [bad] });
+      const der = craftCertificate({
+        subjectPublicKey: keys[0].publicKey,
+        issuerPrivateKey: keys[0].privateKey,
+        extensions: [bad],
+      });
       const error = (() => {
         try {
           Certificate.deserialize(der);
@@ -611,7 +625,10 @@ describe('isIssuedBy and verifySignature', () => {
     // The signature itself is fine as far as OpenSSL is concerned.
     expect(new X509Certificate(der).verify(issuer.keyPair.publicKey)).toBe(true);
     await expect(cert.isIssuedBy(issuer.certificate)).rejects.toThrow(
-      new CryptoError('Unsupported certificate signature algorithm sha256WithRSAEncryption: only RSA-PSS is accepted'),
+      new CryptoError(
+        `Certificate signature algorithm: signature algorithm sha256WithRSAEncryption (PKCS#1 v1.5) (${ALGORITHM_OIDS.SHA256_WITH_RSA})` +
+          ' is not allowed (RS-018: RSA-PSS only)',
+      ),
     );
   });
 
@@ -628,9 +645,9 @@ describe('isIssuedBy and verifySignature', () => {
     );
     const noParams = sequence(oid(ALGORITHM_OIDS.RSA_PSS));
     const cases: [Buffer, string][] = [
-      [sha1Defaults, 'Unsupported RSA-PSS hash SHA-1 (default): SHA-256/384/512 only'],
-      [mixed, 'RSA-PSS MGF1 hash must be the same as the message hash'],
-      [noParams, 'RSA-PSS parameters are missing (SHA-1 defaults are not accepted)'],
+      [sha1Defaults, 'Certificate signature algorithm: RSA-PSS hash defaults to SHA-1, which RS-018 forbids'],
+      [mixed, 'Certificate signature algorithm: RSA-PSS uses SHA-256 but MGF1 uses SHA-512; they must match'],
+      [noParams, 'Certificate signature algorithm: RSA-PSS without parameters implies SHA-1, which RS-018 forbids'],
     ];
     for (const [signatureAlgorithm, message] of cases) {
       const cert = Certificate.deserialize(
@@ -641,6 +658,34 @@ describe('isIssuedBy and verifySignature', () => {
         }),
       );
       await expect(cert.verifySignature(issuer.keyPair.publicKey)).rejects.toThrow(new CryptoError(message));
+    }
+  });
+
+  test('RSA-PSS parameters out of order, with two values or an absurd salt length are refused', async () => {
+    // The same checks as CMS signatures: before they were shared, such certificates verified.
+    const issuer = fixture.internetGateway;
+    const sha256 = sequence(oid(ALGORITHM_OIDS.SHA256), nullValue());
+    const mgf1 = sequence(oid(ALGORITHM_OIDS.MGF1), sha256);
+    const pss = (...fields: Buffer[]): Buffer => sequence(oid(ALGORITHM_OIDS.RSA_PSS), sequence(...fields));
+    const cases: [Buffer, RegExp][] = [
+      [pss(explicit(1, mgf1), explicit(0, sha256), explicit(2, integer(32))), /unexpected RSA-PSS parameter/],
+      [pss(explicit(0, sha256, sha256), explicit(1, mgf1), explicit(2, integer(32))), /must hold one value/],
+      [
+        pss(explicit(0, sha256), explicit(1, mgf1), explicit(2, integer(100_000))),
+        /salt length 100000 is out of range/,
+      ],
+    ];
+    for (const [signatureAlgorithm, message] of cases) {
+      const cert = Certificate.deserialize(
+        craftCertificate({
+          subjectPublicKey: keys[0].publicKey,
+          issuerPrivateKey: issuer.keyPair.privateKey,
+          signatureAlgorithm,
+        }),
+      );
+      const error = await catchError(cert.verifySignature(issuer.keyPair.publicKey));
+      expect(error).toBeInstanceOf(CryptoError);
+      expect(error.message).toMatch(message);
     }
   });
 
@@ -860,7 +905,10 @@ describe('getCertificationPath', () => {
       }),
     );
     await expect(
-      leaf.getCertificationPath([privateEndpoint.certificate, privateGateway.certificate], [internetGateway.certificate]),
+      leaf.getCertificationPath(
+        [privateEndpoint.certificate, privateGateway.certificate],
+        [internetGateway.certificate],
+      ),
     ).rejects.toThrow('has a subject key identifier that does not match the authority key identifier');
   });
 
@@ -892,7 +940,7 @@ describe('getCertificationPath', () => {
     );
     const error = await catchError(leaf.getCertificationPath([], [root.certificate]));
     expect(error).toBeInstanceOf(CertificateError);
-    expect(error.message).toContain('only RSA-PSS is accepted');
+    expect(error.message).toContain('RS-018: RSA-PSS only');
     expect((error.cause as Error).cause).toBeInstanceOf(CryptoError);
   });
 
@@ -928,21 +976,39 @@ describe('getCertificationPath', () => {
     const nameA = encodeCommonNameName('A');
     const nameB = encodeCommonNameName('B');
     const a = Certificate.deserialize(
-      craftCertificate({ subjectPublicKey: keys[0].publicKey, issuerPrivateKey: keys[1].privateKey, subjectName: nameA, issuerName: nameB }),
+      craftCertificate({
+        subjectPublicKey: keys[0].publicKey,
+        issuerPrivateKey: keys[1].privateKey,
+        subjectName: nameA,
+        issuerName: nameB,
+      }),
     );
     const b = Certificate.deserialize(
-      craftCertificate({ subjectPublicKey: keys[1].publicKey, issuerPrivateKey: keys[0].privateKey, subjectName: nameB, issuerName: nameA }),
+      craftCertificate({
+        subjectPublicKey: keys[1].publicKey,
+        issuerPrivateKey: keys[0].privateKey,
+        subjectName: nameB,
+        issuerName: nameA,
+      }),
     );
-    await expect(a.getCertificationPath([a, b], [fixture.internetGateway.certificate])).rejects.toThrow(CertificateError);
+    await expect(a.getCertificationPath([a, b], [fixture.internetGateway.certificate])).rejects.toThrow(
+      CertificateError,
+    );
   });
 
   test('a certificate signed by an untrusted root is refused', async () => {
     const { privateGateway, privateEndpoint, publicEndpoint } = fixture;
     await expect(
-      publicEndpoint.pda.getCertificationPath([privateEndpoint.certificate], [privateGateway.certificate, publicEndpoint.certificate]),
+      publicEndpoint.pda.getCertificationPath(
+        [privateEndpoint.certificate],
+        [privateGateway.certificate, publicEndpoint.certificate],
+      ),
     ).resolves.toHaveLength(3);
     await expect(
-      publicEndpoint.pda.getCertificationPath([privateEndpoint.certificate, privateGateway.certificate], [publicEndpoint.certificate]),
+      publicEndpoint.pda.getCertificationPath(
+        [privateEndpoint.certificate, privateGateway.certificate],
+        [publicEndpoint.certificate],
+      ),
     ).rejects.toThrow(CertificateError);
   });
 });

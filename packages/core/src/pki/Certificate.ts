@@ -27,7 +27,6 @@ import {
   explicit,
   integer,
   integerFromContent,
-  nullValue,
   octetString,
   oid,
   sequence,
@@ -35,11 +34,17 @@ import {
   tlv,
   x509Time,
 } from '../asn1/encode';
+import {
+  encodeRsaPssAlgorithmIdentifier,
+  HASHING_ALGORITHMS,
+  hashInfo,
+  type HashingAlgorithm,
+  readRsaPssAlgorithmIdentifier,
+  type RsaPssParameters,
+} from '../cms/algorithms';
 import { CertificateError, CryptoError } from '../errors';
-import { ALGORITHM_OIDS, X509_OIDS } from '../oids';
+import { X509_OIDS } from '../oids';
 import { assertRsaKey, derSerializePublicKey, getIdFromSpki, getPublicKeyDigest, importSpki } from './keys';
-
-export type HashAlgorithm = 'SHA-256' | 'SHA-384' | 'SHA-512';
 
 export interface CertificateIssuanceOptions {
   readonly commonName: string;
@@ -54,7 +59,7 @@ export interface CertificateIssuanceOptions {
   /** 0 to 2 (RS-002). Defaults to 0. */
   readonly pathLenConstraint?: number;
   /** Hash for the RSA-PSS signature (and MGF1). Defaults to SHA-256. */
-  readonly hashAlgorithm?: HashAlgorithm;
+  readonly hashAlgorithm?: HashingAlgorithm;
 }
 
 /** RS-002 never needs a longer chain than internet gateway → private gateway → endpoint → PDA. */
@@ -62,38 +67,6 @@ const MAX_PATH_LENGTH_CONSTRAINT = 2;
 /** Bound on path building, so hostile certificate bundles cannot make it loop for long. */
 const MAX_CERTIFICATION_PATH_LENGTH = 8;
 const SERIAL_NUMBER_LENGTH = 8;
-
-interface HashInfo {
-  readonly name: HashAlgorithm;
-  readonly oid: string;
-  readonly nodeName: string;
-  readonly length: number;
-}
-
-const HASHES: readonly HashInfo[] = [
-  { name: 'SHA-256', oid: ALGORITHM_OIDS.SHA256, nodeName: 'sha256', length: 32 },
-  { name: 'SHA-384', oid: ALGORITHM_OIDS.SHA384, nodeName: 'sha384', length: 48 },
-  { name: 'SHA-512', oid: ALGORITHM_OIDS.SHA512, nodeName: 'sha512', length: 64 },
-];
-const HASH_BY_NAME = new Map(HASHES.map((h) => [h.name, h]));
-const HASH_BY_OID = new Map(HASHES.map((h) => [h.oid, h]));
-
-/** Names for signature algorithms we refuse, so the error says what was found. */
-const REFUSED_SIGNATURE_ALGORITHMS: Readonly<Record<string, string>> = {
-  '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
-  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
-  [ALGORITHM_OIDS.SHA256_WITH_RSA]: 'sha256WithRSAEncryption',
-  '1.2.840.113549.1.1.12': 'sha384WithRSAEncryption',
-  '1.2.840.113549.1.1.13': 'sha512WithRSAEncryption',
-  '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
-  '1.2.840.10045.4.3.3': 'ecdsa-with-SHA384',
-  '1.3.101.112': 'Ed25519',
-};
-
-interface PssParameters {
-  readonly hash: HashInfo;
-  readonly saltLength: number;
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -154,7 +127,7 @@ export class Certificate {
   /** Issue a certificate signed with RSA-PSS by `issuerPrivateKey`. */
   static async issue(options: CertificateIssuanceOptions): Promise<Certificate> {
     const tbs = makeTbsCertificate(options);
-    const hash = getHashInfo(options.hashAlgorithm);
+    const hash = certificateHash(options.hashAlgorithm);
     const signature = await signRsaPss(tbs.encoded, options.issuerPrivateKey, hash);
     const der = sequence(tbs.encoded, tbs.signatureAlgorithm, bitString(signature));
     return Certificate.deserialize(der);
@@ -164,7 +137,7 @@ export class Certificate {
   private cachedCommonName: string | undefined;
   private cachedPublicKey: KeyObject | undefined;
   private cachedSubjectId: string | undefined;
-  private cachedPssParameters: PssParameters | undefined;
+  private cachedPssParameters: RsaPssParameters | undefined;
   private verifiedIssuerKeys: WeakSet<KeyObject> | undefined;
 
   private constructor(
@@ -277,8 +250,7 @@ export class Certificate {
     const time = at.getTime();
     if (time < this.parsed.startTime) {
       throw new CertificateError(
-        `Certificate is not yet valid: valid from ${this.startDate.toISOString()}, ` +
-          `checked at ${at.toISOString()}`,
+        `Certificate is not yet valid: valid from ${this.startDate.toISOString()}, ` + `checked at ${at.toISOString()}`,
       );
     }
     if (this.parsed.expiryTime < time) {
@@ -364,7 +336,7 @@ export class Certificate {
   }
 
   /** @internal The PSS parameters of the signature, parsed on first use. */
-  private getPssParameters(): PssParameters {
+  private getPssParameters(): RsaPssParameters {
     if (this.cachedPssParameters === undefined) {
       this.cachedPssParameters = parseSignatureAlgorithm(this.parsed.signatureAlgorithm);
     }
@@ -634,97 +606,40 @@ function readNameString(element: Asn1Element): string {
 // ---------------------------------------------------------------------------------------------
 // Signature algorithm (RSASSA-PSS, RFC 4055)
 
-const pssAlgorithmCache = new Map<HashAlgorithm, Buffer>();
+const pssAlgorithmCache = new Map<HashingAlgorithm, Buffer>();
 
-/** The RSASSA-PSS AlgorithmIdentifier, written as the reference implementation writes it. */
-function encodePssAlgorithmIdentifier(hash: HashInfo): Buffer {
-  let encoded = pssAlgorithmCache.get(hash.name);
+/** The RSASSA-PSS AlgorithmIdentifier (the same one CMS signatures use), encoded once per hash. */
+function encodePssAlgorithmIdentifier(hash: HashingAlgorithm): Buffer {
+  let encoded = pssAlgorithmCache.get(hash);
   if (!encoded) {
-    const hashAlgorithm = sequence(oid(hash.oid), nullValue());
-    encoded = sequence(
-      oid(ALGORITHM_OIDS.RSA_PSS),
-      sequence(
-        explicit(0, hashAlgorithm),
-        explicit(1, sequence(oid(ALGORITHM_OIDS.MGF1), hashAlgorithm)),
-        explicit(2, integer(hash.length)),
-      ),
-    );
-    pssAlgorithmCache.set(hash.name, encoded);
+    encoded = encodeRsaPssAlgorithmIdentifier(hash);
+    pssAlgorithmCache.set(hash, encoded);
   }
   return encoded;
 }
 
-function parseSignatureAlgorithm(encoded: Buffer): PssParameters {
-  const what = 'Certificate signature algorithm';
-  let fields: readonly Asn1Element[];
-  let algorithmOid: string;
+/** The signature's RSA-PSS parameters, read with the same checks as a CMS signature's; any problem is a CryptoError. */
+function parseSignatureAlgorithm(encoded: Buffer): RsaPssParameters {
   try {
-    fields = expectSequence(decodeAsn1(encoded), what);
-    algorithmOid = readOid(fields[0], what);
-  } catch (err) {
-    throw new CryptoError('Malformed certificate signature algorithm', { cause: err });
-  }
-  if (algorithmOid !== ALGORITHM_OIDS.RSA_PSS) {
-    const name = REFUSED_SIGNATURE_ALGORITHMS[algorithmOid] ?? algorithmOid;
-    throw new CryptoError(`Unsupported certificate signature algorithm ${name}: only RSA-PSS is accepted`);
-  }
-  try {
-    return parsePssParameters(fields[1]);
+    return readRsaPssAlgorithmIdentifier(decodeAsn1(encoded), 'Certificate signature algorithm');
   } catch (err) {
     if (err instanceof CryptoError) throw err;
-    throw new CryptoError('Malformed RSA-PSS parameters', { cause: err });
+    throw new CryptoError(`Malformed certificate signature algorithm: ${(err as Error).message}`, { cause: err });
   }
 }
 
-function parsePssParameters(params: Asn1Element | undefined): PssParameters {
-  let hashOid: string | null = null;
-  let mgfHashOid: string | null = null;
-  let saltLength = 20;
-  if (params === undefined || params.isUniversal(UniversalTag.NULL)) {
-    throw new CryptoError('RSA-PSS parameters are missing (SHA-1 defaults are not accepted)');
-  }
-  for (const field of expectSequence(params, 'RSASSA-PSS-params')) {
-    if (field.isContext(0)) {
-      hashOid = readOid(expectSequence(field.children[0], 'hashAlgorithm')[0], 'hashAlgorithm');
-    } else if (field.isContext(1)) {
-      const [mgfOid, mgfParams] = expectSequence(field.children[0], 'maskGenAlgorithm');
-      if (readOid(mgfOid, 'maskGenAlgorithm') !== ALGORITHM_OIDS.MGF1 || !mgfParams) {
-        throw new CryptoError('RSA-PSS mask generation function must be MGF1');
-      }
-      mgfHashOid = readOid(expectSequence(mgfParams, 'MGF1 hash')[0], 'MGF1 hash');
-    } else if (field.isContext(2)) {
-      saltLength = readSmallInteger(field.children[0], 'saltLength');
-    } else if (field.isContext(3)) {
-      if (readSmallInteger(field.children[0], 'trailerField') !== 1) {
-        throw new CryptoError('Unsupported RSA-PSS trailer field');
-      }
-    } else {
-      throw new CryptoError(`Unexpected RSA-PSS parameter ${field.describe()}`);
-    }
-  }
-  const hash = hashOid === null ? undefined : HASH_BY_OID.get(hashOid);
-  if (!hash) {
-    throw new CryptoError(`Unsupported RSA-PSS hash ${hashOid ?? 'SHA-1 (default)'}: SHA-256/384/512 only`);
-  }
-  if (mgfHashOid !== hashOid) {
-    throw new CryptoError('RSA-PSS MGF1 hash must be the same as the message hash');
-  }
-  if (saltLength < 0) throw new CryptoError('RSA-PSS salt length is negative');
-  return { hash, saltLength };
-}
-
-function getHashInfo(name: HashAlgorithm | undefined): HashInfo {
-  const hash = HASH_BY_NAME.get(name ?? 'SHA-256');
-  if (!hash) throw new CertificateError(`Unsupported hash algorithm "${String(name)}"`);
+function certificateHash(name: HashingAlgorithm | undefined): HashingAlgorithm {
+  const hash = name ?? 'SHA-256';
+  if (!HASHING_ALGORITHMS.includes(hash)) throw new CertificateError(`Unsupported hash algorithm "${String(name)}"`);
   return hash;
 }
 
-function signRsaPss(data: Buffer, privateKey: KeyObject, hash: HashInfo): Promise<Buffer> {
+function signRsaPss(data: Buffer, privateKey: KeyObject, hash: HashingAlgorithm): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     sign(
-      hash.nodeName,
+      hashInfo(hash).nodeName,
       data,
-      { key: privateKey, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: hash.length },
+      { key: privateKey, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: hashInfo(hash).lengthOctets },
       (err, signature) => {
         if (err) reject(new CryptoError('Could not sign the certificate', { cause: err }));
         else resolve(signature);
@@ -733,10 +648,15 @@ function signRsaPss(data: Buffer, privateKey: KeyObject, hash: HashInfo): Promis
   });
 }
 
-function verifyRsaPss(data: Buffer, signature: Buffer, publicKey: KeyObject, params: PssParameters): Promise<boolean> {
+function verifyRsaPss(
+  data: Buffer,
+  signature: Buffer,
+  publicKey: KeyObject,
+  params: RsaPssParameters,
+): Promise<boolean> {
   return new Promise((resolve, reject) => {
     verify(
-      params.hash.nodeName,
+      hashInfo(params.hash).nodeName,
       data,
       { key: publicKey, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: params.saltLength },
       signature,
@@ -786,7 +706,7 @@ function makeTbsCertificate(options: CertificateIssuanceOptions): TbsCertificate
   const issuerSpki = issuerCertificate ? issuerCertificate.subjectPublicKeyInfo : subjectSpki;
   const subjectName = encodeCommonNameOnlyName(commonName);
   const issuerName = issuerCertificate ? issuerCertificate.subjectName : subjectName;
-  const signatureAlgorithm = encodePssAlgorithmIdentifier(getHashInfo(options.hashAlgorithm));
+  const signatureAlgorithm = encodePssAlgorithmIdentifier(certificateHash(options.hashAlgorithm));
 
   const extensions = sequence(
     encodeExtension(
@@ -831,10 +751,7 @@ function generateSerialNumber(): Buffer {
 
 function encodeCommonNameOnlyName(commonName: string): Buffer {
   const bmp = Buffer.from(commonName, 'utf16le').swap16();
-  const attribute = sequence(
-    oid(X509_OIDS.COMMON_NAME),
-    tlv(TagClass.Universal, false, UniversalTag.BMP_STRING, bmp),
-  );
+  const attribute = sequence(oid(X509_OIDS.COMMON_NAME), tlv(TagClass.Universal, false, UniversalTag.BMP_STRING, bmp));
   return sequence(setOf(attribute));
 }
 

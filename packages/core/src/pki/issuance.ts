@@ -3,7 +3,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 
-import { Certificate, HashAlgorithm } from './Certificate';
+import type { HashingAlgorithm } from '../cms/algorithms';
+import { Certificate } from './Certificate';
 import { getIdFromIdentityKey } from './keys';
 
 export interface NodeCertificateIssuanceOptions {
@@ -13,7 +14,7 @@ export interface NodeCertificateIssuanceOptions {
   readonly validityStartDate?: Date;
   /** Absent when the certificate is self-issued. */
   readonly issuerCertificate?: Certificate;
-  readonly hashAlgorithm?: HashAlgorithm;
+  readonly hashAlgorithm?: HashingAlgorithm;
 }
 
 export interface DeliveryAuthorizationIssuanceOptions extends NodeCertificateIssuanceOptions {

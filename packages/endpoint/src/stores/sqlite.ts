@@ -5,7 +5,7 @@
  * commit (writeGroups.ts). The directory is 0700 and the database files 0600: they hold the endpoint's
  * private keys.
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -16,6 +16,7 @@ import {
   derDeserializeRsaPrivateKey,
   derSerializePrivateKey,
   derSerializePublicKey,
+  openSqliteDatabase,
 } from '@twitter-relaynet/core';
 
 import { WriteGroups } from './writeGroups';
@@ -93,24 +94,12 @@ export function ensurePrivateDirectory(dataDir: string): void {
 export function openSqliteStores(dataDir: string, fileName = DATABASE_FILE_NAME): SqliteEndpointStores {
   ensurePrivateDirectory(dataDir);
   const path = join(dataDir, fileName);
-  // Create the file owner-only before SQLite does: its -wal and -shm files copy the database's mode.
-  closeSync(openSync(path, 'a', 0o600));
-  chmodSync(path, 0o600);
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > SCHEMA_VERSION) {
-    db.close();
-    throw new Error(`${path} has schema version ${version}; this library knows up to ${SCHEMA_VERSION}`);
-  }
-  db.exec(SCHEMA);
-  db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  for (const suffix of ['-wal', '-shm']) {
-    if (existsSync(path + suffix)) chmodSync(path + suffix, 0o600);
-  }
+  const db = openSqliteDatabase(path, {
+    connect: (file) => new Database(file),
+    schemaVersion: SCHEMA_VERSION,
+    migrate: (connection) => connection.exec(SCHEMA),
+    foreignKeys: true,
+  });
   return new SqliteEndpointStores(db, path);
 }
 
@@ -207,7 +196,13 @@ class SqliteKeyStore implements KeyStore {
   async saveSessionKey(key: OwnSessionKey): Promise<void> {
     const privateKey = derSerializePrivateKey(key.privateKey);
     await this.writes.run(() =>
-      this.statements.saveSessionKey.run(key.keyId, privateKey, key.peerId, key.creationDate.getTime(), key.expiryDate.getTime()),
+      this.statements.saveSessionKey.run(
+        key.keyId,
+        privateKey,
+        key.peerId,
+        key.creationDate.getTime(),
+        key.expiryDate.getTime(),
+      ),
     );
   }
 

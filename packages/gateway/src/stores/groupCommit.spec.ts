@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { GroupCommitter } from './groupCommit';
 import { openSqliteStores, type SqliteGatewayStores } from './sqlite';
 import { LOCAL_QUEUE, type NewParcelRecord, type StoreWrite, type StoreWriteResult } from './types';
-import { waitFor } from '../testUtils';
+import { waitFor } from '@twitter-relaynet/test-support';
 
 const HOUR = 3_600_000;
 
@@ -62,7 +62,7 @@ test('writes submitted together are committed together, each resolving only afte
       return results;
     }),
   );
-  await waitFor(() => batches.length === 1);
+  await waitFor('the first batch', () => batches.length === 1, 10_000, 5);
   expect(batches[0]).toHaveLength(3);
   // The commit is held: nobody is told yet, and nothing is stored.
   await new Promise((resolve) => setImmediate(resolve));
@@ -77,7 +77,7 @@ test('writes submitted together are committed together, each resolving only afte
 
 test('what arrives while a commit is under way goes, together, into the next one', async () => {
   const first = committer.write([put('a')]);
-  await waitFor(() => batches.length === 1);
+  await waitFor('the first batch', () => batches.length === 1, 10_000, 5);
   const during = [committer.write([put('b')]), committer.write([put('c'), put('b', 'b again')])];
   await new Promise((resolve) => setImmediate(resolve));
   expect(batches).toHaveLength(1); // held until the first commit is done

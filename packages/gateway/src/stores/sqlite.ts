@@ -1,8 +1,8 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import Database from 'better-sqlite3';
-import { Certificate } from '@twitter-relaynet/core';
+import { Certificate, openSqliteDatabase } from '@twitter-relaynet/core';
 
 import type {
   CertificateRegistry,
@@ -145,39 +145,19 @@ function rowToParcel(row: ParcelRow, serialized: Buffer): ParcelRecord {
 
 /** Open (creating if need be) the database at `path` and return the stores in it. */
 export function openSqliteStores(path: string): SqliteGatewayStores {
-  if (path !== ':memory:') {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    // Created owner-only before SQLite opens it: SQLite gives the -wal and -shm files it creates the
-    // database file's mode, and they hold the same data (they used to be 0644, whatever the umask gave).
-    closeSync(openSync(path, 'a', 0o600));
-    chmodSync(path, 0o600);
-  }
-  const db = new Database(path);
-  try {
+  // Parcels are encrypted end to end, but their metadata is nobody else's business: owner-only folder and files.
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = openSqliteDatabase(path, {
+    connect: (file) => new Database(file),
+    schemaVersion: SCHEMA_VERSION,
+    migrate(connection, version) {
+      if (version === 1) connection.exec(MIGRATE_1_TO_2);
+      connection.exec(SCHEMA);
+    },
     // Parcels and cargo items are up to ~9 MiB: 64 KiB pages write them about twice as fast as the
-    // default 4 KiB (measured: 8 x 1 MiB blobs per commit). Only a new database takes it (before WAL).
-    db.pragma('page_size = 65536');
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
-    db.transaction(() => {
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) {
-        throw new Error(`Database ${path} has schema version ${version}; this code knows up to ${SCHEMA_VERSION}`);
-      }
-      if (version === 1) db.exec(MIGRATE_1_TO_2);
-      db.exec(SCHEMA);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    }).immediate();
-    // Parcels are encrypted end to end, but their metadata is nobody else's business.
-    if (path !== ':memory:') {
-      // Databases created by earlier versions: tighten what is already there.
-      for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
-    }
-  } catch (error) {
-    db.close();
-    throw error;
-  }
+    // default 4 KiB (measured: 8 x 1 MiB blobs per commit).
+    pageSize: 65536,
+  });
   return new SqliteGatewayStores(db);
 }
 
@@ -560,7 +540,9 @@ export class SqliteRegistrationStore implements RegistrationStore {
   private readonly saveTransaction;
 
   constructor(db: Database.Database, parcels: SqliteParcelStore) {
-    this.getStatement = db.prepare('SELECT relaying_gateway_der, user_gateway_der FROM registration WHERE singleton = 1');
+    this.getStatement = db.prepare(
+      'SELECT relaying_gateway_der, user_gateway_der FROM registration WHERE singleton = 1',
+    );
     const put = db.prepare(
       'INSERT OR REPLACE INTO registration (singleton, relaying_gateway_der, user_gateway_der) VALUES (1, ?, ?)',
     );
@@ -573,7 +555,8 @@ export class SqliteRegistrationStore implements RegistrationStore {
   }
 
   async get(): Promise<RegistrationRecord | null> {
-    const row = this.getStatement.get() as { relaying_gateway_der: Buffer; user_gateway_der: Buffer | null } | undefined;
+    const row = this.getStatement.get() as
+      { relaying_gateway_der: Buffer; user_gateway_der: Buffer | null } | undefined;
     if (!row) return null;
     return {
       relayingGatewayCertificate: Certificate.deserialize(row.relaying_gateway_der),
