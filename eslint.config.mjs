@@ -11,9 +11,18 @@ export default tseslint.config(
     languageOptions: {
       sourceType: 'commonjs',
       globals: Object.fromEntries(
-        ['require', 'module', '__dirname', 'process', 'console', 'describe', 'test', 'expect', 'beforeEach', 'afterEach'].map(
-          (name) => [name, 'readonly'],
-        ),
+        [
+          'require',
+          'module',
+          '__dirname',
+          'process',
+          'console',
+          'describe',
+          'test',
+          'expect',
+          'beforeEach',
+          'afterEach',
+        ].map((name) => [name, 'readonly']),
       ),
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
@@ -21,7 +30,10 @@ export default tseslint.config(
   {
     rules: {
       // `_`-prefixed names are deliberately unused (callback positions, destructuring that drops a field).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
 );

@@ -16,18 +16,20 @@ const scriptsProject = {
 };
 
 module.exports = {
-  projects: packages.map((name) => ({
-    displayName: name,
-    rootDir: path.join(packagesDir, name),
-    testEnvironment: 'node',
-    testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
-    transform: {
-      '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.jest.json') }],
-    },
-    // Sibling packages resolve to their TypeScript sources, so tests never need a prior build.
-    moduleNameMapper: {
-      '^@twitter-relaynet/([a-z-]+)$': path.join(packagesDir, '$1', 'src'),
-    },
-  })).concat(scriptsProject),
+  projects: packages
+    .map((name) => ({
+      displayName: name,
+      rootDir: path.join(packagesDir, name),
+      testEnvironment: 'node',
+      testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
+      transform: {
+        '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.jest.json') }],
+      },
+      // Sibling packages resolve to their TypeScript sources, so tests never need a prior build.
+      moduleNameMapper: {
+        '^@twitter-relaynet/([a-z-]+)$': path.join(packagesDir, '$1', 'src'),
+      },
+    }))
+    .concat(scriptsProject),
   testTimeout: 30_000,
 };

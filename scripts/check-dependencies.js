@@ -57,7 +57,8 @@ function readJson(file) {
 
 function listTsFiles(dir) {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
     .map((entry) => path.join(entry.parentPath ?? entry.path, entry.name));
 }
@@ -115,7 +116,9 @@ function checkPackage(dir, executables, problems) {
         const target = path.resolve(path.dirname(file), specifier);
         const reach = `${path.relative(PACKAGES, file)} -> ${path.relative(PACKAGES, target)}`;
         if (!target.startsWith(dir + path.sep) && !KNOWN_RELATIVE_REACHES.has(reach)) {
-          problems.push(`${where}/${relative} reaches into ${path.relative(ROOT, target)} by a relative path: import the package`);
+          problems.push(
+            `${where}/${relative} reaches into ${path.relative(ROOT, target)} by a relative path: import the package`,
+          );
         }
         continue;
       }
@@ -124,13 +127,17 @@ function checkPackage(dir, executables, problems) {
       if (isTest) {
         usedBy.tests.add(name);
         if (!dependencies.has(name) && !devDependencies.has(name)) {
-          problems.push(`${where}/${relative} imports ${name}, which ${where}/package.json does not declare (devDependencies)`);
+          problems.push(
+            `${where}/${relative} imports ${name}, which ${where}/package.json does not declare (devDependencies)`,
+          );
         }
       } else {
         usedBy.production.add(name);
         if (!dependencies.has(name)) {
           const hint = devDependencies.has(name) ? 'is only a devDependency' : 'is not declared';
-          problems.push(`${where}/${relative} imports ${name} at run time, which ${hint} in ${where}/package.json (dependencies)`);
+          problems.push(
+            `${where}/${relative} imports ${name} at run time, which ${hint} in ${where}/package.json (dependencies)`,
+          );
         }
       }
     }
@@ -153,7 +160,9 @@ function checkRoot(problems) {
   for (const section of ['dependencies', 'devDependencies']) {
     for (const name of Object.keys(manifest[section] ?? {})) {
       if (!(name in ROOT_TOOL_USES)) {
-        problems.push(`package.json declares ${name} (${section}): the root holds only the tools its scripts run; declare it in the package that imports it`);
+        problems.push(
+          `package.json declares ${name} (${section}): the root holds only the tools its scripts run; declare it in the package that imports it`,
+        );
       }
     }
   }

@@ -20,9 +20,20 @@ function check() {
 
 beforeEach(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'check-dependencies-'));
-  write('package.json', { name: 'root', scripts: { build: 'tsc -b', test: 'jest', each: 'lerna run test' }, devDependencies: { jest: '1', typescript: '1', lerna: '1' } });
-  write('packages/lib/package.json', { name: '@x/lib', dependencies: { ws: '1' }, devDependencies: { 'fast-check': '1' } });
-  write('packages/lib/src/index.ts', "import { WebSocket } from 'ws';\nimport { join } from 'node:path';\nexport { WebSocket, join };\n");
+  write('package.json', {
+    name: 'root',
+    scripts: { build: 'tsc -b', test: 'jest', each: 'lerna run test' },
+    devDependencies: { jest: '1', typescript: '1', lerna: '1' },
+  });
+  write('packages/lib/package.json', {
+    name: '@x/lib',
+    dependencies: { ws: '1' },
+    devDependencies: { 'fast-check': '1' },
+  });
+  write(
+    'packages/lib/src/index.ts',
+    "import { WebSocket } from 'ws';\nimport { join } from 'node:path';\nexport { WebSocket, join };\n",
+  );
   write('packages/lib/src/index.spec.ts', "import fc from 'fast-check';\nimport { WebSocket } from './index';\n");
   write('packages/app/package.json', { name: '@x/app', dependencies: { '@x/lib': '1' } });
   write('packages/app/src/main.ts', "export * from '@x/lib';\n");
@@ -39,8 +50,12 @@ test('names packages that tests import undeclared, a sibling workspace package i
   write('packages/lib/test/app.spec.ts', "import { WebSocket } from '@x/app';\n");
   const { status, output } = check();
   expect(status).toBe(1);
-  expect(output).toContain('packages/app/test/main.spec.ts imports fast-check, which packages/app/package.json does not declare');
-  expect(output).toContain('packages/lib/test/app.spec.ts imports @x/app, which packages/lib/package.json does not declare');
+  expect(output).toContain(
+    'packages/app/test/main.spec.ts imports fast-check, which packages/app/package.json does not declare',
+  );
+  expect(output).toContain(
+    'packages/lib/test/app.spec.ts imports @x/app, which packages/lib/package.json does not declare',
+  );
 });
 
 test('names a run-time import declared only as a devDependency', () => {
@@ -61,7 +76,11 @@ test('names a declared dependency that only tests use, and one that nothing uses
 
 test("names a relative import into another package's folder, and a package the root should not hold", () => {
   write('packages/app/src/reach.ts', "export * from '../../lib/src/index';\n");
-  write('package.json', { name: 'root', scripts: { build: 'tsc -b', test: 'jest lerna' }, devDependencies: { jest: '1', typescript: '1', lerna: '1', 'fast-check': '1' } });
+  write('package.json', {
+    name: 'root',
+    scripts: { build: 'tsc -b', test: 'jest lerna' },
+    devDependencies: { jest: '1', typescript: '1', lerna: '1', 'fast-check': '1' },
+  });
   const { status, output } = check();
   expect(status).toBe(1);
   expect(output).toContain('packages/app/src/reach.ts reaches into packages/lib/src/index by a relative path');

@@ -13,7 +13,14 @@ describe('niceTicks', () => {
 });
 
 test('shortNumber and escapeXml', () => {
-  expect([1, 999, 1000, 10_000, 100_000, 1_500_000].map(shortNumber)).toEqual(['1', '999', '1k', '10k', '100k', '1.5M']);
+  expect([1, 999, 1000, 10_000, 100_000, 1_500_000].map(shortNumber)).toEqual([
+    '1',
+    '999',
+    '1k',
+    '10k',
+    '100k',
+    '1.5M',
+  ]);
   expect(escapeXml('a < b & "c" > d')).toBe('a &lt; b &amp; &quot;c&quot; &gt; d');
 });
 
@@ -23,7 +30,14 @@ describe('renderLineChart', () => {
     xLabel: 'queued',
     yLabel: 'per second',
     series: [
-      { name: 'one', points: [[1000, 200], [10_000, 190], [100_000, 180]] as [number, number][] },
+      {
+        name: 'one',
+        points: [
+          [1000, 200],
+          [10_000, 190],
+          [100_000, 180],
+        ] as [number, number][],
+      },
       { name: 'two', points: [[1000, 50]] as [number, number][] },
     ],
   };

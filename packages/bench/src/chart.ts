@@ -65,12 +65,16 @@ export function renderLineChart(chart: LineChart): string {
   for (const tick of yTicks) {
     const y = f(py(tick));
     out.push(`<line x1="${MARGIN.left}" y1="${y}" x2="${MARGIN.left + plotWidth}" y2="${y}" stroke="#ddd"/>`);
-    out.push(`<text x="${MARGIN.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${shortNumber(tick)}</text>`);
+    out.push(
+      `<text x="${MARGIN.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${shortNumber(tick)}</text>`,
+    );
   }
   for (let power = logMin; power <= logMax; power++) {
     const x = f(px(10 ** power));
     out.push(`<line x1="${x}" y1="${MARGIN.top}" x2="${x}" y2="${MARGIN.top + plotHeight}" stroke="#ddd"/>`);
-    out.push(`<text x="${x}" y="${MARGIN.top + plotHeight + 18}" text-anchor="middle">${shortNumber(10 ** power)}</text>`);
+    out.push(
+      `<text x="${x}" y="${MARGIN.top + plotHeight + 18}" text-anchor="middle">${shortNumber(10 ** power)}</text>`,
+    );
   }
   out.push(
     `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#333"/>`,
@@ -84,7 +88,9 @@ export function renderLineChart(chart: LineChart): string {
       const path = shown.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${f(px(x))},${f(py(y))}`).join(' ');
       out.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="2"/>`);
       for (const [x, y] of shown) {
-        out.push(`<circle cx="${f(px(x))}" cy="${f(py(y))}" r="3.5" fill="${colour}"><title>${escapeXml(`${series.name}: ${shortNumber(x)} → ${shortNumber(y)}`)}</title></circle>`);
+        out.push(
+          `<circle cx="${f(px(x))}" cy="${f(py(y))}" r="3.5" fill="${colour}"><title>${escapeXml(`${series.name}: ${shortNumber(x)} → ${shortNumber(y)}`)}</title></circle>`,
+        );
       }
     }
     const legendY = MARGIN.top + 10 + index * 20;

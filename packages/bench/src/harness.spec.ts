@@ -39,7 +39,10 @@ describe('figure registry', () => {
     });
     expect(vsRef).toMatchObject({ value: 15, unit: 'x', met: true });
     expect(vsFloor).toMatchObject({ value: 0.375, met: false });
-    expect(figures.ratiosOf('core.x.opsPerSec').map((r) => r.name)).toEqual(['core.x.vsRelaynetCore', 'core.x.vsFloor']);
+    expect(figures.ratiosOf('core.x.opsPerSec').map((r) => r.name)).toEqual([
+      'core.x.vsRelaynetCore',
+      'core.x.vsFloor',
+    ]);
   });
 
   test('a ratio with a missing or zero baseline is skipped with a note', () => {

@@ -8,7 +8,16 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -42,7 +51,12 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
 }
 
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = READY_TIMEOUT_MS, stepMs = 20): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = READY_TIMEOUT_MS,
+  stepMs = 20,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -53,14 +67,25 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
 }
 
 /** The packages behind the executables the end-to-end groups run. */
-const EXECUTABLE_PACKAGES = ['user-gateway', 'relayer-gateway', 'relay', 'twitter-app', 'twitter-api-adapter', 'x-api-emulator'];
+const EXECUTABLE_PACKAGES = [
+  'user-gateway',
+  'relayer-gateway',
+  'relay',
+  'twitter-app',
+  'twitter-api-adapter',
+  'x-api-emulator',
+];
 
 /** Build the executables (incremental; `npm run bench` has built everything already). */
 export function buildExecutables(): void {
   try {
     execFileSync(
       process.execPath,
-      [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', ...EXECUTABLE_PACKAGES.map((name) => `packages/${name}`)],
+      [
+        join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-b',
+        ...EXECUTABLE_PACKAGES.map((name) => `packages/${name}`),
+      ],
       { cwd: REPO, stdio: 'pipe' },
     );
   } catch (error) {
@@ -261,7 +286,17 @@ export class Network {
     const cogrpc = options.cogrpc ? ['--cogrpc-address', '127.0.0.1:0'] : [];
     this.relayer = new Daemon(
       'relayer-gateway',
-      ['--data-root', this.root, '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '100', '--address-book', this.path('address-book.json'), ...cogrpc],
+      [
+        '--data-root',
+        this.root,
+        '--pogrpc-address',
+        '127.0.0.1:0',
+        '--poll-interval',
+        '100',
+        '--address-book',
+        this.path('address-book.json'),
+        ...cogrpc,
+      ],
       { env },
     );
     this.userGateway = new Daemon('user-gateway', ['--data-root', this.root, '--poll-interval', '100'], { env });
@@ -280,7 +315,9 @@ export class Network {
   /** The environment of a child: profiled when asked, plus more preloads. */
   private profileEnv(...preloads: string[]): NodeJS.ProcessEnv {
     const all = this.profileDir ? [this.profilePreload, ...preloads] : preloads;
-    return all.length === 0 ? {} : { NODE_OPTIONS: childNodeOptions(...all), ...(this.profileDir ? { BENCH_PROFILE_DIR: this.profileDir } : {}) };
+    return all.length === 0
+      ? {}
+      : { NODE_OPTIONS: childNodeOptions(...all), ...(this.profileDir ? { BENCH_PROFILE_DIR: this.profileDir } : {}) };
   }
 
   path(...parts: string[]): string {
@@ -303,7 +340,9 @@ export class Network {
     await this.relayer.start();
     await (options.startAdapter ? options.startAdapter() : this.startAdapter());
     await this.userGateway.start();
-    await waitFor('the user gateway registration', () => existsSync(this.path('user-gateway', 'identity-certificate.pem')));
+    await waitFor('the user gateway registration', () =>
+      existsSync(this.path('user-gateway', 'identity-certificate.pem')),
+    );
   }
 
   /** Open the adapter's endpoint again after `stopAdapter` (what the relaying gateway queued for it then flows). */
@@ -313,7 +352,10 @@ export class Network {
 
   /** The relaying gateway's PogRPC address and certificate, as it published them (for the test's own adapter). */
   relayerRoute(): { address: string; tlsCertificatePem: string } {
-    return JSON.parse(readFileSync(this.path('relayer-gateway', 'pogrpc.json'), 'utf8')) as { address: string; tlsCertificatePem: string };
+    return JSON.parse(readFileSync(this.path('relayer-gateway', 'pogrpc.json'), 'utf8')) as {
+      address: string;
+      tlsCertificatePem: string;
+    };
   }
 
   /**
@@ -338,7 +380,9 @@ export class Network {
     writeFileSync(certificateFile, published.tlsCertificatePem);
     writeFileSync(
       this.path('address-book.json'),
-      JSON.stringify({ [published.internetAddress]: { address: published.address, tlsCertificatePath: certificateFile } }),
+      JSON.stringify({
+        [published.internetAddress]: { address: published.address, tlsCertificatePath: certificateFile },
+      }),
     );
   }
 
@@ -366,7 +410,11 @@ export class Network {
     const server = await this.adapter.listen({ address: '127.0.0.1:0', tls: { stateDir: dir } });
     writeFileSync(
       join(dir, 'pogrpc.json'),
-      JSON.stringify({ internetAddress: ADAPTER_ADDRESS, address: `127.0.0.1:${server.port}`, tlsCertificatePem: server.certificatePem }),
+      JSON.stringify({
+        internetAddress: ADAPTER_ADDRESS,
+        address: `127.0.0.1:${server.port}`,
+        tlsCertificatePem: server.certificatePem,
+      }),
     );
     this.addAdapterToAddressBook();
     await this.adapter.publishConnectionParameters(join(dir, 'connection-parameters.json'));
@@ -389,12 +437,20 @@ export class Network {
     const endpoint = await PrivateEndpoint.open({
       dataDir: this.path('apps', name),
       logger: silentLogger,
-      transport: new PoWebSocketGatewayTransport({ socketPath: this.path('user-gateway', 'powebsocket.sock'), logger: silentLogger }),
+      transport: new PoWebSocketGatewayTransport({
+        socketPath: this.path('user-gateway', 'powebsocket.sock'),
+        logger: silentLogger,
+      }),
     });
     await endpoint.register();
-    const peer = await endpoint.addPublicPeer(await readConnectionParameters(this.path('twitter-api-adapter', 'connection-parameters.json')));
+    const peer = await endpoint.addPublicPeer(
+      await readConnectionParameters(this.path('twitter-api-adapter', 'connection-parameters.json')),
+    );
     const authorization = await endpoint.issuePda(peer.identityCertificate, new Date(Date.now() + 7 * 24 * 3_600_000));
-    await endpoint.sendMessage(peer.internetAddress, { type: 'pda', content: serializeDeliveryAuthorization(authorization) });
+    await endpoint.sendMessage(peer.internetAddress, {
+      type: 'pda',
+      content: serializeDeliveryAuthorization(authorization),
+    });
     const app: App = { endpoint, peer, received: [] };
     this.apps.push(app);
     return app;
@@ -408,17 +464,22 @@ export class Network {
   async relay(at: 'user' | 'relayer', options: { over?: 'cosocket' | 'cogrpc' } = {}): Promise<RelayRun> {
     const gateway = at === 'user' ? this.userGateway : this.relayer;
     const [incoming, outgoing] = at === 'user' ? [this.toUser, this.toRelayer] : [this.toRelayer, this.toUser];
-    const to = options.over === 'cogrpc' ? this.cogrpcArgs(at) : ['--cosocket', this.path(gateway.kind, 'cosocket.sock')];
+    const to =
+      options.over === 'cogrpc' ? this.cogrpcArgs(at) : ['--cosocket', this.path(gateway.kind, 'cosocket.sock')];
     mkdirSync(incoming, { recursive: true });
     const rssFile = this.path(`relay-rss-${process.hrtime.bigint()}`);
     const reset = gateway.resetPeakRss();
     const started = performance.now();
     const result = await new Promise<{ status: number | null; stderr: string }>((done, fail) => {
-      const child = spawn(join(REPO, 'bin', 'relay'), [...to, '--incoming', incoming, '--outgoing', outgoing, '--wait', '0', '--no-progress'], {
-        cwd: tmpdir(),
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, ...this.profileEnv(this.rssPreload), BENCH_RSS_FILE: rssFile },
-      });
+      const child = spawn(
+        join(REPO, 'bin', 'relay'),
+        [...to, '--incoming', incoming, '--outgoing', outgoing, '--wait', '0', '--no-progress'],
+        {
+          cwd: tmpdir(),
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: { ...process.env, ...this.profileEnv(this.rssPreload), BENCH_RSS_FILE: rssFile },
+        },
+      );
       let stderr = '';
       child.stderr!.on('data', (data: Buffer) => (stderr = (stderr + data.toString()).slice(-STDERR_TAIL_CHARS)));
       child.once('error', fail);
@@ -437,7 +498,10 @@ export class Network {
   /** bin/relay's options to reach the relaying gateway over CogRPC, pinning the certificate it published. */
   private cogrpcArgs(at: 'user' | 'relayer'): string[] {
     if (at !== 'relayer') throw new Error('Only the relaying gateway serves CogRPC');
-    const published = JSON.parse(readFileSync(this.path('relayer-gateway', 'cogrpc.json'), 'utf8')) as { address: string; tlsCertificatePem: string };
+    const published = JSON.parse(readFileSync(this.path('relayer-gateway', 'cogrpc.json'), 'utf8')) as {
+      address: string;
+      tlsCertificatePem: string;
+    };
     const certificate = this.path('relayer-cogrpc-cert.pem');
     writeFileSync(certificate, published.tlsCertificatePem);
     return ['--gateway', published.address, '--gateway-certificate', certificate];
@@ -449,7 +513,9 @@ export class Network {
     if (run.status !== 0 && run.status !== 3) {
       // The last lines say what went wrong (the relay writes one line per file that failed, then a summary).
       const tail = run.stderr.trimEnd().split('\n').slice(-3).join('\n');
-      throw new Error(`bin/relay at the ${at} gateway exited with ${run.status} after ${(run.ms / 1000).toFixed(1)} s:\n${tail}`);
+      throw new Error(
+        `bin/relay at the ${at} gateway exited with ${run.status} after ${(run.ms / 1000).toFixed(1)} s:\n${tail}`,
+      );
     }
     return run;
   }
@@ -477,7 +543,11 @@ export class Network {
 }
 
 /** Run `op` over `items` with at most `concurrency` in flight; results in order. */
-export async function mapConcurrently<T, R>(items: readonly T[], concurrency: number, op: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapConcurrently<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  op: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
@@ -526,7 +596,12 @@ export async function sendFromApps(apps: readonly App[], n: number, options: Sen
  * The adapter queues `n` parcels for the apps (each with the PDA its app sent), then waits until
  * the relaying gateway has stored them all (its outbox delivers them over PogRPC).
  */
-export async function sendFromAdapter(network: Network, apps: readonly App[], n: number, options: SendOptions & { timeoutMs: number }): Promise<void> {
+export async function sendFromAdapter(
+  network: Network,
+  apps: readonly App[],
+  n: number,
+  options: SendOptions & { timeoutMs: number },
+): Promise<void> {
   const stored = () => apps.reduce((sum, app) => sum + network.relayer.count('Parcel stored', app.endpoint.id), 0);
   const storedBefore = stored();
   const perApp = shares(n, apps.length);
@@ -534,9 +609,16 @@ export async function sendFromAdapter(network: Network, apps: readonly App[], n:
   await mapConcurrently(targets, options.concurrency, (app) => {
     const authorization = network.pdas.get(app.endpoint.id);
     if (!authorization) throw new Error(`The adapter has no PDA from ${app.endpoint.id}`);
-    return network.adapter.sendMessage({ type: options.type, content: randomBytes(options.contentBytes) }, { authorization });
+    return network.adapter.sendMessage(
+      { type: options.type, content: randomBytes(options.contentBytes) },
+      { authorization },
+    );
   });
-  await waitFor('the relaying gateway to store every parcel from the adapter', () => stored() >= storedBefore + n, options.timeoutMs);
+  await waitFor(
+    'the relaying gateway to store every parcel from the adapter',
+    () => stored() >= storedBefore + n,
+    options.timeoutMs,
+  );
 }
 
 /** Open `count` apps and carry their PDAs to the adapter (one untimed trip). */

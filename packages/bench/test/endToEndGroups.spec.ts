@@ -60,8 +60,11 @@ test('relay: MB/s each way (CoSocket, then CogRPC at the relaying gateway) and a
   expect(value(figures, 'relay.cp.MBps')).toBeGreaterThan(0);
   expect(value(figures, 'relay.vsCp')).toBeCloseTo(value(figures, 'relay.MBps') / value(figures, 'relay.cp.MBps'));
   // The same trip with the relaying gateway over CogRPC (TLS).
-  for (const leg of ['toInternet.deliver', 'fromInternet.collect']) expect(value(figures, `relay.cogrpc.${leg}.MBps`)).toBeGreaterThan(0);
-  expect(value(figures, 'relay.cogrpc.vsCoSocket')).toBeCloseTo(value(figures, 'relay.cogrpc.MBps') / value(figures, 'relay.MBps'));
+  for (const leg of ['toInternet.deliver', 'fromInternet.collect'])
+    expect(value(figures, `relay.cogrpc.${leg}.MBps`)).toBeGreaterThan(0);
+  expect(value(figures, 'relay.cogrpc.vsCoSocket')).toBeCloseTo(
+    value(figures, 'relay.cogrpc.MBps') / value(figures, 'relay.MBps'),
+  );
   for (const name of ['relay.peakRssMiB', 'relay.userGateway.peakRssMiB', 'relay.relayingGateway.peakRssMiB']) {
     // A node process, not a shell (a few MiB) nor a runaway.
     expect(value(figures, name)).toBeGreaterThan(20);

@@ -8,7 +8,14 @@ import { isAbsolute } from 'node:path';
 
 import fc from 'fast-check';
 
-import { argvArbitrary, type ErrorClass, expectTypedOutcome, FuzzCounter, fuzzParameters, FUZZ_TEST_TIMEOUT_MS } from './fuzz';
+import {
+  argvArbitrary,
+  type ErrorClass,
+  expectTypedOutcome,
+  FuzzCounter,
+  fuzzParameters,
+  FUZZ_TEST_TIMEOUT_MS,
+} from './fuzz';
 
 export interface DaemonCommandLine {
   /** The executable's name, as in `bin/<name>`. */
@@ -53,18 +60,22 @@ export function describeDaemonCommandLineFuzz(cli: DaemonCommandLine): void {
     `${cli.name}: usage error or a configuration`,
     () => {
       fc.assert(
-        fc.property(argvArbitrary(cli.flags, [], fc.oneof(fc.string({ maxLength: 20 }), numbers)), environment, (argv, env) => {
-          counter.count();
-          const config = expectTypedOutcome(() => cli.parse(argv, env), cli.usageErrors, { argv, environment: env });
-          if (config) {
-            for (const [key, value] of Object.entries(config)) {
-              if (typeof value === 'string' && !cli.addressKeys?.includes(key) && !isAbsolute(value)) {
-                throw new Error(`${key} is not absolute: ${value}`);
+        fc.property(
+          argvArbitrary(cli.flags, [], fc.oneof(fc.string({ maxLength: 20 }), numbers)),
+          environment,
+          (argv, env) => {
+            counter.count();
+            const config = expectTypedOutcome(() => cli.parse(argv, env), cli.usageErrors, { argv, environment: env });
+            if (config) {
+              for (const [key, value] of Object.entries(config)) {
+                if (typeof value === 'string' && !cli.addressKeys?.includes(key) && !isAbsolute(value)) {
+                  throw new Error(`${key} is not absolute: ${value}`);
+                }
               }
+              expect(config.pollIntervalMs).toBeGreaterThan(0);
             }
-            expect(config.pollIntervalMs).toBeGreaterThan(0);
-          }
-        }),
+          },
+        ),
         fuzzParameters(`cli / ${cli.name}`),
       );
     },

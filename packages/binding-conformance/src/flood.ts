@@ -8,8 +8,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
 export type FloodTarget =
-  | { readonly path: string }
-  | { readonly host: string; readonly port: number; readonly tls?: boolean };
+  { readonly path: string } | { readonly host: string; readonly port: number; readonly tls?: boolean };
 
 /**
  * One misbehaviour: what to write at once, then optionally what to drip one octet at a time
@@ -57,7 +56,12 @@ export interface FloodOptions {
  * Open `count` connections to `target`, cycling through `behaviours`. Connections are opened at
  * once (all concurrent) and kept open until the server closes them or `stop()` is called.
  */
-export function startFlood(target: FloodTarget, count: number, behaviours: readonly Misbehaviour[], options: FloodOptions = {}): Flood {
+export function startFlood(
+  target: FloodTarget,
+  count: number,
+  behaviours: readonly Misbehaviour[],
+  options: FloodOptions = {},
+): Flood {
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let opened = 0;
@@ -123,7 +127,10 @@ export function startFlood(target: FloodTarget, count: number, behaviours: reado
     stop: async () => {
       stopping = true;
       for (const timer of timers) clearTimeout(timer);
-      const closing = [...sockets].map((socket) => new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve()))));
+      const closing = [...sockets].map(
+        (socket) =>
+          new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve()))),
+      );
       for (const socket of sockets) socket.destroy();
       await Promise.all(closing);
     },

@@ -140,12 +140,18 @@ export type Mutation =
   | { readonly kind: 'interesting'; readonly at: number; readonly width: 1 | 2 | 4; readonly value: number };
 
 /** Values that break length fields: zero, one, maxima of each width, off-by-one around them. */
-const INTERESTING = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff];
+const INTERESTING = [
+  0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff,
+];
 
 export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
   fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 16 }) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
   fc.record({
@@ -211,18 +217,43 @@ export function splitAt(input: Buffer, cuts: readonly number[]): Buffer[] {
 // Command lines
 
 /** Strings that trip option parsers: empty, dashes, `=`, NUL, huge numbers, unicode, `--`. */
-const NASTY_WORDS = ['', '-', '--', '---', '-h', '--help', '=', '--=', '-1', '0', '1e999', 'NaN', '\u0000', ' ', '\u202e', '💥', '9'.repeat(400)];
+const NASTY_WORDS = [
+  '',
+  '-',
+  '--',
+  '---',
+  '-h',
+  '--help',
+  '=',
+  '--=',
+  '-1',
+  '0',
+  '1e999',
+  'NaN',
+  '\u0000',
+  ' ',
+  '\u202e',
+  '💥',
+  '9'.repeat(400),
+];
 
 /**
  * argv (after `node script`) made of the command's own flags and words, nasty words and random
  * strings, in random order: most runs reach the option validation, not just "unknown option".
  */
-export function argvArbitrary(flags: readonly string[], words: readonly string[] = [], values?: fc.Arbitrary<string>): fc.Arbitrary<string[]> {
+export function argvArbitrary(
+  flags: readonly string[],
+  words: readonly string[] = [],
+  values?: fc.Arbitrary<string>,
+): fc.Arbitrary<string[]> {
   const token = fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...flags) },
     { weight: 2, arbitrary: fc.constantFrom(...NASTY_WORDS, ...words) },
     { weight: 3, arbitrary: values ?? fc.string({ maxLength: 30 }) },
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...flags), fc.string({ maxLength: 20 })).map(([f, v]) => `${f}=${v}`) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.constantFrom(...flags), fc.string({ maxLength: 20 })).map(([f, v]) => `${f}=${v}`),
+    },
   );
   return fc.array(token, { maxLength: 8 });
 }

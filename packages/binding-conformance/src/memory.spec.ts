@@ -36,7 +36,8 @@ const memoryBinding: BindingFactory = {
             let error: unknown;
             const onAbort = () => wake?.();
             options.signal?.addEventListener('abort', onAbort);
-            const failure = () => (options.signal?.aborted ? new Error('aborted') : alive ? undefined : new Error('connection lost'));
+            const failure = () =>
+              options.signal?.aborted ? new Error('aborted') : alive ? undefined : new Error('connection lost');
             const waitUntil = async (condition: () => boolean) => {
               while (!condition() && !failure()) await new Promise<void>((resolve) => (wake = resolve));
             };

@@ -39,7 +39,10 @@ export function describeSlowLink(factory: BindingFactory): void {
   ): Promise<T> {
     const store = new RecordingStore();
     const clients: TestClient[] = [];
-    const server: RunningServer = await factory.start({ onMessage: store.onMessage, idleTimeoutMs: SLOW_LINK_IDLE_TIMEOUT_MS });
+    const server: RunningServer = await factory.start({
+      onMessage: store.onMessage,
+      idleTimeoutMs: SLOW_LINK_IDLE_TIMEOUT_MS,
+    });
     let dir: string | null = null;
     let proxy: ThrottlingProxy | null = null;
     try {

@@ -19,7 +19,12 @@ import {
   type Logger,
 } from '@twitter-relaynet/pogrpc';
 
-import { DEFAULT_CARGO_WINDOW, DEFAULT_CLIENT_DEADLINE_MS, MAX_CARGO_LENGTH, MAX_CARGO_MESSAGE_LENGTH } from './constants';
+import {
+  DEFAULT_CARGO_WINDOW,
+  DEFAULT_CLIENT_DEADLINE_MS,
+  MAX_CARGO_LENGTH,
+  MAX_CARGO_MESSAGE_LENGTH,
+} from './constants';
 import { loadCogRPCService, type CogRPCDialect } from './proto';
 
 export interface CogRPCClientOptions extends GrpcBindingClientOptions {

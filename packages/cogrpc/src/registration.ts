@@ -5,13 +5,7 @@
  * (packages/gateway courierRegistration.ts reads them).
  */
 import * as grpc from '@grpc/grpc-js';
-import {
-  clientChannel,
-  loadGrpcPackage,
-  type ClientTls,
-  type Logger,
-  silentLogger,
-} from '@twitter-relaynet/pogrpc';
+import { clientChannel, loadGrpcPackage, type ClientTls, type Logger, silentLogger } from '@twitter-relaynet/pogrpc';
 
 import { CogRPCError } from './errors';
 import { COGRPC_PROTO_PATH } from './proto';
@@ -53,7 +47,10 @@ export function registerGatewayHandler(
     const peer = call.getPeer();
     if (!request?.length || request.length > MAX_REGISTRATION_MESSAGE_LENGTH) {
       logger.warn({ peer, length: request?.length ?? 0 }, 'CogRPC registration request refused: bad length');
-      callback({ code: grpc.status.INVALID_ARGUMENT, details: `Registration request must be 1..${MAX_REGISTRATION_MESSAGE_LENGTH} octets` });
+      callback({
+        code: grpc.status.INVALID_ARGUMENT,
+        details: `Registration request must be 1..${MAX_REGISTRATION_MESSAGE_LENGTH} octets`,
+      });
       return;
     }
     register(request, { peer }).then(
@@ -94,7 +91,10 @@ export class CourierRegistrationClient {
    * Present a request; resolves to the gateway's response. Throws `GatewayRegistrationRefusedError` if the
    * gateway refused it for good, any other error if it could not answer now (keep the request).
    */
-  public register(request: Buffer, options: { readonly signal?: AbortSignal; readonly deadlineMs?: number } = {}): Promise<Buffer> {
+  public register(
+    request: Buffer,
+    options: { readonly signal?: AbortSignal; readonly deadlineMs?: number } = {},
+  ): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const deadline = Date.now() + (options.deadlineMs ?? DEFAULT_REGISTRATION_DEADLINE_MS);
       const call = this.client.RegisterGateway({ message: request }, { deadline }, (error, response) => {

@@ -53,7 +53,10 @@ export interface CogRPCServerOptions extends GrpcBindingServerOptions {
    * for it. Throw `CcaRefusedError` to refuse the CCA: `reused` answers PERMISSION_DENIED, any other reason
    * UNAUTHENTICATED. Any other error answers UNAVAILABLE (the courier may retry).
    */
-  collectCargo(cca: Buffer, context: CollectionContext): Promise<AsyncIterable<CollectableCargo> | Iterable<CollectableCargo>>;
+  collectCargo(
+    cca: Buffer,
+    context: CollectionContext,
+  ): Promise<AsyncIterable<CollectableCargo> | Iterable<CollectableCargo>>;
   readonly maxCargoLength?: number;
   /**
    * Answer a courier registration request (the `CourierRegistration` service, offered only when this is set).
@@ -67,7 +70,11 @@ export type CogRPCServer = GrpcBindingServer;
 /** Start a CogRPC server offering `DeliverCargo` and `CollectCargo` under both the `awala` and `relaynet` names. */
 export async function createCogRPCServer(options: CogRPCServerOptions): Promise<CogRPCServer> {
   const maxCargoLength = options.maxCargoLength ?? MAX_CARGO_LENGTH;
-  const settings = { label: 'CogRPC', maxReceiveLength: maxCargoLength + CARGO_MESSAGE_OVERHEAD, maxSendLength: MAX_CARGO_MESSAGE_LENGTH };
+  const settings = {
+    label: 'CogRPC',
+    maxReceiveLength: maxCargoLength + CARGO_MESSAGE_OVERHEAD,
+    maxSendLength: MAX_CARGO_MESSAGE_LENGTH,
+  };
   return startGrpcBindingServer(options, settings, ({ addService, calls, logger, idleTimeoutMs }) => {
     const handlers = {
       DeliverCargo: (call: grpc.ServerDuplexStream<DeliveryMessage<'cargo'>, DeliveryAckMessage>) =>
@@ -89,7 +96,9 @@ export async function createCogRPCServer(options: CogRPCServerOptions): Promise<
     for (const dialect of COGRPC_DIALECTS) addService(loadCogRPCService(dialect).service, handlers);
     if (options.registerGateway) {
       const register = options.registerGateway.bind(options);
-      addService(loadCourierRegistrationService().service, { RegisterGateway: registerGatewayHandler(register, logger) });
+      addService(loadCourierRegistrationService().service, {
+        RegisterGateway: registerGatewayHandler(register, logger),
+      });
     }
   });
 }
@@ -102,9 +111,11 @@ export function parseCcaAuthorization(metadata: grpc.Metadata): Buffer | string 
   if (values.length === 0) return 'Authorization metadata is missing';
   if (values.length > 1) return `Expected one Authorization metadata value; got ${values.length}`;
   const value = values[0].toString();
-  if (value.length > MAX_AUTHORIZATION_LENGTH) return `Authorization metadata exceeds ${MAX_AUTHORIZATION_LENGTH} characters`;
+  if (value.length > MAX_AUTHORIZATION_LENGTH)
+    return `Authorization metadata exceeds ${MAX_AUTHORIZATION_LENGTH} characters`;
   const match = AUTHORIZATION.exec(value);
-  if (!match || match[2].length % 4 !== 0) return 'Authorization must be "Awala-CCA <base64>" or "Relaynet-CCA <base64>"';
+  if (!match || match[2].length % 4 !== 0)
+    return 'Authorization must be "Awala-CCA <base64>" or "Relaynet-CCA <base64>"';
   return Buffer.from(match[2], 'base64');
 }
 

@@ -8,7 +8,13 @@ import { performance } from 'node:perf_hooks';
 
 import * as grpc from '@grpc/grpc-js';
 
-import { CogRPCClient, createCogRPCServer, generateSelfSignedCertificate, GrpcCallError, type CogRPCServer } from '../src';
+import {
+  CogRPCClient,
+  createCogRPCServer,
+  generateSelfSignedCertificate,
+  GrpcCallError,
+  type CogRPCServer,
+} from '../src';
 
 const IDLE_MS = 1_000;
 const identity = generateSelfSignedCertificate();
@@ -42,7 +48,10 @@ afterAll(async () => {
 });
 
 test('a server that takes a cargo and never acks it is dropped after about the idle period; the cargo is reported unacked', async () => {
-  const client = new CogRPCClient(server.address, { tls: { pinnedCertificatePem: identity.certificatePem }, idleTimeoutMs: IDLE_MS });
+  const client = new CogRPCClient(server.address, {
+    tls: { pinnedCertificatePem: identity.certificatePem },
+    idleTimeoutMs: IDLE_MS,
+  });
   try {
     const started = performance.now();
     const report = await client.deliverCargo([{ id: 'unacked', cargo: Buffer.alloc(64 * 1024, 5) }]);
@@ -59,7 +68,10 @@ test('a server that takes a cargo and never acks it is dropped after about the i
 }, 30_000);
 
 test('a server that hands out nothing and never ends the collection is dropped after about the idle period', async () => {
-  const client = new CogRPCClient(server.address, { tls: { pinnedCertificatePem: identity.certificatePem }, idleTimeoutMs: IDLE_MS });
+  const client = new CogRPCClient(server.address, {
+    tls: { pinnedCertificatePem: identity.certificatePem },
+    idleTimeoutMs: IDLE_MS,
+  });
   try {
     const started = performance.now();
     const report = await client.collectCargo(Buffer.from('a CCA'), { onCargo: async () => undefined });

@@ -55,7 +55,10 @@ describe('CogRPC server and client', () => {
   });
 
   function connect(dialect?: CogRPCDialect): CogRPCClient {
-    const client = new CogRPCClient(server.address, { tls: { pinnedCertificatePem: identity.certificatePem }, dialect });
+    const client = new CogRPCClient(server.address, {
+      tls: { pinnedCertificatePem: identity.certificatePem },
+      dialect,
+    });
     clients.push(client);
     return client;
   }
@@ -69,9 +72,13 @@ describe('CogRPC server and client', () => {
     };
     const client = connect(dialect);
 
-    const delivery = await client.deliverCargo(Array.from({ length: 12 }, (_, i) => ({ cargo: Buffer.from(`in ${i}`) })));
+    const delivery = await client.deliverCargo(
+      Array.from({ length: 12 }, (_, i) => ({ cargo: Buffer.from(`in ${i}`) })),
+    );
     const collected: string[] = [];
-    const collection = await client.collectCargo(Buffer.from('the cca'), { onCargo: async (cargo) => void collected.push(String(cargo)) });
+    const collection = await client.collectCargo(Buffer.from('the cca'), {
+      onCargo: async (cargo) => void collected.push(String(cargo)),
+    });
 
     expect(delivery.error).toBeUndefined();
     expect(delivery.acked).toHaveLength(12);
@@ -90,17 +97,22 @@ describe('CogRPC server and client', () => {
     });
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Awala-CCA ${Buffer.from('cca').toString('base64')}`);
-    const call = (raw as unknown as { CollectCargo(m: grpc.Metadata): grpc.ClientDuplexStream<{ id: string }, { id: string; cargo: Buffer }> }).CollectCargo(metadata);
+    const call = (
+      raw as unknown as {
+        CollectCargo(m: grpc.Metadata): grpc.ClientDuplexStream<{ id: string }, { id: string; cargo: Buffer }>;
+      }
+    ).CollectCargo(metadata);
     const received: Array<{ id: string; cargo: Buffer }> = [];
     let onReceived: () => void = () => undefined;
     call.on('data', (delivery) => {
       received.push(delivery);
       onReceived();
     });
-    const waitForCount = (count: number) => new Promise<void>((resolve) => {
-      onReceived = () => received.length >= count && resolve();
-      onReceived();
-    });
+    const waitForCount = (count: number) =>
+      new Promise<void>((resolve) => {
+        onReceived = () => received.length >= count && resolve();
+        onReceived();
+      });
     const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
 
     await waitForCount(5);
@@ -146,7 +158,9 @@ describe('CogRPC server and client', () => {
     });
     const metadata = new grpc.Metadata();
     if (authorization) metadata.set('authorization', authorization);
-    const call = (raw as unknown as { CollectCargo(m: grpc.Metadata): grpc.ClientDuplexStream<unknown, unknown> }).CollectCargo(metadata);
+    const call = (
+      raw as unknown as { CollectCargo(m: grpc.Metadata): grpc.ClientDuplexStream<unknown, unknown> }
+    ).CollectCargo(metadata);
     call.on('error', () => undefined);
     const ended = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
     raw.close();
@@ -193,7 +207,9 @@ describe('CogRPC server and client', () => {
     });
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Awala-CCA ${Buffer.from('cca').toString('base64')}`);
-    const call = (raw as unknown as { CollectCargo(m: grpc.Metadata): grpc.ClientDuplexStream<{ id: string }, unknown> }).CollectCargo(metadata);
+    const call = (
+      raw as unknown as { CollectCargo(m: grpc.Metadata): grpc.ClientDuplexStream<{ id: string }, unknown> }
+    ).CollectCargo(metadata);
     call.on('error', () => undefined);
     call.once('data', () => call.write({ id: 'made-up' }));
     const ended = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));

@@ -33,7 +33,8 @@ export async function startGatewayServer(tls: ServerTls, maxCargoSetLength?: num
       try {
         const collection = await world.relaying.collectCargo(cca);
         return (async function* () {
-          for await (const cargo of collection.cargoes) yield { cargo: cargo.serialized, acknowledged: async () => undefined };
+          for await (const cargo of collection.cargoes)
+            yield { cargo: cargo.serialized, acknowledged: async () => undefined };
         })();
       } catch (error) {
         throw toCogRPCRefusal(error);
@@ -46,7 +47,9 @@ export async function startGatewayServer(tls: ServerTls, maxCargoSetLength?: num
 /** Queue `count` parcels from the app at the user gateway and return its cargo for the relaying gateway. */
 export async function cargoFromUserGateway(world: World, count: number): Promise<Buffer[]> {
   for (let i = 0; i < count; i++) {
-    await world.user.receiveParcelFromEndpoint(await makeParcelToAdapter(world, { payload: Buffer.from(`tweet ${i}`) }));
+    await world.user.receiveParcelFromEndpoint(
+      await makeParcelToAdapter(world, { payload: Buffer.from(`tweet ${i}`) }),
+    );
   }
   const cargo: Buffer[] = [];
   for await (const item of world.user.generateCargoForRelayingGateway()) cargo.push(item.serialized);
@@ -56,6 +59,8 @@ export async function cargoFromUserGateway(world: World, count: number): Promise
 /** Queue `count` parcels from the Internet for the app at the relaying gateway. */
 export async function queueParcelsForUser(world: World, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
-    await world.relaying.receiveParcelFromInternet(await makeParcelToApp(world, { payload: Buffer.from(`reply ${i}`) }));
+    await world.relaying.receiveParcelFromInternet(
+      await makeParcelToApp(world, { payload: Buffer.from(`reply ${i}`) }),
+    );
   }
 }

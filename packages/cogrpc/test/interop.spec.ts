@@ -32,9 +32,13 @@ describe.each([
   let reference: ReferenceClient;
 
   beforeEach(async () => {
-    gateway = await startGatewayServer(mode === 'tls' ? identity : { insecurePlaintextForTests: true }, ONE_PARCEL_PER_CARGO);
+    gateway = await startGatewayServer(
+      mode === 'tls' ? identity : { insecurePlaintextForTests: true },
+      ONE_PARCEL_PER_CARGO,
+    );
     const port = gateway.server.port!;
-    reference = mode === 'tls' ? await ReferenceClient.initLan(`127.0.0.1:${port}`) : await ReferenceClient.initLocalhost(port);
+    reference =
+      mode === 'tls' ? await ReferenceClient.initLan(`127.0.0.1:${port}`) : await ReferenceClient.initLocalhost(port);
   });
 
   afterEach(async () => {
@@ -112,7 +116,9 @@ describe('our client against a server built on the reference service definition 
       },
     });
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
     );
     client = new CogRPCClient(`127.0.0.1:${port}`, { tls: { insecurePlaintextForTests: true }, dialect: 'relaynet' });
   });
@@ -132,7 +138,9 @@ describe('our client against a server built on the reference service definition 
 
   test('collectCargo sends Relaynet-CCA and acknowledges each cargo after storing it', async () => {
     const stored: string[] = [];
-    const report = await client.collectCargo(Buffer.from('cca'), { onCargo: async (cargo) => void stored.push(String(cargo)) });
+    const report = await client.collectCargo(Buffer.from('cca'), {
+      onCargo: async (cargo) => void stored.push(String(cargo)),
+    });
 
     expect(report).toEqual({ collected: 2 });
     expect(stored).toEqual(['cargo c1', 'cargo c2']);

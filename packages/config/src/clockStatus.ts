@@ -30,7 +30,8 @@ export interface ClockStatus {
    * The relaying gateway's latest word: it refused cargo from this computer ('refused': this computer's
    * clock is ahead) or took one again after that ('resolved').
    */
-  readonly internet?: ({ readonly status: 'refused' } & ClockRefusal) | { readonly status: 'resolved'; readonly at: Date };
+  readonly internet?:
+    ({ readonly status: 'refused' } & ClockRefusal) | { readonly status: 'resolved'; readonly at: Date };
   /** This computer's gateway refused cargo from the Internet (this computer's clock is behind). */
   readonly local?: ClockRefusal;
 }
@@ -69,7 +70,8 @@ export function parseClockStatus(text: string, source = CLOCK_STATUS_FILE): Cloc
   const fail = (why: string): never => {
     throw new ClockStatusFileError(`${source}: ${why}`);
   };
-  if (Buffer.byteLength(text) > MAX_CLOCK_STATUS_FILE_LENGTH) fail(`larger than ${MAX_CLOCK_STATUS_FILE_LENGTH} octets`);
+  if (Buffer.byteLength(text) > MAX_CLOCK_STATUS_FILE_LENGTH)
+    fail(`larger than ${MAX_CLOCK_STATUS_FILE_LENGTH} octets`);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -77,7 +79,9 @@ export function parseClockStatus(text: string, source = CLOCK_STATUS_FILE): Cloc
     fail('not JSON');
   }
   const object = (v: unknown, what: string): Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : fail(`${what} must be an object`);
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : fail(`${what} must be an object`);
   const only = (o: Record<string, unknown>, keys: string[], what: string) => {
     const extra = Object.keys(o).filter((k) => !keys.includes(k));
     if (extra.length) fail(`${what} has unexpected field(s): ${extra.join(', ')}`);

@@ -16,7 +16,12 @@ function configError(run: () => unknown): DotenvError {
 
 describe('parseDotenv', () => {
   test('an unquoted value that is only an inline comment is empty (as dotenv reads it)', () => {
-    expect(parseDotenv('A= # the comment\nB=\t#\n')).toEqual(new Map([['A', ''], ['B', '']]));
+    expect(parseDotenv('A= # the comment\nB=\t#\n')).toEqual(
+      new Map([
+        ['A', ''],
+        ['B', ''],
+      ]),
+    );
   });
 
   test('reads NAME=value lines, comments, blank lines, export, quotes, escapes and inline comments', () => {
@@ -45,11 +50,23 @@ describe('parseDotenv', () => {
 
   test.each([
     ['TWITTER_CONSUMER_KEY', 'TWITTER_CONSUMER_KEY', /line 1: expected NAME=value for TWITTER_CONSUMER_KEY/],
-    ['OK=1\nTWITTER_CONSUMER_SECRET="open', 'TWITTER_CONSUMER_SECRET', /line 2: TWITTER_CONSUMER_SECRET has an unterminated " quote/],
-    ["TWITTER_CONSUMER_KEY='a' b", 'TWITTER_CONSUMER_KEY', /line 1: TWITTER_CONSUMER_KEY has text after its closing quote/],
+    [
+      'OK=1\nTWITTER_CONSUMER_SECRET="open',
+      'TWITTER_CONSUMER_SECRET',
+      /line 2: TWITTER_CONSUMER_SECRET has an unterminated " quote/,
+    ],
+    [
+      "TWITTER_CONSUMER_KEY='a' b",
+      'TWITTER_CONSUMER_KEY',
+      /line 1: TWITTER_CONSUMER_KEY has text after its closing quote/,
+    ],
     ['TWITTER_CONSUMER_KEY=a b', 'TWITTER_CONSUMER_KEY', /line 1: TWITTER_CONSUMER_KEY contains spaces/],
     ['TWITTER_CONSUMER_KEY=a"b', 'TWITTER_CONSUMER_KEY', /line 1: TWITTER_CONSUMER_KEY has a stray quote/],
-    ['TWITTER_CONSUMER_KEY=a\nTWITTER_CONSUMER_KEY=b', 'TWITTER_CONSUMER_KEY', /line 2: TWITTER_CONSUMER_KEY is set twice/],
+    [
+      'TWITTER_CONSUMER_KEY=a\nTWITTER_CONSUMER_KEY=b',
+      'TWITTER_CONSUMER_KEY',
+      /line 2: TWITTER_CONSUMER_KEY is set twice/,
+    ],
     ['1TWITTER=x', '1TWITTER', /line 1: "1TWITTER" is not a valid variable name/],
   ])('a malformed file is an error naming the file, line and variable: %j', (source, variable, message) => {
     const error = configError(() => parseDotenv(source, '/repo/.env'));

@@ -35,7 +35,10 @@ export function parseDotenv(source: string, fileName = '.env'): Map<string, stri
       const equals = line.indexOf('=');
       if (equals < 0) {
         const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(line)?.[0];
-        throw new DotenvError(`${where}: expected NAME=value${name ? ` for ${name}` : `, got "${truncate(line)}"`}`, name);
+        throw new DotenvError(
+          `${where}: expected NAME=value${name ? ` for ${name}` : `, got "${truncate(line)}"`}`,
+          name,
+        );
       }
       const name = line.slice(0, equals).trim();
       if (!NAME.test(name)) throw new DotenvError(`${where}: "${truncate(name)}" is not a valid variable name`, name);
@@ -64,7 +67,8 @@ function parseValue(afterEquals: string, name: string, where: string): string {
     }
     if (i >= raw.length) throw new DotenvError(`${where}: ${name} has an unterminated ${quote} quote`, name);
     const rest = raw.slice(i + 1).trim();
-    if (rest !== '' && !rest.startsWith('#')) throw new DotenvError(`${where}: ${name} has text after its closing quote`, name);
+    if (rest !== '' && !rest.startsWith('#'))
+      throw new DotenvError(`${where}: ${name} has text after its closing quote`, name);
     return value;
   }
   // Searched before trimming, so that `NAME= # comment` is an empty value, not "#".

@@ -32,7 +32,8 @@ test('reads every well-formed file as dotenv does', () => {
   fc.assert(
     fc.property(file, ({ entries, separator, noise }) => {
       const lines = entries.map(
-        ({ name: n, value, exported, comment }) => `${exported ? 'export ' : ''}${n}=${value}${comment === undefined ? '' : ` # ${comment}`}`,
+        ({ name: n, value, exported, comment }) =>
+          `${exported ? 'export ' : ''}${n}=${value}${comment === undefined ? '' : ` # ${comment}`}`,
       );
       const source = [...noise, ...lines, ...noise].join(separator);
       expect(Object.fromEntries(parseDotenv(source))).toEqual(dotenvParse(source));

@@ -33,7 +33,9 @@ test('bad files are refused with the reason and the file name', () => {
     ['{"registered": false, "registrationDir": "/r", "more": 1}', 'unexpected field(s): more'],
     [`{"registered": false, "registrationDir": "${'x'.repeat(5000)}"}`, 'larger than 4096 octets'],
   ]) {
-    expect(() => parseRegistrationStatus(text, 'the-file')).toThrow(new RegistrationStatusFileError(`the-file: ${reason}`));
+    expect(() => parseRegistrationStatus(text, 'the-file')).toThrow(
+      new RegistrationStatusFileError(`the-file: ${reason}`),
+    );
   }
 });
 

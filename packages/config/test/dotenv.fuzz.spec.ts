@@ -7,7 +7,14 @@
  */
 import fc from 'fast-check';
 
-import { applyMutations, expectTypedOutcome, FuzzCounter, fuzzParameters, FUZZ_TEST_TIMEOUT_MS, mutations } from '@twitter-relaynet/binding-conformance';
+import {
+  applyMutations,
+  expectTypedOutcome,
+  FuzzCounter,
+  fuzzParameters,
+  FUZZ_TEST_TIMEOUT_MS,
+  mutations,
+} from '@twitter-relaynet/binding-conformance';
 
 import { DotenvError, parseDotenv } from '../src/dotenv';
 
@@ -20,23 +27,37 @@ const bare = fc.stringMatching(/^[A-Za-z0-9_./:+-]{0,30}$/);
 
 /** A valid line: its source text and the value it means. */
 const validLine: fc.Arbitrary<{ name: string; source: string; value: string }> = fc.oneof(
-  fc.tuple(name, bare, fc.boolean()).map(([n, v, exported]) => ({ name: n, value: v, source: `${exported ? 'export ' : ''}${n}=${v}` })),
-  fc.tuple(name, fc.string({ maxLength: 30 }).filter((v) => !v.includes("'") && !/[\r\n]/.test(v))).map(([n, v]) => ({ name: n, value: v, source: `${n}='${v}'` })),
-  fc.tuple(name, fc.string({ maxLength: 30 }).filter((v) => !/[\r\n]/.test(v))).map(([n, v]) => ({
-    name: n,
-    value: v,
-    source: `${n}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}" # comment`,
-  })),
+  fc
+    .tuple(name, bare, fc.boolean())
+    .map(([n, v, exported]) => ({ name: n, value: v, source: `${exported ? 'export ' : ''}${n}=${v}` })),
+  fc
+    .tuple(
+      name,
+      fc.string({ maxLength: 30 }).filter((v) => !v.includes("'") && !/[\r\n]/.test(v)),
+    )
+    .map(([n, v]) => ({ name: n, value: v, source: `${n}='${v}'` })),
+  fc
+    .tuple(
+      name,
+      fc.string({ maxLength: 30 }).filter((v) => !/[\r\n]/.test(v)),
+    )
+    .map(([n, v]) => ({
+      name: n,
+      value: v,
+      source: `${n}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}" # comment`,
+    })),
 );
 
-const validFile = fc
-  .uniqueArray(validLine, { selector: (line) => line.name, maxLength: 6 })
-  .chain((lines) =>
-    fc.array(fc.constantFrom('', '# a comment', '   ', '\uFEFF#x'), { maxLength: 3 }).map((noise) => ({
-      lines,
-      source: [...noise.slice(0, 1).filter((n) => !n.startsWith('\uFEFF')), ...lines.map((l) => l.source), ...noise.slice(1)].join('\n'),
-    })),
-  );
+const validFile = fc.uniqueArray(validLine, { selector: (line) => line.name, maxLength: 6 }).chain((lines) =>
+  fc.array(fc.constantFrom('', '# a comment', '   ', '\uFEFF#x'), { maxLength: 3 }).map((noise) => ({
+    lines,
+    source: [
+      ...noise.slice(0, 1).filter((n) => !n.startsWith('\uFEFF')),
+      ...lines.map((l) => l.source),
+      ...noise.slice(1),
+    ].join('\n'),
+  })),
+);
 
 test(
   'arbitrary text parses or raises DotenvError',

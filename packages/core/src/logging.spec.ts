@@ -16,7 +16,12 @@ test('jsonLineLogger writes one JSON object per line with the component and fiel
   logger.warn({ parcelId: 'p1' }, 'Parcel refused');
   expect(lines).toHaveLength(1);
   expect(lines[0].endsWith('\n')).toBe(true);
-  expect(JSON.parse(lines[0])).toMatchObject({ level: 'warn', component: 'gateway', msg: 'Parcel refused', parcelId: 'p1' });
+  expect(JSON.parse(lines[0])).toMatchObject({
+    level: 'warn',
+    component: 'gateway',
+    msg: 'Parcel refused',
+    parcelId: 'p1',
+  });
 });
 
 test('MemoryLogger keeps records and finds them by level and message', () => {
@@ -74,9 +79,20 @@ describe('human lines', () => {
     const lines: string[] = [];
     jsonLineLogger('relayer-gateway', (line) => lines.push(line)).warn({ cargoId: 'c1', n: 3 }, 'Cargo refused');
     const parsed = parseJsonLogLine(lines[0].trimEnd());
-    expect(parsed).toMatchObject({ level: 'warn', component: 'relayer-gateway', message: 'Cargo refused', fields: { cargoId: 'c1', n: 3 } });
+    expect(parsed).toMatchObject({
+      level: 'warn',
+      component: 'relayer-gateway',
+      message: 'Cargo refused',
+      fields: { cargoId: 'c1', n: 3 },
+    });
     expect(Math.abs(parsed!.time.getTime() - Date.now())).toBeLessThan(60_000);
-    for (const other of ['user-gateway: ready', '{not json', '{"msg":"no level"}', '[1,2]', '{"level":"info","msg":"x","time":"never"}']) {
+    for (const other of [
+      'user-gateway: ready',
+      '{not json',
+      '{"msg":"no level"}',
+      '[1,2]',
+      '{"level":"info","msg":"x","time":"never"}',
+    ]) {
       expect(parseJsonLogLine(other)).toBeNull();
     }
   });

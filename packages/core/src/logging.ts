@@ -120,14 +120,20 @@ export function humanLogText(level: LogRecord['level'], message: string, fields:
  */
 export function lineLogger(
   component: string | undefined,
-  options: { readonly format?: LogFormat; readonly write?: (line: string) => void; readonly env?: NodeJS.ProcessEnv } = {},
+  options: {
+    readonly format?: LogFormat;
+    readonly write?: (line: string) => void;
+    readonly env?: NodeJS.ProcessEnv;
+  } = {},
 ): Logger {
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   const format = options.format ?? logFormatFor(process.stderr, options.env);
   const emit = (level: LogRecord['level']) => (fields: object, message: string) => {
     const time = new Date();
     if (format === 'human') {
-      write(`${humanTime(time)} ${component === undefined ? '' : `${component} `}${humanLogText(level, message, fields)}\n`);
+      write(
+        `${humanTime(time)} ${component === undefined ? '' : `${component} `}${humanLogText(level, message, fields)}\n`,
+      );
     } else {
       write(
         JSON.stringify({

@@ -72,7 +72,11 @@ describe('socketProgress and ProgressWatchdog', () => {
 
   it('a transfer slower than the idle timeout, but never silent for it, is not idle', async () => {
     let idle = false;
-    const watchdog = new ProgressWatchdog({ idleMs: IDLE_MS, progress: () => socketProgress(pair.local), onIdle: () => (idle = true) });
+    const watchdog = new ProgressWatchdog({
+      idleMs: IDLE_MS,
+      progress: () => socketProgress(pair.local),
+      onIdle: () => (idle = true),
+    });
     pair.local.write(BIG);
     // The peer reads slowly for 4 idle periods: 32 MiB at that pace would take seconds, many idle periods.
     await readFor(pair.remote, IDLE_MS * 4);

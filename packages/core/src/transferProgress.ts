@@ -20,7 +20,9 @@ export function socketProgress(socket: Socket): number {
   const queued = internals._handle?.writeQueueSize;
   const queuedTotal = socket.bytesWritten ?? 0;
   const written =
-    typeof dispatched === 'number' && typeof queued === 'number' ? dispatched - queued : queuedTotal - socket.writableLength;
+    typeof dispatched === 'number' && typeof queued === 'number'
+      ? dispatched - queued
+      : queuedTotal - socket.writableLength;
   const backlog = queuedTotal - written;
   let state = sent.get(socket);
   if (!state) {

@@ -9,7 +9,10 @@ export type StaleSocketProblem = 'not a socket' | 'in use';
  * can bind it; refuse to touch anything else. Every binding that listens on a Unix socket needs this, and
  * each reports the refusal with its own error class: `refuse` builds it.
  */
-export async function removeStaleSocket(socketPath: string, refuse: (problem: StaleSocketProblem) => Error): Promise<void> {
+export async function removeStaleSocket(
+  socketPath: string,
+  refuse: (problem: StaleSocketProblem) => Error,
+): Promise<void> {
   let stats;
   try {
     stats = await lstat(socketPath);

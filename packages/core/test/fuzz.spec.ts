@@ -30,15 +30,15 @@ import {
   readVisibleString,
 } from '../src/asn1/decode';
 import { implicitlyTaggedSequence, octetString, oid, sequence, tlv } from '../src/asn1/encode';
-import { decryptSessionless, decryptWithSessionKey, encryptSessionless, encryptWithSessionKey, inspectEnvelopedData } from '../src/cms/envelopedData';
-import { signSignedData, verifySignedData } from '../src/cms/signedData';
 import {
-  Asn1SyntaxError,
-  CertificateError,
-  CryptoError,
-  RelaynetError,
-  RelaynetSyntaxError,
-} from '../src/errors';
+  decryptSessionless,
+  decryptWithSessionKey,
+  encryptSessionless,
+  encryptWithSessionKey,
+  inspectEnvelopedData,
+} from '../src/cms/envelopedData';
+import { signSignedData, verifySignedData } from '../src/cms/signedData';
+import { Asn1SyntaxError, CertificateError, CryptoError, RelaynetError, RelaynetSyntaxError } from '../src/errors';
 import { Cargo } from '../src/messages/Cargo';
 import { CargoCollectionAuthorization } from '../src/messages/CargoCollectionAuthorization';
 import { Parcel } from '../src/messages/Parcel';
@@ -211,8 +211,7 @@ function contentInfo(contentType: string, content: Buffer): Buffer {
 }
 
 function ramfEnvelope(type: number) {
-  return (tree: Buffer): Buffer =>
-    Buffer.concat([makeFormatSignature(type), contentInfo(CMS_OIDS.SIGNED_DATA, tree)]);
+  return (tree: Buffer): Buffer => Buffer.concat([makeFormatSignature(type), contentInfo(CMS_OIDS.SIGNED_DATA, tree)]);
 }
 
 function spkiOf(key: KeyObject): Buffer {
@@ -284,9 +283,12 @@ function exerciseCertificate(result: unknown): void {
       access();
     } catch (error) {
       if (!(error instanceof RelaynetError)) {
-        throw new Error(`Certificate accessor threw an untyped ${(error as Error)?.constructor?.name}: ${String(error)}`, {
-          cause: error,
-        });
+        throw new Error(
+          `Certificate accessor threw an untyped ${(error as Error)?.constructor?.name}: ${String(error)}`,
+          {
+            cause: error,
+          },
+        );
       }
     }
   }
@@ -533,7 +535,12 @@ const TARGETS: readonly Target[] = [
 // ---------------------------------------------------------------------------------------------
 // Properties
 
-async function check(target: Target, input: Buffer, allowed: readonly ErrorClass[], original: Buffer | null): Promise<void> {
+async function check(
+  target: Target,
+  input: Buffer,
+  allowed: readonly ErrorClass[],
+  original: Buffer | null,
+): Promise<void> {
   const outcome: Outcome<unknown> = target.async
     ? await outcomeOfAsync(() => target.run(input) as Promise<unknown>)
     : outcomeOf(() => target.run(input));
@@ -590,7 +597,13 @@ describe.each(TARGETS.map((target) => [target.name, target] as const))('%s', (na
   test(
     'arbitrary bytes: succeeds or raises a syntax error',
     () =>
-      assertProperty(`${name} / bytes`, target, arbitraryBytes, (input) => ({ input, original: null }), target.garbageErrors),
+      assertProperty(
+        `${name} / bytes`,
+        target,
+        arbitraryBytes,
+        (input) => ({ input, original: null }),
+        target.garbageErrors,
+      ),
     TEST_TIMEOUT_MS,
   );
 

@@ -227,7 +227,10 @@ const position = fc.nat();
 const shortBytes = fc.uint8Array({ minLength: 1, maxLength: 32 });
 
 export const byteMutation: fc.Arbitrary<ByteMutation> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('flipBit' as const), at: position, bit: fc.integer({ min: 0, max: 7 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ op: fc.constant('flipBit' as const), at: position, bit: fc.integer({ min: 0, max: 7 }) }),
+  },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -411,7 +414,10 @@ function fromElement(element: Asn1Element, depth: number): TlvNode {
     if ((inner[0] & 0x20) !== 0 && (!isBitString || node.content[0] === 0)) {
       try {
         const innerElement = decodeAsn1(inner);
-        node.encapsulated = { prefix: node.content.subarray(0, prefixLength), node: fromElement(innerElement, depth + 1) };
+        node.encapsulated = {
+          prefix: node.content.subarray(0, prefixLength),
+          node: fromElement(innerElement, depth + 1),
+        };
         delete node.content;
       } catch {
         // Not DER: keep it opaque.
@@ -470,8 +476,27 @@ const ALL_OIDS = [
 const encodedOidContents = ALL_OIDS.map((dotted) => oid(dotted).subarray(2));
 
 const INTERESTING_INTEGERS: readonly bigint[] = [
-  0n, 1n, 2n, 3n, -1n, 127n, 128n, 255n, 256n, 32n, 48n, 64n,
-  2n ** 31n, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n, -(2n ** 53n), 2n ** 64n, -(2n ** 63n), 15_552_000n, 15_552_001n,
+  0n,
+  1n,
+  2n,
+  3n,
+  -1n,
+  127n,
+  128n,
+  255n,
+  256n,
+  32n,
+  48n,
+  64n,
+  2n ** 31n,
+  2n ** 32n,
+  2n ** 53n - 1n,
+  2n ** 53n,
+  -(2n ** 53n),
+  2n ** 64n,
+  -(2n ** 63n),
+  15_552_000n,
+  15_552_001n,
 ];
 const integerContents = INTERESTING_INTEGERS.map((value) => {
   const encoded = integer(value);
@@ -479,10 +504,31 @@ const integerContents = INTERESTING_INTEGERS.map((value) => {
 });
 
 const TEXT_CONTENTS = [
-  '', ' ', 'a', 'text/plain', 'application/vnd.relaynet.tweet', 'gw.example.com', '0deadbeef',
-  '20250101000000', '20251301000000', '20240229235959', '20230229000000', '99991231235959', '00000101000000',
-  '250101000000Z', '991231235959Z', '500101000000Z', '20250101000000Z', '20250101000000.123Z', '2025010100000Z',
-  '\u007f', '\u0000', 'é', 'a'.repeat(65), 'a'.repeat(256), 'CN',
+  '',
+  ' ',
+  'a',
+  'text/plain',
+  'application/vnd.relaynet.tweet',
+  'gw.example.com',
+  '0deadbeef',
+  '20250101000000',
+  '20251301000000',
+  '20240229235959',
+  '20230229000000',
+  '99991231235959',
+  '00000101000000',
+  '250101000000Z',
+  '991231235959Z',
+  '500101000000Z',
+  '20250101000000Z',
+  '20250101000000.123Z',
+  '2025010100000Z',
+  '\u007f',
+  '\u0000',
+  'é',
+  'a'.repeat(65),
+  'a'.repeat(256),
+  'CN',
 ].map((text) => Buffer.from(text, 'latin1'));
 
 const primitiveContent: fc.Arbitrary<Buffer> = fc.oneof(
@@ -497,7 +543,10 @@ const primitiveContent: fc.Arbitrary<Buffer> = fc.oneof(
 const tagArbitrary: fc.Arbitrary<{ tagClass: number; tagNumber: number }> = fc.oneof(
   {
     weight: 6,
-    arbitrary: fc.record({ tagClass: fc.constant(0), tagNumber: fc.constantFrom(1, 2, 3, 4, 5, 6, 12, 16, 17, 19, 22, 23, 24, 26, 30) }),
+    arbitrary: fc.record({
+      tagClass: fc.constant(0),
+      tagNumber: fc.constantFrom(1, 2, 3, 4, 5, 6, 12, 16, 17, 19, 22, 23, 24, 26, 30),
+    }),
   },
   { weight: 3, arbitrary: fc.record({ tagClass: fc.constant(2), tagNumber: fc.integer({ min: 0, max: 4 }) }) },
   {
@@ -513,7 +562,15 @@ export const lengthModeArbitrary: fc.Arbitrary<LengthMode> = fc.oneof(
   { weight: 30, arbitrary: fc.constant('minimal' as const) },
   {
     weight: 1,
-    arbitrary: fc.constantFrom<LengthMode>('nonMinimal', 'fourOctets', 'fiveOctets', 'plusOne', 'minusOne', 'huge', 'indefinite'),
+    arbitrary: fc.constantFrom<LengthMode>(
+      'nonMinimal',
+      'fourOctets',
+      'fiveOctets',
+      'plusOne',
+      'minusOne',
+      'huge',
+      'indefinite',
+    ),
   },
 );
 
@@ -598,7 +655,15 @@ export const treeMutation: fc.Arbitrary<TreeMutation> = fc.oneof(
     arbitrary: fc.record({
       op: fc.constant('length' as const),
       at: position,
-      mode: fc.constantFrom<LengthMode>('nonMinimal', 'fourOctets', 'fiveOctets', 'plusOne', 'minusOne', 'huge', 'indefinite'),
+      mode: fc.constantFrom<LengthMode>(
+        'nonMinimal',
+        'fourOctets',
+        'fiveOctets',
+        'plusOne',
+        'minusOne',
+        'huge',
+        'indefinite',
+      ),
     }),
   },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('content' as const), at: position, content: primitiveContent }) },
@@ -700,7 +765,12 @@ function applyTreeMutation(root: TlvNode, mutation: TreeMutation): TlvNode {
       if (!content) return root;
       const chunks: TlvNode[] = [];
       for (let i = 0; i < content.length || i === 0; i += mutation.chunkSize) {
-        chunks.push({ tagClass: 0, constructed: false, tagNumber: 4, content: content.subarray(i, i + mutation.chunkSize) });
+        chunks.push({
+          tagClass: 0,
+          constructed: false,
+          tagNumber: 4,
+          content: content.subarray(i, i + mutation.chunkSize),
+        });
       }
       delete node.content;
       delete node.encapsulated;
@@ -780,10 +850,12 @@ function repeat(pattern: number[], times: number, suffix: number[] = []): Buffer
 export function pathologicalInputs(): Array<{ readonly name: string; readonly bytes: Buffer }> {
   const nestedDefinite = (depth: number, tag = 0x30): Buffer => {
     let value = Buffer.from([0x05, 0x00]);
-    for (let i = 0; i < depth; i++) value = Buffer.concat([Buffer.from([tag]), encodeLengthAs(value.length, 'minimal'), value]);
+    for (let i = 0; i < depth; i++)
+      value = Buffer.concat([Buffer.from([tag]), encodeLengthAs(value.length, 'minimal'), value]);
     return value;
   };
-  const wrapSequence = (value: Buffer): Buffer => Buffer.concat([Buffer.from([0x30]), encodeLengthAs(value.length, 'minimal'), value]);
+  const wrapSequence = (value: Buffer): Buffer =>
+    Buffer.concat([Buffer.from([0x30]), encodeLengthAs(value.length, 'minimal'), value]);
   const hugeInteger = (octets: number): Buffer =>
     Buffer.concat([Buffer.from([0x02]), encodeLengthAs(octets, 'minimal'), Buffer.alloc(octets, 0x7f)]);
   return [
@@ -798,15 +870,30 @@ export function pathologicalInputs(): Array<{ readonly name: string; readonly by
     { name: '30 84 ff ff ff ff', bytes: Buffer.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff]) },
     { name: '30 88 ff × 8', bytes: Buffer.from([0x30, 0x88, ...Array(8).fill(0xff)]) },
     { name: '30 ff', bytes: Buffer.from([0x30, 0xff]) },
-    { name: '04 84 7f ff ff ff + 1 KiB', bytes: Buffer.concat([Buffer.from([0x04, 0x84, 0x7f, 0xff, 0xff, 0xff]), Buffer.alloc(1024)]) },
+    {
+      name: '04 84 7f ff ff ff + 1 KiB',
+      bytes: Buffer.concat([Buffer.from([0x04, 0x84, 0x7f, 0xff, 0xff, 0xff]), Buffer.alloc(1024)]),
+    },
     { name: 'long-form tag 1f ff ff ff ff 7f', bytes: Buffer.from([0x1f, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x00]) },
-    { name: 'long-form tag, 4 KiB of continuation octets', bytes: Buffer.concat([Buffer.from([0x3f]), Buffer.alloc(4096, 0xff)]) },
+    {
+      name: 'long-form tag, 4 KiB of continuation octets',
+      bytes: Buffer.concat([Buffer.from([0x3f]), Buffer.alloc(4096, 0xff)]),
+    },
     { name: 'non-minimal long-form tag 1f 80 01', bytes: Buffer.from([0x1f, 0x80, 0x01, 0x00]) },
-    { name: 'SEQUENCE of 20000 NULLs', bytes: Buffer.concat([Buffer.from([0x30, 0x82, 0x9c, 0x40]), repeat([0x05, 0x00], 20_000)]) },
-    { name: 'SEQUENCE of 10000 EOC-like 00 00', bytes: Buffer.concat([Buffer.from([0x30, 0x82, 0x4e, 0x20]), Buffer.alloc(20_000)]) },
+    {
+      name: 'SEQUENCE of 20000 NULLs',
+      bytes: Buffer.concat([Buffer.from([0x30, 0x82, 0x9c, 0x40]), repeat([0x05, 0x00], 20_000)]),
+    },
+    {
+      name: 'SEQUENCE of 10000 EOC-like 00 00',
+      bytes: Buffer.concat([Buffer.from([0x30, 0x82, 0x4e, 0x20]), Buffer.alloc(20_000)]),
+    },
     { name: 'INTEGER of 256 KiB', bytes: hugeInteger(256 * 1024) },
     { name: 'SEQUENCE { INTEGER of 64 KiB }', bytes: wrapSequence(hugeInteger(65_536)) },
-    { name: 'OID of 64 KiB of 0xff', bytes: Buffer.concat([Buffer.from([0x06, 0x83, 0x01, 0x00, 0x00]), Buffer.alloc(65_536, 0xff)]) },
+    {
+      name: 'OID of 64 KiB of 0xff',
+      bytes: Buffer.concat([Buffer.from([0x06, 0x83, 0x01, 0x00, 0x00]), Buffer.alloc(65_536, 0xff)]),
+    },
     { name: 'empty', bytes: Buffer.alloc(0) },
     { name: '00 00', bytes: Buffer.from([0, 0]) },
     { name: '1 MiB of zeros', bytes: Buffer.alloc(1024 * 1024) },

@@ -252,7 +252,10 @@ export class CoSocketClient {
    * Throws if the connection fails before completion, and `CoSocketRefusalError` (after the completion)
    * if the gateway refused the request with a reason.
    */
-  public async *collectCargo(cca: Buffer | null = null, options: CollectCargoOptions = {}): AsyncGenerator<CollectedMessage> {
+  public async *collectCargo(
+    cca: Buffer | null = null,
+    options: CollectCargoOptions = {},
+  ): AsyncGenerator<CollectedMessage> {
     this.claim();
     if (cca && cca.length > this.maxMessageLength) {
       this.busy = false;
@@ -304,12 +307,17 @@ export class CoSocketClient {
   public async exchangeRegistration(body: Buffer): Promise<Buffer> {
     this.claim();
     try {
-      const answer = new Promise<{ status: RegistrationStatus; body: Buffer } | null>((resolve) => (this.registrationWaiter = resolve));
+      const answer = new Promise<{ status: RegistrationStatus; body: Buffer } | null>(
+        (resolve) => (this.registrationWaiter = resolve),
+      );
       if (this.packets.isClosed) this.registrationWaiter?.(null);
       else await this.packets.send({ tag: PacketTag.REGISTRATION_EXCHANGE, body });
       const result = await answer;
       if (!result) {
-        throw this.packets.closeError ?? new CoSocketConnectionClosedError('Connection closed before the registration answer');
+        throw (
+          this.packets.closeError ??
+          new CoSocketConnectionClosedError('Connection closed before the registration answer')
+        );
       }
       if (result.status === RegistrationStatus.REFUSED) {
         throw new CoSocketRefusalError(result.body.toString('utf8'), RefusalDisposition.FINAL);

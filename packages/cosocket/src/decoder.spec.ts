@@ -86,7 +86,11 @@ describe('PacketDecoder', () => {
       ['unknown tag', tag(0x0005), /Unknown packet tag 0x0005/],
       ['big-endian tag', Buffer.from([0x00, 0xff]), /Unknown packet tag 0xff00/],
       ['fd variant', tag(0x02), /not supported/],
-      ['oversized cargo', Buffer.concat([tag(1), encodeVarchar('a'), u32(MAX_MESSAGE_LENGTH + 1)]), /exceeds the limit/],
+      [
+        'oversized cargo',
+        Buffer.concat([tag(1), encodeVarchar('a'), u32(MAX_MESSAGE_LENGTH + 1)]),
+        /exceeds the limit/,
+      ],
       ['oversized CCA', Buffer.concat([tag(0), u32(MAX_MESSAGE_LENGTH + 1)]), /CCA of .* exceeds/],
       ['empty cargo', Buffer.concat([tag(1), encodeVarchar('a'), u32(0)]), /Cargo is empty/],
       ['empty CCA delivery', Buffer.concat([tag(0x10), encodeVarchar('a'), u32(0)]), /CCA is empty/],
@@ -109,8 +113,8 @@ describe('PacketDecoder', () => {
 
   it('honours a smaller maximum message length', () => {
     const decoder = new PacketDecoder({ maxMessageLength: 10 });
-    expect(() => decoder.push(wire({ tag: PacketTag.CARGO_DELIVERY, deliveryId: 'a', cargo: Buffer.alloc(11) }))).toThrow(
-      /11 octets exceeds the limit of 10/,
-    );
+    expect(() =>
+      decoder.push(wire({ tag: PacketTag.CARGO_DELIVERY, deliveryId: 'a', cargo: Buffer.alloc(11) })),
+    ).toThrow(/11 octets exceeds the limit of 10/);
   });
 });

@@ -118,9 +118,7 @@ export class PacketDecoder {
           length: id.end + 4,
           bodyLength: length,
           finish: (body) =>
-            tag === PacketTag.CARGO_DELIVERY
-              ? { tag, deliveryId, cargo: body }
-              : { tag, deliveryId, cca: body },
+            tag === PacketTag.CARGO_DELIVERY ? { tag, deliveryId, cargo: body } : { tag, deliveryId, cca: body },
         };
       }
       case PacketTag.CARGO_COLLECTION: {
@@ -187,7 +185,9 @@ export class PacketDecoder {
 
 function checkRegistrationLength(length: number): number {
   if (length > MAX_REGISTRATION_BODY_LENGTH) {
-    throw new CoSocketProtocolError(`Registration body of ${length} octets exceeds the limit of ${MAX_REGISTRATION_BODY_LENGTH}`);
+    throw new CoSocketProtocolError(
+      `Registration body of ${length} octets exceeds the limit of ${MAX_REGISTRATION_BODY_LENGTH}`,
+    );
   }
   return length;
 }
@@ -221,5 +221,3 @@ function parseSignatures(body: Buffer): Buffer[] {
   }
   return signatures;
 }
-
-

@@ -152,7 +152,6 @@ export async function createCoSocketServer(options: CoSocketServerOptions): Prom
   };
 }
 
-
 /** Listen with umask 0177 so the socket is never, even briefly, accessible to others; then chmod 0600. */
 async function listenOwnerOnly(server: Server, socketPath: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -361,7 +360,11 @@ class ServerConnection {
           );
           if (!this.refusalReports && refusal.disposition === RefusalDisposition.LATER) {
             // What RS-004 offers to say "not now": no ack, so the relayer keeps it.
-            this.packets.quit(QuitReason.INTERNAL_ERROR, `Could not store cargo ${deliveryId}: ${refusal.reason}`, refusal);
+            this.packets.quit(
+              QuitReason.INTERNAL_ERROR,
+              `Could not store cargo ${deliveryId}: ${refusal.reason}`,
+              refusal,
+            );
             return;
           }
         }
@@ -370,14 +373,21 @@ class ServerConnection {
         if (this.packets.ending) {
           this.logger.warn(
             { connectionId: this.connectionId, deliveryId },
-            refusal ? 'Cargo refused but the connection closed before saying so' : 'Cargo stored but the connection closed before the ack could be sent',
+            refusal
+              ? 'Cargo refused but the connection closed before saying so'
+              : 'Cargo stored but the connection closed before the ack could be sent',
           );
           return;
         }
         await this.packets
           .send(
             refusal && this.refusalReports
-              ? { tag: PacketTag.REFUSAL, subject: deliveryId, disposition: refusal.disposition, reason: refusal.reason }
+              ? {
+                  tag: PacketTag.REFUSAL,
+                  subject: deliveryId,
+                  disposition: refusal.disposition,
+                  reason: refusal.reason,
+                }
               : { tag: PacketTag.CARGO_COLLECTION, deliveryId },
           )
           .catch(() => undefined);
@@ -398,11 +408,11 @@ class ServerConnection {
     try {
       const response = await this.packets.whileBusy(async () => handler(cca, this.abort.signal));
       gatewayAddress = response.gatewayAddress ?? '';
-      const iterator = (Symbol.asyncIterator in response.items
-        ? (response.items as AsyncIterable<CollectionItem>)[Symbol.asyncIterator]()
-        : (response.items as Iterable<CollectionItem>)[Symbol.iterator]()) as
-        | AsyncIterator<CollectionItem>
-        | Iterator<CollectionItem>;
+      const iterator = (
+        Symbol.asyncIterator in response.items
+          ? (response.items as AsyncIterable<CollectionItem>)[Symbol.asyncIterator]()
+          : (response.items as Iterable<CollectionItem>)[Symbol.iterator]()
+      ) as AsyncIterator<CollectionItem> | Iterator<CollectionItem>;
       while (!this.packets.isClosed) {
         const next = await this.packets.whileBusy(async () => iterator.next());
         if (next.done) break;
@@ -475,8 +485,11 @@ class ServerConnection {
       'Collection request refused',
     );
     if (!this.refusalReports) return;
-    await this.packets.send({ tag: PacketTag.REFUSAL, subject: '', disposition: refusal.disposition, reason: refusal.reason });
+    await this.packets.send({
+      tag: PacketTag.REFUSAL,
+      subject: '',
+      disposition: refusal.disposition,
+      reason: refusal.reason,
+    });
   }
 }
-
-

@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 
-import { type BindingFactory, describeBindingConformance, describeSlowLink } from '@twitter-relaynet/binding-conformance';
+import {
+  type BindingFactory,
+  describeBindingConformance,
+  describeSlowLink,
+} from '@twitter-relaynet/binding-conformance';
 
 import { CoSocketClient, createCoSocketServer, MAX_FRAME_OVERHEAD, MAX_MESSAGE_LENGTH } from '../src';
 import { makeTempDir, sendRawBytes } from './helpers';

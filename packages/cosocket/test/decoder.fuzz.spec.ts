@@ -36,14 +36,18 @@ const deliveryId = fc.string({ minLength: 1, maxLength: 40 });
 const body = fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.from(b));
 
 const validPacket: fc.Arbitrary<Packet> = fc.oneof(
-  fc.uint8Array({ minLength: NONCE_LENGTH, maxLength: NONCE_LENGTH }).map((n) => ({ tag: PacketTag.HANDSHAKE_CHALLENGE, nonce: Buffer.from(n) }) as Packet),
+  fc
+    .uint8Array({ minLength: NONCE_LENGTH, maxLength: NONCE_LENGTH })
+    .map((n) => ({ tag: PacketTag.HANDSHAKE_CHALLENGE, nonce: Buffer.from(n) }) as Packet),
   fc.array(body, { maxLength: 3 }).map((signatures) => ({ tag: PacketTag.HANDSHAKE_RESPONSE, signatures }) as Packet),
   fc.constant({ tag: PacketTag.HANDSHAKE_COMPLETE } as Packet),
   fc.option(body, { nil: null }).map((cca) => ({ tag: PacketTag.CARGO_COLLECTION_REQUEST, cca }) as Packet),
   fc.tuple(deliveryId, body).map(([id, cargo]) => ({ tag: PacketTag.CARGO_DELIVERY, deliveryId: id, cargo }) as Packet),
   fc.tuple(deliveryId, body).map(([id, cca]) => ({ tag: PacketTag.CCA_DELIVERY, deliveryId: id, cca }) as Packet),
   deliveryId.map((id) => ({ tag: PacketTag.CARGO_COLLECTION, deliveryId: id }) as Packet),
-  fc.string({ maxLength: 60 }).map((gatewayAddress) => ({ tag: PacketTag.CARGO_DELIVERY_COMPLETION, gatewayAddress }) as Packet),
+  fc
+    .string({ maxLength: 60 })
+    .map((gatewayAddress) => ({ tag: PacketTag.CARGO_DELIVERY_COMPLETION, gatewayAddress }) as Packet),
   fc.integer({ min: 0, max: 0xffff }).map((reason) => ({ tag: PacketTag.QUIT, reason }) as Packet),
 );
 
@@ -74,7 +78,9 @@ function decode(chunks: readonly Buffer[], input: Buffer): Packet[] | undefined 
 }
 
 function normalise(packets: readonly Packet[]): unknown {
-  return packets.map((packet) => JSON.parse(JSON.stringify(packet, (_, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString('hex') : v))));
+  return packets.map((packet) =>
+    JSON.parse(JSON.stringify(packet, (_, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString('hex') : v))),
+  );
 }
 
 test(

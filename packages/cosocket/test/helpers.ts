@@ -14,7 +14,11 @@ export async function makeTempDir(): Promise<{ dir: string; cleanup(): Promise<v
  * Open a raw Unix connection, write `bytes` (optionally in several chunks) and resolve with how the server
  * ended it: `quit:<reason>` if it sent a Quit packet first, `closed` otherwise. Rejects after `timeoutMs`.
  */
-export function sendRawBytes(socketPath: string, bytes: Buffer | Buffer[], timeoutMs = 5_000): Promise<{ reason: string; received: Buffer }> {
+export function sendRawBytes(
+  socketPath: string,
+  bytes: Buffer | Buffer[],
+  timeoutMs = 5_000,
+): Promise<{ reason: string; received: Buffer }> {
   return new Promise((resolve, reject) => {
     const socket = connect(socketPath);
     const chunks: Buffer[] = [];
@@ -66,7 +70,11 @@ export function socketFixture(): {
   return {
     socketPath: () => path,
     async startServer(options) {
-      const server = await createCoSocketServer({ socketPath: path, onCargoDelivered: async () => undefined, ...options });
+      const server = await createCoSocketServer({
+        socketPath: path,
+        onCargoDelivered: async () => undefined,
+        ...options,
+      });
       closers.push(() => server.close());
     },
     async connect() {

@@ -80,7 +80,14 @@ describe('cargo delivery', () => {
     expect(report.error).toBeUndefined();
     expect(report.acked).toEqual(['a', 'b']);
     expect(report.unacked).toEqual([]);
-    expect(report.refused.map(({ id, reason, disposition, cargo }) => ({ id, reason, disposition, cargo: cargo.toString() }))).toEqual([
+    expect(
+      report.refused.map(({ id, reason, disposition, cargo }) => ({
+        id,
+        reason,
+        disposition,
+        cargo: cargo.toString(),
+      })),
+    ).toEqual([
       { id: 'final', reason: 'addressed to another gateway', disposition: RefusalDisposition.FINAL, cargo: 'final' },
       { id: 'later', reason: 'dated 3.0 h ahead of this clock', disposition: RefusalDisposition.LATER, cargo: 'later' },
     ]);
@@ -93,7 +100,11 @@ describe('cargo delivery', () => {
     await startServer({ onCargoDelivered: refusingStore(stored) });
 
     const first = await connect(false);
-    expect(await first.deliverCargo(cargoes('a', 'final', 'b'))).toEqual({ acked: ['a', 'final', 'b'], unacked: [], refused: [] });
+    expect(await first.deliverCargo(cargoes('a', 'final', 'b'))).toEqual({
+      acked: ['a', 'final', 'b'],
+      unacked: [],
+      refused: [],
+    });
 
     const second = await connect(false);
     const report = await second.deliverCargo(cargoes('c', 'later', 'd'));
@@ -112,7 +123,8 @@ describe('cargo collection', () => {
     await startServer({
       onCargoCollectionRequest: (cca) => {
         calls++;
-        if (cca?.toString() === 'bad') throw new CoSocketRefusalError('CCA refused: not from a gateway registered here', RefusalDisposition.FINAL);
+        if (cca?.toString() === 'bad')
+          throw new CoSocketRefusalError('CCA refused: not from a gateway registered here', RefusalDisposition.FINAL);
         return { items: [{ cargo: Buffer.from('for you') }] };
       },
     });
@@ -120,7 +132,10 @@ describe('cargo collection', () => {
 
     const refusal = await drain(client.collectCargo(Buffer.from('bad'))).catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(CoSocketRefusalError);
-    expect(refusal).toMatchObject({ reason: 'CCA refused: not from a gateway registered here', disposition: RefusalDisposition.FINAL });
+    expect(refusal).toMatchObject({
+      reason: 'CCA refused: not from a gateway registered here',
+      disposition: RefusalDisposition.FINAL,
+    });
 
     expect(await drain(client.collectCargo(Buffer.from('good')))).toEqual(['for you']);
     expect(calls).toBe(2);
@@ -162,7 +177,8 @@ describe('on the wire', () => {
     const server = await rawGateway((packet, socket) => {
       received.push(packet);
       if (packet.tag === PacketTag.CARGO_DELIVERY) {
-        for (const part of encodePacket({ tag: PacketTag.CARGO_COLLECTION, deliveryId: packet.deliveryId })) socket.write(part);
+        for (const part of encodePacket({ tag: PacketTag.CARGO_COLLECTION, deliveryId: packet.deliveryId }))
+          socket.write(part);
       }
     });
     const client = await connect();
@@ -175,22 +191,36 @@ describe('on the wire', () => {
 
   test('a Refusal round-trips through the decoder whatever the chunking; a reason too long is cut on a character', () => {
     const reason = 'é'.repeat(MAX_REFUSAL_REASON_LENGTH); // 2 octets each: twice the limit
-    const bytes = Buffer.concat(encodePacket({ tag: PacketTag.REFUSAL, subject: 'delivery-1', disposition: RefusalDisposition.LATER, reason }));
+    const bytes = Buffer.concat(
+      encodePacket({ tag: PacketTag.REFUSAL, subject: 'delivery-1', disposition: RefusalDisposition.LATER, reason }),
+    );
     for (const step of [1, 7, bytes.length]) {
       const decoder = new PacketDecoder();
       const packets: Packet[] = [];
-      for (let offset = 0; offset < bytes.length; offset += step) packets.push(...decoder.push(bytes.subarray(offset, offset + step)));
+      for (let offset = 0; offset < bytes.length; offset += step)
+        packets.push(...decoder.push(bytes.subarray(offset, offset + step)));
       expect(packets).toEqual([
-        { tag: PacketTag.REFUSAL, subject: 'delivery-1', disposition: RefusalDisposition.LATER, reason: 'é'.repeat(MAX_REFUSAL_REASON_LENGTH / 2) },
+        {
+          tag: PacketTag.REFUSAL,
+          subject: 'delivery-1',
+          disposition: RefusalDisposition.LATER,
+          reason: 'é'.repeat(MAX_REFUSAL_REASON_LENGTH / 2),
+        },
       ]);
     }
   });
 
   test('a Refusal with an unknown disposition, an oversized or non-UTF-8 reason is an invalid packet', () => {
     const frame = (disposition: number, reason: Buffer, declared = reason.length) =>
-      Buffer.concat([Buffer.from([0x11, 0x00, 0x01, 0x78, disposition]), Buffer.from([declared & 0xff, declared >> 8]), reason]);
+      Buffer.concat([
+        Buffer.from([0x11, 0x00, 0x01, 0x78, disposition]),
+        Buffer.from([declared & 0xff, declared >> 8]),
+        reason,
+      ]);
     expect(() => new PacketDecoder().push(frame(2, Buffer.from('x')))).toThrow(/Unknown refusal disposition/);
-    expect(() => new PacketDecoder().push(frame(0, Buffer.alloc(0), MAX_REFUSAL_REASON_LENGTH + 1))).toThrow(/exceeds the limit/);
+    expect(() => new PacketDecoder().push(frame(0, Buffer.alloc(0), MAX_REFUSAL_REASON_LENGTH + 1))).toThrow(
+      /exceeds the limit/,
+    );
     expect(() => new PacketDecoder().push(frame(0, Buffer.from([0xc3, 0x28])))).toThrow(/not valid UTF-8/);
   });
 
@@ -198,7 +228,9 @@ describe('on the wire', () => {
     await startServer({});
     const { reason } = await sendRawBytes(
       socketPath,
-      Buffer.concat(encodePacket({ tag: PacketTag.REFUSAL, subject: '', disposition: RefusalDisposition.FINAL, reason: 'no' })),
+      Buffer.concat(
+        encodePacket({ tag: PacketTag.REFUSAL, subject: '', disposition: RefusalDisposition.FINAL, reason: 'no' }),
+      ),
     );
     expect(reason).toBe('quit:invalid-packet');
   });

@@ -26,7 +26,9 @@ test('answers, refusals and further exchanges on the same connection', async () 
   });
   const client = await connect();
   expect((await client.exchangeRegistration(Buffer.alloc(0))).toString()).toBe('answer to (empty)');
-  await expect(client.exchangeRegistration(Buffer.from('bad'))).rejects.toThrow(new CoSocketRefusalError('tampered', RefusalDisposition.FINAL));
+  await expect(client.exchangeRegistration(Buffer.from('bad'))).rejects.toThrow(
+    new CoSocketRefusalError('tampered', RefusalDisposition.FINAL),
+  );
   expect((await client.exchangeRegistration(Buffer.from('request'))).toString()).toBe('answer to request');
 });
 
@@ -45,7 +47,11 @@ test('a gateway without the extension quits with invalid-packet; one that fails 
 });
 
 test('framing: round trip, and oversized bodies or unknown statuses are protocol errors', () => {
-  const packet = { tag: PacketTag.REGISTRATION_RESULT, status: RegistrationStatus.REFUSED, body: Buffer.from('why') } as const;
+  const packet = {
+    tag: PacketTag.REGISTRATION_RESULT,
+    status: RegistrationStatus.REFUSED,
+    body: Buffer.from('why'),
+  } as const;
   expect(new PacketDecoder().push(Buffer.concat(encodePacket(packet)))).toEqual([packet]);
   const header = Buffer.alloc(6);
   header.writeUInt16LE(PacketTag.REGISTRATION_EXCHANGE, 0);

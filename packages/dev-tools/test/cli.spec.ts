@@ -61,15 +61,21 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function makeCert(kind: 'private' | 'public', name: string, extra: string[] = []): Promise<Result> {
   const result = await run(`generate-${kind}-node-cert`, [
-    '--cert-out', file(`${name}.cert.pem`), '--key-out', file(`${name}.key.pem`), ...extra,
+    '--cert-out',
+    file(`${name}.cert.pem`),
+    '--key-out',
+    file(`${name}.key.pem`),
+    ...extra,
   ]);
   expect(result.stderr).toBe('');
   expect(result.status).toBe(0);
   return result;
 }
 
-const readCert = (name: string) => Certificate.deserialize(pemOrDerToDer(readFileSync(file(`${name}.cert.pem`)), 'CERTIFICATE'));
-const readKey = (name: string) => derDeserializeRsaPrivateKey(pemOrDerToDer(readFileSync(file(`${name}.key.pem`)), 'PRIVATE KEY'));
+const readCert = (name: string) =>
+  Certificate.deserialize(pemOrDerToDer(readFileSync(file(`${name}.cert.pem`)), 'CERTIFICATE'));
+const readKey = (name: string) =>
+  derDeserializeRsaPrivateKey(pemOrDerToDer(readFileSync(file(`${name}.key.pem`)), 'PRIVATE KEY'));
 
 describe('help', () => {
   test.each([
@@ -90,11 +96,29 @@ describe('a whole chain made with the tools', () => {
     // Internet gateway (public, self-issued) → user gateway (private) → app endpoint; adapter
     // (public endpoint) with a session key and a PDA from the app.
     await makeCert('public', 'relayer-gw');
-    await makeCert('private', 'user-gw', ['--issuer-cert', file('relayer-gw.cert.pem'), '--issuer-key', file('relayer-gw.key.pem')]);
-    await makeCert('private', 'app', ['--type', 'endpoint', '--issuer-cert', file('user-gw.cert.pem'), '--issuer-key', file('user-gw.key.pem')]);
+    await makeCert('private', 'user-gw', [
+      '--issuer-cert',
+      file('relayer-gw.cert.pem'),
+      '--issuer-key',
+      file('relayer-gw.key.pem'),
+    ]);
+    await makeCert('private', 'app', [
+      '--type',
+      'endpoint',
+      '--issuer-cert',
+      file('user-gw.cert.pem'),
+      '--issuer-key',
+      file('user-gw.key.pem'),
+    ]);
     await makeCert('public', 'adapter', [
-      '--type', 'endpoint', '--format', 'der',
-      '--session-key-out', file('adapter-session.key'), '--session-public-key-out', file('adapter-session.pub'),
+      '--type',
+      'endpoint',
+      '--format',
+      'der',
+      '--session-key-out',
+      file('adapter-session.key'),
+      '--session-public-key-out',
+      file('adapter-session.pub'),
     ]);
   }, 60_000);
 
@@ -117,8 +141,16 @@ describe('a whole chain made with the tools', () => {
 
   test('a PDA issued by the app', async () => {
     const result = await run('generate-private-node-cert', [
-      '--type', 'pda', '--issuer-cert', file('app.cert.pem'), '--issuer-key', file('app.key.pem'),
-      '--cert-out', file('pda.cert.pem'), '--key-out', file('pda.key.pem'),
+      '--type',
+      'pda',
+      '--issuer-cert',
+      file('app.cert.pem'),
+      '--issuer-key',
+      file('app.key.pem'),
+      '--cert-out',
+      file('pda.cert.pem'),
+      '--key-out',
+      file('pda.key.pem'),
     ]);
     expect(result.status).toBe(0);
     expect(readCert('pda').isCA).toBe(false);
@@ -128,9 +160,22 @@ describe('a whole chain made with the tools', () => {
     const parcel = await run(
       'generate-parcel',
       [
-        '--recipient-cert', file('adapter.cert.pem'), '--recipient-internet-address', 'adapter.example.com',
-        '--sender-cert', file('app.cert.pem'), '--sender-key', file('app.key.pem'),
-        '--sender-chain', file('user-gw.cert.pem'), '--type', 'text/plain', '--id', 'tweet-1', '--ttl', '3600',
+        '--recipient-cert',
+        file('adapter.cert.pem'),
+        '--recipient-internet-address',
+        'adapter.example.com',
+        '--sender-cert',
+        file('app.cert.pem'),
+        '--sender-key',
+        file('app.key.pem'),
+        '--sender-chain',
+        file('user-gw.cert.pem'),
+        '--type',
+        'text/plain',
+        '--id',
+        'tweet-1',
+        '--ttl',
+        '3600',
       ],
       Buffer.from('Hello from a flashdrive'),
     );
@@ -164,13 +209,25 @@ describe('a whole chain made with the tools', () => {
     const parcel = await run(
       'generate-parcel',
       [
-        '--recipient-cert', file('adapter.cert.pem'), '--sender-cert', file('app.cert.pem'), '--sender-key', file('app.key.pem'),
-        '--recipient-session-key', file('adapter-session.pub'), '--recipient-session-key-id', keyId,
+        '--recipient-cert',
+        file('adapter.cert.pem'),
+        '--sender-cert',
+        file('app.cert.pem'),
+        '--sender-key',
+        file('app.key.pem'),
+        '--recipient-session-key',
+        file('adapter-session.pub'),
+        '--recipient-session-key-id',
+        keyId,
       ],
       Buffer.from([0, 1, 2, 255]),
     );
     expect(parcel.status).toBe(0);
-    const inspected = await run('inspect-message', ['--json', '--recipient-key', file('adapter-session.key')], parcel.stdout);
+    const inspected = await run(
+      'inspect-message',
+      ['--json', '--recipient-key', file('adapter-session.key')],
+      parcel.stdout,
+    );
     expect(inspected.status).toBe(0);
     const report = JSON.parse(inspected.stdout.toString());
     expect(report.encryption).toMatchObject({ kind: 'session', recipientSessionKeyId: keyId });
@@ -180,13 +237,28 @@ describe('a whole chain made with the tools', () => {
   test('cargo with several parcels, listed by inspect-message', async () => {
     const second = await run(
       'generate-parcel',
-      ['--recipient-cert', file('adapter.cert.pem'), '--sender-cert', file('app.cert.pem'), '--sender-key', file('app.key.pem'), '--id', 'tweet-2'],
+      [
+        '--recipient-cert',
+        file('adapter.cert.pem'),
+        '--sender-cert',
+        file('app.cert.pem'),
+        '--sender-key',
+        file('app.key.pem'),
+        '--id',
+        'tweet-2',
+      ],
       Buffer.from('second'),
     );
     writeFileSync(file('parcel-2'), second.stdout);
     const cargo = await run('generate-cargo', [
-      '--recipient-cert', file('relayer-gw.cert.pem'), '--sender-cert', file('user-gw.cert.pem'), '--sender-key', file('user-gw.key.pem'),
-      file('parcel-1'), file('parcel-2'),
+      '--recipient-cert',
+      file('relayer-gw.cert.pem'),
+      '--sender-cert',
+      file('user-gw.cert.pem'),
+      '--sender-key',
+      file('user-gw.key.pem'),
+      file('parcel-1'),
+      file('parcel-2'),
     ]);
     expect(cargo.stderr).toBe('');
     expect(cargo.status).toBe(0);
@@ -248,11 +320,23 @@ describe('a whole chain made with the tools', () => {
 
   test('a CCA made with the library shows its CDA', async () => {
     const cda = readCert('pda');
-    const { envelopedData } = await encryptPayload(new CargoCollectionRequest(cda).serialize(), { certificate: readCert('relayer-gw') });
-    const cca = new CargoCollectionAuthorization({ id: readCert('relayer-gw').calculateSubjectId() }, readCert('user-gw'), envelopedData);
-    const result = await run('inspect-message', ['--json', '--recipient-key', file('relayer-gw.key.pem')], await cca.serialize(readKey('user-gw')));
+    const { envelopedData } = await encryptPayload(new CargoCollectionRequest(cda).serialize(), {
+      certificate: readCert('relayer-gw'),
+    });
+    const cca = new CargoCollectionAuthorization(
+      { id: readCert('relayer-gw').calculateSubjectId() },
+      readCert('user-gw'),
+      envelopedData,
+    );
+    const result = await run(
+      'inspect-message',
+      ['--json', '--recipient-key', file('relayer-gw.key.pem')],
+      await cca.serialize(readKey('user-gw')),
+    );
     expect(result.status).toBe(0);
-    expect(JSON.parse(result.stdout.toString()).payload.cargoDeliveryAuthorization.subjectId).toBe(cda.calculateSubjectId());
+    expect(JSON.parse(result.stdout.toString()).payload.cargoDeliveryAuthorization.subjectId).toBe(
+      cda.calculateSubjectId(),
+    );
   });
 
   test('generate-parcel output is a parcel our library reads', async () => {
@@ -263,14 +347,55 @@ describe('a whole chain made with the tools', () => {
 
 describe('bad input gets a one-line reason and a non-zero status', () => {
   test.each([
-    [['generate-private-node-cert', '--cert-out', '/tmp/x', '--key-out', '/tmp/y', '--key-size', '1024'], /--key-size must be between 2048 and 4096/],
-    [['generate-private-node-cert', '--cert-out', '/tmp/x', '--key-out', '/tmp/y', '--key-size', '3000'], /--key-size must be 2048, 3072 or 4096/],
-    [['generate-private-node-cert', '--cert-out', '/tmp/x', '--key-out', '/tmp/y', '--type', 'pda'], /A PDA needs an issuer/],
-    [['generate-private-node-cert', '--cert-out', '/tmp/x', '--key-out', '/tmp/y', '--validity-days', '365'], /--validity-days must be between 1 and 180/],
-    [['generate-private-node-cert', '--cert-out', '/tmp/x', '--key-out', '/tmp/y', '--issuer-cert', '/nonexistent'], /--issuer-cert and --issuer-key go together/],
-    [['generate-parcel', '--recipient-cert', '/nonexistent', '--sender-cert', '/nonexistent', '--sender-key', '/nonexistent'], /Cannot read recipient certificate "\/nonexistent" \(ENOENT\)/],
-    [['generate-cargo', '--recipient-cert', '/etc/hostname', '--sender-cert', '/etc/hostname', '--sender-key', '/etc/hostname', '/etc/hostname'], /"\/etc\/hostname" is not a RAMF message/],
-    [['inspect-message', '--trusted-cert', '/etc/hostname'], /Trusted certificate "\/etc\/hostname" is not a valid X.509 certificate/],
+    [
+      ['generate-private-node-cert', '--cert-out', '/tmp/x', '--key-out', '/tmp/y', '--key-size', '1024'],
+      /--key-size must be between 2048 and 4096/,
+    ],
+    [
+      ['generate-private-node-cert', '--cert-out', '/tmp/x', '--key-out', '/tmp/y', '--key-size', '3000'],
+      /--key-size must be 2048, 3072 or 4096/,
+    ],
+    [
+      ['generate-private-node-cert', '--cert-out', '/tmp/x', '--key-out', '/tmp/y', '--type', 'pda'],
+      /A PDA needs an issuer/,
+    ],
+    [
+      ['generate-private-node-cert', '--cert-out', '/tmp/x', '--key-out', '/tmp/y', '--validity-days', '365'],
+      /--validity-days must be between 1 and 180/,
+    ],
+    [
+      ['generate-private-node-cert', '--cert-out', '/tmp/x', '--key-out', '/tmp/y', '--issuer-cert', '/nonexistent'],
+      /--issuer-cert and --issuer-key go together/,
+    ],
+    [
+      [
+        'generate-parcel',
+        '--recipient-cert',
+        '/nonexistent',
+        '--sender-cert',
+        '/nonexistent',
+        '--sender-key',
+        '/nonexistent',
+      ],
+      /Cannot read recipient certificate "\/nonexistent" \(ENOENT\)/,
+    ],
+    [
+      [
+        'generate-cargo',
+        '--recipient-cert',
+        '/etc/hostname',
+        '--sender-cert',
+        '/etc/hostname',
+        '--sender-key',
+        '/etc/hostname',
+        '/etc/hostname',
+      ],
+      /"\/etc\/hostname" is not a RAMF message/,
+    ],
+    [
+      ['inspect-message', '--trusted-cert', '/etc/hostname'],
+      /Trusted certificate "\/etc\/hostname" is not a valid X.509 certificate/,
+    ],
   ])('%#: %p', async (argv, message) => {
     const [tool, ...args] = argv as string[];
     const result = await run(tool, args);
@@ -281,8 +406,14 @@ describe('bad input gets a one-line reason and a non-zero status', () => {
 
   test('mismatched issuer key and certificate', async () => {
     const result = await run('generate-private-node-cert', [
-      '--cert-out', file('m.pem'), '--key-out', file('m.key'),
-      '--issuer-cert', file('user-gw.cert.pem'), '--issuer-key', file('app.key.pem'),
+      '--cert-out',
+      file('m.pem'),
+      '--key-out',
+      file('m.key'),
+      '--issuer-cert',
+      file('user-gw.cert.pem'),
+      '--issuer-key',
+      file('app.key.pem'),
     ]);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('--issuer-key does not belong to --issuer-cert');
@@ -290,9 +421,18 @@ describe('bad input gets a one-line reason and a non-zero status', () => {
 
   test.each([
     [['inspect-message', '--bogus'], "inspect-message: unknown option '--bogus' (see inspect-message --help)\n"],
-    [['generate-cargo'], "generate-cargo: required option '--recipient-cert <file>' not specified (see generate-cargo --help)\n"],
-    [['generate-private-node-cert', '--cert-out'], "generate-private-node-cert: option '--cert-out <file>' argument missing (see generate-private-node-cert --help)\n"],
-    [['generate-parcel', '--recipient-cert'], "generate-parcel: option '--recipient-cert <file>' argument missing (see generate-parcel --help)\n"],
+    [
+      ['generate-cargo'],
+      "generate-cargo: required option '--recipient-cert <file>' not specified (see generate-cargo --help)\n",
+    ],
+    [
+      ['generate-private-node-cert', '--cert-out'],
+      "generate-private-node-cert: option '--cert-out <file>' argument missing (see generate-private-node-cert --help)\n",
+    ],
+    [
+      ['generate-parcel', '--recipient-cert'],
+      "generate-parcel: option '--recipient-cert <file>' argument missing (see generate-parcel --help)\n",
+    ],
   ])('a command-line error is a usage error (status 2) that names the tool: %p', async (argv, message) => {
     const [tool, ...args] = argv;
     const result = await run(tool, args);

@@ -245,7 +245,10 @@ export class PrivateEndpoint {
     const serviceMessage = new ServiceMessage(message.type, message.content);
     const encryption = await this.sessions.encrypt(serviceMessage.serialize(), peer.id, peer.identityCertificate);
     const certificateRemaining = Math.floor((certificate.expiryDate.getTime() - now.getTime()) / 1000);
-    const ttl = Math.min(options.ttlSeconds ?? this.options.parcelTtlSeconds ?? DEFAULT_PARCEL_TTL_SECONDS, certificateRemaining);
+    const ttl = Math.min(
+      options.ttlSeconds ?? this.options.parcelTtlSeconds ?? DEFAULT_PARCEL_TTL_SECONDS,
+      certificateRemaining,
+    );
     const parcel = new Parcel(
       { id: peer.id, internetAddress: peer.internetAddress },
       certificate,
@@ -353,4 +356,3 @@ export class PrivateEndpoint {
     if (this.closed) throw new EndpointStateError('The endpoint is closed');
   }
 }
-

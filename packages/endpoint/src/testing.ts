@@ -14,7 +14,13 @@ import {
   type Certificate,
 } from '@twitter-relaynet/core';
 
-import type { CollectParcelsOptions, EndpointCredentials, GatewayRegistration, GatewaySession, GatewayTransport } from './transport';
+import type {
+  CollectParcelsOptions,
+  EndpointCredentials,
+  GatewayRegistration,
+  GatewaySession,
+  GatewayTransport,
+} from './transport';
 
 export class MemoryGatewayTransport implements GatewayTransport {
   static async create(): Promise<MemoryGatewayTransport> {

@@ -5,11 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 
 import type { Certificate } from '@twitter-relaynet/core';
-import {
-  makeHandshakeSigner,
-  PoWebSocketConnection,
-  type ConnectionOptions,
-} from '@twitter-relaynet/powebsocket';
+import { makeHandshakeSigner, PoWebSocketConnection, type ConnectionOptions } from '@twitter-relaynet/powebsocket';
 
 import type { Logger } from './logger';
 import { silentLogger } from './logger';

@@ -44,7 +44,9 @@ describe('Connection parameters', () => {
     expect(parsed.sessionKey!.publicKey.export({ format: 'der', type: 'spki' })).toEqual(
       parameters.sessionKey!.publicKey.export({ format: 'der', type: 'spki' }),
     );
-    expect(parseConnectionParameters(serializeConnectionParameters({ ...parameters, sessionKey: undefined })).sessionKey).toBeUndefined();
+    expect(
+      parseConnectionParameters(serializeConnectionParameters({ ...parameters, sessionKey: undefined })).sessionKey,
+    ).toBeUndefined();
   });
 
   test('the endpoint publishes them atomically to a world-readable file, and keeps the key until rotation', async () => {
@@ -68,11 +70,25 @@ describe('Connection parameters', () => {
     ['bad address', (doc: Record<string, unknown>) => ({ ...doc, internetAddress: 'not a domain' })],
     ['bad certificate', (doc: Record<string, unknown>) => ({ ...doc, identityCertificate: 'AAAA' })],
     ['id mismatch', (doc: Record<string, unknown>) => ({ ...doc, id: '0' + 'a'.repeat(64) })],
-    ['bad session key', (doc: Record<string, unknown>) => ({ ...doc, sessionKey: { id: 'AQ==', publicKey: 'AAAA', creationDate: '2026-01-01T00:00:00Z' } })],
-    ['bad key date', (doc: Record<string, unknown>) => ({ ...doc, sessionKey: { ...(doc.sessionKey as object), creationDate: 'yesterday' } })],
+    [
+      'bad session key',
+      (doc: Record<string, unknown>) => ({
+        ...doc,
+        sessionKey: { id: 'AQ==', publicKey: 'AAAA', creationDate: '2026-01-01T00:00:00Z' },
+      }),
+    ],
+    [
+      'bad key date',
+      (doc: Record<string, unknown>) => ({
+        ...doc,
+        sessionKey: { ...(doc.sessionKey as object), creationDate: 'yesterday' },
+      }),
+    ],
   ])('refuses %s', (_name, mutation) => {
     const input =
-      typeof mutation === 'string' ? mutation : JSON.stringify(mutation(JSON.parse(serializeConnectionParameters(parameters))));
+      typeof mutation === 'string'
+        ? mutation
+        : JSON.stringify(mutation(JSON.parse(serializeConnectionParameters(parameters))));
     expect(() => parseConnectionParameters(input)).toThrow(ConnectionParametersError);
   });
 });

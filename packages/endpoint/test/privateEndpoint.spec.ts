@@ -55,7 +55,10 @@ async function startUserGateway(socketPath: string): Promise<UserGateway> {
   const server = await PoWebSocketServer.listen({
     socketPath,
     verify: makeHandshakeVerifier(certificate),
-    issueEndpointCertificate: makeEndpointCertificateIssuer({ gatewayPrivateKey: privateKey, gatewayCertificate: certificate }),
+    issueEndpointCertificate: makeEndpointCertificateIssuer({
+      gatewayPrivateKey: privateKey,
+      gatewayCertificate: certificate,
+    }),
     onParcelDelivered: async (parcel) => {
       delivered.push(Buffer.from(parcel));
     },
@@ -155,7 +158,10 @@ describe('PrivateEndpoint over PoWebSocket', () => {
     // Another process opening the same data directory finds the same identity; no new registration.
     const again = await PrivateEndpoint.open({
       dataDir,
-      transport: { register: () => Promise.reject(new Error('must not register again')), connect: () => Promise.reject(new Error('no')) },
+      transport: {
+        register: () => Promise.reject(new Error('must not register again')),
+        connect: () => Promise.reject(new Error('no')),
+      },
     });
     try {
       expect(again.id).toBe(app.id);
@@ -177,7 +183,9 @@ describe('PrivateEndpoint over PoWebSocket', () => {
     ]);
     const roundTripped = deserializeDeliveryAuthorization(serializeDeliveryAuthorization(authorization));
     expect(roundTripped.pda.isEqual(authorization.pda)).toBe(true);
-    expect(roundTripped.chain.map((c) => c.calculateSubjectId())).toEqual(authorization.chain.map((c) => c.calculateSubjectId()));
+    expect(roundTripped.chain.map((c) => c.calculateSubjectId())).toEqual(
+      authorization.chain.map((c) => c.calculateSubjectId()),
+    );
 
     const capped = await app.issuePda(adapter.certificate, new Date(Date.now() + 10 * 365 * 86_400_000));
     expect(capped.pda.expiryDate.getTime()).toBeLessThanOrEqual(app.certificate!.expiryDate.getTime());
@@ -188,7 +196,10 @@ describe('PrivateEndpoint over PoWebSocket', () => {
     const sent = await app.sendMessage(ADAPTER_ADDRESS, text('application/vnd.subscribe', 'subscribe'));
     expect(sent.encryption).toBe('session');
     expect(gateway.delivered).toHaveLength(1);
-    expect(await adapter.receiveParcel(gateway.delivered[0])).toMatchObject({ status: 'accepted', parcelId: sent.parcelId });
+    expect(await adapter.receiveParcel(gateway.delivered[0])).toMatchObject({
+      status: 'accepted',
+      parcelId: sent.parcelId,
+    });
     expect(atAdapter[0]).toMatchObject({ type: 'application/vnd.subscribe', encryption: 'session' });
     expect(atAdapter[0].sender.id).toBe(app.id);
   });

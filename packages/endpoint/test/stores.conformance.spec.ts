@@ -81,14 +81,34 @@ describe.each(implementations)('%s stores', (_name, make) => {
     const a = await generateSessionKeyPair();
     const b = await generateSessionKeyPair();
     const c = await generateSessionKeyPair();
-    await stores.keys.saveSessionKey({ keyId: a.sessionKey.keyId, privateKey: a.privateKey, peerId: null, creationDate: at(0), expiryDate: at(100) });
-    await stores.keys.saveSessionKey({ keyId: b.sessionKey.keyId, privateKey: b.privateKey, peerId: null, creationDate: at(10), expiryDate: at(50) });
-    await stores.keys.saveSessionKey({ keyId: c.sessionKey.keyId, privateKey: c.privateKey, peerId: '0peer', creationDate: at(20), expiryDate: at(200) });
+    await stores.keys.saveSessionKey({
+      keyId: a.sessionKey.keyId,
+      privateKey: a.privateKey,
+      peerId: null,
+      creationDate: at(0),
+      expiryDate: at(100),
+    });
+    await stores.keys.saveSessionKey({
+      keyId: b.sessionKey.keyId,
+      privateKey: b.privateKey,
+      peerId: null,
+      creationDate: at(10),
+      expiryDate: at(50),
+    });
+    await stores.keys.saveSessionKey({
+      keyId: c.sessionKey.keyId,
+      privateKey: c.privateKey,
+      peerId: '0peer',
+      creationDate: at(20),
+      expiryDate: at(200),
+    });
     const keys = (await restart()).keys;
 
     const found = await keys.getSessionKey(c.sessionKey.keyId, at(30));
     expect(found).toMatchObject({ peerId: '0peer', creationDate: at(20), expiryDate: at(200) });
-    expect(found!.privateKey.export({ format: 'der', type: 'pkcs8' })).toEqual(c.privateKey.export({ format: 'der', type: 'pkcs8' }));
+    expect(found!.privateKey.export({ format: 'der', type: 'pkcs8' })).toEqual(
+      c.privateKey.export({ format: 'der', type: 'pkcs8' }),
+    );
     expect(await keys.getSessionKey(Buffer.from('unknown'), at(30))).toBeNull();
     expect((await keys.getLatestInitialSessionKey(at(30)))?.keyId).toEqual(b.sessionKey.keyId);
     expect((await keys.getLatestInitialSessionKey(at(60)))?.keyId).toEqual(a.sessionKey.keyId);
@@ -98,7 +118,7 @@ describe.each(implementations)('%s stores', (_name, make) => {
     expect(await keys.getSessionKey(c.sessionKey.keyId, at(150))).not.toBeNull();
   });
 
-  test("peer session keys: the newest wins, whatever the arrival order", async () => {
+  test('peer session keys: the newest wins, whatever the arrival order', async () => {
     const older = (await generateSessionKeyPair()).sessionKey;
     const newer = (await generateSessionKeyPair()).sessionKey;
     expect(await stores.peerSessionKeys.get('0peer')).toBeNull();
@@ -113,7 +133,10 @@ describe.each(implementations)('%s stores', (_name, make) => {
     );
     // Same second (RAMF resolution): the later arrival wins.
     expect(
-      await stores.peerSessionKeys.saveIfNewer('0peer', { sessionKey: older, creationDate: new Date(at(10).getTime() + 500) }),
+      await stores.peerSessionKeys.saveIfNewer('0peer', {
+        sessionKey: older,
+        creationDate: new Date(at(10).getTime() + 500),
+      }),
     ).toBe(true);
     await stores.peerSessionKeys.delete('0peer');
     expect(await stores.peerSessionKeys.get('0peer')).toBeNull();

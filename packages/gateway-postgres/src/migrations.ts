@@ -99,7 +99,9 @@ export async function migrate(pool: Pool): Promise<number[]> {
            applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
          )`,
       );
-      const { rows } = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
+      const { rows } = await client.query<{ version: number | null }>(
+        'SELECT max(version) AS version FROM schema_migrations',
+      );
       const current = rows[0].version ?? 0;
       if (current > SCHEMA_VERSION) {
         throw new SchemaVersionError(

@@ -188,7 +188,8 @@ interface ParcelRow {
   serialized: Buffer | null;
 }
 
-const PARCEL_METADATA = 'seq, queue, sender_id, message_id, recipient_id, recipient_address, expiry, next_attempt, attempts';
+const PARCEL_METADATA =
+  'seq, queue, sender_id, message_id, recipient_id, recipient_address, expiry, next_attempt, attempts';
 const PARCEL_PAGE_COLUMNS = `${PARCEL_METADATA},
   CASE WHEN octet_length(serialized) <= ${INLINE_BODY_MAX} THEN serialized END AS serialized`;
 
@@ -271,10 +272,9 @@ export class PostgresGatewayStores implements GatewayStores {
     const client = await this.pool.connect();
     let broken = false;
     try {
-      const { rows } = await client.query<{ locked: boolean }>(
-        'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
-        [`gateway sweep: ${name}`],
-      );
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [
+        `gateway sweep: ${name}`,
+      ]);
       if (!rows[0].locked) return false;
       try {
         await task();
@@ -309,9 +309,10 @@ export class PostgresGatewayStores implements GatewayStores {
    * otherwise issue certificates, sign cargo and decrypt under another identity. @throws IdentityMismatchError
    */
   async bindIdentity(gatewayId: string): Promise<void> {
-    await this.pool.query('INSERT INTO gateway_identity (singleton, gateway_id) VALUES (1, $1) ON CONFLICT DO NOTHING', [
-      gatewayId,
-    ]);
+    await this.pool.query(
+      'INSERT INTO gateway_identity (singleton, gateway_id) VALUES (1, $1) ON CONFLICT DO NOTHING',
+      [gatewayId],
+    );
     const { rows } = await this.pool.query<{ gateway_id: string }>('SELECT gateway_id FROM gateway_identity');
     if (rows[0].gateway_id !== gatewayId) {
       throw new IdentityMismatchError(
@@ -492,7 +493,12 @@ async function putPca(client: Queryable, pca: PendingPca): Promise<void> {
   );
 }
 
-async function deletePca(client: Queryable, peerId: string, senderEndpointId: string, parcelId: string): Promise<boolean> {
+async function deletePca(
+  client: Queryable,
+  peerId: string,
+  senderEndpointId: string,
+  parcelId: string,
+): Promise<boolean> {
   const result = await client.query('DELETE FROM pcas WHERE peer_id = $1 AND sender_id = $2 AND parcel_id = $3', [
     peerId,
     senderEndpointId,
@@ -628,10 +634,10 @@ export class PostgresParcelStore implements ParcelStore {
    * an operator who knows that no instance is delivering. Several instances rely on lease expiry instead.
    */
   async releaseLeases(queue: QueueName, now: Date): Promise<number> {
-    const result = await this.pool.query('UPDATE parcels SET next_attempt = $2 WHERE queue = $1 AND next_attempt > $2', [
-      queue,
-      now,
-    ]);
+    const result = await this.pool.query(
+      'UPDATE parcels SET next_attempt = $2 WHERE queue = $1 AND next_attempt > $2',
+      [queue, now],
+    );
     return result.rowCount ?? 0;
   }
 
@@ -656,7 +662,10 @@ export class PostgresIdLedger implements IdLedger {
   }
 
   async has(namespace: string, id: string): Promise<boolean> {
-    const { rowCount } = await this.pool.query('SELECT 1 FROM ledger WHERE namespace = $1 AND id = $2', [namespace, id]);
+    const { rowCount } = await this.pool.query('SELECT 1 FROM ledger WHERE namespace = $1 AND id = $2', [
+      namespace,
+      id,
+    ]);
     return (rowCount ?? 0) > 0;
   }
 
@@ -727,7 +736,9 @@ export class PostgresCertificateRegistry implements CertificateRegistry {
   }
 
   async get(subjectId: string): Promise<Certificate | null> {
-    const { rows } = await this.pool.query<{ der: Buffer }>('SELECT der FROM certificates WHERE subject_id = $1', [subjectId]);
+    const { rows } = await this.pool.query<{ der: Buffer }>('SELECT der FROM certificates WHERE subject_id = $1', [
+      subjectId,
+    ]);
     return rows.length > 0 ? Certificate.deserialize(rows[0].der) : null;
   }
 

@@ -278,7 +278,11 @@ export abstract class Gateway {
 
     async function* items(): AsyncGenerator<BatchItem> {
       for await (const pca of pcas.list(destination.peerId, startedAt)) {
-        const message = new ParcelCollectionAck(pca.senderEndpointId, pca.recipientEndpointId, pca.parcelId).serialize();
+        const message = new ParcelCollectionAck(
+          pca.senderEndpointId,
+          pca.recipientEndpointId,
+          pca.parcelId,
+        ).serialize();
         pcasByMessage.set(message, pca);
         yield { message, expiryDate: pca.expiryDate };
       }
@@ -327,7 +331,12 @@ export abstract class Gateway {
         const pca = pcasByMessage.get(message);
         if (!pca) continue;
         pcasByMessage.delete(message);
-        sentPcas.push({ kind: 'delete pca', peerId: pca.peerId, senderEndpointId: pca.senderEndpointId, parcelId: pca.parcelId });
+        sentPcas.push({
+          kind: 'delete pca',
+          peerId: pca.peerId,
+          senderEndpointId: pca.senderEndpointId,
+          parcelId: pca.parcelId,
+        });
       }
       // One commit for the cargo's PCAs (there can be thousands), not one each.
       if (sentPcas.length) await this.stores.writeBatch(sentPcas);
@@ -400,7 +409,13 @@ export abstract class Gateway {
       now,
       toleranceSeconds,
     );
-    const futureDated: FutureDatedCargo | null = found && { ...found, cargoId: cargo.id, peerId, now, toleranceSeconds };
+    const futureDated: FutureDatedCargo | null = found && {
+      ...found,
+      cargoId: cargo.id,
+      peerId,
+      now,
+      toleranceSeconds,
+    };
     const leftOut = new Set<Parcel>(found?.parcels);
     if (futureDated) {
       this.counters.parcelsLeftOut += leftOut.size;
@@ -437,10 +452,7 @@ export abstract class Gateway {
       } catch (error) {
         itemsSkipped += 1;
         this.counters.itemsSkipped += 1;
-        this.logger.warn(
-          { cargoId: cargo.id, peerId, item: index, reason: errorMessage(error) },
-          'Cargo item skipped',
-        );
+        this.logger.warn({ cargoId: cargo.id, peerId, item: index, reason: errorMessage(error) }, 'Cargo item skipped');
       }
     }
     const results = await this.stores.writeBatch(writes);
@@ -475,7 +487,16 @@ export abstract class Gateway {
     }
     this.counters.cargoReceived += 1;
     this.logger.info(
-      { cargoId: cargo.id, peerId, parcelsStored, duplicates, pcasProcessed, itemsSkipped, consumed, leftOut: leftOut.size },
+      {
+        cargoId: cargo.id,
+        peerId,
+        parcelsStored,
+        duplicates,
+        pcasProcessed,
+        itemsSkipped,
+        consumed,
+        leftOut: leftOut.size,
+      },
       'Cargo received',
     );
     return {
@@ -557,7 +578,8 @@ type CargoItem =
 async function parseCargoItem(item: Buffer): Promise<CargoItem> {
   try {
     const type = readMessageType(item);
-    if (type === MessageType.PARCEL) return { kind: 'parcel', parcel: await Parcel.deserialize(item), serialized: item };
+    if (type === MessageType.PARCEL)
+      return { kind: 'parcel', parcel: await Parcel.deserialize(item), serialized: item };
     if (type === MessageType.PARCEL_COLLECTION_ACK) return { kind: 'pca', pca: ParcelCollectionAck.deserialize(item) };
     return { kind: 'bad', error: new CargoRefusedError(`Unexpected ${describeMessageType(type)} in cargo`) };
   } catch (error) {

@@ -188,7 +188,8 @@ export class UserGateway extends Gateway {
       // A parcel still in the placeholder queue (userGatewayRegistration.ts), e.g. one whose request was
       // under way while the registration committed, would never go out: move it first.
       const moved = await this.stores.parcels.moveQueue(peerQueue(this.id), peerQueue(this.relayingGatewayId));
-      if (moved) this.logger.info({ moved }, 'Parcels left in the placeholder queue moved to the relaying gateway queue');
+      if (moved)
+        this.logger.info({ moved }, 'Parcels left in the placeholder queue moved to the relaying gateway queue');
     }
     yield* this.generateCargo({
       peerId: this.relayingGatewayId,
@@ -255,7 +256,10 @@ export class UserGateway extends Gateway {
     } catch (error) {
       this.refuseParcel(`Parcel for this gateway is unreadable: ${errorMessage(error)}`, fields, error);
     }
-    this.logger.info({ ...fields, ...notice, at: notice.at.toISOString() }, 'Clock skew notice from the relaying gateway');
+    this.logger.info(
+      { ...fields, ...notice, at: notice.at.toISOString() },
+      'Clock skew notice from the relaying gateway',
+    );
     this.onClockSkewNotice(notice);
     return { key: { queue: LOCAL_QUEUE, senderId, id: parcel.id }, outcome: 'consumed' };
   }

@@ -59,7 +59,8 @@ function spyStores(inner: GatewayStores): SpyStores {
 
 async function craftUpstreamCargo(): Promise<{ world: Awaited<ReturnType<typeof makeWorld>>; cargo: Buffer }> {
   const world = await makeWorld();
-  for (const id of ['a', 'b', 'c']) await world.user.receiveParcelFromEndpoint(await makeParcelToAdapter(world, { id }));
+  for (const id of ['a', 'b', 'c'])
+    await world.user.receiveParcelFromEndpoint(await makeParcelToAdapter(world, { id }));
   const [cargo] = await collect(world.user.generateCargoForRelayingGateway());
   return { world, cargo: cargo.serialized };
 }
@@ -103,7 +104,8 @@ test('a batch that fails stores nothing of the cargo, and the cargo is not ackno
   const stores = openSqliteStores(join(dir, 'relaying.sqlite'));
   try {
     const world = await makeWorld({ relayingStores: stores, userStores: createMemoryStores() });
-    for (const id of ['a', 'b', 'c']) await world.user.receiveParcelFromEndpoint(await makeParcelToAdapter(world, { id }));
+    for (const id of ['a', 'b', 'c'])
+      await world.user.receiveParcelFromEndpoint(await makeParcelToAdapter(world, { id }));
     const [cargo] = await collect(world.user.generateCargoForRelayingGateway());
     // The third write of the batch fails (as a full disk would) after two were applied.
     const original = stores.parcels.putNow.bind(stores.parcels);

@@ -52,10 +52,15 @@ async function craftCca(options: CcaOptions = {}): Promise<Buffer> {
   const { envelopedData } = await encryptPayload(new CargoCollectionRequest(cda).serialize(), {
     certificate: world.relayingNode.certificate,
   });
-  return new CargoCollectionAuthorization({ id: options.recipientId ?? world.relaying.id }, signer.certificate, envelopedData, {
-    creationDate: options.creationDate ?? world.clock.now(),
-    ttl: options.ttl ?? 3600,
-  }).serialize(signer.keyPair.privateKey);
+  return new CargoCollectionAuthorization(
+    { id: options.recipientId ?? world.relaying.id },
+    signer.certificate,
+    envelopedData,
+    {
+      creationDate: options.creationDate ?? world.clock.now(),
+      ttl: options.ttl ?? 3600,
+    },
+  ).serialize(signer.keyPair.privateKey);
 }
 
 test('the user gateway issues a fresh CCA each time, backdated 90 min, carrying a CDA for the relaying gateway', async () => {
@@ -65,9 +70,9 @@ test('the user gateway issues a fresh CCA each time, backdated 90 min, carrying 
   expect(cca.recipient).toEqual({ id: world.relaying.id });
   const now = world.clock.now().getTime();
   expect(Math.abs(cca.creationDate.getTime() - (now - CCA_BACKDATING_MS))).toBeLessThanOrEqual(1000);
-  expect(Math.abs(cca.expiryDate.getTime() - (now - CCA_BACKDATING_MS + DEFAULT_CCA_TTL_SECONDS * 1000))).toBeLessThanOrEqual(
-    1000,
-  );
+  expect(
+    Math.abs(cca.expiryDate.getTime() - (now - CCA_BACKDATING_MS + DEFAULT_CCA_TTL_SECONDS * 1000)),
+  ).toBeLessThanOrEqual(1000);
   const { payload } = await cca.unwrapPayload(world.relayingNode.keyPair.privateKey);
   const cda = payload.cargoDeliveryAuthorization;
   expect(cda.calculateSubjectId()).toBe(world.relaying.id);

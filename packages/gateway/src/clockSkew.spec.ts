@@ -53,7 +53,7 @@ function userGatewayHearing(world: World, notices: ClockSkewNotice[]): UserGatew
   });
 }
 
-describe('a queued parcel dated beyond the tolerance of the sending gateway\'s own clock', () => {
+describe("a queued parcel dated beyond the tolerance of the sending gateway's own clock", () => {
   test('is held back from cargo until its date is acceptable, and goes once replaced by a re-dated copy', async () => {
     const world = await makeWorld();
     const userNow = world.clock.now();
@@ -69,7 +69,8 @@ describe('a queued parcel dated beyond the tolerance of the sending gateway\'s o
       const cargoes = await cargoIds(world.user.generateCargoForRelayingGateway());
       const ids: string[] = [];
       for (const cargo of cargoes) {
-        for (const item of (await (await Cargo.deserialize(cargo)).unwrapPayload(world.relayingNode.keyPair.privateKey)).payload.messages) {
+        for (const item of (await (await Cargo.deserialize(cargo)).unwrapPayload(world.relayingNode.keyPair.privateKey))
+          .payload.messages) {
           ids.push((await Parcel.deserialize(item)).id);
         }
       }
@@ -147,7 +148,9 @@ async function collectWithCca(world: World): Promise<Buffer[]> {
 }
 
 const queuedAtUser = async (world: World) =>
-  (await collect(world.userStores.parcels.list(peerQueue(world.relaying.id), { now: world.clock.now() }))).map((p) => p.id);
+  (await collect(world.userStores.parcels.list(peerQueue(world.relaying.id), { now: world.clock.now() }))).map(
+    (p) => p.id,
+  );
 
 describe('a cargo with parcels dated beyond the tolerance', () => {
   test('is taken without them: the valid parcels are stored and acknowledged, the others stay with the sender', async () => {
@@ -163,7 +166,9 @@ describe('a cargo with parcels dated beyond the tolerance', () => {
     expect(futureDated?.peerId).toBe(world.user.id);
     expect(futureDated?.aheadMs).toBeGreaterThanOrEqual(3 * HOUR - 1000);
     expect(futureDated?.toleranceSeconds).toBe(7200);
-    expect((await collect(world.relayingStores.parcels.list(INTERNET_QUEUE, { now: world.clock.now() }))).map((p) => p.id)).toEqual([valid]);
+    expect(
+      (await collect(world.relayingStores.parcels.list(INTERNET_QUEUE, { now: world.clock.now() }))).map((p) => p.id),
+    ).toEqual([valid]);
     const pcas = await collect(world.relayingStores.pcas.list(world.user.id, world.clock.now()));
     expect(pcas.map((pca) => pca.parcelId)).toEqual([valid]);
     expect(world.relaying.counters).toMatchObject({ cargoRefused: 0, cargoReceived: 1, parcelsLeftOut: 2 });
@@ -202,7 +207,9 @@ describe('a cargo with parcels dated beyond the tolerance', () => {
     const world = await makeWorld();
     const user = userGatewayHearing(world, notices);
     const queued = async () =>
-      (await collect(world.relayingStores.parcels.list(peerQueue(world.user.id), { now: world.clock.now() }))).map((p) => p.id);
+      (await collect(world.relayingStores.parcels.list(peerQueue(world.user.id), { now: world.clock.now() }))).map(
+        (p) => p.id,
+      );
     const refusals = await cargoFromTheFuture(world);
     const internetNow = world.clock.now();
     expect((await world.relaying.receiveCargo(refusals[0])).futureDated).not.toBeNull();
@@ -255,7 +262,13 @@ describe('a cargo with parcels dated beyond the tolerance', () => {
     // The intruder cannot make cargo the user gateway takes; so its notice is put in a cargo from the
     // real relaying gateway, as if that one had let it through.
     const notice = async (signer: 'intruder' | 'relaying', type = CLOCK_SKEW_NOTICE_TYPE) => {
-      const content = serializeClockSkewNotice({ status: 'refused', at: now, aheadMs: 3 * HOUR, parcelCount: 1, toleranceSeconds: 7200 });
+      const content = serializeClockSkewNotice({
+        status: 'refused',
+        at: now,
+        aheadMs: 3 * HOUR,
+        parcelCount: 1,
+        toleranceSeconds: 7200,
+      });
       const { envelopedData } = await encryptPayload(new ServiceMessage(type, content).serialize(), {
         certificate: world.userNode.certificate,
       });
@@ -280,7 +293,9 @@ describe('a cargo with parcels dated beyond the tolerance', () => {
     const [cargo] = await collectWithCca(world);
     const receipt = await world.user.receiveCargo(cargo);
     expect(receipt).toMatchObject({ parcelsConsumed: 0, parcelsStored: 0 });
-    const refused = world.userLogger.find('warn', /^Parcel in cargo refused$/).map((r) => String((r.fields as { reason: string }).reason));
+    const refused = world.userLogger
+      .find('warn', /^Parcel in cargo refused$/)
+      .map((r) => String((r.fields as { reason: string }).reason));
     expect(refused).toEqual([
       expect.stringMatching(/^Parcel for this gateway from \w+, not from its relaying gateway$/),
       'Parcel for this gateway is unreadable: Unknown message type for this gateway: text/plain',

@@ -42,7 +42,12 @@ export function findFutureDatedParcels(
   const found = [...parcels].filter((parcel) => parcel.creationDate.getTime() > limit);
   if (!found.length) return null;
   const latest = Math.max(...found.map((parcel) => parcel.creationDate.getTime()));
-  return { parcels: found, parcelIds: found.map((parcel) => parcel.id), latest: new Date(latest), aheadMs: latest - now.getTime() };
+  return {
+    parcels: found,
+    parcelIds: found.map((parcel) => parcel.id),
+    latest: new Date(latest),
+    aheadMs: latest - now.getTime(),
+  };
 }
 
 /** The parcels a cargo intake left out because of their dates (see CargoReceipt). */

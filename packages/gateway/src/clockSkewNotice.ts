@@ -87,7 +87,8 @@ export function parseClockSkewNotice(content: Buffer): ClockSkewNotice {
   if (status !== 'refused' && status !== 'resolved') {
     throw new MalformedClockSkewNoticeError('Clock skew notice: status must be "refused" or "resolved"');
   }
-  const expected = status === 'refused' ? ['status', 'at', 'aheadMs', 'parcelCount', 'toleranceSeconds'] : ['status', 'at'];
+  const expected =
+    status === 'refused' ? ['status', 'at', 'aheadMs', 'parcelCount', 'toleranceSeconds'] : ['status', 'at'];
   const unexpected = Object.keys(fields).filter((key) => !expected.includes(key));
   if (unexpected.length) {
     throw new MalformedClockSkewNoticeError(`Clock skew notice has unexpected field(s): ${unexpected.join(', ')}`);

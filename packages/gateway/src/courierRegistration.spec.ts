@@ -29,11 +29,20 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 async function userIdentity(index = 0) {
   const keyPair = world.spareKeys[index];
-  return { keyPair, certificate: await selfIssueGatewayCertificate(keyPair), id: getIdFromIdentityKey(keyPair.publicKey) };
+  return {
+    keyPair,
+    certificate: await selfIssueGatewayCertificate(keyPair),
+    id: getIdFromIdentityKey(keyPair.publicKey),
+  };
 }
 
 function registrar(): CourierRegistrar {
-  return new CourierRegistrar({ gateway: world.relaying, directory: dir, clock: world.clock, logger: world.relayingLogger });
+  return new CourierRegistrar({
+    gateway: world.relaying,
+    directory: dir,
+    clock: world.clock,
+    logger: world.relayingLogger,
+  });
 }
 
 test('a request is answered once: the same request again gets the same response and no second certificate', async () => {
@@ -45,7 +54,11 @@ test('a request is answered once: the same request again gets the same response 
   expect(first.replayed).toBe(false);
   expect(again).toEqual({ response: first.response, userGatewayId: user.id, replayed: true });
   expect(readdirSync(dir)).toHaveLength(1);
-  const response = await verifyCourierRegistrationResponse(first.response, { pendingRequest: request, userGatewayId: user.id, pinned: null });
+  const response = await verifyCourierRegistrationResponse(first.response, {
+    pendingRequest: request,
+    userGatewayId: user.id,
+    pinned: null,
+  });
   expect(response.userGatewayCertificate.calculateSubjectId()).toBe(user.id);
   expect(response.relayingGatewayCertificate.isEqual(world.relaying.certificate)).toBe(true);
 });
@@ -59,7 +72,11 @@ test('a request not signed by the key it registers, or tampered with, is refused
     nonce: Buffer.alloc(16, 1).toString('base64'),
     creationDate: world.clock.now().toISOString(),
   };
-  const forged = await signSignedData(Buffer.from(JSON.stringify(plaintext)), attacker.keyPair.privateKey, attacker.certificate);
+  const forged = await signSignedData(
+    Buffer.from(JSON.stringify(plaintext)),
+    attacker.keyPair.privateKey,
+    attacker.certificate,
+  );
   await expect(registrar().answer(forged)).rejects.toThrow(
     new MalformedRegistrationRequestError('Registration request refused: it is not signed by the key it registers'),
   );
@@ -67,7 +84,9 @@ test('a request not signed by the key it registers, or tampered with, is refused
   tampered[tampered.length - 300] ^= 0x01;
   await expect(registrar().answer(tampered)).rejects.toThrow(MalformedRegistrationRequestError);
   expect(readdirSync(dir)).toEqual([]);
-  expect(world.relayingLogger.records.filter((r) => r.message === 'Courier registration request refused')).toHaveLength(2);
+  expect(world.relayingLogger.records.filter((r) => r.message === 'Courier registration request refused')).toHaveLength(
+    2,
+  );
 });
 
 test('a request older than 90 days is refused', async () => {
@@ -87,7 +106,11 @@ test('the user gateway refuses a response to another request, from another relay
   ).rejects.toThrow(UnrelatedRegistrationResponseError);
   const otherRelaying = await selfIssueGatewayCertificate(world.spareKeys[2]);
   await expect(
-    verifyCourierRegistrationResponse(response, { pendingRequest: request, userGatewayId: user.id, pinned: otherRelaying }),
+    verifyCourierRegistrationResponse(response, {
+      pendingRequest: request,
+      userGatewayId: user.id,
+      pinned: otherRelaying,
+    }),
   ).rejects.toThrow(UnrelatedRegistrationResponseError);
   const tampered = Buffer.from(response);
   tampered[Math.floor(tampered.length / 3)] ^= 0x01;

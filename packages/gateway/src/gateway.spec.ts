@@ -75,7 +75,9 @@ describe('a parcel delivered by another instance while its copy is being stored'
   test('from the Internet: acknowledged as already delivered, not queued again', async () => {
     const world = await makeWorld();
     deliveredMeanwhile(world);
-    await expect(world.relaying.receiveParcelFromInternet(await makeParcelToApp(world, { id: 'reply' }))).resolves.toMatchObject({
+    await expect(
+      world.relaying.receiveParcelFromInternet(await makeParcelToApp(world, { id: 'reply' })),
+    ).resolves.toMatchObject({
       outcome: 'already delivered',
     });
     expect(await world.relayingStores.parcels.count()).toBe(0);
@@ -171,9 +173,7 @@ describe('cargo round trip', () => {
     expect(up.id).not.toBe(lostUp[0].id);
     const [down] = await relayDownstream(world);
     expect(down).toMatchObject({ parcelCount: 1, pcaCount: 1 });
-    expect(await ids(world.user.listParcelsForEndpoint(world.app.certificate.calculateSubjectId()))).toEqual([
-      'down',
-    ]);
+    expect(await ids(world.user.listParcelsForEndpoint(world.app.certificate.calculateSubjectId()))).toEqual(['down']);
   });
 
   test('a parcel that comes again after delivery (our PCA was lost) is acknowledged again, not redelivered', async () => {
@@ -361,7 +361,10 @@ describe('cargo reception', () => {
 describe('parcel routing and PDAs', () => {
   test('endpoints only see their own parcels', async () => {
     const world = await makeWorld();
-    const bob = { keyPair: world.spareKeys[1], certificate: await world.user.registerEndpoint(world.spareKeys[1].publicKey) };
+    const bob = {
+      keyPair: world.spareKeys[1],
+      certificate: await world.user.registerEndpoint(world.spareKeys[1].publicKey),
+    };
     const bobPda = await issueDeliveryAuthorization({
       subjectPublicKey: world.adapter.keyPair.publicKey,
       issuerPrivateKey: bob.keyPair.privateKey,
@@ -443,15 +446,17 @@ describe('parcel routing and PDAs', () => {
     const parcel = new Parcel({ id: '0abc', internetAddress: 'twitter.relaynet.test' }, stranger, Buffer.from('x'), {
       creationDate: world.clock.now(),
     });
-    await expect(
-      world.user.receiveParcelFromEndpoint(await parcel.serialize(strangerKeys.privateKey)),
-    ).rejects.toThrow(ParcelRefusedError);
+    await expect(world.user.receiveParcelFromEndpoint(await parcel.serialize(strangerKeys.privateKey))).rejects.toThrow(
+      ParcelRefusedError,
+    );
     await expect(world.user.receiveParcelFromEndpoint(Buffer.from('junk'))).rejects.toThrow(/malformed/);
   });
 
   test('the same (sender, id) from an endpoint replaces the queued copy', async () => {
     const world = await makeWorld();
-    await world.user.receiveParcelFromEndpoint(await makeParcelToAdapter(world, { id: 'p', payload: Buffer.from('1') }));
+    await world.user.receiveParcelFromEndpoint(
+      await makeParcelToAdapter(world, { id: 'p', payload: Buffer.from('1') }),
+    );
     await expect(
       world.user.receiveParcelFromEndpoint(await makeParcelToAdapter(world, { id: 'p', payload: Buffer.from('2') })),
     ).resolves.toMatchObject({ outcome: 'replaced' });

@@ -155,7 +155,10 @@ describe('UserGatewayRegistration: the user gateway keeps its registration in it
   test('a parcel left in the placeholder queue after the registration goes out with the next cargo', async () => {
     const world = await makeWorld();
     const relayingQueue = peerQueue(world.user.relayingGatewayId);
-    await world.userStores.parcels.put({ ...parcelFor(peerQueue(world.user.id), 'late'), expiryDate: new Date(world.clock.now().getTime() + 3_600_000) });
+    await world.userStores.parcels.put({
+      ...parcelFor(peerQueue(world.user.id), 'late'),
+      expiryDate: new Date(world.clock.now().getTime() + 3_600_000),
+    });
     const cargoes = [];
     for await (const cargo of world.user.generateCargoForRelayingGateway()) cargoes.push(cargo);
     expect(cargoes.map((c) => c.parcelCount)).toEqual([1]);

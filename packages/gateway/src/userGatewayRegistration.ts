@@ -47,7 +47,10 @@ export class UserGatewayRegistration {
       record = options.legacy;
       await registration.save(record, 'imported from the files of an earlier version');
     } else if (record) {
-      const moved = await options.stores.parcels.moveQueue(registration.placeholderQueue, peerQueue(relayingGatewayIdOf(record)));
+      const moved = await options.stores.parcels.moveQueue(
+        registration.placeholderQueue,
+        peerQueue(relayingGatewayIdOf(record)),
+      );
       registration.reportMoved(moved, 'at start');
     }
     return registration;
@@ -102,7 +105,10 @@ export class UserGatewayRegistration {
       );
     }
     await this.save(
-      { relayingGatewayCertificate: response.relayingGatewayCertificate, userGatewayCertificate: response.userGatewayCertificate },
+      {
+        relayingGatewayCertificate: response.relayingGatewayCertificate,
+        userGatewayCertificate: response.userGatewayCertificate,
+      },
       'registered',
     );
   }

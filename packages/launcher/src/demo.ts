@@ -54,7 +54,9 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -90,10 +92,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const logPath = join(dataRoot, 'demo-daemons.log');
   let step = 0;
   const say = (text: string) => write(`\n${++step}. ${text}\n`);
-  const detail = (text: string) => write(text.replace(/^/gm, '   ').replace(/ +$/gm, '') + (text.endsWith('\n') ? '' : '\n'));
+  const detail = (text: string) =>
+    write(text.replace(/^/gm, '   ').replace(/ +$/gm, '') + (text.endsWith('\n') ? '' : '\n'));
 
   const run = (name: string, args: readonly string[], quiet = false): Promise<CommandResult> => {
-    if (!quiet) write(`   $ ${[`bin/${name}`, ...args.map((arg) => (/[\s"'!?]/.test(arg) ? `'${arg}'` : arg))].join(' ')}\n`);
+    if (!quiet)
+      write(`   $ ${[`bin/${name}`, ...args.map((arg) => (/[\s"'!?]/.test(arg) ? `'${arg}'` : arg))].join(' ')}\n`);
     return new Promise((resolve, reject) => {
       const child = spawn(bin(name), [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
@@ -143,7 +147,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const result = crashed as SupervisorResult | null;
     if (result?.firstExit) {
       const { name, code, signal, error } = result.firstExit;
-      throw new DemoFailure(error ? `${name} could not be started: ${error}` : `${name} stopped unexpectedly (exit ${code ?? signal})`);
+      throw new DemoFailure(
+        error ? `${name} could not be started: ${error}` : `${name} stopped unexpectedly (exit ${code ?? signal})`,
+      );
     }
   };
 
@@ -157,23 +163,36 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     accessSecret: DEFAULT_CREDENTIALS.accessSecret,
   });
   const emulatorHas = async (text: string): Promise<string | null> => {
-    const page = await emulator.v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, { max_results: 100 });
+    const page = await emulator.v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(
+      `users/${DEFAULT_USER.id}/timelines/reverse_chronological`,
+      { max_results: 100 },
+    );
     return ((page.data ?? []) as Array<{ id: string; text: string }>).find((tweet) => tweet.text === text)?.id ?? null;
   };
 
   /** The courier at the user's computer: deliver what was brought back, collect new cargo and a CCA. */
   const atUserGateway = async () => {
-    expectStatus('relay user-gateway', await run('relay', ['user-gateway', '--wait', '0', '--no-progress'], true), [0, 3]);
+    expectStatus(
+      'relay user-gateway',
+      await run('relay', ['user-gateway', '--wait', '0', '--no-progress'], true),
+      [0, 3],
+    );
   };
   /** The courier on the Internet side: deliver the user's cargo, wait for the answers, collect them. */
   const atRelayingGateway = async () => {
-    expectStatus('relay relayer-gateway', await run('relay', ['relayer-gateway', '--wait', '2', '--no-progress'], true), [0, 3]);
+    expectStatus(
+      'relay relayer-gateway',
+      await run('relay', ['relayer-gateway', '--wait', '2', '--no-progress'], true),
+      [0, 3],
+    );
   };
 
   write(`Twitter over Relaynet: a tweet and a timeline update across the sneakernet, in ${dataRoot}\n`);
   let succeeded = false;
   try {
-    say('Start the system: x-api-emulator, relayer-gateway, user-gateway, twitter-api-adapter (npm start does this too).');
+    say(
+      'Start the system: x-api-emulator, relayer-gateway, user-gateway, twitter-api-adapter (npm start does this too).',
+    );
     detail(`Their logs go to ${logPath}; the emulator is at ${baseUrl}/`);
     const adapterParameters = join(dataRoot, 'twitter-api-adapter', 'connection-parameters.json');
     await until('the adapter to publish its connection parameters', async () => {
@@ -181,7 +200,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       return existsSync(adapterParameters) ? true : null;
     });
 
-    say('The user subscribes to the home timeline: the app registers with the user gateway and queues an UpdateSubscription.');
+    say(
+      'The user subscribes to the home timeline: the app registers with the user gateway and queues an UpdateSubscription.',
+    );
     await until('the user gateway to accept the app', async () => {
       assertRunning();
       const result = await run('twitter-app', ['subscribe'], true);
@@ -196,20 +217,30 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     say('The user tweets (offline: the tweet waits at the user gateway).');
     expectStatus('twitter-app tweet', await run('twitter-app', ['tweet', tweetText]), [0]);
 
-    say('The courier plugs the flashdrive into the user\'s computer: the relay collects the cargo (and a CCA).');
-    await until('the user gateway to register with the relaying gateway and hand over cargo', async () => {
-      assertRunning();
-      const result = await run('relay', ['user-gateway', '--wait', '0', '--no-progress'], true);
-      if (result.status === 0) {
-        detail(result.stderr.trim().split('\n').pop() ?? '');
-        return true;
-      }
-      if (result.status === 3) return null;
-      throw new DemoFailure(`relay user-gateway exited with status ${result.status}: ${result.stderr.trim()}`);
-    }, 1000);
+    say("The courier plugs the flashdrive into the user's computer: the relay collects the cargo (and a CCA).");
+    await until(
+      'the user gateway to register with the relaying gateway and hand over cargo',
+      async () => {
+        assertRunning();
+        const result = await run('relay', ['user-gateway', '--wait', '0', '--no-progress'], true);
+        if (result.status === 0) {
+          detail(result.stderr.trim().split('\n').pop() ?? '');
+          return true;
+        }
+        if (result.status === 3) return null;
+        throw new DemoFailure(`relay user-gateway exited with status ${result.status}: ${result.stderr.trim()}`);
+      },
+      1000,
+    );
 
-    say('The courier reaches the Internet: the relay delivers the cargo to the relaying gateway, which hands the parcels to the adapter, which posts the tweet.');
-    expectStatus('relay relayer-gateway', await run('relay', ['relayer-gateway', '--wait', '2', '--no-progress']), [0, 3]);
+    say(
+      'The courier reaches the Internet: the relay delivers the cargo to the relaying gateway, which hands the parcels to the adapter, which posts the tweet.',
+    );
+    expectStatus(
+      'relay relayer-gateway',
+      await run('relay', ['relayer-gateway', '--wait', '2', '--no-progress']),
+      [0, 3],
+    );
     const postedId = await until('the tweet to appear on the X API emulator', async () => {
       assertRunning();
       return emulatorHas(tweetText);
@@ -221,11 +252,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const response = await fetch(`${baseUrl}/web/tweet`, { method: 'POST', body: form, redirect: 'manual' });
     const location = response.headers.get('location') ?? '';
     if (response.status !== 303 || !location.includes('posted=')) {
-      throw new DemoFailure(`The emulator's form refused the tweet: ${response.status} ${decodeURIComponent(location)}`);
+      throw new DemoFailure(
+        `The emulator's form refused the tweet: ${response.status} ${decodeURIComponent(location)}`,
+      );
     }
     detail(`"${followedText}"`);
 
-    say('The courier goes back and forth; each time the user opens the app, until the outcome of the tweet and the new timeline tweet have arrived.');
+    say(
+      'The courier goes back and forth; each time the user opens the app, until the outcome of the tweet and the new timeline tweet have arrived.',
+    );
     let sawOutcome = false;
     let sawTimeline = false;
     let round = 0;
@@ -237,7 +272,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         );
       }
       round += 1;
-      write(`   courier trip ${round}: back at the user's computer, bin/relay user-gateway; the user runs bin/twitter-app timeline\n`);
+      write(
+        `   courier trip ${round}: back at the user's computer, bin/relay user-gateway; the user runs bin/twitter-app timeline\n`,
+      );
       await atUserGateway();
       const timeline = await run('twitter-app', ['timeline'], true);
       expectStatus('twitter-app timeline', timeline, [0]);
@@ -253,12 +290,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       }
     }
 
-    say('Nothing is left waiting: the app\'s status.');
+    say("Nothing is left waiting: the app's status.");
     const status = await run('twitter-app', ['status']);
     expectStatus('twitter-app status', status, [0]);
 
     succeeded = true;
-    write('\nThe tweet reached the X API (emulator) and a followed account\'s tweet reached the app, both by flashdrive.\n');
+    write(
+      "\nThe tweet reached the X API (emulator) and a followed account's tweet reached the app, both by flashdrive.\n",
+    );
     return { ok: true, dataRoot };
   } catch (error) {
     const failure = error instanceof Error ? error.message : String(error);

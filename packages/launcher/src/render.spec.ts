@@ -22,7 +22,7 @@ describe('for files and pipes (json)', () => {
 });
 
 describe('for a terminal (human)', () => {
-  test("a JSON log line becomes its time, the process, the message and the ids that matter", () => {
+  test('a JSON log line becomes its time, the process, the message and the ids that matter', () => {
     expect(renderChildLine('user-gateway', 14, JSON_LINE, 'human', NOW)).toBe(
       '14:13:02 user-gateway   | Registered with the relaying gateway',
     );
@@ -41,14 +41,22 @@ describe('for a terminal (human)', () => {
   });
 
   test('a warning keeps its details, and a library logging under its own name is named', () => {
-    const line = JSON.stringify({ time: '2026-12-07T00:00:01Z', level: 'warn', component: 'pogrpc', msg: 'Call failed', target: '127.0.0.1:1' });
+    const line = JSON.stringify({
+      time: '2026-12-07T00:00:01Z',
+      level: 'warn',
+      component: 'pogrpc',
+      msg: 'Call failed',
+      target: '127.0.0.1:1',
+    });
     expect(renderChildLine('twitter-api-adapter', 19, line, 'human', NOW)).toBe(
       '00:00:01 twitter-api-adapter | [pogrpc] WARN Call failed  target=127.0.0.1:1',
     );
   });
 
-  test("a banner line gets the time it arrived and loses the process name it repeats", () => {
-    expect(renderChildLine('user-gateway', 12, 'user-gateway: ready', 'human', NOW)).toBe('09:08:07 user-gateway | ready');
+  test('a banner line gets the time it arrived and loses the process name it repeats', () => {
+    expect(renderChildLine('user-gateway', 12, 'user-gateway: ready', 'human', NOW)).toBe(
+      '09:08:07 user-gateway | ready',
+    );
     expect(renderChildLine('x-api-emulator', 14, '  web page: http://127.0.0.1:8085/', 'human', NOW)).toBe(
       '09:08:07 x-api-emulator |   web page: http://127.0.0.1:8085/',
     );

@@ -12,7 +12,13 @@ const TIMESTAMPED = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (.*)$/;
  * One output line of the child `name` (without its newline), with the process names padded to `width`. `now` is
  * the time shown for a line that carries none (a banner line).
  */
-export function renderChildLine(name: string, width: number, line: string, format: LogFormat, now: Date = new Date()): string {
+export function renderChildLine(
+  name: string,
+  width: number,
+  line: string,
+  format: LogFormat,
+  now: Date = new Date(),
+): string {
   const label = name.padEnd(width);
   if (format === 'json') return `${label} | ${line}`;
   const record = parseJsonLogLine(line);

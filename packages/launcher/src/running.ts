@@ -103,9 +103,11 @@ function holderOf(probe: Probe): Taken['holder'] {
 export async function findTaken(probes: readonly Probe[]): Promise<Taken[]> {
   const taken: Taken[] = [];
   for (const probe of probes) {
-    const inUse = probe.kind === 'tcp' ? await tcpPortTaken(probe.host, probe.port) : await unixSocketAnswers(probe.path);
+    const inUse =
+      probe.kind === 'tcp' ? await tcpPortTaken(probe.host, probe.port) : await unixSocketAnswers(probe.path);
     if (!inUse) continue;
-    const what = probe.kind === 'tcp' ? `port ${probe.host}:${probe.port} (${probe.owner})` : `${probe.path} (${probe.owner})`;
+    const what =
+      probe.kind === 'tcp' ? `port ${probe.host}:${probe.port} (${probe.owner})` : `${probe.path} (${probe.owner})`;
     taken.push({ what, holder: holderOf(probe) });
   }
   return taken;

@@ -12,7 +12,8 @@ function waitForLines(lines: string[], suffix: string, count: number): Promise<v
   });
 }
 
-const LONG_RUNNING = "process.on('SIGTERM', () => { console.log('bye'); process.exit(0); }); console.log('up'); setInterval(() => {}, 1000);";
+const LONG_RUNNING =
+  "process.on('SIGTERM', () => { console.log('bye'); process.exit(0); }); console.log('up'); setInterval(() => {}, 1000);";
 
 test('prefixes every line with the process name', async () => {
   const lines: string[] = [];
@@ -35,7 +36,7 @@ test('when one process dies the others are stopped and the exit status says whic
   const supervisor = new Supervisor(
     [
       { name: 'steady', ...node(LONG_RUNNING) },
-      { name: 'crasher', ...node("setTimeout(() => process.exit(3), 300)") },
+      { name: 'crasher', ...node('setTimeout(() => process.exit(3), 300)') },
     ],
     { write: (line) => lines.push(line) },
   );
@@ -63,7 +64,14 @@ test('stop() ends every process cleanly, with exit status 0', async () => {
 test('a process that ignores SIGTERM is killed after the timeout', async () => {
   const lines: string[] = [];
   const supervisor = new Supervisor(
-    [{ name: 'stubborn', ...node("process.on('SIGTERM', () => console.log('ignoring')); console.log('up'); setInterval(() => {}, 1000);") }],
+    [
+      {
+        name: 'stubborn',
+        ...node(
+          "process.on('SIGTERM', () => console.log('ignoring')); console.log('up'); setInterval(() => {}, 1000);",
+        ),
+      },
+    ],
     // Long enough for a busy machine to schedule the child and let it print that it ignores SIGTERM.
     { write: (line) => lines.push(line), stopTimeoutMs: 2_000 },
   );
@@ -81,7 +89,12 @@ test('a process starts only once the one before it is ready, with the arguments 
   const supervisor = new Supervisor(
     [
       { name: 'first', ...node(LONG_RUNNING), ready: () => firstReady },
-      { name: 'second', command: process.execPath, args: ['-e', `console.log('args', process.argv.slice(1).join(' ')); ${LONG_RUNNING}`, '--'], prepare: async () => ['--given', 'x'] },
+      {
+        name: 'second',
+        command: process.execPath,
+        args: ['-e', `console.log('args', process.argv.slice(1).join(' ')); ${LONG_RUNNING}`, '--'],
+        prepare: async () => ['--given', 'x'],
+      },
     ],
     { write: (line) => lines.push(line) },
   );
@@ -106,7 +119,10 @@ test('a process that does not become ready: the others are stopped, the later on
     { write: (line) => lines.push(line) },
   );
   const result = await supervisor.start();
-  expect(result).toEqual({ exitCode: 1, firstExit: { name: 'first', code: null, signal: null, error: 'nothing published' } });
+  expect(result).toEqual({
+    exitCode: 1,
+    firstExit: { name: 'first', code: null, signal: null, error: 'nothing published' },
+  });
   expect(lines).toContain('first: nothing published: stopping the others\n');
   expect(lines.some((line) => line.startsWith('second'))).toBe(false);
 });

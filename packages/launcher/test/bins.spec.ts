@@ -19,7 +19,13 @@ afterEach(stopAll);
 test('there are the five executables and the developer tools', () => {
   const names = executables.map((path) => path.slice(REPO_ROOT.length + 1)).sort();
   expect(names).toEqual(
-    expect.arrayContaining(['bin/relay', 'bin/relayer-gateway', 'bin/twitter-api-adapter', 'bin/twitter-app', 'bin/user-gateway']),
+    expect.arrayContaining([
+      'bin/relay',
+      'bin/relayer-gateway',
+      'bin/twitter-api-adapter',
+      'bin/twitter-app',
+      'bin/user-gateway',
+    ]),
   );
   expect(names.filter((name) => name.startsWith('bin-dev/')).length).toBeGreaterThanOrEqual(5);
 });
@@ -48,13 +54,17 @@ test.each(['user-gateway', 'relayer-gateway', 'twitter-api-adapter', 'relay', 't
 test('a daemon on a terminal logs human lines: time, name, message', async () => {
   const dataRoot = mkdtempSync(join(tmpdir(), 'human-logs-'));
   try {
-    const environment = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'RELAYNET_LOG_FORMAT'));
+    const environment = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => name !== 'RELAYNET_LOG_FORMAT'),
+    );
     const daemon = onTerminal([join(REPO_ROOT, 'bin', 'user-gateway'), '--data-root', dataRoot], environment);
     await daemon.waitFor(/^user-gateway: ready\r?$/m);
     daemon.interrupt();
     expect(await daemon.done).toBe(0);
     expect(daemon.output).toMatch(/^\d\d:\d\d:\d\d user-gateway Identity key generated\r?$/m);
-    expect(daemon.output).toMatch(/^\d\d:\d\d:\d\d user-gateway WARN Not registered with a relaying gateway yet: .* request=\S+/m);
+    expect(daemon.output).toMatch(
+      /^\d\d:\d\d:\d\d user-gateway WARN Not registered with a relaying gateway yet: .* request=\S+/m,
+    );
     expect(daemon.output).not.toMatch(/"level":/);
   } finally {
     rmSync(dataRoot, { recursive: true, force: true });

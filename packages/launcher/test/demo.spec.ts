@@ -7,7 +7,7 @@ import { REPO_ROOT } from '../src/layout';
 
 jest.setTimeout(240_000);
 
-test('npm run demo carries a tweet to the emulator and a followed account\'s tweet to the app, then exits 0', async () => {
+test("npm run demo carries a tweet to the emulator and a followed account's tweet to the app, then exits 0", async () => {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TWITTER_')));
   const result = await new Promise<{ status: number | null; output: string }>((resolve, reject) => {
     const child = spawn('npm', ['run', '--silent', 'demo'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -20,7 +20,9 @@ test('npm run demo carries a tweet to the emulator and a followed account\'s twe
   if (result.status !== 0) throw new Error(`npm run demo exited ${result.status}:\n${result.output}`);
   expect(result.output).toMatch(/^1\. Start the system/m);
   expect(result.output).toMatch(/The emulator has it: tweet \d+ by @relaynet_user/);
-  expect(result.output).toMatch(/posted "Hello from the sneakernet! \(demo [\d:]+ UTC\)": https:\/\/x\.com\/relaynet_user\/status\/\d+/);
+  expect(result.output).toMatch(
+    /posted "Hello from the sneakernet! \(demo [\d:]+ UTC\)": https:\/\/x\.com\/relaynet_user\/status\/\d+/,
+  );
   expect(result.output).toMatch(/@awala_news\) · .*\n +News for the offline world/);
   expect(result.output).toMatch(/Tweets: 0 queued in the app, 0 with the user gateway, 1 confirmed, 0 failed/);
   // The temporary data root is removed after a successful demo.

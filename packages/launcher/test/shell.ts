@@ -64,7 +64,12 @@ export class Background {
   constructor(command: string, env: NodeJS.ProcessEnv) {
     // exec after any leading VAR=value words (`VAR=value exec cmd` passes them on): the command replaces the shell.
     const execed = command.replace(/^((?:\w+=\S*\s+)*)/, '$1exec ');
-    this.child = spawn('sh', ['-c', execed], { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn('sh', ['-c', execed], {
+      cwd: REPO_ROOT,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.exit = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));

@@ -58,7 +58,11 @@ test('--help says what runs and documents the exit status', async () => {
 test.each([
   [['--colour'], {}, 'start: unknown or incomplete argument "--colour" (see npm start -- --help)\n'],
   [['--data-root'], {}, 'start: unknown or incomplete argument "--data-root" (see npm start -- --help)\n'],
-  [[], { X_API_EMULATOR_PORT: 'eighty' }, 'start: X_API_EMULATOR_PORT must be a TCP port between 1 and 65535 (got "eighty")\n'],
+  [
+    [],
+    { X_API_EMULATOR_PORT: 'eighty' },
+    'start: X_API_EMULATOR_PORT must be a TCP port between 1 and 65535 (got "eighty")\n',
+  ],
   [['--log-format', 'pretty'], {}, 'start: --log-format must be human or json (got "pretty")\n'],
   [['--log-format'], {}, 'start: --log-format must be human or json (got "")\n'],
   [['--side', 'moon'], {}, 'start: --side must be all, user, internet (got "moon")\n'],
@@ -74,7 +78,11 @@ test('when one process dies (the relaying gateway cannot have its port) the othe
   const { port } = blocker.address() as { port: number };
   try {
     // The emulator's port is one that npm start checks before starting anything (a second start); this one is not.
-    const result = await start([], { ...env, X_API_EMULATOR_PORT: String(await freePort()), RELAYER_GATEWAY_POGRPC_ADDRESS: `127.0.0.1:${port}` });
+    const result = await start([], {
+      ...env,
+      X_API_EMULATOR_PORT: String(await freePort()),
+      RELAYER_GATEWAY_POGRPC_ADDRESS: `127.0.0.1:${port}`,
+    });
     expect(result.status).toBe(1);
     expect(result.err).toMatch(/^start: relayer-gateway exited \(code \d+\), so everything was stopped$/m);
     expect(result.out).toMatch(/^relayer-gateway exited \(code \d+\): stopping the others$/m);
@@ -101,22 +109,34 @@ test("on a terminal the daemons' logs are human lines (time, process, message), 
   expect(running.output).not.toMatch(/"level":/);
 });
 
-test('npm start wires the daemons by configuration: the adapter gets the relaying gateway\'s address and certificate, the relaying gateway an address book with the adapter\'s; CogRPC is on and its address and fingerprint are printed', async () => {
-  const running = new Running(spawn(process.execPath, [START, '--log-format', 'human'], { env: { ...env, X_API_EMULATOR_PORT: String(await freePort()) } }));
+test("npm start wires the daemons by configuration: the adapter gets the relaying gateway's address and certificate, the relaying gateway an address book with the adapter's; CogRPC is on and its address and fingerprint are printed", async () => {
+  const running = new Running(
+    spawn(process.execPath, [START, '--log-format', 'human'], {
+      env: { ...env, X_API_EMULATOR_PORT: String(await freePort()) },
+    }),
+  );
   try {
     await running.waitFor(HUMAN_REGISTERED);
     const relayer = JSON.parse(readFileSync(join(dataRoot, 'relayer-gateway', 'pogrpc.json'), 'utf8'));
     const cogrpc = JSON.parse(readFileSync(join(dataRoot, 'relayer-gateway', 'cogrpc.json'), 'utf8'));
     const adapter = JSON.parse(readFileSync(join(dataRoot, 'twitter-api-adapter', 'pogrpc.json'), 'utf8'));
     const sha256 = (pem: string) => createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
-    expect(running.output).toMatch(new RegExp(`^CogRPC for couriers: ${cogrpc.address} \\(TLS certificate SHA-256 ${sha256(cogrpc.tlsCertificatePem)}\\)$`, 'm'));
+    expect(running.output).toMatch(
+      new RegExp(
+        `^CogRPC for couriers: ${cogrpc.address} \\(TLS certificate SHA-256 ${sha256(cogrpc.tlsCertificatePem)}\\)$`,
+        'm',
+      ),
+    );
     expect(cogrpc.address).toMatch(/^127\.0\.0\.1:\d+$/);
     const launcher = join(dataRoot, 'launcher');
     expect(running.output).toContain(
       `relaying gateway (replies): ${relayer.address} (TLS certificate SHA-256 ${sha256(relayer.tlsCertificatePem)} from ${join(launcher, 'relayer-gateway-pogrpc.pem')})`,
     );
     expect(JSON.parse(readFileSync(join(launcher, 'address-book.json'), 'utf8'))).toEqual({
-      'twitter-api-adapter.relaynet.local': { address: adapter.address, tlsCertificatePath: join(launcher, 'twitter-api-adapter-pogrpc.pem') },
+      'twitter-api-adapter.relaynet.local': {
+        address: adapter.address,
+        tlsCertificatePath: join(launcher, 'twitter-api-adapter-pogrpc.pem'),
+      },
     });
     expect(readFileSync(join(launcher, 'twitter-api-adapter-pogrpc.pem'), 'utf8')).toBe(adapter.tlsCertificatePem);
   } finally {
@@ -130,10 +150,16 @@ test("a CogRPC port in use (another system's, say): npm start says so and starts
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const { port } = blocker.address() as { port: number };
   try {
-    const result = await start([], { ...env, X_API_EMULATOR_PORT: String(await freePort()), RELAYER_GATEWAY_COGRPC_ADDRESS: `127.0.0.1:${port}` });
+    const result = await start([], {
+      ...env,
+      X_API_EMULATOR_PORT: String(await freePort()),
+      RELAYER_GATEWAY_COGRPC_ADDRESS: `127.0.0.1:${port}`,
+    });
     expect(result.status).toBe(3);
     expect(result.out).toBe('');
-    expect(result.err).toMatch(new RegExp(`^  port 127\\.0\\.0\\.1:${port} \\(the relaying gateway's CogRPC server\\) is in use`, 'm'));
+    expect(result.err).toMatch(
+      new RegExp(`^  port 127\\.0\\.0\\.1:${port} \\(the relaying gateway's CogRPC server\\) is in use`, 'm'),
+    );
     expect(result.err).toContain('RELAYER_GATEWAY_COGRPC_ADDRESS');
   } finally {
     blocker.close();
@@ -152,11 +178,18 @@ test('a second npm start while one runs says the system is running already, whic
     const second = await start([], startEnv);
     expect(second.status).toBe(3);
     expect(second.out).toBe('');
-    expect(second.err).toMatch(/^start: the system seems to be running already \(another npm start\?\), so nothing was started:$/m);
     expect(second.err).toMatch(
-      new RegExp(`^  port 127\\.0\\.0\\.1:${port} \\(the X API emulator\\) is in use by process \\d+: .*x-api-emulator\\.js --port ${port}`, 'm'),
+      /^start: the system seems to be running already \(another npm start\?\), so nothing was started:$/m,
     );
-    expect(second.err).toContain(`${join(dataRoot, 'user-gateway', 'powebsocket.sock')} (the user gateway) is in use by process`);
+    expect(second.err).toMatch(
+      new RegExp(
+        `^  port 127\\.0\\.0\\.1:${port} \\(the X API emulator\\) is in use by process \\d+: .*x-api-emulator\\.js --port ${port}`,
+        'm',
+      ),
+    );
+    expect(second.err).toContain(
+      `${join(dataRoot, 'user-gateway', 'powebsocket.sock')} (the user gateway) is in use by process`,
+    );
     expect(second.err).toMatch(/Ctrl-C in its terminal, or kill \d+/);
     // The first one did not notice.
     expect(first.output).not.toMatch(/exited/);

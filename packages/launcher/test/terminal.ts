@@ -57,7 +57,9 @@ export function onTerminal(argv: readonly string[], env: NodeJS.ProcessEnv): Run
   // the command: Ctrl-C then killed the waiting shell (exit 130) while the command was still shutting down cleanly.
   // `exec` leaves the command alone on the terminal whatever the shell; SHELL is fixed so the test is the same anywhere.
   const command = `exec ${argv.map((word) => `'${word}'`).join(' ')}`;
-  const child = spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], { env: { ...env, SHELL: '/bin/sh' } });
+  const child = spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], {
+    env: { ...env, SHELL: '/bin/sh' },
+  });
   return new Running(child, true);
 }
 
@@ -70,4 +72,3 @@ export async function stopAll(): Promise<void> {
     }),
   );
 }
-

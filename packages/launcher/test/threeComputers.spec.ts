@@ -35,7 +35,10 @@ function computer(name: string, extra: NodeJS.ProcessEnv = {}): Shell {
       ([variable]) => !variable.startsWith('TWITTER_') && !variable.startsWith('RELAY') && variable !== 'XDG_DATA_HOME',
     ),
   );
-  return new Shell({ ...inherited, HOME: home, NO_COLOR: '1', TWITTER_APP_ENV_FILE: join(home, 'none.env'), ...extra }, transcript);
+  return new Shell(
+    { ...inherited, HOME: home, NO_COLOR: '1', TWITTER_APP_ENV_FILE: join(home, 'none.env'), ...extra },
+    transcript,
+  );
 }
 
 function fill(command: string): string {
@@ -55,7 +58,9 @@ function eventually<T>(what: string, probe: () => Promise<T | null>): Promise<T>
 async function run(shell: Shell, command: string, allowed: number[] = [0]): Promise<string> {
   const result = await shell.run(fill(command));
   if (!allowed.includes(result.status ?? -1)) {
-    throw new Error(`"${fill(command)}" exited ${result.status}:\n${result.stdout}${result.stderr}\n${transcript.slice(-6).join('\n')}`);
+    throw new Error(
+      `"${fill(command)}" exited ${result.status}:\n${result.stdout}${result.stderr}\n${transcript.slice(-6).join('\n')}`,
+    );
   }
   return result.stdout + result.stderr;
 }
@@ -94,29 +99,38 @@ afterAll(async () => {
 test('the README has the blocks of each computer, each starting with its side of npm start', () => {
   expect(blocks.internet[0]).toMatch(/^RELAYER_GATEWAY_COGRPC_ADDRESS=0\.0\.0\.0:21473 npm start -- --side internet$/);
   expect(blocks.user[0]).toBe('npm start -- --side user');
-  expect(blocks.courier).toEqual([expect.stringMatching(/^bin\/relay relayer-gateway .*--gateway server\.example:21473 .*FINGERPRINT/)]);
+  expect(blocks.courier).toEqual([
+    expect.stringMatching(/^bin\/relay relayer-gateway .*--gateway server\.example:21473 .*FINGERPRINT/),
+  ]);
   expect(blocks.back[0]).toMatch(/^bin\/relay user-gateway --flashdrive \/media\/usb$/);
 });
 
 test('three computers: a never-registered user gateway is registered by the courier, and the tweet and its outcome travel', async () => {
   // The Internet server. On any free port here rather than 21473 (another npm start may have it).
   const internet = background(server, blocks.internet[0].replace('0.0.0.0:21473', '127.0.0.1:0'));
-  const [, address, fingerprint] = await eventually('the server to print its CogRPC address and fingerprint', async () =>
-    /^CogRPC for couriers: (\S+) \(TLS certificate SHA-256 ([0-9a-f]{64})\)$/m.exec(internet.output),
+  const [, address, fingerprint] = await eventually(
+    'the server to print its CogRPC address and fingerprint',
+    async () => /^CogRPC for couriers: (\S+) \(TLS certificate SHA-256 ([0-9a-f]{64})\)$/m.exec(internet.output),
   );
   filled['server.example:21473'] = address;
   filled.FINGERPRINT = fingerprint;
-  await eventually('the adapter to be ready', async () => (/twitter-api-adapter: ready$/m.test(internet.output) ? true : null));
+  await eventually('the adapter to be ready', async () =>
+    /twitter-api-adapter: ready$/m.test(internet.output) ? true : null,
+  );
   for (const command of blocks.internet.slice(1)) await run(server, command);
 
   // The user's computer: its npm start runs the user gateway alone.
   const home = background(user, blocks.user[0]);
-  await eventually('the user gateway to be ready', async () => (/user-gateway: ready$/m.test(home.output) ? true : null));
+  await eventually('the user gateway to be ready', async () =>
+    /user-gateway: ready$/m.test(home.output) ? true : null,
+  );
   expect(home.output).not.toMatch(/relayer-gateway|twitter-api-adapter|x-api-emulator/);
   const tweetCommand = blocks.user.find((command) => / tweet "/.test(command))!;
   const tweetText = /tweet "([^"]+)"/.exec(tweetCommand)![1];
   for (const command of blocks.user.slice(1)) await run(user, command);
-  expect(readdirSync(join(FLASHDRIVE, 'relayer-gw', 'registration')).some((name) => name.endsWith('.request'))).toBe(true);
+  expect(readdirSync(join(FLASHDRIVE, 'relayer-gw', 'registration')).some((name) => name.endsWith('.request'))).toBe(
+    true,
+  );
 
   // Trips until the outcome is back: the first registers the user gateway, the second carries the tweet.
   let shown = '';
@@ -132,7 +146,10 @@ test('three computers: a never-registered user gateway is registered by the cour
 
   // Posted exactly once, by the user, on the emulator of the server's side.
   const emulator = createEmulatorClient(emulatorUrl, DEFAULT_CREDENTIALS);
-  const page = await emulator.v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, { max_results: 100 });
+  const page = await emulator.v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(
+    `users/${DEFAULT_USER.id}/timelines/reverse_chronological`,
+    { max_results: 100 },
+  );
   expect((page.data ?? []).filter((tweet) => tweet.text === tweetText)).toHaveLength(1);
   const status = await run(user, 'bin/twitter-app --adapter-parameters ~/adapter-connection-parameters.json status');
   expect(status).toMatch(/^Tweets: 0 queued in the app, 0 with the user gateway, 1 confirmed, 0 failed$/m);

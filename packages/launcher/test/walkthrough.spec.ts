@@ -23,8 +23,14 @@ let system: Background | null = null;
 const shell = new Shell({});
 const sh = (command: string) => shell.run(command);
 
-function eventually<T>(what: string, probe: () => Promise<T | null>, timeoutMs?: number, intervalMs?: number): Promise<T> {
-  const context = () => `npm start output (tail):\n${(system?.output ?? '').slice(-4000)}\nCommands:\n${shell.transcript.slice(-8).join('\n')}`;
+function eventually<T>(
+  what: string,
+  probe: () => Promise<T | null>,
+  timeoutMs?: number,
+  intervalMs?: number,
+): Promise<T> {
+  const context = () =>
+    `npm start output (tail):\n${(system?.output ?? '').slice(-4000)}\nCommands:\n${shell.transcript.slice(-8).join('\n')}`;
   return eventuallyFor(what, probe, context, timeoutMs, intervalMs);
 }
 
@@ -58,11 +64,16 @@ function emulator() {
 }
 
 async function emulatorTweets(text: string): Promise<Array<{ id: string; text: string; author_id?: string }>> {
-  const page = await emulator().v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, {
-    max_results: 100,
-    expansions: 'author_id',
-  });
-  return ((page.data ?? []) as Array<{ id: string; text: string; author_id?: string }>).filter((tweet) => tweet.text === text);
+  const page = await emulator().v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(
+    `users/${DEFAULT_USER.id}/timelines/reverse_chronological`,
+    {
+      max_results: 100,
+      expansions: 'author_id',
+    },
+  );
+  return ((page.data ?? []) as Array<{ id: string; text: string; author_id?: string }>).filter(
+    (tweet) => tweet.text === text,
+  );
 }
 
 /** The text of the tweet in the README's tweet command. */
@@ -104,17 +115,26 @@ afterAll(async () => {
 test('the README has the four walk-through blocks, starting with npm start', () => {
   expect(walkthrough.start).toEqual(['npm start']);
   expect(walkthrough.tweet.every((line) => line.startsWith('bin/twitter-app'))).toBe(true);
-  expect(walkthrough.courier).toEqual(expect.arrayContaining([expect.stringMatching(/^bin\/relay user-gateway/), expect.stringMatching(/^bin\/relay relayer-gateway/)]));
+  expect(walkthrough.courier).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/^bin\/relay user-gateway/),
+      expect.stringMatching(/^bin\/relay relayer-gateway/),
+    ]),
+  );
 });
 
-test('the walk-through: a tweet reaches the X API and its outcome the app; a followed account\'s tweet reaches the app', async () => {
+test("the walk-through: a tweet reaches the X API and its outcome the app; a followed account's tweet reaches the app", async () => {
   // Before anything runs (a fresh data root, never registered): the tweet is kept, and the user is told so.
   const earlyText = `Typed before anything ran (${Date.now()})`;
   const early = await sh(`bin/twitter-app tweet "${earlyText}"`);
   expect(early.status).toBe(3);
-  expect(early.stdout).toMatch(/^Tweet saved \(id [0-9a-f-]{36}\): 1 tweet queued in the app, nothing is lost; the next twitter-app command that reaches the user gateway sends it/);
+  expect(early.stdout).toMatch(
+    /^Tweet saved \(id [0-9a-f-]{36}\): 1 tweet queued in the app, nothing is lost; the next twitter-app command that reaches the user gateway sends it/,
+  );
   expect(early.stderr).toMatch(/^twitter-app: user gateway not reachable at .*: start it with npm start\n$/);
-  expect((await sh('bin/twitter-app status')).stdout).toMatch(/^Tweets: 1 queued in the app, 0 with the user gateway, 0 confirmed, 0 failed$/m);
+  expect((await sh('bin/twitter-app status')).stdout).toMatch(
+    /^Tweets: 1 queued in the app, 0 with the user gateway, 0 confirmed, 0 failed$/m,
+  );
 
   // Terminal 1: npm start, in its own process group so that "Ctrl-C" reaches npm and the launcher together.
   system = new Background(walkthrough.start[0], shell.env);
@@ -143,7 +163,9 @@ test('the walk-through: a tweet reaches the X API and its outcome the app; a fol
     const result = await sh(walkthrough.timeline[0]);
     if (result.status === 3) return null;
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain('Gave the user gateway 1 tweet queued earlier: on its way, posted once a courier carries it.\n');
+    expect(result.stdout).toContain(
+      'Gave the user gateway 1 tweet queued earlier: on its way, posted once a courier carries it.\n',
+    );
     return true;
   });
 
@@ -160,11 +182,16 @@ test('the walk-through: a tweet reaches the X API and its outcome the app; a fol
 
   // The courier goes back and forth until the tweet is on the emulator and its outcome in the app.
   let shown = '';
-  await eventually('the tweet to reach the emulator and its outcome the app', async () => {
-    await courier();
-    shown += await timeline();
-    return shown.includes(`posted "${tweetText}"`) && shown.includes(`posted "${earlyText}"`) ? true : null;
-  }, 120_000, 0);
+  await eventually(
+    'the tweet to reach the emulator and its outcome the app',
+    async () => {
+      await courier();
+      shown += await timeline();
+      return shown.includes(`posted "${tweetText}"`) && shown.includes(`posted "${earlyText}"`) ? true : null;
+    },
+    120_000,
+    0,
+  );
   expect(await emulatorTweets(earlyText)).toHaveLength(1);
   const posted = await emulatorTweets(tweetText);
   expect(posted).toHaveLength(1); // posted exactly once
@@ -179,7 +206,9 @@ test('the walk-through: a tweet reaches the X API and its outcome the app; a fol
     try {
       const page = await browser.newPage();
       await page.goto(`${emulatorUrl}/`);
-      expect(await page.locator(`#home-timeline li[data-tweet-id="${posted[0].id}"] .text`).textContent()).toBe(tweetText);
+      expect(await page.locator(`#home-timeline li[data-tweet-id="${posted[0].id}"] .text`).textContent()).toBe(
+        tweetText,
+      );
       await page.selectOption('#author', 'awala_news');
       await page.fill('#text', followedText);
       await Promise.all([page.waitForURL(/\?posted=\d+$/), page.click('#compose button[type="submit"]')]);
@@ -198,11 +227,16 @@ test('the walk-through: a tweet reaches the X API and its outcome the app; a fol
     expect(response.headers.get('location')).toMatch(/posted=/);
   }
 
-  await eventually('the followed account\'s tweet to reach the app', async () => {
-    await courier();
-    shown += await timeline();
-    return shown.includes(followedText) ? true : null;
-  }, 120_000, 0);
+  await eventually(
+    "the followed account's tweet to reach the app",
+    async () => {
+      await courier();
+      shown += await timeline();
+      return shown.includes(followedText) ? true : null;
+    },
+    120_000,
+    0,
+  );
   expect(shown).toMatch(new RegExp(`@awala_news\\) · .*\\n +${followedText.replace(/[()]/g, '\\$&')}`));
 
   // Nothing left queued that should have gone, nothing posted twice.

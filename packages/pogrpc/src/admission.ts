@@ -125,7 +125,11 @@ export class ConnectionAdmission {
       this.logTimer = null;
       const shed = this.shed;
       this.shed = { evicted: 0, refused: 0, handshakeTimedOut: 0 };
-      const fields = { ...shed, maxConnections: this.options.maxConnections, handshakeTimeoutMs: this.options.handshakeTimeoutMs };
+      const fields = {
+        ...shed,
+        maxConnections: this.options.maxConnections,
+        handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+      };
       this.options.logger.warn(
         fields,
         `${this.options.label} connections shed: evicted (quietest pending, to make room), refused (every slot held by a call) or ` +

@@ -29,7 +29,10 @@ export type DeliverParcelsOptions = DeliveryCallOptions;
 /** A PogRPC client: delivers parcels to a server over one `DeliverParcels` call at a time. */
 export class PogRPCClient {
   private readonly client: grpc.Client & {
-    DeliverParcels(metadata: grpc.Metadata, options: grpc.CallOptions): grpc.ClientDuplexStream<ParcelDeliveryMessage, ParcelDeliveryAckMessage>;
+    DeliverParcels(
+      metadata: grpc.Metadata,
+      options: grpc.CallOptions,
+    ): grpc.ClientDuplexStream<ParcelDeliveryMessage, ParcelDeliveryAckMessage>;
   };
   private readonly window: number;
   private readonly maxParcelLength: number;
@@ -44,7 +47,10 @@ export class PogRPCClient {
     this.window = options.window ?? DEFAULT_WINDOW;
     this.maxParcelLength = options.maxParcelLength ?? MAX_PARCEL_LENGTH;
     this.logger = options.logger ?? silentLogger;
-    if (options.gatewayAddress !== undefined && (!options.gatewayAddress || options.gatewayAddress.length > MAX_GATEWAY_ADDRESS_LENGTH)) {
+    if (
+      options.gatewayAddress !== undefined &&
+      (!options.gatewayAddress || options.gatewayAddress.length > MAX_GATEWAY_ADDRESS_LENGTH)
+    ) {
       throw new PogRPCError(`gatewayAddress must be 1..${MAX_GATEWAY_ADDRESS_LENGTH} characters`);
     }
     const { Client } = loadPogRPCService();
@@ -67,7 +73,10 @@ export class PogRPCClient {
     const metadata = new grpc.Metadata();
     if (this.options.gatewayAddress) metadata.set(GATEWAY_METADATA_KEY, this.options.gatewayAddress);
     const deadlineMs = this.options.deadlineMs;
-    const call = this.client.DeliverParcels(metadata, deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs });
+    const call = this.client.DeliverParcels(
+      metadata,
+      deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs },
+    );
     this.activeCalls.add(call);
     try {
       return await deliverOverCall(call, parcels, {
@@ -90,5 +99,4 @@ export class PogRPCClient {
     for (const call of this.activeCalls) call.cancel();
     this.client.close();
   }
-
 }

@@ -49,7 +49,8 @@ export class InboundDeliveryCall<Field extends string> extends ServerCall {
     this.idleWatchdog = new ProgressWatchdog({
       idleMs: options.idleTimeoutMs,
       progress: () => progress() + this.received,
-      onIdle: (idleForMs) => this.fail(grpc.status.DEADLINE_EXCEEDED, `Nothing received on the call for ${idleForMs} ms`),
+      onIdle: (idleForMs) =>
+        this.fail(grpc.status.DEADLINE_EXCEEDED, `Nothing received on the call for ${idleForMs} ms`),
     });
     this.log('info', {}, `${options.method} call started`);
     call.on('data', (message: DeliveryMessage<Field>) => this.receive(message));
@@ -108,11 +109,18 @@ export class InboundDeliveryCall<Field extends string> extends ServerCall {
       try {
         await this.options.store(entry[this.options.field], entry.id, this.abort.signal);
       } catch (error) {
-        this.fail(grpc.status.UNAVAILABLE, `Could not store ${this.options.field} ${entry.id}: ${(error as Error).message}`);
+        this.fail(
+          grpc.status.UNAVAILABLE,
+          `Could not store ${this.options.field} ${entry.id}: ${(error as Error).message}`,
+        );
         return;
       }
       if (this.finished) {
-        this.log('warn', { deliveryId: entry.id }, `${capitalise(this.options.field)} stored but the call ended before its ack could be sent`);
+        this.log(
+          'warn',
+          { deliveryId: entry.id },
+          `${capitalise(this.options.field)} stored but the call ended before its ack could be sent`,
+        );
         return;
       }
       this.queue.splice(this.queue.indexOf(entry), 1);
@@ -132,7 +140,8 @@ export class InboundDeliveryCall<Field extends string> extends ServerCall {
 
   protected override onFinish(): void {
     this.idleWatchdog.stop();
-    if (this.queue.length) this.log('warn', { discarded: this.queue.length }, `Unstored ${this.options.field}s discarded (never acked)`);
+    if (this.queue.length)
+      this.log('warn', { discarded: this.queue.length }, `Unstored ${this.options.field}s discarded (never acked)`);
     this.queue.length = 0;
   }
 }

@@ -13,9 +13,21 @@ export {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
 } from './constants';
-export { PogRPCError, PogRPCCallError, PogRPCProtocolError, PogRPCAbortedError, PogRPCInvalidParcelError } from './errors';
+export {
+  PogRPCError,
+  PogRPCCallError,
+  PogRPCProtocolError,
+  PogRPCAbortedError,
+  PogRPCInvalidParcelError,
+} from './errors';
 export { type Logger, silentLogger, createStderrJsonLogger } from './logger';
-export { POGRPC_PROTO_PATH, loadPogRPCService, loadGrpcPackage, type ParcelDeliveryMessage, type ParcelDeliveryAckMessage } from './proto';
+export {
+  POGRPC_PROTO_PATH,
+  loadPogRPCService,
+  loadGrpcPackage,
+  type ParcelDeliveryMessage,
+  type ParcelDeliveryAckMessage,
+} from './proto';
 export {
   type TlsIdentity,
   type SelfSignedOptions,
@@ -65,5 +77,14 @@ export {
   grpcBindingServer,
   startGrpcBindingServer,
   type GrpcBindingSettings,
-  type GrpcBindingContext, type ServerCallOptions, type GrpcBindingServer } from './serverCall';
-export { deliverOverCall, type OutboundItem, type OutboundReport, type OutboundOptions, type DeliveryCallOptions } from './outbound';
+  type GrpcBindingContext,
+  type ServerCallOptions,
+  type GrpcBindingServer,
+} from './serverCall';
+export {
+  deliverOverCall,
+  type OutboundItem,
+  type OutboundReport,
+  type OutboundOptions,
+  type DeliveryCallOptions,
+} from './outbound';

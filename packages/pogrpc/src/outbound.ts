@@ -5,7 +5,13 @@ import { ProgressWatchdog } from '@twitter-relaynet/core';
 
 import { callProgress } from './callProgress';
 import { MAX_DELIVERY_ID_LENGTH } from './constants';
-import { PogRPCAbortedError, PogRPCCallError, PogRPCError, PogRPCInvalidParcelError, PogRPCProtocolError } from './errors';
+import {
+  PogRPCAbortedError,
+  PogRPCCallError,
+  PogRPCError,
+  PogRPCInvalidParcelError,
+  PogRPCProtocolError,
+} from './errors';
 import type { DeliveryAckMessage, DeliveryMessage } from './inbound';
 import type { Logger } from './logger';
 
@@ -77,7 +83,12 @@ export async function deliverOverCall<Field extends string>(
     idleMs: options.idleTimeoutMs,
     progress: callProgress(call, 'both'),
     onIdle: (idleForMs) => {
-      fail(new PogRPCCallError(`${options.method} idle: no octet moved on the call for ${idleForMs} ms`, grpc.status.DEADLINE_EXCEEDED));
+      fail(
+        new PogRPCCallError(
+          `${options.method} idle: no octet moved on the call for ${idleForMs} ms`,
+          grpc.status.DEADLINE_EXCEEDED,
+        ),
+      );
       call.cancel();
     },
   });
@@ -146,20 +157,30 @@ export async function deliverOverCall<Field extends string>(
     ({ id, payload }) => ({ id, [field]: payload }) as { readonly id: string } & { readonly [K in Field]: Buffer },
   );
   if (failure) {
-    options.logger.warn({ err: failure.message, unacked: unacked.length, target: options.target }, `${options.method} stopped early`);
+    options.logger.warn(
+      { err: failure.message, unacked: unacked.length, target: options.target },
+      `${options.method} stopped early`,
+    );
     return { acked, unacked, error: failure };
   }
   return { acked, unacked };
 }
 
-function validate(id: string, payload: Buffer, inFlight: Map<string, Buffer>, options: OutboundOptions<string>): Error | undefined {
+function validate(
+  id: string,
+  payload: Buffer,
+  inFlight: Map<string, Buffer>,
+  options: OutboundOptions<string>,
+): Error | undefined {
   const idLength = Buffer.byteLength(id);
   if (idLength === 0 || idLength > MAX_DELIVERY_ID_LENGTH) {
     return new PogRPCInvalidParcelError(`Delivery id must be 1..${MAX_DELIVERY_ID_LENGTH} octets`);
   }
   if (inFlight.has(id)) return new PogRPCInvalidParcelError(`Delivery id ${id} is already in flight`);
   if (payload.length === 0 || payload.length > options.maxLength) {
-    return new PogRPCInvalidParcelError(`A ${options.field} of ${payload.length} octets is outside 1..${options.maxLength}`);
+    return new PogRPCInvalidParcelError(
+      `A ${options.field} of ${payload.length} octets is outside 1..${options.maxLength}`,
+    );
   }
   return undefined;
 }

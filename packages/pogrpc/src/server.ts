@@ -38,7 +38,10 @@ export async function createPogRPCServer(options: PogRPCServerOptions): Promise<
         try {
           gatewayAddress = gatewayMetadata(call.metadata);
         } catch (error) {
-          logger.warn({ peer: call.getPeer(), code: 'INVALID_ARGUMENT' }, `Ending DeliverParcels: ${(error as Error).message}`);
+          logger.warn(
+            { peer: call.getPeer(), code: 'INVALID_ARGUMENT' },
+            `Ending DeliverParcels: ${(error as Error).message}`,
+          );
           call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: (error as Error).message });
           return;
         }

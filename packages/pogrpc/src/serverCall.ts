@@ -78,7 +78,11 @@ export abstract class ServerCall {
 
   protected fail(code: grpc.status, details: string): void {
     if (this.finished) return;
-    this.log(code === grpc.status.UNAVAILABLE ? 'error' : 'warn', { code: grpc.status[code] }, `Ending ${this.callOptions.method}: ${details}`);
+    this.log(
+      code === grpc.status.UNAVAILABLE ? 'error' : 'warn',
+      { code: grpc.status[code] },
+      `Ending ${this.callOptions.method}: ${details}`,
+    );
     this.finish();
     this.call.emit('error', { code, details });
   }
@@ -176,7 +180,9 @@ export async function startGrpcBindingServer(
 ): Promise<GrpcBindingServer> {
   const logger = options.logger ?? silentLogger;
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS;
-  const grpcServer = new grpc.Server(grpcServerOptions(idleTimeoutMs, settings.maxReceiveLength, settings.maxSendLength));
+  const grpcServer = new grpc.Server(
+    grpcServerOptions(idleTimeoutMs, settings.maxReceiveLength, settings.maxSendLength),
+  );
   const admission = connectionAdmission(options, logger, settings.label);
   const calls = new ServerCalls();
   const addService: GrpcBindingContext['addService'] = (service, handlers) => {

@@ -44,7 +44,9 @@ describe('generateSelfSignedCertificate', () => {
     const a = generateSelfSignedCertificate();
     const b = generateSelfSignedCertificate();
     expect(certificateFingerprint(a.certificatePem)).not.toBe(certificateFingerprint(b.certificatePem));
-    expect(new X509Certificate(a.certificatePem).serialNumber).not.toBe(new X509Certificate(b.certificatePem).serialNumber);
+    expect(new X509Certificate(a.certificatePem).serialNumber).not.toBe(
+      new X509Certificate(b.certificatePem).serialNumber,
+    );
   });
 });
 

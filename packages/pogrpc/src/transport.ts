@@ -58,7 +58,11 @@ export interface GrpcListener {
 }
 
 /** Options for a `grpc.Server` whose listener is `listenGrpc`'s: keepalive pings make a live peer answer. */
-export function grpcServerOptions(idleTimeoutMs: number, maxReceiveLength: number, maxSendLength: number): grpc.ServerOptions {
+export function grpcServerOptions(
+  idleTimeoutMs: number,
+  maxReceiveLength: number,
+  maxSendLength: number,
+): grpc.ServerOptions {
   return {
     'grpc.max_receive_message_length': maxReceiveLength,
     'grpc.max_send_message_length': maxSendLength,
@@ -101,23 +105,26 @@ export async function listenGrpc(grpcServer: grpc.Server, options: GrpcListenerO
   // A healthy peer always sends something within the idle timeout: its answers to our keepalive pings (sent every
   // idleTimeoutMs / 2) if nothing else. `bytesRead` counts even when TLS/HTTP/2 consume the socket natively.
   const socketActivity = new WeakMap<Socket, { bytesRead: number; since: number }>();
-  const silenceGuard = setInterval(() => {
-    const now = Date.now();
-    for (const socket of sockets) {
-      const state = socketActivity.get(socket)!;
-      if (socket.bytesRead !== state.bytesRead) {
-        state.bytesRead = socket.bytesRead;
-        state.since = now;
-      } else if (now - state.since >= idleTimeoutMs) {
-        logger.warn(
-          { remote: socket.remoteAddress ?? 'unix', bytesRead: socket.bytesRead },
-          `${label} peer sent nothing for ${idleTimeoutMs} ms (stalled handshake or dead peer); connection dropped`,
-        );
-        socket.destroy();
-        sockets.delete(socket);
+  const silenceGuard = setInterval(
+    () => {
+      const now = Date.now();
+      for (const socket of sockets) {
+        const state = socketActivity.get(socket)!;
+        if (socket.bytesRead !== state.bytesRead) {
+          state.bytesRead = socket.bytesRead;
+          state.since = now;
+        } else if (now - state.since >= idleTimeoutMs) {
+          logger.warn(
+            { remote: socket.remoteAddress ?? 'unix', bytesRead: socket.bytesRead },
+            `${label} peer sent nothing for ${idleTimeoutMs} ms (stalled handshake or dead peer); connection dropped`,
+          );
+          socket.destroy();
+          sockets.delete(socket);
+        }
       }
-    }
-  }, Math.max(25, Math.floor(idleTimeoutMs / 4)));
+    },
+    Math.max(25, Math.floor(idleTimeoutMs / 4)),
+  );
   silenceGuard.unref();
   const { admission } = options;
   const netServer = createServer((socket) => {
@@ -194,7 +201,9 @@ function listen(server: NetServer, start: () => void): Promise<void> {
 }
 
 /** Parse `unix:///abs/path`, `unix:/abs/path`, `host:port` or `[v6]:port`. */
-export function parseAddress(address: string): { path: string; host: string; port: number } | { path: null; host: string; port: number } {
+export function parseAddress(
+  address: string,
+): { path: string; host: string; port: number } | { path: null; host: string; port: number } {
   if (address.startsWith('unix:')) {
     const path = address.replace(/^unix:(\/\/)?/, '');
     if (!path.startsWith('/')) throw new PogRPCError(`Unix socket path must be absolute: ${address}`);
@@ -204,7 +213,6 @@ export function parseAddress(address: string): { path: string; host: string; por
   if (!match) throw new PogRPCError(`Invalid address ${address}; expected host:port or unix:///path`);
   return { path: null, host: match[1] ?? match[2], port: Number(match[3]) };
 }
-
 
 /** Channel credentials and options for a client of `target`. */
 export function clientChannel(
@@ -268,7 +276,11 @@ export interface GrpcBindingServerOptions {
 }
 
 /** The admission of a binding server's connections, from its options (Unix-socket connections are trusted). */
-export function connectionAdmission(options: GrpcBindingServerOptions, logger: Logger, label: string): ConnectionAdmission {
+export function connectionAdmission(
+  options: GrpcBindingServerOptions,
+  logger: Logger,
+  label: string,
+): ConnectionAdmission {
   return new ConnectionAdmission({
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,

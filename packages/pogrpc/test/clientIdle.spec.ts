@@ -3,7 +3,13 @@ import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { startThrottlingProxy, type ThrottlingProxy } from '@twitter-relaynet/test-support';
 
-import { createPogRPCServer, generateSelfSignedCertificate, PogRPCCallError, PogRPCClient, type PogRPCServer } from '../src';
+import {
+  createPogRPCServer,
+  generateSelfSignedCertificate,
+  PogRPCCallError,
+  PogRPCClient,
+  type PogRPCServer,
+} from '../src';
 
 /**
  * The client's idle rule at a small scale: a 2 s idle timeout stands for the default 20 s, and a call lasting
@@ -59,7 +65,10 @@ describe('PogRPC client: progress, not a fixed deadline, keeps a call alive (TLS
   }, 60_000);
 
   it('a caller that asks for an overall deadline still gets it, though the call progresses', async () => {
-    const { client: sender } = await start({ bytesPerSecond: 256 * 1024, latencyMs: 50 }, { deadlineMs: OLD_STYLE_DEADLINE_MS });
+    const { client: sender } = await start(
+      { bytesPerSecond: 256 * 1024, latencyMs: 50 },
+      { deadlineMs: OLD_STYLE_DEADLINE_MS },
+    );
 
     const report = await sender.deliverParcels([{ id: 'big', parcel: Buffer.alloc(2 * 1024 * 1024, 3) }]);
 

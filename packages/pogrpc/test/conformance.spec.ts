@@ -10,7 +10,8 @@ function makeFactory(mode: 'tls-tcp' | 'plaintext-unix') {
     field: 'parcel',
     maxMessageSize: MAX_PARCEL_LENGTH,
     frameOverhead: MESSAGE_OVERHEAD,
-    startServer: ({ onMessage, ...options }) => createPogRPCServer({ ...options, onParcel: (parcel) => onMessage(parcel) }),
+    startServer: ({ onMessage, ...options }) =>
+      createPogRPCServer({ ...options, onParcel: (parcel) => onMessage(parcel) }),
     connect(address, tls) {
       const client = new PogRPCClient(address, { tls, gatewayAddress: 'rne+grpc://127.0.0.1:21473' });
       return { deliver: (items, options) => client.deliverParcels(items, options), close: () => client.close() };

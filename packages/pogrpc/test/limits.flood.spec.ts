@@ -12,7 +12,13 @@ import { randomBytes } from 'node:crypto';
 
 import { garbage, startFlood, type Misbehaviour } from '@twitter-relaynet/binding-conformance';
 
-import { createPogRPCServer, generateSelfSignedCertificate, MAX_CONCURRENT_STREAMS, PogRPCClient, type PogRPCServer } from '../src';
+import {
+  createPogRPCServer,
+  generateSelfSignedCertificate,
+  MAX_CONCURRENT_STREAMS,
+  PogRPCClient,
+  type PogRPCServer,
+} from '../src';
 import { closedByServer, openConnection, startOpenCall, until } from './helpers';
 
 let server: PogRPCServer;
@@ -136,7 +142,10 @@ describe('a TLS server under a flood of bad connections', () => {
   ];
   const overTls: readonly Misbehaviour[] = [
     { name: 'h2 garbage', burst: () => Buffer.concat([h2Preface, randomBytes(2048)]) },
-    { name: 'h2 oversized frame', burst: () => Buffer.concat([h2Preface, Buffer.from([0xff, 0xff, 0xff, 0x00, 0x00, 0, 0, 0, 1])]) },
+    {
+      name: 'h2 oversized frame',
+      burst: () => Buffer.concat([h2Preface, Buffer.from([0xff, 0xff, 0xff, 0x00, 0x00, 0, 0, 0, 1])]),
+    },
     { name: 'h2 half preface', burst: () => h2Preface.subarray(0, 12) },
   ];
 
@@ -146,10 +155,14 @@ describe('a TLS server under a flood of bad connections', () => {
       startFlood({ host: '127.0.0.1', port: tlsServer.port!, tls: true }, CONNECTIONS / 2, overTls),
     ];
     try {
-      await until('the flood to be connected', () => floods.every((f) => f.stats().opened + f.stats().failed === CONNECTIONS / 2));
+      await until('the flood to be connected', () =>
+        floods.every((f) => f.stats().opened + f.stats().failed === CONNECTIONS / 2),
+      );
       const client = new PogRPCClient(tlsServer.address, { tls: { pinnedCertificatePem: identity.certificatePem } });
       try {
-        expect((await client.deliverParcels([{ id: 'good-tls', parcel: Buffer.from('good') }])).acked).toEqual(['good-tls']);
+        expect((await client.deliverParcels([{ id: 'good-tls', parcel: Buffer.from('good') }])).acked).toEqual([
+          'good-tls',
+        ]);
       } finally {
         client.close();
       }

@@ -38,9 +38,12 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function recordingLogger(): Logger & { lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> } {
+function recordingLogger(): Logger & {
+  lines: Array<{ level: string; message: string; fields: Record<string, unknown> }>;
+} {
   const lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
-  const at = (level: string) => (fields: Record<string, unknown>, message: string) => lines.push({ level, message, fields });
+  const at = (level: string) => (fields: Record<string, unknown>, message: string) =>
+    lines.push({ level, message, fields });
   return { lines, info: at('info'), warn: at('warn'), error: at('error') };
 }
 
@@ -79,7 +82,12 @@ function rawDelivery(
   endCall = true,
 ): Promise<{ acks: Buffer[]; status: grpc.StatusObject }> {
   return new Promise((resolve) => {
-    const call = c.makeBidiStreamRequest<Buffer, Buffer>(METHOD, (b) => b, (b) => b, metadata);
+    const call = c.makeBidiStreamRequest<Buffer, Buffer>(
+      METHOD,
+      (b) => b,
+      (b) => b,
+      metadata,
+    );
     const acks: Buffer[] = [];
     call.on('data', (ack) => acks.push(ack));
     call.on('error', () => undefined);
@@ -99,7 +107,8 @@ describe('DeliverParcels', () => {
   it('passes the gateway return address and delivery id to the store; acks after it resolves', async () => {
     const seen: Array<{ parcel: string } & Omit<ParcelContext, 'signal'>> = [];
     const server = await startServer({
-      onParcel: async (parcel, { deliveryId, gatewayAddress }) => void seen.push({ parcel: parcel.toString(), deliveryId, gatewayAddress }),
+      onParcel: async (parcel, { deliveryId, gatewayAddress }) =>
+        void seen.push({ parcel: parcel.toString(), deliveryId, gatewayAddress }),
     });
 
     const withGateway = await client(server.address, pinned, 'rne+grpc://127.0.0.1:21473').deliverParcels([
@@ -122,7 +131,11 @@ describe('DeliverParcels', () => {
     metadata.add('gateway', 'rne+grpc://a');
     metadata.add('gateway', 'rne+grpc://b');
 
-    const { status, acks } = await rawDelivery(rawClient(server.address), [parcelDeliveryBytes('a', Buffer.from('x'))], metadata);
+    const { status, acks } = await rawDelivery(
+      rawClient(server.address),
+      [parcelDeliveryBytes('a', Buffer.from('x'))],
+      metadata,
+    );
 
     expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(status.details).toBe('At most one "gateway" metadata value is allowed; got 2');
@@ -141,7 +154,12 @@ describe('DeliverParcels', () => {
 
   it.each([
     ['invalid protobuf', [Buffer.from([0x0f, 0x00, 0x01])], grpc.status.INTERNAL, /Error deserializing request/],
-    ['an empty delivery id', [parcelDeliveryBytes('', Buffer.from('x'))], grpc.status.INVALID_ARGUMENT, /Delivery id must be 1\.\.255 octets/],
+    [
+      'an empty delivery id',
+      [parcelDeliveryBytes('', Buffer.from('x'))],
+      grpc.status.INVALID_ARGUMENT,
+      /Delivery id must be 1\.\.255 octets/,
+    ],
     ['an empty parcel', [parcelDeliveryBytes('a', Buffer.alloc(0))], grpc.status.INVALID_ARGUMENT, /Parcel a is empty/],
     [
       'a duplicate delivery id in flight',
@@ -213,7 +231,12 @@ describe('DeliverParcels', () => {
   it('a call that stalls (no parcel, no half-close) ends with DEADLINE_EXCEEDED after the idle timeout', async () => {
     const server = await startServer({ idleTimeoutMs: 300 });
     const started = Date.now();
-    const { status, acks } = await rawDelivery(rawClient(server.address), [parcelDeliveryBytes('a', Buffer.from('x'))], undefined, false);
+    const { status, acks } = await rawDelivery(
+      rawClient(server.address),
+      [parcelDeliveryBytes('a', Buffer.from('x'))],
+      undefined,
+      false,
+    );
     expect(acks).toHaveLength(1);
     expect(status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     expect(status.details).toMatch(/^Nothing received on the call for \d+ ms$/);
@@ -259,7 +282,9 @@ describe('TLS', () => {
 
     const second = await startServer({ tls: { stateDir } });
     expect(second.certificatePem).toBe(certificatePem);
-    const report = await client(second.address, { pinnedCertificatePem: certificatePem }).deliverParcels([{ parcel: Buffer.from('x') }]);
+    const report = await client(second.address, { pinnedCertificatePem: certificatePem }).deliverParcels([
+      { parcel: Buffer.from('x') },
+    ]);
     expect(report.acked).toHaveLength(1);
   });
 
@@ -290,7 +315,9 @@ describe('TLS', () => {
 
   it('a plaintext client cannot talk to the TLS server', async () => {
     const server = await startServer();
-    const report = await client(server.address, { insecurePlaintextForTests: true }).deliverParcels([{ parcel: Buffer.from('x') }]);
+    const report = await client(server.address, { insecurePlaintextForTests: true }).deliverParcels([
+      { parcel: Buffer.from('x') },
+    ]);
     expect(report.error).toBeInstanceOf(PogRPCCallError);
   });
 
@@ -301,8 +328,12 @@ describe('TLS', () => {
     const c = new PogRPCClient(server.address, { tls: { insecurePlaintextForTests: true }, logger: clientLogger });
     closers.push(() => c.close());
     expect((await c.deliverParcels([{ parcel: Buffer.from('x') }])).acked).toHaveLength(1);
-    expect(serverLogger.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringMatching(/WITHOUT TLS/) }));
-    expect(clientLogger.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringMatching(/WITHOUT TLS/) }));
+    expect(serverLogger.lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: expect.stringMatching(/WITHOUT TLS/) }),
+    );
+    expect(clientLogger.lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: expect.stringMatching(/WITHOUT TLS/) }),
+    );
   });
 });
 
@@ -310,7 +341,10 @@ describe('Unix socket targets', () => {
   it('serves TLS over unix:///abs/path.sock, with an owner-only socket file', async () => {
     const path = join(dir, 'pogrpc.sock');
     const stored: string[] = [];
-    const server = await startServer({ address: `unix://${path}`, onParcel: async (p) => void stored.push(p.toString()) });
+    const server = await startServer({
+      address: `unix://${path}`,
+      onParcel: async (p) => void stored.push(p.toString()),
+    });
 
     expect(server.address).toBe(`unix://${path}`);
     expect((await stat(path)).mode & 0o777).toBe(0o600);
@@ -335,7 +369,9 @@ describe('a misbehaving server', () => {
       CollectParcels: () => undefined,
     });
     const port = await new Promise<number>((resolve, reject) =>
-      fake.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+      fake.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) =>
+        error ? reject(error) : resolve(p),
+      ),
     );
     closers.push(() => fake.forceShutdown());
 

@@ -13,7 +13,13 @@ import { appendFileSync } from 'node:fs';
 import { MemoryLogger } from '@twitter-relaynet/core';
 import { silent, startFlood } from '@twitter-relaynet/binding-conformance';
 
-import { createPogRPCServer, DEFAULT_MAX_CONNECTIONS, generateSelfSignedCertificate, PogRPCClient, type PogRPCServer } from '../src';
+import {
+  createPogRPCServer,
+  DEFAULT_MAX_CONNECTIONS,
+  generateSelfSignedCertificate,
+  PogRPCClient,
+  type PogRPCServer,
+} from '../src';
 import { until } from './helpers';
 
 const CONNECTIONS = Number(process.env.POGRPC_FLOOD_CONNECTIONS ?? 300);
@@ -81,18 +87,26 @@ test(`${CONNECTIONS} silent connections coming back every ${RECONNECT_AFTER_MS} 
   // without it the flood starved the client for over a minute.
   const patienceMs = Math.max(20_000, 200 * median(baseline));
 
-  const flood = startFlood({ host: '127.0.0.1', port: server.port! }, CONNECTIONS, [silent], { reconnectAfterMs: RECONNECT_AFTER_MS });
+  const flood = startFlood({ host: '127.0.0.1', port: server.port! }, CONNECTIONS, [silent], {
+    reconnectAfterMs: RECONNECT_AFTER_MS,
+  });
   const floodStarted = performance.now();
   const latencies: number[] = [];
   const attempts: number[] = [];
   const floodOpenAtDelivery: number[] = [];
   try {
     // Full: the server has closed more connections than the flood has beyond its cap.
-    await until('the flood to fill the server', () => flood.stats().closedByServer >= CONNECTIONS - DEFAULT_MAX_CONNECTIONS, 30_000);
+    await until(
+      'the flood to fill the server',
+      () => flood.stats().closedByServer >= CONNECTIONS - DEFAULT_MAX_CONNECTIONS,
+      30_000,
+    );
     for (let i = 0; i < 3 || performance.now() - floodStarted < FLOOD_SECONDS * 1_000; i++) {
       const result = await deliverOne(`under-flood-${i}`, patienceMs);
       if (!result) {
-        throw new Error(`Delivery ${i} did not get through in ${Math.round(patienceMs)} ms of flood (${JSON.stringify(flood.stats())})`);
+        throw new Error(
+          `Delivery ${i} did not get through in ${Math.round(patienceMs)} ms of flood (${JSON.stringify(flood.stats())})`,
+        );
       }
       // Still during the flood: most of the server's slots are still held by flood connections.
       floodOpenAtDelivery.push(flood.stats().open);

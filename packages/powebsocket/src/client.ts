@@ -79,7 +79,9 @@ export async function checkSocketOwnership(socketPath: string, trustedOwners?: r
   }
   const owners = trustedOwners ?? [process.getuid?.() ?? 0, 0];
   if (!owners.includes(stat.uid)) {
-    throw new UntrustedSocketError(`Refusing gateway socket ${socketPath}: owned by uid ${stat.uid}, not by this user or root`);
+    throw new UntrustedSocketError(
+      `Refusing gateway socket ${socketPath}: owned by uid ${stat.uid}, not by this user or root`,
+    );
   }
 }
 
@@ -89,7 +91,12 @@ export class PoWebSocketConnection extends PeerConnection {
   private preHandshakeWaiter: { resolve: (data: Buffer) => void; reject: (err: Error) => void } | undefined;
   private ready = false;
   private collection:
-    | { onParcel: (parcel: Buffer) => Promise<void>; keepAlive: boolean; resolve: () => void; reject: (err: Error) => void }
+    | {
+        onParcel: (parcel: Buffer) => Promise<void>;
+        keepAlive: boolean;
+        resolve: () => void;
+        reject: (err: Error) => void;
+      }
     | undefined;
   private collectionRequested = false;
 
@@ -378,7 +385,8 @@ export class PoWebSocketConnection extends PeerConnection {
    * with `keepAlive`, runs until `signal` aborts (then resolves, closing the connection with 1000).
    */
   collectParcels(options: CollectOptions): Promise<void> {
-    if (this.collectionRequested) return Promise.reject(new Error('Parcel collection was already requested on this connection'));
+    if (this.collectionRequested)
+      return Promise.reject(new Error('Parcel collection was already requested on this connection'));
     if (this.isClosed) return Promise.reject(this.closingError);
     if (options.signal?.aborted) return Promise.reject(abortError(options.signal));
     this.collectionRequested = true;
@@ -409,7 +417,9 @@ export class PoWebSocketConnection extends PeerConnection {
   async deauthorize(pdd: ParcelDeliveryDeauthorization, options: DeliverOptions = {}): Promise<void> {
     await this.acquireSlot(options.signal);
     const id = randomUUID();
-    return this.sendAwaitingAck(id, (onSent) => this.sendRaw(encodeParcelDeliveryDeauthorization({ ...pdd, id }), onSent));
+    return this.sendAwaitingAck(id, (onSent) =>
+      this.sendRaw(encodeParcelDeliveryDeauthorization({ ...pdd, id }), onSent),
+    );
   }
 
   /** Closes the connection normally (1000) and resolves once it is closed. */

@@ -156,7 +156,10 @@ export abstract class PeerConnection {
         Object.getOwnPropertySymbols(err).find((s) => s.description === 'status-code') ?? ''
       ] as number | undefined;
       this.noteClosing(code ?? 1006, err.message, err);
-      this.logger.warn({ connectionId: this.id, role: this.role, err: err.message, wsCode: err.code, closeCode: code }, 'WebSocket error; connection closed');
+      this.logger.warn(
+        { connectionId: this.id, role: this.role, err: err.message, wsCode: err.code, closeCode: code },
+        'WebSocket error; connection closed',
+      );
     });
     ws.on('close', (code: number, reason: Buffer) => this.onWsClose(code, reason.toString('utf8')));
 
@@ -169,7 +172,13 @@ export abstract class PeerConnection {
     if (this.opts.maxConnectionMs !== undefined && Number.isFinite(this.opts.maxConnectionMs)) {
       this.timers.push(
         setTimeout(
-          () => this.fail(CloseCode.RetryNow, `Maximum connection time (${this.opts.maxConnectionMs} ms) reached`, undefined, 'info'),
+          () =>
+            this.fail(
+              CloseCode.RetryNow,
+              `Maximum connection time (${this.opts.maxConnectionMs} ms) reached`,
+              undefined,
+              'info',
+            ),
           this.opts.maxConnectionMs,
         ),
       );
@@ -202,7 +211,12 @@ export abstract class PeerConnection {
   }
 
   /** Closes the connection with the given code and logs why. Idempotent. */
-  fail(code: number, reason: string, err?: unknown, level: 'info' | 'warn' | 'error' = code === CloseCode.InternalError ? 'error' : 'warn'): void {
+  fail(
+    code: number,
+    reason: string,
+    err?: unknown,
+    level: 'info' | 'warn' | 'error' = code === CloseCode.InternalError ? 'error' : 'warn',
+  ): void {
     if (this.closeInfo) return;
     this.logger[level](
       {
@@ -320,7 +334,10 @@ export abstract class PeerConnection {
   protected decode(data: Buffer): OperationMessage {
     const op = decodeOperation(data);
     if (op.tag === MessageTag.ParcelDelivery && op.message.parcel.length > MAX_PARCEL_SIZE) {
-      throw new ProtocolError(CloseCode.MessageTooBig, `Parcel of ${op.message.parcel.length} octets exceeds ${MAX_PARCEL_SIZE}`);
+      throw new ProtocolError(
+        CloseCode.MessageTooBig,
+        `Parcel of ${op.message.parcel.length} octets exceeds ${MAX_PARCEL_SIZE}`,
+      );
     }
     return op;
   }
@@ -375,7 +392,10 @@ export abstract class PeerConnection {
   protected handleAck(id: string): void {
     const entry = this.inFlight.get(id);
     if (!entry) {
-      throw new ProtocolError(CloseCode.UnsupportedData, `Acknowledgement for unknown delivery id ${JSON.stringify(id)}`);
+      throw new ProtocolError(
+        CloseCode.UnsupportedData,
+        `Acknowledgement for unknown delivery id ${JSON.stringify(id)}`,
+      );
     }
     this.inFlight.delete(id);
     clearTimeout(entry.timer);
@@ -423,7 +443,11 @@ export abstract class PeerConnection {
    * Sends a message that the peer must acknowledge (a slot must already be held) and resolves when the
    * acknowledgement arrives; rejects when the connection closes first.
    */
-  protected sendAwaitingAck(id: string, send: (onSent: (err?: Error) => void) => void, releaseSlotOnAck = true): Promise<void> {
+  protected sendAwaitingAck(
+    id: string,
+    send: (onSent: (err?: Error) => void) => void,
+    releaseSlotOnAck = true,
+  ): Promise<void> {
     if (this.closeInfo) {
       this.releaseSlot();
       return Promise.reject(this.closingError);

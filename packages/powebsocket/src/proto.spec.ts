@@ -38,11 +38,15 @@ describe('proto loading', () => {
 
   test('package names follow RS-016 [2019]', () => {
     const root = loadProtoRoot();
-    expect(root.lookupType('relaynet.powebsocket.ParcelDelivery').fieldsArray.map((f) => [f.id, f.name, f.type])).toEqual([
+    expect(
+      root.lookupType('relaynet.powebsocket.ParcelDelivery').fieldsArray.map((f) => [f.id, f.name, f.type]),
+    ).toEqual([
       [1, 'id', 'string'],
       [2, 'parcel', 'bytes'],
     ]);
-    expect(root.lookupType('relaynet.powebsocket.handshake.Response').fields.gatewayNonceSignatures!.repeated).toBe(true);
+    expect(root.lookupType('relaynet.powebsocket.handshake.Response').fields.gatewayNonceSignatures!.repeated).toBe(
+      true,
+    );
     expect(root.lookupType('relaynet.powebsocket.ParcelDeliveryDeauthorization').fields.expiry!.type).toBe(
       'google.protobuf.Timestamp',
     );
@@ -50,18 +54,21 @@ describe('proto loading', () => {
 });
 
 describe('ParcelDelivery prefix encoding', () => {
-  test.each([0, 1, 127, 128, 16_383, 16_384, MAX_PARCEL_SIZE])('prefix ‖ parcel equals protobufjs for %d octets', (size) => {
-    const parcel = Buffer.alloc(size, 7);
-    const id = '5c3e7b34-1f0e-4c55-9d0b-2b6a3a1e6f00';
-    const type = loadProtoRoot().lookupType('relaynet.powebsocket.ParcelDelivery');
-    const expected = Buffer.concat([Buffer.from([0]), type.encode(type.fromObject({ id, parcel })).finish()]);
-    expect(Buffer.concat([encodeParcelDeliveryPrefix(id, size), parcel]).equals(expected)).toBe(true);
-    const decoded = decodeOperation(expected);
-    expect(decoded.tag).toBe(MessageTag.ParcelDelivery);
-    const message = decoded.message as { id: string; parcel: Buffer };
-    expect(message.id).toBe(id);
-    expect(Buffer.isBuffer(message.parcel) && message.parcel.equals(parcel)).toBe(true);
-  });
+  test.each([0, 1, 127, 128, 16_383, 16_384, MAX_PARCEL_SIZE])(
+    'prefix ‖ parcel equals protobufjs for %d octets',
+    (size) => {
+      const parcel = Buffer.alloc(size, 7);
+      const id = '5c3e7b34-1f0e-4c55-9d0b-2b6a3a1e6f00';
+      const type = loadProtoRoot().lookupType('relaynet.powebsocket.ParcelDelivery');
+      const expected = Buffer.concat([Buffer.from([0]), type.encode(type.fromObject({ id, parcel })).finish()]);
+      expect(Buffer.concat([encodeParcelDeliveryPrefix(id, size), parcel]).equals(expected)).toBe(true);
+      const decoded = decodeOperation(expected);
+      expect(decoded.tag).toBe(MessageTag.ParcelDelivery);
+      const message = decoded.message as { id: string; parcel: Buffer };
+      expect(message.id).toBe(id);
+      expect(Buffer.isBuffer(message.parcel) && message.parcel.equals(parcel)).toBe(true);
+    },
+  );
 });
 
 describe('operation codec', () => {
@@ -80,10 +87,13 @@ describe('operation codec', () => {
     });
     const expiry = new Date('2031-05-06T07:08:09.123Z');
     expect(
-      decodeOperation(encodeParcelDeliveryDeauthorization({ id: 'x', endpointAddress: '0ab', pdaSerialNumbers: ['1', '2'], expiry })),
+      decodeOperation(
+        encodeParcelDeliveryDeauthorization({ id: 'x', endpointAddress: '0ab', pdaSerialNumbers: ['1', '2'], expiry }),
+      ),
     ).toEqual({ tag: 6, message: { id: 'x', endpointAddress: '0ab', pdaSerialNumbers: ['1', '2'], expiry } });
     expect(
-      decodeOperation(encodeParcelDeliveryDeauthorization({ id: '', endpointAddress: '0ab', pdaSerialNumbers: [] })).message,
+      decodeOperation(encodeParcelDeliveryDeauthorization({ id: '', endpointAddress: '0ab', pdaSerialNumbers: [] }))
+        .message,
     ).toEqual({ id: '', endpointAddress: '0ab', pdaSerialNumbers: [] });
   });
 
@@ -102,7 +112,10 @@ describe('operation codec', () => {
 describe('handshake codec (untagged)', () => {
   test('round trips', () => {
     expect(decodeChallenge(encodeChallenge('nonce'))).toBe('nonce');
-    expect(decodeResponse(encodeResponse([Buffer.from('a'), Buffer.from('b')]))).toEqual([Buffer.from('a'), Buffer.from('b')]);
+    expect(decodeResponse(encodeResponse([Buffer.from('a'), Buffer.from('b')]))).toEqual([
+      Buffer.from('a'),
+      Buffer.from('b'),
+    ]);
     expect(decodeComplete(encodeComplete(true))).toBe(true);
     expect(decodeComplete(encodeComplete(false))).toBe(false);
   });

@@ -62,7 +62,11 @@ export interface PoWebSocketServerOptions extends ConnectionOptions {
    * as fast as the window allows. When it ends, ParcelDeliveryComplete follows the last ack.
    * `signal` aborts when the connection closes.
    */
-  parcelSource(endpointIds: readonly string[], signal: AbortSignal, options: ParcelSourceOptions): AsyncIterable<OutgoingParcel>;
+  parcelSource(
+    endpointIds: readonly string[],
+    signal: AbortSignal,
+    options: ParcelSourceOptions,
+  ): AsyncIterable<OutgoingParcel>;
   /** Issues a certificate for an endpoint's public key (DER SPKI). Absent: registration is refused (1008). */
   issueEndpointCertificate?(publicKey: Buffer): Promise<EndpointRegistration>;
   /** Stores a PDD durably (the ack goes out once this resolves). Absent: PDDs are logged and refused. */
@@ -143,7 +147,10 @@ export class GatewayConnection extends PeerConnection {
           if (this.callbacks.onDeauthorization) {
             await this.callbacks.onDeauthorization(pdd, ids);
           } else {
-            this.logger.warn({ connectionId: this.id, endpointAddress: pdd.endpointAddress }, 'PDD refused: this gateway does not support deauthorizations');
+            this.logger.warn(
+              { connectionId: this.id, endpointAddress: pdd.endpointAddress },
+              'PDD refused: this gateway does not support deauthorizations',
+            );
           }
         };
         if (id === '') {
@@ -177,7 +184,10 @@ export class GatewayConnection extends PeerConnection {
       throw new ProtocolError(CloseCode.UnsupportedData, 'Handshake response has no signatures');
     }
     if (signatures.length > this.maxIdentities) {
-      throw new ProtocolError(CloseCode.PolicyViolation, `Handshake response claims more than ${this.maxIdentities} identities`);
+      throw new ProtocolError(
+        CloseCode.PolicyViolation,
+        `Handshake response claims more than ${this.maxIdentities} identities`,
+      );
     }
     this.verifying = true;
     this.enqueue(async () => {
@@ -190,8 +200,15 @@ export class GatewayConnection extends PeerConnection {
           `Handshake signature invalid: ${err instanceof Error ? err.message : String(err)}`,
         );
       }
-      if (!Array.isArray(ids) || ids.length !== signatures.length || ids.some((id) => typeof id !== 'string' || id === '')) {
-        throw new ProtocolError(CloseCode.UnsupportedData, 'Handshake signature invalid: not every signature was verified');
+      if (
+        !Array.isArray(ids) ||
+        ids.length !== signatures.length ||
+        ids.some((id) => typeof id !== 'string' || id === '')
+      ) {
+        throw new ProtocolError(
+          CloseCode.UnsupportedData,
+          'Handshake signature invalid: not every signature was verified',
+        );
       }
       this.ids = Object.freeze([...ids]);
       this.verifying = false;
@@ -210,7 +227,10 @@ export class GatewayConnection extends PeerConnection {
       try {
         createPublicKey({ key: publicKey, format: 'der', type: 'spki' });
       } catch {
-        throw new ProtocolError(CloseCode.UnsupportedData, 'EndpointCertificateRequest.public_key is not a DER SubjectPublicKeyInfo');
+        throw new ProtocolError(
+          CloseCode.UnsupportedData,
+          'EndpointCertificateRequest.public_key is not a DER SubjectPublicKeyInfo',
+        );
       }
       let registration: EndpointRegistration;
       try {
@@ -221,7 +241,9 @@ export class GatewayConnection extends PeerConnection {
         }
         throw err;
       }
-      this.sendRaw(encodeEndpointCertificateResponse(registration.endpointCertificate, registration.gatewayCertificate));
+      this.sendRaw(
+        encodeEndpointCertificateResponse(registration.endpointCertificate, registration.gatewayCertificate),
+      );
       this.logger.info({ connectionId: this.id }, 'Endpoint certificate issued');
     });
   }
@@ -251,8 +273,13 @@ export class GatewayConnection extends PeerConnection {
         const item = next.value;
         if (!Buffer.isBuffer(item.parcel) || item.parcel.length > MAX_PARCEL_SIZE) {
           this.releaseSlot();
-          const err = new RangeError(`Parcel of ${item.parcel?.length} octets cannot be delivered (maximum ${MAX_PARCEL_SIZE})`);
-          this.logger.error({ connectionId: this.id, err: err.message }, 'Parcel source yielded an undeliverable parcel');
+          const err = new RangeError(
+            `Parcel of ${item.parcel?.length} octets cannot be delivered (maximum ${MAX_PARCEL_SIZE})`,
+          );
+          this.logger.error(
+            { connectionId: this.id, err: err.message },
+            'Parcel source yielded an undeliverable parcel',
+          );
           item.nack?.(err);
           continue;
         }
@@ -261,7 +288,10 @@ export class GatewayConnection extends PeerConnection {
             try {
               await item.ack();
             } catch (err) {
-              this.logger.error({ connectionId: this.id, err: (err as Error).message }, 'Could not remove acknowledged parcel from the queue');
+              this.logger.error(
+                { connectionId: this.id, err: (err as Error).message },
+                'Could not remove acknowledged parcel from the queue',
+              );
             } finally {
               this.releaseSlot();
             }
@@ -411,5 +441,3 @@ async function listenOwnerOnly(server: http.Server, socketPath: string): Promise
   });
   await fs.promises.chmod(socketPath, 0o600);
 }
-
-

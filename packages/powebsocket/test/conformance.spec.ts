@@ -5,7 +5,13 @@ import {
   describeSlowLink,
 } from '@twitter-relaynet/binding-conformance';
 
-import { DeliveryInterruptedError, MAX_PARCEL_SIZE, PoWebSocketConnection, PoWebSocketServer, silentLogger } from '../src';
+import {
+  DeliveryInterruptedError,
+  MAX_PARCEL_SIZE,
+  PoWebSocketConnection,
+  PoWebSocketServer,
+  silentLogger,
+} from '../src';
 import { encodeResponse } from '../src/proto';
 import { TestIdentity, rawExchange, tempSocketPath, testSigner, testVerifier, wsFrame } from './helpers';
 
@@ -19,10 +25,26 @@ const factory: BindingFactory = {
   frameOverhead: 1024,
   malformedInputs: [
     { name: 'text frame', bytes: wsFrame(0x1, Buffer.from('hello')), expectedReason: 'close:1003' },
-    { name: 'invalid protobuf as handshake response', bytes: wsFrame(0x2, Buffer.from([0xff, 0xff, 0xff])), expectedReason: 'close:1003' },
-    { name: 'unknown tag 0x07 before the handshake', bytes: wsFrame(0x2, Buffer.from([0x07, 0x01])), expectedReason: 'close:1003' },
-    { name: 'parcel delivery before the handshake', bytes: wsFrame(0x2, Buffer.from([0x00, 0x0a, 0x01, 0x41])), expectedReason: 'close:1003' },
-    { name: 'handshake response without signatures', bytes: wsFrame(0x2, Buffer.alloc(0)), expectedReason: 'close:1003' },
+    {
+      name: 'invalid protobuf as handshake response',
+      bytes: wsFrame(0x2, Buffer.from([0xff, 0xff, 0xff])),
+      expectedReason: 'close:1003',
+    },
+    {
+      name: 'unknown tag 0x07 before the handshake',
+      bytes: wsFrame(0x2, Buffer.from([0x07, 0x01])),
+      expectedReason: 'close:1003',
+    },
+    {
+      name: 'parcel delivery before the handshake',
+      bytes: wsFrame(0x2, Buffer.from([0x00, 0x0a, 0x01, 0x41])),
+      expectedReason: 'close:1003',
+    },
+    {
+      name: 'handshake response without signatures',
+      bytes: wsFrame(0x2, Buffer.alloc(0)),
+      expectedReason: 'close:1003',
+    },
     {
       name: 'handshake signature that does not verify',
       bytes: wsFrame(0x2, encodeResponse([Buffer.concat([Buffer.from([0]), Buffer.alloc(64, 7)])])),
@@ -33,7 +55,11 @@ const factory: BindingFactory = {
       bytes: wsFrame(0x2, Buffer.alloc(0), { declaredLength: MAX_PARCEL_SIZE + 1025 }),
       expectedReason: 'close:1009',
     },
-    { name: 'unmasked client frame', bytes: wsFrame(0x2, Buffer.from([1, 2, 3]), { mask: false }), expectedReason: 'close:1002' },
+    {
+      name: 'unmasked client frame',
+      bytes: wsFrame(0x2, Buffer.from([1, 2, 3]), { mask: false }),
+      expectedReason: 'close:1002',
+    },
   ],
   // A binary frame announcing 100 octets, of which only 10 arrive.
   stalledInput: wsFrame(0x2, Buffer.alloc(10), { declaredLength: 100 }).subarray(0, 2 + 4 + 10),
@@ -103,4 +129,3 @@ const factory: BindingFactory = {
 
 describeBindingConformance(factory);
 describeSlowLink(factory);
-

@@ -129,7 +129,9 @@ describe('a misbehaving gateway', () => {
   });
 
   test('an unsolicited EndpointCertificateResponse: 1008', async () => {
-    const fake = await fakeGateway((ws) => ws.send(encodeEndpointCertificateResponse(Buffer.alloc(1), Buffer.alloc(1))));
+    const fake = await fakeGateway((ws) =>
+      ws.send(encodeEndpointCertificateResponse(Buffer.alloc(1), Buffer.alloc(1))),
+    );
     const connection = await connect(fake.socketPath);
     expect(await connection.closed).toMatchObject({ code: CloseCode.PolicyViolation });
   });
@@ -143,14 +145,19 @@ describe('a misbehaving gateway', () => {
     const logger = capturingLogger();
     const connection = await connect(fake.socketPath, { logger });
     expect(await connection.closed).toMatchObject({ code: CloseCode.UnsupportedData });
-    expect(logger.entries).toContainEqual(expect.objectContaining({ level: 'warn', obj: expect.objectContaining({ closeCode: 1003 }) }));
+    expect(logger.entries).toContainEqual(
+      expect.objectContaining({ level: 'warn', obj: expect.objectContaining({ closeCode: 1003 }) }),
+    );
     await delay(20);
     expect(fake.closes).toContainEqual(expect.objectContaining({ code: CloseCode.UnsupportedData }));
   });
 
   test('an invalid challenge fails connect() with 1003', async () => {
     const fake = await fakeGateway((ws) => ws.send(Buffer.from([0xff, 0xff])), { handshake: false });
-    await expect(connect(fake.socketPath)).rejects.toMatchObject({ name: 'HandshakeError', closeCode: CloseCode.UnsupportedData });
+    await expect(connect(fake.socketPath)).rejects.toMatchObject({
+      name: 'HandshakeError',
+      closeCode: CloseCode.UnsupportedData,
+    });
   });
 
   test('Complete{success:false} fails connect()', async () => {
@@ -167,7 +174,9 @@ describe('a misbehaving gateway', () => {
 
   test('a gateway that never completes the handshake: connect() fails with 4001', async () => {
     const fake = await fakeGateway(() => undefined, { handshake: false });
-    await expect(connect(fake.socketPath, { handshakeTimeoutMs: 100 })).rejects.toMatchObject({ closeCode: CloseCode.Timeout });
+    await expect(connect(fake.socketPath, { handshakeTimeoutMs: 100 })).rejects.toMatchObject({
+      closeCode: CloseCode.Timeout,
+    });
   });
 
   test('the endpoint pings; a gateway that stops answering is dropped with 4001', async () => {

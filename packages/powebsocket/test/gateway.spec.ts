@@ -57,7 +57,11 @@ class ParcelQueue {
     this.waiters.splice(0).forEach((wake) => wake());
   }
 
-  readonly source = (ids: readonly string[], signal: AbortSignal, { keepAlive }: { keepAlive: boolean }): AsyncIterable<OutgoingParcel> => {
+  readonly source = (
+    ids: readonly string[],
+    signal: AbortSignal,
+    { keepAlive }: { keepAlive: boolean },
+  ): AsyncIterable<OutgoingParcel> => {
     this.sourceCalls.push({ ids, keepAlive });
     // An async generator cannot be an arrow function, so it reaches the fake through `self`.
     // eslint-disable-next-line @typescript-eslint/no-this-alias
@@ -137,13 +141,20 @@ afterEach(async () => {
 
 const signAlice = testSigner([{ identity: alice, index: 0 }]);
 
-function connect(h: Harness, sign = signAlice, extra: Partial<Parameters<typeof PoWebSocketConnection.connect>[0]> = {}) {
+function connect(
+  h: Harness,
+  sign = signAlice,
+  extra: Partial<Parameters<typeof PoWebSocketConnection.connect>[0]> = {},
+) {
   return PoWebSocketConnection.connect({ socketPath: h.socketPath, sign, logger: capturingLogger(), ...extra });
 }
 
 function expectCloseLogged(h: Harness, code: number): void {
   expect(h.logger.entries).toContainEqual(
-    expect.objectContaining({ msg: 'Closing PoWebSocket connection', obj: expect.objectContaining({ closeCode: code }) }),
+    expect.objectContaining({
+      msg: 'Closing PoWebSocket connection',
+      obj: expect.objectContaining({ closeCode: code }),
+    }),
   );
 }
 
@@ -178,13 +189,17 @@ describe('listening', () => {
 
   test('a plain HTTP request is answered 426', async () => {
     const h = await startGateway();
-    const outcome = await rawExchange(h.socketPath, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), { upgrade: false });
+    const outcome = await rawExchange(h.socketPath, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), {
+      upgrade: false,
+    });
     expect(outcome.reason).toBe('http:426');
   });
 
   test('garbage instead of an HTTP request gets 400 and the connection ends', async () => {
     const h = await startGateway();
-    const outcome = await rawExchange(h.socketPath, Buffer.from([0x16, 0x03, 0x01, 0xff, 0x00, 0x13, 0x37]), { upgrade: false });
+    const outcome = await rawExchange(h.socketPath, Buffer.from([0x16, 0x03, 0x01, 0xff, 0x00, 0x13, 0x37]), {
+      upgrade: false,
+    });
     expect(outcome.reason).toBe('http:400');
   });
 
@@ -199,7 +214,13 @@ describe('listening', () => {
 describe('handshake', () => {
   test('every identity claimed is verified and bound to the connection', async () => {
     const h = await startGateway();
-    const connection = await connect(h, testSigner([{ identity: alice, index: 0 }, { identity: bob, index: 1 }]));
+    const connection = await connect(
+      h,
+      testSigner([
+        { identity: alice, index: 0 },
+        { identity: bob, index: 1 },
+      ]),
+    );
     await connection.deliverParcel(Buffer.from('p'));
     expect(h.stored).toEqual([{ parcel: Buffer.from('p'), ids: [alice.id, bob.id] }]);
     await connection.close();
@@ -208,13 +229,19 @@ describe('handshake', () => {
   test('one bad signature among good ones fails the handshake with 1003', async () => {
     const h = await startGateway();
     const sign = async (nonce: Buffer) => [alice.signWith(0, nonce), bob.signWith(0, nonce)]; // bob signs as alice
-    await expect(connect(h, sign)).rejects.toMatchObject({ name: 'HandshakeError', closeCode: CloseCode.UnsupportedData });
+    await expect(connect(h, sign)).rejects.toMatchObject({
+      name: 'HandshakeError',
+      closeCode: CloseCode.UnsupportedData,
+    });
     expectCloseLogged(h, CloseCode.UnsupportedData);
   });
 
   test('a verifier that does not vouch for every signature fails the handshake with 1003', async () => {
     const h = await startGateway({ verify: async () => [alice.id] });
-    const sign = testSigner([{ identity: alice, index: 0 }, { identity: bob, index: 1 }]);
+    const sign = testSigner([
+      { identity: alice, index: 0 },
+      { identity: bob, index: 1 },
+    ]);
     await expect(connect(h, sign)).rejects.toMatchObject({ closeCode: CloseCode.UnsupportedData });
   });
 
@@ -255,12 +282,24 @@ describe('malformed input after the handshake ends that connection only', () => 
     ['unknown tag 0x07', () => Buffer.from([0x07, 0x0a, 0x00]), CloseCode.UnsupportedData],
     ['unknown tag 0xff', () => Buffer.from([0xff]), CloseCode.UnsupportedData],
     ['empty message (no tag)', () => Buffer.alloc(0), CloseCode.UnsupportedData],
-    ['invalid protobuf after a valid tag', () => Buffer.from([MessageTag.ParcelDeliveryAck, 0x0a, 0x05, 0x41]), CloseCode.UnsupportedData],
+    [
+      'invalid protobuf after a valid tag',
+      () => Buffer.from([MessageTag.ParcelDeliveryAck, 0x0a, 0x05, 0x41]),
+      CloseCode.UnsupportedData,
+    ],
     ['text frame', () => 'hello', CloseCode.UnsupportedData],
     ['ack for a delivery id never sent', () => encodeParcelDeliveryAck('no-such-delivery'), CloseCode.UnsupportedData],
-    ['ParcelDelivery without id', () => Buffer.concat([encodeParcelDeliveryPrefix('', 1), Buffer.from('x')]), CloseCode.UnsupportedData],
+    [
+      'ParcelDelivery without id',
+      () => Buffer.concat([encodeParcelDeliveryPrefix('', 1), Buffer.from('x')]),
+      CloseCode.UnsupportedData,
+    ],
     ['ParcelDeliveryComplete from the endpoint', () => encodeParcelDeliveryComplete(), CloseCode.PolicyViolation],
-    ['EndpointCertificateResponse from the endpoint', () => encodeEndpointCertificateResponse(Buffer.from('c'), Buffer.from('g')), CloseCode.PolicyViolation],
+    [
+      'EndpointCertificateResponse from the endpoint',
+      () => encodeEndpointCertificateResponse(Buffer.from('c'), Buffer.from('g')),
+      CloseCode.PolicyViolation,
+    ],
     [
       'deauthorization for an endpoint not authenticated here',
       () => encodeParcelDeliveryDeauthorization({ id: 'd1', endpointAddress: bob.id, pdaSerialNumbers: ['01'] }),
@@ -291,7 +330,9 @@ describe('malformed input after the handshake ends that connection only', () => 
     const bad = await rawWsClient(h.socketPath, { sign: signAlice });
     bad.ws.send(Buffer.alloc(MAX_PARCEL_SIZE + 2048));
     expect(await bad.closed).toMatchObject({ code: CloseCode.MessageTooBig });
-    expect(h.logger.entries).toContainEqual(expect.objectContaining({ level: 'warn', obj: expect.objectContaining({ closeCode: 1009 }) }));
+    expect(h.logger.entries).toContainEqual(
+      expect.objectContaining({ level: 'warn', obj: expect.objectContaining({ closeCode: 1009 }) }),
+    );
   });
 
   test('a second ParcelCollectionRequest is refused with 1008', async () => {
@@ -334,8 +375,12 @@ describe('parcels from the endpoint', () => {
     await delivery;
     expect(acked).toBe(true);
 
-    await expect(connection.deliverParcel(Buffer.from('fail'))).rejects.toMatchObject({ code: CloseCode.InternalError });
-    expect(h.logger.entries).toContainEqual(expect.objectContaining({ level: 'error', obj: expect.objectContaining({ closeCode: 1011 }) }));
+    await expect(connection.deliverParcel(Buffer.from('fail'))).rejects.toMatchObject({
+      code: CloseCode.InternalError,
+    });
+    expect(h.logger.entries).toContainEqual(
+      expect.objectContaining({ level: 'error', obj: expect.objectContaining({ closeCode: 1011 }) }),
+    );
   });
 
   test('deliverParcels reports every unacknowledged parcel when the gateway goes away', async () => {
@@ -375,7 +420,9 @@ describe('parcels from the endpoint', () => {
     const connection = await connect(h);
     const expiry = new Date('2030-01-02T03:04:05.678Z');
     await connection.deauthorize({ endpointAddress: alice.id, pdaSerialNumbers: ['0a', '0b'], expiry });
-    expect(received).toEqual([{ pdd: { endpointAddress: alice.id, pdaSerialNumbers: ['0a', '0b'], expiry }, ids: [alice.id] }]);
+    expect(received).toEqual([
+      { pdd: { endpointAddress: alice.id, pdaSerialNumbers: ['0a', '0b'], expiry }, ids: [alice.id] },
+    ]);
     await connection.close();
   });
 
@@ -383,18 +430,25 @@ describe('parcels from the endpoint', () => {
     const h = await startGateway();
     const connection = await connect(h);
     await connection.deauthorize({ endpointAddress: alice.id, pdaSerialNumbers: [] });
-    expect(h.logger.entries).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/PDD refused/) }));
+    expect(h.logger.entries).toContainEqual(
+      expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/PDD refused/) }),
+    );
     await connection.close();
   });
 });
 
 describe('parcels to the endpoint', () => {
-  test('nothing is pushed (or even pulled) before ParcelCollectionRequest; then only the bound endpoints\' parcels', async () => {
+  test("nothing is pushed (or even pulled) before ParcelCollectionRequest; then only the bound endpoints' parcels", async () => {
     const h = await startGateway();
     h.queue.add(alice.id, Buffer.from('for alice'));
     h.queue.add(carol.id, Buffer.from('for carol'));
     h.queue.add(bob.id, Buffer.from('for bob'));
-    const client = await rawWsClient(h.socketPath, { sign: testSigner([{ identity: alice, index: 0 }, { identity: bob, index: 1 }]) });
+    const client = await rawWsClient(h.socketPath, {
+      sign: testSigner([
+        { identity: alice, index: 0 },
+        { identity: bob, index: 1 },
+      ]),
+    });
     const early: Buffer[] = [];
     client.ws.on('message', (data: Buffer) => early.push(data));
     await delay(100);
@@ -403,7 +457,13 @@ describe('parcels to the endpoint', () => {
     client.ws.removeAllListeners('message');
     client.ws.on('message', () => undefined);
 
-    const connection = await connect(h, testSigner([{ identity: alice, index: 0 }, { identity: bob, index: 1 }]));
+    const connection = await connect(
+      h,
+      testSigner([
+        { identity: alice, index: 0 },
+        { identity: bob, index: 1 },
+      ]),
+    );
     const collected: string[] = [];
     await connection.collectParcels({
       onParcel: async (parcel) => {
@@ -483,7 +543,9 @@ describe('parcels to the endpoint', () => {
         })(),
     });
     const connection = await connect(h);
-    await expect(connection.collectParcels({ onParcel: async () => undefined })).rejects.toMatchObject({ code: CloseCode.InternalError });
+    await expect(connection.collectParcels({ onParcel: async () => undefined })).rejects.toMatchObject({
+      code: CloseCode.InternalError,
+    });
   });
 });
 
@@ -524,16 +586,33 @@ describe('registration (EndpointCertificateRequest/Response)', () => {
         return { endpointCertificate: Buffer.from('endpoint cert'), gatewayCertificate: Buffer.from('gateway cert') };
       },
     });
-    const registration = await PoWebSocketConnection.register({ socketPath: h.socketPath, publicKey: spki, logger: capturingLogger() });
-    expect(registration).toEqual({ endpointCertificate: Buffer.from('endpoint cert'), gatewayCertificate: Buffer.from('gateway cert') });
+    const registration = await PoWebSocketConnection.register({
+      socketPath: h.socketPath,
+      publicKey: spki,
+      logger: capturingLogger(),
+    });
+    expect(registration).toEqual({
+      endpointCertificate: Buffer.from('endpoint cert'),
+      gatewayCertificate: Buffer.from('gateway cert'),
+    });
     expect(requests).toEqual([spki]);
     while (h.server.connectionCount > 0) await delay(5);
   });
 
   test.each([
     ['not offered', undefined, spki, CloseCode.PolicyViolation],
-    ['refused by the gateway', async () => Promise.reject(new RegistrationRefusedError('quota')), spki, CloseCode.PolicyViolation],
-    ['not a DER SPKI', async () => ({ endpointCertificate: Buffer.alloc(1), gatewayCertificate: Buffer.alloc(1) }), Buffer.from('junk'), CloseCode.UnsupportedData],
+    [
+      'refused by the gateway',
+      async () => Promise.reject(new RegistrationRefusedError('quota')),
+      spki,
+      CloseCode.PolicyViolation,
+    ],
+    [
+      'not a DER SPKI',
+      async () => ({ endpointCertificate: Buffer.alloc(1), gatewayCertificate: Buffer.alloc(1) }),
+      Buffer.from('junk'),
+      CloseCode.UnsupportedData,
+    ],
     ['issuer crashed', async () => Promise.reject(new Error('HSM offline')), spki, CloseCode.InternalError],
   ] as const)('registration %s closes with its code', async (_name, issue, publicKey, code) => {
     const h = await startGateway(issue ? { issueEndpointCertificate: issue } : {});
@@ -545,7 +624,10 @@ describe('registration (EndpointCertificateRequest/Response)', () => {
 
   test('registration is also accepted after the handshake', async () => {
     const h = await startGateway({
-      issueEndpointCertificate: async () => ({ endpointCertificate: Buffer.from('e'), gatewayCertificate: Buffer.from('g') }),
+      issueEndpointCertificate: async () => ({
+        endpointCertificate: Buffer.from('e'),
+        gatewayCertificate: Buffer.from('g'),
+      }),
     });
     const client = await rawWsClient(h.socketPath, { sign: signAlice });
     client.ws.send(encodeEndpointCertificateRequest(spki));

@@ -1,4 +1,11 @@
-import { Certificate, derSerializePublicKey, generateRsaKeyPair, issueEndpointCertificate, issueGatewayCertificate, type KeyPair } from '@twitter-relaynet/core';
+import {
+  Certificate,
+  derSerializePublicKey,
+  generateRsaKeyPair,
+  issueEndpointCertificate,
+  issueGatewayCertificate,
+  type KeyPair,
+} from '@twitter-relaynet/core';
 
 import {
   CloseCode,
@@ -25,7 +32,11 @@ describe('default handshake crypto (detached CMS SignedData over the core)', () 
   const delivered: Array<{ parcel: Buffer; ids: readonly string[] }> = [];
 
   beforeAll(async () => {
-    [gatewayKeys, endpointKeys, strangerKeys] = await Promise.all([generateRsaKeyPair(), generateRsaKeyPair(), generateRsaKeyPair()]);
+    [gatewayKeys, endpointKeys, strangerKeys] = await Promise.all([
+      generateRsaKeyPair(),
+      generateRsaKeyPair(),
+      generateRsaKeyPair(),
+    ]);
     const validityEndDate = new Date(Date.now() + 86_400_000);
     gatewayCertificate = await issueGatewayCertificate({
       subjectPublicKey: gatewayKeys.publicKey,
@@ -73,7 +84,10 @@ describe('default handshake crypto (detached CMS SignedData over the core)', () 
     });
     await connection.deliverParcel(Buffer.from('parcel'));
     await connection.close();
-    expect(delivered.at(-1)).toEqual({ parcel: Buffer.from('parcel'), ids: [endpointCertificate.calculateSubjectId()] });
+    expect(delivered.at(-1)).toEqual({
+      parcel: Buffer.from('parcel'),
+      ids: [endpointCertificate.calculateSubjectId()],
+    });
   });
 
   test('a signature from a certificate the gateway did not issue is refused with 1003', async () => {

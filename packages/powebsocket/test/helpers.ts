@@ -1,4 +1,11 @@
-import { createHash, generateKeyPairSync, randomBytes, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  generateKeyPairSync,
+  randomBytes,
+  sign as edSign,
+  verify as edVerify,
+  type KeyObject,
+} from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -43,7 +50,9 @@ export class TestIdentity {
     const pair = generateKeyPairSync('ed25519');
     this.privateKey = pair.privateKey;
     this.publicKey = pair.publicKey;
-    this.id = `0${createHash('sha256').update(this.publicKey.export({ format: 'der', type: 'spki' })).digest('hex')}`;
+    this.id = `0${createHash('sha256')
+      .update(this.publicKey.export({ format: 'der', type: 'spki' }))
+      .digest('hex')}`;
   }
   /** Signature format for tests: 1 octet key index ‖ Ed25519 signature. */
   signWith(index: number, nonce: Buffer): Buffer {
@@ -64,11 +73,16 @@ export function testVerifier(issued: readonly TestIdentity[]) {
 }
 
 export function testSigner(identities: ReadonlyArray<{ identity: TestIdentity; index: number }>) {
-  return async (nonce: Buffer): Promise<Buffer[]> => identities.map(({ identity, index }) => identity.signWith(index, nonce));
+  return async (nonce: Buffer): Promise<Buffer[]> =>
+    identities.map(({ identity, index }) => identity.signWith(index, nonce));
 }
 
 /** A masked client WebSocket frame (RFC 6455 §5.2). */
-export function wsFrame(opcode: number, payload: Buffer, options: { fin?: boolean; mask?: boolean; declaredLength?: number } = {}): Buffer {
+export function wsFrame(
+  opcode: number,
+  payload: Buffer,
+  options: { fin?: boolean; mask?: boolean; declaredLength?: number } = {},
+): Buffer {
   const fin = options.fin ?? true;
   const mask = options.mask ?? true;
   const length = options.declaredLength ?? payload.length;
@@ -94,7 +108,11 @@ export function wsFrame(opcode: number, payload: Buffer, options: { fin?: boolea
  * garbage). Resolves with `close:<code>` when the server's close frame arrives, `http:<status>` if the
  * upgrade was refused, or `closed` if the socket ended without a close frame.
  */
-export function rawExchange(socketPath: string, bytes: Buffer, options: { upgrade?: boolean; timeoutMs?: number } = {}): Promise<{ reason: string; closeReason?: string }> {
+export function rawExchange(
+  socketPath: string,
+  bytes: Buffer,
+  options: { upgrade?: boolean; timeoutMs?: number } = {},
+): Promise<{ reason: string; closeReason?: string }> {
   const upgrade = options.upgrade ?? true;
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
@@ -109,7 +127,10 @@ export function rawExchange(socketPath: string, bytes: Buffer, options: { upgrad
       if (result instanceof Error) reject(result);
       else resolve(result);
     };
-    const timer = setTimeout(() => finish(new Error('server did not end the raw connection')), options.timeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => finish(new Error('server did not end the raw connection')),
+      options.timeoutMs ?? 10_000,
+    );
     socket.on('connect', () => {
       if (upgrade) {
         socket.write(
@@ -168,8 +189,6 @@ export function rawExchange(socketPath: string, bytes: Buffer, options: { upgrad
 
 export const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-
-
 export interface RawWsClient {
   readonly ws: WebSocket;
   /** Next binary message from the server. */
@@ -183,7 +202,10 @@ export async function rawWsClient(
   socketPath: string,
   options: { sign?: (nonce: Buffer) => Promise<Buffer[]>; autoPong?: boolean } = {},
 ): Promise<RawWsClient> {
-  const ws = new WebSocket(`ws+unix://${socketPath}:/`, { autoPong: options.autoPong ?? true, perMessageDeflate: false });
+  const ws = new WebSocket(`ws+unix://${socketPath}:/`, {
+    autoPong: options.autoPong ?? true,
+    perMessageDeflate: false,
+  });
   const queue: Buffer[] = [];
   const waiters: Array<(data: Buffer) => void> = [];
   const pings = { count: 0 };

@@ -45,7 +45,9 @@ const bytes = fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b));
 const id = fc.string({ minLength: 1, maxLength: 40 });
 
 const validOperation: fc.Arbitrary<Buffer> = fc.oneof(
-  fc.tuple(id, bytes).map(([deliveryId, parcel]) => Buffer.concat([encodeParcelDeliveryPrefix(deliveryId, parcel.length), parcel])),
+  fc
+    .tuple(id, bytes)
+    .map(([deliveryId, parcel]) => Buffer.concat([encodeParcelDeliveryPrefix(deliveryId, parcel.length), parcel])),
   id.map(encodeParcelDeliveryAck),
   fc.boolean().map(encodeParcelCollectionRequest),
   fc.constant(0).map(() => encodeParcelDeliveryComplete()),
@@ -67,7 +69,8 @@ function checkOperation(input: Buffer): void {
   if ('id' in decoded.message && decoded.message.id.length > MAX_DELIVERY_ID_LENGTH) {
     throw new Error(`Delivery id of ${decoded.message.id.length} characters accepted`);
   }
-  if (decoded.tag === MessageTag.ParcelDelivery && decoded.message.id === '') throw new Error('Empty delivery id accepted');
+  if (decoded.tag === MessageTag.ParcelDelivery && decoded.message.id === '')
+    throw new Error('Empty delivery id accepted');
 }
 
 const handshakeDecoders = [
@@ -134,10 +137,16 @@ test(
   'handshake messages: arbitrary and mutated bytes decode or raise MalformedMessageError',
   () => {
     fc.assert(
-      fc.property(fc.oneof(arbitraryBytes, fc.tuple(validHandshake, mutations).map(([v, list]) => applyMutations(v, list))), (input) => {
-        counter.count();
-        checkHandshake(input);
-      }),
+      fc.property(
+        fc.oneof(
+          arbitraryBytes,
+          fc.tuple(validHandshake, mutations).map(([v, list]) => applyMutations(v, list)),
+        ),
+        (input) => {
+          counter.count();
+          checkHandshake(input);
+        },
+      ),
       fuzzParameters('powebsocket / handshake'),
     );
   },

@@ -48,7 +48,6 @@ export const GATEWAYS = {
 const DEFAULT_WAIT_SECONDS = '5';
 export type GatewayName = keyof typeof GATEWAYS;
 
-
 interface ParsedOptions {
   cosocket?: string;
   gateway?: string;
@@ -124,15 +123,36 @@ export function makeCommand(io: CliIo): Command {
     )
     .argument('[gateway]', 'user-gateway or relayer-gateway: take the options below from the default layout')
     .option('--cosocket <socket>', "the gateway's CoSocket Unix socket")
-    .option('--gateway <address>', 'the relaying gateway over CogRPC: HOST:PORT or https://HOST[:PORT] (instead of --cosocket)')
-    .option('--gateway-certificate <file>', "with --gateway: trust only this certificate (PEM), the server's self-signed one")
-    .option('--gateway-fingerprint <sha256>', "with --gateway: trust only the certificate with this SHA-256 (hex, colons optional)")
-    .option('--gateway-plaintext', 'with --gateway: no TLS (HOST:PORT or http://HOST:PORT); only on a network you trust')
+    .option(
+      '--gateway <address>',
+      'the relaying gateway over CogRPC: HOST:PORT or https://HOST[:PORT] (instead of --cosocket)',
+    )
+    .option(
+      '--gateway-certificate <file>',
+      "with --gateway: trust only this certificate (PEM), the server's self-signed one",
+    )
+    .option(
+      '--gateway-fingerprint <sha256>',
+      'with --gateway: trust only the certificate with this SHA-256 (hex, colons optional)',
+    )
+    .option(
+      '--gateway-plaintext',
+      'with --gateway: no TLS (HOST:PORT or http://HOST:PORT); only on a network you trust',
+    )
     .option('--incoming <dir>', 'flashdrive folder with the cargo (and pickup authorizations) for this gateway')
-    .option('--outgoing <dir>', 'flashdrive folder to save collected cargo and pickup authorizations in (created if missing, in an existing folder)')
+    .option(
+      '--outgoing <dir>',
+      'flashdrive folder to save collected cargo and pickup authorizations in (created if missing, in an existing folder)',
+    )
     .option('--data-root <dir>', 'the shared data root, for the defaults of GATEWAY (env RELAYNET_DATA_ROOT)')
-    .option('--flashdrive <dir>', 'the flashdrive (must exist), holding user-gw/ and relayer-gw/, for the defaults of GATEWAY')
-    .option('--init', 'create the flashdrive folder if it does not exist (without GATEWAY: the folder holding --outgoing)')
+    .option(
+      '--flashdrive <dir>',
+      'the flashdrive (must exist), holding user-gw/ and relayer-gw/, for the defaults of GATEWAY',
+    )
+    .option(
+      '--init',
+      'create the flashdrive folder if it does not exist (without GATEWAY: the folder holding --outgoing)',
+    )
     .option(
       '--wait <seconds>',
       'seconds to wait between delivering and collecting, only if cargo was delivered (default: 5; 0 at the user gateway)',
@@ -204,7 +224,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         };
       }
       if (options.gateway === undefined) options.cosocket ??= join(dataRoot, gateway, 'cosocket.sock');
-      else if (gateway !== 'relayer-gateway') throw new UsageError('--gateway (CogRPC) reaches a relaying gateway: use it with relayer-gateway');
+      else if (gateway !== 'relayer-gateway')
+        throw new UsageError('--gateway (CogRPC) reaches a relaying gateway: use it with relayer-gateway');
       options.incoming ??= join(flashdrive.folder, folders.incoming);
       options.outgoing ??= join(flashdrive.folder, folders.outgoing);
       options.wait ??= folders.waitSeconds;
@@ -303,7 +324,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     reporter.finish();
     io.stderr.write(`${formatSummary(result, options.outgoing!)}\n`);
     // An unregistered user gateway collects nothing and takes no cargo: say why (the relaying gateway publishes no such file).
-    const registrationStatus = options.cosocket === undefined ? null : describeUserGatewayRegistration(options.cosocket);
+    const registrationStatus =
+      options.cosocket === undefined ? null : describeUserGatewayRegistration(options.cosocket);
     if (registrationStatus) io.stderr.write(`relay: ${registrationStatus}\n`);
     return registration ? exitCodeWithRegistration(exitCodeOf(result), registration) : exitCodeOf(result);
   } finally {
@@ -331,16 +353,21 @@ async function makeConnector(
   if (trustFlags.length > 1) throw new UsageError('give --gateway-certificate or --gateway-fingerprint, not both');
   const plaintext = options.gatewayPlaintext === true;
   if (plaintext && trustFlags.length) {
-    throw new UsageError('--gateway-plaintext has no certificate to check: drop --gateway-certificate/--gateway-fingerprint');
+    throw new UsageError(
+      '--gateway-plaintext has no certificate to check: drop --gateway-certificate/--gateway-fingerprint',
+    );
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand (see the import above)
-  const { CogRPCConnector, loadPinnedCertificate, parseFingerprint, parseGatewayAddress } = require('./cogrpcGateway') as CogRPCModule;
+  // Loaded on demand (see the import above).
+  const { CogRPCConnector, loadPinnedCertificate, parseFingerprint, parseGatewayAddress } =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('./cogrpcGateway') as CogRPCModule;
   let server;
   let trust: GatewayTrust;
   try {
     server = parseGatewayAddress(options.gateway, plaintext);
     if (plaintext) trust = { kind: 'plaintext' };
-    else if (options.gatewayFingerprint !== undefined) trust = { kind: 'fingerprint', sha256: parseFingerprint(options.gatewayFingerprint) };
+    else if (options.gatewayFingerprint !== undefined)
+      trust = { kind: 'fingerprint', sha256: parseFingerprint(options.gatewayFingerprint) };
     else trust = { kind: 'system' };
   } catch (error) {
     throw new UsageError((error as Error).message);
@@ -369,7 +396,13 @@ async function runRegistrationLegWith(
   const connection = await connector.registration(deps.signal);
   try {
     return await runRegistrationLeg(
-      { side: gateway, incoming: options.incoming!, outgoing: options.outgoing!, exchange: connection.exchange, signal: deps.signal },
+      {
+        side: gateway,
+        incoming: options.incoming!,
+        outgoing: options.outgoing!,
+        exchange: connection.exchange,
+        signal: deps.signal,
+      },
       deps,
     );
   } finally {

@@ -77,7 +77,9 @@ export function parseGatewayAddress(value: string, plaintext: boolean): { host: 
 export function parseFingerprint(value: string): string {
   const hex = value.trim().replace(/:/g, '').toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(hex)) {
-    throw new Error(`--gateway-fingerprint must be the SHA-256 of the certificate: 64 hex digits, colons optional (got "${value}")`);
+    throw new Error(
+      `--gateway-fingerprint must be the SHA-256 of the certificate: 64 hex digits, colons optional (got "${value}")`,
+    );
   }
   return hex;
 }
@@ -149,7 +151,11 @@ export class CogRPCConnector implements GatewayConnector {
 
   public async connect(signal?: AbortSignal): Promise<GatewayConnection> {
     const tls = await this.verifyServer(signal);
-    const client = new CogRPCClient(this.server.target, { tls, logger: this.options.logger, idleTimeoutMs: this.options.idleTimeoutMs });
+    const client = new CogRPCClient(this.server.target, {
+      tls,
+      logger: this.options.logger,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+    });
     return {
       deliverCargo: (cargo, { signal: callSignal, onAck }) => client.deliverCargo(cargo, { signal: callSignal, onAck }),
       collect: (cca, options) => collected(cca ? client.collectCargoMessages(cca, options) : null),
@@ -164,7 +170,10 @@ export class CogRPCConnector implements GatewayConnector {
     let client: CourierRegistrationClient | null = null;
     return {
       exchange: async (body) => {
-        client ??= new CourierRegistrationClient(this.server.target, { tls: await this.verifyServer(signal), logger: this.options.logger });
+        client ??= new CourierRegistrationClient(this.server.target, {
+          tls: await this.verifyServer(signal),
+          logger: this.options.logger,
+        });
         return registrationExchangeOf(client, signal)(body);
       },
       close: async () => client?.close(),
@@ -188,7 +197,10 @@ export class CogRPCConnector implements GatewayConnector {
 async function* collected(cargo: AsyncIterable<CollectedCargo> | null): AsyncGenerator<CollectedMessage> {
   if (!cargo) {
     // The CogRPC server hands out cargo only against a CCA; asking it without one would only be refused.
-    throw new CollectionRefusedError('over CogRPC, cargo is handed out only against a pickup authorization', RefusalDisposition.FINAL);
+    throw new CollectionRefusedError(
+      'over CogRPC, cargo is handed out only against a pickup authorization',
+      RefusalDisposition.FINAL,
+    );
   }
   try {
     for await (const item of cargo) {
@@ -196,8 +208,14 @@ async function* collected(cargo: AsyncIterable<CollectedCargo> | null): AsyncGen
     }
   } catch (error) {
     // UNAUTHENTICATED: a CCA that is malformed, invalid, expired or from an unknown gateway; PERMISSION_DENIED: reused.
-    if (error instanceof GrpcCallError && (error.code === grpc.status.UNAUTHENTICATED || error.code === grpc.status.PERMISSION_DENIED)) {
-      throw new CollectionRefusedError(error.message.replace(/^CollectCargo failed: [A-Z_]+: /, ''), RefusalDisposition.FINAL);
+    if (
+      error instanceof GrpcCallError &&
+      (error.code === grpc.status.UNAUTHENTICATED || error.code === grpc.status.PERMISSION_DENIED)
+    ) {
+      throw new CollectionRefusedError(
+        error.message.replace(/^CollectCargo failed: [A-Z_]+: /, ''),
+        RefusalDisposition.FINAL,
+      );
     }
     throw error;
   }
@@ -214,7 +232,13 @@ interface PresentedCertificate {
 function presentedCertificate(host: string, port: number, signal?: AbortSignal): Promise<PresentedCertificate> {
   return new Promise((resolve, reject) => {
     // The name is sent (SNI) and checked only when it is one: an IP address is neither (RFC 6066).
-    const socket = tlsConnect({ host, port, servername: isIP(host) ? undefined : host, rejectUnauthorized: false, ALPNProtocols: ['h2'] });
+    const socket = tlsConnect({
+      host,
+      port,
+      servername: isIP(host) ? undefined : host,
+      rejectUnauthorized: false,
+      ALPNProtocols: ['h2'],
+    });
     const finish = (error: Error | null, result?: PresentedCertificate) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -223,7 +247,12 @@ function presentedCertificate(host: string, port: number, signal?: AbortSignal):
       else resolve(result!);
     };
     const timer = setTimeout(
-      () => finish(new Error(`no TLS handshake within ${PROBE_TIMEOUT_MS / 1000} s (is it a TLS server? plaintext needs --gateway-plaintext)`)),
+      () =>
+        finish(
+          new Error(
+            `no TLS handshake within ${PROBE_TIMEOUT_MS / 1000} s (is it a TLS server? plaintext needs --gateway-plaintext)`,
+          ),
+        ),
       PROBE_TIMEOUT_MS,
     );
     const onAbort = () => finish(new Error('interrupted'));

@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { constants as fsConstants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  constants as fsConstants,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as fsPromises from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +57,10 @@ function faultyFileSystem(fault: Fault, code: string): WriteFileSystem {
             throw errno(code);
           };
         }
-        if (property === 'sync' && ((fault === 'sync' && !isDirectory) || (fault === 'directory sync' && isDirectory))) {
+        if (
+          property === 'sync' &&
+          ((fault === 'sync' && !isDirectory) || (fault === 'directory sync' && isDirectory))
+        ) {
           return async () => {
             throw errno(code);
           };
@@ -81,7 +93,9 @@ describe('writeDurably', () => {
     ['rename', 'EROFS'],
     ['directory sync', 'EIO'],
   ])('a failed %s (%s) is rethrown and leaves nothing behind', async (fault, code) => {
-    await expect(writeDurably(dir, 'x.cargo', Buffer.alloc(1000, 1), faultyFileSystem(fault, code))).rejects.toMatchObject({
+    await expect(
+      writeDurably(dir, 'x.cargo', Buffer.alloc(1000, 1), faultyFileSystem(fault, code)),
+    ).rejects.toMatchObject({
       code,
     });
     expect(readdirSync(dir)).toEqual([]);

@@ -128,9 +128,7 @@ export async function scanFolder(dir: string): Promise<FolderScan> {
 function checkSize(size: number): void {
   if (size === 0) throw new InvalidMessageError('empty file (0 octets)');
   if (size > MAX_RAMF_MESSAGE_LENGTH) {
-    throw new InvalidMessageError(
-      `too large: ${size} octets, above the RAMF limit of ${MAX_RAMF_MESSAGE_LENGTH}`,
-    );
+    throw new InvalidMessageError(`too large: ${size} octets, above the RAMF limit of ${MAX_RAMF_MESSAGE_LENGTH}`);
   }
 }
 

@@ -74,7 +74,11 @@ export interface GatewayConnector {
 export class CoSocketConnector implements GatewayConnector {
   public constructor(
     public readonly address: string,
-    private readonly options: { readonly logger?: Logger; readonly connectTimeoutMs?: number; readonly idleTimeoutMs?: number } = {},
+    private readonly options: {
+      readonly logger?: Logger;
+      readonly connectTimeoutMs?: number;
+      readonly idleTimeoutMs?: number;
+    } = {},
   ) {}
 
   public async connect(signal?: AbortSignal): Promise<GatewayConnection> {
@@ -90,7 +94,11 @@ export class CoSocketConnector implements GatewayConnector {
   }
 
   public async registration(signal?: AbortSignal): Promise<{ exchange: RegistrationExchange; close(): Promise<void> }> {
-    return coSocketRegistrationExchange(this.address, { signal, logger: this.options.logger, connectTimeoutMs: this.options.connectTimeoutMs });
+    return coSocketRegistrationExchange(this.address, {
+      signal,
+      logger: this.options.logger,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+    });
   }
 
   public connectionHint(error: unknown): string {

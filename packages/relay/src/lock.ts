@@ -59,7 +59,12 @@ export interface LockOptions {
 /** Take the lock of the flashdrive folder `dir`; throws FlashdriveLockedError if a live run holds it. */
 export async function lockFlashdrive(dir: string, options: LockOptions = {}): Promise<FlashdriveLock> {
   const path = join(dir, LOCK_NAME);
-  const me: LockHolder = { pid: process.pid, hostname: hostname(), since: new Date().toISOString(), token: randomUUID() };
+  const me: LockHolder = {
+    pid: process.pid,
+    hostname: hostname(),
+    since: new Date().toISOString(),
+    token: randomUUID(),
+  };
   const content = `${JSON.stringify(me)}\n`;
   // Three attempts: a stale lock is moved away between them; losing each race to a live run ends with it.
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -122,7 +127,8 @@ async function readLock(path: string): Promise<SeenLock | null> {
 function parseHolder(raw: string): LockHolder | null {
   try {
     const value = JSON.parse(raw) as Partial<LockHolder>;
-    if (typeof value.pid !== 'number' || typeof value.hostname !== 'string' || typeof value.since !== 'string') return null;
+    if (typeof value.pid !== 'number' || typeof value.hostname !== 'string' || typeof value.since !== 'string')
+      return null;
     return { pid: value.pid, hostname: value.hostname, since: value.since, token: String(value.token ?? '') };
   } catch {
     return null;

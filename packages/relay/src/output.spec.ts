@@ -29,7 +29,9 @@ describe('summary and exit status', () => {
     result.delivered = { count: 3, octets: 1_200_000 };
     result.collectedCargo = { count: 2, octets: 800_000 };
     result.collectedCcas = 1;
-    expect(formatSummary(result)).toBe('relay: delivered 3 cargo (1.2 MB), collected 2 cargo (800 kB) and 1 pickup authorization');
+    expect(formatSummary(result)).toBe(
+      'relay: delivered 3 cargo (1.2 MB), collected 2 cargo (800 kB) and 1 pickup authorization',
+    );
     expect(exitCodeOf(result)).toBe(ExitCode.DONE);
   });
 

@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { PlainReporter } from './output';
-import { exitCodeWithRegistration, type RegistrationExchange, RegistrationRefusedError, runRegistrationLeg } from './registration';
+import {
+  exitCodeWithRegistration,
+  type RegistrationExchange,
+  RegistrationRefusedError,
+  runRegistrationLeg,
+} from './registration';
 import { ExitCode } from './output';
 
 let drive: string;

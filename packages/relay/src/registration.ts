@@ -89,7 +89,13 @@ export async function runRegistrationLeg(
 }
 
 class RegistrationLeg {
-  public readonly result: RegistrationLegResult = { requestsTaken: 0, responsesSaved: 0, responsesHandedIn: 0, refused: 0, errors: 0 };
+  public readonly result: RegistrationLegResult = {
+    requestsTaken: 0,
+    responsesSaved: 0,
+    responsesHandedIn: 0,
+    refused: 0,
+    errors: 0,
+  };
   private readonly incoming: string;
   private readonly outgoing: string;
 
@@ -117,7 +123,10 @@ class RegistrationLeg {
     const request = await this.options.exchange(Buffer.alloc(0));
     if (request.length === 0) return; // registered: nothing to carry
     const name = createHash('sha256').update(request).digest('hex').slice(0, 32) + REQUEST_EXTENSION;
-    const carried = await lstat(join(this.outgoing, name)).then(() => true, () => false);
+    const carried = await lstat(join(this.outgoing, name)).then(
+      () => true,
+      () => false,
+    );
     await this.save(this.outgoing, name, request);
     this.result.requestsTaken++;
     this.logger.info({ file: join(this.outgoing, name) }, 'Registration request taken from the user gateway');
@@ -221,9 +230,13 @@ class RegistrationLeg {
       await rename(path, target);
       await syncDirectory(folder);
       await syncDirectory(this.incoming);
-      this.reporter.line(`relay: ${this.display(path)}: moved to ${this.display(target)} (it will not be presented again)`);
+      this.reporter.line(
+        `relay: ${this.display(path)}: moved to ${this.display(target)} (it will not be presented again)`,
+      );
     } catch (error) {
-      this.problem(`relay: ${this.display(path)}: could not be set aside (${describeError(error)}); it will be refused again`);
+      this.problem(
+        `relay: ${this.display(path)}: could not be set aside (${describeError(error)}); it will be refused again`,
+      );
     }
   }
 
@@ -290,7 +303,8 @@ export function registrationExchangeOf(
     try {
       return await client.register(body, { signal });
     } catch (error) {
-      if ((error as Error).name === 'GatewayRegistrationRefusedError') throw new RegistrationRefusedError((error as Error).message);
+      if ((error as Error).name === 'GatewayRegistrationRefusedError')
+        throw new RegistrationRefusedError((error as Error).message);
       throw error;
     }
   };
@@ -303,6 +317,7 @@ export function registrationExchangeOf(
 export function exitCodeWithRegistration(code: ExitCode, leg: RegistrationLegResult): ExitCode {
   if (leg.errors || leg.refused) return ExitCode.FAILURE;
   // A request taken onto the flashdrive is work for the courier: the trip has something to carry.
-  if (code === ExitCode.NOTHING_TO_DO && leg.requestsTaken + leg.responsesSaved + leg.responsesHandedIn > 0) return ExitCode.DONE;
+  if (code === ExitCode.NOTHING_TO_DO && leg.requestsTaken + leg.responsesSaved + leg.responsesHandedIn > 0)
+    return ExitCode.DONE;
   return code;
 }

@@ -287,11 +287,19 @@ class RelayRun {
       });
       if (!(await lstat(folder)).isDirectory()) throw new Error(`${folder} is not a folder`);
       let target = join(folder, file.name);
-      if (await lstat(target).then(() => true, () => false)) target = join(folder, `${randomUUID()}-${file.name}`);
+      if (
+        await lstat(target).then(
+          () => true,
+          () => false,
+        )
+      )
+        target = join(folder, `${randomUUID()}-${file.name}`);
       await rename(file.path, target);
       await syncDirectory(folder);
       await syncDirectory(this.options.incoming);
-      this.reporter.line(`relay: ${this.display(file.path)}: moved to ${this.display(target)} (it will not be presented again)`);
+      this.reporter.line(
+        `relay: ${this.display(file.path)}: moved to ${this.display(target)} (it will not be presented again)`,
+      );
     } catch (error) {
       this.result.errors++;
       this.problem(
@@ -333,10 +341,9 @@ class RelayRun {
       if (!stats.isDirectory()) throw new Error('not a folder');
     } catch (error) {
       this.result.errors++;
-      this.problem(
-        `relay: cannot use the outgoing folder ${outgoing}: ${describeError(error)}; nothing collected`,
-        { outgoing },
-      );
+      this.problem(`relay: cannot use the outgoing folder ${outgoing}: ${describeError(error)}; nothing collected`, {
+        outgoing,
+      });
       return;
     }
     if (!ccas.length && this.options.ccaRequired) {
@@ -436,7 +443,10 @@ class RelayRun {
 
   /** The gateway refused the collection, saying why. */
   private async collectionRefused(cca: LoadedCca | null, refusal: CollectionRefusedError): Promise<void> {
-    this.logger.warn({ cca: cca?.file.path, ccaId: cca?.id, reason: refusal.reason }, 'Collection refused by the gateway');
+    this.logger.warn(
+      { cca: cca?.file.path, ccaId: cca?.id, reason: refusal.reason },
+      'Collection refused by the gateway',
+    );
     if (!cca) {
       this.result.refused++;
       this.reporter.line(
@@ -465,10 +475,10 @@ class RelayRun {
       : refusedWithoutCca
         ? ` (${this.options.incoming} holds no pickup authorization (CCA): a relaying gateway needs one, which the relay run at the user gateway brings)`
         : '';
-    this.problem(
-      `relay: collection ${label} failed: ${describeError(error)}${hint}`,
-      { cca: cca?.file.path, err: describeError(error) },
-    );
+    this.problem(`relay: collection ${label} failed: ${describeError(error)}${hint}`, {
+      cca: cca?.file.path,
+      err: describeError(error),
+    });
   }
 
   /**

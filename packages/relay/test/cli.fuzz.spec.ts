@@ -8,7 +8,13 @@
 import { CommanderError } from 'commander';
 import fc from 'fast-check';
 
-import { argvArbitrary, expectTypedOutcome, FuzzCounter, fuzzParameters, FUZZ_TEST_TIMEOUT_MS } from '@twitter-relaynet/binding-conformance';
+import {
+  argvArbitrary,
+  expectTypedOutcome,
+  FuzzCounter,
+  fuzzParameters,
+  FUZZ_TEST_TIMEOUT_MS,
+} from '@twitter-relaynet/binding-conformance';
 
 import { makeCommand } from '../src/cli';
 
@@ -16,24 +22,40 @@ const counter = new FuzzCounter('relay command line');
 afterAll(() => counter.report());
 
 const streamSink = { stdout: { write: () => true }, stderr: { write: () => true } };
-const numbers = fc.oneof(fc.constantFrom('0', '1', '-5', '1.5', '08', ' 7 ', '2147483648', '99999999999999999999'), fc.nat().map(String));
+const numbers = fc.oneof(
+  fc.constantFrom('0', '1', '-5', '1.5', '08', ' 7 ', '2147483648', '99999999999999999999'),
+  fc.nat().map(String),
+);
 
 test(
   'relay: the parser raises only CommanderError',
   () => {
-    const flags = ['--cosocket', '--incoming', '--outgoing', '--data-root', '--flashdrive', '--wait', '--verbose', '--progress', '--no-progress', '--help'];
+    const flags = [
+      '--cosocket',
+      '--incoming',
+      '--outgoing',
+      '--data-root',
+      '--flashdrive',
+      '--wait',
+      '--verbose',
+      '--progress',
+      '--no-progress',
+      '--help',
+    ];
     fc.assert(
-      fc.property(argvArbitrary(flags, ['user-gateway', 'relayer-gateway'], fc.oneof(fc.string({ maxLength: 20 }), numbers)), (argv) => {
-        counter.count();
-        expectTypedOutcome(
-          () => makeCommand(streamSink).parse(['node', 'relay', ...argv], { from: 'node' }),
-          [CommanderError],
-          argv,
-        );
-      }),
+      fc.property(
+        argvArbitrary(flags, ['user-gateway', 'relayer-gateway'], fc.oneof(fc.string({ maxLength: 20 }), numbers)),
+        (argv) => {
+          counter.count();
+          expectTypedOutcome(
+            () => makeCommand(streamSink).parse(['node', 'relay', ...argv], { from: 'node' }),
+            [CommanderError],
+            argv,
+          );
+        },
+      ),
       fuzzParameters('cli / relay'),
     );
   },
   FUZZ_TEST_TIMEOUT_MS,
 );
-

@@ -108,9 +108,11 @@ beforeEach(() => {
 
 afterEach(async () => {
   await Promise.all(
-    servers.splice(0).map((server) =>
-      'bufferedBytes' in server ? server.close() : new Promise<void>((done) => server.close(() => done())),
-    ),
+    servers
+      .splice(0)
+      .map((server) =>
+        'bufferedBytes' in server ? server.close() : new Promise<void>((done) => server.close(() => done())),
+      ),
   );
   rmSync(dir, { recursive: true, force: true });
 });
@@ -167,11 +169,12 @@ async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
         ...item,
         onAck: () => void gateway.acked.push((item.cargo ?? item.cca)!),
       });
-      const items = Symbol.asyncIterator in raw
-        ? (async function* () {
-            for await (const item of raw as AsyncIterable<CollectionItem>) yield track(item);
-          })()
-        : (raw as CollectionItem[]).map(track);
+      const items =
+        Symbol.asyncIterator in raw
+          ? (async function* () {
+              for await (const item of raw as AsyncIterable<CollectionItem>) yield track(item);
+            })()
+          : (raw as CollectionItem[]).map(track);
       return { gatewayAddress: 'test-gateway', items };
     },
   });
@@ -205,7 +208,9 @@ describe('at the user gateway (no CCA carried)', () => {
       makeCargo(world, 'relaying'),
     ]);
     // Names do not matter on the way in: the content says what a file is.
-    ['a.cargo', 'b.cargo', 'cargo-without-extension'].forEach((name, i) => writeFileSync(join(incoming, name), toUser[i]));
+    ['a.cargo', 'b.cargo', 'cargo-without-extension'].forEach((name, i) =>
+      writeFileSync(join(incoming, name), toUser[i]),
+    );
     const fromUser = [await makeCargo(world, 'user', { paddingOctets: 200_000 }), await makeCargo(world, 'user')];
     const freshCca = await makeCca(world);
     const gateway = await startGateway({
@@ -289,7 +294,9 @@ describe('at the relaying gateway (CCAs carried)', () => {
     const saved = filesIn(outgoing);
     expect(sortBuffers(saved.map((n) => contentOf(outgoing, n)))).toEqual(sortBuffers([forA, forB]));
     expect(sortBuffers(gateway.acked)).toEqual(sortBuffers([forA, forB]));
-    expect(summaryOf(result)).toMatch(/^relay: delivered 1 cargo \(\d+\.\d kB\), collected 2 cargo \(\d+\.\d kB\) and 0 pickup authorizations into \S+outgoing$/);
+    expect(summaryOf(result)).toMatch(
+      /^relay: delivered 1 cargo \(\d+\.\d kB\), collected 2 cargo \(\d+\.\d kB\) and 0 pickup authorizations into \S+outgoing$/,
+    );
 
     const logs = result.stderr
       .split('\n')
@@ -315,9 +322,13 @@ describe('at the relaying gateway (CCAs carried)', () => {
     });
     const result = await runRelay(args());
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/relay: collection with the pickup authorization .*old\.cca failed: .*; the pickup authorization is kept\n/);
+    expect(result.stderr).toMatch(
+      /relay: collection with the pickup authorization .*old\.cca failed: .*; the pickup authorization is kept\n/,
+    );
     expect(contentOf(incoming, 'old.cca')).toEqual(cca);
-    expect(summaryOf(result)).toBe('relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 pickup authorizations; 1 error');
+    expect(summaryOf(result)).toBe(
+      'relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 pickup authorizations; 1 error',
+    );
   });
 
   test('no CCA on the flashdrive: the refused collection says where a CCA comes from, exit 1', async () => {
@@ -462,7 +473,9 @@ describe('failures: nothing is deleted that was not acked, nothing acked that wa
   test('a read-only outgoing folder: clear error, nothing acked, nothing left behind', async () => {
     const fromUser = [await makeCargo(world, 'user'), await makeCargo(world, 'user')];
     const freshCca = await makeCca(world);
-    const gateway = await startGateway({ collect: () => [{ cargo: fromUser[0] }, { cca: freshCca }, { cargo: fromUser[1] }] });
+    const gateway = await startGateway({
+      collect: () => [{ cargo: fromUser[0] }, { cca: freshCca }, { cargo: fromUser[1] }],
+    });
     mkdirSync(outgoing);
     chmodSync(outgoing, 0o555);
     // Root ignores permissions: then run the relay as nobody, with access to the socket and the folders.
@@ -482,7 +495,9 @@ describe('failures: nothing is deleted that was not acked, nothing acked that wa
     expect(result.stderr).toMatch(
       /relay: .*outgoing\/[0-9a-f-]{36}\.cargo: could not be saved \(permission denied \(EACCES\)\); not acknowledged, the gateway keeps it; collection stopped\n/,
     );
-    expect(summaryOf(result)).toBe('relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 pickup authorizations; 1 error');
+    expect(summaryOf(result)).toBe(
+      'relay: delivered 0 cargo (0 B), collected 0 cargo (0 B) and 0 pickup authorizations; 1 error',
+    );
   });
 
   test('a file too big for the disk (EFBIG via ulimit -f): not acked, no partial file left', async () => {
@@ -532,24 +547,59 @@ describe('failures: nothing is deleted that was not acked, nothing acked that wa
 
     expect(result.status).toBe(1);
     expect(gateway.acked).toEqual([first]);
-    expect(result.stderr).toMatch(/\.cargo: could not be saved \(no such file or directory \(ENOENT\)\); not acknowledged/);
+    expect(result.stderr).toMatch(
+      /\.cargo: could not be saved \(no such file or directory \(ENOENT\)\); not acknowledged/,
+    );
     expect(summaryOf(result)).toMatch(/collected 1 cargo .*; 1 error$/);
   });
 });
 
 describe('command line', () => {
   test.each([
-    [['--incoming', 'in', '--outgoing', 'out'], 'relay: --cosocket is required without GATEWAY (user-gateway or relayer-gateway) (see relay --help)'],
-    [['--cosocket', 's', '--outgoing', 'out'], 'relay: --incoming is required without GATEWAY (user-gateway or relayer-gateway) (see relay --help)'],
-    [['--cosocket', 's', '--incoming', 'in'], 'relay: --outgoing is required without GATEWAY (user-gateway or relayer-gateway) (see relay --help)'],
-    [['internet-gateway'], 'relay: unknown gateway "internet-gateway": expected user-gateway or relayer-gateway (see relay --help)'],
-    [['user-gateway', 'relayer-gateway'], "relay: too many arguments. Expected 1 argument but got 2. (see relay --help)"],
-    [['--data-root', 'r', '--cosocket', 's', '--incoming', 'in', '--outgoing', 'out'], 'relay: --data-root and --flashdrive need GATEWAY (user-gateway or relayer-gateway) (see relay --help)'],
-    [['--cosocket', 's', '--incoming', 'in', '--outgoing', 'out', '--wait', 'soon'], 'relay: --wait must be a number of seconds (got "soon") (see relay --help)'],
-    [['--cosocket', 's', '--incoming', 'in', '--outgoing', 'out', '--wait', '-1'], 'relay: --wait must be a number of seconds (got "-1") (see relay --help)'],
-    [['--cosocket', '', '--incoming', 'in', '--outgoing', 'out'], 'relay: --cosocket must not be empty (see relay --help)'],
-    [['--cosocket', 's', '--incoming', 'same', '--outgoing', './same/'], 'relay: --incoming and --outgoing must be different folders (see relay --help)'],
-    [['--cosocket', 's', '--incoming', 'in', '--outgoing', 'out', '--colour'], "relay: unknown option '--colour' (see relay --help)"],
+    [
+      ['--incoming', 'in', '--outgoing', 'out'],
+      'relay: --cosocket is required without GATEWAY (user-gateway or relayer-gateway) (see relay --help)',
+    ],
+    [
+      ['--cosocket', 's', '--outgoing', 'out'],
+      'relay: --incoming is required without GATEWAY (user-gateway or relayer-gateway) (see relay --help)',
+    ],
+    [
+      ['--cosocket', 's', '--incoming', 'in'],
+      'relay: --outgoing is required without GATEWAY (user-gateway or relayer-gateway) (see relay --help)',
+    ],
+    [
+      ['internet-gateway'],
+      'relay: unknown gateway "internet-gateway": expected user-gateway or relayer-gateway (see relay --help)',
+    ],
+    [
+      ['user-gateway', 'relayer-gateway'],
+      'relay: too many arguments. Expected 1 argument but got 2. (see relay --help)',
+    ],
+    [
+      ['--data-root', 'r', '--cosocket', 's', '--incoming', 'in', '--outgoing', 'out'],
+      'relay: --data-root and --flashdrive need GATEWAY (user-gateway or relayer-gateway) (see relay --help)',
+    ],
+    [
+      ['--cosocket', 's', '--incoming', 'in', '--outgoing', 'out', '--wait', 'soon'],
+      'relay: --wait must be a number of seconds (got "soon") (see relay --help)',
+    ],
+    [
+      ['--cosocket', 's', '--incoming', 'in', '--outgoing', 'out', '--wait', '-1'],
+      'relay: --wait must be a number of seconds (got "-1") (see relay --help)',
+    ],
+    [
+      ['--cosocket', '', '--incoming', 'in', '--outgoing', 'out'],
+      'relay: --cosocket must not be empty (see relay --help)',
+    ],
+    [
+      ['--cosocket', 's', '--incoming', 'same', '--outgoing', './same/'],
+      'relay: --incoming and --outgoing must be different folders (see relay --help)',
+    ],
+    [
+      ['--cosocket', 's', '--incoming', 'in', '--outgoing', 'out', '--colour'],
+      "relay: unknown option '--colour' (see relay --help)",
+    ],
   ])('%j → exit 2 with one line', async (argv, message) => {
     const result = await runRelay(argv);
     expect(result.status).toBe(2);
@@ -563,7 +613,9 @@ describe('command line', () => {
       expect(result.stdout).toContain(flag);
     }
     // The courier's words for a CCA, and why the relay waits.
-    expect(result.stdout).toMatch(/A pickup authorization \(CCA, cargo\s+collection authorization\) is a single-use file/);
+    expect(result.stdout).toMatch(
+      /A pickup authorization \(CCA, cargo\s+collection authorization\) is a single-use file/,
+    );
     expect(result.stdout).toMatch(/relay relayer-gateway waits 5 s after delivering/);
     expect(result.stdout).toMatch(/Exit status:\n\s+0 +done[^]*1 +failure[^]*2 +usage error[^]*3 +nothing to do/);
   });
@@ -578,7 +630,9 @@ describe('command line', () => {
     const collected = await makeCargo(world, 'relaying');
     const gateway = await startGateway({ collect: () => [{ cargo: collected }] });
 
-    const result = await runRelay(['user-gateway', '--wait', '0'], { env: { ...process.env, RELAYNET_DATA_ROOT: root } });
+    const result = await runRelay(['user-gateway', '--wait', '0'], {
+      env: { ...process.env, RELAYNET_DATA_ROOT: root },
+    });
 
     expect(result.status).toBe(0);
     expect(gateway.stored).toEqual([delivered]);
@@ -636,22 +690,32 @@ describe('command line', () => {
     // The terminal's erase-line sequence (ESC [2K) is what the test is about.
     // eslint-disable-next-line no-control-regex
     expect(result.stderr).toMatch(/\r\x1b\[2Krelay: delivering \[#{24}\] 1\/1 cargo \d+\.\d kB\/\d+\.\d kB/);
-    // eslint-disable-next-line no-control-regex
-    expect(result.stderr).toMatch(/\r\x1b\[2Krelay: collecting without a pickup authorization \(CCA\): 1 cargo \(\d+\.\d kB\), 0 pickup authorizations/);
-    expect(summaryOf(result)).toMatch(/relay: delivered 1 cargo \(.*\), collected 1 cargo \(.*\) and 0 pickup authorizations into \S+outgoing$/);
+    expect(result.stderr).toMatch(
+      // eslint-disable-next-line no-control-regex
+      /\r\x1b\[2Krelay: collecting without a pickup authorization \(CCA\): 1 cargo \(\d+\.\d kB\), 0 pickup authorizations/,
+    );
+    expect(summaryOf(result)).toMatch(
+      /relay: delivered 1 cargo \(.*\), collected 1 cargo \(.*\) and 0 pickup authorizations into \S+outgoing$/,
+    );
   });
 });
 
 describe('refusals the gateway explains (refusal reports)', () => {
   test('cargo refused for good is moved to refused/ with the reason printed; cargo refused for now stays; exit 1', async () => {
-    const [good, foreign, early] = await Promise.all([makeCargo(world, 'user'), makeCargo(world, 'user'), makeCargo(world, 'user')]);
+    const [good, foreign, early] = await Promise.all([
+      makeCargo(world, 'user'),
+      makeCargo(world, 'user'),
+      makeCargo(world, 'user'),
+    ]);
     writeFileSync(join(incoming, 'a-good.cargo'), good);
     writeFileSync(join(incoming, 'b-foreign.cargo'), foreign);
     writeFileSync(join(incoming, 'c-early.cargo'), early);
     const gateway = await startGateway({
       beforeStore(cargo) {
-        if (cargo.equals(foreign)) throw new CoSocketRefusalError('Cargo is addressed to 0abc, not to this gateway', RefusalDisposition.FINAL);
-        if (cargo.equals(early)) throw new CoSocketRefusalError('Clock skew: dated 3.0 h ahead', RefusalDisposition.LATER);
+        if (cargo.equals(foreign))
+          throw new CoSocketRefusalError('Cargo is addressed to 0abc, not to this gateway', RefusalDisposition.FINAL);
+        if (cargo.equals(early))
+          throw new CoSocketRefusalError('Clock skew: dated 3.0 h ahead', RefusalDisposition.LATER);
       },
     });
 
@@ -659,12 +723,20 @@ describe('refusals the gateway explains (refusal reports)', () => {
 
     expect(result.status).toBe(1);
     expect(gateway.stored).toEqual([good]);
-    expect(result.stderr).toContain('b-foreign.cargo: refused by the gateway: Cargo is addressed to 0abc, not to this gateway\n');
-    expect(result.stderr).toMatch(/b-foreign\.cargo: moved to \S+refused\/b-foreign\.cargo \(it will not be presented again\)\n/);
-    expect(result.stderr).toContain('c-early.cargo: not taken by the gateway for now, kept on the flashdrive: Clock skew: dated 3.0 h ahead\n');
+    expect(result.stderr).toContain(
+      'b-foreign.cargo: refused by the gateway: Cargo is addressed to 0abc, not to this gateway\n',
+    );
+    expect(result.stderr).toMatch(
+      /b-foreign\.cargo: moved to \S+refused\/b-foreign\.cargo \(it will not be presented again\)\n/,
+    );
+    expect(result.stderr).toContain(
+      'c-early.cargo: not taken by the gateway for now, kept on the flashdrive: Clock skew: dated 3.0 h ahead\n',
+    );
     expect(filesIn(incoming)).toEqual(['c-early.cargo', 'refused']);
     expect(contentOf(join(incoming, 'refused'), 'b-foreign.cargo')).toEqual(foreign);
-    expect(summaryOf(result)).toMatch(/^relay: delivered 1 cargo .*; 1 file refused by the gateway, 1 cargo not delivered \(kept\)$/);
+    expect(summaryOf(result)).toMatch(
+      /^relay: delivered 1 cargo .*; 1 file refused by the gateway, 1 cargo not delivered \(kept\)$/,
+    );
 
     // The next run does not present the refused file again.
     const again = await runRelay(args());
@@ -678,7 +750,11 @@ describe('refusals the gateway explains (refusal reports)', () => {
     writeFileSync(join(incoming, 'early.cca'), early);
     await startGateway({
       collect(cca) {
-        if (cca?.equals(bad)) throw new CoSocketRefusalError('CCA refused: not from a user gateway registered here', RefusalDisposition.FINAL);
+        if (cca?.equals(bad))
+          throw new CoSocketRefusalError(
+            'CCA refused: not from a user gateway registered here',
+            RefusalDisposition.FINAL,
+          );
         throw new CoSocketRefusalError('CCA refused: not valid yet', RefusalDisposition.LATER);
       },
     });
@@ -686,8 +762,12 @@ describe('refusals the gateway explains (refusal reports)', () => {
     const result = await runRelay(args());
 
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/bad\.cca \(pickup authorization\): refused by the gateway: CCA refused: not from a user gateway registered here\n/);
-    expect(result.stderr).toMatch(/early\.cca \(pickup authorization\): not accepted by the gateway for now, kept: CCA refused: not valid yet\n/);
+    expect(result.stderr).toMatch(
+      /bad\.cca \(pickup authorization\): refused by the gateway: CCA refused: not from a user gateway registered here\n/,
+    );
+    expect(result.stderr).toMatch(
+      /early\.cca \(pickup authorization\): not accepted by the gateway for now, kept: CCA refused: not valid yet\n/,
+    );
     expect(filesIn(incoming)).toEqual(['early.cca', 'refused']);
     expect(contentOf(join(incoming, 'refused'), 'bad.cca')).toEqual(bad);
   });
@@ -698,14 +778,19 @@ describe('refusals the gateway explains (refusal reports)', () => {
     const server = await createCoSocketServer({
       socketPath,
       onCargoDelivered: async () => undefined,
-      onCargoCollectionRequest: () => ({ items: [], refusal: { reason: 'CCA refused: CCA 1 was already used', disposition: RefusalDisposition.FINAL } }),
+      onCargoCollectionRequest: () => ({
+        items: [],
+        refusal: { reason: 'CCA refused: CCA 1 was already used', disposition: RefusalDisposition.FINAL },
+      }),
     });
     servers.push(server);
 
     const result = await runRelay(args());
 
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain('spent.cca (pickup authorization): refused by the gateway: CCA refused: CCA 1 was already used\n');
+    expect(result.stderr).toContain(
+      'spent.cca (pickup authorization): refused by the gateway: CCA refused: CCA 1 was already used\n',
+    );
     expect(filesIn(join(incoming, 'refused'))).toEqual(['spent.cca']);
   });
 });
@@ -725,7 +810,9 @@ describe('flashdrive folders', () => {
     const result = await runRelay(args());
 
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain(`relay: cannot read the incoming folder ${incoming}: it is a symbolic link, refused`);
+    expect(result.stderr).toContain(
+      `relay: cannot read the incoming folder ${incoming}: it is a symbolic link, refused`,
+    );
     expect(result.stderr).not.toContain('identity-key.pem');
     expect(gateway.stored).toEqual([]);
     expect(readdirSync(elsewhere).sort()).toEqual(['identity-key.pem', 'stolen.cargo']);
@@ -741,7 +828,9 @@ describe('flashdrive folders', () => {
     const result = await runRelay(args());
 
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain(`relay: cannot use the outgoing folder ${outgoing}: it is a symbolic link, refused`);
+    expect(result.stderr).toContain(
+      `relay: cannot use the outgoing folder ${outgoing}: it is a symbolic link, refused`,
+    );
     expect(gateway.stored).toEqual([]);
     expect(gateway.requests).toEqual([]);
     expect(readdirSync(elsewhere)).toEqual([]);
@@ -784,14 +873,25 @@ describe('flashdrive folders', () => {
     const initialised = await runRelay(['user-gateway', '--data-root', root, '--flashdrive', typo, '--init']);
     expect(initialised.status).toBe(0);
     expect(initialised.stderr).toContain(`relay: created the flashdrive folder ${typo}\n`);
-    expect(summaryOf(initialised)).toMatch(new RegExp(`and 1 pickup authorization|and 0 pickup authorizations into ${typo}/relayer-gw$`));
+    expect(summaryOf(initialised)).toMatch(
+      new RegExp(`and 1 pickup authorization|and 0 pickup authorizations into ${typo}/relayer-gw$`),
+    );
     expect(readdirSync(join(typo, 'relayer-gw'))).toHaveLength(1);
   });
 
   test('without GATEWAY, the folder holding --outgoing must exist (--init creates it)', async () => {
     await startGateway({ collect: () => [{ cargo: Buffer.from('not checked: never reached') }] });
     const typoOutgoing = join(dir, 'usbb', 'to-internet');
-    const result = await runRelay(['--cosocket', socketPath, '--incoming', incoming, '--outgoing', typoOutgoing, '--wait', '0']);
+    const result = await runRelay([
+      '--cosocket',
+      socketPath,
+      '--incoming',
+      incoming,
+      '--outgoing',
+      typoOutgoing,
+      '--wait',
+      '0',
+    ]);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain(`relay: the flashdrive folder ${join(dir, 'usbb')} does not exist`);
     expect(existsSync(join(dir, 'usbb'))).toBe(false);
@@ -855,7 +955,9 @@ describe('one run at a time per flashdrive', () => {
 
     expect(second.status).toBe(1);
     expect(second.stderr).toMatch(
-      new RegExp(`^relay: a relay run \\(pid \\d+ on this computer, since \\S+\\) is using this flashdrive; wait for it to finish .*If no relay is running, delete ${lockFile()}\\n$`),
+      new RegExp(
+        `^relay: a relay run \\(pid \\d+ on this computer, since \\S+\\) is using this flashdrive; wait for it to finish .*If no relay is running, delete ${lockFile()}\\n$`,
+      ),
     );
     expect((await first).status).toBe(0);
     expect(gateway.stored).toHaveLength(1);
@@ -867,13 +969,18 @@ describe('one run at a time per flashdrive', () => {
     const dead = spawn(process.execPath, ['-e', '']);
     const pid = dead.pid!;
     await new Promise((resolve) => dead.once('exit', resolve));
-    writeFileSync(lockFile(), JSON.stringify({ pid, hostname: hostname(), since: '2026-01-01T00:00:00.000Z', token: 'x' }));
+    writeFileSync(
+      lockFile(),
+      JSON.stringify({ pid, hostname: hostname(), since: '2026-01-01T00:00:00.000Z', token: 'x' }),
+    );
     await startGateway({ collect: () => [{ cargo: Buffer.from('never mind') }] });
     writeFileSync(join(incoming, 'a.cargo'), await makeCargo(world, 'user'));
 
     const result = await runRelay(args());
 
-    expect(result.stderr).toContain(`relay: took over the flashdrive lock left by a run that ended without releasing it (pid ${pid} on ${hostname()}`);
+    expect(result.stderr).toContain(
+      `relay: took over the flashdrive lock left by a run that ended without releasing it (pid ${pid} on ${hostname()}`,
+    );
     expect(filesIn(incoming)).toEqual([]); // delivered
     expect(existsSync(lockFile())).toBe(false);
   });
@@ -885,7 +992,9 @@ describe('one run at a time per flashdrive', () => {
 
     const refused = await runRelay(args());
     expect(refused.status).toBe(1);
-    expect(refused.stderr).toContain('a relay run (pid 1 on couriers-laptop, since 2026-01-01T00:00:00.000Z) is using this flashdrive');
+    expect(refused.stderr).toContain(
+      'a relay run (pid 1 on couriers-laptop, since 2026-01-01T00:00:00.000Z) is using this flashdrive',
+    );
 
     const longAgo = new Date(Date.now() - 10 * 60_000);
     utimesSync(lockFile(), longAgo, longAgo);

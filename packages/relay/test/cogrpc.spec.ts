@@ -49,7 +49,11 @@ function snapshot(folder: string): Record<string, string> {
   const entries: Record<string, string> = {};
   const visit = (path: string) => {
     const stats = lstatSync(path);
-    const digest = stats.isFile() ? createHash('sha256').update(readFileSync(path)).digest('hex') : stats.isDirectory() ? 'dir' : 'other';
+    const digest = stats.isFile()
+      ? createHash('sha256').update(readFileSync(path)).digest('hex')
+      : stats.isDirectory()
+        ? 'dir'
+        : 'other';
     entries[path] = `${digest} ${stats.size} ${stats.mtimeMs} ${stats.mode}`;
     if (stats.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
   };
@@ -58,7 +62,8 @@ function snapshot(folder: string): Record<string, string> {
 }
 
 const withColons = (hex: string) => hex.toUpperCase().match(/../g)!.join(':');
-const messageFiles = (world: World, folder: string) => world.courier.files(folder).filter((name) => /\.(cargo|cca)$/.test(name));
+const messageFiles = (world: World, folder: string) =>
+  world.courier.files(folder).filter((name) => /\.(cargo|cca)$/.test(name));
 
 beforeAll(() => buildExecutables('packages/cogrpc'), 120_000);
 
@@ -84,7 +89,14 @@ describe('over TLS', () => {
     expect((await world.courier.run('user')).status).toBe(0);
     expect(messageFiles(world, world.courier.toRelayer).some((name) => name.endsWith('.cargo'))).toBe(true);
 
-    const there = await relayAtRelayer(world, '--gateway', gateway, '--gateway-certificate', certificateFile, '--verbose');
+    const there = await relayAtRelayer(
+      world,
+      '--gateway',
+      gateway,
+      '--gateway-certificate',
+      certificateFile,
+      '--verbose',
+    );
     expect(there.stderr).toMatch(/"msg":"Cargo delivered and deleted"/);
     expect(there.status).toBe(0);
     expect(messageFiles(world, world.courier.toRelayer)).toEqual([]); // the cargo acked, the CCA used
@@ -93,7 +105,13 @@ describe('over TLS', () => {
     const parcelId = await world.reply(app.app.id, 'hello over CogRPC');
     await world.waitUntilQueuedAtRelayer([parcelId]);
     expect((await world.courier.run('user')).status).toBe(0); // a fresh CCA
-    const back = await relayAtRelayer(world, '--gateway', `https://${gateway}`, '--gateway-certificate', certificateFile);
+    const back = await relayAtRelayer(
+      world,
+      '--gateway',
+      `https://${gateway}`,
+      '--gateway-certificate',
+      certificateFile,
+    );
     expect(back.stderr).toMatch(/collected [1-9]\d* cargo/);
     expect(back.status).toBe(0);
     expect(messageFiles(world, world.courier.toUser).filter((name) => name.endsWith('.cargo'))).toHaveLength(1);
@@ -106,27 +124,39 @@ describe('over TLS', () => {
   }, 120_000);
 
   test.each([
-    ['--gateway-certificate, another certificate', () => ['--gateway-certificate', otherCertificateFile(world)], 'the certificate in'],
-    ['--gateway-fingerprint, another one', () => ['--gateway-fingerprint', withColons(certificateFingerprint(other.certificatePem))], '--gateway-fingerprint has'],
-  ])('a server that presents another certificate (%s) is refused, exit 1, and nothing on the flashdrive changes', async (_label, trust, source) => {
-    await app.send('not to be carried');
-    expect((await world.courier.run('user')).status).toBe(0);
-    expect(messageFiles(world, world.courier.toRelayer).length).toBeGreaterThan(0);
-    const before = snapshot(world.path('flashdrive'));
+    [
+      '--gateway-certificate, another certificate',
+      () => ['--gateway-certificate', otherCertificateFile(world)],
+      'the certificate in',
+    ],
+    [
+      '--gateway-fingerprint, another one',
+      () => ['--gateway-fingerprint', withColons(certificateFingerprint(other.certificatePem))],
+      '--gateway-fingerprint has',
+    ],
+  ])(
+    'a server that presents another certificate (%s) is refused, exit 1, and nothing on the flashdrive changes',
+    async (_label, trust, source) => {
+      await app.send('not to be carried');
+      expect((await world.courier.run('user')).status).toBe(0);
+      expect(messageFiles(world, world.courier.toRelayer).length).toBeGreaterThan(0);
+      const before = snapshot(world.path('flashdrive'));
 
-    const run = await relayAtRelayer(world, '--gateway', gateway, ...trust());
+      const run = await relayAtRelayer(world, '--gateway', gateway, ...trust());
 
-    expect(run.status).toBe(1);
-    const served = certificateFingerprint(published(world).tlsCertificatePem!);
-    const expected = certificateFingerprint(other.certificatePem);
-    expect(run.stderr).toContain(
-      `relay: the gateway at ${gateway} presented a TLS certificate with SHA-256 fingerprint ${served}, but ${source}`,
-    );
-    expect(run.stderr).toContain(`has ${expected}: refusing to talk to it`);
-    expect(run.stderr).toMatch(/nothing was delivered or collected\n$/);
-    expect(snapshot(world.path('flashdrive'))).toEqual(before);
-    expect(existsSync(world.path('flashdrive', '.relay.lock'))).toBe(false);
-  }, 60_000);
+      expect(run.status).toBe(1);
+      const served = certificateFingerprint(published(world).tlsCertificatePem!);
+      const expected = certificateFingerprint(other.certificatePem);
+      expect(run.stderr).toContain(
+        `relay: the gateway at ${gateway} presented a TLS certificate with SHA-256 fingerprint ${served}, but ${source}`,
+      );
+      expect(run.stderr).toContain(`has ${expected}: refusing to talk to it`);
+      expect(run.stderr).toMatch(/nothing was delivered or collected\n$/);
+      expect(snapshot(world.path('flashdrive'))).toEqual(before);
+      expect(existsSync(world.path('flashdrive', '.relay.lock'))).toBe(false);
+    },
+    60_000,
+  );
 
   test('the SHA-256 fingerprint of the served certificate (colons, any case) is trusted: the cargo goes', async () => {
     await app.send('carried');

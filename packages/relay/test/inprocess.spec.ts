@@ -89,16 +89,14 @@ test('collected cargo is acked only once its own file is durably saved, even whi
     socketPath,
     onCargoDelivered: async () => undefined,
     onCargoCollectionRequest: () => ({
-      items: items.map(
-        (cargo): CollectionItem => ({
-          cargo,
-          onAck: () => {
-            // The ack must come after the file is in place under its final name with these bytes.
-            const names = readdirSync(outgoing).filter((name) => !name.startsWith('.'));
-            savedWhenAcked.push(names.some((name) => readFileSync(join(outgoing, name)).equals(cargo)));
-          },
-        }),
-      ),
+      items: items.map((cargo): CollectionItem => ({
+        cargo,
+        onAck: () => {
+          // The ack must come after the file is in place under its final name with these bytes.
+          const names = readdirSync(outgoing).filter((name) => !name.startsWith('.'));
+          savedWhenAcked.push(names.some((name) => readFileSync(join(outgoing, name)).equals(cargo)));
+        },
+      })),
     }),
   });
   // Slow fsyncs: the next messages arrive (and are checked) while a file is being synced.

@@ -44,13 +44,17 @@ export function readAddressBook(path: string): ReadonlyMap<string, BookEntry> {
     throw new Error(`The address book ${path} is not valid JSON`);
   }
   if (!book || typeof book !== 'object' || Array.isArray(book)) {
-    throw new Error(`The address book ${path} must be an object: {"<internet address>": {"address": "host:port", ...}}`);
+    throw new Error(
+      `The address book ${path} must be an object: {"<internet address>": {"address": "host:port", ...}}`,
+    );
   }
   const entries = new Map<string, BookEntry>();
   for (const [name, entry] of Object.entries(book as Record<string, unknown>)) {
     const { address, tlsCertificatePath } = (entry ?? {}) as { address?: unknown; tlsCertificatePath?: unknown };
     if (typeof address !== 'string' || (tlsCertificatePath !== undefined && typeof tlsCertificatePath !== 'string')) {
-      throw new Error(`The address book ${path}: the entry of ${name} needs "address" (host:port) and at most "tlsCertificatePath"`);
+      throw new Error(
+        `The address book ${path}: the entry of ${name} needs "address" (host:port) and at most "tlsCertificatePath"`,
+      );
     }
     entries.set(name.toLowerCase(), { address, tlsCertificatePath });
   }

@@ -3,7 +3,15 @@ import { Command, CommanderError } from 'commander';
 import { DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
 import { lineLogger } from '@twitter-relaynet/core';
 
-import { ConfigError, DEFAULT_DELIVERY_LEASE_MS, DEFAULT_POGRPC_ADDRESS, ENV, type Env, resolveConfig, type RelayerGatewayFlags } from './config';
+import {
+  ConfigError,
+  DEFAULT_DELIVERY_LEASE_MS,
+  DEFAULT_POGRPC_ADDRESS,
+  ENV,
+  type Env,
+  resolveConfig,
+  type RelayerGatewayFlags,
+} from './config';
 import { RelayerGatewayDaemon } from './daemon';
 
 export const USAGE_EXIT_CODE = DAEMON_EXIT.USAGE;
@@ -57,11 +65,18 @@ export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: strin
     .option('--cogrpc-address <host:port>', 'where the CogRPC server for couriers listens (RS-008)')
     .option('--cogrpc-tls-cert <path>', "the CogRPC server's TLS certificate (PEM)")
     .option('--cogrpc-tls-key <path>', "the CogRPC server's TLS private key (PEM)")
-    .option('--cogrpc-plaintext', 'serve CogRPC without TLS (local couriers only, e.g. the reference initLocalhost client)')
+    .option(
+      '--cogrpc-plaintext',
+      'serve CogRPC without TLS (local couriers only, e.g. the reference initLocalhost client)',
+    )
     .option('--registration-dir <dir>', 'the registration folder shared with user gateways')
     .option('--address-book <path>', 'address book: Internet address → PogRPC address and TLS certificate')
     .option('--public-endpoint <address=host:port>', 'where a public endpoint serves PogRPC (repeatable)', collect)
-    .option('--public-endpoint-certificate <address=file>', "a public endpoint's TLS certificate to pin (PEM; repeatable)", collect)
+    .option(
+      '--public-endpoint-certificate <address=file>',
+      "a public endpoint's TLS certificate to pin (PEM; repeatable)",
+      collect,
+    )
     .option('--poll-interval <ms>', 'how often to look at the registration folder and the delivery queue')
     .option(
       '--database-url <postgres://…>',

@@ -92,7 +92,10 @@ export interface CogRPCConfig {
   /** host:port (port 0: any free port; the real one is published in cogrpc.json). */
   readonly address: string;
   /** Self-signed (made at first start, kept in <data dir>/cogrpc-tls/), given files, or none. */
-  readonly tls: { readonly kind: 'self-signed' } | { readonly kind: 'files'; readonly certPath: string; readonly keyPath: string } | { readonly kind: 'plaintext' };
+  readonly tls:
+    | { readonly kind: 'self-signed' }
+    | { readonly kind: 'files'; readonly certPath: string; readonly keyPath: string }
+    | { readonly kind: 'plaintext' };
   /** Published by us: {"address", "tlsCertificatePem"}. */
   readonly publication: string;
 }
@@ -110,7 +113,9 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 function parsePositiveInteger(value: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) <= 0 || Number(value) > max) {
-    throw new ConfigError(`${what} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''} (got "${value}")`);
+    throw new ConfigError(
+      `${what} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''} (got "${value}")`,
+    );
   }
   return Number(value);
 }
@@ -143,7 +148,9 @@ export function resolveConfig(flags: RelayerGatewayFlags, env: Env): RelayerGate
     dataRoot,
     dataDir,
     cosocketSocket: pick(flags.cosocketSocket, ENV.COSOCKET_SOCKET, join(dataDir, 'cosocket.sock')),
-    pogrpcAddress: checkHostPort(nonEmpty(flags.pogrpcAddress) ?? nonEmpty(env[ENV.POGRPC_ADDRESS]) ?? DEFAULT_POGRPC_ADDRESS),
+    pogrpcAddress: checkHostPort(
+      nonEmpty(flags.pogrpcAddress) ?? nonEmpty(env[ENV.POGRPC_ADDRESS]) ?? DEFAULT_POGRPC_ADDRESS,
+    ),
     cogrpc: resolveCogRPC(flags, env, dataDir, pick),
     registrationDir: pick(flags.registrationDir, ENV.REGISTRATION_DIR, join(dataRoot, 'registration')),
     addressBook,
@@ -190,14 +197,21 @@ function resolveCogRPC(
   const certPath = pick(flags.cogrpcTlsCert, ENV.COGRPC_TLS_CERT, '');
   const keyPath = pick(flags.cogrpcTlsKey, ENV.COGRPC_TLS_KEY, '');
   if (!address) {
-    if (certPath || keyPath || flags.cogrpcPlaintext) throw new ConfigError('--cogrpc-tls-cert, --cogrpc-tls-key and --cogrpc-plaintext need --cogrpc-address');
+    if (certPath || keyPath || flags.cogrpcPlaintext)
+      throw new ConfigError('--cogrpc-tls-cert, --cogrpc-tls-key and --cogrpc-plaintext need --cogrpc-address');
     return null;
   }
-  if (Boolean(certPath) !== Boolean(keyPath)) throw new ConfigError('--cogrpc-tls-cert and --cogrpc-tls-key go together');
-  if (certPath && flags.cogrpcPlaintext) throw new ConfigError('--cogrpc-plaintext excludes --cogrpc-tls-cert/--cogrpc-tls-key');
+  if (Boolean(certPath) !== Boolean(keyPath))
+    throw new ConfigError('--cogrpc-tls-cert and --cogrpc-tls-key go together');
+  if (certPath && flags.cogrpcPlaintext)
+    throw new ConfigError('--cogrpc-plaintext excludes --cogrpc-tls-cert/--cogrpc-tls-key');
   return {
     address: checkHostPort(address, '--cogrpc-address'),
-    tls: flags.cogrpcPlaintext ? { kind: 'plaintext' } : certPath ? { kind: 'files', certPath, keyPath } : { kind: 'self-signed' },
+    tls: flags.cogrpcPlaintext
+      ? { kind: 'plaintext' }
+      : certPath
+        ? { kind: 'files', certPath, keyPath }
+        : { kind: 'self-signed' },
     publication: join(dataDir, 'cogrpc.json'),
   };
 }
@@ -205,14 +219,19 @@ function resolveCogRPC(
 /** Flag values if any were given, else the variable's comma-separated list. */
 function listOf(values: readonly string[] | undefined, variable: string, env: Env): string[] {
   if (values && values.length > 0) return [...values];
-  return (env[variable] ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+  return (env[variable] ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 }
 
 function splitPair(value: string, flag: string, right: string): [string, string] {
   const at = value.indexOf('=');
-  if (at <= 0 || at === value.length - 1) throw new ConfigError(`${flag} must be INTERNET-ADDRESS=${right} (got "${value}")`);
+  if (at <= 0 || at === value.length - 1)
+    throw new ConfigError(`${flag} must be INTERNET-ADDRESS=${right} (got "${value}")`);
   const address = value.slice(0, at).trim().toLowerCase();
-  if (!isValidDomainName(address)) throw new ConfigError(`${flag}: "${value.slice(0, at)}" is not an Internet address (a domain name)`);
+  if (!isValidDomainName(address))
+    throw new ConfigError(`${flag}: "${value.slice(0, at)}" is not an Internet address (a domain name)`);
   return [address, value.slice(at + 1).trim()];
 }
 
@@ -237,6 +256,9 @@ function resolvePublicEndpoints(flags: RelayerGatewayFlags, env: Env): ReadonlyM
     }
   }
   return new Map(
-    [...addresses].map(([address, target]) => [address, { address: target, tlsCertificatePem: certificates.get(address) ?? null }]),
+    [...addresses].map(([address, target]) => [
+      address,
+      { address: target, tlsCertificatePem: certificates.get(address) ?? null },
+    ]),
   );
 }

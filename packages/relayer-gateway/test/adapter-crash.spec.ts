@@ -23,7 +23,12 @@ import {
   PrivateEndpoint,
   readConnectionParameters,
 } from '@twitter-relaynet/endpoint';
-import { createPogRPCServer, generateSelfSignedCertificate, PogRPCClient, type PogRPCServer } from '@twitter-relaynet/pogrpc';
+import {
+  createPogRPCServer,
+  generateSelfSignedCertificate,
+  PogRPCClient,
+  type PogRPCServer,
+} from '@twitter-relaynet/pogrpc';
 import { serviceMessages } from '@twitter-relaynet/twitter-service';
 import { startEmulator, type RunningEmulator } from '@twitter-relaynet/x-api-emulator';
 
@@ -54,7 +59,9 @@ interface PostCount {
 }
 
 /** An HTTP proxy in front of the emulator that counts the tweets posted through it. */
-async function startCountingProxy(target: string): Promise<{ server: Server; url: string; posts: Map<string, PostCount> }> {
+async function startCountingProxy(
+  target: string,
+): Promise<{ server: Server; url: string; posts: Map<string, PostCount> }> {
   const posts = new Map<string, PostCount>();
   const targetUrl = new URL(target);
   const server = createServer((req, res) => {
@@ -109,7 +116,10 @@ class Adapter {
 
   async start(): Promise<void> {
     const before = this.stdout.length;
-    const child = spawn(join(REPO, 'bin', 'twitter-api-adapter'), [...this.args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(join(REPO, 'bin', 'twitter-api-adapter'), [...this.args], {
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
@@ -141,10 +151,14 @@ let app: PrivateEndpoint;
 
 beforeAll(async () => {
   try {
-    execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/twitter-api-adapter'], {
-      cwd: REPO,
-      stdio: 'pipe',
-    });
+    execFileSync(
+      process.execPath,
+      [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/twitter-api-adapter'],
+      {
+        cwd: REPO,
+        stdio: 'pipe',
+      },
+    );
   } catch (error) {
     const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
     throw new Error(`Could not build packages/twitter-api-adapter:\n${output}`);
@@ -152,12 +166,26 @@ beforeAll(async () => {
   emulator = await startEmulator({ port: 0, dataDir: join(dir, 'emulator'), credentials: CONSUMER });
   proxy = await startCountingProxy(emulator.url);
   // The relaying gateway's side: outcomes for the app arrive here (and are not needed by this test).
-  gateway = await createPogRPCServer({ address: '127.0.0.1:0', tls: generateSelfSignedCertificate(), onParcel: async () => undefined });
+  gateway = await createPogRPCServer({
+    address: '127.0.0.1:0',
+    tls: generateSelfSignedCertificate(),
+    onParcel: async () => undefined,
+  });
   writeFileSync(join(dir, 'relaying-gateway.pem'), gateway.certificatePem!);
   adapter = new Adapter(
     [
-      '--data-root', root, '--pogrpc-address', '127.0.0.1:0', '--env-file', join(dir, 'absent.env'), '--api-base-url', proxy.url,
-      '--relaying-gateway', gateway.address, '--relaying-gateway-certificate', join(dir, 'relaying-gateway.pem'),
+      '--data-root',
+      root,
+      '--pogrpc-address',
+      '127.0.0.1:0',
+      '--env-file',
+      join(dir, 'absent.env'),
+      '--api-base-url',
+      proxy.url,
+      '--relaying-gateway',
+      gateway.address,
+      '--relaying-gateway-certificate',
+      join(dir, 'relaying-gateway.pem'),
     ],
     {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -201,8 +229,13 @@ async function deliver(parcels: ReadonlyArray<{ id: string; parcel: Buffer }>): 
 }
 
 test(`kill -9 of the adapter while it takes and posts tweets (${TRIALS} trials): each tweet is posted exactly once`, async () => {
-  const peer = await app.addPublicPeer(await readConnectionParameters(join(root, 'twitter-api-adapter', 'connection-parameters.json')));
-  const credentials = { accessToken: emulator.credentials.accessToken, accessSecret: emulator.credentials.accessSecret };
+  const peer = await app.addPublicPeer(
+    await readConnectionParameters(join(root, 'twitter-api-adapter', 'connection-parameters.json')),
+  );
+  const credentials = {
+    accessToken: emulator.credentials.accessToken,
+    accessSecret: emulator.credentials.accessSecret,
+  };
   const texts: string[] = [];
   const pending = new Map<string, Buffer>();
   const acked = new Map<string, Buffer>();
@@ -255,7 +288,9 @@ test(`kill -9 of the adapter while it takes and posts tweets (${TRIALS} trials):
   ).catch(() => undefined);
 
   // Each tweet X had posted when the adapter died is found again on restart instead of being reposted.
-  const recoveredMidPost = adapter.stderr.split('\n').filter((line) => line.includes('already posted by an interrupted attempt')).length;
+  const recoveredMidPost = adapter.stderr
+    .split('\n')
+    .filter((line) => line.includes('already posted by an interrupted attempt')).length;
   const lost = texts.filter((text) => (proxy.posts.get(text)?.posted ?? 0) === 0);
   const postedTwice = texts.filter((text) => (proxy.posts.get(text)?.posted ?? 0) > 1);
   const attemptedTwice = texts.filter((text) => (proxy.posts.get(text)?.attempts ?? 0) > 1);
@@ -278,5 +313,10 @@ test(`kill -9 of the adapter while it takes and posts tweets (${TRIALS} trials):
     );
   }
   const context = `seed ${SEED}; ${events.join('; ')}`;
-  expect({ context, lost, postedTwice, attemptedTwice }).toEqual({ context, lost: [], postedTwice: [], attemptedTwice: [] });
+  expect({ context, lost, postedTwice, attemptedTwice }).toEqual({
+    context,
+    lost: [],
+    postedTwice: [],
+    attemptedTwice: [],
+  });
 });

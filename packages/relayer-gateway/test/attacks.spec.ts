@@ -52,14 +52,20 @@ afterAll(async () => {
 });
 
 function relayingCertificate(): Certificate {
-  return Certificate.deserialize(pemToDer(readFileSync(world.path('relayer-gateway', 'identity-certificate.pem')), 'CERTIFICATE'));
+  return Certificate.deserialize(
+    pemToDer(readFileSync(world.path('relayer-gateway', 'identity-certificate.pem')), 'CERTIFICATE'),
+  );
 }
 
 /** A local endpoint registered with the user gateway over PoWebSocket (not an app: raw binding). */
 async function registerMallory() {
   const keys = await generateRsaKeyPair();
   const socketPath = world.path('user-gateway', 'powebsocket.sock');
-  const registration = await PoWebSocketConnection.register({ socketPath, publicKey: derSerializePublicKey(keys.publicKey), logger: silentLogger });
+  const registration = await PoWebSocketConnection.register({
+    socketPath,
+    publicKey: derSerializePublicKey(keys.publicKey),
+    logger: silentLogger,
+  });
   return {
     keys,
     socketPath,
@@ -163,7 +169,11 @@ test('tampered cargo is refused; replayed cargo brings its parcels to the adapte
   const tamperedRun = await world.courier.run('relayer');
   const keptByRelay = filesEndingWith(world.courier.toRelayer, '.cargo').includes(cargoFile);
   if (keptByRelay) expect(tamperedRun.status).toBe(1);
-  else await waitFor('the gateway to refuse it', () => world.relayer.logs().filter((l) => l.msg === 'Cargo refused').length > refusedBefore);
+  else
+    await waitFor(
+      'the gateway to refuse it',
+      () => world.relayer.logs().filter((l) => l.msg === 'Cargo refused').length > refusedBefore,
+    );
   expect(world.relayer.logs().some((l) => l.msg === 'Cargo received' && l.cargoId === cargoId)).toBe(false);
   process.stdout.write(`attacks: tampered cargo ${keptByRelay ? 'refused by the relay' : 'refused by the gateway'}\n`);
 
@@ -180,7 +190,11 @@ test('tampered cargo is refused; replayed cargo brings its parcels to the adapte
       if (refusalReports) {
         expect(report.acked).toEqual([]);
         expect(report.refused).toEqual([
-          expect.objectContaining({ id: 'tampered', disposition: RefusalDisposition.FINAL, reason: expect.stringMatching(/^Cargo refused: /) }),
+          expect.objectContaining({
+            id: 'tampered',
+            disposition: RefusalDisposition.FINAL,
+            reason: expect.stringMatching(/^Cargo refused: /),
+          }),
         ]);
       } else {
         expect(report.acked).toEqual(['tampered']);
@@ -189,8 +203,9 @@ test('tampered cargo is refused; replayed cargo brings its parcels to the adapte
       await direct.close();
     }
   }
-  await waitFor('the gateway to refuse the tampered cargo', () =>
-    world.relayer.logs().filter((l) => l.msg === 'Cargo refused').length > refusedByGateway,
+  await waitFor(
+    'the gateway to refuse the tampered cargo',
+    () => world.relayer.logs().filter((l) => l.msg === 'Cargo refused').length > refusedByGateway,
   );
   expect(world.relayer.logs().some((l) => l.msg === 'Cargo received' && l.cargoId === cargoId)).toBe(false);
 
@@ -200,19 +215,28 @@ test('tampered cargo is refused; replayed cargo brings its parcels to the adapte
   copyFileSync(original, join(world.courier.toRelayer, 'genuine.cargo'));
   await world.courier.run('relayer');
   const text = 'alice: cargo that will be tampered with';
-  const message = await waitFor('the message at the adapter', () => world.adapterInbox.messages.find((m) => m.content.toString() === text));
+  const message = await waitFor('the message at the adapter', () =>
+    world.adapterInbox.messages.find((m) => m.content.toString() === text),
+  );
 
   // The same cargo again (a courier replaying an old flashdrive): the parcel is not taken twice.
   copyFileSync(original, join(world.courier.toRelayer, 'replayed.cargo'));
   await world.courier.run('relayer');
   const receipts = await waitFor('the replayed cargo to be processed', () => {
-    const lines = world.relayer.logs().filter((l) => (l.msg === 'Cargo received' || l.msg === 'Cargo refused') && l.cargoId === cargoId);
+    const lines = world.relayer
+      .logs()
+      .filter((l) => (l.msg === 'Cargo received' || l.msg === 'Cargo refused') && l.cargoId === cargoId);
     return lines.length >= 2 ? lines : null;
   });
   if (receipts[1].msg === 'Cargo received' && receipts[1].parcelsStored) {
     // Stored again (replacing a queued copy): then it is delivered again, and the adapter's endpoint drops it.
-    await waitFor('the second delivery to the adapter', () =>
-      world.relayer.logs().filter((l) => l.msg === 'Parcel delivered to public endpoint' && l.parcelId === message.parcelId).length >= 2,
+    await waitFor(
+      'the second delivery to the adapter',
+      () =>
+        world.relayer
+          .logs()
+          .filter((l) => l.msg === 'Parcel delivered to public endpoint' && l.parcelId === message.parcelId).length >=
+        2,
     );
   }
   expect(world.adapterInbox.contents().filter((t) => t === text)).toHaveLength(1);
@@ -220,9 +244,14 @@ test('tampered cargo is refused; replayed cargo brings its parcels to the adapte
 
 test('a parcel tampered with on its way in is refused; the genuine one replaces its replayed copy', async () => {
   const mallory = await registerMallory();
-  const parcel = new Parcel({ id: world.adapter.id, internetAddress: ADAPTER_ADDRESS }, mallory.certificate, Buffer.from('payload'), {
-    senderCaCertificateChain: [mallory.gatewayCertificate],
-  });
+  const parcel = new Parcel(
+    { id: world.adapter.id, internetAddress: ADAPTER_ADDRESS },
+    mallory.certificate,
+    Buffer.from('payload'),
+    {
+      senderCaCertificateChain: [mallory.gatewayCertificate],
+    },
+  );
   const serialized = await parcel.serialize(mallory.keys.privateKey);
   const tampered = Buffer.from(serialized);
   tampered[tampered.length - 40] ^= 0xff; // inside the signature
@@ -235,8 +264,11 @@ test('a parcel tampered with on its way in is refused; the genuine one replaces 
     const refusedBefore = world.userGateway.logs().filter((l) => l.msg === 'Parcel refused').length;
     await connection.deliverParcel(tampered); // acknowledged: "permanently refused and logged"
     // A parcel whose signature does not verify is logged without its (untrusted) id.
-    await waitFor('the tampered parcel to be refused', () =>
-      world.userGateway.logs().filter((l) => l.msg === 'Parcel refused' && /signature/i.test(String(l.reason))).length > refusedBefore,
+    await waitFor(
+      'the tampered parcel to be refused',
+      () =>
+        world.userGateway.logs().filter((l) => l.msg === 'Parcel refused' && /signature/i.test(String(l.reason)))
+          .length > refusedBefore,
     );
     expect(world.userGateway.logs().some((l) => l.msg === 'Parcel stored' && l.parcelId === parcel.id)).toBe(false);
     await connection.deliverParcel(serialized);
@@ -255,7 +287,9 @@ test('cargo for another user gateway: the courier is told why, and the file is s
   const stranger = await generateRsaKeyPair();
   const strangerCertificate = await selfIssueGatewayCertificate(stranger);
   const otherUserGateway = `0${'ab'.repeat(32)}`;
-  const { envelopedData } = await encryptPayload(new CargoMessageSet([]).serialize(), { certificate: strangerCertificate });
+  const { envelopedData } = await encryptPayload(new CargoMessageSet([]).serialize(), {
+    certificate: strangerCertificate,
+  });
   const cargo = new Cargo({ id: otherUserGateway }, strangerCertificate, envelopedData);
   emptyFlashdrive();
   mkdirSync(world.courier.toUser, { recursive: true });
@@ -276,9 +310,14 @@ test('cargo for another user gateway: the courier is told why, and the file is s
 test('a relay pretending to be a gateway (cargo signed by an endpoint certificate of the user gateway) is refused', async () => {
   const mallory = await registerMallory();
   const relaying = relayingCertificate();
-  const parcel = new Parcel({ id: world.adapter.id, internetAddress: ADAPTER_ADDRESS }, mallory.certificate, Buffer.from('x'), {
-    senderCaCertificateChain: [mallory.gatewayCertificate],
-  });
+  const parcel = new Parcel(
+    { id: world.adapter.id, internetAddress: ADAPTER_ADDRESS },
+    mallory.certificate,
+    Buffer.from('x'),
+    {
+      senderCaCertificateChain: [mallory.gatewayCertificate],
+    },
+  );
   const messageSet = new CargoMessageSet([await parcel.serialize(mallory.keys.privateKey)]);
   const { envelopedData } = await encryptPayload(messageSet.serialize(), { certificate: relaying });
   // In the user gateway's trust chain, but an endpoint's certificate: not a gateway's.
@@ -288,7 +327,9 @@ test('a relay pretending to be a gateway (cargo signed by an endpoint certificat
   mkdirSync(world.courier.toRelayer, { recursive: true });
   writeFileSync(join(world.courier.toRelayer, 'impostor.cargo'), await cargo.serialize(mallory.keys.privateKey));
   await world.courier.run('relayer');
-  await waitFor('the refusal', () => world.relayer.logs().some((l) => l.msg === 'Cargo refused' && l.cargoId === cargo.id));
+  await waitFor('the refusal', () =>
+    world.relayer.logs().some((l) => l.msg === 'Cargo refused' && l.cargoId === cargo.id),
+  );
   expect(world.relayer.logs().some((l) => l.parcelId === parcel.id)).toBe(false);
 });
 
@@ -331,7 +372,9 @@ describe('oversized messages are refused before they are stored', () => {
   test('PoWebSocket: a message above the limit closes the connection with 1009 (too big)', async () => {
     const before = diskUsage(world.path('user-gateway'));
     const code = await new Promise<number>((resolve) => {
-      const ws = new WebSocket(`ws+unix://${world.path('user-gateway', 'powebsocket.sock')}:/`, { perMessageDeflate: false });
+      const ws = new WebSocket(`ws+unix://${world.path('user-gateway', 'powebsocket.sock')}:/`, {
+        perMessageDeflate: false,
+      });
       ws.on('open', () => ws.send(randomBytes(OVERSIZED)));
       ws.on('error', () => undefined);
       ws.on('close', (closeCode) => resolve(closeCode));
@@ -383,7 +426,8 @@ describe('private keys', () => {
         if (kind === 'dir' && permissions !== 0o700) loose.push(`${path} ${permissions.toString(8)}`);
         if (kind === 'socket' && (permissions & 0o077) !== 0) loose.push(`${path} ${permissions.toString(8)}`);
         // The state (SQLite, with its -wal and -shm files) is nobody else's business either.
-        if (kind === 'file' && /sqlite/.test(path) && permissions !== 0o600) loose.push(`${path} ${permissions.toString(8)}`);
+        if (kind === 'file' && /sqlite/.test(path) && permissions !== 0o600)
+          loose.push(`${path} ${permissions.toString(8)}`);
         // Certificates and connection parameters are published on purpose: they may be readable.
         if (kind === 'file' && readFileSync(path).includes('PRIVATE KEY')) {
           keyFiles++;
@@ -401,7 +445,9 @@ describe('private keys', () => {
     await alice.send('alice: last words');
     await world.courier.run('user');
     await world.courier.run('relayer');
-    const logs = [world.userGateway.stderr, world.userGateway.stdout, world.relayer.stderr, world.relayer.stdout].join('\n');
+    const logs = [world.userGateway.stderr, world.userGateway.stdout, world.relayer.stderr, world.relayer.stdout].join(
+      '\n',
+    );
     expect(logs.length).toBeGreaterThan(1000);
     expect(logs).not.toMatch(/PRIVATE KEY/);
     // The body of every PEM private key (and its DER in hex) found in the data root.

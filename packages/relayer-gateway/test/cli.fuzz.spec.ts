@@ -23,7 +23,23 @@ const sink = { stdout: () => undefined, stderr: () => undefined };
 
 describeDaemonCommandLineFuzz({
   name: 'relayer-gateway',
-  flags: ['--data-root', '--data-dir', '--cosocket-socket', '--pogrpc-address', '--cogrpc-address', '--cogrpc-tls-cert', '--cogrpc-tls-key', '--cogrpc-plaintext', '--registration-dir', '--address-book', '--public-endpoint', '--public-endpoint-certificate', '--poll-interval', '--help', '-h'],
+  flags: [
+    '--data-root',
+    '--data-dir',
+    '--cosocket-socket',
+    '--pogrpc-address',
+    '--cogrpc-address',
+    '--cogrpc-tls-cert',
+    '--cogrpc-tls-key',
+    '--cogrpc-plaintext',
+    '--registration-dir',
+    '--address-book',
+    '--public-endpoint',
+    '--public-endpoint-certificate',
+    '--poll-interval',
+    '--help',
+    '-h',
+  ],
   parse: (argv, environment) => {
     const command = makeCommand(sink);
     command.parse(['node', 'relayer-gateway', ...argv], { from: 'node' });
@@ -59,7 +75,10 @@ describe('CogRPC flags', () => {
   test('a half-given key pair, plaintext with files, or a bad address are usage errors', () => {
     expect(() => resolveConfig({ cogrpcAddress: '127.0.0.1:0', cogrpcTlsCert: '/c.pem' }, {})).toThrow(/go together/);
     expect(() =>
-      resolveConfig({ cogrpcAddress: '127.0.0.1:0', cogrpcTlsCert: '/c.pem', cogrpcTlsKey: '/k.pem', cogrpcPlaintext: true }, {}),
+      resolveConfig(
+        { cogrpcAddress: '127.0.0.1:0', cogrpcTlsCert: '/c.pem', cogrpcTlsKey: '/k.pem', cogrpcPlaintext: true },
+        {},
+      ),
     ).toThrow(/excludes/);
     expect(() => resolveConfig({ cogrpcAddress: 'nowhere' }, {})).toThrow(/--cogrpc-address must be host:port/);
   });
@@ -80,10 +99,15 @@ describe('public endpoints', () => {
       ['a.example', { address: '10.0.0.1:1', tlsCertificatePem: pem }],
       ['b.example', { address: '10.0.0.2:2', tlsCertificatePem: null }],
     ]);
-    expect([...resolveConfig({ publicEndpoint: ['c.example=10.0.0.3:3'] }, { RELAYER_GATEWAY_PUBLIC_ENDPOINTS: env.RELAYER_GATEWAY_PUBLIC_ENDPOINTS }).publicEndpoints]).toEqual([
-      ['c.example', { address: '10.0.0.3:3', tlsCertificatePem: null }],
-    ]);
-    expect(() => resolveConfig({ publicEndpoint: ['a.example=10.0.0.1:1', 'A.EXAMPLE=10.0.0.1:2'] }, {})).toThrow(/a\.example is given twice/);
+    expect([
+      ...resolveConfig(
+        { publicEndpoint: ['c.example=10.0.0.3:3'] },
+        { RELAYER_GATEWAY_PUBLIC_ENDPOINTS: env.RELAYER_GATEWAY_PUBLIC_ENDPOINTS },
+      ).publicEndpoints,
+    ]).toEqual([['c.example', { address: '10.0.0.3:3', tlsCertificatePem: null }]]);
+    expect(() => resolveConfig({ publicEndpoint: ['a.example=10.0.0.1:1', 'A.EXAMPLE=10.0.0.1:2'] }, {})).toThrow(
+      /a\.example is given twice/,
+    );
     expect(resolveConfig({}, {}).publicEndpoints.size).toBe(0);
   });
 });

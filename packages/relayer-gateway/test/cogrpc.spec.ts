@@ -21,11 +21,23 @@ async function collectAll<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return items;
 }
 
-async function startDaemon(extraArgs: readonly string[]): Promise<{ dataRoot: string; daemon: RelayerGatewayDaemon; stdout: string }> {
+async function startDaemon(
+  extraArgs: readonly string[],
+): Promise<{ dataRoot: string; daemon: RelayerGatewayDaemon; stdout: string }> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'relayer-cogrpc-'));
   let stdout = '';
   const started = await main(
-    ['node', 'relayer-gateway', '--data-root', dataRoot, '--pogrpc-address', '127.0.0.1:0', '--cogrpc-address', '127.0.0.1:0', ...extraArgs],
+    [
+      'node',
+      'relayer-gateway',
+      '--data-root',
+      dataRoot,
+      '--pogrpc-address',
+      '127.0.0.1:0',
+      '--cogrpc-address',
+      '127.0.0.1:0',
+      ...extraArgs,
+    ],
     {},
     { stdout: (line) => (stdout += line), stderr: () => undefined },
   );
@@ -47,7 +59,10 @@ describe('relayer-gateway --cogrpc-address', () => {
     ({ dataRoot, daemon, stdout } = await startDaemon([]));
     const userKeys = await generateRsaKeyPair();
     user = new UserGateway({
-      identity: { privateKey: userKeys.privateKey, certificate: await daemon.gateway.registerUserGateway(userKeys.publicKey) },
+      identity: {
+        privateKey: userKeys.privateKey,
+        certificate: await daemon.gateway.registerUserGateway(userKeys.publicKey),
+      },
       relayingGateway: { certificate: daemon.gateway.certificate },
       stores: createMemoryStores(),
     });
@@ -63,7 +78,9 @@ describe('relayer-gateway --cogrpc-address', () => {
   test('publishes cogrpc.json, prints the fingerprint, keeps the self-signed key 0600', () => {
     const { address, tlsCertificatePem } = publication();
     expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
-    expect(stdout).toContain(`CogRPC (couriers): ${address} (TLS certificate SHA-256 ${certificateFingerprint(tlsCertificatePem!)}`);
+    expect(stdout).toContain(
+      `CogRPC (couriers): ${address} (TLS certificate SHA-256 ${certificateFingerprint(tlsCertificatePem!)}`,
+    );
     expect(statSync(join(dataRoot, 'relayer-gateway', 'cogrpc-tls', 'pogrpc-tls-key.pem')).mode & 0o777).toBe(0o600);
   });
 
@@ -73,9 +90,13 @@ describe('relayer-gateway --cogrpc-address', () => {
       await user.receiveParcelFromEndpoint(await parcelFromApp(user));
       const cargo: Buffer[] = [];
       for await (const item of user.generateCargoForRelayingGateway()) cargo.push(item.serialized);
-      const acked = await collectAll(reference.deliverCargo((async function* () {
-        for (const [index, item] of cargo.entries()) yield { localId: String(index), cargo: item };
-      })()));
+      const acked = await collectAll(
+        reference.deliverCargo(
+          (async function* () {
+            for (const [index, item] of cargo.entries()) yield { localId: String(index), cargo: item };
+          })(),
+        ),
+      );
       expect(acked).toEqual(cargo.map((_, index) => String(index)));
 
       const cca = await user.generateCca();
@@ -114,7 +135,12 @@ test('--cogrpc-tls-cert/--cogrpc-tls-key: the given identity is served and publi
   const files = mkdtempSync(join(tmpdir(), 'relayer-cogrpc-tls-'));
   writeFileSync(join(files, 'cert.pem'), identity.certificatePem);
   writeFileSync(join(files, 'key.pem'), identity.keyPem, { mode: 0o600 });
-  const { dataRoot, daemon } = await startDaemon(['--cogrpc-tls-cert', join(files, 'cert.pem'), '--cogrpc-tls-key', join(files, 'key.pem')]);
+  const { dataRoot, daemon } = await startDaemon([
+    '--cogrpc-tls-cert',
+    join(files, 'cert.pem'),
+    '--cogrpc-tls-key',
+    join(files, 'key.pem'),
+  ]);
   const reference = await ReferenceClient.initLan(readPublication(dataRoot).address);
   try {
     expect(readPublication(dataRoot).tlsCertificatePem).toBe(identity.certificatePem);

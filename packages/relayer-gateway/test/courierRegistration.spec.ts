@@ -6,7 +6,16 @@
  * CRASH_SEED reproduces the points). The same request over CogRPC gets the same response; a tampered one is refused.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -58,7 +67,10 @@ class TwoSides {
     const app = await PrivateEndpoint.open({
       dataDir: join(this.userRoot, 'apps', 'alice'),
       logger: silentLogger,
-      transport: new PoWebSocketGatewayTransport({ socketPath: join(this.userRoot, 'user-gateway', 'powebsocket.sock'), logger: silentLogger }),
+      transport: new PoWebSocketGatewayTransport({
+        socketPath: join(this.userRoot, 'user-gateway', 'powebsocket.sock'),
+        logger: silentLogger,
+      }),
     });
     this.app = app;
     await app.register();
@@ -66,7 +78,10 @@ class TwoSides {
     writeFileSync(parameters, readFileSync(this.internet.path('twitter-api-adapter', 'connection-parameters.json')));
     const peer = await app.addPublicPeer(await readConnectionParameters(parameters));
     const authorization = await app.issuePda(peer.identityCertificate, new Date(Date.now() + 7 * 24 * 3_600_000));
-    await app.sendMessage(peer.internetAddress, { type: 'pda', content: serializeDeliveryAuthorization(authorization) });
+    await app.sendMessage(peer.internetAddress, {
+      type: 'pda',
+      content: serializeDeliveryAuthorization(authorization),
+    });
     return async (text) => {
       await app.sendMessage(peer.internetAddress, { type: 'text', content: Buffer.from(text) });
     };
@@ -83,7 +98,8 @@ class TwoSides {
       );
       let stderr = '';
       child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = options.killAfterMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
+      const timer =
+        options.killAfterMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
       child.once('exit', (status) => {
         if (timer) clearTimeout(timer);
         done({ status, stderr });
@@ -146,7 +162,9 @@ describe('two data roots, one flashdrive', () => {
     const third = await sides.relay('user-gateway');
     expect(third.stderr).toContain('handed to the user gateway');
     expect(sides.registered()).toBe(true);
-    expect(sides.userGateway.logs().some((l) => l.msg === 'Registered with the relaying gateway' && l.via === 'a courier')).toBe(true);
+    expect(
+      sides.userGateway.logs().some((l) => l.msg === 'Registered with the relaying gateway' && l.via === 'a courier'),
+    ).toBe(true);
     expect(sides.files('user-gw', 'registration')).toEqual([]);
     // Registered, and the queued tweet made cargo on the same trip.
     expect(sides.files('relayer-gw').some((f) => f.endsWith('.cargo'))).toBe(true);
@@ -154,7 +172,11 @@ describe('two data roots, one flashdrive', () => {
     await tripsUntilDelivered(sides, 1);
     expect(sides.internet.adapterInbox.contents()).toEqual(['queued before registration']);
     // Nothing was ever written to the shared registration folder of either side.
-    expect(existsSync(sides.internet.path('registration', 'requests')) ? readdirSync(sides.internet.path('registration', 'requests')) : []).toEqual([]);
+    expect(
+      existsSync(sides.internet.path('registration', 'requests'))
+        ? readdirSync(sides.internet.path('registration', 'requests'))
+        : [],
+    ).toEqual([]);
   });
 
   test('a tampered or replayed request is refused or answered alike; a tampered, replayed or foreign response is refused', async () => {
@@ -166,7 +188,9 @@ describe('two data roots, one flashdrive', () => {
     const request = readFileSync(requestPath);
 
     // Over CogRPC (its own service beside CargoRelay): tampered → refused for good; replayed → the same response.
-    const { address } = JSON.parse(readFileSync(sides.internet.path('relayer-gateway', 'cogrpc.json'), 'utf8')) as { address: string };
+    const { address } = JSON.parse(readFileSync(sides.internet.path('relayer-gateway', 'cogrpc.json'), 'utf8')) as {
+      address: string;
+    };
     const client = new CourierRegistrationClient(address, { tls: { insecurePlaintextForTests: true } });
     try {
       const tampered = Buffer.from(request);
@@ -178,7 +202,11 @@ describe('two data roots, one flashdrive', () => {
       const logs = sides.internet.relayer.logs();
       expect(logs.filter((l) => l.msg === 'Courier registration request answered')).toHaveLength(1);
       expect(logs.some((l) => l.msg.startsWith('Courier registration request replayed'))).toBe(true);
-      expect(logs.some((l) => l.msg === 'Courier registration request refused' && l.refusal === 'MalformedRegistrationRequestError')).toBe(true);
+      expect(
+        logs.some(
+          (l) => l.msg === 'Courier registration request refused' && l.refusal === 'MalformedRegistrationRequestError',
+        ),
+      ).toBe(true);
 
       // A tampered response, then one for another user gateway: the user gateway refuses both, the relay sets them aside.
       const responses = join(sides.flashdrive, 'user-gw', 'registration');
@@ -191,15 +219,21 @@ describe('two data roots, one flashdrive', () => {
         await other.userGateway.start();
         await other.relay('user-gateway');
         const [otherRequest] = other.files('relayer-gw', 'registration');
-        const foreign = await client.register(readFileSync(join(other.flashdrive, 'relayer-gw', 'registration', otherRequest)));
+        const foreign = await client.register(
+          readFileSync(join(other.flashdrive, 'relayer-gw', 'registration', otherRequest)),
+        );
         writeFileSync(join(responses, 'foreign.response'), foreign);
       } finally {
         await other.close();
       }
       const refused = await sides.relay('user-gateway');
       expect(refused.status).toBe(1);
-      expect(refused.stderr).toContain('tampered.response: refused by the gateway: Registration response refused: unreadable or its signature does not verify');
-      expect(refused.stderr).toContain("foreign.response: refused by the gateway: Registration response refused: it does not answer this gateway's pending request");
+      expect(refused.stderr).toContain(
+        'tampered.response: refused by the gateway: Registration response refused: unreadable or its signature does not verify',
+      );
+      expect(refused.stderr).toContain(
+        "foreign.response: refused by the gateway: Registration response refused: it does not answer this gateway's pending request",
+      );
       expect(sides.files('user-gw', 'registration', 'refused')).toHaveLength(2);
       expect(sides.registered()).toBe(false);
 
@@ -211,8 +245,12 @@ describe('two data roots, one flashdrive', () => {
       writeFileSync(join(responses, 'replayed.response'), response);
       const replay = await sides.relay('user-gateway');
       expect(replay.stderr).toContain('replayed.response handed to the user gateway');
-      expect(readFileSync(join(sides.userRoot, 'user-gateway', 'identity-certificate.pem')).equals(certificate)).toBe(true);
-      expect(sides.userGateway.logs().some((l) => l.msg === 'Courier registration response taken: already registered')).toBe(true);
+      expect(readFileSync(join(sides.userRoot, 'user-gateway', 'identity-certificate.pem')).equals(certificate)).toBe(
+        true,
+      );
+      expect(
+        sides.userGateway.logs().some((l) => l.msg === 'Courier registration response taken: already registered'),
+      ).toBe(true);
     } finally {
       client.close();
     }
@@ -230,7 +268,9 @@ test('the registration leg over CogRPC, as the CogRPC path of bin/relay runs it:
     tampered[Math.floor(tampered.length / 2)] ^= 0x01;
     writeFileSync(join(requests, 'tampered.request'), tampered);
 
-    const { address } = JSON.parse(readFileSync(sides.internet.path('relayer-gateway', 'cogrpc.json'), 'utf8')) as { address: string };
+    const { address } = JSON.parse(readFileSync(sides.internet.path('relayer-gateway', 'cogrpc.json'), 'utf8')) as {
+      address: string;
+    };
     const client = new CourierRegistrationClient(address, { tls: { insecurePlaintextForTests: true } });
     let output = '';
     try {
@@ -247,7 +287,9 @@ test('the registration leg over CogRPC, as the CogRPC path of bin/relay runs it:
     } finally {
       client.close();
     }
-    expect(output).toContain('tampered.request: refused by the gateway: Registration request refused: unreadable or its signature does not verify');
+    expect(output).toContain(
+      'tampered.request: refused by the gateway: Registration request refused: unreadable or its signature does not verify',
+    );
     expect(sides.files('relayer-gw', 'registration')).toEqual(['refused']);
     expect(sides.files('user-gw', 'registration')).toEqual([name.replace(/\.request$/, '.response')]);
 
@@ -267,7 +309,10 @@ test(`kill -9 at random points of the courier registration (${TRIALS} trials per
   let lost = 0;
   let duplicated = 0;
   /** Per kind: trials, and kills that landed while the relay run was still under way. */
-  const figures = Object.fromEntries(kinds.map((k) => [k, { trials: 0, midRun: 0 }])) as Record<(typeof kinds)[number], { trials: number; midRun: number }>;
+  const figures = Object.fromEntries(kinds.map((k) => [k, { trials: 0, midRun: 0 }])) as Record<
+    (typeof kinds)[number],
+    { trials: number; midRun: number }
+  >;
   /** How long a relay run took last (ms): the kill lands within it. */
   let runTime = 400;
   for (const [index, kind] of trials.entries()) {
@@ -306,13 +351,18 @@ test(`kill -9 at random points of the courier registration (${TRIALS} trials per
         }
         events.push(`${index}: ${kind} killed ${delay} ms into relay run ${run} (${at})`);
       }
-      await waitFor('the registration', async () => {
-        if (!sides.registered()) {
-          await sides.relay('relayer-gateway');
-          await sides.relay('user-gateway');
-        }
-        return sides.registered();
-      }, 30_000, 100);
+      await waitFor(
+        'the registration',
+        async () => {
+          if (!sides.registered()) {
+            await sides.relay('relayer-gateway');
+            await sides.relay('user-gateway');
+          }
+          return sides.registered();
+        },
+        30_000,
+        100,
+      );
       await tripsUntilDelivered(sides, 1);
       const got = countOf(sides.internet.adapterInbox.contents());
       if (!got.has(text)) lost++;

@@ -119,7 +119,9 @@ test(`kill -9 during relays and deliveries (${TRIALS} trials per process kind): 
         const before = world.adapterInbox.messages.length;
         await sleep(delay);
         await daemon.stop('SIGKILL');
-        events.push(`relayer-gateway killed ${delay} ms into its deliveries (${world.adapterInbox.messages.length - before} arrived)`);
+        events.push(
+          `relayer-gateway killed ${delay} ms into its deliveries (${world.adapterInbox.messages.length - before} arrived)`,
+        );
         if (world.adapterInbox.messages.length - before < 2) figures[kind].midOperation++;
       } else {
         // The app collects while the gateway dies.
@@ -129,7 +131,9 @@ test(`kill -9 during relays and deliveries (${TRIALS} trials per process kind): 
         await daemon.stop('SIGKILL');
         const completed = await collection;
         if (!completed) figures[kind].midOperation++;
-        events.push(`user-gateway killed ${delay} ms into the app's collection (${completed ? 'completed' : 'interrupted'})`);
+        events.push(
+          `user-gateway killed ${delay} ms into the app's collection (${completed ? 'completed' : 'interrupted'})`,
+        );
       }
       await daemon.start();
     }
@@ -140,8 +144,7 @@ test(`kill -9 during relays and deliveries (${TRIALS} trials per process kind): 
 
   // Let the adapter's outbox reach the (restarted) relaying gateway, then make clean trips until done.
   await world.waitUntilQueuedAtRelayer(replyIds, 20_000);
-  const done = () =>
-    world.adapterInbox.messages.length >= sent.length && alice.inbox.messages.length >= replies.length;
+  const done = () => world.adapterInbox.messages.length >= sent.length && alice.inbox.messages.length >= replies.length;
   for (let round = 0; round < 8 && !done(); round++) {
     await world.courier.run('user');
     await world.courier.run('relayer');
@@ -166,87 +169,105 @@ test(`kill -9 during relays and deliveries (${TRIALS} trials per process kind): 
     );
   }
   const context = `seed ${SEED}; ${events.join('; ')}`;
-  expect({ context, toAdapter, toApp }).toEqual({ context, toAdapter: { lost: 0, duplicated: 0 }, toApp: { lost: 0, duplicated: 0 } });
+  expect({ context, toAdapter, toApp }).toEqual({
+    context,
+    toAdapter: { lost: 0, duplicated: 0 },
+    toApp: { lost: 0, duplicated: 0 },
+  });
   expect({ context, adapter: countOf(world.adapterInbox.contents()) }).toEqual({ context, adapter: countOf(sent) });
   expect({ context, app: countOf(alice.inbox.contents()) }).toEqual({ context, app: countOf(replies) });
 });
 
-test(`kill -9 at random points of the first registration (${TRIALS} trials per gateway): what was queued before it is sent once`, async () => {
-  const kinds = ['user-gateway', 'relayer-gateway'] as const;
-  const trials = kinds.flatMap((kind) => Array.from({ length: TRIALS }, () => kind));
-  const events: string[] = [];
-  /** Where the user gateway's registration stood when the kill landed (as far as its log says). */
-  const figures = Object.fromEntries(
-    kinds.map((k) => [k, { trials: 0, pinnedFirst: 0, beforePin: 0, pinnedNotRegistered: 0, registered: 0 }]),
-  ) as Record<(typeof kinds)[number], { trials: number; pinnedFirst: number; beforePin: number; pinnedNotRegistered: number; registered: number }>;
-  let sent = 0;
-  let lost = 0;
-  let duplicated = 0;
-  /** From the relaying gateway's spawn to the user gateway's "Registered" (ms), as last measured. */
-  let registrationTime = 1_500;
-  const hidden = mkdtempSync(join(tmpdir(), 'hidden-registration-'));
+test(
+  `kill -9 at random points of the first registration (${TRIALS} trials per gateway): what was queued before it is sent once`,
+  async () => {
+    const kinds = ['user-gateway', 'relayer-gateway'] as const;
+    const trials = kinds.flatMap((kind) => Array.from({ length: TRIALS }, () => kind));
+    const events: string[] = [];
+    /** Where the user gateway's registration stood when the kill landed (as far as its log says). */
+    const figures = Object.fromEntries(
+      kinds.map((k) => [k, { trials: 0, pinnedFirst: 0, beforePin: 0, pinnedNotRegistered: 0, registered: 0 }]),
+    ) as Record<
+      (typeof kinds)[number],
+      { trials: number; pinnedFirst: number; beforePin: number; pinnedNotRegistered: number; registered: number }
+    >;
+    let sent = 0;
+    let lost = 0;
+    let duplicated = 0;
+    /** From the relaying gateway's spawn to the user gateway's "Registered" (ms), as last measured. */
+    let registrationTime = 1_500;
+    const hidden = mkdtempSync(join(tmpdir(), 'hidden-registration-'));
 
-  try {
-    for (const [index, kind] of trials.entries()) {
-      const w = new World();
-      try {
-        figures[kind].trials++;
-        await w.startAdapter();
-        await w.userGateway.start();
-        const app = await w.openApp('app');
-        const texts = [`queued before registration ${index}.0`, `queued before registration ${index}.1`];
-        for (const text of texts) await app.send(text);
-        sent += texts.length;
+    try {
+      for (const [index, kind] of trials.entries()) {
+        const w = new World();
+        try {
+          figures[kind].trials++;
+          await w.startAdapter();
+          await w.userGateway.start();
+          const app = await w.openApp('app');
+          const texts = [`queued before registration ${index}.0`, `queued before registration ${index}.1`];
+          for (const text of texts) await app.send(text);
+          sent += texts.length;
 
-        // Half the trials: the relaying gateway is first seen without its registration folder, so the user
-        // gateway pins its certificate before it can register (the failure found in RELIABILITY.md).
-        const pinnedFirst = random() < 0.5;
-        if (pinnedFirst) {
-          figures[kind].pinnedFirst++;
-          await (await w.startRelayerUnseen(hidden)).stop();
+          // Half the trials: the relaying gateway is first seen without its registration folder, so the user
+          // gateway pins its certificate before it can register (the failure found in RELIABILITY.md).
+          const pinnedFirst = random() < 0.5;
+          if (pinnedFirst) {
+            figures[kind].pinnedFirst++;
+            await (await w.startRelayerUnseen(hidden)).stop();
+          }
+
+          const logsBefore = w.userGateway.logs().length;
+          const delay = Math.floor(random() * registrationTime * 1.2);
+          const spawnedAt = Date.now();
+          const relayerStarted = w.relayer.start().catch(() => undefined);
+          await sleep(delay);
+          const logs = w.userGateway.logs().slice(logsBefore);
+          const registeredLog = logs.find((l) => l.msg === 'Registered with the relaying gateway');
+          const pinned = pinnedFirst || logs.some((l) => l.msg.startsWith('Relaying gateway certificate pinned'));
+          const state = registeredLog ? 'registered' : pinned ? 'pinnedNotRegistered' : 'beforePin';
+          figures[kind][state]++;
+          if (registeredLog) registrationTime = Math.max(200, Date.parse(registeredLog.time as string) - spawnedAt);
+          await (kind === 'user-gateway' ? w.userGateway : w.relayer).stop('SIGKILL');
+          await relayerStarted;
+          events.push(
+            `${index}: ${kind} killed ${delay} ms after the relaying gateway's spawn (${pinnedFirst ? 'pinned first, ' : ''}${state})`,
+          );
+
+          if (!w.relayer.running) await w.relayer.start();
+          if (!w.userGateway.running) await w.userGateway.start();
+          await waitFor(
+            'the registration',
+            () => existsSync(w.path('user-gateway', 'identity-certificate.pem')),
+            30_000,
+          );
+          for (let round = 0; round < 5 && w.adapterInbox.messages.length < texts.length; round++) {
+            await w.courier.run('user');
+            await w.courier.run('relayer');
+            for (let wait = 0; wait < 50 && w.adapterInbox.messages.length < texts.length; wait++) await sleep(100);
+          }
+          const outcome = tally(texts, w.adapterInbox.contents());
+          lost += outcome.lost;
+          duplicated += outcome.duplicated;
+          if (outcome.lost || outcome.duplicated)
+            events.push(`${index}: ${outcome.lost} lost, ${outcome.duplicated} duplicated`);
+        } finally {
+          await w.close();
         }
-
-        const logsBefore = w.userGateway.logs().length;
-        const delay = Math.floor(random() * registrationTime * 1.2);
-        const spawnedAt = Date.now();
-        const relayerStarted = w.relayer.start().catch(() => undefined);
-        await sleep(delay);
-        const logs = w.userGateway.logs().slice(logsBefore);
-        const registeredLog = logs.find((l) => l.msg === 'Registered with the relaying gateway');
-        const pinned = pinnedFirst || logs.some((l) => l.msg.startsWith('Relaying gateway certificate pinned'));
-        const state = registeredLog ? 'registered' : pinned ? 'pinnedNotRegistered' : 'beforePin';
-        figures[kind][state]++;
-        if (registeredLog) registrationTime = Math.max(200, Date.parse(registeredLog.time as string) - spawnedAt);
-        await (kind === 'user-gateway' ? w.userGateway : w.relayer).stop('SIGKILL');
-        await relayerStarted;
-        events.push(`${index}: ${kind} killed ${delay} ms after the relaying gateway's spawn (${pinnedFirst ? 'pinned first, ' : ''}${state})`);
-
-        if (!w.relayer.running) await w.relayer.start();
-        if (!w.userGateway.running) await w.userGateway.start();
-        await waitFor('the registration', () => existsSync(w.path('user-gateway', 'identity-certificate.pem')), 30_000);
-        for (let round = 0; round < 5 && w.adapterInbox.messages.length < texts.length; round++) {
-          await w.courier.run('user');
-          await w.courier.run('relayer');
-          for (let wait = 0; wait < 50 && w.adapterInbox.messages.length < texts.length; wait++) await sleep(100);
-        }
-        const outcome = tally(texts, w.adapterInbox.contents());
-        lost += outcome.lost;
-        duplicated += outcome.duplicated;
-        if (outcome.lost || outcome.duplicated) events.push(`${index}: ${outcome.lost} lost, ${outcome.duplicated} duplicated`);
-      } finally {
-        await w.close();
       }
+    } finally {
+      rmSync(hidden, { recursive: true, force: true });
     }
-  } finally {
-    rmSync(hidden, { recursive: true, force: true });
-  }
 
-  if (process.env.FAULTS_REPORT) {
-    appendFileSync(
-      process.env.FAULTS_REPORT,
-      `${JSON.stringify({ suite: 'registration-crash', seed: SEED, trialsPerKind: TRIALS, kinds: figures, parcels: { sent, lost, duplicated } })}\n`,
-    );
-  }
-  const context = `seed ${SEED}; ${events.join('; ')}`;
-  expect({ context, lost, duplicated }).toEqual({ context, lost: 0, duplicated: 0 });
-}, 60_000 + TRIALS * 2 * 30_000);
+    if (process.env.FAULTS_REPORT) {
+      appendFileSync(
+        process.env.FAULTS_REPORT,
+        `${JSON.stringify({ suite: 'registration-crash', seed: SEED, trialsPerKind: TRIALS, kinds: figures, parcels: { sent, lost, duplicated } })}\n`,
+      );
+    }
+    const context = `seed ${SEED}; ${events.join('; ')}`;
+    expect({ context, lost, duplicated }).toEqual({ context, lost: 0, duplicated: 0 });
+  },
+  60_000 + TRIALS * 2 * 30_000,
+);

@@ -10,7 +10,14 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import { isAlive, residentSetSize, startFlood, garbage, type Flood, type Misbehaviour } from '@twitter-relaynet/binding-conformance';
+import {
+  isAlive,
+  residentSetSize,
+  startFlood,
+  garbage,
+  type Flood,
+  type Misbehaviour,
+} from '@twitter-relaynet/binding-conformance';
 
 import { buildExecutables, waitFor, World } from './world';
 
@@ -29,10 +36,20 @@ function uint32le(value: number): Buffer {
 /** CoSocket (RS-004): uint16 LE tags; Cargo Delivery = tag 0x01, varchar id, uint32 length, body. */
 const cosocket: readonly Misbehaviour[] = [
   garbage,
-  { name: 'oversized length', burst: () => Buffer.concat([Buffer.from([0x01, 0x00, 0x01, 0x61]), uint32le(0xffffffff)]) },
+  {
+    name: 'oversized length',
+    burst: () => Buffer.concat([Buffer.from([0x01, 0x00, 0x01, 0x61]), uint32le(0xffffffff)]),
+  },
   // Announces 9 MB, sends 1 KiB, stalls: the server must not wait (or hold the memory) forever.
-  { name: 'half frame', burst: () => Buffer.concat([Buffer.from([0x01, 0x00, 0x01, 0x61]), uint32le(9_000_000), randomBytes(1024)]) },
-  { name: 'slowloris', burst: () => Buffer.from([0x01, 0x00]), drip: () => Buffer.concat([Buffer.from([0x01, 0x61]), uint32le(1000), randomBytes(1000)]) },
+  {
+    name: 'half frame',
+    burst: () => Buffer.concat([Buffer.from([0x01, 0x00, 0x01, 0x61]), uint32le(9_000_000), randomBytes(1024)]),
+  },
+  {
+    name: 'slowloris',
+    burst: () => Buffer.from([0x01, 0x00]),
+    drip: () => Buffer.concat([Buffer.from([0x01, 0x61]), uint32le(1000), randomBytes(1000)]),
+  },
 ];
 
 const upgrade = Buffer.from(
@@ -44,9 +61,16 @@ const upgrade = Buffer.from(
 const powebsocket: readonly Misbehaviour[] = [
   garbage,
   // A binary frame announcing 2^40 octets (64-bit length), masked as clients must.
-  { name: 'oversized frame', burst: () => Buffer.concat([upgrade, Buffer.from([0x82, 0xff, 0, 0, 0x01, 0, 0, 0, 0, 0]), randomBytes(4)]) },
+  {
+    name: 'oversized frame',
+    burst: () => Buffer.concat([upgrade, Buffer.from([0x82, 0xff, 0, 0, 0x01, 0, 0, 0, 0, 0]), randomBytes(4)]),
+  },
   // A frame announcing 1 MiB (under the limit), 100 octets of it, then nothing.
-  { name: 'half frame', burst: () => Buffer.concat([upgrade, Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0]), randomBytes(4), randomBytes(100)]) },
+  {
+    name: 'half frame',
+    burst: () =>
+      Buffer.concat([upgrade, Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0]), randomBytes(4), randomBytes(100)]),
+  },
   { name: 'slowloris upgrade', burst: () => upgrade.subarray(0, 10), drip: () => upgrade.subarray(10) },
 ];
 
@@ -62,7 +86,10 @@ const h2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const pogrpcTls: readonly Misbehaviour[] = [
   { name: 'h2 garbage', burst: () => Buffer.concat([h2Preface, randomBytes(2048)]) },
   // A DATA frame header announcing 16 MiB - 1 on stream 1 (beyond the default max frame size).
-  { name: 'h2 oversized frame', burst: () => Buffer.concat([h2Preface, Buffer.from([0xff, 0xff, 0xff, 0x00, 0x00, 0, 0, 0, 1])]) },
+  {
+    name: 'h2 oversized frame',
+    burst: () => Buffer.concat([h2Preface, Buffer.from([0xff, 0xff, 0xff, 0x00, 0x00, 0, 0, 0, 1])]),
+  },
   { name: 'h2 half preface', burst: () => h2Preface.subarray(0, 12) },
 ];
 
@@ -87,9 +114,17 @@ test(`${CONNECTIONS} bad connections per server: the good round trip gets throug
   const relayerPogrpc = world.pogrpcTarget('relayer-gateway');
   const adapterPogrpc = world.pogrpcTarget('twitter-api-adapter');
   const floods: Record<string, Flood> = {
-    'user-gateway PoWebSocket': startFlood({ path: world.path('user-gateway', 'powebsocket.sock') }, CONNECTIONS, powebsocket),
+    'user-gateway PoWebSocket': startFlood(
+      { path: world.path('user-gateway', 'powebsocket.sock') },
+      CONNECTIONS,
+      powebsocket,
+    ),
     'user-gateway CoSocket': startFlood({ path: world.path('user-gateway', 'cosocket.sock') }, CONNECTIONS, cosocket),
-    'relayer-gateway CoSocket': startFlood({ path: world.path('relayer-gateway', 'cosocket.sock') }, CONNECTIONS, cosocket),
+    'relayer-gateway CoSocket': startFlood(
+      { path: world.path('relayer-gateway', 'cosocket.sock') },
+      CONNECTIONS,
+      cosocket,
+    ),
     'relayer-gateway PogRPC (TCP)': startFlood(relayerPogrpc, CONNECTIONS / 2, pogrpcTcp),
     'relayer-gateway PogRPC (TLS)': startFlood({ ...relayerPogrpc, tls: true }, CONNECTIONS / 2, pogrpcTls),
     'adapter PogRPC (TCP)': startFlood(adapterPogrpc, CONNECTIONS / 2, pogrpcTcp),

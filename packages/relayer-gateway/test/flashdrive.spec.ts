@@ -111,52 +111,62 @@ test('bad files are reported one by one and left in place; good and duplicated c
   for (const name of Object.keys(bad)) unlinkSync(join(folder, name));
 });
 
-withMounts('a full flashdrive: nothing collected is acknowledged; once there is room, everything still arrives once', async () => {
-  mountFlashdrive('256k');
-  await tweet('full disk 1');
-  await tweet('full disk 2');
-  // Fill it up completely.
-  mkdirSync(world.courier.toRelayer, { recursive: true });
-  const filler = join(world.path('flashdrive'), 'filler.bin');
-  expect(() => writeFileSync(filler, Buffer.alloc(1024 * 1024))).toThrow(/ENOSPC/);
+withMounts(
+  'a full flashdrive: nothing collected is acknowledged; once there is room, everything still arrives once',
+  async () => {
+    mountFlashdrive('256k');
+    await tweet('full disk 1');
+    await tweet('full disk 2');
+    // Fill it up completely.
+    mkdirSync(world.courier.toRelayer, { recursive: true });
+    const filler = join(world.path('flashdrive'), 'filler.bin');
+    expect(() => writeFileSync(filler, Buffer.alloc(1024 * 1024))).toThrow(/ENOSPC/);
 
-  const full = await world.courier.run('user');
-  expect(full.status).toBe(1);
-  expect(full.stderr).toMatch(/relayer-gw\/[0-9a-f-]{36}\.(cargo|cca): could not be saved \(no space left on device \(ENOSPC\)\); not acknowledged, the gateway keeps it; collection stopped/);
-  expect(world.courier.files(world.courier.toRelayer)).toEqual([]); // no partial or temp file
+    const full = await world.courier.run('user');
+    expect(full.status).toBe(1);
+    expect(full.stderr).toMatch(
+      /relayer-gw\/[0-9a-f-]{36}\.(cargo|cca): could not be saved \(no space left on device \(ENOSPC\)\); not acknowledged, the gateway keeps it; collection stopped/,
+    );
+    expect(world.courier.files(world.courier.toRelayer)).toEqual([]); // no partial or temp file
 
-  unlinkSync(filler);
-  expect((await world.courier.run('user')).status).toBe(0);
-  expect((await world.courier.run('relayer')).status).toBe(0);
-  await waitForAdapter();
-  expect(adapterCounts()).toEqual(countOf(sent));
-});
+    unlinkSync(filler);
+    expect((await world.courier.run('user')).status).toBe(0);
+    expect((await world.courier.run('relayer')).status).toBe(0);
+    await waitForAdapter();
+    expect(adapterCounts()).toEqual(countOf(sent));
+  },
+);
 
-withMounts('a read-only flashdrive: delivered cargo cannot be deleted (said so), nothing is saved; once writable, everything arrives once', async () => {
-  mountFlashdrive('4m');
-  await tweet('read-only 1');
-  await tweet('read-only 2');
-  expect((await world.courier.run('user')).status).toBe(0);
-  const cargoNames = cargoFiles(world.courier.toRelayer);
-  expect(cargoNames).toHaveLength(1);
-  mkdirSync(world.courier.toUser, { recursive: true });
-  remountFlashdrive('ro');
+withMounts(
+  'a read-only flashdrive: delivered cargo cannot be deleted (said so), nothing is saved; once writable, everything arrives once',
+  async () => {
+    mountFlashdrive('4m');
+    await tweet('read-only 1');
+    await tweet('read-only 2');
+    expect((await world.courier.run('user')).status).toBe(0);
+    const cargoNames = cargoFiles(world.courier.toRelayer);
+    expect(cargoNames).toHaveLength(1);
+    mkdirSync(world.courier.toUser, { recursive: true });
+    remountFlashdrive('ro');
 
-  const readOnly = await world.courier.run('relayer');
-  expect(readOnly.status).toBe(1);
-  expect(readOnly.stderr).toContain(
-    `${cargoNames[0]}: delivered, but could not be deleted (read-only file system (EROFS)); delete it by hand`,
-  );
-  expect(readOnly.stderr).toMatch(/user-gw\/[0-9a-f-]{36}\.cargo: could not be saved \(read-only file system \(EROFS\)\); not acknowledged/);
-  expect(cargoFiles(world.courier.toRelayer)).toEqual(cargoNames);
+    const readOnly = await world.courier.run('relayer');
+    expect(readOnly.status).toBe(1);
+    expect(readOnly.stderr).toContain(
+      `${cargoNames[0]}: delivered, but could not be deleted (read-only file system (EROFS)); delete it by hand`,
+    );
+    expect(readOnly.stderr).toMatch(
+      /user-gw\/[0-9a-f-]{36}\.cargo: could not be saved \(read-only file system \(EROFS\)\); not acknowledged/,
+    );
+    expect(cargoFiles(world.courier.toRelayer)).toEqual(cargoNames);
 
-  // Writable again: the same cargo goes in a second time (the gateway takes it as a duplicate), and the
-  // next trips carry on as usual.
-  remountFlashdrive('rw');
-  await world.courier.run('relayer');
-  expect(cargoFiles(world.courier.toRelayer)).toEqual([]);
-  expect((await world.courier.run('user')).status).toBe(0);
-  expect((await world.courier.run('relayer')).status).toBe(0);
-  await waitForAdapter();
-  expect(adapterCounts()).toEqual(countOf(sent));
-});
+    // Writable again: the same cargo goes in a second time (the gateway takes it as a duplicate), and the
+    // next trips carry on as usual.
+    remountFlashdrive('rw');
+    await world.courier.run('relayer');
+    expect(cargoFiles(world.courier.toRelayer)).toEqual([]);
+    expect((await world.courier.run('user')).status).toBe(0);
+    expect((await world.courier.run('relayer')).status).toBe(0);
+    await waitForAdapter();
+    expect(adapterCounts()).toEqual(countOf(sent));
+  },
+);

@@ -14,7 +14,12 @@ import { generateRsaKeyPair, Parcel } from '@twitter-relaynet/core';
 import { createPogRPCServer, type PogRPCServer } from '@twitter-relaynet/pogrpc';
 import { createMemoryStores, RelayingGateway, UserGateway } from '@twitter-relaynet/gateway';
 import { openPostgresStores } from '@twitter-relaynet/gateway-postgres';
-import { describeWithPostgres, startThrottlingProxy, type ThrottlingProxy, useTestDatabase } from '@twitter-relaynet/test-support';
+import {
+  describeWithPostgres,
+  startThrottlingProxy,
+  type ThrottlingProxy,
+  useTestDatabase,
+} from '@twitter-relaynet/test-support';
 
 import { loadOrCreateKeyPair, readCertificate } from '../src/files';
 import { parcelFromApp, parcelsFromApp, PUBLIC_ADDRESS } from './userGateway';
@@ -44,14 +49,21 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
   const dataDir = (index: number) => join(root, `i${index}`, 'relayer-gateway');
   const daemon = (index: number, databaseUrl = database.current().url) =>
     new Daemon('relayer-gateway', [
-      '--data-root', join(root, `i${index}`),
-      '--pogrpc-address', '127.0.0.1:0',
-      '--cogrpc-address', '127.0.0.1:0',
+      '--data-root',
+      join(root, `i${index}`),
+      '--pogrpc-address',
+      '127.0.0.1:0',
+      '--cogrpc-address',
+      '127.0.0.1:0',
       '--cogrpc-plaintext',
-      '--poll-interval', '200',
-      '--database-url', databaseUrl,
-      '--address-book', join(root, 'address-book.json'),
-      '--delivery-lease', String(LEASE_MS),
+      '--poll-interval',
+      '200',
+      '--database-url',
+      databaseUrl,
+      '--address-book',
+      join(root, 'address-book.json'),
+      '--delivery-lease',
+      String(LEASE_MS),
     ]);
   const copyIdentity = (index: number) => {
     mkdirSync(dataDir(index), { recursive: true, mode: 0o700 });
@@ -83,7 +95,10 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
       const registrar = new RelayingGateway({ identity: { privateKey: keyPair.privateKey, certificate }, stores });
       const userKeys = await generateRsaKeyPair();
       user = new UserGateway({
-        identity: { privateKey: userKeys.privateKey, certificate: await registrar.registerUserGateway(userKeys.publicKey) },
+        identity: {
+          privateKey: userKeys.privateKey,
+          certificate: await registrar.registerUserGateway(userKeys.publicKey),
+        },
         relayingGateway: { certificate },
         stores: createMemoryStores(),
       });
@@ -109,7 +124,9 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
       served.push(outcomes.filter((outcome) => outcome.status === 'fulfilled').length);
     }
     expect(served).toEqual(Array(ROUNDS).fill(1));
-    const accepted = instances.map((instance) => instance.logs().filter((line) => line.msg === 'CCA accepted (CogRPC)').length);
+    const accepted = instances.map(
+      (instance) => instance.logs().filter((line) => line.msg === 'CCA accepted (CogRPC)').length,
+    );
     expect(accepted.reduce((sum, count) => sum + count, 0)).toBe(ROUNDS);
     // Each was served by whichever got there first: not always the same one.
     expect(accepted.filter((count) => count > 0).length).toBeGreaterThan(1);
@@ -125,15 +142,23 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
     const instance = daemon(3, viaProxy.toString());
     instances.push(instance);
     await instance.start();
-    expect(JSON.parse(readFileSync(join(dataDir(3), 'health.json'), 'utf8'))).toMatchObject({ ready: true, reason: null, pid: instance.pid });
+    expect(JSON.parse(readFileSync(join(dataDir(3), 'health.json'), 'utf8'))).toMatchObject({
+      ready: true,
+      reason: null,
+      pid: instance.pid,
+    });
     const client = await cogrpcClient(3);
     clients.push(client);
     await user.receiveParcelFromEndpoint(await parcelFromApp(user));
     const [cargo] = await drain(user.generateCargoForRelayingGateway());
     const deliver = () =>
-      drain(client.deliverCargo((async function* () {
-        yield { localId: 'c', cargo: cargo.serialized };
-      })())).catch(() => []);
+      drain(
+        client.deliverCargo(
+          (async function* () {
+            yield { localId: 'c', cargo: cargo.serialized };
+          })(),
+        ),
+      ).catch(() => []);
     const logged = (message: string) => instance.logs().filter((line) => line.msg.startsWith(message)).length;
 
     // The database goes away (connections cut, nothing listening): every attempt fails, unacknowledged.
@@ -142,12 +167,17 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
     for (let attempt = 0; attempt < 3; attempt += 1) await expect(deliver()).resolves.toEqual([]);
     await waitFor('the outage to be logged', () => logged('PostgreSQL unreachable') > 0);
     // The delivery loop (every 200 ms) and the LISTEN connection retry meanwhile, silently.
-    const reconnects = () => instance.logs().filter((line) => line.msg.startsWith('PostgreSQL notification connection lost')).length;
-    await waitFor('a few more rounds of the delivery loop', async () => (await deliver()).length === 0 && reconnects() > 0);
+    const reconnects = () =>
+      instance.logs().filter((line) => line.msg.startsWith('PostgreSQL notification connection lost')).length;
+    await waitFor(
+      'a few more rounds of the delivery loop',
+      async () => (await deliver()).length === 0 && reconnects() > 0,
+    );
     expect(logged('PostgreSQL unreachable')).toBe(1);
     expect(logged('Delivery round failed')).toBe(0);
     expect(logged('PostgreSQL answers again')).toBe(0);
-    const health = () => JSON.parse(readFileSync(join(dataDir(3), 'health.json'), 'utf8')) as { ready: boolean; reason: string | null };
+    const health = () =>
+      JSON.parse(readFileSync(join(dataDir(3), 'health.json'), 'utf8')) as { ready: boolean; reason: string | null };
     await waitFor('health.json to say not ready', () => !health().ready);
     expect(health().reason).toMatch(/^PostgreSQL unreachable/);
 
@@ -202,9 +232,13 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
     const parcels = await parcelsFromApp(user, COUNT, 'kill-');
     for (const parcel of parcels) await user.receiveParcelFromEndpoint(parcel);
     const cargoes = await drain(user.generateCargoForRelayingGateway());
-    const acked = await drain(clients[0].deliverCargo((async function* () {
-      for (const [index, cargo] of cargoes.entries()) yield { localId: String(index), cargo: cargo.serialized };
-    })()));
+    const acked = await drain(
+      clients[0].deliverCargo(
+        (async function* () {
+          for (const [index, cargo] of cargoes.entries()) yield { localId: String(index), cargo: cargo.serialized };
+        })(),
+      ),
+    );
     expect(acked).toHaveLength(cargoes.length);
 
     const pogrpcAddress = (index: number) =>
@@ -236,7 +270,10 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
       expect(seen.get(id)).toBe(2);
     }
     for (const id of twice) {
-      expect(received.filter((item) => item.id === id).map((item) => item.from === victimAddress)).toEqual([true, false]);
+      expect(received.filter((item) => item.id === id).map((item) => item.from === victimAddress)).toEqual([
+        true,
+        false,
+      ]);
     }
   });
 });

@@ -21,23 +21,31 @@ test('the database URL comes from --database-url, else DATABASE_URL; none means 
   expect(resolveConfig({}, {}).databaseUrl).toBeNull();
   expect(resolveConfig({}, { DATABASE_URL: ' ' }).databaseUrl).toBeNull();
   expect(resolveConfig({}, { DATABASE_URL: 'postgres://u@db/x' }).databaseUrl).toBe('postgres://u@db/x');
-  expect(resolveConfig({ databaseUrl: 'postgresql://u@other/y' }, { DATABASE_URL: 'postgres://u@db/x' }).databaseUrl).toBe(
-    'postgresql://u@other/y',
-  );
+  expect(
+    resolveConfig({ databaseUrl: 'postgresql://u@other/y' }, { DATABASE_URL: 'postgres://u@db/x' }).databaseUrl,
+  ).toBe('postgresql://u@other/y');
   expect(() => resolveConfig({ databaseUrl: 'mysql://u@db/x' }, {})).toThrow(ConfigError);
   expect(() => resolveConfig({ databaseUrl: 'not a url' }, {})).toThrow('--database-url must be a postgres://');
 });
 
 /** Start and stop bin/relayer-gateway with `args`; resolves to its stdout and the module files it loaded. */
-async function runOnce(root: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; modules: string[] }> {
+async function runOnce(
+  root: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ stdout: string; modules: string[] }> {
   const report = join(root, `modules-${Date.now()}.txt`);
-  const daemon = new Daemon('relayer-gateway', ['--data-root', root, '--pogrpc-address', '127.0.0.1:0', ...args], () => ({
-    ...process.env,
-    DATABASE_URL: '',
-    ...env,
-    NODE_OPTIONS: [process.env.NODE_OPTIONS, `--require ${JSON.stringify(PRELOAD)}`].filter(Boolean).join(' '),
-    LOADED_MODULES_REPORT: report,
-  }));
+  const daemon = new Daemon(
+    'relayer-gateway',
+    ['--data-root', root, '--pogrpc-address', '127.0.0.1:0', ...args],
+    () => ({
+      ...process.env,
+      DATABASE_URL: '',
+      ...env,
+      NODE_OPTIONS: [process.env.NODE_OPTIONS, `--require ${JSON.stringify(PRELOAD)}`].filter(Boolean).join(' '),
+      LOADED_MODULES_REPORT: report,
+    }),
+  );
   await daemon.start();
   await daemon.stop();
   return { stdout: daemon.stdout, modules: readFileSync(report, 'utf8').split('\n').filter(Boolean) };
@@ -68,7 +76,9 @@ describe('bin/relayer-gateway stores', () => {
       const { url } = database.current();
       const byFlag = await runOnce(root, ['--database-url', url]);
       const host = new URL(url);
-      expect(byFlag.stdout).toContain(`relayer-gateway: stores: PostgreSQL ${host.hostname}:${host.port}/${database.current().name}`);
+      expect(byFlag.stdout).toContain(
+        `relayer-gateway: stores: PostgreSQL ${host.hostname}:${host.port}/${database.current().name}`,
+      );
       expect(loadsPg(byFlag.modules)).toBe(true);
       expect(existsSync(join(root, 'relayer-gateway', 'gateway.sqlite'))).toBe(false);
 

@@ -15,7 +15,12 @@ import { join } from 'node:path';
 import { serializeDeliveryAuthorization } from '@twitter-relaynet/endpoint';
 import { certificateFingerprint, generateSelfSignedCertificate } from '@twitter-relaynet/pogrpc';
 import { serviceMessages, type UserCredentials } from '@twitter-relaynet/twitter-service';
-import { createEmulatorClient, DEFAULT_USER, startEmulator, type RunningEmulator } from '@twitter-relaynet/x-api-emulator';
+import {
+  createEmulatorClient,
+  DEFAULT_USER,
+  startEmulator,
+  type RunningEmulator,
+} from '@twitter-relaynet/x-api-emulator';
 
 import { ADAPTER_ADDRESS, buildExecutables, REPO, type LogLine, waitFor, World } from './world';
 
@@ -59,7 +64,7 @@ async function restartRelayerWith(flags: readonly string[]): Promise<void> {
   await world.relayer.start();
 }
 
-test('each data root holds only its own daemon\'s folder: nothing of the other to read', () => {
+test("each data root holds only its own daemon's folder: nothing of the other to read", () => {
   expect(readdirSync(adapterRoot).filter((name) => !name.startsWith('.'))).toEqual(['twitter-api-adapter']);
   expect(readdirSync(world.root)).not.toContain('twitter-api-adapter');
   expect(statSync(join(world.root, 'relayer-gateway')).isDirectory()).toBe(true);
@@ -69,10 +74,17 @@ test("neither daemon's code names the other's folder (a path join or a path unde
   const sources = (pkg: string) =>
     readdirSync(join(REPO, 'packages', pkg, 'src'), { recursive: true, encoding: 'utf8' })
       .filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'))
-      .map((file) => ({ file: `${pkg}/src/${file}`, text: readFileSync(join(REPO, 'packages', pkg, 'src', file), 'utf8') }));
+      .map((file) => ({
+        file: `${pkg}/src/${file}`,
+        text: readFileSync(join(REPO, 'packages', pkg, 'src', file), 'utf8'),
+      }));
   const mentions = (pkg: string, folder: string) =>
     sources(pkg).flatMap(({ file, text }) =>
-      text.split('\n').flatMap((line, index) => (line.includes(`'${folder}'`) || line.includes(`${folder}/`) ? [`${file}:${index + 1}: ${line.trim()}`] : [])),
+      text
+        .split('\n')
+        .flatMap((line, index) =>
+          line.includes(`'${folder}'`) || line.includes(`${folder}/`) ? [`${file}:${index + 1}: ${line.trim()}`] : [],
+        ),
     );
   expect(mentions('relayer-gateway', 'twitter-api-adapter')).toEqual([]);
   expect(mentions('twitter-api-adapter', 'relayer-gateway')).toEqual([]);
@@ -83,7 +95,12 @@ test('a wrong certificate is refused with a clear log line and the parcels stay 
   expect(adapter.internetAddress).toBe(ADAPTER_ADDRESS);
   const wrong = join(dir, 'wrong.pem');
   writeFileSync(wrong, generateSelfSignedCertificate().certificatePem);
-  await restartRelayerWith(['--public-endpoint', `${ADAPTER_ADDRESS}=${adapter.address}`, '--public-endpoint-certificate', `${ADAPTER_ADDRESS}=${wrong}`]);
+  await restartRelayerWith([
+    '--public-endpoint',
+    `${ADAPTER_ADDRESS}=${adapter.address}`,
+    '--public-endpoint-certificate',
+    `${ADAPTER_ADDRESS}=${wrong}`,
+  ]);
   expect(world.relayer.stdout).toContain(
     `relayer-gateway: public endpoint ${ADAPTER_ADDRESS} at ${adapter.address} (TLS certificate SHA-256 ${certificateFingerprint(readFileSync(wrong, 'utf8'))})`,
   );
@@ -97,7 +114,10 @@ test('a wrong certificate is refused with a clear log line and the parcels stay 
       creationDate: new Date(),
     }),
   );
-  await alice.app.sendMessage(alice.adapterAddress, serviceMessages.tweet({ id: tweetId, text, credentials: user, creationDate: new Date() }));
+  await alice.app.sendMessage(
+    alice.adapterAddress,
+    serviceMessages.tweet({ id: tweetId, text, credentials: user, creationDate: new Date() }),
+  );
   expect((await world.courier.run('user')).status).toBe(0);
   expect((await world.courier.run('relayer')).status).toBe(0);
 
@@ -122,29 +142,58 @@ test('a wrong certificate is refused with a clear log line and the parcels stay 
   const right = join(dir, 'adapter-pogrpc.pem');
   copyFileSync(join(adapterRoot, 'twitter-api-adapter', 'pogrpc-tls-cert.pem'), right);
   expect(world.adapterProcess!.stdout).toContain(certificateFingerprint(readFileSync(right, 'utf8')));
-  await restartRelayerWith(['--public-endpoint', `${ADAPTER_ADDRESS}=${adapter.address}`, '--public-endpoint-certificate', `${ADAPTER_ADDRESS}=${right}`]);
-  await waitFor('the subscription and the tweet at the adapter', () => adapterLog('Subscription stored').length >= 1 && adapterLog('Tweet posted').length >= 1, 60_000);
-  expect(relayerLog('Parcel delivered to public endpoint', (line) => line.route === 'configuration').length).toBeGreaterThanOrEqual(2);
+  await restartRelayerWith([
+    '--public-endpoint',
+    `${ADAPTER_ADDRESS}=${adapter.address}`,
+    '--public-endpoint-certificate',
+    `${ADAPTER_ADDRESS}=${right}`,
+  ]);
+  await waitFor(
+    'the subscription and the tweet at the adapter',
+    () => adapterLog('Subscription stored').length >= 1 && adapterLog('Tweet posted').length >= 1,
+    60_000,
+  );
+  expect(
+    relayerLog('Parcel delivered to public endpoint', (line) => line.route === 'configuration').length,
+  ).toBeGreaterThanOrEqual(2);
 
   // The outcome goes to the relaying gateway the adapter was given (its own root has no trace of it).
   const outcome = await waitFor('the outcome at the adapter', () =>
-    world.adapterProcess!.logs().find((line) => line.msg === 'Tweet outcome queued for the app' && line.tweetId === tweetId),
+    world
+      .adapterProcess!.logs()
+      .find((line) => line.msg === 'Tweet outcome queued for the app' && line.tweetId === tweetId),
   );
   expect(outcome.status).toBe('posted');
   await world.waitUntilQueuedAtRelayer([outcome.outcomeParcelId as string], 30_000);
   const client = createEmulatorClient(emulator.url, emulator.credentials);
-  const page = await client.v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, { max_results: 100 });
+  const page = await client.v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(
+    `users/${DEFAULT_USER.id}/timelines/reverse_chronological`,
+    { max_results: 100 },
+  );
   expect((page.data as Array<{ text: string }>).filter((tweet) => tweet.text === text)).toHaveLength(1);
 });
 
 test('usage errors: a certificate for an address without --public-endpoint, an unreadable certificate, a malformed address book', () => {
   const run = (...args: string[]) =>
-    spawnSync(join(REPO, 'bin', 'relayer-gateway'), ['--data-root', join(dir, 'usage-root'), ...args], { encoding: 'utf8' });
+    spawnSync(join(REPO, 'bin', 'relayer-gateway'), ['--data-root', join(dir, 'usage-root'), ...args], {
+      encoding: 'utf8',
+    });
   const book = join(dir, 'bad-book.json');
   writeFileSync(book, '{"twitter-api-adapter.relaynet.local": "127.0.0.1:1"}');
   const cases: Array<[string[], RegExp]> = [
-    [['--public-endpoint-certificate', `${ADAPTER_ADDRESS}=${join(dir, 'x.pem')}`], /--public-endpoint-certificate: twitter-api-adapter\.relaynet\.local has no --public-endpoint/],
-    [['--public-endpoint', `${ADAPTER_ADDRESS}=127.0.0.1:1`, '--public-endpoint-certificate', `${ADAPTER_ADDRESS}=${join(dir, 'x.pem')}`], /cannot read .*x\.pem \(ENOENT\)/],
+    [
+      ['--public-endpoint-certificate', `${ADAPTER_ADDRESS}=${join(dir, 'x.pem')}`],
+      /--public-endpoint-certificate: twitter-api-adapter\.relaynet\.local has no --public-endpoint/,
+    ],
+    [
+      [
+        '--public-endpoint',
+        `${ADAPTER_ADDRESS}=127.0.0.1:1`,
+        '--public-endpoint-certificate',
+        `${ADAPTER_ADDRESS}=${join(dir, 'x.pem')}`,
+      ],
+      /cannot read .*x\.pem \(ENOENT\)/,
+    ],
     [['--public-endpoint', 'not a domain=127.0.0.1:1'], /is not an Internet address/],
     [['--public-endpoint', `${ADAPTER_ADDRESS}=localhost`], /--public-endpoint must be host:port/],
     [['--address-book', book], /the entry of twitter-api-adapter\.relaynet\.local needs "address"/],

@@ -7,11 +7,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { join } from 'node:path';
 
 import { Certificate, generateRsaKeyPair, Parcel, pemToDer, derSerializePublicKey } from '@twitter-relaynet/core';
-import {
-  createMemoryStores,
-  selfIssueGatewayCertificate,
-  UserGateway,
-} from '@twitter-relaynet/gateway';
+import { createMemoryStores, selfIssueGatewayCertificate, UserGateway } from '@twitter-relaynet/gateway';
 import { PogRPCClient } from '@twitter-relaynet/pogrpc';
 import { makeHandshakeSigner, PoWebSocketConnection, silentLogger } from '@twitter-relaynet/powebsocket';
 
@@ -59,15 +55,18 @@ describe('the daemons', () => {
     expect(world.userGateway.logs().some((l) => l.msg === 'Registered with the relaying gateway')).toBe(true);
   });
 
-  test.each(['user-gateway', 'relayer-gateway'])('%s: --help, and a bad flag is a one-line error with status 2', (kind) => {
-    const help = spawnSync(join(REPO, 'bin', kind), ['--help'], { encoding: 'utf8' });
-    expect(help.status).toBe(0);
-    expect(help.stdout).toContain('--data-root');
-    expect(help.stdout).toContain('RELAYNET_DATA_ROOT');
-    const bad = spawnSync(join(REPO, 'bin', kind), ['--no-such-flag'], { encoding: 'utf8', cwd: '/' });
-    expect(bad.status).toBe(2);
-    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
-  });
+  test.each(['user-gateway', 'relayer-gateway'])(
+    '%s: --help, and a bad flag is a one-line error with status 2',
+    (kind) => {
+      const help = spawnSync(join(REPO, 'bin', kind), ['--help'], { encoding: 'utf8' });
+      expect(help.status).toBe(0);
+      expect(help.stdout).toContain('--data-root');
+      expect(help.stdout).toContain('RELAYNET_DATA_ROOT');
+      const bad = spawnSync(join(REPO, 'bin', kind), ['--no-such-flag'], { encoding: 'utf8', cwd: '/' });
+      expect(bad.status).toBe(2);
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    },
+  );
 });
 
 describe('parcels cross the sneakernet', () => {
@@ -85,8 +84,9 @@ describe('parcels cross the sneakernet', () => {
     await waitFor(
       'the relaying gateway to log six deliveries to the adapter',
       () =>
-        world.relayer.logs().filter((l) => l.msg === 'Parcel delivered to public endpoint' && l.route === 'address book')
-          .length >= 6,
+        world.relayer
+          .logs()
+          .filter((l) => l.msg === 'Parcel delivered to public endpoint' && l.route === 'address book').length >= 6,
     );
 
     // Replies: through the relaying gateway's PogRPC server (pogrpc.json), queued for the user gateway.
@@ -127,7 +127,9 @@ describe('parcels cross the sneakernet', () => {
     await waitFor('the cargo to be logged again', () => generated().length > generatedBeforeRetry);
     expect(generated().at(-1)).toMatchObject({ parcelCount: 2 });
     await waitFor('the parcels', () => world.adapterInbox.messages.length >= before + 2);
-    expect(countOf(world.adapterInbox.contents().slice(before))).toEqual(countOf(['alice: lost once', 'alice: lost twice']));
+    expect(countOf(world.adapterInbox.contents().slice(before))).toEqual(
+      countOf(['alice: lost once', 'alice: lost twice']),
+    );
 
     // The PCAs come home; the next cargo no longer carries the parcels.
     await world.courier.run('user'); // delivers the relaying gateway's cargo (PCAs), collects a CCA and cargo
@@ -169,7 +171,9 @@ describe('security', () => {
     copyFileSync(copy, join(world.courier.toRelayer, 'again.cca'));
     const reused = await world.courier.run('relayer');
     expect(reused.status).toBe(1);
-    expect(reused.stderr).toMatch(/again\.cca \(pickup authorization\): refused by the gateway: CCA refused: CCA \S+ from \S+ was already used\n/);
+    expect(reused.stderr).toMatch(
+      /again\.cca \(pickup authorization\): refused by the gateway: CCA refused: CCA \S+ from \S+ was already used\n/,
+    );
     expect(world.courier.files(folder)).toEqual([]);
     expect(world.courier.files(world.courier.toRelayer)).not.toContain('again.cca');
     expect(world.courier.files(join(world.courier.toRelayer, 'refused'))).toEqual(['again.cca']);
@@ -186,7 +190,9 @@ describe('security', () => {
     writeFileSync(join(world.courier.toRelayer, 'rogue.cca'), await rogue.generateCca());
     const invalid = await world.courier.run('relayer');
     expect(invalid.status).toBe(1);
-    expect(invalid.stderr).toMatch(/rogue\.cca \(pickup authorization\): refused by the gateway: CCA refused: CCA sender \S+ is not a user gateway registered here/);
+    expect(invalid.stderr).toMatch(
+      /rogue\.cca \(pickup authorization\): refused by the gateway: CCA refused: CCA sender \S+ is not a user gateway registered here/,
+    );
     expect(world.courier.files(folder)).toEqual([]);
     await waitFor('the refusal to be logged', () =>
       world.relayer.logs().some((l) => l.msg === 'CCA refused' && l.error === 'CcaUnauthorizedSenderError'),
@@ -202,9 +208,14 @@ describe('security', () => {
     const rogue = await makeRogueGateway(relayingCertificate);
     const endpointKeys = await generateRsaKeyPair();
     const endpointCertificate = await rogue.registerEndpoint(endpointKeys.publicKey);
-    const parcel = new Parcel({ id: world.adapter.id, internetAddress: ADAPTER_ADDRESS }, endpointCertificate, Buffer.from('x'), {
-      senderCaCertificateChain: [rogue.certificate],
-    });
+    const parcel = new Parcel(
+      { id: world.adapter.id, internetAddress: ADAPTER_ADDRESS },
+      endpointCertificate,
+      Buffer.from('x'),
+      {
+        senderCaCertificateChain: [rogue.certificate],
+      },
+    );
     await rogue.receiveParcelFromEndpoint(await parcel.serialize(endpointKeys.privateKey));
     let cargoId = '';
     mkdirSync(world.courier.toRelayer, { recursive: true });
@@ -217,7 +228,9 @@ describe('security', () => {
     expect(run.stderr).toMatch(/rogue\.cargo: refused by the gateway: Cargo refused: Cargo sender \S+ is not /);
     expect(world.courier.files(join(world.courier.toRelayer, 'refused'))).toEqual(['rogue.cargo']);
     rmSync(join(world.courier.toRelayer, 'refused'), { recursive: true });
-    await waitFor('the refusal', () => world.relayer.logs().some((l) => l.msg === 'Cargo refused' && l.cargoId === cargoId));
+    await waitFor('the refusal', () =>
+      world.relayer.logs().some((l) => l.msg === 'Cargo refused' && l.cargoId === cargoId),
+    );
     expect(world.relayer.logs().some((l) => l.parcelId === parcel.id && l.msg !== 'Parcel refused')).toBe(false);
   });
 
@@ -228,7 +241,9 @@ describe('security', () => {
     const fromInternet = new Parcel({ id: alice.app.id }, strangerCertificate, Buffer.from('x'));
     const published = JSON.parse(readFileSync(world.path('relayer-gateway', 'pogrpc.json'), 'utf8'));
     const client = new PogRPCClient(published.address, { tls: { pinnedCertificatePem: published.tlsCertificatePem } });
-    const report = await client.deliverParcels([{ id: 'bad-pda', parcel: await fromInternet.serialize(stranger.privateKey) }]);
+    const report = await client.deliverParcels([
+      { id: 'bad-pda', parcel: await fromInternet.serialize(stranger.privateKey) },
+    ]);
     client.close();
     expect(report.acked).toEqual(['bad-pda']); // permanently refused and logged
     await waitFor('the refusal at the relaying gateway', () =>
@@ -238,7 +253,11 @@ describe('security', () => {
     // From a local endpoint to alice, with its own certificate instead of a PDA from alice.
     const keys = await generateRsaKeyPair();
     const socketPath = world.path('user-gateway', 'powebsocket.sock');
-    const registration = await PoWebSocketConnection.register({ socketPath, publicKey: derSerializePublicKey(keys.publicKey), logger: silentLogger });
+    const registration = await PoWebSocketConnection.register({
+      socketPath,
+      publicKey: derSerializePublicKey(keys.publicKey),
+      logger: silentLogger,
+    });
     const certificate = Certificate.deserialize(registration.endpointCertificate);
     const connection = await PoWebSocketConnection.connect({
       socketPath,
@@ -277,4 +296,3 @@ async function makeRogueGateway(relayingCertificate: Certificate): Promise<UserG
     stores: createMemoryStores(),
   });
 }
-

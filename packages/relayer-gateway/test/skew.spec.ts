@@ -71,9 +71,13 @@ test("user's clock 3 h ahead: the user's parcels are left out, kept, and flow on
     const told = await waitFor('the clock status', () => clockStatus(world).internet);
     expect(told).toMatchObject({ status: 'refused', parcelCount: 3, toleranceSeconds: 7200 });
     expect(describeClockStatus(clockStatus(world), new Date(Date.now() + 3 * HOUR))).toEqual([
-      expect.stringMatching(/^This computer's clock is at least 3\.0 h ahead: .* the relaying gateway did not take 3 message\(s\) from this computer/),
+      expect.stringMatching(
+        /^This computer's clock is at least 3\.0 h ahead: .* the relaying gateway did not take 3 message\(s\) from this computer/,
+      ),
     ]);
-    expect(world.userGateway.logs().filter((l) => /^This computer's clock is at least 3\.0 h ahead/.test(l.msg))).toHaveLength(1);
+    expect(
+      world.userGateway.logs().filter((l) => /^This computer's clock is at least 3\.0 h ahead/.test(l.msg)),
+    ).toHaveLength(1);
     expect(cargoFiles(world, world.courier.toRelayer)).toHaveLength(1);
     expect((await world.courier.run('relayer')).status).toBe(0);
     expect(leftOut(world.relayer.logs())).toHaveLength(2);
@@ -132,7 +136,9 @@ test("user's clock 3 h behind: the Internet's parcels are left out at the user's
       /^Parcels not taken: 1 parcel\(s\) in this cargo are dated 3\.0 h ahead of this computer's clock .* beyond the clock drift tolerance of 2\.0 h: is this computer's clock right\?/,
     );
     expect(describeClockStatus(clockStatus(world))).toEqual([
-      expect.stringMatching(/^This computer's clock is at least 3\.0 h behind: .* its gateway did not take 1 message\(s\) from the Internet/),
+      expect.stringMatching(
+        /^This computer's clock is at least 3\.0 h behind: .* its gateway did not take 1 message\(s\) from the Internet/,
+      ),
     ]);
     await world.collect(alice.app, alice.inbox);
     expect(alice.inbox.messages).toEqual([]);
@@ -167,13 +173,17 @@ test("user's clock 3 days ahead, then set right: told while wrong, the early twe
     expect((await world.courier.run('relayer')).status).toBe(0);
     expect(cargoFiles(world, world.courier.toRelayer)).toEqual([]);
     expect(leftOut(world.relayer.logs()).map((l) => l.msg)).toEqual([
-      expect.stringMatching(/^Parcels not taken: 2 parcel\(s\) in this cargo are dated 72\.0 h ahead of this gateway's clock/),
+      expect.stringMatching(
+        /^Parcels not taken: 2 parcel\(s\) in this cargo are dated 72\.0 h ahead of this gateway's clock/,
+      ),
     ]);
     expect(world.adapterInbox.messages).toEqual([]);
     expect((await world.courier.run('user')).status).toBe(0);
     await waitFor('the clock status', () => clockStatus(world).internet);
     // The user is told while the clock is wrong, by every app command.
-    expect((await runApp(world, ['status'])).stderr).toMatch(/warning: This computer's clock is at least 72\.0 h ahead: /);
+    expect((await runApp(world, ['status'])).stderr).toMatch(
+      /warning: This computer's clock is at least 72\.0 h ahead: /,
+    );
 
     // The user sets the clock right. At once, the app stops saying it is ahead: it reads less than the
     // tolerance past the Internet's refusal, so it cannot be more ahead than that.
@@ -210,11 +220,14 @@ test("user's clock 3 days ahead, then set right: told while wrong, the early twe
     // sends tweet 1 again dated now (same ids: it replaces the held-back copy) and tweet 2.
     const second = await runApp(world, ['tweet', 'tweet 2']);
     expect(second).toMatchObject({ status: 0, stderr: expect.not.stringMatching(/clock/) });
-    expect(second.stdout).toMatch(/Gave the user gateway 1 tweet made while this computer's clock was ahead, dated now: on its way/);
+    expect(second.stdout).toMatch(
+      /Gave the user gateway 1 tweet made while this computer's clock was ahead, dated now: on its way/,
+    );
 
     expect((await world.courier.run('user')).status).toBe(0);
     expect((await world.courier.run('relayer')).status).toBe(0);
-    const tweets = () => world.adapterInbox.messages.filter((m) => m.type === TWEET_TYPE).map((m) => decodeTweet(m.content).text);
+    const tweets = () =>
+      world.adapterInbox.messages.filter((m) => m.type === TWEET_TYPE).map((m) => decodeTweet(m.content).text);
     await waitFor('both tweets at the adapter', () => tweets().length >= 2);
     expect(countOf(tweets())).toEqual(countOf(['tweet 1', 'tweet 2']));
     expect(leftOut(world.relayer.logs())).toHaveLength(2);

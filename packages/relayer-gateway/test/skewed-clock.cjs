@@ -7,7 +7,9 @@
 'use strict';
 const skew = Number(process.env.RELAYNET_TEST_CLOCK_SKEW_MS);
 if (!Number.isFinite(skew)) {
-  throw new Error(`RELAYNET_TEST_CLOCK_SKEW_MS must be a number of milliseconds (got "${process.env.RELAYNET_TEST_CLOCK_SKEW_MS}")`);
+  throw new Error(
+    `RELAYNET_TEST_CLOCK_SKEW_MS must be a number of milliseconds (got "${process.env.RELAYNET_TEST_CLOCK_SKEW_MS}")`,
+  );
 }
 const RealDate = Date;
 const realNow = RealDate.now.bind(RealDate);

@@ -42,7 +42,9 @@ beforeAll(async () => {
   buildExecutables('packages/twitter-api-adapter');
   emulator = await startEmulator({ port: 0, dataDir: emulatorDir, credentials: CONSUMER });
   user = { accessToken: emulator.credentials.accessToken, accessSecret: emulator.credentials.accessSecret };
-  world = new World({ adapterProcess: { apiBaseUrl: emulator.url, consumer: { key: CONSUMER.appKey, secret: CONSUMER.appSecret } } });
+  world = new World({
+    adapterProcess: { apiBaseUrl: emulator.url, consumer: { key: CONSUMER.appKey, secret: CONSUMER.appSecret } },
+  });
   await world.start();
   alice = await world.openApp('alice', (authorization) =>
     serviceMessages.updateSubscription({
@@ -74,7 +76,11 @@ async function restartRelayer(): Promise<void> {
 
 /** Until the server has closed more of the flood's connections than the flood has beyond the cap. */
 async function untilFull(flood: Flood): Promise<void> {
-  await waitFor('the flood to fill the port', () => flood.stats().closedByServer >= CONNECTIONS - DEFAULT_MAX_CONNECTIONS, 30_000);
+  await waitFor(
+    'the flood to fill the port',
+    () => flood.stats().closedByServer >= CONNECTIONS - DEFAULT_MAX_CONNECTIONS,
+    30_000,
+  );
 }
 
 const logTime = (line: LogLine) => Date.parse(line.time as string);
@@ -87,12 +93,23 @@ const logTime = (line: LogLine) => Date.parse(line.time as string);
  */
 async function tweet(text: string, patienceMs: number): Promise<{ toAdapter: number; toRelayer: number }> {
   const tweetId = randomUUID();
-  await alice.app.sendMessage(alice.adapterAddress, serviceMessages.tweet({ id: tweetId, text, credentials: user, creationDate: new Date() }));
+  await alice.app.sendMessage(
+    alice.adapterAddress,
+    serviceMessages.tweet({ id: tweetId, text, credentials: user, creationDate: new Date() }),
+  );
   expect((await world.courier.run('user')).status).toBe(0);
   const handedOver = Date.now();
   expect((await world.courier.run('relayer')).status).toBe(0);
-  const recorded = await waitFor(`"${text}" at the adapter`, () => adapterLog('Tweet recorded; it will be posted', (l) => l.tweetId === tweetId), patienceMs);
-  const outcome = await waitFor(`the outcome of "${text}"`, () => adapterLog('Tweet outcome queued for the app', (l) => l.tweetId === tweetId), 60_000);
+  const recorded = await waitFor(
+    `"${text}" at the adapter`,
+    () => adapterLog('Tweet recorded; it will be posted', (l) => l.tweetId === tweetId),
+    patienceMs,
+  );
+  const outcome = await waitFor(
+    `the outcome of "${text}"`,
+    () => adapterLog('Tweet outcome queued for the app', (l) => l.tweetId === tweetId),
+    60_000,
+  );
   expect(outcome.status).toBe('posted');
   await world.waitUntilQueuedAtRelayer([outcome.outcomeParcelId as string], patienceMs);
   const stored = world.relayer.logs().find((l) => l.msg === 'Parcel stored' && l.parcelId === outcome.outcomeParcelId)!;
@@ -100,7 +117,10 @@ async function tweet(text: string, patienceMs: number): Promise<{ toAdapter: num
 }
 
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const summary = (values: readonly number[]) => ({ median: Math.round(median(values)), max: Math.round(Math.max(...values)) });
+const summary = (values: readonly number[]) => ({
+  median: Math.round(median(values)),
+  max: Math.round(Math.max(...values)),
+});
 
 test(`${CONNECTIONS} silent connections coming back on each PogRPC port: a tweet still crosses both during the flood`, async () => {
   expect(CONNECTIONS).toBeGreaterThan(DEFAULT_MAX_CONNECTIONS);
@@ -112,7 +132,9 @@ test(`${CONNECTIONS} silent connections coming back on each PogRPC port: a tweet
   // Generous, and relative to this machine's pace; before the fix nothing crossed for tens of seconds.
   const patienceMs = Math.max(15_000, 20 * Math.max(...baseline.map((b) => b.toAdapter + b.toRelayer)));
 
-  const adapterFlood = startFlood(world.pogrpcTarget('twitter-api-adapter'), CONNECTIONS, [silent], { reconnectAfterMs: 200 });
+  const adapterFlood = startFlood(world.pogrpcTarget('twitter-api-adapter'), CONNECTIONS, [silent], {
+    reconnectAfterMs: 200,
+  });
   const relayerFloods: Flood[] = [];
   const floodStarted = performance.now();
   const underFlood: Array<{ toAdapter: number; toRelayer: number }> = [];
@@ -122,7 +144,9 @@ test(`${CONNECTIONS} silent connections coming back on each PogRPC port: a tweet
     for (let i = 0; i === 0 || performance.now() - floodStarted < FLOOD_SECONDS * 1_000; i++) {
       await relayerFloods.at(-1)?.stop();
       await restartRelayer();
-      relayerFloods.push(startFlood(world.pogrpcTarget('relayer-gateway'), CONNECTIONS, [silent], { reconnectAfterMs: 200 }));
+      relayerFloods.push(
+        startFlood(world.pogrpcTarget('relayer-gateway'), CONNECTIONS, [silent], { reconnectAfterMs: 200 }),
+      );
       await untilFull(relayerFloods.at(-1)!);
       underFlood.push(await tweet(`under flood ${i} ${randomUUID()}`, patienceMs));
       process.stdout.write(`tweet ${i} during the flood: ${JSON.stringify(underFlood[i])}\n`);
@@ -142,7 +166,10 @@ test(`${CONNECTIONS} silent connections coming back on each PogRPC port: a tweet
     connectionsPerPort: CONNECTIONS,
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     floodSeconds: Math.round((performance.now() - floodStarted) / 100) / 10,
-    baselineMs: { toAdapter: baseline.map((b) => Math.round(b.toAdapter)), toRelayer: baseline.map((b) => Math.round(b.toRelayer)) },
+    baselineMs: {
+      toAdapter: baseline.map((b) => Math.round(b.toAdapter)),
+      toRelayer: baseline.map((b) => Math.round(b.toRelayer)),
+    },
     tweets: underFlood.length,
     toAdapterMs: summary(underFlood.map((u) => u.toAdapter)),
     toRelayerMs: summary(underFlood.map((u) => u.toRelayer)),

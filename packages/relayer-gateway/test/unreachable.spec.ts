@@ -28,7 +28,8 @@ test('an unreachable public endpoint is retried with a growing delay; nothing is
     expect((await world.courier.run('user')).status).toBe(0);
     expect((await world.courier.run('relayer')).status).toBe(0);
   }
-  const unreachable = () => world.relayer.logs().filter((l) => l.msg === 'Public endpoint unreachable: its parcels wait for the next try');
+  const unreachable = () =>
+    world.relayer.logs().filter((l) => l.msg === 'Public endpoint unreachable: its parcels wait for the next try');
   await waitFor('three failed tries of the route', () => unreachable().length >= 3, 30_000);
 
   // Each try waits twice as long as the one before (the log line's time to its retryAt).
@@ -41,7 +42,11 @@ test('an unreachable public endpoint is retried with a growing delay; nothing is
   expect(waits[2] / waits[1]).toBeCloseTo(2, 0);
 
   await world.startAdapter();
-  await waitFor('every message at the adapter', () => texts.every((text) => world.adapterInbox.contents().includes(text)), 45_000);
+  await waitFor(
+    'every message at the adapter',
+    () => texts.every((text) => world.adapterInbox.contents().includes(text)),
+    45_000,
+  );
   const counts = countOf(world.adapterInbox.contents().filter((text) => text.startsWith('while down')));
   expect([...counts.values()]).toEqual([1, 1, 1]);
 });

@@ -26,7 +26,8 @@ export function postgresReachable(): boolean {
   const url = new URL(testDatabaseServerUrl());
   const host = url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
   const port = Number(url.port || 5432);
-  const probe = `const s=require('node:net').connect(${port},${JSON.stringify(host)});` +
+  const probe =
+    `const s=require('node:net').connect(${port},${JSON.stringify(host)});` +
     "s.setTimeout(3000,()=>process.exit(1));s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1));";
   reachable = spawnSync(process.execPath, ['-e', probe], { timeout: 10_000 }).status === 0;
   return reachable;

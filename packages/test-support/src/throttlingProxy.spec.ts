@@ -21,7 +21,10 @@ async function startServer(): Promise<{ server: Server; port: number; accepted: 
     server,
     port: (server.address() as { port: number }).port,
     accepted,
-    next: () => (accepted.length > waiters.length ? Promise.resolve(accepted[waiters.length]) : new Promise((resolve) => waiters.push(resolve))),
+    next: () =>
+      accepted.length > waiters.length
+        ? Promise.resolve(accepted[waiters.length])
+        : new Promise((resolve) => waiters.push(resolve)),
   };
 }
 

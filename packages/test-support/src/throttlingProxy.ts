@@ -71,7 +71,10 @@ class Direction {
     private readonly onDelivered: (octets: number) => void,
   ) {
     const rate = options.bytesPerSecond ?? Infinity;
-    this.limit = Math.max(MIN_BUFFER, Number.isFinite(rate) ? Math.ceil((rate * ((options.latencyMs ?? 0) + 100)) / 1000) : 0);
+    this.limit = Math.max(
+      MIN_BUFFER,
+      Number.isFinite(rate) ? Math.ceil((rate * ((options.latencyMs ?? 0) + 100)) / 1000) : 0,
+    );
     from.on('data', (chunk: Buffer) => this.accept(chunk));
     // A source that closes (gracefully or not) ends the other side once what it sent has been delivered.
     from.on('close', () => {
@@ -171,14 +174,26 @@ export async function startThrottlingProxy(options: ThrottlingProxyOptions): Pro
       client,
       server: upstream,
       directions: [
-        new Direction(client, upstream, options, () => stalled, (n) => {
-          forwarded.up += n;
-          notify();
-        }),
-        new Direction(upstream, client, options, () => stalled, (n) => {
-          forwarded.down += n;
-          notify();
-        }),
+        new Direction(
+          client,
+          upstream,
+          options,
+          () => stalled,
+          (n) => {
+            forwarded.up += n;
+            notify();
+          },
+        ),
+        new Direction(
+          upstream,
+          client,
+          options,
+          () => stalled,
+          (n) => {
+            forwarded.down += n;
+            notify();
+          },
+        ),
       ],
     };
     links.add(link);
@@ -198,7 +213,9 @@ export async function startThrottlingProxy(options: ThrottlingProxyOptions): Pro
   await once(server, 'listening');
   const bound = server.address();
   const endpoint: Endpoint =
-    'path' in listen ? { path: listen.path } : { host: listen.host ?? '127.0.0.1', port: typeof bound === 'object' && bound ? bound.port : 0 };
+    'path' in listen
+      ? { path: listen.path }
+      : { host: listen.host ?? '127.0.0.1', port: typeof bound === 'object' && bound ? bound.port : 0 };
 
   return {
     endpoint,

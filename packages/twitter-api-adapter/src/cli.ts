@@ -26,7 +26,10 @@ const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   [ENV.POGRPC_ADDRESS, `--pogrpc-address (default ${DEFAULT_POGRPC_ADDRESS}; port 0 = any free port)`],
   [ENV.INTERNET_ADDRESS, `--internet-address (default ${DEFAULT_INTERNET_ADDRESS})`],
   [ENV.RELAYING_GATEWAY, "--relaying-gateway (required: host:port of the relaying gateway's PogRPC server)"],
-  [ENV.RELAYING_GATEWAY_CERTIFICATE, "--relaying-gateway-certificate (its TLS certificate, PEM; default: the system's CAs)"],
+  [
+    ENV.RELAYING_GATEWAY_CERTIFICATE,
+    "--relaying-gateway-certificate (its TLS certificate, PEM; default: the system's CAs)",
+  ],
   [ENV.SYNC_INTERVAL_MS, `--sync-interval-ms (default ${DEFAULT_SYNC_INTERVAL_MS})`],
   [ENV.TIMELINE_PAGE_SIZE, `--timeline-page-size (5-100, default ${DEFAULT_TIMELINE_PAGE_SIZE})`],
   [ENV.ENV_FILE, '--env-file (default: .env at the repository root)'],

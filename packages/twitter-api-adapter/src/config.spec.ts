@@ -105,14 +105,29 @@ describe('precedence: flag > environment > .env > default', () => {
   };
 
   test('a flag wins over the environment', () => {
-    const config = load({ pogrpcAddress: '127.0.0.1:1', syncIntervalMs: '1000', apiBaseUrl: 'http://127.0.0.1:1' }, env);
-    expect([config.pogrpcAddress, config.syncIntervalMs, config.api.baseUrl]).toEqual(['127.0.0.1:1', 1000, 'http://127.0.0.1:1']);
+    const config = load(
+      { pogrpcAddress: '127.0.0.1:1', syncIntervalMs: '1000', apiBaseUrl: 'http://127.0.0.1:1' },
+      env,
+    );
+    expect([config.pogrpcAddress, config.syncIntervalMs, config.api.baseUrl]).toEqual([
+      '127.0.0.1:1',
+      1000,
+      'http://127.0.0.1:1',
+    ]);
   });
 
   test('the environment wins over .env', () => {
     const config = load({}, { ...env, TWITTER_CONSUMER_KEY: 'env-key', TWITTER_CONSUMER_SECRET: 'env-secret' });
-    expect([config.pogrpcAddress, config.syncIntervalMs, config.api.baseUrl]).toEqual(['127.0.0.1:2', 2000, 'http://127.0.0.1:2']);
-    expect(config.api).toMatchObject({ consumerKey: 'env-key', consumerSecret: 'env-secret', credentialsSource: 'environment' });
+    expect([config.pogrpcAddress, config.syncIntervalMs, config.api.baseUrl]).toEqual([
+      '127.0.0.1:2',
+      2000,
+      'http://127.0.0.1:2',
+    ]);
+    expect(config.api).toMatchObject({
+      consumerKey: 'env-key',
+      consumerSecret: 'env-secret',
+      credentialsSource: 'environment',
+    });
   });
 
   test('.env wins over the default; only TWITTER_* variables are read from it', () => {
@@ -125,7 +140,11 @@ describe('precedence: flag > environment > .env > default', () => {
       'dotenv.example',
       'http://127.0.0.1:3',
     ]);
-    expect(config.api).toMatchObject({ consumerKey: 'dotenv-key', consumerSecret: 'dotenv-secret', credentialsSource: '.env' });
+    expect(config.api).toMatchObject({
+      consumerKey: 'dotenv-key',
+      consumerSecret: 'dotenv-secret',
+      credentialsSource: '.env',
+    });
     expect(config.dataRoot).not.toBe('/not/from/dotenv');
   });
 
@@ -138,41 +157,72 @@ describe('precedence: flag > environment > .env > default', () => {
     const config = load({ dataRoot: join(dir, 'flag-root') }, { RELAYNET_DATA_ROOT: join(dir, 'env-root') });
     expect(config.dataRoot).toBe(join(dir, 'flag-root'));
     expect(config.dataDir).toBe(join(dir, 'flag-root', 'twitter-api-adapter'));
-    expect(load({ dataDir: join(dir, 'own') }).connectionParametersPath).toBe(join(dir, 'own', 'connection-parameters.json'));
+    expect(load({ dataDir: join(dir, 'own') }).connectionParametersPath).toBe(
+      join(dir, 'own', 'connection-parameters.json'),
+    );
   });
 });
 
 describe('the relaying gateway: configuration only, never its folder', () => {
   test('--relaying-gateway and --relaying-gateway-certificate: the certificate is read at start and pinned', () => {
     const { path, pem } = certificateFile('gateway.pem');
-    const config = loadConfig({ relayingGateway: '192.0.2.5:21477', relayingGatewayCertificate: path }, { HOME: dir }, missingEnvFile);
+    const config = loadConfig(
+      { relayingGateway: '192.0.2.5:21477', relayingGatewayCertificate: path },
+      { HOME: dir },
+      missingEnvFile,
+    );
     expect(config.relayingGateway).toEqual({ target: '192.0.2.5:21477', tls: { pinnedCertificatePem: pem } });
     expect(config.relayingGatewayCertificate).toBe(path);
   });
 
   test('from the environment or .env, flags first', () => {
     const { path, pem } = certificateFile('gateway-env.pem');
-    const file = envFile('gateway.env', ['TWITTER_API_ADAPTER_RELAYING_GATEWAY=10.0.0.1:1', `TWITTER_API_ADAPTER_RELAYING_GATEWAY_CERTIFICATE=${path}`]);
+    const file = envFile('gateway.env', [
+      'TWITTER_API_ADAPTER_RELAYING_GATEWAY=10.0.0.1:1',
+      `TWITTER_API_ADAPTER_RELAYING_GATEWAY_CERTIFICATE=${path}`,
+    ]);
     const fromFile = loadConfig({ envFile: file }, { HOME: dir }, missingEnvFile);
     expect(fromFile.relayingGateway).toEqual({ target: '10.0.0.1:1', tls: { pinnedCertificatePem: pem } });
-    const fromEnv = loadConfig({ envFile: file }, { HOME: dir, TWITTER_API_ADAPTER_RELAYING_GATEWAY: '10.0.0.2:2' }, missingEnvFile);
+    const fromEnv = loadConfig(
+      { envFile: file },
+      { HOME: dir, TWITTER_API_ADAPTER_RELAYING_GATEWAY: '10.0.0.2:2' },
+      missingEnvFile,
+    );
     expect(fromEnv.relayingGateway.target).toBe('10.0.0.2:2');
-    expect(loadConfig({ envFile: file, relayingGateway: '10.0.0.3:3' }, { HOME: dir }, missingEnvFile).relayingGateway.target).toBe('10.0.0.3:3');
+    expect(
+      loadConfig({ envFile: file, relayingGateway: '10.0.0.3:3' }, { HOME: dir }, missingEnvFile).relayingGateway
+        .target,
+    ).toBe('10.0.0.3:3');
   });
 
   test("without it: an error naming the variable and the flag, even when the relaying gateway's folder is there", () => {
     const root = join(dir, 'shared-root');
     mkdirSync(join(root, 'relayer-gateway'), { recursive: true });
-    writeFileSync(join(root, 'relayer-gateway', 'pogrpc.json'), JSON.stringify({ address: '127.0.0.1:1', tlsCertificatePem: certificateFile('x.pem').pem }));
+    writeFileSync(
+      join(root, 'relayer-gateway', 'pogrpc.json'),
+      JSON.stringify({ address: '127.0.0.1:1', tlsCertificatePem: certificateFile('x.pem').pem }),
+    );
     const error = configError(() => loadConfig({ dataRoot: root }, { HOME: dir }, missingEnvFile));
     expect(error.variable).toBe(ENV.RELAYING_GATEWAY);
     expect(error.message).toMatch(/^TWITTER_API_ADAPTER_RELAYING_GATEWAY \(--relaying-gateway\) is required/);
   });
 
   test.each<[string, AdapterFlags, RegExp]>([
-    ['not host:port', { relayingGateway: 'gateway.example' }, /TWITTER_API_ADAPTER_RELAYING_GATEWAY \(--relaying-gateway\) must be host:port/],
-    ['a missing certificate file', { relayingGatewayCertificate: join(dir, 'none.pem') }, /TWITTER_API_ADAPTER_RELAYING_GATEWAY_CERTIFICATE \(--relaying-gateway-certificate\): cannot read .*none\.pem \(ENOENT\)/],
-    ['a file that is no certificate', { relayingGatewayCertificate: missingEnvFile.replace('missing.env', 'precedence.env') }, /is not a PEM certificate/],
+    [
+      'not host:port',
+      { relayingGateway: 'gateway.example' },
+      /TWITTER_API_ADAPTER_RELAYING_GATEWAY \(--relaying-gateway\) must be host:port/,
+    ],
+    [
+      'a missing certificate file',
+      { relayingGatewayCertificate: join(dir, 'none.pem') },
+      /TWITTER_API_ADAPTER_RELAYING_GATEWAY_CERTIFICATE \(--relaying-gateway-certificate\): cannot read .*none\.pem \(ENOENT\)/,
+    ],
+    [
+      'a file that is no certificate',
+      { relayingGatewayCertificate: missingEnvFile.replace('missing.env', 'precedence.env') },
+      /is not a PEM certificate/,
+    ],
   ])('%s: a clear error', (_what, flags, message) => {
     expect(configError(() => load(flags)).message).toMatch(message);
   });
@@ -217,8 +267,18 @@ describe('every error names the variable', () => {
     ['a base URL with a query', { apiBaseUrl: 'https://api.x.com/?a=b' }, {}, ENV.API_BASE_URL],
     ['a consumer key without its secret', {}, { TWITTER_CONSUMER_KEY: 'k' }, ENV.CONSUMER_SECRET],
     ['a consumer secret without its key', {}, { TWITTER_CONSUMER_SECRET: 's' }, ENV.CONSUMER_KEY],
-    ['a placeholder consumer key', {}, { TWITTER_CONSUMER_KEY: '<your key>', TWITTER_CONSUMER_SECRET: 's' }, ENV.CONSUMER_KEY],
-    ['a consumer secret with a quote', {}, { TWITTER_CONSUMER_KEY: 'k', TWITTER_CONSUMER_SECRET: "s'" }, ENV.CONSUMER_SECRET],
+    [
+      'a placeholder consumer key',
+      {},
+      { TWITTER_CONSUMER_KEY: '<your key>', TWITTER_CONSUMER_SECRET: 's' },
+      ENV.CONSUMER_KEY,
+    ],
+    [
+      'a consumer secret with a quote',
+      {},
+      { TWITTER_CONSUMER_KEY: 'k', TWITTER_CONSUMER_SECRET: "s'" },
+      ENV.CONSUMER_SECRET,
+    ],
     ['an access token without its secret', {}, { TWITTER_ACCESS_TOKEN_KEY: 'a' }, ENV.ACCESS_TOKEN_SECRET],
     ['an access secret without its token', {}, { TWITTER_ACCESS_TOKEN_SECRET: 'a' }, ENV.ACCESS_TOKEN_KEY],
   ])('%s', (_what, flags, env, variable) => {
@@ -259,7 +319,11 @@ describe('.env.example', () => {
   test('copied as it is, it changes nothing: every setting is commented out', () => {
     const withExample = loadConfig({ relayingGateway: GATEWAY }, { HOME: dir }, example);
     const without = load({});
-    expect({ ...withExample, envFile: undefined, envFileFound: undefined }).toEqual({ ...without, envFile: undefined, envFileFound: undefined });
+    expect({ ...withExample, envFile: undefined, envFileFound: undefined }).toEqual({
+      ...without,
+      envFile: undefined,
+      envFileFound: undefined,
+    });
     expect(withExample.envFileFound).toBe(true);
   });
 

@@ -95,7 +95,6 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== '' ? value.trim() : undefined;
 }
 
-
 /** The repository's .env: this module is in packages/twitter-api-adapter/{src,dist}/. */
 export function defaultEnvFile(): string {
   return resolve(__dirname, '..', '..', '..', '.env');
@@ -103,7 +102,10 @@ export function defaultEnvFile(): string {
 
 function parsePositiveInteger(value: string, variable: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(value) || Number(value) <= 0 || Number(value) > max) {
-    throw new ConfigError(`${variable} (${flag}) must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` ≤ ${max}` : ''} (got "${value}")`, variable);
+    throw new ConfigError(
+      `${variable} (${flag}) must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` ≤ ${max}` : ''} (got "${value}")`,
+      variable,
+    );
   }
   return Number(value);
 }
@@ -118,7 +120,10 @@ function checkHostPort(value: string, variable: string, flag: string): string {
 
 function checkToken(value: string, variable: string, where: string): string {
   if (/^<.*>$/.test(value) || /^your[-_]/i.test(value)) {
-    throw new ConfigError(`${variable} (${where}) is still a placeholder ("${value}"): put the real value or remove it`, variable);
+    throw new ConfigError(
+      `${variable} (${where}) is still a placeholder ("${value}"): put the real value or remove it`,
+      variable,
+    );
   }
   if (/[\s"'\\]/.test(value) || /[^\x21-\x7e]/.test(value)) {
     throw new ConfigError(`${variable} (${where}) contains spaces, quotes or non-ASCII characters`, variable);
@@ -131,15 +136,22 @@ function parseBaseUrl(value: string, variable: string, where: string): { baseUrl
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(`${variable} (${where}) is not a URL: "${value}" (e.g. https://api.x.com or ${DEFAULT_API_BASE_URL})`, variable);
+    throw new ConfigError(
+      `${variable} (${where}) is not a URL: "${value}" (e.g. https://api.x.com or ${DEFAULT_API_BASE_URL})`,
+      variable,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError(`${variable} (${where}) must be an http:// or https:// URL (got "${value}")`, variable);
   }
   if (url.search || url.hash || url.username || url.password) {
-    throw new ConfigError(`${variable} (${where}) must have no query, fragment or user info (got "${value}")`, variable);
+    throw new ConfigError(
+      `${variable} (${where}) must have no query, fragment or user info (got "${value}")`,
+      variable,
+    );
   }
-  const isRealApi = url.protocol === 'https:' && REAL_API_HOSTS.includes(url.hostname) && url.pathname.replace(/\/+$/, '') === '';
+  const isRealApi =
+    url.protocol === 'https:' && REAL_API_HOSTS.includes(url.hostname) && url.pathname.replace(/\/+$/, '') === '';
   return { baseUrl: `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`, isRealApi };
 }
 
@@ -157,7 +169,8 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
   } catch (error) {
     if (!(error instanceof DotenvError)) throw error;
     // An unreadable file names no variable of its own: name the one that chose it.
-    if (error.variable === undefined) throw new ConfigError(`${error.message} (${ENV.ENV_FILE}, --env-file)`, ENV.ENV_FILE);
+    if (error.variable === undefined)
+      throw new ConfigError(`${error.message} (${ENV.ENV_FILE}, --env-file)`, ENV.ENV_FILE);
     throw new ConfigError(error.message, error.variable);
   }
 
@@ -167,7 +180,8 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
     if (fromEnv !== undefined) return { value: fromEnv, where: 'environment' };
     const fromFile = dotenv?.get(variable);
     if (fromFile !== undefined) {
-      if (fromFile.trim() === '') throw new ConfigError(`${variable} is empty in ${envFile}: set it or remove the line`, variable);
+      if (fromFile.trim() === '')
+        throw new ConfigError(`${variable} is empty in ${envFile}: set it or remove the line`, variable);
       return { value: fromFile, where: envFile };
     }
     return { value: undefined, where: 'unset' };
@@ -182,12 +196,17 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
   const dataDir = dataDirValue ? resolve(dataDirValue) : join(dataRoot, 'twitter-api-adapter');
 
   const pogrpc = pick(flags.pogrpcAddress, ENV.POGRPC_ADDRESS);
-  const pogrpcAddress = pogrpc.value ? checkHostPort(pogrpc.value, ENV.POGRPC_ADDRESS, '--pogrpc-address') : DEFAULT_POGRPC_ADDRESS;
+  const pogrpcAddress = pogrpc.value
+    ? checkHostPort(pogrpc.value, ENV.POGRPC_ADDRESS, '--pogrpc-address')
+    : DEFAULT_POGRPC_ADDRESS;
 
   const internet = pick(flags.internetAddress, ENV.INTERNET_ADDRESS);
   const internetAddress = (internet.value ?? DEFAULT_INTERNET_ADDRESS).toLowerCase();
   if (!isValidDomainName(internetAddress)) {
-    throw new ConfigError(`${ENV.INTERNET_ADDRESS} (--internet-address) must be a domain name (got "${internetAddress}")`, ENV.INTERNET_ADDRESS);
+    throw new ConfigError(
+      `${ENV.INTERNET_ADDRESS} (--internet-address) must be a domain name (got "${internetAddress}")`,
+      ENV.INTERNET_ADDRESS,
+    );
   }
 
   const gatewayValue = pick(flags.relayingGateway, ENV.RELAYING_GATEWAY).value;
@@ -217,11 +236,18 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
   }
 
   const interval = pick(flags.syncIntervalMs, ENV.SYNC_INTERVAL_MS).value;
-  const syncIntervalMs = interval ? parsePositiveInteger(interval, ENV.SYNC_INTERVAL_MS, '--sync-interval-ms') : DEFAULT_SYNC_INTERVAL_MS;
+  const syncIntervalMs = interval
+    ? parsePositiveInteger(interval, ENV.SYNC_INTERVAL_MS, '--sync-interval-ms')
+    : DEFAULT_SYNC_INTERVAL_MS;
   const pageSize = pick(flags.timelinePageSize, ENV.TIMELINE_PAGE_SIZE).value;
-  const timelinePageSize = pageSize ? parsePositiveInteger(pageSize, ENV.TIMELINE_PAGE_SIZE, '--timeline-page-size', 100) : DEFAULT_TIMELINE_PAGE_SIZE;
+  const timelinePageSize = pageSize
+    ? parsePositiveInteger(pageSize, ENV.TIMELINE_PAGE_SIZE, '--timeline-page-size', 100)
+    : DEFAULT_TIMELINE_PAGE_SIZE;
   if (timelinePageSize < 5) {
-    throw new ConfigError(`${ENV.TIMELINE_PAGE_SIZE} (--timeline-page-size) must be between 5 and 100 (got ${timelinePageSize})`, ENV.TIMELINE_PAGE_SIZE);
+    throw new ConfigError(
+      `${ENV.TIMELINE_PAGE_SIZE} (--timeline-page-size) must be between 5 and 100 (got ${timelinePageSize})`,
+      ENV.TIMELINE_PAGE_SIZE,
+    );
   }
 
   // The X API.
@@ -234,10 +260,16 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
   if (key.value !== undefined) checkToken(key.value, ENV.CONSUMER_KEY, key.where);
   if (secret.value !== undefined) checkToken(secret.value, ENV.CONSUMER_SECRET, secret.where);
   if (key.value === undefined && secret.value !== undefined) {
-    throw new ConfigError(`${ENV.CONSUMER_SECRET} is set (${secret.where}) but ${ENV.CONSUMER_KEY} is not`, ENV.CONSUMER_KEY);
+    throw new ConfigError(
+      `${ENV.CONSUMER_SECRET} is set (${secret.where}) but ${ENV.CONSUMER_KEY} is not`,
+      ENV.CONSUMER_KEY,
+    );
   }
   if (key.value !== undefined && secret.value === undefined) {
-    throw new ConfigError(`${ENV.CONSUMER_KEY} is set (${key.where}) but ${ENV.CONSUMER_SECRET} is not`, ENV.CONSUMER_SECRET);
+    throw new ConfigError(
+      `${ENV.CONSUMER_KEY} is set (${key.where}) but ${ENV.CONSUMER_SECRET} is not`,
+      ENV.CONSUMER_SECRET,
+    );
   }
   if (key.value === undefined && isRealApi) {
     throw new ConfigError(
@@ -252,7 +284,10 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
   if (accessSecret.value !== undefined) checkToken(accessSecret.value, ENV.ACCESS_TOKEN_SECRET, accessSecret.where);
   if ((accessKey.value === undefined) !== (accessSecret.value === undefined)) {
     const missing = accessKey.value === undefined ? ENV.ACCESS_TOKEN_KEY : ENV.ACCESS_TOKEN_SECRET;
-    throw new ConfigError(`${missing} is missing: set both ${ENV.ACCESS_TOKEN_KEY} and ${ENV.ACCESS_TOKEN_SECRET}, or neither`, missing);
+    throw new ConfigError(
+      `${missing} is missing: set both ${ENV.ACCESS_TOKEN_KEY} and ${ENV.ACCESS_TOKEN_SECRET}, or neither`,
+      missing,
+    );
   }
 
   const api: ApiConfig =

@@ -23,7 +23,14 @@ export {
   type Env,
 } from './config';
 export { ConfigError } from './errors';
-export { AdapterStore, ADAPTER_DATABASE_FILE, type TweetRecord, type TweetState, type SubscriptionRecord, type SubscriptionState } from './store';
+export {
+  AdapterStore,
+  ADAPTER_DATABASE_FILE,
+  type TweetRecord,
+  type TweetState,
+  type SubscriptionRecord,
+  type SubscriptionState,
+} from './store';
 export {
   TwitterApiV2Client,
   classifyApiError,

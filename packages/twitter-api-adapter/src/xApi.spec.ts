@@ -50,14 +50,23 @@ describe('classifyApiError', () => {
 
   test('429 without a reset: the default wait; with a reset already past by our clock: the minimum wait', () => {
     const without = classifyApiError(response(429, {}), NOW);
-    expect(without.kind === 'rateLimited' && without.resetAt.getTime() - NOW.getTime()).toBe(DEFAULT_RATE_LIMIT_WAIT_MS);
+    expect(without.kind === 'rateLimited' && without.resetAt.getTime() - NOW.getTime()).toBe(
+      DEFAULT_RATE_LIMIT_WAIT_MS,
+    );
     const past = classifyApiError(response(429, {}, NOW.getTime() / 1000 - 5), NOW);
     expect(past.kind === 'rateLimited' && past.resetAt.getTime() - NOW.getTime()).toBe(MIN_RATE_LIMIT_WAIT_MS);
   });
 
   test('network errors and anything unexpected: transient, status 0', () => {
-    const network = new ApiRequestError('Request failed', { request: {} as any, error: new Error('connect ECONNREFUSED') });
-    expect(classifyApiError(network, NOW)).toEqual({ kind: 'transient', status: 0, reason: 'Network error: connect ECONNREFUSED' });
+    const network = new ApiRequestError('Request failed', {
+      request: {} as any,
+      error: new Error('connect ECONNREFUSED'),
+    });
+    expect(classifyApiError(network, NOW)).toEqual({
+      kind: 'transient',
+      status: 0,
+      reason: 'Network error: connect ECONNREFUSED',
+    });
     expect(classifyApiError(new Error('odd'), NOW)).toEqual({ kind: 'transient', status: 0, reason: 'odd' });
   });
 });

@@ -91,7 +91,10 @@ export class TwitterApiV2Client implements XApi {
     };
     if (query.sinceId) params.since_id = query.sinceId;
     if (query.paginationToken) params.pagination_token = query.paginationToken;
-    const result: any = await this.client(user).v2.get(`users/${encodeURIComponent(userId)}/timelines/reverse_chronological`, params);
+    const result: any = await this.client(user).v2.get(
+      `users/${encodeURIComponent(userId)}/timelines/reverse_chronological`,
+      params,
+    );
     return {
       tweets: result.data ?? [],
       users: result.includes?.users ?? [],
@@ -135,7 +138,8 @@ export function classifyApiError(error: unknown, now: Date): ApiFailure {
   }
   if (error instanceof ApiRequestError) {
     // twitter-api-v2 1.29 builds the error with `error` but its `requestError` getter reads `requestError`.
-    const cause: Error | undefined = error.requestError ?? (error as unknown as { _options?: { error?: Error } })._options?.error;
+    const cause: Error | undefined =
+      error.requestError ?? (error as unknown as { _options?: { error?: Error } })._options?.error;
     return { kind: 'transient', status: 0, reason: `Network error: ${cause?.message ?? error.message}` };
   }
   return { kind: 'transient', status: 0, reason: (error as Error)?.message ?? String(error) };

@@ -27,10 +27,13 @@ function timelineTweets(messages: Awaited<ReturnType<World['collect']>>) {
 /** The user's own tweets with this text, as the emulator holds them. */
 async function postedWithText(text: string): Promise<string[]> {
   const client = createEmulatorClient(world.emulator.url, world.emulator.credentials);
-  const page = await client.v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(`users/${DEFAULT_USER.id}/timelines/reverse_chronological`, {
-    max_results: 100,
-    'tweet.fields': 'author_id',
-  });
+  const page = await client.v2.get<{ data?: Array<{ id: string; text: string; author_id?: string }> }>(
+    `users/${DEFAULT_USER.id}/timelines/reverse_chronological`,
+    {
+      max_results: 100,
+      'tweet.fields': 'author_id',
+    },
+  );
   return (page.data ?? []).filter((t) => t.text === text && t.author_id === DEFAULT_USER.id).map((t) => t.id);
 }
 
@@ -57,7 +60,11 @@ describe('posting', () => {
       url: `https://x.com/${DEFAULT_USER.username}/status/${ids[0]}`,
     });
     // The user's credentials are not kept once the tweet is final.
-    expect(world.adapter.store.getTweet(world.app.id, id)).toMatchObject({ state: 'posted', accessToken: '', accessSecret: '' });
+    expect(world.adapter.store.getTweet(world.app.id, id)).toMatchObject({
+      state: 'posted',
+      accessToken: '',
+      accessSecret: '',
+    });
   });
 
   test("a tweet posted before the first timeline sync still gets the user's URL (asked of users/me)", async () => {
@@ -67,7 +74,11 @@ describe('posting', () => {
     await world.adapter.runOnce();
     const [posted] = await postedWithText('Before any sync');
     const [result] = outcomes(await world.collect());
-    expect(result).toMatchObject({ tweetId: id, status: 'posted', url: `https://x.com/${DEFAULT_USER.username}/status/${posted}` });
+    expect(result).toMatchObject({
+      tweetId: id,
+      status: 'posted',
+      url: `https://x.com/${DEFAULT_USER.username}/status/${posted}`,
+    });
     expect(world.adapter.store.getSubscription(world.app.id)).toMatchObject({ username: DEFAULT_USER.username });
   });
 
@@ -102,7 +113,9 @@ describe('posting', () => {
   test('bad credentials: 401, a failed outcome, and no retry', async () => {
     world = await World.create();
     await world.subscribe();
-    const { id } = await world.tweet('With a revoked token', { credentials: { accessToken: 'revoked', accessSecret: 'nope' } });
+    const { id } = await world.tweet('With a revoked token', {
+      credentials: { accessToken: 'revoked', accessSecret: 'nope' },
+    });
     await world.adapter.runOnce();
 
     const [result] = outcomes(await world.collect());
@@ -265,7 +278,9 @@ describe('timeline', () => {
     // The first sync sends the most recent page only.
     const initial = timelineTweets(first);
     expect(initial).toHaveLength(5);
-    expect(new Set(initial.map((t) => t.authorUsername))).toEqual(new Set(['awala_news', 'courier_cat', 'offline_chef']));
+    expect(new Set(initial.map((t) => t.authorUsername))).toEqual(
+      new Set(['awala_news', 'courier_cat', 'offline_chef']),
+    );
 
     const newer: string[] = [];
     for (let i = 0; i < 12; i += 1) {
@@ -285,7 +300,11 @@ describe('timeline', () => {
     expect(world.requestsTo('GET', /timelines\/reverse_chronological$/)).toHaveLength(reads + 3);
     second.forEach((tweet, i) => {
       const author = ['awala_news', 'courier_cat', 'offline_chef'][i % 3];
-      expect(tweet).toMatchObject({ text: `News number ${i} from @${author}`, authorUsername: author, url: `https://x.com/${author}/status/${tweet.id}` });
+      expect(tweet).toMatchObject({
+        text: `News number ${i} from @${author}`,
+        authorUsername: author,
+        url: `https://x.com/${author}/status/${tweet.id}`,
+      });
       expect(tweet.authorName).toBeTruthy();
       expect(tweet.createdAt).toBeInstanceOf(Date);
     });
@@ -316,7 +335,10 @@ describe('timeline', () => {
     const messages = await world.collect();
     // Never confirmed (ACTIVE) first: the adapter says so only once it has read the timeline.
     expect(messages).toEqual([
-      expect.objectContaining({ kind: 'subscriptionStatus', message: expect.objectContaining({ state: 'failed', httpStatus: 401, reason: 'Unauthorized' }) }),
+      expect.objectContaining({
+        kind: 'subscriptionStatus',
+        message: expect.objectContaining({ state: 'failed', httpStatus: 401, reason: 'Unauthorized' }),
+      }),
     ]);
     expect(world.adapter.store.getSubscription(world.app.id)!.state).toBe('failed');
   });
@@ -325,7 +347,11 @@ describe('timeline', () => {
 describe('the X API unreachable', () => {
   function states(messages: Awaited<ReturnType<World['collect']>>) {
     return messages.map((m) =>
-      m.kind === 'tweetOutcome' ? `outcome ${m.message.status}` : m.kind === 'subscriptionStatus' ? `subscription ${m.message.state}` : m.kind,
+      m.kind === 'tweetOutcome'
+        ? `outcome ${m.message.status}`
+        : m.kind === 'subscriptionStatus'
+          ? `subscription ${m.message.state}`
+          : m.kind,
     );
   }
 
@@ -344,7 +370,10 @@ describe('the X API unreachable', () => {
     const told = await world.collect();
     expect(states(told)).toEqual(['outcome waiting', 'subscription waiting']);
     for (const message of told) {
-      expect(message.message).toMatchObject({ reason: expect.stringMatching(/^Network error: .*ECONNREFUSED/), httpStatus: 0 });
+      expect(message.message).toMatchObject({
+        reason: expect.stringMatching(/^Network error: .*ECONNREFUSED/),
+        httpStatus: 0,
+      });
     }
     expect(told[0].message).toMatchObject({ tweetId: id });
 
@@ -366,7 +395,9 @@ describe('the X API unreachable', () => {
     const { id } = await world.tweet('Kept across the upgrade');
     await world.adapter.close();
     const db = new Database(join(world.dir, 'adapter', 'adapter.sqlite'));
-    db.exec('ALTER TABLE tweets DROP COLUMN waiting_sent; ALTER TABLE subscriptions DROP COLUMN reported_state; ALTER TABLE subscriptions DROP COLUMN status_seq');
+    db.exec(
+      'ALTER TABLE tweets DROP COLUMN waiting_sent; ALTER TABLE subscriptions DROP COLUMN reported_state; ALTER TABLE subscriptions DROP COLUMN status_seq',
+    );
     db.close();
     await world.openAdapter();
     expect(world.adapter.store.getTweet(world.app.id, id)).toMatchObject({ state: 'pending', waitingSent: false });
@@ -379,7 +410,10 @@ describe('the X API unreachable', () => {
 describe('subscriptions', () => {
   test('an expired PDA: no timeline read and no outcome sent until the app subscribes again', async () => {
     world = await World.create();
-    const short = await world.app.issuePda(world.adapter.endpoint.certificate, new Date(world.clock.now().getTime() + 3_600_000));
+    const short = await world.app.issuePda(
+      world.adapter.endpoint.certificate,
+      new Date(world.clock.now().getTime() + 3_600_000),
+    );
     await world.subscribe({ authorization: short });
     await world.adapter.runOnce();
     await world.collect();

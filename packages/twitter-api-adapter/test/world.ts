@@ -143,16 +143,26 @@ export class World {
   async tweet(text: string, options: { id?: string; credentials?: UserCredentials } = {}) {
     const id = options.id ?? `tweet-${Math.random().toString(16).slice(2)}`;
     const result = await this.deliver(
-      serviceMessages.tweet({ id, text, credentials: options.credentials ?? this.user, creationDate: this.clock.now() }),
+      serviceMessages.tweet({
+        id,
+        text,
+        credentials: options.credentials ?? this.user,
+        creationDate: this.clock.now(),
+      }),
     );
     return { id, ...result };
   }
 
-  async issuePda(from: PrivateEndpoint = this.app, holder = this.adapter.endpoint.certificate): Promise<DeliveryAuthorization> {
+  async issuePda(
+    from: PrivateEndpoint = this.app,
+    holder = this.adapter.endpoint.certificate,
+  ): Promise<DeliveryAuthorization> {
     return from.issuePda(holder, new Date(this.clock.now().getTime() + 30 * 86_400_000));
   }
 
-  async subscribe(options: { authorization?: DeliveryAuthorization; from?: PrivateEndpoint; credentials?: UserCredentials } = {}) {
+  async subscribe(
+    options: { authorization?: DeliveryAuthorization; from?: PrivateEndpoint; credentials?: UserCredentials } = {},
+  ) {
     const from = options.from ?? this.app;
     const authorization = options.authorization ?? (await this.issuePda(from));
     return this.deliver(

@@ -129,9 +129,13 @@ class CheckedTransport implements GatewayTransport {
       return new IdentityRefusedError(this.socketPath, detail, { cause: error });
     }
     if ((error as Error)?.name === 'UntrustedSocketError') {
-      return new AppError(`refusing the user gateway socket ${this.socketPath}: ${detail}`, ExitCode.GATEWAY_UNREACHABLE, {
-        cause: error,
-      });
+      return new AppError(
+        `refusing the user gateway socket ${this.socketPath}: ${detail}`,
+        ExitCode.GATEWAY_UNREACHABLE,
+        {
+          cause: error,
+        },
+      );
     }
     return new GatewayUnreachableError(this.socketPath, detail, { cause: error });
   }
@@ -185,7 +189,12 @@ export class TwitterApp {
         options.paths.gatewaySocket,
         !options.transport,
       );
-      const endpoint = await PrivateEndpoint.open({ dataDir: options.paths.dataDir, transport, logger, clock: options.clock });
+      const endpoint = await PrivateEndpoint.open({
+        dataDir: options.paths.dataDir,
+        transport,
+        logger,
+        clock: options.clock,
+      });
       return new TwitterApp(options, store, endpoint);
     } catch (error) {
       store.close();
@@ -246,7 +255,9 @@ export class TwitterApp {
         );
       }
       const detail = error instanceof ConnectionParametersError ? error.message : (error as Error).message;
-      throw new ConfigurationError(`cannot use the adapter's connection parameters at ${path}: ${detail}`, { cause: error });
+      throw new ConfigurationError(`cannot use the adapter's connection parameters at ${path}: ${detail}`, {
+        cause: error,
+      });
     }
     this.adapter = await this.endpoint.addPublicPeer(parameters);
     return this.adapter;
@@ -264,7 +275,8 @@ export class TwitterApp {
     if (!current) return 'not subscribed yet';
     const now = this.clock.now().getTime();
     if (current.adapterId !== adapter.id) return 'the adapter has a new identity';
-    if (current.endpointCertificateId !== this.currentCertificateId()) return 'the user gateway issued us a new certificate';
+    if (current.endpointCertificateId !== this.currentCertificateId())
+      return 'the user gateway issued us a new certificate';
     if (current.credentialsDigest !== credentialsDigest(this.options.credentials)) return 'the X credentials changed';
     if (madeAhead(current.sentAt, now)) return "it was made while this computer's clock was ahead";
     const validity = current.pdaExpiry.getTime() - current.pdaStart.getTime();
@@ -295,7 +307,10 @@ export class TwitterApp {
       accessSecret: this.options.credentials.accessSecret,
       creationDate: now,
     });
-    const ttlSeconds = Math.max(1, Math.min(SUBSCRIPTION_TTL_SECONDS, Math.floor((authorization.pda.expiryDate.getTime() - now.getTime()) / 1000)));
+    const ttlSeconds = Math.max(
+      1,
+      Math.min(SUBSCRIPTION_TTL_SECONDS, Math.floor((authorization.pda.expiryDate.getTime() - now.getTime()) / 1000)),
+    );
     // One made while this clock was ahead is still held back at the user gateway (no gateway whose clock
     // is right takes it yet): the same parcel id replaces it there, so it never reaches the adapter late.
     const replacing = existing && madeAhead(existing.sentAt, now.getTime()) ? existing.parcelId : undefined;
@@ -338,7 +353,12 @@ export class TwitterApp {
   saveTweet(text: string): OutgoingTweet {
     const id = randomUUID();
     const createdAt = this.clock.now();
-    this.store.addQueuedTweet({ id, text, createdAt, expiresAt: new Date(createdAt.getTime() + TWEET_TTL_SECONDS * 1000) });
+    this.store.addQueuedTweet({
+      id,
+      text,
+      createdAt,
+      expiresAt: new Date(createdAt.getTime() + TWEET_TTL_SECONDS * 1000),
+    });
     return this.store.getTweet(id)!;
   }
 
@@ -359,7 +379,13 @@ export class TwitterApp {
       try {
         const parcel = tweet.parcel ?? (await this.makeTweetParcel(tweet));
         await this.endpoint.deliverParcels([
-          { parcelId: tweet.parcelId ?? '', recipientId: '', parcel, expiryDate: tweet.expiresAt, encryption: 'session' },
+          {
+            parcelId: tweet.parcelId ?? '',
+            recipientId: '',
+            parcel,
+            expiryDate: tweet.expiresAt,
+            encryption: 'session',
+          },
         ]);
       } catch (error) {
         if (!isReachProblem(error)) throw error;
@@ -386,14 +412,21 @@ export class TwitterApp {
       creationDate: tweet.createdAt,
     });
     // Rounded up: a tweet sent as soon as it is typed lives its full week.
-    const ttlSeconds = Math.min(TWEET_TTL_SECONDS, Math.ceil((tweet.expiresAt.getTime() - this.clock.now().getTime()) / 1000));
+    const ttlSeconds = Math.min(
+      TWEET_TTL_SECONDS,
+      Math.ceil((tweet.expiresAt.getTime() - this.clock.now().getTime()) / 1000),
+    );
     const parcel = await this.endpoint.makeParcel(
       adapter.id,
       { type: service.TWEET_TYPE, content },
       { ttlSeconds, parcelId: tweet.parcelId ?? undefined },
     );
     // Kept before delivery: if the gateway does not ack, the same parcel goes next time.
-    this.store.setTweetParcel(tweet.id, { parcelId: parcel.parcelId, parcel: parcel.parcel, expiresAt: parcel.expiryDate });
+    this.store.setTweetParcel(tweet.id, {
+      parcelId: parcel.parcelId,
+      parcel: parcel.parcel,
+      expiresAt: parcel.expiryDate,
+    });
     return parcel.parcel;
   }
 
@@ -434,7 +467,9 @@ export class TwitterApp {
       decoded = service.decodeIncoming(message.type, message.content);
     } catch (error) {
       counts.ignored += 1;
-      onProblem(`ignored a malformed ${message.type} message (parcel ${message.parcelId}): ${(error as Error).message}`);
+      onProblem(
+        `ignored a malformed ${message.type} message (parcel ${message.parcelId}): ${(error as Error).message}`,
+      );
       return;
     }
     if (!decoded) {
@@ -455,22 +490,28 @@ export class TwitterApp {
     } else {
       const tweet =
         this.store.findTweet(decoded.tweetRef) ?? (decoded.parcelRef ? this.store.findTweet(decoded.parcelRef) : null);
-      if (this.store.recordOutcome({
-        parcelId: message.parcelId,
-        tweetId: tweet?.id ?? decoded.tweetRef,
-        status: decoded.status,
-        xTweetId: decoded.xTweetId ?? null,
-        xUrl: decoded.url ?? null,
-        reason: decoded.reason ?? null,
-        receivedAt,
-      })) {
+      if (
+        this.store.recordOutcome({
+          parcelId: message.parcelId,
+          tweetId: tweet?.id ?? decoded.tweetRef,
+          status: decoded.status,
+          xTweetId: decoded.xTweetId ?? null,
+          xUrl: decoded.url ?? null,
+          reason: decoded.reason ?? null,
+          receivedAt,
+        })
+      ) {
         counts.outcomes += 1;
       }
     }
   }
 
   /** New (unshown) timeline tweets, outcomes and subscription status; mark them shown once printed. */
-  unshown(): { tweets: TimelineTweet[]; outcomes: OutcomeRecord[]; subscriptionStatus: SubscriptionStatusRecord | null } {
+  unshown(): {
+    tweets: TimelineTweet[];
+    outcomes: OutcomeRecord[];
+    subscriptionStatus: SubscriptionStatusRecord | null;
+  } {
     const status = this.store.getSubscriptionStatus();
     return {
       tweets: this.store.listUnshownTimeline(),
@@ -480,7 +521,11 @@ export class TwitterApp {
   }
 
   /** The items were shown to the user: they are not news any more. */
-  markShown(items: { tweets: readonly TimelineTweet[]; outcomes: readonly OutcomeRecord[]; subscriptionStatus: SubscriptionStatusRecord | null }): void {
+  markShown(items: {
+    tweets: readonly TimelineTweet[];
+    outcomes: readonly OutcomeRecord[];
+    subscriptionStatus: SubscriptionStatusRecord | null;
+  }): void {
     if (items.subscriptionStatus) this.store.markSubscriptionStatusShown();
     this.store.markTimelineShown(items.tweets.map((tweet) => tweet.id));
     this.store.markOutcomesShown(items.outcomes.map((outcome) => outcome.parcelId));

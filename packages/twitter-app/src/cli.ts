@@ -15,7 +15,14 @@ import { jsonLineLogger, silentLogger, type Logger } from '@twitter-relaynet/end
 import { isReachProblem, TwitterApp, type SendReport, type SubscriptionResult } from './app';
 import { ENV, loadCredentials, resolvePaths, type AppPaths, type UserCredentials } from './config';
 import { AppError, ConfigurationError, ExitCode, UsageError } from './errors';
-import { formatDate, formatNewItems, formatOutcome, formatStatus, formatSubscriptionStatus, formatTimelineTweet } from './output';
+import {
+  formatDate,
+  formatNewItems,
+  formatOutcome,
+  formatStatus,
+  formatSubscriptionStatus,
+  formatTimelineTweet,
+} from './output';
 import type { OutgoingTweet } from './store';
 import { assertTweetText, checkTweetText, MAX_WEIGHTED_TWEET_LENGTH } from './text';
 
@@ -116,7 +123,9 @@ function reportRegistration(ui: Ui, app: TwitterApp, registration: Awaited<Retur
   if (registration === 'registered') {
     ui.print(`Registered with the user gateway at ${socket} (endpoint ${app.endpoint.id}).\n`);
   } else if (registration === 're-registered') {
-    ui.print(`Registered again with the user gateway at ${socket}: it no longer accepted our certificate (new gateway identity?).\n`);
+    ui.print(
+      `Registered again with the user gateway at ${socket}: it no longer accepted our certificate (new gateway identity?).\n`,
+    );
   }
 }
 
@@ -135,16 +144,21 @@ function reportSubscription(ui: Ui, result: SubscriptionResult): void {
  * queued in the app (kept, so nothing is lost). `saved`: the tweet this run saved, reported on its own.
  */
 function reportSending(ui: Ui, report: SendReport, saved: OutgoingTweet | null = null): void {
-  for (const tweet of report.expired) ui.warn(`a queued tweet expired before the user gateway took it: "${tweet.text}"`);
+  for (const tweet of report.expired)
+    ui.warn(`a queued tweet expired before the user gateway took it: "${tweet.text}"`);
   const redatedIds = new Set(report.redated.map((tweet) => tweet.id));
   const redated = report.sent.filter((tweet) => redatedIds.has(tweet.id));
   // Their dates were ahead of every right clock (the user gateway held back those it had): said apart.
   if (redated.length > 0) {
-    ui.print(`Gave the user gateway ${plural(redated.length, 'tweet')} made while this computer's clock was ahead, dated now: ${onTheirWay(redated.length)}.\n`);
+    ui.print(
+      `Gave the user gateway ${plural(redated.length, 'tweet')} made while this computer's clock was ahead, dated now: ${onTheirWay(redated.length)}.\n`,
+    );
   }
   const earlier = report.sent.filter((tweet) => tweet.id !== saved?.id && !redatedIds.has(tweet.id));
   if (earlier.length > 0) {
-    ui.print(`Gave the user gateway ${plural(earlier.length, 'tweet')} queued earlier: ${onTheirWay(earlier.length)}.\n`);
+    ui.print(
+      `Gave the user gateway ${plural(earlier.length, 'tweet')} queued earlier: ${onTheirWay(earlier.length)}.\n`,
+    );
   }
   const sentNow = saved && report.sent.find((tweet) => tweet.id === saved.id);
   if (sentNow) {
@@ -168,7 +182,9 @@ function reportSending(ui: Ui, report: SendReport, saved: OutgoingTweet | null =
 /** ": did you mean timeline?" for a near miss (a typo of one or two letters, or a prefix); else the list. */
 function suggestCommand(name: string, program: Command): string {
   const names = [...program.commands.map((command) => command.name()), 'help'];
-  const near = names.filter((candidate) => candidate.startsWith(name.toLowerCase()) || editDistance(name.toLowerCase(), candidate) <= 2);
+  const near = names.filter(
+    (candidate) => candidate.startsWith(name.toLowerCase()) || editDistance(name.toLowerCase(), candidate) <= 2,
+  );
   if (near.length > 0) return `: did you mean ${near.join(' or ')}?`;
   return `: the commands are ${names.join(', ')} (to tweet a text: ${NAME} tweet "TEXT")`;
 }
@@ -187,7 +203,9 @@ function editDistance(a: string, b: string): number {
 }
 
 function onTheirWay(count: number): string {
-  return count === 1 ? 'on its way, posted once a courier carries it' : 'on their way, posted once a courier carries them';
+  return count === 1
+    ? 'on its way, posted once a courier carries it'
+    : 'on their way, posted once a courier carries them';
 }
 
 function plural(count: number, noun: string): string {
@@ -219,7 +237,11 @@ function reportClock(ui: Ui, paths: AppPaths): void {
  * every queued tweet. A problem that loses nothing (the gateway not reachable, the adapter unknown) stops it and is
  * returned in the report; anything else is thrown.
  */
-async function reachGateway(ui: Ui, app: TwitterApp, options: { forceSubscription?: boolean } = {}): Promise<SendReport> {
+async function reachGateway(
+  ui: Ui,
+  app: TwitterApp,
+  options: { forceSubscription?: boolean } = {},
+): Promise<SendReport> {
   try {
     reportRegistration(ui, app, await app.register());
     reportSubscription(ui, await app.ensureSubscription({ force: options.forceSubscription }));
@@ -278,7 +300,11 @@ async function runDefault(ui: Ui, app: TwitterApp, stdin: CliIo['stdin']): Promi
   if (text !== null) {
     const saved = saveTweet(app, text);
     if (problem) {
-      reportSending(ui, { ...reached, sent: [], expired: [], redated: [], queued: app.store.countTweets().queued }, saved);
+      reportSending(
+        ui,
+        { ...reached, sent: [], expired: [], redated: [], queued: app.store.countTweets().queued },
+        saved,
+      );
     } else {
       const sending = await app.sendQueuedTweets();
       reportSending(ui, sending, saved);
@@ -322,12 +348,15 @@ async function runTimeline(ui: Ui, app: TwitterApp, options: { limit: number; of
   // What the adapter said about the user's tweets and the subscription is news too.
   const { outcomes, subscriptionStatus } = app.unshown();
   if (subscriptionStatus) ui.print(formatSubscriptionStatus(subscriptionStatus));
-  if (outcomes.length > 0) ui.print(`Outcomes of your tweets (${outcomes.length}):\n${outcomes.map(formatOutcome).join('')}`);
+  if (outcomes.length > 0)
+    ui.print(`Outcomes of your tweets (${outcomes.length}):\n${outcomes.map(formatOutcome).join('')}`);
   app.markShown({ tweets: [], outcomes, subscriptionStatus });
   const earlier = options.limit > 0 ? app.store.listRecentTimeline(options.limit) : [];
   const fresh = app.store.listUnshownTimeline();
   if (earlier.length > 0) ui.print(`Earlier tweets (${earlier.length}):\n${earlier.map(formatTimelineTweet).join('')}`);
-  ui.print(fresh.length > 0 ? `New tweets (${fresh.length}):\n${fresh.map(formatTimelineTweet).join('')}` : 'No new tweets.\n');
+  ui.print(
+    fresh.length > 0 ? `New tweets (${fresh.length}):\n${fresh.map(formatTimelineTweet).join('')}` : 'No new tweets.\n',
+  );
   app.markShown({ tweets: fresh, outcomes: [], subscriptionStatus: null });
   return problem?.exitCode ?? ExitCode.OK;
 }
@@ -357,17 +386,26 @@ function runStatus(ui: Ui, app: TwitterApp, options: { json?: boolean; limit: nu
   }
   ui.print(formatStatus(report));
   // The outcomes and the adapter's word on the subscription are in the status: not news any more.
-  app.markShown({ tweets: [], outcomes: app.store.listUnshownOutcomes(), subscriptionStatus: report.subscriptionStatus });
+  app.markShown({
+    tweets: [],
+    outcomes: app.store.listUnshownOutcomes(),
+    subscriptionStatus: report.subscriptionStatus,
+  });
   reportClock(ui, app.paths);
 }
 
 function buildProgram(io: CliIo, ui: Ui, setExitCode: (code: number) => void): Command {
   const program = new Command(NAME)
-    .description('Tweet and read your home timeline with no Internet: messages travel through the user gateway and a courier')
+    .description(
+      'Tweet and read your home timeline with no Internet: messages travel through the user gateway and a courier',
+    )
     .option('--data-root <dir>', `shared data root (env ${ENV.DATA_ROOT})`)
     .option('--data-dir <dir>', `this app's data folder (env ${ENV.DATA_DIR}; default <data root>/twitter-app)`)
     .option('--gateway-socket <path>', `the user gateway's PoWebSocket socket (env ${ENV.GATEWAY_SOCKET})`)
-    .option('--adapter-parameters <file>', `the Twitter API adapter's connection parameters (env ${ENV.ADAPTER_PARAMETERS})`)
+    .option(
+      '--adapter-parameters <file>',
+      `the Twitter API adapter's connection parameters (env ${ENV.ADAPTER_PARAMETERS})`,
+    )
     .option('--env-file <file>', `.env file with the X credentials (env ${ENV.ENV_FILE})`)
     .option('--verbose', 'log JSON lines on stderr')
     .configureHelp({ showGlobalOptions: true })
@@ -379,7 +417,11 @@ function buildProgram(io: CliIo, ui: Ui, setExitCode: (code: number) => void): C
     });
 
   /** Open the app for a command (with the user's credentials unless `offline`), run `work`, close it. */
-  const withApp = async (command: Command, work: (app: TwitterApp) => Promise<number | void>, offline = false): Promise<void> => {
+  const withApp = async (
+    command: Command,
+    work: (app: TwitterApp) => Promise<number | void>,
+    offline = false,
+  ): Promise<void> => {
     const options = command.optsWithGlobals<GlobalOptions>();
     const paths = resolvePaths(options, io.env, io.defaultEnvFile);
     const logger: Logger = options.verbose ? jsonLineLogger(NAME, (line) => io.stderr.write(line)) : silentLogger;
@@ -393,19 +435,19 @@ function buildProgram(io: CliIo, ui: Ui, setExitCode: (code: number) => void): C
     }
   };
 
-  program
-    .allowExcessArguments(true)
-    .action(async (_options, command: Command) => {
-      if (command.args.length === 0) return withApp(command, (app) => runDefault(ui, app, io.stdin));
-      // An operand that is no command: name it, rather than commander's "too many arguments".
-      const name = command.args[0];
-      throw new UsageError(`unknown command '${name}'${suggestCommand(name, program)} (see ${NAME} --help)`);
-    });
+  program.allowExcessArguments(true).action(async (_options, command: Command) => {
+    if (command.args.length === 0) return withApp(command, (app) => runDefault(ui, app, io.stdin));
+    // An operand that is no command: name it, rather than commander's "too many arguments".
+    const name = command.args[0];
+    throw new UsageError(`unknown command '${name}'${suggestCommand(name, program)} (see ${NAME} --help)`);
+  });
   program.helpCommand('help [command]', 'show the help of twitter-app or of a command');
 
   program
     .command('tweet')
-    .description('save a tweet (validated first: not empty, not too long), then give it and any queued ones to the user gateway')
+    .description(
+      'save a tweet (validated first: not empty, not too long), then give it and any queued ones to the user gateway',
+    )
     .argument('<text>', 'the tweet (quote it)')
     .allowExcessArguments(false)
     .action(async (text: string, _options, command: Command) => {
@@ -447,7 +489,9 @@ function buildProgram(io: CliIo, ui: Ui, setExitCode: (code: number) => void): C
 
   program
     .command('status')
-    .description('count your tweets by state (queued in the app, with the user gateway, confirmed, failed) and show the subscription; offline')
+    .description(
+      'count your tweets by state (queued in the app, with the user gateway, confirmed, failed) and show the subscription; offline',
+    )
     .option('--json', 'print the counts as JSON')
     .option('--limit <n>', 'how many recent tweets of yours to list (0: none, only the counts)', parseLimit, 10)
     .action(async (options: { json?: boolean; limit: number }, command: Command) => {
@@ -509,7 +553,17 @@ async function openApp(options: Parameters<typeof TwitterApp.open>[0]): Promise<
 }
 
 /** Filesystem errors that mean "this folder cannot hold the app's state": a configuration problem (exit 4). */
-const FOLDER_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP', 'EEXIST', 'ENOSPC', 'EISDIR']);
+const FOLDER_ERRORS = new Set([
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'ENOTDIR',
+  'ENAMETOOLONG',
+  'ELOOP',
+  'EEXIST',
+  'ENOSPC',
+  'EISDIR',
+]);
 /** SQLite's codes for a file it cannot open, write or grow (SQLITE_IOERR_SHMSIZE on a full tmpfs, ...). */
 const SQLITE_FOLDER_ERRORS = /^SQLITE_(CANTOPEN|FULL|READONLY|IOERR)/;
 
@@ -519,5 +573,8 @@ function unusableDataFolder(error: unknown, dataDir: string): ConfigurationError
   // SQLite often says only "disk I/O error" when the disk is full: say which.
   const full = code !== 'ENOSPC' && diskFull(dataDir) ? ' (no space left on the disk)' : '';
   const reason = (error as Error).message.replace(/^[A-Z_]+: /, '') + full;
-  return new ConfigurationError(`cannot keep the app's data in ${dataDir} (${code}): ${reason}; choose another folder with --data-dir or --data-root`, { cause: error });
+  return new ConfigurationError(
+    `cannot keep the app's data in ${dataDir} (${code}): ${reason}; choose another folder with --data-dir or --data-root`,
+    { cause: error },
+  );
 }

@@ -98,9 +98,19 @@ export function loadCredentials(env: Env, envFile: string): UserCredentials {
     }
   }
   if (!key && !secret) {
-    return { accessToken: X_API_EMULATOR_CREDENTIALS.accessToken, accessSecret: X_API_EMULATOR_CREDENTIALS.accessSecret, source: 'emulator' };
+    return {
+      accessToken: X_API_EMULATOR_CREDENTIALS.accessToken,
+      accessSecret: X_API_EMULATOR_CREDENTIALS.accessSecret,
+      source: 'emulator',
+    };
   }
-  if (!key) throw new ConfigurationError(`${ENV.ACCESS_TOKEN_SECRET} is set but ${ENV.ACCESS_TOKEN_KEY} is not (environment or ${envFile})`);
-  if (!secret) throw new ConfigurationError(`${ENV.ACCESS_TOKEN_KEY} is set but ${ENV.ACCESS_TOKEN_SECRET} is not (environment or ${envFile})`);
+  if (!key)
+    throw new ConfigurationError(
+      `${ENV.ACCESS_TOKEN_SECRET} is set but ${ENV.ACCESS_TOKEN_KEY} is not (environment or ${envFile})`,
+    );
+  if (!secret)
+    throw new ConfigurationError(
+      `${ENV.ACCESS_TOKEN_KEY} is set but ${ENV.ACCESS_TOKEN_SECRET} is not (environment or ${envFile})`,
+    );
   return { accessToken: key, accessSecret: secret, source };
 }

@@ -58,6 +58,10 @@ export class GatewayUnreachableError extends AppError {
 export class IdentityRefusedError extends AppError {
   override name = 'IdentityRefusedError';
   constructor(socketPath: string, detail: string, options?: { cause?: unknown }) {
-    super(`the user gateway at ${socketPath} refused our certificate (${detail})`, ExitCode.GATEWAY_UNREACHABLE, options);
+    super(
+      `the user gateway at ${socketPath} refused our certificate (${detail})`,
+      ExitCode.GATEWAY_UNREACHABLE,
+      options,
+    );
   }
 }

@@ -83,12 +83,13 @@ const STATE_LABELS: Record<OutgoingTweet['state'], string> = {
 const LABEL_WIDTH = Math.max(...Object.values(STATE_LABELS).map((label) => label.length));
 
 export function formatOutgoing(tweet: OutgoingTweet): string {
-  if (tweet.waitingReason !== null) return `  ${'waiting'.padEnd(9)} ${quote(tweet.text)} (${waitingForX(tweet.waitingReason)})\n`;
+  if (tweet.waitingReason !== null)
+    return `  ${'waiting'.padEnd(9)} ${quote(tweet.text)} (${waitingForX(tweet.waitingReason)})\n`;
   const detail =
     tweet.state === 'confirmed'
-      ? tweet.xUrl ?? (tweet.xTweetId ? `id ${tweet.xTweetId}` : '')
+      ? (tweet.xUrl ?? (tweet.xTweetId ? `id ${tweet.xTweetId}` : ''))
       : tweet.state === 'failed'
-        ? tweet.failureReason ?? ''
+        ? (tweet.failureReason ?? '')
         : tweet.state === 'sent'
           ? `with the user gateway since ${formatDate(tweet.sentAt)}, expires ${formatDate(tweet.expiresAt)}`
           : `saved in the app, waiting for the user gateway, expires ${formatDate(tweet.expiresAt)}`;

@@ -5,7 +5,8 @@ import { UsageError } from './errors';
 
 export { MAX_WEIGHTED_TWEET_LENGTH, weightedTweetLength };
 
-export type TextCheck = { readonly ok: true; readonly length: number } | { readonly ok: false; readonly reason: string };
+export type TextCheck =
+  { readonly ok: true; readonly length: number } | { readonly ok: false; readonly reason: string };
 
 export function checkTweetText(text: string): TextCheck {
   if (text.trim() === '') return { ok: false, reason: 'the tweet is empty' };

@@ -64,7 +64,9 @@ describe('TwitterApp subscription upkeep', () => {
 
   async function lastSubscription() {
     const before = received.length;
-    expect(await adapter.receiveParcel(gateway.delivered[gateway.delivered.length - 1], { gatewayAddress: null })).toMatchObject({
+    expect(
+      await adapter.receiveParcel(gateway.delivered[gateway.delivered.length - 1], { gatewayAddress: null }),
+    ).toMatchObject({
       status: 'accepted',
     });
     expect(received).toHaveLength(before + 1);
@@ -122,9 +124,15 @@ describe('TwitterApp subscription upkeep', () => {
     expect(ahead.saved.parcelId).toBeNull();
     clock.set(now); // set right
     const before = gateway.delivered.length;
-    const after = await run(async (app) => ({ renewal: await app.ensureSubscription(), report: await app.sendQueuedTweets() }));
+    const after = await run(async (app) => ({
+      renewal: await app.ensureSubscription(),
+      report: await app.sendQueuedTweets(),
+    }));
 
-    expect(after.renewal).toMatchObject({ action: 'renewed', reason: "it was made while this computer's clock was ahead" });
+    expect(after.renewal).toMatchObject({
+      action: 'renewed',
+      reason: "it was made while this computer's clock was ahead",
+    });
     // The same parcel ids: they replace the held-back copies at the user gateway.
     expect(after.renewal.record.parcelId).toBe(ahead.subscription.record.parcelId);
     expect(after.report.redated.map((tweet) => tweet.id)).toEqual([ahead.given.id, ahead.saved.id]);

@@ -14,7 +14,13 @@ import { Readable } from 'node:stream';
 
 import fc from 'fast-check';
 
-import { argvArbitrary, FuzzCounter, fuzzParameters, FUZZ_RUNS, FUZZ_TEST_TIMEOUT_MS } from '@twitter-relaynet/binding-conformance';
+import {
+  argvArbitrary,
+  FuzzCounter,
+  fuzzParameters,
+  FUZZ_RUNS,
+  FUZZ_TEST_TIMEOUT_MS,
+} from '@twitter-relaynet/binding-conformance';
 
 import { main } from '../src/cli';
 import { ExitCode } from '../src/errors';
@@ -37,7 +43,20 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-const FLAGS = ['--data-root', '--data-dir', '--gateway-socket', '--adapter-parameters', '--env-file', '--verbose', '--help', '--limit', '--offline', '--json', '-h', '-V'];
+const FLAGS = [
+  '--data-root',
+  '--data-dir',
+  '--gateway-socket',
+  '--adapter-parameters',
+  '--env-file',
+  '--verbose',
+  '--help',
+  '--limit',
+  '--offline',
+  '--json',
+  '-h',
+  '-V',
+];
 const WORDS = ['tweet', 'timeline', 'subscribe', 'status', 'help', 'hello', 'x'.repeat(300)];
 
 const ALLOWED = new Set<number>([ExitCode.OK, ExitCode.USAGE, ExitCode.GATEWAY_UNREACHABLE, 4]);
@@ -63,7 +82,8 @@ test(
             env: { RELAYNET_DATA_ROOT: join(scratch, 'root'), ...extraEnv },
             defaultEnvFile: join(scratch, 'no.env'),
           });
-          if (!ALLOWED.has(status)) throw new Error(`Exit status ${status} for ${JSON.stringify(argv)}:\n${output.slice(0, 2000)}`);
+          if (!ALLOWED.has(status))
+            throw new Error(`Exit status ${status} for ${JSON.stringify(argv)}:\n${output.slice(0, 2000)}`);
           expect(output).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/); // no stack trace
         },
       ),

@@ -11,7 +11,11 @@ import { dirname, join, resolve } from 'node:path';
 
 import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 import { Parcel } from '@twitter-relaynet/core';
-import { deserializeDeliveryAuthorization, type DeliveryAuthorization, type IncomingMessage } from '@twitter-relaynet/endpoint';
+import {
+  deserializeDeliveryAuthorization,
+  type DeliveryAuthorization,
+  type IncomingMessage,
+} from '@twitter-relaynet/endpoint';
 
 import { TestAdapter, TestUserGateway } from './gateway';
 import { describeWithRealUserGateway } from './userGateway';
@@ -30,10 +34,14 @@ const REPO = resolve(__dirname, '..', '..', '..');
 
 // Build once, before any test (incremental), so the wrapper runs the current code.
 try {
-  execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/twitter-app'], {
-    cwd: REPO,
-    stdio: 'pipe',
-  });
+  execFileSync(
+    process.execPath,
+    [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/twitter-app'],
+    {
+      cwd: REPO,
+      stdio: 'pipe',
+    },
+  );
 } catch (error) {
   const output = `${(error as { stdout?: Buffer }).stdout ?? ''}${(error as { stderr?: Buffer }).stderr ?? ''}`;
   throw new Error(`Could not build packages/twitter-app:\n${output}`);
@@ -121,20 +129,33 @@ describe('bin/twitter-app', () => {
 
   test('bad usage and unpostable text: exit 2 with one clear line, before contacting anything', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['bogus'], /^twitter-app: unknown command 'bogus': the commands are tweet, timeline, subscribe, status, help \(to tweet a text: twitter-app tweet "TEXT"\) \(see twitter-app --help\)\n$/],
+      [
+        ['bogus'],
+        /^twitter-app: unknown command 'bogus': the commands are tweet, timeline, subscribe, status, help \(to tweet a text: twitter-app tweet "TEXT"\) \(see twitter-app --help\)\n$/,
+      ],
       [['timelin'], /^twitter-app: unknown command 'timelin': did you mean timeline\? \(see twitter-app --help\)\n$/],
-      [['timeline', '--limit', '1001'], /^twitter-app: option '--limit <n>' argument '1001' is invalid\. must be a whole number from 0 to 1000/],
+      [
+        ['timeline', '--limit', '1001'],
+        /^twitter-app: option '--limit <n>' argument '1001' is invalid\. must be a whole number from 0 to 1000/,
+      ],
       [['tweet'], /^twitter-app: missing required argument 'text' \(see twitter-app --help\)\n$/],
       [['tweet', ''], /^twitter-app: the tweet is empty\n$/],
       [['tweet', '  \n '], /^twitter-app: the tweet is empty\n$/],
-      [['tweet', 'a'.repeat(281)], /^twitter-app: the tweet is too long: 281 characters, the limit is 280 \(counted as X counts them: CJK characters and emoji count 2, links 23\)\n$/],
+      [
+        ['tweet', 'a'.repeat(281)],
+        /^twitter-app: the tweet is too long: 281 characters, the limit is 280 \(counted as X counts them: CJK characters and emoji count 2, links 23\)\n$/,
+      ],
       [['tweet', '漢'.repeat(141)], /^twitter-app: the tweet is too long: 282 characters/],
       [['tweet', '🙂'.repeat(141)], /^twitter-app: the tweet is too long: 282 characters/],
       [['timeline', '--limit', 'x'], /^twitter-app: option '--limit <n>' argument 'x' is invalid/],
     ];
     const results = await Promise.all(cases.map(([args]) => run(args)));
     results.forEach((result, index) => {
-      expect({ args: cases[index][0], code: result.code, stdout: result.stdout }).toEqual({ args: cases[index][0], code: 2, stdout: '' });
+      expect({ args: cases[index][0], code: result.code, stdout: result.stdout }).toEqual({
+        args: cases[index][0],
+        code: 2,
+        stdout: '',
+      });
       expect(result.stderr).toMatch(cases[index][1]);
     });
   });
@@ -157,31 +178,49 @@ describe('bin/twitter-app', () => {
     const interactive = await run([], { input: 'typed at the prompt\n' });
     expect(interactive.code).toBe(3);
     expect(interactive.stderr).toBe(unreachable.replace('\n', '; showing what is stored\n'));
-    expect(interactive.stdout).toMatch(/^1 tweet queued in the app, nothing is lost: the next twitter-app command that reaches the user gateway sends it\.\n/);
-    expect(interactive.stdout).toMatch(/\nTweet saved \(id [0-9a-f-]{36}\): 2 tweets queued in the app, nothing is lost; .* sends them/);
+    expect(interactive.stdout).toMatch(
+      /^1 tweet queued in the app, nothing is lost: the next twitter-app command that reaches the user gateway sends it\.\n/,
+    );
+    expect(interactive.stdout).toMatch(
+      /\nTweet saved \(id [0-9a-f-]{36}\): 2 tweets queued in the app, nothing is lost; .* sends them/,
+    );
     const subscribe = await run(['subscribe']);
     expect(subscribe).toMatchObject({ code: 3, stderr: unreachable });
     expect(subscribe.stdout).toMatch(/^2 tweets queued in the app, nothing is lost/);
     // A socket left behind by a gateway that died (nobody listening).
     const stale = join(dir, 'stale.sock');
-    const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`]);
+    const holder = spawn(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`,
+    ]);
     await new Promise((ready) => holder.stdout.once('data', ready));
     holder.kill('SIGKILL');
     await new Promise((exited) => holder.once('exit', exited));
     expect(statSync(stale).isSocket()).toBe(true);
     const result = await run(['tweet', 'typed while a stale socket was there', '--gateway-socket', stale]);
     expect(result.code).toBe(3);
-    expect(result.stderr).toMatch(new RegExp(`^twitter-app: user gateway not reachable at ${stale}: start it with npm start \\(.+\\)\\n$`));
+    expect(result.stderr).toMatch(
+      new RegExp(`^twitter-app: user gateway not reachable at ${stale}: start it with npm start \\(.+\\)\\n$`),
+    );
     expect(result.stdout).toMatch(/: 3 tweets queued in the app, nothing is lost/);
     // Nothing was lost.
-    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({ queued: 3, sent: 0, confirmed: 0, failed: 0 });
-    expect((await run(['status'])).stdout).toMatch(/^Tweets: 3 queued in the app, 0 with the user gateway, 0 confirmed, 0 failed\n/);
+    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({
+      queued: 3,
+      sent: 0,
+      confirmed: 0,
+      failed: 0,
+    });
+    expect((await run(['status'])).stdout).toMatch(
+      /^Tweets: 3 queued in the app, 0 with the user gateway, 0 confirmed, 0 failed\n/,
+    );
   });
 
   test('gateway up but no adapter connection parameters: registers, keeps the tweet, then exit 4 naming the file', async () => {
     await gateway.start();
     const result = await run(['tweet', 'typed before the adapter was known']);
-    expect(result.stdout).toMatch(/^Registered with the user gateway at .*powebsocket\.sock \(endpoint 0[0-9a-f]{64}\)\.\nTweet saved \(id [0-9a-f-]{36}\): 4 tweets queued in the app, nothing is lost/);
+    expect(result.stdout).toMatch(
+      /^Registered with the user gateway at .*powebsocket\.sock \(endpoint 0[0-9a-f]{64}\)\.\nTweet saved \(id [0-9a-f-]{36}\): 4 tweets queued in the app, nothing is lost/,
+    );
     appId = /endpoint (0[0-9a-f]{64})/.exec(result.stdout)![1];
     expect(result.code).toBe(4);
     expect(result.stderr).toBe(
@@ -199,13 +238,25 @@ describe('bin/twitter-app', () => {
     await adapter.endpoint.publishConnectionParameters(parametersPath);
     const result = await run([], { input: '\n' });
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    expect(result.stdout).toMatch(/^Subscribed to your home timeline until \d{4}-\d\d-\d\d \d\d:\d\d UTC: new tweets arrive with the courier\.\n/m);
-    expect(result.stdout).toContain('Gave the user gateway 4 tweets queued earlier: on their way, posted once a courier carries them.\n');
+    expect(result.stdout).toMatch(
+      /^Subscribed to your home timeline until \d{4}-\d\d-\d\d \d\d:\d\d UTC: new tweets arrive with the courier\.\n/m,
+    );
+    expect(result.stdout).toContain(
+      'Gave the user gateway 4 tweets queued earlier: on their way, posted once a courier carries them.\n',
+    );
     expect(result.stdout).toContain('No new tweets or outcomes since the last run.\n');
-    expect(result.stdout).toContain("What's happening? Type a tweet and press ENTER (ENTER alone skips): \nNothing to tweet.\n");
+    expect(result.stdout).toContain(
+      "What's happening? Type a tweet and press ENTER (ENTER alone skips): \nNothing to tweet.\n",
+    );
 
     const messages = await newAtAdapter();
-    expect(messages.map((m) => m.type)).toEqual([UPDATE_SUBSCRIPTION_TYPE, TWEET_TYPE, TWEET_TYPE, TWEET_TYPE, TWEET_TYPE]);
+    expect(messages.map((m) => m.type)).toEqual([
+      UPDATE_SUBSCRIPTION_TYPE,
+      TWEET_TYPE,
+      TWEET_TYPE,
+      TWEET_TYPE,
+      TWEET_TYPE,
+    ]);
     // Oldest first, each once.
     expect(messages.slice(1).map((m) => decodeTweet(m.content).text)).toEqual([
       'typed before anything ran',
@@ -215,11 +266,17 @@ describe('bin/twitter-app', () => {
     ]);
     expect(messages[0].sender.id).toBe(appId);
     const subscription = decodeSubscription(messages[0].content);
-    expect(subscription).toMatchObject({ accessToken: X_API_EMULATOR_CREDENTIALS.accessToken, accessSecret: X_API_EMULATOR_CREDENTIALS.accessSecret });
+    expect(subscription).toMatchObject({
+      accessToken: X_API_EMULATOR_CREDENTIALS.accessToken,
+      accessSecret: X_API_EMULATOR_CREDENTIALS.accessSecret,
+    });
     authorization = deserializeDeliveryAuthorization(subscription.pda);
     expect(authorization.pda.calculateSubjectId()).toBe(adapter.endpoint.id);
     expect(await authorization.pda.isIssuedBy(authorization.chain[0])).toBe(true);
-    expect(authorization.chain.map((c) => c.calculateSubjectId())).toEqual([appId, gateway.certificate.calculateSubjectId()]);
+    expect(authorization.chain.map((c) => c.calculateSubjectId())).toEqual([
+      appId,
+      gateway.certificate.calculateSubjectId(),
+    ]);
     // As long as allowed: 180 days, capped at the app's certificate (the gateway issues 180 days).
     expect(authorization.pda.expiryDate.getTime()).toBeGreaterThan(Date.now() + 179 * DAY_MS);
 
@@ -236,7 +293,10 @@ describe('bin/twitter-app', () => {
   test('tweet TEXT gives a Tweet parcel for the adapter to the gateway; status counts it as with the user gateway', async () => {
     const result = await run(['tweet', 'hello']);
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    helloId = /^Tweet given to the user gateway \(id ([0-9a-f-]{36}), parcel \S+\): on its way, posted once a courier carries it, if before .+ UTC\. "twitter-app status" follows it\.\n$/.exec(result.stdout)![1];
+    helloId =
+      /^Tweet given to the user gateway \(id ([0-9a-f-]{36}), parcel \S+\): on its way, posted once a courier carries it, if before .+ UTC\. "twitter-app status" follows it\.\n$/.exec(
+        result.stdout,
+      )![1];
     const messages = await newAtAdapter();
     expect(messages.map((m) => m.type)).toEqual([TWEET_TYPE]);
     expect(decodeTweet(messages[0].content)).toMatchObject({
@@ -251,8 +311,13 @@ describe('bin/twitter-app', () => {
 
     const status = await run(['status', '--json']);
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ tweets: { queued: 0, sent: 5, confirmed: 0, failed: 0 }, endpointId: appId });
-    expect((await run(['status', '--limit', '1'])).stdout).toMatch(/^Tweets: 0 queued in the app, 5 with the user gateway, 0 confirmed, 0 failed\n[^]*\n {2}on its way +"hello" \(with the user gateway since /);
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      tweets: { queued: 0, sent: 5, confirmed: 0, failed: 0 },
+      endpointId: appId,
+    });
+    expect((await run(['status', '--limit', '1'])).stdout).toMatch(
+      /^Tweets: 0 queued in the app, 5 with the user gateway, 0 confirmed, 0 failed\n[^]*\n {2}on its way +"hello" \(with the user gateway since /,
+    );
   });
 
   let envTweetId: string;
@@ -262,15 +327,24 @@ describe('bin/twitter-app', () => {
     writeFileSync(envFile, "# mine\nTWITTER_ACCESS_TOKEN_KEY='file-key'\nTWITTER_ACCESS_TOKEN_SECRET=file-secret\n");
     const result = await run(['tweet', 'with my credentials'], { env: { TWITTER_APP_ENV_FILE: envFile } });
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    expect(result.stdout).toMatch(/Renewed the subscription to your home timeline until .* \(the X credentials changed\)/);
+    expect(result.stdout).toMatch(
+      /Renewed the subscription to your home timeline until .* \(the X credentials changed\)/,
+    );
     envTweetId = /Tweet given to the user gateway \(id ([0-9a-f-]{36})/.exec(result.stdout)![1];
     const [subscription, tweet] = await newAtAdapter();
     expect([subscription.type, tweet.type]).toEqual([UPDATE_SUBSCRIPTION_TYPE, TWEET_TYPE]);
-    expect(decodeSubscription(subscription.content)).toMatchObject({ accessToken: 'file-key', accessSecret: 'file-secret' });
+    expect(decodeSubscription(subscription.content)).toMatchObject({
+      accessToken: 'file-key',
+      accessSecret: 'file-secret',
+    });
     expect(decodeTweet(tweet.content)).toMatchObject({ text: 'with my credentials', accessToken: 'file-key' });
 
     const fromEnv = await run(['subscribe'], {
-      env: { TWITTER_APP_ENV_FILE: envFile, TWITTER_ACCESS_TOKEN_KEY: 'env-key', TWITTER_ACCESS_TOKEN_SECRET: 'env-secret' },
+      env: {
+        TWITTER_APP_ENV_FILE: envFile,
+        TWITTER_ACCESS_TOKEN_KEY: 'env-key',
+        TWITTER_ACCESS_TOKEN_SECRET: 'env-secret',
+      },
     });
     expect(fromEnv.code).toBe(0);
     const [forced] = await newAtAdapter();
@@ -302,11 +376,27 @@ describe('bin/twitter-app', () => {
     const parcels = await adapter.makeParcels(
       [
         encodeTimelineBatch([
-          { id: '1002', authorUsername: 'bob', authorName: 'Bob', text: '二つ目\nsecond line', createdAt: new Date('2026-11-27T10:02:00Z') },
-          { id: '1001', authorUsername: 'alice', text: 'first from alice', createdAt: new Date('2026-11-27T10:01:00Z') },
+          {
+            id: '1002',
+            authorUsername: 'bob',
+            authorName: 'Bob',
+            text: '二つ目\nsecond line',
+            createdAt: new Date('2026-11-27T10:02:00Z'),
+          },
+          {
+            id: '1001',
+            authorUsername: 'alice',
+            text: 'first from alice',
+            createdAt: new Date('2026-11-27T10:01:00Z'),
+          },
         ]),
         encodeOutcome({ tweetId: helloId, status: 'posted', xTweetId: '555', url: 'https://x.com/user/status/555' }),
-        serviceMessages.subscriptionStatus({ state: 'failed', reason: 'Unauthorized', httpStatus: 401, date: new Date() }),
+        serviceMessages.subscriptionStatus({
+          state: 'failed',
+          reason: 'Unauthorized',
+          httpStatus: 401,
+          date: new Date(),
+        }),
         // Neither the app's nor well-formed: acknowledged and reported, never retried forever.
         { type: 'text/plain', content: Buffer.from('hi') },
         { type: TIMELINE_UPDATE_BATCH_TYPE, content: Buffer.from([0xff, 0xff, 0xff]) },
@@ -317,7 +407,9 @@ describe('bin/twitter-app', () => {
 
     const timeline = await run(['timeline']);
     expect(timeline.code).toBe(0);
-    expect(timeline.stderr).toMatch(/^twitter-app: ignored a message of unknown type text\/plain \(parcel .+\)\ntwitter-app: ignored a malformed application\/vnd\.relaynet\.twitter\.timeline-update-batch\+protobuf message \(parcel .+\): .+\n$/);
+    expect(timeline.stderr).toMatch(
+      /^twitter-app: ignored a message of unknown type text\/plain \(parcel .+\)\ntwitter-app: ignored a malformed application\/vnd\.relaynet\.twitter\.timeline-update-batch\+protobuf message \(parcel .+\): .+\n$/,
+    );
     expect(timeline.stdout).toBe(
       'Your subscription to the home timeline FAILED: Unauthorized (HTTP 401). Check TWITTER_ACCESS_TOKEN_KEY and ' +
         'TWITTER_ACCESS_TOKEN_SECRET, then run twitter-app subscribe.\n' +
@@ -330,18 +422,30 @@ describe('bin/twitter-app', () => {
     expect(gateway.pending(appId)).toBe(0); // all acked, once stored
 
     const again = await run(['timeline', '--limit', '1']);
-    expect(again.stdout).toBe('Earlier tweets (1):\n  Bob (@bob) · 2026-11-27 10:02 UTC\n    二つ目\n    second line\nNo new tweets.\n');
+    expect(again.stdout).toBe(
+      'Earlier tweets (1):\n  Bob (@bob) · 2026-11-27 10:02 UTC\n    二つ目\n    second line\nNo new tweets.\n',
+    );
 
-    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 5, confirmed: 1, failed: 0 });
+    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({
+      queued: 0,
+      sent: 5,
+      confirmed: 1,
+      failed: 0,
+    });
 
     // The default run prints the outcomes that arrived since the last run (the tweets were shown already).
     gateway.queue(
       appId,
-      await adapter.makeParcels([encodeOutcome({ tweetId: envTweetId, status: 'failed', reason: 'Unauthorized', httpStatus: 401 })], authorization),
+      await adapter.makeParcels(
+        [encodeOutcome({ tweetId: envTweetId, status: 'failed', reason: 'Unauthorized', httpStatus: 401 })],
+        authorization,
+      ),
     );
     const defaultRun = await run([], { input: '\n' });
     expect(defaultRun.code).toBe(0);
-    expect(defaultRun.stdout).toContain('Outcomes of your tweets (1):\n  FAILED "with my credentials": Unauthorized (HTTP 401)\n');
+    expect(defaultRun.stdout).toContain(
+      'Outcomes of your tweets (1):\n  FAILED "with my credentials": Unauthorized (HTTP 401)\n',
+    );
     expect(defaultRun.stdout).not.toContain('posted "hello"');
     expect(defaultRun.stdout).not.toContain('New tweets in your home timeline');
     const quiet = await run([], { input: '\n' });
@@ -355,7 +459,9 @@ describe('bin/twitter-app', () => {
     const status = await run(['status']);
     expect(status.stdout).toMatch(/^Tweets: 0 queued in the app, 4 with the user gateway, 1 confirmed, 1 failed\n/);
     expect(status.stdout).toMatch(/confirmed +"hello" \(https:\/\/x\.com\/user\/status\/555\)/);
-    expect(status.stdout).toMatch(/^Subscription: home timeline until .*; FAILED at the adapter: Unauthorized \(HTTP 401\)$/m);
+    expect(status.stdout).toMatch(
+      /^Subscription: home timeline until .*; FAILED at the adapter: Unauthorized \(HTTP 401\)$/m,
+    );
     expect(status.stderr).toBe('');
   });
 
@@ -367,7 +473,13 @@ describe('bin/twitter-app', () => {
       writeFileSync(
         file,
         JSON.stringify({
-          internet: { status: 'refused', at: '2026-11-28T10:00:00.000Z', aheadMs: 3 * 3_600_000, parcelCount: 2, toleranceSeconds: 7200 },
+          internet: {
+            status: 'refused',
+            at: '2026-11-28T10:00:00.000Z',
+            aheadMs: 3 * 3_600_000,
+            parcelCount: 2,
+            toleranceSeconds: 7200,
+          },
         }),
       );
       const status = await run(['status']);
@@ -418,7 +530,9 @@ describe('bin/twitter-app', () => {
     // The queued one does not stop the next from being saved.
     const second = await run(['tweet', 'B while the gateway is down']);
     expect(second).toMatchObject({ code: 3, stderr: unreachable });
-    expect(second.stdout).toMatch(/^Tweet saved \(id [0-9a-f-]{36}\): 2 tweets queued in the app, nothing is lost; .* sends them /);
+    expect(second.stdout).toMatch(
+      /^Tweet saved \(id [0-9a-f-]{36}\): 2 tweets queued in the app, nothing is lost; .* sends them /,
+    );
     expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toMatchObject({ queued: 2 });
     // timeline still shows what is stored, and says what is queued.
     const timeline = await run(['timeline']);
@@ -428,9 +542,19 @@ describe('bin/twitter-app', () => {
     await gateway.start();
     const next = await run(['timeline', '--limit', '0']);
     expect(next).toMatchObject({ code: 0, stderr: '' });
-    expect(next.stdout).toBe('Gave the user gateway 2 tweets queued earlier: on their way, posted once a courier carries them.\nNo new tweets.\n');
-    expect((await newAtAdapter()).map((m) => decodeTweet(m.content).text)).toEqual(['A while the gateway is down', 'B while the gateway is down']);
-    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 7, confirmed: 1, failed: 1 });
+    expect(next.stdout).toBe(
+      'Gave the user gateway 2 tweets queued earlier: on their way, posted once a courier carries them.\nNo new tweets.\n',
+    );
+    expect((await newAtAdapter()).map((m) => decodeTweet(m.content).text)).toEqual([
+      'A while the gateway is down',
+      'B while the gateway is down',
+    ]);
+    expect(JSON.parse((await run(['status', '--json'])).stdout).tweets).toEqual({
+      queued: 0,
+      sent: 7,
+      confirmed: 1,
+      failed: 1,
+    });
   });
 
   test('a user gateway reset with a new identity: the app registers again, renews its subscription, remakes a queued parcel', async () => {
@@ -442,8 +566,12 @@ describe('bin/twitter-app', () => {
     await gateway.start();
     const result = await run([], { input: '\n' });
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    expect(result.stdout).toMatch(/^Registered again with the user gateway at .*: it no longer accepted our certificate/);
-    expect(result.stdout).toMatch(/Renewed the subscription to your home timeline until .* \(the user gateway issued us a new certificate\)/);
+    expect(result.stdout).toMatch(
+      /^Registered again with the user gateway at .*: it no longer accepted our certificate/,
+    );
+    expect(result.stdout).toMatch(
+      /Renewed the subscription to your home timeline until .* \(the user gateway issued us a new certificate\)/,
+    );
     expect(result.stdout).toContain('Gave the user gateway 1 tweet queued earlier');
     const tweetParcel = await Parcel.deserialize(gateway.delivered[1]);
     expect(await tweetParcel.senderCertificate.isIssuedBy(gateway.certificate)).toBe(true);

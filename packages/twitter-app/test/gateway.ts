@@ -118,7 +118,8 @@ export class TestAdapter {
     const before = this.received.length;
     for (const parcel of parcels) {
       const outcome = await this.endpoint.receiveParcel(parcel, { gatewayAddress: null });
-      if (outcome.status !== 'accepted') throw new Error(`The adapter did not accept a parcel: ${JSON.stringify(outcome)}`);
+      if (outcome.status !== 'accepted')
+        throw new Error(`The adapter did not accept a parcel: ${JSON.stringify(outcome)}`);
     }
     return this.received.slice(before);
   }

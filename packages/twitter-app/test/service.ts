@@ -17,13 +17,24 @@ export {
 } from '@twitter-relaynet/twitter-service';
 
 /** The UpdateSubscription as the adapter reads it, flattened for assertions. */
-export function decodeSubscription(content: Buffer): { pda: Buffer; accessToken: string; accessSecret: string; creationDate: Date | null } {
+export function decodeSubscription(content: Buffer): {
+  pda: Buffer;
+  accessToken: string;
+  accessSecret: string;
+  creationDate: Date | null;
+} {
   const message = decodeUpdateSubscription(content);
   return { pda: message.deliveryAuthorization, ...message.credentials, creationDate: message.creationDate };
 }
 
 /** The Tweet as the adapter reads it, flattened for assertions. */
-export function decodeTweet(content: Buffer): { id: string; text: string; accessToken: string; accessSecret: string; creationDate: Date | null } {
+export function decodeTweet(content: Buffer): {
+  id: string;
+  text: string;
+  accessToken: string;
+  accessSecret: string;
+  creationDate: Date | null;
+} {
   const message = decodeTweetMessage(content);
   return { id: message.id, text: message.text, ...message.credentials, creationDate: message.creationDate };
 }

@@ -18,7 +18,14 @@ describe('AppStore (SQLite in the data directory)', () => {
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dataDir, STORE_FILE_NAME)).mode & 0o777).toBe(0o600);
     for (const id of ['a', 'b', 'c', 'd']) {
-      store.addQueuedTweet({ id, text: `tweet ${id}`, createdAt: t0, expiresAt: later(60), parcelId: `p-${id}`, parcel: Buffer.from(id) });
+      store.addQueuedTweet({
+        id,
+        text: `tweet ${id}`,
+        createdAt: t0,
+        expiresAt: later(60),
+        parcelId: `p-${id}`,
+        parcel: Buffer.from(id),
+      });
     }
     expect(store.listQueuedTweets(t0).map((t) => [t.id, t.parcel?.toString()])).toEqual([
       ['a', 'a'],
@@ -33,14 +40,36 @@ describe('AppStore (SQLite in the data directory)', () => {
 
     store = AppStore.open(dataDir);
     expect(store.countTweets()).toEqual({ queued: 1, sent: 3, confirmed: 0, failed: 0 });
-    const posted = { tweetId: 'a', status: 'posted' as const, xTweetId: '123', xUrl: 'https://x.com/u/status/123', reason: null };
+    const posted = {
+      tweetId: 'a',
+      status: 'posted' as const,
+      xTweetId: '123',
+      xUrl: 'https://x.com/u/status/123',
+      reason: null,
+    };
     expect(store.recordOutcome({ ...posted, parcelId: 'o1', receivedAt: later(2) })).toBe(true);
     expect(store.recordOutcome({ ...posted, parcelId: 'o1', receivedAt: later(3) })).toBe(false); // same parcel again
     // The outcome may name the tweet's parcel rather than its id.
     expect(store.findTweet('p-b')?.id).toBe('b');
-    store.recordOutcome({ parcelId: 'o2', tweetId: 'b', status: 'failed', xTweetId: null, xUrl: null, reason: 'duplicate content', receivedAt: later(2) });
+    store.recordOutcome({
+      parcelId: 'o2',
+      tweetId: 'b',
+      status: 'failed',
+      xTweetId: null,
+      xUrl: null,
+      reason: 'duplicate content',
+      receivedAt: later(2),
+    });
     // A failure never overrides a confirmation.
-    store.recordOutcome({ parcelId: 'o3', tweetId: 'a', status: 'failed', xTweetId: null, xUrl: null, reason: 'late', receivedAt: later(4) });
+    store.recordOutcome({
+      parcelId: 'o3',
+      tweetId: 'a',
+      status: 'failed',
+      xTweetId: null,
+      xUrl: null,
+      reason: 'late',
+      receivedAt: later(4),
+    });
     expect(store.getTweet('a')).toMatchObject({ state: 'confirmed', xTweetId: '123', xUrl: posted.xUrl });
     expect(store.getTweet('b')).toMatchObject({ state: 'failed', failureReason: 'duplicate content' });
     // An expired queued tweet fails.
@@ -59,13 +88,25 @@ describe('AppStore (SQLite in the data directory)', () => {
   test('a tweet saved as text (no parcel yet) is queued in order; its parcel is added later, once', () => {
     const store = AppStore.open(join(dir, 'text-first'));
     store.addQueuedTweet({ id: 'e', text: 'typed before registration', createdAt: t0, expiresAt: later(60) });
-    store.addQueuedTweet({ id: 'f', text: 'with a parcel', createdAt: later(1), expiresAt: later(60), parcelId: 'p-f', parcel: Buffer.from('f') });
+    store.addQueuedTweet({
+      id: 'f',
+      text: 'with a parcel',
+      createdAt: later(1),
+      expiresAt: later(60),
+      parcelId: 'p-f',
+      parcel: Buffer.from('f'),
+    });
     expect(store.listQueuedTweets(t0).map((t) => [t.id, t.parcelId, t.parcel])).toEqual([
       ['e', null, null],
       ['f', 'p-f', Buffer.from('f')],
     ]);
     store.setTweetParcel('e', { parcelId: 'p-e', parcel: Buffer.from('e'), expiresAt: later(59) });
-    expect(store.listQueuedTweets(t0)[0]).toMatchObject({ id: 'e', parcelId: 'p-e', parcel: Buffer.from('e'), expiresAt: later(59) });
+    expect(store.listQueuedTweets(t0)[0]).toMatchObject({
+      id: 'e',
+      parcelId: 'p-e',
+      parcel: Buffer.from('e'),
+      expiresAt: later(59),
+    });
     // Only a queued tweet gets a parcel.
     store.markTweetSent('e', later(2));
     store.setTweetParcel('e', { parcelId: 'p-e2', parcel: Buffer.from('x'), expiresAt: later(59) });
@@ -123,17 +164,34 @@ describe('AppStore (SQLite in the data directory)', () => {
 
   test('the adapter waiting for the X API: the tweet stays sent but says why it waits, until its outcome', () => {
     const store = AppStore.open(join(dir, 'waiting'));
-    store.addQueuedTweet({ id: 'w', text: 'tweet w', createdAt: t0, expiresAt: later(60), parcelId: 'p-w', parcel: Buffer.from('w') });
+    store.addQueuedTweet({
+      id: 'w',
+      text: 'tweet w',
+      createdAt: t0,
+      expiresAt: later(60),
+      parcelId: 'p-w',
+      parcel: Buffer.from('w'),
+    });
     store.markTweetSent('w', later(1));
     const reason = 'Network error: getaddrinfo ENOTFOUND api.x.com';
     const waiting = { tweetId: 'w', status: 'waiting' as const, xTweetId: null, xUrl: null, reason };
     expect(store.recordOutcome({ ...waiting, parcelId: 'ow', receivedAt: later(2) })).toBe(true);
     expect(store.countTweets()).toMatchObject({ sent: 1 });
     expect(store.listTweets()).toEqual([expect.objectContaining({ id: 'w', state: 'sent', waitingReason: reason })]);
-    expect(store.listUnshownOutcomes()).toEqual([expect.objectContaining({ parcelId: 'ow', status: 'waiting', reason, text: 'tweet w' })]);
+    expect(store.listUnshownOutcomes()).toEqual([
+      expect.objectContaining({ parcelId: 'ow', status: 'waiting', reason, text: 'tweet w' }),
+    ]);
     store.markOutcomesShown(['ow']);
 
-    store.recordOutcome({ parcelId: 'op', tweetId: 'w', status: 'posted', xTweetId: '9', xUrl: null, reason: null, receivedAt: later(3) });
+    store.recordOutcome({
+      parcelId: 'op',
+      tweetId: 'w',
+      status: 'posted',
+      xTweetId: '9',
+      xUrl: null,
+      reason: null,
+      receivedAt: later(3),
+    });
     expect(store.listTweets()).toEqual([expect.objectContaining({ state: 'confirmed', waitingReason: null })]);
     // A waiting word overtaken by the outcome on the way is no news.
     expect(store.recordOutcome({ ...waiting, parcelId: 'ow2', receivedAt: later(4) })).toBe(true);
@@ -165,10 +223,30 @@ describe('AppStore (SQLite in the data directory)', () => {
     db.close();
 
     const reopened = AppStore.open(oldDir);
-    expect(reopened.listUnshownOutcomes()).toEqual([expect.objectContaining({ parcelId: 'o1', status: 'failed', reason: 'gone' })]);
+    expect(reopened.listUnshownOutcomes()).toEqual([
+      expect.objectContaining({ parcelId: 'o1', status: 'failed', reason: 'gone' }),
+    ]);
     expect(reopened.getSubscriptionStatus()).toMatchObject({ state: 'active' });
-    expect(reopened.recordSubscriptionStatus({ state: 'waiting', reason: 'x', httpStatus: null, date: later(1), receivedAt: later(1) })).toBe(true);
-    expect(reopened.recordOutcome({ parcelId: 'o2', tweetId: 't', status: 'waiting', xTweetId: null, xUrl: null, reason: 'x', receivedAt: later(1) })).toBe(true);
+    expect(
+      reopened.recordSubscriptionStatus({
+        state: 'waiting',
+        reason: 'x',
+        httpStatus: null,
+        date: later(1),
+        receivedAt: later(1),
+      }),
+    ).toBe(true);
+    expect(
+      reopened.recordOutcome({
+        parcelId: 'o2',
+        tweetId: 't',
+        status: 'waiting',
+        xTweetId: null,
+        xUrl: null,
+        reason: 'x',
+        receivedAt: later(1),
+      }),
+    ).toBe(true);
     reopened.close();
   });
 });

@@ -104,7 +104,9 @@ export function describeWithRealUserGateway(): void {
     beforeAll(async () => {
       adapter = await TestAdapter.create();
       mkdirSync(join(root, 'twitter-api-adapter'), { recursive: true });
-      await adapter.endpoint.publishConnectionParameters(join(root, 'twitter-api-adapter', 'connection-parameters.json'));
+      await adapter.endpoint.publishConnectionParameters(
+        join(root, 'twitter-api-adapter', 'connection-parameters.json'),
+      );
       await startGateway();
     }, 60_000);
 
@@ -129,14 +131,23 @@ export function describeWithRealUserGateway(): void {
       expect(first.stdout).toMatch(/^Registered with the user gateway at .*\/user-gateway\/powebsocket\.sock/);
       expect(first.stdout).toMatch(/Subscribed to your home timeline until/);
       expect(first.stdout).toMatch(/Tweet given to the user gateway \(id /);
-      expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 1, confirmed: 0, failed: 0 });
+      expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toEqual({
+        queued: 0,
+        sent: 1,
+        confirmed: 0,
+        failed: 0,
+      });
 
       await stopGateway();
       for (const [index, text] of ['A while it is stopped', 'B while it is stopped'].entries()) {
         const down = await app(['tweet', text]);
         expect(down.code).toBe(3);
-        expect(down.stderr).toBe(`twitter-app: user gateway not reachable at ${join(root, 'user-gateway', 'powebsocket.sock')}: start it with npm start\n${notRegistered}`);
-        expect(down.stdout).toMatch(new RegExp(`^Tweet saved \\(id [0-9a-f-]{36}\\): ${index + 1} tweets? queued in the app, nothing is lost`));
+        expect(down.stderr).toBe(
+          `twitter-app: user gateway not reachable at ${join(root, 'user-gateway', 'powebsocket.sock')}: start it with npm start\n${notRegistered}`,
+        );
+        expect(down.stdout).toMatch(
+          new RegExp(`^Tweet saved \\(id [0-9a-f-]{36}\\): ${index + 1} tweets? queued in the app, nothing is lost`),
+        );
       }
 
       await startGateway();
@@ -144,7 +155,12 @@ export function describeWithRealUserGateway(): void {
       expect(next).toMatchObject({ code: 0, stderr: notRegistered });
       expect(next.stdout).not.toMatch(/Registered|Subscribed/); // same gateway identity, current subscription
       expect(next.stdout).toMatch(/^Gave the user gateway 2 tweets queued earlier: /);
-      expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 3, confirmed: 0, failed: 0 });
+      expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toEqual({
+        queued: 0,
+        sent: 3,
+        confirmed: 0,
+        failed: 0,
+      });
     });
 
     const unavailable = tmpfsUnavailable();
@@ -167,17 +183,28 @@ export function describeWithRealUserGateway(): void {
         for (let count = 1; count <= 4; count++) {
           const result = await app(['tweet', `full disk ${count}`]);
           expect({ count, code: result.code }).toEqual({ count, code: 3 });
-          expect(result.stderr).toMatch(new RegExp(`^twitter-app: the user gateway at ${socket} did not take a parcel: .+\\n`));
+          expect(result.stderr).toMatch(
+            new RegExp(`^twitter-app: the user gateway at ${socket} did not take a parcel: .+\\n`),
+          );
           expect(result.stderr.endsWith(notRegistered)).toBe(true);
-          expect(result.stdout).toMatch(new RegExp(`^Tweet saved \\(id [0-9a-f-]{36}\\): ${count} tweets? queued in the app, nothing is lost; `));
+          expect(result.stdout).toMatch(
+            new RegExp(`^Tweet saved \\(id [0-9a-f-]{36}\\): ${count} tweets? queued in the app, nothing is lost; `),
+          );
         }
         expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toMatchObject({ queued: 4 });
 
         unlinkSync(filler);
         const next = await app(['timeline']);
         expect(next).toMatchObject({ code: 0, stderr: notRegistered });
-        expect(next.stdout).toContain('Gave the user gateway 4 tweets queued earlier: on their way, posted once a courier carries them.\n');
-        expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: sentBefore + 4, confirmed: 0, failed: 0 });
+        expect(next.stdout).toContain(
+          'Gave the user gateway 4 tweets queued earlier: on their way, posted once a courier carries them.\n',
+        );
+        expect(JSON.parse((await app(['status', '--json'])).stdout).tweets).toEqual({
+          queued: 0,
+          sent: sentBefore + 4,
+          confirmed: 0,
+          failed: 0,
+        });
       },
       60_000,
     );
@@ -195,10 +222,17 @@ export function describeWithRealUserGateway(): void {
         const result = await app(['--data-dir', appDir, 'tweet', 'no room for me']);
         expect(result).toMatchObject({ code: 4, stdout: '' });
         expect(result.stderr).toMatch(
-          new RegExp(`^twitter-app: cannot keep the app's data in ${appDir} \\(SQLITE_[A-Z_]+\\): .+ \\(no space left on the disk\\); choose another folder with --data-dir or --data-root; the tweet was not saved\\n$`),
+          new RegExp(
+            `^twitter-app: cannot keep the app's data in ${appDir} \\(SQLITE_[A-Z_]+\\): .+ \\(no space left on the disk\\); choose another folder with --data-dir or --data-root; the tweet was not saved\\n$`,
+          ),
         );
         unlinkSync(filler);
-        expect(JSON.parse((await app(['--data-dir', appDir, 'status', '--json'])).stdout).tweets).toEqual({ queued: 0, sent: 0, confirmed: 0, failed: 0 });
+        expect(JSON.parse((await app(['--data-dir', appDir, 'status', '--json'])).stdout).tweets).toEqual({
+          queued: 0,
+          sent: 0,
+          confirmed: 0,
+          failed: 0,
+        });
       },
     );
   });

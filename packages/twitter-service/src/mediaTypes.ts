@@ -8,4 +8,8 @@ export const SUBSCRIPTION_STATUS_TYPE = 'application/vnd.relaynet.twitter.subscr
 /** Sent by the app to the adapter. */
 export const APP_TO_ADAPTER_TYPES: readonly string[] = [TWEET_TYPE, UPDATE_SUBSCRIPTION_TYPE];
 /** Sent by the adapter to the app. */
-export const ADAPTER_TO_APP_TYPES: readonly string[] = [TIMELINE_UPDATE_BATCH_TYPE, TWEET_OUTCOME_TYPE, SUBSCRIPTION_STATUS_TYPE];
+export const ADAPTER_TO_APP_TYPES: readonly string[] = [
+  TIMELINE_UPDATE_BATCH_TYPE,
+  TWEET_OUTCOME_TYPE,
+  SUBSCRIPTION_STATUS_TYPE,
+];

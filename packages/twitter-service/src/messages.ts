@@ -112,7 +112,8 @@ function dateToWire(date: Date | null | undefined): string {
 function dateFromWire(value: string, field: string, typeName: string): Date | null {
   if (!value) return null;
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new MalformedServiceMessageError(`${typeName}.${field} is not a date: ${value}`);
+  if (Number.isNaN(date.getTime()))
+    throw new MalformedServiceMessageError(`${typeName}.${field} is not a date: ${value}`);
   return date;
 }
 
@@ -263,7 +264,8 @@ export function encodeSubscriptionStatus(status: SubscriptionStatus): Buffer {
 export function decodeSubscriptionStatus(bytes: Uint8Array): SubscriptionStatus {
   const wire = decode('SubscriptionStatus', bytes);
   const date = dateFromWire(wire.date, 'date', 'SubscriptionStatus');
-  if (wire.state === SUBSCRIPTION_STATE.active) return { state: 'active', date, ...(wire.reason ? { reason: wire.reason } : {}) };
+  if (wire.state === SUBSCRIPTION_STATE.active)
+    return { state: 'active', date, ...(wire.reason ? { reason: wire.reason } : {}) };
   if (wire.state === SUBSCRIPTION_STATE.failed || wire.state === SUBSCRIPTION_STATE.waiting) {
     const state = wire.state === SUBSCRIPTION_STATE.failed ? 'failed' : 'waiting';
     return { state, reason: wire.reason || 'Unknown error', httpStatus: wire.httpStatus, date };
@@ -304,10 +306,19 @@ export function decodeServiceMessage(type: string, content: Uint8Array): Twitter
 /** The ServiceMessage (type + content) for each message, ready for an endpoint's sendMessage(). */
 export const serviceMessages = {
   tweet: (tweet: Tweet) => ({ type: TWEET_TYPE, content: encodeTweet(tweet) }),
-  updateSubscription: (s: UpdateSubscription) => ({ type: UPDATE_SUBSCRIPTION_TYPE, content: encodeUpdateSubscription(s) }),
-  timelineUpdateBatch: (b: TimelineUpdateBatch) => ({ type: TIMELINE_UPDATE_BATCH_TYPE, content: encodeTimelineUpdateBatch(b) }),
+  updateSubscription: (s: UpdateSubscription) => ({
+    type: UPDATE_SUBSCRIPTION_TYPE,
+    content: encodeUpdateSubscription(s),
+  }),
+  timelineUpdateBatch: (b: TimelineUpdateBatch) => ({
+    type: TIMELINE_UPDATE_BATCH_TYPE,
+    content: encodeTimelineUpdateBatch(b),
+  }),
   tweetOutcome: (o: TweetOutcome) => ({ type: TWEET_OUTCOME_TYPE, content: encodeTweetOutcome(o) }),
-  subscriptionStatus: (s: SubscriptionStatus) => ({ type: SUBSCRIPTION_STATUS_TYPE, content: encodeSubscriptionStatus(s) }),
+  subscriptionStatus: (s: SubscriptionStatus) => ({
+    type: SUBSCRIPTION_STATUS_TYPE,
+    content: encodeSubscriptionStatus(s),
+  }),
 };
 
 /** The public URL of a tweet on X. */

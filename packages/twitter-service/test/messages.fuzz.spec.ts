@@ -8,7 +8,15 @@
  */
 import fc from 'fast-check';
 
-import { applyMutations, arbitraryBytes, expectTypedOutcome, FuzzCounter, fuzzParameters, FUZZ_TEST_TIMEOUT_MS, mutations } from '@twitter-relaynet/binding-conformance';
+import {
+  applyMutations,
+  arbitraryBytes,
+  expectTypedOutcome,
+  FuzzCounter,
+  fuzzParameters,
+  FUZZ_TEST_TIMEOUT_MS,
+  mutations,
+} from '@twitter-relaynet/binding-conformance';
 
 import {
   decodeServiceMessage,
@@ -28,7 +36,11 @@ const credentials = fc.record({ accessToken: nonEmpty, accessSecret: nonEmpty })
 const valid: fc.Arbitrary<{ type: string; content: Buffer }> = fc.oneof(
   fc.record({ id: nonEmpty, text, credentials, creationDate: date }).map(serviceMessages.tweet),
   fc
-    .record({ deliveryAuthorization: fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => Buffer.from(b)), credentials, creationDate: date })
+    .record({
+      deliveryAuthorization: fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => Buffer.from(b)),
+      credentials,
+      creationDate: date,
+    })
     .map(serviceMessages.updateSubscription),
   fc
     .array(
@@ -46,14 +58,32 @@ const valid: fc.Arbitrary<{ type: string; content: Buffer }> = fc.oneof(
     .map((tweets) => serviceMessages.timelineUpdateBatch({ tweets })),
   fc
     .oneof(
-      fc.record({ tweetId: nonEmpty, parcelId: fc.option(nonEmpty, { nil: null }), status: fc.constant('posted' as const), xTweetId: nonEmpty, date }),
-      fc.record({ tweetId: nonEmpty, parcelId: fc.option(nonEmpty, { nil: null }), status: fc.constantFrom('failed' as const, 'waiting' as const), reason: nonEmpty, httpStatus: fc.nat(599), date }),
+      fc.record({
+        tweetId: nonEmpty,
+        parcelId: fc.option(nonEmpty, { nil: null }),
+        status: fc.constant('posted' as const),
+        xTweetId: nonEmpty,
+        date,
+      }),
+      fc.record({
+        tweetId: nonEmpty,
+        parcelId: fc.option(nonEmpty, { nil: null }),
+        status: fc.constantFrom('failed' as const, 'waiting' as const),
+        reason: nonEmpty,
+        httpStatus: fc.nat(599),
+        date,
+      }),
     )
     .map((outcome) => serviceMessages.tweetOutcome(outcome)),
   fc
     .oneof(
       fc.record({ state: fc.constant('active' as const), date }),
-      fc.record({ state: fc.constantFrom('failed' as const, 'waiting' as const), reason: nonEmpty, httpStatus: fc.nat(599), date }),
+      fc.record({
+        state: fc.constantFrom('failed' as const, 'waiting' as const),
+        reason: nonEmpty,
+        httpStatus: fc.nat(599),
+        date,
+      }),
     )
     .map((status) => serviceMessages.subscriptionStatus(status)),
 );
@@ -94,15 +124,20 @@ const MEDIA_TYPES = [
 ];
 
 function check(type: string, content: Buffer): void {
-  const decoded = expectTypedOutcome(() => decodeServiceMessage(type, content), [MalformedServiceMessageError], { type, content: content.toString('hex') });
+  const decoded = expectTypedOutcome(() => decodeServiceMessage(type, content), [MalformedServiceMessageError], {
+    type,
+    content: content.toString('hex'),
+  });
   if (decoded) checkShape(decoded);
 }
 
-test('sanity: the media types under test are the service\'s', () => {
+test("sanity: the media types under test are the service's", () => {
   // An unknown type decodes to null; each of ours is decoded (here: refused as incomplete, or accepted).
   expect(decodeServiceMessage('text/plain', Buffer.alloc(0))).toBeNull();
   for (const type of MEDIA_TYPES) {
-    expect(expectTypedOutcome(() => decodeServiceMessage(type, Buffer.alloc(0)), [MalformedServiceMessageError], type)).not.toBeNull();
+    expect(
+      expectTypedOutcome(() => decodeServiceMessage(type, Buffer.alloc(0)), [MalformedServiceMessageError], type),
+    ).not.toBeNull();
   }
 });
 

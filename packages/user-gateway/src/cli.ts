@@ -32,7 +32,10 @@ export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: strin
     .option('--powebsocket-socket <path>', 'the PoWebSocket Unix socket for local endpoints')
     .option('--cosocket-socket <path>', 'the CoSocket Unix socket for the relay')
     .option('--registration-dir <dir>', 'the registration folder shared with the relaying gateway')
-    .option('--relaying-gateway-certificate <path>', "where the relaying gateway's certificate is published (pinned on first sight)")
+    .option(
+      '--relaying-gateway-certificate <path>',
+      "where the relaying gateway's certificate is published (pinned on first sight)",
+    )
     .option('--poll-interval <ms>', 'how often to look for the registration response')
     .addHelpText('after', HELP_AFTER)
     .allowExcessArguments(false)

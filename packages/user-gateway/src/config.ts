@@ -55,7 +55,9 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 export function parsePositiveInteger(value: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) <= 0 || Number(value) > max) {
-    throw new ConfigError(`${what} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''} (got "${value}")`);
+    throw new ConfigError(
+      `${what} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''} (got "${value}")`,
+    );
   }
   return Number(value);
 }

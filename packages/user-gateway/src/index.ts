@@ -1,3 +1,10 @@
 export { UserGatewayDaemon, type UserGatewayDaemonOptions, FILES } from './daemon';
-export { resolveConfig, defaultDataRoot, ENV, type UserGatewayConfig, type UserGatewayFlags, ConfigError } from './config';
+export {
+  resolveConfig,
+  defaultDataRoot,
+  ENV,
+  type UserGatewayConfig,
+  type UserGatewayFlags,
+  ConfigError,
+} from './config';
 export { main } from './cli';

@@ -18,7 +18,16 @@ const sink = { stdout: () => undefined, stderr: () => undefined };
 
 describeDaemonCommandLineFuzz({
   name: 'user-gateway',
-  flags: ['--data-root', '--data-dir', '--powebsocket-socket', '--cosocket-socket', '--registration-dir', '--relaying-gateway-certificate', '--poll-interval', '--help'],
+  flags: [
+    '--data-root',
+    '--data-dir',
+    '--powebsocket-socket',
+    '--cosocket-socket',
+    '--registration-dir',
+    '--relaying-gateway-certificate',
+    '--poll-interval',
+    '--help',
+  ],
   parse: (argv, environment) => {
     const command = makeCommand(sink);
     command.parse(['node', 'user-gateway', ...argv], { from: 'node' });

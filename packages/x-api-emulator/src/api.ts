@@ -55,28 +55,90 @@ export type ApiResult = { readonly status: number; readonly body: unknown } | Ap
 
 // Field and expansion names the real API accepts; the emulator fills in the supported subset and omits the rest.
 const TWEET_FIELDS = [
-  'article', 'attachments', 'author_id', 'card_uri', 'community_id', 'context_annotations', 'conversation_id',
-  'created_at', 'display_text_range', 'edit_controls', 'edit_history_tweet_ids', 'entities', 'geo', 'id',
-  'in_reply_to_user_id', 'lang', 'media_metadata', 'non_public_metrics', 'note_tweet', 'organic_metrics',
-  'possibly_sensitive', 'promoted_metrics', 'public_metrics', 'referenced_tweets', 'reply_settings', 'scopes',
-  'source', 'text', 'withheld',
+  'article',
+  'attachments',
+  'author_id',
+  'card_uri',
+  'community_id',
+  'context_annotations',
+  'conversation_id',
+  'created_at',
+  'display_text_range',
+  'edit_controls',
+  'edit_history_tweet_ids',
+  'entities',
+  'geo',
+  'id',
+  'in_reply_to_user_id',
+  'lang',
+  'media_metadata',
+  'non_public_metrics',
+  'note_tweet',
+  'organic_metrics',
+  'possibly_sensitive',
+  'promoted_metrics',
+  'public_metrics',
+  'referenced_tweets',
+  'reply_settings',
+  'scopes',
+  'source',
+  'text',
+  'withheld',
 ];
 const USER_FIELDS = [
-  'affiliation', 'connection_status', 'created_at', 'description', 'entities', 'id', 'location',
-  'most_recent_tweet_id', 'name', 'pinned_tweet_id', 'profile_banner_url', 'profile_image_url', 'protected',
-  'public_metrics', 'receives_your_dm', 'subscription_type', 'url', 'username', 'verified', 'verified_type',
+  'affiliation',
+  'connection_status',
+  'created_at',
+  'description',
+  'entities',
+  'id',
+  'location',
+  'most_recent_tweet_id',
+  'name',
+  'pinned_tweet_id',
+  'profile_banner_url',
+  'profile_image_url',
+  'protected',
+  'public_metrics',
+  'receives_your_dm',
+  'subscription_type',
+  'url',
+  'username',
+  'verified',
+  'verified_type',
   'withheld',
 ];
 const MEDIA_FIELDS = [
-  'alt_text', 'duration_ms', 'height', 'media_key', 'non_public_metrics', 'organic_metrics', 'preview_image_url',
-  'promoted_metrics', 'public_metrics', 'type', 'url', 'variants', 'width',
+  'alt_text',
+  'duration_ms',
+  'height',
+  'media_key',
+  'non_public_metrics',
+  'organic_metrics',
+  'preview_image_url',
+  'promoted_metrics',
+  'public_metrics',
+  'type',
+  'url',
+  'variants',
+  'width',
 ];
 const PLACE_FIELDS = ['contained_within', 'country', 'country_code', 'full_name', 'geo', 'id', 'name', 'place_type'];
 const POLL_FIELDS = ['duration_minutes', 'end_datetime', 'id', 'options', 'voting_status'];
 const TWEET_EXPANSIONS = [
-  'article.cover_media', 'article.media_entities', 'attachments.media_keys', 'attachments.media_source_tweet',
-  'attachments.poll_ids', 'author_id', 'edit_history_tweet_ids', 'entities.mentions.username', 'geo.place_id',
-  'in_reply_to_user_id', 'entities.note.mentions.username', 'referenced_tweets.id', 'referenced_tweets.id.author_id',
+  'article.cover_media',
+  'article.media_entities',
+  'attachments.media_keys',
+  'attachments.media_source_tweet',
+  'attachments.poll_ids',
+  'author_id',
+  'edit_history_tweet_ids',
+  'entities.mentions.username',
+  'geo.place_id',
+  'in_reply_to_user_id',
+  'entities.note.mentions.username',
+  'referenced_tweets.id',
+  'referenced_tweets.id.author_id',
 ];
 const USER_EXPANSIONS = ['affiliation.user_id', 'most_recent_tweet_id', 'pinned_tweet_id'];
 
@@ -145,7 +207,11 @@ function isProblem(value: unknown): value is ApiProblem {
 
 function badIdProblem(parameter: string, value: string, where = 'query parameter'): ApiProblem {
   return invalidRequest([
-    { parameter, values: [value], message: `The \`${parameter}\` ${where} value [${value}] does not match ^[0-9]{1,19}$` },
+    {
+      parameter,
+      values: [value],
+      message: `The \`${parameter}\` ${where} value [${value}] does not match ^[0-9]{1,19}$`,
+    },
   ]);
 }
 
@@ -187,8 +253,21 @@ function includesFor(tweets: readonly Tweet[], query: ParsedQuery, store: Store)
 }
 
 const CREATE_TWEET_FIELDS = [
-  'text', 'reply', 'quote_tweet_id', 'media', 'poll', 'for_super_followers_only', 'direct_message_deep_link', 'geo',
-  'reply_settings', 'nullcast', 'community_id', 'card_uri', 'made_with_ai', 'paid_partnership', 'share_with_followers',
+  'text',
+  'reply',
+  'quote_tweet_id',
+  'media',
+  'poll',
+  'for_super_followers_only',
+  'direct_message_deep_link',
+  'geo',
+  'reply_settings',
+  'nullcast',
+  'community_id',
+  'card_uri',
+  'made_with_ai',
+  'paid_partnership',
+  'share_with_followers',
 ];
 
 /** Post a tweet as `author`, applying the real API's checks (length, duplicates). Also used by the web page. */
@@ -210,7 +289,9 @@ export function postTweet(store: Store, author: User, text: string, now: number)
 function createTweet(request: ApiRequest, store: Store): ApiResult {
   if (request.query.length) {
     const [name, value] = request.query[0];
-    return invalidRequest([{ parameter: name, values: [value], message: `The query parameter [${name}] is not one of []` }]);
+    return invalidRequest([
+      { parameter: name, values: [value], message: `The query parameter [${name}] is not one of []` },
+    ]);
   }
   if (!(request.contentType ?? '').toLowerCase().startsWith('application/json')) {
     return invalidRequest([{ parameter: 'body', values: [], message: 'Request body must be application/json' }]);
@@ -263,8 +344,19 @@ function homeTimeline(request: ApiRequest, store: Store): ApiResult {
   const query = parseQuery(
     request.query,
     [
-      'end_time', 'exclude', 'expansions', 'max_results', 'media.fields', 'pagination_token', 'place.fields',
-      'poll.fields', 'since_id', 'start_time', 'tweet.fields', 'until_id', 'user.fields',
+      'end_time',
+      'exclude',
+      'expansions',
+      'max_results',
+      'media.fields',
+      'pagination_token',
+      'place.fields',
+      'poll.fields',
+      'since_id',
+      'start_time',
+      'tweet.fields',
+      'until_id',
+      'user.fields',
     ],
     TWEET_EXPANSIONS,
   );
@@ -287,7 +379,11 @@ function homeTimeline(request: ApiRequest, store: Store): ApiResult {
     const value = query.values.get(name);
     if (value === undefined) continue;
     if (!ID_PATTERN.test(value)) {
-      problems.push({ parameter: name, values: [value], message: `The \`${name}\` query parameter value [${value}] does not match ^[0-9]{1,19}$` });
+      problems.push({
+        parameter: name,
+        values: [value],
+        message: `The \`${name}\` query parameter value [${value}] does not match ^[0-9]{1,19}$`,
+      });
     } else {
       ids[name] = BigInt(value);
     }
@@ -297,7 +393,11 @@ function homeTimeline(request: ApiRequest, store: Store): ApiResult {
   if (token !== undefined) {
     const tokenUntil = decodePaginationToken(token);
     if (tokenUntil === undefined) {
-      problems.push({ parameter: 'pagination_token', values: [token], message: `The \`pagination_token\` query parameter value [${token}] is not valid` });
+      problems.push({
+        parameter: 'pagination_token',
+        values: [token],
+        message: `The \`pagination_token\` query parameter value [${token}] is not valid`,
+      });
     } else if (untilId === undefined || tokenUntil < untilId) {
       untilId = tokenUntil;
     }

@@ -1,7 +1,13 @@
 /** Authentication of API requests: OAuth 1.0a user context (HMAC-SHA1), or an OAuth 2 user-context bearer token. */
 import type { IncomingHttpHeaders } from 'node:http';
 
-import { expectedSignature, OAuthHeaderError, parseAuthorizationHeader, type ParamList, signaturesMatch } from './oauth1';
+import {
+  expectedSignature,
+  OAuthHeaderError,
+  parseAuthorizationHeader,
+  type ParamList,
+  signaturesMatch,
+} from './oauth1';
 
 /** The user's app and access credentials, named as `twitter-api-v2` names them (`new TwitterApi(credentials)`). */
 export interface EmulatorCredentials {
@@ -62,14 +68,24 @@ export class Authenticator {
 
   private checkOAuth1(request: AuthRequest, oauthParams: Map<string, string>): AuthResult {
     const { credentials } = this.options;
-    for (const required of ['oauth_consumer_key', 'oauth_token', 'oauth_signature_method', 'oauth_timestamp', 'oauth_nonce', 'oauth_signature']) {
+    for (const required of [
+      'oauth_consumer_key',
+      'oauth_token',
+      'oauth_signature_method',
+      'oauth_timestamp',
+      'oauth_nonce',
+      'oauth_signature',
+    ]) {
       if (!oauthParams.has(required)) return { ok: false, reason: `missing ${required}` };
     }
-    if (oauthParams.get('oauth_signature_method') !== 'HMAC-SHA1') return { ok: false, reason: 'unsupported signature method' };
+    if (oauthParams.get('oauth_signature_method') !== 'HMAC-SHA1')
+      return { ok: false, reason: 'unsupported signature method' };
     const version = oauthParams.get('oauth_version');
     if (version !== undefined && version !== '1.0') return { ok: false, reason: 'unsupported oauth_version' };
-    if (oauthParams.get('oauth_consumer_key') !== credentials.appKey) return { ok: false, reason: 'unknown consumer key' };
-    if (oauthParams.get('oauth_token') !== credentials.accessToken) return { ok: false, reason: 'unknown access token' };
+    if (oauthParams.get('oauth_consumer_key') !== credentials.appKey)
+      return { ok: false, reason: 'unknown consumer key' };
+    if (oauthParams.get('oauth_token') !== credentials.accessToken)
+      return { ok: false, reason: 'unknown access token' };
 
     const signature = expectedSignature(
       {
@@ -83,7 +99,8 @@ export class Authenticator {
       credentials.appSecret,
       credentials.accessSecret,
     );
-    if (!signaturesMatch(oauthParams.get('oauth_signature')!, signature)) return { ok: false, reason: 'signature mismatch' };
+    if (!signaturesMatch(oauthParams.get('oauth_signature')!, signature))
+      return { ok: false, reason: 'signature mismatch' };
 
     const timestamp = oauthParams.get('oauth_timestamp')!;
     if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: 'malformed oauth_timestamp' };

@@ -9,5 +9,7 @@ import { redirectHttpAgent, redirectPlugin } from '@twitter-relaynet/twitter-api
  */
 export function createEmulatorClient(baseUrl: string, credentials: TwitterApiTokens | string): TwitterApi {
   const settings = { plugins: [redirectPlugin(baseUrl)], httpAgent: redirectHttpAgent(baseUrl) };
-  return typeof credentials === 'string' ? new TwitterApi(credentials, settings) : new TwitterApi(credentials, settings);
+  return typeof credentials === 'string'
+    ? new TwitterApi(credentials, settings)
+    : new TwitterApi(credentials, settings);
 }

@@ -4,10 +4,7 @@ export const RATE_LIMIT_WINDOW_MS = 15 * 60_000;
 
 /** The endpoints the emulator serves, named as in the X API documentation. */
 export type EndpointName =
-  | 'POST /2/tweets'
-  | 'GET /2/users/me'
-  | 'GET /2/users/:id/timelines/reverse_chronological'
-  | 'GET /2/tweets/:id';
+  'POST /2/tweets' | 'GET /2/users/me' | 'GET /2/users/:id/timelines/reverse_chronological' | 'GET /2/tweets/:id';
 
 /** Requests allowed per user per 15-minute window (the X API's per-user limits for these endpoints). */
 export const DEFAULT_RATE_LIMITS: Readonly<Record<EndpointName, number>> = {

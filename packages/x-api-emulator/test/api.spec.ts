@@ -73,7 +73,11 @@ describe('X API emulator through twitter-api-v2', () => {
     test('creates a tweet with a snowflake id', async () => {
       const result = await client.v2.tweet('Hello from the emulator');
       expect(result).toEqual({
-        data: { id: expect.stringMatching(/^[0-9]{18,19}$/), text: 'Hello from the emulator', edit_history_tweet_ids: [result.data.id] },
+        data: {
+          id: expect.stringMatching(/^[0-9]{18,19}$/),
+          text: 'Hello from the emulator',
+          edit_history_tweet_ids: [result.data.id],
+        },
       });
       // A snowflake carries its creation time.
       const createdMs = Number((BigInt(result.data.id) >> 22n) + 1288834974657n);
@@ -167,7 +171,11 @@ describe('X API emulator through twitter-api-v2', () => {
         httpAgent: redirectHttpAgent(emulator.url),
       });
       const error = await apiError(
-        tamper.v2.get('users/:id/timelines/reverse_chronological', { max_results: 5 }, { params: { id: DEFAULT_USER.id } }),
+        tamper.v2.get(
+          'users/:id/timelines/reverse_chronological',
+          { max_results: 5 },
+          { params: { id: DEFAULT_USER.id } },
+        ),
       );
       expect(error.code).toBe(401);
     });
@@ -177,7 +185,9 @@ describe('X API emulator through twitter-api-v2', () => {
       expect((await signedFetch(emulator.url, DEFAULT_CREDENTIALS, 'GET', '/2/users/me', { nonce })).status).toBe(200);
       expect((await signedFetch(emulator.url, DEFAULT_CREDENTIALS, 'GET', '/2/users/me', { nonce })).status).toBe(401);
       const stale = Math.floor(Date.now() / 1000) - 3600;
-      expect((await signedFetch(emulator.url, DEFAULT_CREDENTIALS, 'GET', '/2/users/me', { timestamp: stale })).status).toBe(401);
+      expect(
+        (await signedFetch(emulator.url, DEFAULT_CREDENTIALS, 'GET', '/2/users/me', { timestamp: stale })).status,
+      ).toBe(401);
     });
 
     test('accepts the OAuth 2 user-context bearer token, and only it', async () => {
@@ -204,7 +214,11 @@ describe('X API emulator through twitter-api-v2', () => {
       });
       const usernames = timeline.includes.users.map((u) => u.username).sort();
       expect(usernames).toEqual(['awala_news', 'courier_cat', 'offline_chef', 'relaynet_user']);
-      expect(timeline.meta).toEqual({ result_count: tweets.length, newest_id: tweets[0].id, oldest_id: tweets[tweets.length - 1].id });
+      expect(timeline.meta).toEqual({
+        result_count: tweets.length,
+        newest_id: tweets[0].id,
+        oldest_id: tweets[tweets.length - 1].id,
+      });
       expect(tweets.some((t) => t.text.includes('should not see'))).toBe(false);
     });
 
@@ -260,7 +274,11 @@ describe('X API emulator through twitter-api-v2', () => {
         expect(error.data.errors![0].parameters).toEqual({ max_results: [String(max)] });
       }
       const unknown = await apiError(
-        client.v2.get('users/:id/timelines/reverse_chronological', { sinceid: '1' }, { params: { id: DEFAULT_USER.id } }),
+        client.v2.get(
+          'users/:id/timelines/reverse_chronological',
+          { sinceid: '1' },
+          { params: { id: DEFAULT_USER.id } },
+        ),
       );
       expect(unknown.code).toBe(400);
       expect(unknown.data.errors![0].message).toMatch(/^The query parameter \[sinceid\] is not one of/);
@@ -287,7 +305,12 @@ describe('X API emulator through twitter-api-v2', () => {
       expect(error.code).toBe(429);
       expect(error.rateLimitError).toBe(true);
       expect(error.rateLimit).toEqual({ limit: 2, remaining: 0, reset: first.rateLimit!.reset });
-      expect(error.data).toEqual({ title: 'Too Many Requests', detail: 'Too Many Requests', type: 'about:blank', status: 429 });
+      expect(error.data).toEqual({
+        title: 'Too Many Requests',
+        detail: 'Too Many Requests',
+        type: 'about:blank',
+        status: 429,
+      });
       emulator.resetRateLimits();
       emulator.setRateLimit('GET /2/tweets/:id', 900);
       await expect(client.v2.singleTweet(id)).resolves.toBeDefined();
@@ -320,7 +343,9 @@ describe('X API emulator through twitter-api-v2', () => {
       const posted = await client.v2.tweet('Look me up');
       const result = await client.v2.singleTweet(posted.data.id, TIMELINE_QUERY);
       expect(result.data).toMatchObject({ id: posted.data.id, text: 'Look me up', author_id: DEFAULT_USER.id });
-      expect(result.includes!.users).toEqual([{ id: DEFAULT_USER.id, name: DEFAULT_USER.name, username: DEFAULT_USER.username }]);
+      expect(result.includes!.users).toEqual([
+        { id: DEFAULT_USER.id, name: DEFAULT_USER.name, username: DEFAULT_USER.username },
+      ]);
     });
 
     test('reports an unknown id as the real API does: 200 with errors and no data', async () => {

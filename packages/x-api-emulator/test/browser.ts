@@ -29,7 +29,9 @@ export function describeWithChromium(name: string, body: () => void): void {
   if (chromiumAvailable() || process.env.CI) {
     describe(name, body);
   } else {
-    console.warn(`Skipping "${name}": no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH)`);
+    console.warn(
+      `Skipping "${name}": no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH)`,
+    );
     describe.skip(name, body);
   }
 }
@@ -37,7 +39,9 @@ export function describeWithChromium(name: string, body: () => void): void {
 /** A headless Chromium with a fresh temporary profile (playwright makes and removes it); close it when done. */
 export async function launchChromium(): Promise<Browser> {
   if (!chromiumAvailable()) {
-    throw new Error(`No Chromium at ${CHROMIUM_PATH}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
+    throw new Error(
+      `No Chromium at ${CHROMIUM_PATH}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
+    );
   }
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 }

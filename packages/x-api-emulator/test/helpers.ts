@@ -32,8 +32,7 @@ export async function signedFetch(
     credentials.accessSecret,
   );
   oauthParams.set('oauth_signature', signature);
-  const authorization =
-    'OAuth ' + [...oauthParams].map(([k, v]) => `${k}="${encodeURIComponent(v)}"`).join(', ');
+  const authorization = 'OAuth ' + [...oauthParams].map(([k, v]) => `${k}="${encodeURIComponent(v)}"`).join(', ');
   const headers: Record<string, string> = { authorization };
   if (init.contentType) headers['content-type'] = init.contentType;
   const response = await fetch(url, { method, headers, body: init.body });

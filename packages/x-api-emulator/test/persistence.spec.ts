@@ -56,7 +56,9 @@ describe('persistence', () => {
     chmodSync(folder, 0o755);
     writeFileSync(join(folder, `${DATABASE_FILE_NAME}-shm`), '', { mode: 0o644 });
     chmodSync(join(folder, `${DATABASE_FILE_NAME}-shm`), 0o644);
-    const child = spawn(process.execPath, [BIN, '--port', '0', '--data-dir', folder, '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [BIN, '--port', '0', '--data-dir', folder, '--quiet'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
       const url = await new Promise<string>((resolve, reject) => {
@@ -70,7 +72,11 @@ describe('persistence', () => {
       });
       // A write, so that SQLite has its -wal and -shm files open.
       await createEmulatorClient(url, DEFAULT_CREDENTIALS).v2.tweet('Written while the files are checked');
-      expect(readdirSync(folder).sort()).toEqual([DATABASE_FILE_NAME, `${DATABASE_FILE_NAME}-shm`, `${DATABASE_FILE_NAME}-wal`]);
+      expect(readdirSync(folder).sort()).toEqual([
+        DATABASE_FILE_NAME,
+        `${DATABASE_FILE_NAME}-shm`,
+        `${DATABASE_FILE_NAME}-wal`,
+      ]);
       expect(mode(folder)).toBe('700');
       for (const name of readdirSync(folder)) expect([name, mode(join(folder, name))]).toEqual([name, '600']);
     } finally {

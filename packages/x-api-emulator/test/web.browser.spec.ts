@@ -56,7 +56,9 @@ describeWithChromium('the web page in headless Chromium', () => {
     for (const username of ['relaynet_user', 'awala_news', 'courier_cat', 'offline_chef', 'not_followed']) {
       expect(await page.locator(`#account-${username} h2`).isVisible()).toBe(true);
     }
-    expect(await page.locator('#tweets-courier_cat .text').allTextContents()).toContain('Delivered 3 flashdrives today. Paws are tired.');
+    expect(await page.locator('#tweets-courier_cat .text').allTextContents()).toContain(
+      'Delivered 3 flashdrives today. Paws are tired.',
+    );
     const home = await homeTimelineTexts();
     expect(home).toContain('Recipe of the day: lentil soup & flatbread.');
     // Accounts the user does not follow stay out of the home timeline.

@@ -31,7 +31,10 @@ describe('web page', () => {
     }
     expect(html).toContain('Delivered 3 flashdrives today. Paws are tired.');
     expect(html).toContain('Recipe of the day: lentil soup &amp; flatbread.');
-    const home = html.slice(html.indexOf('id="home-timeline"'), html.indexOf('</section>', html.indexOf('id="home-timeline"')));
+    const home = html.slice(
+      html.indexOf('id="home-timeline"'),
+      html.indexOf('</section>', html.indexOf('id="home-timeline"')),
+    );
     expect(home).toContain('Paws are tired');
     expect(home).not.toContain('You should not see this');
     expect(html).toContain('<form method="post" action="/web/tweet">');

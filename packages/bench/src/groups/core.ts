@@ -109,11 +109,25 @@ async function runCore({ options, figures, log }: GroupContext): Promise<void> {
     ]);
 
     const parcels = await Promise.all(Array.from({ length: UNWRAP_POOL }, () => ours.serializeParcel(mode, content)));
-    const floorMessages = await Promise.all(Array.from({ length: UNWRAP_POOL }, () => floorSerialize(parcelKeys, plaintext)));
+    const floorMessages = await Promise.all(
+      Array.from({ length: UNWRAP_POOL }, () => floorSerialize(parcelKeys, plaintext)),
+    );
     await measure(`core.parcelUnwrap${suffix}`, 'ops/s', [
-      { infix: '', label: '@twitter-relaynet/core', op: roundRobin(parcels, (parcel) => ours.unwrapParcel(mode, parcel)) },
-      { infix: '.floor', label: 'raw crypto', op: roundRobin(floorMessages, (message) => floorUnwrap(parcelKeys, message)) },
-      { infix: '.relaynetCore', label: 'relaynet-core', op: roundRobin(parcels, (parcel) => theirs.unwrapParcel(mode, parcel)) },
+      {
+        infix: '',
+        label: '@twitter-relaynet/core',
+        op: roundRobin(parcels, (parcel) => ours.unwrapParcel(mode, parcel)),
+      },
+      {
+        infix: '.floor',
+        label: 'raw crypto',
+        op: roundRobin(floorMessages, (message) => floorUnwrap(parcelKeys, message)),
+      },
+      {
+        infix: '.relaynetCore',
+        label: 'relaynet-core',
+        op: roundRobin(parcels, (parcel) => theirs.unwrapParcel(mode, parcel)),
+      },
     ]);
   }
 
@@ -251,11 +265,22 @@ async function measureBigRoundTrip(
       target,
     });
   ratio('peakRssToMessageSize', 'peakRss.bytes', 'messageSize.bytes', 'message size');
-  ratio('peakRssAboveIdleToMessageSize', 'peakRssAboveIdle.bytes', 'messageSize.bytes', 'message size', TARGETS.peakRssToMessageSize);
+  ratio(
+    'peakRssAboveIdleToMessageSize',
+    'peakRssAboveIdle.bytes',
+    'messageSize.bytes',
+    'message size',
+    TARGETS.peakRssToMessageSize,
+  );
   ratio('peakRssVsRelaynetCore', 'peakRss.bytes', 'relaynetCore.peakRss.bytes', 'relaynet-core');
   ratio('peakRssVsIdleNode', 'peakRss.bytes', 'idleNode.peakRss.bytes', 'idle node');
   ratio('msVsRelaynetCore', 'ms', 'relaynetCore.ms', 'relaynet-core');
-  ratio('relaynetCore.peakRssToMessageSize', 'relaynetCore.peakRss.bytes', 'relaynetCore.messageSize.bytes', 'message size');
+  ratio(
+    'relaynetCore.peakRssToMessageSize',
+    'relaynetCore.peakRss.bytes',
+    'relaynetCore.messageSize.bytes',
+    'message size',
+  );
   ratio('relaynetCore.peakRssVsIdleNode', 'relaynetCore.peakRss.bytes', 'idleNode.peakRss.bytes', 'idle node');
 }
 

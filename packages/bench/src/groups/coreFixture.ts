@@ -48,7 +48,11 @@ export async function makeCoreFixture(): Promise<CoreFixture> {
   const [igKeys, pgKeys, peKeys, pubKeys] = await Promise.all([1, 2, 3, 4].map(() => generateRsaKeyPair()));
   const now = Math.floor(Date.now() / 1000) * 1000;
   const dates = { validityStartDate: new Date(now - 3_600_000), validityEndDate: new Date(now + 86_400_000) };
-  const igCert = await issueGatewayCertificate({ ...dates, subjectPublicKey: igKeys.publicKey, issuerPrivateKey: igKeys.privateKey });
+  const igCert = await issueGatewayCertificate({
+    ...dates,
+    subjectPublicKey: igKeys.publicKey,
+    issuerPrivateKey: igKeys.privateKey,
+  });
   const pgCert = await issueGatewayCertificate({
     ...dates,
     subjectPublicKey: pgKeys.publicKey,
@@ -106,12 +110,18 @@ const b64 = (buffer: Buffer) => buffer.toString('base64');
 const unb64 = (text: string) => Buffer.from(text, 'base64');
 
 function nodeToJson(node: NodeFixture): NodeJson {
-  return { privateKey: b64(derSerializePrivateKey(node.keyPair.privateKey)), certificate: b64(node.certificate.serialize()) };
+  return {
+    privateKey: b64(derSerializePrivateKey(node.keyPair.privateKey)),
+    certificate: b64(node.certificate.serialize()),
+  };
 }
 
 function nodeFromJson(json: NodeJson): NodeFixture {
   const privateKey = derDeserializeRsaPrivateKey(unb64(json.privateKey));
-  return { keyPair: { privateKey, publicKey: createPublicKey(privateKey) }, certificate: Certificate.deserialize(unb64(json.certificate)) };
+  return {
+    keyPair: { privateKey, publicKey: createPublicKey(privateKey) },
+    certificate: Certificate.deserialize(unb64(json.certificate)),
+  };
 }
 
 function sessionToJson(pair: SessionKeyPair): SessionJson {

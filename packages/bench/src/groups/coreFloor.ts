@@ -45,7 +45,9 @@ const SIGNED_ATTRIBUTES_PREFIX = Buffer.alloc(61, 0x31);
 
 export function rsaPssSign(data: Buffer, privateKey: KeyObject): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    sign('sha256', data, { key: privateKey, ...PSS }, (error, signature) => (error ? reject(error) : resolve(signature)));
+    sign('sha256', data, { key: privateKey, ...PSS }, (error, signature) =>
+      error ? reject(error) : resolve(signature),
+    );
   });
 }
 
@@ -71,7 +73,12 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest();
 const signedAttributes = (digest: Buffer) => Buffer.concat([SIGNED_ATTRIBUTES_PREFIX, digest]);
 
 function kdf(sharedSecret: Buffer): Buffer {
-  return createHash('sha512').update(sharedSecret).update(Buffer.from([0, 0, 0, 1])).update(SHARED_INFO).digest().subarray(0, 32);
+  return createHash('sha512')
+    .update(sharedSecret)
+    .update(Buffer.from([0, 0, 0, 1]))
+    .update(SHARED_INFO)
+    .digest()
+    .subarray(0, 32);
 }
 
 function aesCbc(encrypt: boolean, key: Buffer, iv: Buffer, data: Buffer): Buffer {
@@ -80,7 +87,9 @@ function aesCbc(encrypt: boolean, key: Buffer, iv: Buffer, data: Buffer): Buffer
 }
 
 function keyWrap(encrypt: boolean, kek: Buffer, key: Buffer): Buffer {
-  const cipher = encrypt ? createCipheriv('id-aes256-wrap', kek, AES_KW_IV) : createDecipheriv('id-aes256-wrap', kek, AES_KW_IV);
+  const cipher = encrypt
+    ? createCipheriv('id-aes256-wrap', kek, AES_KW_IV)
+    : createDecipheriv('id-aes256-wrap', kek, AES_KW_IV);
   return Buffer.concat([cipher.update(key), cipher.final()]);
 }
 
@@ -162,7 +171,9 @@ export async function floorUnwrapCargo(
 ): Promise<void> {
   await floorUnwrap(cargoKeys, cargo);
   await Promise.all(
-    parcels.map((parcel) => rsaPssVerify(signedAttributes(sha256(parcel.content)), parcelKeys.senderPublicKey, parcel.signature)),
+    parcels.map((parcel) =>
+      rsaPssVerify(signedAttributes(sha256(parcel.content)), parcelKeys.senderPublicKey, parcel.signature),
+    ),
   );
 }
 

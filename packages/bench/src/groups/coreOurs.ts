@@ -27,7 +27,8 @@ export function makeOurOps(fixture: CoreFixture): CoreOps {
     async unwrapParcel(mode: PayloadMode, serialized: Buffer) {
       const parcel = await Parcel.deserialize(serialized);
       await parcel.validate([privateEndpoint.certificate]);
-      const key = mode === 'sessionless' ? privateEndpoint.keyPair.privateKey : fixture.privateEndpointSession.privateKey;
+      const key =
+        mode === 'sessionless' ? privateEndpoint.keyPair.privateKey : fixture.privateEndpointSession.privateKey;
       const { payload } = await parcel.unwrapPayload(key);
       return payload.content;
     },
@@ -36,7 +37,11 @@ export function makeOurOps(fixture: CoreFixture): CoreOps {
       const { envelopedData } = await encryptPayload(new CargoMessageSet(parcels).serialize(), {
         sessionKey: fixture.internetGatewaySession.sessionKey,
       });
-      const cargo = new Cargo({ id: igId, internetAddress: GATEWAY_ADDRESS }, privateGateway.certificate, envelopedData);
+      const cargo = new Cargo(
+        { id: igId, internetAddress: GATEWAY_ADDRESS },
+        privateGateway.certificate,
+        envelopedData,
+      );
       return cargo.serialize(privateGateway.keyPair.privateKey);
     },
 

@@ -6,13 +6,19 @@
  * unwrap decrypts the EnvelopedData directly (with an RSA-OAEP import of the same key).
  */
 import * as ref from '@relaycorp/relaynet-core';
-import { derSerializePrivateKey, derSerializePublicKey, type Certificate, type SessionKeyPair } from '@twitter-relaynet/core';
+import {
+  derSerializePrivateKey,
+  derSerializePublicKey,
+  type Certificate,
+  type SessionKeyPair,
+} from '@twitter-relaynet/core';
 import type { KeyObject } from 'node:crypto';
 
 import type { CoreFixture } from './coreFixture';
 import { GATEWAY_ADDRESS, SERVICE_MESSAGE_TYPE, toArrayBuffer, type CoreOps } from './coreShared';
 
-const refCertificate = (certificate: Certificate) => ref.Certificate.deserialize(toArrayBuffer(certificate.serialize()));
+const refCertificate = (certificate: Certificate) =>
+  ref.Certificate.deserialize(toArrayBuffer(certificate.serialize()));
 const pssKey = (key: KeyObject) =>
   ref.derDeserializeRSAPrivateKey(derSerializePrivateKey(key), { name: 'RSA-PSS', hash: { name: 'SHA-256' } });
 const oaepKey = (key: KeyObject) =>
@@ -27,7 +33,6 @@ async function sessionPair(pair: SessionKeyPair): Promise<{ sessionKey: ref.Sess
     privateKey: await ref.derDeserializeECDHPrivateKey(derSerializePrivateKey(pair.privateKey)),
   };
 }
-
 
 export async function makeReferenceOps(fixture: CoreFixture): Promise<CoreOps> {
   const igCert = refCertificate(fixture.internetGateway.certificate);
@@ -69,7 +74,11 @@ export async function makeReferenceOps(fixture: CoreFixture): Promise<CoreOps> {
     async buildCargo(parcels) {
       const messageSet = new ref.CargoMessageSet(parcels.map(toArrayBuffer));
       const { envelopedData } = await ref.SessionEnvelopedData.encrypt(messageSet.serialize(), igSession.sessionKey);
-      const cargo = new ref.Cargo({ id: igId, internetAddress: GATEWAY_ADDRESS }, pgCert, Buffer.from(envelopedData.serialize()));
+      const cargo = new ref.Cargo(
+        { id: igId, internetAddress: GATEWAY_ADDRESS },
+        pgCert,
+        Buffer.from(envelopedData.serialize()),
+      );
       return Buffer.from(await cargo.serialize(gatewayKey));
     },
 

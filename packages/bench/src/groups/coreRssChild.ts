@@ -89,7 +89,8 @@ async function send(ops: CoreOps, contentLength: number): Promise<{ serialized: 
   return { serialized: await ops.serializeParcel('session', content), digest };
 }
 
-if (require.main === module) main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-});
+if (require.main === module)
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  });

@@ -24,7 +24,13 @@ import { Daemon, Network, REPO, waitFor } from '../network';
 
 const STEP_MS = 5;
 const TIMEOUT_MS = 60_000;
-const STAGES = ['app', 'relayAtUserGateway', 'relayAtRelayingGateway', 'relayingGatewayToAdapter', 'adapterToX'] as const;
+const STAGES = [
+  'app',
+  'relayAtUserGateway',
+  'relayAtRelayingGateway',
+  'relayingGatewayToAdapter',
+  'adapterToX',
+] as const;
 
 export const latencyGroup: BenchGroup = {
   name: 'latency',
@@ -48,16 +54,29 @@ async function runLatency({ figures, log }: GroupContext): Promise<void> {
   writeFileSync(emptyEnvFile, '');
   const adapter = new Daemon(
     'twitter-api-adapter',
-    ['--data-root', network.root, '--pogrpc-address', '127.0.0.1:0', '--sync-interval-ms', '3600000', '--env-file', emptyEnvFile],
+    [
+      '--data-root',
+      network.root,
+      '--pogrpc-address',
+      '127.0.0.1:0',
+      '--sync-interval-ms',
+      '3600000',
+      '--env-file',
+      emptyEnvFile,
+    ],
     { env: cleanEnvironment() },
   );
   const app = async (...args: string[]): Promise<number> => {
     const started = performance.now();
     const { status, output } = await new Promise<{ status: number | null; output: string }>((done, fail) => {
-      const child = spawn(join(REPO, 'bin', 'twitter-app'), ['--data-root', network.root, '--env-file', emptyEnvFile, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: cleanEnvironment(),
-      });
+      const child = spawn(
+        join(REPO, 'bin', 'twitter-app'),
+        ['--data-root', network.root, '--env-file', emptyEnvFile, ...args],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: cleanEnvironment(),
+        },
+      );
       let text = '';
       child.stdout!.on('data', (data: Buffer) => (text += data.toString()));
       child.stderr!.on('data', (data: Buffer) => (text += data.toString()));
@@ -92,14 +111,28 @@ async function runLatency({ figures, log }: GroupContext): Promise<void> {
     stages.push((await network.relayOk('user')).ms);
     stages.push((await network.relayOk('relayer')).ms);
     let mark = performance.now();
-    await waitFor('the relaying gateway to deliver the tweet', () => network.relayer.count('Parcel delivered to public endpoint') > deliveredBefore, TIMEOUT_MS, STEP_MS);
+    await waitFor(
+      'the relaying gateway to deliver the tweet',
+      () => network.relayer.count('Parcel delivered to public endpoint') > deliveredBefore,
+      TIMEOUT_MS,
+      STEP_MS,
+    );
     stages.push(performance.now() - mark);
     mark = performance.now();
-    await waitFor('the adapter to post the tweet', () => adapter.count('Tweet posted') > postedBefore, TIMEOUT_MS, STEP_MS);
+    await waitFor(
+      'the adapter to post the tweet',
+      () => adapter.count('Tweet posted') > postedBefore,
+      TIMEOUT_MS,
+      STEP_MS,
+    );
     stages.push(performance.now() - mark);
 
     STAGES.forEach((stage, index) => figures.record(`latency.stage.${stage}`, stages[index], 'ms'));
-    figures.record('latency.totalMs', stages.reduce((sum, ms) => sum + ms, 0), 'ms');
+    figures.record(
+      'latency.totalMs',
+      stages.reduce((sum, ms) => sum + ms, 0),
+      'ms',
+    );
   } finally {
     await adapter.stop();
     await network.close();

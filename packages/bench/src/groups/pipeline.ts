@@ -41,7 +41,8 @@ export const PIPELINE_TARGETS = {
 
 export const pipelineGroup: BenchGroup = {
   name: 'pipeline',
-  description: 'N tweets app → user gateway → relay → relaying gateway → adapter, N timeline updates back (real daemons), vs the crypto floor',
+  description:
+    'N tweets app → user gateway → relay → relaying gateway → adapter, N timeline updates back (real daemons), vs the crypto floor',
   run: runPipeline,
 };
 
@@ -128,14 +129,21 @@ async function timelineWay(network: Network, apps: readonly App[], n: number): P
   const stages: Stages = [];
   const receivedBefore = apps.reduce((sum, app) => sum + app.received.length, 0);
   await timed(stages, 'adapterToRelayingGateway', () =>
-    sendFromAdapter(network, apps, n, { type: TIMELINE_TYPE, contentBytes: TWEET_BYTES, concurrency: MAKE_CONCURRENCY, timeoutMs: WAY_TIMEOUT_MS }),
+    sendFromAdapter(network, apps, n, {
+      type: TIMELINE_TYPE,
+      contentBytes: TWEET_BYTES,
+      concurrency: MAKE_CONCURRENCY,
+      timeoutMs: WAY_TIMEOUT_MS,
+    }),
   );
   await timed(stages, 'relayAtUserGatewayCca', () => network.relayOk('user'));
   await timed(stages, 'relayAtRelayingGateway', () => network.relayOk('relayer'));
   await timed(stages, 'relayAtUserGateway', () => network.relayOk('user'));
   await timed(stages, 'userGatewayToApps', async () => {
     await Promise.all(
-      apps.map((app) => app.endpoint.collectMessages({ onMessage: async (message) => void app.received.push(message) })),
+      apps.map((app) =>
+        app.endpoint.collectMessages({ onMessage: async (message) => void app.received.push(message) }),
+      ),
     );
     const received = apps.reduce((sum, app) => sum + app.received.length, 0) - receivedBefore;
     if (received < n) throw new Error(`The apps collected ${received} of ${n} timeline updates`);

@@ -27,7 +27,12 @@ function keyPair(type: 'rsa' | 'ec'): Promise<{ publicKey: KeyObject; privateKey
 }
 
 export async function makeTripFloorKeys(): Promise<FloorKeys> {
-  const [sender, issuer, recipient, session] = await Promise.all([keyPair('rsa'), keyPair('rsa'), keyPair('rsa'), keyPair('ec')]);
+  const [sender, issuer, recipient, session] = await Promise.all([
+    keyPair('rsa'),
+    keyPair('rsa'),
+    keyPair('rsa'),
+    keyPair('ec'),
+  ]);
   // Stands for the sender certificate's TBS (about this long with a 2048-bit key).
   const senderCertificateTbs = randomBytes(700);
   return {

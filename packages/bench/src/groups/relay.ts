@@ -73,7 +73,11 @@ async function runRelay({ options, figures, log }: GroupContext): Promise<void> 
     // The same trip again, as much cargo each way, reaching the relaying gateway over CogRPC (TLS) instead.
     log('relay: the adapter takes what the first trip brought it');
     await network.reopenAdapter();
-    await waitFor('the adapter to receive the first trip\'s parcels', () => network.adapterReceived >= parcels, LOAD_TIMEOUT_MS);
+    await waitFor(
+      "the adapter to receive the first trip's parcels",
+      () => network.adapterReceived >= parcels,
+      LOAD_TIMEOUT_MS,
+    );
     const cogrpc = await trip(network, apps, parcels, 'cogrpc', log);
     recordCogRPCLegs(figures, cogrpc);
   } finally {
@@ -118,7 +122,9 @@ async function trip(
   // what matters here is that every cargo was delivered (acknowledged, so deleted).
   const left = network.folderBytes(network.toRelayer).files;
   if (left > 0 || (deliverRelayer.status !== 0 && !/without a pickup authorization/.test(deliverRelayer.stderr))) {
-    throw new Error(`bin/relay did not deliver every cargo (status ${deliverRelayer.status}, ${left} files left):\n${deliverRelayer.stderr}`);
+    throw new Error(
+      `bin/relay did not deliver every cargo (status ${deliverRelayer.status}, ${left} files left):\n${deliverRelayer.stderr}`,
+    );
   }
   legs.push({ name: 'toInternet.deliver', bytes: deliverBytes, run: deliverRelayer });
   moveCcas(held, network.toRelayer);
@@ -141,7 +147,10 @@ function recordCogRPCLegs(figures: GroupContext['figures'], legs: readonly Leg[]
     figures.record(`relay.cogrpc.${leg.name}.MBps`, leg.bytes / BYTES_PER_MB / (leg.run.ms / 1000), 'MB/s');
   }
   figures.record('relay.cogrpc.MBps', totalRate(legs), 'MB/s');
-  figures.ratio('relay.cogrpc.vsCoSocket', 'relay.cogrpc.MBps', 'relay.MBps', { label: 'CoSocket', target: RELAY_TARGETS.cogrpcVsCoSocket });
+  figures.ratio('relay.cogrpc.vsCoSocket', 'relay.cogrpc.MBps', 'relay.MBps', {
+    label: 'CoSocket',
+    target: RELAY_TARGETS.cogrpcVsCoSocket,
+  });
 }
 
 function totalRate(legs: readonly Leg[]): number {
@@ -176,16 +185,29 @@ function recordLegs(figures: GroupContext['figures'], legs: readonly Leg[]): voi
       target: RELAY_TARGETS.vsRssBudget,
     });
   };
-  peak(legs.map((leg) => leg.run.memory?.peakRssKiB), 'relay.peakRssMiB');
+  peak(
+    legs.map((leg) => leg.run.memory?.peakRssKiB),
+    'relay.peakRssMiB',
+  );
   const at = (gateway: 'user' | 'relayer') =>
-    legs.filter((leg) => (leg.name === 'toInternet.collect' || leg.name === 'fromInternet.deliver') === (gateway === 'user'));
-  peak(at('user').map((leg) => leg.run.gatewayPeakRssKiB), 'relay.userGateway.peakRssMiB');
-  peak(at('relayer').map((leg) => leg.run.gatewayPeakRssKiB), 'relay.relayingGateway.peakRssMiB');
+    legs.filter(
+      (leg) => (leg.name === 'toInternet.collect' || leg.name === 'fromInternet.deliver') === (gateway === 'user'),
+    );
+  peak(
+    at('user').map((leg) => leg.run.gatewayPeakRssKiB),
+    'relay.userGateway.peakRssMiB',
+  );
+  peak(
+    at('relayer').map((leg) => leg.run.gatewayPeakRssKiB),
+    'relay.relayingGateway.peakRssMiB',
+  );
 }
 
 /** `cp` of the same cargo files to another folder on the same disk: plain, then followed by `sync`. */
 function copyBaseline(network: Network, folder: string): { bytes: number; copyMs: number; copySyncMs: number } {
-  const files = readdirSync(folder).filter((name) => name.endsWith('.cargo')).map((name) => join(folder, name));
+  const files = readdirSync(folder)
+    .filter((name) => name.endsWith('.cargo'))
+    .map((name) => join(folder, name));
   const bytes = network.folderBytes(folder).bytes;
   const time = (withSync: boolean) => {
     const target = network.path(`cp-baseline-${withSync ? 'sync' : 'plain'}`);
@@ -207,7 +229,8 @@ function copyBaseline(network: Network, folder: string): { bytes: number; copyMs
 
 function run(command: string, args: readonly string[]): void {
   const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (result.status !== 0) throw new Error(`${command} failed (${result.status}): ${result.stderr?.toString() ?? result.error}`);
+  if (result.status !== 0)
+    throw new Error(`${command} failed (${result.status}): ${result.stderr?.toString() ?? result.error}`);
 }
 
 function moveCcas(from: string, to: string): void {
@@ -225,11 +248,18 @@ function storedCounts(network: Network, apps: readonly App[]): { atRelayer: numb
 }
 
 /** Every parcel reached the other gateway's queue (the figures mean nothing otherwise). */
-function checkArrived(network: Network, apps: readonly App[], parcels: number, before: { atRelayer: number; atUser: number }): void {
+function checkArrived(
+  network: Network,
+  apps: readonly App[],
+  parcels: number,
+  before: { atRelayer: number; atUser: number },
+): void {
   const after = storedCounts(network, apps);
   const atRelayer = after.atRelayer - before.atRelayer;
   const atUser = after.atUser - before.atUser;
   if (atRelayer < parcels || atUser < parcels) {
-    throw new Error(`Parcels carried: ${atRelayer} of ${parcels} to the relaying gateway, ${atUser} of ${parcels} to the user gateway`);
+    throw new Error(
+      `Parcels carried: ${atRelayer} of ${parcels} to the relaying gateway, ${atUser} of ${parcels} to the user gateway`,
+    );
   }
 }

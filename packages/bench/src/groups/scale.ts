@@ -29,7 +29,8 @@ const PHASES = ['enqueue', 'collect', 'deliver'] as const;
 
 export const scaleGroup: BenchGroup = {
   name: 'scale',
-  description: 'Time per parcel with 1k/10k/100k parcels queued at the user gateway (enqueue, collect into cargo, deliver to the relaying gateway)',
+  description:
+    'Time per parcel with 1k/10k/100k parcels queued at the user gateway (enqueue, collect into cargo, deliver to the relaying gateway)',
   run: runScale,
 };
 
@@ -47,7 +48,12 @@ async function runScale({ options, figures, log, chartFile }: GroupContext): Pro
       // delivers the cargo. (Stopped, it would be worse: the gateway retries each new parcel at once.)
       const storedBefore = network.relayer.count('Parcel stored', network.adapterId);
       const enqueueStarted = performance.now();
-      await sendFromApps(apps, n, { type: PARCEL_TYPE, contentBytes: PARCEL_CONTENT_BYTES, concurrency: MAKE_CONCURRENCY, batch: 100 });
+      await sendFromApps(apps, n, {
+        type: PARCEL_TYPE,
+        contentBytes: PARCEL_CONTENT_BYTES,
+        concurrency: MAKE_CONCURRENCY,
+        batch: 100,
+      });
       const enqueueMs = performance.now() - enqueueStarted;
       figures.record(`scale.enqueue.msPerParcel.${label}`, enqueueMs / n, 'ms');
       log(`scale: ${n} parcels queued in ${(enqueueMs / 1000).toFixed(1)} s; collecting`);
@@ -70,10 +76,15 @@ async function runScale({ options, figures, log, chartFile }: GroupContext): Pro
   for (const n of sizes.slice(1)) {
     const label = sizeLabel(n);
     for (const phase of ['', ...PHASES.map((p) => `${p}.`)]) {
-      figures.ratio(`scale.${phase}msPerParcel.${label}.vs${smallest}`, `scale.${phase}msPerParcel.${label}`, `scale.${phase}msPerParcel.${smallest}`, {
-        label: `${smallest} queued`,
-        target: FLAT_TARGET,
-      });
+      figures.ratio(
+        `scale.${phase}msPerParcel.${label}.vs${smallest}`,
+        `scale.${phase}msPerParcel.${label}`,
+        `scale.${phase}msPerParcel.${smallest}`,
+        {
+          label: `${smallest} queued`,
+          target: FLAT_TARGET,
+        },
+      );
     }
   }
   if (chartFile) {

@@ -197,12 +197,8 @@ describe('DER/BER decoding', () => {
   });
 
   test('typed readers name the field and the tag they got', () => {
-    expect(() => readOctetString(decodeAsn1(integer(1)), 'Payload')).toThrow(
-      'Payload: unexpected tag [UNIVERSAL 2]',
-    );
-    expect(() => readVisibleString(decodeAsn1(Buffer.from('1a0107', 'hex')), 'Id')).toThrow(
-      /non-printable/,
-    );
+    expect(() => readOctetString(decodeAsn1(integer(1)), 'Payload')).toThrow('Payload: unexpected tag [UNIVERSAL 2]');
+    expect(() => readVisibleString(decodeAsn1(Buffer.from('1a0107', 'hex')), 'Id')).toThrow(/non-printable/);
     expect(() => readTime(decodeAsn1(Buffer.from('170161', 'hex')), 'Date')).toThrow(/malformed UTCTime/);
     expect(() => readTime(decodeAsn1(Buffer.from('170d3939313333323030303030305a', 'hex')), 'Date')).toThrow(
       /invalid date/,

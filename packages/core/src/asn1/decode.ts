@@ -95,13 +95,7 @@ export function decodeAsn1Prefix(input: Buffer, options: DecodeOptions = {}): [A
   return decodeAt(input, 0, input.length, options.ber ?? false, 0);
 }
 
-function decodeAt(
-  buf: Buffer,
-  start: number,
-  limit: number,
-  ber: boolean,
-  depth: number,
-): [Asn1Element, number] {
+function decodeAt(buf: Buffer, start: number, limit: number, ber: boolean, depth: number): [Asn1Element, number] {
   if (depth > MAX_ASN1_DEPTH) {
     throw new Asn1SyntaxError(`ASN.1 nesting deeper than ${MAX_ASN1_DEPTH} levels`);
   }
@@ -149,9 +143,7 @@ function decodeAt(
   }
   const end = pos + length;
   if (end > limit) {
-    throw new Asn1SyntaxError(
-      `Truncated ASN.1 value: ${length} octet(s) declared, ${limit - pos} available`,
-    );
+    throw new Asn1SyntaxError(`Truncated ASN.1 value: ${length} octet(s) declared, ${limit - pos} available`);
   }
   const content = buf.subarray(pos, end);
   const encoded = buf.subarray(start, end);
@@ -204,12 +196,7 @@ function decodeIndefinite(
 // ---------------------------------------------------------------------------------------------
 // Typed readers. Each checks the tag it expects and says what it found otherwise.
 
-export function expectTag(
-  element: Asn1Element,
-  tagClass: TagClass,
-  tagNumber: number,
-  what: string,
-): Asn1Element {
+export function expectTag(element: Asn1Element, tagClass: TagClass, tagNumber: number, what: string): Asn1Element {
   if (!element.is(tagClass, tagNumber)) {
     throw new Asn1SyntaxError(`${what}: unexpected tag ${element.describe()}`);
   }
@@ -269,11 +256,7 @@ export function readIntegerBytes(element: Asn1Element, what: string, implicitTag
   return bytes;
 }
 
-export function readSmallInteger(
-  element: Asn1Element,
-  what: string,
-  implicitTag?: number,
-): number {
+export function readSmallInteger(element: Asn1Element, what: string, implicitTag?: number): number {
   const value = readInteger(element, what, implicitTag);
   if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
     throw new Asn1SyntaxError(`${what}: integer out of range`);

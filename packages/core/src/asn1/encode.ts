@@ -132,7 +132,7 @@ export function oid(dotted: string): Buffer {
     const group: number[] = [value % 128];
     let remaining = Math.floor(value / 128);
     while (remaining > 0) {
-      group.unshift(0x80 | remaining % 128);
+      group.unshift(0x80 | (remaining % 128));
       remaining = Math.floor(remaining / 128);
     }
     octets.push(...group);

@@ -21,13 +21,7 @@ import {
   type SessionKeyPair,
 } from '../pki/keys';
 import { getPkiFixture, getWeakRsaKeyPair, type PkiFixture } from '../testUtils/pki';
-import {
-  aesCbcEncrypt,
-  aesKeyWrap,
-  eccCmsSharedInfo,
-  encodeAesCbcAlgorithmIdentifier,
-  x963Kdf,
-} from './algorithms';
+import { aesCbcEncrypt, aesKeyWrap, eccCmsSharedInfo, encodeAesCbcAlgorithmIdentifier, x963Kdf } from './algorithms';
 import {
   decryptSessionless,
   decryptWithSessionKey,
@@ -178,7 +172,9 @@ describe('sessionless (KeyTransRecipientInfo)', () => {
 
     const algorithm = child(decodeAsn1(der), 1, 0, 2, 1, 0);
     expect(algorithm.encoded).toEqual(
-      oid({ 128: ALGORITHM_OIDS.AES128_CBC, 192: ALGORITHM_OIDS.AES192_CBC, 256: ALGORITHM_OIDS.AES256_CBC }[aesKeySize]),
+      oid(
+        { 128: ALGORITHM_OIDS.AES128_CBC, 192: ALGORITHM_OIDS.AES192_CBC, 256: ALGORITHM_OIDS.AES256_CBC }[aesKeySize],
+      ),
     );
     await expect(decryptSessionless(der, recipientKey)).resolves.toEqual(PLAINTEXT);
   });
@@ -200,7 +196,10 @@ describe('sessionless (KeyTransRecipientInfo)', () => {
     const recipientInfo = child(envelopedData, 1, 0);
     expect(child(recipientInfo, 0).encoded).toEqual(integer(0));
     expect(child(recipientInfo, 1).encoded).toEqual(
-      sequence(recipientCert.issuerName, tlv(TagClass.Universal, false, UniversalTag.INTEGER, recipientCert.serialNumber)),
+      sequence(
+        recipientCert.issuerName,
+        tlv(TagClass.Universal, false, UniversalTag.INTEGER, recipientCert.serialNumber),
+      ),
     );
     expect(child(recipientInfo, 2, 0).encoded).toEqual(oid(ALGORITHM_OIDS.RSA_OAEP));
     expect(child(recipientInfo, 3).content).toHaveLength(256);
@@ -285,9 +284,7 @@ describe('sessionless (KeyTransRecipientInfo)', () => {
   test('truncated input is a syntax error', async () => {
     const der = await encryptSessionless(PLAINTEXT, recipientCert);
 
-    await expect(decryptSessionless(der.subarray(0, der.length - 3), recipientKey)).rejects.toThrow(
-      Asn1SyntaxError,
-    );
+    await expect(decryptSessionless(der.subarray(0, der.length - 3), recipientKey)).rejects.toThrow(Asn1SyntaxError);
     expect(() => inspectEnvelopedData(der.subarray(0, 30))).toThrow(/Truncated/);
   });
 
@@ -370,10 +367,7 @@ describe('channel session (KeyAgreeRecipientInfo)', () => {
   });
 
   test('writes strict DER with the layout of the reference implementation', async () => {
-    const { envelopedData, dhKeyId, dhPrivateKey } = await encryptWithSessionKey(
-      PLAINTEXT,
-      sessionKeyPair.sessionKey,
-    );
+    const { envelopedData, dhKeyId, dhPrivateKey } = await encryptWithSessionKey(PLAINTEXT, sessionKeyPair.sessionKey);
 
     const root = decodeAsn1(envelopedData); // DER mode
     const items = child(root, 1, 0).children;
@@ -404,10 +398,7 @@ describe('channel session (KeyAgreeRecipientInfo)', () => {
   });
 
   test('inspection gives both key ids and the originator key without decrypting', async () => {
-    const { envelopedData, dhKeyId, dhPrivateKey } = await encryptWithSessionKey(
-      PLAINTEXT,
-      sessionKeyPair.sessionKey,
-    );
+    const { envelopedData, dhKeyId, dhPrivateKey } = await encryptWithSessionKey(PLAINTEXT, sessionKeyPair.sessionKey);
 
     const kind = inspectEnvelopedData(envelopedData);
 
@@ -434,9 +425,7 @@ describe('channel session (KeyAgreeRecipientInfo)', () => {
 
     const kind = inspectEnvelopedData(envelopedData);
 
-    expect(kind.kind === 'session' && kind.recipientSessionKeyId).not.toEqual(
-      otherSessionKeyPair.sessionKey.keyId,
-    );
+    expect(kind.kind === 'session' && kind.recipientSessionKeyId).not.toEqual(otherSessionKeyPair.sessionKey.keyId);
   });
 
   test('a private key on another curve gives a CryptoError', async () => {
@@ -503,9 +492,9 @@ describe('channel session (KeyAgreeRecipientInfo)', () => {
     await expect(encryptWithSessionKey(PLAINTEXT, { keyId: Buffer.alloc(8), publicKey: ed25519 })).rejects.toThrow(
       CryptoError,
     );
-    await expect(
-      encryptWithSessionKey(PLAINTEXT, { keyId: Buffer.alloc(8), publicKey: secp256k1 }),
-    ).rejects.toThrow(/allowed: P-256/);
+    await expect(encryptWithSessionKey(PLAINTEXT, { keyId: Buffer.alloc(8), publicKey: secp256k1 })).rejects.toThrow(
+      /allowed: P-256/,
+    );
   });
 
   test('values without a UKM (plain RFC 5753) are read', async () => {
@@ -652,7 +641,10 @@ describe('interoperability with @relaycorp/relaynet-core', () => {
       const decrypted = await ref.EnvelopedData.deserialize(toArrayBuffer(envelopedData)).decrypt(refPair.privateKey);
       expect(Buffer.from(decrypted).equals(payload)).toBe(true);
 
-      const theirs = await ref.SessionEnvelopedData.encrypt(toArrayBuffer(payload), await refSessionKey(sessionKeyPair));
+      const theirs = await ref.SessionEnvelopedData.encrypt(
+        toArrayBuffer(payload),
+        await refSessionKey(sessionKeyPair),
+      );
       const ber = Buffer.from(theirs.envelopedData.serialize());
       const ours2 = await decryptWithSessionKey(ber, sessionKeyPair.privateKey);
       expect(ours2.plaintext.equals(payload)).toBe(true);

@@ -91,13 +91,21 @@ describe.each(SIZES)('SignedData of %s', (_size, length) => {
     signedData.signerInfos[0].signedAttrs = new pkijs.SignedAndUnsignedAttributes({
       type: 0,
       attributes: [
-        new pkijs.Attribute({ type: CMS_OIDS.ATTR_CONTENT_TYPE, values: [new asn1js.ObjectIdentifier({ value: CMS_OIDS.DATA })] }),
-        new pkijs.Attribute({ type: CMS_OIDS.ATTR_MESSAGE_DIGEST, values: [new asn1js.OctetString({ valueHex: digest })] }),
+        new pkijs.Attribute({
+          type: CMS_OIDS.ATTR_CONTENT_TYPE,
+          values: [new asn1js.ObjectIdentifier({ value: CMS_OIDS.DATA })],
+        }),
+        new pkijs.Attribute({
+          type: CMS_OIDS.ATTR_MESSAGE_DIGEST,
+          values: [new asn1js.OctetString({ valueHex: digest })],
+        }),
       ],
     });
     await signedData.sign(privateKey, 0, 'SHA-256');
     const der = Buffer.from(
-      new pkijs.ContentInfo({ contentType: CMS_OIDS.SIGNED_DATA, content: signedData.toSchema(true) }).toSchema().toBER(),
+      new pkijs.ContentInfo({ contentType: CMS_OIDS.SIGNED_DATA, content: signedData.toSchema(true) })
+        .toSchema()
+        .toBER(),
     );
 
     const verification = await verifySignedData(der);
@@ -127,7 +135,9 @@ describe.each(SIZES)('sessionless EnvelopedData of %s', (_size, length) => {
     envelopedData.addRecipientByCertificate(pkijsSignerCertificate, { oaepHashAlgorithm: 'SHA-256' }, 1);
     await envelopedData.encrypt({ name: 'AES-CBC', length: 128 } as AesKeyAlgorithm, toArrayBuffer(plaintext));
     const der = Buffer.from(
-      new pkijs.ContentInfo({ contentType: CMS_OIDS.ENVELOPED_DATA, content: envelopedData.toSchema() }).toSchema().toBER(),
+      new pkijs.ContentInfo({ contentType: CMS_OIDS.ENVELOPED_DATA, content: envelopedData.toSchema() })
+        .toSchema()
+        .toBER(),
     );
 
     expect((await decryptSessionless(der, signerKey)).equals(plaintext)).toBe(true);
@@ -173,7 +183,9 @@ describe.each(SIZES)('channel-session EnvelopedData of %s', (_size, length) => {
       }),
     ];
     const der = Buffer.from(
-      new pkijs.ContentInfo({ contentType: CMS_OIDS.ENVELOPED_DATA, content: envelopedData.toSchema() }).toSchema().toBER(),
+      new pkijs.ContentInfo({ contentType: CMS_OIDS.ENVELOPED_DATA, content: envelopedData.toSchema() })
+        .toSchema()
+        .toBER(),
     );
 
     const result = await decryptWithSessionKey(der, recipient.privateKey);

@@ -120,7 +120,7 @@ function craftSignerInfo(options: SignerInfoOptions = {}): Buffer {
     ]),
   );
   const scheme = options.scheme ?? 'pss';
-  const toSign = options.omitAttributes ? options.plaintext ?? PLAINTEXT : attributes;
+  const toSign = options.omitAttributes ? (options.plaintext ?? PLAINTEXT) : attributes;
   const signature =
     scheme === 'pss'
       ? nodeSign('sha256', toSign, {
@@ -224,9 +224,7 @@ describe('signSignedData', () => {
   });
 
   test('refuses RSA keys under 2048 bits', async () => {
-    await expect(signSignedData(PLAINTEXT, getWeakRsaKeyPair().privateKey, signerCert)).rejects.toThrow(
-      /2048/,
-    );
+    await expect(signSignedData(PLAINTEXT, getWeakRsaKeyPair().privateKey, signerCert)).rejects.toThrow(/2048/);
   });
 
   test('refuses a public key as signing key', async () => {
@@ -465,7 +463,10 @@ describe('verifySignedData', () => {
   test('BER input (indefinite lengths, chunked eContent) is accepted', async () => {
     const plaintext = Buffer.alloc(5000, 'x');
     const der = await signSignedData(plaintext, signerKey, signerCert, caCerts);
-    const ber = toBer(der, [signerCert, ...caCerts].map((c) => c.serialize()));
+    const ber = toBer(
+      der,
+      [signerCert, ...caCerts].map((c) => c.serialize()),
+    );
     expect(ber.equals(der)).toBe(false);
     expect(() => decodeAsn1(ber)).toThrow(); // it really is not DER
 
@@ -517,7 +518,12 @@ describe('interoperability with @relaycorp/relaynet-core', () => {
 
   test('reference → ours, encapsulated, with CA certificates', async () => {
     const refCaCerts = caCerts.map(refCertificate);
-    const refSignedData = await RefSignedData.sign(toArrayBuffer(PLAINTEXT), refKey, refCertificate(signerCert), refCaCerts);
+    const refSignedData = await RefSignedData.sign(
+      toArrayBuffer(PLAINTEXT),
+      refKey,
+      refCertificate(signerCert),
+      refCaCerts,
+    );
     const der = Buffer.from(refSignedData.serialize());
 
     const verification = await verifySignedData(der);

@@ -15,16 +15,7 @@ import {
   TagClass,
   UniversalTag,
 } from '../asn1/decode';
-import {
-  implicit,
-  integer,
-  integerFromContent,
-  octetString,
-  oid,
-  sequence,
-  setOf,
-  tlv,
-} from '../asn1/encode';
+import { implicit, integer, integerFromContent, octetString, oid, sequence, setOf, tlv } from '../asn1/encode';
 import { Asn1SyntaxError, CryptoError, RelaynetError, RelaynetSyntaxError } from '../errors';
 import { CMS_OIDS } from '../oids';
 import { Certificate } from '../pki/Certificate';
@@ -231,9 +222,7 @@ function findSignerCertificate(signedData: ParsedSignedData, expected: Certifica
 
 function identifies(identifier: SignerIdentifier, certificate: Certificate): boolean {
   if (identifier.kind === 'issuerAndSerialNumber') {
-    return (
-      identifier.serialNumber.equals(certificate.serialNumber) && identifier.issuer.equals(certificate.issuerName)
-    );
+    return identifier.serialNumber.equals(certificate.serialNumber) && identifier.issuer.equals(certificate.issuerName);
   }
   const ski = certificate.subjectKeyIdentifier;
   return ski !== null && ski.equals(identifier.subjectKeyIdentifier);

@@ -13,12 +13,7 @@ export class CargoCollectionAuthorization extends RamfMessage<CargoCollectionReq
 
   static async deserialize(serialization: Buffer): Promise<CargoCollectionAuthorization> {
     const fields = await deserializeRamf(serialization, CargoCollectionAuthorization.TYPE);
-    return new CargoCollectionAuthorization(
-      fields.recipient,
-      fields.senderCertificate,
-      fields.payload,
-      fields,
-    );
+    return new CargoCollectionAuthorization(fields.recipient, fields.senderCertificate, fields.payload, fields);
   }
 
   protected deserializePayload(plaintext: Buffer): CargoCollectionRequest {

@@ -84,7 +84,11 @@ describe('Parcel', () => {
       ttl: 60,
       recipient: parcel.recipient,
     });
-    for (const bad of [Buffer.alloc(3), serialized.subarray(0, 200), Buffer.concat([serialized.subarray(0, 10), Buffer.from([0x30, 0x00])])]) {
+    for (const bad of [
+      Buffer.alloc(3),
+      serialized.subarray(0, 200),
+      Buffer.concat([serialized.subarray(0, 10), Buffer.from([0x30, 0x00])]),
+    ]) {
       expect(() => readStoredRamfFields(bad)).toThrow(RelaynetSyntaxError);
     }
   });
@@ -107,7 +111,9 @@ describe('Parcel', () => {
   });
 
   test('decrypts a session payload and reveals the sender session key', async () => {
-    const parcel = await Parcel.deserialize(await (await makeParcelToPrivate()).serialize(pki.publicEndpoint.keyPair.privateKey));
+    const parcel = await Parcel.deserialize(
+      await (await makeParcelToPrivate()).serialize(pki.publicEndpoint.keyPair.privateKey),
+    );
     const { payload, senderSessionKey } = await parcel.unwrapPayload(async (kind) => {
       expect(kind.kind).toBe('session');
       return sessionKeyPair.privateKey;

@@ -5,7 +5,12 @@
  */
 import * as ref from '@relaycorp/relaynet-core';
 
-import { derSerializePrivateKey, derSerializePublicKey, generateSessionKeyPair, type SessionKeyPair } from '../pki/keys';
+import {
+  derSerializePrivateKey,
+  derSerializePublicKey,
+  generateSessionKeyPair,
+  type SessionKeyPair,
+} from '../pki/keys';
 import { derDeserializeEcdhPrivateKey, derDeserializeEcdhPublicKey } from '../pki/keys';
 import { Certificate } from '../pki/Certificate';
 import { encryptPayload } from '../ramf/payloadEncryption';
@@ -123,7 +128,10 @@ describe('parcels', () => {
 
   test('reference → ours: sessionless payload made by the reference', async () => {
     const plaintext = new ref.ServiceMessage('text/plain', Buffer.from('ref sessionless')).serialize();
-    const enveloped = await ref.SessionlessEnvelopedData.encrypt(plaintext, refCertificate(pki.publicEndpoint.certificate));
+    const enveloped = await ref.SessionlessEnvelopedData.encrypt(
+      plaintext,
+      refCertificate(pki.publicEndpoint.certificate),
+    );
     const theirs = new ref.Parcel(
       { id: pki.publicEndpoint.certificate.calculateSubjectId(), internetAddress: ADDRESS },
       refCertificate(pki.privateEndpoint.certificate),
@@ -195,10 +203,14 @@ describe('cargo', () => {
       pki.privateGateway.certificate,
       envelopedData,
     );
-    const theirs = await ref.Cargo.deserialize(toArrayBuffer(await cargo.serialize(pki.privateGateway.keyPair.privateKey)));
+    const theirs = await ref.Cargo.deserialize(
+      toArrayBuffer(await cargo.serialize(pki.privateGateway.keyPair.privateKey)),
+    );
     await expect(theirs.validate([refCertificate(pki.internetGateway.certificate)])).resolves.toHaveLength(2);
     const enveloped = ref.EnvelopedData.deserialize(toArrayBuffer(theirs.payloadSerialized));
-    const set = ref.CargoMessageSet.deserialize(await enveloped.decrypt(await refRsaOaepKey(pki.internetGateway.keyPair.privateKey)));
+    const set = ref.CargoMessageSet.deserialize(
+      await enveloped.decrypt(await refRsaOaepKey(pki.internetGateway.keyPair.privateKey)),
+    );
     expect(set.messages.map((m) => Buffer.from(m))).toEqual([...parcels, pca]);
     const items = await Promise.all(set.messages.map((m) => ref.CargoMessageSet.deserializeItem(m)));
     expect(items.map((item) => item.constructor.name)).toEqual(['Parcel', 'Parcel', 'Parcel', 'ParcelCollectionAck']);
@@ -220,7 +232,10 @@ describe('cargo', () => {
     );
     const pca = Buffer.from(new ref.ParcelCollectionAck('0aaa', '0bbb', 'p2').serialize());
     const set = new ref.CargoMessageSet([...parcels, pca].map(toArrayBuffer));
-    const enveloped = await ref.SessionlessEnvelopedData.encrypt(set.serialize(), refCertificate(pki.internetGateway.certificate));
+    const enveloped = await ref.SessionlessEnvelopedData.encrypt(
+      set.serialize(),
+      refCertificate(pki.internetGateway.certificate),
+    );
     const theirs = new ref.Cargo(
       { id: pki.internetGateway.certificate.calculateSubjectId() },
       refCertificate(pki.privateGateway.certificate),
@@ -240,7 +255,9 @@ describe('cargo', () => {
 describe('cargo collection authorizations', () => {
   test('ours → reference', async () => {
     const request = new CargoCollectionRequest(pki.publicEndpoint.pda);
-    const { envelopedData } = await encryptPayload(request.serialize(), { certificate: pki.internetGateway.certificate });
+    const { envelopedData } = await encryptPayload(request.serialize(), {
+      certificate: pki.internetGateway.certificate,
+    });
     const cca = new CargoCollectionAuthorization(
       { id: pki.internetGateway.certificate.calculateSubjectId(), internetAddress: 'gw.example.com' },
       pki.privateGateway.certificate,
@@ -259,7 +276,10 @@ describe('cargo collection authorizations', () => {
 
   test('reference → ours', async () => {
     const request = new ref.CargoCollectionRequest(refCertificate(pki.publicEndpoint.pda));
-    const enveloped = await ref.SessionlessEnvelopedData.encrypt(request.serialize(), refCertificate(pki.internetGateway.certificate));
+    const enveloped = await ref.SessionlessEnvelopedData.encrypt(
+      request.serialize(),
+      refCertificate(pki.internetGateway.certificate),
+    );
     const theirs = new ref.CargoCollectionAuthorization(
       { id: pki.internetGateway.certificate.calculateSubjectId() },
       refCertificate(pki.privateGateway.certificate),

@@ -42,7 +42,10 @@ describe('serialize', () => {
 describe('deserialize', () => {
   test('round-trips', () => {
     const { privateEndpoint, privateGateway, publicEndpoint } = fixture;
-    const original = new CertificationPath(publicEndpoint.pda, [privateEndpoint.certificate, privateGateway.certificate]);
+    const original = new CertificationPath(publicEndpoint.pda, [
+      privateEndpoint.certificate,
+      privateGateway.certificate,
+    ]);
     const path = CertificationPath.deserialize(original.serialize());
     expect(path.leafCertificate.isEqual(publicEndpoint.pda)).toBe(true);
     expect(path.certificateAuthorities).toHaveLength(2);

@@ -1,4 +1,12 @@
-import { createECDH, createHash, createPrivateKey, createPublicKey, ECDH, generateKeyPairSync, KeyObject } from 'node:crypto';
+import {
+  createECDH,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  ECDH,
+  generateKeyPairSync,
+  KeyObject,
+} from 'node:crypto';
 import * as ref from '@relaycorp/relaynet-core';
 
 import { bitString, integer, octetString, oid, sequence } from '../asn1/encode';
@@ -160,9 +168,7 @@ describe('serialisation', () => {
     expect(() => derDeserializeRsaPublicKey(spkiOf(weak.publicKey))).toThrow(
       'RSA public key must have a modulus of at least 2048 bits (got 1024)',
     );
-    expect(() => derDeserializeRsaPrivateKey(derSerializePrivateKey(weak.privateKey))).toThrow(
-      RelaynetSyntaxError,
-    );
+    expect(() => derDeserializeRsaPrivateKey(derSerializePrivateKey(weak.privateKey))).toThrow(RelaynetSyntaxError);
     let error: unknown;
     try {
       derDeserializeRsaPublicKey(Buffer.from('not a key'));
@@ -183,7 +189,9 @@ describe('serialisation', () => {
 
   test('ECDH deserialisers refuse RSA keys and unsupported curves', () => {
     const k256 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
-    expect(() => derDeserializeEcdhPublicKey(spkiOf(rsa.publicKey))).toThrow('ECDH public key must be an EC key (got rsa)');
+    expect(() => derDeserializeEcdhPublicKey(spkiOf(rsa.publicKey))).toThrow(
+      'ECDH public key must be an EC key (got rsa)',
+    );
     expect(() => derDeserializeEcdhPrivateKey(derSerializePrivateKey(rsa.privateKey))).toThrow(RelaynetSyntaxError);
     expect(() => derDeserializeEcdhPublicKey(spkiOf(k256.publicKey))).toThrow(
       'ECDH public key uses an unsupported curve (secp256k1)',
@@ -223,7 +231,7 @@ describe('DER codec fast paths agree with OpenSSL', () => {
     ['secp521r1', 'P-521', ALGORITHM_OIDS.P521],
   ] as const;
 
-  test('RSA: SPKI and PKCS#8 are byte-identical to node\'s, and import back to the same key', async () => {
+  test("RSA: SPKI and PKCS#8 are byte-identical to node's, and import back to the same key", async () => {
     for (const pair of (await getRsaKeyPairs()).slice(0, 3)) {
       const spki = derSerializePublicKey(pair.publicKey);
       const pkcs8 = derSerializePrivateKey(pair.privateKey);
@@ -235,7 +243,7 @@ describe('DER codec fast paths agree with OpenSSL', () => {
     }
   });
 
-  test.each(curves)('EC %s: SPKI and PKCS#8 are byte-identical to node\'s and round-trip', (nodeCurve) => {
+  test.each(curves)("EC %s: SPKI and PKCS#8 are byte-identical to node's and round-trip", (nodeCurve) => {
     for (let i = 0; i < 5; i++) {
       const pair = generateKeyPairSync('ec', { namedCurve: nodeCurve });
       const spki = derSerializePublicKey(pair.publicKey);
@@ -266,7 +274,13 @@ describe('DER codec fast paths agree with OpenSSL', () => {
   test('a compressed EC point (not the fast path) still imports', () => {
     const ecdhKey = createECDH('prime256v1');
     ecdhKey.generateKeys();
-    const compressed = ECDH.convertKey(ecdhKey.getPublicKey(), 'prime256v1', undefined, undefined, 'compressed') as Buffer;
+    const compressed = ECDH.convertKey(
+      ecdhKey.getPublicKey(),
+      'prime256v1',
+      undefined,
+      undefined,
+      'compressed',
+    ) as Buffer;
     const spki = sequence(sequence(oid(ALGORITHM_OIDS.EC_PUBLIC_KEY), oid(ALGORITHM_OIDS.P256)), bitString(compressed));
     const key = derDeserializeEcdhPublicKey(spki);
     const uncompressed = sequence(
@@ -294,7 +308,12 @@ describe('DER codec fast paths agree with OpenSSL', () => {
   });
 
   test('an RSA SPKI with a malformed RSAPublicKey is refused', () => {
-    const spki = sequence(sequence(oid(ALGORITHM_OIDS.RSA_ENCRYPTION), Buffer.from([5, 0])), bitString(Buffer.from([0x30, 0x00])));
-    expect(() => derDeserializeRsaPublicKey(spki)).toThrow('RSA public key is not a valid SubjectPublicKeyInfo DER value');
+    const spki = sequence(
+      sequence(oid(ALGORITHM_OIDS.RSA_ENCRYPTION), Buffer.from([5, 0])),
+      bitString(Buffer.from([0x30, 0x00])),
+    );
+    expect(() => derDeserializeRsaPublicKey(spki)).toThrow(
+      'RSA public key is not a valid SubjectPublicKeyInfo DER value',
+    );
   });
 });

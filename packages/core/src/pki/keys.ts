@@ -4,14 +4,7 @@
  * Keys cross process and library boundaries only as DER: SubjectPublicKeyInfo for public keys and
  * PKCS#8 for private keys.
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPair,
-  KeyObject,
-  randomBytes,
-} from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPair, KeyObject, randomBytes } from 'node:crypto';
 
 import { Asn1Element, decodeAsn1, TagClass, UniversalTag } from '../asn1/decode';
 import { bitString, integer, nullValue, octetString, oid, sequence, tlv } from '../asn1/encode';
@@ -56,9 +49,7 @@ const SUPPORTED_NODE_CURVES = new Set(Object.values(NODE_CURVE_BY_NAME));
 export function generateRsaKeyPair(modulus: RsaModulus = 2048): Promise<KeyPair> {
   if (!SUPPORTED_RSA_MODULI.includes(modulus)) {
     return Promise.reject(
-      new CryptoError(
-        `Unsupported RSA modulus ${modulus}: it must be one of ${SUPPORTED_RSA_MODULI.join(', ')}`,
-      ),
+      new CryptoError(`Unsupported RSA modulus ${modulus}: it must be one of ${SUPPORTED_RSA_MODULI.join(', ')}`),
     );
   }
   return new Promise((resolve, reject) => {
@@ -199,7 +190,7 @@ function importKey(der: Buffer, kind: 'public' | 'private', what: string): KeyOb
   try {
     return kind === 'public'
       ? importSpki(bytes)
-      : importPrivateFast(bytes) ?? createPrivateKey({ key: bytes, format: 'der', type: 'pkcs8' });
+      : (importPrivateFast(bytes) ?? createPrivateKey({ key: bytes, format: 'der', type: 'pkcs8' }));
   } catch (err) {
     const form = kind === 'public' ? 'SubjectPublicKeyInfo' : 'PKCS#8';
     throw new RelaynetSyntaxError(`${what} is not a valid ${form} DER value`, { cause: err });

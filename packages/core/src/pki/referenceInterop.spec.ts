@@ -9,7 +9,13 @@ import { getPkiFixture, getRsaKeyPairs, PkiFixture } from '../testUtils/pki';
 import { Certificate } from './Certificate';
 import { CertificationPath } from './CertificationPath';
 import { issueDeliveryAuthorization, issueEndpointCertificate, issueGatewayCertificate } from './issuance';
-import { derSerializePrivateKey, derSerializePublicKey, getIdFromIdentityKey, getPublicKeyDigest, KeyPair } from './keys';
+import {
+  derSerializePrivateKey,
+  derSerializePublicKey,
+  getIdFromIdentityKey,
+  getPublicKeyDigest,
+  KeyPair,
+} from './keys';
 
 type RefKeyPair = { publicKey: CryptoKey; privateKey: CryptoKey };
 
@@ -237,9 +243,7 @@ describe('mixed chains', () => {
     });
 
     const ourPath = await ourPda.getCertificationPath([ours(refEndpoint), ourGateway], [ours(refRoot)]);
-    expect(ourPath.map((c) => c.commonName)).toEqual(
-      [3, 2, 1, 0].map((i) => getIdFromIdentityKey(keys[i].publicKey)),
-    );
+    expect(ourPath.map((c) => c.commonName)).toEqual([3, 2, 1, 0].map((i) => getIdFromIdentityKey(keys[i].publicKey)));
     const refPath = await theirs(ourPda).getCertificationPath([refEndpoint, theirs(ourGateway)], [refRoot]);
     expect(refPath.map((c) => Buffer.from(c.serialize()))).toEqual(ourPath.map((c) => c.serialize()));
   });
@@ -252,7 +256,11 @@ describe('TBSCertificate matches the reference field by field', () => {
       async (who) => {
         const options = { validityStartDate: startDate, validityEndDate: endDate };
         return who === 'ours'
-          ? issueGatewayCertificate({ ...options, subjectPublicKey: keys[0].publicKey, issuerPrivateKey: keys[0].privateKey })
+          ? issueGatewayCertificate({
+              ...options,
+              subjectPublicKey: keys[0].publicKey,
+              issuerPrivateKey: keys[0].privateKey,
+            })
           : ours(
               await ref.issueGatewayCertificate({
                 ...options,
@@ -351,7 +359,10 @@ describe('TBSCertificate matches the reference field by field', () => {
 describe('CertificationPath', () => {
   test('serializations are identical for the same certificates', () => {
     const { privateGateway, privateEndpoint, publicEndpoint } = fixture;
-    const ourPath = new CertificationPath(publicEndpoint.pda, [privateEndpoint.certificate, privateGateway.certificate]);
+    const ourPath = new CertificationPath(publicEndpoint.pda, [
+      privateEndpoint.certificate,
+      privateGateway.certificate,
+    ]);
     const refPath = new ref.CertificationPath(theirs(publicEndpoint.pda), [
       theirs(privateEndpoint.certificate),
       theirs(privateGateway.certificate),
@@ -361,7 +372,10 @@ describe('CertificationPath', () => {
 
   test('the reference reads ours', () => {
     const { privateGateway, privateEndpoint, publicEndpoint } = fixture;
-    const ourPath = new CertificationPath(publicEndpoint.pda, [privateEndpoint.certificate, privateGateway.certificate]);
+    const ourPath = new CertificationPath(publicEndpoint.pda, [
+      privateEndpoint.certificate,
+      privateGateway.certificate,
+    ]);
     const refPath = ref.CertificationPath.deserialize(bufferToArrayBuffer(ourPath.serialize()));
     expect(Buffer.from(refPath.leafCertificate.serialize())).toEqual(publicEndpoint.pda.serialize());
     expect(refPath.certificateAuthorities.map((c) => Buffer.from(c.serialize()))).toEqual([
@@ -372,7 +386,9 @@ describe('CertificationPath', () => {
 
   test('we read the reference', () => {
     const { internetGateway, privateGateway } = fixture;
-    const refPath = new ref.CertificationPath(theirs(privateGateway.certificate), [theirs(internetGateway.certificate)]);
+    const refPath = new ref.CertificationPath(theirs(privateGateway.certificate), [
+      theirs(internetGateway.certificate),
+    ]);
     const path = CertificationPath.deserialize(Buffer.from(refPath.serialize()));
     expect(path.leafCertificate.isEqual(privateGateway.certificate)).toBe(true);
     expect(path.certificateAuthorities).toHaveLength(1);

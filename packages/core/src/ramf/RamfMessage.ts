@@ -103,10 +103,9 @@ export abstract class RamfMessage<Payload> {
     try {
       this.senderCertificate.validate(this.creationDate);
     } catch (error) {
-      throw new CertificateError(
-        `Sender certificate is not valid at the message creation date: ${message(error)}`,
-        { cause: error },
-      );
+      throw new CertificateError(`Sender certificate is not valid at the message creation date: ${message(error)}`, {
+        cause: error,
+      });
     }
     if (!trustedCertificates) return null;
     return this.validateAuthorization(trustedCertificates, now);
@@ -125,10 +124,7 @@ export abstract class RamfMessage<Payload> {
     }
   }
 
-  private async validateAuthorization(
-    trustedCertificates: readonly Certificate[],
-    now: Date,
-  ): Promise<Certificate[]> {
+  private async validateAuthorization(trustedCertificates: readonly Certificate[], now: Date): Promise<Certificate[]> {
     let path: Certificate[];
     try {
       path = await this.senderCertificate.getCertificationPath(
@@ -144,9 +140,7 @@ export abstract class RamfMessage<Payload> {
       // A private recipient only hears from senders it (or its gateway on its behalf) authorized.
       const issuerId = path.length > 1 ? path[1].calculateSubjectId() : null;
       if (issuerId !== this.recipient.id) {
-        throw new AuthorizationError(
-          `Sender is authorized to reach ${issuerId ?? 'nobody'}, not ${this.recipient.id}`,
-        );
+        throw new AuthorizationError(`Sender is authorized to reach ${issuerId ?? 'nobody'}, not ${this.recipient.id}`);
       }
     }
     return path;
@@ -159,10 +153,7 @@ export abstract class RamfMessage<Payload> {
       const plaintext = await decryptSessionless(this.payloadSerialized, privateKey);
       return { payload: this.deserializePayload(plaintext), senderSessionKey: null };
     }
-    const { plaintext, originatorSessionKey } = await decryptWithSessionKey(
-      this.payloadSerialized,
-      privateKey,
-    );
+    const { plaintext, originatorSessionKey } = await decryptWithSessionKey(this.payloadSerialized, privateKey);
     return { payload: this.deserializePayload(plaintext), senderSessionKey: originatorSessionKey };
   }
 

@@ -35,8 +35,7 @@ export function validateRecipient(recipient: Recipient): void {
   if (address === undefined) return;
   if (address.length > MAX_INTERNET_ADDRESS_LENGTH) {
     throw new RelaynetSyntaxError(
-      `Recipient Internet address must not exceed ${MAX_INTERNET_ADDRESS_LENGTH} octets ` +
-        `(got ${address.length})`,
+      `Recipient Internet address must not exceed ${MAX_INTERNET_ADDRESS_LENGTH} octets ` + `(got ${address.length})`,
     );
   }
   if (!isValidDomainName(address)) {

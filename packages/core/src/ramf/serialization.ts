@@ -81,8 +81,12 @@ function encodeRamfFieldsChunks(fields: RamfFields): DerChunks {
     recipient.internetAddress === undefined ? undefined : visibleString(recipient.internetAddress),
   );
   // AUTOMATIC TAGS: [0] recipient, [1] id, [2] date, [3] TTL, [4] payload (primitive).
-  const smallFields = [recipientField, visibleString(fields.id), ramfDateTime(fields.creationDate), integer(fields.ttl)]
-    .map((field, index) => implicit(index, field));
+  const smallFields = [
+    recipientField,
+    visibleString(fields.id),
+    ramfDateTime(fields.creationDate),
+    integer(fields.ttl),
+  ].map((field, index) => implicit(index, field));
   return chunkedTlv(
     DER_IDENTIFIER.SEQUENCE,
     ...smallFields,
@@ -127,9 +131,7 @@ export async function deserializeRamf(
   maxLength = MAX_RAMF_MESSAGE_LENGTH,
 ): Promise<DeserializedRamf> {
   if (serialization.length > maxLength) {
-    throw new RelaynetSyntaxError(
-      `Message spans ${serialization.length} octets, above the limit of ${maxLength}`,
-    );
+    throw new RelaynetSyntaxError(`Message spans ${serialization.length} octets, above the limit of ${maxLength}`);
   }
   checkFormatSignature(serialization, type);
   const signedData = serialization.subarray(FORMAT_SIGNATURE_LENGTH);

@@ -20,11 +20,7 @@ import {
 import { TagClass, UniversalTag } from '../asn1/decode';
 import { ALGORITHM_OIDS, X509_OIDS } from '../oids';
 import { Certificate } from '../pki/Certificate';
-import {
-  issueDeliveryAuthorization,
-  issueEndpointCertificate,
-  issueGatewayCertificate,
-} from '../pki/issuance';
+import { issueDeliveryAuthorization, issueEndpointCertificate, issueGatewayCertificate } from '../pki/issuance';
 import { derSerializePublicKey, generateRsaKeyPair, getPublicKeyDigest, KeyPair } from '../pki/keys';
 
 export const TEST_KEY_POOL_SIZE = 6;

@@ -34,8 +34,12 @@ export function makeInspectMessageCommand(): Command {
         'what it holds. Exit status 0 only when every check asked for passed.',
     )
     .option('--recipient-key <file>', "recipient's RSA or ECDH private key (PKCS#8) to decrypt the payload")
-    .option('--trusted-cert <file>', 'trusted certificate to check the certification path against (repeatable)',
-      (value: string, previous: string[]) => [...previous, value], [])
+    .option(
+      '--trusted-cert <file>',
+      'trusted certificate to check the certification path against (repeatable)',
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
     .option('--json', 'print JSON instead of text')
     .action(async (options: Options) => {
       const trusted = options.trustedCert.map((path) => readCertificate(path, 'trusted certificate'));
@@ -77,7 +81,11 @@ async function inspect(
   if (type === MessageType.PARCEL_COLLECTION_ACK) {
     try {
       const pca = ParcelCollectionAck.deserialize(input);
-      Object.assign(report, { senderEndpointId: pca.senderEndpointId, recipientEndpointId: pca.recipientEndpointId, parcelId: pca.parcelId });
+      Object.assign(report, {
+        senderEndpointId: pca.senderEndpointId,
+        recipientEndpointId: pca.recipientEndpointId,
+        parcelId: pca.parcelId,
+      });
     } catch (error) {
       fail('message', error);
     }
@@ -112,7 +120,11 @@ async function inspect(
     const kind = inspectEnvelopedData(message.payloadSerialized);
     report.encryption =
       kind.kind === 'session'
-        ? { kind: 'session', recipientSessionKeyId: kind.recipientSessionKeyId.toString('hex'), originatorSessionKeyId: kind.originatorSessionKey.keyId.toString('hex') }
+        ? {
+            kind: 'session',
+            recipientSessionKeyId: kind.recipientSessionKeyId.toString('hex'),
+            originatorSessionKeyId: kind.originatorSessionKey.keyId.toString('hex'),
+          }
         : { kind: 'sessionless' };
   } catch (error) {
     fail('encryption', error);
@@ -165,7 +177,13 @@ async function describePayload(payload: unknown): Promise<{ report: Report; ok: 
   if (payload instanceof CargoCollectionRequest) {
     const cda = payload.cargoDeliveryAuthorization;
     return {
-      report: { cargoDeliveryAuthorization: { subjectId: cda.calculateSubjectId(), startDate: cda.startDate.toISOString(), expiryDate: cda.expiryDate.toISOString() } },
+      report: {
+        cargoDeliveryAuthorization: {
+          subjectId: cda.calculateSubjectId(),
+          startDate: cda.startDate.toISOString(),
+          expiryDate: cda.expiryDate.toISOString(),
+        },
+      },
       ok: true,
     };
   }
@@ -177,10 +195,21 @@ async function describePayload(payload: unknown): Promise<{ report: Report; ok: 
         const type = readMessageType(item);
         if (type === MessageType.PARCEL_COLLECTION_ACK) {
           const pca = ParcelCollectionAck.deserialize(item);
-          items.push({ type: 'parcel collection acknowledgement', parcelId: pca.parcelId, senderEndpointId: pca.senderEndpointId, recipientEndpointId: pca.recipientEndpointId });
+          items.push({
+            type: 'parcel collection acknowledgement',
+            parcelId: pca.parcelId,
+            senderEndpointId: pca.senderEndpointId,
+            recipientEndpointId: pca.recipientEndpointId,
+          });
         } else {
           const parcel = await Parcel.deserialize(item);
-          items.push({ type: 'parcel', id: parcel.id, recipientId: parcel.recipient.id, senderId: parcel.senderCertificate.calculateSubjectId(), length: item.length });
+          items.push({
+            type: 'parcel',
+            id: parcel.id,
+            recipientId: parcel.recipient.id,
+            senderId: parcel.senderCertificate.calculateSubjectId(),
+            length: item.length,
+          });
         }
       } catch (error) {
         ok = false;
@@ -205,10 +234,16 @@ function formatText(report: Report, indent = ''): string {
     .map(([key, value]) => {
       if (Array.isArray(value)) {
         if (value.length === 0) return `${indent}${key}: (none)\n`;
-        return `${indent}${key}:\n` + value.map((item) =>
-          typeof item === 'object' && item !== null
-            ? `${indent}  -\n${formatText(item as Report, indent + '    ')}`
-            : `${indent}  - ${String(item)}\n`).join('');
+        return (
+          `${indent}${key}:\n` +
+          value
+            .map((item) =>
+              typeof item === 'object' && item !== null
+                ? `${indent}  -\n${formatText(item as Report, indent + '    ')}`
+                : `${indent}  - ${String(item)}\n`,
+            )
+            .join('')
+        );
       }
       if (typeof value === 'object' && value !== null) {
         return `${indent}${key}:\n${formatText(value as Report, indent + '  ')}`;

@@ -118,9 +118,7 @@ export class MemoryOutbox implements Outbox {
 
   async listDue(now: Date, limit: number): Promise<OutboxEntry[]> {
     return this.sorted()
-      .filter(
-        (e) => e.nextAttemptDate.getTime() <= now.getTime() && e.expiryDate.getTime() >= now.getTime(),
-      )
+      .filter((e) => e.nextAttemptDate.getTime() <= now.getTime() && e.expiryDate.getTime() >= now.getTime())
       .slice(0, limit);
   }
 

@@ -46,7 +46,11 @@ test('writes of one turn share one commit; each resolves with its result, after 
   expect(rows()).toEqual([]); // nothing written before the group commits
   expect(await Promise.all(writes)).toEqual([1, 1, 1]);
   expect(commits).toBe(1);
-  expect(rows()).toEqual([{ k: 'a', v: 0 }, { k: 'b', v: 1 }, { k: 'c', v: 2 }]);
+  expect(rows()).toEqual([
+    { k: 'a', v: 0 },
+    { k: 'b', v: 1 },
+    { k: 'c', v: 2 },
+  ]);
 
   // A later turn is a new group.
   await groups.run(insert('d', 3));
@@ -55,10 +59,17 @@ test('writes of one turn share one commit; each resolves with its result, after 
 
 test('a failing write fails alone: the others of its group are retried one by one and committed', async () => {
   const groups = new WriteGroups(counted);
-  const results = await Promise.allSettled([groups.run(insert('a', 1)), groups.run(insert('b', -1)), groups.run(insert('c', 2))]);
+  const results = await Promise.allSettled([
+    groups.run(insert('a', 1)),
+    groups.run(insert('b', -1)),
+    groups.run(insert('c', 2)),
+  ]);
   expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/CHECK constraint failed/);
-  expect(rows()).toEqual([{ k: 'a', v: 1 }, { k: 'c', v: 2 }]);
+  expect(rows()).toEqual([
+    { k: 'a', v: 1 },
+    { k: 'c', v: 2 },
+  ]);
 });
 
 test('flush commits what is pending at once (before a close); after the close, writes are refused', async () => {

@@ -204,7 +204,9 @@ export function describeStoreConformance(name: string, makeHarness: () => StoreH
           ['b', 2],
         ]);
         // Another queue is left alone.
-        await expect(stores.parcels.get({ queue: LOCAL_QUEUE, senderId: '0sender', id: 'other' })).resolves.toMatchObject({
+        await expect(
+          stores.parcels.get({ queue: LOCAL_QUEUE, senderId: '0sender', id: 'other' }),
+        ).resolves.toMatchObject({
           nextAttemptDate: later,
         });
       });
@@ -291,14 +293,19 @@ export function describeStoreConformance(name: string, makeHarness: () => StoreH
         await expect(stores.registration.get()).resolves.toBeNull();
         await stores.parcels.put(parcel({ queue: placeholder, id: 'early' }));
         await expect(
-          stores.registration.save({ relayingGatewayCertificate: certificate, userGatewayCertificate: null }, { from: placeholder, to: relaying }),
+          stores.registration.save(
+            { relayingGatewayCertificate: certificate, userGatewayCertificate: null },
+            { from: placeholder, to: relaying },
+          ),
         ).resolves.toBe(1);
         const pinned = await stores.registration.get();
         expect(pinned!.relayingGatewayCertificate.isEqual(certificate)).toBe(true);
         expect(pinned!.userGatewayCertificate).toBeNull();
         expect((await collect(stores.parcels.list(relaying, { now: NOW }))).map((p) => p.id)).toEqual(['early']);
 
-        await expect(stores.registration.save({ relayingGatewayCertificate: certificate, userGatewayCertificate: certificate })).resolves.toBe(0);
+        await expect(
+          stores.registration.save({ relayingGatewayCertificate: certificate, userGatewayCertificate: certificate }),
+        ).resolves.toBe(0);
         expect((await stores.registration.get())!.userGatewayCertificate!.isEqual(certificate)).toBe(true);
         if (harness.reopen) {
           stores = await harness.reopen(stores);

@@ -99,9 +99,9 @@ describe('a database of schema 1 (parcel bytes in the parcels table)', () => {
     const stores = openSqliteStores(path);
     try {
       expect(stores.db.pragma('user_version', { simple: true })).toBe(3);
-      const columns = (stores.db.prepare("SELECT name FROM pragma_table_info('parcels')").all() as { name: string }[]).map(
-        (column) => column.name,
-      );
+      const columns = (
+        stores.db.prepare("SELECT name FROM pragma_table_info('parcels')").all() as { name: string }[]
+      ).map((column) => column.name);
       expect(columns).not.toContain('serialized');
       expect(await stores.parcels.count()).toBe(4);
       await expect(stores.ledger.has('cca', 'used')).resolves.toBe(true);

@@ -172,7 +172,12 @@ export type StoreWrite =
   | { readonly kind: 'delete parcel'; readonly key: ParcelKey }
   | { readonly kind: 'reschedule parcel'; readonly key: ParcelKey; readonly nextAttemptDate: Date }
   | { readonly kind: 'put pca'; readonly pca: PendingPca }
-  | { readonly kind: 'delete pca'; readonly peerId: string; readonly senderEndpointId: string; readonly parcelId: string }
+  | {
+      readonly kind: 'delete pca';
+      readonly peerId: string;
+      readonly senderEndpointId: string;
+      readonly parcelId: string;
+    }
   | { readonly kind: 'record id'; readonly namespace: string; readonly id: string; readonly expiryDate: Date };
 
 /**

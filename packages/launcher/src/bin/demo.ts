@@ -32,7 +32,8 @@ for (let i = 0; i < argv.length; i++) {
     keep = true;
   } else if (arg === '--timeout') {
     const value = argv[++i];
-    if (!value || !/^\d+$/.test(value) || Number(value) < 1) usageError(`--timeout needs a whole number of seconds (got "${value ?? ''}")`);
+    if (!value || !/^\d+$/.test(value) || Number(value) < 1)
+      usageError(`--timeout needs a whole number of seconds (got "${value ?? ''}")`);
     timeoutMs = Number(value) * 1000;
   } else {
     usageError(`unknown argument "${arg}"`);

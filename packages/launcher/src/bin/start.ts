@@ -103,14 +103,27 @@ function parseArgs(argv: readonly string[]): Args {
  * the relaying gateway's CoSocket socket would show in its log as a connection that ended without a Quit).
  */
 function probes(side: Side, dataRoot: string, emulatorPort: number | null, cogrpcAddress: string | null): Probe[] {
-  const userGateway: Probe = { kind: 'unix', path: join(dataRoot, 'user-gateway', 'powebsocket.sock'), owner: 'the user gateway' };
+  const userGateway: Probe = {
+    kind: 'unix',
+    path: join(dataRoot, 'user-gateway', 'powebsocket.sock'),
+    owner: 'the user gateway',
+  };
   if (side === 'user') return [userGateway];
   const cogrpc = cogrpcAddress === null ? null : /^\[?([^\]]*)\]?:(\d+)$/.exec(cogrpcAddress);
   return [
-    ...(emulatorPort === null ? [] : [{ kind: 'tcp', host: '127.0.0.1', port: emulatorPort, owner: 'the X API emulator' } as const]),
+    ...(emulatorPort === null
+      ? []
+      : [{ kind: 'tcp', host: '127.0.0.1', port: emulatorPort, owner: 'the X API emulator' } as const]),
     // Port 0 (any free port) cannot be taken; a malformed address is the relaying gateway's to report.
     ...(cogrpc && Number(cogrpc[2]) > 0
-      ? [{ kind: 'tcp', host: cogrpc[1], port: Number(cogrpc[2]), owner: "the relaying gateway's CogRPC server" } as const]
+      ? [
+          {
+            kind: 'tcp',
+            host: cogrpc[1],
+            port: Number(cogrpc[2]),
+            owner: "the relaying gateway's CogRPC server",
+          } as const,
+        ]
       : []),
     ...(side === 'all' ? [userGateway] : []),
   ];
@@ -118,7 +131,9 @@ function probes(side: Side, dataRoot: string, emulatorPort: number | null, cogrp
 
 function describeServers({ cogrpc }: RelayerGatewayServers): string {
   if (!cogrpc) return 'CogRPC for couriers: off (RELAYER_GATEWAY_COGRPC_ADDRESS is empty)\n';
-  const tls = cogrpc.tlsCertificatePem ? `TLS certificate SHA-256 ${certificateSha256(cogrpc.tlsCertificatePem)}` : 'plaintext, no TLS';
+  const tls = cogrpc.tlsCertificatePem
+    ? `TLS certificate SHA-256 ${certificateSha256(cogrpc.tlsCertificatePem)}`
+    : 'plaintext, no TLS';
   return `CogRPC for couriers: ${cogrpc.address} (${tls})\n`;
 }
 
@@ -165,7 +180,9 @@ async function main(): Promise<void> {
   void supervisor.start().then((result) => {
     if (result.firstExit) {
       const { name, code, signal, error } = result.firstExit;
-      const what = error ? `could not be started: ${error}` : `exited (${signal ? `signal ${signal}` : `code ${code}`})`;
+      const what = error
+        ? `could not be started: ${error}`
+        : `exited (${signal ? `signal ${signal}` : `code ${code}`})`;
       process.stderr.write(`start: ${name} ${what}, so everything was stopped\n`);
     } else {
       process.stdout.write('All stopped.\n');

@@ -15,7 +15,9 @@ main(process.argv, { stdout: process.stdout, stderr: process.stderr, signal: con
     process.exitCode = status;
   },
   (error: unknown) => {
-    process.stderr.write(`relay: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `relay: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exitCode = 1;
   },
 );

@@ -21,7 +21,9 @@ main(argv, {
     process.stdin.destroy();
   },
   (error: unknown) => {
-    process.stderr.write(`twitter-app: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `twitter-app: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exitCode = 1;
   },
 );
