@@ -23,7 +23,7 @@ import {
 
 import { loadOrCreateKeyPair, readCertificate } from '../src/files';
 import { parcelFromApp, parcelsFromApp, PUBLIC_ADDRESS } from './userGateway';
-import { buildExecutables, Daemon, waitFor } from './world';
+import { buildExecutables, Daemon, relayerInstance, waitFor } from './world';
 
 const ROUNDS = 100;
 /** Short, so that a killed instance's parcels are taken over within the test. */
@@ -48,23 +48,7 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
 
   const dataDir = (index: number) => join(root, `i${index}`, 'relayer-gateway');
   const daemon = (index: number, databaseUrl = database.current().url) =>
-    new Daemon('relayer-gateway', [
-      '--data-root',
-      join(root, `i${index}`),
-      '--pogrpc-address',
-      '127.0.0.1:0',
-      '--cogrpc-address',
-      '127.0.0.1:0',
-      '--cogrpc-plaintext',
-      '--poll-interval',
-      '200',
-      '--database-url',
-      databaseUrl,
-      '--address-book',
-      join(root, 'address-book.json'),
-      '--delivery-lease',
-      String(LEASE_MS),
-    ]);
+    relayerInstance(root, index, databaseUrl, LEASE_MS);
   const copyIdentity = (index: number) => {
     mkdirSync(dataDir(index), { recursive: true, mode: 0o700 });
     for (const file of ['identity-key.pem', 'identity-certificate.pem']) {

@@ -26,7 +26,7 @@ import pg from 'pg';
 
 import { loadOrCreateKeyPair, readCertificate } from '../src/files';
 import { parcelsFromApp, PUBLIC_ADDRESS } from './userGateway';
-import { buildExecutables, Daemon, seededRandom, sleep, waitFor } from './world';
+import { buildExecutables, Daemon, relayerInstance, seededRandom, sleep, waitFor } from './world';
 
 const FULL = process.env.SCALEOUT_FULL_SIZE === '1';
 const CARGOES = FULL ? 1_000 : 100;
@@ -82,24 +82,7 @@ describeWithPostgres('three relayer-gateway processes at scale', () => {
     url.host = `127.0.0.1:${proxyPort}`;
     return url.toString();
   };
-  const daemon = (index: number) =>
-    new Daemon('relayer-gateway', [
-      '--data-root',
-      join(root, `i${index}`),
-      '--pogrpc-address',
-      '127.0.0.1:0',
-      '--cogrpc-address',
-      '127.0.0.1:0',
-      '--cogrpc-plaintext',
-      '--poll-interval',
-      '200',
-      '--database-url',
-      viaProxy(),
-      '--address-book',
-      join(root, 'address-book.json'),
-      '--delivery-lease',
-      String(LEASE_MS),
-    ]);
+  const daemon = (index: number) => relayerInstance(root, index, viaProxy(), LEASE_MS);
   const withStores = async <T>(
     fn: (stores: Awaited<ReturnType<typeof openPostgresStores>>) => Promise<T>,
   ): Promise<T> => {
