@@ -223,11 +223,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       async () => {
         assertRunning();
         const result = await run('relay', ['user-gateway', '--wait', '0', '--no-progress'], true);
-        if (result.status === 0) {
+        // Exit 0 alone may mean it only took the registration request (the courier's way to register): wait for
+        // the cargo, which comes once the user gateway is registered (on one machine, through the shared folder).
+        if (result.status === 0 && /collected [1-9]\d* cargo/.test(result.stderr)) {
           detail(result.stderr.trim().split('\n').pop() ?? '');
           return true;
         }
-        if (result.status === 3) return null;
+        if (result.status === 0 || result.status === 3) return null;
         throw new DemoFailure(`relay user-gateway exited with status ${result.status}: ${result.stderr.trim()}`);
       },
       1000,
