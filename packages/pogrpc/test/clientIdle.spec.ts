@@ -101,7 +101,16 @@ describe('PogRPC client: progress, not a fixed deadline, keeps a call alive (TLS
     expect(stored).toHaveLength(0);
 
     link.resume();
-    const retried = await sender.deliverParcels(interrupted.unacked);
+    let retried = await sender.deliverParcels(interrupted.unacked);
+    // The server dropped the silent connection too. A retry that leaves before the client has heard of that gets
+    // UNAVAILABLE ("Connection dropped") and the next one reconnects, as the gateway's delivery loop does.
+    for (
+      let attempt = 1;
+      attempt < 3 && (retried.error as PogRPCCallError | undefined)?.code === grpc.status.UNAVAILABLE;
+      attempt++
+    ) {
+      retried = await sender.deliverParcels(retried.unacked);
+    }
     expect(retried.error).toBeUndefined();
     expect(retried.acked).toEqual(['stalled']);
     expect(stored).toEqual([parcel]);
