@@ -77,6 +77,7 @@ export { ProgressWatchdog, socketProgress, type ProgressWatchdogOptions } from '
 export { writeFileAtomically } from './files';
 export { findProtoFolder } from './protoFiles';
 export { backoffDelay, type BackoffOptions } from './backoff';
+export { GroupCommitter, MAX_GROUP_COMMIT_ITEMS, type CommitGroup } from './groupCommit';
 export {
   openSqliteDatabase,
   SchemaVersionError,

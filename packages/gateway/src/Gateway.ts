@@ -17,13 +17,13 @@ import {
   type BatchItem,
   DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS,
   readStoredRamfFields,
+  GroupCommitter,
 } from '@twitter-relaynet/core';
 
 import { type Clock, systemClock } from './clock';
 import { findFutureDatedParcels, type FutureDatedCargo } from './clockSkew';
 import { CargoRefusedError, ParcelRefusedError } from './errors';
 import { type Logger, silentLogger } from './logger';
-import { GroupCommitter } from './stores/groupCommit';
 import {
   type GatewayStores,
   type NewParcelRecord,
@@ -31,6 +31,7 @@ import {
   type PendingPca,
   peerQueue,
   type StoreWrite,
+  type StoreWriteResult,
 } from './stores/types';
 
 /** Cargo is backdated this much, as the reference implementation does, to absorb clock drift. */
@@ -156,7 +157,7 @@ export abstract class Gateway {
    * Single writes that arrive while a commit is pending (parcels and acknowledgements from many
    * connections) share one transaction; each resolves once its own is durable.
    */
-  protected readonly groupCommit: GroupCommitter;
+  protected readonly groupCommit: GroupCommitter<StoreWrite, StoreWriteResult>;
 
   protected constructor(options: GatewayOptions) {
     this.identity = options.identity;
@@ -228,7 +229,7 @@ export abstract class Gateway {
       return { key, outcome: 'stored' };
     }
     // Parcels arriving one by one (from endpoints over PoWebSocket, say) are committed in groups.
-    const [result] = await this.groupCommit.write([write]);
+    const [result] = await this.groupCommit.submit([write]);
     if (result === 'already recorded') return this.alreadyDelivered(key);
     const outcome = result === 'replaced' ? 'replaced' : 'stored';
     this.counters.parcelsStored += 1;
@@ -250,7 +251,7 @@ export abstract class Gateway {
 
   /** Delete a delivered parcel and remember it until it expires, so a resent copy is only acked. */
   protected async forgetDeliveredParcel(key: ParcelKey, expiryDate: Date): Promise<boolean> {
-    const [, deleted] = await this.groupCommit.write(deliveredParcelWrites(key, expiryDate));
+    const [, deleted] = await this.groupCommit.submit(deliveredParcelWrites(key, expiryDate));
     return deleted === true;
   }
 

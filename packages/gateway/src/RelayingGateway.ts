@@ -383,7 +383,7 @@ export class RelayingGateway extends Gateway {
     const writes = parcels.map((parcel) =>
       deliveredParcelWrites({ queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id }, parcel.expiryDate),
     );
-    const results = writes.length === 0 ? [] : await this.groupCommit.write(writes.flat());
+    const results = writes.length === 0 ? [] : await this.groupCommit.submit(writes.flat());
     let offset = 0;
     return parcels.map((parcel, index) => {
       // The deletion is the last write of each parcel's.
@@ -414,7 +414,7 @@ export class RelayingGateway extends Gateway {
       key: { queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id },
       nextAttemptDate: dates[index],
     }));
-    const results = writes.length === 0 ? [] : await this.groupCommit.write(writes);
+    const results = writes.length === 0 ? [] : await this.groupCommit.submit(writes);
     return parcels.map((parcel, index) => {
       const rescheduled = results[index] === true;
       if (rescheduled) {
