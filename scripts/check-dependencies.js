@@ -34,7 +34,6 @@ const KNOWN_RELATIVE_REACHES = new Set([
   'launcher/test/walkthrough.spec.ts -> x-api-emulator/test/browser',
   'relay/test/cogrpc.spec.ts -> relayer-gateway/test/world',
   'twitter-api-adapter/test/unreachable.spec.ts -> relayer-gateway/test/world',
-  'twitter-api-adapter/test/unreachable.spec.ts -> twitter-app/test/gateway',
   'twitter-app/test/userGateway.ts -> relayer-gateway/test/tmpfs',
 ]);
 // Root devDependencies used by name rather than by import: how each is used.

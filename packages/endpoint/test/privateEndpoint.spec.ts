@@ -7,17 +7,12 @@ import {
   encryptPayload,
   generateRsaKeyPair,
   issueEndpointCertificate,
-  issueGatewayCertificate,
   Parcel,
   ServiceMessage,
   type Certificate,
 } from '@twitter-relaynet/core';
-import {
-  makeEndpointCertificateIssuer,
-  makeHandshakeVerifier,
-  PoWebSocketServer,
-  silentLogger,
-} from '@twitter-relaynet/powebsocket';
+import * as powebsocket from '@twitter-relaynet/powebsocket';
+import { TestPoWebSocketGateway } from '@twitter-relaynet/test-support';
 
 import {
   createMemoryStores,
@@ -31,54 +26,6 @@ import {
   type IncomingMessage,
 } from '../src';
 import { ADAPTER_ADDRESS, tempDir, text } from './helpers';
-
-interface UserGateway {
-  readonly socketPath: string;
-  readonly certificate: Certificate;
-  readonly delivered: Buffer[];
-  /** Parcels queued for collection, by endpoint id. */
-  readonly queues: Map<string, Buffer[]>;
-  close(): Promise<void>;
-}
-
-async function startUserGateway(socketPath: string): Promise<UserGateway> {
-  const { privateKey } = await generateRsaKeyPair();
-  const now = Date.now();
-  const certificate = await issueGatewayCertificate({
-    subjectPublicKey: createPublicKey(privateKey),
-    issuerPrivateKey: privateKey,
-    validityStartDate: new Date(now - 3_600_000),
-    validityEndDate: new Date(now + 365 * 86_400_000),
-  });
-  const delivered: Buffer[] = [];
-  const queues = new Map<string, Buffer[]>();
-  const server = await PoWebSocketServer.listen({
-    socketPath,
-    verify: makeHandshakeVerifier(certificate),
-    issueEndpointCertificate: makeEndpointCertificateIssuer({
-      gatewayPrivateKey: privateKey,
-      gatewayCertificate: certificate,
-    }),
-    onParcelDelivered: async (parcel) => {
-      delivered.push(Buffer.from(parcel));
-    },
-    parcelSource: async function* (endpointIds) {
-      for (const id of endpointIds) {
-        const queue = queues.get(id) ?? [];
-        for (const parcel of [...queue]) {
-          yield {
-            parcel,
-            ack: async () => {
-              queue.splice(queue.indexOf(parcel), 1);
-            },
-          };
-        }
-      }
-    },
-    logger: silentLogger,
-  });
-  return { socketPath, certificate, delivered, queues, close: () => server.close() };
-}
 
 /** A public endpoint's identity outside the library, to forge parcels the library must refuse. */
 async function makeRogueSender(): Promise<{ privateKey: KeyObject; certificate: Certificate }> {
@@ -114,17 +61,18 @@ describe('PrivateEndpoint over PoWebSocket', () => {
   const dir = tempDir();
   const socketPath = join(dir.path, 'gateway.sock');
   const dataDir = join(dir.path, 'app-data');
-  let gateway: UserGateway;
+  let gateway: TestPoWebSocketGateway;
   let app: PrivateEndpoint;
   let adapter: PublicEndpoint;
   const atAdapter: IncomingMessage[] = [];
   const logger = new MemoryLogger();
 
   beforeAll(async () => {
-    gateway = await startUserGateway(socketPath);
+    gateway = await TestPoWebSocketGateway.create(powebsocket, socketPath);
+    await gateway.start();
     app = await PrivateEndpoint.open({
       dataDir,
-      transport: new PoWebSocketGatewayTransport({ socketPath, logger: silentLogger }),
+      transport: new PoWebSocketGatewayTransport({ socketPath, logger: powebsocket.silentLogger }),
       logger,
     });
     adapter = await PublicEndpoint.open({
@@ -139,7 +87,7 @@ describe('PrivateEndpoint over PoWebSocket', () => {
   afterAll(async () => {
     await app.close();
     await adapter.close();
-    await gateway.close();
+    await gateway.stop();
     dir.cleanup();
   });
 
@@ -246,7 +194,7 @@ describe('PrivateEndpoint over PoWebSocket', () => {
     // A PDA, but issued by another endpoint of the same gateway.
     const other = await PrivateEndpoint.open({
       stores: createMemoryStores(),
-      transport: new PoWebSocketGatewayTransport({ socketPath, logger: silentLogger }),
+      transport: new PoWebSocketGatewayTransport({ socketPath, logger: powebsocket.silentLogger }),
     });
     await other.register();
     const othersPda = await other.issuePda(rogue.certificate, new Date(Date.now() + 86_400_000));

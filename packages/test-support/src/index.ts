@@ -17,3 +17,4 @@ export {
   useTestDatabase,
 } from './postgres';
 export { waitFor } from './waitFor';
+export { TestPoWebSocketGateway, type PoWebSocketModule } from './poWebSocketGateway';

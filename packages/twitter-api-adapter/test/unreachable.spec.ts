@@ -18,8 +18,8 @@ import {
   type PogRPCServer,
 } from '@twitter-relaynet/pogrpc';
 
-import { waitFor } from '@twitter-relaynet/test-support';
-import { TestUserGateway } from '../../twitter-app/test/gateway';
+import * as powebsocket from '@twitter-relaynet/powebsocket';
+import { TestPoWebSocketGateway, waitFor } from '@twitter-relaynet/test-support';
 
 const REPO = resolve(__dirname, '..', '..', '..');
 
@@ -61,7 +61,7 @@ const env: NodeJS.ProcessEnv = {
   TWITTER_CONSUMER_KEY: 'unreachable-test-key',
   TWITTER_CONSUMER_SECRET: 'unreachable-test-secret',
 };
-let userGateway: TestUserGateway;
+let userGateway: TestPoWebSocketGateway;
 let relayingGateway: PogRPCServer;
 /** What the adapter sent the relaying gateway, in order. */
 const fromAdapter: Buffer[] = [];
@@ -83,7 +83,7 @@ beforeAll(async () => {
   } catch (error) {
     throw new Error(`Could not build:\n${(error as { stdout?: Buffer }).stdout?.toString() ?? String(error)}`);
   }
-  userGateway = await TestUserGateway.create(join(root, 'user-gateway', 'powebsocket.sock'));
+  userGateway = await TestPoWebSocketGateway.create(powebsocket, join(root, 'user-gateway', 'powebsocket.sock'));
   await userGateway.start();
   relayingGateway = await createPogRPCServer({
     address: '127.0.0.1:0',

@@ -1,5 +1,5 @@
 /**
- * bin/twitter-app as a child process, against a real PoWebSocket user gateway stand-in (test/gateway.ts) and an
+ * bin/twitter-app as a child process, against a real PoWebSocket user gateway stand-in (test-support's TestPoWebSocketGateway) and an
  * adapter stand-in (a real PublicEndpoint) whose connection parameters are published in the data root.
  * The module builds the package first (`tsc -b packages/twitter-app`, incremental) so the wrapper runs current code;
  * then the same flow, shorter, runs against the real bin/user-gateway when it builds (test/userGateway.ts).
@@ -11,13 +11,15 @@ import { dirname, join, resolve } from 'node:path';
 
 import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 import { Parcel } from '@twitter-relaynet/core';
+import * as powebsocket from '@twitter-relaynet/powebsocket';
+import { TestPoWebSocketGateway } from '@twitter-relaynet/test-support';
 import {
   deserializeDeliveryAuthorization,
   type DeliveryAuthorization,
   type IncomingMessage,
 } from '@twitter-relaynet/endpoint';
 
-import { TestAdapter, TestUserGateway } from './gateway';
+import { TestAdapter } from './gateway';
 import { describeWithRealUserGateway } from './userGateway';
 import {
   decodeSubscription,
@@ -66,7 +68,7 @@ describe('bin/twitter-app', () => {
     RELAYNET_DATA_ROOT: root,
     TWITTER_APP_ENV_FILE: join(dir, 'no.env'),
   };
-  let gateway: TestUserGateway;
+  let gateway: TestPoWebSocketGateway;
   let adapter: TestAdapter;
   let appId: string;
   let seen = 0;
@@ -102,7 +104,7 @@ describe('bin/twitter-app', () => {
   let authorization: DeliveryAuthorization;
 
   beforeAll(async () => {
-    gateway = await TestUserGateway.create(socketPath);
+    gateway = await TestPoWebSocketGateway.create(powebsocket, socketPath);
     adapter = await TestAdapter.create();
   }, 120_000);
 
@@ -561,7 +563,7 @@ describe('bin/twitter-app', () => {
     await gateway.stop();
     // Queued with a parcel made under the old gateway's certificate, which the new gateway would refuse.
     expect((await run(['tweet', 'queued across a gateway reset'])).code).toBe(3);
-    gateway = await TestUserGateway.create(socketPath);
+    gateway = await TestPoWebSocketGateway.create(powebsocket, socketPath);
     seen = 0;
     await gateway.start();
     const result = await run([], { input: '\n' });
