@@ -18,3 +18,12 @@ export {
 } from './postgres';
 export { waitFor } from './waitFor';
 export { TestPoWebSocketGateway, type PoWebSocketModule } from './poWebSocketGateway';
+export {
+  buildPackages,
+  Daemon,
+  type DaemonOptions,
+  type LogLine,
+  type ProcessResult,
+  runProcess,
+  type RunOptions,
+} from './processes';

@@ -3,7 +3,7 @@
  * relaying gateway (a real PogRPC server over TLS) given by flag, with a real app-side private endpoint talking to
  * it through what the adapter publishes.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,7 @@ import {
   type PogRPCServer,
 } from '@twitter-relaynet/pogrpc';
 import { decodeServiceMessage, serviceMessages, type TwitterServiceMessage } from '@twitter-relaynet/twitter-service';
-import { waitFor } from '@twitter-relaynet/test-support';
+import { buildPackages, waitFor } from '@twitter-relaynet/test-support';
 import { DEFAULT_USER, startEmulator, type RunningEmulator } from '@twitter-relaynet/x-api-emulator';
 
 const REPO = resolve(__dirname, '..', '..', '..');
@@ -37,19 +37,7 @@ const CONSUMER = { appKey: 'bin-test-consumer-key', appSecret: 'bin-test-consume
 jest.setTimeout(30_000);
 
 function build(): void {
-  try {
-    execFileSync(
-      process.execPath,
-      [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/twitter-api-adapter'],
-      {
-        cwd: REPO,
-        stdio: 'pipe',
-      },
-    );
-  } catch (error) {
-    const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
-    throw new Error(`Could not build packages/twitter-api-adapter:\n${output}`);
-  }
+  buildPackages(REPO, ['packages/twitter-api-adapter']);
 }
 
 class Child {

@@ -5,7 +5,7 @@
  * After three failed attempts the adapter tells the app that the tweet and the subscription wait for the X API,
  * and why; the app says so, and never that the subscription was confirmed.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ import {
 } from '@twitter-relaynet/pogrpc';
 
 import * as powebsocket from '@twitter-relaynet/powebsocket';
-import { TestPoWebSocketGateway, waitFor } from '@twitter-relaynet/test-support';
+import { buildPackages, TestPoWebSocketGateway, waitFor } from '@twitter-relaynet/test-support';
 
 const REPO = resolve(__dirname, '..', '..', '..');
 
@@ -69,20 +69,7 @@ let adapter: ChildProcess | null = null;
 let adapterStderr = '';
 
 beforeAll(async () => {
-  try {
-    execFileSync(
-      process.execPath,
-      [
-        join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'),
-        '-b',
-        'packages/twitter-api-adapter',
-        'packages/twitter-app',
-      ],
-      { cwd: REPO, stdio: 'pipe' },
-    );
-  } catch (error) {
-    throw new Error(`Could not build:\n${(error as { stdout?: Buffer }).stdout?.toString() ?? String(error)}`);
-  }
+  buildPackages(REPO, ['packages/twitter-api-adapter', 'packages/twitter-app']);
   userGateway = await TestPoWebSocketGateway.create(powebsocket, join(root, 'user-gateway', 'powebsocket.sock'));
   await userGateway.start();
   relayingGateway = await createPogRPCServer({

@@ -4,7 +4,7 @@
  * The module builds the package first (`tsc -b packages/twitter-app`, incremental) so the wrapper runs current code;
  * then the same flow, shorter, runs against the real bin/user-gateway when it builds (test/userGateway.ts).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 import { Parcel } from '@twitter-relaynet/core';
 import * as powebsocket from '@twitter-relaynet/powebsocket';
-import { TestPoWebSocketGateway } from '@twitter-relaynet/test-support';
+import { buildPackages, TestPoWebSocketGateway } from '@twitter-relaynet/test-support';
 import {
   deserializeDeliveryAuthorization,
   type DeliveryAuthorization,
@@ -35,19 +35,7 @@ import {
 const REPO = resolve(__dirname, '..', '..', '..');
 
 // Build once, before any test (incremental), so the wrapper runs the current code.
-try {
-  execFileSync(
-    process.execPath,
-    [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/twitter-app'],
-    {
-      cwd: REPO,
-      stdio: 'pipe',
-    },
-  );
-} catch (error) {
-  const output = `${(error as { stdout?: Buffer }).stdout ?? ''}${(error as { stderr?: Buffer }).stderr ?? ''}`;
-  throw new Error(`Could not build packages/twitter-app:\n${output}`);
-}
+buildPackages(REPO, ['packages/twitter-app']);
 const BIN = join(REPO, 'bin', 'twitter-app');
 const DAY_MS = 86_400_000;
 
