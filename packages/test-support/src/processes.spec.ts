@@ -49,6 +49,7 @@ describe('Daemon', () => {
 
     await daemon.stop();
     expect(daemon.running).toBe(false);
+    expect(daemon.exit).toEqual({ code: 0, signal: null });
     expect(() => process.kill(pid, 0)).toThrow(); // gone
     expect(lines).toEqual([JSON.stringify({ msg: 'starting', pid }), 'stopping']);
 
@@ -69,6 +70,7 @@ describe('Daemon', () => {
     await daemon.start();
     await daemon.stop('SIGTERM', 200);
     expect(daemon.running).toBe(false);
+    expect(daemon.exit).toEqual({ code: null, signal: 'SIGKILL' });
   });
 
   test('stderrTailChars keeps the tail of stderr only', async () => {

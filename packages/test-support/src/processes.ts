@@ -121,6 +121,8 @@ export class Daemon {
   stdout = '';
   /** What it wrote on stderr, over every start (its tail only, with `stderrTailChars`). */
   stderr = '';
+  /** How its last run ended; null while it runs, or before its first start. */
+  exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null } | null = null;
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
   private partialLine = '';
@@ -151,10 +153,16 @@ export class Daemon {
       env: typeof env === 'function' ? env() : env,
     });
     this.child = child;
+    this.exit = null;
     child.stdout!.on('data', (data: Buffer) => (this.stdout += data.toString()));
     child.stderr!.on('data', (data: Buffer) => this.onStderr(data.toString()));
     // 'close': its output is all in by then, not only its exit.
-    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
+    this.exited = new Promise((resolve) =>
+      child.once('close', (code, signal) => {
+        this.exit = { code, signal };
+        resolve();
+      }),
+    );
     void this.exited.then(() => {
       if (this.child === child) this.child = null;
     });
