@@ -19,7 +19,7 @@ import {
   expectTypedOutcome,
   mutations,
   splitAt,
-} from '@twitter-relaynet/binding-conformance';
+} from '@twitter-relaynet/test-support';
 
 import { MAX_FRAME_OVERHEAD, NONCE_LENGTH, PacketTag } from '../src/constants';
 import { PacketDecoder } from '../src/decoder';

@@ -1,10 +1,7 @@
+import { BindingError } from '@twitter-relaynet/binding';
+
 /** Base of every error this package raises. */
-export class PogRPCError extends Error {
-  public constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+export class PogRPCError extends BindingError {}
 
 /** The call ended with a non-OK gRPC status (or failed to start). */
 export class PogRPCCallError extends PogRPCError {

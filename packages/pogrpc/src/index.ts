@@ -46,14 +46,7 @@ export {
   type ServerTls,
   type ParcelContext,
 } from './server';
-export {
-  PogRPCClient,
-  type PogRPCClientOptions,
-  type ClientTls,
-  type ParcelToDeliver,
-  type ParcelDeliveryReport,
-  type DeliverParcelsOptions,
-} from './client';
+export { PogRPCClient, type PogRPCClientOptions, type ClientTls } from './client';
 // The gRPC transport and delivery streams, shared with the CogRPC binding.
 export {
   grpcServerOptions,
@@ -81,10 +74,4 @@ export {
   type ServerCallOptions,
   type GrpcBindingServer,
 } from './serverCall';
-export {
-  deliverOverCall,
-  type OutboundItem,
-  type OutboundReport,
-  type OutboundOptions,
-  type DeliveryCallOptions,
-} from './outbound';
+export { deliverOverCall, type OutboundOptions } from './outbound';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import * as grpc from '@grpc/grpc-js';
+import type { BindingServer } from '@twitter-relaynet/binding';
 
 import { DEFAULT_SERVER_CALL_TIMEOUT_MS, DEFAULT_SERVER_IDLE_TIMEOUT_MS } from './constants';
 import { type Logger, silentLogger } from './logger';
@@ -123,7 +124,7 @@ export class ServerCalls {
 }
 
 /** What a binding server built on `listenGrpc` offers its owner. */
-export interface GrpcBindingServer {
+export interface GrpcBindingServer extends BindingServer {
   /** The address actually listened on (`127.0.0.1:54321` or `unix:///…`). */
   readonly address: string;
   /** The server's TLS certificate (PEM), for clients to pin; null in plaintext mode. */

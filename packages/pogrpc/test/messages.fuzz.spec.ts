@@ -20,7 +20,7 @@ import {
   FUZZ_RUNS,
   FUZZ_TEST_TIMEOUT_MS,
   mutations,
-} from '@twitter-relaynet/binding-conformance';
+} from '@twitter-relaynet/test-support';
 
 import { PogRPCClient } from '../src/client';
 import { MAX_DELIVERY_ID_LENGTH } from '../src/constants';

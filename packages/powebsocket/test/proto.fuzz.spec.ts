@@ -16,7 +16,7 @@ import {
   fuzzParameters,
   FUZZ_TEST_TIMEOUT_MS,
   mutations,
-} from '@twitter-relaynet/binding-conformance';
+} from '@twitter-relaynet/test-support';
 
 import {
   decodeChallenge,

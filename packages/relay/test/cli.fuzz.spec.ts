@@ -14,7 +14,7 @@ import {
   FuzzCounter,
   fuzzParameters,
   FUZZ_TEST_TIMEOUT_MS,
-} from '@twitter-relaynet/binding-conformance';
+} from '@twitter-relaynet/test-support';
 
 import { makeCommand } from '../src/cli';
 

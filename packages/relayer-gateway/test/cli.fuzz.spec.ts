@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import { CommanderError } from 'commander';
 
-import { describeDaemonCommandLineFuzz } from '@twitter-relaynet/binding-conformance';
+import { describeDaemonCommandLineFuzz } from '@twitter-relaynet/test-support';
 import { generateSelfSignedCertificate } from '@twitter-relaynet/pogrpc';
 
 import { makeCommand } from '../src/cli';

@@ -6,7 +6,7 @@
  */
 import { CommanderError } from 'commander';
 
-import { describeDaemonCommandLineFuzz } from '@twitter-relaynet/binding-conformance';
+import { describeDaemonCommandLineFuzz } from '@twitter-relaynet/test-support';
 
 import { makeCommand } from '../src/cli';
 import { ConfigError, resolveConfig, type UserGatewayFlags } from '../src/config';
