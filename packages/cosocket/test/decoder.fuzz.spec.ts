@@ -5,7 +5,7 @@
  * bounded) body plus one header. Unmutated streams must decode to the packets encoded, whatever the
  * chunking.
  *
- * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see binding-conformance/src/fuzz.ts).
+ * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see test-support/src/fuzz.ts).
  */
 import fc from 'fast-check';
 

@@ -3,7 +3,7 @@
  * without running anything: random argv raise only CommanderError (usage, or help written).
  * main() is not fuzzed: valid argv would run the relay and create the folders they name.
  *
- * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see binding-conformance/src/fuzz.ts).
+ * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see test-support/src/fuzz.ts).
  */
 import { CommanderError } from 'commander';
 import fc from 'fast-check';
