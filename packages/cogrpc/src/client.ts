@@ -5,6 +5,7 @@ import type {
   CargoToDeliver,
   DeliveryOptions,
   DeliverySource,
+  MessageHandler,
 } from '@twitter-relaynet/binding';
 import { ProgressWatchdog } from '@twitter-relaynet/core';
 import {
@@ -39,7 +40,7 @@ export interface CogRPCClientOptions extends GrpcBindingClientOptions {
 
 export interface CollectCargoOptions {
   /** Store one collected cargo durably; it is acknowledged only after this resolves. A rejection stops the call. */
-  onCargo(cargo: Buffer, deliveryId: string): Promise<void>;
+  readonly onCargo: MessageHandler<string>;
   readonly signal?: AbortSignal;
 }
 
