@@ -21,6 +21,7 @@ export function watchedCollection(
   const onEnd = () => {
     if (complete && acknowledged === sent) return;
     collection.interrupted().catch((error: unknown) => {
+      if (asOutage(error, options.database) !== error) return; // the outage is logged once, by the stores
       options.logger.warn(
         { ccaId: collection.ccaId, err: error instanceof Error ? error.message : String(error) },
         'Could not record that a cargo collection was cut off: its CCA stays spent',
