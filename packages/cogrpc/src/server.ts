@@ -196,7 +196,7 @@ class CollectionCall extends ServerCall {
         }
       }
     } catch (error) {
-      this.fail(grpc.status.UNAVAILABLE, `Could not read the cargo to collect: ${(error as Error).message}`);
+      this.fail(grpc.status.UNAVAILABLE, `Could not read the cargo to collect: ${(error as Error).message}`, error);
       return;
     }
     this.exhausted = true;
@@ -234,7 +234,7 @@ class CollectionCall extends ServerCall {
       const code = error.reason === 'reused' ? grpc.status.PERMISSION_DENIED : grpc.status.UNAUTHENTICATED;
       this.fail(code, `CCA refused (${error.reason}): ${error.message}`);
     } else {
-      this.fail(grpc.status.UNAVAILABLE, `Could not check the CCA: ${(error as Error).message}`);
+      this.fail(grpc.status.UNAVAILABLE, `Could not check the CCA: ${(error as Error).message}`, error);
     }
   }
 

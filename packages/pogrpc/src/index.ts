@@ -19,6 +19,7 @@ export {
   PogRPCProtocolError,
   PogRPCAbortedError,
   PogRPCInvalidParcelError,
+  ServiceUnavailableError,
 } from './errors';
 export { type Logger, silentLogger, createStderrJsonLogger } from './logger';
 export {
