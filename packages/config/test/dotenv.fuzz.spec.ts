@@ -3,7 +3,7 @@
  * text and mutated valid files either parse or raise DotenvError (never another error); a value
  * that fails to parse is never echoed in the message (it may be a secret); valid files round-trip.
  *
- * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see binding-conformance/src/fuzz.ts).
+ * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see test-support/src/fuzz.ts).
  */
 import fc from 'fast-check';
 
@@ -14,7 +14,7 @@ import {
   fuzzParameters,
   FUZZ_TEST_TIMEOUT_MS,
   mutations,
-} from '@twitter-relaynet/binding-conformance';
+} from '@twitter-relaynet/test-support';
 
 import { DotenvError, parseDotenv } from '../src/dotenv';
 

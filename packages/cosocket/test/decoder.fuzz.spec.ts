@@ -5,7 +5,7 @@
  * bounded) body plus one header. Unmutated streams must decode to the packets encoded, whatever the
  * chunking.
  *
- * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see binding-conformance/src/fuzz.ts).
+ * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see test-support/src/fuzz.ts).
  */
 import fc from 'fast-check';
 
@@ -19,7 +19,7 @@ import {
   expectTypedOutcome,
   mutations,
   splitAt,
-} from '@twitter-relaynet/binding-conformance';
+} from '@twitter-relaynet/test-support';
 
 import { MAX_FRAME_OVERHEAD, NONCE_LENGTH, PacketTag } from '../src/constants';
 import { PacketDecoder } from '../src/decoder';

@@ -60,6 +60,7 @@ export {
 export {
   OutboxDispatcher,
   type OutboxDispatcherOptions,
+  type OutboxClient,
   type GatewayRoute,
   type GatewayResolver,
   type FlushReport,

@@ -40,6 +40,7 @@ function spyStores(inner: GatewayStores): SpyStores {
     }),
     ledger: inner.ledger,
     registration: inner.registration,
+    courierAnswers: inner.courierAnswers,
     pcas: Object.assign(Object.create(inner.pcas), {
       put: (...args: Parameters<GatewayStores['pcas']['put']>) => {
         spy.singleWrites += 1;

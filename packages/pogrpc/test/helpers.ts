@@ -4,17 +4,10 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import type { DeliveryInput, DeliveryOptions, DeliveryReport, DeliverySource } from '@twitter-relaynet/binding';
 import type { BindingFactory } from '@twitter-relaynet/binding-conformance';
 
-import {
-  generateSelfSignedCertificate,
-  parseAddress,
-  type ClientTls,
-  type DeliveryCallOptions,
-  type OutboundItem,
-  type OutboundReport,
-  type ServerTls,
-} from '../src';
+import { generateSelfSignedCertificate, parseAddress, type ClientTls, type ServerTls } from '../src';
 
 const H2_ERRORS = [
   'NO_ERROR',
@@ -88,7 +81,7 @@ const CLIENT_HELLO_START = Buffer.from([0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00
 /** The conformance suite's raw inputs for a gRPC server (PogRPC or CogRPC), and how it must answer them. */
 function grpcRawInputs(
   tls: boolean,
-): Pick<BindingFactory, 'garbageReason' | 'stalledInput' | 'stallReason' | 'malformedInputs'> {
+): Pick<BindingFactory<string>, 'garbageReason' | 'stalledInput' | 'stallReason' | 'malformedInputs'> {
   return {
     garbageReason: tls ? 'closed' : 'goaway:INTERNAL_ERROR',
     stalledInput: tls ? CLIENT_HELLO_START : PREFACE.subarray(0, 10),
@@ -144,7 +137,7 @@ export interface GrpcFactoryOptions<Field extends string> {
     address: string,
     tls: ClientTls,
   ): {
-    deliver(items: AsyncIterable<OutboundItem<Field>>, options: DeliveryCallOptions): Promise<OutboundReport<Field>>;
+    deliver(items: DeliverySource<DeliveryInput<Field>>, options?: DeliveryOptions): Promise<DeliveryReport<Field>>;
     close(): void;
   };
 }
@@ -153,9 +146,9 @@ const identity = generateSelfSignedCertificate();
 
 /**
  * The conformance suite's factory for a gRPC binding (PogRPC, CogRPC): TLS over TCP or plaintext over a Unix
- * socket; each message's delivery id is its index in the input, so that acks map back to indices.
+ * socket; the suite calls the client's delivery method (the binding contract) directly.
  */
-export function grpcBindingFactory<Field extends string>(options: GrpcFactoryOptions<Field>): BindingFactory {
+export function grpcBindingFactory<Field extends string>(options: GrpcFactoryOptions<Field>): BindingFactory<Field> {
   const tls = options.mode === 'tls-tcp';
   const serverTls: ServerTls = tls ? identity : { insecurePlaintextForTests: true };
   const clientTls: ClientTls = tls
@@ -163,6 +156,7 @@ export function grpcBindingFactory<Field extends string>(options: GrpcFactoryOpt
     : { insecurePlaintextForTests: true };
   return {
     name: `${options.name} (${options.mode})`,
+    field: options.field,
     maxMessageSize: options.maxMessageSize,
     window: 5,
     frameOverhead: options.frameOverhead,
@@ -184,22 +178,7 @@ export function grpcBindingFactory<Field extends string>(options: GrpcFactoryOpt
             clientTls,
           );
           return {
-            async deliver(messages, deliverOptions = {}) {
-              async function* items() {
-                let index = 0;
-                for await (const payload of messages)
-                  yield { id: String(index++), [options.field]: payload } as OutboundItem<Field>;
-              }
-              const report = await client.deliver(items(), {
-                signal: deliverOptions.signal,
-                onAck: (id) => deliverOptions.onAck?.(Number(id)),
-              });
-              return {
-                acked: report.acked.map(Number),
-                unacked: report.unacked.map((u) => Number(u.id)),
-                error: report.error,
-              };
-            },
+            deliver: (items, deliverOptions) => client.deliver(items, deliverOptions),
             destroy: () => client.close(),
             close: async () => client.close(),
           };

@@ -10,7 +10,7 @@ import * as http2 from 'node:http2';
 
 import { randomBytes } from 'node:crypto';
 
-import { garbage, startFlood, type Misbehaviour } from '@twitter-relaynet/binding-conformance';
+import { garbage, startFlood, type Misbehaviour } from '@twitter-relaynet/test-support';
 
 import {
   createPogRPCServer,

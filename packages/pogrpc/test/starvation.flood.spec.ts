@@ -11,7 +11,7 @@
 import { appendFileSync } from 'node:fs';
 
 import { MemoryLogger } from '@twitter-relaynet/core';
-import { silent, startFlood } from '@twitter-relaynet/binding-conformance';
+import { silent, startFlood } from '@twitter-relaynet/test-support';
 
 import {
   createPogRPCServer,

@@ -4,7 +4,7 @@
  * MalformedMessageError (which the peer turns into close code 1003), nothing else; decoded strings
  * respect their length caps.
  *
- * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see binding-conformance/src/fuzz.ts).
+ * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see test-support/src/fuzz.ts).
  */
 import fc from 'fast-check';
 
@@ -16,7 +16,7 @@ import {
   fuzzParameters,
   FUZZ_TEST_TIMEOUT_MS,
   mutations,
-} from '@twitter-relaynet/binding-conformance';
+} from '@twitter-relaynet/test-support';
 
 import {
   decodeChallenge,

@@ -3,7 +3,7 @@
  * without running anything: random argv raise only CommanderError (usage, or help written).
  * main() is not fuzzed: valid argv would run the relay and create the folders they name.
  *
- * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see binding-conformance/src/fuzz.ts).
+ * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see test-support/src/fuzz.ts).
  */
 import { CommanderError } from 'commander';
 import fc from 'fast-check';
@@ -14,7 +14,7 @@ import {
   FuzzCounter,
   fuzzParameters,
   FUZZ_TEST_TIMEOUT_MS,
-} from '@twitter-relaynet/binding-conformance';
+} from '@twitter-relaynet/test-support';
 
 import { makeCommand } from '../src/cli';
 

@@ -1,8 +1,8 @@
 /**
  * Fuzzing of relayer-gateway's command line, in process and without starting anything (the property shared by
- * both gateway daemons: binding-conformance/src/daemonCliFuzz.ts).
+ * both gateway daemons: test-support/src/daemonCliFuzz.ts).
  *
- * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see binding-conformance/src/fuzz.ts).
+ * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see test-support/src/fuzz.ts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import { CommanderError } from 'commander';
 
-import { describeDaemonCommandLineFuzz } from '@twitter-relaynet/binding-conformance';
+import { describeDaemonCommandLineFuzz } from '@twitter-relaynet/test-support';
 import { generateSelfSignedCertificate } from '@twitter-relaynet/pogrpc';
 
 import { makeCommand } from '../src/cli';

@@ -17,7 +17,7 @@ import {
   garbage,
   type Flood,
   type Misbehaviour,
-} from '@twitter-relaynet/binding-conformance';
+} from '@twitter-relaynet/test-support';
 
 import { buildExecutables, waitFor, World } from './world';
 

@@ -88,7 +88,7 @@ describe('bin/relayer-gateway stores', () => {
       await client.connect();
       try {
         const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
-        expect(rows.map((row) => row.version)).toEqual([1]);
+        expect(rows.map((row) => row.version)).toEqual([1, 2]);
       } finally {
         await client.end();
       }

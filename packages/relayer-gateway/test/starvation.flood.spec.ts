@@ -18,7 +18,7 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { silent, startFlood, type Flood } from '@twitter-relaynet/binding-conformance';
+import { silent, startFlood, type Flood } from '@twitter-relaynet/test-support';
 import { serializeDeliveryAuthorization } from '@twitter-relaynet/endpoint';
 import { DEFAULT_MAX_CONNECTIONS } from '@twitter-relaynet/pogrpc';
 import { serviceMessages, type UserCredentials } from '@twitter-relaynet/twitter-service';

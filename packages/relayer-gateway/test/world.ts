@@ -458,10 +458,17 @@ export function seededRandom(initialSeed: number): () => number {
  * Instance `index` of a relaying gateway scaled out over one PostgreSQL database: its own data root under `root`
  * (identity files copied in by the test), CogRPC in plaintext and PogRPC on free ports, one shared address book.
  */
-export function relayerInstance(root: string, index: number, databaseUrl: string, deliveryLeaseMs: number): Daemon {
+export function relayerInstance(
+  root: string,
+  index: number,
+  databaseUrl: string,
+  deliveryLeaseMs: number,
+  extraArgs: readonly string[] = [],
+): Daemon {
   return new Daemon('relayer-gateway', [
     ...['--data-root', join(root, `i${index}`), '--pogrpc-address', '127.0.0.1:0', '--poll-interval', '200'],
     ...['--cogrpc-address', '127.0.0.1:0', '--cogrpc-plaintext', '--database-url', databaseUrl],
     ...['--address-book', join(root, 'address-book.json'), '--delivery-lease', String(deliveryLeaseMs)],
+    ...extraArgs,
   ]);
 }

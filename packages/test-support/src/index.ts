@@ -17,6 +17,38 @@ export {
   useTestDatabase,
 } from './postgres';
 export { waitFor } from './waitFor';
+export {
+  FUZZ_RUNS,
+  FUZZ_TEST_TIMEOUT_MS,
+  fuzzParameters,
+  FuzzCounter,
+  FuzzUnexpectedError,
+  expectTypedOutcome,
+  expectTypedOutcomeAsync,
+  arbitraryBytes,
+  argvArbitrary,
+  mutation,
+  mutations,
+  applyMutation,
+  applyMutations,
+  chunking,
+  splitAt,
+  type ErrorClass,
+  type Mutation,
+} from './fuzz';
+export {
+  startFlood,
+  garbage,
+  silent,
+  residentSetSize,
+  isAlive,
+  type Flood,
+  type FloodOptions,
+  type FloodStats,
+  type FloodTarget,
+  type Misbehaviour,
+} from './flood';
+export { describeDaemonCommandLineFuzz, type DaemonCommandLine } from './daemonCliFuzz';
 export { TestPoWebSocketGateway, type PoWebSocketModule } from './poWebSocketGateway';
 export {
   buildPackages,

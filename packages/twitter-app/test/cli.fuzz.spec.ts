@@ -20,7 +20,7 @@ import {
   fuzzParameters,
   FUZZ_RUNS,
   FUZZ_TEST_TIMEOUT_MS,
-} from '@twitter-relaynet/binding-conformance';
+} from '@twitter-relaynet/test-support';
 
 import { main } from '../src/cli';
 import { ExitCode } from '../src/errors';

@@ -4,7 +4,7 @@
  * encodings of each of the five messages decode or raise MalformedServiceMessageError, nothing
  * else; decoded messages have the field types the app and the adapter rely on; valid ones round-trip.
  *
- * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see binding-conformance/src/fuzz.ts).
+ * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see test-support/src/fuzz.ts).
  */
 import fc from 'fast-check';
 
@@ -16,7 +16,7 @@ import {
   fuzzParameters,
   FUZZ_TEST_TIMEOUT_MS,
   mutations,
-} from '@twitter-relaynet/binding-conformance';
+} from '@twitter-relaynet/test-support';
 
 import {
   decodeServiceMessage,

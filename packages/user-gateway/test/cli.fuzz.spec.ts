@@ -1,12 +1,12 @@
 /**
  * Fuzzing of user-gateway's command line, in process and without starting anything (the property shared by
- * both gateway daemons: binding-conformance/src/daemonCliFuzz.ts).
+ * both gateway daemons: test-support/src/daemonCliFuzz.ts).
  *
- * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see binding-conformance/src/fuzz.ts).
+ * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see test-support/src/fuzz.ts).
  */
 import { CommanderError } from 'commander';
 
-import { describeDaemonCommandLineFuzz } from '@twitter-relaynet/binding-conformance';
+import { describeDaemonCommandLineFuzz } from '@twitter-relaynet/test-support';
 
 import { makeCommand } from '../src/cli';
 import { ConfigError, resolveConfig, type UserGatewayFlags } from '../src/config';

@@ -236,6 +236,29 @@ export function describeStoreConformance(name: string, makeHarness: () => StoreH
       });
     });
 
+    describe('CourierAnswerStore', () => {
+      test('keeps the first answer to a request, whoever keeps another at the same moment, until it expires', async () => {
+        const expiry = new Date(NOW.getTime() + HOUR);
+        await expect(stores.courierAnswers.get('d1')).resolves.toBeNull();
+        const first = Buffer.from('answer from instance 1');
+        const second = Buffer.from('answer from instance 2');
+        const kept = await Promise.all([
+          stores.courierAnswers.keep('d1', first, expiry),
+          stores.courierAnswers.keep('d1', second, expiry),
+        ]);
+        // Both callers hand out the same answer, whichever was first.
+        expect(kept[0]).toEqual(kept[1]);
+        expect([first, second]).toContainEqual(kept[0]);
+        await expect(stores.courierAnswers.keep('d1', Buffer.from('later'), expiry)).resolves.toEqual(kept[0]);
+        await expect(stores.courierAnswers.get('d1')).resolves.toEqual(kept[0]);
+
+        await stores.courierAnswers.keep('old', Buffer.from('old answer'), new Date(NOW.getTime() - 1));
+        await expect(stores.courierAnswers.purgeExpired(NOW)).resolves.toBe(1);
+        await expect(stores.courierAnswers.get('old')).resolves.toBeNull();
+        await expect(stores.courierAnswers.get('d1')).resolves.toEqual(kept[0]);
+      });
+    });
+
     describe('PcaQueue', () => {
       const pca = (overrides = {}) => ({
         peerId: '0peer',
