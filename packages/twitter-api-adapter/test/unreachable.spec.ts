@@ -19,7 +19,7 @@ import {
 } from '@twitter-relaynet/pogrpc';
 
 import * as powebsocket from '@twitter-relaynet/powebsocket';
-import { buildPackages, TestPoWebSocketGateway, waitFor } from '@twitter-relaynet/test-support';
+import { buildPackages, runProcess, TestPoWebSocketGateway, waitFor } from '@twitter-relaynet/test-support';
 
 const REPO = resolve(__dirname, '..', '..', '..');
 
@@ -34,20 +34,13 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function run(
+async function run(
   command: string,
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    const child = spawn(join(REPO, 'bin', command), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+  const { status, stdout, stderr } = await runProcess(join(REPO, 'bin', command), args, { env, cwd: process.cwd() });
+  return { code: status, stdout, stderr };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'adapter-unreachable-'));
