@@ -32,10 +32,8 @@ const KNOWN_RELATIVE_REACHES = new Set([
   'gateway-postgres/src/multiInstance.spec.ts -> gateway/src/stores/conformanceSuite',
   'gateway-postgres/src/multiInstance.spec.ts -> gateway/src/testUtils',
   'launcher/test/walkthrough.spec.ts -> x-api-emulator/test/browser',
-  'relay/test/cogrpc.spec.ts -> relayer-gateway/test/world',
-  'twitter-api-adapter/test/unreachable.spec.ts -> relayer-gateway/test/world',
-  'twitter-api-adapter/test/unreachable.spec.ts -> twitter-app/test/gateway',
-  'twitter-app/test/userGateway.ts -> relayer-gateway/test/tmpfs',
+  'system-tests/test/x-api-unreachable.spec.ts -> twitter-app/test/gateway',
+  'twitter-app/test/userGateway.ts -> system-tests/test/tmpfs',
 ]);
 // Root devDependencies used by name rather than by import: how each is used.
 const ROOT_TOOL_USES = {

@@ -8,7 +8,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, unlink
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { tmpfsUnavailable } from '../../relayer-gateway/test/tmpfs';
+import { tmpfsUnavailable } from '../../system-tests/test/tmpfs';
 import { TestAdapter } from './gateway';
 
 const REPO = resolve(__dirname, '..', '..', '..');

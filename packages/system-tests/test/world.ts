@@ -4,10 +4,12 @@
  * app's side) in the test process, wired exactly as docs/runtime-layout.md says.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { Certificate, derDeserializeRsaPrivateKey, type KeyPair, pemToDer } from '@twitter-relaynet/core';
 import {
   type DeliveryAuthorization,
   deserializeDeliveryAuthorization,
@@ -36,6 +38,17 @@ export function buildExecutables(...also: string[]): void {
     const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
     throw new Error(`Could not build the executables (tsc -b ${packages.join(' ')}):\n${output}`);
   }
+}
+
+/** The identity a relaying gateway daemon keeps in `dataDir` (its key and self-issued certificate files). */
+export function readIdentity(dataDir: string): { keyPair: KeyPair; certificate: Certificate } {
+  const privateKey = derDeserializeRsaPrivateKey(
+    pemToDer(readFileSync(join(dataDir, 'identity-key.pem')), 'PRIVATE KEY'),
+  );
+  const certificate = Certificate.deserialize(
+    pemToDer(readFileSync(join(dataDir, 'identity-certificate.pem')), 'CERTIFICATE'),
+  );
+  return { keyPair: { privateKey, publicKey: createPublicKey(privateKey) }, certificate };
 }
 
 export function sleep(ms: number): Promise<void> {

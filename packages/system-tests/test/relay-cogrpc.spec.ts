@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 import { certificateFingerprint, generateSelfSignedCertificate } from '@twitter-relaynet/cogrpc';
 
-import { buildExecutables, REPO, waitFor, World } from '../../relayer-gateway/test/world';
+import { buildExecutables, REPO, waitFor, World } from './world';
 
 interface Run {
   readonly status: number | null;

@@ -11,8 +11,7 @@ import { certificateFingerprint, generateSelfSignedCertificate } from '@twitter-
 import { generateRsaKeyPair } from '@twitter-relaynet/core';
 import { createMemoryStores, UserGateway } from '@twitter-relaynet/gateway';
 
-import { main } from '../src/cli';
-import type { RelayerGatewayDaemon } from '../src/daemon';
+import { main, type RelayerGatewayDaemon } from '@twitter-relaynet/relayer-gateway';
 import { parcelFromApp } from './userGateway';
 
 async function collectAll<T>(iterable: AsyncIterable<T>): Promise<T[]> {

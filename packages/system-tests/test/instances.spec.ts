@@ -21,9 +21,8 @@ import {
   useTestDatabase,
 } from '@twitter-relaynet/test-support';
 
-import { loadOrCreateKeyPair, readCertificate } from '../src/files';
 import { parcelFromApp, parcelsFromApp, PUBLIC_ADDRESS } from './userGateway';
-import { buildExecutables, Daemon, relayerInstance, waitFor } from './world';
+import { buildExecutables, Daemon, readIdentity, relayerInstance, waitFor } from './world';
 
 const ROUNDS = 100;
 /** Short, so that a killed instance's parcels are taken over within the test. */
@@ -72,8 +71,7 @@ describeWithPostgres('three relayer-gateway processes over one database', () => 
     await Promise.all(instances.slice(1).map((instance) => instance.start()));
 
     // The user gateway registers (through the library, on the same database and identity).
-    const { keyPair } = await loadOrCreateKeyPair(join(dataDir(0), 'identity-key.pem'));
-    const certificate = readCertificate(join(dataDir(0), 'identity-certificate.pem'))!;
+    const { keyPair, certificate } = readIdentity(dataDir(0));
     const stores = await openPostgresStores({ connectionString: database.current().url, maxConnections: 1 });
     try {
       const registrar = new RelayingGateway({ identity: { privateKey: keyPair.privateKey, certificate }, stores });

@@ -24,9 +24,8 @@ import {
 } from '@twitter-relaynet/test-support';
 import pg from 'pg';
 
-import { loadOrCreateKeyPair, readCertificate } from '../src/files';
 import { parcelsFromApp, PUBLIC_ADDRESS } from './userGateway';
-import { buildExecutables, Daemon, relayerInstance, seededRandom, sleep, waitFor } from './world';
+import { buildExecutables, Daemon, readIdentity, relayerInstance, seededRandom, sleep, waitFor } from './world';
 
 const FULL = process.env.SCALEOUT_FULL_SIZE === '1';
 const CARGOES = FULL ? 1_000 : 100;
@@ -203,8 +202,7 @@ describeWithPostgres('three relayer-gateway processes at scale', () => {
     }
     await Promise.all(instances.slice(1).map((instance) => instance.start()));
 
-    const { keyPair } = await loadOrCreateKeyPair(join(dataDir(0), 'identity-key.pem'));
-    const certificate = readCertificate(join(dataDir(0), 'identity-certificate.pem'))!;
+    const { keyPair, certificate } = readIdentity(dataDir(0));
     const userKeys = await generateRsaKeyPair();
     const userCertificate = await withStores((stores) =>
       new RelayingGateway({ identity: { privateKey: keyPair.privateKey, certificate }, stores }).registerUserGateway(

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describeWithPostgres, useTestDatabase } from '@twitter-relaynet/test-support';
 import pg from 'pg';
 
-import { ConfigError, resolveConfig } from '../src/config';
+import { ConfigError, resolveConfig } from '@twitter-relaynet/relayer-gateway';
 import { buildExecutables, Daemon } from './world';
 
 const PRELOAD = join(__dirname, 'loaded-modules.cjs');
