@@ -17,7 +17,7 @@ import {
   UnrelatedRegistrationResponseError,
 } from './errors';
 import { selfIssueGatewayCertificate } from './registration';
-import { makeWorld, type World } from './testUtils';
+import { makeWorld, type World } from '@twitter-relaynet/test-support/gateway';
 
 let dir: string;
 let world: World;

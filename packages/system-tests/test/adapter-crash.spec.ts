@@ -17,12 +17,8 @@ import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import {
-  createMemoryStores,
-  MemoryGatewayTransport,
-  PrivateEndpoint,
-  readConnectionParameters,
-} from '@twitter-relaynet/endpoint';
+import { createMemoryStores, PrivateEndpoint, readConnectionParameters } from '@twitter-relaynet/endpoint';
+import { MemoryGatewayTransport } from '@twitter-relaynet/test-support/endpoint';
 import {
   createPogRPCServer,
   generateSelfSignedCertificate,

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { tmpfsUnavailable } from './tmpfs';
+import { tmpfsUnavailable } from '@twitter-relaynet/test-support';
 import { buildExecutables, countOf, waitFor, World } from './world';
 
 jest.setTimeout(60_000);

@@ -19,7 +19,7 @@ import {
 } from '@twitter-relaynet/pogrpc';
 
 import { waitFor } from '@twitter-relaynet/test-support';
-import { TestUserGateway } from '../../twitter-app/test/gateway';
+import { TestUserGateway } from '@twitter-relaynet/test-support/endpoint';
 
 const REPO = resolve(__dirname, '..', '..', '..');
 

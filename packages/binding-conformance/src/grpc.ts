@@ -1,10 +1,11 @@
+/**
+ * The conformance suite's factory for the gRPC bindings (PogRPC and CogRPC), and the raw-bytes probe it uses to see
+ * how a gRPC server ends a connection (TLS alert, HTTP/2 GOAWAY or a plain close).
+ */
 import { mkdtemp, rm } from 'node:fs/promises';
-import * as http2 from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-import type { BindingFactory } from '@twitter-relaynet/binding-conformance';
 
 import {
   generateSelfSignedCertificate,
@@ -14,7 +15,9 @@ import {
   type OutboundItem,
   type OutboundReport,
   type ServerTls,
-} from '../src';
+} from '@twitter-relaynet/pogrpc';
+
+import type { BindingFactory } from './types';
 
 const H2_ERRORS = [
   'NO_ERROR',
@@ -213,37 +216,4 @@ export function grpcBindingFactory<Field extends string>(options: GrpcFactoryOpt
       };
     },
   };
-}
-
-/** test-support's `waitFor`, under the name the binding tests (PogRPC's and CogRPC's) call it by. */
-export { waitFor as until } from '@twitter-relaynet/test-support';
-
-/** A TCP connection to `port` on localhost, once connected. */
-export const openConnection = (port: number): Promise<Socket> =>
-  new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => resolve(socket));
-    socket.on('error', reject);
-  });
-
-/** Octets the server sent on `socket` before it closed it. */
-export const closedByServer = (socket: Socket): Promise<number> =>
-  new Promise((resolve) => {
-    let octets = 0;
-    socket.on('data', (chunk: Buffer) => (octets += chunk.length));
-    socket.on('error', () => undefined);
-    socket.once('close', () => resolve(octets));
-  });
-
-/** A plaintext HTTP/2 connection with a gRPC call to `path` started and left open: a peer holding its slot with a call. */
-export function startOpenCall(port: number, path: string): http2.ClientHttp2Session {
-  const session = http2.connect(`http://127.0.0.1:${port}`);
-  session.on('error', () => undefined);
-  const stream = session.request({
-    ':method': 'POST',
-    ':path': path,
-    'content-type': 'application/grpc',
-    te: 'trailers',
-  });
-  stream.on('error', () => undefined);
-  return session;
 }

@@ -7,8 +7,9 @@ import * as grpc from '@grpc/grpc-js';
 import { CogRPCClient as ReferenceClient } from '@relaycorp/cogrpc';
 import { CargoRelayService as referenceService } from '@relaycorp/cogrpc/build/main/lib/grpcService';
 
-import { CogRPCClient, generateSelfSignedCertificate, GrpcCallError } from '../src';
-import { cargoFromUserGateway, queueParcelsForUser, startGatewayServer, type GatewayServer } from './gatewayWorld';
+import { CogRPCClient, generateSelfSignedCertificate, GrpcCallError } from '@twitter-relaynet/cogrpc';
+
+import { cargoFromUserGateway, queueParcelsForUser, startGatewayServer, type GatewayServer } from './cogrpcGateway';
 
 const identity = generateSelfSignedCertificate();
 /** Small enough that each parcel travels in its own cargo: more cargo than the window of 5. */

@@ -1,11 +1,19 @@
 /**
  * The store conformance suite: every GatewayStores implementation runs it (memory and SQLite in
- * conformance.spec.ts, PostgreSQL in packages/gateway-postgres). Test-only: not part of the build.
+ * packages/gateway's conformance.spec.ts, PostgreSQL in packages/gateway-postgres).
  */
 import { Certificate, generateRsaKeyPair } from '@twitter-relaynet/core';
 
-import { selfIssueGatewayCertificate } from '../registration';
-import { type GatewayStores, INTERNET_QUEUE, LOCAL_QUEUE, type NewParcelRecord, peerQueue } from './types';
+import {
+  type GatewayStores,
+  INTERNET_QUEUE,
+  LOCAL_QUEUE,
+  type NewParcelRecord,
+  peerQueue,
+  selfIssueGatewayCertificate,
+} from '@twitter-relaynet/gateway';
+
+import { collect } from './world';
 
 export const NOW = new Date('2026-11-28T12:00:00.000Z');
 export const HOUR = 3_600_000;
@@ -21,12 +29,6 @@ export function parcel(overrides: Partial<NewParcelRecord> = {}): NewParcelRecor
     serialized: Buffer.from('parcel-bytes'),
     ...overrides,
   };
-}
-
-export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const items: T[] = [];
-  for await (const item of iterable) items.push(item);
-  return items;
 }
 
 export interface StoreHarness {

@@ -20,7 +20,7 @@ import type {
   GatewayRegistration,
   GatewaySession,
   GatewayTransport,
-} from './transport';
+} from '@twitter-relaynet/endpoint';
 
 export class MemoryGatewayTransport implements GatewayTransport {
   static async create(): Promise<MemoryGatewayTransport> {

@@ -12,13 +12,15 @@ import {
   type RamfMessageOptions,
 } from '@twitter-relaynet/core';
 
-import { ManualClock } from './clock';
-import { MemoryLogger } from './logger';
-import { RelayingGateway } from './RelayingGateway';
-import { selfIssueGatewayCertificate } from './registration';
-import { createMemoryStores } from './stores/memory';
-import type { GatewayStores } from './stores/types';
-import { UserGateway } from './UserGateway';
+import {
+  createMemoryStores,
+  type GatewayStores,
+  ManualClock,
+  MemoryLogger,
+  RelayingGateway,
+  selfIssueGatewayCertificate,
+  UserGateway,
+} from '@twitter-relaynet/gateway';
 
 export const ADAPTER_ADDRESS = 'twitter.relaynet.test';
 const KEY_POOL_SIZE = 8;

@@ -2,11 +2,11 @@
  * A CogRPC server in front of a real relaying gateway (packages/gateway, memory stores), with a real user gateway
  * to make cargo and CCAs: what a courier meets at the Internet end.
  */
+import { createCogRPCServer, type CogRPCServer, type ServerTls } from '@twitter-relaynet/cogrpc';
 import { MemoryLogger } from '@twitter-relaynet/gateway';
+import { makeParcelToAdapter, makeParcelToApp, makeWorld, type World } from '@twitter-relaynet/test-support/gateway';
 
-import { makeParcelToAdapter, makeParcelToApp, makeWorld, type World } from '../../gateway/src/testUtils';
-import { toCogRPCRefusal } from '../../relayer-gateway/src/cogrpc';
-import { createCogRPCServer, type CogRPCServer, type ServerTls } from '../src';
+import { toCogRPCRefusal } from '../src/cogrpc';
 
 export interface GatewayServer {
   readonly world: World;
