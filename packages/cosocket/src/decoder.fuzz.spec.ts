@@ -21,10 +21,10 @@ import {
   splitAt,
 } from '@twitter-relaynet/binding-conformance';
 
-import { MAX_FRAME_OVERHEAD, NONCE_LENGTH, PacketTag } from '../src/constants';
-import { PacketDecoder } from '../src/decoder';
-import { CoSocketProtocolError } from '../src/errors';
-import { encodePacket, type Packet } from '../src/packets';
+import { MAX_FRAME_OVERHEAD, NONCE_LENGTH, PacketTag } from './constants';
+import { PacketDecoder } from './decoder';
+import { CoSocketProtocolError } from './errors';
+import { encodePacket, type Packet } from './packets';
 
 /** Small limit so that mutated length fields hit it often. */
 const MAX_MESSAGE_LENGTH = 2048;

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 
 import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 
-import { ConfigurationError, ExitCode, loadCredentials, resolvePaths } from '../src';
+import { loadCredentials, resolvePaths } from './config';
+import { ConfigurationError, ExitCode } from './errors';
 
 describe('credentials and paths', () => {
   const dir = mkdtempSync(join(tmpdir(), 'twitter-app-config-'));

@@ -16,7 +16,7 @@ import {
   mutations,
 } from '@twitter-relaynet/binding-conformance';
 
-import { DotenvError, parseDotenv } from '../src/dotenv';
+import { DotenvError, parseDotenv } from './dotenv';
 
 const counter = new FuzzCounter('.env parser');
 afterAll(() => counter.report());

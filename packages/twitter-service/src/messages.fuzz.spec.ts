@@ -18,12 +18,7 @@ import {
   mutations,
 } from '@twitter-relaynet/binding-conformance';
 
-import {
-  decodeServiceMessage,
-  MalformedServiceMessageError,
-  serviceMessages,
-  type TwitterServiceMessage,
-} from '../src';
+import { decodeServiceMessage, MalformedServiceMessageError, serviceMessages, type TwitterServiceMessage } from '.';
 
 const counter = new FuzzCounter('twitter service messages');
 afterAll(() => counter.report());

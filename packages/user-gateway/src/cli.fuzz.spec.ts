@@ -8,8 +8,8 @@ import { CommanderError } from 'commander';
 
 import { describeDaemonCommandLineFuzz } from '@twitter-relaynet/binding-conformance';
 
-import { makeCommand } from '../src/cli';
-import { ConfigError, resolveConfig, type UserGatewayFlags } from '../src/config';
+import { makeCommand } from './cli';
+import { ConfigError, resolveConfig, type UserGatewayFlags } from './config';
 
 /** Largest delay setTimeout honours (beyond it Node fires after 1 ms: a busy loop). */
 const MAX_TIMER_MS = 2 ** 31 - 1;

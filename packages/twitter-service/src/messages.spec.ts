@@ -21,7 +21,7 @@ import {
   TWEET_OUTCOME_TYPE,
   TWEET_TYPE,
   UPDATE_SUBSCRIPTION_TYPE,
-} from '../src';
+} from '.';
 
 const credentials = { accessToken: '1-token', accessSecret: 'secret' };
 const date = new Date('2026-01-02T03:04:05.678Z');

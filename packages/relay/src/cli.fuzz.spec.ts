@@ -16,7 +16,7 @@ import {
   FUZZ_TEST_TIMEOUT_MS,
 } from '@twitter-relaynet/binding-conformance';
 
-import { makeCommand } from '../src/cli';
+import { makeCommand } from './cli';
 
 const counter = new FuzzCounter('relay command line');
 afterAll(() => counter.report());

@@ -36,7 +36,7 @@ import {
   MalformedMessageError,
   MAX_DELIVERY_ID_LENGTH,
   MessageTag,
-} from '../src/proto';
+} from './proto';
 
 const counter = new FuzzCounter('powebsocket messages');
 afterAll(() => counter.report());

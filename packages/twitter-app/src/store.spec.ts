@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import { AppStore, STORE_FILE_NAME } from '../src';
+import { AppStore, STORE_FILE_NAME } from './store';
 
 describe('AppStore (SQLite in the data directory)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'twitter-app-store-'));

@@ -1,4 +1,4 @@
-import { checkTweetText, MAX_WEIGHTED_TWEET_LENGTH } from '../src/text';
+import { checkTweetText, MAX_WEIGHTED_TWEET_LENGTH } from './text';
 
 describe('tweet text validation (weighted as the X API counts)', () => {
   test('empty and blank texts are refused', () => {

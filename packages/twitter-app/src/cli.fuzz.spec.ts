@@ -22,8 +22,8 @@ import {
   FUZZ_TEST_TIMEOUT_MS,
 } from '@twitter-relaynet/binding-conformance';
 
-import { main } from '../src/cli';
-import { ExitCode } from '../src/errors';
+import { main } from './cli';
+import { ExitCode } from './errors';
 
 const counter = new FuzzCounter('twitter-app command line');
 
