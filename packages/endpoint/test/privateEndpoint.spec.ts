@@ -12,7 +12,7 @@ import {
   type Certificate,
 } from '@twitter-relaynet/core';
 import * as powebsocket from '@twitter-relaynet/powebsocket';
-import { TestPoWebSocketGateway } from '@twitter-relaynet/test-support';
+import { TestUserGateway } from '@twitter-relaynet/test-support/endpoint';
 
 import {
   createMemoryStores,
@@ -61,14 +61,14 @@ describe('PrivateEndpoint over PoWebSocket', () => {
   const dir = tempDir();
   const socketPath = join(dir.path, 'gateway.sock');
   const dataDir = join(dir.path, 'app-data');
-  let gateway: TestPoWebSocketGateway;
+  let gateway: TestUserGateway;
   let app: PrivateEndpoint;
   let adapter: PublicEndpoint;
   const atAdapter: IncomingMessage[] = [];
   const logger = new MemoryLogger();
 
   beforeAll(async () => {
-    gateway = await TestPoWebSocketGateway.create(powebsocket, socketPath);
+    gateway = await TestUserGateway.create(socketPath);
     await gateway.start();
     app = await PrivateEndpoint.open({
       dataDir,

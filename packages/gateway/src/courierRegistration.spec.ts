@@ -16,7 +16,7 @@ import {
 import { selfIssueGatewayCertificate } from './registration';
 import { createMemoryStores } from './stores/memory';
 import type { CourierAnswerStore } from './stores/types';
-import { makeWorld, type World } from './testUtils';
+import { makeWorld, type World } from '@twitter-relaynet/test-support/gateway';
 
 let world: World;
 /** The relaying gateway's stores' answers: what a restarted gateway (a new registrar) finds again. */

@@ -13,7 +13,7 @@ import { runProcess } from '@twitter-relaynet/test-support';
 
 import { freePort } from '../src/demo';
 import { REPO_ROOT } from '../src/layout';
-import { onTerminal, Running, stopAll } from './terminal';
+import { onTerminal, Running, stopAll } from '@twitter-relaynet/test-support';
 
 jest.setTimeout(60_000);
 

@@ -1,4 +1,6 @@
-// Test-only helpers shared by the packages' tests. Never imported by runtime code.
+// Test-only helpers shared by the packages' tests. Never imported by runtime code. This entry needs nothing but Node
+// and pg; the fixtures built on a workspace library have an entry of their own, so that a test loads only what it
+// uses: `@twitter-relaynet/test-support/gateway`, `/endpoint` and `/browser` (Chromium through playwright-core).
 export {
   startThrottlingProxy,
   type Endpoint,
@@ -49,7 +51,9 @@ export {
   type Misbehaviour,
 } from './flood';
 export { describeDaemonCommandLineFuzz, type DaemonCommandLine } from './daemonCliFuzz';
-export { TestPoWebSocketGateway, type PoWebSocketModule } from './poWebSocketGateway';
+export { closedByServer, openConnection, startOpenCall } from './sockets';
+export { onTerminal, Running, stopAll } from './terminal';
+export { tmpfsUnavailable } from './tmpfs';
 export {
   buildPackages,
   Daemon,

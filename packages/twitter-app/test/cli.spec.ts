@@ -1,5 +1,5 @@
 /**
- * bin/twitter-app as a child process, against a real PoWebSocket user gateway stand-in (test-support's TestPoWebSocketGateway) and an
+ * bin/twitter-app as a child process, against a real PoWebSocket user gateway stand-in (test-support's TestUserGateway) and an
  * adapter stand-in (a real PublicEndpoint) whose connection parameters are published in the data root.
  * The module builds the package first (`tsc -b packages/twitter-app`, incremental) so the wrapper runs current code;
  * then the same flow, shorter, runs against the real bin/user-gateway when it builds (test/userGateway.ts).
@@ -11,15 +11,14 @@ import { dirname, join, resolve } from 'node:path';
 
 import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 import { Parcel } from '@twitter-relaynet/core';
-import * as powebsocket from '@twitter-relaynet/powebsocket';
-import { buildPackages, TestPoWebSocketGateway } from '@twitter-relaynet/test-support';
+import { buildPackages } from '@twitter-relaynet/test-support';
 import {
   deserializeDeliveryAuthorization,
   type DeliveryAuthorization,
   type IncomingMessage,
 } from '@twitter-relaynet/endpoint';
 
-import { TestAdapter } from './gateway';
+import { TestAdapter, TestUserGateway } from '@twitter-relaynet/test-support/endpoint';
 import { describeWithRealUserGateway } from './userGateway';
 import {
   decodeSubscription,
@@ -56,7 +55,7 @@ describe('bin/twitter-app', () => {
     RELAYNET_DATA_ROOT: root,
     TWITTER_APP_ENV_FILE: join(dir, 'no.env'),
   };
-  let gateway: TestPoWebSocketGateway;
+  let gateway: TestUserGateway;
   let adapter: TestAdapter;
   let appId: string;
   let seen = 0;
@@ -92,7 +91,7 @@ describe('bin/twitter-app', () => {
   let authorization: DeliveryAuthorization;
 
   beforeAll(async () => {
-    gateway = await TestPoWebSocketGateway.create(powebsocket, socketPath);
+    gateway = await TestUserGateway.create(socketPath);
     adapter = await TestAdapter.create();
   }, 120_000);
 
@@ -551,7 +550,7 @@ describe('bin/twitter-app', () => {
     await gateway.stop();
     // Queued with a parcel made under the old gateway's certificate, which the new gateway would refuse.
     expect((await run(['tweet', 'queued across a gateway reset'])).code).toBe(3);
-    gateway = await TestPoWebSocketGateway.create(powebsocket, socketPath);
+    gateway = await TestUserGateway.create(socketPath);
     seen = 0;
     await gateway.start();
     const result = await run([], { input: '\n' });

@@ -15,7 +15,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const modeOf = (path: string) => (lstatSync(path).mode & 0o777).toString(8);
 
-// Regression (packages/relayer-gateway/test/attacks.spec.ts): the -wal and -shm files were 0644.
+// Regression (packages/system-tests/test/attacks.spec.ts): the -wal and -shm files were 0644.
 test('the database and its -wal and -shm files are owner-only, whatever the umask', async () => {
   const previous = process.umask(0o022);
   try {
