@@ -37,6 +37,14 @@ afterEach(async () => {
   await delivery?.stop();
 });
 
+/** Wait for wake() (parcels queued) or the stop. */
+function waitForParcels(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((done) => {
+    wake = done;
+    signal.addEventListener('abort', () => done(), { once: true });
+  });
+}
+
 async function queueForInternet(ids: readonly string[]): Promise<void> {
   for (const id of ids) await world.user.receiveParcelFromEndpoint(await makeParcelToAdapter(world, { id }));
   for (const cargo of await collect(world.user.generateCargoForRelayingGateway())) {
@@ -51,11 +59,7 @@ function startDelivery(connect: (route: TestRoute) => ParcelConnection, resolve?
     resolve: resolve ?? ((address) => ({ key: address, target: `${address}:443`, source: 'configuration' })),
     routeKey: (route) => route.key,
     connect,
-    waitForParcels: (signal) =>
-      new Promise<void>((done) => {
-        wake = done;
-        signal.addEventListener('abort', () => done(), { once: true });
-      }),
+    waitForParcels,
     pollIntervalMs: 60_000,
     logger: world.relayingLogger,
   }).start();
@@ -114,11 +118,7 @@ test('a failing route: its connection is dropped, its parcels wait for the route
       endpoints.push(endpoint);
       return endpoint;
     },
-    waitForParcels: (signal) =>
-      new Promise<void>((done) => {
-        wake = done;
-        signal.addEventListener('abort', () => done(), { once: true });
-      }),
+    waitForParcels,
     pollIntervalMs: 60_000,
     logger: world.relayingLogger,
     onRouteFailure: (failure) => failures.push(failure.retryAt),

@@ -24,6 +24,17 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A parcel record as the user gateway queues it. */
+const parcelFor = (queue: string, id: string) => ({
+  queue,
+  senderId: '0app',
+  id,
+  recipientId: '0adapter',
+  recipientInternetAddress: 'adapter.test',
+  expiryDate: new Date(Date.now() + 3_600_000),
+  serialized: Buffer.from(id),
+});
+
 test('request → certificate → response, through a shared directory', async () => {
   const world = await makeWorld();
   const [userKeys] = world.spareKeys;
@@ -86,16 +97,6 @@ test('a malformed or misnamed request is reported and left alone', async () => {
 });
 
 describe('UserGatewayRegistration: the user gateway keeps its registration in its stores', () => {
-  const parcelFor = (queue: string, id: string) => ({
-    queue,
-    senderId: '0app',
-    id,
-    recipientId: '0adapter',
-    recipientInternetAddress: 'adapter.test',
-    expiryDate: new Date(Date.now() + 3_600_000),
-    serialized: Buffer.from(id),
-  });
-
   test('pinning and registering each move the placeholder queue in the same commit; a start moves leftovers', async () => {
     const world = await makeWorld();
     const [userKeys] = world.spareKeys;
@@ -191,16 +192,6 @@ test('with a responses directory: each response is written there, and one left b
 });
 
 describe('UserGatewayRegistration: the response from the shared folder or from a courier', () => {
-  const parcelFor = (queue: string, id: string) => ({
-    queue,
-    senderId: '0app',
-    id,
-    recipientId: '0adapter',
-    recipientInternetAddress: 'adapter.test',
-    expiryDate: new Date(Date.now() + 3_600_000),
-    serialized: Buffer.from(id),
-  });
-
   test('from the folder: nothing until the response is there, then registered with the queue moved', async () => {
     const world = await makeWorld();
     const [userKeys] = world.spareKeys;

@@ -1,7 +1,6 @@
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 
-import { DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
-import { lineLogger } from '@twitter-relaynet/core';
+import { daemonCommand, type DaemonIo, daemonMain, describeVariables } from '@twitter-relaynet/daemon-kit';
 
 import {
   ConfigError,
@@ -13,8 +12,6 @@ import {
   type RelayerGatewayFlags,
 } from './config';
 import { RelayerGatewayDaemon } from './daemon';
-
-export const USAGE_EXIT_CODE = DAEMON_EXIT.USAGE;
 
 const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   [ENV.DATA_ROOT, '--data-root (default $XDG_DATA_HOME/twitter-relaynet, else ~/.local/share/twitter-relaynet)'],
@@ -32,11 +29,10 @@ const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   [ENV.DATABASE_URL, '--database-url (default: none, SQLite in <data dir>/gateway.sqlite)'],
   [ENV.DELIVERY_LEASE_MS, `--delivery-lease (default ${DEFAULT_DELIVERY_LEASE_MS})`],
 ];
-const WIDTH = Math.max(...VARIABLES.map(([name]) => name.length)) + 2;
 
 const HELP_AFTER = `
 Environment variables (a flag wins over its variable):
-${VARIABLES.map(([name, meaning]) => `  ${name.padEnd(WIDTH)}${meaning}`).join('\n')}
+${describeVariables(VARIABLES)}
 
 Publishes <data dir>/identity-certificate.pem and <data dir>/pogrpc.json ({"address", "tlsCertificatePem"});
 with --cogrpc-address also <data dir>/cogrpc.json (same fields; tlsCertificatePem null with --cogrpc-plaintext).
@@ -46,18 +42,19 @@ address given by --public-endpoint, else by the address book ({"<internet addres
 "tlsCertificatePath": "/abs/cert.pem"}}, read at every delivery), else by DNS (host:443). Its TLS certificate
 is pinned when given (--public-endpoint-certificate, tlsCertificatePath), else checked against the system CAs.
 Example: --public-endpoint twitter-api-adapter.relaynet.local=192.0.2.7:21478
-         --public-endpoint-certificate twitter-api-adapter.relaynet.local=adapter-pogrpc.pem
-${DAEMON_HELP_FOOTER}`;
+         --public-endpoint-certificate twitter-api-adapter.relaynet.local=adapter-pogrpc.pem`;
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: string) => void }): Command {
-  return new Command('relayer-gateway')
-    .description(
-      'The relaying gateway: CoSocket for relays, PogRPC server and client for public endpoints, registration of user gateways',
-    )
+export function makeCommand(io: DaemonIo): Command {
+  return daemonCommand(
+    'relayer-gateway',
+    'The relaying gateway: CoSocket for relays, PogRPC server and client for public endpoints, registration of user gateways',
+    HELP_AFTER,
+    io,
+  )
     .option('--data-root <dir>', 'the shared data root')
     .option('--data-dir <dir>', "the relaying gateway's own data directory")
     .option('--cosocket-socket <path>', 'the CoSocket Unix socket for relays')
@@ -85,41 +82,13 @@ export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: strin
     .option(
       '--delivery-lease <ms>',
       'how long a parcel claimed for delivery waits before it is handed out again (after a crash: before another instance delivers it)',
-    )
-    .addHelpText('after', HELP_AFTER)
-    .allowExcessArguments(false)
-    .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined });
+    );
 }
 
 /** Parse, start; resolves with the running daemon, or with an exit status (help, usage error). */
-export async function main(
-  argv: readonly string[],
-  env: Env,
-  io: { stdout: (s: string) => void; stderr: (s: string) => void },
-): Promise<RelayerGatewayDaemon | number> {
-  const command = makeCommand(io);
-  let config;
-  try {
-    command.parse([...argv], { from: 'node' });
-    config = resolveConfig(command.opts<RelayerGatewayFlags>(), env);
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.exitCode === 0) return 0;
-      io.stderr(`relayer-gateway: ${error.message.replace(/^error: /, '')} (see relayer-gateway --help)\n`);
-      return USAGE_EXIT_CODE;
-    }
-    if (error instanceof ConfigError) {
-      io.stderr(`relayer-gateway: ${error.message} (see relayer-gateway --help)\n`);
-      return USAGE_EXIT_CODE;
-    }
-    throw error;
-  }
-  const daemon = new RelayerGatewayDaemon({
-    config,
-    logger: lineLogger('relayer-gateway'),
-    print: (line) => io.stdout(line + '\n'),
-  });
-  await daemon.start();
-  return daemon;
-}
+export const main = daemonMain({
+  makeCommand,
+  resolve: (flags: RelayerGatewayFlags, env: Env) => resolveConfig(flags, env),
+  usageErrors: [ConfigError],
+  create: (config, sinks) => new RelayerGatewayDaemon({ config, ...sinks }),
+});

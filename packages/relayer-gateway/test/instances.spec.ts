@@ -21,7 +21,7 @@ import {
   useTestDatabase,
 } from '@twitter-relaynet/test-support';
 
-import { loadOrCreateKeyPair, readCertificate } from '../src/files';
+import { loadOrCreateKeyPair, readCertificate } from '@twitter-relaynet/daemon-kit';
 import { parcelFromApp, parcelsFromApp, PUBLIC_ADDRESS } from './userGateway';
 import { buildExecutables, Daemon, relayerInstance, waitFor } from './world';
 

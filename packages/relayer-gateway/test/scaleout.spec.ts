@@ -24,7 +24,7 @@ import {
 } from '@twitter-relaynet/test-support';
 import pg from 'pg';
 
-import { loadOrCreateKeyPair, readCertificate } from '../src/files';
+import { loadOrCreateKeyPair, readCertificate } from '@twitter-relaynet/daemon-kit';
 import { parcelsFromApp, PUBLIC_ADDRESS } from './userGateway';
 import { buildExecutables, Daemon, relayerInstance, seededRandom, sleep, waitFor } from './world';
 
