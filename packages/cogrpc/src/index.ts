@@ -21,8 +21,6 @@ export {
 export {
   CogRPCClient,
   type CogRPCClientOptions,
-  type CargoToDeliver,
-  type CargoDeliveryReport,
   type CollectCargoOptions,
   type CollectedCargo,
   type CargoCollectionReport,

@@ -60,6 +60,7 @@ export {
 export {
   OutboxDispatcher,
   type OutboxDispatcherOptions,
+  type OutboxClient,
   type GatewayRoute,
   type GatewayResolver,
   type FlushReport,
@@ -99,6 +100,3 @@ export { openSqliteStores, SqliteEndpointStores, DATABASE_FILE_NAME, ensurePriva
 export { type Clock, systemClock, ManualClock } from './clock';
 export { type Logger, silentLogger, MemoryLogger, jsonLineLogger, type LogRecord } from './logger';
 export { EndpointError, InvalidParcelError, EndpointStateError, PeerError, ConnectionParametersError } from './errors';
-
-// Test double for the user gateway (for tests of code built on this library)
-export { MemoryGatewayTransport } from './testing';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { createMemoryStores, MemoryLogger, PrivateEndpoint, PublicEndpoint } from '../src';
 import type { PrivateEndpointOptions, PublicEndpointOptions } from '../src';
-import { MemoryGatewayTransport } from '../src/testing';
+import { MemoryGatewayTransport } from '@twitter-relaynet/test-support/endpoint';
 
 export const ADAPTER_ADDRESS = 'twitter.relaynet.test';
 

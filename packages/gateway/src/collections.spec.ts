@@ -1,6 +1,12 @@
 import { Cargo, CargoCollectionAuthorization, Parcel } from '@twitter-relaynet/core';
 
-import { collect, makeParcelToAdapter, makeParcelToApp, makeWorld, type World } from './testUtils';
+import {
+  collect,
+  makeParcelToAdapter,
+  makeParcelToApp,
+  makeWorld,
+  type World,
+} from '@twitter-relaynet/test-support/gateway';
 
 /** The user gateway's collections: parcels by its endpoints (PoWebSocket), CCA and cargo by a relay (CoSocket). */
 

@@ -13,6 +13,7 @@ export {
   MemoryPcaQueue,
   MemoryCertificateRegistry,
   MemoryRegistrationStore,
+  MemoryCourierAnswerStore,
 } from './stores/memory';
 export {
   openSqliteStores,
@@ -22,6 +23,7 @@ export {
   SqlitePcaQueue,
   SqliteCertificateRegistry,
   SqliteRegistrationStore,
+  SqliteCourierAnswerStore,
 } from './stores/sqlite';
 
 // Gateways

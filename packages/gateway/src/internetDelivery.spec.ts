@@ -2,7 +2,7 @@ import { waitFor } from '@twitter-relaynet/test-support';
 
 import { InternetDelivery, type InternetRoute, type ParcelConnection } from './internetDelivery';
 import { INTERNET_QUEUE } from './stores/types';
-import { collect, makeParcelToAdapter, makeWorld, type World } from './testUtils';
+import { collect, makeParcelToAdapter, makeWorld, type World } from '@twitter-relaynet/test-support/gateway';
 
 interface TestRoute extends InternetRoute {
   readonly key: string;

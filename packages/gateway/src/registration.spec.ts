@@ -12,10 +12,10 @@ import {
   selfIssueGatewayCertificate,
   writeRegistrationRequest,
 } from './registration';
-import { createMemoryStores } from './stores/memory';
+import { createMemoryStores, MemoryCourierAnswerStore } from './stores/memory';
 import { openSqliteStores } from './stores/sqlite';
 import { peerQueue } from './stores/types';
-import { makeWorld } from './testUtils';
+import { makeWorld } from '@twitter-relaynet/test-support/gateway';
 import { UserGatewayRegistration } from './userGatewayRegistration';
 
 let dir: string;
@@ -218,7 +218,7 @@ describe('UserGatewayRegistration: the response from the shared folder or from a
       userGatewayId: userId,
       logger: world.userLogger,
     });
-    const registrar = new CourierRegistrar({ gateway: world.relaying, directory: join(dir, 'answers') });
+    const registrar = new CourierRegistrar({ gateway: world.relaying, answers: new MemoryCourierAnswerStore() });
     const answer = async (request: Buffer) => (await registrar.answer(request)).response;
 
     await expect(registration.completeFromCourier(Buffer.from('anything'), requestPath)).rejects.toThrow(

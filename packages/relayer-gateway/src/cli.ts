@@ -1,6 +1,15 @@
+import { join } from 'node:path';
+
 import type { Command } from 'commander';
 
-import { daemonCommand, type DaemonIo, daemonMain, describeVariables } from '@twitter-relaynet/daemon-kit';
+import { DAEMON_EXIT } from '@twitter-relaynet/config';
+import {
+  daemonCommand,
+  type DaemonIo,
+  daemonMain,
+  describeVariables,
+  parseDaemonCommandLine,
+} from '@twitter-relaynet/daemon-kit';
 
 import {
   ConfigError,
@@ -9,9 +18,11 @@ import {
   ENV,
   type Env,
   resolveConfig,
+  type RelayerGatewayConfig,
   type RelayerGatewayFlags,
 } from './config';
-import { RelayerGatewayDaemon } from './daemon';
+import { FILES, RelayerGatewayDaemon } from './daemon';
+import { checkHealth } from './health';
 
 const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   [ENV.DATA_ROOT, '--data-root (default $XDG_DATA_HOME/twitter-relaynet, else ~/.local/share/twitter-relaynet)'],
@@ -28,6 +39,7 @@ const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   [ENV.POLL_INTERVAL_MS, '--poll-interval (default 1000)'],
   [ENV.DATABASE_URL, '--database-url (default: none, SQLite in <data dir>/gateway.sqlite)'],
   [ENV.DELIVERY_LEASE_MS, `--delivery-lease (default ${DEFAULT_DELIVERY_LEASE_MS})`],
+  [ENV.HEALTH_ADDRESS, '--health-address (default: none, no HTTP endpoint)'],
 ];
 
 const HELP_AFTER = `
@@ -42,7 +54,10 @@ address given by --public-endpoint, else by the address book ({"<internet addres
 "tlsCertificatePath": "/abs/cert.pem"}}, read at every delivery), else by DNS (host:443). Its TLS certificate
 is pinned when given (--public-endpoint-certificate, tlsCertificatePath), else checked against the system CAs.
 Example: --public-endpoint twitter-api-adapter.relaynet.local=192.0.2.7:21478
-         --public-endpoint-certificate twitter-api-adapter.relaynet.local=adapter-pogrpc.pem`;
+         --public-endpoint-certificate twitter-api-adapter.relaynet.local=adapter-pogrpc.pem
+Readiness: <data dir>/health.json ({"ready", "reason", "since", "pid"}); with --health-address, GET /healthz
+answers 200 (ready) or 503 (not ready, e.g. its PostgreSQL is unreachable). \`relayer-gateway health\` with the
+same flags checks a running instance: exit status 0 ready, 1 not ready, and why on stdout.`;
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -82,13 +97,33 @@ export function makeCommand(io: DaemonIo): Command {
     .option(
       '--delivery-lease <ms>',
       'how long a parcel claimed for delivery waits before it is handed out again (after a crash: before another instance delivers it)',
-    );
+    )
+    .option('--health-address <host:port>', 'serve GET /healthz here: 200 when ready, 503 when not');
 }
 
-/** Parse, start; resolves with the running daemon, or with an exit status (help, usage error). */
-export const main = daemonMain({
+const startDaemon = daemonMain({
   makeCommand,
   resolve: (flags: RelayerGatewayFlags, env: Env) => resolveConfig(flags, env),
   usageErrors: [ConfigError],
   create: (config, sinks) => new RelayerGatewayDaemon({ config, ...sinks }),
 });
+
+/** Parse, start; resolves with the running daemon, or with an exit status (help, usage error, health check). */
+export async function main(argv: readonly string[], env: Env, io: DaemonIo): Promise<RelayerGatewayDaemon | number> {
+  if (argv[2] !== 'health') return startDaemon(argv, env, io);
+  // `relayer-gateway health [flags]`: the readiness of the instance those flags describe (health.ts).
+  const config = parseDaemonCommandLine({
+    command: makeCommand(io),
+    argv: [...argv.slice(0, 2), ...argv.slice(3)],
+    io,
+    resolve: (flags: RelayerGatewayFlags) => resolveConfig(flags, env),
+    usageErrors: [ConfigError],
+  });
+  return typeof config === 'number' ? config : reportHealth(config, io);
+}
+
+async function reportHealth(config: RelayerGatewayConfig, io: DaemonIo): Promise<number> {
+  const { ready, why } = await checkHealth({ file: join(config.dataDir, FILES.health), address: config.healthAddress });
+  io.stdout(`relayer-gateway ${config.dataDir}: ${why}\n`);
+  return ready ? DAEMON_EXIT.OK : DAEMON_EXIT.FAILURE;
+}

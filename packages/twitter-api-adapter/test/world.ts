@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import {
   createMemoryStores,
   ManualClock,
-  MemoryGatewayTransport,
   MemoryLogger,
   PrivateEndpoint,
   PublicEndpoint,
   serializeDeliveryAuthorization,
   type DeliveryAuthorization,
 } from '@twitter-relaynet/endpoint';
+import { MemoryGatewayTransport } from '@twitter-relaynet/test-support/endpoint';
 import {
   decodeServiceMessage,
   serviceMessages,
