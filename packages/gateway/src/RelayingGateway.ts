@@ -434,6 +434,33 @@ export class RelayingGateway extends Gateway {
     });
   }
 
+  /**
+   * Nothing is in flight when the only instance starts: what its previous run had claimed is due again now (one
+   * statement). Resolves to the number of parcels released. Not for a database that other instances share: their
+   * leases stand.
+   */
+  async releaseDeliveryLeases(): Promise<number> {
+    const released = await this.stores.parcels.releaseLeases(INTERNET_QUEUE, this.clock.now());
+    if (released > 0) this.logger.info({ parcels: released }, 'Parcels claimed by the previous run are due again');
+    return released;
+  }
+
+  /**
+   * Claimed parcels not tried now (their route failed a moment ago): due again at `until`, in one commit, their
+   * attempts unchanged. Resolves, per parcel, to whether it was queued.
+   */
+  async postponeBatch(parcels: readonly Pick<ParcelRecord, 'senderId' | 'id'>[], until: Date): Promise<boolean[]> {
+    if (parcels.length === 0) return [];
+    const results = await this.groupCommit.write(
+      parcels.map((parcel): StoreWrite => ({
+        kind: 'reschedule parcel',
+        key: { queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id },
+        nextAttemptDate: until,
+      })),
+    );
+    return results.map((result) => result === true);
+  }
+
   /** Delivery failed: retry at `retryAt`, or after an exponential backoff by default. */
   async markFailed(key: Omit<ParcelKey, 'queue'>, retryAt?: Date): Promise<boolean> {
     const parcel = await this.stores.parcels.get({ queue: INTERNET_QUEUE, senderId: key.senderId, id: key.id });
