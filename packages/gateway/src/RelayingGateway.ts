@@ -451,7 +451,7 @@ export class RelayingGateway extends Gateway {
    */
   async postponeBatch(parcels: readonly Pick<ParcelRecord, 'senderId' | 'id'>[], until: Date): Promise<boolean[]> {
     if (parcels.length === 0) return [];
-    const results = await this.groupCommit.write(
+    const results = await this.groupCommit.submit(
       parcels.map((parcel): StoreWrite => ({
         kind: 'reschedule parcel',
         key: { queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id },

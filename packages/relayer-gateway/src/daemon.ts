@@ -157,9 +157,6 @@ export class RelayerGatewayDaemon {
       // On SQLite a crash means a retry at the next start anyway; on PostgreSQL, when another instance takes over.
       deliveryLeaseMs: config.deliveryLeaseMs,
     });
-    // NOTE: this also runs on PostgreSQL, where it hands out again what other live instances have claimed, though
-    // the branch below says their leases stand. Kept as it was (behaviour unchanged here); to settle on its own.
-    await this.gatewayInstance.releaseDeliveryLeases();
     this.registrar = new CourierRegistrar({
       gateway: this.gatewayInstance,
       answers: this.stores.courierAnswers,
