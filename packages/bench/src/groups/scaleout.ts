@@ -86,11 +86,15 @@ async function runScaleout({ options, figures, log }: GroupContext): Promise<voi
       });
       if (config.postgres) figures.record(`scaleout.${config.name}.dbConnections`, result.connections, 'connections');
       // Where the CPU went (on a machine of few cores, what bounds the gain of more instances).
+      result.instanceCpuMs.forEach((cpuMs, index) => {
+        if (cpuMs !== null) figures.record(`scaleout.${config.name}.i${index}.cpuSeconds`, cpuMs / 1000, 's');
+      });
       const cpu = { instances: result.instancesCpuMs, postgres: result.postgresCpuMs, bench: result.benchCpuMs };
       for (const [part, cpuMs] of Object.entries(cpu)) {
         if (cpuMs !== null) figures.record(`scaleout.${config.name}.cpuSeconds.${part}`, cpuMs / 1000, 's');
       }
     } catch (error) {
+      run.describeDaemons(log);
       figures.note(`scaleout: ${config.name} failed: ${error instanceof Error ? error.message : String(error)}`);
       log(
         `scaleout: ${config.name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
@@ -130,6 +134,8 @@ interface RunResult {
   readonly connections: number;
   /** CPU time used during the timed part, in ms (null when /proc cannot tell). */
   readonly instancesCpuMs: number | null;
+  /** The same, per instance. */
+  readonly instanceCpuMs: (number | null)[];
   readonly postgresCpuMs: number | null;
   readonly benchCpuMs: number;
 }
@@ -197,16 +203,23 @@ class ScaleoutRun {
       peakRssKiB: this.daemons.map((daemon) => daemon.memory()?.peakRssKiB ?? null),
       connections,
       instancesCpuMs: cpuSpent(cpuBefore.instances, cpuAfter.instances),
+      instanceCpuMs: cpuBefore.perInstance.map((before, index) => cpuSpent(before, cpuAfter.perInstance[index])),
       postgresCpuMs: this.database ? cpuSpent(cpuBefore.postgres, cpuAfter.postgres) : null,
       benchCpuMs: cpuAfter.bench - cpuBefore.bench,
     };
   }
 
-  /** CPU time so far of the instances (together), of the PostgreSQL server's processes, and of this process. */
-  private cpuMs(): { instances: number | null; postgres: number | null; bench: number } {
+  /** CPU time so far of the instances (each and together), of the PostgreSQL server's processes, and of this process. */
+  private cpuMs(): {
+    perInstance: (number | null)[];
+    instances: number | null;
+    postgres: number | null;
+    bench: number;
+  } {
     const perInstance = this.daemons.map((daemon) => readProcessCpuMs(daemon.pid));
     const { user, system } = process.cpuUsage();
     return {
+      perInstance,
       instances: perInstance.includes(null) ? null : perInstance.reduce((sum: number, ms) => sum + ms!, 0),
       postgres: readCpuMsOfProcessesNamed('postgres'),
       bench: (user + system) / 1000,
@@ -341,9 +354,11 @@ class ScaleoutRun {
     await Promise.all(
       users.map(async ({ cargoes }, userIndex) => {
         const courier = this.couriers[userIndex % this.couriers.length];
-        const { acked } = await courier.deliverCargo(cargoes.map((cargo) => ({ cargo })));
+        const { acked, error } = await courier.deliverCargo(cargoes.map((cargo) => ({ cargo })));
         if (acked.length !== cargoes.length)
-          throw new Error(`Only ${acked.length} of ${cargoes.length} cargoes were acknowledged`);
+          throw new Error(
+            `Only ${acked.length} of ${cargoes.length} cargoes were acknowledged` + (error ? `: ${error.message}` : ''),
+          );
       }),
     );
   }
@@ -381,6 +396,11 @@ class ScaleoutRun {
       });
       if (error) throw error;
     }
+  }
+
+  /** What each instance last wrote on stderr (a failed run says why there). */
+  describeDaemons(log: (message: string) => void): void {
+    for (const daemon of this.daemons) log(daemon.describe());
   }
 
   async close(): Promise<void> {
