@@ -155,6 +155,7 @@ class ScaleoutRun {
   private sink: PogRPCServer | null = null;
   /** Distinct parcel ids the public endpoint received. */
   private readonly received = new Set<string>();
+  private closed = false;
 
   constructor(
     private readonly config: Config,
@@ -186,7 +187,15 @@ class ScaleoutRun {
     const started = performance.now();
     await Promise.all([
       this.deliverCargo(users),
-      waitFor('every parcel at the public endpoint', () => this.received.size >= n, RUN_TIMEOUT_MS, 10),
+      waitFor(
+        'every parcel at the public endpoint',
+        () => {
+          this.assertOpen();
+          return this.received.size >= n;
+        },
+        RUN_TIMEOUT_MS,
+        10,
+      ),
       this.sendFromInternet(users.flatMap((user) => user.fromInternet)).then(() =>
         Promise.all(users.map((user, userIndex) => this.collect(user, userIndex))),
       ),
@@ -386,6 +395,7 @@ class ScaleoutRun {
     let stored = 0;
     const deadline = Date.now() + RUN_TIMEOUT_MS;
     for (let round = userIndex; stored < fromInternet.length; round += 1) {
+      this.assertOpen();
       if (Date.now() > deadline)
         throw new Error(`Collected ${stored} of ${fromInternet.length} parcels from the Internet`);
       const courier = this.couriers[round % this.couriers.length];
@@ -403,7 +413,16 @@ class ScaleoutRun {
     for (const daemon of this.daemons) log(daemon.describe());
   }
 
+  /**
+   * After close() (a part of the run failed), the parts still waiting or collecting stop here: else they would keep
+   * the bench's process alive until RUN_TIMEOUT_MS.
+   */
+  private assertOpen(): void {
+    if (this.closed) throw new Error('The run was closed');
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     for (const courier of this.couriers) courier.close();
     for (const client of this.publicClients) client.close();
     await Promise.all(this.daemons.map((daemon) => daemon.stop()));
