@@ -169,7 +169,10 @@ async function putParcels(
   results: StoreWriteResult[],
 ): Promise<void> {
   for (const chunk of chunks(puts, ({ write }) => write.parcel.serialized.length)) {
-    // In place, keeping the row's lease and attempts (see putParcel in stores.ts); rows in the writes' order.
+    // In place, keeping the row's lease and attempts: a copy that arrives while the parcel is being delivered
+    // must neither become due at once (another instance would deliver it twice) nor escape the deletion that
+    // follows the delivery. It takes a new seq: a replacement goes to the end of its queue. Rows go in the
+    // writes' order (each takes the next seq).
     const parameters = chunk.flatMap(({ write: { parcel } }: { write: { parcel: NewParcelRecord } }) => [
       parcel.queue,
       parcel.senderId,
@@ -194,7 +197,8 @@ async function putParcels(
       results[index] = inserted.has(keyOf(parcelKey(write.parcel), 'true')) ? 'stored' : 'replaced';
     }
   }
-  // The guards, after the upserts, in a statement of their own (see putParcel in stores.ts).
+  // The guards, after the upserts, in a statement of their own (a new snapshot): a delivery committed meanwhile
+  // is seen here; one committed later must first delete this very row, which it then does.
   const guarded = puts.filter(({ write }) => write.unlessRecorded);
   for (const chunk of chunks(guarded)) {
     const parameters = chunk.flatMap(({ write: { parcel, unlessRecorded } }) => [

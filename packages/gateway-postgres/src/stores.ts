@@ -3,7 +3,6 @@ import type {
   CertificateRegistry,
   GatewayStores,
   IdLedger,
-  LedgerKey,
   NewParcelRecord,
   ParcelKey,
   ParcelListOptions,
@@ -412,45 +411,7 @@ class ParcelsListener {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Single writes, shared by the stores' methods and writeBatch
-
-async function putParcel(
-  client: Queryable,
-  parcel: NewParcelRecord,
-  unlessRecorded?: LedgerKey,
-): Promise<'stored' | 'replaced' | 'already recorded'> {
-  // In place, keeping the row's lease and attempts: a copy that arrives while the parcel is being delivered
-  // must neither become due at once (another instance would deliver it twice) nor escape the deletion that
-  // follows the delivery. It takes a new seq: a replacement goes to the end of its queue.
-  const { rows } = await client.query<{ inserted: boolean }>(
-    `INSERT INTO parcels (queue, sender_id, message_id, recipient_id, recipient_address, expiry, serialized)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (queue, sender_id, message_id) DO UPDATE SET
-       seq = nextval('gateway_seq'), recipient_id = excluded.recipient_id,
-       recipient_address = excluded.recipient_address, expiry = excluded.expiry, serialized = excluded.serialized
-     RETURNING (xmax = 0) AS inserted`,
-    [
-      parcel.queue,
-      parcel.senderId,
-      parcel.id,
-      parcel.recipientId,
-      parcel.recipientInternetAddress,
-      parcel.expiryDate,
-      parcel.serialized,
-    ],
-  );
-  // The guard is read after the upsert, in a statement of its own (a new snapshot): a delivery committed
-  // meanwhile is seen here; one committed later must first delete this very row, which it then does.
-  if (unlessRecorded) {
-    const guarded = await client.query(
-      `DELETE FROM parcels WHERE queue = $1 AND sender_id = $2 AND message_id = $3
-         AND EXISTS (SELECT 1 FROM ledger WHERE namespace = $4 AND id = $5)`,
-      [parcel.queue, parcel.senderId, parcel.id, unlessRecorded.namespace, unlessRecorded.id],
-    );
-    if ((guarded.rowCount ?? 0) > 0) return 'already recorded';
-  }
-  return rows[0].inserted ? 'stored' : 'replaced';
-}
+// Single writes, for the stores' methods (writeBatch: batchWrites.ts)
 
 async function deleteParcel(client: Queryable, key: ParcelKey): Promise<boolean> {
   const result = await client.query('DELETE FROM parcels WHERE queue = $1 AND sender_id = $2 AND message_id = $3', [
@@ -530,7 +491,7 @@ export class PostgresParcelStore implements ParcelStore {
 
   async put(parcel: NewParcelRecord): Promise<'stored' | 'replaced'> {
     return inTransaction(this.pool, async (client) => {
-      const outcome = (await putParcel(client, parcel)) as 'stored' | 'replaced';
+      const [outcome] = (await applyWrites(client, [{ kind: 'put parcel', parcel }])) as ['stored' | 'replaced'];
       await notifyQueued(client, [parcel.queue]);
       return outcome;
     });
