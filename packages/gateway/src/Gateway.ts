@@ -218,16 +218,19 @@ export abstract class Gateway {
       serialized,
     };
     const key = { queue, senderId: record.senderId, id: record.id };
-    // Checked here to spare a write, and again by the put's own transaction (another instance over the same
-    // database may record the delivery in between).
+    // The put's own transaction checks the ledger (another instance over the same database may record the
+    // delivery at any time).
     const delivered = deliveredLedgerKey(key);
-    if (await this.stores.ledger.has(delivered.namespace, delivered.id)) return this.alreadyDelivered(key);
     const write: StoreWrite = { kind: 'put parcel', parcel: record, unlessRecorded: delivered };
     if (batch) {
-      // Within a cargo: written with the rest of the cargo in one commit (see receiveCargo).
+      // Within a cargo: written with the rest of the cargo in one commit, whose results tell a parcel already
+      // delivered (see receiveCargo). Not looked up first: a lookup per parcel, one after the other, cost more
+      // than the rare duplicate's write.
       batch.push(write);
       return { key, outcome: 'stored' };
     }
+    // Checked here too, to spare a duplicate the write.
+    if (await this.stores.ledger.has(delivered.namespace, delivered.id)) return this.alreadyDelivered(key);
     // Parcels arriving one by one (from endpoints over PoWebSocket, say) are committed in groups.
     const [result] = await this.groupCommit.submit([write]);
     if (result === 'already recorded') return this.alreadyDelivered(key);

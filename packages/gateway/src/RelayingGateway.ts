@@ -88,6 +88,8 @@ export interface CargoCollection {
  */
 export class RelayingGateway extends Gateway {
   private readonly deliveryLeaseMs: number;
+  /** The registered certificate of each cargo's sender, by the cargo's batch of writes (see acceptParcelFromCargo). */
+  private readonly cargoSenders = new WeakMap<StoreWrite[], Promise<Certificate | null>>();
 
   constructor(options: RelayingGatewayOptions) {
     super(options);
@@ -327,8 +329,14 @@ export class RelayingGateway extends Gateway {
     if (parcel.recipient.internetAddress === undefined) {
       return this.routeToUserGateway(parcel, serialized, batch);
     }
-    // Bound for the Internet: the sender must be an endpoint of the user gateway that sent the cargo.
-    const userGateway = await this.stores.registry.get(peerId);
+    // Bound for the Internet: the sender must be an endpoint of the user gateway that sent the cargo (looked up
+    // once per cargo, not once per parcel).
+    let lookup = this.cargoSenders.get(batch);
+    if (!lookup) {
+      lookup = this.stores.registry.get(peerId);
+      this.cargoSenders.set(batch, lookup);
+    }
+    const userGateway = await lookup;
     await this.validateParcel(parcel, userGateway ? [userGateway] : [], { parcelId: parcel.id });
     return this.storeParcel(parcel, serialized, INTERNET_QUEUE, batch);
   }
