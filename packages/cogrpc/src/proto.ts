@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import * as grpc from '@grpc/grpc-js';
+import { protobufVarint as varint } from '@twitter-relaynet/core';
 import { loadGrpcPackage } from '@twitter-relaynet/pogrpc';
 
 import { CogRPCError } from './errors';
@@ -92,15 +93,4 @@ export function serializeCargoDelivery(message: {
       return length;
     },
   };
-}
-
-function varint(value: number): Buffer {
-  const octets: number[] = [];
-  let rest = value;
-  while (rest > 0x7f) {
-    octets.push((rest & 0x7f) | 0x80);
-    rest = Math.floor(rest / 0x80);
-  }
-  octets.push(rest);
-  return Buffer.from(octets);
 }
