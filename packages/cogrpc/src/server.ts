@@ -14,7 +14,6 @@ import {
 
 import {
   CARGO_MESSAGE_OVERHEAD,
-  COGRPC_FLOW_CONTROL_WINDOW,
   DEFAULT_CARGO_WINDOW,
   MAX_AUTHORIZATION_LENGTH,
   MAX_CARGO_LENGTH,
@@ -75,7 +74,6 @@ export async function createCogRPCServer(options: CogRPCServerOptions): Promise<
     label: 'CogRPC',
     maxReceiveLength: maxCargoLength + CARGO_MESSAGE_OVERHEAD,
     maxSendLength: MAX_CARGO_MESSAGE_LENGTH,
-    flowControlWindow: COGRPC_FLOW_CONTROL_WINDOW,
   };
   return startGrpcBindingServer(options, settings, ({ addService, calls, logger, idleTimeoutMs }) => {
     const handlers = {
