@@ -25,6 +25,7 @@ import {
 } from '@twitter-relaynet/pogrpc';
 
 import {
+  COGRPC_FLOW_CONTROL_WINDOW,
   DEFAULT_CARGO_WINDOW,
   DEFAULT_CLIENT_DEADLINE_MS,
   MAX_CARGO_LENGTH,
@@ -87,6 +88,7 @@ export class CogRPCClient implements CargoDeliveryClient {
       ...channel.options,
       'grpc.max_send_message_length': MAX_CARGO_MESSAGE_LENGTH,
       'grpc.max_receive_message_length': MAX_CARGO_MESSAGE_LENGTH,
+      'grpc-node.flow_control_window': COGRPC_FLOW_CONTROL_WINDOW,
     }) as never;
   }
 

@@ -16,3 +16,10 @@ export const DEFAULT_CARGO_WINDOW = DEFAULT_WINDOW;
 export const DEFAULT_CLIENT_DEADLINE_MS = 10 * 60_000;
 /** Longest Authorization metadata value accepted (grpc-js refuses headers above 8 KiB anyway). */
 export const MAX_AUTHORIZATION_LENGTH = 8_000;
+/**
+ * HTTP/2 receive window (per stream and per connection) of both ends of a CogRPC connection, instead of HTTP/2's
+ * 64 KiB. Cargo is megabytes long: with 64 KiB, the sender waits for the receiver's WINDOW_UPDATE every 64 KiB (see
+ * `widenReceiveWindow` in the pogrpc package). Bounded memory: at most this much is buffered per call beyond
+ * the window of unacknowledged cargo.
+ */
+export const COGRPC_FLOW_CONTROL_WINDOW = 4 * 1024 * 1024;

@@ -15,6 +15,7 @@ import {
 
 import {
   CARGO_MESSAGE_OVERHEAD,
+  COGRPC_FLOW_CONTROL_WINDOW,
   DEFAULT_CARGO_WINDOW,
   MAX_AUTHORIZATION_LENGTH,
   MAX_CARGO_LENGTH,
@@ -75,6 +76,7 @@ export async function createCogRPCServer(options: CogRPCServerOptions): Promise<
     label: 'CogRPC',
     maxReceiveLength: maxCargoLength + CARGO_MESSAGE_OVERHEAD,
     maxSendLength: MAX_CARGO_MESSAGE_LENGTH,
+    flowControlWindow: COGRPC_FLOW_CONTROL_WINDOW,
   };
   return startGrpcBindingServer(options, settings, ({ addService, calls, logger, idleTimeoutMs }) => {
     const handlers = {

@@ -169,6 +169,8 @@ export interface GrpcBindingSettings {
   readonly label: string;
   readonly maxReceiveLength: number;
   readonly maxSendLength: number;
+  /** HTTP/2 receive window in octets (see `GrpcListenerOptions.flowControlWindow`); default HTTP/2's 64 KiB. */
+  readonly flowControlWindow?: number;
 }
 
 /** What a binding's services get to build their calls with. */
@@ -215,6 +217,7 @@ export async function startGrpcBindingServer(
     admission,
     logger,
     label: settings.label,
+    flowControlWindow: settings.flowControlWindow,
   });
   return grpcBindingServer(listener, calls);
 }

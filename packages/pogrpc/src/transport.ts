@@ -4,6 +4,7 @@
  * channel credentials with certificate pinning.
  */
 import { chmod } from 'node:fs/promises';
+import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { createServer, isIP, type Server as NetServer, type Socket } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 
@@ -44,6 +45,11 @@ export interface GrpcListenerOptions {
   readonly logger: Logger;
   /** Binding name used in log lines, e.g. `PogRPC`. */
   readonly label: string;
+  /**
+   * HTTP/2 receive window (per stream and per connection), in octets, when larger than HTTP/2's 64 KiB: see
+   * `withHttp2Sessions`. Default: HTTP/2's.
+   */
+  readonly flowControlWindow?: number;
 }
 
 export interface GrpcListener {
@@ -57,6 +63,9 @@ export interface GrpcListener {
   close(): Promise<void>;
 }
 
+/** How long a server waits for the answer to its keepalive ping (the silence guard drops silent peers sooner). */
+const PING_ANSWER_TIMEOUT_MS = 5 * 60_000;
+
 /** Options for a `grpc.Server` whose listener is `listenGrpc`'s: keepalive pings make a live peer answer. */
 export function grpcServerOptions(
   idleTimeoutMs: number,
@@ -66,9 +75,12 @@ export function grpcServerOptions(
   return {
     'grpc.max_receive_message_length': maxReceiveLength,
     'grpc.max_send_message_length': maxSendLength,
-    // Server pings detect dead peers once the HTTP/2 session is up.
+    // Server pings make a live but quiet peer send octets (its answer), which the silence guard below counts.
+    // The guard, not the ping's own timeout, drops dead peers: on a slow link the answer queues behind up to a flow-
+    // control window of the peer's data (4 MiB at 256 KiB/s is 16 s), and octets arriving meanwhile prove the peer
+    // is alive, so waiting for the answer itself must not end the connection.
     'grpc.keepalive_time_ms': Math.max(50, Math.floor(idleTimeoutMs / 2)),
-    'grpc.keepalive_timeout_ms': idleTimeoutMs,
+    'grpc.keepalive_timeout_ms': Math.max(idleTimeoutMs, PING_ANSWER_TIMEOUT_MS),
     // Longer than the silence guard below, so that a peer stalled before its session is up is dropped by the guard.
     'grpc.max_connection_idle_ms': 2 * idleTimeoutMs,
     // A peer needs one call per direction at a time; without a cap (Node's default is 2^32-1) one connection
@@ -100,6 +112,10 @@ export async function listenGrpc(grpcServer: grpc.Server, options: GrpcListenerO
   }
   // We accept connections ourselves (TCP or a 0600 Unix socket) and hand them to grpc-js.
   const injector = grpcServer.createConnectionInjector(credentials);
+  const window = options.flowControlWindow;
+  if (window !== undefined) {
+    withHttp2Sessions(grpcServer, (session) => widenReceiveWindow(session, window), logger, label);
+  }
 
   const sockets = new Set<Socket>();
   // A healthy peer always sends something within the idle timeout: its answers to our keepalive pings (sent every
@@ -179,6 +195,40 @@ export async function listenGrpc(grpcServer: grpc.Server, options: GrpcListenerO
       logger.info({ address }, `${label} server closed`);
     },
   };
+}
+
+/**
+ * Run `onSession` on every HTTP/2 session the gRPC server starts from now on. grpc-js offers no option for the
+ * server's flow-control window, so its HTTP/2 servers are reached through its (untyped) `http2Servers` map; if a
+ * grpc-js release renames it, the sessions keep HTTP/2's defaults and a warning says so.
+ */
+function withHttp2Sessions(
+  grpcServer: grpc.Server,
+  onSession: (session: ServerHttp2Session) => void,
+  logger: Logger,
+  label: string,
+): void {
+  const servers = (grpcServer as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(servers instanceof Map) || servers.size === 0) {
+    logger.warn({}, `${label}: cannot reach grpc-js's HTTP/2 server; the default 64 KiB flow-control window stays`);
+    return;
+  }
+  for (const server of servers.keys() as IterableIterator<Http2Server>) server.on('session', onSession);
+}
+
+/**
+ * Let the peer send up to `window` octets, per stream and on the connection, before it waits for our
+ * WINDOW_UPDATE. With HTTP/2's 64 KiB, a sender of megabyte messages stops every 64 KiB until this process has read
+ * the data and answered, a round trip between two processes for every 64 KiB: on a busy machine, the transfer
+ * moves only while both are scheduled at once. What is not read yet stays bounded by `window` per stream (a
+ * delivery call that pauses reading at its window of unacknowledged messages holds at most that much more).
+ */
+export function widenReceiveWindow(
+  session: { setLocalWindowSize(size: number): void; settings(s: object): void },
+  window: number,
+): void {
+  session.setLocalWindowSize(window);
+  session.settings({ initialWindowSize: window });
 }
 
 function safeUmask(mask: number): number | null {
