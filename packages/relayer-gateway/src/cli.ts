@@ -1,10 +1,9 @@
 import { Command, CommanderError } from 'commander';
 
-import { DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
+import { ConfigurationError, DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
 import { lineLogger } from '@twitter-relaynet/core';
 
 import {
-  ConfigError,
   DEFAULT_DELIVERY_LEASE_MS,
   DEFAULT_POGRPC_ADDRESS,
   ENV,
@@ -109,7 +108,7 @@ export async function main(
       io.stderr(`relayer-gateway: ${error.message.replace(/^error: /, '')} (see relayer-gateway --help)\n`);
       return USAGE_EXIT_CODE;
     }
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigurationError) {
       io.stderr(`relayer-gateway: ${error.message} (see relayer-gateway --help)\n`);
       return USAGE_EXIT_CODE;
     }

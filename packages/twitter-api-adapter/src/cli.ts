@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 
-import { DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
+import { ConfigurationError, DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
 import { lineLogger } from '@twitter-relaynet/core';
 
 import {
@@ -15,7 +15,6 @@ import {
   loadConfig,
 } from './config';
 import { TwitterApiAdapterDaemon } from './daemon';
-import { ConfigError } from './errors';
 
 /** Exit statuses (documented in --help): the daemons' own. */
 export const EXIT = DAEMON_EXIT;
@@ -90,7 +89,7 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<T
       io.stderr(`twitter-api-adapter: ${error.message.replace(/^error: /, '')} (see twitter-api-adapter --help)\n`);
       return EXIT.USAGE;
     }
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigurationError) {
       io.stderr(`twitter-api-adapter: ${error.message} (see twitter-api-adapter --help)\n`);
       return EXIT.USAGE;
     }

@@ -4,9 +4,13 @@
  */
 import { join, resolve } from 'node:path';
 
-import { DotenvError, readDotenv, resolveDataRoot, X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
-
-import { ConfigurationError } from './errors';
+import {
+  ConfigurationError,
+  DotenvError,
+  readDotenv,
+  resolveDataRoot,
+  X_API_EMULATOR_CREDENTIALS,
+} from '@twitter-relaynet/config';
 
 export const ENV = {
   DATA_ROOT: 'RELAYNET_DATA_ROOT',

@@ -10,4 +10,11 @@ export {
 } from './store';
 export { resolvePaths, loadCredentials, ENV, type AppPaths, type UserCredentials } from './config';
 export { checkTweetText, assertTweetText } from './text';
-export { ExitCode, AppError, UsageError, ConfigurationError, GatewayUnreachableError } from './errors';
+export {
+  ExitCode,
+  AppError,
+  type AppProblem,
+  exitCodeOf,
+  GatewayUnreachableError,
+  IdentityRefusedError,
+} from './errors';

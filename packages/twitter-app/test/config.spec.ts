@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
+import { ConfigurationError, X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 
-import { ConfigurationError, ExitCode, loadCredentials, resolvePaths } from '../src';
+import { ExitCode, exitCodeOf, loadCredentials, resolvePaths } from '../src';
 
 describe('credentials and paths', () => {
   const dir = mkdtempSync(join(tmpdir(), 'twitter-app-config-'));
@@ -50,7 +50,7 @@ describe('credentials and paths', () => {
       error = caught;
     }
     expect(error).toBeInstanceOf(ConfigurationError);
-    expect((error as ConfigurationError).exitCode).toBe(ExitCode.CONFIGURATION);
+    expect(exitCodeOf(error as ConfigurationError)).toBe(ExitCode.CONFIGURATION);
     expect((error as Error).message).toMatch(message);
   });
 

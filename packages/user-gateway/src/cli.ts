@@ -1,9 +1,9 @@
 import { Command, CommanderError } from 'commander';
 
-import { DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
+import { ConfigurationError, DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
 import { lineLogger } from '@twitter-relaynet/core';
 
-import { ConfigError, ENV, type Env, resolveConfig, type UserGatewayFlags } from './config';
+import { ENV, type Env, resolveConfig, type UserGatewayFlags } from './config';
 import { UserGatewayDaemon } from './daemon';
 
 export const USAGE_EXIT_CODE = DAEMON_EXIT.USAGE;
@@ -60,7 +60,7 @@ export async function main(
       io.stderr(`user-gateway: ${error.message.replace(/^error: /, '')} (see user-gateway --help)\n`);
       return USAGE_EXIT_CODE;
     }
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigurationError) {
       io.stderr(`user-gateway: ${error.message} (see user-gateway --help)\n`);
       return USAGE_EXIT_CODE;
     }

@@ -7,9 +7,10 @@
 import { CommanderError } from 'commander';
 
 import { describeDaemonCommandLineFuzz } from '@twitter-relaynet/binding-conformance';
+import { ConfigurationError } from '@twitter-relaynet/config';
 
 import { makeCommand } from '../src/cli';
-import { ConfigError, resolveConfig, type UserGatewayFlags } from '../src/config';
+import { resolveConfig, type UserGatewayFlags } from '../src/config';
 
 /** Largest delay setTimeout honours (beyond it Node fires after 1 ms: a busy loop). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -33,11 +34,11 @@ describeDaemonCommandLineFuzz({
     command.parse(['node', 'user-gateway', ...argv], { from: 'node' });
     return resolveConfig(command.opts<UserGatewayFlags>(), environment);
   },
-  usageErrors: [CommanderError, ConfigError],
+  usageErrors: [CommanderError, ConfigurationError],
   addressKeys: ['pogrpcAddress'],
 });
 
 /** A poll interval above 2^31-1 ms would make Node fire the timer at once, in a busy loop. */
 test('a poll interval beyond what a timer holds is a usage error', () => {
-  expect(() => resolveConfig({ pollInterval: String(MAX_TIMER_MS + 1) }, {})).toThrow(ConfigError);
+  expect(() => resolveConfig({ pollInterval: String(MAX_TIMER_MS + 1) }, {})).toThrow(ConfigurationError);
 });
