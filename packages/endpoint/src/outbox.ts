@@ -3,12 +3,11 @@
  * acknowledges a parcel (then deletes it) or the parcel expires (then drops it with a log line). The outbox
  * is durable, so what is pending survives restarts; `start()` sends it.
  */
-import { backoffDelay, type BackoffOptions } from '@twitter-relaynet/core';
+import { backoffDelay, type BackoffOptions, errorMessage } from '@twitter-relaynet/core';
 import { PogRPCClient, type ClientTls } from '@twitter-relaynet/pogrpc';
 
 import type { Clock } from './clock';
 import type { Logger } from './logger';
-import { describe } from './receiver';
 import type { Outbox, OutboxEntry } from './stores/types';
 
 /** Where to deliver parcels: a relaying gateway's PogRPC server. */
@@ -108,7 +107,7 @@ export class OutboxDispatcher {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flush().catch((error) =>
-        this.options.logger.error({ error: describe(error) }, 'Outbox delivery pass failed'),
+        this.options.logger.error({ error: errorMessage(error) }, 'Outbox delivery pass failed'),
       );
     }, delayMs);
     this.timer.unref?.();
@@ -149,7 +148,7 @@ export class OutboxDispatcher {
           route = this.options.resolve(entry.gatewayAddress);
         } catch (error) {
           route = null;
-          logger.error({ parcelId: entry.parcelId, error: describe(error) }, 'Gateway resolution failed');
+          logger.error({ parcelId: entry.parcelId, error: errorMessage(error) }, 'Gateway resolution failed');
         }
         if (!route) {
           failed += 1;
@@ -181,7 +180,7 @@ export class OutboxDispatcher {
       logger.info({ parcelId, gateway: route.target }, 'Parcel delivered to the gateway (acknowledged)');
     }
     let failed = 0;
-    const reason = report.error ? describe(report.error) : 'not acknowledged';
+    const reason = report.error ? errorMessage(report.error) : 'not acknowledged';
     for (const entry of entries) {
       if (acked.has(entry.parcelId)) continue;
       failed += 1;

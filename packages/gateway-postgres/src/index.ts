@@ -12,4 +12,4 @@ export {
   IdentityMismatchError,
   type PostgresStoresOptions,
 } from './stores';
-export { migrate, MIGRATIONS, SCHEMA_VERSION, SchemaVersionError } from './migrations';
+export { migrate, MIGRATIONS, SCHEMA_VERSION } from './migrations';

@@ -1,10 +1,11 @@
+import { SchemaVersionError } from '@twitter-relaynet/core';
 import { CcaReusedError, INTERNET_QUEUE, RelayingGateway } from '@twitter-relaynet/gateway';
 import { describeWithPostgres, useTestDatabase, waitFor } from '@twitter-relaynet/test-support';
 import pg from 'pg';
 
 import { NOW, parcel } from '../../gateway/src/stores/conformanceSuite';
 import { makeWorld } from '../../gateway/src/testUtils';
-import { MIGRATIONS, SchemaVersionError, SCHEMA_VERSION } from './migrations';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import { IdentityMismatchError, openPostgresStores, type PostgresGatewayStores } from './stores';
 import { openEmptyStores } from './testDatabase';
 

@@ -17,6 +17,7 @@ import type {
   StoreWrite,
   StoreWriteResult,
 } from '@twitter-relaynet/gateway';
+import { GatewayError } from '@twitter-relaynet/gateway';
 import pg from 'pg';
 
 import { migrate } from './migrations';
@@ -38,9 +39,8 @@ import { migrate } from './migrations';
 
 export const PARCELS_CHANNEL = 'gateway_parcels';
 
-export class IdentityMismatchError extends Error {
-  override name = 'IdentityMismatchError';
-}
+/** The database holds another gateway's identity than the one this instance was started with. */
+export class IdentityMismatchError extends GatewayError {}
 const DEFAULT_PAGE_SIZE = 100;
 /** Bodies up to this size come with their page; larger ones one at a time (a page of 9 MiB parcels would not fit in memory). */
 const INLINE_BODY_MAX = 64 * 1024;

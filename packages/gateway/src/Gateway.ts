@@ -1,22 +1,23 @@
 import type { KeyObject } from 'node:crypto';
 
 import {
+  type BatchItem,
   batchMessages,
   Cargo,
   type Certificate,
+  DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS,
+  describeMessageType,
   encryptPayload,
+  errorMessage,
   MAX_SDU_PLAINTEXT_LENGTH,
   MAX_TTL_SECONDS,
   MessageType,
   Parcel,
   ParcelCollectionAck,
+  readMessageType,
+  readStoredRamfFields,
   type Recipient,
   RelaynetError,
-  readMessageType,
-  describeMessageType,
-  type BatchItem,
-  DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS,
-  readStoredRamfFields,
 } from '@twitter-relaynet/core';
 
 import { type Clock, systemClock } from './clock';
@@ -610,8 +611,4 @@ export function deliveredParcelWrites(key: ParcelKey, expiryDate: Date): StoreWr
     { kind: 'record id', ...deliveredLedgerKey(key), expiryDate },
     { kind: 'delete parcel', key },
   ];
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -17,6 +17,7 @@ import {
 
 import { describeError } from './flashdrive';
 import { coSocketRegistrationExchange, type RegistrationExchange } from './registration';
+import { RelayError } from './errors';
 
 export { type CollectedMessage, type RefusedDelivery, RefusalDisposition };
 
@@ -29,7 +30,7 @@ export interface DeliveryCallbacks {
 }
 
 /** The gateway refused a collection, saying why; `disposition` says whether the CCA may be presented again. */
-export class CollectionRefusedError extends Error {
+export class CollectionRefusedError extends RelayError {
   public constructor(
     public readonly reason: string,
     public readonly disposition: RefusalDisposition,

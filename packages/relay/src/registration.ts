@@ -30,6 +30,7 @@ import {
 
 import { describeError, isIgnoredName, readMessageFile, syncDirectory, writeDurably } from './flashdrive';
 import { ExitCode, type Reporter } from './output';
+import { RelayError } from './errors';
 
 /** The subfolder of user-gw/ and relayer-gw/ holding registration messages. */
 export const REGISTRATION_FOLDER = 'registration';
@@ -45,10 +46,10 @@ const MAX_REGISTRATION_FILE_LENGTH = 65_536;
  */
 export type RegistrationExchange = (body: Buffer) => Promise<Buffer>;
 
-export class RegistrationRefusedError extends Error {}
+export class RegistrationRefusedError extends RelayError {}
 
 /** The gateway does not offer registration exchanges (an older gateway): the leg is skipped. */
-export class RegistrationUnsupportedError extends Error {}
+export class RegistrationUnsupportedError extends RelayError {}
 
 export interface RegistrationLegOptions {
   readonly side: 'user-gateway' | 'relayer-gateway';
