@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { ProgressWatchdog } from '@twitter-relaynet/core';
+import { type Logger, ProgressWatchdog, silentLogger } from '@twitter-relaynet/core';
 import {
   callProgress,
   clientChannel,
@@ -9,14 +9,12 @@ import {
   PogRPCAbortedError,
   PogRPCCallError,
   PogRPCProtocolError,
-  silentLogger,
   type GrpcBindingClientOptions,
   type DeliveryCallOptions,
   type OutboundItem,
   type OutboundReport,
   type DeliveryAckMessage,
   type DeliveryMessage,
-  type Logger,
 } from '@twitter-relaynet/pogrpc';
 
 import {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import * as grpc from '@grpc/grpc-js';
+import { type Logger } from '@twitter-relaynet/core';
 import {
   InboundDeliveryCall,
   ServerCall,
@@ -9,7 +10,6 @@ import {
   type DeliveryMessage,
   type GrpcBindingServer,
   type GrpcBindingServerOptions,
-  type Logger,
 } from '@twitter-relaynet/pogrpc';
 
 import {

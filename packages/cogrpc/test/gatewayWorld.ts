@@ -1,8 +1,8 @@
+import { MemoryLogger } from '@twitter-relaynet/core';
 /**
  * A CogRPC server in front of a real relaying gateway (packages/gateway, memory stores), with a real user gateway
  * to make cargo and CCAs: what a courier meets at the Internet end.
  */
-import { MemoryLogger } from '@twitter-relaynet/gateway';
 
 import { makeParcelToAdapter, makeParcelToApp, makeWorld, type World } from '../../gateway/src/testUtils';
 import { toCogRPCRefusal } from '../../relayer-gateway/src/cogrpc';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { chmod } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 
-import { removeStaleSocket } from '@twitter-relaynet/core';
+import { type Logger, removeStaleSocket, silentLogger } from '@twitter-relaynet/core';
 import {
   DEFAULT_SERVER_CONNECTION_TIMEOUT_MS,
   DEFAULT_SERVER_IDLE_TIMEOUT_MS,
@@ -15,7 +15,6 @@ import {
   RegistrationStatus,
 } from './constants';
 import { CoSocketError, CoSocketProtocolError, CoSocketRefusalError } from './errors';
-import { type Logger, silentLogger } from './logger';
 import type { Packet } from './packets';
 import { PacketSocket } from './packetSocket';
 

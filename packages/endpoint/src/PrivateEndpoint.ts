@@ -10,15 +10,16 @@ import {
   derSerializePublicKey,
   getIdFromIdentityKey,
   issueDeliveryAuthorization,
+  type Logger,
   Parcel,
   ServiceMessage,
+  silentLogger,
 } from '@twitter-relaynet/core';
 
 import { systemClock, type Clock } from './clock';
 import { getConnectionParametersId, type ConnectionParameters } from './connectionParameters';
 import { EndpointStateError, InvalidParcelError, PeerError } from './errors';
 import { loadOrCreateIdentityKey } from './identity';
-import { silentLogger, type Logger } from './logger';
 import type { MessageHandler, OutgoingMessage, ReceiptOutcome } from './messages';
 import type { DeliveryAuthorization } from './pda';
 import { ParcelReceiver } from './receiver';

@@ -97,7 +97,6 @@ export { openSqliteStores, SqliteEndpointStores, DATABASE_FILE_NAME, ensurePriva
 
 // Infrastructure
 export { type Clock, systemClock, ManualClock } from './clock';
-export { type Logger, silentLogger, MemoryLogger, jsonLineLogger, type LogRecord } from './logger';
 export { EndpointError, InvalidParcelError, EndpointStateError, PeerError, ConnectionParametersError } from './errors';
 
 // Test double for the user gateway (for tests of code built on this library)

@@ -3,11 +3,10 @@
  * acknowledges a parcel (then deletes it) or the parcel expires (then drops it with a log line). The outbox
  * is durable, so what is pending survives restarts; `start()` sends it.
  */
-import { backoffDelay, type BackoffOptions, errorMessage } from '@twitter-relaynet/core';
+import { backoffDelay, type BackoffOptions, errorMessage, type Logger } from '@twitter-relaynet/core';
 import { PogRPCClient, type ClientTls } from '@twitter-relaynet/pogrpc';
 
 import type { Clock } from './clock';
-import type { Logger } from './logger';
 import type { Outbox, OutboxEntry } from './stores/types';
 
 /** Where to deliver parcels: a relaying gateway's PogRPC server. */
@@ -107,7 +106,7 @@ export class OutboxDispatcher {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flush().catch((error) =>
-        this.options.logger.error({ error: errorMessage(error) }, 'Outbox delivery pass failed'),
+        this.options.logger.error({ err: errorMessage(error) }, 'Outbox delivery pass failed'),
       );
     }, delayMs);
     this.timer.unref?.();
@@ -148,7 +147,7 @@ export class OutboxDispatcher {
           route = this.options.resolve(entry.gatewayAddress);
         } catch (error) {
           route = null;
-          logger.error({ parcelId: entry.parcelId, error: errorMessage(error) }, 'Gateway resolution failed');
+          logger.error({ parcelId: entry.parcelId, err: errorMessage(error) }, 'Gateway resolution failed');
         }
         if (!route) {
           failed += 1;

@@ -6,11 +6,10 @@
  * durably stored, or permanently refused and logged); an exception (the app's handler or a store failed)
  * means "do not acknowledge", so the gateway delivers the parcel again.
  */
-import { errorMessage, Parcel } from '@twitter-relaynet/core';
+import { errorMessage, type Logger, Parcel } from '@twitter-relaynet/core';
 
 import type { Clock } from './clock';
 import { InvalidParcelError, isCoreError } from './errors';
-import type { Logger } from './logger';
 import type { IncomingMessage, MessageHandler, ReceiptOutcome } from './messages';
 import type { SessionManager } from './sessions';
 import type { DedupLedger } from './stores/types';
@@ -109,7 +108,7 @@ export class ParcelReceiver {
       await handler(message);
     } catch (error) {
       logger.warn(
-        { ...logFields, error: errorMessage(error) },
+        { ...logFields, err: errorMessage(error) },
         'The app did not take the message: the parcel is not acknowledged',
       );
       throw error;

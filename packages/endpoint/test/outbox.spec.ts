@@ -1,11 +1,11 @@
 /** The public endpoint's outbox, delivering to a fake relaying gateway's real PogRPC server. */
 import { createPogRPCServer, type PogRPCServer } from '@twitter-relaynet/pogrpc';
 import { waitFor } from '@twitter-relaynet/test-support';
+import { MemoryLogger } from '@twitter-relaynet/core';
 
 import {
   createMemoryStores,
   ManualClock,
-  MemoryLogger,
   PeerError,
   PublicEndpoint,
   type GatewayRoute,

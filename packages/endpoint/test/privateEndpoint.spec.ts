@@ -4,26 +4,22 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
+  type Certificate,
   encryptPayload,
   generateRsaKeyPair,
   issueEndpointCertificate,
   issueGatewayCertificate,
+  MemoryLogger,
   Parcel,
   ServiceMessage,
-  type Certificate,
-} from '@twitter-relaynet/core';
-import {
-  makeEndpointCertificateIssuer,
-  makeHandshakeVerifier,
-  PoWebSocketServer,
   silentLogger,
-} from '@twitter-relaynet/powebsocket';
+} from '@twitter-relaynet/core';
+import { makeEndpointCertificateIssuer, makeHandshakeVerifier, PoWebSocketServer } from '@twitter-relaynet/powebsocket';
 
 import {
   createMemoryStores,
   DATABASE_FILE_NAME,
   deserializeDeliveryAuthorization,
-  MemoryLogger,
   PoWebSocketGatewayTransport,
   PrivateEndpoint,
   PublicEndpoint,

@@ -9,6 +9,7 @@ import {
   describeMessageType,
   encryptPayload,
   errorMessage,
+  type Logger,
   MAX_SDU_PLAINTEXT_LENGTH,
   MAX_TTL_SECONDS,
   MessageType,
@@ -18,12 +19,12 @@ import {
   readStoredRamfFields,
   type Recipient,
   RelaynetError,
+  silentLogger,
 } from '@twitter-relaynet/core';
 
 import { type Clock, systemClock } from './clock';
 import { findFutureDatedParcels, type FutureDatedCargo } from './clockSkew';
 import { CargoRefusedError, ParcelRefusedError } from './errors';
-import { type Logger, silentLogger } from './logger';
 import { GroupCommitter } from './stores/groupCommit';
 import {
   type GatewayStores,
@@ -453,7 +454,7 @@ export abstract class Gateway {
       } catch (error) {
         itemsSkipped += 1;
         this.counters.itemsSkipped += 1;
-        this.logger.warn({ cargoId: cargo.id, peerId, item: index, reason: errorMessage(error) }, 'Cargo item skipped');
+        this.logger.warn({ cargoId: cargo.id, peerId, item: index, err: errorMessage(error) }, 'Cargo item skipped');
       }
     }
     const results = await this.stores.writeBatch(writes);
@@ -528,10 +529,7 @@ export abstract class Gateway {
       if (!(error instanceof RelaynetError)) throw error;
       // Permanently refused and logged: acknowledge it so the peer stops sending it.
       this.counters.itemsSkipped += 1;
-      this.logger.warn(
-        { cargoId, peerId, parcelId: parcel.id, reason: errorMessage(error) },
-        'Parcel in cargo refused',
-      );
+      this.logger.warn({ cargoId, peerId, parcelId: parcel.id, err: errorMessage(error) }, 'Parcel in cargo refused');
       outcome = null;
     }
     batch.push({

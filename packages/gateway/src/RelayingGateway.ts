@@ -120,7 +120,7 @@ export class RelayingGateway extends Gateway {
     try {
       return await this.authorizeCollection(ccaSerialized);
     } catch (error) {
-      this.logger.warn({ reason: errorMessage(error), error: (error as Error).name }, 'CCA refused');
+      this.logger.warn({ err: errorMessage(error), refusal: (error as Error).name }, 'CCA refused');
       throw error;
     }
   }

@@ -24,7 +24,9 @@ import {
   derSerializePublicKey,
   getIdFromIdentityKey,
   type KeyPair,
+  type Logger,
   signSignedData,
+  silentLogger,
   verifySignedData,
   writeFileAtomically,
 } from '@twitter-relaynet/core';
@@ -36,7 +38,6 @@ import {
   RegistrationRequestTimingError,
   UnrelatedRegistrationResponseError,
 } from './errors';
-import { type Logger, silentLogger } from './logger';
 import type { RegistrationResponse } from './registration';
 import type { RelayingGateway } from './RelayingGateway';
 

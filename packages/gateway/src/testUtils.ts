@@ -8,12 +8,12 @@ import {
   issueDeliveryAuthorization,
   issueEndpointCertificate,
   type KeyPair,
+  MemoryLogger,
   Parcel,
   type RamfMessageOptions,
 } from '@twitter-relaynet/core';
 
 import { ManualClock } from './clock';
-import { MemoryLogger } from './logger';
 import { RelayingGateway } from './RelayingGateway';
 import { selfIssueGatewayCertificate } from './registration';
 import { createMemoryStores } from './stores/memory';

@@ -1,7 +1,6 @@
-import type { Certificate } from '@twitter-relaynet/core';
+import { type Certificate, type Logger, silentLogger } from '@twitter-relaynet/core';
 
 import { RegistrationError } from './errors';
-import { type Logger, silentLogger } from './logger';
 import type { RegistrationResponse } from './registration';
 import { type GatewayStores, peerQueue, type RegistrationRecord } from './stores/types';
 

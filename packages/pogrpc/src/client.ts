@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { type Logger, silentLogger } from '@twitter-relaynet/core';
 
 import {
   DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
@@ -9,7 +10,6 @@ import {
   MAX_PARCEL_LENGTH,
 } from './constants';
 import { PogRPCError } from './errors';
-import { type Logger, silentLogger } from './logger';
 import { deliverOverCall, type DeliveryCallOptions, type OutboundItem, type OutboundReport } from './outbound';
 import { loadPogRPCService, type ParcelDeliveryAckMessage, type ParcelDeliveryMessage } from './proto';
 import { clientChannel, type GrpcBindingClientOptions } from './transport';

@@ -20,7 +20,6 @@ export {
   PogRPCAbortedError,
   PogRPCInvalidParcelError,
 } from './errors';
-export { type Logger, silentLogger, createStderrJsonLogger } from './logger';
 export {
   POGRPC_PROTO_PATH,
   loadPogRPCService,

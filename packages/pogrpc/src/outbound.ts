@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import * as grpc from '@grpc/grpc-js';
-import { ProgressWatchdog } from '@twitter-relaynet/core';
+import { type Logger, ProgressWatchdog } from '@twitter-relaynet/core';
 
 import { callProgress } from './callProgress';
 import { MAX_DELIVERY_ID_LENGTH } from './constants';
@@ -13,7 +13,6 @@ import {
   PogRPCProtocolError,
 } from './errors';
 import type { DeliveryAckMessage, DeliveryMessage } from './inbound';
-import type { Logger } from './logger';
 
 /** One message to deliver: `{id?, parcel}` or `{id?, cargo}`. */
 export type OutboundItem<Field extends string> = {

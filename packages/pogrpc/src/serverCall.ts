@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 
 import * as grpc from '@grpc/grpc-js';
+import { type Logger, silentLogger } from '@twitter-relaynet/core';
 
 import { DEFAULT_SERVER_CALL_TIMEOUT_MS, DEFAULT_SERVER_IDLE_TIMEOUT_MS } from './constants';
-import { type Logger, silentLogger } from './logger';
 import {
   connectionAdmission,
   grpcServerOptions,

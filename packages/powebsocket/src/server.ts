@@ -7,11 +7,10 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 
 import WebSocket, { WebSocketServer } from 'ws';
-import { removeStaleSocket } from '@twitter-relaynet/core';
+import { type Logger, removeStaleSocket, silentLogger } from '@twitter-relaynet/core';
 
 import { CloseCode, ProtocolError } from './closeCodes';
 import { RegistrationRefusedError } from './errors';
-import { type Logger, stderrLogger } from './logger';
 import { type ConnectionOptions, PeerConnection } from './peer';
 import {
   MAX_PARCEL_SIZE,
@@ -71,6 +70,7 @@ export interface PoWebSocketServerOptions extends ConnectionOptions {
   issueEndpointCertificate?(publicKey: Buffer): Promise<EndpointRegistration>;
   /** Stores a PDD durably (the ack goes out once this resolves). Absent: PDDs are logged and refused. */
   onDeauthorization?(pdd: ParcelDeliveryDeauthorization, endpointIds: readonly string[]): Promise<void>;
+  /** Where to log (default: nowhere, as every library; the daemon chooses the sink). */
   readonly logger?: Logger;
   /** Most identities (signatures) one handshake may claim (default 16). */
   readonly maxIdentities?: number;
@@ -328,7 +328,7 @@ export class PoWebSocketServer {
 
   /** Starts listening on `options.socketPath`. */
   static async listen(options: PoWebSocketServerOptions): Promise<PoWebSocketServer> {
-    const logger = options.logger ?? stderrLogger;
+    const logger = options.logger ?? silentLogger;
     const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     await removeStaleSocket(options.socketPath, (problem) =>
       problem === 'in use'

@@ -5,6 +5,7 @@ import {
   issueEndpointCertificate,
   issueGatewayCertificate,
   type KeyPair,
+  silentLogger,
 } from '@twitter-relaynet/core';
 
 import {
@@ -15,7 +16,6 @@ import {
   makeEndpointCertificateIssuer,
   makeHandshakeSigner,
   makeHandshakeVerifier,
-  silentLogger,
 } from '../src';
 import { tempSocketPath } from './helpers';
 

@@ -13,6 +13,7 @@ import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
 import * as grpc from '@grpc/grpc-js';
+import { type Logger } from '@twitter-relaynet/core';
 import {
   certificateFingerprint,
   type ClientTls,
@@ -20,7 +21,6 @@ import {
   type CollectedCargo,
   CourierRegistrationClient,
   GrpcCallError,
-  type Logger,
 } from '@twitter-relaynet/cogrpc';
 
 import { describeError } from './flashdrive';

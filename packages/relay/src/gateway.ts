@@ -4,6 +4,7 @@
  * say goodbye. relay.ts holds the trip's logic once against this contract; CoSocket (a Unix socket on this
  * computer) and CogRPC (gRPC over TLS, across the network) each implement it.
  */
+import { type Logger } from '@twitter-relaynet/core';
 import {
   CoSocketClient,
   CoSocketQuitError,
@@ -12,7 +13,6 @@ import {
   QuitReason,
   type RefusedDelivery,
   RefusalDisposition,
-  type Logger,
 } from '@twitter-relaynet/cosocket';
 
 import { describeError } from './flashdrive';

@@ -19,14 +19,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 
-import {
-  CoSocketClient,
-  CoSocketQuitError,
-  CoSocketRefusalError,
-  type Logger,
-  QuitReason,
-  silentLogger,
-} from '@twitter-relaynet/cosocket';
+import { type Logger, silentLogger } from '@twitter-relaynet/core';
+import { CoSocketClient, CoSocketQuitError, CoSocketRefusalError, QuitReason } from '@twitter-relaynet/cosocket';
 
 import { describeError, isIgnoredName, readMessageFile, syncDirectory, writeDurably } from './flashdrive';
 import { ExitCode, type Reporter } from './output';
@@ -194,7 +188,7 @@ class RegistrationLeg {
     } catch (error) {
       if (!(error instanceof RegistrationRefusedError)) throw error;
       this.result.refused++;
-      this.logger.warn({ file: path, reason: error.message }, 'Registration message refused by the gateway');
+      this.logger.warn({ file: path, err: error.message }, 'Registration message refused by the gateway');
       this.reporter.line(`relay: ${this.display(path)}: refused by the gateway: ${error.message}`);
       await this.setAside(path);
       return null;

@@ -13,7 +13,7 @@ import {
   GatewayRegistrationRefusedError,
   type ServerTls,
 } from '@twitter-relaynet/cogrpc';
-import { type Certificate, type Logger, writeFileAtomically } from '@twitter-relaynet/core';
+import { type Certificate, errorMessage, type Logger, writeFileAtomically } from '@twitter-relaynet/core';
 import {
   CoSocketRefusalError,
   createCoSocketServer,
@@ -247,7 +247,7 @@ export class RelayerGatewayDaemon {
     try {
       await writeFileAtomically(this.path(FILES.health), JSON.stringify(health) + '\n', 0o644);
     } catch (error) {
-      this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Could not write health.json');
+      this.logger.warn({ err: errorMessage(error) }, 'Could not write health.json');
     }
   }
 
@@ -257,7 +257,7 @@ export class RelayerGatewayDaemon {
    */
   private logFailure(message: string, error: unknown): void {
     if (this.postgres && !this.postgres.reachable) return;
-    this.logger.error({ err: error instanceof Error ? error.message : String(error) }, message);
+    this.logger.error({ err: errorMessage(error) }, message);
   }
 
   private printBanner(): void {
@@ -406,7 +406,7 @@ export class RelayerGatewayDaemon {
         // A spent or expired CCA is genuine but worthless: answer "nothing for you" rather than
         // a protocol error, so the relay can drop it instead of presenting it forever (as it would
         // after a crash between our acceptance and its deletion of the file).
-        this.logger.warn({ reason: error.message }, 'Spent or expired CCA: nothing to collect');
+        this.logger.warn({ err: error.message }, 'Spent or expired CCA: nothing to collect');
         return {
           items: [],
           refusal: { reason: `CCA refused: ${error.message}`, disposition: RefusalDisposition.FINAL },
@@ -557,7 +557,7 @@ export class RelayerGatewayDaemon {
       try {
         route = this.addressBook.resolve(address);
       } catch (error) {
-        this.logger.warn({ parcelId: parcel.id, err: String(error) }, 'Cannot resolve the recipient address');
+        this.logger.warn({ parcelId: parcel.id, err: errorMessage(error) }, 'Cannot resolve the recipient address');
         unroutable.push(parcel);
         continue;
       }

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { silentLogger } from '@twitter-relaynet/core';
 import {
   type DeliveryAuthorization,
   deserializeDeliveryAuthorization,
@@ -17,7 +18,6 @@ import {
   PublicEndpoint,
   readConnectionParameters,
   serializeDeliveryAuthorization,
-  silentLogger,
 } from '@twitter-relaynet/endpoint';
 import { waitFor } from '@twitter-relaynet/test-support';
 

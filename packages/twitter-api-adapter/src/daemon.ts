@@ -9,8 +9,8 @@
  * Outgoing parcels go to the relaying gateway configured by flag or variable (its address and TLS certificate);
  * the adapter never reads another process's folder. The outbox retries while that gateway is not up.
  */
-import { writeFileAtomically } from '@twitter-relaynet/core';
-import { ensurePrivateDirectory, type Logger } from '@twitter-relaynet/endpoint';
+import { errorMessage, type Logger, writeFileAtomically } from '@twitter-relaynet/core';
+import { ensurePrivateDirectory } from '@twitter-relaynet/endpoint';
 import { certificateFingerprint, loadOrCreateServerTlsIdentity, type PogRPCServer } from '@twitter-relaynet/pogrpc';
 
 import { TwitterApiAdapter } from './adapter';
@@ -88,7 +88,7 @@ export class TwitterApiAdapterDaemon {
     }
     this.republishTimer = setInterval(() => {
       this.adapterInstance!.endpoint.publishConnectionParameters(config.connectionParametersPath).catch((error) =>
-        logger.error({ error: (error as Error).message }, 'Could not publish the connection parameters'),
+        logger.error({ err: errorMessage(error) }, 'Could not publish the connection parameters'),
       );
     }, REPUBLISH_INTERVAL_MS);
     this.republishTimer.unref();

@@ -9,11 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { MemoryLogger } from '@twitter-relaynet/core';
 import {
   createMemoryStores,
   ManualClock,
   MemoryGatewayTransport,
-  MemoryLogger,
   PrivateEndpoint,
   PublicEndpoint,
   serializeDeliveryAuthorization,

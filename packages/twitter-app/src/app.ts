@@ -6,20 +6,23 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 
 import { ConfigurationError } from '@twitter-relaynet/config';
-import { DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS, MAX_TTL_SECONDS } from '@twitter-relaynet/core';
+import {
+  DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS,
+  type Logger,
+  MAX_TTL_SECONDS,
+  silentLogger,
+} from '@twitter-relaynet/core';
 import {
   ConnectionParametersError,
   PoWebSocketGatewayTransport,
   PrivateEndpoint,
   readConnectionParameters,
   serializeDeliveryAuthorization,
-  silentLogger,
   systemClock,
   type Clock,
   type GatewaySession,
   type GatewayTransport,
   type IncomingMessage,
-  type Logger,
   type PublicPeer,
 } from '@twitter-relaynet/endpoint';
 

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import {
   type Certificate,
   derDeserializeRsaPublicKey,
+  errorMessage,
   getIdFromIdentityKey,
   type KeyPair,
   type Logger,
@@ -271,7 +272,7 @@ export class UserGatewayDaemon {
       for (const folder of folders) await writeFileAtomically(join(folder, REGISTRATION_STATUS_FILE), status, 0o644);
     } catch (error) {
       // The registration itself is committed; only what others read of it is stale until the next start.
-      this.logger.error({ err: String(error) }, 'Could not publish the registration');
+      this.logger.error({ err: errorMessage(error) }, 'Could not publish the registration');
     }
   }
 
@@ -283,7 +284,7 @@ export class UserGatewayDaemon {
       published = readCertificate(this.config.relayingGatewayCertificate);
     } catch (error) {
       this.logger.warn(
-        { file: this.config.relayingGatewayCertificate, err: String(error) },
+        { file: this.config.relayingGatewayCertificate, err: errorMessage(error) },
         'Unreadable relaying gateway certificate',
       );
       return;
@@ -414,7 +415,7 @@ export class UserGatewayDaemon {
         if (fresh && request.userGatewayId === this.registration.userGatewayId) return existing;
       } catch (error) {
         this.logger.warn(
-          { file: path, err: String(error) },
+          { file: path, err: errorMessage(error) },
           'Unreadable courier registration request: making a new one',
         );
       }
@@ -553,7 +554,7 @@ export class UserGatewayDaemon {
       this.publishedClockStatus = serializeClockStatus(this.clockStatus);
     } catch (error) {
       this.logger.warn(
-        { file: this.clockStatusPath, err: String(error) },
+        { file: this.clockStatusPath, err: errorMessage(error) },
         'Unreadable clock status file: starting afresh',
       );
       this.clockStatus = {};
@@ -588,7 +589,10 @@ export class UserGatewayDaemon {
         else await writeFileAtomically(this.clockStatusPath, latest, 0o644);
         this.publishedClockStatus = latest;
       } catch (error) {
-        this.logger.error({ file: this.clockStatusPath, err: String(error) }, 'Could not publish the clock status');
+        this.logger.error(
+          { file: this.clockStatusPath, err: errorMessage(error) },
+          'Could not publish the clock status',
+        );
       }
     });
     await this.clockStatusWrite;
@@ -623,7 +627,7 @@ export class UserGatewayDaemon {
     try {
       await this.gateway.purgeExpired();
     } catch (error) {
-      this.logger.error({ err: String(error) }, 'Purging expired messages failed');
+      this.logger.error({ err: errorMessage(error) }, 'Purging expired messages failed');
     }
   }
 }
