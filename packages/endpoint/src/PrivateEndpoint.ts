@@ -25,7 +25,7 @@ import type { DeliveryAuthorization } from './pda';
 import { ParcelReceiver } from './receiver';
 import { DEFAULT_PARCEL_TTL_SECONDS } from './constants';
 import { DEFAULT_SESSION_KEY_LIFETIME_MS, SessionManager } from './sessions';
-import { openSqliteStores } from './stores/sqlite';
+import { openEndpointSqliteStores } from './stores/sqlite';
 import type { EndpointStores, IdentityRecord } from './stores/types';
 import type { GatewaySession, GatewayTransport } from './transport';
 
@@ -77,7 +77,7 @@ export interface CollectionReport {
 export class PrivateEndpoint {
   static async open(options: PrivateEndpointOptions): Promise<PrivateEndpoint> {
     if (!options.stores && !options.dataDir) throw new TypeError('Pass dataDir or stores');
-    const stores = options.stores ?? openSqliteStores(options.dataDir!);
+    const stores = options.stores ?? openEndpointSqliteStores(options.dataDir!);
     try {
       const clock = options.clock ?? systemClock;
       const identity = await loadOrCreateIdentityKey(stores.keys);

@@ -25,7 +25,7 @@ import { OutboxDispatcher, type GatewayResolver, type GatewayRoute } from './out
 import { checkDeliveryAuthorization, type DeliveryAuthorization } from './pda';
 import { ParcelReceiver } from './receiver';
 import { DEFAULT_SESSION_KEY_LIFETIME_MS, SessionManager } from './sessions';
-import { openSqliteStores } from './stores/sqlite';
+import { openEndpointSqliteStores } from './stores/sqlite';
 import type { EndpointStores } from './stores/types';
 
 const MAINTENANCE_INTERVAL_MS = 3_600_000;
@@ -74,7 +74,7 @@ export interface QueuedParcel {
 export class PublicEndpoint {
   static async open(options: PublicEndpointOptions): Promise<PublicEndpoint> {
     if (!options.stores && !options.dataDir) throw new TypeError('Pass dataDir or stores');
-    const stores = options.stores ?? openSqliteStores(options.dataDir!);
+    const stores = options.stores ?? openEndpointSqliteStores(options.dataDir!);
     try {
       const clock = options.clock ?? systemClock;
       const identity = await loadOrCreateSelfIssuedIdentity(stores.keys, clock);

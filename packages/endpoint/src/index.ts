@@ -93,7 +93,12 @@ export {
   MemoryOutbox,
   createMemoryStores,
 } from './stores/memory';
-export { openSqliteStores, SqliteEndpointStores, DATABASE_FILE_NAME, ensurePrivateDirectory } from './stores/sqlite';
+export {
+  openEndpointSqliteStores,
+  SqliteEndpointStores,
+  DATABASE_FILE_NAME,
+  ensurePrivateDirectory,
+} from './stores/sqlite';
 
 // Infrastructure
 export { type Clock, systemClock, ManualClock } from './clock';

@@ -14,7 +14,7 @@ export {
   MemoryRegistrationStore,
 } from './stores/memory';
 export {
-  openSqliteStores,
+  openGatewaySqliteStores,
   SqliteGatewayStores,
   SqliteParcelStore,
   SqliteIdLedger,

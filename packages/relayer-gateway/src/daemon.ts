@@ -29,7 +29,7 @@ import {
   CcaTimingError,
   CourierRegistrar,
   INTERNET_QUEUE,
-  openSqliteStores,
+  openGatewaySqliteStores,
   ParcelRefusedError,
   type ParcelRecord,
   RegistrationRequestRefusedError,
@@ -215,7 +215,7 @@ export class RelayerGatewayDaemon {
 
   private async openStores(): Promise<GatewayStores> {
     const { databaseUrl } = this.config;
-    if (!databaseUrl) return openSqliteStores(this.path(FILES.database));
+    if (!databaseUrl) return openGatewaySqliteStores(this.path(FILES.database));
     // Typed through the type-only import: the type checker may resolve this dynamic import to the built copy.
     const { openPostgresStores } = (await import('@twitter-relaynet/gateway-postgres')) as unknown as PostgresModule;
     this.postgres = await openPostgresStores({

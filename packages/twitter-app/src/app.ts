@@ -26,7 +26,7 @@ import {
   type PublicPeer,
 } from '@twitter-relaynet/endpoint';
 
-import type { AppPaths, UserCredentials } from './config';
+import type { AppPaths, LoadedCredentials } from './config';
 import {
   AppError,
   type AppProblem,
@@ -62,7 +62,7 @@ export const SUBSCRIPTION_RENEWAL_FRACTION = 1 / 3;
 
 export interface TwitterAppOptions {
   readonly paths: AppPaths;
-  readonly credentials: UserCredentials;
+  readonly credentials: LoadedCredentials;
   readonly clock?: Clock;
   readonly logger?: Logger;
   /** For tests: another transport than PoWebSocket over `paths.gatewaySocket`. */
@@ -187,7 +187,7 @@ class CheckedTransport implements GatewayTransport {
   }
 }
 
-function credentialsDigest(credentials: UserCredentials): string {
+function credentialsDigest(credentials: LoadedCredentials): string {
   return createHash('sha256').update(`${credentials.accessToken}\0${credentials.accessSecret}`).digest('hex');
 }
 

@@ -15,7 +15,7 @@ import {
 import { jsonLineLogger, silentLogger, type Logger } from '@twitter-relaynet/core';
 
 import { isReachProblem, TwitterApp, type SendReport, type SubscriptionResult } from './app';
-import { ENV, loadCredentials, resolvePaths, type AppPaths, type UserCredentials } from './config';
+import { ENV, loadCredentials, resolvePaths, type AppPaths, type LoadedCredentials } from './config';
 import { type AppProblem, ExitCode, exitCodeOf, isAppProblem, withSuffix } from './errors';
 import {
   formatDate,
@@ -50,7 +50,7 @@ const NAME = 'twitter-app';
 /** Ends an error that stopped a tweet before it was stored: nobody should count on it. */
 const NOT_SAVED = '; the tweet was not saved';
 /** `status` and `timeline --offline` read the store only: they need no credentials. */
-const OFFLINE_CREDENTIALS: UserCredentials = { accessToken: '', accessSecret: '', source: 'emulator' };
+const OFFLINE_CREDENTIALS: LoadedCredentials = { accessToken: '', accessSecret: '', source: 'emulator' };
 
 const GLOBAL_HELP = `
 Without a command: register with the user gateway and subscribe to your home timeline (first run; the

@@ -8,7 +8,7 @@ export {
   type TimelineTweet,
   type OutcomeRecord,
 } from './store';
-export { resolvePaths, loadCredentials, ENV, type AppPaths, type UserCredentials } from './config';
+export { resolvePaths, loadCredentials, ENV, type AppPaths, type LoadedCredentials } from './config';
 export { checkTweetText, assertTweetText } from './text';
 export {
   ExitCode,

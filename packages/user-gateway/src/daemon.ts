@@ -48,7 +48,7 @@ import {
   type RegistrationRecord,
   selfIssueGatewayCertificate,
   type SqliteGatewayStores,
-  openSqliteStores,
+  openGatewaySqliteStores,
   UserGateway,
   UserGatewayRegistration,
   writeRegistrationRequest,
@@ -146,7 +146,7 @@ export class UserGatewayDaemon {
     const { keyPair, created } = await loadOrCreateKeyPair(this.path(FILES.key));
     this.keyPair = keyPair;
     if (created) this.logger.info({ file: this.path(FILES.key) }, 'Identity key generated');
-    this.stores = openSqliteStores(this.path(FILES.database));
+    this.stores = openGatewaySqliteStores(this.path(FILES.database));
     this.loadClockStatus();
 
     this.registration = await UserGatewayRegistration.open({
