@@ -26,8 +26,10 @@ module.exports = {
         '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.jest.json') }],
       },
       // Sibling packages resolve to their TypeScript sources, so tests never need a prior build.
+      // A test-only package's further entries (`@twitter-relaynet/test-support/gateway`) are folders or files of src.
       moduleNameMapper: {
         '^@twitter-relaynet/([a-z-]+)$': path.join(packagesDir, '$1', 'src'),
+        '^@twitter-relaynet/(test-support|binding-conformance)/([a-z-]+)$': path.join(packagesDir, '$1', 'src', '$2'),
       },
     }))
     .concat(scriptsProject),

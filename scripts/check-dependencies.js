@@ -6,7 +6,7 @@
  * `dependencies`; modules imported only by its tests (src/**\/*.spec.ts, test/) in its `dependencies` or
  * `devDependencies`; each of its `dependencies` must be imported by its production code and each of its
  * `devDependencies` by its tests (an `@types/x` package counts as used where `x` is, and a sibling package where
- * its executable is named); no file may reach into another package by a relative path (bar the listed ones). The root package's development tools must each be used by a root script or
+ * its executable is named); no file may reach into another package by a relative path. The root package's development tools must each be used by a root script or
  * configuration file. Imports are read with TypeScript's own scanner, so type-only imports count too.
  *
  * Exits 1 listing every problem, 0 when there is none.
@@ -20,23 +20,6 @@ const ts = require('typescript');
 const ROOT = path.resolve(process.argv[2] ?? path.join(__dirname, '..'));
 const PACKAGES = path.join(ROOT, 'packages');
 const BUILTINS = new Set(builtinModules);
-// Test helpers that tests of one package take from another's folder, waiting for a shared test-support home (issue
-// 14, item 7). Listed so that no new one appears unnoticed: importing file -> file reached, both from packages/.
-const KNOWN_RELATIVE_REACHES = new Set([
-  'cogrpc/test/admission.spec.ts -> pogrpc/test/helpers',
-  'cogrpc/test/conformance.spec.ts -> pogrpc/test/helpers',
-  'cogrpc/test/gatewayWorld.ts -> gateway/src/testUtils',
-  'cogrpc/test/gatewayWorld.ts -> relayer-gateway/src/cogrpc',
-  'dev-tools/test/cli.spec.ts -> launcher/test/terminal',
-  'gateway-postgres/src/conformance.spec.ts -> gateway/src/stores/conformanceSuite',
-  'gateway-postgres/src/multiInstance.spec.ts -> gateway/src/stores/conformanceSuite',
-  'gateway-postgres/src/multiInstance.spec.ts -> gateway/src/testUtils',
-  'launcher/test/walkthrough.spec.ts -> x-api-emulator/test/browser',
-  'relay/test/cogrpc.spec.ts -> relayer-gateway/test/world',
-  'twitter-api-adapter/test/unreachable.spec.ts -> relayer-gateway/test/world',
-  'twitter-api-adapter/test/unreachable.spec.ts -> twitter-app/test/gateway',
-  'twitter-app/test/userGateway.ts -> relayer-gateway/test/tmpfs',
-]);
 // Root devDependencies used by name rather than by import: how each is used.
 const ROOT_TOOL_USES = {
   typescript: 'tsc in the build scripts',
@@ -114,8 +97,7 @@ function checkPackage(dir, executables, problems) {
     for (const specifier of specifiersOf(text)) {
       if (specifier.startsWith('.')) {
         const target = path.resolve(path.dirname(file), specifier);
-        const reach = `${path.relative(PACKAGES, file)} -> ${path.relative(PACKAGES, target)}`;
-        if (!target.startsWith(dir + path.sep) && !KNOWN_RELATIVE_REACHES.has(reach)) {
+        if (!target.startsWith(dir + path.sep)) {
           problems.push(
             `${where}/${relative} reaches into ${path.relative(ROOT, target)} by a relative path: import the package`,
           );

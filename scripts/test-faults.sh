@@ -65,28 +65,28 @@ step build npm run build --silent
 #    Each trial leaves a random number of cargo, CCAs and parcels in flight; the figures are in figures.jsonl.
 #    The same file also kills either gateway at random points of the user gateway's first registration.
 step crash env CRASH_TRIALS="$CRASH_TRIALS" CRASH_SEED="$CRASH_SEED" \
-  node node_modules/jest/bin/jest.js packages/relayer-gateway/test/crash.spec.ts
+  node node_modules/jest/bin/jest.js packages/system-tests/test/crash.spec.ts
 # ... and of the Twitter API adapter while it takes tweets and posts them to the X API (emulator).
 step adapter-crash env CRASH_TRIALS="$CRASH_TRIALS" CRASH_SEED="$CRASH_SEED" \
-  node node_modules/jest/bin/jest.js packages/relayer-gateway/test/adapter-crash.spec.ts
+  node node_modules/jest/bin/jest.js packages/system-tests/test/adapter-crash.spec.ts
 
 # ... and of either gateway or the relay at random points of a registration through the courier alone (two
 #    data roots, COURIER_CRASH_TRIALS per process kind, about 9 s each).
 step courier-registration-crash env COURIER_CRASH_TRIALS="$COURIER_CRASH_TRIALS" CRASH_SEED="$CRASH_SEED" \
-  node node_modules/jest/bin/jest.js packages/relayer-gateway/test/courierRegistration.spec.ts -t "kill -9"
+  node node_modules/jest/bin/jest.js packages/system-tests/test/courierRegistration.spec.ts -t "kill -9"
 
 # 2. Flashdrive faults (real gateways; real tmpfs mounts when root) and the relay's own fault tests.
-step flashdrive node node_modules/jest/bin/jest.js packages/relayer-gateway/test/flashdrive.spec.ts
+step flashdrive node node_modules/jest/bin/jest.js packages/system-tests/test/flashdrive.spec.ts
 step flashdrive-relay node node_modules/jest/bin/jest.js --selectProjects relay
 
 # 3. Clock skew of +-3 h between the user's computer and the Internet side.
-step skew node node_modules/jest/bin/jest.js packages/relayer-gateway/test/skew.spec.ts
+step skew node node_modules/jest/bin/jest.js packages/system-tests/test/skew.spec.ts
 
 # 4. PogRPC starvation: silent TCP connections that come back 200 ms after each close, more than the
 #    connection cap, while real deliveries (TLS, gRPC, new connections) go on; library server, then both
 #    PogRPC ports of the real processes (relaying gateway, adapter posting tweets to the X API emulator).
 step pogrpc-flood env POGRPC_FLOOD_CONNECTIONS="$POGRPC_FLOOD_CONNECTIONS" POGRPC_FLOOD_SECONDS="$POGRPC_FLOOD_SECONDS" \
-  node node_modules/jest/bin/jest.js --runInBand packages/pogrpc/test/starvation.flood.spec.ts packages/relayer-gateway/test/starvation.flood.spec.ts
+  node node_modules/jest/bin/jest.js --runInBand packages/pogrpc/test/starvation.flood.spec.ts packages/system-tests/test/starvation.flood.spec.ts
 
 # 5. Fuzz suites: every spec whose path contains "fuzz". Count their property tests with one run each,
 #    then size FUZZ_RUNS so that properties x runs reaches FUZZ_TOTAL.

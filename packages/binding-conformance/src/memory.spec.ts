@@ -3,13 +3,16 @@
  * asserted something a correct binding cannot do, this would fail.
  */
 import { describeBindingConformance } from './suite';
-import type { BindingFactory, DeliveryReport, RawConnectionOutcome, TestClient } from './types';
+import type { DeliveryReport, PulledDelivery } from '@twitter-relaynet/binding';
+
+import type { BindingFactory, RawConnectionOutcome, TestClient } from './types';
 
 const WINDOW = 5;
 const MAX = 1024 * 1024;
 
-const memoryBinding: BindingFactory = {
+const memoryBinding: BindingFactory<'message'> = {
   name: 'in-memory reference',
+  field: 'message',
   maxMessageSize: MAX,
   window: WINDOW,
   frameOverhead: 0,
@@ -21,7 +24,7 @@ const memoryBinding: BindingFactory = {
   async start({ onMessage, idleTimeoutMs }) {
     let buffered = 0;
     return {
-      async connectClient(): Promise<TestClient> {
+      async connectClient(): Promise<TestClient<'message'>> {
         let alive = true;
         let wake: (() => void) | null = null;
         const kill = () => {
@@ -29,11 +32,11 @@ const memoryBinding: BindingFactory = {
           wake?.();
         };
         return {
-          async deliver(messages, options = {}): Promise<DeliveryReport> {
-            const acked: number[] = [];
-            const inFlight = new Set<number>();
-            const unacked: number[] = [];
-            let error: unknown;
+          async deliver(items, options = {}): Promise<DeliveryReport<'message'>> {
+            const acked: string[] = [];
+            const inFlight = new Map<string, PulledDelivery<'message'>>();
+            const unacked: PulledDelivery<'message'>[] = [];
+            let error: Error | undefined;
             const onAbort = () => wake?.();
             options.signal?.addEventListener('abort', onAbort);
             const failure = () =>
@@ -44,28 +47,29 @@ const memoryBinding: BindingFactory = {
             // Server side: one message at a time, acked after the store resolves.
             let chain = Promise.resolve();
             let index = 0;
-            for await (const message of messages) {
-              const i = index++;
+            for await (const item of items) {
+              const pulled = { id: item.id ?? `generated-${index++}`, message: item.message };
+              const { id, message } = pulled;
               if ((error = failure()) || message.length > MAX) {
                 error ??= new Error('too large');
-                unacked.push(i);
+                unacked.push(pulled);
                 break;
               }
               await waitUntil(() => inFlight.size < WINDOW);
               if ((error = failure())) {
-                unacked.push(i);
+                unacked.push(pulled);
                 break;
               }
-              inFlight.add(i);
+              inFlight.set(id, pulled);
               buffered += message.length;
               chain = chain.then(async () => {
                 if (!alive) return;
                 await onMessage(Buffer.from(message));
                 buffered -= message.length;
                 if (!alive) return;
-                inFlight.delete(i);
-                acked.push(i);
-                options.onAck?.(i);
+                inFlight.delete(id);
+                acked.push(id);
+                options.onAck?.(id);
                 wake?.();
               });
             }
@@ -74,7 +78,7 @@ const memoryBinding: BindingFactory = {
               error = inFlight.size ? failure() : undefined;
             }
             options.signal?.removeEventListener('abort', onAbort);
-            return error ? { acked, unacked: [...inFlight, ...unacked], error } : { acked, unacked };
+            return error ? { acked, unacked: [...inFlight.values(), ...unacked], error } : { acked, unacked };
           },
           destroy: kill,
           close: async () => kill(),

@@ -5,8 +5,8 @@ import { performance } from 'node:perf_hooks';
 
 import { type Endpoint, startThrottlingProxy, type ThrottlingProxy } from '@twitter-relaynet/test-support';
 
-import { digest, makeMessage, RecordingStore } from './suite';
-import type { BindingFactory, RunningServer, TestClient } from './types';
+import { digest, type IndexedClient, indexedClient, makeMessage, RecordingStore } from './suite';
+import type { BindingFactory, RunningServer } from './types';
 
 /**
  * Idle timeout of the slow-link tests: far shorter than their transfers (30 s and more), so that only progress,
@@ -29,17 +29,21 @@ async function report(figure: Record<string, unknown>): Promise<void> {
  * exactly once although it takes many idle periods, and a link that stalls is detected, dropped and the message
  * delivered exactly once on the retry.
  */
-export function describeSlowLink(factory: BindingFactory): void {
+export function describeSlowLink<Field extends string>(factory: BindingFactory<Field>): void {
   const message = makeMessage(0, Math.min(MESSAGE_SIZE, factory.maxMessageSize));
 
   /** A server behind its own throttling proxy, for one test; everything is closed when `fn` settles. */
   async function overLink<T>(
     link: { bytesPerSecond: number; latencyMs: number },
-    fn: (harness: { proxy: ThrottlingProxy; store: RecordingStore; connect: () => Promise<TestClient> }) => Promise<T>,
+    fn: (harness: {
+      proxy: ThrottlingProxy;
+      store: RecordingStore;
+      connect: () => Promise<IndexedClient>;
+    }) => Promise<T>,
   ): Promise<T> {
     const store = new RecordingStore();
-    const clients: TestClient[] = [];
-    const server: RunningServer = await factory.start({
+    const clients: IndexedClient[] = [];
+    const server: RunningServer<Field> = await factory.start({
       onMessage: store.onMessage,
       idleTimeoutMs: SLOW_LINK_IDLE_TIMEOUT_MS,
     });
@@ -54,8 +58,8 @@ export function describeSlowLink(factory: BindingFactory): void {
       }
       const running = await startThrottlingProxy({ target: server.endpoint, listen, ...link });
       proxy = running;
-      const connect = async (): Promise<TestClient> => {
-        const client = await server.connectClient(running.endpoint);
+      const connect = async (): Promise<IndexedClient> => {
+        const client = indexedClient(await server.connectClient(running.endpoint), factory.field);
         clients.push(client);
         return client;
       };

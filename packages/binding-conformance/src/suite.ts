@@ -1,6 +1,8 @@
 import { createCipheriv, createHash } from 'node:crypto';
 
-import type { BindingFactory, DeliveryReport, RunningServer, TestClient } from './types';
+import type { DeliveryInput } from '@twitter-relaynet/binding';
+
+import type { BindingFactory, RunningServer, TestClient } from './types';
 
 /** Short idle timeout, used only by the tests about idle detection, so that the stalled-peer test is quick. */
 export const SUITE_IDLE_TIMEOUT_MS = 400;
@@ -25,6 +27,55 @@ export function makeMessage(index: number, size: number): Buffer {
 }
 
 export const digest = (buffer: Buffer) => createHash('sha256').update(buffer).digest('hex');
+
+/** A delivery report by position: each message's delivery id is its index in the input. */
+export interface IndexedReport {
+  readonly acked: readonly number[];
+  readonly unacked: readonly number[];
+  readonly error?: unknown;
+}
+
+/** A binding's client as the tests drive it: plain messages in, a report by index out. */
+export interface IndexedClient {
+  deliver(
+    messages: AsyncIterable<Buffer> | Iterable<Buffer>,
+    options?: { readonly signal?: AbortSignal; readonly onAck?: (index: number) => void },
+  ): Promise<IndexedReport>;
+  destroy(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Drive `client` through the binding contract: each message goes out as `{ id: index, [field]: message }`, and
+ * every message the report hands back unacknowledged must be the very octets sent under that id.
+ */
+export function indexedClient<Field extends string>(client: TestClient<Field>, field: Field): IndexedClient {
+  return {
+    async deliver(messages, options = {}) {
+      const pulled = new Map<string, Buffer>();
+      async function* items(): AsyncGenerator<DeliveryInput<Field>> {
+        let index = 0;
+        for await (const message of messages) {
+          const id = String(index++);
+          pulled.set(id, message);
+          yield { id, [field]: message } as DeliveryInput<Field>;
+        }
+      }
+      const report = await client.deliver(items(), {
+        signal: options.signal,
+        onAck: (id) => options.onAck?.(Number(id)),
+      });
+      for (const item of report.unacked) expect(item[field].equals(pulled.get(item.id)!)).toBe(true);
+      return {
+        acked: report.acked.map(Number),
+        unacked: report.unacked.map((item) => Number(item.id)),
+        error: report.error,
+      };
+    },
+    destroy: () => client.destroy(),
+    close: () => client.close(),
+  };
+}
 
 /** A store that records every message handed to the server, optionally gated to simulate slowness. */
 export class RecordingStore {
@@ -77,7 +128,7 @@ function expectReason(actual: string, expected: string | RegExp): void {
   else expect(actual).toMatch(expected);
 }
 
-function expectConsistentReport(report: DeliveryReport, sent: number): void {
+function expectConsistentReport(report: IndexedReport, sent: number): void {
   const all = [...report.acked, ...report.unacked].sort((a, b) => a - b);
   expect(all).toEqual(Array.from({ length: sent }, (_, i) => i));
 }
@@ -101,13 +152,13 @@ const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * Register the shared conformance tests (jest `describe`/`it`) for one binding.
  */
-export function describeBindingConformance(factory: BindingFactory): void {
+export function describeBindingConformance<Field extends string>(factory: BindingFactory<Field>): void {
   describe(`${factory.name} binding conformance`, () => {
-    let server: RunningServer | null = null;
+    let server: RunningServer<Field> | null = null;
     let store: RecordingStore;
-    const clients: TestClient[] = [];
+    const clients: IndexedClient[] = [];
 
-    async function startServer(idleTimeoutMs = SUITE_RELAXED_IDLE_TIMEOUT_MS): Promise<RunningServer> {
+    async function startServer(idleTimeoutMs = SUITE_RELAXED_IDLE_TIMEOUT_MS): Promise<RunningServer<Field>> {
       store = new RecordingStore();
       server = await factory.start({ onMessage: store.onMessage, idleTimeoutMs });
       return server;
@@ -119,8 +170,8 @@ export function describeBindingConformance(factory: BindingFactory): void {
       await startServer(SUITE_IDLE_TIMEOUT_MS);
     }
 
-    async function connect(): Promise<TestClient> {
-      const client = await server!.connectClient();
+    async function connect(): Promise<IndexedClient> {
+      const client = indexedClient(await server!.connectClient(), factory.field);
       clients.push(client);
       return client;
     }

@@ -1,15 +1,20 @@
+import type {
+  DeliveryInput,
+  DeliveryOptions,
+  DeliveryReport,
+  DeliverySource,
+  MessageHandler,
+} from '@twitter-relaynet/binding';
 import type { Endpoint } from '@twitter-relaynet/test-support';
 
 /**
  * The contract between the shared conformance suite and one binding under test.
  *
- * The suite only ever sees opaque messages (`Buffer`s) travelling from a client to a server: every
- * binding has such a direction (CoSocket: relay → gateway cargo; PogRPC: DeliverParcels; PoWebSocket:
- * endpoint → gateway parcels). The adapter maps them onto the binding's own types (delivery ids, etc.).
+ * The suite drives the binding's own client and server through the contracts of `@twitter-relaynet/binding`:
+ * messages are opaque octets delivered from a client to a server (CoSocket: relay → gateway cargo; CogRPC:
+ * DeliverCargo; PogRPC: DeliverParcels; PoWebSocket: endpoint → gateway parcels), under the field name the
+ * binding uses (`cargo`, `parcel`). The adapter only wires the suite to the binding's methods and sockets.
  */
-
-/** What the server side does with each message; the binding acknowledges only after it resolves. */
-export type MessageHandler = (message: Buffer) => Promise<void>;
 
 export interface ServerStartOptions {
   /** Store the message durably. The ack for it MUST NOT leave the server before this resolves. */
@@ -21,31 +26,13 @@ export interface ServerStartOptions {
   readonly idleTimeoutMs: number;
 }
 
-export interface DeliverOptions {
-  readonly signal?: AbortSignal;
-  /** Called as soon as the ack for the message at this index arrives (before `deliver` resolves). */
-  readonly onAck?: (index: number) => void;
-}
-
-/**
- * Outcome of one `deliver()` call. Indices refer to the position of each message in the input
- * iterable. `acked ∪ unacked` MUST equal every message the client pulled from the iterable; the two
- * MUST be disjoint. `acked` is in ack order.
- */
-export interface DeliveryReport {
-  readonly acked: readonly number[];
-  readonly unacked: readonly number[];
-  /** Why the delivery stopped early (connection lost, aborted, refused…), if it did. */
-  readonly error?: unknown;
-}
-
-export interface TestClient {
+export interface TestClient<Field extends string> {
   /**
-   * Send the messages in order, honouring the binding's window of unacknowledged messages. The
-   * iterable MUST be pulled lazily: never more than `window` messages ahead of the acks.
-   * Never rejects: failures are reported through `DeliveryReport.error` and `unacked`.
+   * The binding client's delivery method (`deliverParcels` of a `ParcelDeliveryClient`, `deliverCargo` of a
+   * `CargoDeliveryClient`): in order, at most `window` messages ahead of the acks, pulling lazily, never
+   * rejecting.
    */
-  deliver(messages: AsyncIterable<Buffer> | Iterable<Buffer>, options?: DeliverOptions): Promise<DeliveryReport>;
+  deliver(messages: DeliverySource<DeliveryInput<Field>>, options?: DeliveryOptions): Promise<DeliveryReport<Field>>;
   /** Abruptly destroy the underlying connection (no goodbye), e.g. in the middle of a message. */
   destroy(): void;
   /** Graceful close. Must be safe to call after `destroy()` and more than once. */
@@ -61,14 +48,14 @@ export interface RawConnectionOutcome {
   readonly reason: string;
 }
 
-export interface RunningServer {
+export interface RunningServer<Field extends string> {
   /**
    * Where the server listens, so that a test can put a (throttling) proxy in front of it; required by
    * `describeSlowLink` (a binding with no socket, like the in-memory reference, has none).
    */
   readonly endpoint?: Endpoint;
   /** Open a new well-behaved client connection to the server, or to `via` (a proxy in front of it). */
-  connectClient(via?: Endpoint): Promise<TestClient>;
+  connectClient(via?: Endpoint): Promise<TestClient<Field>>;
   /**
    * Open a raw transport connection (no handshake, no framing), write `bytes` and wait until the server
    * ends the connection. Resolves with how it ended. Must reject (or time out) if the server never closes it.
@@ -91,9 +78,11 @@ export interface MalformedInput {
   readonly expectedReason: string | RegExp;
 }
 
-export interface BindingFactory {
+export interface BindingFactory<Field extends string> {
   /** Human-readable binding name, used in test titles. */
   readonly name: string;
+  /** The field the binding carries each message in (`parcel`, `cargo`). */
+  readonly field: Field;
   /** Largest message (octets) the binding accepts; the suite sends messages of exactly this size. */
   readonly maxMessageSize: number;
   /** Maximum number of unacknowledged messages in flight the client allows (e.g. 5). */
@@ -111,5 +100,5 @@ export interface BindingFactory {
   /** Reason expected for random garbage (several concurrent clients). */
   readonly garbageReason: string | RegExp;
   /** Start a fresh server. Called once per test. */
-  start(options: ServerStartOptions): Promise<RunningServer>;
+  start(options: ServerStartOptions): Promise<RunningServer<Field>>;
 }

@@ -1,4 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
+import type {
+  CargoDeliveryClient,
+  CargoDeliveryReport,
+  CargoToDeliver,
+  DeliveryOptions,
+  DeliverySource,
+  MessageHandler,
+} from '@twitter-relaynet/binding';
 import { type Logger, ProgressWatchdog, silentLogger } from '@twitter-relaynet/core';
 import {
   callProgress,
@@ -10,9 +18,6 @@ import {
   PogRPCCallError,
   PogRPCProtocolError,
   type GrpcBindingClientOptions,
-  type DeliveryCallOptions,
-  type OutboundItem,
-  type OutboundReport,
   type DeliveryAckMessage,
   type DeliveryMessage,
 } from '@twitter-relaynet/pogrpc';
@@ -31,12 +36,9 @@ export interface CogRPCClientOptions extends GrpcBindingClientOptions {
   readonly maxCargoLength?: number;
 }
 
-export type CargoToDeliver = OutboundItem<'cargo'>;
-export type CargoDeliveryReport = OutboundReport<'cargo'>;
-
 export interface CollectCargoOptions {
   /** Store one collected cargo durably; it is acknowledged only after this resolves. A rejection stops the call. */
-  onCargo(cargo: Buffer, deliveryId: string): Promise<void>;
+  readonly onCargo: MessageHandler<string>;
   readonly signal?: AbortSignal;
 }
 
@@ -59,7 +61,7 @@ type CargoStream = grpc.ClientDuplexStream<DeliveryMessage<'cargo'>, DeliveryAck
 type CollectionStream = grpc.ClientDuplexStream<DeliveryAckMessage, DeliveryMessage<'cargo'>>;
 
 /** A CogRPC client: a courier talking to a gateway, or a private gateway talking to a courier. */
-export class CogRPCClient {
+export class CogRPCClient implements CargoDeliveryClient {
   private readonly client: grpc.Client & {
     DeliverCargo(metadata: grpc.Metadata, options: grpc.CallOptions): CargoStream;
     CollectCargo(metadata: grpc.Metadata, options: grpc.CallOptions): CollectionStream;
@@ -91,8 +93,8 @@ export class CogRPCClient {
    * `cargo`. Never rejects: the report lists what was acked and what was not.
    */
   public async deliverCargo(
-    cargo: AsyncIterable<CargoToDeliver> | Iterable<CargoToDeliver>,
-    options: DeliveryCallOptions = {},
+    cargo: DeliverySource<CargoToDeliver>,
+    options: DeliveryOptions = {},
   ): Promise<CargoDeliveryReport> {
     const call = this.client.DeliverCargo(new grpc.Metadata(), { deadline: this.deadline() });
     this.activeCalls.add(call);

@@ -20,8 +20,6 @@ export {
 export {
   CogRPCClient,
   type CogRPCClientOptions,
-  type CargoToDeliver,
-  type CargoDeliveryReport,
   type CollectCargoOptions,
   type CollectedCargo,
   type CargoCollectionReport,

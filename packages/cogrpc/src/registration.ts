@@ -6,7 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { type Logger, silentLogger } from '@twitter-relaynet/core';
-import { clientChannel, loadGrpcPackage, type ClientTls } from '@twitter-relaynet/pogrpc';
+import { clientChannel, loadGrpcPackage, ServiceUnavailableError, type ClientTls } from '@twitter-relaynet/pogrpc';
 
 import { CogRPCError } from './errors';
 import { COGRPC_PROTO_PATH } from './proto';
@@ -58,7 +58,10 @@ export function registerGatewayHandler(
       (response) => callback(null, { message: response }),
       (error: Error) => {
         const refused = error instanceof GatewayRegistrationRefusedError;
-        logger.warn({ peer, err: error.message, refused }, 'CogRPC registration request not answered');
+        // An outage its owner reports once (ServiceUnavailableError) is not logged again for each request.
+        if (!(error instanceof ServiceUnavailableError)) {
+          logger.warn({ peer, err: error.message, refused }, 'CogRPC registration request not answered');
+        }
         callback({ code: refused ? grpc.status.INVALID_ARGUMENT : grpc.status.UNAVAILABLE, details: error.message });
       },
     );

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import * as grpc from '@grpc/grpc-js';
+import type { MessageHandler } from '@twitter-relaynet/binding';
 import { type Logger } from '@twitter-relaynet/core';
 import {
   InboundDeliveryCall,
@@ -47,7 +48,7 @@ export interface CogRPCServerOptions extends GrpcBindingServerOptions {
    * Store a delivered cargo durably (or refuse it permanently, logging why); its ack leaves only after this
    * resolves. A rejection means "not stored": the call ends with UNAVAILABLE and the courier keeps the cargo.
    */
-  storeCargo(cargo: Buffer, context: CargoContext): Promise<void>;
+  readonly storeCargo: MessageHandler<CargoContext>;
   /**
    * Check a CCA (the serialized RAMF message from the `Authorization` metadata) and return the cargo to hand out
    * for it. Throw `CcaRefusedError` to refuse the CCA: `reused` answers PERMISSION_DENIED, any other reason
@@ -195,7 +196,7 @@ class CollectionCall extends ServerCall {
         }
       }
     } catch (error) {
-      this.fail(grpc.status.UNAVAILABLE, `Could not read the cargo to collect: ${(error as Error).message}`);
+      this.fail(grpc.status.UNAVAILABLE, `Could not read the cargo to collect: ${(error as Error).message}`, error);
       return;
     }
     this.exhausted = true;
@@ -233,7 +234,7 @@ class CollectionCall extends ServerCall {
       const code = error.reason === 'reused' ? grpc.status.PERMISSION_DENIED : grpc.status.UNAUTHENTICATED;
       this.fail(code, `CCA refused (${error.reason}): ${error.message}`);
     } else {
-      this.fail(grpc.status.UNAVAILABLE, `Could not check the CCA: ${(error as Error).message}`);
+      this.fail(grpc.status.UNAVAILABLE, `Could not check the CCA: ${(error as Error).message}`, error);
     }
   }
 

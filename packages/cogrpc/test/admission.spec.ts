@@ -6,7 +6,7 @@
  */
 import { MemoryLogger } from '@twitter-relaynet/core';
 
-import { closedByServer, openConnection, startOpenCall, until } from '../../pogrpc/test/helpers';
+import { closedByServer, openConnection, startOpenCall, waitFor } from '@twitter-relaynet/test-support';
 import { CogRPCClient, createCogRPCServer, type CogRPCServer } from '../src';
 
 const logger = new MemoryLogger();
@@ -44,13 +44,13 @@ test('at the cap, a silent connection makes room for a courier, whose cargo is d
     client.close();
     for (const socket of silent) socket.destroy();
   }
-  await until('the shed connection to be logged', () => logger.find('warn', /^CogRPC connections shed/).length > 0);
+  await waitFor('the shed connection to be logged', () => logger.find('warn', /^CogRPC connections shed/).length > 0);
 });
 
 test('connections that started a CogRPC call keep their slots: at the cap a newcomer is refused', async () => {
   const calls = [startCall(server.port!), startCall(server.port!)];
   try {
-    await until('the two calls to start', () => server.activeCalls === 2);
+    await waitFor('the two calls to start', () => server.activeCalls === 2);
     expect(await closedByServer(await open(server.port!))).toBe(0);
     expect(calls.every((session) => !session.destroyed && !session.closed)).toBe(true);
   } finally {

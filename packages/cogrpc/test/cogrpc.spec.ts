@@ -13,7 +13,6 @@ import {
   type CogRPCServer,
   type CogRPCServerOptions,
 } from '../src';
-import { startGatewayServer, queueParcelsForUser, type GatewayServer } from './gatewayWorld';
 
 const identity = generateSelfSignedCertificate();
 
@@ -216,33 +215,5 @@ describe('CogRPC server and client', () => {
     raw.close();
 
     expect(ended.code).toBe(grpc.status.INVALID_ARGUMENT);
-  });
-});
-
-describe('CogRPC in front of a relaying gateway', () => {
-  let gateway: GatewayServer;
-  let client: CogRPCClient;
-
-  beforeAll(async () => {
-    gateway = await startGatewayServer(identity);
-    client = new CogRPCClient(gateway.server.address, { tls: { pinnedCertificatePem: identity.certificatePem } });
-  });
-
-  afterAll(async () => {
-    client.close();
-    await gateway.server.close();
-  });
-
-  test('an expired CCA is refused with UNAUTHENTICATED', async () => {
-    await queueParcelsForUser(gateway.world, 1);
-    const cca = await gateway.world.user.generateCca();
-    gateway.world.clock.advance(365 * 86_400_000);
-    try {
-      const report = await client.collectCargo(cca, { onCargo: async () => undefined });
-      expect(statusOf(report.error)).toBe('UNAUTHENTICATED');
-      expect(gateway.logger.find('warn', /CCA refused \(expired\)/)).toHaveLength(1);
-    } finally {
-      gateway.world.clock.advance(-365 * 86_400_000);
-    }
   });
 });

@@ -1,6 +1,6 @@
 import { describeBindingConformance, describeSlowLink } from '@twitter-relaynet/binding-conformance';
 
-import { grpcBindingFactory } from '../../pogrpc/test/helpers';
+import { grpcBindingFactory } from '@twitter-relaynet/binding-conformance/grpc';
 import { CARGO_MESSAGE_OVERHEAD, CogRPCClient, createCogRPCServer, MAX_CARGO_LENGTH } from '../src';
 
 /** The suite drives DeliverCargo (courier → gateway); CollectCargo has its own tests in cogrpc.spec.ts. */

@@ -2,6 +2,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { type Logger, silentLogger } from '@twitter-relaynet/core';
 
+import type {
+  CargoDeliveryClient,
+  CargoDeliveryReport,
+  CargoToDeliver,
+  DeliveryOptions,
+  DeliverySource,
+} from '@twitter-relaynet/binding';
+
 import {
   DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
   DEFAULT_WINDOW,
@@ -60,26 +68,13 @@ export interface RefusedDelivery {
   readonly disposition: RefusalDisposition;
 }
 
-export interface CargoToDeliver {
-  /** Delivery id (varchar, ≤ 255 octets); a UUID4 is generated when absent. */
-  readonly id?: string;
-  readonly cargo: Buffer;
-}
-
-export interface CargoDeliveryReport {
-  /** Delivery ids the gateway acknowledged (i.e. stored), in ack order: delete your copies of these. */
-  readonly acked: readonly string[];
-  /** Everything pulled from the input but not acknowledged nor refused: keep these and retry later. */
-  readonly unacked: ReadonlyArray<{ readonly id: string; readonly cargo: Buffer }>;
+/** CoSocket's delivery report: the binding's, plus the deliveries the gateway refused with a reason. */
+export interface CoSocketDeliveryReport extends CargoDeliveryReport {
   /** Deliveries the gateway refused, with its reason (only when it supports refusal reports). */
   readonly refused: readonly RefusedDelivery[];
-  /** Why delivery stopped early, if it did. */
-  readonly error?: Error;
 }
 
-export interface DeliverCargoOptions {
-  readonly signal?: AbortSignal;
-  readonly onAck?: (deliveryId: string) => void;
+export interface DeliverCargoOptions extends DeliveryOptions {
   /** The gateway refused this delivery (it was not stored); the disposition says whether to try again. */
   readonly onRefusal?: (refusal: RefusedDelivery) => void;
 }
@@ -98,7 +93,7 @@ export interface CollectCargoOptions {
 }
 
 /** The relayer side of a CoSocket CRC. */
-export class CoSocketClient {
+export class CoSocketClient implements CargoDeliveryClient {
   private readonly packets: PacketSocket;
   private readonly window: number;
   private readonly maxMessageLength: number;
@@ -161,9 +156,9 @@ export class CoSocketClient {
    * `cargoes`. Never rejects: the report says what was acked (delete those) and what was not (keep those).
    */
   public async deliverCargo(
-    cargoes: AsyncIterable<CargoToDeliver> | Iterable<CargoToDeliver>,
+    cargoes: DeliverySource<CargoToDeliver>,
     options: DeliverCargoOptions = {},
-  ): Promise<CargoDeliveryReport> {
+  ): Promise<CoSocketDeliveryReport> {
     this.claim();
     const acked: string[] = [];
     const inFlight = new Map<string, Buffer>();

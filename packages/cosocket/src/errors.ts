@@ -1,12 +1,9 @@
+import { BindingError } from '@twitter-relaynet/binding';
+
 import { QuitReason, quitReasonName, RefusalDisposition } from './constants';
 
 /** Base of every error this package raises. */
-export class CoSocketError extends Error {
-  public constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+export class CoSocketError extends BindingError {}
 
 /** The bytes on the wire violate RS-004 framing; carries the Quit reason to send. */
 export class CoSocketProtocolError extends CoSocketError {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { chmod } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 
+import type { BindingServer, MessageHandler } from '@twitter-relaynet/binding';
 import { type Logger, removeStaleSocket, silentLogger } from '@twitter-relaynet/core';
 import {
   DEFAULT_SERVER_CONNECTION_TIMEOUT_MS,
@@ -51,7 +52,7 @@ export interface CoSocketServerOptions {
    * refusal is acknowledged (it must not carry the cargo forever) and a LATER one quits with
    * `internal-error` (it keeps the cargo), as RS-004 allows.
    */
-  onCargoDelivered(cargo: Buffer, deliveryId: string): Promise<void>;
+  readonly onCargoDelivered: MessageHandler<string>;
   /**
    * The relayer asks for cargo (`cca` is null when it sent none, e.g. at the user gateway). Throw a
    * `CoSocketProtocolError` to refuse the request with its Quit reason, or a `CoSocketRefusalError` to
@@ -87,7 +88,7 @@ export interface CoSocketServerOptions {
   readonly logger?: Logger;
 }
 
-export interface CoSocketServer {
+export interface CoSocketServer extends BindingServer {
   /** The socket path or `host:port` listened on. */
   readonly address: string | { host: string; port: number };
   /** Open connections. */

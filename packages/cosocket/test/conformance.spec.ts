@@ -16,8 +16,9 @@ const u32 = (n: number) => {
   return b;
 };
 
-const factory: BindingFactory = {
+const factory: BindingFactory<'cargo'> = {
   name: 'CoSocket',
+  field: 'cargo',
   maxMessageSize: MAX_MESSAGE_LENGTH,
   window: 5,
   frameOverhead: MAX_FRAME_OVERHEAD,
@@ -86,21 +87,7 @@ const factory: BindingFactory = {
           ? await CoSocketClient.connect('path' in via ? via.path : socketPath, { idleTimeoutMs })
           : await CoSocketClient.connect(socketPath);
         return {
-          async deliver(messages, options = {}) {
-            async function* items() {
-              let index = 0;
-              for await (const cargo of messages) yield { id: String(index++), cargo };
-            }
-            const report = await client.deliverCargo(items(), {
-              signal: options.signal,
-              onAck: (id) => options.onAck?.(Number(id)),
-            });
-            return {
-              acked: report.acked.map(Number),
-              unacked: report.unacked.map((u) => Number(u.id)),
-              error: report.error,
-            };
-          },
+          deliver: (cargo, options) => client.deliverCargo(cargo, options),
           destroy: () => client.destroy(),
           close: () => client.close(),
         };

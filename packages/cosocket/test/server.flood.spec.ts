@@ -6,8 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
-import { garbage, startFlood, type Misbehaviour } from '@twitter-relaynet/binding-conformance';
-import { waitFor } from '@twitter-relaynet/test-support';
+import { garbage, startFlood, type Misbehaviour, waitFor } from '@twitter-relaynet/test-support';
 
 import { CoSocketClient, createCoSocketServer, type CoSocketServer } from '../src';
 import { makeTempDir } from './helpers';

@@ -19,7 +19,7 @@ import {
   derDeserializeRsaPrivateKey,
 } from '@twitter-relaynet/core';
 
-import { onTerminal, stopAll } from '../../launcher/test/terminal';
+import { onTerminal, stopAll } from '@twitter-relaynet/test-support';
 
 const REPO = resolve(__dirname, '..', '..', '..');
 const BIN_DEV = join(REPO, 'bin-dev');

@@ -60,6 +60,7 @@ export {
 export {
   OutboxDispatcher,
   type OutboxDispatcherOptions,
+  type OutboxClient,
   type GatewayRoute,
   type GatewayResolver,
   type FlushReport,
@@ -103,6 +104,3 @@ export {
 // Infrastructure
 export { type Clock, systemClock, ManualClock } from './clock';
 export { EndpointError, InvalidParcelError, EndpointStateError, PeerError, ConnectionParametersError } from './errors';
-
-// Test double for the user gateway (for tests of code built on this library)
-export { MemoryGatewayTransport } from './testing';

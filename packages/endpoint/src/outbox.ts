@@ -3,6 +3,7 @@
  * acknowledges a parcel (then deletes it) or the parcel expires (then drops it with a log line). The outbox
  * is durable, so what is pending survives restarts; `start()` sends it.
  */
+import type { ParcelDeliveryClient } from '@twitter-relaynet/binding';
 import { backoffDelay, type BackoffOptions, errorMessage, type Logger } from '@twitter-relaynet/core';
 import { PogRPCClient, type ClientTls } from '@twitter-relaynet/pogrpc';
 
@@ -22,6 +23,11 @@ export interface GatewayRoute {
  */
 export type GatewayResolver = (gatewayAddress: string | null) => GatewayRoute | null;
 
+/** A parcel client of one route (the binding contract), closed when the dispatcher drops it. */
+export interface OutboxClient extends ParcelDeliveryClient {
+  close(): void;
+}
+
 export interface OutboxDispatcherOptions {
   readonly outbox: Outbox;
   readonly clock: Clock;
@@ -33,6 +39,8 @@ export interface OutboxDispatcherOptions {
   readonly batchSize?: number;
   /** Optional cap on a whole PogRPC call (none by default: a call ends when no octet moves for 20 s). */
   readonly deadlineMs?: number;
+  /** Opens the client of a route; default: a PogRPC client with the route's TLS settings. */
+  readonly connect?: (route: GatewayRoute) => OutboxClient;
 }
 
 export interface FlushReport {
@@ -42,7 +50,7 @@ export interface FlushReport {
 }
 
 export class OutboxDispatcher {
-  private readonly clients = new Map<string, PogRPCClient>();
+  private readonly clients = new Map<string, OutboxClient>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<FlushReport> | undefined;
   private rerun = false;
@@ -204,14 +212,16 @@ export class OutboxDispatcher {
     );
   }
 
-  private getClient(route: GatewayRoute): PogRPCClient {
+  private getClient(route: GatewayRoute): OutboxClient {
     let client = this.clients.get(route.target);
     if (!client) {
-      client = new PogRPCClient(route.target, {
-        tls: route.tls,
-        deadlineMs: this.options.deadlineMs,
-        logger: this.options.logger,
-      });
+      client = this.options.connect
+        ? this.options.connect(route)
+        : new PogRPCClient(route.target, {
+            tls: route.tls,
+            deadlineMs: this.options.deadlineMs,
+            logger: this.options.logger,
+          });
       this.clients.set(route.target, client);
     }
     return client;

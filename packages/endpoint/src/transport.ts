@@ -4,6 +4,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 
+import type { MessageHandler } from '@twitter-relaynet/binding';
 import { type Certificate, type Logger, silentLogger } from '@twitter-relaynet/core';
 import { makeHandshakeSigner, PoWebSocketConnection, type ConnectionOptions } from '@twitter-relaynet/powebsocket';
 
@@ -21,7 +22,7 @@ export interface EndpointCredentials {
 
 export interface CollectParcelsOptions {
   /** Store the parcel durably (or refuse it for good); it is acknowledged once this resolves. */
-  onParcel(parcel: Buffer): Promise<void>;
+  readonly onParcel: MessageHandler;
   /** Keep the connection open for parcels arriving later (until `signal` aborts). */
   readonly keepAlive?: boolean;
   readonly signal?: AbortSignal;

@@ -5,7 +5,7 @@ import { MemoryLogger } from '@twitter-relaynet/core';
 
 import { createMemoryStores, PrivateEndpoint, PublicEndpoint } from '../src';
 import type { PrivateEndpointOptions, PublicEndpointOptions } from '../src';
-import { MemoryGatewayTransport } from '../src/testing';
+import { MemoryGatewayTransport } from '@twitter-relaynet/test-support/endpoint';
 
 export const ADAPTER_ADDRESS = 'twitter.relaynet.test';
 

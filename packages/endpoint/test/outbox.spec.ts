@@ -1,4 +1,5 @@
 /** The public endpoint's outbox, delivering to a fake relaying gateway's real PogRPC server. */
+import type { DeliveryReport } from '@twitter-relaynet/binding';
 import { createPogRPCServer, type PogRPCServer } from '@twitter-relaynet/pogrpc';
 import { waitFor } from '@twitter-relaynet/test-support';
 import { MemoryLogger } from '@twitter-relaynet/core';
@@ -6,6 +7,7 @@ import { MemoryLogger } from '@twitter-relaynet/core';
 import {
   createMemoryStores,
   ManualClock,
+  OutboxDispatcher,
   PeerError,
   PublicEndpoint,
   type GatewayRoute,
@@ -215,5 +217,55 @@ describe('Outbox', () => {
     } finally {
       await adapter.close();
     }
+  });
+
+  test('delivers through any parcel client of the binding contract: acked parcels leave, the rest wait', async () => {
+    const clock = new ManualClock();
+    const stores = createMemoryStores();
+    const entry = (parcelId: string) => ({
+      parcelId,
+      recipientId: 'recipient',
+      gatewayAddress: null,
+      parcel: Buffer.from(parcelId),
+      expiryDate: new Date(clock.now().getTime() + 86_400_000),
+      nextAttemptDate: clock.now(),
+      attempts: 0,
+    });
+    await stores.outbox.add(entry('taken'));
+    await stores.outbox.add(entry('left'));
+    const delivered: string[] = [];
+    let closed = 0;
+    const dispatcher = new OutboxDispatcher({
+      outbox: stores.outbox,
+      clock,
+      logger: new MemoryLogger(),
+      resolve: () => ({ target: 'in-memory', tls: { insecurePlaintextForTests: true } }),
+      backoff: { initialDelayMs: 1_000, jitter: 0 },
+      connect: () => ({
+        async deliverParcels(parcels): Promise<DeliveryReport<'parcel'>> {
+          const acked: string[] = [];
+          const unacked = [];
+          for await (const { id = 'no id', parcel } of parcels) {
+            if (id !== 'taken') unacked.push({ id, parcel });
+            else {
+              acked.push(id);
+              delivered.push(parcel.toString());
+            }
+          }
+          return { acked, unacked, error: new Error('connection lost') };
+        },
+        close: () => void closed++,
+      }),
+    });
+
+    const report = await dispatcher.flush();
+
+    expect(report).toEqual({ delivered: 1, failed: 1, expired: 0 });
+    expect(delivered).toEqual(['taken']);
+    const [left] = await stores.outbox.listDue(new Date(clock.now().getTime() + 1_000), 10);
+    expect(left).toMatchObject({ parcelId: 'left', attempts: 1 });
+    expect(await stores.outbox.count()).toBe(1);
+    expect(closed).toBe(1); // a failed call drops its client
+    await dispatcher.stop();
   });
 });

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { describeWithPostgres, useTestDatabase } from '@twitter-relaynet/test-support';
 
-import { describeStoreConformance } from '../../gateway/src/stores/conformanceSuite';
+import { describeStoreConformance } from '@twitter-relaynet/test-support/gateway';
 import { openPostgresStores } from './stores';
 import { openEmptyStores } from './testDatabase';
 

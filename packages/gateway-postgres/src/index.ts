@@ -12,4 +12,5 @@ export {
   IdentityMismatchError,
   type PostgresStoresOptions,
 } from './stores';
+export { PostgresCourierAnswerStore } from './courierAnswers';
 export { migrate, MIGRATIONS, SCHEMA_VERSION } from './migrations';

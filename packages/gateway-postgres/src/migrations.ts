@@ -71,6 +71,19 @@ CREATE TABLE registration (
 );
 `,
   },
+  {
+    version: 2,
+    sql: `
+-- The relaying gateway's answers to courier registration requests, by request digest: every instance answers a
+-- request the same way (the first answer kept), and never issues a second certificate for it.
+CREATE TABLE courier_answers (
+  request_digest TEXT PRIMARY KEY,
+  response BYTEA NOT NULL,
+  expiry TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX courier_answers_by_expiry ON courier_answers (expiry);
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

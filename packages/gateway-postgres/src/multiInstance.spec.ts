@@ -3,8 +3,7 @@ import { CcaReusedError, INTERNET_QUEUE, RelayingGateway } from '@twitter-relayn
 import { describeWithPostgres, useTestDatabase, waitFor } from '@twitter-relaynet/test-support';
 import pg from 'pg';
 
-import { NOW, parcel } from '../../gateway/src/stores/conformanceSuite';
-import { makeWorld } from '../../gateway/src/testUtils';
+import { makeWorld, NOW, parcel } from '@twitter-relaynet/test-support/gateway';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import { IdentityMismatchError, openPostgresStores, type PostgresGatewayStores } from './stores';
 import { openEmptyStores } from './testDatabase';

@@ -20,6 +20,7 @@ import type {
 import { GatewayError } from '@twitter-relaynet/gateway';
 import pg from 'pg';
 
+import { PostgresCourierAnswerStore } from './courierAnswers';
 import { migrate } from './migrations';
 
 /**
@@ -213,6 +214,7 @@ export class PostgresGatewayStores implements GatewayStores {
   readonly pcas: PostgresPcaQueue;
   readonly registry: PostgresCertificateRegistry;
   readonly registration: PostgresRegistrationStore;
+  readonly courierAnswers: PostgresCourierAnswerStore;
   private listener: ParcelsListener | null = null;
   private closed = false;
 
@@ -226,6 +228,7 @@ export class PostgresGatewayStores implements GatewayStores {
     this.pcas = new PostgresPcaQueue(pool);
     this.registry = new PostgresCertificateRegistry(pool);
     this.registration = new PostgresRegistrationStore(pool);
+    this.courierAnswers = new PostgresCourierAnswerStore(pool);
   }
 
   async writeBatch(writes: readonly StoreWrite[]): Promise<StoreWriteResult[]> {

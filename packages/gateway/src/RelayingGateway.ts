@@ -35,6 +35,7 @@ import {
   type ParcelAcceptance,
 } from './Gateway';
 import {
+  CcaRefusedError,
   CcaReusedError,
   CcaTimingError,
   CcaUnauthorizedSenderError,
@@ -49,6 +50,10 @@ export const USER_GATEWAY_CERTIFICATE_VALIDITY_MS = 180 * 24 * 60 * 60 * 1000;
 /** How long a delivery attempt may take before the parcel is due again. */
 export const DEFAULT_DELIVERY_LEASE_MS = 5 * 60 * 1000;
 const CCA_LEDGER_NAMESPACE = 'cca';
+/** CCAs whose collection was cut off before its cargo was all acknowledged: each may be presented once more. */
+const CCA_INTERRUPTED_NAMESPACE = 'cca-interrupted';
+/** CCAs presented that once more: spent for good. */
+const CCA_RETRY_NAMESPACE = 'cca-retry';
 
 /** Delay before the next delivery attempt: 5 s, doubling per attempt, at most 1 hour. */
 export function deliveryBackoffMs(attempts: number): number {
@@ -65,6 +70,15 @@ export interface CargoCollection {
   readonly userGatewayId: string;
   /** The cargoes, generated lazily, signed with the CDA and encrypted for the user gateway. */
   readonly cargoes: AsyncGenerator<OutgoingCargo>;
+  /** This is the CCA's second presentation, after its first collection was cut off (see `interrupted`). */
+  readonly retry: boolean;
+  /**
+   * Say that the collection ended before the courier acknowledged all its cargo (and before it was told "done"):
+   * RS-000's cargo relay rules have the client resend a CCA once when no "done" came, so the CCA may be presented
+   * once more, to any instance over these stores (one of them serves it). A retry cut off in turn spends it. The
+   * parcels stay queued either way (they leave only with the peer's PCA), so the next CCA carries them too.
+   */
+  interrupted(): Promise<void>;
 }
 
 /**
@@ -120,7 +134,10 @@ export class RelayingGateway extends Gateway {
     try {
       return await this.authorizeCollection(ccaSerialized);
     } catch (error) {
-      this.logger.warn({ err: errorMessage(error), refusal: (error as Error).name }, 'CCA refused');
+      // Anything else (the stores failing, say) is no refusal: the caller reports it, once for an outage.
+      if (error instanceof CcaRefusedError) {
+        this.logger.warn({ err: errorMessage(error), refusal: error.name }, 'CCA refused');
+      }
       throw error;
     }
   }
@@ -180,10 +197,20 @@ export class RelayingGateway extends Gateway {
       );
     }
 
-    if (!(await this.stores.ledger.record(CCA_LEDGER_NAMESPACE, `${senderId}/${cca.id}`, cca.expiryDate))) {
-      throw new CcaReusedError(`CCA ${cca.id} from ${senderId} was already used`);
+    const ledgerId = `${senderId}/${cca.id}`;
+    const { ledger } = this.stores;
+    let retry = false;
+    if (!(await ledger.record(CCA_LEDGER_NAMESPACE, ledgerId, cca.expiryDate))) {
+      // Used before: again only if that collection was cut off, and then by one caller, once (unique ledger ids).
+      retry =
+        (await ledger.has(CCA_INTERRUPTED_NAMESPACE, ledgerId)) &&
+        (await ledger.record(CCA_RETRY_NAMESPACE, ledgerId, cca.expiryDate));
+      if (!retry) throw new CcaReusedError(`CCA ${cca.id} from ${senderId} was already used`);
     }
-    this.logger.info({ ccaId: cca.id, userGatewayId: senderId }, 'CCA accepted');
+    this.logger.info(
+      { ccaId: cca.id, userGatewayId: senderId, ...(retry ? { retry } : {}) },
+      retry ? 'CCA accepted again: its first collection was cut off' : 'CCA accepted',
+    );
     const cargoes = this.generateCargo({
       peerId: senderId,
       recipient: { id: senderId },
@@ -191,7 +218,20 @@ export class RelayingGateway extends Gateway {
       signerCertificate: cda,
       signerPrivateKey: this.identity.privateKey,
     });
-    return { ccaId: cca.id, userGatewayId: senderId, cargoes };
+    return {
+      ccaId: cca.id,
+      userGatewayId: senderId,
+      cargoes,
+      retry,
+      interrupted: async () => {
+        if (retry) return; // the CCA's last chance is gone
+        await ledger.record(CCA_INTERRUPTED_NAMESPACE, ledgerId, cca.expiryDate);
+        this.logger.info(
+          { ccaId: cca.id, userGatewayId: senderId },
+          'CCA collection cut off: it may be presented once more',
+        );
+      },
+    };
   }
 
   // -------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createMemoryStores } from './stores/memory';
 import { openGatewaySqliteStores } from './stores/sqlite';
 import { type GatewayStores, INTERNET_QUEUE, type StoreWrite, type StoreWriteResult } from './stores/types';
-import { collect, makeParcelToAdapter, makeWorld } from './testUtils';
+import { collect, makeParcelToAdapter, makeWorld } from '@twitter-relaynet/test-support/gateway';
 
 /**
  * A cargo's parcels and PCAs are written by one `writeBatch` (one commit), and the cargo is only
@@ -40,6 +40,7 @@ function spyStores(inner: GatewayStores): SpyStores {
     }),
     ledger: inner.ledger,
     registration: inner.registration,
+    courierAnswers: inner.courierAnswers,
     pcas: Object.assign(Object.create(inner.pcas), {
       put: (...args: Parameters<GatewayStores['pcas']['put']>) => {
         spy.singleWrites += 1;

@@ -22,7 +22,7 @@ import {
 } from './errors';
 import { RelayingGateway } from './RelayingGateway';
 import { CCA_BACKDATING_MS, DEFAULT_CCA_TTL_SECONDS } from './UserGateway';
-import { collect, makeParcelToApp, makeWorld, type World } from './testUtils';
+import { collect, makeParcelToApp, makeWorld, type World } from '@twitter-relaynet/test-support/gateway';
 
 const HOUR = 3_600_000;
 

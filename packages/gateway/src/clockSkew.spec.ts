@@ -12,7 +12,7 @@ import {
 } from './clockSkewNotice';
 import type { OutgoingCargo } from './Gateway';
 import { INTERNET_QUEUE, peerQueue } from './stores/types';
-import { collect, makeParcelToAdapter, makeWorld, type World } from './testUtils';
+import { collect, makeParcelToAdapter, makeWorld, type World } from '@twitter-relaynet/test-support/gateway';
 import { UserGateway } from './UserGateway';
 
 const HOUR = 3_600_000;

@@ -1,13 +1,10 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import { derSerializePublicKey, getIdFromIdentityKey, signSignedData } from '@twitter-relaynet/core';
 
 import {
   CourierRegistrar,
   createCourierRegistrationRequest,
   REGISTRATION_REQUEST_MAX_AGE_MS,
+  registrationRequestDigest,
   verifyCourierRegistrationResponse,
 } from './courierRegistration';
 import {
@@ -17,15 +14,17 @@ import {
   UnrelatedRegistrationResponseError,
 } from './errors';
 import { selfIssueGatewayCertificate } from './registration';
-import { makeWorld, type World } from './testUtils';
+import { createMemoryStores } from './stores/memory';
+import type { CourierAnswerStore } from './stores/types';
+import { makeWorld, type World } from '@twitter-relaynet/test-support/gateway';
 
-let dir: string;
 let world: World;
+/** The relaying gateway's stores' answers: what a restarted gateway (a new registrar) finds again. */
+let answers: CourierAnswerStore;
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'courier-registration-'));
   world = await makeWorld();
+  answers = createMemoryStores().courierAnswers;
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 async function userIdentity(index = 0) {
   const keyPair = world.spareKeys[index];
@@ -39,7 +38,7 @@ async function userIdentity(index = 0) {
 function registrar(): CourierRegistrar {
   return new CourierRegistrar({
     gateway: world.relaying,
-    directory: dir,
+    answers,
     clock: world.clock,
     logger: world.relayingLogger,
   });
@@ -53,7 +52,7 @@ test('a request is answered once: the same request again gets the same response 
   const again = await registrar().answer(request);
   expect(first.replayed).toBe(false);
   expect(again).toEqual({ response: first.response, userGatewayId: user.id, replayed: true });
-  expect(readdirSync(dir)).toHaveLength(1);
+  await expect(answers.get(registrationRequestDigest(request).toString('hex'))).resolves.toEqual(first.response);
   const response = await verifyCourierRegistrationResponse(first.response, {
     pendingRequest: request,
     userGatewayId: user.id,
@@ -83,7 +82,8 @@ test('a request not signed by the key it registers, or tampered with, is refused
   const tampered = Buffer.from(await createCourierRegistrationRequest(user, world.clock));
   tampered[tampered.length - 300] ^= 0x01;
   await expect(registrar().answer(tampered)).rejects.toThrow(MalformedRegistrationRequestError);
-  expect(readdirSync(dir)).toEqual([]);
+  // Nothing kept: forgetting every answer there is forgets none.
+  await expect(answers.purgeExpired(new Date(8.64e15))).resolves.toBe(0);
   expect(world.relayingLogger.records.filter((r) => r.message === 'Courier registration request refused')).toHaveLength(
     2,
   );

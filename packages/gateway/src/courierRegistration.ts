@@ -15,8 +15,6 @@
  * The creation date bounds how long answers must be remembered: older requests are refused.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 
 import {
   Certificate,
@@ -28,7 +26,6 @@ import {
   signSignedData,
   silentLogger,
   verifySignedData,
-  writeFileAtomically,
 } from '@twitter-relaynet/core';
 
 import { type Clock, systemClock } from './clock';
@@ -40,6 +37,7 @@ import {
 } from './errors';
 import type { RegistrationResponse } from './registration';
 import type { RelayingGateway } from './RelayingGateway';
+import type { CourierAnswerStore } from './stores/types';
 
 const REQUEST_TYPE = 'courier-registration-request';
 const RESPONSE_TYPE = 'courier-registration-response';
@@ -212,8 +210,10 @@ export interface CourierRegistrationAnswer {
 }
 
 /**
- * Relaying gateway: answers requests, remembering each answer (in `directory`, by request digest) so that
- * the same request gets the same answer and never a second certificate. One answer at a time.
+ * Relaying gateway: answers requests, remembering each answer (in `answers`, the gateway's stores, by request
+ * digest) so that the same request gets the same answer and never a second certificate. One answer at a time
+ * here; instances over shared stores that answer the same request at the same moment both hand out the answer
+ * kept first (the other's certificate, for the same key, is never handed out).
  */
 export class CourierRegistrar {
   private queue: Promise<unknown> = Promise.resolve();
@@ -223,7 +223,8 @@ export class CourierRegistrar {
   constructor(
     private readonly options: {
       readonly gateway: RelayingGateway;
-      readonly directory: string;
+      /** Where answers are remembered: the gateway's stores (`GatewayStores.courierAnswers`), shared by its instances. */
+      readonly answers: CourierAnswerStore;
       readonly clock?: Clock;
       readonly logger?: Logger;
       readonly internetAddress?: string;
@@ -255,11 +256,8 @@ export class CourierRegistrar {
       );
       throw error;
     }
-    const path = join(this.options.directory, `${request.digest.toString('hex')}.response`);
-    const remembered = await readFile(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return null;
-      throw error;
-    });
+    const digest = request.digest.toString('hex');
+    const remembered = await this.options.answers.get(digest);
     if (remembered) {
       this.logger.warn(
         { userGatewayId: request.userGatewayId, requestDigest: request.digest.toString('hex') },
@@ -276,9 +274,15 @@ export class CourierRegistrar {
       userGatewayCertificate: certificate.serialize().toString('base64'),
       ...(this.options.internetAddress ? { relayingGatewayInternetAddress: this.options.internetAddress } : {}),
     };
-    const response = await gateway.signWithIdentity(Buffer.from(JSON.stringify(plaintext)));
-    // Remembered before it is handed out: a crash after this answers the replay with the same response.
-    await writeFileAtomically(path, response);
+    const signed = await gateway.signWithIdentity(Buffer.from(JSON.stringify(plaintext)));
+    // Remembered before it is handed out: a crash after this answers the replay with the same response. Kept until
+    // the request is too old to be accepted anyway (counted from now if it is dated ahead of this clock).
+    const keptFrom = Math.max(this.clock.now().getTime(), request.creationDate.getTime());
+    const response = await this.options.answers.keep(digest, signed, new Date(keptFrom + ANSWER_RETENTION_MS));
+    if (!response.equals(signed)) {
+      // Another instance answered the same request a moment ago: its answer is the one, ours is dropped.
+      return { response, userGatewayId: request.userGatewayId, replayed: true };
+    }
     this.logger.info(
       { userGatewayId: request.userGatewayId, requestDigest: request.digest.toString('hex') },
       'Courier registration request answered',
@@ -302,18 +306,7 @@ export class CourierRegistrar {
   }
 
   /** Forget answers to requests that would be refused as too old anyway. */
-  async purge(): Promise<number> {
-    const names = await readdir(this.options.directory).catch(() => [] as string[]);
-    const cutoff = this.clock.now().getTime() - ANSWER_RETENTION_MS;
-    let purged = 0;
-    for (const name of names.filter((n) => n.endsWith('.response'))) {
-      const path = join(this.options.directory, name);
-      const stats = await stat(path).catch(() => null);
-      if (stats && stats.mtimeMs < cutoff) {
-        await unlink(path).catch(() => undefined);
-        purged++;
-      }
-    }
-    return purged;
+  purge(): Promise<number> {
+    return this.options.answers.purgeExpired(this.clock.now());
   }
 }

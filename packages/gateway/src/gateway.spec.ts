@@ -21,7 +21,13 @@ import { createMemoryStores } from './stores/memory';
 import { openGatewaySqliteStores } from './stores/sqlite';
 import { INTERNET_QUEUE, LOCAL_QUEUE, peerQueue } from './stores/types';
 import { UserGateway } from './UserGateway';
-import { collect, makeParcelToAdapter, makeParcelToApp, makeWorld, type World } from './testUtils';
+import {
+  collect,
+  makeParcelToAdapter,
+  makeParcelToApp,
+  makeWorld,
+  type World,
+} from '@twitter-relaynet/test-support/gateway';
 
 const HOUR = 3_600_000;
 

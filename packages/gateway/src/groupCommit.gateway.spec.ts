@@ -5,7 +5,13 @@
  */
 import type { GatewayStores, StoreWrite, StoreWriteResult } from './stores/types';
 import { LOCAL_QUEUE, peerQueue } from './stores/types';
-import { collect, makeParcelToAdapter, makeParcelToApp, makeWorld, type World } from './testUtils';
+import {
+  collect,
+  makeParcelToAdapter,
+  makeParcelToApp,
+  makeWorld,
+  type World,
+} from '@twitter-relaynet/test-support/gateway';
 
 const N = 20;
 

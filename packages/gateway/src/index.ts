@@ -12,6 +12,7 @@ export {
   MemoryPcaQueue,
   MemoryCertificateRegistry,
   MemoryRegistrationStore,
+  MemoryCourierAnswerStore,
 } from './stores/memory';
 export {
   openGatewaySqliteStores,
@@ -21,6 +22,7 @@ export {
   SqlitePcaQueue,
   SqliteCertificateRegistry,
   SqliteRegistrationStore,
+  SqliteCourierAnswerStore,
 } from './stores/sqlite';
 
 // Gateways

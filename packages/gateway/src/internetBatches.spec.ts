@@ -9,7 +9,13 @@ import { openGatewaySqliteStores } from './stores/sqlite';
 import { type GatewayStores, INTERNET_QUEUE, peerQueue, type StoreWrite, type StoreWriteResult } from './stores/types';
 import { waitFor } from '@twitter-relaynet/test-support';
 
-import { collect, makeParcelToAdapter, makeParcelToApp, makeWorld, type World } from './testUtils';
+import {
+  collect,
+  makeParcelToAdapter,
+  makeParcelToApp,
+  makeWorld,
+  type World,
+} from '@twitter-relaynet/test-support/gateway';
 
 /**
  * The relaying gateway's traffic with the Internet in batches: a delivery round is claimed in one

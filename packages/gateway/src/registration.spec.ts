@@ -13,7 +13,7 @@ import {
 } from './registration';
 import { createMemoryStores } from './stores/memory';
 import { peerQueue } from './stores/types';
-import { makeWorld } from './testUtils';
+import { makeWorld } from '@twitter-relaynet/test-support/gateway';
 import { UserGatewayRegistration } from './userGatewayRegistration';
 
 let dir: string;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { REPO_ROOT } from '../src/layout';
-import { onTerminal, stopAll } from './terminal';
+import { onTerminal, stopAll } from '@twitter-relaynet/test-support';
 
 const executables = ['bin', 'bin-dev'].flatMap((folder) =>
   readdirSync(join(REPO_ROOT, folder)).map((name) => join(REPO_ROOT, folder, name)),

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 import { freePort } from '../src/demo';
 import { REPO_ROOT } from '../src/layout';
-import { onTerminal, Running, stopAll } from './terminal';
+import { onTerminal, Running, stopAll } from '@twitter-relaynet/test-support';
 
 jest.setTimeout(60_000);
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import { DEFAULT_CREDENTIALS, DEFAULT_USER, createEmulatorClient } from '@twitter-relaynet/x-api-emulator';
 
-import { chromiumAvailable, launchChromium } from '../../x-api-emulator/test/browser';
+import { chromiumAvailable, launchChromium } from '@twitter-relaynet/test-support/browser';
 import { freePort } from '../src/demo';
 import { readWalkthrough } from './readme';
 import { Background, eventually as eventuallyFor, Shell } from './shell';

@@ -1,4 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
+import type {
+  DeliveryOptions,
+  DeliverySource,
+  ParcelDeliveryClient,
+  ParcelDeliveryReport,
+  ParcelToDeliver,
+} from '@twitter-relaynet/binding';
 import { type Logger, silentLogger } from '@twitter-relaynet/core';
 
 import {
@@ -10,7 +17,7 @@ import {
   MAX_PARCEL_LENGTH,
 } from './constants';
 import { PogRPCError } from './errors';
-import { deliverOverCall, type DeliveryCallOptions, type OutboundItem, type OutboundReport } from './outbound';
+import { deliverOverCall } from './outbound';
 import { loadPogRPCService, type ParcelDeliveryAckMessage, type ParcelDeliveryMessage } from './proto';
 import { clientChannel, type GrpcBindingClientOptions } from './transport';
 
@@ -22,12 +29,8 @@ export interface PogRPCClientOptions extends GrpcBindingClientOptions {
   readonly maxParcelLength?: number;
 }
 
-export type ParcelToDeliver = OutboundItem<'parcel'>;
-export type ParcelDeliveryReport = OutboundReport<'parcel'>;
-export type DeliverParcelsOptions = DeliveryCallOptions;
-
 /** A PogRPC client: delivers parcels to a server over one `DeliverParcels` call at a time. */
-export class PogRPCClient {
+export class PogRPCClient implements ParcelDeliveryClient {
   private readonly client: grpc.Client & {
     DeliverParcels(
       metadata: grpc.Metadata,
@@ -67,8 +70,8 @@ export class PogRPCClient {
    * lazily from `parcels`. Never rejects: the report lists what was acked and what was not.
    */
   public async deliverParcels(
-    parcels: AsyncIterable<ParcelToDeliver> | Iterable<ParcelToDeliver>,
-    options: DeliverParcelsOptions = {},
+    parcels: DeliverySource<ParcelToDeliver>,
+    options: DeliveryOptions = {},
   ): Promise<ParcelDeliveryReport> {
     const metadata = new grpc.Metadata();
     if (this.options.gatewayAddress) metadata.set(GATEWAY_METADATA_KEY, this.options.gatewayAddress);

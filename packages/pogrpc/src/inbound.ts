@@ -112,6 +112,7 @@ export class InboundDeliveryCall<Field extends string> extends ServerCall {
         this.fail(
           grpc.status.UNAVAILABLE,
           `Could not store ${this.options.field} ${entry.id}: ${(error as Error).message}`,
+          error,
         );
         return;
       }
@@ -140,7 +141,7 @@ export class InboundDeliveryCall<Field extends string> extends ServerCall {
 
   protected override onFinish(): void {
     this.idleWatchdog.stop();
-    if (this.queue.length)
+    if (this.queue.length && !this.quiet)
       this.log('warn', { discarded: this.queue.length }, `Unstored ${this.options.field}s discarded (never acked)`);
     this.queue.length = 0;
   }

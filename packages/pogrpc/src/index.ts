@@ -19,6 +19,7 @@ export {
   PogRPCProtocolError,
   PogRPCAbortedError,
   PogRPCInvalidParcelError,
+  ServiceUnavailableError,
 } from './errors';
 export {
   POGRPC_PROTO_PATH,
@@ -45,14 +46,7 @@ export {
   type ServerTls,
   type ParcelContext,
 } from './server';
-export {
-  PogRPCClient,
-  type PogRPCClientOptions,
-  type ClientTls,
-  type ParcelToDeliver,
-  type ParcelDeliveryReport,
-  type DeliverParcelsOptions,
-} from './client';
+export { PogRPCClient, type PogRPCClientOptions, type ClientTls } from './client';
 // The gRPC transport and delivery streams, shared with the CogRPC binding.
 export {
   grpcServerOptions,
@@ -80,10 +74,4 @@ export {
   type ServerCallOptions,
   type GrpcBindingServer,
 } from './serverCall';
-export {
-  deliverOverCall,
-  type OutboundItem,
-  type OutboundReport,
-  type OutboundOptions,
-  type DeliveryCallOptions,
-} from './outbound';
+export { deliverOverCall, type OutboundOptions } from './outbound';

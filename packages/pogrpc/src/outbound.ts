@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 
 import * as grpc from '@grpc/grpc-js';
+import type {
+  DeliveryInput,
+  DeliveryOptions,
+  DeliveryReport,
+  DeliverySource,
+  PulledDelivery,
+} from '@twitter-relaynet/binding';
 import { type Logger, ProgressWatchdog } from '@twitter-relaynet/core';
 
 import { callProgress } from './callProgress';
@@ -14,28 +21,7 @@ import {
 } from './errors';
 import type { DeliveryAckMessage, DeliveryMessage } from './inbound';
 
-/** One message to deliver: `{id?, parcel}` or `{id?, cargo}`. */
-export type OutboundItem<Field extends string> = {
-  /** Per-delivery id (≤ 255 octets); a UUID4 is generated when absent. */
-  readonly id?: string;
-} & { readonly [K in Field]: Buffer };
-
-export interface OutboundReport<Field extends string> {
-  /** Delivery ids the server acknowledged (stored), in ack order: delete your copies of these. */
-  readonly acked: readonly string[];
-  /** Pulled from the input but not acknowledged: keep them and retry later. */
-  readonly unacked: ReadonlyArray<{ readonly id: string } & { readonly [K in Field]: Buffer }>;
-  /** Why delivery stopped early, if it did (a `PogRPCCallError` carries the gRPC status code). */
-  readonly error?: Error;
-}
-
-/** Per-call options of a client's delivery method. */
-export interface DeliveryCallOptions {
-  readonly signal?: AbortSignal;
-  readonly onAck?: (deliveryId: string) => void;
-}
-
-export interface OutboundOptions<Field extends string> extends DeliveryCallOptions {
+export interface OutboundOptions<Field extends string> extends DeliveryOptions {
   /** Method name for errors and log lines, e.g. `DeliverParcels`. */
   readonly method: string;
   readonly field: Field;
@@ -57,9 +43,9 @@ export interface OutboundOptions<Field extends string> extends DeliveryCallOptio
  */
 export async function deliverOverCall<Field extends string>(
   call: grpc.ClientDuplexStream<DeliveryMessage<Field>, DeliveryAckMessage>,
-  items: AsyncIterable<OutboundItem<Field>> | Iterable<OutboundItem<Field>>,
+  items: DeliverySource<DeliveryInput<Field>>,
   options: OutboundOptions<Field>,
-): Promise<OutboundReport<Field>> {
+): Promise<DeliveryReport<Field>> {
   const inFlight = new Map<string, Buffer>();
   const unackedPulled: Array<{ id: string; payload: Buffer }> = [];
   const field = options.field;
@@ -153,7 +139,7 @@ export async function deliverOverCall<Field extends string>(
     if (status === null) call.cancel();
   }
   const unacked = [...[...inFlight].map(([id, payload]) => ({ id, payload })), ...unackedPulled].map(
-    ({ id, payload }) => ({ id, [field]: payload }) as { readonly id: string } & { readonly [K in Field]: Buffer },
+    ({ id, payload }) => ({ id, [field]: payload }) as PulledDelivery<Field>,
   );
   if (failure) {
     options.logger.warn(

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import type { MessageHandler } from '@twitter-relaynet/binding';
 
 import { GATEWAY_METADATA_KEY, MAX_GATEWAY_ADDRESS_LENGTH, MAX_PARCEL_LENGTH, MESSAGE_OVERHEAD } from './constants';
 import { InboundDeliveryCall, type DeliveryAckMessage, type DeliveryMessage } from './inbound';
@@ -21,7 +22,7 @@ export interface PogRPCServerOptions extends GrpcBindingServerOptions {
    * Store the parcel durably (or refuse it permanently, logging why). Its ack is sent only after this resolves.
    * A rejection means "not stored": the call ends with UNAVAILABLE and the sender keeps the parcel.
    */
-  onParcel(parcel: Buffer, context: ParcelContext): Promise<void>;
+  readonly onParcel: MessageHandler<ParcelContext>;
   readonly maxParcelLength?: number;
 }
 

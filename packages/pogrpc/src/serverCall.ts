@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 
 import * as grpc from '@grpc/grpc-js';
+import type { BindingServer } from '@twitter-relaynet/binding';
 import { type Logger, silentLogger } from '@twitter-relaynet/core';
 
 import { DEFAULT_SERVER_CALL_TIMEOUT_MS, DEFAULT_SERVER_IDLE_TIMEOUT_MS } from './constants';
+import { ServiceUnavailableError } from './errors';
 import {
   connectionAdmission,
   grpcServerOptions,
@@ -29,6 +31,8 @@ export interface ServerCallOptions {
 export abstract class ServerCall {
   public readonly done: Promise<void>;
   protected finished = false;
+  /** The call ended for an outage reported elsewhere (see `fail`): its own lines about it are left out. */
+  protected quiet = false;
   /** Aborted when the call ends: work started for it (storing, reading a queue) can stop. */
   protected readonly abort = new AbortController();
   private readonly callId = randomUUID();
@@ -76,13 +80,20 @@ export abstract class ServerCall {
     this.call.end();
   }
 
-  protected fail(code: grpc.status, details: string): void {
+  /**
+   * End the call with `code`, logged, unless `cause` is a ServiceUnavailableError: its owner reports that outage
+   * once, and the call ends (UNAVAILABLE) without a line of its own.
+   */
+  protected fail(code: grpc.status, details: string, cause?: unknown): void {
     if (this.finished) return;
-    this.log(
-      code === grpc.status.UNAVAILABLE ? 'error' : 'warn',
-      { code: grpc.status[code] },
-      `Ending ${this.callOptions.method}: ${details}`,
-    );
+    this.quiet = cause instanceof ServiceUnavailableError;
+    if (!this.quiet) {
+      this.log(
+        code === grpc.status.UNAVAILABLE ? 'error' : 'warn',
+        { code: grpc.status[code] },
+        `Ending ${this.callOptions.method}: ${details}`,
+      );
+    }
     this.finish();
     this.call.emit('error', { code, details });
   }
@@ -123,7 +134,7 @@ export class ServerCalls {
 }
 
 /** What a binding server built on `listenGrpc` offers its owner. */
-export interface GrpcBindingServer {
+export interface GrpcBindingServer extends BindingServer {
   /** The address actually listened on (`127.0.0.1:54321` or `unix:///…`). */
   readonly address: string;
   /** The server's TLS certificate (PEM), for clients to pin; null in plaintext mode. */

@@ -1,7 +1,7 @@
 import { describeBindingConformance, describeSlowLink } from '@twitter-relaynet/binding-conformance';
 
 import { createPogRPCServer, MAX_PARCEL_LENGTH, MESSAGE_OVERHEAD, PogRPCClient } from '../src';
-import { grpcBindingFactory } from './helpers';
+import { grpcBindingFactory } from '@twitter-relaynet/binding-conformance/grpc';
 
 function makeFactory(mode: 'tls-tcp' | 'plaintext-unix') {
   return grpcBindingFactory({

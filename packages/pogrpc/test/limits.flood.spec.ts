@@ -10,7 +10,7 @@ import * as http2 from 'node:http2';
 
 import { randomBytes } from 'node:crypto';
 
-import { garbage, startFlood, type Misbehaviour } from '@twitter-relaynet/binding-conformance';
+import { garbage, startFlood, type Misbehaviour } from '@twitter-relaynet/test-support';
 
 import {
   createPogRPCServer,
@@ -19,7 +19,7 @@ import {
   PogRPCClient,
   type PogRPCServer,
 } from '../src';
-import { closedByServer, openConnection, startOpenCall, until } from './helpers';
+import { closedByServer, openConnection, startOpenCall, waitFor } from '@twitter-relaynet/test-support';
 
 let server: PogRPCServer;
 const stored: string[] = [];
@@ -70,7 +70,7 @@ test('at the cap, a new connection takes the slot of the quietest one that has n
 test('when every slot is held by a call, a new connection is closed at once without a byte; a good client is served once they are gone', async () => {
   const calls = [startCall(server.port!), startCall(server.port!), startCall(server.port!)];
   try {
-    await until('the three calls to start', () => server.activeCalls === 3);
+    await waitFor('the three calls to start', () => server.activeCalls === 3);
     expect(await closedByServer(await open(server.port!))).toBe(0);
   } finally {
     for (const session of calls) session.destroy();
@@ -155,7 +155,7 @@ describe('a TLS server under a flood of bad connections', () => {
       startFlood({ host: '127.0.0.1', port: tlsServer.port!, tls: true }, CONNECTIONS / 2, overTls),
     ];
     try {
-      await until('the flood to be connected', () =>
+      await waitFor('the flood to be connected', () =>
         floods.every((f) => f.stats().opened + f.stats().failed === CONNECTIONS / 2),
       );
       const client = new PogRPCClient(tlsServer.address, { tls: { pinnedCertificatePem: identity.certificatePem } });
@@ -167,7 +167,7 @@ describe('a TLS server under a flood of bad connections', () => {
         client.close();
       }
       // At once (garbage, bad frames), or when the silence guard notices a stalled handshake.
-      await until('the server to close every bad connection', () =>
+      await waitFor('the server to close every bad connection', () =>
         floods.every((f) => f.stats().closedByServer + f.stats().failed === CONNECTIONS / 2),
       );
     } finally {

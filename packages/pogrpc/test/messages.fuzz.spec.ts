@@ -7,7 +7,7 @@
  *   serializer: every call ends with a status (never a hang), only parcels with a valid id reach
  *   `onParcel`, and afterwards a well-behaved client still gets its parcel acknowledged.
  *
- * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see binding-conformance/src/fuzz.ts).
+ * FUZZ_RUNS=<n> per property (default 200); FUZZ_SEED=<n>|random (see test-support/src/fuzz.ts).
  */
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
@@ -20,7 +20,7 @@ import {
   FUZZ_RUNS,
   FUZZ_TEST_TIMEOUT_MS,
   mutations,
-} from '@twitter-relaynet/binding-conformance';
+} from '@twitter-relaynet/test-support';
 
 import { PogRPCClient } from '../src/client';
 import { MAX_DELIVERY_ID_LENGTH } from '../src/constants';

@@ -11,7 +11,7 @@
 import { appendFileSync } from 'node:fs';
 
 import { MemoryLogger } from '@twitter-relaynet/core';
-import { silent, startFlood } from '@twitter-relaynet/binding-conformance';
+import { silent, startFlood } from '@twitter-relaynet/test-support';
 
 import {
   createPogRPCServer,
@@ -20,7 +20,7 @@ import {
   PogRPCClient,
   type PogRPCServer,
 } from '../src';
-import { until } from './helpers';
+import { waitFor } from '@twitter-relaynet/test-support';
 
 const CONNECTIONS = Number(process.env.POGRPC_FLOOD_CONNECTIONS ?? 300);
 const FLOOD_SECONDS = Number(process.env.POGRPC_FLOOD_SECONDS ?? 0);
@@ -96,7 +96,7 @@ test(`${CONNECTIONS} silent connections coming back every ${RECONNECT_AFTER_MS} 
   const floodOpenAtDelivery: number[] = [];
   try {
     // Full: the server has closed more connections than the flood has beyond its cap.
-    await until(
+    await waitFor(
       'the flood to fill the server',
       () => flood.stats().closedByServer >= CONNECTIONS - DEFAULT_MAX_CONNECTIONS,
       30_000,
@@ -118,7 +118,7 @@ test(`${CONNECTIONS} silent connections coming back every ${RECONNECT_AFTER_MS} 
     await flood.stop();
   }
 
-  await until('the server to log what it shed', () => logger.find('warn', /^PogRPC connections shed/).length > 0);
+  await waitFor('the server to log what it shed', () => logger.find('warn', /^PogRPC connections shed/).length > 0);
   const shed = { evicted: 0, refused: 0, handshakeTimedOut: 0 };
   for (const record of logger.find('warn', /^PogRPC connections shed/)) {
     const fields = record.fields as typeof shed;

@@ -5,11 +5,20 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 
+import type {
+  DeliveryOptions,
+  DeliverySource,
+  MessageHandler,
+  ParcelDeliveryClient,
+  ParcelDeliveryReport,
+  ParcelToDeliver,
+  PulledDelivery,
+} from '@twitter-relaynet/binding';
 import WebSocket from 'ws';
 import { type Logger, silentLogger } from '@twitter-relaynet/core';
 
 import { CloseCode, ProtocolError } from './closeCodes';
-import { ConnectionClosedError, DeliveryInterruptedError, HandshakeError, UntrustedSocketError } from './errors';
+import { ConnectionClosedError, HandshakeError, PoWebSocketError, UntrustedSocketError } from './errors';
 import { type CloseInfo, type ConnectionOptions, DEFAULTS, PeerConnection, abortError, assertParcelSize } from './peer';
 import {
   MAX_PRE_HANDSHAKE_MESSAGE_SIZE,
@@ -56,7 +65,7 @@ export interface PoWebSocketClientOptions extends ConnectionOptions {
 
 export interface CollectOptions {
   /** Store the parcel durably; its ack goes out once this resolves. A rejection closes with 1011. */
-  onParcel(parcel: Buffer): Promise<void>;
+  readonly onParcel: MessageHandler;
   /** Ask the gateway to keep pushing parcels as they arrive instead of finishing with ParcelDeliveryComplete. */
   readonly keepAlive?: boolean;
   /** Aborting ends the collection by closing the connection (1000); unacknowledged parcels stay queued. */
@@ -87,13 +96,13 @@ export async function checkSocketOwnership(socketPath: string, trustedOwners?: r
 }
 
 /** An endpoint's authenticated connection to its gateway. */
-export class PoWebSocketConnection extends PeerConnection {
+export class PoWebSocketConnection extends PeerConnection implements ParcelDeliveryClient {
   private readonly preHandshake: Buffer[] = [];
   private preHandshakeWaiter: { resolve: (data: Buffer) => void; reject: (err: Error) => void } | undefined;
   private ready = false;
   private collection:
     | {
-        onParcel: (parcel: Buffer) => Promise<void>;
+        onParcel: MessageHandler;
         keepAlive: boolean;
         resolve: () => void;
         reject: (err: Error) => void;
@@ -277,107 +286,73 @@ export class PoWebSocketConnection extends PeerConnection {
   }
 
   /**
-   * Delivers parcels from `parcels`, taking each only when the window has room, and yields each parcel
-   * once the gateway has acknowledged it. If the connection ends or `signal` aborts first, throws
-   * DeliveryInterruptedError listing every parcel taken from the source but not acknowledged.
+   * Delivers parcels in order, taking each from `parcels` only when the window has room. Never rejects: the
+   * report lists the delivery ids the gateway acknowledged (it stored those parcels) and the parcels taken but
+   * not acknowledged, in the order they were taken, with why the delivery stopped early (the connection ended,
+   * `signal` aborted, a parcel was too large). Parcels the source has not yielded yet were never taken.
    */
-  async *deliverParcels(
-    parcels: AsyncIterable<Buffer> | Iterable<Buffer>,
-    options: DeliverOptions = {},
-  ): AsyncGenerator<Buffer, void, undefined> {
-    const unacknowledged = new Set<Buffer>(); // insertion order = the order parcels were taken
-    const acked: Buffer[] = [];
+  async deliverParcels(
+    parcels: DeliverySource<ParcelToDeliver>,
+    options: DeliveryOptions = {},
+  ): Promise<ParcelDeliveryReport> {
+    const pending = new Map<string, Buffer>(); // taken and not acknowledged, in the order taken
+    const notSent: PulledDelivery<'parcel'>[] = [];
+    const acked: string[] = [];
     let failure: Error | undefined;
-    let producerDone = false;
+    let finished = false;
     let wake: (() => void) | undefined;
-    let consumerWake: (() => void) | undefined;
     const notify = (): void => {
       wake?.();
       wake = undefined;
     };
-    const stop = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-
-    const onAbort = (): void => {
-      failure ??= abortError(options.signal!);
+    const fail = (err: Error): void => {
+      failure ??= err;
       notify();
     };
+    const onAbort = (): void => fail(abortError(options.signal!));
     options.signal?.addEventListener('abort', onAbort, { once: true });
-
-    const producer = (async () => {
-      const iterator =
-        Symbol.asyncIterator in parcels
-          ? (parcels as AsyncIterable<Buffer>)[Symbol.asyncIterator]()
-          : (parcels as Iterable<Buffer>)[Symbol.iterator]();
-      try {
-        for (;;) {
-          // Pull lazily: at most `window` parcels taken and not yet handed back to our consumer.
-          while (unacknowledged.size + acked.length >= this.window) {
-            await new Promise<void>((resolve) => {
-              consumerWake = resolve;
-            });
-            if (signal.aborted) throw abortError(signal);
-          }
-          if (signal.aborted) throw abortError(signal);
-          const next = await iterator.next();
-          if (next.done) break;
-          const parcel = next.value;
-          // Taken from the source: from now on it is reported, acknowledged or not.
-          unacknowledged.add(parcel);
-          assertParcelSize(parcel);
-          await this.acquireSlot(signal);
-          this.sendParcel(randomUUID(), parcel).then(
-            () => {
-              unacknowledged.delete(parcel);
-              acked.push(parcel);
-              notify();
-            },
-            (err: Error) => {
-              failure ??= err;
-              notify();
-            },
-          );
-        }
-      } finally {
-        await iterator.return?.();
-      }
-    })().then(
-      () => {
-        producerDone = true;
-        notify();
-      },
-      (err: Error) => {
-        failure ??= err;
-        producerDone = true;
-        notify();
-      },
-    );
-
+    if (options.signal?.aborted) onAbort();
+    const waitUntil = async (condition: () => boolean): Promise<void> => {
+      while (!condition() && !failure) await new Promise<void>((resolve) => (wake = resolve));
+    };
+    const iterator =
+      Symbol.asyncIterator in parcels
+        ? (parcels as AsyncIterable<ParcelToDeliver>)[Symbol.asyncIterator]()
+        : (parcels as Iterable<ParcelToDeliver>)[Symbol.iterator]();
     try {
       for (;;) {
-        const next = acked.shift();
-        if (next) {
-          const resume = consumerWake;
-          consumerWake = undefined;
-          resume?.();
-          yield next;
-          continue;
+        // Pull lazily: at most `window` parcels taken and not yet acknowledged.
+        await waitUntil(() => pending.size < this.window);
+        if (failure) break;
+        const next = await iterator.next();
+        if (next.done) break;
+        const { id = randomUUID(), parcel } = next.value;
+        if (pending.has(id)) {
+          notSent.push({ id, parcel });
+          throw new RangeError(`Delivery id ${id} is already in flight`);
         }
-        if (failure) {
-          const lost = [...unacknowledged];
-          throw lost.length > 0 ? new DeliveryInterruptedError(lost, failure) : failure;
-        }
-        if (producerDone && unacknowledged.size === 0) return;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
+        // Taken from the source: from now on it is reported, acknowledged or not.
+        pending.set(id, parcel);
+        assertParcelSize(parcel);
+        await this.acquireSlot(options.signal);
+        this.sendParcel(id, parcel).then(() => {
+          if (finished) return;
+          pending.delete(id);
+          acked.push(id);
+          options.onAck?.(id);
+          notify();
+        }, fail);
       }
+      await waitUntil(() => pending.size === 0);
+    } catch (err) {
+      fail(err instanceof Error ? err : new PoWebSocketError(String(err)));
     } finally {
+      finished = true;
       options.signal?.removeEventListener('abort', onAbort);
-      stop.abort();
-      consumerWake?.();
-      void producer;
+      await Promise.resolve(iterator.return?.()).catch(() => undefined);
     }
+    const unacked = [...[...pending].map(([id, parcel]) => ({ id, parcel })), ...notSent];
+    return failure ? { acked, unacked, error: failure } : { acked, unacked };
   }
 
   /**

@@ -1,3 +1,5 @@
+import { PoWebSocketError } from './errors';
+
 /**
  * WebSocket close codes used by PoWebSocket (RS-016 [2019] leaves them open; these follow RFC 6455 and
  * the codes RS-016 [HEAD] (PoWeb) assigns where it assigns one).
@@ -29,8 +31,7 @@ export enum CloseCode {
 }
 
 /** Error whose close code is used when it ends a connection. */
-export class ProtocolError extends Error {
-  override name = 'ProtocolError';
+export class ProtocolError extends PoWebSocketError {
   constructor(
     readonly closeCode: CloseCode,
     message: string,

@@ -1,8 +1,10 @@
-import { CloseCode } from './closeCodes';
+import { BindingError } from '@twitter-relaynet/binding';
+
+/** Base of every error this package raises. */
+export class PoWebSocketError extends BindingError {}
 
 /** The connection ended (close code and reason as seen locally) before an operation completed. */
-export class ConnectionClosedError extends Error {
-  override name = 'ConnectionClosedError';
+export class ConnectionClosedError extends PoWebSocketError {
   constructor(
     readonly code: number,
     readonly reason: string,
@@ -11,24 +13,8 @@ export class ConnectionClosedError extends Error {
   }
 }
 
-/**
- * Thrown by `deliverParcels()` when the connection ends (or the signal aborts) before every parcel taken
- * from the source was acknowledged. `unacknowledged` holds those parcels, in the order they were taken;
- * parcels the source has not yielded yet were never taken.
- */
-export class DeliveryInterruptedError extends Error {
-  override name = 'DeliveryInterruptedError';
-  constructor(
-    readonly unacknowledged: Buffer[],
-    override readonly cause: Error,
-  ) {
-    super(`Parcel delivery interrupted with ${unacknowledged.length} unacknowledged parcel(s): ${cause.message}`);
-  }
-}
-
 /** The handshake failed (the gateway closed the connection or sent Complete{success:false}). */
-export class HandshakeError extends Error {
-  override name = 'HandshakeError';
+export class HandshakeError extends PoWebSocketError {
   constructor(
     message: string,
     readonly closeCode?: number,
@@ -38,13 +24,7 @@ export class HandshakeError extends Error {
 }
 
 /** Throw from `issueEndpointCertificate` to refuse a registration: closes the connection with 1008. */
-export class RegistrationRefusedError extends Error {
-  override name = 'RegistrationRefusedError';
-}
+export class RegistrationRefusedError extends PoWebSocketError {}
 
 /** The socket file is not safe to connect to (not a socket, or owned by another user). */
-export class UntrustedSocketError extends Error {
-  override name = 'UntrustedSocketError';
-}
-
-export { CloseCode };
+export class UntrustedSocketError extends PoWebSocketError {}

@@ -1,8 +1,8 @@
 export { CloseCode, ProtocolError } from './closeCodes';
 export {
   ConnectionClosedError,
-  DeliveryInterruptedError,
   HandshakeError,
+  PoWebSocketError,
   RegistrationRefusedError,
   UntrustedSocketError,
 } from './errors';

@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 
 import WebSocket, { WebSocketServer } from 'ws';
+import type { BindingServer, MessageHandler } from '@twitter-relaynet/binding';
 import { type Logger, removeStaleSocket, silentLogger } from '@twitter-relaynet/core';
 
 import { CloseCode, ProtocolError } from './closeCodes';
@@ -55,7 +56,7 @@ export interface PoWebSocketServerOptions extends ConnectionOptions {
    */
   verify(nonce: Buffer, signatures: readonly Buffer[]): Promise<string[]>;
   /** Stores a parcel from an authenticated endpoint durably; the ack goes out once this resolves. */
-  onParcelDelivered(parcel: Buffer, endpointIds: readonly string[]): Promise<void>;
+  readonly onParcelDelivered: MessageHandler<readonly string[]>;
   /**
    * Parcels queued for these endpoints, pulled only after the endpoint's ParcelCollectionRequest and only
    * as fast as the window allows. When it ends, ParcelDeliveryComplete follows the last ack.
@@ -315,7 +316,7 @@ export class GatewayConnection extends PeerConnection {
 }
 
 /** A PoWebSocket gateway server on a Unix socket. */
-export class PoWebSocketServer {
+export class PoWebSocketServer implements BindingServer {
   private readonly connections = new Set<GatewayConnection>();
   private closing: Promise<void> | undefined;
 

@@ -1,20 +1,20 @@
 import {
   type BindingFactory,
-  type DeliveryReport,
   describeBindingConformance,
   describeSlowLink,
 } from '@twitter-relaynet/binding-conformance';
 import { silentLogger } from '@twitter-relaynet/core';
 
-import { DeliveryInterruptedError, MAX_PARCEL_SIZE, PoWebSocketConnection, PoWebSocketServer } from '../src';
+import { MAX_PARCEL_SIZE, PoWebSocketConnection, PoWebSocketServer } from '../src';
 import { encodeResponse } from '../src/proto';
 import { TestIdentity, rawExchange, tempSocketPath, testSigner, testVerifier, wsFrame } from './helpers';
 
 const identity = new TestIdentity();
 
 /** PoWebSocket adapter: messages are parcels the endpoint delivers to the gateway. */
-const factory: BindingFactory = {
+const factory: BindingFactory<'parcel'> = {
   name: 'PoWebSocket',
+  field: 'parcel',
   maxMessageSize: MAX_PARCEL_SIZE,
   window: 5,
   frameOverhead: 1024,
@@ -83,29 +83,7 @@ const factory: BindingFactory = {
           pingIntervalMs: Math.floor(idleTimeoutMs / 4),
         });
         return {
-          async deliver(messages, options = {}): Promise<DeliveryReport> {
-            const indices = new Map<Buffer, number>();
-            const acked: number[] = [];
-            let pulled = 0;
-            async function* tracked() {
-              for await (const message of messages) {
-                indices.set(message, pulled++);
-                yield message;
-              }
-            }
-            try {
-              for await (const parcel of connection.deliverParcels(tracked(), { signal: options.signal })) {
-                const index = indices.get(parcel)!;
-                acked.push(index);
-                options.onAck?.(index);
-              }
-              return { acked, unacked: [] };
-            } catch (error) {
-              const unacked =
-                error instanceof DeliveryInterruptedError ? error.unacknowledged.map((p) => indices.get(p)!) : [];
-              return { acked, unacked, error };
-            }
-          },
+          deliver: (parcels, options) => connection.deliverParcels(parcels, options),
           destroy: () => connection.destroy(),
           close: async () => {
             await connection.close();

@@ -392,22 +392,18 @@ describe('parcels from the endpoint', () => {
       },
     });
     const connection = await connect(h);
-    const parcels = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => Buffer.from(`parcel ${i}`));
-    const acked: Buffer[] = [];
-    const run = (async () => {
-      for await (const parcel of connection.deliverParcels(parcels)) acked.push(parcel);
-    })();
+    const parcels = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => ({ id: `d${i}`, parcel: Buffer.from(`parcel ${i}`) }));
+    const acks: string[] = [];
+    const delivery = connection.deliverParcels(parcels, { onAck: (id) => acks.push(id) });
     while (storedCount < 2) await delay(5);
     void h.server.close();
-    const error = await run.then(
-      () => undefined,
-      (err: unknown) => err,
-    );
-    expect(error).toMatchObject({ name: 'DeliveryInterruptedError' });
-    const unacknowledged = (error as { unacknowledged: Buffer[] }).unacknowledged;
-    expect(acked).toEqual([parcels[0]]);
-    // Pulled lazily (window 5), in order, each either acked or reported.
-    expect(unacknowledged).toEqual(parcels.slice(1, 6));
+    const report = await delivery;
+
+    expect(report.error).toBeInstanceOf(ConnectionClosedError);
+    expect(report.acked).toEqual(['d0']);
+    expect(acks).toEqual(['d0']);
+    // Pulled lazily (window 5), in order, each either acked or reported with its octets.
+    expect(report.unacked).toEqual(parcels.slice(1, 6));
   });
 
   test('a deauthorization is stored then acknowledged; its fields survive the wire', async () => {

@@ -5,8 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import { garbage, startFlood, type Misbehaviour } from '@twitter-relaynet/binding-conformance';
-import { waitFor } from '@twitter-relaynet/test-support';
+import { garbage, startFlood, type Misbehaviour, waitFor } from '@twitter-relaynet/test-support';
 
 import { PoWebSocketConnection, PoWebSocketServer } from '../src';
 import { capturingLogger, tempSocketPath, TestIdentity, testSigner, testVerifier } from './helpers';

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+
 import { Command, CommanderError } from 'commander';
 
 import { ConfigurationError, DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
@@ -9,9 +11,11 @@ import {
   ENV,
   type Env,
   resolveConfig,
+  type RelayerGatewayConfig,
   type RelayerGatewayFlags,
 } from './config';
-import { RelayerGatewayDaemon } from './daemon';
+import { FILES, RelayerGatewayDaemon } from './daemon';
+import { checkHealth } from './health';
 
 export const USAGE_EXIT_CODE = DAEMON_EXIT.USAGE;
 
@@ -30,6 +34,7 @@ const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   [ENV.POLL_INTERVAL_MS, '--poll-interval (default 1000)'],
   [ENV.DATABASE_URL, '--database-url (default: none, SQLite in <data dir>/gateway.sqlite)'],
   [ENV.DELIVERY_LEASE_MS, `--delivery-lease (default ${DEFAULT_DELIVERY_LEASE_MS})`],
+  [ENV.HEALTH_ADDRESS, '--health-address (default: none, no HTTP endpoint)'],
 ];
 const WIDTH = Math.max(...VARIABLES.map(([name]) => name.length)) + 2;
 
@@ -46,6 +51,9 @@ address given by --public-endpoint, else by the address book ({"<internet addres
 is pinned when given (--public-endpoint-certificate, tlsCertificatePath), else checked against the system CAs.
 Example: --public-endpoint twitter-api-adapter.relaynet.local=192.0.2.7:21478
          --public-endpoint-certificate twitter-api-adapter.relaynet.local=adapter-pogrpc.pem
+Readiness: <data dir>/health.json ({"ready", "reason", "since", "pid"}); with --health-address, GET /healthz
+answers 200 (ready) or 503 (not ready, e.g. its PostgreSQL is unreachable). \`relayer-gateway health\` with the
+same flags checks a running instance: exit status 0 ready, 1 not ready, and why on stdout.
 ${DAEMON_HELP_FOOTER}`;
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -85,6 +93,7 @@ export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: strin
       '--delivery-lease <ms>',
       'how long a parcel claimed for delivery waits before it is handed out again (after a crash: before another instance delivers it)',
     )
+    .option('--health-address <host:port>', 'serve GET /healthz here: 200 when ready, 503 when not')
     .addHelpText('after', HELP_AFTER)
     .allowExcessArguments(false)
     .exitOverride()
@@ -98,9 +107,11 @@ export async function main(
   io: { stdout: (s: string) => void; stderr: (s: string) => void },
 ): Promise<RelayerGatewayDaemon | number> {
   const command = makeCommand(io);
+  // `relayer-gateway health [flags]`: the readiness of the instance those flags describe (health.ts).
+  const healthCheck = argv[2] === 'health';
   let config;
   try {
-    command.parse([...argv], { from: 'node' });
+    command.parse(healthCheck ? [...argv.slice(0, 2), ...argv.slice(3)] : [...argv], { from: 'node' });
     config = resolveConfig(command.opts<RelayerGatewayFlags>(), env);
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -114,6 +125,7 @@ export async function main(
     }
     throw error;
   }
+  if (healthCheck) return reportHealth(config, io);
   const daemon = new RelayerGatewayDaemon({
     config,
     logger: lineLogger('relayer-gateway'),
@@ -121,4 +133,10 @@ export async function main(
   });
   await daemon.start();
   return daemon;
+}
+
+async function reportHealth(config: RelayerGatewayConfig, io: { stdout: (s: string) => void }): Promise<number> {
+  const { ready, why } = await checkHealth({ file: join(config.dataDir, FILES.health), address: config.healthAddress });
+  io.stdout(`relayer-gateway ${config.dataDir}: ${why}\n`);
+  return ready ? DAEMON_EXIT.OK : DAEMON_EXIT.FAILURE;
 }

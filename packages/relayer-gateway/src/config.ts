@@ -24,6 +24,7 @@ export const ENV = {
   POLL_INTERVAL_MS: 'RELAYER_GATEWAY_POLL_INTERVAL_MS',
   DATABASE_URL: 'DATABASE_URL',
   DELIVERY_LEASE_MS: 'RELAYER_GATEWAY_DELIVERY_LEASE_MS',
+  HEALTH_ADDRESS: 'RELAYER_GATEWAY_HEALTH_ADDRESS',
 } as const;
 
 export const DEFAULT_POGRPC_ADDRESS = '127.0.0.1:21477';
@@ -49,6 +50,7 @@ export interface RelayerGatewayFlags {
   readonly pollInterval?: string;
   readonly databaseUrl?: string;
   readonly deliveryLease?: string;
+  readonly healthAddress?: string;
 }
 
 export interface RelayerGatewayConfig {
@@ -79,6 +81,8 @@ export interface RelayerGatewayConfig {
    * instance (or this one, restarted on PostgreSQL) delivers it.
    */
   readonly deliveryLeaseMs: number;
+  /** host:port answering `GET /healthz` (200 ready, 503 not), or null: health.json and `relayer-gateway health` only. */
+  readonly healthAddress: string | null;
 }
 
 export interface PublicEndpointRoute {
@@ -162,7 +166,13 @@ export function resolveConfig(flags: RelayerGatewayFlags, env: Env): RelayerGate
       '--delivery-lease',
       MAX_POLL_INTERVAL_MS,
     ),
+    healthAddress: resolveHealthAddress(flags, env),
   };
+}
+
+function resolveHealthAddress(flags: RelayerGatewayFlags, env: Env): string | null {
+  const address = nonEmpty(flags.healthAddress) ?? nonEmpty(env[ENV.HEALTH_ADDRESS]);
+  return address ? checkHostPort(address, '--health-address') : null;
 }
 
 function checkDatabaseUrl(value: string | undefined): string | null {

@@ -51,17 +51,18 @@ import {
 
 import { AddressBook, type Route } from './addressBook';
 import { toCogRPCRefusal } from './cogrpc';
+import { watchedCollection } from './collection';
 import { type CogRPCConfig, describeDatabaseUrl, type RelayerGatewayConfig } from './config';
 import { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCertificate } from './files';
+import { Health } from './health';
 import { Notifier } from './notifier';
+import { asOutage, refusingDuringOutage } from './outage';
 import { RouteBackoff } from './routeBackoff';
 
 export const FILES = {
   key: 'identity-key.pem',
   certificate: 'identity-certificate.pem',
   database: 'gateway.sqlite',
-  /** The answers to courier registration requests, by request digest (packages/gateway courierRegistration.ts). */
-  courierRegistrations: 'courier-registrations',
   health: 'health.json',
 } as const;
 
@@ -106,6 +107,9 @@ export class RelayerGatewayDaemon {
   private readonly config: RelayerGatewayConfig;
   private publicAddress = '';
   private stopped = false;
+  private health!: Health;
+  /** host:port of the health endpoint, once started with --health-address. */
+  healthAddress: string | null = null;
 
   constructor(private readonly options: RelayerGatewayDaemonOptions) {
     this.logger = options.logger;
@@ -132,6 +136,7 @@ export class RelayerGatewayDaemon {
   async start(): Promise<void> {
     const { config } = this;
     ensurePrivateDirectory(config.dataDir);
+    this.health = new Health(this.path(FILES.health), this.logger);
     const { keyPair, created } = await loadOrCreateKeyPair(this.path(FILES.key));
     if (created) this.logger.info({ file: this.path(FILES.key) }, 'Identity key generated');
     let certificate: Certificate | null = readCertificate(this.path(FILES.certificate));
@@ -157,7 +162,7 @@ export class RelayerGatewayDaemon {
     await this.releaseStaleLeases();
     this.registrar = new CourierRegistrar({
       gateway: this.gatewayInstance,
-      directory: this.path(FILES.courierRegistrations),
+      answers: this.stores.courierAnswers,
       logger: this.logger,
     });
     if (this.postgres) {
@@ -193,7 +198,8 @@ export class RelayerGatewayDaemon {
       address: config.pogrpcAddress,
       tls,
       logger: this.logger,
-      onParcel: (parcel, context) => this.receiveParcelFromInternet(parcel, context.deliveryId),
+      onParcel: (parcel, context) =>
+        refusingDuringOutage(this.postgres, () => this.receiveParcelFromInternet(parcel, context.deliveryId)),
     });
     this.publicAddress = `${host}:${this.pogrpc.port}`;
     await writeFileAtomically(
@@ -210,6 +216,7 @@ export class RelayerGatewayDaemon {
     void this.purge();
     this.delivery = this.deliveryLoop();
     await this.publishHealth(this.postgres && !this.postgres.reachable ? 'PostgreSQL unreachable' : null);
+    if (config.healthAddress) this.healthAddress = await this.health.serve(config.healthAddress);
     this.printBanner();
   }
 
@@ -233,22 +240,9 @@ export class RelayerGatewayDaemon {
     return this.postgres;
   }
 
-  /**
-   * Readiness for supervisors and load balancers: `<data dir>/health.json`, `{"ready", "reason", "since", "pid"}`,
-   * rewritten (atomically) at start and whenever the database stops or starts answering.
-   */
+  /** Readiness (health.ts): health.json, and GET /healthz with --health-address; rewritten at every change. */
   private async publishHealth(notReadyReason: string | null): Promise<void> {
-    const health = {
-      ready: notReadyReason === null,
-      reason: notReadyReason,
-      since: new Date().toISOString(),
-      pid: process.pid,
-    };
-    try {
-      await writeFileAtomically(this.path(FILES.health), JSON.stringify(health) + '\n', 0o644);
-    } catch (error) {
-      this.logger.warn({ err: errorMessage(error) }, 'Could not write health.json');
-    }
+    await this.health.set(notReadyReason);
   }
 
   /**
@@ -287,6 +281,7 @@ export class RelayerGatewayDaemon {
     print(`relayer-gateway: certificate published in ${config.certificatePublication}`);
     print(`relayer-gateway: registration folder: ${config.registrationDir}`);
     print(`relayer-gateway: data directory: ${config.dataDir}`);
+    if (this.healthAddress) print(`relayer-gateway: health: http://${this.healthAddress}/healthz`);
     print(
       `relayer-gateway: stores: ${
         config.databaseUrl
@@ -308,6 +303,8 @@ export class RelayerGatewayDaemon {
     await this.registering;
     for (const client of this.clients.values()) client.close();
     await this.stores?.close();
+    await this.health?.set('stopped');
+    await this.health?.close();
     this.logger.info({}, 'Relaying gateway stopped');
   }
 
@@ -449,19 +446,17 @@ export class RelayerGatewayDaemon {
       address: cogrpc.address,
       tls,
       logger: this.logger,
-      storeCargo: (cargo, context) => this.receiveCargo(cargo, context.deliveryId),
-      collectCargo: async (cca) => {
+      storeCargo: (cargo, context) =>
+        refusingDuringOutage(this.postgres, () => this.receiveCargo(cargo, context.deliveryId)),
+      collectCargo: async (cca, context) => {
         let collection;
         try {
           collection = await this.gateway.collectCargo(cca);
         } catch (error) {
-          throw toCogRPCRefusal(error);
+          throw asOutage(toCogRPCRefusal(error), this.postgres);
         }
         this.logger.info({ ccaId: collection.ccaId, userGatewayId: collection.userGatewayId }, 'CCA accepted (CogRPC)');
-        const cargoes = collection.cargoes;
-        return (async function* () {
-          for await (const cargo of cargoes) yield { cargo: cargo.serialized, acknowledged: async () => undefined };
-        })();
+        return watchedCollection(collection, context, { logger: this.logger, database: this.postgres });
       },
       registerGateway: async (request) => {
         try {
@@ -469,7 +464,7 @@ export class RelayerGatewayDaemon {
         } catch (error) {
           if (error instanceof RegistrationRequestRefusedError)
             throw new GatewayRegistrationRefusedError(error.message);
-          throw error;
+          throw asOutage(error, this.postgres);
         }
       },
     });

@@ -1,4 +1,6 @@
-// Test-only helpers shared by the packages' tests. Never imported by runtime code.
+// Test-only helpers shared by the packages' tests. Never imported by runtime code. This entry needs nothing but Node
+// and pg; the fixtures built on a workspace library have an entry of their own, so that a test loads only what it
+// uses: `@twitter-relaynet/test-support/gateway`, `/endpoint` and `/browser` (Chromium through playwright-core).
 export {
   startThrottlingProxy,
   type Endpoint,
@@ -17,3 +19,38 @@ export {
   useTestDatabase,
 } from './postgres';
 export { waitFor } from './waitFor';
+export {
+  FUZZ_RUNS,
+  FUZZ_TEST_TIMEOUT_MS,
+  fuzzParameters,
+  FuzzCounter,
+  FuzzUnexpectedError,
+  expectTypedOutcome,
+  expectTypedOutcomeAsync,
+  arbitraryBytes,
+  argvArbitrary,
+  mutation,
+  mutations,
+  applyMutation,
+  applyMutations,
+  chunking,
+  splitAt,
+  type ErrorClass,
+  type Mutation,
+} from './fuzz';
+export {
+  startFlood,
+  garbage,
+  silent,
+  residentSetSize,
+  isAlive,
+  type Flood,
+  type FloodOptions,
+  type FloodStats,
+  type FloodTarget,
+  type Misbehaviour,
+} from './flood';
+export { describeDaemonCommandLineFuzz, type DaemonCommandLine } from './daemonCliFuzz';
+export { closedByServer, openConnection, startOpenCall } from './sockets';
+export { onTerminal, Running, stopAll } from './terminal';
+export { tmpfsUnavailable } from './tmpfs';

@@ -12,11 +12,11 @@ import { join, resolve } from 'node:path';
 import {
   createMemoryStores,
   getConnectionParametersId,
-  MemoryGatewayTransport,
   PrivateEndpoint,
   readConnectionParameters,
   serializeDeliveryAuthorization,
 } from '@twitter-relaynet/endpoint';
+import { MemoryGatewayTransport } from '@twitter-relaynet/test-support/endpoint';
 import {
   certificateFingerprint,
   createPogRPCServer,

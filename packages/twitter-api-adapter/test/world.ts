@@ -13,12 +13,12 @@ import { MemoryLogger } from '@twitter-relaynet/core';
 import {
   createMemoryStores,
   ManualClock,
-  MemoryGatewayTransport,
   PrivateEndpoint,
   PublicEndpoint,
   serializeDeliveryAuthorization,
   type DeliveryAuthorization,
 } from '@twitter-relaynet/endpoint';
+import { MemoryGatewayTransport } from '@twitter-relaynet/test-support/endpoint';
 import {
   decodeServiceMessage,
   serviceMessages,

@@ -7,10 +7,10 @@ import {
   createMemoryStores,
   deserializeDeliveryAuthorization,
   ManualClock,
-  MemoryGatewayTransport,
   PublicEndpoint,
   type IncomingMessage,
 } from '@twitter-relaynet/endpoint';
+import { MemoryGatewayTransport } from '@twitter-relaynet/test-support/endpoint';
 
 import { Parcel } from '@twitter-relaynet/core';
 

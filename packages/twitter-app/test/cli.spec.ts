@@ -17,7 +17,7 @@ import {
   type IncomingMessage,
 } from '@twitter-relaynet/endpoint';
 
-import { TestAdapter, TestUserGateway } from './gateway';
+import { TestAdapter, TestUserGateway } from '@twitter-relaynet/test-support/endpoint';
 import { describeWithRealUserGateway } from './userGateway';
 import {
   decodeSubscription,

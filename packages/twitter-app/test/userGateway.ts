@@ -8,8 +8,8 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, unlink
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { tmpfsUnavailable } from '../../relayer-gateway/test/tmpfs';
-import { TestAdapter } from './gateway';
+import { tmpfsUnavailable } from '@twitter-relaynet/test-support';
+import { TestAdapter } from '@twitter-relaynet/test-support/endpoint';
 
 const REPO = resolve(__dirname, '..', '..', '..');
 const APP = join(REPO, 'bin', 'twitter-app');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 
 import { createEmulatorClient, DEFAULT_CREDENTIALS, DEFAULT_USER, type RunningEmulator, startEmulator } from '../src';
-import { describeWithChromium, launchChromium } from './browser';
+import { describeWithChromium, launchChromium } from '@twitter-relaynet/test-support/browser';
 
 jest.setTimeout(15_000);
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Certificate, generateRsaKeyPair } from '@twitter-relaynet/core';
 
 import { selfIssueGatewayCertificate } from '../registration';
-import { describeStoreConformance, HOUR, NOW, parcel } from './conformanceSuite';
+import { describeStoreConformance, HOUR, NOW, parcel } from '@twitter-relaynet/test-support/gateway';
 import { createMemoryStores } from './memory';
 import { openGatewaySqliteStores } from './sqlite';
 import { peerQueue } from './types';

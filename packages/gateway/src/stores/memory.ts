@@ -2,6 +2,7 @@ import { Certificate } from '@twitter-relaynet/core';
 
 import type {
   CertificateRegistry,
+  CourierAnswerStore,
   GatewayStores,
   IdLedger,
   NewParcelRecord,
@@ -281,6 +282,29 @@ export class MemoryRegistrationStore implements RegistrationStore {
   }
 }
 
+export class MemoryCourierAnswerStore implements CourierAnswerStore {
+  private readonly answers = new Map<string, { response: Buffer; expiry: number }>();
+
+  async get(requestDigest: string): Promise<Buffer | null> {
+    return this.answers.get(requestDigest)?.response ?? null;
+  }
+
+  async keep(requestDigest: string, response: Buffer, expiryDate: Date): Promise<Buffer> {
+    const kept = this.answers.get(requestDigest);
+    if (kept) return kept.response;
+    this.answers.set(requestDigest, { response: Buffer.from(response), expiry: expiryDate.getTime() });
+    return response;
+  }
+
+  async purgeExpired(now: Date): Promise<number> {
+    let purged = 0;
+    for (const [digest, { expiry }] of this.answers) {
+      if (expiry <= now.getTime() && this.answers.delete(digest)) purged += 1;
+    }
+    return purged;
+  }
+}
+
 export function createMemoryStores(): GatewayStores {
   const parcels = new MemoryParcelStore();
   const pcas = new MemoryPcaQueue();
@@ -291,6 +315,7 @@ export function createMemoryStores(): GatewayStores {
     pcas,
     registry: new MemoryCertificateRegistry(),
     registration: new MemoryRegistrationStore(parcels),
+    courierAnswers: new MemoryCourierAnswerStore(),
     // Each write is synchronous under its promise, so nothing else runs between them; a write of
     // this store cannot fail half-way, so "all or none" holds as well.
     writeBatch: async (writes) => {

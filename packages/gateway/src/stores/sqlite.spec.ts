@@ -15,7 +15,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const modeOf = (path: string) => (lstatSync(path).mode & 0o777).toString(8);
 
-// Regression (packages/relayer-gateway/test/attacks.spec.ts): the -wal and -shm files were 0644.
+// Regression (packages/system-tests/test/attacks.spec.ts): the -wal and -shm files were 0644.
 test('the database and its -wal and -shm files are owner-only, whatever the umask', async () => {
   const previous = process.umask(0o022);
   try {
@@ -98,7 +98,7 @@ describe('a database of schema 1 (parcel bytes in the parcels table)', () => {
 
     const stores = openGatewaySqliteStores(path);
     try {
-      expect(stores.db.pragma('user_version', { simple: true })).toBe(3);
+      expect(stores.db.pragma('user_version', { simple: true })).toBe(4);
       const columns = (
         stores.db.prepare("SELECT name FROM pragma_table_info('parcels')").all() as { name: string }[]
       ).map((column) => column.name);
@@ -160,8 +160,8 @@ describe('a database of schema 1 (parcel bytes in the parcels table)', () => {
   test('a database from a newer version is refused, untouched', async () => {
     const path = join(dir, 'gateway.sqlite');
     const db = new Database(path);
-    db.pragma('user_version = 4');
+    db.pragma('user_version = 5');
     db.close();
-    expect(() => openGatewaySqliteStores(path)).toThrow(/schema version 4/);
+    expect(() => openGatewaySqliteStores(path)).toThrow(/schema version 5/);
   });
 });

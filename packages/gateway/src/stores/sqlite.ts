@@ -6,6 +6,7 @@ import { Certificate, openSqliteDatabase } from '@twitter-relaynet/core';
 
 import type {
   CertificateRegistry,
+  CourierAnswerStore,
   GatewayStores,
   IdLedger,
   NewParcelRecord,
@@ -36,9 +37,10 @@ import type {
  * claiming and rescheduling a parcel rewrite a small row instead of the whole parcel (SQLite rewrites
  * a row's every byte, overflow pages included, on any update of it). 3: `registration` (a user
  * gateway's, kept with its queues so that registering and moving its queue are one commit); the table
- * is new, so SCHEMA creates it.
+ * is new, so SCHEMA creates it. 4: `courier_answers` (a relaying gateway's answers to courier registration
+ * requests, formerly files in its data directory), new likewise.
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 const DEFAULT_PAGE_SIZE = 100;
 
 const SCHEMA = `
@@ -97,6 +99,13 @@ CREATE TABLE IF NOT EXISTS registration (
   relaying_gateway_der BLOB NOT NULL,
   user_gateway_der BLOB
 );
+
+CREATE TABLE IF NOT EXISTS courier_answers (
+  request_digest TEXT PRIMARY KEY,
+  response BLOB NOT NULL,
+  expiry INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS courier_answers_by_expiry ON courier_answers (expiry);
 `;
 
 /**
@@ -167,6 +176,7 @@ export class SqliteGatewayStores implements GatewayStores {
   readonly pcas: SqlitePcaQueue;
   readonly registry: SqliteCertificateRegistry;
   readonly registration: SqliteRegistrationStore;
+  readonly courierAnswers: SqliteCourierAnswerStore;
 
   constructor(readonly db: Database.Database) {
     this.parcels = new SqliteParcelStore(db);
@@ -174,6 +184,7 @@ export class SqliteGatewayStores implements GatewayStores {
     this.pcas = new SqlitePcaQueue(db);
     this.registry = new SqliteCertificateRegistry(db);
     this.registration = new SqliteRegistrationStore(db, this.parcels);
+    this.courierAnswers = new SqliteCourierAnswerStore(db);
     // The stores' own transactions nest inside this one as savepoints: a single commit at the end.
     this.batchTransaction = db.transaction((writes: readonly StoreWrite[]): StoreWriteResult[] =>
       writes.map((write) => {
@@ -566,5 +577,34 @@ export class SqliteRegistrationStore implements RegistrationStore {
 
   async save(record: RegistrationRecord, move?: { readonly from: QueueName; readonly to: QueueName }): Promise<number> {
     return this.saveTransaction.immediate(record, move);
+  }
+}
+
+export class SqliteCourierAnswerStore implements CourierAnswerStore {
+  private readonly getStatement;
+  private readonly insertStatement;
+  private readonly purgeStatement;
+
+  constructor(db: Database.Database) {
+    this.getStatement = db.prepare('SELECT response FROM courier_answers WHERE request_digest = ?');
+    this.insertStatement = db.prepare(
+      'INSERT OR IGNORE INTO courier_answers (request_digest, response, expiry) VALUES (?, ?, ?)',
+    );
+    this.purgeStatement = db.prepare('DELETE FROM courier_answers WHERE expiry <= ?');
+  }
+
+  async get(requestDigest: string): Promise<Buffer | null> {
+    const row = this.getStatement.get(requestDigest) as { response: Buffer } | undefined;
+    return row?.response ?? null;
+  }
+
+  async keep(requestDigest: string, response: Buffer, expiryDate: Date): Promise<Buffer> {
+    // Transactions are serial here: nothing comes between the insert and the read.
+    if (this.insertStatement.run(requestDigest, response, expiryDate.getTime()).changes > 0) return response;
+    return (await this.get(requestDigest))!;
+  }
+
+  async purgeExpired(now: Date): Promise<number> {
+    return this.purgeStatement.run(now.getTime()).changes;
   }
 }

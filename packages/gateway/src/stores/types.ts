@@ -152,6 +152,22 @@ export interface RegistrationStore {
   save(record: RegistrationRecord, move?: { readonly from: QueueName; readonly to: QueueName }): Promise<number>;
 }
 
+/**
+ * The answers a relaying gateway gave to courier registration requests, by the request's digest (hex SHA-256; see
+ * courierRegistration.ts): kept with the queues, so that every instance over the same stores answers a request the
+ * same way.
+ */
+export interface CourierAnswerStore {
+  get(requestDigest: string): Promise<Buffer | null>;
+  /**
+   * Keep `response` as the answer to `requestDigest` unless an answer is kept already (say, another instance's, to
+   * the same request at the same moment): resolves to the answer kept, the first one.
+   */
+  keep(requestDigest: string, response: Buffer, expiryDate: Date): Promise<Buffer>;
+  /** Forget answers that expired before `now`; resolves to how many. */
+  purgeExpired(now: Date): Promise<number>;
+}
+
 /** An id in an `IdLedger` namespace. */
 export interface LedgerKey {
   readonly namespace: string;
@@ -193,6 +209,7 @@ export interface GatewayStores {
   readonly pcas: PcaQueue;
   readonly registry: CertificateRegistry;
   readonly registration: RegistrationStore;
+  readonly courierAnswers: CourierAnswerStore;
   /**
    * Apply the writes in order, all or none, durably when it resolves: one commit (one fsync) for
    * a whole cargo, delivery round or group of parcels instead of one per parcel and per PCA.
