@@ -1,4 +1,4 @@
-import { Certificate, type Logger, silentLogger } from '@twitter-relaynet/core';
+import { Certificate, errorMessage, type Logger, silentLogger } from '@twitter-relaynet/core';
 import type {
   CertificateRegistry,
   GatewayStores,
@@ -114,7 +114,7 @@ export class ConnectionHealth {
     if (!isConnectionError(error) || this.down) return;
     this.down = true;
     this.logger.error(
-      { err: error instanceof Error ? error.message : String(error) },
+      { err: errorMessage(error) },
       'PostgreSQL unreachable: nothing is acknowledged until it answers again (retrying by itself)',
     );
     this.onChange(false);

@@ -319,10 +319,7 @@ export class RelayerGatewayDaemon {
       try {
         const registered = await answerRegistrationRequests(requests, this.gateway, {
           onError: (file, error) =>
-            this.logger.warn(
-              { file, err: error instanceof Error ? error.message : String(error) },
-              'Registration request refused',
-            ),
+            this.logger.warn({ file, err: errorMessage(error) }, 'Registration request refused'),
         });
         // The library writes the response next to the request; it belongs in responses/.
         ensurePrivateDirectory(responses);
