@@ -6,7 +6,6 @@
  * PrivateEndpoints talking PoWebSocket to the user gateway's socket. Paths follow
  * docs/runtime-layout.md.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   existsSync,
@@ -35,6 +34,13 @@ import {
   serializeDeliveryAuthorization,
 } from '@twitter-relaynet/endpoint';
 
+import {
+  buildPackages,
+  Daemon as ProcessDaemon,
+  runProcess,
+  waitFor as waitForCondition,
+} from '@twitter-relaynet/test-support';
+
 import { parseProcStatus, readProcessMemory, resetPeakRss, type ProcessMemory } from './procfs';
 
 /** The repository root (this file is packages/bench/{src,dist}/network.*). */
@@ -44,26 +50,17 @@ export const ADAPTER_ADDRESS = 'twitter-api-adapter.relaynet.local';
 const READY_TIMEOUT_MS = 60_000;
 /** How long a daemon may take to shut down cleanly after SIGTERM before it is killed. */
 const STOP_TIMEOUT_MS = 5_000;
-/** Lines of a daemon's stderr kept for error messages. */
+/** Characters of a daemon's stderr kept for error messages. */
 const STDERR_TAIL_CHARS = 4_000;
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
-}
-
-export async function waitFor<T>(
+/** test-support's `waitFor` with the benchmarks' pace: up to a minute by default, checked every 20 ms. */
+export function waitFor<T>(
   what: string,
   check: () => T | Promise<T>,
   timeoutMs = READY_TIMEOUT_MS,
   stepMs = 20,
 ): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(stepMs);
-  }
+  return waitForCondition(what, check, timeoutMs, stepMs);
 }
 
 /** The packages behind the executables the end-to-end groups run. */
@@ -78,32 +75,16 @@ const EXECUTABLE_PACKAGES = [
 
 /** Build the executables (incremental; `npm run bench` has built everything already). */
 export function buildExecutables(): void {
-  try {
-    execFileSync(
-      process.execPath,
-      [
-        join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'),
-        '-b',
-        ...EXECUTABLE_PACKAGES.map((name) => `packages/${name}`),
-      ],
-      { cwd: REPO, stdio: 'pipe' },
-    );
-  } catch (error) {
-    const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
-    throw new Error(`Could not build the executables:\n${output}`);
-  }
+  buildPackages(
+    REPO,
+    EXECUTABLE_PACKAGES.map((name) => `packages/${name}`),
+  );
 }
 
-/** A daemon child process whose JSON-line log messages are counted as they arrive. */
-export class Daemon {
-  private child: ChildProcess | null = null;
-  private exited: Promise<void> = Promise.resolve();
-  private stdout = '';
-  private stderrTail = '';
-  private partialLine = '';
-  private readonly counts = new Map<string, number>();
-
-  private extraArgs: readonly string[] = [];
+/** A daemon child process (test-support's `Daemon`) whose JSON-line log messages are counted as they arrive. */
+export class Daemon extends ProcessDaemon {
+  private readonly counts: Map<string, number>;
+  private readonly extraArgs: { args: readonly string[] };
 
   /**
    * @param kind the executable in bin/ (or a name, with `options.command`)
@@ -111,8 +92,8 @@ export class Daemon {
    */
   constructor(
     readonly kind: string,
-    private readonly args: readonly string[],
-    private readonly options: {
+    args: readonly string[],
+    options: {
       /** Extra environment (e.g. NODE_OPTIONS with a profiling preload). */
       readonly env?: NodeJS.ProcessEnv;
       /** The command, when not bin/<kind> (e.g. [node, script]). */
@@ -120,16 +101,32 @@ export class Daemon {
       /** What it prints on stdout once ready (default "<kind>: ready"). */
       readonly readyText?: string;
     } = {},
-  ) {}
+  ) {
+    const [command, ...commandArgs] = options.command ?? [join(REPO, 'bin', kind)];
+    const counts = new Map<string, number>();
+    const extraArgs = { args: [] as readonly string[] };
+    super(command, {
+      name: kind,
+      args: () => [...commandArgs, ...args, ...extraArgs.args],
+      env: { ...process.env, ...options.env },
+      readyText: options.readyText,
+      readyTimeoutMs: READY_TIMEOUT_MS,
+      stderrTailChars: STDERR_TAIL_CHARS,
+      onStderrLine: (line) => countLogLine(counts, line),
+    });
+    this.counts = counts;
+    this.extraArgs = extraArgs;
+  }
 
-  get pid(): number {
-    if (!this.child?.pid) throw new Error(`${this.kind} is not running`);
-    return this.child.pid;
+  override get pid(): number {
+    const pid = super.pid;
+    if (pid === undefined) throw new Error(`${this.kind} is not running`);
+    return pid;
   }
 
   /** More arguments, known only once other processes started (e.g. a port). */
   setArgs(args: readonly string[]): void {
-    this.extraArgs = args;
+    this.extraArgs.args = args;
   }
 
   /** How many log lines with this message (and for this recipient, if given) arrived so far. */
@@ -145,69 +142,30 @@ export class Daemon {
     return resetPeakRss(this.pid);
   }
 
-  async start(): Promise<void> {
-    const [command, ...commandArgs] = this.options.command ?? [join(REPO, 'bin', this.kind)];
-    const child = spawn(command, [...commandArgs, ...this.args, ...this.extraArgs], {
-      cwd: tmpdir(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...this.options.env },
-    });
-    this.child = child;
-    child.stdout!.on('data', (data: Buffer) => (this.stdout += data.toString()));
-    child.stderr!.on('data', (data: Buffer) => this.onStderr(data.toString()));
-    this.exited = new Promise((done) => child.once('exit', () => done()));
-    void this.exited.then(() => {
-      if (this.child === child) this.child = null;
-    });
-    await waitFor(`${this.kind} to be ready`, () => {
-      if (this.child !== child) throw new Error(`${this.kind} exited at start:\n${this.stderrTail}`);
-      return this.stdout.includes(this.options.readyText ?? `${this.kind}: ready`);
-    });
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.exited, new Promise<void>((done) => (timer = setTimeout(done, STOP_TIMEOUT_MS)))]);
-    clearTimeout(timer);
-    if (this.child === child) {
-      child.kill('SIGKILL');
-      await this.exited;
-    }
-    // Nothing of the child is left to keep this process alive.
-    child.stdout?.destroy();
-    child.stderr?.destroy();
+  /** SIGTERM, then SIGKILL if it has not shut down in a few seconds. */
+  override stop(): Promise<void> {
+    return super.stop('SIGTERM', STOP_TIMEOUT_MS);
   }
 
   /** What it printed on stdout so far. */
   get output(): string {
     return this.stdout;
   }
+}
 
-  describe(): string {
-    return `${this.kind} (stderr tail):\n${this.stderrTail}`;
-  }
-
-  private onStderr(text: string): void {
-    this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_CHARS);
-    const lines = (this.partialLine + text).split('\n');
-    this.partialLine = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.startsWith('{')) continue;
-      try {
-        const { msg, recipientId } = JSON.parse(line) as { msg?: unknown; recipientId?: unknown };
-        if (typeof msg !== 'string') continue;
-        this.counts.set(msg, (this.counts.get(msg) ?? 0) + 1);
-        if (typeof recipientId === 'string') {
-          const key = `${msg}|${recipientId}`;
-          this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-        }
-      } catch {
-        // Not a log line.
-      }
+/** Counts a JSON log line by its message, and by message and recipient. */
+function countLogLine(counts: Map<string, number>, line: string): void {
+  if (!line.startsWith('{')) return;
+  try {
+    const { msg, recipientId } = JSON.parse(line) as { msg?: unknown; recipientId?: unknown };
+    if (typeof msg !== 'string') return;
+    counts.set(msg, (counts.get(msg) ?? 0) + 1);
+    if (typeof recipientId === 'string') {
+      const key = `${msg}|${recipientId}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
     }
+  } catch {
+    // Not a log line.
   }
 }
 
@@ -470,21 +428,12 @@ export class Network {
     const rssFile = this.path(`relay-rss-${process.hrtime.bigint()}`);
     const reset = gateway.resetPeakRss();
     const started = performance.now();
-    const result = await new Promise<{ status: number | null; stderr: string }>((done, fail) => {
-      const child = spawn(
-        join(REPO, 'bin', 'relay'),
-        [...to, '--incoming', incoming, '--outgoing', outgoing, '--wait', '0', '--no-progress'],
-        {
-          cwd: tmpdir(),
-          stdio: ['ignore', 'ignore', 'pipe'],
-          env: { ...process.env, ...this.profileEnv(this.rssPreload), BENCH_RSS_FILE: rssFile },
-        },
-      );
-      let stderr = '';
-      child.stderr!.on('data', (data: Buffer) => (stderr = (stderr + data.toString()).slice(-STDERR_TAIL_CHARS)));
-      child.once('error', fail);
-      child.once('exit', (status) => done({ status, stderr }));
-    });
+    const run = await runProcess(
+      join(REPO, 'bin', 'relay'),
+      [...to, '--incoming', incoming, '--outgoing', outgoing, '--wait', '0', '--no-progress'],
+      { env: { ...process.env, ...this.profileEnv(this.rssPreload), BENCH_RSS_FILE: rssFile } },
+    );
+    const result = { status: run.status, stderr: run.stderr.slice(-STDERR_TAIL_CHARS) };
     const ms = performance.now() - started;
     const gatewayMemory = gateway.memory();
     let memory: ProcessMemory | null = null;

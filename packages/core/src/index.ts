@@ -75,8 +75,9 @@ export { type Clock, systemClock, ManualClock } from './clock';
 // Transfers: idle means no octets moved, however long the whole transfer takes
 export { ProgressWatchdog, socketProgress, type ProgressWatchdogOptions } from './transferProgress';
 export { writeFileAtomically } from './files';
-export { findProtoFolder } from './protoFiles';
+export { findProtoFolder, protobufVarint } from './protoFiles';
 export { backoffDelay, type BackoffOptions } from './backoff';
+export { GroupCommitter, MAX_GROUP_COMMIT_ITEMS, type CommitGroup } from './groupCommit';
 export {
   openSqliteDatabase,
   SchemaVersionError,

@@ -17,3 +17,18 @@ export function findProtoFolder(files: readonly string[], startDir: string): str
     }
   }
 }
+
+/**
+ * `value` (a non-negative integer below 2^53) as a protobuf varint: for the few octets of tags and lengths that
+ * bindings write themselves in front of a payload they do not copy.
+ */
+export function protobufVarint(value: number): Buffer {
+  const octets: number[] = [];
+  let rest = value;
+  while (rest > 0x7f) {
+    octets.push((rest & 0x7f) | 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  octets.push(rest);
+  return Buffer.from(octets);
+}

@@ -4,17 +4,16 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
-  type Certificate,
   encryptPayload,
   generateRsaKeyPair,
   issueEndpointCertificate,
-  issueGatewayCertificate,
   MemoryLogger,
   Parcel,
   ServiceMessage,
   silentLogger,
+  type Certificate,
 } from '@twitter-relaynet/core';
-import { makeEndpointCertificateIssuer, makeHandshakeVerifier, PoWebSocketServer } from '@twitter-relaynet/powebsocket';
+import { TestUserGateway } from '@twitter-relaynet/test-support/endpoint';
 
 import {
   createMemoryStores,
@@ -27,54 +26,6 @@ import {
   type IncomingMessage,
 } from '../src';
 import { ADAPTER_ADDRESS, tempDir, text } from './helpers';
-
-interface UserGateway {
-  readonly socketPath: string;
-  readonly certificate: Certificate;
-  readonly delivered: Buffer[];
-  /** Parcels queued for collection, by endpoint id. */
-  readonly queues: Map<string, Buffer[]>;
-  close(): Promise<void>;
-}
-
-async function startUserGateway(socketPath: string): Promise<UserGateway> {
-  const { privateKey } = await generateRsaKeyPair();
-  const now = Date.now();
-  const certificate = await issueGatewayCertificate({
-    subjectPublicKey: createPublicKey(privateKey),
-    issuerPrivateKey: privateKey,
-    validityStartDate: new Date(now - 3_600_000),
-    validityEndDate: new Date(now + 365 * 86_400_000),
-  });
-  const delivered: Buffer[] = [];
-  const queues = new Map<string, Buffer[]>();
-  const server = await PoWebSocketServer.listen({
-    socketPath,
-    verify: makeHandshakeVerifier(certificate),
-    issueEndpointCertificate: makeEndpointCertificateIssuer({
-      gatewayPrivateKey: privateKey,
-      gatewayCertificate: certificate,
-    }),
-    onParcelDelivered: async (parcel) => {
-      delivered.push(Buffer.from(parcel));
-    },
-    parcelSource: async function* (endpointIds) {
-      for (const id of endpointIds) {
-        const queue = queues.get(id) ?? [];
-        for (const parcel of [...queue]) {
-          yield {
-            parcel,
-            ack: async () => {
-              queue.splice(queue.indexOf(parcel), 1);
-            },
-          };
-        }
-      }
-    },
-    logger: silentLogger,
-  });
-  return { socketPath, certificate, delivered, queues, close: () => server.close() };
-}
 
 /** A public endpoint's identity outside the library, to forge parcels the library must refuse. */
 async function makeRogueSender(): Promise<{ privateKey: KeyObject; certificate: Certificate }> {
@@ -110,14 +61,15 @@ describe('PrivateEndpoint over PoWebSocket', () => {
   const dir = tempDir();
   const socketPath = join(dir.path, 'gateway.sock');
   const dataDir = join(dir.path, 'app-data');
-  let gateway: UserGateway;
+  let gateway: TestUserGateway;
   let app: PrivateEndpoint;
   let adapter: PublicEndpoint;
   const atAdapter: IncomingMessage[] = [];
   const logger = new MemoryLogger();
 
   beforeAll(async () => {
-    gateway = await startUserGateway(socketPath);
+    gateway = await TestUserGateway.create(socketPath);
+    await gateway.start();
     app = await PrivateEndpoint.open({
       dataDir,
       transport: new PoWebSocketGatewayTransport({ socketPath, logger: silentLogger }),
@@ -135,7 +87,7 @@ describe('PrivateEndpoint over PoWebSocket', () => {
   afterAll(async () => {
     await app.close();
     await adapter.close();
-    await gateway.close();
+    await gateway.stop();
     dir.cleanup();
   });
 

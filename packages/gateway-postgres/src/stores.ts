@@ -3,7 +3,6 @@ import type {
   CertificateRegistry,
   GatewayStores,
   IdLedger,
-  LedgerKey,
   NewParcelRecord,
   ParcelKey,
   ParcelListOptions,
@@ -20,6 +19,8 @@ import type {
 import { GatewayError } from '@twitter-relaynet/gateway';
 import pg from 'pg';
 
+import { applyWrites } from './batchWrites';
+import { CoalescedLookup } from './coalescedLookup';
 import { PostgresCourierAnswerStore } from './courierAnswers';
 import { migrate } from './migrations';
 
@@ -234,34 +235,11 @@ export class PostgresGatewayStores implements GatewayStores {
   async writeBatch(writes: readonly StoreWrite[]): Promise<StoreWriteResult[]> {
     if (writes.length === 0) return [];
     return inTransaction(this.pool, async (client) => {
-      const results: StoreWriteResult[] = [];
+      const results = await applyWrites(client, writes);
       const queued = new Set<string>();
-      for (const write of writes) {
-        switch (write.kind) {
-          case 'put parcel': {
-            const outcome = await putParcel(client, write.parcel, write.unlessRecorded);
-            results.push(outcome);
-            if (outcome !== 'already recorded') queued.add(write.parcel.queue);
-            break;
-          }
-          case 'delete parcel':
-            results.push(await deleteParcel(client, write.key));
-            break;
-          case 'reschedule parcel':
-            results.push(await rescheduleParcel(client, write.key, write.nextAttemptDate));
-            break;
-          case 'put pca':
-            await putPca(client, write.pca);
-            results.push(undefined);
-            break;
-          case 'delete pca':
-            results.push(await deletePca(client, write.peerId, write.senderEndpointId, write.parcelId));
-            break;
-          case 'record id':
-            results.push(await recordId(client, write.namespace, write.id, write.expiryDate));
-            break;
-        }
-      }
+      writes.forEach((write, index) => {
+        if (write.kind === 'put parcel' && results[index] !== 'already recorded') queued.add(write.parcel.queue);
+      });
       await notifyQueued(client, queued);
       return results;
     });
@@ -343,8 +321,11 @@ export class PostgresGatewayStores implements GatewayStores {
   }
 }
 
+/** One notification per queue, in one statement. */
 async function notifyQueued(client: Queryable, queues: Iterable<string>): Promise<void> {
-  for (const queue of queues) await client.query('SELECT pg_notify($1, $2)', [PARCELS_CHANNEL, queue]);
+  const names = [...queues];
+  if (names.length === 0) return;
+  await client.query('SELECT pg_notify($1, queue) FROM unnest($2::text[]) AS queue', [PARCELS_CHANNEL, names]);
 }
 
 class ParcelsListener {
@@ -430,45 +411,7 @@ class ParcelsListener {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Single writes, shared by the stores' methods and writeBatch
-
-async function putParcel(
-  client: Queryable,
-  parcel: NewParcelRecord,
-  unlessRecorded?: LedgerKey,
-): Promise<'stored' | 'replaced' | 'already recorded'> {
-  // In place, keeping the row's lease and attempts: a copy that arrives while the parcel is being delivered
-  // must neither become due at once (another instance would deliver it twice) nor escape the deletion that
-  // follows the delivery. It takes a new seq: a replacement goes to the end of its queue.
-  const { rows } = await client.query<{ inserted: boolean }>(
-    `INSERT INTO parcels (queue, sender_id, message_id, recipient_id, recipient_address, expiry, serialized)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (queue, sender_id, message_id) DO UPDATE SET
-       seq = nextval('gateway_seq'), recipient_id = excluded.recipient_id,
-       recipient_address = excluded.recipient_address, expiry = excluded.expiry, serialized = excluded.serialized
-     RETURNING (xmax = 0) AS inserted`,
-    [
-      parcel.queue,
-      parcel.senderId,
-      parcel.id,
-      parcel.recipientId,
-      parcel.recipientInternetAddress,
-      parcel.expiryDate,
-      parcel.serialized,
-    ],
-  );
-  // The guard is read after the upsert, in a statement of its own (a new snapshot): a delivery committed
-  // meanwhile is seen here; one committed later must first delete this very row, which it then does.
-  if (unlessRecorded) {
-    const guarded = await client.query(
-      `DELETE FROM parcels WHERE queue = $1 AND sender_id = $2 AND message_id = $3
-         AND EXISTS (SELECT 1 FROM ledger WHERE namespace = $4 AND id = $5)`,
-      [parcel.queue, parcel.senderId, parcel.id, unlessRecorded.namespace, unlessRecorded.id],
-    );
-    if ((guarded.rowCount ?? 0) > 0) return 'already recorded';
-  }
-  return rows[0].inserted ? 'stored' : 'replaced';
-}
+// Single writes, for the stores' methods (writeBatch: batchWrites.ts)
 
 async function deleteParcel(client: Queryable, key: ParcelKey): Promise<boolean> {
   const result = await client.query('DELETE FROM parcels WHERE queue = $1 AND sender_id = $2 AND message_id = $3', [
@@ -548,7 +491,7 @@ export class PostgresParcelStore implements ParcelStore {
 
   async put(parcel: NewParcelRecord): Promise<'stored' | 'replaced'> {
     return inTransaction(this.pool, async (client) => {
-      const outcome = (await putParcel(client, parcel)) as 'stored' | 'replaced';
+      const [outcome] = (await applyWrites(client, [{ kind: 'put parcel', parcel }])) as ['stored' | 'replaced'];
       await notifyQueued(client, [parcel.queue]);
       return outcome;
     });
@@ -664,12 +607,19 @@ export class PostgresIdLedger implements IdLedger {
     return recordId(this.pool, namespace, id, expiryDate);
   }
 
+  /** Lookups asked for together go in one query (see CoalescedLookup). */
+  private readonly lookup = new CoalescedLookup<true>(async (keys) => {
+    const pairs = keys.map((key) => JSON.parse(key) as [string, string]);
+    const { rows } = await this.pool.query<{ namespace: string; id: string }>(
+      `SELECT namespace, id FROM ledger
+       WHERE (namespace, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [pairs.map(([namespace]) => namespace), pairs.map(([, id]) => id)],
+    );
+    return new Map(rows.map((row) => [JSON.stringify([row.namespace, row.id]), true]));
+  });
+
   async has(namespace: string, id: string): Promise<boolean> {
-    const { rowCount } = await this.pool.query('SELECT 1 FROM ledger WHERE namespace = $1 AND id = $2', [
-      namespace,
-      id,
-    ]);
-    return (rowCount ?? 0) > 0;
+    return (await this.lookup.get(JSON.stringify([namespace, id]))) === true;
   }
 
   async purgeExpired(now: Date): Promise<number> {
@@ -738,11 +688,18 @@ export class PostgresCertificateRegistry implements CertificateRegistry {
     );
   }
 
+  /** Lookups asked for together go in one query (see CoalescedLookup). */
+  private readonly lookup = new CoalescedLookup<Buffer>(async (subjectIds) => {
+    const { rows } = await this.pool.query<{ subject_id: string; der: Buffer }>(
+      'SELECT subject_id, der FROM certificates WHERE subject_id = ANY($1::text[])',
+      [subjectIds],
+    );
+    return new Map(rows.map((row) => [row.subject_id, row.der]));
+  });
+
   async get(subjectId: string): Promise<Certificate | null> {
-    const { rows } = await this.pool.query<{ der: Buffer }>('SELECT der FROM certificates WHERE subject_id = $1', [
-      subjectId,
-    ]);
-    return rows.length > 0 ? Certificate.deserialize(rows[0].der) : null;
+    const der = await this.lookup.get(subjectId);
+    return der ? Certificate.deserialize(der) : null;
   }
 
   async delete(subjectId: string): Promise<boolean> {

@@ -9,6 +9,7 @@ import {
   describeMessageType,
   encryptPayload,
   errorMessage,
+  GroupCommitter,
   type Logger,
   MAX_SDU_PLAINTEXT_LENGTH,
   MAX_TTL_SECONDS,
@@ -25,7 +26,6 @@ import {
 import { type Clock, systemClock } from './clock';
 import { findFutureDatedParcels, type FutureDatedCargo } from './clockSkew';
 import { CargoRefusedError, ParcelRefusedError } from './errors';
-import { GroupCommitter } from './stores/groupCommit';
 import {
   type GatewayStores,
   type NewParcelRecord,
@@ -33,6 +33,7 @@ import {
   type PendingPca,
   peerQueue,
   type StoreWrite,
+  type StoreWriteResult,
 } from './stores/types';
 
 /** Cargo is backdated this much, as the reference implementation does, to absorb clock drift. */
@@ -158,7 +159,7 @@ export abstract class Gateway {
    * Single writes that arrive while a commit is pending (parcels and acknowledgements from many
    * connections) share one transaction; each resolves once its own is durable.
    */
-  protected readonly groupCommit: GroupCommitter;
+  protected readonly groupCommit: GroupCommitter<StoreWrite, StoreWriteResult>;
 
   protected constructor(options: GatewayOptions) {
     this.identity = options.identity;
@@ -219,18 +220,21 @@ export abstract class Gateway {
       serialized,
     };
     const key = { queue, senderId: record.senderId, id: record.id };
-    // Checked here to spare a write, and again by the put's own transaction (another instance over the same
-    // database may record the delivery in between).
+    // The put's own transaction checks the ledger (another instance over the same database may record the
+    // delivery at any time).
     const delivered = deliveredLedgerKey(key);
-    if (await this.stores.ledger.has(delivered.namespace, delivered.id)) return this.alreadyDelivered(key);
     const write: StoreWrite = { kind: 'put parcel', parcel: record, unlessRecorded: delivered };
     if (batch) {
-      // Within a cargo: written with the rest of the cargo in one commit (see receiveCargo).
+      // Within a cargo: written with the rest of the cargo in one commit, whose results tell a parcel already
+      // delivered (see receiveCargo). Not looked up first: a lookup per parcel, one after the other, cost more
+      // than the rare duplicate's write.
       batch.push(write);
       return { key, outcome: 'stored' };
     }
+    // Checked here too, to spare a duplicate the write.
+    if (await this.stores.ledger.has(delivered.namespace, delivered.id)) return this.alreadyDelivered(key);
     // Parcels arriving one by one (from endpoints over PoWebSocket, say) are committed in groups.
-    const [result] = await this.groupCommit.write([write]);
+    const [result] = await this.groupCommit.submit([write]);
     if (result === 'already recorded') return this.alreadyDelivered(key);
     const outcome = result === 'replaced' ? 'replaced' : 'stored';
     this.counters.parcelsStored += 1;
@@ -252,7 +256,7 @@ export abstract class Gateway {
 
   /** Delete a delivered parcel and remember it until it expires, so a resent copy is only acked. */
   protected async forgetDeliveredParcel(key: ParcelKey, expiryDate: Date): Promise<boolean> {
-    const [, deleted] = await this.groupCommit.write(deliveredParcelWrites(key, expiryDate));
+    const [, deleted] = await this.groupCommit.submit(deliveredParcelWrites(key, expiryDate));
     return deleted === true;
   }
 

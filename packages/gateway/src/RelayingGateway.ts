@@ -88,6 +88,8 @@ export interface CargoCollection {
  */
 export class RelayingGateway extends Gateway {
   private readonly deliveryLeaseMs: number;
+  /** The registered certificate of each cargo's sender, by the cargo's batch of writes (see acceptParcelFromCargo). */
+  private readonly cargoSenders = new WeakMap<StoreWrite[], Promise<Certificate | null>>();
 
   constructor(options: RelayingGatewayOptions) {
     super(options);
@@ -327,8 +329,14 @@ export class RelayingGateway extends Gateway {
     if (parcel.recipient.internetAddress === undefined) {
       return this.routeToUserGateway(parcel, serialized, batch);
     }
-    // Bound for the Internet: the sender must be an endpoint of the user gateway that sent the cargo.
-    const userGateway = await this.stores.registry.get(peerId);
+    // Bound for the Internet: the sender must be an endpoint of the user gateway that sent the cargo (looked up
+    // once per cargo, not once per parcel).
+    let lookup = this.cargoSenders.get(batch);
+    if (!lookup) {
+      lookup = this.stores.registry.get(peerId);
+      this.cargoSenders.set(batch, lookup);
+    }
+    const userGateway = await lookup;
     await this.validateParcel(parcel, userGateway ? [userGateway] : [], { parcelId: parcel.id });
     return this.storeParcel(parcel, serialized, INTERNET_QUEUE, batch);
   }
@@ -423,7 +431,7 @@ export class RelayingGateway extends Gateway {
     const writes = parcels.map((parcel) =>
       deliveredParcelWrites({ queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id }, parcel.expiryDate),
     );
-    const results = writes.length === 0 ? [] : await this.groupCommit.write(writes.flat());
+    const results = writes.length === 0 ? [] : await this.groupCommit.submit(writes.flat());
     let offset = 0;
     return parcels.map((parcel, index) => {
       // The deletion is the last write of each parcel's.
@@ -432,6 +440,33 @@ export class RelayingGateway extends Gateway {
       if (deleted) this.logger.info({ parcelId: parcel.id, senderId: parcel.senderId }, 'Parcel delivered');
       return deleted;
     });
+  }
+
+  /**
+   * Nothing is in flight when the only instance starts: what its previous run had claimed is due again now (one
+   * statement). Resolves to the number of parcels released. Not for a database that other instances share: their
+   * leases stand.
+   */
+  async releaseDeliveryLeases(): Promise<number> {
+    const released = await this.stores.parcels.releaseLeases(INTERNET_QUEUE, this.clock.now());
+    if (released > 0) this.logger.info({ parcels: released }, 'Parcels claimed by the previous run are due again');
+    return released;
+  }
+
+  /**
+   * Claimed parcels not tried now (their route failed a moment ago): due again at `until`, in one commit, their
+   * attempts unchanged. Resolves, per parcel, to whether it was queued.
+   */
+  async postponeBatch(parcels: readonly Pick<ParcelRecord, 'senderId' | 'id'>[], until: Date): Promise<boolean[]> {
+    if (parcels.length === 0) return [];
+    const results = await this.groupCommit.submit(
+      parcels.map((parcel): StoreWrite => ({
+        kind: 'reschedule parcel',
+        key: { queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id },
+        nextAttemptDate: until,
+      })),
+    );
+    return results.map((result) => result === true);
   }
 
   /** Delivery failed: retry at `retryAt`, or after an exponential backoff by default. */
@@ -454,7 +489,7 @@ export class RelayingGateway extends Gateway {
       key: { queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id },
       nextAttemptDate: dates[index],
     }));
-    const results = writes.length === 0 ? [] : await this.groupCommit.write(writes);
+    const results = writes.length === 0 ? [] : await this.groupCommit.submit(writes);
     return parcels.map((parcel, index) => {
       const rescheduled = results[index] === true;
       if (rescheduled) {

@@ -44,6 +44,18 @@ export interface RelayingGatewayInfo {
   readonly internetAddress?: string;
 }
 
+/** How long a keep-alive parcel collection waits for news before looking at the queue again. */
+export const KEEP_ALIVE_RECHECK_MS = 5_000;
+
+/** A parcel handed out to an endpoint, until it acknowledges it (or not). */
+export interface CollectedParcel {
+  readonly parcel: Buffer;
+  /** The endpoint stored it: delete it. */
+  ack(): Promise<void>;
+  /** It was not acknowledged (connection ended): hand it out again in this collection. */
+  nack(): void;
+}
+
 export interface UserGatewayOptions extends GatewayOptions {
   readonly relayingGateway: RelayingGatewayInfo;
   readonly ccaTtlSeconds?: number;
@@ -139,6 +151,46 @@ export class UserGateway extends Gateway {
   }
 
   /**
+   * A parcel collection by endpoints (PoWebSocket): the parcels for `endpointIds`, each handed out once per
+   * collection, with `ack` deleting it once the endpoint stored it and `nack` handing it out again. With
+   * `keepAlive`, the collection goes on, yielding parcels as they arrive (`waitForParcels`, or every `recheckMs`),
+   * until `signal` aborts.
+   */
+  async *collectParcels(
+    endpointIds: readonly string[],
+    options: {
+      readonly signal: AbortSignal;
+      readonly keepAlive: boolean;
+      readonly waitForParcels: (signal: AbortSignal, timeoutMs: number) => Promise<void>;
+      readonly recheckMs?: number;
+    },
+  ): AsyncGenerator<CollectedParcel> {
+    const { signal } = options;
+    const handedOut = new Set<string>();
+    while (!signal.aborted) {
+      for (const endpointId of endpointIds) {
+        for await (const record of this.listParcelsForEndpoint(endpointId)) {
+          if (signal.aborted) return;
+          const key = `${record.senderId}\n${record.id}`;
+          if (handedOut.has(key)) continue;
+          handedOut.add(key);
+          yield {
+            parcel: record.serialized,
+            ack: async () => {
+              await this.markParcelCollected(endpointId, record.senderId, record.id);
+            },
+            nack: () => {
+              handedOut.delete(key);
+            },
+          };
+        }
+      }
+      if (!options.keepAlive || signal.aborted) return;
+      await options.waitForParcels(signal, options.recheckMs ?? KEEP_ALIVE_RECHECK_MS);
+    }
+  }
+
+  /**
    * The endpoint acknowledged a parcel: delete it. Resolves to false if `endpointId` has no
    * such parcel (an endpoint cannot delete another's parcels).
    */
@@ -180,6 +232,15 @@ export class UserGateway extends Gateway {
     });
     this.logger.info({ ccaId: cca.id }, 'CCA generated');
     return cca.serialize(this.identity.privateKey);
+  }
+
+  /**
+   * What a relay collects for the relaying gateway: a fresh CCA first (even if the collection breaks off, the relay
+   * can fetch the relaying gateway's cargo for us with it), then our cargo, generated lazily.
+   */
+  async *collectionForRelayingGateway(): AsyncGenerator<{ readonly cca: Buffer } | { readonly cargo: Buffer }> {
+    yield { cca: await this.generateCca() };
+    for await (const cargo of this.generateCargoForRelayingGateway()) yield { cargo: cargo.serialized };
   }
 
   /** Cargo for the relaying gateway (parcels for it and pending PCAs), generated lazily. */

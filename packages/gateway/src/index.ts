@@ -44,6 +44,8 @@ export {
   DEFAULT_CCA_TTL_SECONDS,
   type UserGatewayOptions,
   type RelayingGatewayInfo,
+  type CollectedParcel,
+  KEEP_ALIVE_RECHECK_MS,
 } from './UserGateway';
 export {
   RelayingGateway,
@@ -52,7 +54,21 @@ export {
   deliveryBackoffMs,
   type RelayingGatewayOptions,
   type CargoCollection,
+  type DeliveredParcel,
+  type FailedParcel,
 } from './RelayingGateway';
+export {
+  InternetDelivery,
+  type InternetDeliveryOptions,
+  type InternetRoute,
+  type ParcelConnection,
+  type RouteFailure,
+  routeFailureFields,
+  DELIVERY_BATCH,
+  DELIVERY_ROUNDS_IN_FLIGHT,
+  DELIVERY_PIPELINE_MAX_BYTES,
+} from './internetDelivery';
+export { RouteBackoff, ROUTE_RETRY_INITIAL_MS, ROUTE_RETRY_MAX_MS } from './routeBackoff';
 
 // Registration
 export {
@@ -80,6 +96,13 @@ export {
 
 // Clock skew between the two sides: parcels dated beyond the drift tolerance, and the notice telling the user
 export { findFutureDatedParcels, formatHours, type FutureDatedCargo, type FutureDatedParcels } from './clockSkew';
+export {
+  type CargoWatch,
+  ClockSkewMonitor,
+  type ClockSkewRefusal,
+  type ClockSkewStatus,
+  logFutureDatedCargo,
+} from './clockSkewStatus';
 export {
   type ClockSkewNotice,
   CLOCK_SKEW_NOTICE_TYPE,

@@ -4,14 +4,16 @@ import { join } from 'node:path';
 
 import { getIdFromIdentityKey } from '@twitter-relaynet/core';
 
-import { RegistrationError } from './errors';
+import { CourierRegistrar, createCourierRegistrationRequest } from './courierRegistration';
+import { RegistrationError, RegistrationResponseRefusedError, UnrelatedRegistrationResponseError } from './errors';
 import {
   answerRegistrationRequests,
   readRegistrationResponse,
   selfIssueGatewayCertificate,
   writeRegistrationRequest,
 } from './registration';
-import { createMemoryStores } from './stores/memory';
+import { createMemoryStores, MemoryCourierAnswerStore } from './stores/memory';
+import { openGatewaySqliteStores } from './stores/sqlite';
 import { peerQueue } from './stores/types';
 import { makeWorld } from '@twitter-relaynet/test-support/gateway';
 import { UserGatewayRegistration } from './userGatewayRegistration';
@@ -21,6 +23,17 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'registration-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A parcel record as the user gateway queues it. */
+const parcelFor = (queue: string, id: string) => ({
+  queue,
+  senderId: '0app',
+  id,
+  recipientId: '0adapter',
+  recipientInternetAddress: 'adapter.test',
+  expiryDate: new Date(Date.now() + 3_600_000),
+  serialized: Buffer.from(id),
+});
 
 test('request → certificate → response, through a shared directory', async () => {
   const world = await makeWorld();
@@ -84,16 +97,6 @@ test('a malformed or misnamed request is reported and left alone', async () => {
 });
 
 describe('UserGatewayRegistration: the user gateway keeps its registration in its stores', () => {
-  const parcelFor = (queue: string, id: string) => ({
-    queue,
-    senderId: '0app',
-    id,
-    recipientId: '0adapter',
-    recipientInternetAddress: 'adapter.test',
-    expiryDate: new Date(Date.now() + 3_600_000),
-    serialized: Buffer.from(id),
-  });
-
   test('pinning and registering each move the placeholder queue in the same commit; a start moves leftovers', async () => {
     const world = await makeWorld();
     const [userKeys] = world.spareKeys;
@@ -164,5 +167,120 @@ describe('UserGatewayRegistration: the user gateway keeps its registration in it
     expect(cargoes.map((c) => c.parcelCount)).toEqual([1]);
     expect(await world.userStores.parcels.count(peerQueue(world.user.id))).toBe(0);
     expect(await world.userStores.parcels.count(relayingQueue)).toBe(1);
+  });
+});
+
+test('with a responses directory: each response is written there, and one left beside the requests is moved', async () => {
+  const world = await makeWorld();
+  const [userKeys, otherKeys] = world.spareKeys;
+  const requests = join(dir, 'requests');
+  const responses = join(dir, 'responses');
+  await writeRegistrationRequest(requests, otherKeys.publicKey);
+  await answerRegistrationRequests(requests, world.relaying); // as an earlier version did: beside the request
+  const stray = `${getIdFromIdentityKey(otherKeys.publicKey)}.response.json`;
+  expect(readdirSync(requests)).toEqual([stray]);
+
+  await writeRegistrationRequest(requests, userKeys.publicKey);
+  await expect(
+    answerRegistrationRequests(requests, world.relaying, { responsesDirectory: responses }),
+  ).resolves.toEqual([getIdFromIdentityKey(userKeys.publicKey)]);
+  expect(readdirSync(requests)).toEqual([]);
+  expect(readdirSync(responses).sort()).toEqual(
+    [`${getIdFromIdentityKey(userKeys.publicKey)}.response.json`, stray].sort(),
+  );
+  expect(await readRegistrationResponse(responses, userKeys.publicKey)).not.toBeNull();
+});
+
+describe('UserGatewayRegistration: the response from the shared folder or from a courier', () => {
+  test('from the folder: nothing until the response is there, then registered with the queue moved', async () => {
+    const world = await makeWorld();
+    const [userKeys] = world.spareKeys;
+    const userId = getIdFromIdentityKey(userKeys.publicKey);
+    const stores = createMemoryStores();
+    await stores.parcels.put(parcelFor(peerQueue(userId), 'early'));
+    const registration = await UserGatewayRegistration.open({ stores, userGatewayId: userId });
+    await expect(registration.completeFromFolder(dir, userKeys.publicKey)).resolves.toBeNull();
+    await writeRegistrationRequest(dir, userKeys.publicKey);
+    await answerRegistrationRequests(dir, world.relaying);
+    const response = await registration.completeFromFolder(dir, userKeys.publicKey);
+    expect(response!.userGatewayCertificate.calculateSubjectId()).toBe(userId);
+    expect(registration.isRegistered).toBe(true);
+    expect(await stores.parcels.count(peerQueue(world.relayingNode.certificate.calculateSubjectId()))).toBe(1);
+  });
+
+  test('from a courier: the request is made once and kept; only its answer is taken, once', async () => {
+    const world = await makeWorld();
+    const [userKeys, otherKeys] = world.spareKeys;
+    const userId = getIdFromIdentityKey(userKeys.publicKey);
+    const requestPath = join(dir, 'courier-request.der');
+    const registration = await UserGatewayRegistration.open({
+      stores: createMemoryStores(),
+      userGatewayId: userId,
+      logger: world.userLogger,
+    });
+    const registrar = new CourierRegistrar({ gateway: world.relaying, answers: new MemoryCourierAnswerStore() });
+    const answer = async (request: Buffer) => (await registrar.answer(request)).response;
+
+    await expect(registration.completeFromCourier(Buffer.from('anything'), requestPath)).rejects.toThrow(
+      new UnrelatedRegistrationResponseError('This user gateway has no pending registration request'),
+    );
+    const identity = { keyPair: userKeys, certificate: () => selfIssueGatewayCertificate(userKeys) };
+    const request = (await registration.courierRequest({ requestPath, ...identity }))!;
+    await expect(registration.courierRequest({ requestPath, ...identity })).resolves.toEqual(request);
+
+    // The answer to another gateway's request is refused, for good.
+    const other = await createCourierRegistrationRequest({
+      keyPair: otherKeys,
+      certificate: await selfIssueGatewayCertificate(otherKeys),
+    });
+    await expect(registration.completeFromCourier(await answer(other), requestPath)).rejects.toBeInstanceOf(
+      RegistrationResponseRefusedError,
+    );
+    expect(registration.isRegistered).toBe(false);
+
+    const response = await answer(request);
+    expect(
+      (await registration.completeFromCourier(response, requestPath))!.userGatewayCertificate.calculateSubjectId(),
+    ).toBe(userId);
+    expect(registration.isRegistered).toBe(true);
+    // The same answer brought again: nothing to do. And nothing to carry any more.
+    await expect(registration.completeFromCourier(response, requestPath)).resolves.toBeNull();
+    await expect(registration.courierRequest({ requestPath, ...identity })).resolves.toBeNull();
+    expect(
+      world.userLogger.find('info', /Relaying gateway certificate pinned \(from the registration response\)/),
+    ).toHaveLength(1);
+  });
+
+  test('a registration whose commit fails leaves the parcels queued before it where they were, and can be retried', async () => {
+    const world = await makeWorld();
+    const [userKeys] = world.spareKeys;
+    const userId = getIdFromIdentityKey(userKeys.publicKey);
+    const relayingQueue = peerQueue(world.relayingNode.certificate.calculateSubjectId());
+    const stores = openGatewaySqliteStores(join(dir, 'user.sqlite'));
+    try {
+      await stores.parcels.put(parcelFor(peerQueue(userId), 'queued before the registration'));
+      const registration = await UserGatewayRegistration.open({ stores, userGatewayId: userId });
+      await writeRegistrationRequest(dir, userKeys.publicKey);
+      await answerRegistrationRequests(dir, world.relaying);
+
+      // The queue move fails half-way through the registration's transaction (say the disk is full).
+      const moveQueueNow = stores.parcels.moveQueueNow.bind(stores.parcels);
+      stores.parcels.moveQueueNow = () => {
+        throw new Error('disk full');
+      };
+      await expect(registration.completeFromFolder(dir, userKeys.publicKey)).rejects.toThrow('disk full');
+      expect(registration.isRegistered).toBe(false);
+      await expect(stores.registration.get()).resolves.toBeNull();
+      expect(await stores.parcels.count(peerQueue(userId))).toBe(1);
+      expect(await stores.parcels.count(relayingQueue)).toBe(0);
+
+      stores.parcels.moveQueueNow = moveQueueNow;
+      await registration.completeFromFolder(dir, userKeys.publicKey);
+      expect(registration.isRegistered).toBe(true);
+      expect(await stores.parcels.count(peerQueue(userId))).toBe(0);
+      expect(await stores.parcels.count(relayingQueue)).toBe(1);
+    } finally {
+      await stores.close();
+    }
   });
 });

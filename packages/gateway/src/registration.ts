@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import {
@@ -71,15 +71,30 @@ export async function writeRegistrationRequest(directory: string, userGatewayPub
 }
 
 /**
- * Relaying gateway, step 2: answer every pending request. Resolves to the ids of the user
- * gateways registered. A malformed request is left alone and reported through `onError`.
+ * Relaying gateway, step 2: answer every pending request in `directory`, each with a response in
+ * `options.responsesDirectory` (default: beside the request). Resolves to the ids of the user gateways
+ * registered. A malformed request is left alone and reported through `onError`.
+ *
+ * With a responses directory of its own, a response found beside the requests (written there by an earlier
+ * version) is moved to it first.
  */
 export async function answerRegistrationRequests(
   directory: string,
   relayingGateway: RelayingGateway,
-  options: { internetAddress?: string; onError?: (file: string, error: unknown) => void } = {},
+  options: {
+    readonly internetAddress?: string;
+    readonly responsesDirectory?: string;
+    readonly onError?: (file: string, error: unknown) => void;
+  } = {},
 ): Promise<string[]> {
+  const responsesDirectory = options.responsesDirectory ?? directory;
   await mkdir(directory, { recursive: true });
+  if (responsesDirectory !== directory) {
+    await mkdir(responsesDirectory, { recursive: true });
+    for (const file of (await readdir(directory)).filter((name) => name.endsWith(RESPONSE_SUFFIX))) {
+      await rename(join(directory, file), join(responsesDirectory, file));
+    }
+  }
   const registered: string[] = [];
   for (const file of (await readdir(directory)).filter((name) => name.endsWith(REQUEST_SUFFIX)).sort()) {
     const requestPath = join(directory, file);
@@ -95,7 +110,10 @@ export async function answerRegistrationRequests(
         relayingGatewayCertificate: derToPem(relayingGateway.certificate.serialize(), 'CERTIFICATE'),
         ...(options.internetAddress ? { relayingGatewayInternetAddress: options.internetAddress } : {}),
       };
-      await writeFileAtomically(join(directory, id + RESPONSE_SUFFIX), JSON.stringify(response, null, 2) + '\n');
+      await writeFileAtomically(
+        join(responsesDirectory, id + RESPONSE_SUFFIX),
+        JSON.stringify(response, null, 2) + '\n',
+      );
       await unlink(requestPath);
       registered.push(id);
     } catch (error) {

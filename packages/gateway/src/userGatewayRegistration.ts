@@ -1,7 +1,23 @@
-import { type Certificate, type Logger, silentLogger } from '@twitter-relaynet/core';
+import { readFile } from 'node:fs/promises';
 
-import { RegistrationError } from './errors';
-import type { RegistrationResponse } from './registration';
+import {
+  type Certificate,
+  errorMessage,
+  type KeyPair,
+  type Logger,
+  silentLogger,
+  writeFileAtomically,
+} from '@twitter-relaynet/core';
+
+import { type Clock, systemClock } from './clock';
+import {
+  createCourierRegistrationRequest,
+  parseCourierRegistrationRequest,
+  REGISTRATION_REQUEST_RENEWAL_MS,
+  verifyCourierRegistrationResponse,
+} from './courierRegistration';
+import { RegistrationError, UnrelatedRegistrationResponseError } from './errors';
+import { readRegistrationResponse, type RegistrationResponse } from './registration';
 import { type GatewayStores, peerQueue, type RegistrationRecord } from './stores/types';
 
 /**
@@ -19,6 +35,10 @@ import { type GatewayStores, peerQueue, type RegistrationRecord } from './stores
  *   while the registration was committing, or of a version that lost them);
  * - `UserGateway.generateCargoForRelayingGateway` sweeps it too, for a parcel stored in the placeholder
  *   by a request already under way when the registration committed.
+ *
+ * The response comes either from the shared registration folder (`completeFromFolder`) or from a courier, as the
+ * answer to the request that the courier carried (`courierRequest`, `completeFromCourier`): the request is kept in a
+ * file until registered (and after, to recognise a response that arrives late).
  */
 export class UserGatewayRegistration {
   private constructor(
@@ -91,6 +111,7 @@ export class UserGatewayRegistration {
    *   or does not certify this gateway.
    */
   async complete(response: RegistrationResponse): Promise<void> {
+    const wasPinned = this.current !== null;
     const pinned = this.current?.relayingGatewayCertificate;
     if (pinned && !pinned.isEqual(response.relayingGatewayCertificate)) {
       throw new RegistrationError(
@@ -110,6 +131,90 @@ export class UserGatewayRegistration {
       },
       'registered',
     );
+    if (!wasPinned) {
+      this.logger.info(
+        { relayingGatewayId: relayingGatewayIdOf(this.current!) },
+        'Relaying gateway certificate pinned (from the registration response)',
+      );
+    }
+  }
+
+  /**
+   * Complete the registration with the response for `publicKey` in the shared folder `responsesDirectory`, if there
+   * is one: resolves to it once committed, or null if there is none yet.
+   *
+   * @throws RegistrationError if the response is unreadable or does not fit (see `complete`).
+   */
+  async completeFromFolder(
+    responsesDirectory: string,
+    publicKey: KeyPair['publicKey'],
+  ): Promise<RegistrationResponse | null> {
+    const response = await readRegistrationResponse(responsesDirectory, publicKey);
+    if (!response) return null;
+    await this.complete(response);
+    return response;
+  }
+
+  /**
+   * The request a courier should carry to the relaying gateway, kept in `requestPath`: the one there, unless it is
+   * unreadable, for another gateway or due for renewal, in which case a new one (signed with `keyPair`, its
+   * certificate from `certificate()`) replaces it. Null once registered: nothing to carry.
+   */
+  async courierRequest(options: {
+    readonly requestPath: string;
+    readonly keyPair: KeyPair;
+    readonly certificate: () => Promise<Certificate>;
+    readonly clock?: Clock;
+  }): Promise<Buffer | null> {
+    if (this.isRegistered) return null;
+    const { requestPath } = options;
+    const clock = options.clock ?? systemClock;
+    const existing = await readFile(requestPath).catch(() => null);
+    if (existing) {
+      try {
+        const request = await parseCourierRegistrationRequest(existing);
+        const fresh = clock.now().getTime() - request.creationDate.getTime() < REGISTRATION_REQUEST_RENEWAL_MS;
+        if (fresh && request.userGatewayId === this.userGatewayId) return existing;
+      } catch (error) {
+        this.logger.warn(
+          { file: requestPath, err: errorMessage(error) },
+          'Unreadable courier registration request: making a new one',
+        );
+      }
+    }
+    const request = await createCourierRegistrationRequest(
+      { keyPair: options.keyPair, certificate: await options.certificate() },
+      clock,
+    );
+    await writeFileAtomically(requestPath, request, 0o600);
+    this.logger.info({ file: requestPath }, 'Courier registration request made');
+    return request;
+  }
+
+  /**
+   * A response that a courier brought: checked against the pending request in `requestPath`, then committed as
+   * `complete` does. Resolves to it, or to null if this gateway was registered already (a second trip with the same
+   * answer: nothing to do).
+   *
+   * @throws RegistrationResponseRefusedError (for good) if it is not the genuine answer to the pending request, or
+   *   there is no pending request.
+   */
+  async completeFromCourier(serialized: Buffer, requestPath: string): Promise<RegistrationResponse | null> {
+    const pendingRequest = await readFile(requestPath).catch(() => null);
+    if (!pendingRequest) {
+      throw new UnrelatedRegistrationResponseError('This user gateway has no pending registration request');
+    }
+    const response = await verifyCourierRegistrationResponse(serialized, {
+      pendingRequest,
+      userGatewayId: this.userGatewayId,
+      pinned: this.relayingGatewayCertificate,
+    });
+    if (this.isRegistered) {
+      this.logger.info({}, 'Courier registration response taken: already registered');
+      return null;
+    }
+    await this.complete(response);
+    return response;
   }
 
   private async save(record: RegistrationRecord, why: string): Promise<void> {

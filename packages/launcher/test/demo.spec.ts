@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { runProcess } from '@twitter-relaynet/test-support';
+
 import { REPO_ROOT } from '../src/layout';
 
 jest.setTimeout(240_000);
@@ -32,16 +34,14 @@ test("npm run demo carries a tweet to the emulator and a followed account's twee
 });
 
 test('npm run demo -- --help explains it and its exit status; a bad argument is a usage error', async () => {
-  const run = (args: string[]) =>
-    new Promise<{ status: number | null; out: string; err: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [join(REPO_ROOT, 'packages/launcher/dist/bin/demo.js'), ...args]);
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (status) => resolve({ status, out, err }));
-    });
+  const run = async (args: string[]) => {
+    const { status, stdout, stderr } = await runProcess(
+      process.execPath,
+      [join(REPO_ROOT, 'packages/launcher/dist/bin/demo.js'), ...args],
+      { cwd: process.cwd() },
+    );
+    return { status, out: stdout, err: stderr };
+  };
   const help = await run(['--help']);
   expect(help.status).toBe(0);
   expect(help.out).toMatch(/Exit status: 0 when the tweet reached the emulator/);

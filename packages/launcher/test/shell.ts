@@ -1,6 +1,8 @@
 /** Test helpers for README-driven tests: commands through a shell as a user pastes them, and background systems. */
 import { spawn, type ChildProcess } from 'node:child_process';
 
+import { runProcess, waitFor } from '@twitter-relaynet/test-support';
+
 import { REPO_ROOT } from '../src/layout';
 
 export interface ShellResult {
@@ -16,28 +18,17 @@ export class Shell {
     readonly transcript: string[] = [],
   ) {}
 
-  run(command: string): Promise<ShellResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn('sh', ['-c', command], { cwd: REPO_ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-      child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-      child.on('error', reject);
-      child.on('close', (status) => {
-        const result = { status, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-        this.transcript.push(`$ ${command}\n[exit ${status}]\n${result.stdout}${result.stderr}`);
-        resolve(result);
-      });
-    });
+  async run(command: string): Promise<ShellResult> {
+    const { status, stdout, stderr } = await runProcess('sh', ['-c', command], { cwd: REPO_ROOT, env: this.env });
+    this.transcript.push(`$ ${command}\n[exit ${status}]\n${stdout}${stderr}`);
+    return { status, stdout, stderr };
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
- * Probe until it returns non-null. The timeout is a safety net for a broken system, not a pace: the probe is
- * what is awaited. `context` adds what helps to diagnose a time-out (the system's output, the last commands).
+ * Probe until it returns non-null (test-support's `waitFor`, with the system's output on a time-out). The timeout is a
+ * safety net for a broken system, not a pace: the probe is what is awaited. `context` adds what helps to diagnose a
+ * time-out (the system's output, the last commands).
  */
 export async function eventually<T>(
   what: string,
@@ -46,12 +37,19 @@ export async function eventually<T>(
   timeoutMs = 90_000,
   intervalMs = 500,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.\n${context()}`);
-    await sleep(intervalMs);
+  try {
+    const found = await waitFor(
+      what,
+      async () => {
+        const value = await probe();
+        return value === null ? null : { value };
+      },
+      timeoutMs,
+      intervalMs,
+    );
+    return found.value;
+  } catch (error) {
+    throw new Error(`${(error as Error).message}.\n${context()}`);
   }
 }
 

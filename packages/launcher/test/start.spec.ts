@@ -9,6 +9,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { runProcess } from '@twitter-relaynet/test-support';
+
 import { freePort } from '../src/demo';
 import { REPO_ROOT } from '../src/layout';
 import { onTerminal, Running, stopAll } from '@twitter-relaynet/test-support';
@@ -17,16 +19,12 @@ jest.setTimeout(60_000);
 
 const START = join(REPO_ROOT, 'packages', 'launcher', 'dist', 'bin', 'start.js');
 
-function start(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [START, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, out, err }));
-  });
+async function start(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; out: string; err: string }> {
+  const { status, stdout, stderr } = await runProcess(process.execPath, [START, ...args], { env, cwd: process.cwd() });
+  return { status, out: stdout, err: stderr };
 }
 
 let dataRoot: string;

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 
-import { findProtoFolder } from '@twitter-relaynet/core';
+import { findProtoFolder, protobufVarint as varint } from '@twitter-relaynet/core';
 
 /** Largest parcel one message may carry: 9 MiB. */
 export const MAX_PARCEL_SIZE = 9 * 1024 * 1024; // 9 437 184 octets
@@ -221,17 +221,6 @@ export function encodeParcelDeliveryDeauthorization(pdd: ParcelDeliveryDeauthori
     payload.expiry = { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
   }
   return encodeTagged(MessageTag.ParcelDeliveryDeauthorization, payload);
-}
-
-function varint(value: number): Buffer {
-  const bytes: number[] = [];
-  let v = value;
-  while (v > 0x7f) {
-    bytes.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  bytes.push(v);
-  return Buffer.from(bytes);
 }
 
 /**

@@ -4,7 +4,7 @@
  *
  * beforeAll builds the package (`tsc -b packages/relay`, incremental) so the wrapper runs current code.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import {
   chmodSync,
@@ -33,6 +33,8 @@ import {
   RefusalDisposition,
 } from '@twitter-relaynet/cosocket';
 
+import { buildPackages, runProcess } from '@twitter-relaynet/test-support';
+
 import { getWorld, makeCargo, makeCca, makeParcelCollectionAck, type World } from './fixtures';
 
 const REPO = resolve(__dirname, '..', '..', '..');
@@ -42,15 +44,7 @@ const UUID_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a
 let world: World;
 
 beforeAll(async () => {
-  try {
-    execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/relay'], {
-      cwd: REPO,
-      stdio: 'pipe',
-    });
-  } catch (error) {
-    const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
-    throw new Error(`Could not build packages/relay (tsc -b packages/relay):\n${output}`);
-  }
+  buildPackages(REPO, ['packages/relay']);
   world = await getWorld();
 }, 120_000);
 
@@ -73,23 +67,10 @@ interface RunOptions {
 }
 
 function runRelay(args: string[], options: RunOptions = {}): Promise<Result> {
-  return new Promise((resolvePromise, reject) => {
-    const child = options.shellPrefix
-      ? spawn('sh', ['-c', `${options.shellPrefix}; exec "$0" "$@"`, RELAY, ...args], {
-          cwd: tmpdir(),
-          uid: options.uid,
-          gid: options.gid,
-        })
-      : spawn(RELAY, args, { cwd: tmpdir(), uid: options.uid, gid: options.gid, env: options.env ?? process.env });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', reject);
-    child.on('close', (status) =>
-      resolvePromise({ status, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }),
-    );
-  });
+  const { uid, gid } = options;
+  return options.shellPrefix
+    ? runProcess('sh', ['-c', `${options.shellPrefix}; exec "$0" "$@"`, RELAY, ...args], { uid, gid })
+    : runProcess(RELAY, args, { uid, gid, env: options.env });
 }
 
 let dir: string;

@@ -1,9 +1,15 @@
 import { join } from 'node:path';
 
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 
-import { ConfigurationError, DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
-import { lineLogger } from '@twitter-relaynet/core';
+import { ConfigurationError, DAEMON_EXIT } from '@twitter-relaynet/config';
+import {
+  daemonCommand,
+  type DaemonIo,
+  daemonMain,
+  describeVariables,
+  parseDaemonCommandLine,
+} from '@twitter-relaynet/daemon-kit';
 
 import {
   DEFAULT_DELIVERY_LEASE_MS,
@@ -16,8 +22,6 @@ import {
 } from './config';
 import { FILES, RelayerGatewayDaemon } from './daemon';
 import { checkHealth } from './health';
-
-export const USAGE_EXIT_CODE = DAEMON_EXIT.USAGE;
 
 const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   [ENV.DATA_ROOT, '--data-root (default $XDG_DATA_HOME/twitter-relaynet, else ~/.local/share/twitter-relaynet)'],
@@ -36,11 +40,10 @@ const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   [ENV.DELIVERY_LEASE_MS, `--delivery-lease (default ${DEFAULT_DELIVERY_LEASE_MS})`],
   [ENV.HEALTH_ADDRESS, '--health-address (default: none, no HTTP endpoint)'],
 ];
-const WIDTH = Math.max(...VARIABLES.map(([name]) => name.length)) + 2;
 
 const HELP_AFTER = `
 Environment variables (a flag wins over its variable):
-${VARIABLES.map(([name, meaning]) => `  ${name.padEnd(WIDTH)}${meaning}`).join('\n')}
+${describeVariables(VARIABLES)}
 
 Publishes <data dir>/identity-certificate.pem and <data dir>/pogrpc.json ({"address", "tlsCertificatePem"});
 with --cogrpc-address also <data dir>/cogrpc.json (same fields; tlsCertificatePem null with --cogrpc-plaintext).
@@ -53,18 +56,19 @@ Example: --public-endpoint twitter-api-adapter.relaynet.local=192.0.2.7:21478
          --public-endpoint-certificate twitter-api-adapter.relaynet.local=adapter-pogrpc.pem
 Readiness: <data dir>/health.json ({"ready", "reason", "since", "pid"}); with --health-address, GET /healthz
 answers 200 (ready) or 503 (not ready, e.g. its PostgreSQL is unreachable). \`relayer-gateway health\` with the
-same flags checks a running instance: exit status 0 ready, 1 not ready, and why on stdout.
-${DAEMON_HELP_FOOTER}`;
+same flags checks a running instance: exit status 0 ready, 1 not ready, and why on stdout.`;
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: string) => void }): Command {
-  return new Command('relayer-gateway')
-    .description(
-      'The relaying gateway: CoSocket for relays, PogRPC server and client for public endpoints, registration of user gateways',
-    )
+export function makeCommand(io: DaemonIo): Command {
+  return daemonCommand(
+    'relayer-gateway',
+    'The relaying gateway: CoSocket for relays, PogRPC server and client for public endpoints, registration of user gateways',
+    HELP_AFTER,
+    io,
+  )
     .option('--data-root <dir>', 'the shared data root')
     .option('--data-dir <dir>', "the relaying gateway's own data directory")
     .option('--cosocket-socket <path>', 'the CoSocket Unix socket for relays')
@@ -93,49 +97,31 @@ export function makeCommand(io: { stdout: (s: string) => void; stderr: (s: strin
       '--delivery-lease <ms>',
       'how long a parcel claimed for delivery waits before it is handed out again (after a crash: before another instance delivers it)',
     )
-    .option('--health-address <host:port>', 'serve GET /healthz here: 200 when ready, 503 when not')
-    .addHelpText('after', HELP_AFTER)
-    .allowExcessArguments(false)
-    .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined });
+    .option('--health-address <host:port>', 'serve GET /healthz here: 200 when ready, 503 when not');
 }
 
-/** Parse, start; resolves with the running daemon, or with an exit status (help, usage error). */
-export async function main(
-  argv: readonly string[],
-  env: Env,
-  io: { stdout: (s: string) => void; stderr: (s: string) => void },
-): Promise<RelayerGatewayDaemon | number> {
-  const command = makeCommand(io);
+const startDaemon = daemonMain({
+  makeCommand,
+  resolve: (flags: RelayerGatewayFlags, env: Env) => resolveConfig(flags, env),
+  usageErrors: [ConfigurationError],
+  create: (config, sinks) => new RelayerGatewayDaemon({ config, ...sinks }),
+});
+
+/** Parse, start; resolves with the running daemon, or with an exit status (help, usage error, health check). */
+export async function main(argv: readonly string[], env: Env, io: DaemonIo): Promise<RelayerGatewayDaemon | number> {
+  if (argv[2] !== 'health') return startDaemon(argv, env, io);
   // `relayer-gateway health [flags]`: the readiness of the instance those flags describe (health.ts).
-  const healthCheck = argv[2] === 'health';
-  let config;
-  try {
-    command.parse(healthCheck ? [...argv.slice(0, 2), ...argv.slice(3)] : [...argv], { from: 'node' });
-    config = resolveConfig(command.opts<RelayerGatewayFlags>(), env);
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.exitCode === 0) return 0;
-      io.stderr(`relayer-gateway: ${error.message.replace(/^error: /, '')} (see relayer-gateway --help)\n`);
-      return USAGE_EXIT_CODE;
-    }
-    if (error instanceof ConfigurationError) {
-      io.stderr(`relayer-gateway: ${error.message} (see relayer-gateway --help)\n`);
-      return USAGE_EXIT_CODE;
-    }
-    throw error;
-  }
-  if (healthCheck) return reportHealth(config, io);
-  const daemon = new RelayerGatewayDaemon({
-    config,
-    logger: lineLogger('relayer-gateway'),
-    print: (line) => io.stdout(line + '\n'),
+  const config = parseDaemonCommandLine({
+    command: makeCommand(io),
+    argv: [...argv.slice(0, 2), ...argv.slice(3)],
+    io,
+    resolve: (flags: RelayerGatewayFlags) => resolveConfig(flags, env),
+    usageErrors: [ConfigurationError],
   });
-  await daemon.start();
-  return daemon;
+  return typeof config === 'number' ? config : reportHealth(config, io);
 }
 
-async function reportHealth(config: RelayerGatewayConfig, io: { stdout: (s: string) => void }): Promise<number> {
+async function reportHealth(config: RelayerGatewayConfig, io: DaemonIo): Promise<number> {
   const { ready, why } = await checkHealth({ file: join(config.dataDir, FILES.health), address: config.healthAddress });
   io.stdout(`relayer-gateway ${config.dataDir}: ${why}\n`);
   return ready ? DAEMON_EXIT.OK : DAEMON_EXIT.FAILURE;

@@ -4,7 +4,7 @@
  * the parcels from cargo to public endpoints (durable queue, retries with backoff), and the
  * file-based registration of user gateways.
  */
-import { readdir, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import {
@@ -13,7 +13,18 @@ import {
   GatewayRegistrationRefusedError,
   type ServerTls,
 } from '@twitter-relaynet/cogrpc';
-import { type Certificate, errorMessage, type Logger, writeFileAtomically } from '@twitter-relaynet/core';
+import { type Certificate, errorMessage, type Logger } from '@twitter-relaynet/core';
+import {
+  ensurePrivateDirectory,
+  IntervalPoller,
+  listeningHost,
+  loadOrCreateKeyPair,
+  Notifier,
+  publishServer,
+  readCertificate,
+  tlsHostnames,
+  writeCertificate,
+} from '@twitter-relaynet/daemon-kit';
 import {
   CoSocketRefusalError,
   createCoSocketServer,
@@ -22,18 +33,20 @@ import {
 } from '@twitter-relaynet/cosocket';
 import {
   answerRegistrationRequests,
-  formatHours,
   CargoRefusedError,
   CcaRefusedError,
   CcaReusedError,
   CcaTimingError,
   CourierRegistrar,
   INTERNET_QUEUE,
+  InternetDelivery,
+  logFutureDatedCargo,
   openGatewaySqliteStores,
   ParcelRefusedError,
-  type ParcelRecord,
   RegistrationRequestRefusedError,
   RelayingGateway,
+  type RouteFailure,
+  routeFailureFields,
   selfIssueGatewayCertificate,
   type GatewayStores,
 } from '@twitter-relaynet/gateway';
@@ -53,11 +66,8 @@ import { AddressBook, type Route } from './addressBook';
 import { toCogRPCRefusal } from './cogrpc';
 import { watchedCollection } from './collection';
 import { type CogRPCConfig, describeDatabaseUrl, type RelayerGatewayConfig } from './config';
-import { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCertificate } from './files';
 import { Health } from './health';
-import { Notifier } from './notifier';
 import { asOutage, refusingDuringOutage } from './outage';
-import { RouteBackoff } from './routeBackoff';
 
 export const FILES = {
   key: 'identity-key.pem',
@@ -69,15 +79,6 @@ export const FILES = {
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 /** Reissue our self-issued certificate when less than this is left. */
 const CERTIFICATE_RENEWAL_MS = 30 * 24 * 60 * 60 * 1000;
-/** Parcels claimed per delivery round. */
-const DELIVERY_BATCH = 20;
-/** Delivery rounds under way at once: the next round is claimed while the previous one is delivered. */
-const DELIVERY_ROUNDS_IN_FLIGHT = 2;
-/**
- * ... unless the rounds under way already hold this many octets of parcels: big parcels gain little from
- * the overlap, and a second round of them would only add to the daemon's peak memory.
- */
-const DELIVERY_PIPELINE_MAX_BYTES = 8 * 1024 * 1024;
 
 export interface RelayerGatewayDaemonOptions {
   readonly config: RelayerGatewayConfig;
@@ -95,12 +96,9 @@ export class RelayerGatewayDaemon {
   private pogrpc: PogRPCServer | null = null;
   private cogrpc: CogRPCServer | null = null;
   private cogrpcAddress = '';
-  private readonly clients = new Map<string, PogRPCClient>();
-  private readonly routeBackoff = new RouteBackoff();
-  private readonly timers: NodeJS.Timeout[] = [];
-  private registering: Promise<void> | null = null;
-  private delivery: Promise<void> | null = null;
-  private readonly abort = new AbortController();
+  private registrationFolder: IntervalPoller | null = null;
+  private purging: IntervalPoller | null = null;
+  private delivery: InternetDelivery<Route> | null = null;
   private readonly notifier = new Notifier();
   private readonly addressBook: AddressBook;
   private readonly logger: Logger;
@@ -159,7 +157,6 @@ export class RelayerGatewayDaemon {
       // On SQLite a crash means a retry at the next start anyway; on PostgreSQL, when another instance takes over.
       deliveryLeaseMs: config.deliveryLeaseMs,
     });
-    await this.releaseStaleLeases();
     this.registrar = new CourierRegistrar({
       gateway: this.gatewayInstance,
       answers: this.stores.courierAnswers,
@@ -172,7 +169,7 @@ export class RelayerGatewayDaemon {
         if (queue === INTERNET_QUEUE || queue === '') this.notifier.notify();
       });
     } else {
-      await this.releaseStaleLeases();
+      await this.gatewayInstance.releaseDeliveryLeases();
     }
 
     this.cosocket = await createCoSocketServer({
@@ -191,8 +188,8 @@ export class RelayerGatewayDaemon {
       },
     });
 
-    const host = config.pogrpcAddress.replace(/:\d+$/, '');
-    const hostnames = [...new Set(['localhost', '127.0.0.1', host.replace(/^\[|\]$/g, '')])];
+    const host = listeningHost(config.pogrpcAddress);
+    const hostnames = tlsHostnames(config.pogrpcAddress);
     const tls = await loadOrCreateServerTlsIdentity(config.dataDir, { hostnames });
     this.pogrpc = await createPogRPCServer({
       address: config.pogrpcAddress,
@@ -202,19 +199,37 @@ export class RelayerGatewayDaemon {
         refusingDuringOutage(this.postgres, () => this.receiveParcelFromInternet(parcel, context.deliveryId)),
     });
     this.publicAddress = `${host}:${this.pogrpc.port}`;
-    await writeFileAtomically(
-      config.pogrpcPublication,
-      JSON.stringify({ address: this.publicAddress, tlsCertificatePem: this.pogrpc.certificatePem }, null, 2) + '\n',
-      0o644,
-    );
+    await publishServer(config.pogrpcPublication, {
+      address: this.publicAddress,
+      tlsCertificatePem: this.pogrpc.certificatePem,
+    });
 
     if (config.cogrpc) await this.startCogRPC(config.cogrpc, hostnames);
 
-    await this.answerRegistrations();
-    this.timers.push(setInterval(() => void this.answerRegistrations(), config.pollIntervalMs));
-    this.timers.push(setInterval(() => void this.purge(), PURGE_INTERVAL_MS));
-    void this.purge();
-    this.delivery = this.deliveryLoop();
+    this.registrationFolder = new IntervalPoller({
+      intervalMs: config.pollIntervalMs,
+      task: () => this.answerRegistrations(),
+      onError: (error) => this.logFailure('Registration folder error', error),
+    });
+    await this.registrationFolder.runNow();
+    this.registrationFolder.start();
+    this.purging = new IntervalPoller({
+      intervalMs: PURGE_INTERVAL_MS,
+      task: () => this.purge(),
+      onError: (error) => this.logFailure('Purging expired messages failed', error),
+    }).start({ immediately: true });
+    this.delivery = new InternetDelivery<Route>({
+      gateway: this.gatewayInstance,
+      resolve: (address) => this.addressBook.resolve(address),
+      routeKey: (route) => `${route.target}\n${JSON.stringify(route.tls)}`,
+      connect: (route) =>
+        new PogRPCClient(route.target, { tls: route.tls, gatewayAddress: this.publicAddress, logger: this.logger }),
+      waitForParcels: (signal, timeoutMs) => this.notifier.wait(signal, timeoutMs),
+      pollIntervalMs: config.pollIntervalMs,
+      logger: this.logger,
+      onRoundError: (error) => this.logFailure('Delivery round failed', error),
+      onRouteFailure: (failure) => this.publicEndpointFailed(failure),
+    }).start();
     await this.publishHealth(this.postgres && !this.postgres.reachable ? 'PostgreSQL unreachable' : null);
     if (config.healthAddress) this.healthAddress = await this.health.serve(config.healthAddress);
     this.printBanner();
@@ -295,13 +310,9 @@ export class RelayerGatewayDaemon {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const timer of this.timers) clearInterval(timer);
-    this.abort.abort();
-    this.notifier.notify();
+    const stopped = Promise.allSettled([this.registrationFolder?.stop(), this.purging?.stop(), this.delivery?.stop()]);
     await Promise.allSettled([this.cosocket?.close(), this.pogrpc?.close(), this.cogrpc?.close()]);
-    await this.delivery;
-    await this.registering;
-    for (const client of this.clients.values()) client.close();
+    await stopped;
     await this.stores?.close();
     await this.health?.set('stopped');
     await this.health?.close();
@@ -311,31 +322,18 @@ export class RelayerGatewayDaemon {
   // -------------------------------------------------------------------------------------------
   // Registration
 
-  private answerRegistrations(): Promise<void> {
-    if (this.registering || this.stopped) return this.registering ?? Promise.resolve();
-    this.registering = (async () => {
-      const requests = join(this.config.registrationDir, 'requests');
-      const responses = join(this.config.registrationDir, 'responses');
-      try {
-        const registered = await answerRegistrationRequests(requests, this.gateway, {
-          onError: (file, error) =>
-            this.logger.warn({ file, err: errorMessage(error) }, 'Registration request refused'),
-        });
-        // The library writes the response next to the request; it belongs in responses/.
-        ensurePrivateDirectory(responses);
-        for (const file of await readdir(requests)) {
-          if (file.endsWith('.response.json')) await rename(join(requests, file), join(responses, file));
-        }
-        for (const userGatewayId of registered) {
-          this.logger.info({ userGatewayId, responses }, 'Registration request answered');
-        }
-      } catch (error) {
-        this.logFailure('Registration folder error', error);
-      } finally {
-        this.registering = null;
-      }
-    })();
-    return this.registering;
+  /** Answer the requests in the registration folder, each with a response in its responses/ folder. */
+  private async answerRegistrations(): Promise<void> {
+    const requests = join(this.config.registrationDir, 'requests');
+    const responses = join(this.config.registrationDir, 'responses');
+    ensurePrivateDirectory(responses);
+    const registered = await answerRegistrationRequests(requests, this.gateway, {
+      responsesDirectory: responses,
+      onError: (file, error) => this.logger.warn({ file, err: errorMessage(error) }, 'Registration request refused'),
+    });
+    for (const userGatewayId of registered) {
+      this.logger.info({ userGatewayId, responses }, 'Registration request answered');
+    }
   }
 
   /** A user gateway's registration request brought by a courier (CoSocket or CogRPC): the registrar's answer. */
@@ -364,24 +362,8 @@ export class RelayerGatewayDaemon {
     }
     this.logger.info({ deliveryId, cargoId: receipt.cargoId, peerId: receipt.peerId }, 'Cargo taken');
     this.notifier.notify();
-    const { futureDated } = receipt;
-    if (futureDated) {
-      // The gateway has queued a notice for the user gateway (see clockSkew.ts in packages/gateway).
-      this.logger.error(
-        {
-          deliveryId,
-          cargoId: futureDated.cargoId,
-          peerId: futureDated.peerId,
-          parcelIds: futureDated.parcelIds,
-          latestDate: futureDated.latest.toISOString(),
-        },
-        `Parcels not taken: ${futureDated.parcelIds.length} parcel(s) in this cargo are dated ` +
-          `${formatHours(futureDated.aheadMs)} ahead of this gateway's clock (${futureDated.now.toISOString()}), beyond ` +
-          `the clock drift tolerance of ${formatHours(futureDated.toleranceSeconds * 1000)}: the clock of the ` +
-          "user's computer is probably ahead. The rest of the cargo is taken; the user gateway keeps these (they " +
-          'are not acknowledged) and is told in the cargo collected next',
-      );
-    }
+    // The gateway has queued a notice for the user gateway (see clockSkew.ts in packages/gateway).
+    if (receipt.futureDated) logFutureDatedCargo(this.logger, receipt.futureDated, 'relaying', { deliveryId });
   }
 
   private async collectCargo(cca: Buffer | null) {
@@ -425,7 +407,7 @@ export class RelayerGatewayDaemon {
   // CogRPC server (couriers)
 
   private async startCogRPC(cogrpc: CogRPCConfig, hostnames: readonly string[]): Promise<void> {
-    const host = cogrpc.address.replace(/:\d+$/, '');
+    const host = listeningHost(cogrpc.address);
     let tls: ServerTls;
     if (cogrpc.tls.kind === 'plaintext') {
       tls = { insecurePlaintextForTests: true };
@@ -436,8 +418,7 @@ export class RelayerGatewayDaemon {
       ]);
       tls = { certificatePem, keyPem };
     } else {
-      const names = [...new Set([...hostnames, host.replace(/^\[|\]$/g, '')])];
-      tls = { stateDir: join(this.config.dataDir, 'cogrpc-tls'), hostnames: names };
+      tls = { stateDir: join(this.config.dataDir, 'cogrpc-tls'), hostnames: tlsHostnames(cogrpc.address, hostnames) };
     }
     this.cogrpc = await createCogRPCServer({
       address: cogrpc.address,
@@ -466,11 +447,10 @@ export class RelayerGatewayDaemon {
       },
     });
     this.cogrpcAddress = `${host}:${this.cogrpc.port}`;
-    await writeFileAtomically(
-      cogrpc.publication,
-      JSON.stringify({ address: this.cogrpcAddress, tlsCertificatePem: this.cogrpc.certificatePem }, null, 2) + '\n',
-      0o644,
-    );
+    await publishServer(cogrpc.publication, {
+      address: this.cogrpcAddress,
+      tlsCertificatePem: this.cogrpc.certificatePem,
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -492,167 +472,27 @@ export class RelayerGatewayDaemon {
   // -------------------------------------------------------------------------------------------
   // Delivery to public endpoints (PogRPC client)
 
-  /** Nothing is in flight when we start: what the previous run had claimed is due again now (one statement). */
-  private async releaseStaleLeases(): Promise<void> {
-    const released = await this.stores.parcels.releaseLeases(INTERNET_QUEUE, new Date());
-    if (released > 0) this.logger.info({ parcels: released }, 'Parcels claimed by the previous run are due again');
-  }
-
-  /**
-   * Claim a round of parcels (one commit), start delivering it, and claim the next round meanwhile: up
-   * to DELIVERY_ROUNDS_IN_FLIGHT rounds (and DELIVERY_PIPELINE_MAX_BYTES) at once, so that our commits
-   * overlap the public endpoints' work instead of waiting for it. Each parcel is deleted only once
-   * acknowledged (see deliverGroup).
-   */
-  private async deliveryLoop(): Promise<void> {
-    const rounds = new Set<Promise<void>>();
-    let bytesInFlight = 0;
-    while (!this.stopped) {
-      let claimed: ParcelRecord[] = [];
-      try {
-        claimed = await this.gateway.nextDeliverables(DELIVERY_BATCH);
-      } catch (error) {
-        this.logFailure('Delivery round failed', error);
-      }
-      if (claimed.length > 0) {
-        const bytes = claimed.reduce((sum, parcel) => sum + parcel.serialized.length, 0);
-        bytesInFlight += bytes;
-        const round: Promise<void> = this.deliverRound(claimed)
-          .catch((error) => {
-            this.logFailure('Delivery round failed', error);
-          })
-          .finally(() => {
-            rounds.delete(round);
-            bytesInFlight -= bytes;
-          });
-        rounds.add(round);
-        while (
-          rounds.size >= DELIVERY_ROUNDS_IN_FLIGHT ||
-          (rounds.size > 0 && bytesInFlight >= DELIVERY_PIPELINE_MAX_BYTES)
-        ) {
-          await Promise.race(rounds);
-        }
-      } else if (!this.stopped) {
-        await this.notifier.wait(this.abort.signal, this.config.pollIntervalMs);
-      }
-    }
-    await Promise.allSettled(rounds);
-  }
-
-  /** Deliver claimed parcels by route; what cannot be delivered now is rescheduled, a commit per kind of outcome. */
-  private async deliverRound(claimed: readonly ParcelRecord[]): Promise<void> {
-    const groups = new Map<string, { route: Route; parcels: ParcelRecord[] }>();
-    const unroutable: ParcelRecord[] = [];
-    for (const parcel of claimed) {
-      const address = parcel.recipientInternetAddress ?? '';
-      let route: Route;
-      try {
-        route = this.addressBook.resolve(address);
-      } catch (error) {
-        this.logger.warn({ parcelId: parcel.id, err: errorMessage(error) }, 'Cannot resolve the recipient address');
-        unroutable.push(parcel);
-        continue;
-      }
-      const key = `${route.target}\n${JSON.stringify(route.tls)}`;
-      const group = groups.get(key) ?? { route, parcels: [] };
-      group.parcels.push(parcel);
-      groups.set(key, group);
-    }
-    if (unroutable.length > 0) await this.gateway.markFailedBatch(unroutable);
-    await Promise.all(
-      [...groups.entries()].map(async ([key, group]) => {
-        const blockedUntil = this.routeBackoff.blockedUntil(key);
-        if (!blockedUntil) return this.deliverGroup(key, group.route, group.parcels);
-        // The route failed a moment ago: these parcels wait for its next try instead of failing one by one.
-        await this.stores.writeBatch(
-          group.parcels.map((parcel) => ({
-            kind: 'reschedule parcel' as const,
-            key: { queue: INTERNET_QUEUE, senderId: parcel.senderId, id: parcel.id },
-            nextAttemptDate: blockedUntil,
-          })),
-        );
-      }),
-    );
-  }
-
-  private async deliverGroup(key: string, route: Route, parcels: ParcelRecord[]): Promise<void> {
-    let client = this.clients.get(key);
-    if (!client) {
-      client = new PogRPCClient(route.target, {
-        tls: route.tls,
-        gatewayAddress: this.publicAddress,
-        logger: this.logger,
-      });
-      this.clients.set(key, client);
-    }
-    const byDeliveryId = new Map(parcels.map((parcel, index) => [`${index}:${parcel.id}`.slice(0, 255), parcel]));
-    const report = await client.deliverParcels(
-      [...byDeliveryId.entries()].map(([id, parcel]) => ({ id, parcel: parcel.serialized })),
-      { signal: this.abort.signal },
-    );
-    const acked = new Set(report.acked);
-    const delivered: ParcelRecord[] = [];
-    const failed: ParcelRecord[] = [];
-    for (const [id, parcel] of byDeliveryId) {
-      if (acked.has(id)) delivered.push(parcel);
-      else if (!this.stopped) failed.push(parcel);
-    }
-    // One commit for the round's acknowledged parcels (ledger entries and deletions), one for the rest.
-    if (delivered.length > 0) await this.gateway.markDeliveredBatch(delivered);
-    for (const parcel of delivered) {
-      this.logger.info(
-        { parcelId: parcel.id, target: route.target, route: route.source },
-        'Parcel delivered to public endpoint',
+  /** A public endpoint failed: a TLS failure against a pinned certificate names the configuration that is wrong. */
+  private publicEndpointFailed(failure: RouteFailure<Route>): void {
+    const { route, parcels, error } = failure;
+    if ('pinnedCertificatePem' in route.tls && /certificate/i.test(error.message)) {
+      this.logger.error(
+        {
+          ...routeFailureFields(failure),
+          internetAddress: parcels[0]?.recipientInternetAddress,
+          expectedSha256: certificateFingerprint(route.tls.pinnedCertificatePem),
+        },
+        `Public endpoint refused: its TLS certificate is not the one configured for it (${route.source}); its parcels stay queued`,
       );
-    }
-    for (const parcel of failed) {
-      this.logger.warn(
-        { parcelId: parcel.id, target: route.target, route: route.source, err: report.error?.message },
-        'Parcel not acknowledged by public endpoint',
-      );
-    }
-    if (failed.length > 0) await this.gateway.markFailedBatch(failed);
-    if (report.error) {
-      // Drop the client: the next attempt reconnects (the adapter may have restarted elsewhere). With two rounds
-      // in flight, both see the failure of the same client: only the first one counts it.
-      if (this.clients.get(key) !== client) return;
-      client.close();
-      this.clients.delete(key);
-      const retryAt = this.routeBackoff.failed(key);
-      const fields = {
-        target: route.target,
-        route: route.source,
-        parcels: parcels.length,
-        retryAt: retryAt.toISOString(),
-        err: report.error.message,
-      };
-      if ('pinnedCertificatePem' in route.tls && /certificate/i.test(report.error.message)) {
-        // A TLS failure says "self-signed certificate" or the like: name the configuration that is wrong.
-        this.logger.error(
-          {
-            ...fields,
-            internetAddress: parcels[0]?.recipientInternetAddress,
-            expectedSha256: certificateFingerprint(route.tls.pinnedCertificatePem),
-          },
-          `Public endpoint refused: its TLS certificate is not the one configured for it (${route.source}); its parcels stay queued`,
-        );
-      } else {
-        this.logger.warn(fields, 'Public endpoint unreachable: its parcels wait for the next try');
-      }
     } else {
-      this.routeBackoff.succeeded(key);
+      this.logger.warn(routeFailureFields(failure), 'Public endpoint unreachable: its parcels wait for the next try');
     }
   }
 
+  /** One instance at a time sweeps a shared database; the others skip this round. */
   private async purge(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      // One instance at a time sweeps a shared database; the others skip this round.
-      if (this.postgres) await this.postgres.exclusively('purge', async () => void (await this.gateway.purgeExpired()));
-      else await this.gateway.purgeExpired();
-      await this.registrar.purge();
-    } catch (error) {
-      this.logFailure('Purging expired messages failed', error);
-    }
+    if (this.postgres) await this.postgres.exclusively('purge', async () => void (await this.gateway.purgeExpired()));
+    else await this.gateway.purgeExpired();
+    await this.registrar.purge();
   }
 }

@@ -14,6 +14,7 @@ import { generateRsaKeyPair } from '@twitter-relaynet/core';
 import {
   createCourierRegistrationRequest,
   createMemoryStores,
+  INTERNET_QUEUE,
   peerQueue,
   RelayingGateway,
   selfIssueGatewayCertificate,
@@ -21,6 +22,7 @@ import {
 } from '@twitter-relaynet/gateway';
 import { openPostgresStores } from '@twitter-relaynet/gateway-postgres';
 import {
+  createTestDatabase,
   describeWithPostgres,
   startThrottlingProxy,
   type ThrottlingProxy,
@@ -90,8 +92,11 @@ describeWithPostgres('relayer-gateway instances, operated', () => {
     await instance.start();
     return instance;
   };
-  const withStores = async <T>(task: (stores: Awaited<ReturnType<typeof openPostgresStores>>) => Promise<T>) => {
-    const stores = await openPostgresStores({ connectionString: database.current().url, maxConnections: 1 });
+  const withStores = async <T>(
+    task: (stores: Awaited<ReturnType<typeof openPostgresStores>>) => Promise<T>,
+    url = database.current().url,
+  ) => {
+    const stores = await openPostgresStores({ connectionString: url, maxConnections: 1 });
     try {
       return await task(stores);
     } finally {
@@ -294,5 +299,36 @@ describeWithPostgres('relayer-gateway instances, operated', () => {
     expect(after.filter((line) => line.msg.startsWith('PostgreSQL unreachable'))).toHaveLength(1);
     expect(after.filter((line) => line.msg === 'PostgreSQL answers again')).toHaveLength(1);
     expect(instance.running).toBe(true);
+  });
+  test('an instance that starts leaves the delivery leases of the live instances alone', async () => {
+    // A database of its own, so that no running instance takes the parcel meanwhile.
+    const own = await createTestDatabase(pg, 'operations_leases');
+    try {
+      const leaseUntil = new Date(Date.now() + 3_600_000);
+      await withStores(async (stores) => {
+        await stores.parcels.put({
+          queue: INTERNET_QUEUE,
+          senderId: '0sender',
+          id: 'leased',
+          recipientId: '0endpoint',
+          recipientInternetAddress: 'endpoint.example',
+          expiryDate: new Date(Date.now() + 7_200_000),
+          serialized: Buffer.from('claimed by a live instance'),
+        });
+        const claimed = await stores.parcels.claimDue(INTERNET_QUEUE, new Date(), leaseUntil, 10);
+        expect(claimed.map((parcel) => parcel.id)).toEqual(['leased']);
+      }, own.url);
+      const instance = await start(3, own.url);
+      expect(instance.running).toBe(true);
+      // Its start is over once it is ready: a release there would have made the parcel due (and claimed again).
+      const parcel = await withStores(
+        (stores) => stores.parcels.get({ queue: INTERNET_QUEUE, senderId: '0sender', id: 'leased' }),
+        own.url,
+      );
+      expect(parcel).toMatchObject({ attempts: 1, nextAttemptDate: leaseUntil });
+      await instance.stop();
+    } finally {
+      await own.drop();
+    }
   });
 });

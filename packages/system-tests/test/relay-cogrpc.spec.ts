@@ -3,13 +3,12 @@
  * certificate read from the cogrpc.json it publishes), a real bin/user-gateway and the apps' endpoints, with the
  * courier's runs at the user gateway over CoSocket and at the relaying gateway over CogRPC (--gateway).
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { certificateFingerprint, generateSelfSignedCertificate } from '@twitter-relaynet/cogrpc';
+import { runProcess } from '@twitter-relaynet/test-support';
 
 import { buildExecutables, REPO, waitFor, World } from './world';
 
@@ -27,17 +26,15 @@ function cogrpcWorld(...extra: string[]): World {
 
 /** `bin/relay relayer-gateway` on `world`'s flashdrive with these options. */
 function relayAtRelayer(world: World, ...options: string[]): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(
-      join(REPO, 'bin', 'relay'),
-      ['relayer-gateway', '--data-root', world.root, '--wait', '0', '--no-progress', ...options],
-      { cwd: tmpdir(), stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', fail);
-    child.once('exit', (status) => done({ status, stderr }));
-  });
+  return runProcess(join(REPO, 'bin', 'relay'), [
+    'relayer-gateway',
+    '--data-root',
+    world.root,
+    '--wait',
+    '0',
+    '--no-progress',
+    ...options,
+  ]);
 }
 
 function published(world: World): { address: string; tlsCertificatePem: string | null } {

@@ -3,7 +3,6 @@
  * processes in a temporary data root; a PublicEndpoint (the adapter's side) and PrivateEndpoints (the
  * app's side) in the test process, wired exactly as docs/runtime-layout.md says.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,23 +19,20 @@ import {
   readConnectionParameters,
   serializeDeliveryAuthorization,
 } from '@twitter-relaynet/endpoint';
-import { waitFor } from '@twitter-relaynet/test-support';
+import {
+  buildPackages,
+  Daemon as ProcessDaemon,
+  type LogLine,
+  runProcess,
+  waitFor,
+} from '@twitter-relaynet/test-support';
 
 export const REPO = resolve(__dirname, '..', '..', '..');
 export const ADAPTER_ADDRESS = 'twitter-api-adapter.relaynet.local';
 
 /** Build the three executables (and `also`) once (incremental); fail with a clear message otherwise. */
 export function buildExecutables(...also: string[]): void {
-  const packages = ['packages/user-gateway', 'packages/relayer-gateway', 'packages/relay', ...also];
-  try {
-    execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', ...packages], {
-      cwd: REPO,
-      stdio: 'pipe',
-    });
-  } catch (error) {
-    const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
-    throw new Error(`Could not build the executables (tsc -b ${packages.join(' ')}):\n${output}`);
-  }
+  buildPackages(REPO, ['packages/user-gateway', 'packages/relayer-gateway', 'packages/relay', ...also]);
 }
 
 /** The identity a relaying gateway daemon keeps in `dataDir` (its key and self-issued certificate files). */
@@ -57,74 +53,18 @@ export function sleep(ms: number): Promise<void> {
 // The system tests import it from here with the rest of their harness.
 export { waitFor };
 
-export interface LogLine {
-  readonly msg: string;
-  readonly [field: string]: unknown;
-}
+export type { LogLine };
 
-/** One daemon child process; restartable. */
-export class Daemon {
-  private child: ChildProcess | null = null;
-  private exited: Promise<void> = Promise.resolve();
-  stdout = '';
-  stderr = '';
-
+/** One daemon of bin/ as a child process; restartable. */
+export class Daemon extends ProcessDaemon {
   constructor(
     readonly kind: 'user-gateway' | 'relayer-gateway' | 'twitter-api-adapter',
     /** Read at every start (a restart may take other flags). */
-    private readonly args: readonly string[] | (() => readonly string[]),
+    args: readonly string[] | (() => readonly string[]),
     /** Read at every start (a restart may move the clock). */
-    private readonly env: () => NodeJS.ProcessEnv = () => process.env,
-  ) {}
-
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
-  get running(): boolean {
-    return this.child !== null;
-  }
-
-  async start(): Promise<void> {
-    const before = this.stdout.length;
-    const args = typeof this.args === 'function' ? this.args() : this.args;
-    const child = spawn(join(REPO, 'bin', this.kind), [...args], {
-      cwd: tmpdir(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: this.env(),
-    });
-    this.child = child;
-    child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((r) => child.once('exit', () => r()));
-    void this.exited.then(() => {
-      if (this.child === child) this.child = null;
-    });
-    await waitFor(`${this.kind} to be ready`, () => {
-      if (this.child !== child) throw new Error(`${this.kind} exited at start:\n${this.stderr.slice(-2000)}`);
-      return this.stdout.slice(before).includes(`${this.kind}: ready`);
-    });
-  }
-
-  /** SIGTERM (clean shutdown) or SIGKILL; resolves once the process is gone. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    child.kill(signal);
-    await this.exited;
-  }
-
-  logs(): LogLine[] {
-    return this.stderr
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => {
-        try {
-          return JSON.parse(line) as LogLine;
-        } catch {
-          return { msg: '' };
-        }
-      });
+    env: () => NodeJS.ProcessEnv = () => process.env,
+  ) {
+    super(join(REPO, 'bin', kind), { args, env });
   }
 }
 
@@ -156,27 +96,12 @@ export class Courier {
     const [incoming, outgoing] = at === 'user' ? [this.toUser, this.toRelayer] : [this.toRelayer, this.toUser];
     // The flashdrive is plugged in: the relay creates its folders in it, never the flashdrive itself.
     mkdirSync(join(this.root, 'flashdrive'), { recursive: true });
-    return new Promise((done) => {
-      const child = spawn(
-        join(REPO, 'bin', 'relay'),
-        ['--cosocket', socket, '--incoming', incoming, '--outgoing', outgoing, '--wait', '0', '--no-progress'],
-        { cwd: tmpdir(), stdio: ['ignore', 'ignore', 'pipe'], env: at === 'user' ? this.userSideEnv() : process.env },
-      );
-      let stderr = '';
-      let killed = false;
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      options.onSpawn?.();
-      const timer =
-        options.killAfterMs === undefined
-          ? null
-          : setTimeout(() => {
-              killed = child.kill('SIGKILL');
-            }, options.killAfterMs);
-      child.once('exit', (status) => {
-        if (timer) clearTimeout(timer);
-        done({ status, stderr, killed });
-      });
-    });
+    const args = ['--cosocket', socket, '--incoming', incoming, '--outgoing', outgoing, '--wait', '0', '--no-progress'];
+    return runProcess(join(REPO, 'bin', 'relay'), args, {
+      env: at === 'user' ? this.userSideEnv() : process.env,
+      killAfterMs: options.killAfterMs,
+      onSpawn: () => options.onSpawn?.(),
+    }).then(({ status, stderr, killed }) => ({ status, stderr, killed }));
   }
 
   files(folder: string): string[] {

@@ -5,7 +5,7 @@
  * After three failed attempts the adapter tells the app that the tweet and the subscription wait for the X API,
  * and why; the app says so, and never that the subscription was confirmed.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ import {
   type PogRPCServer,
 } from '@twitter-relaynet/pogrpc';
 
-import { waitFor } from '@twitter-relaynet/test-support';
+import { buildPackages, runProcess, waitFor } from '@twitter-relaynet/test-support';
 import { TestUserGateway } from '@twitter-relaynet/test-support/endpoint';
 
 const REPO = resolve(__dirname, '..', '..', '..');
@@ -34,20 +34,13 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function run(
+async function run(
   command: string,
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    const child = spawn(join(REPO, 'bin', command), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+  const { status, stdout, stderr } = await runProcess(join(REPO, 'bin', command), args, { env, cwd: process.cwd() });
+  return { code: status, stdout, stderr };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'adapter-unreachable-'));
@@ -69,20 +62,7 @@ let adapter: ChildProcess | null = null;
 let adapterStderr = '';
 
 beforeAll(async () => {
-  try {
-    execFileSync(
-      process.execPath,
-      [
-        join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'),
-        '-b',
-        'packages/twitter-api-adapter',
-        'packages/twitter-app',
-      ],
-      { cwd: REPO, stdio: 'pipe' },
-    );
-  } catch (error) {
-    throw new Error(`Could not build:\n${(error as { stdout?: Buffer }).stdout?.toString() ?? String(error)}`);
-  }
+  buildPackages(REPO, ['packages/twitter-api-adapter', 'packages/twitter-app']);
   userGateway = await TestUserGateway.create(join(root, 'user-gateway', 'powebsocket.sock'));
   await userGateway.start();
   relayingGateway = await createPogRPCServer({

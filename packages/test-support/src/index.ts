@@ -54,3 +54,12 @@ export { describeDaemonCommandLineFuzz, type DaemonCommandLine } from './daemonC
 export { closedByServer, openConnection, startOpenCall } from './sockets';
 export { onTerminal, Running, stopAll } from './terminal';
 export { tmpfsUnavailable } from './tmpfs';
+export {
+  buildPackages,
+  Daemon,
+  type DaemonOptions,
+  type LogLine,
+  type ProcessResult,
+  runProcess,
+  type RunOptions,
+} from './processes';

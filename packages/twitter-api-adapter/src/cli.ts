@@ -1,7 +1,7 @@
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 
-import { ConfigurationError, DAEMON_EXIT, DAEMON_HELP_FOOTER } from '@twitter-relaynet/config';
-import { lineLogger } from '@twitter-relaynet/core';
+import { ConfigurationError, DAEMON_EXIT } from '@twitter-relaynet/config';
+import { daemonCommand, type DaemonIo, daemonMain, describeVariables } from '@twitter-relaynet/daemon-kit';
 
 import {
   DEFAULT_API_BASE_URL,
@@ -36,30 +36,28 @@ const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   [ENV.CONSUMER_KEY, "your X app's consumer key (required with the real X API; default: the emulator's)"],
   [ENV.CONSUMER_SECRET, "your X app's consumer secret (idem)"],
 ];
-const WIDTH = Math.max(...VARIABLES.map(([name]) => name.length)) + 2;
 
 const HELP_AFTER = `
 Environment variables (a flag wins over its variable, a variable over the .env file; only TWITTER_*
 variables are read from .env):
-${VARIABLES.map(([name, meaning]) => `  ${name.padEnd(WIDTH)}${meaning}`).join('\n')}
+${describeVariables(VARIABLES)}
 
 Publishes <data dir>/connection-parameters.json (for the app) and <data dir>/pogrpc.json
 ({"internetAddress", "address", "tlsCertificatePem"}: what the relaying gateway is to be configured with).
 Sends replies to the relaying gateway given by --relaying-gateway, e.g.
   --relaying-gateway 192.0.2.5:21477 --relaying-gateway-certificate relayer-gateway-pogrpc.pem
-(the certificate the relaying gateway prints the fingerprint of, from its pogrpc-tls-cert.pem).
-${DAEMON_HELP_FOOTER}`;
+(the certificate the relaying gateway prints the fingerprint of, from its pogrpc-tls-cert.pem).`;
 
-export interface Io {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-}
+/** Where the adapter writes (the daemons' own). */
+export type Io = DaemonIo;
 
 export function makeCommand(io: Io): Command {
-  return new Command('twitter-api-adapter')
-    .description(
-      'The Twitter API adapter: a public Relaynet endpoint (PogRPC over TLS) that posts tweets and reads home timelines through the X API v2',
-    )
+  return daemonCommand(
+    'twitter-api-adapter',
+    'The Twitter API adapter: a public Relaynet endpoint (PogRPC over TLS) that posts tweets and reads home timelines through the X API v2',
+    HELP_AFTER,
+    io,
+  )
     .option('--data-root <dir>', 'the shared data root')
     .option('--data-dir <dir>', "the adapter's own data directory")
     .option('--pogrpc-address <host:port>', 'where the PogRPC server listens')
@@ -69,37 +67,13 @@ export function makeCommand(io: Io): Command {
     .option('--sync-interval-ms <ms>', 'how often each subscribed home timeline is read')
     .option('--timeline-page-size <n>', 'tweets per home timeline request (5-100)')
     .option('--env-file <path>', 'the .env file with the X API settings')
-    .option('--api-base-url <url>', 'the X API: https://api.x.com, or the emulator')
-    .addHelpText('after', HELP_AFTER)
-    .allowExcessArguments(false)
-    .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined });
+    .option('--api-base-url <url>', 'the X API: https://api.x.com, or the emulator');
 }
 
-/** Parse, configure, start: resolves with the running daemon, or with an exit status (help, usage error). */
-export async function main(argv: readonly string[], env: Env, io: Io): Promise<TwitterApiAdapterDaemon | number> {
-  const command = makeCommand(io);
-  let config;
-  try {
-    command.parse([...argv], { from: 'node' });
-    config = loadConfig(command.opts<AdapterFlags>(), env);
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.exitCode === 0) return EXIT.OK;
-      io.stderr(`twitter-api-adapter: ${error.message.replace(/^error: /, '')} (see twitter-api-adapter --help)\n`);
-      return EXIT.USAGE;
-    }
-    if (error instanceof ConfigurationError) {
-      io.stderr(`twitter-api-adapter: ${error.message} (see twitter-api-adapter --help)\n`);
-      return EXIT.USAGE;
-    }
-    throw error;
-  }
-  const daemon = new TwitterApiAdapterDaemon({
-    config,
-    logger: lineLogger('twitter-api-adapter', { write: (line) => io.stderr(line) }),
-    print: (line) => io.stdout(line + '\n'),
-  });
-  await daemon.start();
-  return daemon;
-}
+/** Parse, start; resolves with the running daemon, or with an exit status (help, usage error). */
+export const main = daemonMain({
+  makeCommand,
+  resolve: (flags: AdapterFlags, env: Env) => loadConfig(flags, env),
+  usageErrors: [ConfigurationError],
+  create: (config, sinks) => new TwitterApiAdapterDaemon({ config, ...sinks }),
+});

@@ -9,7 +9,8 @@
  * Outgoing parcels go to the relaying gateway configured by flag or variable (its address and TLS certificate);
  * the adapter never reads another process's folder. The outbox retries while that gateway is not up.
  */
-import { errorMessage, type Logger, writeFileAtomically } from '@twitter-relaynet/core';
+import { errorMessage, type Logger } from '@twitter-relaynet/core';
+import { IntervalPoller, listeningHost, publishServer, tlsHostnames } from '@twitter-relaynet/daemon-kit';
 import { ensurePrivateDirectory } from '@twitter-relaynet/endpoint';
 import { certificateFingerprint, loadOrCreateServerTlsIdentity, type PogRPCServer } from '@twitter-relaynet/pogrpc';
 
@@ -41,7 +42,7 @@ function publishedHost(listenHost: string): string {
 export class TwitterApiAdapterDaemon {
   private adapterInstance: TwitterApiAdapter | null = null;
   private server: PogRPCServer | null = null;
-  private republishTimer: NodeJS.Timeout | null = null;
+  private republishing: IntervalPoller | null = null;
   private publicAddress = '';
   private stopped = false;
 
@@ -60,9 +61,8 @@ export class TwitterApiAdapterDaemon {
   async start(): Promise<void> {
     const { config, logger } = this.options;
     ensurePrivateDirectory(config.dataDir);
-    const host = config.pogrpcAddress.replace(/:\d+$/, '');
-    const hostnames = [...new Set(['localhost', '127.0.0.1', host.replace(/^\[|\]$/g, '')])];
-    const tls = await loadOrCreateServerTlsIdentity(config.dataDir, { hostnames });
+    const host = listeningHost(config.pogrpcAddress);
+    const tls = await loadOrCreateServerTlsIdentity(config.dataDir, { hostnames: tlsHostnames(config.pogrpcAddress) });
     if (tls.created) logger.info({ dataDir: config.dataDir }, 'PogRPC TLS certificate generated (self-signed)');
 
     this.adapterInstance = await TwitterApiAdapter.open({
@@ -86,24 +86,22 @@ export class TwitterApiAdapterDaemon {
       await this.adapterInstance.close();
       throw error;
     }
-    this.republishTimer = setInterval(() => {
-      this.adapterInstance!.endpoint.publishConnectionParameters(config.connectionParametersPath).catch((error) =>
-        logger.error({ err: errorMessage(error) }, 'Could not publish the connection parameters'),
-      );
-    }, REPUBLISH_INTERVAL_MS);
-    this.republishTimer.unref();
+    this.republishing = new IntervalPoller({
+      intervalMs: REPUBLISH_INTERVAL_MS,
+      task: () => this.adapter.endpoint.publishConnectionParameters(config.connectionParametersPath),
+      onError: (error) => logger.error({ err: errorMessage(error) }, 'Could not publish the connection parameters'),
+    }).start();
     this.printBanner();
   }
 
   private async publish(): Promise<void> {
     const { config } = this.options;
     await this.adapter.endpoint.publishConnectionParameters(config.connectionParametersPath);
-    const document = {
+    await publishServer(config.pogrpcPublicationPath, {
       internetAddress: config.internetAddress,
       address: this.publicAddress,
       tlsCertificatePem: this.server!.certificatePem,
-    };
-    await writeFileAtomically(config.pogrpcPublicationPath, JSON.stringify(document, null, 2) + '\n', 0o644);
+    });
   }
 
   private printBanner(): void {
@@ -135,7 +133,7 @@ export class TwitterApiAdapterDaemon {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.republishTimer) clearInterval(this.republishTimer);
+    await this.republishing?.stop();
     await this.adapterInstance?.close();
     this.options.logger.info({}, 'Twitter API adapter stopped');
   }

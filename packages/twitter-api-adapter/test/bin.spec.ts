@@ -3,7 +3,6 @@
  * relaying gateway (a real PogRPC server over TLS) given by flag, with a real app-side private endpoint talking to
  * it through what the adapter publishes.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,7 +24,7 @@ import {
   type PogRPCServer,
 } from '@twitter-relaynet/pogrpc';
 import { decodeServiceMessage, serviceMessages, type TwitterServiceMessage } from '@twitter-relaynet/twitter-service';
-import { waitFor } from '@twitter-relaynet/test-support';
+import { buildPackages, Daemon, runProcess, waitFor } from '@twitter-relaynet/test-support';
 import { DEFAULT_USER, startEmulator, type RunningEmulator } from '@twitter-relaynet/x-api-emulator';
 
 const REPO = resolve(__dirname, '..', '..', '..');
@@ -37,51 +36,7 @@ const CONSUMER = { appKey: 'bin-test-consumer-key', appSecret: 'bin-test-consume
 jest.setTimeout(30_000);
 
 function build(): void {
-  try {
-    execFileSync(
-      process.execPath,
-      [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/twitter-api-adapter'],
-      {
-        cwd: REPO,
-        stdio: 'pipe',
-      },
-    );
-  } catch (error) {
-    const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
-    throw new Error(`Could not build packages/twitter-api-adapter:\n${output}`);
-  }
-}
-
-class Child {
-  stdout = '';
-  stderr = '';
-  exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-  readonly process: ChildProcess;
-  private readonly exited: Promise<void>;
-
-  constructor(args: string[], env: NodeJS.ProcessEnv) {
-    this.process = spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.process.stdout!.on('data', (chunk) => (this.stdout += chunk));
-    this.process.stderr!.on('data', (chunk) => (this.stderr += chunk));
-    this.exited = new Promise((resolvePromise) =>
-      this.process.on('close', (code, signal) => {
-        this.exit = { code, signal };
-        resolvePromise();
-      }),
-    );
-  }
-
-  async waitForExit(timeoutMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.exited, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
-    clearTimeout(timer);
-    if (!this.exit) throw new Error(`The adapter did not exit; stderr:\n${this.stderr}`);
-    return this.exit;
-  }
-
-  kill(): void {
-    if (!this.exit) this.process.kill('SIGKILL');
-  }
+  buildPackages(REPO, ['packages/twitter-api-adapter']);
 }
 
 describe('bin/twitter-api-adapter', () => {
@@ -97,7 +52,7 @@ describe('bin/twitter-api-adapter', () => {
   let emulator: RunningEmulator;
   let gatewayServer: PogRPCServer;
   const toApp: Buffer[] = [];
-  const children: Child[] = [];
+  let daemon: Daemon | null = null;
   const gatewayCertificate = join(dir, 'relaying-gateway.pem');
   const gatewayFlags = () => [
     '--relaying-gateway',
@@ -120,34 +75,38 @@ describe('bin/twitter-api-adapter', () => {
   }, 60_000);
 
   afterAll(async () => {
-    children.forEach((child) => child.kill());
+    await daemon?.stop('SIGKILL');
     await gatewayServer?.close();
     await emulator?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function start(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Child {
-    const child = new Child(args, { ...env, ...extraEnv });
-    children.push(child);
-    return child;
+  /** Runs bin/twitter-api-adapter to its exit. */
+  async function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+    const { status, signal, stdout, stderr } = await runProcess(BIN, args, { env: { ...env, ...extraEnv } });
+    return { exit: { code: status, signal }, stdout, stderr };
   }
 
   test('publishes where the app and the relaying gateway find it, serves PogRPC over TLS, replies to the relaying gateway given by flag, stops cleanly', async () => {
-    const child = start([
-      '--data-root',
-      root,
-      '--pogrpc-address',
-      '127.0.0.1:0',
-      '--internet-address',
-      INTERNET_ADDRESS,
-      '--env-file',
-      join(dir, 'absent.env'),
-      '--api-base-url',
-      emulator.url,
-      ...gatewayFlags(),
-    ]);
-    await waitFor('the ready line', () => child.stdout.includes('twitter-api-adapter: ready') || child.exit, 20_000);
-    expect(child.exit).toBeNull();
+    const child = new Daemon(BIN, {
+      env,
+      args: [
+        '--data-root',
+        root,
+        '--pogrpc-address',
+        '127.0.0.1:0',
+        '--internet-address',
+        INTERNET_ADDRESS,
+        '--env-file',
+        join(dir, 'absent.env'),
+        '--api-base-url',
+        emulator.url,
+        ...gatewayFlags(),
+      ],
+      readyTimeoutMs: 20_000,
+    });
+    daemon = child;
+    await child.start();
 
     // What it printed: node id, PogRPC address, Internet address, X API base URL, data folder.
     const nodeId = /node id (\S+)/.exec(child.stdout)![1];
@@ -226,8 +185,8 @@ describe('bin/twitter-api-adapter', () => {
       await app.close();
     }
 
-    child.process.kill('SIGTERM');
-    expect(await child.waitForExit()).toEqual({ code: 0, signal: null });
+    await child.stop('SIGTERM');
+    expect(child.exit).toEqual({ code: 0, signal: null });
     const output = child.stdout + child.stderr;
     for (const secret of [CONSUMER.appSecret, emulator.credentials.accessSecret]) expect(output).not.toContain(secret);
     // Logs are JSON lines on stderr (apart from the shutdown notice).
@@ -239,11 +198,11 @@ describe('bin/twitter-api-adapter', () => {
   test('a malformed .env: exit 2 and one line naming the variable, without its value', async () => {
     const envFile = join(dir, 'malformed.env');
     writeFileSync(envFile, '# settings\nTWITTER_CONSUMER_SECRET="half-a-secret\n');
-    const child = start(['--data-root', join(dir, 'other-root'), '--env-file', envFile, ...gatewayFlags()], {
+    const child = await run(['--data-root', join(dir, 'other-root'), '--env-file', envFile, ...gatewayFlags()], {
       TWITTER_CONSUMER_KEY: '',
       TWITTER_CONSUMER_SECRET: '',
     });
-    expect(await child.waitForExit()).toEqual({ code: 2, signal: null });
+    expect(child.exit).toEqual({ code: 2, signal: null });
     expect(child.stdout).toBe('');
     expect(child.stderr.trim().split('\n')).toHaveLength(1);
     expect(child.stderr).toContain('TWITTER_CONSUMER_SECRET');
@@ -252,7 +211,7 @@ describe('bin/twitter-api-adapter', () => {
   });
 
   test('a bad flag value or an unknown flag: exit 2', async () => {
-    const bad = start([
+    const bad = await run([
       '--data-root',
       join(dir, 'other-root'),
       '--env-file',
@@ -261,10 +220,10 @@ describe('bin/twitter-api-adapter', () => {
       'often',
       ...gatewayFlags(),
     ]);
-    expect(await bad.waitForExit()).toEqual({ code: 2, signal: null });
+    expect(bad.exit).toEqual({ code: 2, signal: null });
     expect(bad.stderr).toContain('TWITTER_API_ADAPTER_SYNC_INTERVAL_MS');
-    const unknown = start(['--frobnicate']);
-    expect(await unknown.waitForExit()).toEqual({ code: 2, signal: null });
+    const unknown = await run(['--frobnicate']);
+    expect(unknown.exit).toEqual({ code: 2, signal: null });
     expect(unknown.stderr).toContain('--frobnicate');
   });
 
@@ -277,19 +236,19 @@ describe('bin/twitter-api-adapter', () => {
       JSON.stringify({ address: gatewayServer.address, tlsCertificatePem: gatewayServer.certificatePem }),
     );
     const base = ['--data-root', shared, '--env-file', join(dir, 'absent.env'), '--api-base-url', emulator.url];
-    const missing = start(base);
-    expect(await missing.waitForExit()).toEqual({ code: 2, signal: null });
+    const missing = await run(base);
+    expect(missing.exit).toEqual({ code: 2, signal: null });
     expect(missing.stderr).toMatch(
       /^twitter-api-adapter: TWITTER_API_ADAPTER_RELAYING_GATEWAY \(--relaying-gateway\) is required: .*\n$/,
     );
-    const unreadable = start([
+    const unreadable = await run([
       ...base,
       '--relaying-gateway',
       gatewayServer.address,
       '--relaying-gateway-certificate',
       join(dir, 'none.pem'),
     ]);
-    expect(await unreadable.waitForExit()).toEqual({ code: 2, signal: null });
+    expect(unreadable.exit).toEqual({ code: 2, signal: null });
     expect(unreadable.stderr).toContain(
       `--relaying-gateway-certificate): cannot read ${join(dir, 'none.pem')} (ENOENT)`,
     );
@@ -303,7 +262,7 @@ describe('bin/twitter-api-adapter', () => {
       onParcel: async () => undefined,
     });
     try {
-      const child = start([
+      const child = await run([
         '--data-root',
         join(dir, 'busy-root'),
         '--pogrpc-address',
@@ -314,7 +273,7 @@ describe('bin/twitter-api-adapter', () => {
         emulator.url,
         ...gatewayFlags(),
       ]);
-      expect(await child.waitForExit()).toEqual({ code: 1, signal: null });
+      expect(child.exit).toEqual({ code: 1, signal: null });
       expect(child.stderr).toContain('could not start');
       expect(child.stdout).not.toContain('ready');
     } finally {
@@ -323,8 +282,8 @@ describe('bin/twitter-api-adapter', () => {
   });
 
   test('--help documents the exit codes and the variables', async () => {
-    const child = start(['--help']);
-    expect(await child.waitForExit()).toEqual({ code: 0, signal: null });
+    const child = await run(['--help']);
+    expect(child.exit).toEqual({ code: 0, signal: null });
     expect(child.stdout).toMatch(/Exit status:\n\s+0 .*\n\s+1 .*\n\s+2 /);
     for (const variable of [
       'TWITTER_API_BASE_URL',

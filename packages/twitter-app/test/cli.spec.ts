@@ -1,16 +1,17 @@
 /**
- * bin/twitter-app as a child process, against a real PoWebSocket user gateway stand-in (test/gateway.ts) and an
+ * bin/twitter-app as a child process, against a real PoWebSocket user gateway stand-in (test-support's TestUserGateway) and an
  * adapter stand-in (a real PublicEndpoint) whose connection parameters are published in the data root.
  * The module builds the package first (`tsc -b packages/twitter-app`, incremental) so the wrapper runs current code;
  * then the same flow, shorter, runs against the real bin/user-gateway when it builds (test/userGateway.ts).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 import { Parcel } from '@twitter-relaynet/core';
+import { buildPackages } from '@twitter-relaynet/test-support';
 import {
   deserializeDeliveryAuthorization,
   type DeliveryAuthorization,
@@ -33,19 +34,7 @@ import {
 const REPO = resolve(__dirname, '..', '..', '..');
 
 // Build once, before any test (incremental), so the wrapper runs the current code.
-try {
-  execFileSync(
-    process.execPath,
-    [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/twitter-app'],
-    {
-      cwd: REPO,
-      stdio: 'pipe',
-    },
-  );
-} catch (error) {
-  const output = `${(error as { stdout?: Buffer }).stdout ?? ''}${(error as { stderr?: Buffer }).stderr ?? ''}`;
-  throw new Error(`Could not build packages/twitter-app:\n${output}`);
-}
+buildPackages(REPO, ['packages/twitter-app']);
 const BIN = join(REPO, 'bin', 'twitter-app');
 const DAY_MS = 86_400_000;
 

@@ -3,12 +3,12 @@
  * parcels' contents are checked in cli.spec.ts.
  * Called from cli.spec.ts (one file, so the two never build packages/twitter-app concurrently).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { tmpfsUnavailable } from '@twitter-relaynet/test-support';
+import { buildPackages, Daemon, runProcess, tmpfsUnavailable } from '@twitter-relaynet/test-support';
 import { TestAdapter } from '@twitter-relaynet/test-support/endpoint';
 
 const REPO = resolve(__dirname, '..', '..', '..');
@@ -20,11 +20,10 @@ function buildUserGateway(): string | null {
     return 'bin/user-gateway does not exist';
   }
   try {
-    const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
-    execFileSync(process.execPath, [tsc, '-b', 'packages/user-gateway'], { cwd: REPO, stdio: 'pipe' });
+    buildPackages(REPO, ['packages/user-gateway']);
     return null;
   } catch (error) {
-    return `packages/user-gateway does not build: ${String((error as { stdout?: Buffer }).stdout ?? error).slice(0, 500)}`;
+    return `packages/user-gateway does not build: ${String(error).slice(0, 500)}`;
   }
 }
 
@@ -55,50 +54,15 @@ export function describeWithRealUserGateway(): void {
       RELAYNET_DATA_ROOT: root,
       TWITTER_APP_ENV_FILE: join(dir, 'no.env'),
     };
-    let gateway: ChildProcess | null = null;
+    const gateway = new Daemon(USER_GATEWAY, { env, cwd: dir, readyTimeoutMs: 20_000 });
     let adapter: TestAdapter;
 
-    async function startGateway(): Promise<void> {
-      const child = spawn(USER_GATEWAY, [], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-      gateway = child;
-      let out = '';
-      await new Promise<void>((ready, fail) => {
-        const timer = setTimeout(() => fail(new Error(`user-gateway did not start:\n${out}`)), 20_000);
-        child.stdout!.on('data', (chunk) => {
-          out += chunk;
-          if (/\bready\b/.test(out)) {
-            clearTimeout(timer);
-            ready();
-          }
-        });
-        child.stderr!.resume();
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          fail(new Error(`user-gateway exited (${code}):\n${out}`));
-        });
-      });
-    }
+    const startGateway = () => gateway.start();
+    const stopGateway = () => gateway.stop();
 
-    async function stopGateway(): Promise<void> {
-      const child = gateway;
-      gateway = null;
-      if (!child || child.exitCode !== null) return;
-      const exited = new Promise((done) => child.once('exit', done));
-      child.kill('SIGTERM');
-      await exited;
-    }
-
-    function app(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-      return new Promise((done, fail) => {
-        const child = spawn(APP, args, { env, cwd: dir });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk) => (stdout += chunk));
-        child.stderr.on('data', (chunk) => (stderr += chunk));
-        child.on('error', fail);
-        child.on('close', (code) => done({ code, stdout, stderr }));
-        child.stdin.end(input);
-      });
+    async function app(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+      const { status, stdout, stderr } = await runProcess(APP, args, { env, cwd: dir, input });
+      return { code: status, stdout, stderr };
     }
 
     beforeAll(async () => {

@@ -3,8 +3,7 @@
  * local endpoints and a CoSocket server for the relay, both Unix sockets in its data directory,
  * plus the file-based registration with the relaying gateway.
  */
-import { existsSync, unlinkSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import {
@@ -16,6 +15,15 @@ import {
   type Logger,
   writeFileAtomically,
 } from '@twitter-relaynet/core';
+import {
+  ensurePrivateDirectory,
+  IntervalPoller,
+  loadOrCreateKeyPair,
+  Notifier,
+  readCertificate,
+  StatusFile,
+  writeCertificate,
+} from '@twitter-relaynet/daemon-kit';
 import {
   CoSocketRefusalError,
   createCoSocketServer,
@@ -32,19 +40,12 @@ import {
   serializeRegistrationStatus,
 } from '@twitter-relaynet/config';
 import {
-  type CargoReceipt,
   CargoRefusedError,
-  type ClockSkewNotice,
-  createCourierRegistrationRequest,
-  parseCourierRegistrationRequest,
-  REGISTRATION_REQUEST_RENEWAL_MS,
-  RegistrationResponseRefusedError,
-  type RegistrationResponse,
-  verifyCourierRegistrationResponse,
-  formatHours,
+  ClockSkewMonitor,
   LOCAL_QUEUE,
   ParcelRefusedError,
-  readRegistrationResponse,
+  RegistrationResponseRefusedError,
+  type RegistrationResponse,
   type RegistrationRecord,
   selfIssueGatewayCertificate,
   type SqliteGatewayStores,
@@ -53,16 +54,9 @@ import {
   UserGatewayRegistration,
   writeRegistrationRequest,
 } from '@twitter-relaynet/gateway';
-import {
-  type OutgoingParcel,
-  PoWebSocketServer,
-  RegistrationRefusedError,
-  makeHandshakeVerifier,
-} from '@twitter-relaynet/powebsocket';
+import { PoWebSocketServer, RegistrationRefusedError, makeHandshakeVerifier } from '@twitter-relaynet/powebsocket';
 
 import type { UserGatewayConfig } from './config';
-import { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCertificate } from './files';
-import { Notifier } from './notifier';
 
 /** File names in the data directory. */
 export const FILES = {
@@ -83,8 +77,6 @@ export const FILES = {
   database: 'gateway.sqlite',
 } as const;
 
-/** How long a keep-alive collection waits for news before looking at the queue again. */
-const KEEP_ALIVE_RECHECK_MS = 5_000;
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 export interface UserGatewayDaemonOptions {
@@ -101,22 +93,20 @@ export class UserGatewayDaemon {
   private registration!: UserGatewayRegistration;
   private powebsocket: PoWebSocketServer | null = null;
   private cosocket: CoSocketServer | null = null;
-  private readonly timers: NodeJS.Timeout[] = [];
-  private polling: Promise<void> | null = null;
+  private registrationFolder: IntervalPoller | null = null;
+  private purging: IntervalPoller | null = null;
   /** Registration steps (shared folder, courier) one at a time: each reads what the previous one committed. */
   private registrationStep: Promise<unknown> = Promise.resolve();
   private provisionalCertificate: Certificate | null = null;
   private stopped = false;
+  /** Aborted by stop(): ends keep-alive parcel collections. */
+  private readonly abort = new AbortController();
   private readonly notifier = new Notifier();
   private readonly logger: Logger;
   private readonly config: UserGatewayConfig;
   private lastPollError = '';
-  private clockStatus: ClockStatus = {};
-  /** What the file holds (null: unknown, e.g. it was unreadable). */
-  private publishedClockStatus: string | null = null;
-  private clockStatusWrite: Promise<void> = Promise.resolve();
-  /** "Refused" clock skew notices read so far (to know whether a cargo held one). */
-  private refusalNoticesRead = 0;
+  private clockSkew!: ClockSkewMonitor;
+  private clockStatusFile!: StatusFile;
 
   constructor(private readonly options: UserGatewayDaemonOptions) {
     this.logger = options.logger;
@@ -133,11 +123,6 @@ export class UserGatewayDaemon {
 
   private path(name: string): string {
     return join(this.config.dataDir, name);
-  }
-
-  /** Beside the PoWebSocket socket, where the app looks for it. */
-  private get clockStatusPath(): string {
-    return join(dirname(this.config.powebsocketSocket), CLOCK_STATUS_FILE);
   }
 
   async start(): Promise<void> {
@@ -168,7 +153,7 @@ export class UserGatewayDaemon {
       }
       this.provisionalCertificate = provisional;
       this.buildGateway(provisional, this.registration.relayingGatewayCertificate ?? provisional);
-      if (!(await this.completeRegistration())) {
+      if (!(await this.inRegistrationStep(() => this.completeRegistration()))) {
         const request = await writeRegistrationRequest(join(config.registrationDir, 'requests'), keyPair.publicKey);
         this.logger.warn(
           { request, responses: join(config.registrationDir, 'responses') },
@@ -186,7 +171,12 @@ export class UserGatewayDaemon {
       verify: (nonce, signatures) => makeHandshakeVerifier(this.gateway.certificate)(nonce, signatures),
       issueEndpointCertificate: (publicKey) => this.issueEndpointCertificate(publicKey),
       onParcelDelivered: (parcel) => this.receiveParcelFromEndpoint(parcel),
-      parcelSource: (endpointIds, signal, { keepAlive }) => this.parcelSource(endpointIds, signal, keepAlive),
+      parcelSource: (endpointIds, signal, { keepAlive }) =>
+        this.gateway.collectParcels(endpointIds, {
+          signal: AbortSignal.any([signal, this.abort.signal]),
+          keepAlive,
+          waitForParcels: (wait, timeoutMs) => this.notifier.wait(wait, timeoutMs),
+        }),
     });
     this.cosocket = await createCoSocketServer({
       socketPath: config.cosocketSocket,
@@ -197,10 +187,23 @@ export class UserGatewayDaemon {
     });
 
     if (!this.registration.isRegistered) {
-      this.timers.push(setInterval(() => void this.pollRegistration(), config.pollIntervalMs));
+      this.registrationFolder = new IntervalPoller({
+        intervalMs: config.pollIntervalMs,
+        // A response that keeps failing (unreadable, from another relaying gateway) is looked at less and less often.
+        backoff: { initialDelayMs: config.pollIntervalMs, maxDelayMs: 30 * config.pollIntervalMs },
+        task: () => this.inRegistrationStep(() => this.completeRegistration()),
+        onError: (error) => {
+          const message = error instanceof Error ? error.message : String(error);
+          if (message !== this.lastPollError) this.logger.error({ err: message }, 'Registration failed');
+          this.lastPollError = message;
+        },
+      }).start();
     }
-    this.timers.push(setInterval(() => void this.purge(), PURGE_INTERVAL_MS));
-    void this.purge();
+    this.purging = new IntervalPoller({
+      intervalMs: PURGE_INTERVAL_MS,
+      task: () => this.gateway.purgeExpired(),
+      onError: (error) => this.logger.error({ err: errorMessage(error) }, 'Purging expired messages failed'),
+    }).start({ immediately: true });
     this.printBanner();
   }
 
@@ -225,9 +228,8 @@ export class UserGatewayDaemon {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const timer of this.timers) clearInterval(timer);
-    this.notifier.notify();
-    await this.polling;
+    this.abort.abort();
+    await Promise.allSettled([this.registrationFolder?.stop(), this.purging?.stop()]);
     await Promise.allSettled([this.powebsocket?.close(), this.cosocket?.close()]);
     await this.stores?.close();
     this.logger.info({}, 'User gateway stopped');
@@ -242,7 +244,9 @@ export class UserGatewayDaemon {
       relayingGateway: { certificate: relayingGatewayCertificate },
       stores: this.stores,
       logger: this.logger,
-      onClockSkewNotice: (notice) => this.onClockSkewNotice(notice),
+      onClockSkewNotice: (notice) => {
+        if (this.clockSkew.noticeReceived(notice)) void this.publishClockStatus();
+      },
     });
   }
 
@@ -304,54 +308,25 @@ export class UserGatewayDaemon {
     return next;
   }
 
-  private pollRegistration(): Promise<void> {
-    if (this.polling || this.stopped || this.registration.isRegistered) return this.polling ?? Promise.resolve();
-    this.polling = (async () => {
-      try {
-        await this.inRegistrationStep(async () => {
-          if (this.registration.isRegistered) return;
-          await this.pinPublishedRelayingGatewayCertificate();
-          await this.completeRegistration();
-        });
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        if (message !== this.lastPollError) this.logger.error({ err: message }, 'Registration failed');
-        this.lastPollError = message;
-      } finally {
-        this.polling = null;
-      }
-    })();
-    return this.polling;
-  }
-
-  /** Read the registration response in the shared folder, if there is one; resolves to whether we are registered now. */
+  /**
+   * Pin the relaying gateway's published certificate if none is, then complete the registration with the response
+   * in the shared folder, if there is one; resolves to whether we are registered now.
+   */
   private async completeRegistration(): Promise<boolean> {
+    if (this.registration.isRegistered) return true;
+    await this.pinPublishedRelayingGatewayCertificate();
     const responses = join(this.config.registrationDir, 'responses');
-    const response = await readRegistrationResponse(responses, this.keyPair.publicKey);
-    if (!response) return false;
-    await this.applyRegistrationResponse(response);
-    return true;
+    const response = await this.registration.completeFromFolder(responses, this.keyPair.publicKey);
+    if (response) await this.registered(response, 'the registration folder');
+    return response !== null;
   }
 
-  /** Commit the registration (with the queue move, one transaction), then rebuild the gateway on it. */
-  private async applyRegistrationResponse(
-    response: RegistrationResponse,
-    via = 'the registration folder',
-  ): Promise<void> {
-    const wasPinned = this.registration.relayingGatewayCertificate !== null;
-    await this.registration.complete(response);
-    if (!wasPinned) {
-      this.logger.info(
-        { relayingGatewayId: response.relayingGatewayCertificate.calculateSubjectId() },
-        'Relaying gateway certificate pinned (from the registration response)',
-      );
-    }
+  /** The registration is committed (with the queue move, one transaction): rebuild the gateway on it, publish it. */
+  private async registered(response: RegistrationResponse, via: string): Promise<void> {
     this.buildGateway(response.userGatewayCertificate, response.relayingGatewayCertificate);
     await this.publishRegistration();
-    for (const timer of this.timers.splice(0)) clearInterval(timer);
-    this.timers.push(setInterval(() => void this.purge(), PURGE_INTERVAL_MS));
-    const provisional = this.path(FILES.provisionalCertificate);
-    if (existsSync(provisional)) unlinkSync(provisional);
+    void this.registrationFolder?.stop(); // not awaited: this may be its own run
+    await rm(this.path(FILES.provisionalCertificate), { force: true });
     this.logger.info(
       {
         relayingGatewayId: this.gateway.relayingGatewayId,
@@ -369,62 +344,27 @@ export class UserGatewayDaemon {
    * for good if it is not the genuine answer to our pending request.
    */
   private courierRegistrationExchange(body: Buffer): Promise<Buffer> {
+    const requestPath = this.path(FILES.courierRegistrationRequest);
     return this.inRegistrationStep(async () => {
       if (body.length === 0) {
-        if (this.registration.isRegistered) return Buffer.alloc(0);
-        return this.pendingCourierRequest();
-      }
-      const pendingRequest = await readFile(this.path(FILES.courierRegistrationRequest)).catch(() => null);
-      if (!pendingRequest) {
-        this.logger.warn({}, 'Courier registration response refused: this gateway has no pending request');
-        throw new CoSocketRefusalError(
-          'This user gateway has no pending registration request',
-          RefusalDisposition.FINAL,
-        );
-      }
-      let response: RegistrationResponse;
-      try {
-        response = await verifyCourierRegistrationResponse(body, {
-          pendingRequest,
-          userGatewayId: this.registration.userGatewayId,
-          pinned: this.registration.relayingGatewayCertificate,
+        const request = await this.registration.courierRequest({
+          requestPath,
+          keyPair: this.keyPair,
+          certificate: async () => this.provisionalCertificate ?? (await selfIssueGatewayCertificate(this.keyPair)),
         });
+        return request ?? Buffer.alloc(0);
+      }
+      let response: RegistrationResponse | null;
+      try {
+        response = await this.registration.completeFromCourier(body, requestPath);
       } catch (error) {
         if (!(error instanceof RegistrationResponseRefusedError)) throw error;
         this.logger.warn({ err: error.message, refusal: error.name }, 'Courier registration response refused');
         throw new CoSocketRefusalError(error.message, RefusalDisposition.FINAL);
       }
-      if (this.registration.isRegistered) {
-        // A second trip with the same answer (e.g. the relay was killed before deleting its copy): nothing to do.
-        this.logger.info({}, 'Courier registration response taken: already registered');
-        return Buffer.alloc(0);
-      }
-      await this.applyRegistrationResponse(response, 'a courier');
+      if (response) await this.registered(response, 'a courier');
       return Buffer.alloc(0);
     });
-  }
-
-  /** Our pending request, made now if there is none (or it is too old to be answered soon). */
-  private async pendingCourierRequest(): Promise<Buffer> {
-    const path = this.path(FILES.courierRegistrationRequest);
-    const existing = await readFile(path).catch(() => null);
-    if (existing) {
-      try {
-        const request = await parseCourierRegistrationRequest(existing);
-        const fresh = Date.now() - request.creationDate.getTime() < REGISTRATION_REQUEST_RENEWAL_MS;
-        if (fresh && request.userGatewayId === this.registration.userGatewayId) return existing;
-      } catch (error) {
-        this.logger.warn(
-          { file: path, err: errorMessage(error) },
-          'Unreadable courier registration request: making a new one',
-        );
-      }
-    }
-    const certificate = this.provisionalCertificate ?? (await selfIssueGatewayCertificate(this.keyPair));
-    const request = await createCourierRegistrationRequest({ keyPair: this.keyPair, certificate });
-    await writeFileAtomically(path, request, 0o600);
-    this.logger.info({ file: path }, 'Courier registration request made');
-    return request;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -453,35 +393,6 @@ export class UserGatewayDaemon {
     }
   }
 
-  private async *parcelSource(
-    endpointIds: readonly string[],
-    signal: AbortSignal,
-    keepAlive: boolean,
-  ): AsyncGenerator<OutgoingParcel> {
-    const sent = new Set<string>();
-    while (!signal.aborted && !this.stopped) {
-      for (const endpointId of endpointIds) {
-        for await (const record of this.gateway.listParcelsForEndpoint(endpointId)) {
-          if (signal.aborted) return;
-          const key = `${record.senderId}\n${record.id}`;
-          if (sent.has(key)) continue;
-          sent.add(key);
-          yield {
-            parcel: record.serialized,
-            ack: async () => {
-              await this.gateway.markParcelCollected(endpointId, record.senderId, record.id);
-            },
-            nack: () => {
-              sent.delete(key);
-            },
-          };
-        }
-      }
-      if (!keepAlive) return;
-      await this.notifier.wait(signal, KEEP_ALIVE_RECHECK_MS);
-    }
-  }
-
   // -------------------------------------------------------------------------------------------
   // CoSocket
 
@@ -494,8 +405,8 @@ export class UserGatewayDaemon {
         RefusalDisposition.LATER,
       );
     }
-    const refusalsBefore = this.refusalNoticesRead;
-    let receipt: CargoReceipt;
+    const watch = this.clockSkew.watchCargo();
+    let receipt;
     try {
       receipt = await this.gateway.receiveCargo(cargo);
       this.notifier.notify();
@@ -507,95 +418,36 @@ export class UserGatewayDaemon {
       }
       throw error;
     }
-    const { futureDated } = receipt;
-    let { local, internet } = this.clockStatus;
-    if (futureDated) {
-      // Not acknowledged: the relaying gateway keeps them and sends them again (see clockSkew.ts in packages/gateway).
-      this.logger.error(
-        {
-          deliveryId,
-          cargoId: futureDated.cargoId,
-          parcelIds: futureDated.parcelIds,
-          latestDate: futureDated.latest.toISOString(),
-        },
-        `Parcels not taken: ${futureDated.parcelIds.length} parcel(s) in this cargo are dated ` +
-          `${formatHours(futureDated.aheadMs)} ahead of this computer's clock (${futureDated.now.toISOString()}), beyond ` +
-          `the clock drift tolerance of ${formatHours(futureDated.toleranceSeconds * 1000)}: is this computer's clock ` +
-          'right? The rest of the cargo is taken; these come again with the next courier',
-      );
-      local = {
-        at: futureDated.now,
-        aheadMs: Math.max(1, Math.round(futureDated.aheadMs)),
-        parcelCount: futureDated.parcelIds.length,
-        toleranceSeconds: futureDated.toleranceSeconds,
-      };
-    } else {
-      local = undefined; // the Internet's dates are fine by this clock (again)
-    }
-    if (
-      internet?.status === 'refused' &&
-      receipt.acknowledgedParcels.length &&
-      this.refusalNoticesRead === refusalsBefore
-    ) {
-      // The relaying gateway took parcels of ours and did not complain in the same cargo: its "resolved"
-      // notice may never come (if it was reset after refusing), so its acknowledgements say it instead.
-      this.logger.info({ deliveryId }, 'The relaying gateway takes parcels from this computer again');
-      internet = undefined;
-    }
-    await this.updateClockStatus({ ...(internet && { internet }), ...(local && { local }) });
+    // Future-dated parcels are not acknowledged: the relaying gateway sends them again (clockSkew.ts in packages/gateway).
+    this.clockSkew.cargoTaken(watch, receipt, { deliveryId });
+    await this.publishClockStatus();
   }
 
   // -------------------------------------------------------------------------------------------
   // Clock status (packages/config/src/clockStatus.ts), published for the app
 
   private loadClockStatus(): void {
+    const path = join(dirname(this.config.powebsocketSocket), CLOCK_STATUS_FILE); // beside the socket, for the app
+    let status: ClockStatus = {};
+    let current: string | undefined;
     try {
-      this.clockStatus = readClockStatus(this.clockStatusPath);
-      this.publishedClockStatus = serializeClockStatus(this.clockStatus);
+      status = readClockStatus(path);
+      current = serializeClockStatus(status);
     } catch (error) {
-      this.logger.warn(
-        { file: this.clockStatusPath, err: errorMessage(error) },
-        'Unreadable clock status file: starting afresh',
-      );
-      this.clockStatus = {};
+      this.logger.warn({ file: path, err: errorMessage(error) }, 'Unreadable clock status file: starting afresh');
     }
-    for (const line of describeClockStatus(this.clockStatus)) this.logger.warn({ file: this.clockStatusPath }, line);
+    for (const line of describeClockStatus(status)) this.logger.warn({ file: path }, line);
+    this.clockStatusFile = new StatusFile(path, this.logger, 'clock status', current);
+    this.clockSkew = new ClockSkewMonitor(
+      status,
+      this.logger,
+      (notice) => describeClockStatus({ internet: notice })[0],
+    );
   }
 
-  /** A notice from the relaying gateway, read from its cargo: the latest one (by its clock) wins. */
-  private onClockSkewNotice(notice: ClockSkewNotice): void {
-    const current = this.clockStatus.internet;
-    if (current && current.at > notice.at) return;
-    if (notice.status === 'refused') {
-      this.refusalNoticesRead += 1;
-      this.logger.warn(
-        { at: notice.at.toISOString(), aheadMs: notice.aheadMs },
-        describeClockStatus({ internet: notice })[0],
-      );
-    } else {
-      this.logger.info({ at: notice.at.toISOString() }, 'The relaying gateway takes cargo from this computer again');
-    }
-    void this.updateClockStatus({ ...this.clockStatus, internet: notice });
-  }
-
-  /** Writes are chained, each publishing the latest status unless the file already holds it. */
-  private async updateClockStatus(status: ClockStatus): Promise<void> {
-    this.clockStatus = status;
-    this.clockStatusWrite = this.clockStatusWrite.then(async () => {
-      const latest = serializeClockStatus(this.clockStatus);
-      if (latest === this.publishedClockStatus) return;
-      try {
-        if (!this.clockStatus.internet && !this.clockStatus.local) await rm(this.clockStatusPath, { force: true });
-        else await writeFileAtomically(this.clockStatusPath, latest, 0o644);
-        this.publishedClockStatus = latest;
-      } catch (error) {
-        this.logger.error(
-          { file: this.clockStatusPath, err: errorMessage(error) },
-          'Could not publish the clock status',
-        );
-      }
-    });
-    await this.clockStatusWrite;
+  private publishClockStatus(): Promise<void> {
+    const status = this.clockSkew.status;
+    return this.clockStatusFile.publish(status.internet || status.local ? serializeClockStatus(status) : null);
   }
 
   private async collectCargo(cca: Buffer | null) {
@@ -609,25 +461,9 @@ export class UserGatewayDaemon {
       );
       return { items: [] };
     }
-    const gateway = this.gateway;
     return {
-      gatewayAddress: gateway.relayingGatewayId,
-      items: (async function* () {
-        // The CCA first: even if the collection breaks off, the relay can fetch the cargo for us.
-        yield { cca: await gateway.generateCca() };
-        for await (const cargo of gateway.generateCargoForRelayingGateway()) {
-          yield { cargo: cargo.serialized };
-        }
-      })(),
+      gatewayAddress: this.gateway.relayingGatewayId,
+      items: this.gateway.collectionForRelayingGateway(),
     };
-  }
-
-  private async purge(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      await this.gateway.purgeExpired();
-    } catch (error) {
-      this.logger.error({ err: errorMessage(error) }, 'Purging expired messages failed');
-    }
   }
 }

@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+import { Daemon } from '@twitter-relaynet/test-support';
 
 import { createEmulatorClient, DEFAULT_CREDENTIALS, startEmulator } from '../src';
 import { DATABASE_FILE_NAME } from '../src/server';
@@ -56,20 +57,15 @@ describe('persistence', () => {
     chmodSync(folder, 0o755);
     writeFileSync(join(folder, `${DATABASE_FILE_NAME}-shm`), '', { mode: 0o644 });
     chmodSync(join(folder, `${DATABASE_FILE_NAME}-shm`), 0o644);
-    const child = spawn(process.execPath, [BIN, '--port', '0', '--data-dir', folder, '--quiet'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+    const emulator = new Daemon(process.execPath, {
+      name: 'x-api-emulator',
+      args: [BIN, '--port', '0', '--data-dir', folder, '--quiet'],
+      cwd: process.cwd(),
+      readyText: '  web page:', // the line after the address: the address is whole
     });
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await emulator.start();
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          const match = /listening on (http:\/\/\S+)/.exec(out);
-          if (match) resolve(match[1]);
-        });
-        child.on('close', () => reject(new Error(`the emulator exited: ${out}`)));
-      });
+      const url = /listening on (http:\/\/\S+)/.exec(emulator.stdout)![1];
       // A write, so that SQLite has its -wal and -shm files open.
       await createEmulatorClient(url, DEFAULT_CREDENTIALS).v2.tweet('Written while the files are checked');
       expect(readdirSync(folder).sort()).toEqual([
@@ -80,8 +76,8 @@ describe('persistence', () => {
       expect(mode(folder)).toBe('700');
       for (const name of readdirSync(folder)) expect([name, mode(join(folder, name))]).toEqual([name, '600']);
     } finally {
-      child.kill('SIGTERM');
+      await emulator.stop();
     }
-    expect(await exited).toBe(0);
+    expect(emulator.exit).toEqual({ code: 0, signal: null });
   });
 });

@@ -16,7 +16,7 @@
  * Unwrap measurements use the same bytes (made by @twitter-relaynet/core) for every implementation.
  */
 import { MAX_PARCEL_LENGTH, ServiceMessage, CargoMessageSet } from '@twitter-relaynet/core';
-import { spawn } from 'node:child_process';
+import { runProcess } from '@twitter-relaynet/test-support';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -298,18 +298,8 @@ async function largestSessionContent(ops: CoreOps): Promise<number> {
   return Math.floor((MAX_PARCEL_LENGTH - fixed - 64) / (1 + perOctet));
 }
 
-function runChild(args: readonly string[], stdin: string, timeoutMs = 180_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
-      else reject(new Error(`child exited with ${signal ?? code}: ${Buffer.concat(err).toString('utf8').trim()}`));
-    });
-    child.stdin.end(stdin);
-  });
+async function runChild(args: readonly string[], stdin: string, timeoutMs = 180_000): Promise<string> {
+  const run = await runProcess(process.execPath, args, { input: stdin, killAfterMs: timeoutMs, cwd: process.cwd() });
+  if (run.status !== 0) throw new Error(`child exited with ${run.signal ?? run.status}: ${run.stderr.trim()}`);
+  return run.stdout;
 }

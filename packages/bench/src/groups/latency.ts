@@ -14,10 +14,11 @@
  * reads the user's .env: both the app and the adapter get an empty one, and the emulator's
  * documented credentials.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+
+import { runProcess } from '@twitter-relaynet/test-support';
 
 import { type BenchGroup, type GroupContext } from '../harness';
 import { Daemon, Network, REPO, waitFor } from '../network';
@@ -68,21 +69,12 @@ async function runLatency({ figures, log }: GroupContext): Promise<void> {
   );
   const app = async (...args: string[]): Promise<number> => {
     const started = performance.now();
-    const { status, output } = await new Promise<{ status: number | null; output: string }>((done, fail) => {
-      const child = spawn(
-        join(REPO, 'bin', 'twitter-app'),
-        ['--data-root', network.root, '--env-file', emptyEnvFile, ...args],
-        {
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: cleanEnvironment(),
-        },
-      );
-      let text = '';
-      child.stdout!.on('data', (data: Buffer) => (text += data.toString()));
-      child.stderr!.on('data', (data: Buffer) => (text += data.toString()));
-      child.once('error', fail);
-      child.once('exit', (code) => done({ status: code, output: text }));
-    });
+    const { status, stdout, stderr } = await runProcess(
+      join(REPO, 'bin', 'twitter-app'),
+      ['--data-root', network.root, '--env-file', emptyEnvFile, ...args],
+      { env: cleanEnvironment(), cwd: process.cwd() },
+    );
+    const output = stdout + stderr;
     if (status !== 0) throw new Error(`twitter-app ${args[0]} exited with ${status}:\n${output}`);
     return performance.now() - started;
   };

@@ -86,11 +86,15 @@ async function runScaleout({ options, figures, log }: GroupContext): Promise<voi
       });
       if (config.postgres) figures.record(`scaleout.${config.name}.dbConnections`, result.connections, 'connections');
       // Where the CPU went (on a machine of few cores, what bounds the gain of more instances).
+      result.instanceCpuMs.forEach((cpuMs, index) => {
+        if (cpuMs !== null) figures.record(`scaleout.${config.name}.i${index}.cpuSeconds`, cpuMs / 1000, 's');
+      });
       const cpu = { instances: result.instancesCpuMs, postgres: result.postgresCpuMs, bench: result.benchCpuMs };
       for (const [part, cpuMs] of Object.entries(cpu)) {
         if (cpuMs !== null) figures.record(`scaleout.${config.name}.cpuSeconds.${part}`, cpuMs / 1000, 's');
       }
     } catch (error) {
+      run.describeDaemons(log);
       figures.note(`scaleout: ${config.name} failed: ${error instanceof Error ? error.message : String(error)}`);
       log(
         `scaleout: ${config.name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
@@ -130,6 +134,8 @@ interface RunResult {
   readonly connections: number;
   /** CPU time used during the timed part, in ms (null when /proc cannot tell). */
   readonly instancesCpuMs: number | null;
+  /** The same, per instance. */
+  readonly instanceCpuMs: (number | null)[];
   readonly postgresCpuMs: number | null;
   readonly benchCpuMs: number;
 }
@@ -149,6 +155,7 @@ class ScaleoutRun {
   private sink: PogRPCServer | null = null;
   /** Distinct parcel ids the public endpoint received. */
   private readonly received = new Set<string>();
+  private closed = false;
 
   constructor(
     private readonly config: Config,
@@ -180,7 +187,15 @@ class ScaleoutRun {
     const started = performance.now();
     await Promise.all([
       this.deliverCargo(users),
-      waitFor('every parcel at the public endpoint', () => this.received.size >= n, RUN_TIMEOUT_MS, 10),
+      waitFor(
+        'every parcel at the public endpoint',
+        () => {
+          this.assertOpen();
+          return this.received.size >= n;
+        },
+        RUN_TIMEOUT_MS,
+        10,
+      ),
       this.sendFromInternet(users.flatMap((user) => user.fromInternet)).then(() =>
         Promise.all(users.map((user, userIndex) => this.collect(user, userIndex))),
       ),
@@ -197,16 +212,23 @@ class ScaleoutRun {
       peakRssKiB: this.daemons.map((daemon) => daemon.memory()?.peakRssKiB ?? null),
       connections,
       instancesCpuMs: cpuSpent(cpuBefore.instances, cpuAfter.instances),
+      instanceCpuMs: cpuBefore.perInstance.map((before, index) => cpuSpent(before, cpuAfter.perInstance[index])),
       postgresCpuMs: this.database ? cpuSpent(cpuBefore.postgres, cpuAfter.postgres) : null,
       benchCpuMs: cpuAfter.bench - cpuBefore.bench,
     };
   }
 
-  /** CPU time so far of the instances (together), of the PostgreSQL server's processes, and of this process. */
-  private cpuMs(): { instances: number | null; postgres: number | null; bench: number } {
+  /** CPU time so far of the instances (each and together), of the PostgreSQL server's processes, and of this process. */
+  private cpuMs(): {
+    perInstance: (number | null)[];
+    instances: number | null;
+    postgres: number | null;
+    bench: number;
+  } {
     const perInstance = this.daemons.map((daemon) => readProcessCpuMs(daemon.pid));
     const { user, system } = process.cpuUsage();
     return {
+      perInstance,
       instances: perInstance.includes(null) ? null : perInstance.reduce((sum: number, ms) => sum + ms!, 0),
       postgres: readCpuMsOfProcessesNamed('postgres'),
       bench: (user + system) / 1000,
@@ -341,9 +363,11 @@ class ScaleoutRun {
     await Promise.all(
       users.map(async ({ cargoes }, userIndex) => {
         const courier = this.couriers[userIndex % this.couriers.length];
-        const { acked } = await courier.deliverCargo(cargoes.map((cargo) => ({ cargo })));
+        const { acked, error } = await courier.deliverCargo(cargoes.map((cargo) => ({ cargo })));
         if (acked.length !== cargoes.length)
-          throw new Error(`Only ${acked.length} of ${cargoes.length} cargoes were acknowledged`);
+          throw new Error(
+            `Only ${acked.length} of ${cargoes.length} cargoes were acknowledged` + (error ? `: ${error.message}` : ''),
+          );
       }),
     );
   }
@@ -371,6 +395,7 @@ class ScaleoutRun {
     let stored = 0;
     const deadline = Date.now() + RUN_TIMEOUT_MS;
     for (let round = userIndex; stored < fromInternet.length; round += 1) {
+      this.assertOpen();
       if (Date.now() > deadline)
         throw new Error(`Collected ${stored} of ${fromInternet.length} parcels from the Internet`);
       const courier = this.couriers[round % this.couriers.length];
@@ -383,7 +408,21 @@ class ScaleoutRun {
     }
   }
 
+  /** What each instance last wrote on stderr (a failed run says why there). */
+  describeDaemons(log: (message: string) => void): void {
+    for (const daemon of this.daemons) log(daemon.describe());
+  }
+
+  /**
+   * After close() (a part of the run failed), the parts still waiting or collecting stop here: else they would keep
+   * the bench's process alive until RUN_TIMEOUT_MS.
+   */
+  private assertOpen(): void {
+    if (this.closed) throw new Error('The run was closed');
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     for (const courier of this.couriers) courier.close();
     for (const client of this.publicClients) client.close();
     await Promise.all(this.daemons.map((daemon) => daemon.stop()));

@@ -2,7 +2,7 @@
  * The durable stores: one SQLite database (better-sqlite3) in the endpoint's data directory, in WAL mode
  * with synchronous=FULL, so a change is on disk (fsync'd) when the call that made it resolves. The
  * frequent writes (session keys, dedup entries, the outbox) made in one turn of the event loop share a
- * commit (writeGroups.ts). The directory is 0700 and the database files 0600: they hold the endpoint's
+ * commit (groupCommit.ts). The directory is 0700 and the database files 0600: they hold the endpoint's
  * private keys.
  */
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
@@ -16,10 +16,11 @@ import {
   derDeserializeRsaPrivateKey,
   derSerializePrivateKey,
   derSerializePublicKey,
+  type GroupCommitter,
   openSqliteDatabase,
 } from '@twitter-relaynet/core';
 
-import { WriteGroups } from './writeGroups';
+import { type SqliteWrite, sqliteWriteCommitter } from './groupCommit';
 import type {
   DedupLedger,
   EndpointStores,
@@ -109,13 +110,13 @@ export class SqliteEndpointStores implements EndpointStores {
   readonly dedup: DedupLedger;
   readonly outbox: Outbox;
 
-  private readonly writes: WriteGroups;
+  private readonly writes: GroupCommitter<SqliteWrite, unknown>;
 
   constructor(
     private readonly db: Database.Database,
     readonly path: string,
   ) {
-    this.writes = new WriteGroups(db);
+    this.writes = sqliteWriteCommitter(db);
     this.keys = new SqliteKeyStore(db, this.writes);
     this.peerSessionKeys = new SqlitePeerSessionKeyStore(db, this.writes);
     this.dedup = new SqliteDedupLedger(db, this.writes);
@@ -123,7 +124,7 @@ export class SqliteEndpointStores implements EndpointStores {
   }
 
   async close(): Promise<void> {
-    this.writes.flush();
+    await this.writes.flush();
     if (this.db.open) this.db.close();
   }
 }
@@ -153,7 +154,7 @@ class SqliteKeyStore implements KeyStore {
 
   constructor(
     db: Database.Database,
-    private readonly writes: WriteGroups,
+    private readonly writes: GroupCommitter<SqliteWrite, unknown>,
   ) {
     this.statements = {
       getIdentity: db.prepare<[], { private_key: Buffer; certificate: Buffer | null; chain: Buffer }>(
@@ -195,7 +196,7 @@ class SqliteKeyStore implements KeyStore {
 
   async saveSessionKey(key: OwnSessionKey): Promise<void> {
     const privateKey = derSerializePrivateKey(key.privateKey);
-    await this.writes.run(() =>
+    await this.writes.submitOne(() =>
       this.statements.saveSessionKey.run(
         key.keyId,
         privateKey,
@@ -250,7 +251,7 @@ class SqlitePeerSessionKeyStore implements PeerSessionKeyStore {
 
   constructor(
     db: Database.Database,
-    private readonly writes: WriteGroups,
+    private readonly writes: GroupCommitter<SqliteWrite, unknown>,
   ) {
     this.statements = {
       get: db.prepare<[string], { key_id: Buffer; public_key: Buffer; creation: number }>(
@@ -288,7 +289,7 @@ class SqlitePeerSessionKeyStore implements PeerSessionKeyStore {
   }
 
   async saveIfNewer(peerId: string, record: PeerSessionKeyRecord): Promise<boolean> {
-    return this.writes.run(() => this.saveIfNewer_(peerId, record));
+    return (await this.writes.submitOne(() => this.saveIfNewer_(peerId, record))) as boolean;
   }
 
   async delete(peerId: string): Promise<void> {
@@ -301,7 +302,7 @@ class SqliteDedupLedger implements DedupLedger {
 
   constructor(
     db: Database.Database,
-    private readonly writes: WriteGroups,
+    private readonly writes: GroupCommitter<SqliteWrite, unknown>,
   ) {
     this.statements = {
       has: db.prepare<[string, string, number], { one: number }>(
@@ -320,7 +321,7 @@ class SqliteDedupLedger implements DedupLedger {
   }
 
   async record(senderId: string, messageId: string, expiryDate: Date): Promise<void> {
-    await this.writes.run(() => this.statements.record.run(senderId, messageId, expiryDate.getTime()));
+    await this.writes.submitOne(() => this.statements.record.run(senderId, messageId, expiryDate.getTime()));
   }
 
   async deleteExpired(now: Date): Promise<number> {
@@ -357,7 +358,7 @@ class SqliteOutbox implements Outbox {
 
   constructor(
     db: Database.Database,
-    private readonly writes: WriteGroups,
+    private readonly writes: GroupCommitter<SqliteWrite, unknown>,
   ) {
     this.statements = {
       add: db.prepare(
@@ -399,7 +400,7 @@ class SqliteOutbox implements Outbox {
       nextAttempt: entry.nextAttemptDate.getTime(),
       attempts: entry.attempts,
     };
-    await this.writes.run(() => this.statements.add.run(row));
+    await this.writes.submitOne(() => this.statements.add.run(row));
   }
 
   async listDue(now: Date, limit: number): Promise<OutboxEntry[]> {

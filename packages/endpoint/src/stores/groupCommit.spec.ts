@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import { WriteGroups } from './writeGroups';
+import { sqliteWriteCommitter } from './groupCommit';
 
 let dir: string;
 let db: Database.Database;
@@ -38,9 +38,9 @@ const insert = (k: string, v: number) => () => db.prepare('INSERT INTO t (k, v) 
 const rows = () => db.prepare('SELECT k, v FROM t ORDER BY k').all();
 
 test('writes of one turn share one commit; each resolves with its result, after the commit', async () => {
-  const groups = new WriteGroups(counted);
+  const groups = sqliteWriteCommitter(counted);
   let resolved = 0;
-  const writes = ['a', 'b', 'c'].map((k, i) => groups.run(insert(k, i)).then((r) => (resolved++, r)));
+  const writes = ['a', 'b', 'c'].map((k, i) => groups.submitOne(insert(k, i)).then((r) => (resolved++, r)));
   await Promise.resolve();
   expect(resolved).toBe(0);
   expect(rows()).toEqual([]); // nothing written before the group commits
@@ -53,16 +53,16 @@ test('writes of one turn share one commit; each resolves with its result, after 
   ]);
 
   // A later turn is a new group.
-  await groups.run(insert('d', 3));
+  await groups.submitOne(insert('d', 3));
   expect(commits).toBe(2);
 });
 
 test('a failing write fails alone: the others of its group are retried one by one and committed', async () => {
-  const groups = new WriteGroups(counted);
+  const groups = sqliteWriteCommitter(counted);
   const results = await Promise.allSettled([
-    groups.run(insert('a', 1)),
-    groups.run(insert('b', -1)),
-    groups.run(insert('c', 2)),
+    groups.submitOne(insert('a', 1)),
+    groups.submitOne(insert('b', -1)),
+    groups.submitOne(insert('c', 2)),
   ]);
   expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/CHECK constraint failed/);
@@ -73,13 +73,13 @@ test('a failing write fails alone: the others of its group are retried one by on
 });
 
 test('flush commits what is pending at once (before a close); after the close, writes are refused', async () => {
-  const groups = new WriteGroups(counted);
-  const pending = groups.run(insert('a', 1));
-  groups.flush();
+  const groups = sqliteWriteCommitter(counted);
+  const pending = groups.submitOne(insert('a', 1));
+  await groups.flush();
   db.close();
   await expect(pending).resolves.toBe(1);
   const reopened = new Database(join(dir, 'db.sqlite'));
   expect(reopened.prepare('SELECT k, v FROM t').all()).toEqual([{ k: 'a', v: 1 }]);
   reopened.close();
-  await expect(groups.run(insert('b', 2))).rejects.toThrow('The endpoint database is closed');
+  await expect(groups.submitOne(insert('b', 2))).rejects.toThrow('The endpoint database is closed');
 });

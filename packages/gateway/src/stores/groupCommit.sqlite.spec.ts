@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { GroupCommitter } from './groupCommit';
 import { openGatewaySqliteStores, type SqliteGatewayStores } from './sqlite';
 import { LOCAL_QUEUE, type NewParcelRecord, type StoreWrite, type StoreWriteResult } from './types';
+import { GroupCommitter } from '@twitter-relaynet/core';
 import { waitFor } from '@twitter-relaynet/test-support';
 
 const HOUR = 3_600_000;
@@ -27,7 +27,7 @@ let stores: SqliteGatewayStores;
 /** Every batch given to the stores, and a gate that holds the next commits until opened. */
 let batches: StoreWrite[][];
 let gate: { promise: Promise<void>; open: () => void };
-let committer: GroupCommitter;
+let committer: GroupCommitter<StoreWrite, StoreWriteResult>;
 
 function newGate() {
   let open = () => undefined as void;
@@ -57,7 +57,7 @@ afterEach(async () => {
 test('writes submitted together are committed together, each resolving only after that commit', async () => {
   const resolved: string[] = [];
   const submissions = ['a', 'b', 'c'].map((id) =>
-    committer.write([put(id)]).then((results) => {
+    committer.submit([put(id)]).then((results) => {
       resolved.push(id);
       return results;
     }),
@@ -76,9 +76,9 @@ test('writes submitted together are committed together, each resolving only afte
 });
 
 test('what arrives while a commit is under way goes, together, into the next one', async () => {
-  const first = committer.write([put('a')]);
+  const first = committer.submit([put('a')]);
   await waitFor('the first batch', () => batches.length === 1, 10_000, 5);
-  const during = [committer.write([put('b')]), committer.write([put('c'), put('b', 'b again')])];
+  const during = [committer.submit([put('b')]), committer.submit([put('c'), put('b', 'b again')])];
   await new Promise((resolve) => setImmediate(resolve));
   expect(batches).toHaveLength(1); // held until the first commit is done
 
@@ -93,7 +93,7 @@ test('what arrives while a commit is under way goes, together, into the next one
 
 test('a group stops at its size limit; the rest follows in the next commit', async () => {
   gate.open();
-  const submissions = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => committer.write([put(id)]));
+  const submissions = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => committer.submit([put(id)]));
   await Promise.all(submissions);
   expect(batches.map((batch) => batch.length)).toEqual([4, 2]);
   expect(await stores.parcels.count()).toBe(6);
@@ -106,14 +106,14 @@ test('a write that fails fails its own submission only', async () => {
     if (record.id === 'bad') throw new Error('disk full');
     return original(record);
   };
-  const good = committer.write([put('good')]);
-  const bad = committer.write([put('bad')]);
-  const other = committer.write([put('other')]);
+  const good = committer.submit([put('good')]);
+  const bad = committer.submit([put('bad')]);
+  const other = committer.submit([put('other')]);
   await expect(bad).rejects.toThrow('disk full');
   await expect(good).resolves.toEqual(['stored']);
   await expect(other).resolves.toEqual(['stored']);
   // Tried as one group first (rolled back whole), then one by one.
   expect(batches.map((batch) => batch.length)).toEqual([3, 1, 1, 1]);
   expect(await stores.parcels.count()).toBe(2);
-  await expect(committer.write([put('after')])).resolves.toEqual(['stored']);
+  await expect(committer.submit([put('after')])).resolves.toEqual(['stored']);
 });
