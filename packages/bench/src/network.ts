@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
+import { silentLogger } from '@twitter-relaynet/core';
 import {
   type DeliveryAuthorization,
   deserializeDeliveryAuthorization,
@@ -31,7 +32,6 @@ import {
   PublicEndpoint,
   readConnectionParameters,
   serializeDeliveryAuthorization,
-  silentLogger,
 } from '@twitter-relaynet/endpoint';
 
 import {

@@ -7,7 +7,7 @@ import type {
   DeliverySource,
   MessageHandler,
 } from '@twitter-relaynet/binding';
-import { ProgressWatchdog } from '@twitter-relaynet/core';
+import { type Logger, ProgressWatchdog, silentLogger } from '@twitter-relaynet/core';
 import {
   callProgress,
   clientChannel,
@@ -17,11 +17,9 @@ import {
   PogRPCAbortedError,
   PogRPCCallError,
   PogRPCProtocolError,
-  silentLogger,
   type GrpcBindingClientOptions,
   type DeliveryAckMessage,
   type DeliveryMessage,
-  type Logger,
 } from '@twitter-relaynet/pogrpc';
 
 import {

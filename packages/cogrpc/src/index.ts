@@ -7,7 +7,6 @@ export {
   MAX_AUTHORIZATION_LENGTH,
 } from './constants';
 export { CogRPCError, CcaRefusedError, type CcaRefusalReason } from './errors';
-export { createStderrJsonLogger } from './logger';
 export { COGRPC_PROTO_PATH, COGRPC_DIALECTS, loadCogRPCService, type CogRPCDialect } from './proto';
 export {
   createCogRPCServer,
@@ -35,8 +34,6 @@ export {
 export {
   type ServerTls,
   type ClientTls,
-  type Logger,
-  silentLogger,
   generateSelfSignedCertificate,
   loadOrCreateServerTlsIdentity,
   certificateFingerprint,

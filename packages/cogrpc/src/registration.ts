@@ -5,14 +5,8 @@
  * (packages/gateway courierRegistration.ts reads them).
  */
 import * as grpc from '@grpc/grpc-js';
-import {
-  clientChannel,
-  loadGrpcPackage,
-  ServiceUnavailableError,
-  type ClientTls,
-  type Logger,
-  silentLogger,
-} from '@twitter-relaynet/pogrpc';
+import { type Logger, silentLogger } from '@twitter-relaynet/core';
+import { clientChannel, loadGrpcPackage, ServiceUnavailableError, type ClientTls } from '@twitter-relaynet/pogrpc';
 
 import { CogRPCError } from './errors';
 import { COGRPC_PROTO_PATH } from './proto';

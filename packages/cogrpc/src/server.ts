@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import * as grpc from '@grpc/grpc-js';
 import type { MessageHandler } from '@twitter-relaynet/binding';
+import { type Logger } from '@twitter-relaynet/core';
 import {
   InboundDeliveryCall,
   ServerCall,
@@ -10,7 +11,6 @@ import {
   type DeliveryMessage,
   type GrpcBindingServer,
   type GrpcBindingServerOptions,
-  type Logger,
 } from '@twitter-relaynet/pogrpc';
 
 import {

@@ -10,6 +10,7 @@
  * Dates of the `internet` part are on the Internet side's clock, those of `local` on this computer's:
  * they are never compared with each other.
  */
+import { RelaynetError } from '@twitter-relaynet/core';
 import { readFileSync } from 'node:fs';
 
 export const CLOCK_STATUS_FILE = 'clock-status.json';
@@ -36,9 +37,7 @@ export interface ClockStatus {
   readonly local?: ClockRefusal;
 }
 
-export class ClockStatusFileError extends Error {
-  override readonly name = 'ClockStatusFileError';
-}
+export class ClockStatusFileError extends RelaynetError {}
 
 export function serializeClockStatus(status: ClockStatus): string {
   const refusal = (r: ClockRefusal) => ({

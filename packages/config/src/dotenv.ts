@@ -8,19 +8,12 @@
  */
 import { readFileSync } from 'node:fs';
 
+import { ConfigurationError } from './errors';
+
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export class DotenvError extends Error {
-  override readonly name = 'DotenvError';
-  constructor(
-    message: string,
-    /** The variable the problem is about, when the line names one. */
-    readonly variable?: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+/** A malformed `.env` file: `variable` is set when the line names one. */
+export class DotenvError extends ConfigurationError {}
 
 export function parseDotenv(source: string, fileName = '.env'): Map<string, string> {
   const values = new Map<string, string>();
@@ -35,14 +28,14 @@ export function parseDotenv(source: string, fileName = '.env'): Map<string, stri
       const equals = line.indexOf('=');
       if (equals < 0) {
         const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(line)?.[0];
-        throw new DotenvError(
-          `${where}: expected NAME=value${name ? ` for ${name}` : `, got "${truncate(line)}"`}`,
-          name,
-        );
+        throw new DotenvError(`${where}: expected NAME=value${name ? ` for ${name}` : `, got "${truncate(line)}"`}`, {
+          variable: name,
+        });
       }
       const name = line.slice(0, equals).trim();
-      if (!NAME.test(name)) throw new DotenvError(`${where}: "${truncate(name)}" is not a valid variable name`, name);
-      if (values.has(name)) throw new DotenvError(`${where}: ${name} is set twice`, name);
+      if (!NAME.test(name))
+        throw new DotenvError(`${where}: "${truncate(name)}" is not a valid variable name`, { variable: name });
+      if (values.has(name)) throw new DotenvError(`${where}: ${name} is set twice`, { variable: name });
       values.set(name, parseValue(line.slice(equals + 1), name, where));
     });
   return values;
@@ -65,17 +58,20 @@ function parseValue(afterEquals: string, name: string, where: string): string {
         value += char;
       }
     }
-    if (i >= raw.length) throw new DotenvError(`${where}: ${name} has an unterminated ${quote} quote`, name);
+    if (i >= raw.length)
+      throw new DotenvError(`${where}: ${name} has an unterminated ${quote} quote`, { variable: name });
     const rest = raw.slice(i + 1).trim();
     if (rest !== '' && !rest.startsWith('#'))
-      throw new DotenvError(`${where}: ${name} has text after its closing quote`, name);
+      throw new DotenvError(`${where}: ${name} has text after its closing quote`, { variable: name });
     return value;
   }
   // Searched before trimming, so that `NAME= # comment` is an empty value, not "#".
   const comment = afterEquals.search(/\s#/);
   const value = (comment >= 0 ? afterEquals.slice(0, comment) : afterEquals).trim();
-  if (/["']/.test(value)) throw new DotenvError(`${where}: ${name} has a stray quote (quote the whole value)`, name);
-  if (/\s/.test(value)) throw new DotenvError(`${where}: ${name} contains spaces (quote the whole value)`, name);
+  if (/["']/.test(value))
+    throw new DotenvError(`${where}: ${name} has a stray quote (quote the whole value)`, { variable: name });
+  if (/\s/.test(value))
+    throw new DotenvError(`${where}: ${name} contains spaces (quote the whole value)`, { variable: name });
   return value;
 }
 
@@ -86,7 +82,7 @@ export function readDotenv(path: string): Map<string, string> | null {
     source = readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new DotenvError(`Cannot read ${path}: ${(error as Error).message}`, undefined, { cause: error });
+    throw new DotenvError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
   }
   return parseDotenv(source, path);
 }

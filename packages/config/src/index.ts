@@ -1,5 +1,6 @@
 // Configuration shared by every executable (docs/runtime-layout.md): nothing protocol-specific lives here.
 export { DATA_ROOT_VARIABLE, DATA_ROOT_FOLDER, defaultDataRoot, resolveDataRoot } from './dataRoot';
+export { ConfigurationError, UsageError } from './errors';
 export { DotenvError, parseDotenv, readDotenv } from './dotenv';
 export {
   CLOCK_STATUS_FILE,

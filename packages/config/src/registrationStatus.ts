@@ -7,6 +7,7 @@
  * their user what is missing. No file (a gateway of an earlier version, or one never started): nothing
  * to say.
  */
+import { RelaynetError } from '@twitter-relaynet/core';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -20,9 +21,7 @@ export interface RegistrationStatus {
   readonly registrationDir: string;
 }
 
-export class RegistrationStatusFileError extends Error {
-  override readonly name = 'RegistrationStatusFileError';
-}
+export class RegistrationStatusFileError extends RelaynetError {}
 
 export function serializeRegistrationStatus(status: RegistrationStatus): string {
   return JSON.stringify({ registered: status.registered, registrationDir: status.registrationDir }, null, 2) + '\n';

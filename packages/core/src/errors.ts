@@ -1,6 +1,9 @@
 /**
- * The error tree of the protocol core.
+ * The error tree of the project, rooted here: every package's errors descend from `RelaynetError` through the
+ * package's own base (`GatewayError`, `EndpointError`, `ConfigurationError`...), so a caller can catch one
+ * package's errors, or every error the project throws on purpose, and `name` is always the class name.
  *
+ * The protocol core's own branches:
  * Callers react differently to each branch: a syntax error means the bytes are garbage (drop and log),
  * a validation error means a well-formed message is unusable now (expired, too early), an authorization
  * error means a well-formed message came from someone not allowed to send it, a crypto error means a
@@ -33,3 +36,8 @@ export class CryptoError extends RelaynetError {}
 
 /** A certificate is invalid, outside its validity window, or has no path to a trusted root. */
 export class CertificateError extends RelaynetError {}
+
+/** The message of anything thrown, for a log field (`err`) or a longer message. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,6 +1,13 @@
 /**
- * The structured logger every package writes to: an object of fields (parcelId, cargoId, peer...)
- * and a human message, in pino's argument order, so pino or bunyan loggers fit as they are.
+ * The one logger interface of the project: three levels, an object of fields (parcelId, cargoId, peer...) and a
+ * human message, in pino's argument order, so pino or bunyan loggers fit as they are.
+ *
+ * - Libraries take a `logger` option and default to `silentLogger`: they never choose where lines go.
+ * - Executables choose the sink: `lineLogger` (stderr, human on a terminal, JSON otherwise) for the daemons,
+ *   `jsonLineLogger` for a `--verbose` CLI, `MemoryLogger` in tests.
+ * - Field names: `err` holds the message of an error that was caught (`errorMessage(error)`), always under that
+ *   name; `reason` is why a message was refused when it is not an error's message (a refusal sent by a peer, a
+ *   file left in place); ids keep their message names (`parcelId`, `cargoId`, `ccaId`).
  */
 export interface Logger {
   info(fields: object, message: string): void;
@@ -93,7 +100,7 @@ export function humanTime(date: Date): string {
  */
 const HUMAN_ID_FIELDS = new Set(['parcelId', 'cargoId', 'ccaId', 'tweetId', 'xTweetId', 'outcomeParcelId']);
 /** Why something ended or failed, worth a glance even when all is well. */
-const HUMAN_REASON_FIELDS = new Set(['reason', 'error', 'err']);
+const HUMAN_REASON_FIELDS = new Set(['reason', 'err']);
 
 function humanValue(value: unknown): string {
   if (typeof value === 'string') return /^[^\s"'=]+$/.test(value) ? value : JSON.stringify(value);

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
+import { type Logger, silentLogger } from '@twitter-relaynet/core';
 
 import type {
   CargoDeliveryClient,
@@ -30,7 +31,6 @@ import {
   CoSocketProtocolError,
   CoSocketRefusalError,
 } from './errors';
-import { type Logger, silentLogger } from './logger';
 import type { Packet } from './packets';
 import { PacketSocket } from './packetSocket';
 

@@ -26,7 +26,6 @@ export {
   CoSocketMessageSizeError,
   CoSocketRefusalError,
 } from './errors';
-export { type Logger, silentLogger, createStderrJsonLogger } from './logger';
 export { type Packet, encodePacket } from './packets';
 export { PacketDecoder } from './decoder';
 export {

@@ -1,11 +1,10 @@
 import type { Socket } from 'node:net';
 
-import { ProgressWatchdog, socketProgress } from '@twitter-relaynet/core';
+import { type Logger, ProgressWatchdog, socketProgress } from '@twitter-relaynet/core';
 
 import { QuitReason, quitReasonName } from './constants';
 import { PacketDecoder } from './decoder';
 import { CoSocketConnectionClosedError, CoSocketError, CoSocketProtocolError, CoSocketQuitError } from './errors';
-import type { Logger } from './logger';
 import { encodePacket, type Packet } from './packets';
 import { PacketTag } from './constants';
 

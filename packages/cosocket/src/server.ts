@@ -3,7 +3,7 @@ import { chmod } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 
 import type { BindingServer, MessageHandler } from '@twitter-relaynet/binding';
-import { removeStaleSocket } from '@twitter-relaynet/core';
+import { type Logger, removeStaleSocket, silentLogger } from '@twitter-relaynet/core';
 import {
   DEFAULT_SERVER_CONNECTION_TIMEOUT_MS,
   DEFAULT_SERVER_IDLE_TIMEOUT_MS,
@@ -16,7 +16,6 @@ import {
   RegistrationStatus,
 } from './constants';
 import { CoSocketError, CoSocketProtocolError, CoSocketRefusalError } from './errors';
-import { type Logger, silentLogger } from './logger';
 import type { Packet } from './packets';
 import { PacketSocket } from './packetSocket';
 

@@ -4,6 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 
 import { waitFor } from '@twitter-relaynet/test-support';
+import { type Logger } from '@twitter-relaynet/core';
 
 import {
   type CollectedMessage,
@@ -14,7 +15,6 @@ import {
   CoSocketQuitError,
   createCoSocketServer,
   encodePacket,
-  type Logger,
   PacketDecoder,
   PacketTag,
   QuitReason,

@@ -3,15 +3,14 @@ import type { KeyObject } from 'node:crypto';
 
 import { type Command, CommanderError } from 'commander';
 
+import { UsageError } from '@twitter-relaynet/config';
 import {
   Certificate,
+  errorMessage,
   derDeserializeEcdhPrivateKey,
   derDeserializeRsaPrivateKey,
   pemOrDerToDer,
 } from '@twitter-relaynet/core';
-
-/** A problem with what the user gave us: reported as one line, exit status USAGE_EXIT_CODE. */
-export class UsageError extends Error {}
 
 function readFile(path: string, what: string): Buffer {
   try {
@@ -27,7 +26,7 @@ export function readCertificate(path: string, what = 'certificate'): Certificate
   try {
     return Certificate.deserialize(pemOrDerToDer(bytes, 'CERTIFICATE'));
   } catch (error) {
-    throw new UsageError(`${capitalize(what)} "${path}" is not a valid X.509 certificate: ${describe(error)}`);
+    throw new UsageError(`${capitalize(what)} "${path}" is not a valid X.509 certificate: ${errorMessage(error)}`);
   }
 }
 
@@ -36,7 +35,7 @@ export function readPrivateKey(path: string, what = 'private key'): KeyObject {
   try {
     return derDeserializeRsaPrivateKey(der);
   } catch (error) {
-    throw new UsageError(`${capitalize(what)} "${path}" is not an RSA PKCS#8 key: ${describe(error)}`);
+    throw new UsageError(`${capitalize(what)} "${path}" is not an RSA PKCS#8 key: ${errorMessage(error)}`);
   }
 }
 
@@ -50,7 +49,7 @@ export function readAnyPrivateKey(path: string, what = 'private key'): KeyObject
       return derDeserializeEcdhPrivateKey(der);
     } catch (error) {
       throw new UsageError(
-        `${capitalize(what)} "${path}" is neither an RSA nor an ECDH PKCS#8 key: ${describe(error)}`,
+        `${capitalize(what)} "${path}" is neither an RSA nor an ECDH PKCS#8 key: ${errorMessage(error)}`,
       );
     }
   }
@@ -61,7 +60,7 @@ function readPkcs8(path: string, what: string): Buffer {
   try {
     return pemOrDerToDer(bytes, 'PRIVATE KEY');
   } catch (error) {
-    throw new UsageError(`${capitalize(what)} "${path}" is not PEM or DER: ${describe(error)}`);
+    throw new UsageError(`${capitalize(what)} "${path}" is not PEM or DER: ${errorMessage(error)}`);
   }
 }
 
@@ -70,7 +69,7 @@ export function readSpki(path: string, what: string): Buffer {
   try {
     return pemOrDerToDer(bytes, 'PUBLIC KEY');
   } catch (error) {
-    throw new UsageError(`${capitalize(what)} "${path}" is not PEM or DER: ${describe(error)}`);
+    throw new UsageError(`${capitalize(what)} "${path}" is not PEM or DER: ${errorMessage(error)}`);
   }
 }
 
@@ -115,10 +114,6 @@ export function parseInteger(value: string, what: string, min: number, max: numb
   return number;
 }
 
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
@@ -142,7 +137,7 @@ export function runTool(name: string, command: Command): void {
         process.exitCode = USAGE_EXIT_CODE;
         return;
       }
-      process.stderr.write(`${name}: ${describe(error)}\n`);
+      process.stderr.write(`${name}: ${errorMessage(error)}\n`);
       process.exitCode = error instanceof UsageError ? USAGE_EXIT_CODE : 1;
     },
   );

@@ -10,21 +10,22 @@ import {
   derSerializePublicKey,
   getIdFromIdentityKey,
   issueDeliveryAuthorization,
+  type Logger,
   Parcel,
   ServiceMessage,
+  silentLogger,
 } from '@twitter-relaynet/core';
 
 import { systemClock, type Clock } from './clock';
 import { getConnectionParametersId, type ConnectionParameters } from './connectionParameters';
 import { EndpointStateError, InvalidParcelError, PeerError } from './errors';
 import { loadOrCreateIdentityKey } from './identity';
-import { silentLogger, type Logger } from './logger';
 import type { MessageHandler, OutgoingMessage, ReceiptOutcome } from './messages';
 import type { DeliveryAuthorization } from './pda';
 import { ParcelReceiver } from './receiver';
 import { DEFAULT_PARCEL_TTL_SECONDS } from './constants';
 import { DEFAULT_SESSION_KEY_LIFETIME_MS, SessionManager } from './sessions';
-import { openSqliteStores } from './stores/sqlite';
+import { openEndpointSqliteStores } from './stores/sqlite';
 import type { EndpointStores, IdentityRecord } from './stores/types';
 import type { GatewaySession, GatewayTransport } from './transport';
 
@@ -76,7 +77,7 @@ export interface CollectionReport {
 export class PrivateEndpoint {
   static async open(options: PrivateEndpointOptions): Promise<PrivateEndpoint> {
     if (!options.stores && !options.dataDir) throw new TypeError('Pass dataDir or stores');
-    const stores = options.stores ?? openSqliteStores(options.dataDir!);
+    const stores = options.stores ?? openEndpointSqliteStores(options.dataDir!);
     try {
       const clock = options.clock ?? systemClock;
       const identity = await loadOrCreateIdentityKey(stores.keys);

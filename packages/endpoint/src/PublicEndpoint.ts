@@ -4,7 +4,15 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 
-import { type BackoffOptions, Parcel, ServiceMessage, type Certificate } from '@twitter-relaynet/core';
+import {
+  type BackoffOptions,
+  type Certificate,
+  errorMessage,
+  type Logger,
+  Parcel,
+  ServiceMessage,
+  silentLogger,
+} from '@twitter-relaynet/core';
 import { createPogRPCServer, type PogRPCServer, type ServerTls } from '@twitter-relaynet/pogrpc';
 
 import { systemClock, type Clock } from './clock';
@@ -12,13 +20,12 @@ import { writeConnectionParameters, type ConnectionParameters } from './connecti
 import { EndpointStateError, InvalidParcelError, PeerError } from './errors';
 import { loadOrCreateSelfIssuedIdentity } from './identity';
 import { DEFAULT_INITIAL_SESSION_KEY_ROTATION_MS, DEFAULT_PARCEL_TTL_SECONDS } from './constants';
-import { silentLogger, type Logger } from './logger';
 import type { MessageHandler, OutgoingMessage, ReceiptOutcome } from './messages';
 import { OutboxDispatcher, type GatewayResolver, type GatewayRoute } from './outbox';
 import { checkDeliveryAuthorization, type DeliveryAuthorization } from './pda';
 import { ParcelReceiver } from './receiver';
 import { DEFAULT_SESSION_KEY_LIFETIME_MS, SessionManager } from './sessions';
-import { openSqliteStores } from './stores/sqlite';
+import { openEndpointSqliteStores } from './stores/sqlite';
 import type { EndpointStores } from './stores/types';
 
 const MAINTENANCE_INTERVAL_MS = 3_600_000;
@@ -67,7 +74,7 @@ export interface QueuedParcel {
 export class PublicEndpoint {
   static async open(options: PublicEndpointOptions): Promise<PublicEndpoint> {
     if (!options.stores && !options.dataDir) throw new TypeError('Pass dataDir or stores');
-    const stores = options.stores ?? openSqliteStores(options.dataDir!);
+    const stores = options.stores ?? openEndpointSqliteStores(options.dataDir!);
     try {
       const clock = options.clock ?? systemClock;
       const identity = await loadOrCreateSelfIssuedIdentity(stores.keys, clock);
@@ -126,7 +133,7 @@ export class PublicEndpoint {
     this.dispatcher?.start();
     this.maintenanceTimer = setInterval(() => {
       this.runMaintenance().catch((error) =>
-        this.logger.error({ error: (error as Error).message }, 'Endpoint maintenance failed'),
+        this.logger.error({ err: errorMessage(error) }, 'Endpoint maintenance failed'),
       );
     }, MAINTENANCE_INTERVAL_MS);
     this.maintenanceTimer.unref();

@@ -94,9 +94,13 @@ export {
   MemoryOutbox,
   createMemoryStores,
 } from './stores/memory';
-export { openSqliteStores, SqliteEndpointStores, DATABASE_FILE_NAME, ensurePrivateDirectory } from './stores/sqlite';
+export {
+  openEndpointSqliteStores,
+  SqliteEndpointStores,
+  DATABASE_FILE_NAME,
+  ensurePrivateDirectory,
+} from './stores/sqlite';
 
 // Infrastructure
 export { type Clock, systemClock, ManualClock } from './clock';
-export { type Logger, silentLogger, MemoryLogger, jsonLineLogger, type LogRecord } from './logger';
 export { EndpointError, InvalidParcelError, EndpointStateError, PeerError, ConnectionParametersError } from './errors';

@@ -4,12 +4,10 @@
  * is durable, so what is pending survives restarts; `start()` sends it.
  */
 import type { ParcelDeliveryClient } from '@twitter-relaynet/binding';
-import { backoffDelay, type BackoffOptions } from '@twitter-relaynet/core';
+import { backoffDelay, type BackoffOptions, errorMessage, type Logger } from '@twitter-relaynet/core';
 import { PogRPCClient, type ClientTls } from '@twitter-relaynet/pogrpc';
 
 import type { Clock } from './clock';
-import type { Logger } from './logger';
-import { describe } from './receiver';
 import type { Outbox, OutboxEntry } from './stores/types';
 
 /** Where to deliver parcels: a relaying gateway's PogRPC server. */
@@ -116,7 +114,7 @@ export class OutboxDispatcher {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flush().catch((error) =>
-        this.options.logger.error({ error: describe(error) }, 'Outbox delivery pass failed'),
+        this.options.logger.error({ err: errorMessage(error) }, 'Outbox delivery pass failed'),
       );
     }, delayMs);
     this.timer.unref?.();
@@ -157,7 +155,7 @@ export class OutboxDispatcher {
           route = this.options.resolve(entry.gatewayAddress);
         } catch (error) {
           route = null;
-          logger.error({ parcelId: entry.parcelId, error: describe(error) }, 'Gateway resolution failed');
+          logger.error({ parcelId: entry.parcelId, err: errorMessage(error) }, 'Gateway resolution failed');
         }
         if (!route) {
           failed += 1;
@@ -189,7 +187,7 @@ export class OutboxDispatcher {
       logger.info({ parcelId, gateway: route.target }, 'Parcel delivered to the gateway (acknowledged)');
     }
     let failed = 0;
-    const reason = report.error ? describe(report.error) : 'not acknowledged';
+    const reason = report.error ? errorMessage(report.error) : 'not acknowledged';
     for (const entry of entries) {
       if (acked.has(entry.parcelId)) continue;
       failed += 1;

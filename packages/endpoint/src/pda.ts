@@ -3,9 +3,9 @@
  * Carried between the two (inside an app message) as an RS-012 CertificationPath: the PDA as the leaf, then
  * [private endpoint certificate, private gateway certificate].
  */
-import { Certificate, CertificationPath, RelaynetError } from '@twitter-relaynet/core';
+import { Certificate, CertificationPath } from '@twitter-relaynet/core';
 
-import { PeerError } from './errors';
+import { isCoreError, PeerError } from './errors';
 
 export interface DeliveryAuthorization {
   /** The PDA: the public endpoint's key, certified by the private endpoint. */
@@ -23,7 +23,7 @@ export function deserializeDeliveryAuthorization(serialization: Buffer): Deliver
     const path = CertificationPath.deserialize(serialization);
     return { pda: path.leafCertificate, chain: path.certificateAuthorities };
   } catch (error) {
-    if (error instanceof RelaynetError) {
+    if (isCoreError(error)) {
       throw new PeerError(`Malformed delivery authorization: ${error.message}`, { cause: error });
     }
     throw error;

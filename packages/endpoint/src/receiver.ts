@@ -6,11 +6,10 @@
  * durably stored, or permanently refused and logged); an exception (the app's handler or a store failed)
  * means "do not acknowledge", so the gateway delivers the parcel again.
  */
-import { Parcel, RelaynetError } from '@twitter-relaynet/core';
+import { errorMessage, type Logger, Parcel } from '@twitter-relaynet/core';
 
 import type { Clock } from './clock';
-import { InvalidParcelError } from './errors';
-import type { Logger } from './logger';
+import { InvalidParcelError, isCoreError } from './errors';
 import type { IncomingMessage, MessageHandler, ReceiptOutcome } from './messages';
 import type { SessionManager } from './sessions';
 import type { DedupLedger } from './stores/types';
@@ -40,14 +39,14 @@ export class ParcelReceiver {
     try {
       parcel = await Parcel.deserialize(serialization);
     } catch (error) {
-      return this.refuse(null, null, `Malformed or badly signed parcel: ${describe(error)}`, error);
+      return this.refuse(null, null, `Malformed or badly signed parcel: ${errorMessage(error)}`, error);
     }
     const senderId = parcel.senderCertificate.calculateSubjectId();
     const logFields = { parcelId: parcel.id, senderId };
     try {
       await this.deps.validate(parcel, clock.now());
     } catch (error) {
-      if (isPermanent(error)) return this.refuse(parcel.id, senderId, `Invalid parcel: ${describe(error)}`, error);
+      if (isPermanent(error)) return this.refuse(parcel.id, senderId, `Invalid parcel: ${errorMessage(error)}`, error);
       throw error;
     }
 
@@ -82,7 +81,7 @@ export class ParcelReceiver {
     try {
       decrypted = await sessions.decrypt(parcel, senderId);
     } catch (error) {
-      if (isPermanent(error)) return this.refuse(parcel.id, senderId, describe(error), error);
+      if (isPermanent(error)) return this.refuse(parcel.id, senderId, errorMessage(error), error);
       throw error;
     }
     if (decrypted.peerSessionKeyStored) {
@@ -109,7 +108,7 @@ export class ParcelReceiver {
       await handler(message);
     } catch (error) {
       logger.warn(
-        { ...logFields, error: describe(error) },
+        { ...logFields, err: errorMessage(error) },
         'The app did not take the message: the parcel is not acknowledged',
       );
       throw error;
@@ -129,9 +128,5 @@ export class ParcelReceiver {
 }
 
 function isPermanent(error: unknown): boolean {
-  return error instanceof InvalidParcelError || error instanceof RelaynetError;
-}
-
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return error instanceof InvalidParcelError || isCoreError(error);
 }

@@ -16,7 +16,6 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 
 import {
-  RelaynetError,
   encryptPayload,
   generateSessionKeyPair,
   type Certificate,
@@ -27,7 +26,7 @@ import {
 } from '@twitter-relaynet/core';
 
 import type { Clock } from './clock';
-import { InvalidParcelError } from './errors';
+import { InvalidParcelError, isCoreError } from './errors';
 import type { EndpointStores, OwnSessionKey } from './stores/types';
 
 /** How long our session keys are kept (RS-003: SHOULD be ≤ 30 days). */
@@ -117,9 +116,9 @@ export class SessionManager {
       });
     } catch (error) {
       if (error instanceof InvalidParcelError) throw error;
-      // A RelaynetError (malformed EnvelopedData or plaintext, wrong key) is permanent; anything else (a
+      // A core error (malformed EnvelopedData or plaintext, wrong key) is permanent; anything else (a
       // store failing) is not, and is rethrown as is.
-      if (error instanceof RelaynetError) {
+      if (isCoreError(error)) {
         throw new InvalidParcelError(`Payload does not decrypt: ${error.message}`, { cause: error });
       }
       throw error;

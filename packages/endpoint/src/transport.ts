@@ -5,11 +5,8 @@
 import type { KeyObject } from 'node:crypto';
 
 import type { MessageHandler } from '@twitter-relaynet/binding';
-import type { Certificate } from '@twitter-relaynet/core';
+import { type Certificate, type Logger, silentLogger } from '@twitter-relaynet/core';
 import { makeHandshakeSigner, PoWebSocketConnection, type ConnectionOptions } from '@twitter-relaynet/powebsocket';
-
-import type { Logger } from './logger';
-import { silentLogger } from './logger';
 
 export interface GatewayRegistration {
   /** DER certificate the gateway issued for the endpoint's identity key. */

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MemoryLogger } from '@twitter-relaynet/core';
 
-import { createMemoryStores, MemoryLogger, PrivateEndpoint, PublicEndpoint } from '../src';
+import { createMemoryStores, PrivateEndpoint, PublicEndpoint } from '../src';
 import type { PrivateEndpointOptions, PublicEndpointOptions } from '../src';
 import { MemoryGatewayTransport } from '@twitter-relaynet/test-support/endpoint';
 

@@ -2,11 +2,11 @@
 import type { DeliveryReport } from '@twitter-relaynet/binding';
 import { createPogRPCServer, type PogRPCServer } from '@twitter-relaynet/pogrpc';
 import { waitFor } from '@twitter-relaynet/test-support';
+import { MemoryLogger } from '@twitter-relaynet/core';
 
 import {
   createMemoryStores,
   ManualClock,
-  MemoryLogger,
   OutboxDispatcher,
   PeerError,
   PublicEndpoint,

@@ -7,18 +7,18 @@ import {
   encryptPayload,
   generateRsaKeyPair,
   issueEndpointCertificate,
+  MemoryLogger,
   Parcel,
   ServiceMessage,
+  silentLogger,
   type Certificate,
 } from '@twitter-relaynet/core';
-import * as powebsocket from '@twitter-relaynet/powebsocket';
 import { TestUserGateway } from '@twitter-relaynet/test-support/endpoint';
 
 import {
   createMemoryStores,
   DATABASE_FILE_NAME,
   deserializeDeliveryAuthorization,
-  MemoryLogger,
   PoWebSocketGatewayTransport,
   PrivateEndpoint,
   PublicEndpoint,
@@ -72,7 +72,7 @@ describe('PrivateEndpoint over PoWebSocket', () => {
     await gateway.start();
     app = await PrivateEndpoint.open({
       dataDir,
-      transport: new PoWebSocketGatewayTransport({ socketPath, logger: powebsocket.silentLogger }),
+      transport: new PoWebSocketGatewayTransport({ socketPath, logger: silentLogger }),
       logger,
     });
     adapter = await PublicEndpoint.open({
@@ -194,7 +194,7 @@ describe('PrivateEndpoint over PoWebSocket', () => {
     // A PDA, but issued by another endpoint of the same gateway.
     const other = await PrivateEndpoint.open({
       stores: createMemoryStores(),
-      transport: new PoWebSocketGatewayTransport({ socketPath, logger: powebsocket.silentLogger }),
+      transport: new PoWebSocketGatewayTransport({ socketPath, logger: silentLogger }),
     });
     await other.register();
     const othersPda = await other.issuePda(rogue.certificate, new Date(Date.now() + 86_400_000));

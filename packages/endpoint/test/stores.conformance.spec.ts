@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import { generateRsaKeyPair, generateSessionKeyPair, issueEndpointCertificate } from '@twitter-relaynet/core';
 
-import { createMemoryStores, openSqliteStores, type EndpointStores, type OutboxEntry } from '../src';
+import { createMemoryStores, openEndpointSqliteStores, type EndpointStores, type OutboxEntry } from '../src';
 import { tempDir } from './helpers';
 
 const T0 = new Date('2026-11-28T12:00:00.000Z');
@@ -33,7 +33,7 @@ const implementations: Array<[string, () => { stores: EndpointStores; reopen?: (
       const dir = tempDir();
       dirs.push(dir);
       const path = join(dir.path, 'data');
-      return { stores: openSqliteStores(path), reopen: () => openSqliteStores(path) };
+      return { stores: openEndpointSqliteStores(path), reopen: () => openEndpointSqliteStores(path) };
     },
   ],
 ];

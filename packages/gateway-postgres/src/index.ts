@@ -13,4 +13,4 @@ export {
   type PostgresStoresOptions,
 } from './stores';
 export { PostgresCourierAnswerStore } from './courierAnswers';
-export { migrate, MIGRATIONS, SCHEMA_VERSION, SchemaVersionError } from './migrations';
+export { migrate, MIGRATIONS, SCHEMA_VERSION } from './migrations';

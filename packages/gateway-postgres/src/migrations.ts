@@ -1,3 +1,4 @@
+import { SchemaVersionError } from '@twitter-relaynet/core';
 import type { Pool } from 'pg';
 
 /**
@@ -89,10 +90,6 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
 /** Any constant shared by every instance: serializes the migrations of instances that start together. */
 const MIGRATION_LOCK = 0x7477_6d67; // "twmg"
-
-export class SchemaVersionError extends Error {
-  override name = 'SchemaVersionError';
-}
 
 /**
  * Bring the database to SCHEMA_VERSION. Instances that start at once queue on a session advisory lock;

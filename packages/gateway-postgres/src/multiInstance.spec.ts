@@ -1,9 +1,10 @@
+import { SchemaVersionError } from '@twitter-relaynet/core';
 import { CcaReusedError, INTERNET_QUEUE, RelayingGateway } from '@twitter-relaynet/gateway';
 import { describeWithPostgres, useTestDatabase, waitFor } from '@twitter-relaynet/test-support';
 import pg from 'pg';
 
 import { makeWorld, NOW, parcel } from '@twitter-relaynet/test-support/gateway';
-import { MIGRATIONS, SchemaVersionError, SCHEMA_VERSION } from './migrations';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import { IdentityMismatchError, openPostgresStores, type PostgresGatewayStores } from './stores';
 import { openEmptyStores } from './testDatabase';
 

@@ -1,4 +1,4 @@
-import { Certificate, type Logger, silentLogger } from '@twitter-relaynet/core';
+import { Certificate, errorMessage, type Logger, silentLogger } from '@twitter-relaynet/core';
 import type {
   CertificateRegistry,
   GatewayStores,
@@ -16,6 +16,7 @@ import type {
   StoreWrite,
   StoreWriteResult,
 } from '@twitter-relaynet/gateway';
+import { GatewayError } from '@twitter-relaynet/gateway';
 import pg from 'pg';
 
 import { applyWrites } from './batchWrites';
@@ -40,9 +41,8 @@ import { migrate } from './migrations';
 
 export const PARCELS_CHANNEL = 'gateway_parcels';
 
-export class IdentityMismatchError extends Error {
-  override name = 'IdentityMismatchError';
-}
+/** The database holds another gateway's identity than the one this instance was started with. */
+export class IdentityMismatchError extends GatewayError {}
 const DEFAULT_PAGE_SIZE = 100;
 /** Bodies up to this size come with their page; larger ones one at a time (a page of 9 MiB parcels would not fit in memory). */
 const INLINE_BODY_MAX = 64 * 1024;
@@ -115,7 +115,7 @@ export class ConnectionHealth {
     if (!isConnectionError(error) || this.down) return;
     this.down = true;
     this.logger.error(
-      { err: error instanceof Error ? error.message : String(error) },
+      { err: errorMessage(error) },
       'PostgreSQL unreachable: nothing is acknowledged until it answers again (retrying by itself)',
     );
     this.onChange(false);

@@ -1,29 +1,31 @@
 import type { KeyObject } from 'node:crypto';
 
 import {
+  type BatchItem,
   batchMessages,
   Cargo,
   type Certificate,
+  DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS,
+  describeMessageType,
   encryptPayload,
+  errorMessage,
+  GroupCommitter,
+  type Logger,
   MAX_SDU_PLAINTEXT_LENGTH,
   MAX_TTL_SECONDS,
   MessageType,
   Parcel,
   ParcelCollectionAck,
+  readMessageType,
+  readStoredRamfFields,
   type Recipient,
   RelaynetError,
-  readMessageType,
-  describeMessageType,
-  type BatchItem,
-  DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS,
-  readStoredRamfFields,
-  GroupCommitter,
+  silentLogger,
 } from '@twitter-relaynet/core';
 
 import { type Clock, systemClock } from './clock';
 import { findFutureDatedParcels, type FutureDatedCargo } from './clockSkew';
 import { CargoRefusedError, ParcelRefusedError } from './errors';
-import { type Logger, silentLogger } from './logger';
 import {
   type GatewayStores,
   type NewParcelRecord,
@@ -456,7 +458,7 @@ export abstract class Gateway {
       } catch (error) {
         itemsSkipped += 1;
         this.counters.itemsSkipped += 1;
-        this.logger.warn({ cargoId: cargo.id, peerId, item: index, reason: errorMessage(error) }, 'Cargo item skipped');
+        this.logger.warn({ cargoId: cargo.id, peerId, item: index, err: errorMessage(error) }, 'Cargo item skipped');
       }
     }
     const results = await this.stores.writeBatch(writes);
@@ -531,10 +533,7 @@ export abstract class Gateway {
       if (!(error instanceof RelaynetError)) throw error;
       // Permanently refused and logged: acknowledge it so the peer stops sending it.
       this.counters.itemsSkipped += 1;
-      this.logger.warn(
-        { cargoId, peerId, parcelId: parcel.id, reason: errorMessage(error) },
-        'Parcel in cargo refused',
-      );
+      this.logger.warn({ cargoId, peerId, parcelId: parcel.id, err: errorMessage(error) }, 'Parcel in cargo refused');
       outcome = null;
     }
     batch.push({
@@ -614,8 +613,4 @@ export function deliveredParcelWrites(key: ParcelKey, expiryDate: Date): StoreWr
     { kind: 'record id', ...deliveredLedgerKey(key), expiryDate },
     { kind: 'delete parcel', key },
   ];
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

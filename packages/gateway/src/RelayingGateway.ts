@@ -8,6 +8,7 @@ import {
   type Certificate,
   CertificateError,
   encryptPayload,
+  errorMessage,
   issueGatewayCertificate,
   Parcel,
   ServiceMessage,
@@ -28,7 +29,6 @@ import {
   CARGO_BACKDATING_MS,
   type CargoReceipt,
   deliveredParcelWrites,
-  errorMessage,
   Gateway,
   type GatewayOptions,
   type OutgoingCargo,
@@ -138,7 +138,7 @@ export class RelayingGateway extends Gateway {
     } catch (error) {
       // Anything else (the stores failing, say) is no refusal: the caller reports it, once for an outage.
       if (error instanceof CcaRefusedError) {
-        this.logger.warn({ reason: errorMessage(error), error: error.name }, 'CCA refused');
+        this.logger.warn({ err: errorMessage(error), refusal: error.name }, 'CCA refused');
       }
       throw error;
     }

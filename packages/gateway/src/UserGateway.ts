@@ -6,6 +6,7 @@ import {
   CargoCollectionRequest,
   type Certificate,
   encryptPayload,
+  errorMessage,
   issueDeliveryAuthorization,
   issueEndpointCertificate,
   MAX_TTL_SECONDS,
@@ -15,7 +16,6 @@ import {
 
 import {
   CARGO_BACKDATING_MS,
-  errorMessage,
   Gateway,
   type GatewayOptions,
   type OutgoingCargo,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { createMemoryStores } from './stores/memory';
-import { openSqliteStores } from './stores/sqlite';
+import { openGatewaySqliteStores } from './stores/sqlite';
 import { type GatewayStores, INTERNET_QUEUE, type StoreWrite, type StoreWriteResult } from './stores/types';
 import { collect, makeParcelToAdapter, makeWorld } from '@twitter-relaynet/test-support/gateway';
 
@@ -102,7 +102,7 @@ test('a cargo is stored by one batch, and acknowledged only after it committed',
 
 test('a batch that fails stores nothing of the cargo, and the cargo is not acknowledged', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-batch-'));
-  const stores = openSqliteStores(join(dir, 'relaying.sqlite'));
+  const stores = openGatewaySqliteStores(join(dir, 'relaying.sqlite'));
   try {
     const world = await makeWorld({ relayingStores: stores, userStores: createMemoryStores() });
     for (const id of ['a', 'b', 'c'])

@@ -1,13 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 
 import {
-  AuthorizationError,
   type Certificate,
   CargoCollectionAuthorization,
   CargoCollectionRequest,
   encryptPayload,
   issueDeliveryAuthorization,
   issueGatewayCertificate,
+  RelaynetError,
 } from '@twitter-relaynet/core';
 
 import {
@@ -16,6 +16,7 @@ import {
   CcaTimingError,
   CcaUnauthorizedSenderError,
   CcaWrongRecipientError,
+  GatewayError,
   InvalidCdaError,
   MalformedCcaError,
 } from './errors';
@@ -165,7 +166,7 @@ test('a CCA whose CDA is for another key is refused; garbage is malformed', asyn
   await expect(world.relaying.collectCargo(Buffer.from('nope'))).rejects.toBeInstanceOf(MalformedCcaError);
 });
 
-test('every CCA refusal is an AuthorizationError with a specific class', () => {
+test('every CCA refusal is a GatewayError with a specific class', () => {
   for (const ErrorClass of [
     MalformedCcaError,
     CcaTimingError,
@@ -176,7 +177,8 @@ test('every CCA refusal is an AuthorizationError with a specific class', () => {
   ]) {
     const error = new ErrorClass('x');
     expect(error).toBeInstanceOf(CcaRefusedError);
-    expect(error).toBeInstanceOf(AuthorizationError);
+    expect(error).toBeInstanceOf(GatewayError);
+    expect(error).toBeInstanceOf(RelaynetError);
     expect(error.name).toBe(ErrorClass.name);
   }
 });

@@ -295,7 +295,7 @@ describe('a cargo with parcels dated beyond the tolerance', () => {
     expect(receipt).toMatchObject({ parcelsConsumed: 0, parcelsStored: 0 });
     const refused = world.userLogger
       .find('warn', /^Parcel in cargo refused$/)
-      .map((r) => String((r.fields as { reason: string }).reason));
+      .map((r) => String((r.fields as { err: string }).err));
     expect(refused).toEqual([
       expect.stringMatching(/^Parcel for this gateway from \w+, not from its relaying gateway$/),
       'Parcel for this gateway is unreadable: Unknown message type for this gateway: text/plain',

@@ -8,10 +8,10 @@
  * - `local`: this gateway left out parcels of the last cargo, dated beyond its tolerance (this clock is behind);
  *   cleared by the next cargo that has none.
  */
+import { type Logger } from '@twitter-relaynet/core';
 import { formatHours, type FutureDatedCargo } from './clockSkew';
 import type { ClockSkewNotice } from './clockSkewNotice';
 import type { CargoReceipt } from './Gateway';
-import type { Logger } from './logger';
 
 export interface ClockSkewRefusal {
   /** When the refusal happened, on the refusing side's clock. */

@@ -22,7 +22,9 @@ import {
   derSerializePublicKey,
   getIdFromIdentityKey,
   type KeyPair,
+  type Logger,
   signSignedData,
+  silentLogger,
   verifySignedData,
 } from '@twitter-relaynet/core';
 
@@ -33,7 +35,6 @@ import {
   RegistrationRequestTimingError,
   UnrelatedRegistrationResponseError,
 } from './errors';
-import { type Logger, silentLogger } from './logger';
 import type { RegistrationResponse } from './registration';
 import type { RelayingGateway } from './RelayingGateway';
 import type { CourierAnswerStore } from './stores/types';

@@ -1,13 +1,16 @@
-import { AuthorizationError, RelaynetError } from '@twitter-relaynet/core';
+import { RelaynetError } from '@twitter-relaynet/core';
 
-/** Base of the gateway's own errors. */
+/**
+ * Base of the gateway's own errors (refusals of CCAs, cargo, parcels and registrations), and of its stores'.
+ * The core errors behind a refusal are kept as its `cause`.
+ */
 export class GatewayError extends RelaynetError {}
 
 // ---------------------------------------------------------------------------------------------
 // Cargo collection authorizations (RS-000 §CCA): each refusal has its own class.
 
 /** The relaying gateway refuses to release cargo for this CCA. */
-export class CcaRefusedError extends AuthorizationError {}
+export class CcaRefusedError extends GatewayError {}
 
 /** The CCA is malformed, its signature does not verify or its payload cannot be decrypted. */
 export class MalformedCcaError extends CcaRefusedError {}
@@ -34,10 +37,10 @@ export class InvalidCdaError extends CcaRefusedError {}
 // Cargo and parcels
 
 /** A whole cargo was refused (nothing in it was stored). */
-export class CargoRefusedError extends AuthorizationError {}
+export class CargoRefusedError extends GatewayError {}
 
 /** A parcel was refused (delivered by an endpoint, or found in cargo). */
-export class ParcelRefusedError extends AuthorizationError {}
+export class ParcelRefusedError extends GatewayError {}
 
 // ---------------------------------------------------------------------------------------------
 // Registration

@@ -18,7 +18,7 @@ import { CargoRefusedError, ParcelRefusedError } from './errors';
 import { CARGO_BACKDATING_MS, type OutgoingCargo } from './Gateway';
 import { deliveryBackoffMs } from './RelayingGateway';
 import { createMemoryStores } from './stores/memory';
-import { openSqliteStores } from './stores/sqlite';
+import { openGatewaySqliteStores } from './stores/sqlite';
 import { INTERNET_QUEUE, LOCAL_QUEUE, peerQueue } from './stores/types';
 import { UserGateway } from './UserGateway';
 import {
@@ -94,8 +94,8 @@ describe('cargo round trip', () => {
   test('user gateway → relaying gateway → user gateway, with PCAs deleting the parcels', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gateway-'));
     const world = await makeWorld({
-      userStores: openSqliteStores(join(dir, 'user.sqlite')),
-      relayingStores: openSqliteStores(join(dir, 'relaying.sqlite')),
+      userStores: openGatewaySqliteStores(join(dir, 'user.sqlite')),
+      relayingStores: openGatewaySqliteStores(join(dir, 'relaying.sqlite')),
     });
     try {
       const upstreamQueue = peerQueue(world.relaying.id);

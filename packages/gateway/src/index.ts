@@ -1,7 +1,6 @@
 // The public surface of the gateway library. Nothing is public unless it is exported here.
 
 export { type Clock, systemClock, ManualClock } from './clock';
-export { type Logger, type LogRecord, silentLogger, MemoryLogger, jsonLineLogger } from './logger';
 export * from './errors';
 
 // Storage
@@ -16,7 +15,7 @@ export {
   MemoryCourierAnswerStore,
 } from './stores/memory';
 export {
-  openSqliteStores,
+  openGatewaySqliteStores,
   SqliteGatewayStores,
   SqliteParcelStore,
   SqliteIdLedger,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { ParcelRefusedError } from './errors';
 import { deliveryBackoffMs } from './RelayingGateway';
-import { openSqliteStores } from './stores/sqlite';
+import { openGatewaySqliteStores } from './stores/sqlite';
 import { type GatewayStores, INTERNET_QUEUE, peerQueue, type StoreWrite, type StoreWriteResult } from './stores/types';
 import { waitFor } from '@twitter-relaynet/test-support';
 
@@ -54,8 +54,8 @@ let world: World;
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gateway-internet-batches-'));
   world = await makeWorld({
-    userStores: openSqliteStores(join(dir, 'user.sqlite')),
-    relayingStores: openSqliteStores(join(dir, 'relaying.sqlite')),
+    userStores: openGatewaySqliteStores(join(dir, 'user.sqlite')),
+    relayingStores: openGatewaySqliteStores(join(dir, 'relaying.sqlite')),
   });
 });
 afterEach(async () => {

@@ -5,8 +5,8 @@
  * backoff; route failing: left alone until the route's backoff ends). The binding is plugged in (`connect`):
  * this module knows no transport.
  */
+import { errorMessage, type Logger } from '@twitter-relaynet/core';
 import type { RelayingGateway } from './RelayingGateway';
-import type { Logger } from './logger';
 import { RouteBackoff } from './routeBackoff';
 import type { ParcelRecord } from './stores/types';
 
@@ -131,11 +131,7 @@ export class InternetDelivery<Route extends InternetRoute> {
 
   private roundFailed(error: unknown): void {
     if (this.options.onRoundError) this.options.onRoundError(error);
-    else
-      this.options.logger.error(
-        { err: error instanceof Error ? error.message : String(error) },
-        'Delivery round failed',
-      );
+    else this.options.logger.error({ err: errorMessage(error) }, 'Delivery round failed');
   }
 
   /** Route the claimed parcels and deliver each route's group; a commit per kind of outcome. */
@@ -148,7 +144,7 @@ export class InternetDelivery<Route extends InternetRoute> {
       try {
         route = this.options.resolve(parcel.recipientInternetAddress ?? '');
       } catch (error) {
-        logger.warn({ parcelId: parcel.id, err: String(error) }, 'Cannot resolve the recipient address');
+        logger.warn({ parcelId: parcel.id, err: errorMessage(error) }, 'Cannot resolve the recipient address');
         unroutable.push(parcel);
         continue;
       }

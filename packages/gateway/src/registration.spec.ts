@@ -13,7 +13,7 @@ import {
   writeRegistrationRequest,
 } from './registration';
 import { createMemoryStores, MemoryCourierAnswerStore } from './stores/memory';
-import { openSqliteStores } from './stores/sqlite';
+import { openGatewaySqliteStores } from './stores/sqlite';
 import { peerQueue } from './stores/types';
 import { makeWorld } from '@twitter-relaynet/test-support/gateway';
 import { UserGatewayRegistration } from './userGatewayRegistration';
@@ -256,7 +256,7 @@ describe('UserGatewayRegistration: the response from the shared folder or from a
     const [userKeys] = world.spareKeys;
     const userId = getIdFromIdentityKey(userKeys.publicKey);
     const relayingQueue = peerQueue(world.relayingNode.certificate.calculateSubjectId());
-    const stores = openSqliteStores(join(dir, 'user.sqlite'));
+    const stores = openGatewaySqliteStores(join(dir, 'user.sqlite'));
     try {
       await stores.parcels.put(parcelFor(peerQueue(userId), 'queued before the registration'));
       const registration = await UserGatewayRegistration.open({ stores, userGatewayId: userId });

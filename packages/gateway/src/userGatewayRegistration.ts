@@ -1,6 +1,13 @@
 import { readFile } from 'node:fs/promises';
 
-import { type Certificate, type KeyPair, writeFileAtomically } from '@twitter-relaynet/core';
+import {
+  type Certificate,
+  errorMessage,
+  type KeyPair,
+  type Logger,
+  silentLogger,
+  writeFileAtomically,
+} from '@twitter-relaynet/core';
 
 import { type Clock, systemClock } from './clock';
 import {
@@ -10,7 +17,6 @@ import {
   verifyCourierRegistrationResponse,
 } from './courierRegistration';
 import { RegistrationError, UnrelatedRegistrationResponseError } from './errors';
-import { type Logger, silentLogger } from './logger';
 import { readRegistrationResponse, type RegistrationResponse } from './registration';
 import { type GatewayStores, peerQueue, type RegistrationRecord } from './stores/types';
 
@@ -171,7 +177,7 @@ export class UserGatewayRegistration {
         if (fresh && request.userGatewayId === this.userGatewayId) return existing;
       } catch (error) {
         this.logger.warn(
-          { file: requestPath, err: String(error) },
+          { file: requestPath, err: errorMessage(error) },
           'Unreadable courier registration request: making a new one',
         );
       }

@@ -12,8 +12,7 @@
  * Unix-socket connections (owner-only, 0600) are trusted: counted, never evicted, no deadline.
  */
 import type { Socket } from 'node:net';
-
-import type { Logger } from './logger';
+import { type Logger } from '@twitter-relaynet/core';
 
 export interface ConnectionAdmissionOptions {
   readonly maxConnections: number;

@@ -6,6 +6,7 @@ import type {
   ParcelDeliveryReport,
   ParcelToDeliver,
 } from '@twitter-relaynet/binding';
+import { type Logger, silentLogger } from '@twitter-relaynet/core';
 
 import {
   DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
@@ -16,7 +17,6 @@ import {
   MAX_PARCEL_LENGTH,
 } from './constants';
 import { PogRPCError } from './errors';
-import { type Logger, silentLogger } from './logger';
 import { deliverOverCall } from './outbound';
 import { loadPogRPCService, type ParcelDeliveryAckMessage, type ParcelDeliveryMessage } from './proto';
 import { clientChannel, type GrpcBindingClientOptions } from './transport';

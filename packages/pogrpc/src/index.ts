@@ -21,7 +21,6 @@ export {
   PogRPCInvalidParcelError,
   ServiceUnavailableError,
 } from './errors';
-export { type Logger, silentLogger, createStderrJsonLogger } from './logger';
 export {
   POGRPC_PROTO_PATH,
   loadPogRPCService,

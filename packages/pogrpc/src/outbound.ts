@@ -8,7 +8,7 @@ import type {
   DeliverySource,
   PulledDelivery,
 } from '@twitter-relaynet/binding';
-import { ProgressWatchdog } from '@twitter-relaynet/core';
+import { type Logger, ProgressWatchdog } from '@twitter-relaynet/core';
 
 import { callProgress } from './callProgress';
 import { MAX_DELIVERY_ID_LENGTH } from './constants';
@@ -20,7 +20,6 @@ import {
   PogRPCProtocolError,
 } from './errors';
 import type { DeliveryAckMessage, DeliveryMessage } from './inbound';
-import type { Logger } from './logger';
 
 export interface OutboundOptions<Field extends string> extends DeliveryOptions {
   /** Method name for errors and log lines, e.g. `DeliverParcels`. */

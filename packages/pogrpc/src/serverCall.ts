@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 
 import * as grpc from '@grpc/grpc-js';
 import type { BindingServer } from '@twitter-relaynet/binding';
+import { type Logger, silentLogger } from '@twitter-relaynet/core';
 
 import { DEFAULT_SERVER_CALL_TIMEOUT_MS, DEFAULT_SERVER_IDLE_TIMEOUT_MS } from './constants';
 import { ServiceUnavailableError } from './errors';
-import { type Logger, silentLogger } from './logger';
 import {
   connectionAdmission,
   grpcServerOptions,

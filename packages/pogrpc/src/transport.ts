@@ -9,12 +9,11 @@ import { createServer, isIP, type Server as NetServer, type Socket } from 'node:
 import type { PeerCertificate } from 'node:tls';
 
 import * as grpc from '@grpc/grpc-js';
-import { removeStaleSocket } from '@twitter-relaynet/core';
+import { type Logger, removeStaleSocket } from '@twitter-relaynet/core';
 
 import { ConnectionAdmission } from './admission';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, MAX_CONCURRENT_STREAMS } from './constants';
 import { PogRPCError } from './errors';
-import type { Logger } from './logger';
 import { certificateFingerprint, loadOrCreateServerTlsIdentity } from './tls';
 
 export type ServerTls =

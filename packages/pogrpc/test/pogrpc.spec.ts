@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import * as grpc from '@grpc/grpc-js';
+import { type Logger } from '@twitter-relaynet/core';
 
 import {
   type ClientTls,
   createPogRPCServer,
   generateSelfSignedCertificate,
   loadPogRPCService,
-  type Logger,
   MAX_PARCEL_LENGTH,
   type ParcelContext,
   PogRPCCallError,

@@ -15,10 +15,10 @@ import type {
   PulledDelivery,
 } from '@twitter-relaynet/binding';
 import WebSocket from 'ws';
+import { type Logger, silentLogger } from '@twitter-relaynet/core';
 
 import { CloseCode, ProtocolError } from './closeCodes';
 import { ConnectionClosedError, HandshakeError, PoWebSocketError, UntrustedSocketError } from './errors';
-import { type Logger, stderrLogger } from './logger';
 import { type CloseInfo, type ConnectionOptions, DEFAULTS, PeerConnection, abortError, assertParcelSize } from './peer';
 import {
   MAX_PRE_HANDSHAKE_MESSAGE_SIZE,
@@ -52,6 +52,7 @@ export interface PoWebSocketClientOptions extends ConnectionOptions {
     readonly publicKey: Buffer;
     onRegistered(registration: EndpointRegistration): Promise<void>;
   };
+  /** Where to log (default: nowhere, as every library; the daemon chooses the sink). */
   readonly logger?: Logger;
   /** Aborting before the connection is ready rejects `connect()`; afterwards it closes with 1000. */
   readonly signal?: AbortSignal;
@@ -115,7 +116,7 @@ export class PoWebSocketConnection extends PeerConnection implements ParcelDeliv
 
   /** Connects, registers if asked to, and completes the handshake. */
   static async connect(options: PoWebSocketClientOptions): Promise<PoWebSocketConnection> {
-    const logger = options.logger ?? stderrLogger;
+    const logger = options.logger ?? silentLogger;
     if (options.signal?.aborted) throw abortError(options.signal);
     await checkSocketOwnership(options.socketPath, options.trustedSocketOwners);
     const path = options.path ?? '/';
@@ -175,7 +176,7 @@ export class PoWebSocketConnection extends PeerConnection implements ParcelDeliv
   static async register(
     options: Omit<PoWebSocketClientOptions, 'sign' | 'registration'> & { readonly publicKey: Buffer },
   ): Promise<EndpointRegistration> {
-    const logger = options.logger ?? stderrLogger;
+    const logger = options.logger ?? silentLogger;
     await checkSocketOwnership(options.socketPath, options.trustedSocketOwners);
     const ws = new WebSocket(`ws+unix://${options.socketPath}:${options.path ?? '/'}`, {
       maxPayload: MAX_WS_PAYLOAD,

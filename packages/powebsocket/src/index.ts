@@ -6,7 +6,6 @@ export {
   RegistrationRefusedError,
   UntrustedSocketError,
 } from './errors';
-export { type Logger, silentLogger, stderrLogger } from './logger';
 export { type CloseInfo, type ConnectionOptions, DEFAULTS } from './peer';
 export { MAX_PARCEL_SIZE, MAX_WS_PAYLOAD, MessageTag, type ParcelDeliveryDeauthorization } from './proto';
 export {

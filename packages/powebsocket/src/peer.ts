@@ -7,12 +7,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
-import { ProgressWatchdog, socketProgress } from '@twitter-relaynet/core';
+import { type Logger, ProgressWatchdog, socketProgress } from '@twitter-relaynet/core';
 import type WebSocket from 'ws';
 
 import { CloseCode, ProtocolError } from './closeCodes';
 import { ConnectionClosedError } from './errors';
-import type { Logger } from './logger';
 import {
   MAX_PARCEL_SIZE,
   MalformedMessageError,

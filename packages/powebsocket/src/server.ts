@@ -8,11 +8,10 @@ import * as net from 'node:net';
 
 import WebSocket, { WebSocketServer } from 'ws';
 import type { BindingServer, MessageHandler } from '@twitter-relaynet/binding';
-import { removeStaleSocket } from '@twitter-relaynet/core';
+import { type Logger, removeStaleSocket, silentLogger } from '@twitter-relaynet/core';
 
 import { CloseCode, ProtocolError } from './closeCodes';
 import { RegistrationRefusedError } from './errors';
-import { type Logger, stderrLogger } from './logger';
 import { type ConnectionOptions, PeerConnection } from './peer';
 import {
   MAX_PARCEL_SIZE,
@@ -72,6 +71,7 @@ export interface PoWebSocketServerOptions extends ConnectionOptions {
   issueEndpointCertificate?(publicKey: Buffer): Promise<EndpointRegistration>;
   /** Stores a PDD durably (the ack goes out once this resolves). Absent: PDDs are logged and refused. */
   onDeauthorization?(pdd: ParcelDeliveryDeauthorization, endpointIds: readonly string[]): Promise<void>;
+  /** Where to log (default: nowhere, as every library; the daemon chooses the sink). */
   readonly logger?: Logger;
   /** Most identities (signatures) one handshake may claim (default 16). */
   readonly maxIdentities?: number;
@@ -329,7 +329,7 @@ export class PoWebSocketServer implements BindingServer {
 
   /** Starts listening on `options.socketPath`. */
   static async listen(options: PoWebSocketServerOptions): Promise<PoWebSocketServer> {
-    const logger = options.logger ?? stderrLogger;
+    const logger = options.logger ?? silentLogger;
     const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     await removeStaleSocket(options.socketPath, (problem) =>
       problem === 'in use'

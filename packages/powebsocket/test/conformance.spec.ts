@@ -3,8 +3,9 @@ import {
   describeBindingConformance,
   describeSlowLink,
 } from '@twitter-relaynet/binding-conformance';
+import { silentLogger } from '@twitter-relaynet/core';
 
-import { MAX_PARCEL_SIZE, PoWebSocketConnection, PoWebSocketServer, silentLogger } from '../src';
+import { MAX_PARCEL_SIZE, PoWebSocketConnection, PoWebSocketServer } from '../src';
 import { encodeResponse } from '../src/proto';
 import { TestIdentity, rawExchange, tempSocketPath, testSigner, testVerifier, wsFrame } from './helpers';
 

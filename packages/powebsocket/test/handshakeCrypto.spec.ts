@@ -5,6 +5,7 @@ import {
   issueEndpointCertificate,
   issueGatewayCertificate,
   type KeyPair,
+  silentLogger,
 } from '@twitter-relaynet/core';
 
 import {
@@ -15,7 +16,6 @@ import {
   makeEndpointCertificateIssuer,
   makeHandshakeSigner,
   makeHandshakeVerifier,
-  silentLogger,
 } from '../src';
 import { tempSocketPath } from './helpers';
 
@@ -133,4 +133,44 @@ describe('default handshake crypto (detached CMS SignedData over the core)', () 
     expect(await issued!.isIssuedBy(gatewayCertificate)).toBe(true);
     expect(delivered.at(-1)!.ids).toEqual([issued!.calculateSubjectId()]);
   });
+});
+
+test('without a logger option, neither side writes anything to stderr (a library is silent; the daemon chooses)', async () => {
+  const [gatewayKeys, strangerKeys] = await Promise.all([generateRsaKeyPair(), generateRsaKeyPair()]);
+  const validityEndDate = new Date(Date.now() + 86_400_000);
+  const gatewayCertificate = await issueGatewayCertificate({
+    subjectPublicKey: gatewayKeys.publicKey,
+    issuerPrivateKey: gatewayKeys.privateKey,
+    validityEndDate,
+  });
+  const strangerCertificate = await issueEndpointCertificate({
+    subjectPublicKey: strangerKeys.publicKey,
+    issuerPrivateKey: strangerKeys.privateKey,
+    validityEndDate,
+  });
+  const { socketPath, cleanup } = tempSocketPath();
+  const written: string[] = [];
+  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  });
+  const server = await PoWebSocketServer.listen({
+    socketPath,
+    verify: makeHandshakeVerifier(gatewayCertificate),
+    onParcelDelivered: async () => undefined,
+    parcelSource: async function* () {},
+  });
+  try {
+    // A refused handshake is logged by both sides (a warning) when they have a logger.
+    const attempt = PoWebSocketConnection.connect({
+      socketPath,
+      sign: makeHandshakeSigner([{ privateKey: strangerKeys.privateKey, certificate: strangerCertificate }]),
+    });
+    await expect(attempt).rejects.toMatchObject({ closeCode: CloseCode.UnsupportedData });
+  } finally {
+    await server.close();
+    spy.mockRestore();
+    cleanup();
+  }
+  expect(written).toEqual([]);
 });

@@ -12,9 +12,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import WebSocket from 'ws';
+import { type Logger } from '@twitter-relaynet/core';
 
 import { decodeChallenge, decodeComplete, encodeResponse } from '../src/proto';
-import type { Logger } from '../src/logger';
 
 /** A fresh directory for sockets; removed by the returned cleanup. */
 export function tempSocketPath(): { socketPath: string; cleanup(): void } {

@@ -3,8 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 
 import { Command, CommanderError, Option } from 'commander';
 
-import { defaultDataRoot, describeUserGatewayRegistration } from '@twitter-relaynet/config';
-import { createStderrJsonLogger, type Logger, silentLogger } from '@twitter-relaynet/cosocket';
+import { defaultDataRoot, describeUserGatewayRegistration, UsageError } from '@twitter-relaynet/config';
+import { jsonLineLogger, type Logger, silentLogger } from '@twitter-relaynet/core';
 
 // Types only: the CogRPC side (gRPC, protobuf: about 0.3 s to load) is loaded only by runs that use it.
 import type { GatewayTrust } from './cogrpcGateway';
@@ -63,8 +63,6 @@ interface ParsedOptions {
   verbose?: boolean;
   progress?: boolean;
 }
-
-class UsageError extends Error {}
 
 const EXIT_CODES_HELP = `
 Gateways: with GATEWAY (user-gateway or relayer-gateway) the options default to the layout of
@@ -302,7 +300,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const verbose = options.verbose === true;
     const progress = options.progress ?? (io.stderr.isTTY === true && !verbose);
     const reporter = progress ? new TerminalProgress(io.stderr) : new PlainReporter(io.stderr);
-    const logger = verbose ? createStderrJsonLogger('relay') : silentLogger;
+    const logger = verbose ? jsonLineLogger('relay') : silentLogger;
     // Before the cargo: a response handed in registers the user gateway, which then has cargo for this trip.
     const registration = gateway
       ? await runRegistrationLegWith(connector, gateway, options, { reporter, logger, signal: io.signal })
@@ -334,7 +332,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 }
 
 function verboseLogger(options: ParsedOptions, name: string) {
-  return options.verbose === true ? createStderrJsonLogger(name) : silentLogger;
+  return options.verbose === true ? jsonLineLogger(name) : silentLogger;
 }
 
 /** The gateway the options name: its CoSocket socket, or its CogRPC server and how to trust it. */

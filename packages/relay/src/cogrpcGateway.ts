@@ -13,6 +13,7 @@ import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
 import * as grpc from '@grpc/grpc-js';
+import { type Logger } from '@twitter-relaynet/core';
 import {
   certificateFingerprint,
   type ClientTls,
@@ -20,7 +21,6 @@ import {
   type CollectedCargo,
   CourierRegistrationClient,
   GrpcCallError,
-  type Logger,
 } from '@twitter-relaynet/cogrpc';
 
 import { describeError } from './flashdrive';
@@ -32,6 +32,7 @@ import {
   type GatewayConnector,
   RefusalDisposition,
 } from './gateway';
+import { RelayError } from './errors';
 
 /** How the relay trusts the server. */
 export type GatewayTrust =
@@ -41,7 +42,7 @@ export type GatewayTrust =
   | { readonly kind: 'plaintext' };
 
 /** The server presented a certificate the relay does not trust: nothing is sent to it. */
-export class GatewayCertificateError extends Error {}
+export class GatewayCertificateError extends RelayError {}
 
 /** Time the look at the server's certificate has to complete its TLS handshake. */
 const PROBE_TIMEOUT_MS = 30_000;

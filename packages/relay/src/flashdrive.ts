@@ -16,6 +16,8 @@ import {
   readMessageType,
 } from '@twitter-relaynet/core';
 
+import { RelayError } from './errors';
+
 export type MessageKind = 'cargo' | 'cca';
 
 /** File name extension of each kind: collected messages are saved as `<uuid>.cargo` and `<uuid>.cca`. */
@@ -24,7 +26,7 @@ export const KIND_EXTENSION: Record<MessageKind, string> = { cargo: '.cargo', cc
 const KIND_NAME: Record<MessageKind, string> = { cargo: 'cargo', cca: 'CCA' };
 
 /** The file is not a valid cargo or CCA: it is reported and left where it is. */
-export class InvalidMessageError extends Error {}
+export class InvalidMessageError extends RelayError {}
 
 /** A regular file in the incoming folder that looks like cargo or a CCA (by its format signature). */
 export interface FlashdriveFile {

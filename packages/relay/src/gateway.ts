@@ -4,6 +4,7 @@
  * say goodbye. relay.ts holds the trip's logic once against this contract; CoSocket (a Unix socket on this
  * computer) and CogRPC (gRPC over TLS, across the network) each implement it.
  */
+import { type Logger } from '@twitter-relaynet/core';
 import {
   CoSocketClient,
   CoSocketQuitError,
@@ -12,11 +13,11 @@ import {
   QuitReason,
   type RefusedDelivery,
   RefusalDisposition,
-  type Logger,
 } from '@twitter-relaynet/cosocket';
 
 import { describeError } from './flashdrive';
 import { coSocketRegistrationExchange, type RegistrationExchange } from './registration';
+import { RelayError } from './errors';
 
 export { type CollectedMessage, type RefusedDelivery, RefusalDisposition };
 
@@ -29,7 +30,7 @@ export interface DeliveryCallbacks {
 }
 
 /** The gateway refused a collection, saying why; `disposition` says whether the CCA may be presented again. */
-export class CollectionRefusedError extends Error {
+export class CollectionRefusedError extends RelayError {
   public constructor(
     public readonly reason: string,
     public readonly disposition: RefusalDisposition,

@@ -1,3 +1,4 @@
+export { RelayError } from './errors';
 export { main, makeCommand, MAX_WAIT_SECONDS, type CliIo } from './cli';
 export { runRelay, type RelayOptions, type RelayDependencies } from './relay';
 export {

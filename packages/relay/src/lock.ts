@@ -14,6 +14,8 @@ import { hostname } from 'node:os';
 import { open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { RelayError } from './errors';
+
 export const LOCK_NAME = '.relay.lock';
 export const HEARTBEAT_MS = 15_000;
 export const STALE_AFTER_MS = 120_000;
@@ -28,7 +30,7 @@ export interface LockHolder {
 }
 
 /** Another run holds the flashdrive. */
-export class FlashdriveLockedError extends Error {
+export class FlashdriveLockedError extends RelayError {
   public constructor(
     public readonly lockPath: string,
     public readonly holder: LockHolder | null,

@@ -19,17 +19,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 
-import {
-  CoSocketClient,
-  CoSocketQuitError,
-  CoSocketRefusalError,
-  type Logger,
-  QuitReason,
-  silentLogger,
-} from '@twitter-relaynet/cosocket';
+import { type Logger, silentLogger } from '@twitter-relaynet/core';
+import { CoSocketClient, CoSocketQuitError, CoSocketRefusalError, QuitReason } from '@twitter-relaynet/cosocket';
 
 import { describeError, isIgnoredName, readMessageFile, syncDirectory, writeDurably } from './flashdrive';
 import { ExitCode, type Reporter } from './output';
+import { RelayError } from './errors';
 
 /** The subfolder of user-gw/ and relayer-gw/ holding registration messages. */
 export const REGISTRATION_FOLDER = 'registration';
@@ -45,10 +40,10 @@ const MAX_REGISTRATION_FILE_LENGTH = 65_536;
  */
 export type RegistrationExchange = (body: Buffer) => Promise<Buffer>;
 
-export class RegistrationRefusedError extends Error {}
+export class RegistrationRefusedError extends RelayError {}
 
 /** The gateway does not offer registration exchanges (an older gateway): the leg is skipped. */
-export class RegistrationUnsupportedError extends Error {}
+export class RegistrationUnsupportedError extends RelayError {}
 
 export interface RegistrationLegOptions {
   readonly side: 'user-gateway' | 'relayer-gateway';
@@ -193,7 +188,7 @@ class RegistrationLeg {
     } catch (error) {
       if (!(error instanceof RegistrationRefusedError)) throw error;
       this.result.refused++;
-      this.logger.warn({ file: path, reason: error.message }, 'Registration message refused by the gateway');
+      this.logger.warn({ file: path, err: error.message }, 'Registration message refused by the gateway');
       this.reporter.line(`relay: ${this.display(path)}: refused by the gateway: ${error.message}`);
       await this.setAside(path);
       return null;

@@ -1,3 +1,4 @@
+import { type Logger, silentLogger } from '@twitter-relaynet/core';
 /**
  * One relay run against one gateway: deliver the cargo in `incoming`, wait, collect (once per CCA carried,
  * or once without a CCA) into `outgoing`.
@@ -10,8 +11,6 @@ import { randomUUID } from 'node:crypto';
 import { lstat, mkdir, rename, unlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-
-import { silentLogger, type Logger } from '@twitter-relaynet/cosocket';
 
 import {
   checkMessage,

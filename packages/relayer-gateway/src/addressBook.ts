@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 
+import { ConfigurationError } from '@twitter-relaynet/config';
 import type { ClientTls } from '@twitter-relaynet/pogrpc';
 
 import type { PublicEndpointRoute } from './config';
@@ -28,23 +29,23 @@ interface BookEntry {
 
 const systemCas = (): ClientTls => ({ caPem: rootCertificates.join('\n') });
 
-/** The address book's entries (none when the file does not exist); throws with the file's name when malformed. */
+/** The address book's entries (none when the file does not exist); a ConfigurationError naming the file when malformed. */
 export function readAddressBook(path: string): ReadonlyMap<string, BookEntry> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw new Error(`Cannot read the address book ${path}: ${(error as Error).message}`);
+    throw new ConfigurationError(`Cannot read the address book ${path}: ${(error as Error).message}`);
   }
   let book: unknown;
   try {
     book = JSON.parse(text);
   } catch {
-    throw new Error(`The address book ${path} is not valid JSON`);
+    throw new ConfigurationError(`The address book ${path} is not valid JSON`);
   }
   if (!book || typeof book !== 'object' || Array.isArray(book)) {
-    throw new Error(
+    throw new ConfigurationError(
       `The address book ${path} must be an object: {"<internet address>": {"address": "host:port", ...}}`,
     );
   }
@@ -52,7 +53,7 @@ export function readAddressBook(path: string): ReadonlyMap<string, BookEntry> {
   for (const [name, entry] of Object.entries(book as Record<string, unknown>)) {
     const { address, tlsCertificatePath } = (entry ?? {}) as { address?: unknown; tlsCertificatePath?: unknown };
     if (typeof address !== 'string' || (tlsCertificatePath !== undefined && typeof tlsCertificatePath !== 'string')) {
-      throw new Error(
+      throw new ConfigurationError(
         `The address book ${path}: the entry of ${name} needs "address" (host:port) and at most "tlsCertificatePath"`,
       );
     }

@@ -10,11 +10,12 @@ import { join } from 'node:path';
 
 import { CommanderError } from 'commander';
 
+import { ConfigurationError } from '@twitter-relaynet/config';
 import { describeDaemonCommandLineFuzz } from '@twitter-relaynet/test-support';
 import { generateSelfSignedCertificate } from '@twitter-relaynet/pogrpc';
 
 import { makeCommand } from './cli';
-import { ConfigError, resolveConfig, type RelayerGatewayFlags } from './config';
+import { resolveConfig, type RelayerGatewayFlags } from './config';
 
 /** Largest delay setTimeout honours (beyond it Node fires after 1 ms: a busy loop). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -45,20 +46,20 @@ describeDaemonCommandLineFuzz({
     command.parse(['node', 'relayer-gateway', ...argv], { from: 'node' });
     return resolveConfig(command.opts<RelayerGatewayFlags>(), environment);
   },
-  usageErrors: [CommanderError, ConfigError],
+  usageErrors: [CommanderError, ConfigurationError],
   addressKeys: ['pogrpcAddress'],
 });
 
 /** A poll interval above 2^31-1 ms would make Node fire the timer at once, in a busy loop. */
 test('a poll interval beyond what a timer holds is a usage error', () => {
-  expect(() => resolveConfig({ pollInterval: String(MAX_TIMER_MS + 1) }, {})).toThrow(ConfigError);
+  expect(() => resolveConfig({ pollInterval: String(MAX_TIMER_MS + 1) }, {})).toThrow(ConfigurationError);
 });
 
 describe('CogRPC flags', () => {
   test('CogRPC is off unless an address is given; TLS flags without one are a usage error', () => {
     expect(resolveConfig({}, {}).cogrpc).toBeNull();
-    expect(() => resolveConfig({ cogrpcTlsCert: '/c.pem', cogrpcTlsKey: '/k.pem' }, {})).toThrow(ConfigError);
-    expect(() => resolveConfig({ cogrpcPlaintext: true }, {})).toThrow(ConfigError);
+    expect(() => resolveConfig({ cogrpcTlsCert: '/c.pem', cogrpcTlsKey: '/k.pem' }, {})).toThrow(ConfigurationError);
+    expect(() => resolveConfig({ cogrpcPlaintext: true }, {})).toThrow(ConfigurationError);
   });
 
   test('self-signed by default, given files, or plaintext; the variable stands in for the flag', () => {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 
 import type { Command } from 'commander';
 
-import { DAEMON_EXIT } from '@twitter-relaynet/config';
+import { ConfigurationError, DAEMON_EXIT } from '@twitter-relaynet/config';
 import {
   daemonCommand,
   type DaemonIo,
@@ -12,7 +12,6 @@ import {
 } from '@twitter-relaynet/daemon-kit';
 
 import {
-  ConfigError,
   DEFAULT_DELIVERY_LEASE_MS,
   DEFAULT_POGRPC_ADDRESS,
   ENV,
@@ -104,7 +103,7 @@ export function makeCommand(io: DaemonIo): Command {
 const startDaemon = daemonMain({
   makeCommand,
   resolve: (flags: RelayerGatewayFlags, env: Env) => resolveConfig(flags, env),
-  usageErrors: [ConfigError],
+  usageErrors: [ConfigurationError],
   create: (config, sinks) => new RelayerGatewayDaemon({ config, ...sinks }),
 });
 
@@ -117,7 +116,7 @@ export async function main(argv: readonly string[], env: Env, io: DaemonIo): Pro
     argv: [...argv.slice(0, 2), ...argv.slice(3)],
     io,
     resolve: (flags: RelayerGatewayFlags) => resolveConfig(flags, env),
-    usageErrors: [ConfigError],
+    usageErrors: [ConfigurationError],
   });
   return typeof config === 'number' ? config : reportHealth(config, io);
 }

@@ -1,5 +1,5 @@
 import type { CollectableCargo } from '@twitter-relaynet/cogrpc';
-import type { Logger } from '@twitter-relaynet/core';
+import { errorMessage, type Logger } from '@twitter-relaynet/core';
 import type { CargoCollection } from '@twitter-relaynet/gateway';
 
 import { asOutage, type Reachability } from './outage';
@@ -23,7 +23,7 @@ export function watchedCollection(
     collection.interrupted().catch((error: unknown) => {
       if (asOutage(error, options.database) !== error) return; // the outage is logged once, by the stores
       options.logger.warn(
-        { ccaId: collection.ccaId, err: error instanceof Error ? error.message : String(error) },
+        { ccaId: collection.ccaId, err: errorMessage(error) },
         'Could not record that a cargo collection was cut off: its CCA stays spent',
       );
     });

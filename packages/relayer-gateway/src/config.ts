@@ -4,7 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 
-import { defaultDataRoot, readCertificateFile } from '@twitter-relaynet/config';
+import { ConfigurationError, defaultDataRoot, readCertificateFile } from '@twitter-relaynet/config';
 import { isValidDomainName } from '@twitter-relaynet/core';
 
 import { readAddressBook } from './addressBook';
@@ -109,15 +109,13 @@ export { defaultDataRoot };
 /** Longest poll interval (one hour): beyond 2^31-1 ms Node would fire the timer at once, in a busy loop. */
 export const MAX_POLL_INTERVAL_MS = 3_600_000;
 
-export class ConfigError extends Error {}
-
 function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== '' ? value : undefined;
 }
 
 function parsePositiveInteger(value: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) <= 0 || Number(value) > max) {
-    throw new ConfigError(
+    throw new ConfigurationError(
       `${what} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''} (got "${value}")`,
     );
   }
@@ -127,7 +125,7 @@ function parsePositiveInteger(value: string, what: string, max = Number.MAX_SAFE
 function checkHostPort(value: string, flag = '--pogrpc-address'): string {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
   if (!match || Number(match[2]) > 65535) {
-    throw new ConfigError(`${flag} must be host:port (got "${value}")`);
+    throw new ConfigurationError(`${flag} must be host:port (got "${value}")`);
   }
   return value.trim();
 }
@@ -146,7 +144,7 @@ export function resolveConfig(flags: RelayerGatewayFlags, env: Env): RelayerGate
     // Read again at every delivery; a book that is wrong at start is a usage error rather than failed deliveries.
     readAddressBook(addressBook);
   } catch (error) {
-    throw new ConfigError(`--address-book: ${(error as Error).message}`);
+    throw new ConfigurationError(`--address-book: ${(error as Error).message}`);
   }
   return {
     dataRoot,
@@ -183,10 +181,12 @@ function checkDatabaseUrl(value: string | undefined): string | null {
   try {
     url = new URL(value.trim());
   } catch {
-    throw new ConfigError('--database-url must be a postgres://user@host:port/database URL (got an unparsable value)');
+    throw new ConfigurationError(
+      '--database-url must be a postgres://user@host:port/database URL (got an unparsable value)',
+    );
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError(`--database-url must be a postgres:// or postgresql:// URL (got ${url.protocol}//…)`);
+    throw new ConfigurationError(`--database-url must be a postgres:// or postgresql:// URL (got ${url.protocol}//…)`);
   }
   return value.trim();
 }
@@ -208,13 +208,13 @@ function resolveCogRPC(
   const keyPath = pick(flags.cogrpcTlsKey, ENV.COGRPC_TLS_KEY, '');
   if (!address) {
     if (certPath || keyPath || flags.cogrpcPlaintext)
-      throw new ConfigError('--cogrpc-tls-cert, --cogrpc-tls-key and --cogrpc-plaintext need --cogrpc-address');
+      throw new ConfigurationError('--cogrpc-tls-cert, --cogrpc-tls-key and --cogrpc-plaintext need --cogrpc-address');
     return null;
   }
   if (Boolean(certPath) !== Boolean(keyPath))
-    throw new ConfigError('--cogrpc-tls-cert and --cogrpc-tls-key go together');
+    throw new ConfigurationError('--cogrpc-tls-cert and --cogrpc-tls-key go together');
   if (certPath && flags.cogrpcPlaintext)
-    throw new ConfigError('--cogrpc-plaintext excludes --cogrpc-tls-cert/--cogrpc-tls-key');
+    throw new ConfigurationError('--cogrpc-plaintext excludes --cogrpc-tls-cert/--cogrpc-tls-key');
   return {
     address: checkHostPort(address, '--cogrpc-address'),
     tls: flags.cogrpcPlaintext
@@ -238,10 +238,10 @@ function listOf(values: readonly string[] | undefined, variable: string, env: En
 function splitPair(value: string, flag: string, right: string): [string, string] {
   const at = value.indexOf('=');
   if (at <= 0 || at === value.length - 1)
-    throw new ConfigError(`${flag} must be INTERNET-ADDRESS=${right} (got "${value}")`);
+    throw new ConfigurationError(`${flag} must be INTERNET-ADDRESS=${right} (got "${value}")`);
   const address = value.slice(0, at).trim().toLowerCase();
   if (!isValidDomainName(address))
-    throw new ConfigError(`${flag}: "${value.slice(0, at)}" is not an Internet address (a domain name)`);
+    throw new ConfigurationError(`${flag}: "${value.slice(0, at)}" is not an Internet address (a domain name)`);
   return [address, value.slice(at + 1).trim()];
 }
 
@@ -249,20 +249,23 @@ function resolvePublicEndpoints(flags: RelayerGatewayFlags, env: Env): ReadonlyM
   const addresses = new Map<string, string>();
   for (const item of listOf(flags.publicEndpoint, ENV.PUBLIC_ENDPOINTS, env)) {
     const [address, target] = splitPair(item, '--public-endpoint', 'HOST:PORT');
-    if (addresses.has(address)) throw new ConfigError(`--public-endpoint: ${address} is given twice`);
+    if (addresses.has(address)) throw new ConfigurationError(`--public-endpoint: ${address} is given twice`);
     addresses.set(address, checkHostPort(target, '--public-endpoint'));
   }
   const certificates = new Map<string, string>();
   for (const item of listOf(flags.publicEndpointCertificate, ENV.PUBLIC_ENDPOINT_CERTIFICATES, env)) {
     const [address, path] = splitPair(item, '--public-endpoint-certificate', 'FILE');
     if (!addresses.has(address)) {
-      throw new ConfigError(`--public-endpoint-certificate: ${address} has no --public-endpoint ${address}=HOST:PORT`);
+      throw new ConfigurationError(
+        `--public-endpoint-certificate: ${address} has no --public-endpoint ${address}=HOST:PORT`,
+      );
     }
-    if (certificates.has(address)) throw new ConfigError(`--public-endpoint-certificate: ${address} is given twice`);
+    if (certificates.has(address))
+      throw new ConfigurationError(`--public-endpoint-certificate: ${address} is given twice`);
     try {
       certificates.set(address, readCertificateFile(resolve(path)));
     } catch (error) {
-      throw new ConfigError(`--public-endpoint-certificate ${address}: ${(error as Error).message}`);
+      throw new ConfigurationError(`--public-endpoint-certificate ${address}: ${(error as Error).message}`);
     }
   }
   return new Map(

@@ -13,7 +13,7 @@ import {
   GatewayRegistrationRefusedError,
   type ServerTls,
 } from '@twitter-relaynet/cogrpc';
-import { type Certificate, type Logger } from '@twitter-relaynet/core';
+import { type Certificate, errorMessage, type Logger } from '@twitter-relaynet/core';
 import {
   ensurePrivateDirectory,
   IntervalPoller,
@@ -41,7 +41,7 @@ import {
   INTERNET_QUEUE,
   InternetDelivery,
   logFutureDatedCargo,
-  openSqliteStores,
+  openGatewaySqliteStores,
   ParcelRefusedError,
   RegistrationRequestRefusedError,
   RelayingGateway,
@@ -237,7 +237,7 @@ export class RelayerGatewayDaemon {
 
   private async openStores(): Promise<GatewayStores> {
     const { databaseUrl } = this.config;
-    if (!databaseUrl) return openSqliteStores(this.path(FILES.database));
+    if (!databaseUrl) return openGatewaySqliteStores(this.path(FILES.database));
     // Typed through the type-only import: the type checker may resolve this dynamic import to the built copy.
     const { openPostgresStores } = (await import('@twitter-relaynet/gateway-postgres')) as unknown as PostgresModule;
     this.postgres = await openPostgresStores({
@@ -266,7 +266,7 @@ export class RelayerGatewayDaemon {
    */
   private logFailure(message: string, error: unknown): void {
     if (this.postgres && !this.postgres.reachable) return;
-    this.logger.error({ err: error instanceof Error ? error.message : String(error) }, message);
+    this.logger.error({ err: errorMessage(error) }, message);
   }
 
   private printBanner(): void {
@@ -329,11 +329,7 @@ export class RelayerGatewayDaemon {
     ensurePrivateDirectory(responses);
     const registered = await answerRegistrationRequests(requests, this.gateway, {
       responsesDirectory: responses,
-      onError: (file, error) =>
-        this.logger.warn(
-          { file, err: error instanceof Error ? error.message : String(error) },
-          'Registration request refused',
-        ),
+      onError: (file, error) => this.logger.warn({ file, err: errorMessage(error) }, 'Registration request refused'),
     });
     for (const userGatewayId of registered) {
       this.logger.info({ userGatewayId, responses }, 'Registration request answered');
@@ -386,7 +382,7 @@ export class RelayerGatewayDaemon {
         // A spent or expired CCA is genuine but worthless: answer "nothing for you" rather than
         // a protocol error, so the relay can drop it instead of presenting it forever (as it would
         // after a crash between our acceptance and its deletion of the file).
-        this.logger.warn({ reason: error.message }, 'Spent or expired CCA: nothing to collect');
+        this.logger.warn({ err: error.message }, 'Spent or expired CCA: nothing to collect');
         return {
           items: [],
           refusal: { reason: `CCA refused: ${error.message}`, disposition: RefusalDisposition.FINAL },

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { type Logger, writeFileAtomically } from '@twitter-relaynet/core';
+import { errorMessage, type Logger, writeFileAtomically } from '@twitter-relaynet/core';
 
 export interface HealthReport {
   readonly ready: boolean;
@@ -45,7 +45,7 @@ export class Health {
     try {
       await writeFileAtomically(this.file, JSON.stringify(this.report) + '\n', 0o644);
     } catch (error) {
-      this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Could not write health.json');
+      this.logger.warn({ err: errorMessage(error) }, 'Could not write health.json');
     }
   }
 

@@ -7,6 +7,5 @@ export {
   DEFAULT_POGRPC_ADDRESS,
   type RelayerGatewayConfig,
   type RelayerGatewayFlags,
-  ConfigError,
 } from './config';
 export { main } from './cli';

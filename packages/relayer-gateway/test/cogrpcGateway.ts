@@ -3,7 +3,7 @@
  * to make cargo and CCAs: what a courier meets at the Internet end.
  */
 import { createCogRPCServer, type CogRPCServer, type ServerTls } from '@twitter-relaynet/cogrpc';
-import { MemoryLogger } from '@twitter-relaynet/gateway';
+import { MemoryLogger } from '@twitter-relaynet/core';
 import { makeParcelToAdapter, makeParcelToApp, makeWorld, type World } from '@twitter-relaynet/test-support/gateway';
 
 import { toCogRPCRefusal } from '../src/cogrpc';

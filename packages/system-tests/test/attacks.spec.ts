@@ -18,11 +18,12 @@ import {
   generateRsaKeyPair,
   Parcel,
   pemToDer,
+  silentLogger,
 } from '@twitter-relaynet/core';
 import { CoSocketClient, RefusalDisposition } from '@twitter-relaynet/cosocket';
 import { selfIssueGatewayCertificate } from '@twitter-relaynet/gateway';
 import { PogRPCClient } from '@twitter-relaynet/pogrpc';
-import { makeHandshakeSigner, PoWebSocketConnection, silentLogger } from '@twitter-relaynet/powebsocket';
+import { makeHandshakeSigner, PoWebSocketConnection } from '@twitter-relaynet/powebsocket';
 import WebSocket from 'ws';
 
 import { ADAPTER_ADDRESS, buildExecutables, waitFor, World } from './world';

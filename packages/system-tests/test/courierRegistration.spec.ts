@@ -19,13 +19,13 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { silentLogger } from '@twitter-relaynet/core';
 import { CourierRegistrationClient, GatewayRegistrationRefusedError } from '@twitter-relaynet/cogrpc';
 import {
   PoWebSocketGatewayTransport,
   PrivateEndpoint,
   readConnectionParameters,
   serializeDeliveryAuthorization,
-  silentLogger,
 } from '@twitter-relaynet/endpoint';
 
 import { PlainReporter, registrationExchangeOf, runRegistrationLeg } from '@twitter-relaynet/relay';

@@ -6,10 +6,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { ConfigurationError } from '@twitter-relaynet/config';
 import { describeWithPostgres, useTestDatabase } from '@twitter-relaynet/test-support';
 import pg from 'pg';
 
-import { ConfigError, resolveConfig } from '@twitter-relaynet/relayer-gateway';
+import { resolveConfig } from '@twitter-relaynet/relayer-gateway';
 import { buildExecutables, Daemon } from './world';
 
 const PRELOAD = join(__dirname, 'loaded-modules.cjs');
@@ -24,7 +25,7 @@ test('the database URL comes from --database-url, else DATABASE_URL; none means 
   expect(
     resolveConfig({ databaseUrl: 'postgresql://u@other/y' }, { DATABASE_URL: 'postgres://u@db/x' }).databaseUrl,
   ).toBe('postgresql://u@other/y');
-  expect(() => resolveConfig({ databaseUrl: 'mysql://u@db/x' }, {})).toThrow(ConfigError);
+  expect(() => resolveConfig({ databaseUrl: 'mysql://u@db/x' }, {})).toThrow(ConfigurationError);
   expect(() => resolveConfig({ databaseUrl: 'not a url' }, {})).toThrow('--database-url must be a postgres://');
 });
 

@@ -6,10 +6,17 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { Certificate, generateRsaKeyPair, Parcel, pemToDer, derSerializePublicKey } from '@twitter-relaynet/core';
+import {
+  Certificate,
+  derSerializePublicKey,
+  generateRsaKeyPair,
+  Parcel,
+  pemToDer,
+  silentLogger,
+} from '@twitter-relaynet/core';
 import { createMemoryStores, selfIssueGatewayCertificate, UserGateway } from '@twitter-relaynet/gateway';
 import { PogRPCClient } from '@twitter-relaynet/pogrpc';
-import { makeHandshakeSigner, PoWebSocketConnection, silentLogger } from '@twitter-relaynet/powebsocket';
+import { makeHandshakeSigner, PoWebSocketConnection } from '@twitter-relaynet/powebsocket';
 
 import { ADAPTER_ADDRESS, buildExecutables, countOf, REPO, waitFor, World } from './world';
 
@@ -178,7 +185,7 @@ describe('security', () => {
     expect(world.courier.files(world.courier.toRelayer)).not.toContain('again.cca');
     expect(world.courier.files(join(world.courier.toRelayer, 'refused'))).toEqual(['again.cca']);
     await waitFor('the reuse to be logged', () =>
-      world.relayer.logs().some((l) => l.msg === 'CCA refused' && l.error === 'CcaReusedError'),
+      world.relayer.logs().some((l) => l.msg === 'CCA refused' && l.refusal === 'CcaReusedError'),
     );
 
     // A CCA from a user gateway the relaying gateway never registered.
@@ -195,7 +202,7 @@ describe('security', () => {
     );
     expect(world.courier.files(folder)).toEqual([]);
     await waitFor('the refusal to be logged', () =>
-      world.relayer.logs().some((l) => l.msg === 'CCA refused' && l.error === 'CcaUnauthorizedSenderError'),
+      world.relayer.logs().some((l) => l.msg === 'CCA refused' && l.refusal === 'CcaUnauthorizedSenderError'),
     );
     expect(world.courier.files(join(world.courier.toRelayer, 'refused'))).toEqual(['again.cca', 'rogue.cca']);
     rmSync(join(world.courier.toRelayer, 'refused'), { recursive: true });

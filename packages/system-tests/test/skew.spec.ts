@@ -22,7 +22,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 import { describeClockStatus, readClockStatus } from '@twitter-relaynet/config';
-import { CLOCK_SKEW_REFUSED_PARCEL_ID, openSqliteStores, peerQueue } from '@twitter-relaynet/gateway';
+import { CLOCK_SKEW_REFUSED_PARCEL_ID, openGatewaySqliteStores, peerQueue } from '@twitter-relaynet/gateway';
 import { decodeTweet, TWEET_TYPE } from '@twitter-relaynet/twitter-service';
 
 import { buildExecutables, countOf, type LogLine, REPO, skewedEnv, waitFor, World } from './world';
@@ -275,7 +275,7 @@ function runApp(world: World, args: readonly string[]): Promise<AppRun> {
 async function forgetClockNotices(world: World): Promise<void> {
   const userGatewayId = /user-gateway: node id (\S+)/.exec(world.userGateway.stdout)![1];
   const relayerId = /relayer-gateway: node id (\S+)/.exec(world.relayer.stdout)![1];
-  const stores = openSqliteStores(world.path('relayer-gateway', 'gateway.sqlite'));
+  const stores = openGatewaySqliteStores(world.path('relayer-gateway', 'gateway.sqlite'));
   try {
     const key = { queue: peerQueue(userGatewayId), senderId: relayerId, id: CLOCK_SKEW_REFUSED_PARCEL_ID };
     expect(await stores.parcels.delete(key)).toBe(true);

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { Certificate, derDeserializeRsaPrivateKey, type KeyPair, pemToDer } from '@twitter-relaynet/core';
+import { Certificate, derDeserializeRsaPrivateKey, type KeyPair, pemToDer, silentLogger } from '@twitter-relaynet/core';
 import {
   type DeliveryAuthorization,
   deserializeDeliveryAuthorization,
@@ -18,7 +18,6 @@ import {
   PublicEndpoint,
   readConnectionParameters,
   serializeDeliveryAuthorization,
-  silentLogger,
 } from '@twitter-relaynet/endpoint';
 import {
   buildPackages,

@@ -23,7 +23,7 @@ export interface DaemonCommandLine {
   readonly flags: readonly string[];
   /** Parse `argv` (after `node <name>`) and resolve the configuration against `environment`. */
   parse(argv: readonly string[], environment: Record<string, string>): { readonly pollIntervalMs: number };
-  /** The usage errors (CommanderError, the daemon's ConfigError). */
+  /** The usage errors (CommanderError, the daemon's ConfigurationError). */
   readonly usageErrors: readonly ErrorClass[];
   /** Configuration keys holding addresses rather than paths. */
   readonly addressKeys?: readonly string[];

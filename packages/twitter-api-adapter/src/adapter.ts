@@ -18,14 +18,12 @@ import {
   deserializeDeliveryAuthorization,
   PeerError,
   PublicEndpoint,
-  silentLogger,
   systemClock,
   type Clock,
   type DeliveryAuthorization,
   type GatewayResolver,
   type GatewayRoute,
   type IncomingMessage,
-  type Logger,
 } from '@twitter-relaynet/endpoint';
 import {
   decodeTweet,
@@ -40,7 +38,7 @@ import {
   type UserCredentials,
 } from '@twitter-relaynet/twitter-service';
 
-import { backoffDelay, type BackoffOptions } from '@twitter-relaynet/core';
+import { backoffDelay, type BackoffOptions, errorMessage, type Logger, silentLogger } from '@twitter-relaynet/core';
 import { AdapterStore, type SubscriptionRecord, type TweetRecord } from './store';
 import { classifyApiError, type ApiFailure, type XApi, type XEndpoint } from './xApi';
 
@@ -159,7 +157,7 @@ export class TwitterApiAdapter {
   /** Run a work pass soon (serialized: one pass at a time). */
   trigger(): void {
     if (this.closed || (this.options.workIntervalMs ?? 1000) === 0) return;
-    void this.runOnce().catch((error) => this.logger.error({ error: describe(error) }, 'Work pass failed'));
+    void this.runOnce().catch((error) => this.logger.error({ err: errorMessage(error) }, 'Work pass failed'));
   }
 
   /** One pass: post due tweets, send outcomes, sync due timelines. Concurrent calls share one pass. */
@@ -199,7 +197,7 @@ export class TwitterApiAdapter {
       }
     } catch (error) {
       if (error instanceof MalformedServiceMessageError || error instanceof PeerError) {
-        this.logger.error({ ...fields, error: error.message }, 'Refused a malformed message (acknowledged, dropped)');
+        this.logger.error({ ...fields, err: error.message }, 'Refused a malformed message (acknowledged, dropped)');
         return;
       }
       throw error; // a store failure: not acknowledged, the gateway delivers it again
@@ -681,8 +679,4 @@ class ApiCallError extends Error {
  */
 export function comparableText(text: string): string {
   return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&').normalize('NFC').trim();
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 
-import { DAEMON_EXIT } from '@twitter-relaynet/config';
+import { ConfigurationError, DAEMON_EXIT } from '@twitter-relaynet/config';
 import { daemonCommand, type DaemonIo, daemonMain, describeVariables } from '@twitter-relaynet/daemon-kit';
 
 import {
@@ -15,7 +15,6 @@ import {
   loadConfig,
 } from './config';
 import { TwitterApiAdapterDaemon } from './daemon';
-import { ConfigError } from './errors';
 
 /** Exit statuses (documented in --help): the daemons' own. */
 export const EXIT = DAEMON_EXIT;
@@ -75,6 +74,6 @@ export function makeCommand(io: Io): Command {
 export const main = daemonMain({
   makeCommand,
   resolve: (flags: AdapterFlags, env: Env) => loadConfig(flags, env),
-  usageErrors: [ConfigError],
+  usageErrors: [ConfigurationError],
   create: (config, sinks) => new TwitterApiAdapterDaemon({ config, ...sinks }),
 });

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
+import { ConfigurationError, X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 import { generateSelfSignedCertificate } from '@twitter-relaynet/pogrpc';
 
 import {
@@ -17,7 +17,6 @@ import {
   type AdapterFlags,
   type Env,
 } from './config';
-import { ConfigError } from './errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'adapter-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,14 +43,14 @@ function certificateFile(name: string): { path: string; pem: string } {
   return { path, pem: certificatePem };
 }
 
-function configError(run: () => unknown): ConfigError {
+function configError(run: () => unknown): ConfigurationError {
   try {
     run();
   } catch (error) {
-    if (error instanceof ConfigError) return error;
+    if (error instanceof ConfigurationError) return error;
     throw error;
   }
-  throw new Error('expected a ConfigError');
+  throw new Error('expected a ConfigurationError');
 }
 
 describe('defaults', () => {

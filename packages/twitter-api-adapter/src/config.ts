@@ -8,6 +8,7 @@ import { rootCertificates } from 'node:tls';
 
 import {
   defaultDataRoot,
+  ConfigurationError,
   DotenvError,
   readCertificateFile,
   readDotenv,
@@ -17,8 +18,6 @@ import {
 } from '@twitter-relaynet/config';
 import { isValidDomainName } from '@twitter-relaynet/core';
 import type { GatewayRoute } from '@twitter-relaynet/endpoint';
-
-import { ConfigError } from './errors';
 
 export const ENV = {
   DATA_ROOT: 'RELAYNET_DATA_ROOT',
@@ -102,9 +101,9 @@ export function defaultEnvFile(): string {
 
 function parsePositiveInteger(value: string, variable: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(value) || Number(value) <= 0 || Number(value) > max) {
-    throw new ConfigError(
+    throw new ConfigurationError(
       `${variable} (${flag}) must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` ≤ ${max}` : ''} (got "${value}")`,
-      variable,
+      { variable },
     );
   }
   return Number(value);
@@ -113,20 +112,22 @@ function parsePositiveInteger(value: string, variable: string, flag: string, max
 function checkHostPort(value: string, variable: string, flag: string): string {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
   if (!match || Number(match[2]) > 65535) {
-    throw new ConfigError(`${variable} (${flag}) must be host:port (got "${value}")`, variable);
+    throw new ConfigurationError(`${variable} (${flag}) must be host:port (got "${value}")`, { variable });
   }
   return value;
 }
 
 function checkToken(value: string, variable: string, where: string): string {
   if (/^<.*>$/.test(value) || /^your[-_]/i.test(value)) {
-    throw new ConfigError(
+    throw new ConfigurationError(
       `${variable} (${where}) is still a placeholder ("${value}"): put the real value or remove it`,
-      variable,
+      { variable },
     );
   }
   if (/[\s"'\\]/.test(value) || /[^\x21-\x7e]/.test(value)) {
-    throw new ConfigError(`${variable} (${where}) contains spaces, quotes or non-ASCII characters`, variable);
+    throw new ConfigurationError(`${variable} (${where}) contains spaces, quotes or non-ASCII characters`, {
+      variable,
+    });
   }
   return value;
 }
@@ -136,19 +137,20 @@ function parseBaseUrl(value: string, variable: string, where: string): { baseUrl
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(
+    throw new ConfigurationError(
       `${variable} (${where}) is not a URL: "${value}" (e.g. https://api.x.com or ${DEFAULT_API_BASE_URL})`,
-      variable,
+      { variable },
     );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`${variable} (${where}) must be an http:// or https:// URL (got "${value}")`, variable);
+    throw new ConfigurationError(`${variable} (${where}) must be an http:// or https:// URL (got "${value}")`, {
+      variable,
+    });
   }
   if (url.search || url.hash || url.username || url.password) {
-    throw new ConfigError(
-      `${variable} (${where}) must have no query, fragment or user info (got "${value}")`,
+    throw new ConfigurationError(`${variable} (${where}) must have no query, fragment or user info (got "${value}")`, {
       variable,
-    );
+    });
   }
   const isRealApi =
     url.protocol === 'https:' && REAL_API_HOSTS.includes(url.hostname) && url.pathname.replace(/\/+$/, '') === '';
@@ -156,7 +158,7 @@ function parseBaseUrl(value: string, variable: string, where: string): { baseUrl
 }
 
 /**
- * Resolve the configuration; throws ConfigError naming the offending variable (and the .env file and line
+ * Resolve the configuration; throws ConfigurationError naming the offending variable (and the .env file and line
  * for a malformed file).
  */
 export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defaultEnvFile()): AdapterConfig {
@@ -170,8 +172,8 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
     if (!(error instanceof DotenvError)) throw error;
     // An unreadable file names no variable of its own: name the one that chose it.
     if (error.variable === undefined)
-      throw new ConfigError(`${error.message} (${ENV.ENV_FILE}, --env-file)`, ENV.ENV_FILE);
-    throw new ConfigError(error.message, error.variable);
+      throw new ConfigurationError(`${error.message} (${ENV.ENV_FILE}, --env-file)`, { variable: ENV.ENV_FILE });
+    throw new ConfigurationError(error.message, { variable: error.variable });
   }
 
   // TWITTER_* variables: environment first, then .env.
@@ -181,7 +183,7 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
     const fromFile = dotenv?.get(variable);
     if (fromFile !== undefined) {
       if (fromFile.trim() === '')
-        throw new ConfigError(`${variable} is empty in ${envFile}: set it or remove the line`, variable);
+        throw new ConfigurationError(`${variable} is empty in ${envFile}: set it or remove the line`, { variable });
       return { value: fromFile, where: envFile };
     }
     return { value: undefined, where: 'unset' };
@@ -203,18 +205,18 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
   const internet = pick(flags.internetAddress, ENV.INTERNET_ADDRESS);
   const internetAddress = (internet.value ?? DEFAULT_INTERNET_ADDRESS).toLowerCase();
   if (!isValidDomainName(internetAddress)) {
-    throw new ConfigError(
+    throw new ConfigurationError(
       `${ENV.INTERNET_ADDRESS} (--internet-address) must be a domain name (got "${internetAddress}")`,
-      ENV.INTERNET_ADDRESS,
+      { variable: ENV.INTERNET_ADDRESS },
     );
   }
 
   const gatewayValue = pick(flags.relayingGateway, ENV.RELAYING_GATEWAY).value;
   if (!gatewayValue) {
-    throw new ConfigError(
+    throw new ConfigurationError(
       `${ENV.RELAYING_GATEWAY} (--relaying-gateway) is required: host:port of the relaying gateway's PogRPC server, where ` +
         `replies go (e.g. 127.0.0.1:21477, with ${ENV.RELAYING_GATEWAY_CERTIFICATE} for its self-signed TLS certificate)`,
-      ENV.RELAYING_GATEWAY,
+      { variable: ENV.RELAYING_GATEWAY },
     );
   }
   const gatewayTarget = checkHostPort(gatewayValue, ENV.RELAYING_GATEWAY, '--relaying-gateway');
@@ -229,9 +231,9 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
         : { caPem: rootCertificates.join('\n') },
     };
   } catch (error) {
-    throw new ConfigError(
+    throw new ConfigurationError(
       `${ENV.RELAYING_GATEWAY_CERTIFICATE} (--relaying-gateway-certificate): ${(error as Error).message}`,
-      ENV.RELAYING_GATEWAY_CERTIFICATE,
+      { variable: ENV.RELAYING_GATEWAY_CERTIFICATE },
     );
   }
 
@@ -244,9 +246,9 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
     ? parsePositiveInteger(pageSize, ENV.TIMELINE_PAGE_SIZE, '--timeline-page-size', 100)
     : DEFAULT_TIMELINE_PAGE_SIZE;
   if (timelinePageSize < 5) {
-    throw new ConfigError(
+    throw new ConfigurationError(
       `${ENV.TIMELINE_PAGE_SIZE} (--timeline-page-size) must be between 5 and 100 (got ${timelinePageSize})`,
-      ENV.TIMELINE_PAGE_SIZE,
+      { variable: ENV.TIMELINE_PAGE_SIZE },
     );
   }
 
@@ -260,21 +262,19 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
   if (key.value !== undefined) checkToken(key.value, ENV.CONSUMER_KEY, key.where);
   if (secret.value !== undefined) checkToken(secret.value, ENV.CONSUMER_SECRET, secret.where);
   if (key.value === undefined && secret.value !== undefined) {
-    throw new ConfigError(
-      `${ENV.CONSUMER_SECRET} is set (${secret.where}) but ${ENV.CONSUMER_KEY} is not`,
-      ENV.CONSUMER_KEY,
-    );
+    throw new ConfigurationError(`${ENV.CONSUMER_SECRET} is set (${secret.where}) but ${ENV.CONSUMER_KEY} is not`, {
+      variable: ENV.CONSUMER_KEY,
+    });
   }
   if (key.value !== undefined && secret.value === undefined) {
-    throw new ConfigError(
-      `${ENV.CONSUMER_KEY} is set (${key.where}) but ${ENV.CONSUMER_SECRET} is not`,
-      ENV.CONSUMER_SECRET,
-    );
+    throw new ConfigurationError(`${ENV.CONSUMER_KEY} is set (${key.where}) but ${ENV.CONSUMER_SECRET} is not`, {
+      variable: ENV.CONSUMER_SECRET,
+    });
   }
   if (key.value === undefined && isRealApi) {
-    throw new ConfigError(
+    throw new ConfigurationError(
       `${ENV.CONSUMER_KEY} and ${ENV.CONSUMER_SECRET} are required with ${ENV.API_BASE_URL}=${baseUrl} (the real X API)`,
-      ENV.CONSUMER_KEY,
+      { variable: ENV.CONSUMER_KEY },
     );
   }
   // The user's credentials are the app's business, but a malformed pair is reported here too.
@@ -284,9 +284,9 @@ export function loadConfig(flags: AdapterFlags, env: Env, envFileDefault = defau
   if (accessSecret.value !== undefined) checkToken(accessSecret.value, ENV.ACCESS_TOKEN_SECRET, accessSecret.where);
   if ((accessKey.value === undefined) !== (accessSecret.value === undefined)) {
     const missing = accessKey.value === undefined ? ENV.ACCESS_TOKEN_KEY : ENV.ACCESS_TOKEN_SECRET;
-    throw new ConfigError(
+    throw new ConfigurationError(
       `${missing} is missing: set both ${ENV.ACCESS_TOKEN_KEY} and ${ENV.ACCESS_TOKEN_SECRET}, or neither`,
-      missing,
+      { variable: missing },
     );
   }
 

@@ -9,8 +9,9 @@
  * Outgoing parcels go to the relaying gateway configured by flag or variable (its address and TLS certificate);
  * the adapter never reads another process's folder. The outbox retries while that gateway is not up.
  */
+import { errorMessage, type Logger } from '@twitter-relaynet/core';
 import { IntervalPoller, listeningHost, publishServer, tlsHostnames } from '@twitter-relaynet/daemon-kit';
-import { ensurePrivateDirectory, type Logger } from '@twitter-relaynet/endpoint';
+import { ensurePrivateDirectory } from '@twitter-relaynet/endpoint';
 import { certificateFingerprint, loadOrCreateServerTlsIdentity, type PogRPCServer } from '@twitter-relaynet/pogrpc';
 
 import { TwitterApiAdapter } from './adapter';
@@ -88,8 +89,7 @@ export class TwitterApiAdapterDaemon {
     this.republishing = new IntervalPoller({
       intervalMs: REPUBLISH_INTERVAL_MS,
       task: () => this.adapter.endpoint.publishConnectionParameters(config.connectionParametersPath),
-      onError: (error) =>
-        logger.error({ error: (error as Error).message }, 'Could not publish the connection parameters'),
+      onError: (error) => logger.error({ err: errorMessage(error) }, 'Could not publish the connection parameters'),
     }).start();
     this.printBanner();
   }

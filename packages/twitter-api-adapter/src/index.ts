@@ -22,7 +22,6 @@ export {
   type ApiConfig,
   type Env,
 } from './config';
-export { ConfigError } from './errors';
 export {
   AdapterStore,
   ADAPTER_DATABASE_FILE,

@@ -456,7 +456,7 @@ describe('subscriptions', () => {
       await world.subscribe({ authorization });
       expect(world.adapter.store.listSubscriptions()).toEqual([]);
       expect(world.logger.find('error', /Refused a malformed message/)[0].fields).toMatchObject({
-        error: expect.stringContaining('not to the sender'),
+        err: expect.stringContaining('not to the sender'),
       });
     } finally {
       await someoneElse.close();

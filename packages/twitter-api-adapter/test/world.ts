@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { MemoryLogger } from '@twitter-relaynet/core';
 import {
   createMemoryStores,
   ManualClock,
-  MemoryLogger,
   PrivateEndpoint,
   PublicEndpoint,
   serializeDeliveryAuthorization,

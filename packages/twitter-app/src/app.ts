@@ -5,25 +5,37 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 
-import { DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS, MAX_TTL_SECONDS } from '@twitter-relaynet/core';
+import { ConfigurationError } from '@twitter-relaynet/config';
+import {
+  DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS,
+  type Logger,
+  MAX_TTL_SECONDS,
+  silentLogger,
+} from '@twitter-relaynet/core';
 import {
   ConnectionParametersError,
   PoWebSocketGatewayTransport,
   PrivateEndpoint,
   readConnectionParameters,
   serializeDeliveryAuthorization,
-  silentLogger,
   systemClock,
   type Clock,
   type GatewaySession,
   type GatewayTransport,
   type IncomingMessage,
-  type Logger,
   type PublicPeer,
 } from '@twitter-relaynet/endpoint';
 
-import type { AppPaths, UserCredentials } from './config';
-import { AppError, ConfigurationError, ExitCode, GatewayUnreachableError, IdentityRefusedError } from './errors';
+import type { AppPaths, LoadedCredentials } from './config';
+import {
+  AppError,
+  type AppProblem,
+  ExitCode,
+  exitCodeOf,
+  GatewayUnreachableError,
+  IdentityRefusedError,
+  isAppProblem,
+} from './errors';
 import * as service from './service';
 import {
   AppStore,
@@ -50,7 +62,7 @@ export const SUBSCRIPTION_RENEWAL_FRACTION = 1 / 3;
 
 export interface TwitterAppOptions {
   readonly paths: AppPaths;
-  readonly credentials: UserCredentials;
+  readonly credentials: LoadedCredentials;
   readonly clock?: Clock;
   readonly logger?: Logger;
   /** For tests: another transport than PoWebSocket over `paths.gatewaySocket`. */
@@ -81,7 +93,7 @@ export interface SendReport {
   /** How many are still queued in the app. */
   readonly queued: number;
   /** Why the others were not sent (the gateway not reachable, the adapter unknown); null if all were. */
-  readonly problem: AppError | null;
+  readonly problem: AppProblem | null;
   /** Made while this computer's clock was ahead: dated now in this run (sent with the others, or still queued). */
   readonly redated: readonly OutgoingTweet[];
 }
@@ -90,10 +102,10 @@ export interface SendReport {
  * The failures that stop a run from reaching the adapter through the gateway but lose nothing: the user gateway
  * not reachable (or not taking parcels), the adapter's connection parameters missing.
  */
-export function isReachProblem(error: unknown): error is AppError {
+export function isReachProblem(error: unknown): error is AppProblem {
   return (
-    error instanceof AppError &&
-    (error.exitCode === ExitCode.GATEWAY_UNREACHABLE || error.exitCode === ExitCode.CONFIGURATION)
+    isAppProblem(error) &&
+    (exitCodeOf(error) === ExitCode.GATEWAY_UNREACHABLE || exitCodeOf(error) === ExitCode.CONFIGURATION)
   );
 }
 
@@ -122,7 +134,7 @@ class CheckedTransport implements GatewayTransport {
   }
 
   private wrap(error: unknown): Error {
-    if (error instanceof AppError) return error;
+    if (isAppProblem(error)) return error;
     const detail = (error as Error)?.message ?? String(error);
     // 1003: the handshake signature was not accepted, i.e. our certificate is not one this gateway issued.
     if ((error as Error)?.name === 'HandshakeError' && (error as { closeCode?: number }).closeCode === 1003) {
@@ -175,7 +187,7 @@ class CheckedTransport implements GatewayTransport {
   }
 }
 
-function credentialsDigest(credentials: UserCredentials): string {
+function credentialsDigest(credentials: LoadedCredentials): string {
   return createHash('sha256').update(`${credentials.accessToken}\0${credentials.accessSecret}`).digest('hex');
 }
 
@@ -374,7 +386,7 @@ export class TwitterApp {
     const expired = this.store.expireQueuedTweets(now);
     const redated = this.redateTweetsMadeAhead(now);
     const sent: OutgoingTweet[] = [];
-    let problem: AppError | null = null;
+    let problem: AppProblem | null = null;
     for (const tweet of this.store.listQueuedTweets(now)) {
       try {
         const parcel = tweet.parcel ?? (await this.makeTweetParcel(tweet));
@@ -450,7 +462,7 @@ export class TwitterApp {
       report = await this.endpoint.collectMessages({ onMessage, keepAlive: false });
     } catch (error) {
       if (handlerError) throw handlerError;
-      if (error instanceof AppError) throw error;
+      if (isAppProblem(error)) throw error;
       throw new GatewayUnreachableError(this.options.paths.gatewaySocket, (error as Error).message, { cause: error });
     }
     return { ...counts, refused: report.refused };

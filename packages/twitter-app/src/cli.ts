@@ -6,15 +6,17 @@ import { createInterface } from 'node:readline';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import {
   CLOCK_STATUS_FILE,
+  ConfigurationError,
   describeClockStatus,
   describeUserGatewayRegistration,
   readClockStatus,
+  UsageError,
 } from '@twitter-relaynet/config';
-import { jsonLineLogger, silentLogger, type Logger } from '@twitter-relaynet/endpoint';
+import { jsonLineLogger, silentLogger, type Logger } from '@twitter-relaynet/core';
 
 import { isReachProblem, TwitterApp, type SendReport, type SubscriptionResult } from './app';
-import { ENV, loadCredentials, resolvePaths, type AppPaths, type UserCredentials } from './config';
-import { AppError, ConfigurationError, ExitCode, UsageError } from './errors';
+import { ENV, loadCredentials, resolvePaths, type AppPaths, type LoadedCredentials } from './config';
+import { type AppProblem, ExitCode, exitCodeOf, isAppProblem, withSuffix } from './errors';
 import {
   formatDate,
   formatNewItems,
@@ -48,7 +50,7 @@ const NAME = 'twitter-app';
 /** Ends an error that stopped a tweet before it was stored: nobody should count on it. */
 const NOT_SAVED = '; the tweet was not saved';
 /** `status` and `timeline --offline` read the store only: they need no credentials. */
-const OFFLINE_CREDENTIALS: UserCredentials = { accessToken: '', accessSecret: '', source: 'emulator' };
+const OFFLINE_CREDENTIALS: LoadedCredentials = { accessToken: '', accessSecret: '', source: 'emulator' };
 
 const GLOBAL_HELP = `
 Without a command: register with the user gateway and subscribe to your home timeline (first run; the
@@ -253,8 +255,8 @@ async function reachGateway(
 }
 
 /** Collect what the gateway holds, unless it is known to be unreachable. Returns the problem, if any. */
-async function collect(ui: Ui, app: TwitterApp, problem: AppError | null): Promise<AppError | null> {
-  if (problem?.exitCode === ExitCode.GATEWAY_UNREACHABLE) return problem;
+async function collect(ui: Ui, app: TwitterApp, problem: AppProblem | null): Promise<AppProblem | null> {
+  if (problem !== null && exitCodeOf(problem) === ExitCode.GATEWAY_UNREACHABLE) return problem;
   try {
     await app.collect(ui.warn);
   } catch (error) {
@@ -312,7 +314,7 @@ async function runDefault(ui: Ui, app: TwitterApp, stdin: CliIo['stdin']): Promi
       if (problem) ui.warn(problem.message);
     }
   }
-  return problem?.exitCode ?? ExitCode.OK;
+  return exitCodeOf(problem);
 }
 
 /** Save the tweet; a store that cannot take it (a full disk) is said plainly. */
@@ -332,12 +334,12 @@ async function runTweet(ui: Ui, app: TwitterApp, saved: OutgoingTweet): Promise<
   reportSending(ui, report, saved);
   if (report.problem) ui.warn(report.problem.message);
   reportClock(ui, app.paths);
-  return report.problem?.exitCode ?? ExitCode.OK;
+  return exitCodeOf(report.problem);
 }
 
 /** Returns the exit status: the gateway being unreachable still shows what is stored. */
 async function runTimeline(ui: Ui, app: TwitterApp, options: { limit: number; offline?: boolean }): Promise<number> {
-  let problem: AppError | null = null;
+  let problem: AppProblem | null = null;
   if (!options.offline) {
     const reached = await reachGateway(ui, app);
     reportSending(ui, reached);
@@ -358,14 +360,14 @@ async function runTimeline(ui: Ui, app: TwitterApp, options: { limit: number; of
     fresh.length > 0 ? `New tweets (${fresh.length}):\n${fresh.map(formatTimelineTweet).join('')}` : 'No new tweets.\n',
   );
   app.markShown({ tweets: fresh, outcomes: [], subscriptionStatus: null });
-  return problem?.exitCode ?? ExitCode.OK;
+  return exitCodeOf(problem);
 }
 
 async function runSubscribe(ui: Ui, app: TwitterApp): Promise<number> {
   const report = await reachGateway(ui, app, { forceSubscription: true });
   reportSending(ui, report);
   if (report.problem) ui.warn(report.problem.message);
-  return report.problem?.exitCode ?? ExitCode.OK;
+  return exitCodeOf(report.problem);
 }
 
 function runStatus(ui: Ui, app: TwitterApp, options: { json?: boolean; limit: number }): void {
@@ -461,8 +463,8 @@ function buildProgram(io: CliIo, ui: Ui, setExitCode: (code: number) => void): C
         });
       } catch (error) {
         // Said plainly, so that nobody counts on a tweet that is not kept.
-        if (!saved && error instanceof AppError && !error.message.endsWith(NOT_SAVED)) {
-          throw new AppError(`${error.message}${NOT_SAVED}`, error.exitCode, { cause: error });
+        if (!saved && isAppProblem(error) && !error.message.endsWith(NOT_SAVED)) {
+          throw withSuffix(error, NOT_SAVED);
         }
         throw error;
       }
@@ -524,9 +526,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       io.stderr.write(`${NAME}: ${error.message.replace(/^error: /, '')} (see ${NAME} --help)\n`);
       return ExitCode.USAGE;
     }
-    if (error instanceof AppError) {
+    if (isAppProblem(error)) {
       ui.warn(error.message);
-      return error.exitCode;
+      return exitCodeOf(error);
     }
     io.stderr.write(
       `${NAME}: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

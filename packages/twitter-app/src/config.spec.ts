@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
+import { ConfigurationError, X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 
 import { loadCredentials, resolvePaths } from './config';
-import { ConfigurationError, ExitCode } from './errors';
+import { ExitCode, exitCodeOf } from './errors';
 
 describe('credentials and paths', () => {
   const dir = mkdtempSync(join(tmpdir(), 'twitter-app-config-'));
@@ -51,7 +51,7 @@ describe('credentials and paths', () => {
       error = caught;
     }
     expect(error).toBeInstanceOf(ConfigurationError);
-    expect((error as ConfigurationError).exitCode).toBe(ExitCode.CONFIGURATION);
+    expect(exitCodeOf(error as ConfigurationError)).toBe(ExitCode.CONFIGURATION);
     expect((error as Error).message).toMatch(message);
   });
 

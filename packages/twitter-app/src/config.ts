@@ -4,9 +4,14 @@
  */
 import { join, resolve } from 'node:path';
 
-import { DotenvError, readDotenv, resolveDataRoot, X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
-
-import { ConfigurationError } from './errors';
+import {
+  ConfigurationError,
+  DotenvError,
+  readDotenv,
+  resolveDataRoot,
+  X_API_EMULATOR_CREDENTIALS,
+} from '@twitter-relaynet/config';
+import type { UserCredentials } from '@twitter-relaynet/twitter-service';
 
 export const ENV = {
   DATA_ROOT: 'RELAYNET_DATA_ROOT',
@@ -64,10 +69,8 @@ export function resolvePaths(options: PathOptions, env: Env, defaultEnvFile: str
   };
 }
 
-export interface UserCredentials {
-  /** OAuth 1.0a access token of the user. */
-  readonly accessToken: string;
-  readonly accessSecret: string;
+/** The user's X credentials (the service's UserCredentials: an OAuth 1.0a access token) and where they came from. */
+export interface LoadedCredentials extends UserCredentials {
   /** Where they came from, for messages. */
   readonly source: 'environment' | '.env' | 'emulator';
 }
@@ -76,11 +79,11 @@ export interface UserCredentials {
  * The user's X access token and secret: from the environment, else from the .env file, else the X API
  * emulator's seeded user (so everything works offline). Setting only one of the two is an error.
  */
-export function loadCredentials(env: Env, envFile: string): UserCredentials {
+export function loadCredentials(env: Env, envFile: string): LoadedCredentials {
   const fromEnv = { key: nonEmpty(env[ENV.ACCESS_TOKEN_KEY]), secret: nonEmpty(env[ENV.ACCESS_TOKEN_SECRET]) };
   let key = fromEnv.key;
   let secret = fromEnv.secret;
-  let source: UserCredentials['source'] = 'environment';
+  let source: LoadedCredentials['source'] = 'environment';
   if (!key || !secret) {
     let dotenv: Map<string, string> | null;
     try {

@@ -1,3 +1,6 @@
+import { ConfigurationError, UsageError } from '@twitter-relaynet/config';
+import { RelaynetError } from '@twitter-relaynet/core';
+
 /** Exit statuses of twitter-app (documented in --help and the README). */
 export const ExitCode = {
   OK: 0,
@@ -13,9 +16,8 @@ export const ExitCode = {
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** An error reported to the user as one line, with its exit status. */
-export class AppError extends Error {
-  override name = 'AppError';
+/** An error of the app reported to the user as one line, with its exit status. */
+export class AppError extends RelaynetError {
   constructor(
     message: string,
     readonly exitCode: ExitCodeValue,
@@ -25,22 +27,33 @@ export class AppError extends Error {
   }
 }
 
-export class UsageError extends AppError {
-  override name = 'UsageError';
-  constructor(message: string) {
-    super(message, ExitCode.USAGE);
-  }
+/**
+ * What the app reports to the user as one line with an exit status: its own errors, and the usage and
+ * configuration errors every executable shares (`@twitter-relaynet/config`).
+ */
+export type AppProblem = AppError | UsageError | ConfigurationError;
+
+export function isAppProblem(error: unknown): error is AppProblem {
+  return error instanceof AppError || error instanceof UsageError || error instanceof ConfigurationError;
 }
 
-export class ConfigurationError extends AppError {
-  override name = 'ConfigurationError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, ExitCode.CONFIGURATION, options);
-  }
+/** The exit status of a problem (OK for none). */
+export function exitCodeOf(problem: AppProblem | null): ExitCodeValue {
+  if (problem === null) return ExitCode.OK;
+  if (problem instanceof UsageError) return ExitCode.USAGE;
+  if (problem instanceof ConfigurationError) return ExitCode.CONFIGURATION;
+  return problem.exitCode;
+}
+
+/** The same problem, said with `suffix` added to its message (the original is its cause). */
+export function withSuffix(problem: AppProblem, suffix: string): AppProblem {
+  const message = `${problem.message}${suffix}`;
+  if (problem instanceof UsageError) return new UsageError(message, { cause: problem });
+  if (problem instanceof ConfigurationError) return new ConfigurationError(message, { cause: problem });
+  return new AppError(message, problem.exitCode, { cause: problem });
 }
 
 export class GatewayUnreachableError extends AppError {
-  override name = 'GatewayUnreachableError';
   constructor(
     readonly socketPath: string,
     detail?: string,
@@ -56,7 +69,6 @@ export class GatewayUnreachableError extends AppError {
 
 /** The user gateway refused our certificate in the handshake (e.g. it has a new identity): register again. */
 export class IdentityRefusedError extends AppError {
-  override name = 'IdentityRefusedError';
   constructor(socketPath: string, detail: string, options?: { cause?: unknown }) {
     super(
       `the user gateway at ${socketPath} refused our certificate (${detail})`,

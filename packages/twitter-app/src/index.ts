@@ -8,6 +8,13 @@ export {
   type TimelineTweet,
   type OutcomeRecord,
 } from './store';
-export { resolvePaths, loadCredentials, ENV, type AppPaths, type UserCredentials } from './config';
+export { resolvePaths, loadCredentials, ENV, type AppPaths, type LoadedCredentials } from './config';
 export { checkTweetText, assertTweetText } from './text';
-export { ExitCode, AppError, UsageError, ConfigurationError, GatewayUnreachableError } from './errors';
+export {
+  ExitCode,
+  AppError,
+  type AppProblem,
+  exitCodeOf,
+  GatewayUnreachableError,
+  IdentityRefusedError,
+} from './errors';

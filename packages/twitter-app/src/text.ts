@@ -1,7 +1,6 @@
 /** Tweet text validation, counted as the X API counts (the Tweet message's weighted length). */
+import { UsageError } from '@twitter-relaynet/config';
 import { MAX_WEIGHTED_TWEET_LENGTH, weightedTweetLength } from '@twitter-relaynet/twitter-service';
-
-import { UsageError } from './errors';
 
 export { MAX_WEIGHTED_TWEET_LENGTH, weightedTweetLength };
 

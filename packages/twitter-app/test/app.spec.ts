@@ -14,7 +14,7 @@ import { MemoryGatewayTransport } from '@twitter-relaynet/test-support/endpoint'
 
 import { Parcel } from '@twitter-relaynet/core';
 
-import { SUBSCRIPTION_TTL_SECONDS, TwitterApp, type AppPaths, type UserCredentials } from '../src';
+import { SUBSCRIPTION_TTL_SECONDS, TwitterApp, type AppPaths, type LoadedCredentials } from '../src';
 import { decodeSubscription, decodeTweet, UPDATE_SUBSCRIPTION_TYPE } from './service';
 
 const DAY_MS = 86_400_000;
@@ -29,7 +29,7 @@ describe('TwitterApp subscription upkeep', () => {
     adapterParameters: join(dir, 'connection-parameters.json'),
     envFile: join(dir, '.env'),
   };
-  const credentials: UserCredentials = { accessToken: 'token', accessSecret: 'secret', source: 'environment' };
+  const credentials: LoadedCredentials = { accessToken: 'token', accessSecret: 'secret', source: 'environment' };
   let gateway: MemoryGatewayTransport;
   let adapter: PublicEndpoint;
   const received: IncomingMessage[] = [];

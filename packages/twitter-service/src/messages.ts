@@ -3,6 +3,7 @@
  * Decoders throw MalformedServiceMessageError for bytes that are not the message or lack a required field.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- protobufjs's toObject gives untyped objects; each reader below checks the fields it takes */
+import { RelaynetError } from '@twitter-relaynet/core';
 import type * as protobuf from 'protobufjs';
 
 import {
@@ -14,9 +15,8 @@ import {
 } from './mediaTypes';
 import { lookupType } from './proto';
 
-export class MalformedServiceMessageError extends Error {
-  override readonly name = 'MalformedServiceMessageError';
-}
+/** Content that is not the service message its type says (the service's only error). */
+export class MalformedServiceMessageError extends RelaynetError {}
 
 /** The user's X credentials (OAuth 1.0a user context), named as twitter-api-v2 names them. */
 export interface UserCredentials {

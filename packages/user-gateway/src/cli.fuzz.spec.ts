@@ -6,10 +6,11 @@
  */
 import { CommanderError } from 'commander';
 
+import { ConfigurationError } from '@twitter-relaynet/config';
 import { describeDaemonCommandLineFuzz } from '@twitter-relaynet/test-support';
 
 import { makeCommand } from './cli';
-import { ConfigError, resolveConfig, type UserGatewayFlags } from './config';
+import { resolveConfig, type UserGatewayFlags } from './config';
 
 /** Largest delay setTimeout honours (beyond it Node fires after 1 ms: a busy loop). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -33,11 +34,11 @@ describeDaemonCommandLineFuzz({
     command.parse(['node', 'user-gateway', ...argv], { from: 'node' });
     return resolveConfig(command.opts<UserGatewayFlags>(), environment);
   },
-  usageErrors: [CommanderError, ConfigError],
+  usageErrors: [CommanderError, ConfigurationError],
   addressKeys: ['pogrpcAddress'],
 });
 
 /** A poll interval above 2^31-1 ms would make Node fire the timer at once, in a busy loop. */
 test('a poll interval beyond what a timer holds is a usage error', () => {
-  expect(() => resolveConfig({ pollInterval: String(MAX_TIMER_MS + 1) }, {})).toThrow(ConfigError);
+  expect(() => resolveConfig({ pollInterval: String(MAX_TIMER_MS + 1) }, {})).toThrow(ConfigurationError);
 });

@@ -1,8 +1,9 @@
+import { ConfigurationError } from '@twitter-relaynet/config';
 import type { Command } from 'commander';
 
 import { daemonCommand, type DaemonIo, daemonMain } from '@twitter-relaynet/daemon-kit';
 
-import { ConfigError, ENV, type Env, resolveConfig, type UserGatewayFlags } from './config';
+import { ENV, type Env, resolveConfig, type UserGatewayFlags } from './config';
 import { UserGatewayDaemon } from './daemon';
 
 const HELP_AFTER = `
@@ -41,6 +42,6 @@ export function makeCommand(io: DaemonIo): Command {
 export const main = daemonMain({
   makeCommand,
   resolve: (flags: UserGatewayFlags, env: Env) => resolveConfig(flags, env),
-  usageErrors: [ConfigError],
+  usageErrors: [ConfigurationError],
   create: (config, sinks) => new UserGatewayDaemon({ config, ...sinks }),
 });

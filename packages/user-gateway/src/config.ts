@@ -4,7 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 
-import { defaultDataRoot } from '@twitter-relaynet/config';
+import { ConfigurationError, defaultDataRoot } from '@twitter-relaynet/config';
 
 export const ENV = {
   DATA_ROOT: 'RELAYNET_DATA_ROOT',
@@ -47,15 +47,13 @@ export { defaultDataRoot };
 /** Longest poll interval (one hour): beyond 2^31-1 ms Node would fire the timer at once, in a busy loop. */
 export const MAX_POLL_INTERVAL_MS = 3_600_000;
 
-export class ConfigError extends Error {}
-
 function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== '' ? value : undefined;
 }
 
 export function parsePositiveInteger(value: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) <= 0 || Number(value) > max) {
-    throw new ConfigError(
+    throw new ConfigurationError(
       `${what} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''} (got "${value}")`,
     );
   }

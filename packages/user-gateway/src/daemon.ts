@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import {
   type Certificate,
   derDeserializeRsaPublicKey,
+  errorMessage,
   getIdFromIdentityKey,
   type KeyPair,
   type Logger,
@@ -48,7 +49,7 @@ import {
   type RegistrationRecord,
   selfIssueGatewayCertificate,
   type SqliteGatewayStores,
-  openSqliteStores,
+  openGatewaySqliteStores,
   UserGateway,
   UserGatewayRegistration,
   writeRegistrationRequest,
@@ -130,7 +131,7 @@ export class UserGatewayDaemon {
     const { keyPair, created } = await loadOrCreateKeyPair(this.path(FILES.key));
     this.keyPair = keyPair;
     if (created) this.logger.info({ file: this.path(FILES.key) }, 'Identity key generated');
-    this.stores = openSqliteStores(this.path(FILES.database));
+    this.stores = openGatewaySqliteStores(this.path(FILES.database));
     this.loadClockStatus();
 
     this.registration = await UserGatewayRegistration.open({
@@ -201,7 +202,7 @@ export class UserGatewayDaemon {
     this.purging = new IntervalPoller({
       intervalMs: PURGE_INTERVAL_MS,
       task: () => this.gateway.purgeExpired(),
-      onError: (error) => this.logger.error({ err: String(error) }, 'Purging expired messages failed'),
+      onError: (error) => this.logger.error({ err: errorMessage(error) }, 'Purging expired messages failed'),
     }).start({ immediately: true });
     this.printBanner();
   }
@@ -275,7 +276,7 @@ export class UserGatewayDaemon {
       for (const folder of folders) await writeFileAtomically(join(folder, REGISTRATION_STATUS_FILE), status, 0o644);
     } catch (error) {
       // The registration itself is committed; only what others read of it is stale until the next start.
-      this.logger.error({ err: String(error) }, 'Could not publish the registration');
+      this.logger.error({ err: errorMessage(error) }, 'Could not publish the registration');
     }
   }
 
@@ -287,7 +288,7 @@ export class UserGatewayDaemon {
       published = readCertificate(this.config.relayingGatewayCertificate);
     } catch (error) {
       this.logger.warn(
-        { file: this.config.relayingGatewayCertificate, err: String(error) },
+        { file: this.config.relayingGatewayCertificate, err: errorMessage(error) },
         'Unreadable relaying gateway certificate',
       );
       return;
@@ -433,7 +434,7 @@ export class UserGatewayDaemon {
       status = readClockStatus(path);
       current = serializeClockStatus(status);
     } catch (error) {
-      this.logger.warn({ file: path, err: String(error) }, 'Unreadable clock status file: starting afresh');
+      this.logger.warn({ file: path, err: errorMessage(error) }, 'Unreadable clock status file: starting afresh');
     }
     for (const line of describeClockStatus(status)) this.logger.warn({ file: path }, line);
     this.clockStatusFile = new StatusFile(path, this.logger, 'clock status', current);

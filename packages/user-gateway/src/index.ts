@@ -1,10 +1,3 @@
 export { UserGatewayDaemon, type UserGatewayDaemonOptions, FILES } from './daemon';
-export {
-  resolveConfig,
-  defaultDataRoot,
-  ENV,
-  type UserGatewayConfig,
-  type UserGatewayFlags,
-  ConfigError,
-} from './config';
+export { resolveConfig, defaultDataRoot, ENV, type UserGatewayConfig, type UserGatewayFlags } from './config';
 export { main } from './cli';

@@ -5,6 +5,8 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
+import { RelaynetError } from '@twitter-relaynet/core';
+
 /** RFC 5849 section 3.6: UTF-8, then every octet except ALPHA / DIGIT / "-" / "." / "_" / "~" as %XX (upper case). */
 export function percentEncode(value: string): string {
   let out = '';
@@ -48,9 +50,7 @@ export function parseFormEncoded(raw: string): ParamList {
   return params;
 }
 
-export class OAuthHeaderError extends Error {
-  override name = 'OAuthHeaderError';
-}
+export class OAuthHeaderError extends RelaynetError {}
 
 /**
  * Parse an `Authorization: OAuth ...` header (RFC 5849 section 3.5.1) into decoded parameters.

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 import { X_API_EMULATOR_CREDENTIALS, X_API_EMULATOR_HOST, X_API_EMULATOR_PORT } from '@twitter-relaynet/config';
+import { RelaynetError } from '@twitter-relaynet/core';
 
 import { type ApiResult, handleApiRequest, matchRoute, postTweet } from './api';
 import { Authenticator, type EmulatorCredentials } from './auth';
@@ -68,9 +69,7 @@ export interface RunningEmulator {
   close(): Promise<void>;
 }
 
-export class EmulatorTweetError extends Error {
-  override name = 'EmulatorTweetError';
-
+export class EmulatorTweetError extends RelaynetError {
   constructor(
     message: string,
     readonly status: number,

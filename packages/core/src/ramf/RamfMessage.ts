@@ -7,7 +7,7 @@ import {
   type EnvelopedDataKind,
 } from '../cms/envelopedData';
 import type { SignatureOptions } from '../cms/signedData';
-import { AuthorizationError, CertificateError, RelaynetError, TimingError } from '../errors';
+import { AuthorizationError, CertificateError, errorMessage, TimingError } from '../errors';
 import type { Certificate } from '../pki/Certificate';
 import type { SessionKey } from '../pki/keys';
 import { DEFAULT_CLOCK_DRIFT_TOLERANCE_SECONDS, DEFAULT_TTL_SECONDS } from './limits';
@@ -103,9 +103,12 @@ export abstract class RamfMessage<Payload> {
     try {
       this.senderCertificate.validate(this.creationDate);
     } catch (error) {
-      throw new CertificateError(`Sender certificate is not valid at the message creation date: ${message(error)}`, {
-        cause: error,
-      });
+      throw new CertificateError(
+        `Sender certificate is not valid at the message creation date: ${errorMessage(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
     if (!trustedCertificates) return null;
     return this.validateAuthorization(trustedCertificates, now);
@@ -134,7 +137,7 @@ export abstract class RamfMessage<Payload> {
         this.creationDate < now ? this.creationDate : now,
       );
     } catch (error) {
-      throw new AuthorizationError(`Sender is not authorized: ${message(error)}`, { cause: error });
+      throw new AuthorizationError(`Sender is not authorized: ${errorMessage(error)}`, { cause: error });
     }
     if (this.recipient.internetAddress === undefined) {
       // A private recipient only hears from senders it (or its gateway on its behalf) authorized.
@@ -158,9 +161,4 @@ export abstract class RamfMessage<Payload> {
   }
 
   protected abstract deserializePayload(plaintext: Buffer): Payload;
-}
-
-function message(error: unknown): string {
-  if (error instanceof RelaynetError || error instanceof Error) return error.message;
-  return String(error);
 }

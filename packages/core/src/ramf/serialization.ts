@@ -17,7 +17,7 @@ import {
   verifySignedData,
   type SignatureOptions,
 } from '../cms/signedData';
-import { CryptoError, RelaynetError, RelaynetSyntaxError } from '../errors';
+import { CryptoError, errorMessage, RelaynetError, RelaynetSyntaxError } from '../errors';
 import type { Certificate } from '../pki/Certificate';
 import { checkFormatSignature, makeFormatSignature } from './formatSignature';
 import {
@@ -141,11 +141,11 @@ export async function deserializeRamf(
     verification = await verifySignedData(signedData);
   } catch (error) {
     if (error instanceof RelaynetSyntaxError) {
-      throw new RelaynetSyntaxError(`Message is not a valid CMS SignedData value: ${describe(error)}`, {
+      throw new RelaynetSyntaxError(`Message is not a valid CMS SignedData value: ${errorMessage(error)}`, {
         cause: error,
       });
     }
-    throw new InvalidSignatureError(`Invalid message signature: ${describe(error)}`, { cause: error });
+    throw new InvalidSignatureError(`Invalid message signature: ${errorMessage(error)}`, { cause: error });
   }
   const fields = decodeRamfFields(verification.plaintext);
   validateRamfFields(fields);
@@ -169,10 +169,6 @@ export function readStoredRamfFields(serialization: Buffer): RamfFields {
   const plaintext = readSignedDataPlaintextUnverified(serialization.subarray(FORMAT_SIGNATURE_LENGTH));
   if (!plaintext) throw new RelaynetSyntaxError('Message SignedData has no encapsulated content');
   return decodeRamfFields(plaintext);
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export function decodeRamfFields(plaintext: Buffer): RamfFields {

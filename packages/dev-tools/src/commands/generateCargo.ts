@@ -1,16 +1,18 @@
 import { Command } from 'commander';
 
+import { UsageError } from '@twitter-relaynet/config';
 import {
   Cargo,
   CargoMessageSet,
   encryptPayload,
+  errorMessage,
   MAX_CARGO_ITEM_LENGTH,
   MAX_SDU_PLAINTEXT_LENGTH,
   MAX_TTL_SECONDS,
   readMessageType,
 } from '@twitter-relaynet/core';
 
-import { describe, parseInteger, readBinaryFile, readCertificate, UsageError, writeStdout } from '../io';
+import { parseInteger, readBinaryFile, readCertificate, writeStdout } from '../io';
 import { collect, readSender, type SenderOptions } from './messageOptions';
 
 interface Options extends SenderOptions {
@@ -45,7 +47,7 @@ async function generateCargo(files: string[], options: Options): Promise<Buffer>
     try {
       readMessageType(message);
     } catch (error) {
-      throw new UsageError(`"${file}" is not a RAMF message: ${describe(error)}`);
+      throw new UsageError(`"${file}" is not a RAMF message: ${errorMessage(error)}`);
     }
     return message;
   });

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 
+import { UsageError } from '@twitter-relaynet/config';
 import {
   Certificate,
   derSerializePrivateKey,
@@ -14,7 +15,7 @@ import {
   type RsaModulus,
 } from '@twitter-relaynet/core';
 
-import { parseInteger, readCertificate, readPrivateKey, UsageError, writeOutputFile, writeStdout } from '../io';
+import { parseInteger, readCertificate, readPrivateKey, writeOutputFile, writeStdout } from '../io';
 
 const MAX_VALIDITY_DAYS = 180;
 const PRIVATE_TYPES = ['gateway', 'endpoint', 'pda', 'cda'] as const;

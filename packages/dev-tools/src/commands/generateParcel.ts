@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { Command } from 'commander';
 
+import { UsageError } from '@twitter-relaynet/config';
 import {
   derDeserializeEcdhPublicKey,
   encryptPayload,
@@ -15,7 +16,7 @@ import {
   type PayloadRecipient,
 } from '@twitter-relaynet/core';
 
-import { parseInteger, readCertificate, readSpki, readStdin, UsageError, writeStdout } from '../io';
+import { parseInteger, readCertificate, readSpki, readStdin, writeStdout } from '../io';
 import { collect, readSender, type SenderOptions } from './messageOptions';
 
 interface Options extends SenderOptions {

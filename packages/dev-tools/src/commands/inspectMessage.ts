@@ -6,6 +6,7 @@ import {
   CargoCollectionRequest,
   CargoMessageSet,
   describeMessageType,
+  errorMessage,
   inspectEnvelopedData,
   MAX_RAMF_MESSAGE_LENGTH,
   MessageType,
@@ -17,7 +18,7 @@ import {
   type Certificate,
 } from '@twitter-relaynet/core';
 
-import { describe, readAnyPrivateKey, readCertificate, readStdin, writeStdout } from '../io';
+import { readAnyPrivateKey, readCertificate, readStdin, writeStdout } from '../io';
 
 interface Options {
   recipientKey?: string;
@@ -66,7 +67,7 @@ async function inspect(
   const report: Report = {};
   let ok = true;
   const fail = (key: string, error: unknown) => {
-    report[key] = { error: describe(error), errorType: (error as Error)?.name ?? 'Error' };
+    report[key] = { error: errorMessage(error), errorType: (error as Error)?.name ?? 'Error' };
     ok = false;
   };
 
@@ -213,7 +214,7 @@ async function describePayload(payload: unknown): Promise<{ report: Report; ok: 
         }
       } catch (error) {
         ok = false;
-        items.push({ error: describe(error), errorType: (error as Error)?.name ?? 'Error', length: item.length });
+        items.push({ error: errorMessage(error), errorType: (error as Error)?.name ?? 'Error', length: item.length });
       }
     }
     return { report: { items }, ok };

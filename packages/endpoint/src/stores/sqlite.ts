@@ -92,7 +92,7 @@ export function ensurePrivateDirectory(dataDir: string): void {
 }
 
 /** Open (creating on first use) the endpoint database in `dataDir`. */
-export function openSqliteStores(dataDir: string, fileName = DATABASE_FILE_NAME): SqliteEndpointStores {
+export function openEndpointSqliteStores(dataDir: string, fileName = DATABASE_FILE_NAME): SqliteEndpointStores {
   ensurePrivateDirectory(dataDir);
   const path = join(dataDir, fileName);
   const db = openSqliteDatabase(path, {

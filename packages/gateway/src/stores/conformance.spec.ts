@@ -7,7 +7,7 @@ import { Certificate, generateRsaKeyPair } from '@twitter-relaynet/core';
 import { selfIssueGatewayCertificate } from '../registration';
 import { describeStoreConformance, HOUR, NOW, parcel } from '@twitter-relaynet/test-support/gateway';
 import { createMemoryStores } from './memory';
-import { openSqliteStores } from './sqlite';
+import { openGatewaySqliteStores } from './sqlite';
 import { peerQueue } from './types';
 
 describeStoreConformance('memory', () => ({ open: createMemoryStores, cleanup: () => undefined }));
@@ -15,10 +15,10 @@ describeStoreConformance('sqlite', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-store-'));
   const path = join(dir, 'sub', 'gateway.sqlite');
   return {
-    open: () => openSqliteStores(path),
+    open: () => openGatewaySqliteStores(path),
     reopen: async (stores) => {
       await stores.close();
-      return openSqliteStores(path);
+      return openGatewaySqliteStores(path);
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
@@ -33,7 +33,7 @@ test('the SQLite database is in WAL mode with synchronous=FULL and private to it
   const dir = mkdtempSync(join(tmpdir(), 'gateway-store-'));
   try {
     const path = join(dir, 'gateway.sqlite');
-    const stores = openSqliteStores(path);
+    const stores = openGatewaySqliteStores(path);
     expect(stores.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(stores.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(statSync(path).mode & 0o777).toBe(0o600);
@@ -46,7 +46,7 @@ test('the SQLite database is in WAL mode with synchronous=FULL and private to it
 test('a SQLite batch that fails half-way leaves nothing of it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-store-'));
   try {
-    const stores = openSqliteStores(join(dir, 'gateway.sqlite'));
+    const stores = openGatewaySqliteStores(join(dir, 'gateway.sqlite'));
     // The second write fails (as a full disk would) after the first was applied.
     const original = stores.parcels.putNow.bind(stores.parcels);
     stores.parcels.putNow = (record) => {
@@ -81,7 +81,7 @@ test('a SQLite batch that fails half-way leaves nothing of it', async () => {
 test('a SQLite registration whose queue move fails saves nothing, and moves nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-store-'));
   try {
-    const stores = openSqliteStores(join(dir, 'gateway.sqlite'));
+    const stores = openGatewaySqliteStores(join(dir, 'gateway.sqlite'));
     await stores.parcels.put(parcel({ queue: peerQueue('0me'), id: 'early' }));
     stores.parcels.moveQueueNow = () => {
       throw new Error('disk full');

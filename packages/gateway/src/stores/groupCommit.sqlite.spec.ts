@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { openSqliteStores, type SqliteGatewayStores } from './sqlite';
+import { openGatewaySqliteStores, type SqliteGatewayStores } from './sqlite';
 import { LOCAL_QUEUE, type NewParcelRecord, type StoreWrite, type StoreWriteResult } from './types';
 import { GroupCommitter } from '@twitter-relaynet/core';
 import { waitFor } from '@twitter-relaynet/test-support';
@@ -39,7 +39,7 @@ function newGate() {
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'gateway-group-commit-'));
-  stores = openSqliteStores(join(dir, 'gateway.sqlite'));
+  stores = openGatewaySqliteStores(join(dir, 'gateway.sqlite'));
   batches = [];
   gate = newGate();
   committer = new GroupCommitter(async (writes): Promise<StoreWriteResult[]> => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import { openSqliteStores } from './sqlite';
+import { openGatewaySqliteStores } from './sqlite';
 import { INTERNET_QUEUE, peerQueue } from './types';
 
 let dir: string;
@@ -20,7 +20,7 @@ test('the database and its -wal and -shm files are owner-only, whatever the umas
   const previous = process.umask(0o022);
   try {
     const path = join(dir, 'data', 'gateway.sqlite');
-    const stores = openSqliteStores(path);
+    const stores = openGatewaySqliteStores(path);
     try {
       expect(modeOf(join(dir, 'data'))).toBe('700');
       expect([modeOf(path), modeOf(`${path}-wal`), modeOf(`${path}-shm`)]).toEqual(['600', '600', '600']);
@@ -96,7 +96,7 @@ describe('a database of schema 1 (parcel bytes in the parcels table)', () => {
     const path = join(dir, 'gateway.sqlite');
     createSchema1Database(path);
 
-    const stores = openSqliteStores(path);
+    const stores = openGatewaySqliteStores(path);
     try {
       expect(stores.db.pragma('user_version', { simple: true })).toBe(4);
       const columns = (
@@ -149,7 +149,7 @@ describe('a database of schema 1 (parcel bytes in the parcels table)', () => {
     }
 
     // Opening again does not migrate twice.
-    const reopened = openSqliteStores(path);
+    const reopened = openGatewaySqliteStores(path);
     try {
       expect(await reopened.parcels.count()).toBe(3);
     } finally {
@@ -162,6 +162,6 @@ describe('a database of schema 1 (parcel bytes in the parcels table)', () => {
     const db = new Database(path);
     db.pragma('user_version = 5');
     db.close();
-    expect(() => openSqliteStores(path)).toThrow(/schema version 5/);
+    expect(() => openGatewaySqliteStores(path)).toThrow(/schema version 5/);
   });
 });

@@ -153,7 +153,7 @@ function rowToParcel(row: ParcelRow, serialized: Buffer): ParcelRecord {
 }
 
 /** Open (creating if need be) the database at `path` and return the stores in it. */
-export function openSqliteStores(path: string): SqliteGatewayStores {
+export function openGatewaySqliteStores(path: string): SqliteGatewayStores {
   // Parcels are encrypted end to end, but their metadata is nobody else's business: owner-only folder and files.
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const db = openSqliteDatabase(path, {

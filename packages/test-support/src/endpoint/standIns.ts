@@ -7,7 +7,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-import { generateRsaKeyPair, issueGatewayCertificate, type Certificate } from '@twitter-relaynet/core';
+import { type Certificate, generateRsaKeyPair, issueGatewayCertificate, silentLogger } from '@twitter-relaynet/core';
 import {
   createMemoryStores,
   PublicEndpoint,
@@ -15,12 +15,7 @@ import {
   type OutgoingMessage,
   type DeliveryAuthorization,
 } from '@twitter-relaynet/endpoint';
-import {
-  makeEndpointCertificateIssuer,
-  makeHandshakeVerifier,
-  PoWebSocketServer,
-  silentLogger,
-} from '@twitter-relaynet/powebsocket';
+import { makeEndpointCertificateIssuer, makeHandshakeVerifier, PoWebSocketServer } from '@twitter-relaynet/powebsocket';
 
 export const ADAPTER_ADDRESS = 'twitter-api-adapter.relaynet.local';
 

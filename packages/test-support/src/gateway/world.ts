@@ -8,6 +8,7 @@ import {
   issueDeliveryAuthorization,
   issueEndpointCertificate,
   type KeyPair,
+  MemoryLogger,
   Parcel,
   type RamfMessageOptions,
 } from '@twitter-relaynet/core';
@@ -16,7 +17,6 @@ import {
   createMemoryStores,
   type GatewayStores,
   ManualClock,
-  MemoryLogger,
   RelayingGateway,
   selfIssueGatewayCertificate,
   UserGateway,
