@@ -37,6 +37,21 @@ export class CryptoError extends RelaynetError {}
 /** A certificate is invalid, outside its validity window, or has no path to a trusted root. */
 export class CertificateError extends RelaynetError {}
 
+/**
+ * Whether `error` is one of the core's verdicts on a message (syntax, validation, authorization, crypto,
+ * certificate): the message is at fault and retrying cannot help. Other errors of the tree (a binding's, a
+ * store's schema, a library's state) say nothing about the message, so they are not included.
+ */
+export function isMessageFault(error: unknown): error is RelaynetError {
+  return (
+    error instanceof RelaynetSyntaxError ||
+    error instanceof ValidationError ||
+    error instanceof AuthorizationError ||
+    error instanceof CryptoError ||
+    error instanceof CertificateError
+  );
+}
+
 /** The message of anything thrown, for a log field (`err`) or a longer message. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

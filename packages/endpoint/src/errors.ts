@@ -1,14 +1,15 @@
-import { RelaynetError } from '@twitter-relaynet/core';
+import { isMessageFault, RelaynetError } from '@twitter-relaynet/core';
 
 /** Base of the endpoint library's errors. */
 export class EndpointError extends RelaynetError {}
 
 /**
  * An error of the protocol core about a message (malformed, invalid, unauthorized, undecryptable), as opposed to
- * one of the endpoint's own (a state it is not ready for, a peer it does not know), which share the same root.
+ * the endpoint's own (a state it is not ready for, a peer it does not know) or a binding's (a transport failing,
+ * to be retried), which share the same root.
  */
 export function isCoreError(error: unknown): error is RelaynetError {
-  return error instanceof RelaynetError && !(error instanceof EndpointError);
+  return isMessageFault(error);
 }
 
 /**
