@@ -7,6 +7,7 @@
  */
 import * as vm from 'node:vm';
 
+import { FUZZ_RUNS as SHARED_FUZZ_RUNS, fuzzParameters as sharedFuzzParameters } from '@twitter-relaynet/test-support';
 import fc from 'fast-check';
 
 import { decodeAsn1, type Asn1Element } from '../src/asn1/decode';
@@ -17,7 +18,8 @@ import { ALGORITHM_OIDS, AWALA_OIDS, CMS_OIDS, X509_OIDS } from '../src/oids';
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-export const FUZZ_RUNS = positiveInteger(process.env.FUZZ_RUNS) ?? 300;
+/** The core's parsers get more runs by default than the other packages' (300 against 200), unless FUZZ_RUNS says. */
+export const FUZZ_RUNS = process.env.FUZZ_RUNS ? SHARED_FUZZ_RUNS : 300;
 
 /**
  * A single input using more CPU time than this fails the property. CPU time, not wall time: on a loaded machine
@@ -31,36 +33,9 @@ const WALL_FACTOR = 10;
 /** Jest timeout for one property: generous, and proportional to the number of runs. */
 export const TEST_TIMEOUT_MS = 60_000 + FUZZ_RUNS * 25;
 
-function positiveInteger(value: string | undefined): number | undefined {
-  if (!value) return undefined;
-  const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed) || parsed <= 0) throw new Error(`Invalid FUZZ_RUNS "${value}"`);
-  return parsed;
-}
-
-const randomSeed = Date.now() ^ (Math.random() * 0x7fffffff);
-
-function seedFor(name: string): number {
-  const fromEnv = process.env.FUZZ_SEED;
-  if (fromEnv === 'random') return randomSeed;
-  if (fromEnv) {
-    const seed = Number(fromEnv);
-    if (!Number.isInteger(seed)) throw new Error(`Invalid FUZZ_SEED "${fromEnv}"`);
-    return seed | 0;
-  }
-  // FNV-1a of the property name: a fixed seed per property, different across properties.
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) {
-    hash ^= name.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash | 0;
-}
-
-/** fast-check parameters for the property called `name` (fixed seed unless FUZZ_SEED is set). */
+/** fast-check parameters for the property called `name` (test-support's: fixed seed unless FUZZ_SEED is set). */
 export function fuzzParameters<T>(name: string, runs = FUZZ_RUNS): fc.Parameters<T> {
-  const path = process.env.FUZZ_PATH;
-  return { numRuns: runs, seed: seedFor(name), ...(path ? { path } : {}) };
+  return sharedFuzzParameters(name, runs);
 }
 
 // ---------------------------------------------------------------------------------------------
