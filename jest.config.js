@@ -1,5 +1,6 @@
 // One Jest project per package, so `jest --selectProjects core` runs one package.
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 const packagesDir = path.join(__dirname, 'packages');
@@ -34,4 +35,8 @@ module.exports = {
     }))
     .concat(scriptsProject),
   testTimeout: 30_000,
+  // Jest's default on 2 cores is one worker, running every file in turn; most suites wait more than they compute
+  // (daemons starting, couriers' trips, slow links), so two files at a time keep both cores busy. The tests are
+  // written to pass under load (`npm run test:loaded`).
+  maxWorkers: Math.max(2, os.availableParallelism() - 1),
 };
