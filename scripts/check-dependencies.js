@@ -78,8 +78,28 @@ function workspaceExecutables() {
   return executables;
 }
 
+/**
+ * The package's build exclusions (`exclude` of its tsconfig.json, as `dir/**` or `dir/**\/*.suffix` patterns): what
+ * they match is never shipped, so it counts as test code (core's src/testUtils, for example).
+ */
+function buildExclusions(dir) {
+  const file = path.join(dir, 'tsconfig.json');
+  if (!fs.existsSync(file)) return [];
+  const patterns = readJson(file).exclude ?? [];
+  return patterns.map((pattern) => {
+    const source = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*\*\//g, '\0')
+      .replace(/\*\*/g, '.*')
+      .replace(/\*/g, '[^/]*')
+      .replace(/\0/g, '(?:.*/)?');
+    return new RegExp(`^${source}$`);
+  });
+}
+
 function checkPackage(dir, executables, problems) {
   const manifest = readJson(path.join(dir, 'package.json'));
+  const excluded = buildExclusions(dir);
   const where = path.relative(ROOT, dir);
   const dependencies = new Set(Object.keys(manifest.dependencies ?? {}));
   const devDependencies = new Set(Object.keys(manifest.devDependencies ?? {}));
@@ -87,7 +107,11 @@ function checkPackage(dir, executables, problems) {
   const files = [...listTsFiles(path.join(dir, 'src')), ...listTsFiles(path.join(dir, 'test'))];
   for (const file of files) {
     const relative = path.relative(dir, file);
-    const isTest = relative.startsWith(`test${path.sep}`) || file.endsWith('.spec.ts');
+    const posix = relative.split(path.sep).join('/');
+    const isTest =
+      relative.startsWith(`test${path.sep}`) ||
+      file.endsWith('.spec.ts') ||
+      excluded.some((pattern) => pattern.test(posix));
     const text = fs.readFileSync(file, 'utf8');
     for (const [name, bins] of executables) {
       if (bins.some((bin) => text.includes(`'${bin}'`) || text.includes(`bin/${bin}`))) {

@@ -86,3 +86,13 @@ test("names a relative import into another package's folder, and a package the r
   expect(output).toContain('packages/app/src/reach.ts reaches into packages/lib/src/index by a relative path');
   expect(output).toContain('package.json declares fast-check (devDependencies): the root holds only the tools');
 });
+
+test("counts what the package's tsconfig excludes from its build as test code, and only that", () => {
+  write('packages/lib/tsconfig.json', { include: ['src'], exclude: ['src/**/*.spec.ts', 'src/testUtils/**'] });
+  write('packages/lib/src/testUtils/fixtures.ts', "import fc from 'fast-check';\nexport const any = fc.anything;\n");
+  expect(check()).toEqual({ status: 0, output: expect.stringContaining('every import is declared') });
+  write('packages/lib/src/helpers.ts', "import fc from 'fast-check';\nexport const any = fc.anything;\n");
+  const { status, output } = check();
+  expect(status).toBe(1);
+  expect(output).toContain('packages/lib/src/helpers.ts imports fast-check at run time');
+});

@@ -63,3 +63,4 @@ export {
   runProcess,
   type RunOptions,
 } from './processes';
+export { issuePkiChain, type PkiChain, type PkiChainKeys } from './pkiChain';

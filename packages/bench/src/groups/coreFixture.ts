@@ -19,12 +19,10 @@ import {
   derSerializePublicKey,
   generateRsaKeyPair,
   generateSessionKeyPair,
-  issueDeliveryAuthorization,
-  issueEndpointCertificate,
-  issueGatewayCertificate,
   type KeyPair,
   type SessionKeyPair,
 } from '@twitter-relaynet/core';
+import { issuePkiChain } from '@twitter-relaynet/test-support';
 import { createPublicKey } from 'node:crypto';
 
 export interface NodeFixture {
@@ -48,38 +46,19 @@ export async function makeCoreFixture(): Promise<CoreFixture> {
   const [igKeys, pgKeys, peKeys, pubKeys] = await Promise.all([1, 2, 3, 4].map(() => generateRsaKeyPair()));
   const now = Math.floor(Date.now() / 1000) * 1000;
   const dates = { validityStartDate: new Date(now - 3_600_000), validityEndDate: new Date(now + 86_400_000) };
-  const igCert = await issueGatewayCertificate({
-    ...dates,
-    subjectPublicKey: igKeys.publicKey,
-    issuerPrivateKey: igKeys.privateKey,
-  });
-  const pgCert = await issueGatewayCertificate({
-    ...dates,
-    subjectPublicKey: pgKeys.publicKey,
-    issuerPrivateKey: igKeys.privateKey,
-    issuerCertificate: igCert,
-  });
-  const peCert = await issueEndpointCertificate({
-    ...dates,
-    subjectPublicKey: peKeys.publicKey,
-    issuerPrivateKey: pgKeys.privateKey,
-    issuerCertificate: pgCert,
-  });
-  const pda = await issueDeliveryAuthorization({
-    ...dates,
-    subjectPublicKey: pubKeys.publicKey,
-    issuerPrivateKey: peKeys.privateKey,
-    issuerCertificate: peCert,
-  });
+  const chain = await issuePkiChain(
+    { internetGateway: igKeys, privateGateway: pgKeys, privateEndpoint: peKeys, publicEndpoint: pubKeys },
+    dates,
+  );
   const [privateEndpointSession, internetGatewaySession] = await Promise.all([
     generateSessionKeyPair(),
     generateSessionKeyPair(),
   ]);
   return {
-    internetGateway: { keyPair: igKeys, certificate: igCert },
-    privateGateway: { keyPair: pgKeys, certificate: pgCert },
-    privateEndpoint: { keyPair: peKeys, certificate: peCert },
-    publicEndpoint: { keyPair: pubKeys, certificate: pda },
+    internetGateway: { keyPair: igKeys, certificate: chain.internetGateway },
+    privateGateway: { keyPair: pgKeys, certificate: chain.privateGateway },
+    privateEndpoint: { keyPair: peKeys, certificate: chain.privateEndpoint },
+    publicEndpoint: { keyPair: pubKeys, certificate: chain.pda },
     privateEndpointSession,
     internetGatewaySession,
   };

@@ -4,6 +4,8 @@
  */
 import { constants as cryptoConstants, generateKeyPairSync, KeyObject, sign } from 'node:crypto';
 
+import { issuePkiChain } from '@twitter-relaynet/test-support';
+
 import {
   bitString,
   boolean,
@@ -20,7 +22,7 @@ import {
 import { TagClass, UniversalTag } from '../asn1/decode';
 import { ALGORITHM_OIDS, X509_OIDS } from '../oids';
 import { Certificate } from '../pki/Certificate';
-import { issueDeliveryAuthorization, issueEndpointCertificate, issueGatewayCertificate } from '../pki/issuance';
+import { issueEndpointCertificate } from '../pki/issuance';
 import { derSerializePublicKey, generateRsaKeyPair, getPublicKeyDigest, KeyPair } from '../pki/keys';
 
 export const TEST_KEY_POOL_SIZE = 6;
@@ -75,37 +77,20 @@ async function makePkiFixture(): Promise<PkiFixture> {
   const endDate = new Date(now + 30 * 86_400_000);
   const dates = { validityStartDate: startDate, validityEndDate: endDate };
 
-  const igCert = await issueGatewayCertificate({
+  const chain = await issuePkiChain(
+    { internetGateway: igKeys, privateGateway: pgKeys, privateEndpoint: peKeys, publicEndpoint: pubKeys },
+    dates,
+  );
+  const pubCert = await issueEndpointCertificate({
     ...dates,
-    subjectPublicKey: igKeys.publicKey,
-    issuerPrivateKey: igKeys.privateKey,
+    subjectPublicKey: pubKeys.publicKey,
+    issuerPrivateKey: pubKeys.privateKey,
   });
-  const pgCert = await issueGatewayCertificate({
-    ...dates,
-    subjectPublicKey: pgKeys.publicKey,
-    issuerPrivateKey: igKeys.privateKey,
-    issuerCertificate: igCert,
-  });
-  const peCert = await issueEndpointCertificate({
-    ...dates,
-    subjectPublicKey: peKeys.publicKey,
-    issuerPrivateKey: pgKeys.privateKey,
-    issuerCertificate: pgCert,
-  });
-  const [pubCert, pda] = await Promise.all([
-    issueEndpointCertificate({ ...dates, subjectPublicKey: pubKeys.publicKey, issuerPrivateKey: pubKeys.privateKey }),
-    issueDeliveryAuthorization({
-      ...dates,
-      subjectPublicKey: pubKeys.publicKey,
-      issuerPrivateKey: peKeys.privateKey,
-      issuerCertificate: peCert,
-    }),
-  ]);
   return {
-    internetGateway: { keyPair: igKeys, certificate: igCert },
-    privateGateway: { keyPair: pgKeys, certificate: pgCert },
-    privateEndpoint: { keyPair: peKeys, certificate: peCert },
-    publicEndpoint: { keyPair: pubKeys, certificate: pubCert, pda },
+    internetGateway: { keyPair: igKeys, certificate: chain.internetGateway },
+    privateGateway: { keyPair: pgKeys, certificate: chain.privateGateway },
+    privateEndpoint: { keyPair: peKeys, certificate: chain.privateEndpoint },
+    publicEndpoint: { keyPair: pubKeys, certificate: pubCert, pda: chain.pda },
     startDate,
     endDate,
   };
