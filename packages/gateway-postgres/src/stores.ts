@@ -150,11 +150,18 @@ function watchHealth(pool: pg.Pool, health: ConnectionHealth): void {
     const result = query(...args);
     return result instanceof Promise ? health.observe(result) : result;
   };
-  // pg's own pool.query calls connect with a callback: only the promise form (ours) is observed here.
+  // pg's own pool.query calls connect with a callback: only the promise form (ours) is observed here, and only its
+  // failures: the pool may hand out an idle connection without a word to the server, which proves nothing (taken
+  // as "answers again" during an outage, it made the instance ready for a moment). A committed transaction does.
   const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
   (pool as unknown as { connect: unknown }).connect = (...args: unknown[]) => {
     const result = connect(...args);
-    return result instanceof Promise ? health.observe(result) : result;
+    return result instanceof Promise
+      ? result.catch((error: unknown) => {
+          health.failed(error);
+          throw error;
+        })
+      : result;
   };
 }
 
@@ -166,6 +173,7 @@ async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Pr
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
+    healthOfPool.get(pool)?.succeeded();
     return result;
   } catch (error) {
     failed = error;
@@ -256,6 +264,7 @@ export class PostgresGatewayStores implements GatewayStores {
       const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [
         `gateway sweep: ${name}`,
       ]);
+      healthOfPool.get(this.pool)?.succeeded();
       if (!rows[0].locked) return false;
       try {
         await task();

@@ -22,6 +22,7 @@ export interface HealthReport {
 export class Health {
   private report: HealthReport;
   private server: Server | null = null;
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly file: string,
@@ -34,19 +35,25 @@ export class Health {
     return this.report;
   }
 
-  /** Ready (`notReadyReason` null) or not, and why; written to the file. */
-  async set(notReadyReason: string | null): Promise<void> {
+  /**
+   * Ready (`notReadyReason` null) or not, and why; written to the file. Writes run one after the other, each of
+   * the state at its turn, so that the file ends with the latest state even when changes come faster than writes.
+   */
+  set(notReadyReason: string | null): Promise<void> {
     this.report = {
       ready: notReadyReason === null,
       reason: notReadyReason,
       since: new Date().toISOString(),
       pid: process.pid,
     };
-    try {
-      await writeFileAtomically(this.file, JSON.stringify(this.report) + '\n', 0o644);
-    } catch (error) {
-      this.logger.warn({ err: errorMessage(error) }, 'Could not write health.json');
-    }
+    this.writes = this.writes.then(async () => {
+      try {
+        await writeFileAtomically(this.file, JSON.stringify(this.report) + '\n', 0o644);
+      } catch (error) {
+        this.logger.warn({ err: errorMessage(error) }, 'Could not write health.json');
+      }
+    });
+    return this.writes;
   }
 
   /** Answer `GET /healthz` on `address` (host:port; port 0 = any free one): 200 when ready, else 503; JSON. */

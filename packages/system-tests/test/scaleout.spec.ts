@@ -379,7 +379,7 @@ describeWithPostgres('three relayer-gateway processes at scale', () => {
     });
     const report = await pogrpc.deliverParcels(toApp.map((parcel, index) => ({ id: String(index), parcel })));
     pogrpc.close();
-    expect(report.acked).toHaveLength(toApp.length);
+    expect({ acked: report.acked.length, error: report.error?.message }).toEqual({ acked: toApp.length });
 
     // Our own CogRPC client: its deadline is minutes, not the reference client's 3 s (the first collection carries
     // the PCAs of every parcel the earlier tests delivered: 11,000 at the full sizes).
