@@ -1,4 +1,4 @@
-export { BindingError } from './errors';
+export { BindingError, ServiceUnavailableError } from './errors';
 export {
   type CargoDeliveryReport,
   type CargoToDeliver,

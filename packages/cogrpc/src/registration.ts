@@ -6,7 +6,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { type Logger, silentLogger } from '@twitter-relaynet/core';
-import { clientChannel, loadGrpcPackage, ServiceUnavailableError, type ClientTls } from '@twitter-relaynet/pogrpc';
+import { ServiceUnavailableError } from '@twitter-relaynet/binding';
+import { clientChannel, loadGrpcPackage, type ClientTls } from '@twitter-relaynet/pogrpc';
 
 import { CogRPCError } from './errors';
 import { COGRPC_PROTO_PATH } from './proto';

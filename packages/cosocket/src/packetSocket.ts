@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 
+import { ServiceUnavailableError } from '@twitter-relaynet/binding';
 import { type Logger, ProgressWatchdog, socketProgress } from '@twitter-relaynet/core';
 
 import { QuitReason, quitReasonName } from './constants';
@@ -138,7 +139,10 @@ export class PacketSocket {
     this.quitting = true;
     this.clearTimers();
     const level = reason === QuitReason.OK ? 'info' : reason === QuitReason.INTERNAL_ERROR ? 'error' : 'warn';
-    this.log(level, { quitReason: quitReasonName(reason) }, `Quitting CoSocket connection: ${why}`);
+    // An outage its owner logs once (ServiceUnavailableError) gets no line per connection.
+    if (!(error instanceof ServiceUnavailableError)) {
+      this.log(level, { quitReason: quitReasonName(reason) }, `Quitting CoSocket connection: ${why}`);
+    }
     if (reason !== QuitReason.OK) {
       this.closeError ??= error ?? new CoSocketProtocolError(why, reason);
     }

@@ -22,12 +22,3 @@ export class PogRPCAbortedError extends PogRPCError {}
 
 /** A parcel is empty or exceeds the maximum length; or a delivery id is invalid. */
 export class PogRPCInvalidParcelError extends PogRPCError {}
-
-/**
- * Thrown by a server's handler (storing a message, checking a CCA, answering a registration) that cannot serve now
- * for a reason its owner reports once, elsewhere: say, its database is unreachable, which the owner logs when the
- * outage starts and when it ends. The call ends with UNAVAILABLE (the client keeps its messages and tries later),
- * the details being this error's message, and the binding logs no line of its own for it: an outage is one line in
- * the log, not one per request.
- */
-export class ServiceUnavailableError extends PogRPCError {}

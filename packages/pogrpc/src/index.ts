@@ -19,7 +19,6 @@ export {
   PogRPCProtocolError,
   PogRPCAbortedError,
   PogRPCInvalidParcelError,
-  ServiceUnavailableError,
 } from './errors';
 export {
   POGRPC_PROTO_PATH,

@@ -5,7 +5,7 @@ import type { BindingServer } from '@twitter-relaynet/binding';
 import { type Logger, silentLogger } from '@twitter-relaynet/core';
 
 import { DEFAULT_SERVER_CALL_TIMEOUT_MS, DEFAULT_SERVER_IDLE_TIMEOUT_MS } from './constants';
-import { ServiceUnavailableError } from './errors';
+import { ServiceUnavailableError } from '@twitter-relaynet/binding';
 import {
   connectionAdmission,
   grpcServerOptions,

@@ -175,15 +175,17 @@ export class RelayerGatewayDaemon {
     this.cosocket = await createCoSocketServer({
       socketPath: config.cosocketSocket,
       logger: this.logger,
-      onCargoDelivered: (cargo, deliveryId) => this.receiveCargo(cargo, deliveryId),
-      onCargoCollectionRequest: (cca) => this.collectCargo(cca),
+      // During a database outage each request ends without a log line of its own (see outage.ts).
+      onCargoDelivered: (cargo, deliveryId) =>
+        refusingDuringOutage(this.postgres, () => this.receiveCargo(cargo, deliveryId)),
+      onCargoCollectionRequest: (cca) => refusingDuringOutage(this.postgres, () => this.collectCargo(cca)),
       onRegistrationExchange: async (request) => {
         try {
           return await this.answerCourierRegistration(request, 'CoSocket');
         } catch (error) {
           if (error instanceof RegistrationRequestRefusedError)
             throw new CoSocketRefusalError(error.message, RefusalDisposition.FINAL);
-          throw error;
+          throw asOutage(error, this.postgres);
         }
       },
     });

@@ -1,5 +1,5 @@
+import { ServiceUnavailableError } from '@twitter-relaynet/binding';
 import { RelaynetError } from '@twitter-relaynet/core';
-import { PogRPCError, ServiceUnavailableError } from '@twitter-relaynet/pogrpc';
 
 /** What knows whether the shared database answers (PostgresGatewayStores): it logs each outage once, start and end. */
 export interface Reachability {
@@ -10,10 +10,10 @@ export interface Reachability {
  * A binding handler's failure as the bindings' ServiceUnavailableError when it comes from a database outage (the
  * stores logged it once already): the request is refused with UNAVAILABLE and no log line of its own. Any other
  * error is returned as it is, refusals above all (the gateway's, about the message, and the bindings'), whatever
- * the database does. `database` is null for SQLite, whose failures are never an outage.
+ * the database does (the bindings' errors are RelaynetErrors too). `database` is null for SQLite, whose failures are never an outage.
  */
 export function asOutage(error: unknown, database: Reachability | null): unknown {
-  if (!database || database.reachable || error instanceof RelaynetError || error instanceof PogRPCError) return error;
+  if (!database || database.reachable || error instanceof RelaynetError) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new ServiceUnavailableError(`Database unreachable, nothing was acknowledged: try again later (${reason})`, {
     cause: error,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 
 import { CogRPCClient, CourierRegistrationClient } from '@twitter-relaynet/cogrpc';
 import { generateRsaKeyPair } from '@twitter-relaynet/core';
+import { CoSocketClient } from '@twitter-relaynet/cosocket';
 import {
   createCourierRegistrationRequest,
   createMemoryStores,
@@ -264,6 +265,11 @@ describeWithPostgres('relayer-gateway instances, operated', () => {
         (error: Error) => ({ acked: 0, error: error.message }),
       );
       outcomes.push(registered);
+      // The same cargo over the instance's CoSocket (the relay on the server's own machine).
+      const local = await CoSocketClient.connect(join(dataDir(2), 'cosocket.sock'));
+      const overCoSocket = await local.deliverCargo([{ id: 'c', cargo: cargo.serialized }]);
+      await local.close();
+      outcomes.push({ acked: overCoSocket.acked.length, error: overCoSocket.error?.message });
     }
     // health.json is rewritten just after the endpoint's state changes: wait for both.
     await waitFor('GET /healthz to answer 503', async () => (await probe()) === 503, 30_000);
@@ -273,7 +279,7 @@ describeWithPostgres('relayer-gateway instances, operated', () => {
     expect(notReady.stdout).toMatch(/not ready since .*: PostgreSQL unreachable/);
     expect((await byEndpoint()).status).toBe(1);
 
-    // Nine requests, one line: no line per request about the outage (error or warning), only the stores' own.
+    // Twelve requests, one line: no line per request about the outage (error or warning), only the stores' own.
     const duringOutage = linesSince(before);
     expect(duringOutage.filter((line) => line.msg.startsWith('PostgreSQL unreachable'))).toHaveLength(1);
     const perRequest = duringOutage.filter(
@@ -284,7 +290,10 @@ describeWithPostgres('relayer-gateway instances, operated', () => {
     );
     expect(perRequest.map((line) => line.msg)).toEqual([]);
     for (const outcome of outcomes) {
-      expect(outcome).toEqual({ acked: 0, error: expect.stringMatching(/UNAVAILABLE|[Dd]atabase unreachable/) });
+      expect(outcome).toEqual({
+        acked: 0,
+        error: expect.stringMatching(/UNAVAILABLE|[Dd]atabase unreachable|Peer quit: internal-error/),
+      });
     }
 
     // The database is back on the same address: the same process (never restarted) is ready and takes the cargo.
