@@ -2,7 +2,6 @@
  * The bin-dev tools, run as child processes exactly as a developer runs them (through the
  * bin-dev/ wrappers, which need `npm run build` first; `npm test` builds).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,32 +18,14 @@ import {
   derDeserializeRsaPrivateKey,
 } from '@twitter-relaynet/core';
 
-import { onTerminal, stopAll } from '@twitter-relaynet/test-support';
+import { onTerminal, type ProcessResult, runProcess, stopAll } from '@twitter-relaynet/test-support';
 
 const REPO = resolve(__dirname, '..', '..', '..');
 const BIN_DEV = join(REPO, 'bin-dev');
 
-interface Result {
-  status: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function run(tool: string, args: string[], stdin?: Buffer): Promise<Result> {
-  return new Promise((resolvePromise, reject) => {
-    // Run from an unrelated directory: the tools must work from anywhere.
-    const child = spawn(join(BIN_DEV, tool), args, { cwd: tmpdir() });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', reject);
-    child.on('close', (status) =>
-      resolvePromise({ status, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString() }),
-    );
-    child.stdin.on('error', () => undefined); // the tool may exit before reading everything
-    child.stdin.end(stdin ?? Buffer.alloc(0));
-  });
+function run(tool: string, args: string[], stdin?: Buffer): Promise<ProcessResult<Buffer>> {
+  // Run from an unrelated directory (runProcess's default): the tools must work from anywhere.
+  return runProcess(join(BIN_DEV, tool), args, { input: stdin ?? Buffer.alloc(0), stdoutAsBuffer: true });
 }
 
 let dir: string;
@@ -59,7 +40,11 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function makeCert(kind: 'private' | 'public', name: string, extra: string[] = []): Promise<Result> {
+async function makeCert(
+  kind: 'private' | 'public',
+  name: string,
+  extra: string[] = [],
+): Promise<ProcessResult<Buffer>> {
   const result = await run(`generate-${kind}-node-cert`, [
     '--cert-out',
     file(`${name}.cert.pem`),

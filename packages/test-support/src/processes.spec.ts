@@ -20,6 +20,21 @@ describe('runProcess', () => {
     expect(result).toMatchObject({ status: null, signal: 'SIGKILL', killed: true });
   });
 
+  test('stdoutAsBuffer gives its stdout byte for byte (not decoded as UTF-8)', async () => {
+    const bytes = Buffer.from([0, 1, 0xc3, 0x28, 0xff, 0xfe, 10]);
+    const script = `process.stdout.write(Buffer.from('${bytes.toString('base64')}', 'base64')); process.stderr.write('err')`;
+    const result = await runProcess(node, ['-e', script], { stdoutAsBuffer: true });
+    expect(Buffer.isBuffer(result.stdout)).toBe(true);
+    expect(result.stdout.equals(bytes)).toBe(true);
+    expect(result).toMatchObject({ status: 0, stderr: 'err' });
+  });
+
+  test('a process that exits without reading its input ends the run normally (a broken pipe is ignored)', async () => {
+    // Far more than a pipe holds: writing it fails once the process is gone.
+    const input = Buffer.alloc(16 * 1024 * 1024, 'x');
+    await expect(runProcess(node, ['-e', 'process.exit(4)'], { input })).resolves.toMatchObject({ status: 4 });
+  });
+
   test('a command that cannot start rejects', async () => {
     await expect(runProcess('/nonexistent/command', [])).rejects.toThrow(/ENOENT/);
   });

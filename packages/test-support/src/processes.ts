@@ -25,11 +25,12 @@ export function buildPackages(repo: string, packages: readonly string[]): void {
   }
 }
 
-export interface ProcessResult {
+/** How a run ended and what it wrote; its stdout is a Buffer with `stdoutAsBuffer` (binary output). */
+export interface ProcessResult<Stdout extends string | Buffer = string> {
   /** The exit code, or null if a signal ended it. */
   readonly status: number | null;
   readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
+  readonly stdout: Stdout;
   readonly stderr: string;
   /** Whether `killAfterMs` elapsed and the process was sent SIGKILL. */
   readonly killed: boolean;
@@ -39,7 +40,10 @@ export interface RunOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Default: the system's temporary folder (nothing of the repository by accident). */
   readonly cwd?: string;
-  /** Written to its stdin, which is then closed; without it stdin is closed at once. */
+  /**
+   * Written to its stdin, which is then closed; without it stdin is closed at once. The process may exit before
+   * reading it all (a broken pipe is no error of the run).
+   */
   readonly input?: string | Buffer;
   /** SIGKILL it after this long if it still runs (a crash trial, not a time-out). */
   readonly killAfterMs?: number;
@@ -51,7 +55,17 @@ export interface RunOptions {
 }
 
 /** Runs `command` with `args` to its end; resolves with its exit and everything it wrote (rejects if it cannot start). */
-export function runProcess(command: string, args: readonly string[], options: RunOptions = {}): Promise<ProcessResult> {
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  options: RunOptions & { readonly stdoutAsBuffer: true },
+): Promise<ProcessResult<Buffer>>;
+export function runProcess(command: string, args: readonly string[], options?: RunOptions): Promise<ProcessResult>;
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  options: RunOptions & { readonly stdoutAsBuffer?: boolean } = {},
+): Promise<ProcessResult<string | Buffer>> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, [...args], {
       cwd: options.cwd ?? tmpdir(),
@@ -65,6 +79,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
     let killed = false;
     child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(options.input);
     const timer =
       options.killAfterMs === undefined
@@ -81,7 +96,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       resolve({
         status,
         signal,
-        stdout: Buffer.concat(stdout).toString(),
+        stdout: options.stdoutAsBuffer ? Buffer.concat(stdout) : Buffer.concat(stdout).toString(),
         stderr: Buffer.concat(stderr).toString(),
         killed,
       });

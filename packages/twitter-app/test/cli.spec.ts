@@ -4,14 +4,13 @@
  * The module builds the package first (`tsc -b packages/twitter-app`, incremental) so the wrapper runs current code;
  * then the same flow, shorter, runs against the real bin/user-gateway when it builds (test/userGateway.ts).
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 import { X_API_EMULATOR_CREDENTIALS } from '@twitter-relaynet/config';
 import { Parcel } from '@twitter-relaynet/core';
-import { buildPackages } from '@twitter-relaynet/test-support';
+import { buildPackages, Daemon, runProcess } from '@twitter-relaynet/test-support';
 import {
   deserializeDeliveryAuthorization,
   type DeliveryAuthorization,
@@ -60,25 +59,18 @@ describe('bin/twitter-app', () => {
   let appId: string;
   let seen = 0;
 
-  function run(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
-    return new Promise((resolvePromise, reject) => {
-      const child = spawn(BIN, args, { cwd: dir, env: { ...baseEnv, ...options.env } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`twitter-app ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-      }, 20_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolvePromise({ code, stdout, stderr });
-      });
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(options.input ?? '');
+  async function run(
+    args: string[],
+    options: { input?: string; env?: Record<string, string> } = {},
+  ): Promise<RunResult> {
+    const { status, stdout, stderr, killed } = await runProcess(BIN, args, {
+      cwd: dir,
+      env: { ...baseEnv, ...options.env },
+      input: options.input ?? '',
+      killAfterMs: 20_000,
     });
+    if (killed) throw new Error(`twitter-app ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`);
+    return { code: status, stdout, stderr };
   }
 
   /** The parcels the gateway received since the last call, as the adapter decrypts them. */
@@ -178,13 +170,13 @@ describe('bin/twitter-app', () => {
     expect(subscribe.stdout).toMatch(/^2 tweets queued in the app, nothing is lost/);
     // A socket left behind by a gateway that died (nobody listening).
     const stale = join(dir, 'stale.sock');
-    const holder = spawn(process.execPath, [
-      '-e',
-      `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`,
-    ]);
-    await new Promise((ready) => holder.stdout.once('data', ready));
-    holder.kill('SIGKILL');
-    await new Promise((exited) => holder.once('exit', exited));
+    const holder = new Daemon(process.execPath, {
+      name: 'socket holder',
+      args: ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`],
+      readyText: 'up',
+    });
+    await holder.start();
+    await holder.stop('SIGKILL');
     expect(statSync(stale).isSocket()).toBe(true);
     const result = await run(['tweet', 'typed while a stale socket was there', '--gateway-socket', stale]);
     expect(result.code).toBe(3);
