@@ -4,7 +4,6 @@
  * health`) until it answers again, without a restart; a courier registration request gets the same answer from
  * every instance; a collection cut off mid-way may be retried once with the same CCA, at another instance.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +24,7 @@ import { openPostgresStores } from '@twitter-relaynet/gateway-postgres';
 import {
   createTestDatabase,
   describeWithPostgres,
+  runProcess,
   startThrottlingProxy,
   type ThrottlingProxy,
   useTestDatabase,
@@ -46,16 +46,9 @@ async function drain<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 }
 
 /** `bin/relayer-gateway health …`: its exit status and what it printed. */
-function healthCommand(args: readonly string[]): Promise<{ status: number | null; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(REPO, 'bin', 'relayer-gateway'), ['health', ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let stdout = '';
-    child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-    child.once('error', reject);
-    child.once('exit', (status) => resolve({ status, stdout }));
-  });
+async function healthCommand(args: readonly string[]): Promise<{ status: number | null; stdout: string }> {
+  const { status, stdout } = await runProcess(join(REPO, 'bin', 'relayer-gateway'), ['health', ...args]);
+  return { status, stdout };
 }
 
 describeWithPostgres('relayer-gateway instances, operated', () => {
