@@ -18,11 +18,11 @@
  * parcels are taken again.
  */
 import { writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 import { describeClockStatus, readClockStatus } from '@twitter-relaynet/config';
 import { CLOCK_SKEW_REFUSED_PARCEL_ID, openGatewaySqliteStores, peerQueue } from '@twitter-relaynet/gateway';
+import { type ProcessResult, runProcess } from '@twitter-relaynet/test-support';
 import { decodeTweet, TWEET_TYPE } from '@twitter-relaynet/twitter-service';
 
 import { buildExecutables, countOf, type LogLine, REPO, skewedEnv, waitFor, World } from './world';
@@ -248,27 +248,13 @@ test("user's clock 3 days ahead, then set right: told while wrong, the early twe
   }
 });
 
-interface AppRun {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** bin/twitter-app at the user's computer (its clock), on the World's data root. */
-function runApp(world: World, args: readonly string[]): Promise<AppRun> {
-  return new Promise((done, fail) => {
-    const child = spawn(
-      join(REPO, 'bin', 'twitter-app'),
-      ['--data-root', world.root, '--env-file', world.path('empty.env'), ...args],
-      { cwd: world.root, stdio: ['ignore', 'pipe', 'pipe'], env: skewedEnv(world.userClockSkewMs) },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', fail);
-    child.once('exit', (status) => done({ status, stdout, stderr }));
-  });
+function runApp(world: World, args: readonly string[]): Promise<ProcessResult> {
+  return runProcess(
+    join(REPO, 'bin', 'twitter-app'),
+    ['--data-root', world.root, '--env-file', world.path('empty.env'), ...args],
+    { cwd: world.root, env: skewedEnv(world.userClockSkewMs) },
+  );
 }
 
 /** Delete the clock skew notices queued at the (stopped) relaying gateway for the user gateway. */
