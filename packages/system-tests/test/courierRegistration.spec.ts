@@ -5,7 +5,6 @@
  * process is killed -9 at a random point of the registration (COURIER_CRASH_TRIALS per process kind, default 1;
  * CRASH_SEED reproduces the points). The same request over CogRPC gets the same response; a tampered one is refused.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import {
   appendFileSync,
   existsSync,
@@ -29,6 +28,7 @@ import {
 } from '@twitter-relaynet/endpoint';
 
 import { PlainReporter, registrationExchangeOf, runRegistrationLeg } from '@twitter-relaynet/relay';
+import { type ProcessResult, runProcess } from '@twitter-relaynet/test-support';
 
 import { buildExecutables, countOf, Daemon, REPO, seededRandom, sleep, waitFor, World } from './world';
 
@@ -39,11 +39,6 @@ const random = seededRandom(SEED);
 jest.setTimeout(60_000 + TRIALS * 3 * 30_000);
 
 beforeAll(() => buildExecutables('packages/cogrpc'), 120_000);
-
-interface RelayRun {
-  readonly status: number | null;
-  readonly stderr: string;
-}
 
 /** Two computers and a flashdrive: the Internet side is a World without its user gateway. */
 class TwoSides {
@@ -88,23 +83,13 @@ class TwoSides {
   }
 
   /** `bin/relay GATEWAY` on that side's computer: its own data root, the flashdrive. */
-  relay(at: 'user-gateway' | 'relayer-gateway', options: { killAfterMs?: number } = {}): Promise<RelayRun> {
+  relay(at: 'user-gateway' | 'relayer-gateway', options: { killAfterMs?: number } = {}): Promise<ProcessResult> {
     const root = at === 'user-gateway' ? this.userRoot : this.internet.root;
-    return new Promise((done) => {
-      const child: ChildProcess = spawn(
-        join(REPO, 'bin', 'relay'),
-        [at, '--data-root', root, '--flashdrive', this.flashdrive, '--wait', '0', '--no-progress'],
-        { cwd: tmpdir(), stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      let stderr = '';
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer =
-        options.killAfterMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
-      child.once('exit', (status) => {
-        if (timer) clearTimeout(timer);
-        done({ status, stderr });
-      });
-    });
+    return runProcess(
+      join(REPO, 'bin', 'relay'),
+      [at, '--data-root', root, '--flashdrive', this.flashdrive, '--wait', '0', '--no-progress'],
+      { killAfterMs: options.killAfterMs },
+    );
   }
 
   registered(): boolean {
