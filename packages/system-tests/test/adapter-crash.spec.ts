@@ -10,7 +10,6 @@
  * FAULTS_REPORT=<file>, the figures are appended to that file as one JSON line, and the adapter's log (all its
  * runs) is written beside it as adapter-crash-adapter.log.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
@@ -18,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { createMemoryStores, PrivateEndpoint, readConnectionParameters } from '@twitter-relaynet/endpoint';
+import { buildPackages } from '@twitter-relaynet/test-support';
 import { MemoryGatewayTransport } from '@twitter-relaynet/test-support/endpoint';
 import {
   createPogRPCServer,
@@ -28,7 +28,7 @@ import {
 import { serviceMessages } from '@twitter-relaynet/twitter-service';
 import { startEmulator, type RunningEmulator } from '@twitter-relaynet/x-api-emulator';
 
-import { REPO, sleep, waitFor } from './world';
+import { Daemon, REPO, sleep, waitFor } from './world';
 
 const TRIALS = Number(process.env.CRASH_TRIALS ?? 3);
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 100_000);
@@ -99,66 +99,16 @@ async function startCountingProxy(
   return { server, url: `http://127.0.0.1:${address.port}`, posts };
 }
 
-class Adapter {
-  private child: ChildProcess | null = null;
-  private exited: Promise<void> = Promise.resolve();
-  stdout = '';
-  stderr = '';
-
-  constructor(
-    private readonly args: readonly string[],
-    private readonly env: NodeJS.ProcessEnv,
-  ) {}
-
-  async start(): Promise<void> {
-    const before = this.stdout.length;
-    const child = spawn(join(REPO, 'bin', 'twitter-api-adapter'), [...this.args], {
-      env: this.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((r) => child.once('exit', () => r()));
-    void this.exited.then(() => {
-      if (this.child === child) this.child = null;
-    });
-    await waitFor('the adapter to be ready', () => {
-      if (this.child !== child) throw new Error(`The adapter exited at start:\n${this.stderr.slice(-2000)}`);
-      return this.stdout.slice(before).includes('twitter-api-adapter: ready');
-    });
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    child.kill('SIGKILL');
-    await this.exited;
-  }
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'adapter-crash-'));
 const root = join(dir, 'root');
 let emulator: RunningEmulator;
 let proxy: Awaited<ReturnType<typeof startCountingProxy>>;
 let gateway: PogRPCServer;
-let adapter: Adapter;
+let adapter: Daemon;
 let app: PrivateEndpoint;
 
 beforeAll(async () => {
-  try {
-    execFileSync(
-      process.execPath,
-      [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'packages/twitter-api-adapter'],
-      {
-        cwd: REPO,
-        stdio: 'pipe',
-      },
-    );
-  } catch (error) {
-    const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
-    throw new Error(`Could not build packages/twitter-api-adapter:\n${output}`);
-  }
+  buildPackages(REPO, ['packages/twitter-api-adapter']);
   emulator = await startEmulator({ port: 0, dataDir: join(dir, 'emulator'), credentials: CONSUMER });
   proxy = await startCountingProxy(emulator.url);
   // The relaying gateway's side: outcomes for the app arrive here (and are not needed by this test).
@@ -168,7 +118,8 @@ beforeAll(async () => {
     onParcel: async () => undefined,
   });
   writeFileSync(join(dir, 'relaying-gateway.pem'), gateway.certificatePem!);
-  adapter = new Adapter(
+  adapter = new Daemon(
+    'twitter-api-adapter',
     [
       '--data-root',
       root,
@@ -183,12 +134,12 @@ beforeAll(async () => {
       '--relaying-gateway-certificate',
       join(dir, 'relaying-gateway.pem'),
     ],
-    {
+    () => ({
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: join(dir, 'home'),
       TWITTER_CONSUMER_KEY: CONSUMER.appKey,
       TWITTER_CONSUMER_SECRET: CONSUMER.appSecret,
-    },
+    }),
   );
   await adapter.start();
   app = await PrivateEndpoint.open({ stores: createMemoryStores(), transport: await MemoryGatewayTransport.create() });
@@ -196,7 +147,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await adapter?.kill();
+  await adapter?.stop('SIGKILL');
   await app?.close();
   await gateway?.close();
   await new Promise<void>((done) => (proxy ? proxy.server.close(() => done()) : done()));
@@ -258,7 +209,7 @@ test(`kill -9 of the adapter while it takes and posts tweets (${TRIALS} trials):
     const delay = Math.floor(random() * 400);
     const delivery = deliver(batch);
     await sleep(delay);
-    await adapter.kill();
+    await adapter.stop('SIGKILL');
     const ids = await delivery;
     for (const id of ids) {
       const parcel = pending.get(id);
