@@ -1,6 +1,6 @@
 import { Certificate } from '@twitter-relaynet/core';
 import { type GatewayStores, type StoreWrite } from '@twitter-relaynet/gateway';
-import { describeWithPostgres, useTestDatabase } from '@twitter-relaynet/test-support';
+import { describeWithPostgres, seededRandom, useTestDatabase } from '@twitter-relaynet/test-support';
 import pg from 'pg';
 
 import { collect, HOUR, makeWorld, NOW, parcel } from '@twitter-relaynet/test-support/gateway';
@@ -92,17 +92,6 @@ async function snapshot(stores: GatewayStores, prefix: string): Promise<unknown>
     QUEUES.flatMap((queue) => IDS.map((id) => stores.ledger.has(`${prefix}delivered`, `${prefix}${queue}/${id}`))),
   );
   return { queues, pcas: pcas.map((list) => list.map((pca) => [pca.parcelId, pca.expiryDate.getTime()])), recorded };
-}
-
-/** A small deterministic generator (mulberry32), so that a failure can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 describeWithPostgres('PostgreSQL writes and lookups in few statements', () => {

@@ -28,18 +28,11 @@ import {
 import { serviceMessages } from '@twitter-relaynet/twitter-service';
 import { startEmulator, type RunningEmulator } from '@twitter-relaynet/x-api-emulator';
 
-import { Daemon, REPO, sleep, waitFor } from './world';
+import { Daemon, REPO, seededRandom, sleep, waitFor } from './world';
 
 const TRIALS = Number(process.env.CRASH_TRIALS ?? 3);
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 100_000);
-let seed = SEED;
-function random(): number {
-  // mulberry32
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const random = seededRandom(SEED);
 
 jest.setTimeout(60_000 + TRIALS * 5_000);
 

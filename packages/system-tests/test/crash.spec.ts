@@ -20,18 +20,11 @@ import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { buildExecutables, countOf, sleep, waitFor, World } from './world';
+import { buildExecutables, countOf, seededRandom, sleep, waitFor, World } from './world';
 
 const TRIALS = Number(process.env.CRASH_TRIALS ?? 3);
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 100_000);
-let seed = SEED;
-function random(): number {
-  // mulberry32
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const random = seededRandom(SEED);
 
 jest.setTimeout(60_000 + TRIALS * 3 * 10_000);
 

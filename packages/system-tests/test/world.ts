@@ -455,16 +455,7 @@ export function countOf(texts: readonly string[]): Map<string, number> {
   return counts;
 }
 
-/** A reproducible random number generator (mulberry32) for crash trials: the same seed, the same kill points. */
-export function seededRandom(initialSeed: number): () => number {
-  let seed = initialSeed;
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '@twitter-relaynet/test-support';
 
 /**
  * Instance `index` of a relaying gateway scaled out over one PostgreSQL database: its own data root under `root`

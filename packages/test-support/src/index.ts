@@ -64,3 +64,4 @@ export {
   type RunOptions,
 } from './processes';
 export { issuePkiChain, type PkiChain, type PkiChainKeys } from './pkiChain';
+export { seededRandom } from './seededRandom';
