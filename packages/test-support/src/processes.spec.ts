@@ -41,11 +41,14 @@ describe('runProcess', () => {
 });
 
 describe('Daemon', () => {
-  /** Prints its ready line (after a log line), then runs until a signal; `ignoreTerm` makes SIGTERM do nothing. */
+  /**
+   * Prints its ready line (after a log line), then runs until a signal; `ignoreTerm` makes SIGTERM do nothing. The
+   * handler goes in before the ready line, as in a real daemon: a stop may follow the ready line at once.
+   */
   const daemonScript = (ignoreTerm = false) => `
+    process.on('SIGTERM', () => { ${ignoreTerm ? '' : 'console.error("stopping"); process.exit(0);'} });
     console.error(JSON.stringify({ msg: 'starting', pid: process.pid }));
     console.log('toy: ready');
-    process.on('SIGTERM', () => { ${ignoreTerm ? '' : 'console.error("stopping"); process.exit(0);'} });
     setInterval(() => {}, 1000);`;
 
   test('start resolves once the ready line is out; stop waits for the exit; a restart waits for a new ready line', async () => {
