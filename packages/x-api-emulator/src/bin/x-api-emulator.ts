@@ -73,19 +73,7 @@ async function main(): Promise<void> {
     credentials,
     log: values.quiet ? undefined : (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
   });
-  const c = emulator.credentials;
-  process.stdout.write(
-    `X API emulator listening on ${emulator.url}\n` +
-      `  web page:            ${emulator.url}/\n` +
-      `  state:               ${values['data-dir'] ?? 'in memory'}\n` +
-      `  user:                @${emulator.user.username} (id ${emulator.user.id})\n` +
-      `  consumer key:        ${c.appKey}\n` +
-      `  consumer secret:     ${c.appSecret}\n` +
-      `  access token:        ${c.accessToken}\n` +
-      `  access token secret: ${c.accessSecret}\n` +
-      `  OAuth 2 user token:  ${c.oauth2AccessToken}\n`,
-  );
-
+  // Before the ready text: whoever reads it may stop the emulator at once.
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
@@ -101,6 +89,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  const c = emulator.credentials;
+  process.stdout.write(
+    `X API emulator listening on ${emulator.url}\n` +
+      `  web page:            ${emulator.url}/\n` +
+      `  state:               ${values['data-dir'] ?? 'in memory'}\n` +
+      `  user:                @${emulator.user.username} (id ${emulator.user.id})\n` +
+      `  consumer key:        ${c.appKey}\n` +
+      `  consumer secret:     ${c.appSecret}\n` +
+      `  access token:        ${c.accessToken}\n` +
+      `  access token secret: ${c.accessSecret}\n` +
+      `  OAuth 2 user token:  ${c.oauth2AccessToken}\n`,
+  );
 }
 
 main().catch((error: unknown) => {
