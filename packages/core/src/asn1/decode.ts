@@ -32,16 +32,38 @@ export const MAX_ASN1_DEPTH = 32;
 /**
  * One decoded TLV. `content` is a view over the input for definite lengths; for BER indefinite
  * lengths only `children` is meaningful. `encoded` covers the whole TLV (header included).
+ *
+ * An element keeps offsets into the input and makes those views, and its children, when they are
+ * first asked for: readers look at a few fields of each structure, and the views, closures and
+ * tuples made for every node were most of what reading a message allocated.
  */
 export class Asn1Element {
+  private cachedContent: Buffer | undefined;
+  private cachedEncoded: Buffer | undefined;
+
+  /** @internal Made by the decoder. */
   constructor(
     public readonly tagClass: TagClass,
     public readonly constructed: boolean,
     public readonly tagNumber: number,
-    public readonly content: Buffer,
-    public readonly encoded: Buffer,
-    private childList: readonly Asn1Element[] | null | (() => Asn1Element[]),
+    private readonly input: Buffer,
+    private readonly start: number,
+    private readonly contentStart: number,
+    private readonly contentEnd: number,
+    /** Where the TLV ends: after the content, or after the end-of-contents octets. */
+    readonly end: number,
+    private childList: readonly Asn1Element[] | null | DeferredChildren,
   ) {}
+
+  get content(): Buffer {
+    this.cachedContent ??= this.input.subarray(this.contentStart, this.contentEnd);
+    return this.cachedContent;
+  }
+
+  get encoded(): Buffer {
+    this.cachedEncoded ??= this.input.subarray(this.start, this.end);
+    return this.cachedEncoded;
+  }
 
   /**
    * Definite-length children are decoded on first access: most consumers read a few fields of a
@@ -49,13 +71,15 @@ export class Asn1Element {
    * whole tree was the main cost of reading a message.
    */
   get children(): readonly Asn1Element[] {
-    if (typeof this.childList === 'function') {
-      this.childList = this.childList();
+    const list = this.childList;
+    if (list instanceof DeferredChildren) {
+      this.childList = decodeChildren(this.input, this.contentStart, this.contentEnd, list.ber, list.depth);
+      return this.childList;
     }
-    if (!this.childList) {
+    if (!list) {
       throw new Asn1SyntaxError(`Expected a constructed value, got primitive tag ${this.describe()}`);
     }
-    return this.childList;
+    return list;
   }
 
   is(tagClass: TagClass, tagNumber: number): boolean {
@@ -76,6 +100,19 @@ export class Asn1Element {
   }
 }
 
+/** How to decode a definite-length element's children when they are asked for. */
+class DeferredChildren {
+  constructor(
+    readonly ber: boolean,
+    readonly depth: number,
+  ) {}
+}
+
+/** One per mode and depth, so deferring costs no allocation per element. */
+const DEFERRED = [false, true].map((ber) =>
+  Array.from({ length: MAX_ASN1_DEPTH + 1 }, (_, depth) => new DeferredChildren(ber, depth)),
+);
+
 interface DecodeOptions {
   /** Accept BER (indefinite lengths, constructed strings). DER is always accepted. */
   readonly ber?: boolean;
@@ -83,19 +120,20 @@ interface DecodeOptions {
 
 /** Decode exactly one TLV that spans the whole buffer. */
 export function decodeAsn1(input: Buffer, options: DecodeOptions = {}): Asn1Element {
-  const [element, end] = decodeAt(input, 0, input.length, options.ber ?? false, 0);
-  if (end !== input.length) {
-    throw new Asn1SyntaxError(`Trailing data: ${input.length - end} octet(s) after the ASN.1 value`);
+  const element = decodeAt(input, 0, input.length, options.ber ?? false, 0);
+  if (element.end !== input.length) {
+    throw new Asn1SyntaxError(`Trailing data: ${input.length - element.end} octet(s) after the ASN.1 value`);
   }
   return element;
 }
 
 /** Decode one TLV at the start of the buffer and report where it ended (for framing). */
 export function decodeAsn1Prefix(input: Buffer, options: DecodeOptions = {}): [Asn1Element, number] {
-  return decodeAt(input, 0, input.length, options.ber ?? false, 0);
+  const element = decodeAt(input, 0, input.length, options.ber ?? false, 0);
+  return [element, element.end];
 }
 
-function decodeAt(buf: Buffer, start: number, limit: number, ber: boolean, depth: number): [Asn1Element, number] {
+function decodeAt(buf: Buffer, start: number, limit: number, ber: boolean, depth: number): Asn1Element {
   if (depth > MAX_ASN1_DEPTH) {
     throw new Asn1SyntaxError(`ASN.1 nesting deeper than ${MAX_ASN1_DEPTH} levels`);
   }
@@ -145,19 +183,17 @@ function decodeAt(buf: Buffer, start: number, limit: number, ber: boolean, depth
   if (end > limit) {
     throw new Asn1SyntaxError(`Truncated ASN.1 value: ${length} octet(s) declared, ${limit - pos} available`);
   }
-  const content = buf.subarray(pos, end);
-  const encoded = buf.subarray(start, end);
-  const children = constructed ? () => decodeChildren(buf, pos, end, ber, depth) : null;
-  return [new Asn1Element(tagClass, constructed, tagNumber, content, encoded, children), end];
+  const children = constructed ? DEFERRED[ber ? 1 : 0][depth] : null;
+  return new Asn1Element(tagClass, constructed, tagNumber, buf, start, pos, end, end, children);
 }
 
 function decodeChildren(buf: Buffer, start: number, end: number, ber: boolean, depth: number): Asn1Element[] {
   const children: Asn1Element[] = [];
   let childPos = start;
   while (childPos < end) {
-    const [child, childEnd] = decodeAt(buf, childPos, end, ber, depth + 1);
+    const child = decodeAt(buf, childPos, end, ber, depth + 1);
     children.push(child);
-    childPos = childEnd;
+    childPos = child.end;
   }
   return children;
 }
@@ -170,26 +206,17 @@ function decodeIndefinite(
   tagClass: TagClass,
   tagNumber: number,
   depth: number,
-): [Asn1Element, number] {
+): Asn1Element {
   const children: Asn1Element[] = [];
   let pos = contentStart;
   for (;;) {
     if (pos + 2 > limit) throw new Asn1SyntaxError('Truncated ASN.1 value: missing end-of-contents');
     if (buf[pos] === 0 && buf[pos + 1] === 0) {
-      const end = pos + 2;
-      const element = new Asn1Element(
-        tagClass,
-        true,
-        tagNumber,
-        buf.subarray(contentStart, pos),
-        buf.subarray(start, end),
-        children,
-      );
-      return [element, end];
+      return new Asn1Element(tagClass, true, tagNumber, buf, start, contentStart, pos, pos + 2, children);
     }
-    const [child, childEnd] = decodeAt(buf, pos, limit, true, depth + 1);
+    const child = decodeAt(buf, pos, limit, true, depth + 1);
     children.push(child);
-    pos = childEnd;
+    pos = child.end;
   }
 }
 
