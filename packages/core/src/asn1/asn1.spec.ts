@@ -85,6 +85,19 @@ describe('DER encoding', () => {
     expect(oid('1.2.840.113549').toString('hex')).toBe('06062a864886f70d');
   });
 
+  test('OIDs read again come out the same, whatever the buffer they were read from', () => {
+    // Read OIDs are remembered by their octets: a later read of other octets must not get them.
+    const dotteds = ['1.2.840.113549.1.7.1', '1.2.840.113549.1.7.2', '1.2.840.113549.1.7.3'];
+    for (let round = 0; round < 3; round++) {
+      for (const dotted of dotteds) {
+        const element = decodeAsn1(Buffer.concat([oid(dotted)]));
+        expect(readOid(element, 'oid')).toBe(dotted);
+        element.content.fill(0x01); // the input may be reused afterwards
+      }
+    }
+    expect(() => readOid(decodeAsn1(Buffer.from('060188', 'hex')), 'O')).toThrow(/malformed OBJECT/);
+  });
+
   test('invalid OIDs are refused', () => {
     expect(() => oid('1')).toThrow(TypeError);
     expect(() => oid('1.x')).toThrow(TypeError);

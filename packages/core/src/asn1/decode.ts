@@ -297,9 +297,40 @@ export function readBoolean(element: Asn1Element, what: string): boolean {
   return element.content[0] !== 0;
 }
 
+/**
+ * OIDs already read, by a hash of their octets: a message holds the same few OIDs (content types,
+ * attribute types) every time, and spelling them out allocated an array and a string each. A hit
+ * compares every octet. Bounded: once full, new OIDs are just not remembered, nor long ones.
+ */
+const OID_MEMO_LIMIT = 256;
+const OID_MEMO_MAX_OCTETS = 32;
+const oidMemo = new Map<number, { readonly octets: Buffer; readonly dotted: string }>();
+
+function hashOctets(bytes: Buffer): number {
+  let hash = 0x811c9dc5 ^ bytes.length;
+  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+  return hash;
+}
+
+function sameOctets(a: Buffer, b: Buffer): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function readOid(element: Asn1Element, what: string): string {
   expectTag(element, TagClass.Universal, UniversalTag.OID, what);
   const bytes = element.content;
+  const hash = hashOctets(bytes);
+  const known = oidMemo.get(hash);
+  if (known && sameOctets(known.octets, bytes)) return known.dotted;
+  const dotted = decodeOid(bytes, what);
+  if (!known && oidMemo.size < OID_MEMO_LIMIT && bytes.length <= OID_MEMO_MAX_OCTETS)
+    oidMemo.set(hash, { octets: Buffer.from(bytes), dotted });
+  return dotted;
+}
+
+function decodeOid(bytes: Buffer, what: string): string {
   if (bytes.length === 0 || bytes[bytes.length - 1] & 0x80) {
     throw new Asn1SyntaxError(`${what}: malformed OBJECT IDENTIFIER`);
   }
