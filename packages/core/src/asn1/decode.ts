@@ -401,41 +401,47 @@ export function readDirectoryString(element: Asn1Element, what: string): string 
   }
 }
 
-const UTC_TIME_REGEX = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
-const GENERALIZED_TIME_REGEX = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.\d+)?Z$/;
+const UTC_TIME_REGEX = /^\d{12}Z$/;
+const GENERALIZED_TIME_REGEX = /^\d{14}(?:\.\d+)?Z$/;
 
 /** UTCTime or GeneralizedTime (as X.509 validity and CMS signing time use them). */
 export function readTime(element: Asn1Element, what: string): Date {
   const text = element.content.toString('latin1');
-  let match: RegExpMatchArray | null;
-  let year: number;
   if (element.isUniversal(UniversalTag.UTC_TIME)) {
-    match = text.match(UTC_TIME_REGEX);
-    if (!match) throw new Asn1SyntaxError(`${what}: malformed UTCTime "${text}"`);
-    const yy = Number(match[1]);
-    year = yy < 50 ? 2000 + yy : 1900 + yy;
-  } else if (element.isUniversal(UniversalTag.GENERALIZED_TIME)) {
-    match = text.match(GENERALIZED_TIME_REGEX);
-    if (!match) throw new Asn1SyntaxError(`${what}: malformed GeneralizedTime "${text}"`);
-    year = Number(match[1]);
-  } else {
-    throw new Asn1SyntaxError(`${what}: expected a time, got ${element.describe()}`);
+    if (!UTC_TIME_REGEX.test(text)) throw new Asn1SyntaxError(`${what}: malformed UTCTime "${text}"`);
+    const yy = decimalAt(text, 0, 2);
+    return makeUtcDate(yy < 50 ? 2000 + yy : 1900 + yy, text, 2, what);
   }
-  return makeUtcDate(year, match, what, text);
+  if (element.isUniversal(UniversalTag.GENERALIZED_TIME)) {
+    if (!GENERALIZED_TIME_REGEX.test(text)) throw new Asn1SyntaxError(`${what}: malformed GeneralizedTime "${text}"`);
+    return makeUtcDate(decimalAt(text, 0, 4), text, 4, what);
+  }
+  throw new Asn1SyntaxError(`${what}: expected a time, got ${element.describe()}`);
 }
 
-const DATE_TIME_REGEX = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/;
+const DATE_TIME_REGEX = /^\d{14}$/;
 
 /** The RAMF DATE-TIME form: "YYYYMMDDHHmmss" in UTC, under an implicit context tag. */
 export function readDateTime(element: Asn1Element, what: string, implicitTag: number): Date {
   const text = readVisibleString(element, what, implicitTag);
-  const match = text.match(DATE_TIME_REGEX);
-  if (!match) throw new Asn1SyntaxError(`${what}: malformed DATE-TIME "${text}"`);
-  return makeUtcDate(Number(match[1]), match, what, text);
+  if (!DATE_TIME_REGEX.test(text)) throw new Asn1SyntaxError(`${what}: malformed DATE-TIME "${text}"`);
+  return makeUtcDate(decimalAt(text, 0, 4), text, 4, what);
 }
 
-function makeUtcDate(year: number, match: RegExpMatchArray, what: string, text: string): Date {
-  const [month, day, hour, minute, second] = [2, 3, 4, 5, 6].map((i) => Number(match[i]));
+/** The number written in `text` from `start` to `end`, which the caller checked are ASCII digits. */
+function decimalAt(text: string, start: number, end: number): number {
+  let value = 0;
+  for (let i = start; i < end; i++) value = value * 10 + text.charCodeAt(i) - 0x30;
+  return value;
+}
+
+/** The date whose month, day, hours, minutes and seconds are two digits each from `offset` in `text`. */
+function makeUtcDate(year: number, text: string, offset: number, what: string): Date {
+  const month = decimalAt(text, offset, offset + 2);
+  const day = decimalAt(text, offset + 2, offset + 4);
+  const hour = decimalAt(text, offset + 4, offset + 6);
+  const minute = decimalAt(text, offset + 6, offset + 8);
+  const second = decimalAt(text, offset + 8, offset + 10);
   const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
   if (
     date.getUTCFullYear() !== year ||
