@@ -15,7 +15,13 @@
  *
  * Unwrap measurements use the same bytes (made by @twitter-relaynet/core) for every implementation.
  */
-import { MAX_PARCEL_LENGTH, ServiceMessage, CargoMessageSet } from '@twitter-relaynet/core';
+import {
+  CargoMessageSet,
+  FORMAT_SIGNATURE_LENGTH,
+  MAX_PARCEL_LENGTH,
+  ServiceMessage,
+  verifySignedData,
+} from '@twitter-relaynet/core';
 import { runProcess } from '@twitter-relaynet/test-support';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
@@ -153,8 +159,13 @@ async function runCore({ options, figures, log }: GroupContext): Promise<void> {
     const floorCargoes: FloorMessage[] = await Promise.all(
       Array.from({ length: CARGO_POOL }, () => floorSerializeSession(cargoKeys, messageSet)),
     );
+    // A parcel's signature digests its RAMF fields (the SignedData's eContent), not the whole
+    // parcel: the floor hashes as many octets (it hashed the whole parcel, about three times as many).
     const floorParcels = await Promise.all(
-      cargoParcels.map(async (parcel) => ({ content: parcel, signature: await floorSignContent(parcelKeys, parcel) })),
+      cargoParcels.map(async (parcel) => {
+        const { plaintext } = await verifySignedData(parcel.subarray(FORMAT_SIGNATURE_LENGTH));
+        return { content: plaintext, signature: await floorSignContent(parcelKeys, plaintext) };
+      }),
     );
     await measure('core.cargoUnwrap', 'cargo/s', [
       { infix: '', label: '@twitter-relaynet/core', op: roundRobin(cargoes, (cargo) => ours.unwrapCargo(cargo)) },
