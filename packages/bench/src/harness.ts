@@ -19,6 +19,8 @@ export interface BenchOptions {
   readonly concurrency: number;
   /** Sizes of the end-to-end groups (the issue's sizes by default; small ones for smoke tests). */
   readonly sizes?: Partial<GroupSizes>;
+  /** `core`: measure only these (e.g. cargoUnwrap, floor, bigRoundTrip); all when absent. */
+  readonly coreOnly?: readonly string[];
 }
 
 export interface GroupSizes {

@@ -21,10 +21,11 @@ import {
   writeJsonReport,
   type BenchOptions,
 } from '../harness';
-import { GROUPS } from '../groups';
+import { CORE_MEASUREMENTS, GROUPS } from '../groups';
 
 const USAGE = `usage: bench [--only GROUP[,GROUP...]] [--json FILE] [--markdown FILE] [--chart FILE] [--seconds N] [--warmup N] [--concurrency N]
-             [--pipeline-n N[,N...]] [--scale-sizes N[,N...]] [--relay-mib N] [--scaleout-parcels N] [--list]
+             [--pipeline-n N[,N...]] [--scale-sizes N[,N...]] [--relay-mib N] [--scaleout-parcels N]
+             [--core-only NAME[,NAME...]] [--list]
 
   --only GROUP       run only these groups (repeatable or comma-separated)
   --json FILE        also write the figures as JSON
@@ -37,6 +38,7 @@ const USAGE = `usage: bench [--only GROUP[,GROUP...]] [--json FILE] [--markdown 
   --scale-sizes LIST scale: parcels queued at the user gateway (default ${DEFAULT_SIZES.scaleSizes.join(',')})
   --relay-mib N      relay: MiB of cargo carried in each direction (default ${DEFAULT_SIZES.relayMiB})
   --scaleout-parcels N scaleout: parcels each way per configuration (default ${DEFAULT_SIZES.scaleoutParcels})
+  --core-only LIST   core: only these measurements, each with its floor and relaynet-core (${CORE_MEASUREMENTS.join(', ')})
   --list             list the groups and exit`;
 
 function positiveNumber(flag: string, text: string | undefined, fallback: number, integer = false): number {
@@ -46,6 +48,23 @@ function positiveNumber(flag: string, text: string | undefined, fallback: number
     throw new Error(`${flag} must be a ${integer ? 'positive integer' : 'non-negative number'} (got "${text}")`);
   }
   return value;
+}
+
+function splitNames(values: readonly string[]): string[] {
+  return values
+    .flatMap((value) => value.split(','))
+    .map((name) => name.trim())
+    .filter(Boolean);
+}
+
+function parseNameList(flag: string, values: readonly string[] | undefined, known: readonly string[]) {
+  if (values === undefined) return undefined;
+  const names = splitNames(values);
+  const unknown = names.filter((name) => !known.includes(name));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new Error(`${flag} takes names among ${known.join(', ')} (got "${values.join(',')}")`);
+  }
+  return names;
 }
 
 async function main(): Promise<void> {
@@ -62,6 +81,7 @@ async function main(): Promise<void> {
       'scale-sizes': { type: 'string' },
       'relay-mib': { type: 'string' },
       'scaleout-parcels': { type: 'string' },
+      'core-only': { type: 'string', multiple: true },
       list: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -91,14 +111,12 @@ async function main(): Promise<void> {
         true,
       ),
     },
+    coreOnly: parseNameList('--core-only', values['core-only'], CORE_MEASUREMENTS),
   };
   // `npm run` moves to the package root; a relative path is the caller's (INIT_CWD).
   const callerPath = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
   const chartFile = values.chart === undefined ? undefined : callerPath(values.chart);
-  const only = values.only
-    ?.flatMap((value) => value.split(','))
-    .map((name) => name.trim())
-    .filter(Boolean);
+  const only = values.only && splitNames(values.only);
   const groups = selectGroups(GROUPS, only);
 
   const figures = new FigureRegistry();

@@ -15,7 +15,13 @@
  *
  * Unwrap measurements use the same bytes (made by @twitter-relaynet/core) for every implementation.
  */
-import { MAX_PARCEL_LENGTH, ServiceMessage, CargoMessageSet } from '@twitter-relaynet/core';
+import {
+  CargoMessageSet,
+  FORMAT_SIGNATURE_LENGTH,
+  MAX_PARCEL_LENGTH,
+  ServiceMessage,
+  verifySignedData,
+} from '@twitter-relaynet/core';
 import { runProcess } from '@twitter-relaynet/test-support';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
@@ -43,6 +49,18 @@ import { peakRss, type RssChildResult } from './coreRssChild';
 export const PARCEL_CONTENT_LENGTH = 1024;
 export const CARGO_PARCELS = 100;
 const UNWRAP_POOL = 16;
+
+/** What --core-only may name: a measurement (with its floor and relaynet-core), or the primitive floors. */
+export const CORE_MEASUREMENTS = [
+  'floor',
+  'parcelSerialize',
+  'parcelUnwrap',
+  'parcelSerializeSession',
+  'parcelUnwrapSession',
+  'cargoBuild',
+  'cargoUnwrap',
+  'bigRoundTrip',
+] as const;
 const CARGO_POOL = 4;
 
 /** Targets from the issue: ≥10× relaynet-core, within 2× of the floor, RSS < 4× the message. */
@@ -66,6 +84,7 @@ interface Subject {
 }
 
 async function runCore({ options, figures, log }: GroupContext): Promise<void> {
+  const wanted = (name: (typeof CORE_MEASUREMENTS)[number]) => !options.coreOnly || options.coreOnly.includes(name);
   const measure = async (name: string, unit: string, subjects: readonly Subject[]) => {
     for (const subject of subjects) {
       log(`${name}${subject.infix}: measuring ${subject.label}`);
@@ -86,28 +105,20 @@ async function runCore({ options, figures, log }: GroupContext): Promise<void> {
   await selfCheck(ours, theirs, content);
 
   // Primitive floors, for reading the others.
-  const signedAttributes = randomBytes(93);
-  const signature = await rsaPssSign(signedAttributes, parcelKeys.senderPrivateKey);
-  const encryptedKey = floorOaepEncrypt(parcelKeys, randomBytes(16));
-  for (const [name, op] of [
-    ['core.floor.rsaSign', () => rsaPssSign(signedAttributes, parcelKeys.senderPrivateKey)],
-    ['core.floor.rsaVerify', () => rsaPssVerify(signedAttributes, parcelKeys.senderPublicKey, signature)],
-    ['core.floor.rsaOaepDecrypt', async () => floorOaepDecrypt(parcelKeys, encryptedKey)],
-  ] as const) {
-    log(`${name}: measuring`);
-    figures.record(`${name}.opsPerSec`, (await measureThroughput(op, options)).opsPerSec, 'ops/s');
-  }
+  if (wanted('floor')) await measurePrimitiveFloors(parcelKeys, options, figures, log);
 
   // 1 KiB parcels, each way, both payload kinds.
   for (const mode of ['sessionless', 'session'] as const) {
     const suffix = mode === 'session' ? 'Session' : '';
     const floorSerialize = mode === 'session' ? floorSerializeSession : floorSerializeSessionless;
-    await measure(`core.parcelSerialize${suffix}`, 'ops/s', [
-      { infix: '', label: '@twitter-relaynet/core', op: () => ours.serializeParcel(mode, content) },
-      { infix: '.floor', label: 'raw crypto', op: () => floorSerialize(parcelKeys, plaintext) },
-      { infix: '.relaynetCore', label: 'relaynet-core', op: () => theirs.serializeParcel(mode, content) },
-    ]);
-
+    if (wanted(`parcelSerialize${suffix}`)) {
+      await measure(`core.parcelSerialize${suffix}`, 'ops/s', [
+        { infix: '', label: '@twitter-relaynet/core', op: () => ours.serializeParcel(mode, content) },
+        { infix: '.floor', label: 'raw crypto', op: () => floorSerialize(parcelKeys, plaintext) },
+        { infix: '.relaynetCore', label: 'relaynet-core', op: () => theirs.serializeParcel(mode, content) },
+      ]);
+    }
+    if (!wanted(`parcelUnwrap${suffix}`)) continue;
     const parcels = await Promise.all(Array.from({ length: UNWRAP_POOL }, () => ours.serializeParcel(mode, content)));
     const floorMessages = await Promise.all(
       Array.from({ length: UNWRAP_POOL }, () => floorSerialize(parcelKeys, plaintext)),
@@ -136,29 +147,62 @@ async function runCore({ options, figures, log }: GroupContext): Promise<void> {
     Array.from({ length: CARGO_PARCELS }, () => ours.serializeParcel('session' as PayloadMode, content)),
   );
   const messageSet = new CargoMessageSet(cargoParcels).serialize();
-  await measure('core.cargoBuild', 'cargo/s', [
-    { infix: '', label: '@twitter-relaynet/core', op: () => ours.buildCargo(cargoParcels) },
-    { infix: '.floor', label: 'raw crypto', op: () => floorSerializeSession(cargoKeys, messageSet) },
-    { infix: '.relaynetCore', label: 'relaynet-core', op: () => theirs.buildCargo(cargoParcels) },
-  ]);
-  const cargoes = await Promise.all(Array.from({ length: CARGO_POOL }, () => ours.buildCargo(cargoParcels)));
-  const floorCargoes: FloorMessage[] = await Promise.all(
-    Array.from({ length: CARGO_POOL }, () => floorSerializeSession(cargoKeys, messageSet)),
-  );
-  const floorParcels = await Promise.all(
-    cargoParcels.map(async (parcel) => ({ content: parcel, signature: await floorSignContent(parcelKeys, parcel) })),
-  );
-  await measure('core.cargoUnwrap', 'cargo/s', [
-    { infix: '', label: '@twitter-relaynet/core', op: roundRobin(cargoes, (cargo) => ours.unwrapCargo(cargo)) },
-    {
-      infix: '.floor',
-      label: 'raw crypto',
-      op: roundRobin(floorCargoes, (cargo) => floorUnwrapCargo(cargoKeys, cargo, parcelKeys, floorParcels)),
-    },
-    { infix: '.relaynetCore', label: 'relaynet-core', op: roundRobin(cargoes, (cargo) => theirs.unwrapCargo(cargo)) },
-  ]);
+  if (wanted('cargoBuild')) {
+    await measure('core.cargoBuild', 'cargo/s', [
+      { infix: '', label: '@twitter-relaynet/core', op: () => ours.buildCargo(cargoParcels) },
+      { infix: '.floor', label: 'raw crypto', op: () => floorSerializeSession(cargoKeys, messageSet) },
+      { infix: '.relaynetCore', label: 'relaynet-core', op: () => theirs.buildCargo(cargoParcels) },
+    ]);
+  }
+  if (wanted('cargoUnwrap')) {
+    const cargoes = await Promise.all(Array.from({ length: CARGO_POOL }, () => ours.buildCargo(cargoParcels)));
+    const floorCargoes: FloorMessage[] = await Promise.all(
+      Array.from({ length: CARGO_POOL }, () => floorSerializeSession(cargoKeys, messageSet)),
+    );
+    // A parcel's signature digests its RAMF fields (the SignedData's eContent), not the whole
+    // parcel: the floor hashes as many octets (it hashed the whole parcel, about three times as many).
+    const floorParcels = await Promise.all(
+      cargoParcels.map(async (parcel) => {
+        const { plaintext } = await verifySignedData(parcel.subarray(FORMAT_SIGNATURE_LENGTH));
+        return { content: plaintext, signature: await floorSignContent(parcelKeys, plaintext) };
+      }),
+    );
+    await measure('core.cargoUnwrap', 'cargo/s', [
+      { infix: '', label: '@twitter-relaynet/core', op: roundRobin(cargoes, (cargo) => ours.unwrapCargo(cargo)) },
+      {
+        infix: '.floor',
+        label: 'raw crypto',
+        op: roundRobin(floorCargoes, (cargo) => floorUnwrapCargo(cargoKeys, cargo, parcelKeys, floorParcels)),
+      },
+      {
+        infix: '.relaynetCore',
+        label: 'relaynet-core',
+        op: roundRobin(cargoes, (cargo) => theirs.unwrapCargo(cargo)),
+      },
+    ]);
+  }
 
-  await measureBigRoundTrip(fixture, ours, theirs, figures, log);
+  if (wanted('bigRoundTrip')) await measureBigRoundTrip(fixture, ours, theirs, figures, log);
+}
+
+/** The primitive floors (one RSA-PSS signature, verification, RSA-OAEP decryption), for reading the others. */
+async function measurePrimitiveFloors(
+  parcelKeys: FloorKeys,
+  options: GroupContext['options'],
+  figures: FigureRegistry,
+  log: (message: string) => void,
+): Promise<void> {
+  const signedAttributes = randomBytes(93);
+  const signature = await rsaPssSign(signedAttributes, parcelKeys.senderPrivateKey);
+  const encryptedKey = floorOaepEncrypt(parcelKeys, randomBytes(16));
+  for (const [name, op] of [
+    ['core.floor.rsaSign', () => rsaPssSign(signedAttributes, parcelKeys.senderPrivateKey)],
+    ['core.floor.rsaVerify', () => rsaPssVerify(signedAttributes, parcelKeys.senderPublicKey, signature)],
+    ['core.floor.rsaOaepDecrypt', async () => floorOaepDecrypt(parcelKeys, encryptedKey)],
+  ] as const) {
+    log(`${name}: measuring`);
+    figures.record(`${name}.opsPerSec`, (await measureThroughput(op, options)).opsPerSec, 'ops/s');
+  }
 }
 
 /** The ratios of a throughput figure to its baselines. */

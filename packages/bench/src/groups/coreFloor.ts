@@ -162,6 +162,7 @@ export async function floorUnwrap(keys: FloorKeys, message: FloorMessage): Promi
 /**
  * Cargo unwrap floor: the cargo itself (session), then each parcel's signature (the parcels are
  * deserialized, which verifies their signatures; they are not decrypted: that is the recipient's).
+ * A parcel's `content` is what its signature digests: its RAMF fields, not the whole parcel.
  */
 export async function floorUnwrapCargo(
   cargoKeys: FloorKeys,

@@ -4,6 +4,8 @@
  */
 import type { BenchGroup } from '../harness';
 import { coreGroup } from './core';
+
+export { CORE_MEASUREMENTS } from './core';
 import { latencyGroup } from './latency';
 import { pipelineGroup } from './pipeline';
 import { relayGroup } from './relay';

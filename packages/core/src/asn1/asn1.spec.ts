@@ -14,7 +14,15 @@ import {
   readVisibleString,
   TagClass,
 } from './decode';
-import { allocateWithRoom, chunkedTlv, DER_IDENTIFIER, flatten, joinChunks, MIN_LENGTH_WITH_ROOM } from './derChunks';
+import {
+  allocateWithRoom,
+  canonicalDer,
+  chunkedTlv,
+  DER_IDENTIFIER,
+  flatten,
+  joinChunks,
+  MIN_LENGTH_WITH_ROOM,
+} from './derChunks';
 import {
   bitString,
   boolean,
@@ -75,6 +83,19 @@ describe('DER encoding', () => {
       expect(readOid(decodeAsn1(oid(dotted)), 'oid')).toBe(dotted);
     }
     expect(oid('1.2.840.113549').toString('hex')).toBe('06062a864886f70d');
+  });
+
+  test('OIDs read again come out the same, whatever the buffer they were read from', () => {
+    // Read OIDs are remembered by their octets: a later read of other octets must not get them.
+    const dotteds = ['1.2.840.113549.1.7.1', '1.2.840.113549.1.7.2', '1.2.840.113549.1.7.3'];
+    for (let round = 0; round < 3; round++) {
+      for (const dotted of dotteds) {
+        const element = decodeAsn1(Buffer.concat([oid(dotted)]));
+        expect(readOid(element, 'oid')).toBe(dotted);
+        element.content.fill(0x01); // the input may be reused afterwards
+      }
+    }
+    expect(() => readOid(decodeAsn1(Buffer.from('060188', 'hex')), 'O')).toThrow(/malformed OBJECT/);
   });
 
   test('invalid OIDs are refused', () => {
@@ -269,5 +290,26 @@ describe('DER chunks with room around a large value', () => {
     expect(flattened.equals(Buffer.concat([tooLong, value]))).toBe(true);
     // Nothing was claimed, so a message that fits still uses the room.
     expect(flatten(joinChunks(Buffer.from('ok'), value)).buffer).toBe(value.buffer);
+  });
+});
+
+describe('canonicalDer', () => {
+  const canonical = (hex: string) => canonicalDer(decodeAsn1(Buffer.from(hex, 'hex'), { ber: true })).toString('hex');
+
+  test('a value already in DER is returned as it is, not re-encoded', () => {
+    const der = sequence(setOf(sequence(oid('2.5.4.3'), visibleString('id'))), octetString(Buffer.alloc(200)));
+    const element = decodeAsn1(der, { ber: true });
+    expect(canonicalDer(element)).toBe(element.encoded);
+  });
+
+  test.each([
+    ['a non-minimal length', '3081030201 01', '3003020101'],
+    ['an indefinite length', '3080020101 0000', '3003020101'],
+    ['a constructed OCTET STRING', '2480 0402abcd 0402ef01 0000', '0404abcdef01'],
+    ['a long-form tag for a low tag number', '1f0201 00', '020100'],
+    ['a BER value inside a DER one', '3005 048102abcd', '30040402abcd'],
+    ['a non-minimal length of a long value', `0482${'0080'}${'00'.repeat(128)}`, `048180${'00'.repeat(128)}`],
+  ])('%s is re-encoded', (_, ber, der) => {
+    expect(canonical(ber.replace(/ /g, ''))).toBe(der);
   });
 });

@@ -32,16 +32,38 @@ export const MAX_ASN1_DEPTH = 32;
 /**
  * One decoded TLV. `content` is a view over the input for definite lengths; for BER indefinite
  * lengths only `children` is meaningful. `encoded` covers the whole TLV (header included).
+ *
+ * An element keeps offsets into the input and makes those views, and its children, when they are
+ * first asked for: readers look at a few fields of each structure, and the views, closures and
+ * tuples made for every node were most of what reading a message allocated.
  */
 export class Asn1Element {
+  private cachedContent: Buffer | undefined;
+  private cachedEncoded: Buffer | undefined;
+
+  /** @internal Made by the decoder. */
   constructor(
     public readonly tagClass: TagClass,
     public readonly constructed: boolean,
     public readonly tagNumber: number,
-    public readonly content: Buffer,
-    public readonly encoded: Buffer,
-    private childList: readonly Asn1Element[] | null | (() => Asn1Element[]),
+    private readonly input: Buffer,
+    private readonly start: number,
+    private readonly contentStart: number,
+    private readonly contentEnd: number,
+    /** Where the TLV ends: after the content, or after the end-of-contents octets. */
+    readonly end: number,
+    private childList: readonly Asn1Element[] | null | DeferredChildren,
   ) {}
+
+  get content(): Buffer {
+    this.cachedContent ??= this.input.subarray(this.contentStart, this.contentEnd);
+    return this.cachedContent;
+  }
+
+  get encoded(): Buffer {
+    this.cachedEncoded ??= this.input.subarray(this.start, this.end);
+    return this.cachedEncoded;
+  }
 
   /**
    * Definite-length children are decoded on first access: most consumers read a few fields of a
@@ -49,13 +71,15 @@ export class Asn1Element {
    * whole tree was the main cost of reading a message.
    */
   get children(): readonly Asn1Element[] {
-    if (typeof this.childList === 'function') {
-      this.childList = this.childList();
+    const list = this.childList;
+    if (list instanceof DeferredChildren) {
+      this.childList = decodeChildren(this.input, this.contentStart, this.contentEnd, list.ber, list.depth);
+      return this.childList;
     }
-    if (!this.childList) {
+    if (!list) {
       throw new Asn1SyntaxError(`Expected a constructed value, got primitive tag ${this.describe()}`);
     }
-    return this.childList;
+    return list;
   }
 
   is(tagClass: TagClass, tagNumber: number): boolean {
@@ -76,6 +100,19 @@ export class Asn1Element {
   }
 }
 
+/** How to decode a definite-length element's children when they are asked for. */
+class DeferredChildren {
+  constructor(
+    readonly ber: boolean,
+    readonly depth: number,
+  ) {}
+}
+
+/** One per mode and depth, so deferring costs no allocation per element. */
+const DEFERRED = [false, true].map((ber) =>
+  Array.from({ length: MAX_ASN1_DEPTH + 1 }, (_, depth) => new DeferredChildren(ber, depth)),
+);
+
 interface DecodeOptions {
   /** Accept BER (indefinite lengths, constructed strings). DER is always accepted. */
   readonly ber?: boolean;
@@ -83,19 +120,20 @@ interface DecodeOptions {
 
 /** Decode exactly one TLV that spans the whole buffer. */
 export function decodeAsn1(input: Buffer, options: DecodeOptions = {}): Asn1Element {
-  const [element, end] = decodeAt(input, 0, input.length, options.ber ?? false, 0);
-  if (end !== input.length) {
-    throw new Asn1SyntaxError(`Trailing data: ${input.length - end} octet(s) after the ASN.1 value`);
+  const element = decodeAt(input, 0, input.length, options.ber ?? false, 0);
+  if (element.end !== input.length) {
+    throw new Asn1SyntaxError(`Trailing data: ${input.length - element.end} octet(s) after the ASN.1 value`);
   }
   return element;
 }
 
 /** Decode one TLV at the start of the buffer and report where it ended (for framing). */
 export function decodeAsn1Prefix(input: Buffer, options: DecodeOptions = {}): [Asn1Element, number] {
-  return decodeAt(input, 0, input.length, options.ber ?? false, 0);
+  const element = decodeAt(input, 0, input.length, options.ber ?? false, 0);
+  return [element, element.end];
 }
 
-function decodeAt(buf: Buffer, start: number, limit: number, ber: boolean, depth: number): [Asn1Element, number] {
+function decodeAt(buf: Buffer, start: number, limit: number, ber: boolean, depth: number): Asn1Element {
   if (depth > MAX_ASN1_DEPTH) {
     throw new Asn1SyntaxError(`ASN.1 nesting deeper than ${MAX_ASN1_DEPTH} levels`);
   }
@@ -145,19 +183,17 @@ function decodeAt(buf: Buffer, start: number, limit: number, ber: boolean, depth
   if (end > limit) {
     throw new Asn1SyntaxError(`Truncated ASN.1 value: ${length} octet(s) declared, ${limit - pos} available`);
   }
-  const content = buf.subarray(pos, end);
-  const encoded = buf.subarray(start, end);
-  const children = constructed ? () => decodeChildren(buf, pos, end, ber, depth) : null;
-  return [new Asn1Element(tagClass, constructed, tagNumber, content, encoded, children), end];
+  const children = constructed ? DEFERRED[ber ? 1 : 0][depth] : null;
+  return new Asn1Element(tagClass, constructed, tagNumber, buf, start, pos, end, end, children);
 }
 
 function decodeChildren(buf: Buffer, start: number, end: number, ber: boolean, depth: number): Asn1Element[] {
   const children: Asn1Element[] = [];
   let childPos = start;
   while (childPos < end) {
-    const [child, childEnd] = decodeAt(buf, childPos, end, ber, depth + 1);
+    const child = decodeAt(buf, childPos, end, ber, depth + 1);
     children.push(child);
-    childPos = childEnd;
+    childPos = child.end;
   }
   return children;
 }
@@ -170,26 +206,17 @@ function decodeIndefinite(
   tagClass: TagClass,
   tagNumber: number,
   depth: number,
-): [Asn1Element, number] {
+): Asn1Element {
   const children: Asn1Element[] = [];
   let pos = contentStart;
   for (;;) {
     if (pos + 2 > limit) throw new Asn1SyntaxError('Truncated ASN.1 value: missing end-of-contents');
     if (buf[pos] === 0 && buf[pos + 1] === 0) {
-      const end = pos + 2;
-      const element = new Asn1Element(
-        tagClass,
-        true,
-        tagNumber,
-        buf.subarray(contentStart, pos),
-        buf.subarray(start, end),
-        children,
-      );
-      return [element, end];
+      return new Asn1Element(tagClass, true, tagNumber, buf, start, contentStart, pos, pos + 2, children);
     }
-    const [child, childEnd] = decodeAt(buf, pos, limit, true, depth + 1);
+    const child = decodeAt(buf, pos, limit, true, depth + 1);
     children.push(child);
-    pos = childEnd;
+    pos = child.end;
   }
 }
 
@@ -270,9 +297,40 @@ export function readBoolean(element: Asn1Element, what: string): boolean {
   return element.content[0] !== 0;
 }
 
+/**
+ * OIDs already read, by a hash of their octets: a message holds the same few OIDs (content types,
+ * attribute types) every time, and spelling them out allocated an array and a string each. A hit
+ * compares every octet. Bounded: once full, new OIDs are just not remembered, nor long ones.
+ */
+const OID_MEMO_LIMIT = 256;
+const OID_MEMO_MAX_OCTETS = 32;
+const oidMemo = new Map<number, { readonly octets: Buffer; readonly dotted: string }>();
+
+function hashOctets(bytes: Buffer): number {
+  let hash = 0x811c9dc5 ^ bytes.length;
+  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+  return hash;
+}
+
+function sameOctets(a: Buffer, b: Buffer): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function readOid(element: Asn1Element, what: string): string {
   expectTag(element, TagClass.Universal, UniversalTag.OID, what);
   const bytes = element.content;
+  const hash = hashOctets(bytes);
+  const known = oidMemo.get(hash);
+  if (known && sameOctets(known.octets, bytes)) return known.dotted;
+  const dotted = decodeOid(bytes, what);
+  if (!known && oidMemo.size < OID_MEMO_LIMIT && bytes.length <= OID_MEMO_MAX_OCTETS)
+    oidMemo.set(hash, { octets: Buffer.from(bytes), dotted });
+  return dotted;
+}
+
+function decodeOid(bytes: Buffer, what: string): string {
   if (bytes.length === 0 || bytes[bytes.length - 1] & 0x80) {
     throw new Asn1SyntaxError(`${what}: malformed OBJECT IDENTIFIER`);
   }
@@ -343,41 +401,47 @@ export function readDirectoryString(element: Asn1Element, what: string): string 
   }
 }
 
-const UTC_TIME_REGEX = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
-const GENERALIZED_TIME_REGEX = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.\d+)?Z$/;
+const UTC_TIME_REGEX = /^\d{12}Z$/;
+const GENERALIZED_TIME_REGEX = /^\d{14}(?:\.\d+)?Z$/;
 
 /** UTCTime or GeneralizedTime (as X.509 validity and CMS signing time use them). */
 export function readTime(element: Asn1Element, what: string): Date {
   const text = element.content.toString('latin1');
-  let match: RegExpMatchArray | null;
-  let year: number;
   if (element.isUniversal(UniversalTag.UTC_TIME)) {
-    match = text.match(UTC_TIME_REGEX);
-    if (!match) throw new Asn1SyntaxError(`${what}: malformed UTCTime "${text}"`);
-    const yy = Number(match[1]);
-    year = yy < 50 ? 2000 + yy : 1900 + yy;
-  } else if (element.isUniversal(UniversalTag.GENERALIZED_TIME)) {
-    match = text.match(GENERALIZED_TIME_REGEX);
-    if (!match) throw new Asn1SyntaxError(`${what}: malformed GeneralizedTime "${text}"`);
-    year = Number(match[1]);
-  } else {
-    throw new Asn1SyntaxError(`${what}: expected a time, got ${element.describe()}`);
+    if (!UTC_TIME_REGEX.test(text)) throw new Asn1SyntaxError(`${what}: malformed UTCTime "${text}"`);
+    const yy = decimalAt(text, 0, 2);
+    return makeUtcDate(yy < 50 ? 2000 + yy : 1900 + yy, text, 2, what);
   }
-  return makeUtcDate(year, match, what, text);
+  if (element.isUniversal(UniversalTag.GENERALIZED_TIME)) {
+    if (!GENERALIZED_TIME_REGEX.test(text)) throw new Asn1SyntaxError(`${what}: malformed GeneralizedTime "${text}"`);
+    return makeUtcDate(decimalAt(text, 0, 4), text, 4, what);
+  }
+  throw new Asn1SyntaxError(`${what}: expected a time, got ${element.describe()}`);
 }
 
-const DATE_TIME_REGEX = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/;
+const DATE_TIME_REGEX = /^\d{14}$/;
 
 /** The RAMF DATE-TIME form: "YYYYMMDDHHmmss" in UTC, under an implicit context tag. */
 export function readDateTime(element: Asn1Element, what: string, implicitTag: number): Date {
   const text = readVisibleString(element, what, implicitTag);
-  const match = text.match(DATE_TIME_REGEX);
-  if (!match) throw new Asn1SyntaxError(`${what}: malformed DATE-TIME "${text}"`);
-  return makeUtcDate(Number(match[1]), match, what, text);
+  if (!DATE_TIME_REGEX.test(text)) throw new Asn1SyntaxError(`${what}: malformed DATE-TIME "${text}"`);
+  return makeUtcDate(decimalAt(text, 0, 4), text, 4, what);
 }
 
-function makeUtcDate(year: number, match: RegExpMatchArray, what: string, text: string): Date {
-  const [month, day, hour, minute, second] = [2, 3, 4, 5, 6].map((i) => Number(match[i]));
+/** The number written in `text` from `start` to `end`, which the caller checked are ASCII digits. */
+function decimalAt(text: string, start: number, end: number): number {
+  let value = 0;
+  for (let i = start; i < end; i++) value = value * 10 + text.charCodeAt(i) - 0x30;
+  return value;
+}
+
+/** The date whose month, day, hours, minutes and seconds are two digits each from `offset` in `text`. */
+function makeUtcDate(year: number, text: string, offset: number, what: string): Date {
+  const month = decimalAt(text, offset, offset + 2);
+  const day = decimalAt(text, offset + 2, offset + 4);
+  const hour = decimalAt(text, offset + 4, offset + 6);
+  const minute = decimalAt(text, offset + 6, offset + 8);
+  const second = decimalAt(text, offset + 8, offset + 10);
   const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
   if (
     date.getUTCFullYear() !== year ||

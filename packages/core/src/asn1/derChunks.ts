@@ -129,9 +129,12 @@ function flattenInRoom(value: DerChunks): Buffer | null {
 /**
  * Re-encode a decoded value with definite, minimal lengths, so that values read from BER compare
  * equal to their DER counterparts (e.g. an issuer Name against the one in a certificate). Meant for
- * small values: it copies.
+ * small values: it copies, unless the value is already encoded that way (as every value Awala
+ * implementations write is), when it returns `element.encoded` itself.
  */
 export function canonicalDer(element: Asn1Element): Buffer {
+  const { encoded } = element;
+  if (isCanonicalTlv(encoded, 0, encoded.length, 0) === encoded.length) return encoded;
   if (element.constructed && element.isUniversal(UniversalTag.OCTET_STRING)) {
     return tlv(element.tagClass, false, element.tagNumber, readOctetString(element, 'OCTET STRING'));
   }
@@ -139,4 +142,39 @@ export function canonicalDer(element: Asn1Element): Buffer {
     return tlv(element.tagClass, true, element.tagNumber, element.children.map(canonicalDer));
   }
   return tlv(element.tagClass, false, element.tagNumber, element.content);
+}
+
+const CANONICAL_FAST_PATH_DEPTH = 6;
+
+/**
+ * Where the TLV at `start` ends if it is written exactly as canonicalDer would write it (short-form
+ * tag, definite minimal length, no constructed OCTET STRING, the same recursively), or -1. It reads
+ * octets only: re-encoding a value to compare it with itself cost an allocation per node, once per
+ * signed attribute and issuer name in every message read. Anything unusual (long-form tags, values
+ * nested deeper than names and attributes are, malformed values) gets -1 and goes the slow way,
+ * which also raises the decoder's errors (its nesting limit included).
+ */
+function isCanonicalTlv(buf: Buffer, start: number, limit: number, depth: number): number {
+  if (depth > CANONICAL_FAST_PATH_DEPTH || start + 2 > limit) return -1;
+  const identifier = buf[start];
+  if ((identifier & 0x1f) === 0x1f) return -1;
+  let pos = start + 1;
+  const first = buf[pos++];
+  let length = first;
+  if (first >= 0x80) {
+    const octets = first & 0x7f;
+    if (octets === 0 || octets > 4 || pos + octets > limit || buf[pos] === 0) return -1;
+    length = 0;
+    for (let i = 0; i < octets; i++) length = length * 256 + buf[pos++];
+    if (length < 0x80) return -1;
+  }
+  const end = pos + length;
+  if (end > limit) return -1;
+  if ((identifier & 0x20) === 0) return end;
+  if (identifier === 0x24) return -1; // constructed OCTET STRING: canonicalDer makes it primitive
+  while (pos < end) {
+    pos = isCanonicalTlv(buf, pos, end, depth + 1);
+    if (pos < 0) return -1;
+  }
+  return end;
 }

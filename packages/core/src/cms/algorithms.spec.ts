@@ -74,6 +74,17 @@ describe('RSA-PSS algorithm identifiers', () => {
     expect(parsed).toEqual({ hash, saltLength: { 'SHA-256': 32, 'SHA-384': 48, 'SHA-512': 64 }[hash] });
   });
 
+  test.each(['SHA-256', 'SHA-384', 'SHA-512'] as const)('%s reads the same in BER as in DER', (hash) => {
+    // The DER encodings this module writes are recognised by their octets; BER takes the long way.
+    const der = encodeRsaPssAlgorithmIdentifier(hash);
+    const ber = Buffer.concat([Buffer.from('3080', 'hex'), decodeAsn1(der).content, Buffer.alloc(2)]);
+    const read = (value: Buffer) => readRsaPssAlgorithmIdentifier(decodeAsn1(value, { ber: true }), 'test');
+    expect(read(ber)).toEqual(read(der));
+    const hashDer = decodeAsn1(der).children[1].children[0].children[0].encoded;
+    const hashBer = Buffer.concat([Buffer.from('3080', 'hex'), decodeAsn1(hashDer).content, Buffer.alloc(2)]);
+    expect(readHashAlgorithmIdentifier(decodeAsn1(hashBer, { ber: true }), 'test')).toBe(hash);
+  });
+
   test('the SHA-256 encoding is the one the reference implementation writes', () => {
     expect(encodeRsaPssAlgorithmIdentifier('SHA-256').toString('hex')).toBe(
       '304106092a864886f70d01010a3034a00f300d06096086480165030402010500' +

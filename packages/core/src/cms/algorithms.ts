@@ -112,6 +112,8 @@ export function encodeHashAlgorithmIdentifier(algorithm: HashingAlgorithm): Buff
 }
 
 export function readHashAlgorithmIdentifier(element: Asn1Element, what: string): HashingAlgorithm {
+  const written = lookUpWritten(getWrittenIdentifiers().hash, element.encoded);
+  if (written) return written;
   const identifier = readAlgorithmIdentifier(element, what);
   const algorithm = hashAlgorithmFromOid(identifier.oid, what);
   if (!isAbsentOrNull(identifier.parameters)) {
@@ -131,6 +133,36 @@ function readMgf1(element: Asn1Element, what: string): HashingAlgorithm {
   }
   if (!identifier.parameters) throw new RelaynetSyntaxError(`${what}: MGF1 hash is missing`);
   return readHashAlgorithmIdentifier(identifier.parameters, `${what} MGF1 hash`);
+}
+
+/**
+ * Identifiers as this module writes them (and so does the reference implementation), with what
+ * reading them gives: every signed message carries two hash identifiers and an RSA-PSS one, and
+ * comparing octets costs far less than decoding their trees each time. Anything else is read the long way. Built on first use, as HASHES must exist first.
+ */
+let writtenIdentifiers:
+  | {
+      readonly hash: readonly (readonly [Buffer, HashingAlgorithm])[];
+      readonly rsaPss: readonly (readonly [Buffer, RsaPssParameters])[];
+    }
+  | undefined;
+
+function getWrittenIdentifiers(): NonNullable<typeof writtenIdentifiers> {
+  writtenIdentifiers ??= {
+    hash: HASHING_ALGORITHMS.map((hash) => [encodeHashAlgorithmIdentifier(hash), hash]),
+    rsaPss: HASHING_ALGORITHMS.map((hash) => [
+      encodeRsaPssAlgorithmIdentifier(hash),
+      Object.freeze({ hash, saltLength: hashInfo(hash).lengthOctets }),
+    ]),
+  };
+  return writtenIdentifiers;
+}
+
+function lookUpWritten<T>(table: readonly (readonly [Buffer, T])[], encoded: Buffer): T | undefined {
+  for (const [known, value] of table) {
+    if (known.equals(encoded)) return value;
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -158,6 +190,8 @@ export function encodeRsaPssAlgorithmIdentifier(algorithm: HashingAlgorithm): Bu
  * Absent PSS fields take their RFC 4055 defaults (SHA-1), which are then refused.
  */
 export function readRsaPssAlgorithmIdentifier(element: Asn1Element, what: string): RsaPssParameters {
+  const written = lookUpWritten(getWrittenIdentifiers().rsaPss, element.encoded);
+  if (written) return written;
   const identifier = readAlgorithmIdentifier(element, what);
   if (identifier.oid !== ALGORITHM_OIDS.RSA_PSS) {
     throw new CryptoError(

@@ -56,6 +56,7 @@ export interface VerificationOptions {
 }
 
 const SIGNED_DATA_VERSION = 1;
+const SET_IDENTIFIER = 0x31;
 const SIGNER_INFO_VERSION = 1;
 
 // ---------------------------------------------------------------------------------------------
@@ -418,13 +419,10 @@ function parseSignerInfo(element: Asn1Element): ParsedSignerInfo {
     throw new CryptoError('SignerInfo has no signed attributes (content type and message digest are required)');
   }
   const attributes = parseSignedAttributes(signedAttributes);
-  // The signature covers the attributes' DER encoding under the SET OF tag, not the [0] tag.
-  const signedAttributesDer = tlv(
-    TagClass.Universal,
-    true,
-    UniversalTag.SET,
-    signedAttributes.children.map(canonicalDer),
-  );
+  // The signature covers the attributes' DER encoding under the SET OF tag, not the [0] tag: the
+  // same octets but the first (both tags are one octet, constructed).
+  const signedAttributesDer = Buffer.from(canonicalDer(signedAttributes));
+  signedAttributesDer[0] = SET_IDENTIFIER;
 
   const signatureAlgorithm = readRsaPssAlgorithmIdentifier(items[4], 'SignerInfo signature algorithm');
   const signatureElement = items[5];

@@ -55,6 +55,16 @@ function flipBit(der: Buffer, offset: number): Buffer {
 }
 
 describe('deserialize', () => {
+  test('certificates that differ only away from their end are told apart', () => {
+    // Parsed certificates are cached under their length and last octets: a different certificate
+    // with the same key must still be parsed for itself.
+    const der = fixture.privateEndpoint.certificate.serialize();
+    const other = flipBit(der, -200);
+    expect(Certificate.deserialize(der).serialize()).toEqual(der);
+    expect(Certificate.deserialize(other).serialize()).toEqual(other);
+    expect(Certificate.deserialize(der).serialize()).toEqual(der);
+  });
+
   test('reads every field of a hand-made certificate', () => {
     const [subject, issuer] = keys;
     const notBefore = new Date('2026-01-02T03:04:05Z');

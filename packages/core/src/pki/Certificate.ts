@@ -94,6 +94,17 @@ interface ParsedCertificate {
 const PARSED_CERTIFICATE_CACHE_LIMIT = 1024;
 const parsedCertificateCache = new Map<string, Certificate>();
 
+/**
+ * The cache key: the length and the last octets (the end of the signature) rather than the whole
+ * DER, which made a string of about a kilobyte, hashed, for each certificate of each message. A hit
+ * still compares every octet; two certificates with the same key take turns in the entry.
+ */
+const CACHE_KEY_TAIL_OCTETS = 24;
+function certificateCacheKey(der: Uint8Array): string {
+  const tail = Buffer.prototype.toString.call(der, 'latin1', Math.max(0, der.length - CACHE_KEY_TAIL_OCTETS));
+  return `${der.length}:${tail}`;
+}
+
 export class Certificate {
   /**
    * Parse a DER-encoded X.509 v3 certificate.
@@ -104,9 +115,9 @@ export class Certificate {
     if (!((der as unknown) instanceof Uint8Array)) {
       throw new CertificateError('Certificate must be DER bytes');
     }
-    const cacheKey = Buffer.prototype.toString.call(der, 'latin1');
+    const cacheKey = certificateCacheKey(der);
     const cached = parsedCertificateCache.get(cacheKey);
-    if (cached) return cached;
+    if (cached?.der.equals(der)) return cached;
     // Own copy: the caller's buffer may be reused, and a view would pin a larger buffer in memory.
     const copy = Buffer.from(der);
     let parsed: ParsedCertificate;

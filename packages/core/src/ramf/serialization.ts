@@ -122,7 +122,8 @@ export async function serializeRamf(
 }
 
 /**
- * Check the format signature, verify the CMS signature and decode the fields.
+ * Check the format signature, verify the CMS signature and decode the fields, for the constructor
+ * of a RamfMessage (which validates the fields: see validateRamfFields).
  * Timing and authorization are checked separately (see RamfMessage.validate).
  */
 export async function deserializeRamf(
@@ -148,7 +149,6 @@ export async function deserializeRamf(
     throw new InvalidSignatureError(`Invalid message signature: ${errorMessage(error)}`, { cause: error });
   }
   const fields = decodeRamfFields(verification.plaintext);
-  validateRamfFields(fields);
   return {
     ...fields,
     senderCertificate: verification.signerCertificate,
