@@ -59,6 +59,9 @@ test('relay: MB/s each way (CoSocket, then CogRPC at the relaying gateway) and a
   expect(value(figures, 'relay.MBps')).toBeGreaterThan(0);
   expect(value(figures, 'relay.cp.MBps')).toBeGreaterThan(0);
   expect(value(figures, 'relay.vsCp')).toBeCloseTo(value(figures, 'relay.MBps') / value(figures, 'relay.cp.MBps'));
+  expect(value(figures, 'relay.vsDurableCopy')).toBeCloseTo(
+    value(figures, 'relay.MBps') / value(figures, 'relay.durableCopy.MBps'),
+  );
   // The same trip with the relaying gateway over CogRPC (TLS).
   for (const leg of ['toInternet.deliver', 'fromInternet.collect'])
     expect(value(figures, `relay.cogrpc.${leg}.MBps`)).toBeGreaterThan(0);
