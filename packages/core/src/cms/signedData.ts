@@ -22,6 +22,7 @@ import { Certificate } from '../pki/Certificate';
 import { assertRsaKey } from '../pki/keys';
 import {
   digest,
+  digestOffThread,
   encodeHashAlgorithmIdentifier,
   encodeRsaPssAlgorithmIdentifier,
   hashInfo,
@@ -182,7 +183,7 @@ export async function verifySignedData(
         `(${signedData.contentType})`,
     );
   }
-  const actualDigest = digest(signerInfo.digestAlgorithm, plaintext);
+  const actualDigest = await digestOffThread(signerInfo.digestAlgorithm, plaintext);
   if (
     actualDigest.length !== signerInfo.messageDigest.length ||
     !timingSafeEqual(actualDigest, signerInfo.messageDigest)
