@@ -7,15 +7,12 @@ import { ALGORITHM_OIDS } from '../oids';
 import {
   aesCbcCiphertextLength,
   aesCbcDecrypt,
-  aesCbcDecryptOffThread,
   aesCbcEncrypt,
   aesCbcEncryptInto,
   aesKeyUnwrap,
   aesKeyWrap,
   assertAesKeySize,
   digest,
-  digestOffThread,
-  OFF_THREAD_DIGEST_MIN_OCTETS,
   eccCmsSharedInfo,
   encodeKeyAgreementAlgorithmIdentifier,
   encodeRsaOaepAlgorithmIdentifier,
@@ -217,46 +214,6 @@ describe('AES-CBC', () => {
   test('key sizes other than 128/192/256 are refused', () => {
     expect(assertAesKeySize(192)).toBe(192);
     expect(() => assertAesKeySize(512)).toThrow(CryptoError);
-  });
-});
-
-describe('off the event loop', () => {
-  // Both sides of the threshold, and a size that is not a whole number of slices or blocks.
-  const sizes = [1000, OFF_THREAD_DIGEST_MIN_OCTETS - 1, OFF_THREAD_DIGEST_MIN_OCTETS, 3 * 1024 * 1024 + 5];
-
-  test.each(sizes)('digests of %i octets are the same as on the thread', async (length) => {
-    const data = Buffer.alloc(length, 0x5a);
-    for (const algorithm of ['SHA-256', 'SHA-384', 'SHA-512'] as const) {
-      expect((await digestOffThread(algorithm, data)).equals(digest(algorithm, data))).toBe(true);
-    }
-  });
-
-  test('a hashing algorithm outside RS-018 is refused either way', async () => {
-    for (const length of [1, OFF_THREAD_DIGEST_MIN_OCTETS]) {
-      await expect(digestOffThread('SHA-1' as never, Buffer.alloc(length))).rejects.toThrow(CryptoError);
-    }
-  });
-
-  test.each(sizes)('AES-CBC decryption of %i octets is the same as on the thread', async (length) => {
-    for (const keyOctets of [16, 24, 32]) {
-      const key = Buffer.alloc(keyOctets, 3);
-      const iv = Buffer.alloc(16, 9);
-      const plaintext = Buffer.alloc(length, 0x42);
-      const ciphertext = Buffer.concat(aesCbcEncrypt(key, iv, plaintext));
-      expect((await aesCbcDecryptOffThread(key, iv, ciphertext)).equals(plaintext)).toBe(true);
-    }
-  });
-
-  test('a large ciphertext with a wrong key or a bad length is a CryptoError, as on the thread', async () => {
-    const key = Buffer.alloc(16, 1);
-    const iv = Buffer.alloc(16, 2);
-    const ciphertext = Buffer.concat(aesCbcEncrypt(key, iv, Buffer.alloc(1024 * 1024, 7)));
-    // Another key decrypts the last block to noise: with these fixed octets, a wrong padding (checked on the thread first).
-    const wrongKey = Buffer.alloc(16, 0xee);
-    expect(() => aesCbcDecrypt(wrongKey, iv, ciphertext)).toThrow(/padding/);
-    await expect(aesCbcDecryptOffThread(wrongKey, iv, ciphertext)).rejects.toThrow(/padding/);
-    await expect(aesCbcDecryptOffThread(wrongKey, iv, ciphertext)).rejects.toThrow(CryptoError);
-    await expect(aesCbcDecryptOffThread(key, iv, ciphertext.subarray(1))).rejects.toThrow(/block size/);
   });
 });
 

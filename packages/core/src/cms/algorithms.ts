@@ -6,7 +6,7 @@
  * algorithm outside the allow-list is refused with a CryptoError in one place.
  */
 import { importSpki } from '../pki/keys';
-import { createCipheriv, createDecipheriv, createHash, type KeyObject, webcrypto } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, type KeyObject } from 'node:crypto';
 
 import {
   Asn1Element,
@@ -83,23 +83,6 @@ export function digest(algorithm: HashingAlgorithm, data: Buffer | readonly Buff
   const hash = createHash(hashInfo(algorithm).nodeName);
   for (const chunk of Buffer.isBuffer(data) ? [data] : data) hash.update(chunk);
   return hash.digest();
-}
-
-/**
- * From this size on, `digestOffThread` hashes in libuv's threadpool (WebCrypto's digest) instead of on the
- * calling thread. Below it, the trip to the pool and back costs more than the hash.
- */
-export const OFF_THREAD_DIGEST_MIN_OCTETS = 256 * 1024;
-
-/**
- * The digest of a large buffer computed off the event loop: a gateway or the relay checking an 8 MiB cargo
- * (and its parcels) goes on reading, sending and committing meanwhile, and the hashes can run on another core.
- * WebCrypto copies the input first (a memcpy, several times faster than the hash).
- */
-export async function digestOffThread(algorithm: HashingAlgorithm, data: Buffer): Promise<Buffer> {
-  hashInfo(algorithm); // the allow-list, whichever way it is hashed
-  if (data.length < OFF_THREAD_DIGEST_MIN_OCTETS) return digest(algorithm, data);
-  return Buffer.from(await webcrypto.subtle.digest(algorithm, data));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -426,37 +409,6 @@ export function aesCbcDecrypt(key: Buffer, iv: Buffer, ciphertext: Buffer): Buff
   }
   return padded.subarray(0, padded.length - padLength);
 }
-
-/**
- * `aesCbcDecrypt` off the event loop for large ciphertexts (WebCrypto's AES-CBC, in libuv's threadpool, which
- * checks and strips the PKCS#7 padding itself): a gateway decrypting an 8 MiB cargo goes on reading the next one
- * and committing meanwhile, and another core can do the work. It holds a copy of the ciphertext while it runs.
- */
-export async function aesCbcDecryptOffThread(key: Buffer, iv: Buffer, ciphertext: Buffer): Promise<Buffer> {
-  if (ciphertext.length < OFF_THREAD_DECRYPTION_MIN_OCTETS) return aesCbcDecrypt(key, iv, ciphertext);
-  if (ciphertext.length % AES_BLOCK_OCTETS !== 0) {
-    throw new CryptoError(
-      `AES-CBC ciphertext length ${ciphertext.length} is not a positive multiple of the block size`,
-    );
-  }
-  let cryptoKey: webcrypto.CryptoKey;
-  try {
-    cryptoKey = await webcrypto.subtle.importKey('raw', key, 'AES-CBC', false, ['decrypt']);
-  } catch (err) {
-    throw new CryptoError('AES-CBC decryption failed', { cause: err });
-  }
-  try {
-    return Buffer.from(await webcrypto.subtle.decrypt({ name: 'AES-CBC', iv }, cryptoKey, ciphertext));
-  } catch (err) {
-    // With a whole number of blocks, only the padding can be wrong.
-    throw new CryptoError('AES-CBC decryption failed: invalid padding (wrong key or corrupted ciphertext)', {
-      cause: err,
-    });
-  }
-}
-
-/** From this size on, `aesCbcDecryptOffThread` decrypts in the threadpool. */
-const OFF_THREAD_DECRYPTION_MIN_OCTETS = 256 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Key agreement: ECDH + X9.63 KDF (RFC 5753 / RFC 6318) + AES key wrap

@@ -37,7 +37,7 @@ import type { Certificate } from '../pki/Certificate';
 import { assertRsaKey, type SessionKey } from '../pki/keys';
 import {
   aesCbcCiphertextLength,
-  aesCbcDecryptOffThread,
+  aesCbcDecrypt,
   aesCbcEncryptInto,
   aesKeyUnwrap,
   aesKeyWrap,
@@ -251,7 +251,7 @@ export async function decryptWithSessionKey(
       throw new CryptoError('Could not unwrap the content key (wrong session private key?)', { cause: error });
     }
   }
-  const plaintext = await decryptContent(envelopedData.content, contentKey);
+  const plaintext = decryptContent(envelopedData.content, contentKey);
   return { plaintext, originatorSessionKey: { keyId: originatorKeyId, publicKey: originatorKey } };
 }
 
@@ -595,11 +595,11 @@ function parseEncryptedContentInfo(element: Asn1Element): EncryptedContent {
   return { algorithm, ciphertext };
 }
 
-async function decryptContent(content: EncryptedContent, contentKey: Buffer): Promise<Buffer> {
+function decryptContent(content: EncryptedContent, contentKey: Buffer): Buffer {
   if (contentKey.length * 8 !== content.algorithm.keySize) {
     throw new CryptoError(
       `Content key is ${contentKey.length * 8} bits but the content algorithm is AES-${content.algorithm.keySize}`,
     );
   }
-  return aesCbcDecryptOffThread(contentKey, content.algorithm.iv, content.ciphertext);
+  return aesCbcDecrypt(contentKey, content.algorithm.iv, content.ciphertext);
 }

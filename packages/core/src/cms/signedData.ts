@@ -22,7 +22,6 @@ import { Certificate } from '../pki/Certificate';
 import { assertRsaKey } from '../pki/keys';
 import {
   digest,
-  digestOffThread,
   encodeHashAlgorithmIdentifier,
   encodeRsaPssAlgorithmIdentifier,
   hashInfo,
@@ -183,7 +182,7 @@ export async function verifySignedData(
         `(${signedData.contentType})`,
     );
   }
-  const actualDigest = await digestOffThread(signerInfo.digestAlgorithm, plaintext);
+  const actualDigest = digest(signerInfo.digestAlgorithm, plaintext);
   if (
     actualDigest.length !== signerInfo.messageDigest.length ||
     !timingSafeEqual(actualDigest, signerInfo.messageDigest)
