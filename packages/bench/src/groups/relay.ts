@@ -73,6 +73,7 @@ async function runRelay({ options, figures, log }: GroupContext): Promise<void> 
       figures.record('relay.cp.MBps', cp.bytes / BYTES_PER_MB / (cp.copyMs / 1000), 'MB/s');
       figures.record('relay.cpSync.MBps', cp.bytes / BYTES_PER_MB / (cp.copySyncMs / 1000), 'MB/s');
       figures.record('relay.durableCopy.MBps', cp.bytes / BYTES_PER_MB / (cp.durableMs / 1000), 'MB/s');
+      figures.record('relay.durableCopy.cpuMsPerMB', cp.durableCpuMs / (cp.bytes / BYTES_PER_MB), 'ms');
     });
     recordLegs(figures, cosocket);
 
@@ -173,8 +174,25 @@ function recordLegs(figures: GroupContext['figures'], legs: readonly Leg[]): voi
     if (typeof leg.run.gatewayPeakRssKiB === 'number') {
       figures.record(`relay.${leg.name}.gatewayPeakRssMiB`, leg.run.gatewayPeakRssKiB / KIB_PER_MIB, 'MiB');
     }
+    const { relay, gateway } = leg.run.cpuMs;
+    if (relay !== null) figures.record(`relay.${leg.name}.relayCpuMsPerMB`, relay / (leg.bytes / BYTES_PER_MB), 'ms');
+    if (gateway !== null) {
+      figures.record(`relay.${leg.name}.gatewayCpuMsPerMB`, gateway / (leg.bytes / BYTES_PER_MB), 'ms');
+    }
   }
   figures.record('relay.MBps', totalRate(legs), 'MB/s');
+  // CPU time per MB moved, relay and gateway together, over the four runs: against the durable copy's, what
+  // the trip costs beyond copying, however busy the machine (wall times are not).
+  const cpuMs = legs.map((leg) => [leg.run.cpuMs.relay, leg.run.cpuMs.gateway]).flat();
+  if (cpuMs.every((ms): ms is number => ms !== null)) {
+    const megabytes = legs.reduce((sum, leg) => sum + leg.bytes, 0) / BYTES_PER_MB;
+    figures.record('relay.cpuMsPerMB', cpuMs.reduce((sum, ms) => sum + ms, 0) / megabytes, 'ms');
+    figures.ratio('relay.cpuPerMB.vsDurableCopy', 'relay.cpuMsPerMB', 'relay.durableCopy.cpuMsPerMB', {
+      label: 'durable copy',
+    });
+  } else {
+    figures.note('relay.cpuMsPerMB: not measured (no /proc)');
+  }
   figures.ratio('relay.vsDurableCopy', 'relay.MBps', 'relay.durableCopy.MBps', {
     label: 'durable copy',
     target: RELAY_TARGETS.vsDurableCopy,
@@ -221,13 +239,14 @@ function recordLegs(figures: GroupContext['figures'], legs: readonly Leg[]): voi
 function copyBaseline(
   network: Network,
   folder: string,
-): { bytes: number; copyMs: number; copySyncMs: number; durableMs: number } {
+): { bytes: number; copyMs: number; copySyncMs: number; durableMs: number; durableCpuMs: number } {
   const files = readdirSync(folder).filter((name) => name.endsWith('.cargo'));
   const bytes = network.folderBytes(folder).bytes;
   const time = (how: 'plain' | 'sync' | 'durable') => {
     const target = network.path(`cp-baseline-${how}`);
     mkdirSync(target);
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     if (how === 'durable') {
       for (const name of files) {
         copyFileSync(join(folder, name), join(target, name));
@@ -239,15 +258,22 @@ function copyBaseline(
       if (how === 'sync') run('sync', ['-f', target]);
     }
     const ms = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
     rmSync(target, { recursive: true, force: true });
-    return ms;
+    return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
   };
   // Best of two each, taking turns, so that none gains from coming later (warm caches).
   const best = { plain: Infinity, sync: Infinity, durable: Infinity };
+  let durableCpuMs = Infinity;
   for (let round = 0; round < 2; round++) {
-    for (const how of ['plain', 'sync', 'durable'] as const) best[how] = Math.min(best[how], time(how));
+    for (const how of ['plain', 'sync', 'durable'] as const) {
+      const { ms, cpuMs } = time(how);
+      best[how] = Math.min(best[how], ms);
+      // (The bench's own CPU: the durable copy runs in this process; cp's CPU is its own.)
+      if (how === 'durable') durableCpuMs = Math.min(durableCpuMs, cpuMs);
+    }
   }
-  return { bytes, copyMs: best.plain, copySyncMs: best.sync, durableMs: best.durable };
+  return { bytes, copyMs: best.plain, copySyncMs: best.sync, durableMs: best.durable, durableCpuMs };
 }
 
 function fsyncPath(path: string): void {
