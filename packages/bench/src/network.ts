@@ -41,7 +41,14 @@ import {
   waitFor as waitForCondition,
 } from '@twitter-relaynet/test-support';
 
-import { parseProcStatus, readProcessMemory, resetPeakRss, type ProcessMemory } from './procfs';
+import {
+  parseProcStatCpuMs,
+  parseProcStatus,
+  readProcessCpuMs,
+  readProcessMemory,
+  resetPeakRss,
+  type ProcessMemory,
+} from './procfs';
 
 /** The repository root (this file is packages/bench/{src,dist}/network.*). */
 export const REPO = resolve(__dirname, '..', '..', '..');
@@ -176,6 +183,11 @@ export interface RelayRun {
   readonly memory: ProcessMemory | null;
   /** Peak RSS of each gateway during the run (reset just before it), in KiB. */
   readonly gatewayPeakRssKiB: number | null;
+  /**
+   * CPU time (user + system, all threads) the relay used, node's start included, and the gateway used during the
+   * run, in ms; null without /proc. Less swayed by other processes than the wall time: where the time goes.
+   */
+  readonly cpuMs: { readonly relay: number | null; readonly gateway: number | null };
   readonly stderr: string;
 }
 
@@ -258,11 +270,11 @@ export class Network {
       { env },
     );
     this.userGateway = new Daemon('user-gateway', ['--data-root', this.root, '--poll-interval', '100'], { env });
-    // The relay's peak RSS is read by the relay itself as it exits (through NODE_OPTIONS, so that
-    // bin/relay runs unchanged): polling would miss the peak of a short run.
+    // The relay's peak RSS and CPU time are read by the relay itself as it exits (through NODE_OPTIONS, so
+    // that bin/relay runs unchanged): polling would miss the peak of a short run, and its end.
     writeFileSync(
       this.rssPreload,
-      "process.on('exit', () => { try { const fs = require('fs'); fs.writeFileSync(process.env.BENCH_RSS_FILE, fs.readFileSync('/proc/self/status')); } catch {} });\n",
+      "process.on('exit', () => { try { const fs = require('fs'); fs.writeFileSync(process.env.BENCH_RSS_FILE, fs.readFileSync('/proc/self/status')); fs.writeFileSync(process.env.BENCH_RSS_FILE + '.stat', fs.readFileSync('/proc/self/stat')); } catch {} });\n",
     );
   }
 
@@ -427,6 +439,7 @@ export class Network {
     mkdirSync(incoming, { recursive: true });
     const rssFile = this.path(`relay-rss-${process.hrtime.bigint()}`);
     const reset = gateway.resetPeakRss();
+    const gatewayCpuBefore = readProcessCpuMs(gateway.pid);
     const started = performance.now();
     const run = await runProcess(
       join(REPO, 'bin', 'relay'),
@@ -436,12 +449,26 @@ export class Network {
     const result = { status: run.status, stderr: run.stderr.slice(-STDERR_TAIL_CHARS) };
     const ms = performance.now() - started;
     const gatewayMemory = gateway.memory();
+    const gatewayCpuAfter = readProcessCpuMs(gateway.pid);
     let memory: ProcessMemory | null = null;
+    let relayCpuMs: number | null = null;
     if (existsSync(rssFile)) {
       memory = parseProcStatus(readFileSync(rssFile, 'utf8'));
+      relayCpuMs = existsSync(`${rssFile}.stat`) ? parseProcStatCpuMs(readFileSync(`${rssFile}.stat`, 'utf8')) : null;
       rmSync(rssFile, { force: true });
+      rmSync(`${rssFile}.stat`, { force: true });
     }
-    return { ...result, ms, memory, gatewayPeakRssKiB: reset && gatewayMemory ? gatewayMemory.peakRssKiB : null };
+    const cpuMs = {
+      relay: relayCpuMs,
+      gateway: gatewayCpuBefore !== null && gatewayCpuAfter !== null ? gatewayCpuAfter - gatewayCpuBefore : null,
+    };
+    return {
+      ...result,
+      ms,
+      memory,
+      gatewayPeakRssKiB: reset && gatewayMemory ? gatewayMemory.peakRssKiB : null,
+      cpuMs,
+    };
   }
 
   /** bin/relay's options to reach the relaying gateway over CogRPC, pinning the certificate it published. */

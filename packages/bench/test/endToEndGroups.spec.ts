@@ -59,6 +59,17 @@ test('relay: MB/s each way (CoSocket, then CogRPC at the relaying gateway) and a
   expect(value(figures, 'relay.MBps')).toBeGreaterThan(0);
   expect(value(figures, 'relay.cp.MBps')).toBeGreaterThan(0);
   expect(value(figures, 'relay.vsCp')).toBeCloseTo(value(figures, 'relay.MBps') / value(figures, 'relay.cp.MBps'));
+  expect(value(figures, 'relay.vsDurableCopy')).toBeCloseTo(
+    value(figures, 'relay.MBps') / value(figures, 'relay.durableCopy.MBps'),
+  );
+  // CPU time per MB: the relay's and the gateway's in each run, and the durable copy's (the bench's own).
+  for (const leg of ['toInternet.collect', 'fromInternet.deliver']) {
+    expect(value(figures, `relay.${leg}.relayCpuMsPerMB`)).toBeGreaterThan(0);
+    expect(value(figures, `relay.${leg}.gatewayCpuMsPerMB`)).toBeGreaterThan(0);
+  }
+  expect(value(figures, 'relay.cpuPerMB.vsDurableCopy')).toBeCloseTo(
+    value(figures, 'relay.cpuMsPerMB') / value(figures, 'relay.durableCopy.cpuMsPerMB'),
+  );
   // The same trip with the relaying gateway over CogRPC (TLS).
   for (const leg of ['toInternet.deliver', 'fromInternet.collect'])
     expect(value(figures, `relay.cogrpc.${leg}.MBps`)).toBeGreaterThan(0);

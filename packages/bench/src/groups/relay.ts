@@ -1,7 +1,9 @@
 /**
  * The `relay` group: carry `--relay-mib` MiB of cargo (1 GiB by default) through bin/relay in each
- * direction, with the real daemons, against a plain `cp` of the same bytes on the same disk in the
- * same run; and the peak RSS of the relay and of each gateway while it runs.
+ * direction, with the real daemons, against a durable copy of the same files on the same disk in the
+ * same run (each file copied, fsync'd and its folder fsync'd before the next: what the relay guarantees for
+ * each cargo before it is acknowledged or its source deleted), with plain `cp` and `cp` + one `sync` beside it;
+ * and the peak RSS of the relay and of each gateway while it runs.
  *
  * The parcels are queued first, untimed: the adapter sends its share to the relaying gateway over
  * PogRPC, then is stopped (so that nothing but the relay and the gateways runs while measured),
@@ -18,7 +20,7 @@
  * (TLS, the certificate pinned) instead of CoSocket: `relay.cogrpc.MBps` beside `relay.MBps`.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -33,9 +35,12 @@ const PARCEL_TYPE = 'application/vnd.twitter-relaynet.bench-bulk';
 const LOAD_CONCURRENCY = 4;
 const LOAD_TIMEOUT_MS = 60 * 60_000;
 const BYTES_PER_MB = 1e6;
-/** The issue: ≥ 50% of cp's throughput, ≤ 200 MiB of peak RSS for the relay and each gateway. */
+/**
+ * Issue 18: ≥ 50% of a durable copy's throughput (it was plain `cp`'s, page cache to page cache, which promises
+ * nothing the relay may settle for); ≤ 200 MiB of peak RSS for the relay and each gateway.
+ */
 export const RELAY_TARGETS = {
-  vsCp: { min: 0.5 } as Target,
+  vsDurableCopy: { min: 0.5 } as Target,
   rssBudgetMiB: 200,
   vsRssBudget: { max: 1 } as Target,
   /** Issue 15: the relaying gateway over CogRPC (TLS) at ≥ 0.8× the rate over CoSocket. */
@@ -45,7 +50,7 @@ export const RELAY_TARGETS = {
 export const relayGroup: BenchGroup = {
   name: 'relay',
   description:
-    'Cargo through bin/relay in each direction (1 GiB by default) vs cp of the same bytes, then again over CogRPC (TLS) at the relaying gateway; peak RSS of the relay and the gateways',
+    'Cargo through bin/relay in each direction (1 GiB by default) vs a durable copy (and cp) of the same files, then again over CogRPC (TLS) at the relaying gateway; peak RSS of the relay and the gateways',
   run: runRelay,
 };
 
@@ -67,6 +72,8 @@ async function runRelay({ options, figures, log }: GroupContext): Promise<void> 
       const cp = copyBaseline(network, toRelayer);
       figures.record('relay.cp.MBps', cp.bytes / BYTES_PER_MB / (cp.copyMs / 1000), 'MB/s');
       figures.record('relay.cpSync.MBps', cp.bytes / BYTES_PER_MB / (cp.copySyncMs / 1000), 'MB/s');
+      figures.record('relay.durableCopy.MBps', cp.bytes / BYTES_PER_MB / (cp.durableMs / 1000), 'MB/s');
+      figures.record('relay.durableCopy.cpuMsPerMB', cp.durableCpuMs / (cp.bytes / BYTES_PER_MB), 'ms');
     });
     recordLegs(figures, cosocket);
 
@@ -167,9 +174,30 @@ function recordLegs(figures: GroupContext['figures'], legs: readonly Leg[]): voi
     if (typeof leg.run.gatewayPeakRssKiB === 'number') {
       figures.record(`relay.${leg.name}.gatewayPeakRssMiB`, leg.run.gatewayPeakRssKiB / KIB_PER_MIB, 'MiB');
     }
+    const { relay, gateway } = leg.run.cpuMs;
+    if (relay !== null) figures.record(`relay.${leg.name}.relayCpuMsPerMB`, relay / (leg.bytes / BYTES_PER_MB), 'ms');
+    if (gateway !== null) {
+      figures.record(`relay.${leg.name}.gatewayCpuMsPerMB`, gateway / (leg.bytes / BYTES_PER_MB), 'ms');
+    }
   }
   figures.record('relay.MBps', totalRate(legs), 'MB/s');
-  figures.ratio('relay.vsCp', 'relay.MBps', 'relay.cp.MBps', { label: 'cp', target: RELAY_TARGETS.vsCp });
+  // CPU time per MB moved, relay and gateway together, over the four runs: against the durable copy's, what
+  // the trip costs beyond copying, however busy the machine (wall times are not).
+  const cpuMs = legs.map((leg) => [leg.run.cpuMs.relay, leg.run.cpuMs.gateway]).flat();
+  if (cpuMs.every((ms): ms is number => ms !== null)) {
+    const megabytes = legs.reduce((sum, leg) => sum + leg.bytes, 0) / BYTES_PER_MB;
+    figures.record('relay.cpuMsPerMB', cpuMs.reduce((sum, ms) => sum + ms, 0) / megabytes, 'ms');
+    figures.ratio('relay.cpuPerMB.vsDurableCopy', 'relay.cpuMsPerMB', 'relay.durableCopy.cpuMsPerMB', {
+      label: 'durable copy',
+    });
+  } else {
+    figures.note('relay.cpuMsPerMB: not measured (no /proc)');
+  }
+  figures.ratio('relay.vsDurableCopy', 'relay.MBps', 'relay.durableCopy.MBps', {
+    label: 'durable copy',
+    target: RELAY_TARGETS.vsDurableCopy,
+  });
+  figures.ratio('relay.vsCp', 'relay.MBps', 'relay.cp.MBps', { label: 'cp' });
   figures.ratio('relay.vsCpSync', 'relay.MBps', 'relay.cpSync.MBps', { label: 'cp + sync' });
 
   figures.record('relay.rssBudgetMiB', RELAY_TARGETS.rssBudgetMiB, 'MiB');
@@ -203,28 +231,58 @@ function recordLegs(figures: GroupContext['figures'], legs: readonly Leg[]): voi
   );
 }
 
-/** `cp` of the same cargo files to another folder on the same disk: plain, then followed by `sync`. */
-function copyBaseline(network: Network, folder: string): { bytes: number; copyMs: number; copySyncMs: number } {
-  const files = readdirSync(folder)
-    .filter((name) => name.endsWith('.cargo'))
-    .map((name) => join(folder, name));
+/**
+ * The same cargo files copied to another folder on the same disk: `cp` alone (page cache to page cache), `cp`
+ * followed by one `sync -f`, and the durable copy, one file after the other: copied (copyFileSync, the kernel's
+ * copy as cp's), fsync'd, its folder fsync'd, as the relay must before it acknowledges or deletes each one.
+ */
+function copyBaseline(
+  network: Network,
+  folder: string,
+): { bytes: number; copyMs: number; copySyncMs: number; durableMs: number; durableCpuMs: number } {
+  const files = readdirSync(folder).filter((name) => name.endsWith('.cargo'));
   const bytes = network.folderBytes(folder).bytes;
-  const time = (withSync: boolean) => {
-    const target = network.path(`cp-baseline-${withSync ? 'sync' : 'plain'}`);
+  const time = (how: 'plain' | 'sync' | 'durable') => {
+    const target = network.path(`cp-baseline-${how}`);
     mkdirSync(target);
     const started = performance.now();
-    run('cp', [...files, target]);
-    if (withSync) run('sync', ['-f', target]);
+    const cpuBefore = process.cpuUsage();
+    if (how === 'durable') {
+      for (const name of files) {
+        copyFileSync(join(folder, name), join(target, name));
+        fsyncPath(join(target, name));
+        fsyncPath(target);
+      }
+    } else {
+      run('cp', [...files.map((name) => join(folder, name)), target]);
+      if (how === 'sync') run('sync', ['-f', target]);
+    }
     const ms = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
     rmSync(target, { recursive: true, force: true });
-    return ms;
+    return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
   };
-  // Best of two each, alternating, so that neither gains from coming second (warm caches).
-  const plain = [time(false)];
-  const synced = [time(true)];
-  plain.push(time(false));
-  synced.push(time(true));
-  return { bytes, copyMs: Math.min(...plain), copySyncMs: Math.min(...synced) };
+  // Best of two each, taking turns, so that none gains from coming later (warm caches).
+  const best = { plain: Infinity, sync: Infinity, durable: Infinity };
+  let durableCpuMs = Infinity;
+  for (let round = 0; round < 2; round++) {
+    for (const how of ['plain', 'sync', 'durable'] as const) {
+      const { ms, cpuMs } = time(how);
+      best[how] = Math.min(best[how], ms);
+      // (The bench's own CPU: the durable copy runs in this process; cp's CPU is its own.)
+      if (how === 'durable') durableCpuMs = Math.min(durableCpuMs, cpuMs);
+    }
+  }
+  return { bytes, copyMs: best.plain, copySyncMs: best.sync, durableMs: best.durable, durableCpuMs };
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function run(command: string, args: readonly string[]): void {
