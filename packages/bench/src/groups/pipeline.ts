@@ -14,8 +14,10 @@
  * (pipelineFloor.ts) measured in the same run, and with the issue's 500 parcels/s.
  */
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 
+import { renderStackedBarChart } from '../chart';
 import { groupSizes, measureThroughput, type BenchGroup, type GroupContext, type Target } from '../harness';
 import { type App, Network, openAppsWithPdas, sendFromAdapter, sendFromApps, waitFor } from '../network';
 import { floorParcelTrip, makeTripFloorKeys } from './pipelineFloor';
@@ -51,7 +53,7 @@ export function sizeLabel(n: number): string {
   return n % 1000 === 0 ? `${n / 1000}k` : String(n);
 }
 
-async function runPipeline({ options, figures, log }: GroupContext): Promise<void> {
+async function runPipeline({ options, figures, log, pipelineChartFile }: GroupContext): Promise<void> {
   const sizes = [...groupSizes(options).pipelineN].sort((a, b) => a - b);
   const plaintext = randomBytes(TWEET_BYTES);
   log('pipeline: raw-crypto floor of one parcel trip');
@@ -67,14 +69,21 @@ async function runPipeline({ options, figures, log }: GroupContext): Promise<voi
     // The PDAs reach the adapter on a first trip, untimed (the apps' "subscription").
     const apps = await openAppsWithPdas(network, PIPELINE_APPS);
 
+    const runs: WayRun[] = [];
     for (const n of sizes) {
       const label = sizeLabel(n);
       log(`pipeline: ${n} tweets`);
       const tweets = await tweetsWay(network, apps, n);
       recordWay(figures, `pipeline.tweets.${label}`, n, tweets);
+      runs.push({ way: 'tweets', n, stages: tweets });
       log(`pipeline: ${n} timeline updates`);
       const timeline = await timelineWay(network, apps, n);
       recordWay(figures, `pipeline.timeline.${label}`, n, timeline);
+      runs.push({ way: 'timeline', n, stages: timeline });
+    }
+    if (pipelineChartFile) {
+      await writeFile(pipelineChartFile, pipelineChart(runs));
+      log(`pipeline: chart of the stages written to ${pipelineChartFile}`);
     }
     // The headline figures are those of the largest N.
     const largest = sizeLabel(sizes[sizes.length - 1]);
@@ -97,7 +106,45 @@ async function runPipeline({ options, figures, log }: GroupContext): Promise<voi
 }
 
 /** Wall time of each stage of one way, in order, in milliseconds. */
-type Stages = [stage: string, ms: number][];
+export type Stages = [stage: string, ms: number][];
+
+/** One way of one run: N parcels and the wall time of each of its stages. */
+export interface WayRun {
+  readonly way: 'tweets' | 'timeline';
+  readonly n: number;
+  readonly stages: Stages;
+}
+
+/** The stages as the chart names them (figures keep the identifiers). */
+export const STAGE_NAMES: Readonly<Record<string, string>> = {
+  appToUserGateway: 'app → user gw (PoWebSocket)',
+  relayAtUserGateway: 'relay at user gw',
+  relayAtRelayingGateway: 'relay at relaying gw',
+  relayingGatewayToAdapter: 'relaying gw → adapter (PogRPC)',
+  adapterToRelayingGateway: 'adapter → relaying gw (PogRPC)',
+  relayAtUserGatewayCca: 'relay at user gw (CCA)',
+  userGatewayToApps: 'user gw → apps (PoWebSocket)',
+};
+
+/**
+ * The time per parcel of each stage, one stacked bar per way and N (SVG): where a trip's time goes. Each bar
+ * ends with its total and the parcels/s it makes (N over the sum of the stages, as the figures).
+ */
+export function pipelineChart(runs: readonly WayRun[]): string {
+  return renderStackedBarChart({
+    title: 'Pipeline: time per parcel of each stage',
+    xLabel: 'milliseconds per parcel (stage wall time / N)',
+    bars: runs.map(({ way, n, stages }) => {
+      const segments = stages.map(([stage, ms]) => ({ name: STAGE_NAMES[stage] ?? stage, value: ms / n }));
+      const msPerParcel = segments.reduce((sum, segment) => sum + segment.value, 0);
+      return {
+        label: `${way}, ${sizeLabel(n)}`,
+        segments,
+        note: `${msPerParcel.toFixed(2)} ms · ${Math.round(1000 / msPerParcel)}/s`,
+      };
+    }),
+  });
+}
 
 function recordWay(figures: GroupContext['figures'], prefix: string, n: number, stages: Stages): void {
   const totalMs = stages.reduce((sum, [, ms]) => sum + ms, 0);
