@@ -258,7 +258,8 @@ export class PrivateEndpoint {
       encryption.envelopedData,
       { id: options.parcelId, creationDate: now, ttl, senderCaCertificateChain: chain },
     );
-    const serialized = await parcel.serialize(this.identity.privateKey);
+    // Our new session key is committed while the parcel is signed; the parcel leaves only once both are done.
+    const [serialized] = await Promise.all([parcel.serialize(this.identity.privateKey), encryption.keySaved]);
     this.logger.info(
       { parcelId: parcel.id, recipientId: peer.id, type: message.type, encryption: encryption.kind },
       'Made a parcel',
