@@ -9,9 +9,13 @@ export interface ChartSeries {
   readonly points: readonly (readonly [x: number, y: number])[];
 }
 
-export interface LineChart {
+/** What every chart is titled and labelled with. */
+export interface ChartLabels {
   readonly title: string;
   readonly xLabel: string;
+}
+
+export interface LineChart extends ChartLabels {
   readonly yLabel: string;
   readonly series: readonly ChartSeries[];
 }
@@ -44,6 +48,29 @@ export function niceTicks(max: number, count = 5): number[] {
   return ticks;
 }
 
+/** The opening of a chart: the <svg> element, a white background and the title (centred over the plot). */
+function svgStart(height: number, rightMargin: number, title: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${WIDTH}" height="${height}" fill="white"/>`,
+    `<text x="${WIDTH / 2 - rightMargin / 2}" y="24" text-anchor="middle" font-size="15">${escapeXml(title)}</text>`,
+  ];
+}
+
+/** The plot's frame and the x axis's label under it. */
+function plotFrame(
+  margin: { top: number; left: number },
+  plotWidth: number,
+  plotHeight: number,
+  height: number,
+  xLabel: string,
+): string[] {
+  return [
+    `<rect x="${margin.left}" y="${margin.top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#333"/>`,
+    `<text x="${margin.left + plotWidth / 2}" y="${height - 14}" text-anchor="middle">${escapeXml(xLabel)}</text>`,
+  ];
+}
+
 export function renderLineChart(chart: LineChart): string {
   const points = chart.series.flatMap((series) => series.points).filter(([x, y]) => x > 0 && Number.isFinite(y));
   if (points.length === 0) throw new Error('Nothing to chart');
@@ -58,11 +85,7 @@ export function renderLineChart(chart: LineChart): string {
   const py = (y: number) => MARGIN.top + plotHeight - (y / yMax) * plotHeight;
   const f = (n: number) => n.toFixed(1);
 
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
-    `<text x="${WIDTH / 2 - MARGIN.right / 2}" y="24" text-anchor="middle" font-size="15">${escapeXml(chart.title)}</text>`,
-  ];
+  const out = svgStart(HEIGHT, MARGIN.right, chart.title);
   for (const tick of yTicks) {
     const y = f(py(tick));
     out.push(`<line x1="${MARGIN.left}" y1="${y}" x2="${MARGIN.left + plotWidth}" y2="${y}" stroke="#ddd"/>`);
@@ -78,8 +101,7 @@ export function renderLineChart(chart: LineChart): string {
     );
   }
   out.push(
-    `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#333"/>`,
-    `<text x="${MARGIN.left + plotWidth / 2}" y="${HEIGHT - 14}" text-anchor="middle">${escapeXml(chart.xLabel)}</text>`,
+    ...plotFrame(MARGIN, plotWidth, plotHeight, HEIGHT, chart.xLabel),
     `<text x="18" y="${MARGIN.top + plotHeight / 2}" text-anchor="middle" transform="rotate(-90 18 ${MARGIN.top + plotHeight / 2})">${escapeXml(chart.yLabel)}</text>`,
   );
   chart.series.forEach((series, index) => {
@@ -117,9 +139,7 @@ export interface StackedBar {
   readonly note?: string;
 }
 
-export interface StackedBarChart {
-  readonly title: string;
-  readonly xLabel: string;
+export interface StackedBarChart extends ChartLabels {
   readonly bars: readonly StackedBar[];
 }
 
@@ -148,11 +168,7 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
   const px = (x: number) => BAR_MARGIN.left + (x / xMax) * plotWidth;
   const f = (n: number) => n.toFixed(1);
 
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${WIDTH}" height="${height}" fill="white"/>`,
-    `<text x="${WIDTH / 2 - BAR_MARGIN.right / 2}" y="24" text-anchor="middle" font-size="15">${escapeXml(chart.title)}</text>`,
-  ];
+  const out = svgStart(height, BAR_MARGIN.right, chart.title);
   for (const tick of xTicks) {
     const x = f(px(tick));
     out.push(
@@ -160,10 +176,7 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
       `<text x="${x}" y="${BAR_MARGIN.top + plotHeight + 18}" text-anchor="middle">${shortNumber(tick)}</text>`,
     );
   }
-  out.push(
-    `<rect x="${BAR_MARGIN.left}" y="${BAR_MARGIN.top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#333"/>`,
-    `<text x="${BAR_MARGIN.left + plotWidth / 2}" y="${height - 14}" text-anchor="middle">${escapeXml(chart.xLabel)}</text>`,
-  );
+  out.push(...plotFrame(BAR_MARGIN, plotWidth, plotHeight, height, chart.xLabel));
   bars.forEach((bar, index) => {
     const y = BAR_MARGIN.top + BAR_GAP + index * (BAR_HEIGHT + BAR_GAP);
     out.push(
