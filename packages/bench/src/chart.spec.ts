@@ -1,4 +1,4 @@
-import { escapeXml, niceTicks, renderLineChart, shortNumber } from './chart';
+import { escapeXml, niceTicks, renderLineChart, renderStackedBarChart, shortNumber } from './chart';
 
 describe('niceTicks', () => {
   test('round steps from zero up to at least the maximum', () => {
@@ -62,5 +62,63 @@ describe('renderLineChart', () => {
 
   test('nothing to draw is an error', () => {
     expect(() => renderLineChart({ ...chart, series: [{ name: 'none', points: [] }] })).toThrow('Nothing to chart');
+  });
+});
+
+describe('renderStackedBarChart', () => {
+  const chart = {
+    title: 'Stages <N>',
+    xLabel: 'ms per parcel',
+    bars: [
+      {
+        label: 'tweets, 1k',
+        segments: [
+          { name: 'a', value: 1 },
+          { name: 'b', value: 3 },
+        ],
+      },
+      {
+        label: 'timeline, 1k',
+        segments: [
+          { name: 'b', value: 2 },
+          { name: 'c', value: 0.5 },
+          { name: 'skipped', value: 0 },
+        ],
+        note: '2.5 ms',
+      },
+    ],
+  };
+  const rects = (svg: string) =>
+    [...svg.matchAll(/<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="26" fill="([^"]+)"/g)].map(
+      ([, x, y, width, fill]) => ({ x: Number(x), y: Number(y), width: Number(width), fill }),
+    );
+
+  test('one rectangle per segment, laid end to end and as wide as its value; a colour per name', () => {
+    const svg = renderStackedBarChart(chart);
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    const [a, b1, b2, c] = rects(svg);
+    expect(rects(svg)).toHaveLength(4); // the zero-length segment is left out
+    expect(b1.x).toBeCloseTo(a.x + a.width, 0);
+    expect(b1.width / a.width).toBeCloseTo(3, 1);
+    expect(b2.width / a.width).toBeCloseTo(2, 1);
+    expect(c.x).toBeCloseTo(b2.x + b2.width, 0);
+    expect(b2.y).toBeGreaterThan(a.y); // the second bar is below the first
+    expect(b1.fill).toBe(b2.fill);
+    expect(new Set([a.fill, b1.fill, c.fill]).size).toBe(3);
+  });
+
+  test('labels, notes (the total by default), a legend entry per name, escaped text', () => {
+    const svg = renderStackedBarChart(chart);
+    for (const text of ['tweets, 1k', 'timeline, 1k', '>4<', '2.5 ms', '>a<', '>b<', '>c<'])
+      expect(svg).toContain(text);
+    expect(svg).not.toContain('skipped');
+    expect(svg).toContain('Stages &lt;N&gt;');
+  });
+
+  test('nothing to draw is an error', () => {
+    expect(() => renderStackedBarChart({ ...chart, bars: [{ label: 'none', segments: [] }] })).toThrow(
+      'Nothing to chart',
+    );
   });
 });

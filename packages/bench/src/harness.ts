@@ -68,6 +68,8 @@ export interface GroupContext {
   readonly log: (message: string) => void;
   /** Where a group may write a chart (SVG) of its figures; none when unset. */
   readonly chartFile?: string;
+  /** Where the pipeline group writes its chart (SVG) of the time per stage; none when unset. */
+  readonly pipelineChartFile?: string;
 }
 
 /** A named set of measurements. Its figures are named `<group name>.…`. */

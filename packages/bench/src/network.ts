@@ -541,30 +541,50 @@ export function shares(n: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, index) => Math.floor(n / parts) + (index < n % parts ? 1 : 0));
 }
 
+/**
+ * `make(0)`, `make(1)`, … `make(count - 1)` with up to `concurrency` under way, their results in order, each as
+ * soon as it and those before it are ready.
+ */
+export async function* madeAhead<T>(count: number, concurrency: number, make: (index: number) => Promise<T>) {
+  const ahead: Promise<T>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (next < count && ahead.length < concurrency) {
+      const made = make(next++);
+      made.catch(() => undefined); // awaited in turn below; not an unhandled rejection meanwhile
+      ahead.push(made);
+    }
+  };
+  fill();
+  while (ahead.length > 0) {
+    const result = await ahead.shift()!;
+    fill();
+    yield result;
+  }
+}
+
 export interface SendOptions {
   readonly type: string;
   readonly contentBytes: number;
   /** Parcels made (or queued) at once: their crypto runs in libuv's threadpool meanwhile. */
   readonly concurrency: number;
-  /** Parcels an app makes before delivering them over one PoWebSocket connection. */
-  readonly batch?: number;
 }
 
-/** The apps make `n` parcels for the adapter between them and deliver them to the user gateway. */
+/**
+ * The apps make `n` parcels for the adapter between them and deliver them to the user gateway, each app over one
+ * PoWebSocket connection, delivering each parcel as soon as it is made (the window's worth unacknowledged).
+ */
 export async function sendFromApps(apps: readonly App[], n: number, options: SendOptions): Promise<void> {
   const perApp = shares(n, apps.length);
-  const batchSize = options.batch ?? 50;
   const concurrencyPerApp = Math.max(1, Math.floor(options.concurrency / apps.length));
   await Promise.all(
-    apps.map(async (app, appIndex) => {
-      for (let sent = 0; sent < perApp[appIndex]; sent += batchSize) {
-        const batch = Math.min(batchSize, perApp[appIndex] - sent);
-        const parcels = await mapConcurrently(Array.from({ length: batch }), concurrencyPerApp, () =>
+    apps.map((app, appIndex) =>
+      app.endpoint.deliverParcels(
+        madeAhead(perApp[appIndex], concurrencyPerApp, () =>
           app.endpoint.makeParcel(app.peer.id, { type: options.type, content: randomBytes(options.contentBytes) }),
-        );
-        await app.endpoint.deliverParcels(parcels);
-      }
-    }),
+        ),
+      ),
+    ),
   );
 }
 

@@ -36,9 +36,12 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(group: BenchGroup, chartFile?: string): Promise<FigureRegistry> {
+async function run(
+  group: BenchGroup,
+  charts: { chartFile?: string; pipelineChartFile?: string } = {},
+): Promise<FigureRegistry> {
   const figures = new FigureRegistry();
-  await group.run({ options: OPTIONS, figures, log: () => undefined, chartFile });
+  await group.run({ options: OPTIONS, figures, log: () => undefined, ...charts });
   return figures;
 }
 
@@ -85,7 +88,7 @@ test('relay: MB/s each way (CoSocket, then CogRPC at the relaying gateway) and a
 
 test('scale: ms per parcel for each queue size, ratios to the smallest, and the chart', async () => {
   const chart = join(dir, 'chart.svg');
-  const figures = await run(scaleGroup, chart);
+  const figures = await run(scaleGroup, { chartFile: chart });
   for (const label of ['10', '30']) {
     for (const phase of ['', 'enqueue.', 'collect.', 'deliver.'])
       expect(value(figures, `scale.${phase}msPerParcel.${label}`)).toBeGreaterThan(0);
@@ -99,8 +102,9 @@ test('scale: ms per parcel for each queue size, ratios to the smallest, and the 
   expect(svg.match(/<circle /g)).toHaveLength(8);
 });
 
-test('pipeline: parcels/s each way with every stage, the floor and the ratios', async () => {
-  const figures = await run(pipelineGroup);
+test('pipeline: parcels/s each way with every stage, the CPU of each process, the floor, the ratios and the chart', async () => {
+  const pipelineChartFile = join(dir, 'pipeline.svg');
+  const figures = await run(pipelineGroup, { pipelineChartFile });
   expect(value(figures, 'pipeline.floor.parcelsPerSec')).toBeGreaterThan(0);
   for (const way of ['tweets', 'timeline']) {
     const perSec = value(figures, `pipeline.${way}.parcelsPerSec`);
@@ -112,7 +116,15 @@ test('pipeline: parcels/s each way with every stage, the floor and the ratios', 
     expect(stages.length).toBeGreaterThanOrEqual(4);
     const totalMs = stages.reduce((sum, name) => sum + value(figures, name), 0);
     expect(perSec).toBeCloseTo(12 / (totalMs / 1000));
+    // The apps and the adapter run in the bench's process: it worked in both ways.
+    expect(value(figures, `pipeline.${way}.12.cpuMsPerParcel.bench`)).toBeGreaterThan(0);
+    for (const gateway of ['userGateway', 'relayingGateway']) {
+      expect(value(figures, `pipeline.${way}.12.cpuMsPerParcel.${gateway}`)).toBeGreaterThanOrEqual(0);
+    }
   }
+  const chart = readFileSync(pipelineChartFile, 'utf8');
+  expect(chart).toContain('>tweets, 12<');
+  expect(chart).toContain('>timeline, 12<');
 });
 
 test('latency: one tweet from twitter-app to the X API emulator, by stage', async () => {

@@ -30,6 +30,8 @@ import type { EndpointStores, IdentityRecord } from './stores/types';
 import type { GatewaySession, GatewayTransport } from './transport';
 
 const HOUR_MS = 3_600_000;
+/** Parcels `deliverParcels` takes ahead of the acks: PoWebSocket's default window, and as many more queued for it. */
+export const DELIVERIES_AHEAD = 10;
 const DAY_MS = 24 * HOUR_MS;
 
 export interface PrivateEndpointOptions {
@@ -256,7 +258,8 @@ export class PrivateEndpoint {
       encryption.envelopedData,
       { id: options.parcelId, creationDate: now, ttl, senderCaCertificateChain: chain },
     );
-    const serialized = await parcel.serialize(this.identity.privateKey);
+    // Our new session key is committed while the parcel is signed; the parcel leaves only once both are done.
+    const [serialized] = await Promise.all([parcel.serialize(this.identity.privateKey), encryption.keySaved]);
     this.logger.info(
       { parcelId: parcel.id, recipientId: peer.id, type: message.type, encryption: encryption.kind },
       'Made a parcel',
@@ -270,13 +273,29 @@ export class PrivateEndpoint {
     };
   }
 
-  /** Deliver parcels to the gateway over one connection; resolves once it acknowledged them all. */
-  async deliverParcels(parcels: readonly OutgoingParcel[]): Promise<void> {
+  /**
+   * Deliver parcels to the gateway over one connection; resolves once it acknowledged them all. Up to
+   * `DELIVERIES_AHEAD` parcels are taken from `parcels` and not yet acknowledged (the binding sends as many
+   * as its window allows), so the gateway stores several with one commit and an (async) iterable source may
+   * still be making the next ones. Rejects with the first failure, once the deliveries under way settled:
+   * the parcels not acknowledged by then must be delivered again.
+   */
+  async deliverParcels(parcels: Iterable<OutgoingParcel> | AsyncIterable<OutgoingParcel>): Promise<void> {
     await this.withSession(async (session) => {
-      for (const parcel of parcels) {
-        await session.deliverParcel(parcel.parcel);
-        this.logger.info({ parcelId: parcel.parcelId }, 'Parcel delivered to the gateway (acknowledged)');
+      const inFlight = new Set<Promise<void>>();
+      let failure: { error: unknown } | undefined;
+      for await (const parcel of parcels) {
+        const delivery = session.deliverParcel(parcel.parcel).then(
+          () => this.logger.info({ parcelId: parcel.parcelId }, 'Parcel delivered to the gateway (acknowledged)'),
+          (error: unknown) => void (failure ??= { error }),
+        );
+        inFlight.add(delivery);
+        void delivery.finally(() => inFlight.delete(delivery));
+        if (inFlight.size >= DELIVERIES_AHEAD) await Promise.race(inFlight);
+        if (failure) break;
       }
+      await Promise.all(inFlight);
+      if (failure) throw failure.error;
     });
   }
 

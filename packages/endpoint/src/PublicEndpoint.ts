@@ -189,6 +189,8 @@ export class PublicEndpoint {
       senderCaCertificateChain: authorization.chain,
     });
     const serialized = await parcel.serialize(this.privateKey);
+    // Committed while the parcel was signed; it must be stored before the parcel can leave through the outbox.
+    await encryption.keySaved;
     await this.stores.outbox.add({
       parcelId: parcel.id,
       recipientId,

@@ -1,6 +1,7 @@
 // The public surface of the endpoint library. Nothing is public unless it is exported here.
 
 export {
+  DELIVERIES_AHEAD,
   PrivateEndpoint,
   type PrivateEndpointOptions,
   type PublicPeer,

@@ -84,12 +84,6 @@ export class ParcelReceiver {
       if (isPermanent(error)) return this.refuse(parcel.id, senderId, errorMessage(error), error);
       throw error;
     }
-    if (decrypted.peerSessionKeyStored) {
-      logger.info(
-        { ...logFields, peerSessionKeyId: decrypted.peerSessionKey!.keyId.toString('hex') },
-        "Stored the peer's new session key",
-      );
-    }
     const message: IncomingMessage = {
       parcelId: parcel.id,
       type: decrypted.message.type,
@@ -111,9 +105,19 @@ export class ParcelReceiver {
         { ...logFields, err: errorMessage(error) },
         'The app did not take the message: the parcel is not acknowledged',
       );
+      await decrypted.peerSessionKeyStored.catch(() => undefined);
       throw error;
     }
+    // The key was submitted before the handler ran, so its commit overlapped the app's work. Recorded as handled
+    // only once it is stored: a repeat of a parcel whose key was lost must be handled again, key included.
+    const keyStored = await decrypted.peerSessionKeyStored;
     await dedup.record(senderId, parcel.id, parcel.expiryDate);
+    if (keyStored) {
+      logger.info(
+        { ...logFields, peerSessionKeyId: decrypted.peerSessionKey!.keyId.toString('hex') },
+        "Stored the peer's new session key",
+      );
+    }
     logger.info({ ...logFields, type: message.type, encryption: message.encryption }, 'Message handed to the app');
     return { status: 'accepted', parcelId: parcel.id, senderId };
   }

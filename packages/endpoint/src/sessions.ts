@@ -39,6 +39,12 @@ export interface EncryptionResult {
   /** With a session: the id of the peer's key used and of ours sent along. */
   readonly peerSessionKeyId: Buffer | null;
   readonly ownSessionKeyId: Buffer | null;
+  /**
+   * Resolves once our new session key is stored durably (at once when sessionless). The message must not leave
+   * before (the peer's reply would use a key we lost); meanwhile the caller may sign it, so that the commit and
+   * the signature overlap.
+   */
+  readonly keySaved: Promise<void>;
 }
 
 export interface DecryptionResult {
@@ -46,9 +52,14 @@ export interface DecryptionResult {
   readonly kind: 'session' | 'sessionless';
   /** The id of our session key the sender used (session only). */
   readonly ownSessionKeyId: Buffer | null;
-  /** The sender's new session key (session only) and whether it became the peer's latest. */
+  /** The sender's new session key (session only). */
   readonly peerSessionKey: SessionKey | null;
-  readonly peerSessionKeyStored: boolean;
+  /**
+   * Resolves once the sender's new key is stored durably, to whether it became the peer's latest (false when
+   * there is none). The parcel must not be acknowledged (nor recorded as handled) before; meanwhile the caller
+   * may hand the message to the app, so that the commit and the app's work overlap.
+   */
+  readonly peerSessionKeyStored: Promise<boolean>;
 }
 
 export class SessionManager {
@@ -63,32 +74,44 @@ export class SessionManager {
     }
   }
 
-  /** Encrypt `plaintext` for `peerId`: with its latest session key if known, else for `peerCertificate`. */
+  /**
+   * Encrypt `plaintext` for `peerId`: with its latest session key if known, else for `peerCertificate`. Await
+   * `keySaved` before the message leaves.
+   */
   async encrypt(plaintext: Buffer, peerId: string, peerCertificate: Certificate): Promise<EncryptionResult> {
     const peerKey = await this.stores.peerSessionKeys.get(peerId);
     if (!peerKey) {
       const { envelopedData } = await encryptPayload(plaintext, { certificate: peerCertificate });
-      return { envelopedData, kind: 'sessionless', peerSessionKeyId: null, ownSessionKeyId: null };
+      return {
+        envelopedData,
+        kind: 'sessionless',
+        peerSessionKeyId: null,
+        ownSessionKeyId: null,
+        keySaved: Promise.resolve(),
+      };
     }
     const result = await encryptPayload(plaintext, { sessionKey: peerKey.sessionKey });
     const now = this.clock.now();
-    await this.stores.keys.saveSessionKey({
+    const keySaved = this.stores.keys.saveSessionKey({
       keyId: result.dhKeyId!,
       privateKey: result.dhPrivateKey!,
       peerId,
       creationDate: now,
       expiryDate: new Date(now.getTime() + this.sessionKeyLifetimeMs),
     });
+    keySaved.catch(() => undefined); // the caller awaits it; not an unhandled rejection if it fails first
     return {
       envelopedData: result.envelopedData,
       kind: 'session',
       peerSessionKeyId: peerKey.sessionKey.keyId,
       ownSessionKeyId: result.dhKeyId,
+      keySaved,
     };
   }
 
   /**
-   * Decrypt a parcel from `senderId` (already validated) and remember the sender's new session key.
+   * Decrypt a parcel from `senderId` (already validated) and remember the sender's new session key (await
+   * `peerSessionKeyStored`).
    *
    * @throws InvalidParcelError if the payload is not for a key of ours (unknown, expired, given to another
    *   peer) or does not decrypt.
@@ -124,13 +147,13 @@ export class SessionManager {
       throw error;
     }
     const peerSessionKey = unwrapped.senderSessionKey;
-    let stored = false;
-    if (peerSessionKey) {
-      stored = await this.stores.peerSessionKeys.saveIfNewer(senderId, {
-        sessionKey: peerSessionKey,
-        creationDate: parcel.creationDate,
-      });
-    }
+    const stored = peerSessionKey
+      ? this.stores.peerSessionKeys.saveIfNewer(senderId, {
+          sessionKey: peerSessionKey,
+          creationDate: parcel.creationDate,
+        })
+      : Promise.resolve(false);
+    stored.catch(() => undefined); // the caller awaits it; not an unhandled rejection if it fails first
     return {
       message: unwrapped.payload,
       kind: kind!.kind,

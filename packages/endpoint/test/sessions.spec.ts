@@ -127,4 +127,32 @@ describe('Channel sessions', () => {
     expect(replyKey?.peerId).toBe(privateEndpoint.id);
     await publicEndpoint.close();
   });
+
+  test('a parcel never leaves before our new session key is stored, nor is one acknowledged before the peer key', async () => {
+    const { publicEndpoint, privateEndpoint, received } = await makePair();
+    const authorization = await privateEndpoint.issuePda(publicEndpoint.certificate, new Date(Date.now() + 86_400_000));
+    const diskFull = () => Promise.reject(new Error('disk full'));
+
+    // The private endpoint's key is committed while the parcel is signed: its failure fails makeParcel.
+    const saveOwnKey = privateEndpoint.stores.keys.saveSessionKey;
+    privateEndpoint.stores.keys.saveSessionKey = diskFull;
+    await expect(privateEndpoint.makeParcel(ADAPTER_ADDRESS, text('a', 'lost key'))).rejects.toThrow('disk full');
+    privateEndpoint.stores.keys.saveSessionKey = saveOwnKey;
+
+    // The adapter stores the sender's new key alongside its dedup entry, after the app took the message: if the key
+    // cannot be stored, the parcel is not acknowledged (the gateway delivers it again) and is not recorded as handled.
+    const parcel = await privateEndpoint.makeParcel(ADAPTER_ADDRESS, text('a', 'x'));
+    const saveIfNewer = publicEndpoint.stores.peerSessionKeys.saveIfNewer;
+    publicEndpoint.stores.peerSessionKeys.saveIfNewer = diskFull;
+    await expect(publicEndpoint.receiveParcel(parcel.parcel)).rejects.toThrow('disk full');
+    publicEndpoint.stores.peerSessionKeys.saveIfNewer = saveIfNewer;
+    expect(await publicEndpoint.receiveParcel(parcel.parcel)).toMatchObject({ status: 'accepted' });
+    expect(received.map((m) => m.content.toString())).toEqual(['x', 'x']); // at least once
+
+    // The adapter's key likewise: its failure fails sendMessage and nothing reaches the outbox.
+    publicEndpoint.stores.keys.saveSessionKey = diskFull;
+    await expect(publicEndpoint.sendMessage(text('a', 'reply'), { authorization })).rejects.toThrow('disk full');
+    expect(await publicEndpoint.stores.outbox.listDue(new Date(), 10)).toEqual([]);
+    await publicEndpoint.close();
+  });
 });

@@ -388,14 +388,15 @@ describe('parcels from the endpoint', () => {
     const h = await startGateway({
       onParcelDelivered: async () => {
         storedCount++;
-        if (storedCount === 2) await new Promise(() => undefined); // never completes
+        if (storedCount >= 2) await new Promise(() => undefined); // never completes
       },
     });
     const connection = await connect(h);
     const parcels = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => ({ id: `d${i}`, parcel: Buffer.from(`parcel ${i}`) }));
     const acks: string[] = [];
     const delivery = connection.deliverParcels(parcels, { onAck: (id) => acks.push(id) });
-    while (storedCount < 2) await delay(5);
+    // d0 acked, then a whole window (d1…d5) handled at once and stuck.
+    while (storedCount < 6) await delay(5);
     void h.server.close();
     const report = await delivery;
 
@@ -404,6 +405,45 @@ describe('parcels from the endpoint', () => {
     expect(acks).toEqual(['d0']);
     // Pulled lazily (window 5), in order, each either acked or reported with its octets.
     expect(report.unacked).toEqual(parcels.slice(1, 6));
+  });
+
+  test("a window's deliveries are handled together, each acked as soon as its own handler resolved", async () => {
+    const releases = new Map<string, () => void>();
+    const h = await startGateway({
+      onParcelDelivered: (parcel) => new Promise<void>((resolve) => releases.set(parcel.toString(), resolve)),
+    });
+    const connection = await connect(h);
+    const parcels = [0, 1, 2].map((i) => ({ id: `d${i}`, parcel: Buffer.from(`parcel ${i}`) }));
+    const acks: string[] = [];
+    const delivery = connection.deliverParcels(parcels, { onAck: (id) => acks.push(id) });
+    // All three handlers run while none has resolved (one at a time, only the first would).
+    while (releases.size < 3) await delay(5);
+    releases.get('parcel 2')!();
+    while (acks.length < 1) await delay(5);
+    expect(acks).toEqual(['d2']);
+    releases.get('parcel 0')!();
+    releases.get('parcel 1')!();
+    const report = await delivery;
+
+    expect(report.error).toBeUndefined();
+    expect([...report.acked].sort()).toEqual(['d0', 'd1', 'd2']);
+  });
+
+  test('the endpoint handles the parcels it collects together too: a slow first one does not hold the next', async () => {
+    const h = await startGateway();
+    h.queue.add(alice.id, Buffer.from('one'));
+    h.queue.add(alice.id, Buffer.from('two'));
+    const connection = await connect(h);
+    const handled: string[] = [];
+    let releaseFirst!: () => void;
+    await connection.collectParcels({
+      onParcel: async (parcel) => {
+        if (parcel.toString() === 'one') await new Promise<void>((resolve) => (releaseFirst = resolve));
+        handled.push(parcel.toString());
+        if (handled.length === 1) releaseFirst();
+      },
+    });
+    expect(handled).toEqual(['two', 'one']);
   });
 
   test('a deauthorization is stored then acknowledged; its fields survive the wire', async () => {

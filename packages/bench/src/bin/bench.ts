@@ -23,9 +23,9 @@ import {
 } from '../harness';
 import { CORE_MEASUREMENTS, GROUPS } from '../groups';
 
-const USAGE = `usage: bench [--only GROUP[,GROUP...]] [--json FILE] [--markdown FILE] [--chart FILE] [--seconds N] [--warmup N] [--concurrency N]
-             [--pipeline-n N[,N...]] [--scale-sizes N[,N...]] [--relay-mib N] [--scaleout-parcels N]
-             [--core-only NAME[,NAME...]] [--list]
+const USAGE = `usage: bench [--only GROUP[,GROUP...]] [--json FILE] [--markdown FILE] [--chart FILE] [--pipeline-chart FILE]
+             [--seconds N] [--warmup N] [--concurrency N] [--pipeline-n N[,N...]] [--scale-sizes N[,N...]]
+             [--relay-mib N] [--scaleout-parcels N] [--core-only NAME[,NAME...]] [--list]
 
   --only GROUP       run only these groups (repeatable or comma-separated)
   --json FILE        also write the figures as JSON
@@ -34,6 +34,7 @@ const USAGE = `usage: bench [--only GROUP[,GROUP...]] [--json FILE] [--markdown 
   --concurrency N    operations in flight, for every implementation alike (default ${DEFAULT_OPTIONS.concurrency})
   --markdown FILE    also write the figures as Markdown tables (one per group)
   --chart FILE       write the scale group's chart (SVG) of throughput against queue size
+  --pipeline-chart FILE write the pipeline group's chart (SVG) of the time per parcel of each stage
   --pipeline-n LIST  pipeline: tweets (and timeline updates) per run (default ${DEFAULT_SIZES.pipelineN.join(',')})
   --scale-sizes LIST scale: parcels queued at the user gateway (default ${DEFAULT_SIZES.scaleSizes.join(',')})
   --relay-mib N      relay: MiB of cargo carried in each direction (default ${DEFAULT_SIZES.relayMiB})
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
       warmup: { type: 'string' },
       concurrency: { type: 'string' },
       chart: { type: 'string' },
+      'pipeline-chart': { type: 'string' },
       markdown: { type: 'string' },
       'pipeline-n': { type: 'string' },
       'scale-sizes': { type: 'string' },
@@ -116,6 +118,7 @@ async function main(): Promise<void> {
   // `npm run` moves to the package root; a relative path is the caller's (INIT_CWD).
   const callerPath = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
   const chartFile = values.chart === undefined ? undefined : callerPath(values.chart);
+  const pipelineChartFile = values['pipeline-chart'] === undefined ? undefined : callerPath(values['pipeline-chart']);
   const only = values.only && splitNames(values.only);
   const groups = selectGroups(GROUPS, only);
 
@@ -127,7 +130,7 @@ async function main(): Promise<void> {
   for (const group of groups) {
     log(`group ${group.name}: ${group.description}`);
     try {
-      await group.run({ options, figures, log, chartFile });
+      await group.run({ options, figures, log, chartFile, pipelineChartFile });
     } catch (error) {
       failed.push(group.name);
       figures.note(`group ${group.name} failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -14,8 +14,11 @@
  * (pipelineFloor.ts) measured in the same run, and with the issue's 500 parcels/s.
  */
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 
+import { renderStackedBarChart } from '../chart';
+import { readProcessCpuMs } from '../procfs';
 import { groupSizes, measureThroughput, type BenchGroup, type GroupContext, type Target } from '../harness';
 import { type App, Network, openAppsWithPdas, sendFromAdapter, sendFromApps, waitFor } from '../network';
 import { floorParcelTrip, makeTripFloorKeys } from './pipelineFloor';
@@ -51,7 +54,7 @@ export function sizeLabel(n: number): string {
   return n % 1000 === 0 ? `${n / 1000}k` : String(n);
 }
 
-async function runPipeline({ options, figures, log }: GroupContext): Promise<void> {
+async function runPipeline({ options, figures, log, pipelineChartFile }: GroupContext): Promise<void> {
   const sizes = [...groupSizes(options).pipelineN].sort((a, b) => a - b);
   const plaintext = randomBytes(TWEET_BYTES);
   log('pipeline: raw-crypto floor of one parcel trip');
@@ -67,14 +70,23 @@ async function runPipeline({ options, figures, log }: GroupContext): Promise<voi
     // The PDAs reach the adapter on a first trip, untimed (the apps' "subscription").
     const apps = await openAppsWithPdas(network, PIPELINE_APPS);
 
+    const runs: WayRun[] = [];
     for (const n of sizes) {
       const label = sizeLabel(n);
       log(`pipeline: ${n} tweets`);
-      const tweets = await tweetsWay(network, apps, n);
+      const tweets = new WayClock(network, log);
+      await tweetsWay(tweets, network, apps, n);
       recordWay(figures, `pipeline.tweets.${label}`, n, tweets);
+      runs.push({ way: 'tweets', n, stages: tweets.stages });
       log(`pipeline: ${n} timeline updates`);
-      const timeline = await timelineWay(network, apps, n);
+      const timeline = new WayClock(network, log);
+      await timelineWay(timeline, network, apps, n);
       recordWay(figures, `pipeline.timeline.${label}`, n, timeline);
+      runs.push({ way: 'timeline', n, stages: timeline.stages });
+    }
+    if (pipelineChartFile) {
+      await writeFile(pipelineChartFile, pipelineChart(runs));
+      log(`pipeline: chart of the stages written to ${pipelineChartFile}`);
     }
     // The headline figures are those of the largest N.
     const largest = sizeLabel(sizes[sizes.length - 1]);
@@ -97,38 +109,108 @@ async function runPipeline({ options, figures, log }: GroupContext): Promise<voi
 }
 
 /** Wall time of each stage of one way, in order, in milliseconds. */
-type Stages = [stage: string, ms: number][];
+export type Stages = [stage: string, ms: number][];
 
-function recordWay(figures: GroupContext['figures'], prefix: string, n: number, stages: Stages): void {
-  const totalMs = stages.reduce((sum, [, ms]) => sum + ms, 0);
+/** One way of one run: N parcels and the wall time of each of its stages. */
+export interface WayRun {
+  readonly way: 'tweets' | 'timeline';
+  readonly n: number;
+  readonly stages: Stages;
+}
+
+/** The stages as the chart names them (figures keep the identifiers). */
+export const STAGE_NAMES: Readonly<Record<string, string>> = {
+  appToUserGateway: 'app → user gw (PoWebSocket)',
+  relayAtUserGateway: 'relay at user gw',
+  relayAtRelayingGateway: 'relay at relaying gw',
+  relayingGatewayToAdapter: 'relaying gw → adapter (PogRPC)',
+  adapterToRelayingGateway: 'adapter → relaying gw (PogRPC)',
+  relayAtUserGatewayCca: 'relay at user gw (CCA)',
+  userGatewayToApps: 'user gw → apps (PoWebSocket)',
+};
+
+/**
+ * The time per parcel of each stage, one stacked bar per way and N (SVG): where a trip's time goes. Each bar
+ * ends with its total and the parcels/s it makes (N over the sum of the stages, as the figures).
+ */
+export function pipelineChart(runs: readonly WayRun[]): string {
+  return renderStackedBarChart({
+    title: 'Pipeline: time per parcel of each stage',
+    xLabel: 'milliseconds per parcel (stage wall time / N)',
+    bars: runs.map(({ way, n, stages }) => {
+      const segments = stages.map(([stage, ms]) => ({ name: STAGE_NAMES[stage] ?? stage, value: ms / n }));
+      const msPerParcel = segments.reduce((sum, segment) => sum + segment.value, 0);
+      return {
+        label: `${way}, ${sizeLabel(n)}`,
+        segments,
+        note: `${msPerParcel.toFixed(2)} ms · ${Math.round(1000 / msPerParcel)}/s`,
+      };
+    }),
+  });
+}
+
+function recordWay(figures: GroupContext['figures'], prefix: string, n: number, way: WayClock): void {
+  const totalMs = way.stages.reduce((sum, [, ms]) => sum + ms, 0);
   figures.record(`${prefix}.parcelsPerSec`, n / (totalMs / 1000), 'parcels/s');
-  for (const [stage, ms] of stages) figures.record(`${prefix}.stage.${stage}`, ms, 'ms');
+  for (const [stage, ms] of way.stages) figures.record(`${prefix}.stage.${stage}`, ms, 'ms');
+  for (const part of CPU_PARTS) figures.record(`${prefix}.cpuMsPerParcel.${part}`, way.cpuMs[part] / n, 'ms');
 }
 
-async function timed(stages: Stages, stage: string, op: () => Promise<unknown>): Promise<void> {
-  const started = performance.now();
-  await op();
-  stages.push([stage, performance.now() - started]);
+/** The long-lived processes whose CPU time a way measures (bin/relay runs are not counted). */
+export const CPU_PARTS = ['bench', 'userGateway', 'relayingGateway'] as const;
+type CpuPart = (typeof CPU_PARTS)[number];
+
+/** The stages of one way as they run: their wall time, and the CPU time each process used meanwhile. */
+class WayClock {
+  readonly stages: Stages = [];
+  readonly cpuMs: Record<CpuPart, number> = { bench: 0, userGateway: 0, relayingGateway: 0 };
+
+  constructor(
+    private readonly network: Network,
+    private readonly log: GroupContext['log'],
+  ) {}
+
+  async stage(stage: string, op: () => Promise<unknown>): Promise<void> {
+    const cpuBefore = this.cpuNow();
+    const started = performance.now();
+    await op();
+    const ms = performance.now() - started;
+    const cpuAfter = this.cpuNow();
+    this.stages.push([stage, ms]);
+    const used = CPU_PARTS.map((part) => {
+      const delta = (cpuAfter[part] ?? 0) - (cpuBefore[part] ?? 0);
+      this.cpuMs[part] += delta;
+      return `${part} ${Math.round(delta)}`;
+    });
+    this.log(`pipeline: ${stage} ${Math.round(ms)} ms; CPU ms: ${used.join(', ')}`);
+  }
+
+  /** CPU time (user + system, every thread) each process used so far, in ms. */
+  private cpuNow(): Record<CpuPart, number | null> {
+    const { user, system } = process.cpuUsage();
+    return {
+      bench: (user + system) / 1000,
+      userGateway: readProcessCpuMs(this.network.userGateway.pid),
+      relayingGateway: readProcessCpuMs(this.network.relayer.pid),
+    };
+  }
 }
 
-async function tweetsWay(network: Network, apps: readonly App[], n: number): Promise<Stages> {
-  const stages: Stages = [];
+async function tweetsWay(way: WayClock, network: Network, apps: readonly App[], n: number): Promise<void> {
   const expected = network.adapterReceived + n;
-  await timed(stages, 'appToUserGateway', () =>
+  await way.stage('appToUserGateway', () =>
     sendFromApps(apps, n, { type: TWEET_TYPE, contentBytes: TWEET_BYTES, concurrency: MAKE_CONCURRENCY }),
   );
-  await timed(stages, 'relayAtUserGateway', () => network.relayOk('user'));
-  await timed(stages, 'relayAtRelayingGateway', () => network.relayOk('relayer'));
-  await timed(stages, 'relayingGatewayToAdapter', () =>
+  await way.stage('relayAtUserGateway', () => network.relayOk('user'));
+  await way.stage('relayAtRelayingGateway', () => network.relayOk('relayer'));
+  await way.stage('relayingGatewayToAdapter', () =>
     waitFor('the adapter to receive every tweet', () => network.adapterReceived >= expected, WAY_TIMEOUT_MS),
   );
-  return stages;
 }
 
-async function timelineWay(network: Network, apps: readonly App[], n: number): Promise<Stages> {
-  const stages: Stages = [];
+async function timelineWay(way: WayClock, network: Network, apps: readonly App[], n: number): Promise<void> {
   const receivedBefore = apps.reduce((sum, app) => sum + app.received.length, 0);
-  await timed(stages, 'adapterToRelayingGateway', () =>
+  await way.stage('adapterToRelayingGateway', () =>
     sendFromAdapter(network, apps, n, {
       type: TIMELINE_TYPE,
       contentBytes: TWEET_BYTES,
@@ -136,10 +218,10 @@ async function timelineWay(network: Network, apps: readonly App[], n: number): P
       timeoutMs: WAY_TIMEOUT_MS,
     }),
   );
-  await timed(stages, 'relayAtUserGatewayCca', () => network.relayOk('user'));
-  await timed(stages, 'relayAtRelayingGateway', () => network.relayOk('relayer'));
-  await timed(stages, 'relayAtUserGateway', () => network.relayOk('user'));
-  await timed(stages, 'userGatewayToApps', async () => {
+  await way.stage('relayAtUserGatewayCca', () => network.relayOk('user'));
+  await way.stage('relayAtRelayingGateway', () => network.relayOk('relayer'));
+  await way.stage('relayAtUserGateway', () => network.relayOk('user'));
+  await way.stage('userGatewayToApps', async () => {
     await Promise.all(
       apps.map((app) =>
         app.endpoint.collectMessages({ onMessage: async (message) => void app.received.push(message) }),
@@ -148,5 +230,4 @@ async function timelineWay(network: Network, apps: readonly App[], n: number): P
     const received = apps.reduce((sum, app) => sum + app.received.length, 0) - receivedBefore;
     if (received < n) throw new Error(`The apps collected ${received} of ${n} timeline updates`);
   });
-  return stages;
 }

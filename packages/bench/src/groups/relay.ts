@@ -109,7 +109,7 @@ async function trip(
   await sendFromAdapter(network, apps, parcels, { ...load, timeoutMs: LOAD_TIMEOUT_MS });
   await network.stopAdapter();
   log(`relay (${over}): queued at the relaying gateway; queueing at the user gateway`);
-  await sendFromApps(apps, parcels, { ...load, batch: 8 });
+  await sendFromApps(apps, parcels, load);
 
   const legs: Leg[] = [];
   const cargoBytes = (folder: string) => network.folderBytes(folder).bytes;

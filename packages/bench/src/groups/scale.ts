@@ -52,7 +52,6 @@ async function runScale({ options, figures, log, chartFile }: GroupContext): Pro
         type: PARCEL_TYPE,
         contentBytes: PARCEL_CONTENT_BYTES,
         concurrency: MAKE_CONCURRENCY,
-        batch: 100,
       });
       const enqueueMs = performance.now() - enqueueStarted;
       figures.record(`scale.enqueue.msPerParcel.${label}`, enqueueMs / n, 'ms');
