@@ -16,7 +16,7 @@
  * peak RSS of each instance, and the most connections to the database seen during the run (pg_stat_activity).
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -39,7 +39,7 @@ import { createTestDatabase, testDatabaseServerUrl, type TestDatabase } from '@t
 import pg from 'pg';
 
 import { groupSizes, type BenchGroup, type GroupContext, type Target } from '../harness';
-import { KIB_PER_MIB, readCpuMsOfProcessesNamed, readProcessCpuMs } from '../procfs';
+import { KIB_PER_MIB, readCpuMsOfProcessesNamed, readProcessCpuMs, readThreadCpuMs } from '../procfs';
 import { Daemon, waitFor } from '../network';
 
 const PUBLIC_ADDRESS = 'scaleout.relaynet.test';
@@ -89,10 +89,20 @@ async function runScaleout({ options, figures, log }: GroupContext): Promise<voi
       result.instanceCpuMs.forEach((cpuMs, index) => {
         if (cpuMs !== null) figures.record(`scaleout.${config.name}.i${index}.cpuSeconds`, cpuMs / 1000, 's');
       });
-      const cpu = { instances: result.instancesCpuMs, postgres: result.postgresCpuMs, bench: result.benchCpuMs };
+      result.instanceMainThreadCpuMs.forEach((cpuMs, index) => {
+        if (cpuMs !== null) figures.record(`scaleout.${config.name}.i${index}.mainThreadCpuSeconds`, cpuMs / 1000, 's');
+      });
+      const cpu = {
+        instances: result.instancesCpuMs,
+        postgres: result.postgresCpuMs,
+        postgresBackends: result.backendsCpuMs,
+        bench: result.benchCpuMs,
+        benchMainThread: result.benchMainThreadCpuMs,
+      };
       for (const [part, cpuMs] of Object.entries(cpu)) {
         if (cpuMs !== null) figures.record(`scaleout.${config.name}.cpuSeconds.${part}`, cpuMs / 1000, 's');
       }
+      recordCpuBound(figures, config, 2 * n, result);
     } catch (error) {
       run.describeDaemons(log);
       figures.note(`scaleout: ${config.name} failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -111,6 +121,29 @@ async function runScaleout({ options, figures, log }: GroupContext): Promise<voi
     label: '1 instance on SQLite',
     target: SCALEOUT_TARGETS.pg1VsSqlite1,
   });
+}
+
+/**
+ * CPU per parcel of each part (instances, PostgreSQL, the bench's own driver: couriers, user gateways and public
+ * endpoint) and the most parcels per second this machine's cores could give at that CPU per parcel, were every
+ * core busy: when a configuration is near that bound, more instances on the same cores cannot help.
+ */
+function recordCpuBound(figures: GroupContext['figures'], config: Config, parcels: number, result: RunResult): void {
+  const parts = { instances: result.instancesCpuMs, postgres: result.postgresCpuMs, bench: result.benchCpuMs };
+  let total = 0;
+  for (const [part, cpuMs] of Object.entries(parts)) {
+    if (cpuMs === null) continue;
+    total += cpuMs;
+    figures.record(`scaleout.${config.name}.cpuMsPerParcel.${part}`, cpuMs / parcels, 'ms');
+  }
+  if (total === 0) return;
+  figures.record(`scaleout.${config.name}.cpuMsPerParcel.total`, total / parcels, 'ms');
+  figures.record(`scaleout.${config.name}.coresUsed`, total / result.ms, 'cores');
+  figures.record(
+    `scaleout.${config.name}.cpuBoundParcelsPerSec`,
+    availableParallelism() / (total / parcels / 1000),
+    'parcels/s',
+  );
 }
 
 interface Published {
@@ -136,8 +169,13 @@ interface RunResult {
   readonly instancesCpuMs: number | null;
   /** The same, per instance. */
   readonly instanceCpuMs: (number | null)[];
+  /** The same, the main thread (event loop) of each instance only. */
+  readonly instanceMainThreadCpuMs: (number | null)[];
   readonly postgresCpuMs: number | null;
+  /** The CPU of this run's database backends only (the server may serve others meanwhile). */
+  readonly backendsCpuMs: number | null;
   readonly benchCpuMs: number;
+  readonly benchMainThreadCpuMs: number | null;
 }
 
 async function drain<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -202,7 +240,7 @@ class ScaleoutRun {
     ]);
     const ms = performance.now() - started;
     const cpuAfter = this.cpuMs();
-    const connections = (await sampler?.stop()) ?? 0;
+    const sampled = await sampler?.stop();
     const missing = users.flatMap((user) => user.toInternet).filter((id) => !this.received.has(id)).length;
     if (missing > 0) throw new Error(`${missing} parcels did not reach the public endpoint`);
     const cpuSpent = (before: number | null, after: number | null) =>
@@ -210,25 +248,35 @@ class ScaleoutRun {
     return {
       ms,
       peakRssKiB: this.daemons.map((daemon) => daemon.memory()?.peakRssKiB ?? null),
-      connections,
+      connections: sampled?.connections ?? 0,
+      backendsCpuMs: sampled?.backendsCpuMs ?? null,
       instancesCpuMs: cpuSpent(cpuBefore.instances, cpuAfter.instances),
       instanceCpuMs: cpuBefore.perInstance.map((before, index) => cpuSpent(before, cpuAfter.perInstance[index])),
+      instanceMainThreadCpuMs: cpuBefore.perInstanceMain.map((before, index) =>
+        cpuSpent(before, cpuAfter.perInstanceMain[index]),
+      ),
       postgresCpuMs: this.database ? cpuSpent(cpuBefore.postgres, cpuAfter.postgres) : null,
       benchCpuMs: cpuAfter.bench - cpuBefore.bench,
+      benchMainThreadCpuMs: cpuSpent(cpuBefore.benchMain, cpuAfter.benchMain),
     };
   }
 
   /** CPU time so far of the instances (each and together), of the PostgreSQL server's processes, and of this process. */
   private cpuMs(): {
     perInstance: (number | null)[];
+    perInstanceMain: (number | null)[];
     instances: number | null;
     postgres: number | null;
     bench: number;
+    benchMain: number | null;
   } {
     const perInstance = this.daemons.map((daemon) => readProcessCpuMs(daemon.pid));
+    const perInstanceMain = this.daemons.map((daemon) => readThreadCpuMs(daemon.pid));
     const { user, system } = process.cpuUsage();
     return {
       perInstance,
+      perInstanceMain,
+      benchMain: readThreadCpuMs(process.pid),
       instances: perInstance.includes(null) ? null : perInstance.reduce((sum: number, ms) => sum + ms!, 0),
       postgres: readCpuMsOfProcessesNamed('postgres'),
       bench: (user + system) / 1000,
@@ -254,22 +302,26 @@ class ScaleoutRun {
   }
 
   private daemon(index: number): Daemon {
-    return new Daemon('relayer-gateway', [
-      '--data-root',
-      join(this.root, `i${index}`),
-      '--registration-dir',
-      join(this.root, 'registration'),
-      '--pogrpc-address',
-      '127.0.0.1:0',
-      '--cogrpc-address',
-      '127.0.0.1:0',
-      '--cogrpc-plaintext',
-      '--poll-interval',
-      '200',
-      '--address-book',
-      join(this.root, 'address-book.json'),
-      ...(this.database ? ['--database-url', this.database.url] : []),
-    ]);
+    return new Daemon(
+      'relayer-gateway',
+      [
+        '--data-root',
+        join(this.root, `i${index}`),
+        '--registration-dir',
+        join(this.root, 'registration'),
+        '--pogrpc-address',
+        '127.0.0.1:0',
+        '--cogrpc-address',
+        '127.0.0.1:0',
+        '--cogrpc-plaintext',
+        '--poll-interval',
+        '200',
+        '--address-book',
+        join(this.root, 'address-book.json'),
+        ...(this.database ? ['--database-url', this.database.url] : []),
+      ],
+      { countLogLines: false },
+    );
   }
 
   /** The first makes the identity; the others get a copy of its files, as the README says. */
@@ -432,9 +484,14 @@ class ScaleoutRun {
   }
 }
 
-/** The most connections to the database at any sample (every CONNECTION_SAMPLE_MS), this sampler's own excepted. */
+/**
+ * The most connections to the database at any sample (every CONNECTION_SAMPLE_MS), this sampler's own excepted, and
+ * the CPU its backends used between the samples that saw them (from /proc: the server is on this machine).
+ */
 class ConnectionSampler {
   private peak = 0;
+  /** Per backend pid: its CPU time (ms) at the first and at the last sample that saw it. */
+  private readonly backends = new Map<number, { first: number; last: number }>();
   private readonly client: pg.Client;
   private readonly running: Promise<void>;
   private stopped = false;
@@ -447,19 +504,28 @@ class ConnectionSampler {
   private async loop(): Promise<void> {
     await this.client.connect();
     while (!this.stopped) {
-      const { rows } = await this.client.query<{ n: string }>(
-        'SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1',
+      const { rows } = await this.client.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
         [this.database.name],
       );
-      this.peak = Math.max(this.peak, Number(rows[0].n));
+      this.peak = Math.max(this.peak, rows.length);
+      for (const { pid } of rows) {
+        const cpuMs = readProcessCpuMs(pid);
+        if (cpuMs === null) continue;
+        const seen = this.backends.get(pid);
+        if (seen) seen.last = cpuMs;
+        else this.backends.set(pid, { first: cpuMs, last: cpuMs });
+      }
       await new Promise((done) => setTimeout(done, CONNECTION_SAMPLE_MS));
     }
   }
 
-  async stop(): Promise<number> {
+  async stop(): Promise<{ connections: number; backendsCpuMs: number | null }> {
     this.stopped = true;
     await this.running;
     await this.client.end();
-    return this.peak;
+    let cpuMs = 0;
+    for (const { first, last } of this.backends.values()) cpuMs += last - first;
+    return { connections: this.peak, backendsCpuMs: this.backends.size > 0 ? cpuMs : null };
   }
 }
