@@ -49,6 +49,8 @@ const RUN_TIMEOUT_MS = 30 * 60_000;
 /** Parcels per PogRPC call from the public endpoint (each call goes to the next instance). */
 const POGRPC_CHUNK = 50;
 const CONNECTION_SAMPLE_MS = 100;
+/** PostgreSQL backends flush their statistics at most this often (PGSTAT_MIN_INTERVAL is 1 s), plus a margin. */
+const STATS_FLUSH_MS = 1_500;
 /** User gateways (each with its courier): enough for every instance to have several at once. */
 const USERS = 12;
 /** The issue: 3 instances ≥ 1.5× one on PostgreSQL; one on PostgreSQL ≥ 0.5× one on SQLite. */
@@ -85,6 +87,13 @@ async function runScaleout({ options, figures, log }: GroupContext): Promise<voi
         if (kib !== null) figures.record(`scaleout.${config.name}.i${index}.peakRssMiB`, kib / KIB_PER_MIB, 'MiB');
       });
       if (config.postgres) figures.record(`scaleout.${config.name}.dbConnections`, result.connections, 'connections');
+      // How well the instances batch their writes: fewer, larger transactions per parcel cost less CPU everywhere.
+      if (result.transactions !== null)
+        figures.record(
+          `scaleout.${config.name}.dbTransactionsPerParcel`,
+          result.transactions / (2 * n),
+          'transactions',
+        );
       // Where the CPU went (on a machine of few cores, what bounds the gain of more instances).
       result.instanceCpuMs.forEach((cpuMs, index) => {
         if (cpuMs !== null) figures.record(`scaleout.${config.name}.i${index}.cpuSeconds`, cpuMs / 1000, 's');
@@ -176,6 +185,8 @@ interface RunResult {
   readonly backendsCpuMs: number | null;
   readonly benchCpuMs: number;
   readonly benchMainThreadCpuMs: number | null;
+  /** Transactions committed (or rolled back) in the database during the run, every instance's. */
+  readonly transactions: number | null;
 }
 
 async function drain<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -250,6 +261,7 @@ class ScaleoutRun {
       peakRssKiB: this.daemons.map((daemon) => daemon.memory()?.peakRssKiB ?? null),
       connections: sampled?.connections ?? 0,
       backendsCpuMs: sampled?.backendsCpuMs ?? null,
+      transactions: sampled?.transactions ?? null,
       instancesCpuMs: cpuSpent(cpuBefore.instances, cpuAfter.instances),
       instanceCpuMs: cpuBefore.perInstance.map((before, index) => cpuSpent(before, cpuAfter.perInstance[index])),
       instanceMainThreadCpuMs: cpuBefore.perInstanceMain.map((before, index) =>
@@ -492,6 +504,7 @@ class ConnectionSampler {
   private peak = 0;
   /** Per backend pid: its CPU time (ms) at the first and at the last sample that saw it. */
   private readonly backends = new Map<number, { first: number; last: number }>();
+  private transactionsBefore: number | null = null;
   private readonly client: pg.Client;
   private readonly running: Promise<void>;
   private stopped = false;
@@ -501,8 +514,18 @@ class ConnectionSampler {
     this.running = this.loop();
   }
 
+  /** Transactions of the database so far (pg_stat_database), null if the server does not say. */
+  private async transactions(): Promise<number | null> {
+    const { rows } = await this.client.query<{ n: string | null }>(
+      'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1',
+      [this.database.name],
+    );
+    return rows[0]?.n == null ? null : Number(rows[0].n);
+  }
+
   private async loop(): Promise<void> {
     await this.client.connect();
+    this.transactionsBefore = await this.transactions();
     while (!this.stopped) {
       const { rows } = await this.client.query<{ pid: number }>(
         'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
@@ -520,12 +543,21 @@ class ConnectionSampler {
     }
   }
 
-  async stop(): Promise<{ connections: number; backendsCpuMs: number | null }> {
+  async stop(): Promise<{ connections: number; backendsCpuMs: number | null; transactions: number | null }> {
     this.stopped = true;
     await this.running;
+    // Backends report their counts to pg_stat_database at most once a second: the run's last second is in only
+    // after that (the instances are idle by now; a few transactions of their timers may be counted).
+    await new Promise((done) => setTimeout(done, STATS_FLUSH_MS));
+    const after = await this.transactions();
     await this.client.end();
     let cpuMs = 0;
     for (const { first, last } of this.backends.values()) cpuMs += last - first;
-    return { connections: this.peak, backendsCpuMs: this.backends.size > 0 ? cpuMs : null };
+    const before = this.transactionsBefore;
+    return {
+      connections: this.peak,
+      backendsCpuMs: this.backends.size > 0 ? cpuMs : null,
+      transactions: before === null || after === null ? null : after - before,
+    };
   }
 }
