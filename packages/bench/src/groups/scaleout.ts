@@ -53,6 +53,13 @@ const CONNECTION_SAMPLE_MS = 100;
 const STATS_FLUSH_MS = 1_500;
 /** User gateways (each with its courier): enough for every instance to have several at once. */
 const USERS = 12;
+/**
+ * Before the timed part, an untimed one through the same instances, with WARMUP_USERS other user gateways and this
+ * share of N: the timed part measures instances in their steady state, as a daemon runs, not their start (code
+ * not yet optimized by the JIT, first connections and TLS sessions), which k instances would pay k times.
+ */
+const WARMUP_USERS = 3;
+const WARMUP_SHARE = 0.25;
 /** The issue: 3 instances ≥ 1.5× one on PostgreSQL; one on PostgreSQL ≥ 0.5× one on SQLite. */
 export const SCALEOUT_TARGETS = { pg3VsPg1: { min: 1.5 } as Target, pg1VsSqlite1: { min: 0.5 } as Target };
 
@@ -226,29 +233,19 @@ class ScaleoutRun {
     if (config.postgres) this.database = await createTestDatabase(pg, 'bench_scaleout');
     await this.startSink();
     await this.startInstances();
-    const users = await this.prepareTraffic();
+    const warmup = Math.max(WARMUP_USERS, Math.round(n * WARMUP_SHARE));
+    const warmupUsers = await this.prepareTraffic(WARMUP_USERS, warmup, 'warmup-');
+    const users = await this.prepareTraffic(USERS, n, '');
     const cargoes = users.reduce((sum, user) => sum + user.cargoes.length, 0);
+    this.log(`scaleout: ${config.name}: warming up with ${warmup} parcels each way`);
+    await this.exchange(warmupUsers);
     this.log(`scaleout: ${config.name}: ${USERS} user gateways, ${cargoes} cargoes ready; timing`);
 
     for (const daemon of this.daemons) daemon.resetPeakRss();
     const sampler = this.database ? new ConnectionSampler(this.database) : null;
     const cpuBefore = this.cpuMs();
     const started = performance.now();
-    await Promise.all([
-      this.deliverCargo(users),
-      waitFor(
-        'every parcel at the public endpoint',
-        () => {
-          this.assertOpen();
-          return this.received.size >= n;
-        },
-        RUN_TIMEOUT_MS,
-        10,
-      ),
-      this.sendFromInternet(users.flatMap((user) => user.fromInternet)).then(() =>
-        Promise.all(users.map((user, userIndex) => this.collect(user, userIndex))),
-      ),
-    ]);
+    await this.exchange(users);
     const ms = performance.now() - started;
     const cpuAfter = this.cpuMs();
     const sampled = await sampler?.stop();
@@ -271,6 +268,26 @@ class ScaleoutRun {
       benchCpuMs: cpuAfter.bench - cpuBefore.bench,
       benchMainThreadCpuMs: cpuSpent(cpuBefore.benchMain, cpuAfter.benchMain),
     };
+  }
+
+  /** The users' traffic both ways, all at once; resolves once both ends have all of it. */
+  private async exchange(users: readonly UserTraffic[]): Promise<void> {
+    const expected = this.received.size + users.reduce((sum, user) => sum + user.toInternet.length, 0);
+    await Promise.all([
+      this.deliverCargo(users),
+      waitFor(
+        'every parcel at the public endpoint',
+        () => {
+          this.assertOpen();
+          return this.received.size >= expected;
+        },
+        RUN_TIMEOUT_MS,
+        10,
+      ),
+      this.sendFromInternet(users.flatMap((user) => user.fromInternet)).then(() =>
+        Promise.all(users.map((user, userIndex) => this.collect(user, userIndex))),
+      ),
+    ]);
   }
 
   /** CPU time so far of the instances (each and together), of the PostgreSQL server's processes, and of this process. */
@@ -361,10 +378,10 @@ class ScaleoutRun {
   }
 
   /**
-   * USERS user gateways registered through the folder, each with an app, and their share of the N parcels each way
+   * `userCount` user gateways registered through the folder, each with an app, and their share of `parcels` each way
    * between that app and the public endpoint (the one towards the Internet queued at the user gateway).
    */
-  private async prepareTraffic(): Promise<UserTraffic[]> {
+  private async prepareTraffic(userCount: number, parcels: number, idPrefix: string): Promise<UserTraffic[]> {
     const publicKeys = await generateRsaKeyPair();
     const inOneDay = new Date(Date.now() + 86_400_000);
     const publicCertificate = await issueEndpointCertificate({
@@ -374,8 +391,8 @@ class ScaleoutRun {
     });
     const content = Buffer.alloc(PARCEL_CONTENT_BYTES, 'x');
     const users: UserTraffic[] = [];
-    for (let userIndex = 0; userIndex < USERS; userIndex += 1) {
-      const share = Math.floor(this.n / USERS) + (userIndex < this.n % USERS ? 1 : 0);
+    for (let userIndex = 0; userIndex < userCount; userIndex += 1) {
+      const share = Math.floor(parcels / userCount) + (userIndex < parcels % userCount ? 1 : 0);
       const userKeys = await generateRsaKeyPair();
       await writeRegistrationRequest(join(this.root, 'registration', 'requests'), userKeys.publicKey);
       const response = await waitFor('the registration response', () =>
@@ -396,7 +413,7 @@ class ScaleoutRun {
       });
       const toInternet: string[] = [];
       for (let index = 0; index < share; index += 1) {
-        const id = `out-${userIndex}-${index}`;
+        const id = `${idPrefix}out-${userIndex}-${index}`;
         const parcel = new Parcel(
           { id: publicCertificate.calculateSubjectId(), internetAddress: PUBLIC_ADDRESS },
           appCertificate,
@@ -410,7 +427,7 @@ class ScaleoutRun {
       const fromInternet = await Promise.all(
         Array.from({ length: share }, (_, index) =>
           new Parcel({ id: appCertificate.calculateSubjectId() }, pda, content, {
-            id: `in-${userIndex}-${index}`,
+            id: `${idPrefix}in-${userIndex}-${index}`,
             ttl: 3_600,
             senderCaCertificateChain: chain,
           }).serialize(publicKeys.privateKey),
