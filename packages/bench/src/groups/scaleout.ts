@@ -59,7 +59,7 @@ const USERS = 12;
  * not yet optimized by the JIT, first connections and TLS sessions), which k instances would pay k times.
  */
 const WARMUP_USERS = 3;
-const WARMUP_SHARE = 0.25;
+const WARMUP_SHARE = 1;
 /** The issue: 3 instances ≥ 1.5× one on PostgreSQL; one on PostgreSQL ≥ 0.5× one on SQLite. */
 export const SCALEOUT_TARGETS = { pg3VsPg1: { min: 1.5 } as Target, pg1VsSqlite1: { min: 0.5 } as Target };
 
