@@ -107,6 +107,11 @@ export class Daemon extends ProcessDaemon {
       readonly command?: readonly string[];
       /** What it prints on stdout once ready (default "<kind>: ready"). */
       readonly readyText?: string;
+      /**
+       * Count its log lines by message, for `count` (default true). Off where nothing counts them: parsing every
+       * line of a busy daemon is CPU of the bench's process, taken from what it measures.
+       */
+      readonly countLogLines?: boolean;
     } = {},
   ) {
     const [command, ...commandArgs] = options.command ?? [join(REPO, 'bin', kind)];
@@ -119,7 +124,7 @@ export class Daemon extends ProcessDaemon {
       readyText: options.readyText,
       readyTimeoutMs: READY_TIMEOUT_MS,
       stderrTailChars: STDERR_TAIL_CHARS,
-      onStderrLine: (line) => countLogLine(counts, line),
+      onStderrLine: options.countLogLines === false ? undefined : (line) => countLogLine(counts, line),
     });
     this.counts = counts;
     this.extraArgs = extraArgs;

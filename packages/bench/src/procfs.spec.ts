@@ -4,6 +4,7 @@ import {
   readCpuMsOfProcessesNamed,
   readProcessCpuMs,
   readProcessMemory,
+  readThreadCpuMs,
 } from './procfs';
 
 test('parseProcStatus reads the name, VmRSS and VmHWM in KiB', () => {
@@ -41,4 +42,11 @@ linux('readProcessCpuMs of this process grows as it computes', () => {
   while (Date.now() < until) Math.sqrt(Math.random());
   expect(readProcessCpuMs(process.pid)!).toBeGreaterThan(before);
   expect(readCpuMsOfProcessesNamed('no-such-command-name')).toBe(0);
+});
+
+linux('readThreadCpuMs: the main thread (tid = pid) is part of the process; an unknown thread is null', () => {
+  const main = readThreadCpuMs(process.pid)!;
+  expect(main).toBeGreaterThan(0);
+  expect(readProcessCpuMs(process.pid)!).toBeGreaterThanOrEqual(main);
+  expect(readThreadCpuMs(process.pid, 2 ** 30)).toBeNull();
 });

@@ -77,6 +77,18 @@ export function readProcessCpuMs(pid: number): number | null {
   }
 }
 
+/**
+ * CPU time one thread of `pid` used so far, in ms; null when /proc cannot tell. The main thread's id is the pid: for
+ * node, the event loop (with the synchronous crypto and the JavaScript), without the threadpool, GC helpers and JIT.
+ */
+export function readThreadCpuMs(pid: number, tid: number = pid): number | null {
+  try {
+    return parseProcStatCpuMs(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
 /** CPU time used so far by the processes whose command name is `name` (e.g. postgres), in ms; null without /proc. */
 export function readCpuMsOfProcessesNamed(name: string): number | null {
   let pids: string[];

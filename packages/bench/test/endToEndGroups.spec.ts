@@ -138,7 +138,7 @@ test('latency: one tweet from twitter-app to the X API emulator, by stage', asyn
 });
 
 describeWithPostgres('scaleout', () => {
-  test('parcels/s with 1 instance on SQLite, 1 and 3 on PostgreSQL, the ratios, peak RSS, connections and CPU', async () => {
+  test('parcels/s with 1 instance on SQLite, 1 and 3 on PostgreSQL, the ratios, peak RSS, connections, CPU and transactions', async () => {
     const figures = await run(scaleoutGroup);
     expect(figures.allNotes).toEqual([]);
     for (const config of ['sqlite1', 'pg1', 'pg3'])
@@ -155,5 +155,15 @@ describeWithPostgres('scaleout', () => {
     expect(value(figures, 'scaleout.pg3.dbConnections')).toBeGreaterThan(value(figures, 'scaleout.pg1.dbConnections'));
     expect(figures.get('scaleout.sqlite1.dbConnections')).toBeUndefined();
     expect(value(figures, 'scaleout.pg1.cpuSeconds.postgres')).toBeGreaterThan(0);
+    // The CPU per parcel of each part, and what it allows: the main thread is part of its process.
+    for (const config of ['sqlite1', 'pg1', 'pg3']) {
+      expect(value(figures, `scaleout.${config}.cpuMsPerParcel.total`)).toBeGreaterThan(0);
+      expect(value(figures, `scaleout.${config}.cpuBoundParcelsPerSec`)).toBeGreaterThan(0);
+      expect(value(figures, `scaleout.${config}.i0.mainThreadCpuSeconds`)).toBeLessThanOrEqual(
+        value(figures, `scaleout.${config}.i0.cpuSeconds`),
+      );
+    }
+    expect(value(figures, 'scaleout.pg3.dbTransactionsPerParcel')).toBeGreaterThan(0);
+    expect(figures.get('scaleout.sqlite1.dbTransactionsPerParcel')).toBeUndefined();
   });
 });

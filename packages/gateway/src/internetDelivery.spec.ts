@@ -81,8 +81,8 @@ test('parcels go out over one connection per route; acknowledged ones are delete
   expect(endpoints).toHaveLength(1);
   expect(endpoints[0].calls).toEqual([['0:a', '1:b', '2:c']]);
   expect(logged('Parcel delivered to public endpoint').map((record) => record.fields)).toEqual([
-    { parcelId: 'a', target: 'twitter.relaynet.test:443', route: 'configuration' },
-    { parcelId: 'c', target: 'twitter.relaynet.test:443', route: 'configuration' },
+    { parcelId: 'a', senderId: expect.any(String), target: 'twitter.relaynet.test:443', route: 'configuration' },
+    { parcelId: 'c', senderId: expect.any(String), target: 'twitter.relaynet.test:443', route: 'configuration' },
   ]);
   // "b" waits for its retry, its attempt counted.
   await waitFor('"b" rescheduled', () => logged('Parcel delivery failed; will retry').length);

@@ -186,10 +186,15 @@ export class InternetDelivery<Route extends InternetRoute> {
     }
     const where = { target: route.target, route: route.source };
     // One commit for the round's acknowledged parcels (ledger entries and deletions), one for the rest.
-    if (delivered.length > 0) await gateway.markDeliveredBatch(delivered);
-    for (const parcel of delivered) {
-      logger.info({ parcelId: parcel.id, ...where }, 'Parcel delivered to public endpoint');
-    }
+    const deleted = delivered.length > 0 ? await gateway.markDeliveredBatch(delivered) : [];
+    delivered.forEach((parcel, index) => {
+      // Not deleted: no longer queued (its lease ran out and another instance delivered it too, say).
+      const gone = deleted[index] ? {} : { noLongerQueued: true };
+      logger.info(
+        { parcelId: parcel.id, senderId: parcel.senderId, ...where, ...gone },
+        'Parcel delivered to public endpoint',
+      );
+    });
     for (const parcel of failed) {
       logger.warn(
         { parcelId: parcel.id, ...where, err: report.error?.message },

@@ -16,7 +16,7 @@
  * peak RSS of each instance, and the most connections to the database seen during the run (pg_stat_activity).
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -39,7 +39,7 @@ import { createTestDatabase, testDatabaseServerUrl, type TestDatabase } from '@t
 import pg from 'pg';
 
 import { groupSizes, type BenchGroup, type GroupContext, type Target } from '../harness';
-import { KIB_PER_MIB, readCpuMsOfProcessesNamed, readProcessCpuMs } from '../procfs';
+import { KIB_PER_MIB, readCpuMsOfProcessesNamed, readProcessCpuMs, readThreadCpuMs } from '../procfs';
 import { Daemon, waitFor } from '../network';
 
 const PUBLIC_ADDRESS = 'scaleout.relaynet.test';
@@ -49,8 +49,17 @@ const RUN_TIMEOUT_MS = 30 * 60_000;
 /** Parcels per PogRPC call from the public endpoint (each call goes to the next instance). */
 const POGRPC_CHUNK = 50;
 const CONNECTION_SAMPLE_MS = 100;
+/** PostgreSQL backends flush their statistics at most this often (PGSTAT_MIN_INTERVAL is 1 s), plus a margin. */
+const STATS_FLUSH_MS = 1_500;
 /** User gateways (each with its courier): enough for every instance to have several at once. */
 const USERS = 12;
+/**
+ * Before the timed part, an untimed one through the same instances, with WARMUP_USERS other user gateways and this
+ * share of N: the timed part measures instances in their steady state, as a daemon runs, not their start (code
+ * not yet optimized by the JIT, first connections and TLS sessions), which k instances would pay k times.
+ */
+const WARMUP_USERS = 3;
+const WARMUP_SHARE = 1;
 /** The issue: 3 instances ≥ 1.5× one on PostgreSQL; one on PostgreSQL ≥ 0.5× one on SQLite. */
 export const SCALEOUT_TARGETS = { pg3VsPg1: { min: 1.5 } as Target, pg1VsSqlite1: { min: 0.5 } as Target };
 
@@ -85,14 +94,31 @@ async function runScaleout({ options, figures, log }: GroupContext): Promise<voi
         if (kib !== null) figures.record(`scaleout.${config.name}.i${index}.peakRssMiB`, kib / KIB_PER_MIB, 'MiB');
       });
       if (config.postgres) figures.record(`scaleout.${config.name}.dbConnections`, result.connections, 'connections');
+      // How well the instances batch their writes: fewer, larger transactions per parcel cost less CPU everywhere.
+      if (result.transactions !== null)
+        figures.record(
+          `scaleout.${config.name}.dbTransactionsPerParcel`,
+          result.transactions / (2 * n),
+          'transactions',
+        );
       // Where the CPU went (on a machine of few cores, what bounds the gain of more instances).
       result.instanceCpuMs.forEach((cpuMs, index) => {
         if (cpuMs !== null) figures.record(`scaleout.${config.name}.i${index}.cpuSeconds`, cpuMs / 1000, 's');
       });
-      const cpu = { instances: result.instancesCpuMs, postgres: result.postgresCpuMs, bench: result.benchCpuMs };
+      result.instanceMainThreadCpuMs.forEach((cpuMs, index) => {
+        if (cpuMs !== null) figures.record(`scaleout.${config.name}.i${index}.mainThreadCpuSeconds`, cpuMs / 1000, 's');
+      });
+      const cpu = {
+        instances: result.instancesCpuMs,
+        postgres: result.postgresCpuMs,
+        postgresBackends: result.backendsCpuMs,
+        bench: result.benchCpuMs,
+        benchMainThread: result.benchMainThreadCpuMs,
+      };
       for (const [part, cpuMs] of Object.entries(cpu)) {
         if (cpuMs !== null) figures.record(`scaleout.${config.name}.cpuSeconds.${part}`, cpuMs / 1000, 's');
       }
+      recordCpuBound(figures, config, 2 * n, result);
     } catch (error) {
       run.describeDaemons(log);
       figures.note(`scaleout: ${config.name} failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -111,6 +137,29 @@ async function runScaleout({ options, figures, log }: GroupContext): Promise<voi
     label: '1 instance on SQLite',
     target: SCALEOUT_TARGETS.pg1VsSqlite1,
   });
+}
+
+/**
+ * CPU per parcel of each part (instances, PostgreSQL, the bench's own driver: couriers, user gateways and public
+ * endpoint) and the most parcels per second this machine's cores could give at that CPU per parcel, were every
+ * core busy: when a configuration is near that bound, more instances on the same cores cannot help.
+ */
+function recordCpuBound(figures: GroupContext['figures'], config: Config, parcels: number, result: RunResult): void {
+  const parts = { instances: result.instancesCpuMs, postgres: result.postgresCpuMs, bench: result.benchCpuMs };
+  let total = 0;
+  for (const [part, cpuMs] of Object.entries(parts)) {
+    if (cpuMs === null) continue;
+    total += cpuMs;
+    figures.record(`scaleout.${config.name}.cpuMsPerParcel.${part}`, cpuMs / parcels, 'ms');
+  }
+  if (total === 0) return;
+  figures.record(`scaleout.${config.name}.cpuMsPerParcel.total`, total / parcels, 'ms');
+  figures.record(`scaleout.${config.name}.coresUsed`, total / result.ms, 'cores');
+  figures.record(
+    `scaleout.${config.name}.cpuBoundParcelsPerSec`,
+    availableParallelism() / (total / parcels / 1000),
+    'parcels/s',
+  );
 }
 
 interface Published {
@@ -136,8 +185,15 @@ interface RunResult {
   readonly instancesCpuMs: number | null;
   /** The same, per instance. */
   readonly instanceCpuMs: (number | null)[];
+  /** The same, the main thread (event loop) of each instance only. */
+  readonly instanceMainThreadCpuMs: (number | null)[];
   readonly postgresCpuMs: number | null;
+  /** The CPU of this run's database backends only (the server may serve others meanwhile). */
+  readonly backendsCpuMs: number | null;
   readonly benchCpuMs: number;
+  readonly benchMainThreadCpuMs: number | null;
+  /** Transactions committed (or rolled back) in the database during the run, every instance's. */
+  readonly transactions: number | null;
 }
 
 async function drain<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -177,21 +233,53 @@ class ScaleoutRun {
     if (config.postgres) this.database = await createTestDatabase(pg, 'bench_scaleout');
     await this.startSink();
     await this.startInstances();
-    const users = await this.prepareTraffic();
+    const warmup = Math.max(WARMUP_USERS, Math.round(n * WARMUP_SHARE));
+    const warmupUsers = await this.prepareTraffic(WARMUP_USERS, warmup, 'warmup-');
+    const users = await this.prepareTraffic(USERS, n, '');
     const cargoes = users.reduce((sum, user) => sum + user.cargoes.length, 0);
+    this.log(`scaleout: ${config.name}: warming up with ${warmup} parcels each way`);
+    await this.exchange(warmupUsers);
     this.log(`scaleout: ${config.name}: ${USERS} user gateways, ${cargoes} cargoes ready; timing`);
 
     for (const daemon of this.daemons) daemon.resetPeakRss();
     const sampler = this.database ? new ConnectionSampler(this.database) : null;
     const cpuBefore = this.cpuMs();
     const started = performance.now();
+    await this.exchange(users);
+    const ms = performance.now() - started;
+    const cpuAfter = this.cpuMs();
+    const sampled = await sampler?.stop();
+    const missing = users.flatMap((user) => user.toInternet).filter((id) => !this.received.has(id)).length;
+    if (missing > 0) throw new Error(`${missing} parcels did not reach the public endpoint`);
+    const cpuSpent = (before: number | null, after: number | null) =>
+      before === null || after === null ? null : after - before;
+    return {
+      ms,
+      peakRssKiB: this.daemons.map((daemon) => daemon.memory()?.peakRssKiB ?? null),
+      connections: sampled?.connections ?? 0,
+      backendsCpuMs: sampled?.backendsCpuMs ?? null,
+      transactions: sampled?.transactions ?? null,
+      instancesCpuMs: cpuSpent(cpuBefore.instances, cpuAfter.instances),
+      instanceCpuMs: cpuBefore.perInstance.map((before, index) => cpuSpent(before, cpuAfter.perInstance[index])),
+      instanceMainThreadCpuMs: cpuBefore.perInstanceMain.map((before, index) =>
+        cpuSpent(before, cpuAfter.perInstanceMain[index]),
+      ),
+      postgresCpuMs: this.database ? cpuSpent(cpuBefore.postgres, cpuAfter.postgres) : null,
+      benchCpuMs: cpuAfter.bench - cpuBefore.bench,
+      benchMainThreadCpuMs: cpuSpent(cpuBefore.benchMain, cpuAfter.benchMain),
+    };
+  }
+
+  /** The users' traffic both ways, all at once; resolves once both ends have all of it. */
+  private async exchange(users: readonly UserTraffic[]): Promise<void> {
+    const expected = this.received.size + users.reduce((sum, user) => sum + user.toInternet.length, 0);
     await Promise.all([
       this.deliverCargo(users),
       waitFor(
         'every parcel at the public endpoint',
         () => {
           this.assertOpen();
-          return this.received.size >= n;
+          return this.received.size >= expected;
         },
         RUN_TIMEOUT_MS,
         10,
@@ -200,35 +288,24 @@ class ScaleoutRun {
         Promise.all(users.map((user, userIndex) => this.collect(user, userIndex))),
       ),
     ]);
-    const ms = performance.now() - started;
-    const cpuAfter = this.cpuMs();
-    const connections = (await sampler?.stop()) ?? 0;
-    const missing = users.flatMap((user) => user.toInternet).filter((id) => !this.received.has(id)).length;
-    if (missing > 0) throw new Error(`${missing} parcels did not reach the public endpoint`);
-    const cpuSpent = (before: number | null, after: number | null) =>
-      before === null || after === null ? null : after - before;
-    return {
-      ms,
-      peakRssKiB: this.daemons.map((daemon) => daemon.memory()?.peakRssKiB ?? null),
-      connections,
-      instancesCpuMs: cpuSpent(cpuBefore.instances, cpuAfter.instances),
-      instanceCpuMs: cpuBefore.perInstance.map((before, index) => cpuSpent(before, cpuAfter.perInstance[index])),
-      postgresCpuMs: this.database ? cpuSpent(cpuBefore.postgres, cpuAfter.postgres) : null,
-      benchCpuMs: cpuAfter.bench - cpuBefore.bench,
-    };
   }
 
   /** CPU time so far of the instances (each and together), of the PostgreSQL server's processes, and of this process. */
   private cpuMs(): {
     perInstance: (number | null)[];
+    perInstanceMain: (number | null)[];
     instances: number | null;
     postgres: number | null;
     bench: number;
+    benchMain: number | null;
   } {
     const perInstance = this.daemons.map((daemon) => readProcessCpuMs(daemon.pid));
+    const perInstanceMain = this.daemons.map((daemon) => readThreadCpuMs(daemon.pid));
     const { user, system } = process.cpuUsage();
     return {
       perInstance,
+      perInstanceMain,
+      benchMain: readThreadCpuMs(process.pid),
       instances: perInstance.includes(null) ? null : perInstance.reduce((sum: number, ms) => sum + ms!, 0),
       postgres: readCpuMsOfProcessesNamed('postgres'),
       bench: (user + system) / 1000,
@@ -254,22 +331,26 @@ class ScaleoutRun {
   }
 
   private daemon(index: number): Daemon {
-    return new Daemon('relayer-gateway', [
-      '--data-root',
-      join(this.root, `i${index}`),
-      '--registration-dir',
-      join(this.root, 'registration'),
-      '--pogrpc-address',
-      '127.0.0.1:0',
-      '--cogrpc-address',
-      '127.0.0.1:0',
-      '--cogrpc-plaintext',
-      '--poll-interval',
-      '200',
-      '--address-book',
-      join(this.root, 'address-book.json'),
-      ...(this.database ? ['--database-url', this.database.url] : []),
-    ]);
+    return new Daemon(
+      'relayer-gateway',
+      [
+        '--data-root',
+        join(this.root, `i${index}`),
+        '--registration-dir',
+        join(this.root, 'registration'),
+        '--pogrpc-address',
+        '127.0.0.1:0',
+        '--cogrpc-address',
+        '127.0.0.1:0',
+        '--cogrpc-plaintext',
+        '--poll-interval',
+        '200',
+        '--address-book',
+        join(this.root, 'address-book.json'),
+        ...(this.database ? ['--database-url', this.database.url] : []),
+      ],
+      { countLogLines: false },
+    );
   }
 
   /** The first makes the identity; the others get a copy of its files, as the README says. */
@@ -297,10 +378,10 @@ class ScaleoutRun {
   }
 
   /**
-   * USERS user gateways registered through the folder, each with an app, and their share of the N parcels each way
+   * `userCount` user gateways registered through the folder, each with an app, and their share of `parcels` each way
    * between that app and the public endpoint (the one towards the Internet queued at the user gateway).
    */
-  private async prepareTraffic(): Promise<UserTraffic[]> {
+  private async prepareTraffic(userCount: number, parcels: number, idPrefix: string): Promise<UserTraffic[]> {
     const publicKeys = await generateRsaKeyPair();
     const inOneDay = new Date(Date.now() + 86_400_000);
     const publicCertificate = await issueEndpointCertificate({
@@ -310,8 +391,8 @@ class ScaleoutRun {
     });
     const content = Buffer.alloc(PARCEL_CONTENT_BYTES, 'x');
     const users: UserTraffic[] = [];
-    for (let userIndex = 0; userIndex < USERS; userIndex += 1) {
-      const share = Math.floor(this.n / USERS) + (userIndex < this.n % USERS ? 1 : 0);
+    for (let userIndex = 0; userIndex < userCount; userIndex += 1) {
+      const share = Math.floor(parcels / userCount) + (userIndex < parcels % userCount ? 1 : 0);
       const userKeys = await generateRsaKeyPair();
       await writeRegistrationRequest(join(this.root, 'registration', 'requests'), userKeys.publicKey);
       const response = await waitFor('the registration response', () =>
@@ -332,7 +413,7 @@ class ScaleoutRun {
       });
       const toInternet: string[] = [];
       for (let index = 0; index < share; index += 1) {
-        const id = `out-${userIndex}-${index}`;
+        const id = `${idPrefix}out-${userIndex}-${index}`;
         const parcel = new Parcel(
           { id: publicCertificate.calculateSubjectId(), internetAddress: PUBLIC_ADDRESS },
           appCertificate,
@@ -346,7 +427,7 @@ class ScaleoutRun {
       const fromInternet = await Promise.all(
         Array.from({ length: share }, (_, index) =>
           new Parcel({ id: appCertificate.calculateSubjectId() }, pda, content, {
-            id: `in-${userIndex}-${index}`,
+            id: `${idPrefix}in-${userIndex}-${index}`,
             ttl: 3_600,
             senderCaCertificateChain: chain,
           }).serialize(publicKeys.privateKey),
@@ -432,9 +513,15 @@ class ScaleoutRun {
   }
 }
 
-/** The most connections to the database at any sample (every CONNECTION_SAMPLE_MS), this sampler's own excepted. */
+/**
+ * The most connections to the database at any sample (every CONNECTION_SAMPLE_MS), this sampler's own excepted, and
+ * the CPU its backends used between the samples that saw them (from /proc: the server is on this machine).
+ */
 class ConnectionSampler {
   private peak = 0;
+  /** Per backend pid: its CPU time (ms) at the first and at the last sample that saw it. */
+  private readonly backends = new Map<number, { first: number; last: number }>();
+  private transactionsBefore: number | null = null;
   private readonly client: pg.Client;
   private readonly running: Promise<void>;
   private stopped = false;
@@ -444,22 +531,50 @@ class ConnectionSampler {
     this.running = this.loop();
   }
 
+  /** Transactions of the database so far (pg_stat_database), null if the server does not say. */
+  private async transactions(): Promise<number | null> {
+    const { rows } = await this.client.query<{ n: string | null }>(
+      'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1',
+      [this.database.name],
+    );
+    return rows[0]?.n == null ? null : Number(rows[0].n);
+  }
+
   private async loop(): Promise<void> {
     await this.client.connect();
+    this.transactionsBefore = await this.transactions();
     while (!this.stopped) {
-      const { rows } = await this.client.query<{ n: string }>(
-        'SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1',
+      const { rows } = await this.client.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
         [this.database.name],
       );
-      this.peak = Math.max(this.peak, Number(rows[0].n));
+      this.peak = Math.max(this.peak, rows.length);
+      for (const { pid } of rows) {
+        const cpuMs = readProcessCpuMs(pid);
+        if (cpuMs === null) continue;
+        const seen = this.backends.get(pid);
+        if (seen) seen.last = cpuMs;
+        else this.backends.set(pid, { first: cpuMs, last: cpuMs });
+      }
       await new Promise((done) => setTimeout(done, CONNECTION_SAMPLE_MS));
     }
   }
 
-  async stop(): Promise<number> {
+  async stop(): Promise<{ connections: number; backendsCpuMs: number | null; transactions: number | null }> {
     this.stopped = true;
     await this.running;
+    // Backends report their counts to pg_stat_database at most once a second: the run's last second is in only
+    // after that (the instances are idle by now; a few transactions of their timers may be counted).
+    await new Promise((done) => setTimeout(done, STATS_FLUSH_MS));
+    const after = await this.transactions();
     await this.client.end();
-    return this.peak;
+    let cpuMs = 0;
+    for (const { first, last } of this.backends.values()) cpuMs += last - first;
+    const before = this.transactionsBefore;
+    return {
+      connections: this.peak,
+      backendsCpuMs: this.backends.size > 0 ? cpuMs : null,
+      transactions: before === null || after === null ? null : after - before,
+    };
   }
 }
