@@ -17,9 +17,15 @@ export const IDLE_RSS_TARGETS = { budgetMiB: 120, vsBudget: { max: 1 } as Target
  */
 const IDLE_WATCH_MS = 3_000;
 const IDLE_STEP_MS = 100;
+/**
+ * After the runs, how long a gateway is left before it is watched: its idle collector (daemon-kit) looks every 2 s
+ * for a quiet spell, as it would between two couriers' visits.
+ */
+const SETTLE_AFTER_RUNS_MS = 6_000;
 
-/** The highest VmRSS of `pid` over the watch, in KiB; null without /proc. */
-export async function idleRssKiB(pid: number): Promise<number | null> {
+/** The highest VmRSS of `pid` over the watch (after `settleMs`), in KiB; null without /proc. */
+export async function idleRssKiB(pid: number, settleMs = 0): Promise<number | null> {
+  await sleep(settleMs);
   let highest: number | null = null;
   for (let watched = 0; watched <= IDLE_WATCH_MS; watched += IDLE_STEP_MS) {
     const memory = readProcessMemory(pid);
@@ -50,10 +56,15 @@ export function recordIdleRss(figures: GroupContext['figures'], name: string, ki
 export async function recordGatewaysIdleRss(
   figures: GroupContext['figures'],
   network: Network,
-  figure: string,
+  figure: 'idleRssMiB' | 'idleRssAfterRunsMiB',
 ): Promise<void> {
-  recordIdleRss(figures, `relay.userGateway.${figure}`, await idleRssKiB(network.userGateway.pid));
-  recordIdleRss(figures, `relay.relayingGateway.${figure}`, await idleRssKiB(network.relayer.pid));
+  const settleMs = figure === 'idleRssAfterRunsMiB' ? SETTLE_AFTER_RUNS_MS : 0;
+  const [user, relaying] = await Promise.all([
+    idleRssKiB(network.userGateway.pid, settleMs),
+    idleRssKiB(network.relayer.pid, settleMs),
+  ]);
+  recordIdleRss(figures, `relay.userGateway.${figure}`, user);
+  recordIdleRss(figures, `relay.relayingGateway.${figure}`, relaying);
 }
 
 /**
