@@ -83,6 +83,14 @@ async function runRelay({ options, figures, log }: GroupContext): Promise<void> 
     );
     const cogrpc = await trip(network, apps, parcels, 'cogrpc', log);
     recordCogRPCLegs(figures, cogrpc);
+    // Idle is with nothing left to do: the adapter takes the second trip's parcels first (stopped, it would have
+    // the relaying gateway reading and retrying them all the while).
+    await network.reopenAdapter();
+    await waitFor(
+      "the adapter to receive the second trip's parcels",
+      () => network.adapterReceived >= 2 * parcels,
+      LOAD_TIMEOUT_MS,
+    );
     await recordGatewaysIdleRss(figures, network, 'idleRssAfterRunsMiB');
   } finally {
     await network.close();
