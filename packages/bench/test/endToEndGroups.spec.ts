@@ -52,7 +52,7 @@ function value(figures: FigureRegistry, name: string): number {
   return figure.value;
 }
 
-test('relay: MB/s each way (CoSocket, then CogRPC at the relaying gateway) and against cp, peak RSS of the relay and both gateways', async () => {
+test('relay: MB/s each way (CoSocket, then CogRPC at the relaying gateway) and against cp, peak RSS of the relay and both gateways, idle RSS of every daemon', async () => {
   const figures = await run(relayGroup);
   for (const leg of ['toInternet.collect', 'toInternet.deliver', 'fromInternet.collect', 'fromInternet.deliver']) {
     // 3 parcels of 1 MiB of content: at least 3 MiB of cargo went each way.
@@ -79,7 +79,17 @@ test('relay: MB/s each way (CoSocket, then CogRPC at the relaying gateway) and a
   expect(value(figures, 'relay.cogrpc.vsCoSocket')).toBeCloseTo(
     value(figures, 'relay.cogrpc.MBps') / value(figures, 'relay.MBps'),
   );
-  for (const name of ['relay.peakRssMiB', 'relay.userGateway.peakRssMiB', 'relay.relayingGateway.peakRssMiB']) {
+  const gatewayFigures = (prefix: string, suffix: string) =>
+    [`${prefix}.userGateway.${suffix}`, `${prefix}.relayingGateway.${suffix}`] as const;
+  for (const name of [
+    'relay.peakRssMiB',
+    ...gatewayFigures('relay', 'peakRssMiB'),
+    'relay.cogrpc.peakRssMiB',
+    ...gatewayFigures('relay.cogrpc', 'peakRssMiB'),
+    ...gatewayFigures('relay', 'idleRssMiB'),
+    'relay.adapter.idleRssMiB',
+    ...gatewayFigures('relay', 'idleRssAfterRunsMiB'),
+  ]) {
     // A node process, not a shell (a few MiB) nor a runaway.
     expect(value(figures, name)).toBeGreaterThan(20);
     expect(value(figures, name)).toBeLessThan(4096);

@@ -34,8 +34,11 @@ export interface CargoContext {
 /** One cargo the gateway hands out for collection. */
 export interface CollectableCargo {
   readonly cargo: Buffer;
-  /** Called once the courier has acknowledged (stored) it: the gateway may now forget it. */
-  acknowledged(): Promise<void>;
+  /**
+   * Called once the courier has acknowledged (stored) it: the gateway may now forget it. Called on its own, not
+   * as a method (the server keeps only this function while the cargo is unacknowledged, not the cargo).
+   */
+  readonly acknowledged: () => Promise<void>;
 }
 
 export interface CollectionContext {
@@ -129,7 +132,11 @@ export function parseCcaAuthorization(metadata: grpc.Metadata): Buffer | string 
  */
 class CollectionCall extends ServerCall {
   private readonly window: number;
-  private readonly inFlight = new Map<string, CollectableCargo>();
+  /**
+   * Only each cargo's acknowledgement callback: not the cargo itself, so that up to `window` ~9 MiB
+   * cargoes are not kept alive once grpc-js has written them (the gateway has them in its store).
+   */
+  private readonly inFlight = new Map<string, CollectableCargo['acknowledged']>();
   private exhausted = false;
   private sent = 0;
   private acked = 0;
@@ -178,6 +185,10 @@ class CollectionCall extends ServerCall {
       return;
     }
     this.log('info', {}, 'CollectCargo call started');
+    // grpc-js takes up to 16 messages before write() asks to wait: the window's 5 cargoes (~45 MiB) would all
+    // sit in its queue while HTTP/2 sends the first. Instead a cargo is written once the previous one has gone
+    // out to HTTP/2, the next being made meanwhile: two cargoes in memory, not the window's worth.
+    let previousWritten: Promise<void> = Promise.resolve();
     try {
       for await (const item of source) {
         if (this.finished) return;
@@ -186,16 +197,16 @@ class CollectionCall extends ServerCall {
           continue;
         }
         await this.until(() => this.inFlight.size < this.window);
+        await previousWritten;
         if (this.finished) return;
         const id = randomUUID();
-        this.inFlight.set(id, item);
+        this.inFlight.set(id, item.acknowledged);
         this.sent++;
-        if (!this.collection.write({ id, cargo: item.cargo })) {
-          await new Promise<void>((resolve) => {
-            this.collection.once('drain', resolve);
-            void this.done.then(resolve);
-          });
-        }
+        previousWritten = new Promise<void>((resolve) => {
+          // An error here ends the call, which `done` reports: nothing to handle but the wait.
+          this.collection.write({ id, cargo: item.cargo }, () => resolve());
+          void this.done.then(resolve);
+        });
       }
     } catch (error) {
       this.fail(grpc.status.UNAVAILABLE, `Could not read the cargo to collect: ${(error as Error).message}`, error);
@@ -208,15 +219,15 @@ class CollectionCall extends ServerCall {
 
   private async receiveAck(ack: DeliveryAckMessage): Promise<void> {
     if (this.finished) return;
-    const item = this.inFlight.get(ack.id);
-    if (!item) {
+    const acknowledged = this.inFlight.get(ack.id);
+    if (!acknowledged) {
       this.fail(grpc.status.INVALID_ARGUMENT, `Acknowledgement for unknown delivery id "${ack.id.slice(0, 64)}"`);
       return;
     }
     this.inFlight.delete(ack.id);
     this.acked++;
     try {
-      await item.acknowledged();
+      await acknowledged();
     } catch (error) {
       // The courier holds the cargo; at worst the gateway hands it out again and the target gateway drops the copy.
       this.log('error', { err: (error as Error).message, deliveryId: ack.id }, 'Could not record a collected cargo');

@@ -1,6 +1,7 @@
 import { DAEMON_EXIT } from '@twitter-relaynet/config';
 
 import { type DaemonIo, processIo } from './command';
+import { startIdleCollector } from './idleCollector';
 
 /** A started daemon: what a signal stops. */
 export interface RunningDaemon {
@@ -58,7 +59,11 @@ export function runDaemon(
   main(options.argv ?? host.argv, host.env, io).then(
     (result) => {
       if (typeof result === 'number') host.exit(result);
-      else daemon = result;
+      else {
+        daemon = result;
+        // Only in the real process: its garbage, its node flags (bin/* pass --expose-gc).
+        if (host === process) startIdleCollector();
+      }
     },
     (error: unknown) => {
       io.stderr(

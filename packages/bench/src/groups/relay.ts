@@ -27,6 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { groupSizes, type BenchGroup, type GroupContext, type Target } from '../harness';
 import { KIB_PER_MIB } from '../procfs';
 import { type App, Network, openAppsWithPdas, type RelayRun, sendFromAdapter, sendFromApps, waitFor } from '../network';
+import { adapterIdleRssKiB, recordGatewaysIdleRss, recordIdleRss } from './idleRss';
 
 /** Content of each parcel: large, so that cargo is made of few parcels (up to ~8 MiB each). */
 export const RELAY_PARCEL_CONTENT_BYTES = 1024 * 1024;
@@ -67,6 +68,8 @@ async function runRelay({ options, figures, log }: GroupContext): Promise<void> 
   try {
     log(`relay: ${parcels} parcels of ${RELAY_PARCEL_CONTENT_BYTES / 1024} KiB each way (daemons in ${network.root})`);
     await network.start();
+    await recordGatewaysIdleRss(figures, network, 'idleRssMiB');
+    recordIdleRss(figures, 'relay.adapter.idleRssMiB', await adapterIdleRssKiB(network));
     const apps = await openAppsWithPdas(network, RELAY_APPS);
     const cosocket = await trip(network, apps, parcels, 'cosocket', log, (toRelayer) => {
       const cp = copyBaseline(network, toRelayer);
@@ -87,6 +90,15 @@ async function runRelay({ options, figures, log }: GroupContext): Promise<void> 
     );
     const cogrpc = await trip(network, apps, parcels, 'cogrpc', log);
     recordCogRPCLegs(figures, cogrpc);
+    // Idle is with nothing left to do: the adapter takes the second trip's parcels first (stopped, it would have
+    // the relaying gateway reading and retrying them all the while).
+    await network.reopenAdapter();
+    await waitFor(
+      "the adapter to receive the second trip's parcels",
+      () => network.adapterReceived >= 2 * parcels,
+      LOAD_TIMEOUT_MS,
+    );
+    await recordGatewaysIdleRss(figures, network, 'idleRssAfterRunsMiB');
   } finally {
     await network.close();
   }
@@ -152,8 +164,12 @@ async function trip(
 function recordCogRPCLegs(figures: GroupContext['figures'], legs: readonly Leg[]): void {
   for (const leg of legs) {
     figures.record(`relay.cogrpc.${leg.name}.MBps`, leg.bytes / BYTES_PER_MB / (leg.run.ms / 1000), 'MB/s');
+    if (typeof leg.run.gatewayPeakRssKiB === 'number') {
+      figures.record(`relay.cogrpc.${leg.name}.gatewayPeakRssMiB`, leg.run.gatewayPeakRssKiB / KIB_PER_MIB, 'MiB');
+    }
   }
   figures.record('relay.cogrpc.MBps', totalRate(legs), 'MB/s');
+  recordPeakRss(figures, legs, 'relay.cogrpc');
   figures.ratio('relay.cogrpc.vsCoSocket', 'relay.cogrpc.MBps', 'relay.MBps', {
     label: 'CoSocket',
     target: RELAY_TARGETS.cogrpcVsCoSocket,
@@ -200,7 +216,12 @@ function recordLegs(figures: GroupContext['figures'], legs: readonly Leg[]): voi
   figures.ratio('relay.vsCp', 'relay.MBps', 'relay.cp.MBps', { label: 'cp' });
   figures.ratio('relay.vsCpSync', 'relay.MBps', 'relay.cpSync.MBps', { label: 'cp + sync' });
 
-  figures.record('relay.rssBudgetMiB', RELAY_TARGETS.rssBudgetMiB, 'MiB');
+  recordPeakRss(figures, legs, 'relay');
+}
+
+/** `<prefix>.peakRssMiB` (the relay's), `<prefix>.userGateway.…` and `<prefix>.relayingGateway.…`, against the budget. */
+function recordPeakRss(figures: GroupContext['figures'], legs: readonly Leg[], prefix: string): void {
+  if (!figures.get('relay.rssBudgetMiB')) figures.record('relay.rssBudgetMiB', RELAY_TARGETS.rssBudgetMiB, 'MiB');
   const peak = (values: (number | null | undefined)[], name: string) => {
     const known = values.filter((value): value is number => typeof value === 'number');
     if (known.length < values.length) {
@@ -215,7 +236,7 @@ function recordLegs(figures: GroupContext['figures'], legs: readonly Leg[]): voi
   };
   peak(
     legs.map((leg) => leg.run.memory?.peakRssKiB),
-    'relay.peakRssMiB',
+    `${prefix}.peakRssMiB`,
   );
   const at = (gateway: 'user' | 'relayer') =>
     legs.filter(
@@ -223,11 +244,11 @@ function recordLegs(figures: GroupContext['figures'], legs: readonly Leg[]): voi
     );
   peak(
     at('user').map((leg) => leg.run.gatewayPeakRssKiB),
-    'relay.userGateway.peakRssMiB',
+    `${prefix}.userGateway.peakRssMiB`,
   );
   peak(
     at('relayer').map((leg) => leg.run.gatewayPeakRssKiB),
-    'relay.relayingGateway.peakRssMiB',
+    `${prefix}.relayingGateway.peakRssMiB`,
   );
 }
 

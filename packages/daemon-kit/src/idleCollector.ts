@@ -1,0 +1,74 @@
+/**
+ * Give back the memory of finished work once a daemon goes quiet.
+ *
+ * V8 frees a dead Buffer's memory only when it collects garbage, and it collects when JavaScript allocates, or when
+ * Buffers grow by tens of MiB since the last collection. A relay run leaves a gateway with up to ~60 MiB of dead
+ * cargo buffers (made, sent or stored, then dropped); an idle daemon allocates nothing more, so it would keep them
+ * for hours. This collects once per quiet spell, when dead Buffers may be worth it, and never while the daemon works.
+ */
+import { performance } from 'node:perf_hooks';
+
+/** What one check sees of the last interval. */
+export interface IdleSample {
+  /** Share of the interval the event loop was busy (0–1). */
+  readonly utilization: number;
+  /** Octets held by ArrayBuffers (Buffers included), live or dead. */
+  readonly arrayBufferBytes: number;
+}
+
+export interface IdleCollectorOptions {
+  /** At or below this event loop utilization over an interval, the daemon is quiet. Default 0.02. */
+  readonly maxUtilization?: number;
+  /** Collect only when ArrayBuffers hold at least this much (below, nothing worth a full collection). Default 16 MiB. */
+  readonly minArrayBufferBytes?: number;
+}
+
+const DEFAULT_MAX_UTILIZATION = 0.02;
+const DEFAULT_MIN_ARRAY_BUFFER_BYTES = 16 * 1024 * 1024;
+/** How often the daemon is looked at: a collection comes this long (to twice this) after work stops. */
+export const IDLE_CHECK_INTERVAL_MS = 2_000;
+
+/** The decision alone: feed it a sample per interval; it says when to collect. */
+export class IdleCollector {
+  private readonly maxUtilization: number;
+  private readonly minArrayBufferBytes: number;
+  /** Collected in this quiet spell already: live Buffers above the threshold are not collected again and again. */
+  private collectedSinceWork = false;
+
+  constructor(options: IdleCollectorOptions = {}) {
+    this.maxUtilization = options.maxUtilization ?? DEFAULT_MAX_UTILIZATION;
+    this.minArrayBufferBytes = options.minArrayBufferBytes ?? DEFAULT_MIN_ARRAY_BUFFER_BYTES;
+  }
+
+  /** Whether to collect now. */
+  check(sample: IdleSample): boolean {
+    if (sample.utilization > this.maxUtilization) {
+      this.collectedSinceWork = false;
+      return false;
+    }
+    if (this.collectedSinceWork || sample.arrayBufferBytes < this.minArrayBufferBytes) return false;
+    this.collectedSinceWork = true;
+    return true;
+  }
+}
+
+/**
+ * Check every `IDLE_CHECK_INTERVAL_MS` and run `gc` when `IdleCollector` says so. Does nothing without `gc`
+ * (node started without --expose-gc, as bin/* start the daemons). The timer does not keep the process alive.
+ */
+export function startIdleCollector(
+  gc: (() => void) | undefined = (globalThis as { gc?: () => void }).gc,
+  options: IdleCollectorOptions = {},
+): { stop(): void } {
+  if (!gc) return { stop: () => undefined };
+  const collector = new IdleCollector(options);
+  let last = performance.eventLoopUtilization();
+  const timer = setInterval(() => {
+    const now = performance.eventLoopUtilization();
+    const { utilization } = performance.eventLoopUtilization(now, last);
+    last = now;
+    if (collector.check({ utilization, arrayBufferBytes: process.memoryUsage().arrayBuffers })) gc();
+  }, IDLE_CHECK_INTERVAL_MS);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
