@@ -189,7 +189,7 @@ export async function encryptWithSessionKey(
   const contentKey = randomBytes(aesKeySize / 8);
   const wrappedKey = aesKeyWrap(kek, contentKey);
 
-  // Not KeyObject.export('spki'): OpenSSL 3's DER encoder costs ~30 times the JWK-based one.
+  // Not KeyObject.export('spki'): OpenSSL 3's DER encoder costs several times the JWK-based one.
   const originatorSpki = derSerializePublicKey(ephemeral.publicKey);
   const recipientInfo = implicit(
     1,
