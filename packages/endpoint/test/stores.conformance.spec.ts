@@ -142,6 +142,48 @@ describe.each(implementations)('%s stores', (_name, make) => {
     expect(await stores.peerSessionKeys.get('0peer')).toBeNull();
   });
 
+  test('session keys read back without a restart: what was last committed, expiry still applied', async () => {
+    const own = await generateSessionKeyPair();
+    const ownKey = {
+      keyId: own.sessionKey.keyId,
+      privateKey: own.privateKey,
+      peerId: '0peer',
+      creationDate: at(0),
+      expiryDate: at(100),
+    };
+    await stores.keys.saveSessionKey(ownKey);
+    expect((await stores.keys.getSessionKey(own.sessionKey.keyId, at(10)))?.privateKey).toBeDefined();
+    expect(await stores.keys.getSessionKey(own.sessionKey.keyId, at(101))).toBeNull();
+    await stores.keys.saveSessionKey({ ...ownKey, expiryDate: at(300) });
+    expect((await stores.keys.getSessionKey(own.sessionKey.keyId, at(200)))?.expiryDate).toEqual(at(300));
+    expect(await stores.keys.deleteExpiredSessionKeys(at(301))).toBe(1);
+    expect(await stores.keys.getSessionKey(own.sessionKey.keyId, at(200))).toBeNull();
+
+    const [first, second, third] = await Promise.all([1, 2, 3].map(() => generateSessionKeyPair()));
+    const keyIdOf = async () => (await stores.peerSessionKeys.get('0peer'))?.sessionKey.keyId;
+    await stores.peerSessionKeys.saveIfNewer('0peer', { sessionKey: first.sessionKey, creationDate: at(10) });
+    expect(await keyIdOf()).toEqual(first.sessionKey.keyId);
+    // Saved in one turn (one commit): the newest stays, whatever the order.
+    const results = await Promise.all([
+      stores.peerSessionKeys.saveIfNewer('0peer', { sessionKey: third.sessionKey, creationDate: at(30) }),
+      stores.peerSessionKeys.saveIfNewer('0peer', { sessionKey: second.sessionKey, creationDate: at(20) }),
+    ]);
+    expect(results).toEqual([true, false]);
+    const latest = await stores.peerSessionKeys.get('0peer');
+    expect(latest?.sessionKey.keyId).toEqual(third.sessionKey.keyId);
+    expect(latest?.creationDate).toEqual(at(30));
+    // Dates are kept at RAMF's one-second resolution, as a restart would read them.
+    await stores.peerSessionKeys.saveIfNewer('0peer', {
+      sessionKey: second.sessionKey,
+      creationDate: new Date(at(30).getTime() + 700),
+    });
+    expect((await stores.peerSessionKeys.get('0peer'))?.creationDate).toEqual(at(30));
+    expect(await keyIdOf()).toEqual(second.sessionKey.keyId);
+    expect((await (await restart()).peerSessionKeys.get('0peer'))?.sessionKey.keyId).toEqual(second.sessionKey.keyId);
+    await stores.peerSessionKeys.delete('0peer');
+    expect(await stores.peerSessionKeys.get('0peer')).toBeNull();
+  });
+
   test('dedup ledger: (sender, id) until expiry', async () => {
     await stores.dedup.record('0s', 'm1', at(100));
     const dedup = (await restart()).dedup;

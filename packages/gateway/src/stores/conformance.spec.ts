@@ -47,7 +47,8 @@ test('a SQLite batch that fails half-way leaves nothing of it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-store-'));
   try {
     const stores = openGatewaySqliteStores(join(dir, 'gateway.sqlite'));
-    // The second write fails (as a full disk would) after the first was applied.
+    await stores.writeBatch([{ kind: 'put parcel', parcel: parcel({ id: 'kept' }) }]);
+    // The last write fails (as a full disk would) after the others were applied, one of them replacing a parcel.
     const original = stores.parcels.putNow.bind(stores.parcels);
     stores.parcels.putNow = (record) => {
       if (record.id === 'bad') throw new Error('disk full');
@@ -56,6 +57,7 @@ test('a SQLite batch that fails half-way leaves nothing of it', async () => {
     await expect(
       stores.writeBatch([
         { kind: 'put parcel', parcel: parcel({ id: 'first' }) },
+        { kind: 'put parcel', parcel: parcel({ id: 'kept', serialized: Buffer.from('replacement') }) },
         {
           kind: 'put pca',
           pca: {
@@ -70,7 +72,9 @@ test('a SQLite batch that fails half-way leaves nothing of it', async () => {
       ]),
     ).rejects.toThrow('disk full');
     expect(await stores.pcas.count()).toBe(0);
-    expect(await stores.parcels.count()).toBe(0);
+    expect(await stores.parcels.count()).toBe(1);
+    const kept = await stores.parcels.get({ queue: parcel().queue, senderId: parcel().senderId, id: 'kept' });
+    expect(kept?.serialized).toEqual(parcel().serialized);
     expect(stores.db.inTransaction).toBe(false);
     await stores.close();
   } finally {

@@ -235,6 +235,7 @@ export class SqliteParcelStore implements ParcelStore {
   private readonly rescheduleStatement;
   private readonly releaseStatement;
   private readonly purgeStatement;
+  private readonly putRow;
   private readonly putTransaction;
   private readonly claimTransaction;
   private readonly moveTransaction;
@@ -281,7 +282,7 @@ export class SqliteParcelStore implements ParcelStore {
       return move.run(to, from).changes;
     });
 
-    this.putTransaction = db.transaction((parcel: NewParcelRecord): 'stored' | 'replaced' => {
+    this.putRow = (parcel: NewParcelRecord): 'stored' | 'replaced' => {
       const replaced = this.deleteStatement.run(parcel.queue, parcel.senderId, parcel.id).changes > 0;
       const { lastInsertRowid } = this.insertStatement.run(
         parcel.queue,
@@ -293,7 +294,8 @@ export class SqliteParcelStore implements ParcelStore {
       );
       this.insertBodyStatement.run(lastInsertRowid, parcel.serialized);
       return replaced ? 'replaced' : 'stored';
-    });
+    };
+    this.putTransaction = db.transaction(this.putRow);
     // Only the small `parcels` rows are updated; the bodies are read, never rewritten.
     this.claimTransaction = db.transaction((queue: string, now: number, leaseUntil: number, limit: number) => {
       const rows = this.dueStatement.all(queue, now, now, limit) as ParcelRow[];
@@ -309,9 +311,12 @@ export class SqliteParcelStore implements ParcelStore {
     return this.putTransaction.immediate(parcel);
   }
 
-  /** `put` for `writeBatch` (inside its transaction). */
+  /**
+   * `put` for `writeBatch`, inside its transaction: no savepoint of its own (two more statements a parcel),
+   * since a failing write rolls the whole batch back anyway.
+   */
   putNow(parcel: NewParcelRecord): 'stored' | 'replaced' {
-    return this.putTransaction(parcel);
+    return this.putRow(parcel);
   }
 
   /** `delete` for `writeBatch`. */
@@ -442,6 +447,7 @@ export class SqlitePcaQueue implements PcaQueue {
   private readonly pageStatement;
   private readonly deleteStatement;
   private readonly purgeStatement;
+  private readonly putRow;
   private readonly putTransaction;
 
   constructor(private readonly db: Database.Database) {
@@ -454,7 +460,7 @@ export class SqlitePcaQueue implements PcaQueue {
       'SELECT * FROM pcas WHERE peer_id = ? AND seq > ? AND expiry > ? ORDER BY seq LIMIT ?',
     );
     this.purgeStatement = db.prepare('DELETE FROM pcas WHERE expiry <= ?');
-    this.putTransaction = db.transaction((pca: PendingPca) => {
+    this.putRow = (pca: PendingPca): void => {
       deleteOld.run(pca.peerId, pca.senderEndpointId, pca.parcelId);
       this.upsertStatement.run(
         pca.peerId,
@@ -463,16 +469,17 @@ export class SqlitePcaQueue implements PcaQueue {
         pca.recipientEndpointId,
         pca.expiryDate.getTime(),
       );
-    });
+    };
+    this.putTransaction = db.transaction(this.putRow);
   }
 
   async put(pca: PendingPca): Promise<void> {
     this.putTransaction.immediate(pca);
   }
 
-  /** `put` for `writeBatch` (inside its transaction). */
+  /** `put` for `writeBatch`, inside its transaction (no savepoint of its own: see the parcel store's `putNow`). */
   putNow(pca: PendingPca): void {
-    this.putTransaction(pca);
+    this.putRow(pca);
   }
 
   async *list(peerId: string, now: Date): AsyncIterable<PendingPca> {
