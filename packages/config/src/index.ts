@@ -29,3 +29,4 @@ export {
   type XApiEmulatorCredentials,
 } from './xApiEmulator';
 export { readCertificateFile } from './certificateFile';
+export { dropOutputWhenReaderCloses } from './closedOutput';

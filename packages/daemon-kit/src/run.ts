@@ -1,4 +1,4 @@
-import { DAEMON_EXIT } from '@twitter-relaynet/config';
+import { DAEMON_EXIT, dropOutputWhenReaderCloses } from '@twitter-relaynet/config';
 
 import { type DaemonIo, processIo } from './command';
 import { startIdleCollector } from './idleCollector';
@@ -55,6 +55,7 @@ export function runDaemon(
   };
   host.on('SIGINT', onSignal);
   host.on('SIGTERM', onSignal);
+  if (host === process) dropOutputWhenReaderCloses();
 
   main(options.argv ?? host.argv, host.env, io).then(
     (result) => {

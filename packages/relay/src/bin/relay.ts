@@ -1,3 +1,5 @@
+import { dropOutputWhenReaderCloses } from '@twitter-relaynet/config';
+
 import { main } from '../cli';
 
 // Ctrl-C (or SIGTERM) stops the run cleanly: nothing unacknowledged is deleted, nothing unsaved is acked.
@@ -9,6 +11,7 @@ const onSignal = (signal: NodeJS.Signals) => {
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
+dropOutputWhenReaderCloses();
 
 main(process.argv, { stdout: process.stdout, stderr: process.stderr, signal: controller.signal }).then(
   (status) => {

@@ -1,11 +1,15 @@
 import { resolve } from 'node:path';
 
+import { dropOutputWhenReaderCloses } from '@twitter-relaynet/config';
+
 import { main } from '../cli';
 
 // dist/bin/twitter-app.js → the repository root (for its .env).
 const repositoryRoot = resolve(__dirname, '..', '..', '..', '..');
 
 // bin/twitter-app puts "--" before the arguments so that Node 20 leaves our --env-file alone (nodejs/node#54232).
+dropOutputWhenReaderCloses();
+
 const argv = process.argv[2] === '--' ? [...process.argv.slice(0, 2), ...process.argv.slice(3)] : process.argv;
 
 main(argv, {

@@ -2,6 +2,8 @@
 /** Run the X API emulator: `x-api-emulator [--port 8085] [--host 127.0.0.1] [--data-dir DIR]`. */
 import { parseArgs } from 'node:util';
 
+import { dropOutputWhenReaderCloses } from '@twitter-relaynet/config';
+
 import type { EndpointName } from '../rateLimits';
 import { DEFAULT_RATE_LIMITS } from '../rateLimits';
 import { DEFAULT_HOST, DEFAULT_PORT, startEmulator } from '../server';
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
   );
 }
 
+dropOutputWhenReaderCloses();
 main().catch((error: unknown) => {
   process.stderr.write(`x-api-emulator: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
