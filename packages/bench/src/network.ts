@@ -1,12 +1,13 @@
 /**
  * The network as users run it, for the end-to-end groups: the real daemons (bin/user-gateway,
  * bin/relayer-gateway) as child processes in a temporary data root, bin/relay as the courier, the
- * adapter's side as a PublicEndpoint listening on PogRPC in this process (published where the
- * relaying gateway's address book is written from it: twitter-api-adapter/pogrpc.json), and apps as
- * PrivateEndpoints talking PoWebSocket to the user gateway's socket. Paths follow
- * docs/runtime-layout.md.
+ * adapter's side as a PublicEndpoint listening on PogRPC (published where the relaying gateway's
+ * address book is written from it: twitter-api-adapter/pogrpc.json), and apps as PrivateEndpoints
+ * talking PoWebSocket to the user gateway's socket. The adapter and each app run in a process of
+ * their own (endpointChild.ts), as bin/twitter-api-adapter and bin/twitter-app do: in the bench's
+ * process, their work shared one event loop, which then limited what the groups measured. Paths
+ * follow docs/runtime-layout.md.
  */
-import { randomBytes } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -21,19 +22,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { silentLogger } from '@twitter-relaynet/core';
-import {
-  type DeliveryAuthorization,
-  deserializeDeliveryAuthorization,
-  type IncomingMessage,
-  type PublicPeer,
-  PoWebSocketGatewayTransport,
-  PrivateEndpoint,
-  PublicEndpoint,
-  readConnectionParameters,
-  serializeDeliveryAuthorization,
-} from '@twitter-relaynet/endpoint';
-
 import {
   buildPackages,
   Daemon as ProcessDaemon,
@@ -41,6 +29,8 @@ import {
   waitFor as waitForCondition,
 } from '@twitter-relaynet/test-support';
 
+import { shares } from './concurrency';
+import { EndpointHost, type ParcelLoad } from './endpointHost';
 import {
   parseProcStatCpuMs,
   parseProcStatus,
@@ -72,6 +62,7 @@ export function waitFor<T>(
 
 /** The packages behind the executables the end-to-end groups run. */
 const EXECUTABLE_PACKAGES = [
+  'bench', // its endpoint child process (dist/endpointChild.js)
   'user-gateway',
   'relayer-gateway',
   'relay',
@@ -196,11 +187,10 @@ export interface RelayRun {
   readonly stderr: string;
 }
 
-/** An app: a registered private endpoint that has the adapter as a peer and sent it its PDA. */
+/** An app: a registered private endpoint (in a process of its own) that has the adapter as a peer and sent it its PDA. */
 export interface App {
-  readonly endpoint: PrivateEndpoint;
-  readonly peer: PublicPeer;
-  readonly received: IncomingMessage[];
+  readonly id: string;
+  readonly host: EndpointHost;
 }
 
 export interface NetworkOptions {
@@ -243,11 +233,9 @@ export class Network {
   private readonly profileDir: string | undefined;
   readonly relayer: Daemon;
   readonly userGateway: Daemon;
-  /** Messages the adapter received (PDAs excepted), by count. */
-  adapterReceived = 0;
-  /** PDAs the adapter received, by private endpoint id. */
-  readonly pdas = new Map<string, DeliveryAuthorization>();
-  adapter!: PublicEndpoint;
+  /** The adapter's endpoint process, once started. */
+  private adapterHost: EndpointHost | null = null;
+  private adapterNodeId: string | null = null;
   private readonly apps: App[] = [];
   private readonly rssPreload = join(this.root, 'rss-at-exit.js');
 
@@ -362,41 +350,44 @@ export class Network {
   }
 
   private async startAdapter(): Promise<void> {
-    const dir = this.path('twitter-api-adapter');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const route = () => {
-      const { address, tlsCertificatePem } = this.relayerRoute();
-      return { target: address, tls: { pinnedCertificatePem: tlsCertificatePem } };
-    };
-    this.adapter = await PublicEndpoint.open({
-      dataDir: join(dir, 'endpoint'),
+    this.adapterHost ??= await EndpointHost.start('adapter', { ...process.env, ...this.profileEnv() });
+    const { id } = await this.adapterHost.call('openAdapter', {
+      dir: this.path('twitter-api-adapter'),
       internetAddress: ADAPTER_ADDRESS,
-      logger: silentLogger,
-      backoff: { initialDelayMs: 100, maxDelayMs: 1_000, jitter: 0 },
-      onMessage: async (message) => {
-        if (message.type === 'pda') {
-          this.pdas.set(message.sender.id, deserializeDeliveryAuthorization(message.content));
-        } else {
-          this.adapterReceived += 1;
-        }
-      },
-      relayingGateway: route,
+      relayerRouteFile: this.path('relayer-gateway', 'pogrpc.json'),
     });
-    const server = await this.adapter.listen({ address: '127.0.0.1:0', tls: { stateDir: dir } });
-    writeFileSync(
-      join(dir, 'pogrpc.json'),
-      JSON.stringify({
-        internetAddress: ADAPTER_ADDRESS,
-        address: `127.0.0.1:${server.port}`,
-        tlsCertificatePem: server.certificatePem,
-      }),
-    );
+    this.adapterNodeId = id;
     this.addAdapterToAddressBook();
-    await this.adapter.publishConnectionParameters(join(dir, 'connection-parameters.json'));
   }
 
   get adapterId(): string {
-    return this.adapter.id;
+    if (this.adapterNodeId === null) throw new Error('The adapter has not started');
+    return this.adapterNodeId;
+  }
+
+  /** The adapter's endpoint process (its CPU is part of what the groups measure). */
+  get adapterPid(): number | null {
+    return this.adapterHost?.pid ?? null;
+  }
+
+  /** Messages the adapter received so far (PDAs excepted). */
+  async adapterReceived(): Promise<number> {
+    return (await this.adapter().call('adapterStatus', null)).received;
+  }
+
+  /** Whether the adapter received this app's PDA. */
+  async adapterHasPda(appId: string): Promise<boolean> {
+    return (await this.adapter().call('adapterStatus', null)).pdaIds.includes(appId);
+  }
+
+  /** The adapter queues parcels for these apps (each with its PDA); resolves once they are all in its outbox. */
+  async adapterSend(targets: { appId: string; n: number }[], load: ParcelLoad): Promise<void> {
+    await this.adapter().call('adapterSend', { targets, ...load });
+  }
+
+  private adapter(): EndpointHost {
+    if (!this.adapterHost) throw new Error('The adapter has not started');
+    return this.adapterHost;
   }
 
   /**
@@ -404,31 +395,30 @@ export class Network {
    * queues what is for it, retrying with backoff, so that a measurement is the gateways' alone.
    */
   async stopAdapter(): Promise<void> {
-    await this.adapter.close();
+    await this.adapter().call('close', null);
   }
 
   /** A registered app whose PDA is queued at the user gateway (it reaches the adapter on the next trip). */
   async openApp(name: string): Promise<App> {
-    const endpoint = await PrivateEndpoint.open({
-      dataDir: this.path('apps', name),
-      logger: silentLogger,
-      transport: new PoWebSocketGatewayTransport({
+    const host = await EndpointHost.start(name, { ...process.env, ...this.profileEnv() });
+    try {
+      const { id } = await host.call('openApp', {
+        dataDir: this.path('apps', name),
         socketPath: this.path('user-gateway', 'powebsocket.sock'),
-        logger: silentLogger,
-      }),
-    });
-    await endpoint.register();
-    const peer = await endpoint.addPublicPeer(
-      await readConnectionParameters(this.path('twitter-api-adapter', 'connection-parameters.json')),
-    );
-    const authorization = await endpoint.issuePda(peer.identityCertificate, new Date(Date.now() + 7 * 24 * 3_600_000));
-    await endpoint.sendMessage(peer.internetAddress, {
-      type: 'pda',
-      content: serializeDeliveryAuthorization(authorization),
-    });
-    const app: App = { endpoint, peer, received: [] };
-    this.apps.push(app);
-    return app;
+        adapterParametersFile: this.path('twitter-api-adapter', 'connection-parameters.json'),
+      });
+      const app: App = { id, host };
+      this.apps.push(app);
+      return app;
+    } catch (error) {
+      await host.stop();
+      throw error;
+    }
+  }
+
+  /** The app processes (their CPU is part of what the groups measure). */
+  get appPids(): number[] {
+    return this.apps.map((app) => app.host.pid);
   }
 
   /**
@@ -516,81 +506,20 @@ export class Network {
   }
 
   async close(): Promise<void> {
-    for (const app of this.apps) await app.endpoint.close().catch(() => undefined);
-    await this.adapter?.close().catch(() => undefined);
+    await Promise.all([...this.apps.map((app) => app.host.stop()), this.adapterHost?.stop()]);
     await Promise.all([this.userGateway.stop(), this.relayer.stop()]);
     if (!process.env.KEEP_BENCH_DATA) rmSync(this.root, { recursive: true, force: true });
   }
-}
-
-/** Run `op` over `items` with at most `concurrency` in flight; results in order. */
-export async function mapConcurrently<T, R>(
-  items: readonly T[],
-  concurrency: number,
-  op: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await op(items[index], index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
-  return results;
-}
-
-/** Split n into `parts` near-equal shares. */
-export function shares(n: number, parts: number): number[] {
-  return Array.from({ length: parts }, (_, index) => Math.floor(n / parts) + (index < n % parts ? 1 : 0));
-}
-
-/**
- * `make(0)`, `make(1)`, … `make(count - 1)` with up to `concurrency` under way, their results in order, each as
- * soon as it and those before it are ready.
- */
-export async function* madeAhead<T>(count: number, concurrency: number, make: (index: number) => Promise<T>) {
-  const ahead: Promise<T>[] = [];
-  let next = 0;
-  const fill = () => {
-    while (next < count && ahead.length < concurrency) {
-      const made = make(next++);
-      made.catch(() => undefined); // awaited in turn below; not an unhandled rejection meanwhile
-      ahead.push(made);
-    }
-  };
-  fill();
-  while (ahead.length > 0) {
-    const result = await ahead.shift()!;
-    fill();
-    yield result;
-  }
-}
-
-export interface SendOptions {
-  readonly type: string;
-  readonly contentBytes: number;
-  /** Parcels made (or queued) at once: their crypto runs in libuv's threadpool meanwhile. */
-  readonly concurrency: number;
 }
 
 /**
  * The apps make `n` parcels for the adapter between them and deliver them to the user gateway, each app over one
  * PoWebSocket connection, delivering each parcel as soon as it is made (the window's worth unacknowledged).
  */
-export async function sendFromApps(apps: readonly App[], n: number, options: SendOptions): Promise<void> {
+export async function sendFromApps(apps: readonly App[], n: number, load: ParcelLoad): Promise<void> {
   const perApp = shares(n, apps.length);
-  const concurrencyPerApp = Math.max(1, Math.floor(options.concurrency / apps.length));
-  await Promise.all(
-    apps.map((app, appIndex) =>
-      app.endpoint.deliverParcels(
-        madeAhead(perApp[appIndex], concurrencyPerApp, () =>
-          app.endpoint.makeParcel(app.peer.id, { type: options.type, content: randomBytes(options.contentBytes) }),
-        ),
-      ),
-    ),
-  );
+  const concurrency = Math.max(1, Math.floor(load.concurrency / apps.length));
+  await Promise.all(apps.map((app, index) => app.host.call('appSend', { ...load, n: perApp[index], concurrency })));
 }
 
 /**
@@ -601,26 +530,34 @@ export async function sendFromAdapter(
   network: Network,
   apps: readonly App[],
   n: number,
-  options: SendOptions & { timeoutMs: number },
+  options: ParcelLoad & { timeoutMs: number },
 ): Promise<void> {
-  const stored = () => apps.reduce((sum, app) => sum + network.relayer.count('Parcel stored', app.endpoint.id), 0);
+  const stored = () => apps.reduce((sum, app) => sum + network.relayer.count('Parcel stored', app.id), 0);
   const storedBefore = stored();
   const perApp = shares(n, apps.length);
-  const targets = apps.flatMap((app, index) => Array.from({ length: perApp[index] }, () => app));
-  await mapConcurrently(targets, options.concurrency, (app) => {
-    const authorization = network.pdas.get(app.endpoint.id);
-    if (!authorization) throw new Error(`The adapter has no PDA from ${app.endpoint.id}`);
-    return network.adapter.sendMessage(
-      { type: options.type, content: randomBytes(options.contentBytes) },
-      { authorization },
-    );
-  });
+  const { timeoutMs, ...load } = options;
+  await network.adapterSend(
+    apps.map((app, index) => ({ appId: app.id, n: perApp[index] })),
+    load,
+  );
   await waitFor(
     'the relaying gateway to store every parcel from the adapter',
     () => stored() >= storedBefore + n,
-    options.timeoutMs,
+    timeoutMs,
   );
 }
+
+/** Each app collects what the user gateway has for it; resolves to the messages the apps received in all, so far. */
+export async function collectAtApps(apps: readonly App[]): Promise<number> {
+  return sum(await Promise.all(apps.map((app) => app.host.call('appCollect', null))));
+}
+
+/** The messages the apps received in all, so far. */
+export async function receivedAtApps(apps: readonly App[]): Promise<number> {
+  return sum(await Promise.all(apps.map((app) => app.host.call('appReceived', null))));
+}
+
+const sum = (counts: readonly number[]) => counts.reduce((total, count) => total + count, 0);
 
 /** Open `count` apps and carry their PDAs to the adapter (one untimed trip). */
 export async function openAppsWithPdas(network: Network, count: number): Promise<App[]> {
@@ -628,6 +565,9 @@ export async function openAppsWithPdas(network: Network, count: number): Promise
   for (let index = 0; index < count; index++) apps.push(await network.openApp(`app${index}`));
   await network.relayOk('user');
   await network.relayOk('relayer');
-  await waitFor('the PDAs at the adapter', () => apps.every((app) => network.pdas.has(app.endpoint.id)));
+  await waitFor('the PDAs at the adapter', async () => {
+    for (const app of apps) if (!(await network.adapterHasPda(app.id))) return false;
+    return true;
+  });
   return apps;
 }

@@ -70,7 +70,7 @@ export async function recordGatewaysIdleRss(
 /**
  * bin/twitter-api-adapter started as the launcher starts it (its own data folder, the relaying gateway's PogRPC
  * address and pinned certificate, no X API reachable: it only reads the X API on a timeline sync), watched idle,
- * then stopped. The relay runs themselves use an endpoint in the bench's process, not this daemon.
+ * then stopped. The relay runs themselves use the bench's endpoint process (endpointChild.ts), not this daemon.
  */
 export async function adapterIdleRssKiB(network: Network): Promise<number | null> {
   const adapter = new Daemon('twitter-api-adapter', [

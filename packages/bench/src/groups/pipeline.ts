@@ -20,7 +20,16 @@ import { performance } from 'node:perf_hooks';
 import { renderStackedBarChart } from '../chart';
 import { readProcessCpuMs } from '../procfs';
 import { groupSizes, measureThroughput, type BenchGroup, type GroupContext, type Target } from '../harness';
-import { type App, Network, openAppsWithPdas, sendFromAdapter, sendFromApps, waitFor } from '../network';
+import {
+  type App,
+  collectAtApps,
+  Network,
+  openAppsWithPdas,
+  receivedAtApps,
+  sendFromAdapter,
+  sendFromApps,
+  waitFor,
+} from '../network';
 import { floorParcelTrip, makeTripFloorKeys } from './pipelineFloor';
 
 /** Apps sending tweets (each a private endpoint of its own). */
@@ -156,14 +165,14 @@ function recordWay(figures: GroupContext['figures'], prefix: string, n: number, 
   for (const part of CPU_PARTS) figures.record(`${prefix}.cpuMsPerParcel.${part}`, way.cpuMs[part] / n, 'ms');
 }
 
-/** The long-lived processes whose CPU time a way measures (bin/relay runs are not counted). */
-export const CPU_PARTS = ['bench', 'userGateway', 'relayingGateway'] as const;
+/** The long-lived processes whose CPU time a way measures (bin/relay runs are not counted); `apps` is both apps'. */
+export const CPU_PARTS = ['bench', 'apps', 'adapter', 'userGateway', 'relayingGateway'] as const;
 type CpuPart = (typeof CPU_PARTS)[number];
 
 /** The stages of one way as they run: their wall time, and the CPU time each process used meanwhile. */
 class WayClock {
   readonly stages: Stages = [];
-  readonly cpuMs: Record<CpuPart, number> = { bench: 0, userGateway: 0, relayingGateway: 0 };
+  readonly cpuMs: Record<CpuPart, number> = { bench: 0, apps: 0, adapter: 0, userGateway: 0, relayingGateway: 0 };
 
   constructor(
     private readonly network: Network,
@@ -188,8 +197,12 @@ class WayClock {
   /** CPU time (user + system, every thread) each process used so far, in ms. */
   private cpuNow(): Record<CpuPart, number | null> {
     const { user, system } = process.cpuUsage();
+    const apps = this.network.appPids.map((pid) => readProcessCpuMs(pid));
+    const adapterPid = this.network.adapterPid;
     return {
       bench: (user + system) / 1000,
+      apps: apps.includes(null) ? null : apps.reduce<number>((total, ms) => total + ms!, 0),
+      adapter: adapterPid === null ? null : readProcessCpuMs(adapterPid),
       userGateway: readProcessCpuMs(this.network.userGateway.pid),
       relayingGateway: readProcessCpuMs(this.network.relayer.pid),
     };
@@ -197,19 +210,23 @@ class WayClock {
 }
 
 async function tweetsWay(way: WayClock, network: Network, apps: readonly App[], n: number): Promise<void> {
-  const expected = network.adapterReceived + n;
+  const expected = (await network.adapterReceived()) + n;
   await way.stage('appToUserGateway', () =>
     sendFromApps(apps, n, { type: TWEET_TYPE, contentBytes: TWEET_BYTES, concurrency: MAKE_CONCURRENCY }),
   );
   await way.stage('relayAtUserGateway', () => network.relayOk('user'));
   await way.stage('relayAtRelayingGateway', () => network.relayOk('relayer'));
   await way.stage('relayingGatewayToAdapter', () =>
-    waitFor('the adapter to receive every tweet', () => network.adapterReceived >= expected, WAY_TIMEOUT_MS),
+    waitFor(
+      'the adapter to receive every tweet',
+      async () => (await network.adapterReceived()) >= expected,
+      WAY_TIMEOUT_MS,
+    ),
   );
 }
 
 async function timelineWay(way: WayClock, network: Network, apps: readonly App[], n: number): Promise<void> {
-  const receivedBefore = apps.reduce((sum, app) => sum + app.received.length, 0);
+  const receivedBefore = await receivedAtApps(apps);
   await way.stage('adapterToRelayingGateway', () =>
     sendFromAdapter(network, apps, n, {
       type: TIMELINE_TYPE,
@@ -222,12 +239,7 @@ async function timelineWay(way: WayClock, network: Network, apps: readonly App[]
   await way.stage('relayAtRelayingGateway', () => network.relayOk('relayer'));
   await way.stage('relayAtUserGateway', () => network.relayOk('user'));
   await way.stage('userGatewayToApps', async () => {
-    await Promise.all(
-      apps.map((app) =>
-        app.endpoint.collectMessages({ onMessage: async (message) => void app.received.push(message) }),
-      ),
-    );
-    const received = apps.reduce((sum, app) => sum + app.received.length, 0) - receivedBefore;
+    const received = (await collectAtApps(apps)) - receivedBefore;
     if (received < n) throw new Error(`The apps collected ${received} of ${n} timeline updates`);
   });
 }

@@ -85,7 +85,7 @@ async function runRelay({ options, figures, log }: GroupContext): Promise<void> 
     await network.reopenAdapter();
     await waitFor(
       "the adapter to receive the first trip's parcels",
-      () => network.adapterReceived >= parcels,
+      async () => (await network.adapterReceived()) >= parcels,
       LOAD_TIMEOUT_MS,
     );
     const cogrpc = await trip(network, apps, parcels, 'cogrpc', log);
@@ -95,7 +95,7 @@ async function runRelay({ options, figures, log }: GroupContext): Promise<void> 
     await network.reopenAdapter();
     await waitFor(
       "the adapter to receive the second trip's parcels",
-      () => network.adapterReceived >= 2 * parcels,
+      async () => (await network.adapterReceived()) >= 2 * parcels,
       LOAD_TIMEOUT_MS,
     );
     await recordGatewaysIdleRss(figures, network, 'idleRssAfterRunsMiB');
@@ -322,7 +322,7 @@ function moveCcas(from: string, to: string): void {
 function storedCounts(network: Network, apps: readonly App[]): { atRelayer: number; atUser: number } {
   return {
     atRelayer: network.relayer.count('Parcel stored', network.adapterId),
-    atUser: apps.reduce((sum, app) => sum + network.userGateway.count('Parcel stored', app.endpoint.id), 0),
+    atUser: apps.reduce((sum, app) => sum + network.userGateway.count('Parcel stored', app.id), 0),
   };
 }
 
