@@ -65,6 +65,12 @@ describe('deserialize', () => {
     expect(Certificate.deserialize(der).serialize()).toEqual(der);
   });
 
+  test('reads a plain Uint8Array as it reads a Buffer', () => {
+    const der = fixture.privateEndpoint.certificate.serialize();
+    const bytes = new Uint8Array(der);
+    expect(Certificate.deserialize(bytes as Buffer).serialize()).toEqual(der);
+  });
+
   test('reads every field of a hand-made certificate', () => {
     const [subject, issuer] = keys;
     const notBefore = new Date('2026-01-02T03:04:05Z');
