@@ -51,6 +51,50 @@ describe('LruCache', () => {
     expect(keysOf(cache, ['a', 'b', 'c', 'd'])).toEqual(['c']);
   });
 
+  test.each([1, 3])('agrees with a plain model over a long run of operations (limit %p)', (limit) => {
+    // The model: a Map whose insertion order is the recency order.
+    const model = new Map<number, number>();
+    const cache = new LruCache<number, number>(limit);
+    let seed = 7;
+    const next = (below: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % below;
+    };
+    for (let step = 0; step < 5_000; step++) {
+      const key = next(6);
+      const operation = next(10);
+      if (operation < 4) {
+        const expected = model.get(key);
+        if (expected !== undefined) {
+          model.delete(key);
+          model.set(key, expected);
+        }
+        expect(cache.get(key)).toBe(expected);
+      } else if (operation < 8) {
+        model.delete(key);
+        model.set(key, step);
+        if (model.size > limit) model.delete(model.keys().next().value as number);
+        cache.set(key, step);
+      } else if (operation < 9) {
+        model.delete(key);
+        cache.delete(key);
+      } else {
+        const odd = (value: number) => value % 2 === 1;
+        for (const [k, v] of model) if (odd(v)) model.delete(k);
+        cache.deleteWhere(odd);
+      }
+      expect(cache.size).toBe(model.size);
+    }
+    // Every entry left is found, and the cache forgets them in the model's order.
+    const left = [...model.keys()];
+    for (const key of left) expect(cache.get(key)).toBe(model.get(key));
+    for (let i = left.length; i < limit; i++) cache.set(100 + i, 0);
+    for (let i = 0; i < left.length; i++) {
+      cache.set(200 + i, 0);
+      expect(cache.get(left[i])).toBeUndefined();
+    }
+  });
+
   test.each([0, -1, 1.5, Number.NaN])('refuses a limit of %p', (limit) => {
     expect(() => new LruCache(limit)).toThrow(RangeError);
   });

@@ -56,7 +56,7 @@ function flipBit(der: Buffer, offset: number): Buffer {
 
 describe('deserialize', () => {
   test('certificates that differ only away from their end are told apart', () => {
-    // Parsed certificates are cached under their length and last octets: a different certificate
+    // Parsed certificates are cached under their last octets: a different certificate
     // with the same key must still be parsed for itself.
     const der = fixture.privateEndpoint.certificate.serialize();
     const other = flipBit(der, -200);

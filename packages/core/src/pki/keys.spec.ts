@@ -256,7 +256,7 @@ describe('DER codec fast paths agree with OpenSSL', () => {
   });
 
   test('importSpki tells apart keys whose SPKI differ only away from their end', () => {
-    // Imported keys are cached under their length and last octets: another key with the same ones
+    // Imported keys are cached under their last octets: another key with the same ones
     // (here, another modulus) must still be imported for itself.
     const spki = spkiOf(rsa.publicKey);
     const other = Buffer.from(spki);

@@ -174,8 +174,11 @@ export function importSpki(der: Buffer): KeyObject {
   const cached = importedKeys.get(der);
   if (cached) return cached;
   const key = importPublicFast(der) ?? createPublicKey({ key: der, format: 'der', type: 'spki' });
-  // Own copy: the caller's buffer may be reused, and a view would pin a larger buffer in memory.
-  importedKeys.set(Buffer.from(der), key);
+  // Own copy, outside Buffer's shared pool: the caller's buffer may be reused, and a view or a pooled
+  // copy kept in the cache would pin a larger buffer in memory.
+  const copy = Buffer.allocUnsafeSlow(der.length);
+  der.copy(copy);
+  importedKeys.set(copy, key);
   return key;
 }
 
