@@ -78,6 +78,7 @@ export { writeFileAtomically } from './files';
 export { findProtoFolder, protobufVarint } from './protoFiles';
 export { backoffDelay, type BackoffOptions } from './backoff';
 export { GroupCommitter, MAX_GROUP_COMMIT_ITEMS, type CommitGroup } from './groupCommit';
+export { LruCache } from './lruCache';
 export {
   openSqliteDatabase,
   SchemaVersionError,

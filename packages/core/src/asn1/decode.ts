@@ -1,4 +1,5 @@
 import { Asn1SyntaxError } from '../errors';
+import { LruCache } from '../lruCache';
 
 /** Tag classes as encoded in the top two bits of the identifier octet. */
 export const enum TagClass {
@@ -300,11 +301,11 @@ export function readBoolean(element: Asn1Element, what: string): boolean {
 /**
  * OIDs already read, by a hash of their octets: a message holds the same few OIDs (content types,
  * attribute types) every time, and spelling them out allocated an array and a string each. A hit
- * compares every octet. Bounded: once full, new OIDs are just not remembered, nor long ones.
+ * compares every octet; of two OIDs with the same hash, the first keeps the entry. Long OIDs are not
+ * remembered.
  */
-const OID_MEMO_LIMIT = 256;
 const OID_MEMO_MAX_OCTETS = 32;
-const oidMemo = new Map<number, { readonly octets: Buffer; readonly dotted: string }>();
+const oidMemo = new LruCache<number, { readonly octets: Buffer; readonly dotted: string }>(256);
 
 function hashOctets(bytes: Buffer): number {
   let hash = 0x811c9dc5 ^ bytes.length;
@@ -325,8 +326,7 @@ export function readOid(element: Asn1Element, what: string): string {
   const known = oidMemo.get(hash);
   if (known && sameOctets(known.octets, bytes)) return known.dotted;
   const dotted = decodeOid(bytes, what);
-  if (!known && oidMemo.size < OID_MEMO_LIMIT && bytes.length <= OID_MEMO_MAX_OCTETS)
-    oidMemo.set(hash, { octets: Buffer.from(bytes), dotted });
+  if (!known && bytes.length <= OID_MEMO_MAX_OCTETS) oidMemo.set(hash, { octets: Buffer.from(bytes), dotted });
   return dotted;
 }
 

@@ -56,13 +56,19 @@ function flipBit(der: Buffer, offset: number): Buffer {
 
 describe('deserialize', () => {
   test('certificates that differ only away from their end are told apart', () => {
-    // Parsed certificates are cached under their length and last octets: a different certificate
+    // Parsed certificates are cached under their last octets: a different certificate
     // with the same key must still be parsed for itself.
     const der = fixture.privateEndpoint.certificate.serialize();
     const other = flipBit(der, -200);
     expect(Certificate.deserialize(der).serialize()).toEqual(der);
     expect(Certificate.deserialize(other).serialize()).toEqual(other);
     expect(Certificate.deserialize(der).serialize()).toEqual(der);
+  });
+
+  test('reads a plain Uint8Array as it reads a Buffer', () => {
+    const der = fixture.privateEndpoint.certificate.serialize();
+    const bytes = new Uint8Array(der);
+    expect(Certificate.deserialize(bytes as Buffer).serialize()).toEqual(der);
   });
 
   test('reads every field of a hand-made certificate', () => {

@@ -43,6 +43,7 @@ import {
   type RsaPssParameters,
 } from '../cms/algorithms';
 import { CertificateError, CryptoError } from '../errors';
+import { DerCache } from '../lruCache';
 import { X509_OIDS } from '../oids';
 import { assertRsaKey, derSerializePublicKey, getIdFromSpki, getPublicKeyDigest, importSpki } from './keys';
 
@@ -89,21 +90,9 @@ interface ParsedCertificate {
 /**
  * Certificates already parsed, by their DER. Every parcel in a cargo carries the same few
  * certificates, and a Certificate is immutable (its lazily computed values depend only on its
- * bytes), so the same instance can be handed out again. Bounded; oldest entries go first.
+ * bytes), so the same instance can be handed out again.
  */
-const PARSED_CERTIFICATE_CACHE_LIMIT = 1024;
-const parsedCertificateCache = new Map<string, Certificate>();
-
-/**
- * The cache key: the length and the last octets (the end of the signature) rather than the whole
- * DER, which made a string of about a kilobyte, hashed, for each certificate of each message. A hit
- * still compares every octet; two certificates with the same key take turns in the entry.
- */
-const CACHE_KEY_TAIL_OCTETS = 24;
-function certificateCacheKey(der: Uint8Array): string {
-  const tail = Buffer.prototype.toString.call(der, 'latin1', Math.max(0, der.length - CACHE_KEY_TAIL_OCTETS));
-  return `${der.length}:${tail}`;
-}
+const parsedCertificates = new DerCache<Certificate>(1024);
 
 export class Certificate {
   /**
@@ -115,9 +104,8 @@ export class Certificate {
     if (!((der as unknown) instanceof Uint8Array)) {
       throw new CertificateError('Certificate must be DER bytes');
     }
-    const cacheKey = certificateCacheKey(der);
-    const cached = parsedCertificateCache.get(cacheKey);
-    if (cached?.der.equals(der)) return cached;
+    const cached = parsedCertificates.get(der);
+    if (cached) return cached;
     // Own copy: the caller's buffer may be reused, and a view would pin a larger buffer in memory.
     const copy = Buffer.from(der);
     let parsed: ParsedCertificate;
@@ -128,10 +116,7 @@ export class Certificate {
       throw new CertificateError('Certificate is malformed', { cause: err });
     }
     const certificate = new Certificate(copy, parsed);
-    if (parsedCertificateCache.size >= PARSED_CERTIFICATE_CACHE_LIMIT) {
-      parsedCertificateCache.delete(parsedCertificateCache.keys().next().value as string);
-    }
-    parsedCertificateCache.set(cacheKey, certificate);
+    parsedCertificates.set(copy, certificate);
     return certificate;
   }
 

@@ -255,6 +255,26 @@ describe('DER codec fast paths agree with OpenSSL', () => {
     }
   });
 
+  test('importSpki tells apart keys whose SPKI differ only away from their end', () => {
+    // Imported keys are cached under their last octets: another key with the same ones
+    // (here, another modulus) must still be imported for itself.
+    const spki = spkiOf(rsa.publicKey);
+    const other = Buffer.from(spki);
+    other[100] ^= 0x01;
+    expect(importSpki(spki).equals(rsa.publicKey)).toBe(true);
+    expect(spkiOf(importSpki(other))).toEqual(other);
+    expect(importSpki(spki).equals(rsa.publicKey)).toBe(true);
+  });
+
+  test("importSpki's cache keeps its own copy: a caller reusing its buffer does not lose the entry", () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const reused = spkiOf(publicKey);
+    const imported = importSpki(reused);
+    expect(imported.equals(publicKey)).toBe(true);
+    reused.fill(0);
+    expect(importSpki(spkiOf(publicKey))).toBe(imported);
+  });
+
   test('the cached SPKI cannot be corrupted through a returned buffer', () => {
     const first = derSerializePublicKey(rsa.publicKey);
     first.fill(0);

@@ -9,6 +9,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPair, KeyObje
 import { Asn1Element, decodeAsn1, TagClass, UniversalTag } from '../asn1/decode';
 import { bitString, integer, nullValue, octetString, oid, sequence, tlv } from '../asn1/encode';
 import { CryptoError, RelaynetSyntaxError } from '../errors';
+import { DerCache } from '../lruCache';
 import { ALGORITHM_OIDS } from '../oids';
 
 export type RsaModulus = 2048 | 3072 | 4096;
@@ -159,10 +160,9 @@ export function derDeserializeEcdhPrivateKey(der: Buffer): KeyObject {
 /**
  * Imported public keys, by their SPKI bytes. Key import dominates the cost of reading a message
  * (every parcel in a cargo carries the same few certificates), and KeyObjects are immutable, so a
- * bounded cache is safe and removes that cost. Oldest entries go first when it is full.
+ * bounded cache is safe and removes that cost.
  */
-const SPKI_CACHE_LIMIT = 2048;
-const importedKeyCache = new Map<string, KeyObject>();
+const importedKeys = new DerCache<KeyObject>(2048);
 
 /**
  * Import an SPKI DER public key (any type node supports). Plain RSA and named-curve EC keys take a
@@ -171,14 +171,14 @@ const importedKeyCache = new Map<string, KeyObject>();
  * @throws Error (from node:crypto) if the value is not a valid key.
  */
 export function importSpki(der: Buffer): KeyObject {
-  const cacheKey = der.toString('latin1');
-  const cached = importedKeyCache.get(cacheKey);
+  const cached = importedKeys.get(der);
   if (cached) return cached;
   const key = importPublicFast(der) ?? createPublicKey({ key: der, format: 'der', type: 'spki' });
-  if (importedKeyCache.size >= SPKI_CACHE_LIMIT) {
-    importedKeyCache.delete(importedKeyCache.keys().next().value as string);
-  }
-  importedKeyCache.set(cacheKey, key);
+  // Own copy, outside Buffer's shared pool: the caller's buffer may be reused, and a view or a pooled
+  // copy kept in the cache would pin a larger buffer in memory.
+  const copy = Buffer.allocUnsafeSlow(der.length);
+  der.copy(copy);
+  importedKeys.set(copy, key);
   return key;
 }
 

@@ -17,11 +17,11 @@ import {
   derSerializePrivateKey,
   derSerializePublicKey,
   type GroupCommitter,
+  LruCache,
   openSqliteDatabase,
 } from '@twitter-relaynet/core';
 
 import { type SqliteWrite, sqliteWriteCommitter } from './groupCommit';
-import { LruCache } from './lru';
 import type {
   DedupLedger,
   EndpointStores,
