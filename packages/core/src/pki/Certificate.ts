@@ -106,8 +106,10 @@ export class Certificate {
     }
     const cached = parsedCertificates.get(der);
     if (cached) return cached;
-    // Own copy: the caller's buffer may be reused, and a view would pin a larger buffer in memory.
-    const copy = Buffer.from(der);
+    // Own copy: the caller's buffer may be reused, and a view would pin a larger buffer in memory. Outside
+    // Buffer's shared pool, so that a cached certificate does not pin an 8 KiB slab either.
+    const copy = Buffer.allocUnsafeSlow(der.length);
+    copy.set(der);
     let parsed: ParsedCertificate;
     try {
       parsed = parseCertificate(copy);
