@@ -40,6 +40,8 @@ export const TWEET_BYTES = 300;
 const MAKE_CONCURRENCY = 8;
 const TWEET_TYPE = 'application/vnd.twitter-relaynet.bench-tweet';
 const TIMELINE_TYPE = 'application/vnd.twitter-relaynet.bench-timeline';
+/** Measurements of the floor, of which the best is recorded. */
+const FLOOR_ROUNDS = 3;
 /** How long one way may take before the run is declared stuck. */
 const WAY_TIMEOUT_MS = 30 * 60_000;
 
@@ -68,8 +70,15 @@ async function runPipeline({ options, figures, log, pipelineChartFile }: GroupCo
   const plaintext = randomBytes(TWEET_BYTES);
   log('pipeline: raw-crypto floor of one parcel trip');
   const keys = await makeTripFloorKeys();
-  const floor = await measureThroughput(() => floorParcelTrip(keys, plaintext), options);
-  figures.record('pipeline.floor.parcelsPerSec', floor.opsPerSec, 'parcels/s');
+  // The best of a few measurements: a floor is what the crypto can do undisturbed, and one measurement after the
+  // previous groups (their daemons exiting, the kernel writing back their files) read 684/s where a quiet one
+  // reads 1,000 to 1,200/s, which made the ratio to it look better than it was.
+  let floorPerSec = 0;
+  for (let round = 0; round < FLOOR_ROUNDS; round++) {
+    const floor = await measureThroughput(() => floorParcelTrip(keys, plaintext), options);
+    floorPerSec = Math.max(floorPerSec, floor.opsPerSec);
+  }
+  figures.record('pipeline.floor.parcelsPerSec', floorPerSec, 'parcels/s');
   figures.record('pipeline.target.parcelsPerSec', PIPELINE_TARGETS.parcelsPerSec, 'parcels/s');
 
   const network = new Network();
