@@ -322,7 +322,7 @@ export abstract class Gateway {
         MAX_TTL_SECONDS,
         Math.max(1, Math.ceil((batch.expiryDate.getTime() - creationDate.getTime()) / 1000) + 1),
       );
-      const { envelopedData } = await encryptPayload(batch.messageSet.serialize(), {
+      const { envelopedData } = await encryptPayload(batch.messageSet.serializeChunks(), {
         certificate: destination.encryptionCertificate,
       });
       const cargo = new Cargo(destination.recipient, destination.signerCertificate, envelopedData, {
