@@ -56,6 +56,8 @@ export function mapCargoes<T>(
   cargoes: AsyncIterator<OutgoingCargo>,
   how: { map(cargo: OutgoingCargo): T; end?(): void; error?(error: unknown): unknown },
 ): AsyncIterableIterator<T> {
+  // After a failure, the cargoes read as ended (as a generator does) without `end`: they did not all go out.
+  let failed = false;
   return {
     [Symbol.asyncIterator]() {
       return this;
@@ -65,10 +67,11 @@ export function mapCargoes<T>(
       try {
         result = await cargoes.next();
       } catch (error) {
+        failed = true;
         throw how.error ? how.error(error) : error;
       }
       if (result.done) {
-        how.end?.();
+        if (!failed) how.end?.();
         return { done: true, value: undefined };
       }
       return { done: false, value: how.map(result.value) };
