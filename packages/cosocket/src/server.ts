@@ -414,7 +414,7 @@ class ServerConnection {
           : (response.items as Iterable<CollectionItem>)[Symbol.iterator]()
       ) as AsyncIterator<CollectionItem> | Iterator<CollectionItem>;
       while (!this.packets.isClosed) {
-        const next = await this.packets.whileBusy(async () => iterator.next());
+        let next: IteratorResult<CollectionItem> | null = await this.packets.whileBusy(async () => iterator.next());
         if (next.done) break;
         while (this.outgoing.size >= this.window && !this.packets.isClosed) {
           await new Promise<void>((resolve) => (this.outgoingWaiter = resolve));
@@ -424,14 +424,9 @@ class ServerConnection {
           await iterator.return?.();
           return;
         }
-        const deliveryId = randomUUID();
-        const item = next.value;
-        this.outgoing.set(deliveryId, item.onAck?.bind(item));
-        await this.packets.send(
-          item.cca
-            ? { tag: PacketTag.CCA_DELIVERY, deliveryId, cca: item.cca }
-            : { tag: PacketTag.CARGO_DELIVERY, deliveryId, cargo: item.cargo! },
-        );
+        await this.sendItem(next.value);
+        // Written: let go of the cargo, which this loop would otherwise hold while the next one is made.
+        next = null;
       }
       if (!this.packets.isClosed) {
         if (response.refusal) await this.sendCollectionRefusal(response.refusal);
@@ -452,6 +447,17 @@ class ServerConnection {
         this.packets.quit(QuitReason.INTERNAL_ERROR, `Collection failed: ${err.message}`, err);
       }
     }
+  }
+
+  /** Send a collection item; resolves once the socket can take more. (No frame of an async function holds it then.) */
+  private sendItem(item: CollectionItem): Promise<void> {
+    const deliveryId = randomUUID();
+    this.outgoing.set(deliveryId, item.onAck?.bind(item));
+    return this.packets.send(
+      item.cca
+        ? { tag: PacketTag.CCA_DELIVERY, deliveryId, cca: item.cca }
+        : { tag: PacketTag.CARGO_DELIVERY, deliveryId, cargo: item.cargo! },
+    );
   }
 
   /** Answer a Registration Exchange, in turn with collections (one thing at a time from a relayer). */

@@ -72,3 +72,69 @@ export function startIdleCollector(
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }
+
+/**
+ * Busy or not: collect once Buffers have grown by `growthBytes` since the last collection (V8 waits for ~64 MiB of
+ * growth, all of it dead cargo in a relay run). A gateway relaying cargo makes and drops three or four ~9 MiB
+ * Buffers per cargo; left to V8, up to ~64 MiB of them wait dead for a collection, on top of the live ones, and
+ * glibc then keeps that high-water mark resident. Measured from the level the last collection left (the live
+ * Buffers), so that a daemon holding many live Buffers is not collected over and over for nothing.
+ */
+export class BufferGrowthCollector {
+  private baseline = 0;
+
+  constructor(private readonly growthBytes: number = DEFAULT_BUFFER_GROWTH_BYTES) {}
+
+  /** Whether to collect now, Buffers holding `arrayBufferBytes`. */
+  check(arrayBufferBytes: number): boolean {
+    // Buffers freed by V8's own collections lower the baseline too.
+    if (arrayBufferBytes < this.baseline) this.baseline = arrayBufferBytes;
+    return arrayBufferBytes >= this.baseline + this.growthBytes;
+  }
+
+  /** A collection left `arrayBufferBytes`: growth is measured from there. */
+  collected(arrayBufferBytes: number): void {
+    this.baseline = arrayBufferBytes;
+  }
+}
+
+/** Two cargoes' worth: one collection per cargo or two at the relay's pace (a few ms each for a daemon's heap). */
+const DEFAULT_BUFFER_GROWTH_BYTES = 24 * 1024 * 1024;
+/** How often Buffers are looked at while they hold more than the quiet threshold, and when they do not. */
+const BUFFER_CHECK_INTERVAL_MS = { busy: 20, quiet: 500 };
+
+/**
+ * Check Buffers every `BUFFER_CHECK_INTERVAL_MS` and run a full `gc` when `BufferGrowthCollector` says so. Does
+ * nothing without `gc`. The timer does not keep the process alive.
+ */
+export function startBufferCollector(
+  gc: (() => void) | undefined = (globalThis as { gc?: () => void }).gc,
+  growthBytes = DEFAULT_BUFFER_GROWTH_BYTES,
+): { stop(): void } {
+  if (!gc) return { stop: () => undefined };
+  const collector = new BufferGrowthCollector(growthBytes);
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const check = () => {
+    if (stopped) return;
+    let { arrayBuffers } = process.memoryUsage();
+    if (collector.check(arrayBuffers)) {
+      gc();
+      arrayBuffers = process.memoryUsage().arrayBuffers;
+      collector.collected(arrayBuffers);
+    }
+    // Looked at often only while Buffers are plenty (cargo moving): an idle daemon is woken twice a second.
+    timer = setTimeout(
+      check,
+      arrayBuffers >= DEFAULT_MIN_ARRAY_BUFFER_BYTES ? BUFFER_CHECK_INTERVAL_MS.busy : BUFFER_CHECK_INTERVAL_MS.quiet,
+    );
+    timer.unref();
+  };
+  check();
+  return {
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+}

@@ -16,5 +16,12 @@ export { ensurePrivateDirectory, loadOrCreateKeyPair, readCertificate, writeCert
 export { listeningHost, publishServer, tlsHostnames } from './address';
 export { Notifier } from './notifier';
 export { StatusFile } from './statusFile';
-export { IdleCollector, type IdleCollectorOptions, type IdleSample, startIdleCollector } from './idleCollector';
+export {
+  BufferGrowthCollector,
+  IdleCollector,
+  type IdleCollectorOptions,
+  type IdleSample,
+  startBufferCollector,
+  startIdleCollector,
+} from './idleCollector';
 export { IntervalPoller, type IntervalPollerOptions } from './poller';

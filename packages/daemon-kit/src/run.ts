@@ -1,7 +1,7 @@
 import { DAEMON_EXIT, dropOutputWhenReaderCloses } from '@twitter-relaynet/config';
 
 import { type DaemonIo, processIo } from './command';
-import { startIdleCollector } from './idleCollector';
+import { startBufferCollector, startIdleCollector } from './idleCollector';
 
 /** A started daemon: what a signal stops. */
 export interface RunningDaemon {
@@ -63,7 +63,10 @@ export function runDaemon(
       else {
         daemon = result;
         // Only in the real process: its garbage, its node flags (bin/* pass --expose-gc).
-        if (host === process) startIdleCollector();
+        if (host === process) {
+          startIdleCollector();
+          startBufferCollector();
+        }
       }
     },
     (error: unknown) => {

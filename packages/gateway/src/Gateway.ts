@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 
 import {
   type BatchItem,
+  type MessageBatch,
   batchMessages,
   Cargo,
   type Certificate,
@@ -275,7 +276,12 @@ export abstract class Gateway {
    * PCA comes back, so every generation carries them again; PCAs are dropped once they went out
    * (if that cargo is lost, the peer sends the parcel again and gets a new PCA).
    */
-  protected async *generateCargo(destination: CargoDestination): AsyncGenerator<OutgoingCargo> {
+  protected async *generateCargo(
+    destination: CargoDestination,
+    /** Run first, when the first cargo is asked for. */
+    prepare?: () => Promise<void>,
+  ): AsyncGenerator<OutgoingCargo> {
+    await prepare?.();
     const startedAt = this.clock.now();
     const pcasByMessage = new Map<Buffer, PendingPca>();
     const { parcels, pcas } = this.stores;
@@ -314,48 +320,70 @@ export abstract class Gateway {
       }
     }
 
-    for await (const batch of batchMessages(items(), this.maxCargoSetLength)) {
-      const now = this.clock.now();
-      const signerStart = destination.signerCertificate.startDate.getTime();
-      const creationDate = new Date(Math.max(now.getTime() - CARGO_BACKDATING_MS, signerStart));
-      const ttl = Math.min(
-        MAX_TTL_SECONDS,
-        Math.max(1, Math.ceil((batch.expiryDate.getTime() - creationDate.getTime()) / 1000) + 1),
-      );
-      const { envelopedData } = await encryptPayload(batch.messageSet.serialize(), {
-        certificate: destination.encryptionCertificate,
-      });
-      const cargo = new Cargo(destination.recipient, destination.signerCertificate, envelopedData, {
-        creationDate,
-        ttl,
-        senderCaCertificateChain: destination.signerChain ?? [],
-      });
-      const serialized = await cargo.serialize(destination.signerPrivateKey);
-
-      const sentPcas: StoreWrite[] = [];
-      for (const message of batch.messageSet.messages) {
-        const pca = pcasByMessage.get(message);
-        if (!pca) continue;
-        pcasByMessage.delete(message);
-        sentPcas.push({
-          kind: 'delete pca',
-          peerId: pca.peerId,
-          senderEndpointId: pca.senderEndpointId,
-          parcelId: pca.parcelId,
-        });
+    // Not a for-await loop: that keeps the last batch (~8 MiB of parcels) and its cargo alive while the next are
+    // read and sealed. Here each is let go of once passed on, so that a collection holds one cargo's worth at a time.
+    const batches = batchMessages(items(), this.maxCargoSetLength);
+    try {
+      for (;;) {
+        let next: IteratorResult<MessageBatch> | null = await batches.next();
+        if (next.done) return;
+        let cargo: OutgoingCargo | null = await this.sealCargo(next.value, destination, pcasByMessage);
+        next = null;
+        yield cargo;
+        cargo = null;
       }
-      // One commit for the cargo's PCAs (there can be thousands), not one each.
-      if (sentPcas.length) await this.stores.writeBatch(sentPcas);
-      const pcaCount = sentPcas.length;
-      const parcelCount = batch.messageSet.messages.length - pcaCount;
-      this.counters.cargoGenerated += 1;
-      this.counters.pcasSent += pcaCount;
-      this.logger.info(
-        { cargoId: cargo.id, peerId: destination.peerId, parcelCount, pcaCount, octets: serialized.length },
-        'Cargo generated',
-      );
-      yield { id: cargo.id, serialized, expiryDate: cargo.expiryDate, parcelCount, pcaCount };
+    } finally {
+      // As for-await would: a consumer that stops early stops the store's listing too.
+      await batches.return(undefined);
     }
+  }
+
+  /** Encrypt, sign and serialize one batch into a cargo; drop the PCAs it carries from the queue. */
+  private async sealCargo(
+    batch: MessageBatch,
+    destination: CargoDestination,
+    pcasByMessage: Map<Buffer, PendingPca>,
+  ): Promise<OutgoingCargo> {
+    const now = this.clock.now();
+    const signerStart = destination.signerCertificate.startDate.getTime();
+    const creationDate = new Date(Math.max(now.getTime() - CARGO_BACKDATING_MS, signerStart));
+    const ttl = Math.min(
+      MAX_TTL_SECONDS,
+      Math.max(1, Math.ceil((batch.expiryDate.getTime() - creationDate.getTime()) / 1000) + 1),
+    );
+    const { envelopedData } = await encryptPayload(batch.messageSet.serializeChunks(), {
+      certificate: destination.encryptionCertificate,
+    });
+    const cargo = new Cargo(destination.recipient, destination.signerCertificate, envelopedData, {
+      creationDate,
+      ttl,
+      senderCaCertificateChain: destination.signerChain ?? [],
+    });
+    const serialized = await cargo.serialize(destination.signerPrivateKey);
+
+    const sentPcas: StoreWrite[] = [];
+    for (const message of batch.messageSet.messages) {
+      const pca = pcasByMessage.get(message);
+      if (!pca) continue;
+      pcasByMessage.delete(message);
+      sentPcas.push({
+        kind: 'delete pca',
+        peerId: pca.peerId,
+        senderEndpointId: pca.senderEndpointId,
+        parcelId: pca.parcelId,
+      });
+    }
+    // One commit for the cargo's PCAs (there can be thousands), not one each.
+    if (sentPcas.length) await this.stores.writeBatch(sentPcas);
+    const pcaCount = sentPcas.length;
+    const parcelCount = batch.messageSet.messages.length - pcaCount;
+    this.counters.cargoGenerated += 1;
+    this.counters.pcasSent += pcaCount;
+    this.logger.info(
+      { cargoId: cargo.id, peerId: destination.peerId, parcelCount, pcaCount, octets: serialized.length },
+      'Cargo generated',
+    );
+    return { id: cargo.id, serialized, expiryDate: cargo.expiryDate, parcelCount, pcaCount };
   }
 
   // -------------------------------------------------------------------------------------------

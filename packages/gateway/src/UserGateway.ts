@@ -240,25 +240,44 @@ export class UserGateway extends Gateway {
    */
   async *collectionForRelayingGateway(): AsyncGenerator<{ readonly cca: Buffer } | { readonly cargo: Buffer }> {
     yield { cca: await this.generateCca() };
-    for await (const cargo of this.generateCargoForRelayingGateway()) yield { cargo: cargo.serialized };
+    // Not for-await, which would hold each cargo handed on until the next one is made (see generateCargo).
+    const cargoes = this.generateCargoForRelayingGateway();
+    try {
+      for (;;) {
+        let next: IteratorResult<OutgoingCargo> | null = await cargoes.next();
+        if (next.done) return;
+        let item: { readonly cargo: Buffer } | null = { cargo: next.value.serialized };
+        next = null;
+        yield item;
+        item = null;
+      }
+    } finally {
+      await cargoes.return(undefined);
+    }
   }
 
   /** Cargo for the relaying gateway (parcels for it and pending PCAs), generated lazily. */
-  async *generateCargoForRelayingGateway(): AsyncGenerator<OutgoingCargo> {
-    if (this.relayingGatewayId !== this.id) {
-      // A parcel still in the placeholder queue (userGatewayRegistration.ts), e.g. one whose request was
-      // under way while the registration committed, would never go out: move it first.
-      const moved = await this.stores.parcels.moveQueue(peerQueue(this.id), peerQueue(this.relayingGatewayId));
-      if (moved)
-        this.logger.info({ moved }, 'Parcels left in the placeholder queue moved to the relaying gateway queue');
-    }
-    yield* this.generateCargo({
-      peerId: this.relayingGatewayId,
-      recipient: this.relayingGatewayRecipient,
-      encryptionCertificate: this.relayingGateway.certificate,
-      signerCertificate: this.identity.certificate,
-      signerPrivateKey: this.identity.privateKey,
-    });
+  generateCargoForRelayingGateway(): AsyncGenerator<OutgoingCargo> {
+    // generateCargo's own generator, not one delegating to it (yield*), which would hold each cargo handed on
+    // until the next one is made.
+    return this.generateCargo(
+      {
+        peerId: this.relayingGatewayId,
+        recipient: this.relayingGatewayRecipient,
+        encryptionCertificate: this.relayingGateway.certificate,
+        signerCertificate: this.identity.certificate,
+        signerPrivateKey: this.identity.privateKey,
+      },
+      () => this.movePlaceholderQueue(),
+    );
+  }
+
+  private async movePlaceholderQueue(): Promise<void> {
+    if (this.relayingGatewayId === this.id) return;
+    // A parcel still in the placeholder queue (userGatewayRegistration.ts), e.g. one whose request was
+    // under way while the registration committed, would never go out: move it first.
+    const moved = await this.stores.parcels.moveQueue(peerQueue(this.id), peerQueue(this.relayingGatewayId));
+    if (moved) this.logger.info({ moved }, 'Parcels left in the placeholder queue moved to the relaying gateway queue');
   }
 
   protected async authorizeCargo(cargo: Cargo): Promise<string> {

@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 import {
   Cargo,
@@ -217,6 +219,43 @@ describe('cargo round trip', () => {
     expect(await world.relayingStores.parcels.count(INTERNET_QUEUE)).toBe(5);
     expect(MAX_SDU_PLAINTEXT_LENGTH).toBeLessThan(3 * 3 * 1024 * 1024);
   }, 30_000);
+
+  test('the generation lets go of a cargo handed on while it reads the parcels of the next one', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const userStores = createMemoryStores();
+    // While the parcels are read, whether the cargo handed on before is still alive.
+    let handedOn: WeakRef<ArrayBufferLike> | null = null;
+    const aliveWhileReading: boolean[] = [];
+    const list = userStores.parcels.list.bind(userStores.parcels);
+    userStores.parcels.list = async function* (...args: Parameters<typeof list>) {
+      for await (const parcel of list(...args)) {
+        if (handedOn) {
+          // (A WeakRef's target lives until the end of the task that made it.)
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          gc();
+          aliveWhileReading.push(handedOn.deref() !== undefined);
+        }
+        yield parcel;
+      }
+    };
+    const world = await makeWorld({ userStores, maxCargoSetLength: 150_000 }); // one ~100 kB parcel a cargo
+    for (let i = 0; i < 4; i += 1) {
+      const payload = Buffer.alloc(100_000, i);
+      await world.user.receiveParcelFromEndpoint(await makeParcelToAdapter(world, { id: `p-${i}`, payload }));
+    }
+    const cargoes = world.user.generateCargoForRelayingGateway();
+    let parcels = 0;
+    for (;;) {
+      const next = await nextCargoWeakly(cargoes);
+      if (!next) break;
+      parcels += next.parcelCount;
+      handedOn = next.memory;
+    }
+    expect(parcels).toBe(4);
+    // (A batch is known full once the parcel after it is read: parcels 3 and 4 are read while cargoes 2 and 3 are made.)
+    expect(aliveWhileReading).toEqual([false, false]);
+  });
 
   test('expired parcels are skipped in cargo and purged with a log line and a counter', async () => {
     const world = await makeWorld();
@@ -557,3 +596,12 @@ describe('delivery to the Internet', () => {
     expect(await world.relayingStores.parcels.count(peerQueue(world.user.id))).toBe(1);
   });
 });
+
+/** The next cargo, its memory held weakly (the caller keeps nothing else of it); null once there are no more. */
+async function nextCargoWeakly(
+  cargoes: AsyncIterator<OutgoingCargo>,
+): Promise<{ memory: WeakRef<ArrayBufferLike>; parcelCount: number } | null> {
+  const result = await cargoes.next();
+  if (result.done) return null;
+  return { memory: new WeakRef(result.value.serialized.buffer), parcelCount: result.value.parcelCount };
+}

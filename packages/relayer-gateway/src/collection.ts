@@ -1,6 +1,6 @@
 import type { CollectableCargo } from '@twitter-relaynet/cogrpc';
 import { errorMessage, type Logger } from '@twitter-relaynet/core';
-import type { CargoCollection } from '@twitter-relaynet/gateway';
+import type { CargoCollection, OutgoingCargo } from '@twitter-relaynet/gateway';
 
 import { asOutage, type Reachability } from './outage';
 
@@ -30,21 +30,55 @@ export function watchedCollection(
   };
   if (context.signal.aborted) onEnd();
   else context.signal.addEventListener('abort', onEnd, { once: true });
-  const { cargoes } = collection;
-  return (async function* () {
-    try {
-      for await (const cargo of cargoes) {
-        sent += 1;
-        yield {
-          cargo: cargo.serialized,
-          acknowledged: async () => {
-            acknowledged += 1;
-          },
-        };
+  return mapCargoes(collection.cargoes, {
+    map: (cargo) => {
+      sent += 1;
+      return {
+        cargo: cargo.serialized,
+        acknowledged: async () => {
+          acknowledged += 1;
+        },
+      };
+    },
+    end: () => {
+      complete = true;
+    },
+    error: (error) => asOutage(error, options.database),
+  });
+}
+
+/**
+ * The gateway's cargoes, each as `map` makes it. Not an async generator consuming them with for-await: that keeps
+ * the last cargo (~9 MiB) alive until the next one is made, beside it; here nothing holds a cargo once handed on.
+ * `end` runs once they are all out; `error` turns a failure to make one into what the caller sees.
+ */
+export function mapCargoes<T>(
+  cargoes: AsyncIterator<OutgoingCargo>,
+  how: { map(cargo: OutgoingCargo): T; end?(): void; error?(error: unknown): unknown },
+): AsyncIterableIterator<T> {
+  // After a failure, the cargoes read as ended (as a generator does) without `end`: they did not all go out.
+  let failed = false;
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next(): Promise<IteratorResult<T>> {
+      let result: IteratorResult<OutgoingCargo>;
+      try {
+        result = await cargoes.next();
+      } catch (error) {
+        failed = true;
+        throw how.error ? how.error(error) : error;
       }
-    } catch (error) {
-      throw asOutage(error, options.database);
-    }
-    complete = true;
-  })();
+      if (result.done) {
+        if (!failed) how.end?.();
+        return { done: true, value: undefined };
+      }
+      return { done: false, value: how.map(result.value) };
+    },
+    async return(): Promise<IteratorResult<T>> {
+      await cargoes.return?.(undefined);
+      return { done: true, value: undefined };
+    },
+  };
 }

@@ -64,7 +64,7 @@ import {
 
 import { AddressBook, type Route } from './addressBook';
 import { toCogRPCRefusal } from './cogrpc';
-import { watchedCollection } from './collection';
+import { mapCargoes, watchedCollection } from './collection';
 import { type CogRPCConfig, describeDatabaseUrl, type RelayerGatewayConfig } from './config';
 import { Health } from './health';
 import { asOutage, refusingDuringOutage } from './outage';
@@ -399,9 +399,7 @@ export class RelayerGatewayDaemon {
     const cargoes = collection.cargoes;
     return {
       gatewayAddress: collection.userGatewayId,
-      items: (async function* () {
-        for await (const cargo of cargoes) yield { cargo: cargo.serialized };
-      })(),
+      items: mapCargoes(cargoes, { map: (cargo) => ({ cargo: cargo.serialized }) }),
     };
   }
 

@@ -7,6 +7,7 @@ import {
   RelaynetSyntaxError,
   TimingError,
 } from '../errors';
+import { decryptSessionless } from '../cms/envelopedData';
 import { encryptPayload } from '../ramf/payloadEncryption';
 import { FORMAT_SIGNATURE_LENGTH, MAX_PAYLOAD_LENGTH, MAX_TTL_SECONDS } from '../ramf/limits';
 import { InvalidSignatureError, readStoredRamfFields } from '../ramf/serialization';
@@ -354,6 +355,38 @@ describe('Cargo', () => {
     expect(payload.messages).toEqual([...parcels, pca]);
     const firstParcel = await Parcel.deserialize(payload.messages[0]);
     expect(firstParcel.recipient.internetAddress).toBe(PUBLIC_ADDRESS);
+  });
+
+  test('a message set given as chunks encrypts to the very octets of its serialization', async () => {
+    const parcels = await Promise.all(
+      [1, 2].map(async () => (await makeParcelToPublic()).serialize(pki.privateEndpoint.keyPair.privateKey)),
+    );
+    // Items of every DER length form (short, one-octet and multi-octet lengths) around the parcels.
+    const messageSet = new CargoMessageSet([
+      Buffer.alloc(5, 1),
+      ...parcels,
+      Buffer.alloc(200, 2),
+      Buffer.alloc(70_000, 3),
+    ]);
+    const chunks = messageSet.serializeChunks();
+    const serialization = messageSet.serialize();
+    expect(Buffer.concat(chunks.chunks as Buffer[])).toEqual(serialization);
+    expect(chunks.length).toBe(serialization.length);
+    // Not joined: the messages themselves are chunks, uncopied.
+    for (const message of messageSet.messages) expect(chunks.chunks).toContain(message);
+
+    const { envelopedData } = await encryptPayload(chunks, { certificate: pki.internetGateway.certificate });
+    const cargo = new Cargo(
+      { id: pki.internetGateway.certificate.calculateSubjectId() },
+      pki.privateGateway.certificate,
+      envelopedData,
+    );
+    const parsed = await Cargo.deserialize(await cargo.serialize(pki.privateGateway.keyPair.privateKey));
+    const plaintext = await decryptSessionless(parsed.payload, pki.internetGateway.keyPair.privateKey);
+    expect(plaintext.equals(serialization)).toBe(true);
+    expect((await parsed.unwrapPayload(pki.internetGateway.keyPair.privateKey)).payload.messages).toEqual(
+      messageSet.messages,
+    );
   });
 });
 

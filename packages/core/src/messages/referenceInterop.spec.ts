@@ -195,7 +195,8 @@ describe('cargo', () => {
       }),
     );
     const pca = new ParcelCollectionAck('0aaa', '0bbb', 'p1').serialize();
-    const { envelopedData } = await encryptPayload(new CargoMessageSet([...parcels, pca]).serialize(), {
+    // As the gateways encrypt it: the message set's chunks, not joined first.
+    const { envelopedData } = await encryptPayload(new CargoMessageSet([...parcels, pca]).serializeChunks(), {
       certificate: pki.internetGateway.certificate,
     });
     const cargo = new Cargo(

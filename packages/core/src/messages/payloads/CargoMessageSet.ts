@@ -1,5 +1,5 @@
 import { decodeAsn1, expectSequence, readOctetString } from '../../asn1/decode';
-import { chunkedTlv, DER_IDENTIFIER, flatten } from '../../asn1/derChunks';
+import { chunkedTlv, DER_IDENTIFIER, flatten, type DerChunks } from '../../asn1/derChunks';
 import { encodeLength } from '../../asn1/encode';
 import { RelaynetSyntaxError } from '../../errors';
 import { MAX_SDU_PLAINTEXT_LENGTH } from '../../ramf/limits';
@@ -25,8 +25,16 @@ export class CargoMessageSet {
   constructor(public readonly messages: readonly Buffer[]) {}
 
   serialize(): Buffer {
+    return flatten(this.serializeChunks());
+  }
+
+  /**
+   * The serialization as chunks around the messages, which are not copied: encryptPayload takes this
+   * directly, so a cargo of up to 8 MiB of parcels is not joined into one more buffer before encryption.
+   */
+  serializeChunks(): DerChunks {
     const items = this.messages.map((message) => chunkedTlv(DER_IDENTIFIER.OCTET_STRING, message));
-    return flatten(chunkedTlv(DER_IDENTIFIER.SEQUENCE, ...items));
+    return chunkedTlv(DER_IDENTIFIER.SEQUENCE, ...items);
   }
 }
 
