@@ -22,11 +22,32 @@ import {
 import { madeAhead, mapConcurrently } from './concurrency';
 import type { EndpointCall, EndpointReply, ParcelLoad } from './endpointHost';
 
+/** One endpoint this process holds, open or not; `close` may be called either way. */
+class Side<Endpoint extends { close(): Promise<void> }> {
+  protected endpoint: Endpoint | null = null;
+
+  constructor(private readonly what: string) {}
+
+  async close(): Promise<void> {
+    const endpoint = this.endpoint;
+    this.endpoint = null;
+    await endpoint?.close();
+  }
+
+  protected opened(): Endpoint {
+    if (!this.endpoint) throw new Error(`The ${this.what} is not open`);
+    return this.endpoint;
+  }
+}
+
 /** The adapter's side: a PublicEndpoint on PogRPC, counting what it receives and keeping the apps' PDAs. */
-class AdapterSide {
-  private endpoint: PublicEndpoint | null = null;
+class AdapterSide extends Side<PublicEndpoint> {
   private received = 0;
   private readonly pdas = new Map<string, DeliveryAuthorization>();
+
+  constructor() {
+    super('adapter');
+  }
 
   async open(args: { dir: string; internetAddress: string; relayerRouteFile: string }): Promise<{ id: string }> {
     mkdirSync(args.dir, { recursive: true, mode: 0o700 });
@@ -82,24 +103,16 @@ class AdapterSide {
     );
     return recipients.length;
   }
-
-  async close(): Promise<void> {
-    const endpoint = this.endpoint;
-    this.endpoint = null;
-    await endpoint?.close();
-  }
-
-  private opened(): PublicEndpoint {
-    if (!this.endpoint) throw new Error('The adapter is not open');
-    return this.endpoint;
-  }
 }
 
 /** An app: a private endpoint registered with the user gateway, with the adapter as its peer. */
-class AppSide {
-  private endpoint: PrivateEndpoint | null = null;
+class AppSide extends Side<PrivateEndpoint> {
   private peer: PublicPeer | null = null;
   private received = 0;
+
+  constructor() {
+    super('app');
+  }
 
   /** Register, add the adapter as a peer and queue a PDA for it (it leaves on the next trip). */
   async open(args: { dataDir: string; socketPath: string; adapterParametersFile: string }): Promise<{ id: string }> {
@@ -140,17 +153,6 @@ class AppSide {
 
   get receivedSoFar(): number {
     return this.received;
-  }
-
-  async close(): Promise<void> {
-    const endpoint = this.endpoint;
-    this.endpoint = null;
-    await endpoint?.close();
-  }
-
-  private opened(): PrivateEndpoint {
-    if (!this.endpoint) throw new Error('The app is not open');
-    return this.endpoint;
   }
 }
 

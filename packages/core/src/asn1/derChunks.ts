@@ -94,8 +94,9 @@ const unclaimedRoom = new WeakMap<Buffer, Room>();
 /**
  * A Buffer of `length` octets with room around it for flatten() to use once. The room is part of
  * the same ArrayBuffer, outside the returned view; the message written there shares the value's
- * memory. Zero-filled, as the room is reachable through `.buffer` (a fresh allocation of this size
- * is mapped zero pages, so that costs no resident memory either).
+ * memory. Zero-filled, as the room is reachable through `.buffer`. That fill makes the whole allocation
+ * resident, room included, wherever it comes from glibc's heap (the daemons raise the mmap threshold
+ * to 64 MiB, so a cargo-sized one does): the room costs its size in memory while the value lives.
  */
 export function allocateWithRoom(length: number, before = ROOM_BEFORE, after = ROOM_AFTER): Buffer {
   const backing = Buffer.alloc(before + length + after);
