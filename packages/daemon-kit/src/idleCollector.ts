@@ -4,7 +4,9 @@
  * V8 frees a dead Buffer's memory only when it collects garbage, and it collects when JavaScript allocates, or when
  * Buffers grow by tens of MiB since the last collection. A relay run leaves a gateway with up to ~60 MiB of dead
  * cargo buffers (made, sent or stored, then dropped); an idle daemon allocates nothing more, so it would keep them
- * for hours. This collects once per quiet spell, when dead Buffers may be worth it, and never while the daemon works.
+ * for hours. Two collectors, both started by runDaemon: the idle one collects once per quiet spell, when dead Buffers
+ * may be worth it; the Buffer-growth one collects while the daemon works too, once Buffers grew 24 MiB since the last
+ * collection, so that dead cargo does not pile up to V8's own threshold first.
  */
 import { performance } from 'node:perf_hooks';
 
